@@ -1,0 +1,105 @@
+// Command relata is the Relata CRM: one binary with PocketBase (database, REST API, auth,
+// realtime, admin dashboard) and Relata's object model, record hooks and web app.
+//
+//	relata serve                         # http://127.0.0.1:8090, data in ./pb_data
+//	relata serve --seed examples/sales   # the same, with example data loaded
+//	relata schema validate|apply|diff|export
+//	relata seed examples/sales
+package main
+
+import (
+	"io/fs"
+	"log"
+	"net/http"
+	"os"
+
+	"github.com/pocketbase/pocketbase"
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/plugins/migratecmd"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/osutils"
+
+	"github.com/relata/relata/hooks"
+	_ "github.com/relata/relata/migrations"
+	pbpublic "github.com/relata/relata/pb_public"
+	"github.com/relata/relata/schemas"
+)
+
+func main() {
+	app := pocketbase.New()
+	if err := setup(app); err != nil {
+		log.Fatal(err)
+	}
+	if err := app.Start(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// flags are Relata's persistent command-line flags.
+type flags struct {
+	schemasDir    string
+	migrationsDir string
+	publicDir     string
+	seedDir       string
+	noAutoApply   bool
+}
+
+// setup registers Relata's parts on app. It is main without Start, so tests can build the
+// same app.
+func setup(app *pocketbase.PocketBase) error {
+	var f flags
+	pf := app.RootCmd.PersistentFlags()
+	pf.StringVar(&f.schemasDir, "schemasDir", os.Getenv("RELATA_SCHEMAS_DIR"), "directory of the object definitions (default: the embedded CRM model; env RELATA_SCHEMAS_DIR)")
+	pf.StringVar(&f.migrationsDir, "migrationsDir", os.Getenv("RELATA_MIGRATIONS_DIR"), "directory where applied schema changes are written as Go migrations (env RELATA_MIGRATIONS_DIR)")
+	pf.StringVar(&f.publicDir, "publicDir", "", "serve the web app from this directory instead of the embedded files (for development)")
+	pf.StringVar(&f.seedDir, "seed", "", "with serve: load example data from this directory at start (e.g. examples/sales)")
+	pf.BoolVar(&f.noAutoApply, "noAutoApply", false, "with serve: do not apply the object definitions at start")
+	// Read our flags now, before the commands run, as PocketBase does for its own.
+	_ = app.RootCmd.ParseFlags(os.Args[1:])
+
+	reg, err := schemas.Register(app, app.RootCmd, schemas.Config{
+		Dir:           f.schemasDir,
+		MigrationsDir: f.migrationsDir,
+		NoAutoApply:   f.noAutoApply,
+	})
+	if err != nil {
+		return err
+	}
+	if err := hooks.Register(app, hooks.Config{Registry: reg}); err != nil {
+		return err
+	}
+	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{
+		TemplateLang: migratecmd.TemplateLangGo,
+		Automigrate:  osutils.IsProbablyGoRun(),
+	})
+
+	if f.seedDir != "" {
+		app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+			Id:       "relata.main.seed",
+			Priority: -50, // after the object model is in sync
+			Func: func(e *core.ServeEvent) error {
+				if err := reg.SeedFrom(os.Stdout, f.seedDir); err != nil {
+					return err
+				}
+				return e.Next()
+			},
+		})
+	}
+
+	var public fs.FS = pbpublic.FS
+	if f.publicDir != "" {
+		public = os.DirFS(f.publicDir)
+	}
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id:       "relata.main.public",
+		Priority: 999, // last, so every other route wins
+		Func: func(e *core.ServeEvent) error {
+			if !e.Router.HasRoute(http.MethodGet, "/{path...}") {
+				e.Router.GET("/{path...}", apis.Static(public, true))
+			}
+			return e.Next()
+		},
+	})
+	return nil
+}

@@ -1,0 +1,138 @@
+package hooks
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/relata/relata/schemas"
+)
+
+// Config configures the record hooks.
+type Config struct {
+	// Registry is the live object model; required.
+	Registry *schemas.Registry
+}
+
+// Register binds the record hooks of every CRM object to app. Objects added later (in files
+// or the dashboard) are covered too: handlers look the collection up in the registry.
+func Register(app core.App, cfg Config) error {
+	if cfg.Registry == nil {
+		return errors.New("hooks: Config.Registry is required")
+	}
+	h := &handlers{reg: cfg.Registry}
+	app.OnRecordCreate().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.defaults", Func: h.defaults})
+	app.OnRecordCreateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.default-owner", Func: h.defaultOwner})
+	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-create", Func: h.touch})
+	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-update", Func: h.touch})
+	return nil
+}
+
+// MustRegister is like [Register] but panics on error. It is meant for main.
+func MustRegister(app core.App, cfg Config) {
+	if err := Register(app, cfg); err != nil {
+		panic(err)
+	}
+}
+
+type handlers struct {
+	reg *schemas.Registry
+}
+
+func (h *handlers) object(r *core.Record) *schemas.Object {
+	o, _ := h.reg.Object(r.Collection().Name)
+	return o
+}
+
+// defaults fills empty fields of a new record with their definition's default value, and
+// the currency of currency fields.
+func (h *handlers) defaults(e *core.RecordEvent) error {
+	o := h.object(e.Record)
+	if o == nil {
+		return e.Next()
+	}
+	now := time.Now()
+	for _, f := range o.Fields {
+		if f.Type == schemas.TypeCurrency && f.Currency != "" && e.Record.GetString(f.Name+schemas.CurrencySuffix) == "" {
+			e.Record.Set(f.Name+schemas.CurrencySuffix, f.Currency)
+		}
+		if f.Default == nil || !isEmpty(e.Record.Get(f.Name)) {
+			continue
+		}
+		v := f.Default
+		if f.Type == schemas.TypeDate || f.Type == schemas.TypeDateTime {
+			s, _ := v.(string)
+			d, err := schemas.ResolveDate(s, now)
+			if err != nil {
+				return fmt.Errorf("default of %s.%s: %w", o.Name, f.Name, err)
+			}
+			v = d
+		}
+		e.Record.Set(f.Name, v)
+	}
+	return e.Next()
+}
+
+// defaultOwner makes the signed-in CRM user the owner of a record created without one.
+func (h *handlers) defaultOwner(e *core.RecordRequestEvent) error {
+	o := h.object(e.Record)
+	if o == nil || e.Auth == nil || e.Auth.Collection().Name != schemas.UsersCollection {
+		return e.Next()
+	}
+	if of := o.OwnerField(); of != nil && e.Record.GetString(of.Name) == "" {
+		e.Record.Set(of.Name, e.Auth.Id)
+	}
+	return e.Next()
+}
+
+// touch sets last_touched on every record an activity links to, in the activity's own
+// database write (transaction, when there is one).
+func (h *handlers) touch(e *core.RecordEvent) error {
+	o := h.object(e.Record)
+	if o == nil || !o.Activity {
+		return e.Next()
+	}
+	if err := e.Next(); err != nil {
+		return err
+	}
+	now := time.Now().UTC().Format("2006-01-02 15:04:05.000Z")
+	for _, f := range o.Fields {
+		if f.Type != schemas.TypeRelation {
+			continue
+		}
+		target, ok := h.reg.Object(f.Target)
+		if !ok || target.Activity {
+			continue
+		}
+		ids := e.Record.GetStringSlice(f.Name)
+		if len(ids) == 0 {
+			continue
+		}
+		vals := make([]any, len(ids))
+		for i, id := range ids {
+			vals[i] = id
+		}
+		_, err := e.App.DB().Update(target.Name, dbx.Params{schemas.FieldLastTouched: now}, dbx.In("id", vals...)).Execute()
+		if err != nil {
+			return fmt.Errorf("touch %s %v: %w", target.Name, ids, err)
+		}
+	}
+	return nil
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case []string:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
+}

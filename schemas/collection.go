@@ -1,0 +1,132 @@
+package schemas
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+)
+
+// Collection builds the PocketBase collection that stores o: its fields, Relata's system
+// fields (last_touched, created, updated), indexes and API rules. Existing field ids are not
+// known here; [Plan] carries them over from the database.
+func Collection(o *Object, ids CollectionIDs) (*core.Collection, error) {
+	c := core.NewBaseCollection(o.Name)
+	for _, f := range o.Fields {
+		t, ok := fieldTypes[f.Type]
+		if !ok {
+			return nil, fmt.Errorf("field %q has unknown type %q", f.Name, f.Type)
+		}
+		cols, err := t.Columns(o, f, ids)
+		if err != nil {
+			return nil, err
+		}
+		c.Fields.Add(cols...)
+	}
+	c.Fields.Add(
+		&core.DateField{Name: FieldLastTouched, Help: "When an activity or an edit last touched this record.", System: true},
+		&core.AutodateField{Name: FieldCreated, OnCreate: true, System: true},
+		&core.AutodateField{Name: FieldUpdated, OnCreate: true, OnUpdate: true, System: true},
+	)
+	if tf := c.Fields.GetByName(o.TitleField); tf != nil {
+		setPresentable(tf)
+	}
+	for _, f := range o.Fields {
+		if !f.Unique {
+			continue
+		}
+		where := ""
+		if f.Type != TypeNumber {
+			where = fmt.Sprintf("`%s` != ''", f.Name)
+		}
+		c.AddIndex(indexName(o.Name, []string{f.Name}, true), true, "`"+f.Name+"`", where)
+	}
+	for _, idx := range o.Indexes {
+		cols := make([]string, len(idx.Fields))
+		for i, n := range idx.Fields {
+			cols[i] = "`" + n + "`"
+		}
+		c.AddIndex(indexName(o.Name, idx.Fields, idx.Unique), idx.Unique, strings.Join(cols, ", "), "")
+	}
+	applyRules(c, o)
+	return c, nil
+}
+
+func indexName(object string, fields []string, unique bool) string {
+	name := "idx_" + object + "_" + strings.Join(fields, "_")
+	if unique {
+		name += "_unique"
+	}
+	return name
+}
+
+func setPresentable(f core.Field) {
+	switch x := f.(type) {
+	case *core.TextField:
+		x.Presentable = true
+	case *core.EmailField:
+		x.Presentable = true
+	case *core.NumberField:
+		x.Presentable = true
+	case *core.SelectField:
+		x.Presentable = true
+	case *core.DateField:
+		x.Presentable = true
+	case *core.URLField:
+		x.Presentable = true
+	}
+}
+
+// Rule fragments, in PocketBase filter syntax.
+const (
+	ruleSignedIn   = `@request.auth.id != "" && @request.auth.collectionName = "users"`
+	rulePrivileged = `(@request.auth.role = "admin" || @request.auth.role = "manager")`
+)
+
+// Rules returns the list/view, create, update and delete API rules for o, following its
+// access policy. Superusers bypass rules, as everywhere in PocketBase.
+func Rules(o *Object) (read, create, update, del string) {
+	scope := o.Access.Scope
+	owner := o.OwnerField()
+	if owner == nil {
+		scope = ScopeAll
+	}
+	mine := ""
+	switch scope {
+	case ScopeOwner:
+		mine = fmt.Sprintf(`%s = @request.auth.id`, owner.Name)
+	case ScopeTeam:
+		mine = fmt.Sprintf(`(%[1]s = @request.auth.id || (@request.auth.team != "" && %[1]s.team = @request.auth.team))`, owner.Name)
+	}
+	if mine == "" {
+		read, create, update = ruleSignedIn, ruleSignedIn, ruleSignedIn
+	} else {
+		read = fmt.Sprintf("%s && (%s || %s)", ruleSignedIn, rulePrivileged, mine)
+		// A sales user creates records owned by themselves (an empty owner is filled in with them).
+		create = fmt.Sprintf(`%s && (%s || %s = "" || %s = @request.auth.id)`, ruleSignedIn, rulePrivileged, owner.Name, owner.Name)
+		// ... and cannot hand a record over to someone else.
+		update = fmt.Sprintf(`%s && (%s || (%s && (@request.body.%s:isset = false || @request.body.%s = @request.auth.id)))`,
+			ruleSignedIn, rulePrivileged, mine, owner.Name, owner.Name)
+	}
+	del = read
+	if len(o.Access.DeleteRoles) > 0 {
+		roles := []string{`@request.auth.role = "admin"`}
+		for _, r := range o.Access.DeleteRoles {
+			if r != RoleAdmin {
+				roles = append(roles, fmt.Sprintf(`@request.auth.role = %q`, r))
+			}
+		}
+		del = fmt.Sprintf("%s && (%s)", read, strings.Join(roles, " || "))
+	}
+	return read, create, update, del
+}
+
+func applyRules(c *core.Collection, o *Object) {
+	read, create, update, del := Rules(o)
+	c.ListRule = types.Pointer(read)
+	c.ViewRule = types.Pointer(read)
+	c.CreateRule = types.Pointer(create)
+	c.UpdateRule = types.Pointer(update)
+	c.DeleteRule = types.Pointer(del)
+}

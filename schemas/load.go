@@ -1,0 +1,195 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+)
+
+// maxFileSize bounds one definition file; a larger one is refused before it is parsed.
+const maxFileSize = 1 << 20
+
+var (
+	metaOnce   sync.Once
+	metaSchema *jsonschema.Schema
+	metaErr    error
+)
+
+// MetaSchema returns the compiled JSON Schema (2020-12) that every object definition must pass.
+func MetaSchema() (*jsonschema.Schema, error) {
+	metaOnce.Do(func() {
+		metaSchema, metaErr = compileEmbedded("meta/object.schema.json")
+	})
+	return metaSchema, metaErr
+}
+
+// compileEmbedded compiles one of the package's embedded JSON Schemas.
+func compileEmbedded(name string) (*jsonschema.Schema, error) {
+	data, err := files.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", name, err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(name, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(name)
+}
+
+// Load reads every *.json object definition at the top of fsys, checks each against the
+// meta-schema and then checks their meaning together (see [Validate]). It returns the objects
+// sorted by name, or [Errors] listing every problem found.
+func Load(fsys fs.FS) ([]*Object, error) {
+	names, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var (
+		objs []*Object
+		errs Errors
+		src  = map[*Object]*lineIndex{}
+		file = map[*Object]string{}
+	)
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			errs = append(errs, &Error{File: name, Message: "cannot read: " + err.Error()})
+			continue
+		}
+		obj, li, ferrs := Parse(name, data)
+		errs = append(errs, ferrs...)
+		if obj != nil {
+			objs = append(objs, obj)
+			src[obj] = li
+			file[obj] = name
+		}
+	}
+	if len(names) == 0 {
+		errs = append(errs, &Error{File: ".", Message: "no *.json object definitions found"})
+	}
+	for _, e := range validate(objs, func(o *Object) string { return file[o] }) {
+		for o, f := range file {
+			if f == e.File && e.Line == 0 {
+				e.Line = src[o].line(e.Pointer)
+			}
+		}
+		errs = append(errs, e)
+	}
+	if err := errs.errOrNil(); err != nil {
+		return nil, err
+	}
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Name < objs[j].Name })
+	return objs, nil
+}
+
+// Parse decodes one definition file and checks it against the meta-schema. It does not check
+// the object's meaning against other objects; [Load] and [Validate] do.
+func Parse(file string, data []byte) (*Object, *lineIndex, Errors) {
+	if len(data) > maxFileSize {
+		return nil, nil, Errors{{File: file, Message: fmt.Sprintf("file is larger than %d bytes", maxFileSize)}}
+	}
+	li := indexLines(data)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, li, Errors{syntaxError(file, data, err)}
+	}
+	meta, err := MetaSchema()
+	if err != nil {
+		return nil, li, Errors{{File: file, Message: "meta-schema: " + err.Error()}}
+	}
+	if err := meta.Validate(doc); err != nil {
+		var ve *jsonschema.ValidationError
+		if !errors.As(err, &ve) {
+			return nil, li, Errors{{File: file, Message: err.Error()}}
+		}
+		errs := schemaErrors(file, li, ve)
+		return nil, li, errs
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var obj Object
+	if err := dec.Decode(&obj); err != nil {
+		return nil, li, Errors{syntaxError(file, data, err)}
+	}
+	return &obj, li, nil
+}
+
+var printer = message.NewPrinter(language.English)
+
+// schemaErrors flattens a jsonschema validation error into one located [Error] per failing leaf.
+func schemaErrors(file string, li *lineIndex, ve *jsonschema.ValidationError) Errors {
+	var errs Errors
+	seen := map[string]bool{}
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		// A failed oneOf over the shapes of a value reads best as one message.
+		if _, ok := e.ErrorKind.(*kind.OneOf); ok || len(e.Causes) == 0 {
+			ptr := pointerOf(e.InstanceLocation)
+			msg := e.ErrorKind.LocalizedString(printer)
+			switch k := e.ErrorKind.(type) {
+			case *kind.OneOf:
+				msg = "has the wrong shape: " + causesText(e)
+			case *kind.AdditionalProperties:
+				// Point at the unknown key itself, so the line is right.
+				if len(k.Properties) == 1 {
+					ptr += "/" + escapePointer(k.Properties[0])
+					msg = fmt.Sprintf("unknown property %q", k.Properties[0])
+				}
+			}
+			if key := ptr + "\x00" + msg; !seen[key] {
+				seen[key] = true
+				errs = append(errs, &Error{File: file, Line: li.line(ptr), Pointer: ptr, Message: msg})
+			}
+			return
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(ve)
+	return errs
+}
+
+func causesText(e *jsonschema.ValidationError) string {
+	var parts []string
+	var walk func(e *jsonschema.ValidationError)
+	walk = func(e *jsonschema.ValidationError) {
+		if len(e.Causes) == 0 {
+			parts = append(parts, e.ErrorKind.LocalizedString(printer))
+		}
+		for _, c := range e.Causes {
+			walk(c)
+		}
+	}
+	walk(e)
+	return strings.Join(parts, ", or ")
+}
+
+func pointerOf(tokens []string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		b.WriteString(escapePointer(t))
+	}
+	return b.String()
+}
+
+// fileName is the conventional definition file name of an object.
+func fileName(object string) string { return path.Clean(object + ".json") }

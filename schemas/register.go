@@ -1,0 +1,279 @@
+package schemas
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/spf13/cobra"
+)
+
+// Config configures the object model.
+type Config struct {
+	// Dir is the directory of the deployment's object definitions (*.json). Default: "" (the
+	// embedded default CRM model, see [Defaults]).
+	Dir string
+	// MigrationsDir, when set, receives a Go migration file for every applied schema change.
+	// Default: "" (changes are recorded only in the relata_schema_changes collection).
+	MigrationsDir string
+	// NoAutoApply stops `serve` from applying the definitions when it starts; the database is
+	// used as it is and `relata schema apply` applies changes. Default: false (apply additive
+	// changes at start and refuse to start on destructive ones).
+	NoAutoApply bool
+}
+
+// Registry is the live object model: the definitions from files merged with what admins
+// changed in the PocketBase dashboard. It is safe for concurrent use.
+type Registry struct {
+	app core.App
+	cfg Config
+
+	mu      sync.RWMutex
+	defs    []*Object // as loaded from the files
+	objects []*Object // merged with the database, sorted by name
+}
+
+// Register adds the object model to app and, if rootCmd is set, the "schema" and "seed"
+// commands. When the server starts, the definitions are loaded, applied (see [Config]) and
+// merged with the database; dashboard edits of object collections refresh the model.
+func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Registry, error) {
+	r := &Registry{app: app, cfg: cfg}
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id:       "relata.schemas.sync",
+		Priority: -100, // before every feature that reads the model
+		Func: func(e *core.ServeEvent) error {
+			if err := r.Sync(); err != nil {
+				return err
+			}
+			return e.Next()
+		},
+	})
+	refresh := func(e *core.CollectionEvent) error {
+		if err := e.Next(); err != nil {
+			return err
+		}
+		if r.loaded() && !strings.HasPrefix(e.Collection.Name, "_") {
+			if err := r.Refresh(); err != nil {
+				app.Logger().Warn("relata: cannot refresh the object model", "collection", e.Collection.Name, "error", err)
+			}
+		}
+		return nil
+	}
+	app.OnCollectionAfterCreateSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.schemas.refresh-create", Func: refresh})
+	app.OnCollectionAfterUpdateSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.schemas.refresh-update", Func: refresh})
+	app.OnCollectionAfterDeleteSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.schemas.refresh-delete", Func: refresh})
+	if rootCmd != nil {
+		rootCmd.AddCommand(r.newSchemaCommand(), r.newSeedCommand())
+	}
+	return r, nil
+}
+
+// MustRegister is like [Register] but panics on error. It is meant for main.
+func MustRegister(app core.App, rootCmd *cobra.Command, cfg Config) *Registry {
+	r, err := Register(app, rootCmd, cfg)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// Source returns the file system the definitions are read from.
+func (r *Registry) Source() fs.FS {
+	if r.cfg.Dir == "" {
+		return Defaults()
+	}
+	return os.DirFS(r.cfg.Dir)
+}
+
+func (r *Registry) sourceName() string {
+	if r.cfg.Dir == "" {
+		return "embedded defaults"
+	}
+	return r.cfg.Dir
+}
+
+// Definitions loads and validates the definition files.
+func (r *Registry) Definitions() ([]*Object, error) {
+	objs, err := Load(r.Source())
+	if err != nil {
+		return nil, fmt.Errorf("object definitions in %s:\n%w", r.sourceName(), err)
+	}
+	return objs, nil
+}
+
+// Sync loads the definitions, applies them unless [Config.NoAutoApply] is set (refusing
+// destructive or conflicting changes), and builds the merged model.
+func (r *Registry) Sync() error {
+	defs, err := r.Definitions()
+	if err != nil {
+		return err
+	}
+	if !r.cfg.NoAutoApply {
+		p, err := NewPlan(r.app, defs)
+		if err != nil {
+			return err
+		}
+		applied, err := Apply(r.app, p, ApplyOptions{MigrationsDir: r.cfg.MigrationsDir, Source: r.sourceName()})
+		if err != nil {
+			return err
+		}
+		for _, c := range applied.Changes {
+			r.app.Logger().Info("relata: schema", "change", c.String())
+		}
+	}
+	r.mu.Lock()
+	r.defs = defs
+	r.mu.Unlock()
+	return r.Refresh()
+}
+
+func (r *Registry) loaded() bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.defs != nil
+}
+
+// Refresh rebuilds the merged model from the loaded definitions and the database.
+func (r *Registry) Refresh() error {
+	r.mu.RLock()
+	defs := r.defs
+	r.mu.RUnlock()
+	objs, err := Merge(r.app, defs)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.objects = objs
+	r.mu.Unlock()
+	return nil
+}
+
+// Objects returns every object of the model, sorted by name. The objects must not be modified.
+func (r *Registry) Objects() []*Object {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Clone(r.objects)
+}
+
+// Object returns the named object, or nil and false.
+func (r *Registry) Object(name string) (*Object, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, o := range r.objects {
+		if o.Name == name {
+			return o, true
+		}
+	}
+	return nil, false
+}
+
+// ObjectNames returns the names of every object, sorted.
+func (r *Registry) ObjectNames() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	names := make([]string, len(r.objects))
+	for i, o := range r.objects {
+		names[i] = o.Name
+	}
+	return names
+}
+
+// Merge returns the live model: each definition with the fields and settings admins added or
+// changed in the dashboard, plus base collections created in the dashboard that look like
+// objects. Fields the database does not have (not applied yet) are left out.
+func Merge(app core.App, defs []*Object) ([]*Object, error) {
+	applied, err := appliedDefinitions(app)
+	if err != nil {
+		return nil, err
+	}
+	nameOf := func(id string) string {
+		c, err := app.FindCachedCollectionByNameOrId(id)
+		if err != nil {
+			return ""
+		}
+		return c.Name
+	}
+	var out []*Object
+	known := map[string]bool{}
+	for _, def := range defs {
+		known[def.Name] = true
+		coll, err := app.FindCachedCollectionByNameOrId(def.Name)
+		if err != nil {
+			continue // not applied: not part of the live model
+		}
+		out = append(out, mergeObject(def, coll, nameOf))
+	}
+	colls, err := app.FindAllCollections(core.CollectionTypeBase)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range colls {
+		if known[c.Name] || c.System || strings.HasPrefix(c.Name, "_") || strings.HasPrefix(c.Name, "relata_") ||
+			slices.Contains(ReservedObjectNames, c.Name) {
+			continue
+		}
+		if _, wasApplied := applied[c.Name]; wasApplied {
+			continue // dropped from the files but not yet from the database
+		}
+		if o := objectFromCollection(c, nameOf); o != nil {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Object) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+func mergeObject(def *Object, coll *core.Collection, nameOf func(string) string) *Object {
+	o := def.Clone()
+	var fields []*Field
+	for _, f := range o.Fields {
+		col := coll.Fields.GetByName(f.Name)
+		if col == nil {
+			continue
+		}
+		refreshField(f, col)
+		fields = append(fields, f)
+	}
+	for _, col := range coll.Fields {
+		name := col.GetName()
+		if slices.Contains(systemColumns, name) || def.Field(name) != nil {
+			continue
+		}
+		if strings.HasSuffix(name, CurrencySuffix) {
+			if base := def.Field(strings.TrimSuffix(name, CurrencySuffix)); base != nil && base.Type == TypeCurrency {
+				continue
+			}
+		}
+		if f := fieldFromColumn(col, nameOf); f != nil {
+			fields = append(fields, f)
+		}
+	}
+	o.Fields = fields
+	return o
+}
+
+// objectFromCollection describes a base collection an admin created in the dashboard as an
+// object, or returns nil when it has no field that could be its title.
+func objectFromCollection(c *core.Collection, nameOf func(string) string) *Object {
+	o := &Object{Name: c.Name, Label: Label{Singular: humanize(c.Name), Plural: humanize(c.Name)}, Access: Access{Scope: ScopeAll}}
+	for _, col := range c.Fields {
+		if slices.Contains(systemColumns, col.GetName()) {
+			continue
+		}
+		if f := fieldFromColumn(col, nameOf); f != nil {
+			o.Fields = append(o.Fields, f)
+			if o.TitleField == "" && slices.Contains(titleTypes, f.Type) {
+				o.TitleField = f.Name
+			}
+		}
+	}
+	if o.TitleField == "" {
+		return nil
+	}
+	return o
+}
