@@ -215,5 +215,6 @@ func knownObjects(byName map[string]*Object) string {
 		names = append(names, n)
 	}
 	slices.Sort(names)
+	names = slices.Compact(names)
 	return strings.Join(names, ", ")
 }

@@ -15,10 +15,12 @@ import (
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/cmd"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/osutils"
+	"github.com/spf13/cobra"
 
 	"github.com/relata/relata/hooks"
 	_ "github.com/relata/relata/migrations"
@@ -31,8 +33,32 @@ func main() {
 	if err := setup(app); err != nil {
 		log.Fatal(err)
 	}
-	if err := app.Start(); err != nil {
+	// What app.Start does, plus an exit status: PocketBase discards command errors, but a
+	// failed `schema validate` or a refused `serve` must exit non-zero for scripts and CI.
+	app.RootCmd.AddCommand(cmd.NewSuperuserCommand(app), cmd.NewServeCommand(app, true))
+	var failed bool
+	trackErrors(app.RootCmd, &failed)
+	if err := app.Execute(); err != nil {
 		log.Fatal(err)
+	}
+	if failed {
+		os.Exit(1)
+	}
+}
+
+// trackErrors wraps the RunE of c and its subcommands to set *failed when one returns an error.
+func trackErrors(c *cobra.Command, failed *bool) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(c *cobra.Command, args []string) error {
+			err := run(c, args)
+			if err != nil {
+				*failed = true
+			}
+			return err
+		}
+	}
+	for _, sub := range c.Commands() {
+		trackErrors(sub, failed)
 	}
 }
 
