@@ -9,12 +9,16 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/workflows"
 )
 
 // Config configures the record hooks.
 type Config struct {
 	// Registry is the live object model; required.
 	Registry *schemas.Registry
+	// Engine, when set, receives record events as workflow triggers. Default: nil (no
+	// workflows).
+	Engine *workflows.Engine
 }
 
 // Register binds the record hooks of every CRM object to app. Objects added later (in files
@@ -28,6 +32,9 @@ func Register(app core.App, cfg Config) error {
 	app.OnRecordCreateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.default-owner", Func: h.defaultOwner})
 	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-create", Func: h.touch})
 	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-update", Func: h.touch})
+	if cfg.Engine != nil {
+		(&triggers{h: h, eng: cfg.Engine}).bind(app)
+	}
 	return nil
 }
 

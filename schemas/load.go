@@ -35,22 +35,7 @@ func MetaSchema() (*jsonschema.Schema, error) {
 }
 
 // compileEmbedded compiles one of the package's embedded JSON Schemas.
-func compileEmbedded(name string) (*jsonschema.Schema, error) {
-	data, err := files.ReadFile(name)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
-	if err != nil {
-		return nil, fmt.Errorf("parse %s: %w", name, err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource(name, doc); err != nil {
-		return nil, err
-	}
-	return c.Compile(name)
-}
+func compileEmbedded(name string) (*jsonschema.Schema, error) { return CompileSchema(files, name) }
 
 // Load reads every *.json object definition at the top of fsys, checks each against the
 // meta-schema and then checks their meaning together (see [Validate]). It returns the objects
@@ -193,3 +178,54 @@ func pointerOf(tokens []string) string {
 
 // fileName is the conventional definition file name of an object.
 func fileName(object string) string { return path.Clean(object + ".json") }
+
+// CompileSchema compiles the JSON Schema file name of fsys (for other definition formats:
+// workflows, forms).
+func CompileSchema(fsys fs.FS, name string) (*jsonschema.Schema, error) {
+	data, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", name, err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource(name, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(name)
+}
+
+// CheckJSON parses data as JSON and validates it against sch. Every problem is returned
+// located by file, line and JSON pointer; nil means the document is valid.
+func CheckJSON(file string, data []byte, sch *jsonschema.Schema) Errors {
+	li := indexLines(data)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return Errors{syntaxError(file, data, err)}
+	}
+	if err := sch.Validate(doc); err != nil {
+		var ve *jsonschema.ValidationError
+		if !errors.As(err, &ve) {
+			return Errors{{File: file, Message: err.Error()}}
+		}
+		return schemaErrors(file, li, ve)
+	}
+	return nil
+}
+
+// Locate fills in the line of every error of file whose line is unknown, from the file's data.
+func Locate(errs Errors, file string, data []byte) {
+	li := indexLines(data)
+	for _, e := range errs {
+		if e.File == file && e.Line == 0 {
+			e.Line = li.line(e.Pointer)
+		}
+	}
+}
+
+// Err returns es as an error, or nil when es holds no problem; problems are sorted by file,
+// line and pointer.
+func (es Errors) Err() error { return es.errOrNil() }

@@ -26,6 +26,7 @@ import (
 	_ "github.com/relata/relata/migrations"
 	pbpublic "github.com/relata/relata/pb_public"
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/workflows"
 )
 
 func main() {
@@ -68,6 +69,7 @@ type flags struct {
 	migrationsDir string
 	publicDir     string
 	seedDir       string
+	workflowsDir  string
 	noAutoApply   bool
 }
 
@@ -80,6 +82,7 @@ func setup(app *pocketbase.PocketBase) error {
 	pf.StringVar(&f.migrationsDir, "migrationsDir", os.Getenv("RELATA_MIGRATIONS_DIR"), "directory where applied schema changes are written as Go migrations (env RELATA_MIGRATIONS_DIR)")
 	pf.StringVar(&f.publicDir, "publicDir", "", "serve the web app from this directory instead of the embedded files (for development)")
 	pf.StringVar(&f.seedDir, "seed", "", "with serve: load example data from this directory at start (e.g. examples/sales)")
+	pf.StringVar(&f.workflowsDir, "workflowsDir", os.Getenv("RELATA_WORKFLOWS_DIR"), "with serve: import the workflow definitions (*.json) of this directory at start (env RELATA_WORKFLOWS_DIR)")
 	pf.BoolVar(&f.noAutoApply, "noAutoApply", false, "with serve: do not apply the object definitions at start")
 	// Read our flags now, before the commands run, as PocketBase does for its own.
 	_ = app.RootCmd.ParseFlags(os.Args[1:])
@@ -92,7 +95,14 @@ func setup(app *pocketbase.PocketBase) error {
 	if err != nil {
 		return err
 	}
-	if err := hooks.Register(app, hooks.Config{Registry: reg}); err != nil {
+	eng, err := workflows.Register(app, app.RootCmd, workflows.Config{
+		Registry: reg,
+		Dir:      f.workflowsDir,
+	})
+	if err != nil {
+		return err
+	}
+	if err := hooks.Register(app, hooks.Config{Registry: reg, Engine: eng}); err != nil {
 		return err
 	}
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{

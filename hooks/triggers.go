@@ -1,0 +1,79 @@
+package hooks
+
+import (
+	"sync"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+
+	"github.com/relata/relata/workflows"
+)
+
+// triggers queues workflow runs in the transaction of the record change that causes them.
+type triggers struct {
+	h   *handlers
+	eng *workflows.Engine
+	// actors remembers the signed-in user of a request while its record is saved: PocketBase
+	// saves API records with a background context, so the model hook cannot see the request.
+	actors sync.Map // *core.Record -> *core.Record
+}
+
+func (t *triggers) bind(app core.App) {
+	app.OnRecordCreateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-create", Func: t.rememberActor})
+	app.OnRecordUpdateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-update", Func: t.rememberActor})
+	app.OnRecordDeleteRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-delete", Func: t.rememberActor})
+	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.enqueue-create", Func: func(e *core.RecordEvent) error { return t.enqueue(e, workflows.Created) }})
+	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.enqueue-update", Func: func(e *core.RecordEvent) error { return t.enqueue(e, workflows.Updated) }})
+	app.OnRecordDeleteExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.enqueue-delete", Func: func(e *core.RecordEvent) error { return t.enqueue(e, workflows.Deleted) }})
+	wake := func(e *core.RecordEvent) error {
+		if t.eng.Listens(e.Record.Collection().Name, eventKind(e.Type)) {
+			t.eng.Wake()
+		}
+		return e.Next()
+	}
+	app.OnRecordAfterCreateSuccess().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.wake-create", Func: wake})
+	app.OnRecordAfterUpdateSuccess().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.wake-update", Func: wake})
+	app.OnRecordAfterDeleteSuccess().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.wake-delete", Func: wake})
+}
+
+func eventKind(modelEvent string) workflows.EventKind {
+	switch modelEvent {
+	case core.ModelEventTypeCreate:
+		return workflows.Created
+	case core.ModelEventTypeUpdate:
+		return workflows.Updated
+	}
+	return workflows.Deleted
+}
+
+func (t *triggers) rememberActor(e *core.RecordRequestEvent) error {
+	if e.Auth == nil {
+		return e.Next()
+	}
+	t.actors.Store(e.Record, e.Auth)
+	defer t.actors.Delete(e.Record)
+	return e.Next()
+}
+
+// enqueue wraps the record's write in a transaction and queues the triggered runs in it —
+// only when an enabled workflow listens to this object and event, so saving records that no
+// workflow cares about costs one map lookup.
+func (t *triggers) enqueue(e *core.RecordEvent, kind workflows.EventKind) error {
+	if t.h.object(e.Record) == nil || !t.eng.Listens(e.Record.Collection().Name, kind) {
+		return e.Next()
+	}
+	var actor *core.Record
+	if a, ok := t.actors.Load(e.Record); ok {
+		actor = a.(*core.Record)
+	}
+	orig := e.App
+	defer func() { e.App = orig }()
+	return e.App.RunInTransaction(func(tx core.App) error {
+		e.App = tx
+		if err := e.Next(); err != nil {
+			return err
+		}
+		_, err := t.eng.Enqueue(tx, workflows.Event{Kind: kind, Record: e.Record, Actor: actor, Ctx: e.Context})
+		return err
+	})
+}

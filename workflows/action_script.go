@@ -1,0 +1,132 @@
+//go:build relata_sandbox
+
+package workflows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/workflows/sandbox"
+)
+
+func init() {
+	registerAction("script", func() Action { return new(script) })
+}
+
+var _ Action = (*script)(nil)
+
+// script runs JavaScript in the sandbox. It may read the record, set its fields (applied
+// when the script ends, as the run-as user), find and create records, and log. It has no
+// file system, no network, a time limit and bounded allocations.
+//
+//	{"type": "script", "source": "if (record.amount > 50000) set('description', 'large deal')"}
+type script struct {
+	Source string `json:"source"`
+	// Timeout overrides the engine's script time limit ("500ms", "2s"), up to 10s.
+	Timeout string `json:"timeout"`
+
+	timeout time.Duration
+}
+
+func (a *script) Prepare(p *Prep) {
+	if err := p.Engine.sandbox.Compile(a.Source); err != nil {
+		var se *sandbox.SyntaxError
+		if errors.As(err, &se) {
+			p.Errorf("/source", "line %d, column %d: %s", se.Line, se.Column, se.Message)
+			return
+		}
+		p.Errorf("/source", "%v", err)
+	}
+	if a.Timeout != "" {
+		d, err := time.ParseDuration(a.Timeout)
+		if err != nil || d <= 0 || d > 10*time.Second {
+			p.Errorf("/timeout", "must be a duration up to 10s, such as 500ms")
+		}
+		a.timeout = d
+	}
+}
+
+func (a *script) Run(rc *RunContext) (any, error) {
+	ctx := context.Background()
+	if a.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.timeout)
+		defer cancel()
+	}
+	res, err := rc.Engine.sandbox.Run(ctx, a.Source, sandbox.Input{
+		Record: rc.Input.Record, Old: rc.Input.Old, Store: &scriptStore{rc: rc}, Now: rc.Input.Now,
+	})
+	if err != nil {
+		switch {
+		case errors.Is(err, sandbox.ErrTimeout):
+			return nil, Permanent(fmt.Errorf("script stopped: it ran longer than its time limit: %w", err))
+		case errors.Is(err, sandbox.ErrMemory), errors.Is(err, sandbox.ErrCallLimit):
+			return nil, Permanent(fmt.Errorf("script stopped: %w", err))
+		}
+		return nil, Permanent(fmt.Errorf("script: %w", err))
+	}
+	out := map[string]any{"value": res.Value, "logs": res.Logs}
+	if len(res.Set) > 0 {
+		rec, err := rc.Record()
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range res.Set {
+			if rc.Object.Field(k) == nil {
+				return nil, Permanent(fmt.Errorf("script set unknown field %q of %s", k, rc.Object.Name))
+			}
+			rec.Set(k, v)
+		}
+		if err := rc.Update(rec, res.Set); err != nil {
+			return nil, err
+		}
+		out["set"] = res.Set
+	}
+	return out, nil
+}
+
+// scriptStore gives scripts find and create, within the run's transaction and permissions.
+type scriptStore struct{ rc *RunContext }
+
+var _ sandbox.Store = (*scriptStore)(nil)
+
+func (s *scriptStore) Find(_ context.Context, object, filter string, params map[string]any, limit int) ([]map[string]any, error) {
+	if _, ok := s.rc.Engine.reg.Object(object); !ok {
+		return nil, fmt.Errorf("unknown object %q", object)
+	}
+	if strings.TrimSpace(filter) == "" {
+		filter = "id != ''"
+	}
+	recs, err := s.rc.App.FindRecordsByFilter(object, filter, "-created", limit, 0, dbx.Params(params))
+	if err != nil {
+		return nil, fmt.Errorf("find %s: %w", object, err)
+	}
+	out := make([]map[string]any, 0, len(recs))
+	for _, r := range recs {
+		if s.rc.Actor != nil {
+			ok, err := s.rc.App.CanAccessRecord(r, &core.RequestInfo{Auth: s.rc.Actor}, r.Collection().ViewRule)
+			if err != nil || !ok {
+				continue
+			}
+		}
+		out = append(out, plainMap(r.FieldsData()))
+	}
+	return out, nil
+}
+
+func (s *scriptStore) Create(_ context.Context, object string, values map[string]any) (map[string]any, error) {
+	if _, ok := s.rc.Engine.reg.Object(object); !ok {
+		return nil, fmt.Errorf("unknown object %q", object)
+	}
+	rec, err := newRecord(s.rc, object, values)
+	if err != nil {
+		return nil, err
+	}
+	return plainMap(rec.FieldsData()), nil
+}

@@ -1,0 +1,236 @@
+package workflows
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+
+	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/workflows/condition"
+)
+
+// routes adds the engine's HTTP API for the web app's workflow builder. Every endpoint needs
+// a CRM user with the role admin or manager, or a superuser.
+//
+//	POST /api/relata/workflows/validate      {"definition": {...}}
+//	POST /api/relata/workflows/test          {"name" | "definition", "recordId" | "record", "old"}
+//	POST /api/relata/workflows/{name}/run    {"recordId"}
+//	POST /api/relata/runs/{id}/retry
+//	GET  /api/relata/objects/{object}/variables
+func (e *Engine) routes(se *core.ServeEvent) {
+	g := se.Router.Group("/api/relata")
+	g.Bind(apis.RequireAuth(), &hook.Handler[*core.RequestEvent]{Id: "relata.workflows.managers", Func: requireManager})
+	g.POST("/workflows/validate", e.apiValidate)
+	g.POST("/workflows/test", e.apiTest)
+	g.POST("/workflows/{name}/run", e.apiRun)
+	g.POST("/runs/{id}/retry", e.apiRetry)
+	g.GET("/objects/{object}/variables", e.apiVariables)
+}
+
+func requireManager(re *core.RequestEvent) error {
+	if re.HasSuperuserAuth() {
+		return re.Next()
+	}
+	if re.Auth.Collection().Name == schemas.UsersCollection {
+		if role := re.Auth.GetString("role"); role == schemas.RoleAdmin || role == schemas.RoleManager {
+			return re.Next()
+		}
+	}
+	return re.ForbiddenError("Only admins and managers work with workflows.", nil)
+}
+
+// invalid turns definition problems into a 400 answer with one entry per JSON pointer.
+func invalid(re *core.RequestEvent, err error) error {
+	var errs schemas.Errors
+	if errors.As(err, &errs) {
+		out := make([]map[string]any, len(errs))
+		for i, e := range errs {
+			out[i] = map[string]any{"pointer": e.Pointer, "line": e.Line, "message": e.Message}
+		}
+		return re.JSON(http.StatusBadRequest, map[string]any{"status": 400, "message": "Invalid workflow definition.", "errors": out})
+	}
+	return re.BadRequestError(err.Error(), nil)
+}
+
+// compileBody parses and compiles a definition sent in a request.
+func (e *Engine) compileBody(raw json.RawMessage) (*Workflow, error) {
+	if len(raw) == 0 {
+		return nil, errors.New("missing definition")
+	}
+	d, err := Parse("definition", raw)
+	if err != nil {
+		schemas.Locate(asErrors(err), "definition", raw)
+		return nil, err
+	}
+	return e.Compile("definition", d)
+}
+
+func asErrors(err error) schemas.Errors {
+	var errs schemas.Errors
+	errors.As(err, &errs)
+	return errs
+}
+
+func (e *Engine) apiValidate(re *core.RequestEvent) error {
+	var body struct {
+		Definition json.RawMessage `json:"definition"`
+	}
+	if err := re.BindBody(&body); err != nil {
+		return re.BadRequestError("The body must be JSON: {\"definition\": {...}}.", err)
+	}
+	if _, err := e.compileBody(body.Definition); err != nil {
+		return invalid(re, err)
+	}
+	return re.JSON(http.StatusOK, map[string]any{"valid": true})
+}
+
+func (e *Engine) apiTest(re *core.RequestEvent) error {
+	var body struct {
+		Name       string          `json:"name"`
+		Definition json.RawMessage `json:"definition"`
+		RecordID   string          `json:"recordId"`
+		Record     map[string]any  `json:"record"`
+		Old        map[string]any  `json:"old"`
+	}
+	if err := re.BindBody(&body); err != nil {
+		return re.BadRequestError("The body must be JSON.", err)
+	}
+	var w *Workflow
+	var err error
+	if body.Name != "" {
+		if w, err = e.storedWorkflow(body.Name); err != nil {
+			return re.NotFoundError(err.Error(), nil)
+		}
+	} else if w, err = e.compileBody(body.Definition); err != nil {
+		return invalid(re, err)
+	}
+	rec, err := e.testRecord(w, body.RecordID, body.Record)
+	if err != nil {
+		return re.BadRequestError(err.Error(), nil)
+	}
+	rep, err := e.DryRun(w, rec, body.Old, nil)
+	if err != nil {
+		return re.InternalServerError("The dry run failed.", err)
+	}
+	return re.JSON(http.StatusOK, rep)
+}
+
+func (e *Engine) apiRun(re *core.RequestEvent) error {
+	var body struct {
+		RecordID string `json:"recordId"`
+	}
+	if err := re.BindBody(&body); err != nil {
+		return re.BadRequestError("The body must be JSON: {\"recordId\": \"...\"}.", err)
+	}
+	w, ok := e.Workflow(re.Request.PathValue("name"))
+	if !ok {
+		return re.NotFoundError("No enabled workflow of that name.", nil)
+	}
+	var rec *core.Record
+	if w.Object != noObject {
+		r, err := re.App.FindRecordById(w.Object.Name, body.RecordID)
+		if err != nil {
+			return re.NotFoundError("No "+w.Object.Name+" record with that id.", nil)
+		}
+		rec = r
+	}
+	run, err := e.trigger(re.App, w, rec, "manual", re.Auth)
+	if err != nil {
+		return re.BadRequestError(err.Error(), nil)
+	}
+	if run == nil {
+		return re.JSON(http.StatusOK, map[string]any{"run": nil, "reason": "the condition does not hold for this record"})
+	}
+	e.Wake()
+	return re.JSON(http.StatusOK, map[string]any{"run": run.Id})
+}
+
+func (e *Engine) apiRetry(re *core.RequestEvent) error {
+	if err := e.Retry(re.Request.PathValue("id")); err != nil {
+		return re.BadRequestError(err.Error(), nil)
+	}
+	return re.JSON(http.StatusOK, map[string]any{"status": StatusPending})
+}
+
+func (e *Engine) apiVariables(re *core.RequestEvent) error {
+	obj, ok := e.reg.Object(re.Request.PathValue("object"))
+	if !ok {
+		return re.NotFoundError("Unknown object.", nil)
+	}
+	return re.JSON(http.StatusOK, condition.Variables(obj))
+}
+
+// storedWorkflow compiles the stored workflow of that name, enabled or not.
+func (e *Engine) storedWorkflow(name string) (*Workflow, error) {
+	rec, err := e.app.FindFirstRecordByData(Collection, "name", name)
+	if err != nil {
+		return nil, errors.New("no workflow named " + name)
+	}
+	d, err := e.definitionOf(rec)
+	if err != nil {
+		return nil, err
+	}
+	w, err := e.Compile(name, d)
+	if err != nil {
+		return nil, err
+	}
+	w.ID = rec.Id
+	return w, nil
+}
+
+// testRecord finds the record of a dry run, or builds an unsaved one from values.
+func (e *Engine) testRecord(w *Workflow, id string, values map[string]any) (*core.Record, error) {
+	if w.Object == noObject {
+		return nil, nil
+	}
+	if id != "" {
+		rec, err := e.app.FindRecordById(w.Object.Name, id)
+		if err != nil {
+			return nil, errors.New("no " + w.Object.Name + " record with id " + id)
+		}
+		return rec, nil
+	}
+	coll, err := e.app.FindCachedCollectionByNameOrId(w.Object.Name)
+	if err != nil {
+		return nil, err
+	}
+	rec := core.NewRecord(coll)
+	for k, v := range values {
+		if w.Object.Field(k) == nil && k != "id" {
+			return nil, errors.New(w.Object.Name + " has no field " + k)
+		}
+		rec.Set(k, v)
+	}
+	return rec, nil
+}
+
+// Retry queues a failed or dead run again. Its completed steps are kept and not repeated;
+// the failed step starts a fresh series of attempts.
+func (e *Engine) Retry(runID string) error {
+	run, err := e.app.FindRecordById(RunsCollection, runID)
+	if err != nil {
+		return errors.New("no run with id " + runID)
+	}
+	if s := run.GetString("status"); s != StatusFailed && s != StatusDead {
+		return errors.New("only failed or dead runs can be retried; this one is " + s)
+	}
+	return e.app.RunInTransaction(func(tx core.App) error {
+		if _, err := tx.DB().Update(StepsCollection, dbx.Params{"attempts": 0}, dbx.HashExp{"run": runID, "status": "failed"}).Execute(); err != nil {
+			return err
+		}
+		run.Set("status", StatusPending)
+		run.Set("error", "")
+		run.Set("next_at", e.cfg.Now().UTC())
+		run.Set("finished", "")
+		if err := tx.Save(run); err != nil {
+			return err
+		}
+		e.Wake()
+		return nil
+	})
+}

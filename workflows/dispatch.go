@@ -1,0 +1,355 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/workflows/condition"
+)
+
+// EventKind is what happened to a record.
+type EventKind string
+
+// Record event kinds.
+const (
+	Created EventKind = "create"
+	Updated EventKind = "update"
+	Deleted EventKind = "delete"
+)
+
+type indexKey struct {
+	object string
+	kind   EventKind
+}
+
+// kindOf tells which record event a trigger listens to ("" for time and manual triggers).
+func kindOf(trigger string) EventKind {
+	switch trigger {
+	case TriggerRecordCreated:
+		return Created
+	case TriggerRecordUpdated, TriggerFieldChanged, TriggerStageChanged:
+		return Updated
+	case TriggerRecordDeleted:
+		return Deleted
+	}
+	return ""
+}
+
+// Load reads every enabled workflow from the database, compiles it and rebuilds the dispatch
+// index. A stored workflow that no longer compiles (the object model changed under it) is
+// left out and logged.
+func (e *Engine) Load() error {
+	recs, err := e.app.FindRecordsByFilter(Collection, "enabled = true", "name", 0, 0)
+	if err != nil {
+		return fmt.Errorf("read workflows: %w", err)
+	}
+	byName := map[string]*Workflow{}
+	index := map[indexKey][]*Workflow{}
+	var timed []*Workflow
+	for _, rec := range recs {
+		d, err := e.definitionOf(rec)
+		if err == nil {
+			var w *Workflow
+			if w, err = e.Compile(rec.GetString("name"), d); err == nil {
+				w.ID = rec.Id
+				w.EnabledAt = rec.GetDateTime("enabled_at").Time()
+				byName[d.Name] = w
+				if k := kindOf(d.Trigger.Type); k != "" {
+					key := indexKey{w.Object.Name, k}
+					index[key] = append(index[key], w)
+				}
+				switch d.Trigger.Type {
+				case TriggerSchedule, TriggerDate, TriggerDormant:
+					timed = append(timed, w)
+				}
+				continue
+			}
+		}
+		e.app.Logger().Error("relata: workflow disabled until fixed", "workflow", rec.GetString("name"), "error", err)
+	}
+	e.mu.Lock()
+	e.byName, e.index, e.timed = byName, index, timed
+	e.mu.Unlock()
+	return nil
+}
+
+// Workflow returns the enabled workflow with the given name.
+func (e *Engine) Workflow(name string) (*Workflow, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	w, ok := e.byName[name]
+	return w, ok
+}
+
+func (e *Engine) workflowByID(id string) *Workflow {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, w := range e.byName {
+		if w.ID == id {
+			return w
+		}
+	}
+	return nil
+}
+
+// Listens reports whether an enabled workflow may be triggered by a kind event on object.
+// It is what keeps saving records cheap when no workflow cares: one map lookup.
+func (e *Engine) Listens(object string, kind EventKind) bool {
+	e.mu.RLock()
+	n := len(e.index[indexKey{object, kind}])
+	e.mu.RUnlock()
+	return n > 0
+}
+
+// Event is a record change that may trigger workflows.
+type Event struct {
+	Kind   EventKind
+	Record *core.Record
+	// Actor is the signed-in user who made the change, if known.
+	Actor *core.Record
+	// Ctx is the context of the save: it carries the depth of workflow chains.
+	Ctx context.Context
+}
+
+type ctxKey struct{}
+
+type runCtx struct {
+	depth int
+	actor string
+}
+
+// withRun marks writes made by a workflow run of depth d acting as actor (a user id).
+func withRun(ctx context.Context, d int, actor string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, runCtx{depth: d, actor: actor})
+}
+
+func runOf(ctx context.Context) (runCtx, bool) {
+	if ctx == nil {
+		return runCtx{}, false
+	}
+	r, ok := ctx.Value(ctxKey{}).(runCtx)
+	return r, ok
+}
+
+// Enqueue queues a run of every enabled workflow that ev triggers and whose condition holds.
+// Call it with the transaction that saves the record (see package hooks), so the runs commit
+// with the change or not at all; then [Engine.Wake] after the commit. It returns how many runs
+// were queued.
+func (e *Engine) Enqueue(tx core.App, ev Event) (int, error) {
+	obj := ev.Record.Collection().Name
+	e.mu.RLock()
+	cands := e.index[indexKey{obj, ev.Kind}]
+	e.mu.RUnlock()
+	if len(cands) == 0 {
+		return 0, nil
+	}
+	depth, actorID := 0, ""
+	if rc, ok := runOf(ev.Ctx); ok {
+		depth, actorID = rc.depth, rc.actor
+	}
+	var actor *core.Record
+	if ev.Actor != nil {
+		actor, actorID = ev.Actor, ""
+		if ev.Actor.Collection().Name == schemas.UsersCollection {
+			actorID = ev.Actor.Id
+		}
+	}
+	now := e.cfg.Now()
+	newVals := ev.Record.FieldsData()
+	oldVals := newVals
+	var changed []string
+	if ev.Kind == Updated {
+		oldVals = ev.Record.Original().FieldsData()
+		changed = changedFields(oldVals, newVals)
+		if len(changed) == 0 {
+			return 0, nil
+		}
+	}
+	in := condition.Input{Record: newVals, Old: oldVals, Changed: changed, User: userOf(actor), Now: now, Event: string(ev.Kind)}
+	if ev.Kind == Created {
+		in.Old = nil
+	}
+	n := 0
+	for _, w := range cands {
+		if !w.matches(in) {
+			continue
+		}
+		if w.cond != nil {
+			ok, err := w.cond.Eval(in)
+			if err != nil {
+				e.app.Logger().Warn("relata: workflow condition failed", "workflow", w.Def.Name, "record", ev.Record.Id, "error", err)
+				continue
+			}
+			if !ok {
+				continue
+			}
+		}
+		run := newRun{w: w, recordID: ev.Record.Id, event: string(ev.Kind), in: in, actor: actorID, depth: depth}
+		if depth >= e.cfg.MaxDepth {
+			run.status = "skipped"
+			run.err = fmt.Sprintf("not run: the chain of workflows triggering workflows reached the depth limit (%d); a workflow may be re-triggering itself", e.cfg.MaxDepth)
+		}
+		if _, err := e.insertRun(tx, run); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// matches reports whether a record event fits the workflow's trigger (not its condition).
+func (w *Workflow) matches(in condition.Input) bool {
+	t := w.Def.Trigger
+	switch t.Type {
+	case TriggerFieldChanged:
+		return slices.Contains(in.Changed, t.Field) && valueIs(in.Old[t.Field], t.From) && valueIs(in.Record[t.Field], t.To)
+	case TriggerStageChanged:
+		f := w.stageField()
+		return slices.Contains(in.Changed, f) && valueIs(in.Old[f], t.From) && valueIs(in.Record[f], t.To)
+	}
+	return true
+}
+
+// valueIs compares a record value with a trigger's from/to; a nil want matches anything.
+func valueIs(got, want any) bool {
+	if want == nil {
+		return true
+	}
+	return fmt.Sprint(plain(got)) == fmt.Sprint(plain(want))
+}
+
+// plain turns record values into what JSON would give, for comparisons and storage.
+func plain(v any) any {
+	switch x := v.(type) {
+	case types.DateTime:
+		if x.IsZero() {
+			return ""
+		}
+		return x.String()
+	case []string:
+		out := make([]any, len(x))
+		for i, s := range x {
+			out[i] = s
+		}
+		return out
+	case int:
+		return float64(x)
+	case int64:
+		return float64(x)
+	}
+	return v
+}
+
+func changedFields(old, cur map[string]any) []string {
+	var out []string
+	for k, v := range cur {
+		if k == schemas.FieldUpdated || k == schemas.FieldCreated {
+			continue
+		}
+		if !reflect.DeepEqual(plain(v), plain(old[k])) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func userOf(u *core.Record) condition.User {
+	if u == nil {
+		return condition.User{}
+	}
+	role := u.GetString("role")
+	if u.IsSuperuser() {
+		role = "superuser"
+	}
+	return condition.User{ID: u.Id, Email: u.Email(), Name: u.GetString("name"), Role: role, Team: u.GetString("team")}
+}
+
+// newRun is a run to insert.
+type newRun struct {
+	w        *Workflow
+	recordID string
+	event    string
+	in       condition.Input
+	actor    string
+	depth    int
+	status   string
+	err      string
+	dedupe   string
+	nextAt   time.Time
+}
+
+// runInput is the stored input of a run.
+type runInput struct {
+	Record  map[string]any `json:"record"`
+	Old     map[string]any `json:"old,omitempty"`
+	Changed []string       `json:"changed,omitempty"`
+	Event   string         `json:"event"`
+	User    condition.User `json:"user"`
+}
+
+func plainMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = plain(v)
+	}
+	return out
+}
+
+// insertRun stores a queued run. With a dedupe key already used, it stores nothing and
+// returns nil, false.
+func (e *Engine) insertRun(tx core.App, r newRun) (*core.Record, error) {
+	coll, err := tx.FindCachedCollectionByNameOrId(RunsCollection)
+	if err != nil {
+		return nil, err
+	}
+	if r.dedupe != "" {
+		if _, err := tx.FindFirstRecordByData(coll, "dedupe_key", r.dedupe); err == nil {
+			return nil, nil
+		}
+	}
+	if r.status == "" {
+		r.status = "pending"
+	}
+	if r.nextAt.IsZero() {
+		r.nextAt = e.cfg.Now()
+	}
+	input, err := json.Marshal(runInput{Record: plainMap(r.in.Record), Old: plainMap(r.in.Old), Changed: r.in.Changed, Event: r.event, User: r.in.User})
+	if err != nil {
+		return nil, err
+	}
+	rec := core.NewRecord(coll)
+	rec.Set("workflow", r.w.ID)
+	rec.Set("workflow_name", r.w.Def.Name)
+	rec.Set("object", r.w.Object.Name)
+	if r.w.Object == noObject {
+		rec.Set("object", "")
+	}
+	rec.Set("record_id", r.recordID)
+	rec.Set("event", r.event)
+	rec.Set("status", r.status)
+	rec.Set("error", r.err)
+	rec.Set("depth", r.depth)
+	rec.Set("actor", r.actor)
+	rec.Set("dedupe_key", r.dedupe)
+	rec.Set("input", types.JSONRaw(input))
+	rec.Set("next_at", r.nextAt.UTC())
+	if r.status == "skipped" {
+		rec.Set("finished", r.nextAt.UTC())
+	}
+	if err := tx.Save(rec); err != nil {
+		return nil, fmt.Errorf("queue run of workflow %q: %w", r.w.Def.Name, err)
+	}
+	return rec, nil
+}

@@ -1,0 +1,248 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/spf13/cobra"
+
+	"github.com/relata/relata/schemas"
+)
+
+// Config configures the engine.
+type Config struct {
+	// Registry is the live object model; required.
+	Registry *schemas.Registry
+	// Workers is how many runs execute at once. Default: 2.
+	Workers int
+	// MaxDepth bounds chains of workflows triggering workflows: a change made by a run of depth
+	// MaxDepth triggers nothing, and a skipped run records why. Default: 5.
+	MaxDepth int
+	// MaxAttempts is how often a failing step is tried before its run goes dead. Default: 5.
+	MaxAttempts int
+	// RetryBase is the first retry delay; each further attempt doubles it (with jitter).
+	// Default: 10s.
+	RetryBase time.Duration
+	// PollInterval is how often idle workers look for due runs (waits, retries, crashed
+	// runs); new runs wake them at once. Default: 1s.
+	PollInterval time.Duration
+	// Lease is how long a worker owns a running run; a run still "running" after its lease
+	// (its worker crashed) is resumed by another. Default: 5m.
+	Lease time.Duration
+	// Dir, when set, is a directory of workflow definition files imported at start.
+	// Default: "" (none).
+	Dir string
+	// WebhookAllow lists hosts or CIDR ranges that webhooks may call although they are
+	// loopback, link-local or private addresses. Default: none.
+	WebhookAllow []string
+	// ScriptTimeout bounds one script action. Default: 1s.
+	ScriptTimeout time.Duration
+	// Now returns the current time. Default: time.Now.
+	Now func() time.Time
+}
+
+// Engine runs workflows. Build it with [Register].
+type Engine struct {
+	app core.App
+	reg *schemas.Registry
+	cfg Config
+
+	mu     sync.RWMutex
+	byName map[string]*Workflow
+	index  map[indexKey][]*Workflow // record triggers by (object, event)
+	timed  []*Workflow              // schedule, date and dormant triggers
+
+	sandbox scriptRunner
+	wake    chan struct{}
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	running bool
+}
+
+// Register adds the workflow engine to app and, if rootCmd is set, the "workflow" command.
+// Workers start with the server and stop when it terminates; definitions are checked
+// whenever a workflows record is saved.
+func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Engine, error) {
+	if cfg.Registry == nil {
+		return nil, errors.New("workflows: Config.Registry is required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.MaxDepth <= 0 {
+		cfg.MaxDepth = 5
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 10 * time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 5 * time.Minute
+	}
+	if cfg.ScriptTimeout <= 0 {
+		cfg.ScriptTimeout = time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	e := &Engine{
+		app:    app,
+		reg:    cfg.Registry,
+		cfg:    cfg,
+		byName: map[string]*Workflow{},
+		index:  map[indexKey][]*Workflow{},
+		wake:   make(chan struct{}, 1),
+	}
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id:       "relata.workflows.start",
+		Priority: -90, // after the object model is in sync
+		Func: func(se *core.ServeEvent) error {
+			if err := e.start(); err != nil {
+				return err
+			}
+			e.routes(se)
+			return se.Next()
+		},
+	})
+	app.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{
+		Id: "relata.workflows.stop",
+		Func: func(te *core.TerminateEvent) error {
+			e.Stop()
+			return te.Next()
+		},
+	})
+	app.OnRecordCreate(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.workflows.check-create", Func: e.checkRecord})
+	app.OnRecordUpdate(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.workflows.check-update", Func: e.checkRecord})
+	reload := func(re *core.RecordEvent) error {
+		if err := re.Next(); err != nil {
+			return err
+		}
+		if err := e.Load(); err != nil {
+			app.Logger().Error("relata: reload workflows", "error", err)
+		}
+		return nil
+	}
+	app.OnRecordAfterCreateSuccess(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.workflows.reload-create", Func: reload})
+	app.OnRecordAfterUpdateSuccess(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.workflows.reload-update", Func: reload})
+	app.OnRecordAfterDeleteSuccess(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.workflows.reload-delete", Func: reload})
+	if rootCmd != nil {
+		rootCmd.AddCommand(e.newCommand())
+	}
+	return e, nil
+}
+
+// MustRegister is like [Register] but panics on error. It is meant for main.
+func MustRegister(app core.App, rootCmd *cobra.Command, cfg Config) *Engine {
+	e, err := Register(app, rootCmd, cfg)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+// Collection names of the engine.
+const (
+	Collection      = "workflows"
+	RunsCollection  = "workflow_runs"
+	StepsCollection = "workflow_steps"
+)
+
+// checkRecord validates a workflows record before it is saved: the definition must pass the
+// JSON Schema and compile against the object model, enabled or not.
+func (e *Engine) checkRecord(re *core.RecordEvent) error {
+	d, err := e.definitionOf(re.Record)
+	if err == nil {
+		_, err = e.Compile(re.Record.GetString("name"), d)
+	}
+	if err != nil {
+		return validation.Errors{"definition": validation.NewError("invalid_workflow", err.Error())}
+	}
+	re.Record.Set("object", d.Object)
+	if re.Record.GetBool("enabled") && (re.Record.IsNew() || !re.Record.Original().GetBool("enabled")) {
+		re.Record.Set("enabled_at", e.cfg.Now().UTC())
+	}
+	return re.Next()
+}
+
+// definitionOf reads the stored definition of a workflows record; the record's name,
+// description and enabled columns win over the JSON's.
+func (e *Engine) definitionOf(rec *core.Record) (*Definition, error) {
+	raw := rec.Get("definition")
+	data, err := jsonBytes(raw)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := withRecordColumns(data, rec)
+	if err != nil {
+		return nil, schemas.Errors{{File: rec.GetString("name"), Message: err.Error()}}.Err()
+	}
+	return Parse(rec.GetString("name"), obj)
+}
+
+// start loads the workflows, registers the minute tick and starts the workers.
+func (e *Engine) start() error {
+	if err := e.Load(); err != nil {
+		return err
+	}
+	if e.cfg.Dir != "" {
+		if _, err := e.ImportDir(e.cfg.Dir); err != nil {
+			return fmt.Errorf("import workflows from %s: %w", e.cfg.Dir, err)
+		}
+	}
+	e.app.Cron().MustAdd("relata_workflows_tick", "* * * * *", func() {
+		if err := e.Tick(e.cfg.Now()); err != nil {
+			e.app.Logger().Error("relata: workflow tick", "error", err)
+		}
+	})
+	e.Start()
+	return nil
+}
+
+// Start starts the worker pool (the server does this; tests may too).
+func (e *Engine) Start() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.running {
+		return
+	}
+	e.running = true
+	e.stop = make(chan struct{})
+	for i := 0; i < e.cfg.Workers; i++ {
+		e.wg.Add(1)
+		go e.worker()
+	}
+}
+
+// Stop stops the workers and waits for the runs they execute to reach a step boundary.
+func (e *Engine) Stop() {
+	e.mu.Lock()
+	if !e.running {
+		e.mu.Unlock()
+		return
+	}
+	e.running = false
+	close(e.stop)
+	e.mu.Unlock()
+	e.wg.Wait()
+}
+
+// Wake tells idle workers that runs were queued.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Registry returns the object model the engine works with.
+func (e *Engine) Registry() *schemas.Registry { return e.reg }

@@ -1,0 +1,404 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"github.com/relata/relata/workflows/condition"
+)
+
+// Run statuses.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusWaiting   = "waiting"
+	StatusRetry     = "retry"
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+	StatusDead      = "dead"
+	StatusSkipped   = "skipped"
+)
+
+func dbTime(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout) }
+
+// worker executes due runs until the engine stops.
+func (e *Engine) worker() {
+	defer e.wg.Done()
+	tick := time.NewTicker(e.cfg.PollInterval)
+	defer tick.Stop()
+	for {
+		for {
+			select {
+			case <-e.stop:
+				return
+			default:
+			}
+			ran, err := e.RunNext()
+			if err != nil {
+				e.app.Logger().Error("relata: workflow worker", "error", err)
+				break
+			}
+			if !ran {
+				break
+			}
+		}
+		select {
+		case <-e.stop:
+			return
+		case <-e.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// Drain executes due runs until none is left, and reports how many it executed. Tests and
+// `relata workflow run` use it; the server's workers do the same continuously.
+func (e *Engine) Drain() (int, error) {
+	n := 0
+	for {
+		ran, err := e.RunNext()
+		if err != nil || !ran {
+			return n, err
+		}
+		n++
+	}
+}
+
+// RunNext claims one due run — queued, retrying, waiting past its time, or running past its
+// lease (its worker died) — and executes it. It reports whether there was one.
+func (e *Engine) RunNext() (bool, error) {
+	now := e.cfg.Now()
+	var id string
+	err := e.app.DB().NewQuery(`
+		UPDATE workflow_runs
+		SET status = 'running', lease_until = {:lease}, attempts = attempts + 1,
+		    started = CASE WHEN started = '' THEN {:now} ELSE started END
+		WHERE id = (
+			SELECT id FROM workflow_runs
+			WHERE (status IN ('pending', 'retry', 'waiting') AND next_at <= {:now})
+			   OR (status = 'running' AND lease_until <= {:now})
+			ORDER BY next_at LIMIT 1)
+		RETURNING id`).
+		Bind(dbx.Params{"now": dbTime(now), "lease": dbTime(now.Add(e.cfg.Lease))}).Row(&id)
+	if err != nil {
+		if strings.Contains(err.Error(), "no rows") {
+			return false, nil
+		}
+		return false, fmt.Errorf("claim a run: %w", err)
+	}
+	run, err := e.app.FindRecordById(RunsCollection, id)
+	if err != nil {
+		return true, err
+	}
+	e.execute(run)
+	e.Wake() // let another worker look for more
+	return true, nil
+}
+
+// errWaiting ends an execution that must resume later.
+type errWaiting struct{ until time.Time }
+
+func (errWaiting) Error() string { return "waiting" }
+
+// execute runs a claimed run to its end, a wait, or a failure, and records the outcome.
+func (e *Engine) execute(run *core.Record) {
+	w := e.workflowByID(run.GetString("workflow"))
+	if w == nil {
+		e.finish(run, StatusFailed, "the workflow was deleted or disabled after this run was queued", time.Time{})
+		return
+	}
+	rc, err := e.runContext(w, run)
+	if err != nil {
+		e.finish(run, StatusFailed, err.Error(), time.Time{})
+		return
+	}
+	done, err := e.doneSteps(run.Id)
+	if err != nil {
+		e.finish(run, StatusRetry, err.Error(), e.cfg.Now().Add(e.cfg.RetryBase))
+		return
+	}
+	x := &executor{e: e, run: run, rc: rc, done: done}
+	err = x.steps(w.steps)
+	var wt errWaiting
+	switch {
+	case err == nil:
+		e.finish(run, StatusSucceeded, "", time.Time{})
+	case errors.As(err, &wt):
+		e.finish(run, StatusWaiting, "", wt.until)
+	case isPermanent(err):
+		e.finish(run, StatusFailed, err.Error(), time.Time{})
+	case x.attempts >= e.cfg.MaxAttempts:
+		e.finish(run, StatusDead, fmt.Sprintf("gave up after %d attempts: %v", x.attempts, err), time.Time{})
+	default:
+		e.finish(run, StatusRetry, err.Error(), e.cfg.Now().Add(e.backoff(x.attempts)))
+	}
+}
+
+// backoff is the delay before retry n (1-based): RetryBase·2^(n-1), ±25% jitter, at most a day.
+func (e *Engine) backoff(n int) time.Duration {
+	d := e.cfg.RetryBase << min(n-1, 20)
+	if d > 24*time.Hour || d <= 0 {
+		d = 24 * time.Hour
+	}
+	jitter := time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
+	return d + jitter
+}
+
+func (e *Engine) finish(run *core.Record, status, msg string, next time.Time) {
+	params := dbx.Params{"status": status, "error": msg, "lease_until": ""}
+	switch status {
+	case StatusWaiting, StatusRetry:
+		params["next_at"] = dbTime(next)
+	default:
+		params["finished"] = dbTime(e.cfg.Now())
+	}
+	params["updated"] = dbTime(e.cfg.Now())
+	if _, err := e.app.DB().Update(RunsCollection, params, dbx.HashExp{"id": run.Id}).Execute(); err != nil {
+		e.app.Logger().Error("relata: record run outcome", "run", run.Id, "status", status, "error", err)
+	}
+}
+
+// runContext rebuilds what actions see from the stored run.
+func (e *Engine) runContext(w *Workflow, run *core.Record) (*RunContext, error) {
+	var in runInput
+	if err := json.Unmarshal([]byte(run.GetString("input")), &in); err != nil {
+		return nil, fmt.Errorf("bad run input: %w", err)
+	}
+	rc := &RunContext{
+		Engine:   e,
+		Run:      run,
+		Object:   w.Object,
+		RecordID: run.GetString("record_id"),
+		Input: condition.Input{Record: in.Record, Old: in.Old, Changed: in.Changed, User: in.User,
+			Now: e.cfg.Now(), Event: in.Event},
+	}
+	if w.Object == noObject {
+		rc.Object = nil
+	}
+	if w.runAs != "" {
+		u, err := e.app.FindRecordById("users", w.runAs)
+		if err != nil {
+			return nil, fmt.Errorf("run-as user %s no longer exists", w.Def.RunAs)
+		}
+		rc.Actor = u
+	}
+	actorID := w.runAs
+	rc.Ctx = withRun(context.Background(), run.GetInt("depth")+1, actorID)
+	return rc, nil
+}
+
+// doneSteps returns the recorded steps of a run by path.
+func (e *Engine) doneSteps(runID string) (map[string]*core.Record, error) {
+	recs, err := e.app.FindAllRecords(StepsCollection, dbx.HashExp{"run": runID})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*core.Record, len(recs))
+	for _, r := range recs {
+		out[r.GetString("path")] = r
+	}
+	return out, nil
+}
+
+// executor walks a run's steps, skipping those already done.
+type executor struct {
+	e        *Engine
+	run      *core.Record
+	rc       *RunContext
+	done     map[string]*core.Record
+	attempts int // attempts of the step that failed last
+}
+
+func (x *executor) steps(steps []*step) error {
+	for _, st := range steps {
+		if err := x.step(st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *executor) step(st *step) error {
+	prev := x.done[st.path]
+	if prev != nil && prev.GetString("status") == "succeeded" {
+		if b, ok := st.action.(*branch); ok {
+			return x.steps(b.pick(prev))
+		}
+		return nil
+	}
+	rc := *x.rc
+	rc.StepKey = x.run.Id + ":" + st.path
+	switch a := st.action.(type) {
+	case *branch:
+		ok, err := a.cond.Eval(rc.Input)
+		if err != nil {
+			return Permanent(fmt.Errorf("step %s: condition: %w", st.path, err))
+		}
+		taken := "else"
+		if ok {
+			taken = "then"
+		}
+		if err := x.record(x.e.app, st, prev, "succeeded", map[string]any{"branch": taken}, "", false); err != nil {
+			return err
+		}
+		if ok {
+			return x.steps(a.then)
+		}
+		return x.steps(a.els)
+	case *wait:
+		return x.wait(st, a, prev, &rc)
+	case External:
+		// Marked running first: a crash during the call leaves a trace, and the retry reuses
+		// the step key as the idempotency key of the call.
+		if err := x.record(x.e.app, st, prev, "running", nil, "", true); err != nil {
+			return err
+		}
+		rc.App = x.e.app
+		out, err := a.Run(&rc)
+		if err != nil {
+			return x.fail(st, err)
+		}
+		return x.record(x.e.app, st, x.stepRec(st), "succeeded", out, "", false)
+	default:
+		var saved *core.Record
+		err := x.e.app.RunInTransaction(func(tx core.App) error {
+			rc.App = tx
+			out, err := st.action.Run(&rc)
+			if err != nil {
+				return err
+			}
+			saved, err = x.save(tx, st, prev, "succeeded", out, "", true)
+			return err
+		})
+		if err != nil {
+			return x.fail(st, err)
+		}
+		x.done[st.path] = saved
+		return nil
+	}
+}
+
+func (b *branch) pick(step *core.Record) []*step {
+	var out struct {
+		Branch string `json:"branch"`
+	}
+	_ = json.Unmarshal([]byte(step.GetString("output")), &out)
+	if out.Branch == "then" {
+		return b.then
+	}
+	return b.els
+}
+
+func (x *executor) wait(st *step, a *wait, prev *core.Record, rc *RunContext) error {
+	now := x.e.cfg.Now()
+	if prev != nil && prev.GetString("status") == "waiting" {
+		var out struct {
+			Until time.Time `json:"until"`
+		}
+		_ = json.Unmarshal([]byte(prev.GetString("output")), &out)
+		if now.Before(out.Until) {
+			return errWaiting{until: out.Until}
+		}
+		return x.record(x.e.app, st, prev, "succeeded", map[string]any{"until": out.Until, "resumed": now.UTC()}, "", false)
+	}
+	var until time.Time
+	if a.For != "" {
+		d, _ := ParseDuration(a.For)
+		until = now.Add(d)
+	} else {
+		v, err := a.until.Run(rc.Input)
+		if err != nil {
+			return Permanent(fmt.Errorf("step %s: until: %w", st.path, err))
+		}
+		t, ok := v.(time.Time)
+		if !ok {
+			return Permanent(fmt.Errorf("step %s: until gave %T, not a time", st.path, v))
+		}
+		until = t
+	}
+	if !until.After(now) {
+		return x.record(x.e.app, st, prev, "succeeded", map[string]any{"until": until.UTC(), "resumed": now.UTC()}, "", false)
+	}
+	if err := x.record(x.e.app, st, prev, "waiting", map[string]any{"until": until.UTC()}, "", false); err != nil {
+		return err
+	}
+	return errWaiting{until: until}
+}
+
+// fail records a failed attempt of a step (outside any rolled back transaction).
+func (x *executor) fail(st *step, err error) error {
+	_, isExternal := st.action.(External)
+	// An external step counted its attempt when it was marked running.
+	if rerr := x.record(x.e.app, st, x.stepRec(st), "failed", nil, err.Error(), !isExternal); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return fmt.Errorf("step %s (%s): %w", st.path, st.kind, err)
+}
+
+func (x *executor) stepRec(st *step) *core.Record {
+	if r := x.done[st.path]; r != nil {
+		return r
+	}
+	r, err := x.e.app.FindFirstRecordByFilter(StepsCollection, "run = {:run} && path = {:path}", dbx.Params{"run": x.run.Id, "path": st.path})
+	if err != nil {
+		return nil
+	}
+	return r
+}
+
+// record upserts the step's record outside any transaction.
+func (x *executor) record(app core.App, st *step, prev *core.Record, status string, out any, msg string, attempt bool) error {
+	rec, err := x.save(app, st, prev, status, out, msg, attempt)
+	if err != nil {
+		return err
+	}
+	x.done[st.path] = rec
+	return nil
+}
+
+// save upserts the step's record through app (the step's transaction, or the app).
+func (x *executor) save(app core.App, st *step, prev *core.Record, status string, out any, msg string, attempt bool) (*core.Record, error) {
+	var rec *core.Record
+	if prev != nil {
+		rec = prev.Clone()
+	} else {
+		coll, err := app.FindCachedCollectionByNameOrId(StepsCollection)
+		if err != nil {
+			return nil, err
+		}
+		rec = core.NewRecord(coll)
+		rec.Set("run", x.run.Id)
+		rec.Set("path", st.path)
+		rec.Set("action", st.kind)
+		rec.Set("started", x.e.cfg.Now().UTC())
+	}
+	rec.Set("status", status)
+	if attempt {
+		rec.Set("attempts", rec.GetInt("attempts")+1)
+	}
+	x.attempts = rec.GetInt("attempts")
+	if out != nil {
+		b, err := json.Marshal(out)
+		if err != nil {
+			return nil, err
+		}
+		rec.Set("output", types.JSONRaw(b))
+	}
+	rec.Set("error", msg)
+	if status == "succeeded" || status == "failed" {
+		rec.Set("finished", x.e.cfg.Now().UTC())
+	}
+	if err := app.Save(rec); err != nil {
+		return nil, fmt.Errorf("record step %s of run %s: %w", st.path, x.run.Id, err)
+	}
+	return rec, nil
+}

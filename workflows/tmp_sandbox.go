@@ -1,0 +1,4 @@
+package workflows
+
+// TEMPORARY until workflows/sandbox lands.
+type scriptRunner interface{}
