@@ -36,6 +36,7 @@ type createTask struct {
 	subject, body     *Value
 	due, assigneeExpr *Value
 	delay             time.Duration
+	hasDelay          bool
 }
 
 func (a *createTask) Prepare(p *Prep) {
@@ -64,6 +65,7 @@ func (a *createTask) Prepare(p *Prep) {
 	case a.Due == "":
 	case durationRe.MatchString(a.Due):
 		a.delay, _ = ParseDuration(a.Due)
+		a.hasDelay = true
 	default:
 		a.due = p.Value("/due", a.Due, &schemas.Field{Name: "due", Type: schemas.TypeDateTime})
 	}
@@ -97,7 +99,7 @@ func (a *createTask) Run(rc *RunContext) (any, error) {
 	}
 	if dueField := a.dueField(); dueField != "" {
 		switch {
-		case a.delay != 0:
+		case a.hasDelay:
 			vals[dueField] = rc.Input.Now.Add(a.delay).UTC()
 		case a.due != nil:
 			if vals[dueField], err = a.due.Eval(rc.Input); err != nil {

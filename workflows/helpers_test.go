@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/hooks"
@@ -49,6 +50,16 @@ type env struct {
 // The engine's workers are stopped: tests run queued work with Drain, deterministically.
 func newEnv(t *testing.T, cfg workflows.Config) *env {
 	t.Helper()
+	e := newBareEnv(t, cfg)
+	e.alice, e.aliceTok = schemastest.NewUser(t, e.app, "alice@example.com", "sales", "north")
+	e.bob, e.bobTok = schemastest.NewUser(t, e.app, "bob@example.com", "sales", "north")
+	e.mgr, e.mgrTok = schemastest.NewUser(t, e.app, "mgr@example.com", "manager", "")
+	return e
+}
+
+// newBareEnv is newEnv without users.
+func newBareEnv(t *testing.T, cfg workflows.Config) *env {
+	t.Helper()
 	app := schemastest.OpenApp(t, t.TempDir())
 	reg := schemas.MustRegister(app, nil, schemas.Config{})
 	c := &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}
@@ -64,11 +75,7 @@ func newEnv(t *testing.T, cfg workflows.Config) *env {
 	srv := schemastest.Serve(t, app)
 	eng.Stop()
 	t.Cleanup(eng.Stop)
-	e := &env{app: app, reg: reg, eng: eng, srv: srv, clock: c}
-	e.alice, e.aliceTok = schemastest.NewUser(t, app, "alice@example.com", "sales", "north")
-	e.bob, e.bobTok = schemastest.NewUser(t, app, "bob@example.com", "sales", "north")
-	e.mgr, e.mgrTok = schemastest.NewUser(t, app, "mgr@example.com", "manager", "")
-	return e
+	return &env{app: app, reg: reg, eng: eng, srv: srv, clock: c}
 }
 
 // save stores a workflow definition written as JSON and fails the test if it is refused.
@@ -115,9 +122,13 @@ func (e *env) runs(t *testing.T, filter string) []*core.Record {
 	return recs
 }
 
-func (e *env) count(t *testing.T, collection, filter string) int {
+func (e *env) count(t *testing.T, collection, filter string, params ...map[string]any) int {
 	t.Helper()
-	recs, err := e.app.FindRecordsByFilter(collection, filter, "", 0, 0)
+	var ps []dbx.Params
+	for _, p := range params {
+		ps = append(ps, p)
+	}
+	recs, err := e.app.FindRecordsByFilter(collection, filter, "", 0, 0, ps...)
 	if err != nil {
 		t.Fatal(err)
 	}

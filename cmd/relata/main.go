@@ -8,10 +8,12 @@
 package main
 
 import (
+	"fmt"
 	"io/fs"
 	"log"
 	"net/http"
 	"os"
+	"path/filepath"
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/apis"
@@ -45,6 +47,11 @@ func main() {
 	if failed {
 		os.Exit(1)
 	}
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 // trackErrors wraps the RunE of c and its subcommands to set *failed when one returns an error.
@@ -117,6 +124,14 @@ func setup(app *pocketbase.PocketBase) error {
 			Func: func(e *core.ServeEvent) error {
 				if err := reg.SeedFrom(os.Stdout, f.seedDir); err != nil {
 					return err
+				}
+				// An example directory may hold workflows too (examples/sales/workflows).
+				if dir := filepath.Join(f.seedDir, "workflows"); isDir(dir) {
+					n, err := eng.ImportDir(dir)
+					if err != nil {
+						return fmt.Errorf("import example workflows: %w", err)
+					}
+					fmt.Printf("workflows: %d imported from %s\n", n, dir)
 				}
 				return e.Next()
 			},
