@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
@@ -189,9 +190,13 @@ func (e *Engine) definitionOf(rec *core.Record) (*Definition, error) {
 	return Parse(rec.GetString("name"), obj)
 }
 
-// start loads the workflows, registers the minute tick and starts the workers.
+// start loads the workflows, recovers runs a crashed process left running, registers the
+// minute tick and starts the workers.
 func (e *Engine) start() error {
 	if err := e.Load(); err != nil {
+		return err
+	}
+	if err := e.recover(); err != nil {
 		return err
 	}
 	if e.cfg.Dir != "" {
@@ -246,3 +251,19 @@ func (e *Engine) Wake() {
 
 // Registry returns the object model the engine works with.
 func (e *Engine) Registry() *schemas.Registry { return e.reg }
+
+// recover hands the runs that were "running" when the previous process died back to the
+// queue. Only one process serves a data directory, so at start no run is really running; the
+// lease would expire anyway, this just avoids waiting for it. Completed steps are not repeated.
+func (e *Engine) recover() error {
+	res, err := e.app.DB().Update(RunsCollection,
+		dbx.Params{"status": StatusPending, "lease_until": "", "next_at": dbTime(e.cfg.Now())},
+		dbx.HashExp{"status": StatusRunning}).Execute()
+	if err != nil {
+		return fmt.Errorf("recover interrupted runs: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		e.app.Logger().Info("relata: resuming workflow runs interrupted by a crash", "runs", n)
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,6 +141,23 @@ func (s *server) api(t *testing.T, method, path, token string, body, out any) in
 	}
 	return res.StatusCode
 }
+
+// apiQuiet is api for goroutines: it reports the status, or 0 when the server is gone.
+func (s *server) apiQuiet(method, path, token string, body any) int {
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, s.url+path, bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
+}
+
+func urlEscape(s string) string { return url.QueryEscape(s) }
 
 func (s *server) login(t *testing.T, collection, email, password string) (token, id string) {
 	t.Helper()
