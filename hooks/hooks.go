@@ -3,6 +3,7 @@ package hooks
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -28,12 +29,19 @@ func Register(app core.App, cfg Config) error {
 		return errors.New("hooks: Config.Registry is required")
 	}
 	h := &handlers{reg: cfg.Registry}
+	app.OnRecordCreateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-create", Func: h.rememberActor})
+	app.OnRecordUpdateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-update", Func: h.rememberActor})
+	app.OnRecordDeleteRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-delete", Func: h.rememberActor})
 	app.OnRecordCreate().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.defaults", Func: h.defaults})
 	app.OnRecordCreateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.default-owner", Func: h.defaultOwner})
 	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-create", Func: h.touch})
 	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-update", Func: h.touch})
+	sh := &stageHistory{h: h}
+	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.stage-history-create", Func: sh.record})
+	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.stage-history-update", Func: sh.record})
 	if cfg.Engine != nil {
 		(&triggers{h: h, eng: cfg.Engine}).bind(app)
+		bindForms(app, cfg.Engine)
 	}
 	return nil
 }
@@ -47,6 +55,26 @@ func MustRegister(app core.App, cfg Config) {
 
 type handlers struct {
 	reg *schemas.Registry
+	// actors remembers the signed-in user of a request while its record is saved: PocketBase
+	// saves API records with a background context, so model hooks cannot see the request.
+	actors sync.Map // *core.Record -> *core.Record
+}
+
+func (h *handlers) rememberActor(e *core.RecordRequestEvent) error {
+	if e.Auth == nil {
+		return e.Next()
+	}
+	h.actors.Store(e.Record, e.Auth)
+	defer h.actors.Delete(e.Record)
+	return e.Next()
+}
+
+// actor returns the signed-in user (or superuser) saving r through the API, or nil.
+func (h *handlers) actor(r *core.Record) *core.Record {
+	if a, ok := h.actors.Load(r); ok {
+		return a.(*core.Record)
+	}
+	return nil
 }
 
 func (h *handlers) object(r *core.Record) *schemas.Object {

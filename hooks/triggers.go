@@ -1,8 +1,6 @@
 package hooks
 
 import (
-	"sync"
-
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
@@ -13,15 +11,9 @@ import (
 type triggers struct {
 	h   *handlers
 	eng *workflows.Engine
-	// actors remembers the signed-in user of a request while its record is saved: PocketBase
-	// saves API records with a background context, so the model hook cannot see the request.
-	actors sync.Map // *core.Record -> *core.Record
 }
 
 func (t *triggers) bind(app core.App) {
-	app.OnRecordCreateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-create", Func: t.rememberActor})
-	app.OnRecordUpdateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-update", Func: t.rememberActor})
-	app.OnRecordDeleteRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-delete", Func: t.rememberActor})
 	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.enqueue-create", Func: func(e *core.RecordEvent) error { return t.enqueue(e, workflows.Created) }})
 	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.enqueue-update", Func: func(e *core.RecordEvent) error { return t.enqueue(e, workflows.Updated) }})
 	app.OnRecordDeleteExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.enqueue-delete", Func: func(e *core.RecordEvent) error { return t.enqueue(e, workflows.Deleted) }})
@@ -46,15 +38,6 @@ func eventKind(modelEvent string) workflows.EventKind {
 	return workflows.Deleted
 }
 
-func (t *triggers) rememberActor(e *core.RecordRequestEvent) error {
-	if e.Auth == nil {
-		return e.Next()
-	}
-	t.actors.Store(e.Record, e.Auth)
-	defer t.actors.Delete(e.Record)
-	return e.Next()
-}
-
 // enqueue wraps the record's write in a transaction and queues the triggered runs in it —
 // only when an enabled workflow listens to this object and event, so saving records that no
 // workflow cares about costs one map lookup.
@@ -62,10 +45,7 @@ func (t *triggers) enqueue(e *core.RecordEvent, kind workflows.EventKind) error 
 	if t.h.object(e.Record) == nil || !t.eng.Listens(e.Record.Collection().Name, kind) {
 		return e.Next()
 	}
-	var actor *core.Record
-	if a, ok := t.actors.Load(e.Record); ok {
-		actor = a.(*core.Record)
-	}
+	actor := t.h.actor(e.Record)
 	orig := e.App
 	defer func() { e.App = orig }()
 	return e.App.RunInTransaction(func(tx core.App) error {

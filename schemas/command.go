@@ -53,6 +53,19 @@ func printProblems(w io.Writer, source string, err error) error {
 	return fmt.Errorf("%s: %d problems", source, len(errs))
 }
 
+// plan prepares the database and compares it with the definition files, printing definition
+// problems to the command's error output.
+func (r *Registry) plan(cmd *cobra.Command) (*Plan, error) {
+	if err := r.ready(); err != nil {
+		return nil, err
+	}
+	defs, err := r.Definitions()
+	if err != nil {
+		return nil, printProblems(cmd.ErrOrStderr(), r.sourceName(), err)
+	}
+	return NewPlan(r.app, defs)
+}
+
 // ready runs the app migrations, which commands do not get from `serve`.
 func (r *Registry) ready() error {
 	if err := r.app.RunAllMigrations(); err != nil {
@@ -69,14 +82,7 @@ func (r *Registry) newApplyCommand() *cobra.Command {
 		Long:         "Creates and updates collections for the object definitions. Additive changes apply at once; changes that would lose data or overwrite dashboard edits are listed and refused unless --force is given.",
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := r.ready(); err != nil {
-				return err
-			}
-			defs, err := r.Definitions()
-			if err != nil {
-				return printProblems(cmd.ErrOrStderr(), r.sourceName(), err)
-			}
-			p, err := NewPlan(r.app, defs)
+			p, err := r.plan(cmd)
 			if err != nil {
 				return err
 			}
@@ -107,14 +113,7 @@ func (r *Registry) newDiffCommand() *cobra.Command {
 		Short:        "Show where the definition files and the database differ",
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := r.ready(); err != nil {
-				return err
-			}
-			defs, err := r.Definitions()
-			if err != nil {
-				return printProblems(cmd.ErrOrStderr(), r.sourceName(), err)
-			}
-			p, err := NewPlan(r.app, defs)
+			p, err := r.plan(cmd)
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/workflows/condition"
 	"github.com/relata/relata/workflows/outbox"
@@ -77,6 +80,11 @@ func (a *branch) Run(*RunContext) (any, error) { return nil, errFlow }
 // sendEmail queues an email in the outbox; delivery happens later (package outbox).
 //
 //	{"type": "send_email", "to": "email", "subject": "=\"Welcome, \" + record.full_name", "text": "..."}
+//	{"type": "send_email", "to": "email", "template": "welcome"}
+//
+// With a template, the email is rendered in the step's transaction as the workflow's run-as
+// user (the system when none): records that user may not view stay out of it. Subject, text
+// and html, when also given, replace the template's.
 type sendEmail struct {
 	// To is a field of the record holding an address, an expression, or a literal address.
 	To       string `json:"to"`
@@ -87,6 +95,7 @@ type sendEmail struct {
 	Category string `json:"category"`
 
 	to, subject, text, html *Value
+	toField                 bool
 }
 
 func (a *sendEmail) Prepare(p *Prep) {
@@ -96,6 +105,7 @@ func (a *sendEmail) Prepare(p *Prep) {
 			p.Errorf("/to", "field %q is a %s field, not an email field", a.To, f.Type)
 		}
 		a.to = p.Value("/to", "=record."+a.To, nil)
+		a.toField = true
 	case strings.HasPrefix(a.To, "="):
 		a.to = p.Value("/to", a.To, nil)
 	case strings.Contains(a.To, "@"):
@@ -108,6 +118,9 @@ func (a *sendEmail) Prepare(p *Prep) {
 	}
 	if a.Template == "" && a.Text == "" && a.HTML == "" {
 		p.Errorf("/text", "an email needs a body: text, html or a template")
+	}
+	if a.Category != "" && a.Category != outbox.Transactional && a.Category != outbox.Marketing {
+		p.Errorf("/category", "category must be %q or %q, not %q", outbox.Transactional, outbox.Marketing, a.Category)
 	}
 	a.subject = p.Value("/subject", a.Subject, nil)
 	a.text = p.Value("/text", a.Text, nil)
@@ -130,21 +143,43 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 	if to == "" {
 		return map[string]any{"skipped": "no recipient address"}, nil
 	}
-	msg := outbox.Message{To: []string{to}, Template: a.Template, Category: a.Category, RecordID: rc.RecordID, IdempotencyKey: rc.StepKey}
+	msg := outbox.Message{Template: a.Template, Category: a.Category, RecordID: rc.RecordID, IdempotencyKey: rc.StepKey}
 	if rc.Object != nil {
 		msg.Object = rc.Object.Name
 	}
 	if rc.Run != nil {
 		msg.RunID = rc.Run.Id
 	}
-	if msg.Subject, err = str(a.subject, "subject"); err != nil {
-		return nil, err
+	recipient := mail.Address{Address: to}
+	if a.toField && rc.Object != nil && rc.Object.TitleField != "" {
+		// Mail a record's own address under the record's name: "Ada Lovelace <ada@…>".
+		name, _ := rc.Input.Record[rc.Object.TitleField].(string)
+		recipient.Name = strings.Join(strings.Fields(name), " ")
+		to = recipient.String()
 	}
-	if msg.Text, err = str(a.text, "text"); err != nil {
-		return nil, err
+	if a.Template != "" {
+		r, err := a.render(rc, recipient)
+		if err != nil {
+			return nil, err
+		}
+		msg.Subject, msg.Text, msg.HTML = r.Subject, r.Text, r.HTML
+		if msg.Category == "" {
+			msg.Category = r.Category
+		}
 	}
-	if msg.HTML, err = str(a.html, "html"); err != nil {
-		return nil, err
+	msg.To = []string{to}
+	for _, part := range []struct {
+		v    *Value
+		raw  string
+		what string
+		dst  *string
+	}{{a.subject, a.Subject, "subject", &msg.Subject}, {a.text, a.Text, "text", &msg.Text}, {a.html, a.HTML, "html", &msg.HTML}} {
+		if part.raw == "" {
+			continue
+		}
+		if *part.dst, err = str(part.v, part.what); err != nil {
+			return nil, err
+		}
 	}
 	rec, err := outbox.Enqueue(rc.App, msg)
 	if err != nil {
@@ -153,5 +188,36 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 		}
 		return nil, err
 	}
-	return map[string]any{"email": rec.Id, "to": msg.To, "subject": msg.Subject}, nil
+	out := map[string]any{"email": rec.Id, "to": msg.To, "subject": msg.Subject}
+	if a.Template != "" {
+		out["template"] = a.Template
+	}
+	return out, nil
+}
+
+// render renders the action's template for the triggering record, as the run-as user.
+func (a *sendEmail) render(rc *RunContext, to mail.Address) (*outbox.Rendered, error) {
+	var rec *core.Record
+	if rc.Object != nil && rc.RecordID != "" {
+		var err error
+		if rec, err = rc.App.FindRecordById(rc.Object.Name, rc.RecordID); err != nil {
+			// Deleted (a record_deleted trigger): render the record as the trigger saw it.
+			coll, cerr := rc.App.FindCachedCollectionByNameOrId(rc.Object.Name)
+			if cerr != nil {
+				return nil, Permanent(fmt.Errorf("template %s: %w", a.Template, cerr))
+			}
+			rec = core.NewRecord(coll)
+			rec.Load(rc.Input.Record)
+			rec.Id = rc.RecordID
+		}
+	}
+	r, err := outbox.Render(rc.App, a.Template, outbox.RenderInput{Record: rec, Actor: rc.Actor, Recipient: to})
+	var te *outbox.TemplateError
+	switch {
+	case errors.Is(err, outbox.ErrTemplateNotFound), errors.Is(err, outbox.ErrNoAccess), errors.As(err, &te):
+		return nil, Permanent(fmt.Errorf("template %s: %w", a.Template, err))
+	case err != nil:
+		return nil, err
+	}
+	return r, nil
 }

@@ -1,5 +1,3 @@
-//go:build relata_sandbox
-
 package workflows
 
 import (

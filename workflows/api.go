@@ -143,11 +143,11 @@ func (e *Engine) apiRun(re *core.RequestEvent) error {
 	if err != nil {
 		return re.BadRequestError(err.Error(), nil)
 	}
-	if run == nil {
+	if run == "" {
 		return re.JSON(http.StatusOK, map[string]any{"run": nil, "reason": "the condition does not hold for this record"})
 	}
 	e.Wake()
-	return re.JSON(http.StatusOK, map[string]any{"run": run.Id})
+	return re.JSON(http.StatusOK, map[string]any{"run": run})
 }
 
 func (e *Engine) apiRetry(re *core.RequestEvent) error {

@@ -98,6 +98,9 @@ func Parse(file string, data []byte) (*Definition, error) {
 	return &d, nil
 }
 
+// maxDuration bounds the durations of definitions.
+const maxDuration = 100 * 365 * 24 * time.Hour
+
 // ParseDuration reads the durations of definitions: "30m", "4h", "1d", "-30d", "2w".
 func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
@@ -111,6 +114,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	unit := map[byte]time.Duration{'m': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour, 'w': 7 * 24 * time.Hour}[s[len(s)-1]]
 	if unit == 0 {
 		return 0, fmt.Errorf("%q has an unknown unit (use m, h, d or w)", s)
+	}
+	if n > int(maxDuration/unit) || n < -int(maxDuration/unit) {
+		return 0, fmt.Errorf("%q is longer than %d years", s, maxDuration/(365*24*time.Hour))
 	}
 	return time.Duration(n) * unit, nil
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/security"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/relata/relata/schemas"
@@ -52,33 +55,69 @@ func (e *Engine) Load() error {
 		return fmt.Errorf("read workflows: %w", err)
 	}
 	byName := map[string]*Workflow{}
-	index := map[indexKey][]*Workflow{}
-	var timed []*Workflow
 	for _, rec := range recs {
-		d, err := e.definitionOf(rec)
-		if err == nil {
-			var w *Workflow
-			if w, err = e.Compile(rec.GetString("name"), d); err == nil {
-				w.ID = rec.Id
-				w.EnabledAt = rec.GetDateTime("enabled_at").Time()
-				byName[d.Name] = w
-				if k := kindOf(d.Trigger.Type); k != "" {
-					key := indexKey{w.Object.Name, k}
-					index[key] = append(index[key], w)
-				}
-				switch d.Trigger.Type {
-				case TriggerSchedule, TriggerDate, TriggerDormant:
-					timed = append(timed, w)
-				}
-				continue
-			}
+		if w := e.compileRecord(rec); w != nil {
+			byName[w.Def.Name] = w
 		}
-		e.app.Logger().Error("relata: workflow disabled until fixed", "workflow", rec.GetString("name"), "error", err)
 	}
 	e.mu.Lock()
-	e.byName, e.index, e.timed = byName, index, timed
+	e.byName = byName
+	e.reindex()
 	e.mu.Unlock()
 	return nil
+}
+
+// compileRecord compiles a stored workflow, or logs why it cannot run and returns nil.
+func (e *Engine) compileRecord(rec *core.Record) *Workflow {
+	d, err := e.definitionOf(rec)
+	if err == nil {
+		var w *Workflow
+		if w, err = e.Compile(rec.GetString("name"), d); err == nil {
+			w.ID = rec.Id
+			w.EnabledAt = rec.GetDateTime("enabled_at").Time()
+			return w
+		}
+	}
+	e.app.Logger().Error("relata: workflow disabled until fixed", "workflow", rec.GetString("name"), "error", err)
+	return nil
+}
+
+// reloadOne brings one stored workflow up to date after it was saved or deleted, without
+// recompiling the others. deleted is set for a delete.
+func (e *Engine) reloadOne(rec *core.Record, deleted bool) {
+	var w *Workflow
+	if !deleted && rec.GetBool("enabled") {
+		w = e.compileRecord(rec)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for name, old := range e.byName {
+		if old.ID == rec.Id {
+			delete(e.byName, name)
+		}
+	}
+	if w != nil {
+		e.byName[w.Def.Name] = w
+	}
+	e.reindex()
+}
+
+// reindex rebuilds the dispatch index from byName; the caller holds the write lock.
+func (e *Engine) reindex() {
+	index := map[indexKey][]*Workflow{}
+	var timed []*Workflow
+	for _, name := range slices.Sorted(maps.Keys(e.byName)) {
+		w := e.byName[name]
+		if k := kindOf(w.Def.Trigger.Type); k != "" {
+			key := indexKey{w.Object.Name, k}
+			index[key] = append(index[key], w)
+		}
+		switch w.Def.Trigger.Type {
+		case TriggerSchedule, TriggerDate, TriggerDormant:
+			timed = append(timed, w)
+		}
+	}
+	e.index, e.timed = index, timed
 }
 
 // Workflow returns the enabled workflow with the given name.
@@ -307,49 +346,49 @@ func plainMap(m map[string]any) map[string]any {
 	return out
 }
 
-// insertRun stores a queued run. With a dedupe key already used, it stores nothing and
-// returns nil, false.
-func (e *Engine) insertRun(tx core.App, r newRun) (*core.Record, error) {
-	coll, err := tx.FindCachedCollectionByNameOrId(RunsCollection)
-	if err != nil {
-		return nil, err
-	}
-	if r.dedupe != "" {
-		if _, err := tx.FindFirstRecordByData(coll, "dedupe_key", r.dedupe); err == nil {
-			return nil, nil
-		}
-	}
+// insertRun stores a queued run and returns its id. With a dedupe key already used, it stores
+// nothing and returns "". Runs are written with one INSERT rather than a record save: this is
+// the hot path of every triggering change, and runs are Relata's own bookkeeping (no API
+// hooks or validation to run).
+func (e *Engine) insertRun(tx core.App, r newRun) (string, error) {
 	if r.status == "" {
-		r.status = "pending"
+		r.status = StatusPending
 	}
 	if r.nextAt.IsZero() {
 		r.nextAt = e.cfg.Now()
 	}
 	input, err := json.Marshal(runInput{Record: plainMap(r.in.Record), Old: plainMap(r.in.Old), Changed: r.in.Changed, Event: r.event, User: r.in.User})
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	rec := core.NewRecord(coll)
-	rec.Set("workflow", r.w.ID)
-	rec.Set("workflow_name", r.w.Def.Name)
-	rec.Set("object", r.w.Object.Name)
+	object := r.w.Object.Name
 	if r.w.Object == noObject {
-		rec.Set("object", "")
+		object = ""
 	}
-	rec.Set("record_id", r.recordID)
-	rec.Set("event", r.event)
-	rec.Set("status", r.status)
-	rec.Set("error", r.err)
-	rec.Set("depth", r.depth)
-	rec.Set("actor", r.actor)
-	rec.Set("dedupe_key", r.dedupe)
-	rec.Set("input", types.JSONRaw(input))
-	rec.Set("next_at", r.nextAt.UTC())
-	if r.status == "skipped" {
-		rec.Set("finished", r.nextAt.UTC())
+	now := dbTime(time.Now())
+	finished := ""
+	if r.status == StatusSkipped {
+		finished = dbTime(r.nextAt)
 	}
-	if err := tx.Save(rec); err != nil {
-		return nil, fmt.Errorf("queue run of workflow %q: %w", r.w.Def.Name, err)
+	id := security.RandomStringWithAlphabet(15, idAlphabet)
+	res, err := tx.DB().NewQuery(`INSERT INTO workflow_runs
+		(id, workflow, workflow_name, object, record_id, event, status, attempts, next_at, lease_until,
+		 depth, dedupe_key, actor, input, error, started, finished, created, updated)
+		VALUES ({:id}, {:workflow}, {:name}, {:object}, {:record}, {:event}, {:status}, 0, {:next}, '',
+		 {:depth}, {:dedupe}, {:actor}, {:input}, {:error}, '', {:finished}, {:now}, {:now})
+		ON CONFLICT DO NOTHING`).Bind(dbx.Params{
+		"id": id, "workflow": r.w.ID, "name": r.w.Def.Name, "object": object, "record": r.recordID,
+		"event": r.event, "status": r.status, "next": dbTime(r.nextAt), "depth": r.depth, "dedupe": r.dedupe,
+		"actor": r.actor, "input": string(input), "error": r.err, "finished": finished, "now": now,
+	}).Execute()
+	if err != nil {
+		return "", fmt.Errorf("queue run of workflow %q: %w", r.w.Def.Name, err)
 	}
-	return rec, nil
+	if n, _ := res.RowsAffected(); n == 0 {
+		return "", nil // the dedupe key was taken: queued before
+	}
+	return id, nil
 }
+
+// idAlphabet is PocketBase's default record id alphabet.
+const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"

@@ -160,10 +160,10 @@ func TestTimeTriggers(t *testing.T) {
 		}
 		e.drain(t)
 	}
-	tick(now)                        // 09:00: the schedule is due
-	tick(now.Add(time.Minute))       // 09:01: nothing
-	tick(now.Add(25 * time.Hour))    // the next day 10:00: the deal closes in 2 days
-	tick(now.Add(24*time.Hour + 0))  // 09:00 next day: schedule again
+	tick(now)                       // 09:00: the schedule is due
+	tick(now.Add(time.Minute))      // 09:01: nothing
+	tick(now.Add(25 * time.Hour))   // the next day 10:00: the deal closes in 2 days
+	tick(now.Add(24*time.Hour + 0)) // 09:00 next day: schedule again
 	if got := e.count(t, "activities", "subject = 'Daily digest'"); got != 2 {
 		t.Errorf("daily digests = %d; want 2", got)
 	}

@@ -48,7 +48,7 @@ type env struct {
 
 // newEnv runs Relata's object model, hooks and engine on a fresh app served on loopback.
 // The engine's workers are stopped: tests run queued work with Drain, deterministically.
-func newEnv(t *testing.T, cfg workflows.Config) *env {
+func newEnv(t testing.TB, cfg workflows.Config) *env {
 	t.Helper()
 	e := newBareEnv(t, cfg)
 	e.alice, e.aliceTok = schemastest.NewUser(t, e.app, "alice@example.com", "sales", "north")
@@ -58,7 +58,7 @@ func newEnv(t *testing.T, cfg workflows.Config) *env {
 }
 
 // newBareEnv is newEnv without users.
-func newBareEnv(t *testing.T, cfg workflows.Config) *env {
+func newBareEnv(t testing.TB, cfg workflows.Config) *env {
 	t.Helper()
 	app := schemastest.OpenApp(t, t.TempDir())
 	reg := schemas.MustRegister(app, nil, schemas.Config{})
@@ -79,7 +79,7 @@ func newBareEnv(t *testing.T, cfg workflows.Config) *env {
 }
 
 // save stores a workflow definition written as JSON and fails the test if it is refused.
-func (e *env) save(t *testing.T, def string) *core.Record {
+func (e *env) save(t testing.TB, def string) *core.Record {
 	t.Helper()
 	d, err := workflows.Parse("test", []byte(def))
 	if err != nil {
@@ -93,7 +93,7 @@ func (e *env) save(t *testing.T, def string) *core.Record {
 }
 
 // drain runs every due run and returns how many ran.
-func (e *env) drain(t *testing.T) int {
+func (e *env) drain(t testing.TB) int {
 	t.Helper()
 	n, err := e.eng.Drain()
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/workflows/sandbox"
 )
 
 // Config configures the engine.
@@ -38,8 +39,9 @@ type Config struct {
 	// Dir, when set, is a directory of workflow definition files imported at start.
 	// Default: "" (none).
 	Dir string
-	// WebhookAllow lists hosts or CIDR ranges that webhooks may call although they are
-	// loopback, link-local or private addresses. Default: none.
+	// WebhookAllow lists host names, IP addresses or CIDR ranges that webhooks may call
+	// although they are loopback, link-local, private or otherwise internal addresses.
+	// Default: none.
 	WebhookAllow []string
 	// ScriptTimeout bounds one script action. Default: 1s.
 	ScriptTimeout time.Duration
@@ -58,11 +60,13 @@ type Engine struct {
 	index  map[indexKey][]*Workflow // record triggers by (object, event)
 	timed  []*Workflow              // schedule, date and dormant triggers
 
-	sandbox scriptRunner
+	sandbox *sandbox.Sandbox
 	wake    chan struct{}
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	running bool
+
+	webhooks *webhookClient // built once from Config.WebhookAllow
 }
 
 // Register adds the workflow engine to app and, if rootCmd is set, the "workflow" command.
@@ -96,14 +100,20 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Engine, error)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	e := &Engine{
-		app:    app,
-		reg:    cfg.Registry,
-		cfg:    cfg,
-		byName: map[string]*Workflow{},
-		index:  map[indexKey][]*Workflow{},
-		wake:   make(chan struct{}, 1),
+	webhooks, err := newWebhookClient(cfg.WebhookAllow)
+	if err != nil {
+		return nil, fmt.Errorf("workflows: Config.WebhookAllow: %w", err)
 	}
+	e := &Engine{
+		app:     app,
+		reg:     cfg.Registry,
+		cfg:     cfg,
+		byName:  map[string]*Workflow{},
+		index:   map[indexKey][]*Workflow{},
+		wake:    make(chan struct{}, 1),
+		sandbox: sandbox.New(sandbox.Timeout(cfg.ScriptTimeout)),
+	}
+	e.webhooks = webhooks
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id:       "relata.workflows.start",
 		Priority: -90, // after the object model is in sync
@@ -128,9 +138,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Engine, error)
 		if err := re.Next(); err != nil {
 			return err
 		}
-		if err := e.Load(); err != nil {
-			app.Logger().Error("relata: reload workflows", "error", err)
-		}
+		e.reloadOne(re.Record, re.Type == core.ModelEventTypeDelete)
 		return nil
 	}
 	app.OnRecordAfterCreateSuccess(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.workflows.reload-create", Func: reload})

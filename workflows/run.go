@@ -369,8 +369,11 @@ func (x *executor) record(app core.App, st *step, prev *core.Record, status stri
 func (x *executor) save(app core.App, st *step, prev *core.Record, status string, out any, msg string, attempt bool) (*core.Record, error) {
 	var rec *core.Record
 	if prev != nil {
-		rec = prev.Clone()
-	} else {
+		// Read it again through app: prev may come from an earlier attempt, and a record
+		// changed inside a rolled back transaction must not be reused.
+		rec, _ = app.FindRecordById(StepsCollection, prev.Id)
+	}
+	if rec == nil {
 		coll, err := app.FindCachedCollectionByNameOrId(StepsCollection)
 		if err != nil {
 			return nil, err

@@ -143,27 +143,27 @@ func (e *Engine) queueTimed(w *Workflow, r *core.Record, in condition.Input, key
 	if r != nil {
 		id = r.Id
 	}
-	rec, err := e.insertRun(e.app, newRun{w: w, recordID: id, event: in.Event, in: in, dedupe: key, nextAt: now})
-	if err != nil || rec == nil {
+	run, err := e.insertRun(e.app, newRun{w: w, recordID: id, event: in.Event, in: in, dedupe: key, nextAt: now})
+	if err != nil || run == "" {
 		return 0, err
 	}
 	return 1, nil
 }
 
 // Trigger queues a run of the named workflow for one record, as a manual or form trigger
-// does; the condition must hold. Pass the caller's transaction as tx. It returns the run, or
-// nil when the condition does not hold.
-func (e *Engine) Trigger(tx core.App, name string, rec *core.Record, event string, actor *core.Record) (*core.Record, error) {
+// does; the condition must hold. Pass the caller's transaction as tx. It returns the run's id,
+// or "" when the condition does not hold.
+func (e *Engine) Trigger(tx core.App, name string, rec *core.Record, event string, actor *core.Record) (string, error) {
 	w, ok := e.Workflow(name)
 	if !ok {
-		return nil, fmt.Errorf("no enabled workflow named %q: %w", name, schemas.ErrNotFound)
+		return "", fmt.Errorf("no enabled workflow named %q: %w", name, schemas.ErrNotFound)
 	}
 	return e.trigger(tx, w, rec, event, actor)
 }
 
-func (e *Engine) trigger(tx core.App, w *Workflow, rec *core.Record, event string, actor *core.Record) (*core.Record, error) {
+func (e *Engine) trigger(tx core.App, w *Workflow, rec *core.Record, event string, actor *core.Record) (string, error) {
 	if rec != nil && rec.Collection().Name != w.Object.Name {
-		return nil, fmt.Errorf("workflow %q is about %s, not %s", w.Def.Name, w.Object.Name, rec.Collection().Name)
+		return "", fmt.Errorf("workflow %q is about %s, not %s", w.Def.Name, w.Object.Name, rec.Collection().Name)
 	}
 	in := condition.Input{Now: e.cfg.Now(), Event: event, User: userOf(actor)}
 	id := ""
@@ -173,10 +173,10 @@ func (e *Engine) trigger(tx core.App, w *Workflow, rec *core.Record, event strin
 	if w.cond != nil {
 		ok, err := w.cond.Eval(in)
 		if err != nil {
-			return nil, fmt.Errorf("condition: %w", err)
+			return "", fmt.Errorf("condition: %w", err)
 		}
 		if !ok {
-			return nil, nil
+			return "", nil
 		}
 	}
 	actorID := ""
@@ -203,7 +203,7 @@ func (e *Engine) EnqueueForm(tx core.App, slug string, rec *core.Record) (int, e
 		if err != nil {
 			return n, err
 		}
-		if run != nil {
+		if run != "" {
 			n++
 		}
 	}

@@ -13,7 +13,8 @@ func TestImportLayers(t *testing.T) {
 	const mod = "github.com/relata/relata/"
 	forbidden := map[string][]string{
 		"schemas":             {"workflows", "hooks", "migrations", "pb_public", "cmd"},
-		"schemas/forms":       {"workflows", "hooks", "cmd"},
+		"schemas/forms":       {"workflows", "hooks", "cmd", "schemas/insights"},
+		"schemas/insights":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms"},
 		"workflows/condition": {"workflows", "workflows/sandbox", "workflows/outbox", "hooks", "schemas/forms", "cmd"},
 		"workflows/sandbox":   {"schemas", "workflows", "workflows/condition", "workflows/outbox", "hooks", "cmd"},
 		"workflows/outbox":    {"workflows", "workflows/condition", "workflows/sandbox", "hooks", "schemas/forms", "cmd"},

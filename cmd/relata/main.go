@@ -4,6 +4,7 @@
 //	relata serve                         # http://127.0.0.1:8090, data in ./pb_data
 //	relata serve --seed examples/sales   # the same, with example data loaded
 //	relata schema validate|apply|diff|export
+//	relata form validate examples/sales/forms
 //	relata seed examples/sales
 package main
 
@@ -28,7 +29,10 @@ import (
 	_ "github.com/relata/relata/migrations"
 	pbpublic "github.com/relata/relata/pb_public"
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/forms"
+	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/workflows"
+	"github.com/relata/relata/workflows/outbox"
 )
 
 func main() {
@@ -77,6 +81,7 @@ type flags struct {
 	publicDir     string
 	seedDir       string
 	workflowsDir  string
+	formsDir      string
 	noAutoApply   bool
 }
 
@@ -90,6 +95,7 @@ func setup(app *pocketbase.PocketBase) error {
 	pf.StringVar(&f.publicDir, "publicDir", "", "serve the web app from this directory instead of the embedded files (for development)")
 	pf.StringVar(&f.seedDir, "seed", "", "with serve: load example data from this directory at start (e.g. examples/sales)")
 	pf.StringVar(&f.workflowsDir, "workflowsDir", os.Getenv("RELATA_WORKFLOWS_DIR"), "with serve: import the workflow definitions (*.json) of this directory at start (env RELATA_WORKFLOWS_DIR)")
+	pf.StringVar(&f.formsDir, "formsDir", os.Getenv("RELATA_FORMS_DIR"), "directory of the web form definitions (*.json) served at /forms/{slug} (env RELATA_FORMS_DIR)")
 	pf.BoolVar(&f.noAutoApply, "noAutoApply", false, "with serve: do not apply the object definitions at start")
 	// Read our flags now, before the commands run, as PocketBase does for its own.
 	_ = app.RootCmd.ParseFlags(os.Args[1:])
@@ -110,6 +116,26 @@ func setup(app *pocketbase.PocketBase) error {
 		return err
 	}
 	if err := hooks.Register(app, hooks.Config{Registry: reg, Engine: eng}); err != nil {
+		return err
+	}
+	// Web forms: --formsDir, plus DIR/forms of --seed (examples/sales/forms).
+	var formDirs []string
+	if f.formsDir != "" {
+		formDirs = append(formDirs, f.formsDir)
+	}
+	if dir := filepath.Join(f.seedDir, "forms"); f.seedDir != "" && isDir(dir) {
+		formDirs = append(formDirs, dir)
+	}
+	if _, err := forms.Register(app, app.RootCmd, forms.Config{Registry: reg, Dirs: formDirs}); err != nil {
+		return err
+	}
+	// The web app: stage history of records, and its numbers and timelines (schemas/insights).
+	if _, err := insights.Register(app, insights.Config{Registry: reg}); err != nil {
+		return err
+	}
+	// Email delivery: SMTP from the dashboard's mail settings, overridden by RELATA_SMTP_*,
+	// RELATA_MAIL_* and RELATA_PUBLIC_URL (see workflows/outbox).
+	if _, err := outbox.Register(app, outbox.Config{Registry: reg}); err != nil {
 		return err
 	}
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{

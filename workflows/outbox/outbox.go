@@ -1,8 +1,3 @@
-// Package outbox stores outgoing email as records of the "emails" collection. Workflow
-// actions queue a message with [Enqueue] inside their own transaction, so a queued email is
-// never lost and, thanks to its idempotency key, never queued twice.
-//
-//	rec, err := outbox.Enqueue(txApp, outbox.Message{To: []string{"ada@example.com"}, Subject: "Hi", Text: "Hello"})
 package outbox
 
 import (
@@ -15,8 +10,17 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 )
 
-// Collection is the name of the outbox collection.
-const Collection = "emails"
+// Collection names of the outbox.
+const (
+	// Collection holds every email: queued, being sent, sent, failed or suppressed.
+	Collection = "emails"
+	// TemplatesCollection holds the email templates admins and managers edit.
+	TemplatesCollection = "email_templates"
+	// SuppressionsCollection lists the addresses marketing mail is never sent to.
+	SuppressionsCollection = "email_suppressions"
+	// secretsCollection stores generated secrets (superusers only).
+	secretsCollection = "relata_secrets"
+)
 
 // Statuses of an email.
 const (
@@ -35,10 +39,15 @@ const (
 
 // Message is one email to queue.
 type Message struct {
-	To       []string
-	From     string
-	ReplyTo  string
-	Subject  string
+	// To are the recipients, each "ada@example.com" or "Ada Lovelace <ada@example.com>".
+	// Marketing mail has exactly one (its unsubscribe link names the recipient).
+	To []string
+	// From and ReplyTo, when set, replace the configured sender and reply-to address.
+	From    string
+	ReplyTo string
+	Subject string
+	// Text and HTML are the bodies; with HTML only, the text part is derived from it
+	// ([HTMLToText]). Either may hold [UnsubscribePlaceholder], replaced when sent.
 	Text     string
 	HTML     string
 	Category string // Transactional (default) or Marketing
@@ -47,7 +56,8 @@ type Message struct {
 	Object, RecordID string
 	// RunID is the workflow run that produced the email, if any.
 	RunID string
-	// IdempotencyKey makes Enqueue return the already queued email instead of a second one.
+	// IdempotencyKey makes Enqueue return the already queued email instead of a second one;
+	// the Message-ID header is derived from it, so receivers can spot a duplicate delivery.
 	IdempotencyKey string
 }
 
@@ -60,28 +70,55 @@ func (m *Message) Validate() error {
 	if len(m.To) == 0 {
 		return fmt.Errorf("%w: no recipient", ErrInvalid)
 	}
-	for _, a := range append(append([]string{}, m.To...), m.From, m.ReplyTo) {
+	if m.Category != "" && m.Category != Transactional && m.Category != Marketing {
+		return fmt.Errorf("%w: unknown category %q", ErrInvalid, m.Category)
+	}
+	if m.Category == Marketing && len(m.To) != 1 {
+		return fmt.Errorf("%w: marketing mail goes to exactly one recipient, not %d", ErrInvalid, len(m.To))
+	}
+	for _, a := range m.To {
+		if _, err := parseAddress(a); err != nil {
+			return err
+		}
+	}
+	for _, a := range []string{m.From, m.ReplyTo} {
 		if a == "" {
 			continue
 		}
-		if strings.ContainsAny(a, "\r\n") {
-			return fmt.Errorf("%w: address %q contains a line break", ErrInvalid, a)
-		}
-		if _, err := mail.ParseAddress(a); err != nil {
-			return fmt.Errorf("%w: %q is not an email address", ErrInvalid, a)
+		if _, err := parseAddress(a); err != nil {
+			return err
 		}
 	}
-	if strings.ContainsAny(m.Subject, "\r\n") {
-		return fmt.Errorf("%w: the subject contains a line break", ErrInvalid)
+	if err := checkHeader("subject", m.Subject); err != nil {
+		return err
 	}
-	if m.Category != "" && m.Category != Transactional && m.Category != Marketing {
-		return fmt.Errorf("%w: unknown category %q", ErrInvalid, m.Category)
+	return nil
+}
+
+// parseAddress parses one address, refusing line breaks anywhere in it.
+func parseAddress(a string) (*mail.Address, error) {
+	if strings.ContainsAny(a, "\r\n") {
+		return nil, fmt.Errorf("%w: address %q contains a line break", ErrInvalid, a)
+	}
+	addr, err := mail.ParseAddress(a)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %q is not an email address", ErrInvalid, a)
+	}
+	return addr, nil
+}
+
+// checkHeader refuses a header value with a line break or another control character that
+// would end the header.
+func checkHeader(name, v string) error {
+	if strings.ContainsAny(v, "\r\n\x00") {
+		return fmt.Errorf("%w: the %s contains a line break", ErrInvalid, name)
 	}
 	return nil
 }
 
 // Enqueue validates m and stores it as a queued email through app (pass the caller's
-// transaction). With an idempotency key already used, it returns the existing email.
+// transaction, so the email commits with the change that caused it). With an idempotency key
+// already used, it returns the existing email.
 func Enqueue(app core.App, m Message) (*core.Record, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
@@ -97,6 +134,9 @@ func Enqueue(app core.App, m Message) (*core.Record, error) {
 	}
 	if m.Category == "" {
 		m.Category = Transactional
+	}
+	if m.Text == "" && m.HTML != "" {
+		m.Text = HTMLToText(m.HTML)
 	}
 	rec := core.NewRecord(coll)
 	rec.Set("to", m.To)
@@ -117,4 +157,22 @@ func Enqueue(app core.App, m Message) (*core.Record, error) {
 		return nil, fmt.Errorf("queue email: %w", err)
 	}
 	return rec, nil
+}
+
+// messageOf reads a stored email back as a Message.
+func messageOf(rec *core.Record) Message {
+	return Message{
+		To:             rec.GetStringSlice("to"),
+		From:           rec.GetString("from"),
+		ReplyTo:        rec.GetString("reply_to"),
+		Subject:        rec.GetString("subject"),
+		Text:           rec.GetString("text"),
+		HTML:           rec.GetString("html"),
+		Category:       rec.GetString("category"),
+		Template:       rec.GetString("template"),
+		Object:         rec.GetString("object"),
+		RecordID:       rec.GetString("record_id"),
+		RunID:          rec.GetString("run"),
+		IdempotencyKey: rec.GetString("idempotency_key"),
+	}
 }

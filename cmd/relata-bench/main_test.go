@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets this test binary serve as the bare PocketBase child: the bench starts
+// os.Executable() with "bare serve …", which here is the test binary, not relata-bench.
+func TestMain(m *testing.M) {
+	if os.Getenv("RELATA_BENCH_BARE") == "1" && len(os.Args) > 1 && os.Args[1] == "bare" {
+		runBare(os.Args[2:])
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestQuick runs the whole tool in -quick mode against both servers and checks that every
+// table is produced with figures from both sides. It asserts nothing about speed.
+func TestQuick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs two servers; skipped with -short")
+	}
+	cfg, err := parseFlags([]string{"-quick"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	var out, logs bytes.Buffer
+	if err := run(ctx, cfg, &out, &logs); err != nil {
+		t.Fatalf("run: %v\nprogress:\n%s\ntables:\n%s", err, logs.String(), out.String())
+	}
+	got := out.String()
+	t.Logf("\n%s", got)
+	for _, want := range []string{
+		"### REST on contacts, no workflows",
+		"| view ", "| list with filter ", "| update ", "| create ",
+		"### Create a contact with workflows enabled",
+		"| 10 on contacts ", "| 100 on other objects ",
+		"### End-to-end workflow runs",
+		"### Form submissions",
+		"### List pages as contacts grow",
+		"| 5000 ",
+		"### Aims",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	// Every request of a quick run must succeed on both sides: a failure is a broken workload.
+	if strings.Contains(got, "failed requests") || strings.Contains(logs.String(), "failed, first") {
+		t.Errorf("some requests failed:\n%s", logs.String())
+	}
+	// The REST table holds figures for both sides, not dashes.
+	for _, line := range strings.Split(got, "\n") {
+		if strings.HasPrefix(line, "| create ") && strings.Contains(line, "| – |") {
+			t.Errorf("a side measured nothing: %s", line)
+		}
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		check   func(config) bool
+		wantErr bool
+	}{
+		{name: "defaults", check: func(c config) bool {
+			return c.duration == 2*time.Second && len(c.clients) == 3 && c.sizes[0] == 100_000 && len(c.sizes) == 1
+		}},
+		{name: "big adds a million", args: []string{"-big"}, check: func(c config) bool {
+			return len(c.sizes) == 2 && c.sizes[1] == 1_000_000
+		}},
+		{name: "quick is short", args: []string{"-quick"}, check: func(c config) bool {
+			return c.duration == time.Second && c.sizes[0] == 5_000
+		}},
+		{name: "explicit flags win over quick", args: []string{"-quick", "-clients", "4", "-contacts", "20_000"}, check: func(c config) bool {
+			return len(c.clients) == 1 && c.clients[0] == 4 && c.sizes[0] == 20_000
+		}},
+		{name: "only", args: []string{"-only", "rest,data"}, check: func(c config) bool {
+			return c.only["rest"] && c.only["data"] && !c.only["e2e"]
+		}},
+		{name: "unknown workload", args: []string{"-only", "nap"}, wantErr: true},
+		{name: "size below the base seed", args: []string{"-contacts", "10"}, wantErr: true},
+		{name: "bad count", args: []string{"-clients", "x"}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseFlags(tt.args)
+			if tt.wantErr {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Errorf("config = %+v", c)
+			}
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	r := result{}
+	for i := 1; i <= 100; i++ {
+		r.lats = append(r.lats, time.Duration(i)*time.Millisecond)
+	}
+	if got := r.pct(50); got != 50*time.Millisecond {
+		t.Errorf("p50 = %v; want 50ms", got)
+	}
+	if got := r.pct(99); got != 99*time.Millisecond {
+		t.Errorf("p99 = %v; want 99ms", got)
+	}
+	if got := (result{}).pct(99); got != 0 {
+		t.Errorf("p99 of nothing = %v; want 0", got)
+	}
+}
+
+// TestMeasureStops checks that a request loop ends by itself at its count and its duration.
+func TestMeasureStops(t *testing.T) {
+	r := measure(context.Background(), 4, time.Minute, 100, func(context.Context, int) error { return nil })
+	if r.n != 100 {
+		t.Errorf("count-bounded loop ran %d requests; want 100", r.n)
+	}
+	start := time.Now()
+	r = measure(context.Background(), 4, 200*time.Millisecond, 1<<30, func(context.Context, int) error {
+		time.Sleep(time.Millisecond)
+		return nil
+	})
+	if el := time.Since(start); el > 5*time.Second || r.n == 0 {
+		t.Errorf("time-bounded loop: %d requests in %v", r.n, el)
+	}
+}

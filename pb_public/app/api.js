@@ -1,0 +1,156 @@
+// The app's one connection to the server: PocketBase's REST API and realtime with the signed-in
+// user's token, and Relata's endpoints under /api/relata. Everything a user sees comes through
+// here, so the server's access rules decide what they see.
+import PocketBase from 'pocketbase';
+
+export const pb = new PocketBase(location.origin);
+pb.autoCancellation(false);
+
+// relata calls one of Relata's endpoints (/api/relata/...).
+export function relata(path, options = {}) {
+  return pb.send('/api/relata' + path, options);
+}
+
+// The signed-in user, or null.
+export function me() {
+  return pb.authStore.isValid ? pb.authStore.record : null;
+}
+
+export function isManager() {
+  const u = me();
+  return !!u && (u.role === 'admin' || u.role === 'manager');
+}
+
+// The live object model (files merged with dashboard edits), loaded once after sign-in.
+let objects = [];
+let users = [];
+
+export async function loadModel() {
+  const [model, people] = await Promise.all([
+    relata('/objects'),
+    pb.collection('users').getFullList({ fields: 'id,name,email,role,team', sort: 'name' }),
+  ]);
+  objects = model.objects;
+  users = people;
+}
+
+export const allObjects = () => objects;
+export const objectNamed = (name) => objects.find((o) => o.name === name);
+export const allUsers = () => users;
+export const userNamed = (id) => users.find((u) => u.id === id);
+
+// The first activity object (tasks, calls and notes live there).
+export function activityObject() {
+  return objects.find((o) => o.activity && o.fields.some((f) => f.name === 'done'))
+    || objects.find((o) => o.activity);
+}
+
+export function objectLabel(o, plural = true) {
+  return plural ? o.label?.plural || o.name : o.label?.singular || o.name;
+}
+
+export function fieldLabel(f) {
+  return f.label || f.name.replace(/_/g, ' ');
+}
+
+export function stageField(o, pipeline) {
+  return o.fields.find((f) => f.type === 'stage' && (!pipeline || f.pipeline === pipeline));
+}
+
+export function pipelineOf(o, name) {
+  return (o.pipelines || []).find((p) => p.name === name);
+}
+
+export function amountField(o) {
+  return o.fields.find((f) => f.type === 'currency') || o.fields.find((f) => f.type === 'number' && !f.multiple);
+}
+
+// Fields that expand to records: relations and owners.
+export function expandFields(o) {
+  return o.fields.filter((f) => f.type === 'relation' || f.type === 'owner').map((f) => f.name).join(',');
+}
+
+export function titleOf(o, rec) {
+  if (!rec) return '';
+  return String(rec[o.titleField] ?? '') || rec.id;
+}
+
+// PocketBase dates are "2026-03-01 12:00:00.000Z"; an empty string is no date.
+export function parseDate(v) {
+  if (!v) return null;
+  const d = new Date(String(v).replace(' ', 'T'));
+  return isNaN(d) ? null : d;
+}
+
+export function formatDate(v, withTime = false) {
+  const d = v instanceof Date ? v : parseDate(v);
+  if (!d) return '';
+  return withTime
+    ? d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
+    : d.toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+}
+
+export function formatMoney(n, currency) {
+  const v = Number(n || 0);
+  try {
+    return new Intl.NumberFormat(undefined, currency
+      ? { style: 'currency', currency, maximumFractionDigits: 0 }
+      : { maximumFractionDigits: 2 }).format(v);
+  } catch {
+    return v.toLocaleString();
+  }
+}
+
+export function formatPercent(v) {
+  return v == null ? '—' : (v * 100).toLocaleString(undefined, { maximumFractionDigits: 1 }) + '%';
+}
+
+// formatDays shows a duration given in days in the unit that reads best.
+export function formatDays(days) {
+  if (days == null || isNaN(days)) return '—';
+  const abs = Math.abs(days);
+  const n = (v, unit) => `${v.toLocaleString(undefined, { maximumFractionDigits: 1 })} ${unit}`;
+  if (abs >= 1) return n(days, abs === 1 ? 'day' : 'days');
+  if (abs * 24 >= 1) return n(days * 24, 'hours');
+  if (abs * 1440 >= 1) return n(days * 1440, 'min');
+  return n(days * 86400, 's');
+}
+
+export function daysBetween(a, b) {
+  return (b - a) / 86400000;
+}
+
+// errorMessage turns a PocketBase client error into what a person reads, with field errors.
+export function errorMessage(err) {
+  if (!err) return '';
+  const data = err.response?.data || err.data?.data;
+  const msg = err.response?.message || err.message || String(err);
+  if (data && typeof data === 'object') {
+    const parts = Object.entries(data).map(([k, v]) => `${k}: ${v?.message || JSON.stringify(v)}`);
+    if (parts.length) return `${msg} ${parts.join('; ')}`;
+  }
+  return msg;
+}
+
+// subscribe listens to realtime changes of a collection (topic "*") or one record (its id),
+// and returns a function that stops listening. PocketBase sends only what the user may see.
+export function subscribe(collection, topic, callback) {
+  let stopped = false;
+  let unsubscribe = null;
+  pb.collection(collection).subscribe(topic, callback).then((fn) => {
+    if (stopped) fn(); else unsubscribe = fn;
+  }).catch(() => {});
+  return () => {
+    stopped = true;
+    if (unsubscribe) unsubscribe();
+  };
+}
+
+// debounce delays f until calls stop for ms.
+export function debounce(f, ms) {
+  let t;
+  return (...args) => {
+    clearTimeout(t);
+    t = setTimeout(() => f(...args), ms);
+  };
+}

@@ -1,0 +1,148 @@
+// The pipeline board: one column per stage with count, total and weighted total; drag a card
+// to another column to change its stage (which runs the stage-changed workflows). Cards that
+// stayed longer than their stage's rotting days are highlighted. Updates arrive in realtime.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import Sortable from 'sortablejs';
+import {
+  pb, relata, objectNamed, pipelineOf, stageField, amountField, expandFields, titleOf, formatMoney, formatDate,
+  parseDate, daysBetween, userNamed, subscribe, debounce, errorMessage, objectLabel,
+} from './api.js';
+import { html, recordHref, navigate, Spinner, ErrorBox, toast } from './ui.js';
+
+const pageSize = 30;
+
+export function Board({ object, pipeline }) {
+  const o = objectNamed(object);
+  const p = o && pipelineOf(o, pipeline);
+  const field = o && stageField(o, pipeline);
+  const amount = o && amountField(o);
+  const [numbers, setNumbers] = useState(null);
+  const [cards, setCards] = useState({}); // stage -> records
+  const [limits, setLimits] = useState({}); // stage -> how many to show
+  const [since, setSince] = useState({}); // record id -> Date it entered its stage
+  const [error, setError] = useState('');
+  const limitsRef = useRef(limits);
+  limitsRef.current = limits;
+
+  const load = async () => {
+    try {
+      const n = await relata(`/insights/pipeline?object=${object}&pipeline=${pipeline}&field=${field.name}`);
+      const lists = await Promise.all(p.stages.map((s) => pb.collection(object).getList(1, limitsRef.current[s.name] || pageSize, {
+        filter: pb.filter(`${field.name} = {:s}`, { s: s.name }),
+        sort: '-updated', expand: expandFields(o), skipTotal: true,
+      })));
+      const next = {};
+      p.stages.forEach((s, i) => { next[s.name] = lists[i].items; });
+      const ids = lists.flatMap((l) => l.items.map((r) => r.id));
+      const stageSince = ids.length
+        ? (await relata(`/insights/stage-since?object=${object}&field=${field.name}&ids=${ids.join(',')}`)).since : {};
+      setNumbers(n);
+      setCards(next);
+      setSince(Object.fromEntries(Object.entries(stageSince).map(([id, t]) => [id, new Date(t)])));
+      setError('');
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+
+  useEffect(() => {
+    if (!o || !p || !field) return;
+    load();
+    const reload = debounce(load, 250);
+    return subscribe(object, '*', reload);
+  }, [object, pipeline]);
+  useEffect(() => { if (numbers) load(); }, [limits]);
+
+  const move = async (id, from, to) => {
+    if (from === to) return;
+    const card = (cards[from] || []).find((r) => r.id === id);
+    // Show the move at once; the server's answer (and realtime) confirm it.
+    setCards((cs) => ({ ...cs, [from]: cs[from].filter((r) => r.id !== id), [to]: [{ ...card, [field.name]: to }, ...(cs[to] || [])] }));
+    try {
+      await pb.collection(object).update(id, { [field.name]: to });
+      toast(`Moved "${titleOf(o, card)}" to ${p.stages.find((s) => s.name === to)?.label || to}`);
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    }
+    load();
+  };
+
+  if (!o || !p || !field) return html`<${ErrorBox} error="This pipeline does not exist." />`;
+  if (!numbers && !error) return html`<${Spinner} />`;
+  const cur = numbers?.currency || amount?.currency;
+  return html`<section class="board-page">
+    <header class="page-head">
+      <h1>${p.label || p.name} pipeline</h1>
+      ${numbers ? html`<div class="summary">
+        <span>Open: <b data-testid="open-count">${numbers.open.count}</b> ${objectLabel(o).toLowerCase()}</span>
+        <span>Total <b data-testid="open-total">${formatMoney(numbers.open.total, cur)}</b></span>
+        <span>Weighted <b data-testid="open-weighted">${formatMoney(numbers.open.weighted, cur)}</b></span>
+        <span>Won <b>${formatMoney(numbers.won.total, cur)}</b></span>
+      </div>` : null}
+      <a class="button" href=${'#/list/' + object}>List view</a>
+    </header>
+    <${ErrorBox} error=${error} />
+    <div class="board">
+      ${p.stages.map((s, i) => html`<${Column} key=${s.name} object=${o} stage=${s} field=${field} amount=${amount}
+        totals=${numbers?.stages[i]} cards=${cards[s.name] || []} since=${since} currency=${cur}
+        onMove=${move} onMore=${() => setLimits((l) => ({ ...l, [s.name]: (l[s.name] || pageSize) + pageSize }))} />`)}
+    </div>
+  </section>`;
+}
+
+function Column({ object: o, stage: s, field, amount, totals, cards, since, currency, onMove, onMore }) {
+  const list = useRef();
+  useEffect(() => {
+    const sortable = Sortable.create(list.current, {
+      group: 'board',
+      animation: 120,
+      forceFallback: true, // mouse and touch events, the same in every browser
+      fallbackTolerance: 3,
+      ghostClass: 'ghost',
+      onEnd: (evt) => {
+        const id = evt.item.dataset.id;
+        const from = evt.from.dataset.stage;
+        const to = evt.to.dataset.stage;
+        // Put the node back where Preact rendered it; the state change moves it for real.
+        evt.from.insertBefore(evt.item, evt.from.children[evt.oldIndex] || null);
+        if (from !== to) onMove(id, from, to);
+      },
+    });
+    return () => sortable.destroy();
+  }, [onMove]);
+  const now = Date.now();
+  return html`<div class="column ${s.won ? 'won' : ''} ${s.lost ? 'lost' : ''}" data-testid=${'column-' + s.name}>
+    <header>
+      <div class="stage-name">${s.label || s.name} <span class="muted">${s.probability}%</span></div>
+      <div class="stage-numbers">
+        <span data-testid=${'count-' + s.name}>${totals?.count ?? 0}</span> ·
+        <span data-testid=${'total-' + s.name}>${formatMoney(totals?.total, currency)}</span>
+        <span class="muted" title="Weighted by probability"> · ${formatMoney(totals?.weighted, currency)}</span>
+      </div>
+    </header>
+    <ul class="cards" ref=${list} data-stage=${s.name}>
+      ${cards.map((r) => {
+        const entered = since[r.id] || parseDate(r.created);
+        const days = entered ? Math.floor(daysBetween(entered, now)) : 0;
+        const rotting = s.rottingDays && days > s.rottingDays;
+        const company = o.fields.find((f) => f.type === 'relation' && !f.multiple && r.expand?.[f.name]);
+        const owner = o.fields.find((f) => f.type === 'owner');
+        return html`<li key=${r.id} class="card deal ${rotting ? 'rotting' : ''}" data-id=${r.id}
+            onClick=${() => navigate(recordHref(o.name, r.id).slice(1))}
+            title=${rotting ? `In ${s.label || s.name} for ${days} days (rots after ${s.rottingDays})` : ''}>
+          <a class="title" href=${recordHref(o.name, r.id)} onClick=${(e) => e.preventDefault()}>${titleOf(o, r)}</a>
+          ${amount ? html`<div class="amount">${formatMoney(r[amount.name], r[amount.name + '_currency'] || currency)}</div>` : null}
+          <div class="meta">
+            ${company ? html`<span>${titleOf(objectNamed(company.target) || o, r.expand[company.name])}</span>` : null}
+            ${owner && r[owner.name] ? html`<span class="person">${userNamed(r[owner.name])?.name || r.expand?.[owner.name]?.name || ''}</span>` : null}
+          </div>
+          <div class="meta">
+            ${r.expected_close ? html`<span title="Expected close">closes ${formatDate(r.expected_close)}</span>` : null}
+            ${rotting ? html`<span class="rot-badge">${days} days in stage</span>` : html`<span class="muted">${days}d in stage</span>`}
+          </div>
+        </li>`;
+      })}
+    </ul>
+    ${totals && totals.count > cards.length ? html`<button class="link more" onClick=${onMore}>Show more (${totals.count - cards.length})</button>` : null}
+  </div>`;
+}

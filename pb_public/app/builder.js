@@ -1,0 +1,444 @@
+// The workflow builder for business users: pick the object and trigger, write the condition
+// with field autocomplete and live validation by the server's own checker, add actions from a
+// palette (a form per action type), test on a chosen record (a dry run), save, enable and
+// disable. Workflows are records of the workflows collection; validation, dry runs and
+// autocomplete are Relata's workflow API.
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { pb, relata, allObjects, objectNamed, objectLabel, fieldLabel, titleOf, errorMessage, subscribe, debounce } from './api.js';
+import { html, Spinner, ErrorBox, Empty, toast } from './ui.js';
+import { stageOptions } from './fields.js';
+
+export const triggerTypes = [
+  ['record_created', 'A record is created'],
+  ['record_updated', 'A record is updated'],
+  ['record_deleted', 'A record is deleted'],
+  ['field_changed', 'A field changes'],
+  ['stage_changed', 'The stage changes'],
+  ['date', 'A date is reached'],
+  ['dormant', 'A record goes quiet'],
+  ['schedule', 'On a schedule'],
+  ['form_submitted', 'A form is submitted'],
+  ['manual', 'Started by hand'],
+];
+
+// The palette: each action type with its form, field by field: [key, kind, label, help, choices].
+export const actionSpecs = {
+  create_task: { label: 'Create task', icon: '☐', init: { subject: '', due: '1d', assignee: 'owner' }, fields: [
+    ['subject', 'text', 'Subject', 'Text, or an expression after "=": ="Call " + record.name'],
+    ['body', 'textarea', 'Details'],
+    ['due', 'text', 'Due', '1d, today+2d, or an expression'],
+    ['assignee', 'text', 'Assignee', 'owner, actor, an email, or an expression'],
+    ['activityType', 'select', 'Activity type', '', ['', 'task', 'call', 'meeting', 'email', 'note']],
+  ] },
+  update_record: { label: 'Update fields', icon: '✎', init: { values: {} }, fields: [
+    ['target', 'relationField', 'Record to update', 'Empty: the record itself; or a record it links to'],
+    ['values', 'values', 'New values', 'Values starting with "=" are expressions: =record.amount * 0.9'],
+  ] },
+  change_stage: { label: 'Change stage', icon: '➜', init: { stage: '' }, fields: [
+    ['stage', 'stage', 'Move to stage'],
+  ] },
+  create_record: { label: 'Create record', icon: '＋', init: { object: '', values: {} }, fields: [
+    ['object', 'object', 'Object'],
+    ['values', 'values', 'Values'],
+    ['link', 'checkbox', 'Link it to the triggering record'],
+  ] },
+  send_email: { label: 'Send email', icon: '✉', init: { to: 'email', category: 'transactional' }, fields: [
+    ['to', 'text', 'To', 'An email field (email), an address, or an expression'],
+    ['subject', 'text', 'Subject'],
+    ['text', 'textarea', 'Text'],
+    ['template', 'text', 'Template', 'Or the name of an email template'],
+    ['category', 'select', 'Category', 'Marketing mail carries an unsubscribe link', ['transactional', 'marketing']],
+  ] },
+  assign_owner: { label: 'Assign owner', icon: '👤', init: { strategy: 'round_robin', role: 'sales' }, fields: [
+    ['strategy', 'select', 'Strategy', '', ['round_robin', 'least_loaded']],
+    ['role', 'select', 'Among users with role', '', ['sales', 'manager', 'admin']],
+    ['team', 'text', 'Team (optional)'],
+  ] },
+  webhook: { label: 'Call webhook', icon: '⇄', init: { url: '', method: 'POST' }, fields: [
+    ['url', 'text', 'URL'],
+    ['method', 'select', 'Method', '', ['POST', 'PUT', 'PATCH']],
+    ['secret', 'text', 'Signing secret (optional)'],
+    ['timeout', 'text', 'Timeout', 'e.g. 10s'],
+  ] },
+  script: { label: 'Run script', icon: '{ }', init: { source: '' }, fields: [
+    ['source', 'code', 'JavaScript', 'Runs sandboxed with a time limit'],
+    ['timeout', 'text', 'Timeout', 'e.g. 500ms'],
+  ] },
+  wait: { label: 'Wait', icon: '⏸', init: { for: '1d' }, fields: [
+    ['for', 'text', 'Wait for', '30m, 4h, 2d, 1w'],
+    ['until', 'expr', 'Or until', 'an expression giving a time'],
+  ] },
+  branch: { label: 'If / else', icon: '⑂', init: { if: '', then: [], else: [] }, fields: [
+    ['if', 'expr', 'If'],
+  ] },
+};
+
+const blank = { name: '', description: '', enabled: false, object: '', trigger: { type: 'record_created' }, condition: '', runAs: '', actions: [] };
+
+// clean drops empty settings, as the definition format has no empty values.
+function clean(v) {
+  if (Array.isArray(v)) return v.map(clean);
+  if (v && typeof v === 'object') {
+    const out = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (k.startsWith('_') || x === '' || x == null || x === false) continue;
+      if (typeof x === 'object' && !Array.isArray(x) && Object.keys(x).length === 0 && k !== 'values') continue;
+      if (Array.isArray(x) && x.length === 0 && k !== 'actions') continue;
+      out[k] = clean(x);
+    }
+    return out;
+  }
+  return v;
+}
+
+function definitionOf(w) {
+  const d = clean({ object: w.object, trigger: w.trigger, condition: w.condition, runAs: w.runAs, actions: w.actions });
+  d.actions = d.actions || [];
+  return d;
+}
+
+export function Workflows() {
+  const [items, setItems] = useState(null);
+  const [error, setError] = useState('');
+  const load = () => pb.collection('workflows').getFullList({ sort: 'name' }).then(setItems).catch((err) => setError(errorMessage(err)));
+  useEffect(() => { load(); return subscribe('workflows', '*', debounce(load, 200)); }, []);
+  const toggle = async (w) => {
+    await pb.collection('workflows').update(w.id, { enabled: !w.enabled }).catch((err) => toast(errorMessage(err), 'error'));
+    load();
+  };
+  return html`<section class="workflows-page">
+    <header class="page-head"><h1>Workflows</h1><div class="spacer"></div>
+      <a class="button" href="#/runs">Run history</a>
+      <a class="button primary" href="#/workflows/new" id="new-workflow">New workflow</a></header>
+    <${ErrorBox} error=${error} />
+    ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>No workflows yet.</${Empty}>` : html`
+    <table class="records"><thead><tr><th>Name</th><th>Object</th><th>When</th><th>Enabled</th><th></th></tr></thead>
+    <tbody>${items.map((w) => html`<tr key=${w.id}>
+      <td><a href=${'#/workflows/' + w.id}>${w.name}</a><div class="muted small">${w.description}</div></td>
+      <td>${objectNamed(w.object) ? objectLabel(objectNamed(w.object)) : w.object}</td>
+      <td>${(triggerTypes.find((t) => t[0] === w.definition?.trigger?.type) || [])[1] || w.definition?.trigger?.type}</td>
+      <td><label class="switch"><input type="checkbox" checked=${w.enabled} onChange=${() => toggle(w)} aria-label=${'Enabled: ' + w.name} /><span></span></label></td>
+      <td><a href=${'#/runs?workflow=' + encodeURIComponent(w.name)}>Runs</a></td>
+    </tr>`)}</tbody></table>`}
+  </section>`;
+}
+
+export function WorkflowEditor({ id }) {
+  const [w, setW] = useState(id ? null : { ...blank, object: allObjects().find((o) => o.name === 'deals')?.name || allObjects()[0]?.name });
+  const [recId, setRecId] = useState(id);
+  const [errors, setErrors] = useState([]);
+  const [valid, setValid] = useState(null);
+  const [saveError, setSaveError] = useState('');
+  const [vars, setVars] = useState([]);
+  const [report, setReport] = useState(null);
+  const [showJSON, setShowJSON] = useState(false);
+
+  useEffect(() => {
+    if (!id) return;
+    pb.collection('workflows').getOne(id).then((r) => {
+      const d = r.definition || {};
+      setW({ ...blank, ...d, name: r.name, description: r.description, enabled: r.enabled, actions: d.actions || [], trigger: d.trigger || { type: 'manual' } });
+    }).catch((err) => setSaveError(errorMessage(err)));
+  }, [id]);
+  useEffect(() => {
+    if (!w?.object) return;
+    relata(`/objects/${w.object}/variables`).then(setVars).catch(() => setVars([]));
+  }, [w?.object]);
+
+  // Live validation: the server compiles the definition as it would on save.
+  const validate = useMemo(() => debounce(async (cur) => {
+    try {
+      await relata('/workflows/validate', { method: 'POST', body: { definition: { name: cur.name || 'draft', ...definitionOf(cur) } } });
+      setErrors([]);
+      setValid(true);
+    } catch (err) {
+      setErrors(err.response?.errors || [{ pointer: '', message: errorMessage(err) }]);
+      setValid(false);
+    }
+  }, 350), []);
+  useEffect(() => { if (w) validate(w); }, [JSON.stringify(w)]);
+
+  if (!w) return html`<${ErrorBox} error=${saveError} /><${Spinner} />`;
+  const o = objectNamed(w.object);
+  const set = (patch) => setW((cur) => ({ ...cur, ...patch }));
+  const setTrigger = (patch) => setW((cur) => ({ ...cur, trigger: clean({ ...cur.trigger, ...patch }) }));
+
+  const save = async (enabled = w.enabled) => {
+    setSaveError('');
+    const body = { name: w.name, description: w.description, enabled, definition: definitionOf(w) };
+    try {
+      const rec = recId ? await pb.collection('workflows').update(recId, body) : await pb.collection('workflows').create(body);
+      set({ enabled: rec.enabled });
+      toast(`Saved${rec.enabled ? ' and enabled' : ''}: ${rec.name}`);
+      if (!recId) { setRecId(rec.id); history.replaceState(null, '', '#/workflows/' + rec.id); }
+    } catch (err) {
+      setSaveError(errorMessage(err));
+    }
+  };
+  const errorsAt = (prefix) => errors.filter((e) => e.pointer === prefix || (e.pointer.startsWith(prefix + '/') && !/^\/(then|else)\/\d+/.test(e.pointer.slice(prefix.length))));
+  const fieldsOf = (types) => (o ? o.fields.filter((f) => types.includes(f.type)) : []);
+  const t = w.trigger;
+  const stageF = o && o.fields.find((f) => f.type === 'stage');
+
+  return html`<section class="builder">
+    <header class="page-head">
+      <div><div class="crumbs"><a href="#/workflows">Workflows</a></div><h1>${w.name || 'New workflow'}</h1></div>
+      <div class="spacer"></div>
+      <span class=${'validity ' + (valid ? 'ok' : valid === false ? 'bad' : '')} data-testid="validity">${valid ? '✓ Valid' : valid === false ? `${errors.length} problem${errors.length === 1 ? '' : 's'}` : 'Checking…'}</span>
+      <label class="switch-label"><label class="switch"><input type="checkbox" id="wf-enabled" checked=${w.enabled} onChange=${(e) => set({ enabled: e.target.checked })} /><span></span></label> Enabled</label>
+      <button class="primary" id="wf-save" onClick=${() => save()}>Save</button>
+    </header>
+    <${ErrorBox} error=${saveError} />
+    <div class="builder-grid">
+      <div class="builder-main">
+        <div class="panel step-card">
+          <h2>1. Name</h2>
+          <div class="form-grid">
+            <label><span>Name</span><input id="wf-name" value=${w.name} placeholder="big-deal-alert" pattern="[a-z0-9][a-z0-9_-]*" onInput=${(e) => set({ name: e.target.value })} />
+              <small class="muted">Lowercase letters, digits, - and _.</small></label>
+            <label><span>Description</span><input id="wf-description" value=${w.description} onInput=${(e) => set({ description: e.target.value })} /></label>
+          </div>
+        </div>
+        <div class="panel step-card">
+          <h2>2. When</h2>
+          <div class="form-grid">
+            <label><span>Object</span><select id="wf-object" value=${w.object} onChange=${(e) => set({ object: e.target.value })}>
+              ${allObjects().map((x) => html`<option value=${x.name}>${objectLabel(x)}</option>`)}</select></label>
+            <label><span>Trigger</span><select id="wf-trigger" value=${t.type} onChange=${(e) => set({ trigger: { type: e.target.value } })}>
+              ${triggerTypes.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></label>
+            ${t.type === 'field_changed' || t.type === 'date' ? html`<label><span>Field</span><select id="wf-trigger-field" value=${t.field || ''} onChange=${(e) => setTrigger({ field: e.target.value })}>
+              <option value="">—</option>${(t.type === 'date' ? fieldsOf(['date', 'datetime']) : o?.fields || []).map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}</select></label>` : null}
+            ${t.type === 'stage_changed' && stageF ? html`
+              <label><span>From stage</span><select id="wf-trigger-from" value=${t.from || ''} onChange=${(e) => setTrigger({ from: e.target.value })}>
+                <option value="">any</option>${stageOptions(o, stageF).map((s) => html`<option value=${s.value}>${s.label}</option>`)}</select></label>
+              <label><span>To stage</span><select id="wf-trigger-to" value=${t.to || ''} onChange=${(e) => setTrigger({ to: e.target.value })}>
+                <option value="">any</option>${stageOptions(o, stageF).map((s) => html`<option value=${s.value}>${s.label}</option>`)}</select></label>` : null}
+            ${t.type === 'field_changed' ? html`<label><span>To value (optional)</span><input value=${t.to || ''} onInput=${(e) => setTrigger({ to: e.target.value })} /></label>` : null}
+            ${t.type === 'date' ? html`<label><span>Offset</span><input value=${t.offset || ''} placeholder="-30d" onInput=${(e) => setTrigger({ offset: e.target.value })} /></label>` : null}
+            ${t.type === 'dormant' ? html`<label><span>Quiet for days</span><input type="number" min="1" value=${t.days || ''} onInput=${(e) => setTrigger({ days: Number(e.target.value) || undefined })} /></label>` : null}
+            ${t.type === 'schedule' ? html`<label><span>Cron (UTC)</span><input value=${t.cron || ''} placeholder="0 9 * * 1-5" onInput=${(e) => setTrigger({ cron: e.target.value })} /></label>` : null}
+            ${t.type === 'form_submitted' ? html`<label><span>Form</span><input value=${t.form || ''} placeholder="contact-us" onInput=${(e) => setTrigger({ form: e.target.value })} /></label>` : null}
+          </div>
+          <${PointerErrors} errors=${errorsAt('/trigger').concat(errorsAt('/object'))} />
+        </div>
+        <div class="panel step-card">
+          <h2>3. Only if <span class="muted small">(optional)</span></h2>
+          <${ExprInput} id="wf-condition" value=${w.condition} vars=${vars} onChange=${(v) => set({ condition: v })}
+            placeholder='record.amount > 10000 && record.source == "referral"' />
+          <${PointerErrors} errors=${errorsAt('/condition')} />
+        </div>
+        <div class="panel step-card">
+          <h2>4. Then</h2>
+          <${ActionList} actions=${w.actions} pointer="/actions" object=${o} vars=${vars} errorsAt=${errorsAt}
+            onChange=${(actions) => set({ actions })} />
+        </div>
+        ${errors.length ? html`<div class="panel problems" data-testid="problems"><h2>Problems</h2><ul>${errors.map((e, i) => html`<li key=${i}>
+          <code>${e.pointer || '/'}</code> ${e.message}</li>`)}</ul></div>` : null}
+        <p><button class="link" onClick=${() => setShowJSON(!showJSON)}>${showJSON ? 'Hide' : 'Show'} the definition (JSON)</button></p>
+        ${showJSON ? html`<pre class="json">${JSON.stringify({ name: w.name, description: w.description || undefined, enabled: w.enabled, ...definitionOf(w) }, null, 2)}</pre>` : null}
+      </div>
+      <aside class="builder-side">
+        <${TestPanel} w=${w} object=${o} onReport=${setReport} report=${report} />
+        ${recId ? html`<div class="panel"><h2>History</h2><a href=${'#/runs?workflow=' + encodeURIComponent(w.name)}>Runs of this workflow →</a></div>` : null}
+      </aside>
+    </div>
+  </section>`;
+}
+
+function PointerErrors({ errors }) {
+  if (!errors.length) return null;
+  return html`<ul class="field-errors">${errors.map((e, i) => html`<li key=${i}>${e.message}</li>`)}</ul>`;
+}
+
+// ExprInput is a textarea for expr expressions with autocomplete of the variables the server
+// lists for the object (record.<field>, old.<field>, user.*, helpers).
+export function ExprInput({ id, value, vars, onChange, placeholder, rows = 2 }) {
+  const ref = useRef();
+  const [sugg, setSugg] = useState([]);
+  const [sel, setSel] = useState(0);
+  const token = () => {
+    const el = ref.current;
+    const before = el.value.slice(0, el.selectionStart);
+    return (before.match(/[A-Za-z_][\w.]*$/) || [''])[0];
+  };
+  const update = () => {
+    const tok = token();
+    setSugg(tok ? vars.filter((v) => v.name.startsWith(tok) && v.name !== tok).slice(0, 8) : []);
+    setSel(0);
+  };
+  const accept = (v) => {
+    const el = ref.current;
+    const tok = token();
+    const start = el.selectionStart - tok.length;
+    const insert = v.function ? v.name + '(' : v.name;
+    el.value = el.value.slice(0, start) + insert + el.value.slice(el.selectionStart);
+    el.selectionStart = el.selectionEnd = start + insert.length;
+    el.focus();
+    onChange(el.value);
+    setSugg([]);
+  };
+  const keys = (e) => {
+    if (!sugg.length) return;
+    if (e.key === 'ArrowDown') { e.preventDefault(); setSel((sel + 1) % sugg.length); }
+    if (e.key === 'ArrowUp') { e.preventDefault(); setSel((sel + sugg.length - 1) % sugg.length); }
+    if (e.key === 'Tab' || e.key === 'Enter') { e.preventDefault(); accept(sugg[sel]); }
+    if (e.key === 'Escape') setSugg([]);
+  };
+  return html`<div class="expr">
+    <textarea id=${id} ref=${ref} rows=${rows} spellcheck="false" placeholder=${placeholder} value=${value}
+      onInput=${(e) => { onChange(e.target.value); update(); }} onKeyDown=${keys} onBlur=${() => setTimeout(() => setSugg([]), 150)}></textarea>
+    ${sugg.length ? html`<ul class="suggestions" role="listbox">${sugg.map((v, i) => html`<li key=${v.name} class=${i === sel ? 'selected' : ''} role="option"
+      onMouseDown=${(e) => { e.preventDefault(); accept(v); }}><code>${v.name}</code> <span class="muted">${v.type}</span><div class="small muted">${v.doc}</div></li>`)}</ul>` : null}
+  </div>`;
+}
+
+function ActionList({ actions, pointer, object, vars, errorsAt, onChange }) {
+  const [adding, setAdding] = useState(false);
+  const setAt = (i, a) => onChange(actions.map((x, j) => (j === i ? a : x)));
+  const move = (i, d) => {
+    const next = [...actions];
+    [next[i], next[i + d]] = [next[i + d], next[i]];
+    onChange(next);
+  };
+  return html`<div class="action-list">
+    ${actions.map((a, i) => html`<${ActionCard} key=${i} action=${a} pointer=${`${pointer}/${i}`} object=${object} vars=${vars} errorsAt=${errorsAt}
+      onChange=${(x) => setAt(i, x)} onRemove=${() => onChange(actions.filter((_, j) => j !== i))}
+      onUp=${i > 0 ? () => move(i, -1) : null} onDown=${i < actions.length - 1 ? () => move(i, 1) : null} />`)}
+    ${adding ? html`<div class="palette" data-testid="palette">${Object.entries(actionSpecs).map(([type, spec]) => html`<button key=${type} data-action=${type}
+        onClick=${() => { onChange([...actions, { type, ...structuredClone(spec.init) }]); setAdding(false); }}>
+        <span class="icon-dot">${spec.icon}</span> ${spec.label}</button>`)}
+        <button class="link" onClick=${() => setAdding(false)}>Cancel</button></div>`
+      : html`<button class="add-action" onClick=${() => setAdding(true)}>+ Add action</button>`}
+  </div>`;
+}
+
+function ActionCard({ action: a, pointer, object, vars, errorsAt, onChange, onRemove, onUp, onDown }) {
+  const spec = actionSpecs[a.type] || { label: a.type, fields: [] };
+  const set = (k, v) => onChange({ ...a, [k]: v });
+  const input = ([key, kind, label, help, choices]) => {
+    const v = a[key] ?? '';
+    const id = `${pointer.replace(/\//g, '-').slice(1)}-${key}`;
+    let control;
+    switch (kind) {
+      case 'textarea': control = html`<textarea id=${id} rows="3" value=${v} onInput=${(e) => set(key, e.target.value)}></textarea>`; break;
+      case 'code': control = html`<textarea id=${id} class="code" rows="6" spellcheck="false" value=${v} onInput=${(e) => set(key, e.target.value)}></textarea>`; break;
+      case 'expr': control = html`<${ExprInput} id=${id} value=${v} vars=${vars} onChange=${(x) => set(key, x)} />`; break;
+      case 'checkbox': control = html`<input id=${id} type="checkbox" checked=${!!v} onChange=${(e) => set(key, e.target.checked)} />`; break;
+      case 'select': control = html`<select id=${id} value=${v} onChange=${(e) => set(key, e.target.value)}>${choices.map((c) => html`<option value=${c}>${c || '—'}</option>`)}</select>`; break;
+      case 'object': control = html`<select id=${id} value=${v} onChange=${(e) => set(key, e.target.value)}><option value="">—</option>
+        ${allObjects().map((x) => html`<option value=${x.name}>${objectLabel(x)}</option>`)}</select>`; break;
+      case 'stage': {
+        const sf = object?.fields.find((f) => f.type === 'stage');
+        control = html`<select id=${id} value=${v} onChange=${(e) => set(key, e.target.value)}><option value="">—</option>
+          ${sf ? stageOptions(object, sf).map((s) => html`<option value=${s.value}>${s.label}</option>`) : null}</select>`;
+        break;
+      }
+      case 'relationField':
+        control = html`<select id=${id} value=${v} onChange=${(e) => set(key, e.target.value)}><option value="">The record itself</option>
+          ${(object?.fields || []).filter((f) => f.type === 'relation' && !f.multiple).map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}</select>`;
+        break;
+      case 'values': {
+        let target = object;
+        if (a.type === 'create_record') target = objectNamed(a.object);
+        if (a.type === 'update_record' && a.target) target = objectNamed(object?.fields.find((f) => f.name === a.target)?.target);
+        control = html`<${ValuesEditor} id=${id} values=${a.values || {}} object=${target} onChange=${(x) => set('values', x)} />`;
+        break;
+      }
+      default: control = html`<input id=${id} value=${v} onInput=${(e) => set(key, e.target.value)} />`;
+    }
+    return html`<label key=${key} class=${['textarea', 'code', 'expr', 'values'].includes(kind) ? 'wide' : ''}><span>${label}</span>${control}
+      ${help ? html`<small class="muted">${help}</small>` : null}</label>`;
+  };
+  return html`<div class="action-card" data-pointer=${pointer}>
+    <header>
+      <span class="icon-dot">${spec.icon}</span><b>${spec.label}</b>
+      <input class="action-name" placeholder="name in the run log (optional)" value=${a.name || ''} onInput=${(e) => set('name', e.target.value)} />
+      <div class="spacer"></div>
+      ${onUp ? html`<button class="icon" title="Move up" onClick=${onUp}>↑</button>` : null}
+      ${onDown ? html`<button class="icon" title="Move down" onClick=${onDown}>↓</button>` : null}
+      <button class="icon" title="Remove" onClick=${onRemove}>×</button>
+    </header>
+    <div class="form-grid">${spec.fields.map(input)}</div>
+    ${a.type === 'branch' ? html`<div class="branches">
+      <div><h4>Then</h4><${ActionList} actions=${a.then || []} pointer=${pointer + '/then'} object=${object} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('then', x)} /></div>
+      <div><h4>Else</h4><${ActionList} actions=${a.else || []} pointer=${pointer + '/else'} object=${object} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('else', x)} /></div>
+    </div>` : null}
+    <${PointerErrors} errors=${errorsAt(pointer)} />
+  </div>`;
+}
+
+function ValuesEditor({ id, values, object, onChange }) {
+  const entries = Object.entries(values);
+  const fields = object ? object.fields : [];
+  const [newField, setNewField] = useState('');
+  const add = () => {
+    const name = newField || fields.find((f) => !(f.name in values))?.name;
+    if (name) onChange({ ...values, [name]: '' });
+    setNewField('');
+  };
+  return html`<div class="values" id=${id}>
+    ${entries.map(([k, v]) => html`<div class="value-row" key=${k}>
+      <code>${k}</code>
+      <input value=${typeof v === 'string' ? v : JSON.stringify(v)} placeholder='value, or =expression'
+        onInput=${(e) => onChange({ ...values, [k]: e.target.value })} />
+      <button class="icon" title="Remove" onClick=${() => { const next = { ...values }; delete next[k]; onChange(next); }}>×</button>
+    </div>`)}
+    <div class="value-row">
+      <select aria-label="Field to set" value=${newField} onChange=${(e) => setNewField(e.target.value)}>
+        <option value="">field…</option>
+        ${fields.filter((f) => !(f.name in values)).map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}
+      </select>
+      <button class="small" onClick=${add}>Add value</button>
+    </div>
+  </div>`;
+}
+
+// TestPanel runs the workflow as written, without saving, on a chosen record: a dry run that
+// shows what each step would do and changes nothing.
+function TestPanel({ w, object: o, report, onReport }) {
+  const [q, setQ] = useState('');
+  const [found, setFound] = useState([]);
+  const [rec, setRec] = useState(null);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    if (!o) return undefined;
+    const t = setTimeout(() => {
+      pb.collection(o.name).getList(1, 8, { filter: q ? pb.filter(`${o.titleField} ~ {:q}`, { q }) : '', sort: '-@rowid', skipTotal: true })
+        .then((r) => setFound(r.items)).catch(() => setFound([]));
+    }, 200);
+    return () => clearTimeout(t);
+  }, [q, o?.name]);
+  const run = async () => {
+    setBusy(true);
+    setError('');
+    try {
+      onReport(await relata('/workflows/test', { method: 'POST', body: { definition: { name: w.name || 'draft', ...definitionOf(w) }, recordId: rec?.id } }));
+    } catch (err) {
+      setError(err.response?.errors ? err.response.errors.map((e) => `${e.pointer}: ${e.message}`).join('; ') : errorMessage(err));
+      onReport(null);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<div class="panel test-panel">
+    <h2>Test</h2>
+    <p class="muted small">A dry run on a record: shows what would happen, changes nothing.</p>
+    ${o ? html`<input type="search" id="wf-test-search" placeholder=${'Find a ' + objectLabel(o, false).toLowerCase() + '…'} value=${q} onInput=${(e) => setQ(e.target.value)} />
+      <ul class="pick-list">${found.map((r) => html`<li key=${r.id}><button class=${rec?.id === r.id ? 'picked' : ''} data-id=${r.id}
+        onClick=${() => setRec(r)}>${titleOf(o, r)}</button></li>`)}</ul>` : null}
+    <button class="primary" id="wf-test" disabled=${busy || (o && !rec)} onClick=${run}>${busy ? 'Testing…' : rec ? `Test on “${titleOf(o, rec)}”` : 'Pick a record to test'}</button>
+    <${ErrorBox} error=${error} />
+    ${report ? html`<div class="report" data-testid="test-report">
+      <div>${report.triggered ? '✓ Trigger fits' : '✗ Trigger does not fit'} · ${report.conditionMet ? '✓ Condition holds' : '✗ Condition does not hold'}</div>
+      ${report.error ? html`<div class="error">${report.error}</div>` : null}
+      <ol>${report.steps.map((s) => html`<li key=${s.path} class=${s.error ? 'failed' : ''}>
+        <b>${(actionSpecs[s.action] || {}).label || s.action}</b>${s.name ? ` (${s.name})` : ''} <span class="muted small">step ${s.path}</span>
+        ${s.error ? html`<div class="error small">${s.error}</div>` : null}
+        ${s.output ? html`<pre class="json small">${JSON.stringify(s.output, null, 2)}</pre>` : null}
+      </li>`)}</ol>
+      ${report.conditionMet && report.triggered && !report.steps.length ? html`<p class="muted">No actions.</p>` : null}
+    </div>` : null}
+  </div>`;
+}
+

@@ -1,0 +1,268 @@
+// Lists for every object, generated from its definition: columns, sort, filters by field,
+// full-text search, saved views, and paging done by the server (skipTotal keeps each page a
+// short indexed query even at 100,000 records; the count is asked for separately).
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import {
+  pb, me, objectNamed, objectLabel, fieldLabel, expandFields, subscribe, debounce, errorMessage,
+} from './api.js';
+import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Modal, toast } from './ui.js';
+import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOptions } from './fields.js';
+
+const perPage = 50;
+const defaultSort = '-@rowid'; // newest first, on the primary key
+
+// Operators per kind of field: [op, label, needs a value].
+const textOps = [['~', 'contains', true], ['=', 'is', true], ['!=', 'is not', true], ['empty', 'is empty', false], ['set', 'is set', false]];
+const numberOps = [['=', '=', true], ['!=', '≠', true], ['>', '>', true], ['>=', '≥', true], ['<', '<', true], ['<=', '≤', true], ['empty', 'is empty', false]];
+const choiceOps = [['=', 'is', true], ['!=', 'is not', true], ['empty', 'is empty', false]];
+const multiOps = [['?=', 'has', true], ['empty', 'is empty', false]];
+
+export function opsFor(f) {
+  if (f.type === 'boolean') return [['=', 'is', true]];
+  if (['number', 'currency', 'date', 'datetime'].includes(f.type)) return numberOps;
+  if (f.multiple || f.type === 'tags') return f.type === 'tags' ? [['~', 'contains', true], ['empty', 'is empty', false]] : multiOps;
+  if (['select', 'stage', 'relation', 'owner'].includes(f.type)) return choiceOps;
+  return textOps;
+}
+
+// filterExpr turns the view into a PocketBase filter, with values escaped by pb.filter.
+export function filterExpr(o, view) {
+  const parts = [];
+  const q = (view.search || '').trim();
+  if (q) {
+    const fields = searchFields(o);
+    if (fields.length) parts.push('(' + fields.map((f) => pb.filter(`${f} ~ {:q}`, { q })).join(' || ') + ')');
+  }
+  for (const c of view.filters || []) {
+    const f = o.fields.find((x) => x.name === c.field);
+    if (!f) continue;
+    if (c.op === 'empty') parts.push(f.multiple || f.type === 'tags' ? `${f.name}:length = 0` : pb.filter(`${f.name} = {:v}`, { v: f.type === 'number' || f.type === 'currency' ? 0 : '' }));
+    else if (c.op === 'set') parts.push(pb.filter(`${f.name} != {:v}`, { v: '' }));
+    else if (f.type === 'boolean') parts.push(`${f.name} = ${c.value === true || c.value === 'true'}`);
+    else parts.push(pb.filter(`${f.name} ${c.op} {:v}`, { v: c.value }));
+  }
+  return parts.join(' && ');
+}
+
+function describe(o, c) {
+  const f = o.fields.find((x) => x.name === c.field);
+  const op = (f ? opsFor(f) : textOps).find((x) => x[0] === c.op);
+  let v = c.value;
+  if (f && (f.type === 'select')) v = options(f).find((x) => x.value === v)?.label || v;
+  if (f && f.type === 'stage') v = stageOptions(o, f).find((x) => x.value === v)?.label || v;
+  if (f && f.type === 'owner') v = c.label || v;
+  if (f && f.type === 'relation') v = c.label || v;
+  if (f && (f.type === 'date' || f.type === 'datetime') && typeof v === 'string') v = v.slice(0, 10);
+  return `${f ? fieldLabel(f) : c.field} ${op ? op[1] : c.op}${op && op[2] ? ' ' + v : ''}`;
+}
+
+function defaultColumns(o) {
+  const cols = [o.titleField];
+  for (const f of o.fields) {
+    if (cols.length >= 6) break;
+    if (f.name !== o.titleField && isColumnType(f)) cols.push(f.name);
+  }
+  return cols;
+}
+
+export function List({ object, viewId }) {
+  const o = objectNamed(object);
+  const [view, setView] = useState(() => ({ search: '', filters: [], sort: defaultSort, columns: o ? defaultColumns(o) : [] }));
+  const [page, setPage] = useState(1);
+  const [items, setItems] = useState(null);
+  const [total, setTotal] = useState(null);
+  const [error, setError] = useState('');
+  const [views, setViews] = useState([]);
+  const [current, setCurrent] = useState(null);
+  const [dialog, setDialog] = useState(null);
+  const filter = useMemo(() => (o ? filterExpr(o, view) : ''), [view]);
+  const sortParam = view.sort === defaultSort ? defaultSort : `${view.sort},${defaultSort}`;
+
+  const loadViews = () => pb.collection('saved_views').getFullList({ filter: pb.filter('object = {:o}', { o: object }), sort: 'name' })
+    .then(setViews).catch(() => setViews([]));
+  useEffect(() => { if (o) loadViews(); }, [object]);
+  useEffect(() => {
+    if (!viewId || !views.length) return;
+    const v = views.find((x) => x.id === viewId);
+    if (v) { setCurrent(v); setView({ ...view, ...v.query, columns: v.query?.columns?.length ? v.query.columns : defaultColumns(o) }); setPage(1); }
+  }, [viewId, views.length]);
+
+  const load = async () => {
+    try {
+      const res = await pb.collection(object).getList(page, perPage, { filter, sort: sortParam, expand: expandFields(o), skipTotal: true });
+      setItems(res.items);
+      setError('');
+    } catch (err) {
+      setError(errorMessage(err));
+      setItems([]);
+    }
+  };
+  useEffect(() => { if (o) load(); }, [filter, sortParam, page]);
+  useEffect(() => {
+    if (!o) return;
+    setTotal(null);
+    pb.collection(object).getList(1, 1, { filter, fields: 'id' }).then((r) => setTotal(r.totalItems)).catch(() => {});
+  }, [filter]);
+  useEffect(() => (o ? subscribe(object, '*', debounce(load, 300)) : undefined), [object, filter, sortParam, page]);
+
+  if (!o) return html`<${ErrorBox} error="This object does not exist." />`;
+  const update = (patch) => { setView({ ...view, ...patch }); setPage(1); };
+  const sortBy = (name) => update({ sort: view.sort === name ? '-' + name : name });
+  const cols = view.columns.map((n) => o.fields.find((f) => f.name === n)).filter(Boolean);
+
+  const saveView = async ({ name, shared }) => {
+    const body = { name, object, owner: me().id, shared, query: { search: view.search, filters: view.filters, sort: view.sort, columns: view.columns } };
+    const saved = current && current.owner === me().id && current.name === name
+      ? await pb.collection('saved_views').update(current.id, body)
+      : await pb.collection('saved_views').create(body);
+    await loadViews();
+    setDialog(null);
+    navigate(`/list/${object}?view=${saved.id}`);
+    toast(`View saved: ${name}`);
+  };
+  const deleteView = async () => {
+    await pb.collection('saved_views').delete(current.id).catch((err) => toast(errorMessage(err), 'error'));
+    setCurrent(null);
+    setDialog(null);
+    await loadViews();
+    setView({ search: '', filters: [], sort: defaultSort, columns: defaultColumns(o) });
+    navigate('/list/' + object);
+  };
+
+  return html`<section class="list-page">
+    <header class="page-head">
+      <h1>${objectLabel(o)}</h1>
+      <span class="muted" data-testid="list-total">${total == null ? '' : `${total.toLocaleString()} ${total === 1 ? objectLabel(o, false).toLowerCase() : objectLabel(o).toLowerCase()}`}</span>
+      <div class="spacer"></div>
+      <select aria-label="Saved views" value=${current?.id || ''} onChange=${(e) => {
+        if (e.target.value) navigate(`/list/${object}?view=${e.target.value}`);
+        else { setCurrent(null); setView({ search: '', filters: [], sort: defaultSort, columns: defaultColumns(o) }); navigate('/list/' + object); }
+      }}>
+        <option value="">All ${objectLabel(o).toLowerCase()}</option>
+        ${views.map((v) => html`<option value=${v.id}>${v.name}${v.shared ? ' (shared)' : ''}</option>`)}
+      </select>
+      <button id="save-view" onClick=${() => setDialog('save')}>Save view</button>
+      ${current && current.owner === me().id ? html`<button class="link" onClick=${() => setDialog('delete')}>Delete view</button>` : null}
+      <button class="primary" onClick=${() => setDialog('new')}>New ${objectLabel(o, false).toLowerCase()}</button>
+    </header>
+    <div class="toolbar">
+      <input type="search" class="grow" id="list-search" placeholder=${`Search ${objectLabel(o).toLowerCase()}…`} value=${view.search}
+        onInput=${debounce((e) => update({ search: e.target.value }), 250)} />
+      <${FilterAdder} object=${o} onAdd=${(c) => update({ filters: [...view.filters, c] })} />
+      <button onClick=${() => setDialog('columns')}>Columns</button>
+    </div>
+    ${view.filters.length ? html`<div class="chips">${view.filters.map((c, i) => html`<span class="chip" key=${i}>${describe(o, c)}
+      <button class="icon" title="Remove filter" onClick=${() => update({ filters: view.filters.filter((_, j) => j !== i) })}>×</button></span>`)}</div>` : null}
+    <${ErrorBox} error=${error} />
+    ${items == null ? html`<${Spinner} />` : items.length === 0 ? html`<${Empty}>No ${objectLabel(o).toLowerCase()} match.</${Empty}>` : html`
+    <div class="table-wrap"><table class="records">
+      <thead><tr>${cols.map((f) => html`<th key=${f.name} onClick=${() => sortBy(f.name)} class="sortable">
+        ${fieldLabel(f)} ${view.sort === f.name ? '▲' : view.sort === '-' + f.name ? '▼' : ''}</th>`)}</tr></thead>
+      <tbody>${items.map((r) => html`<tr key=${r.id} onClick=${() => navigate(recordHref(object, r.id).slice(1))}>
+        ${cols.map((f, i) => html`<td key=${f.name}>${i === 0 && f.name === o.titleField
+          ? html`<a href=${recordHref(object, r.id)}>${r[f.name] || r.id}</a>` : html`<${FieldValue} object=${o} field=${f} record=${r} />`}</td>`)}
+      </tr>`)}</tbody>
+    </table></div>`}
+    <footer class="pager">
+      <button disabled=${page === 1} onClick=${() => setPage(page - 1)}>← Previous</button>
+      <span>Page ${page}${total != null ? ` of ${Math.max(1, Math.ceil(total / perPage)).toLocaleString()}` : ''}</span>
+      <button disabled=${!items || items.length < perPage} onClick=${() => setPage(page + 1)}>Next →</button>
+    </footer>
+    ${dialog === 'columns' ? html`<${Modal} title="Columns" onClose=${() => setDialog(null)}>
+      <div class="column-choice">${o.fields.filter(isColumnType).map((f) => html`<label key=${f.name}><input type="checkbox"
+        checked=${view.columns.includes(f.name)} onChange=${(e) => update({ columns: e.target.checked
+          ? o.fields.filter((x) => x.name === f.name || view.columns.includes(x.name)).map((x) => x.name)
+          : view.columns.filter((x) => x !== f.name) })} /> ${fieldLabel(f)}</label>`)}</div>
+    </${Modal}>` : null}
+    ${dialog === 'new' ? html`<${NewRecord} object=${o} onClose=${() => setDialog(null)} />` : null}
+    ${dialog === 'save' ? html`<${SaveView} current=${current} onSave=${saveView} onClose=${() => setDialog(null)} />` : null}
+    ${dialog === 'delete' ? html`<${Modal} title="Delete view" onClose=${() => setDialog(null)}>
+      <p>Delete the view “${current?.name}”? The records stay as they are.</p>
+      <div class="actions"><button onClick=${() => setDialog(null)}>Cancel</button> <button class="primary" onClick=${deleteView}>Delete</button></div>
+    </${Modal}>` : null}
+  </section>`;
+}
+
+// SaveView names the current search, filters, sort and columns, and may share them.
+function SaveView({ current, onSave, onClose }) {
+  const [name, setName] = useState(current?.name || '');
+  const [shared, setShared] = useState(!!current?.shared);
+  const [error, setError] = useState('');
+  const submit = async (e) => {
+    e.preventDefault();
+    try {
+      await onSave({ name: name.trim(), shared });
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  return html`<${Modal} title="Save view" onClose=${onClose}>
+    <form class="form-grid" onSubmit=${submit}>
+      <label class="wide"><span>Name</span><input id="view-name" required value=${name} onInput=${(e) => setName(e.target.value)} autoFocus /></label>
+      <label class="wide checkbox"><span><input id="view-shared" type="checkbox" checked=${shared} onChange=${(e) => setShared(e.target.checked)} /> Share with my colleagues</span></label>
+      <${ErrorBox} error=${error} />
+      <div class="actions wide"><button type="button" onClick=${onClose}>Cancel</button><button class="primary" type="submit">Save</button></div>
+    </form>
+  </${Modal}>`;
+}
+
+function FilterAdder({ object: o, onAdd }) {
+  const fields = o.fields.filter((f) => f.type !== 'file' && f.type !== 'json');
+  const [field, setField] = useState(fields[0]?.name);
+  const f = fields.find((x) => x.name === field) || fields[0];
+  const ops = f ? opsFor(f) : textOps;
+  const [op, setOp] = useState(ops[0][0]);
+  const [value, setValue] = useState('');
+  const [label, setLabel] = useState('');
+  const chooseField = (name) => {
+    const next = fields.find((x) => x.name === name);
+    setField(name);
+    setOp(opsFor(next)[0][0]);
+    setValue(next.type === 'boolean' ? true : '');
+  };
+  const needsValue = (ops.find((x) => x[0] === op) || ops[0])[2];
+  const editorField = { ...f, multiple: false, required: false };
+  return html`<div class="filter-adder">
+    <select aria-label="Filter field" value=${field} onChange=${(e) => chooseField(e.target.value)}>
+      ${fields.map((x) => html`<option value=${x.name}>${fieldLabel(x)}</option>`)}
+    </select>
+    <select aria-label="Filter operator" value=${op} onChange=${(e) => setOp(e.target.value)}>
+      ${ops.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
+    </select>
+    ${needsValue ? (f.type === 'boolean'
+      ? html`<select aria-label="Filter value" value=${String(value)} onChange=${(e) => setValue(e.target.value === 'true')}><option value="true">yes</option><option value="false">no</option></select>`
+      : f.type === 'tags' ? html`<input aria-label="Filter value" value=${value} onInput=${(e) => setValue(e.target.value)} />`
+      : html`<span class="filter-value"><${FieldEditor} key=${field} object=${o} field=${editorField} value=${value}
+          onChange=${(v) => { const id = [].concat(v).pop() || ''; setValue(f.type === 'relation' ? id : v); setLabel(f.type === 'owner' ? (document.querySelector('.filter-value select')?.selectedOptions[0]?.text || '') : ''); }} /></span>`) : null}
+    <button id="add-filter" onClick=${() => { onAdd({ field, op, value, label }); setValue(''); }}>Add filter</button>
+  </div>`;
+}
+
+// NewRecord creates a record with the fields people fill in; the rest take their defaults.
+export function NewRecord({ object: o, initial = {}, onClose, onCreated }) {
+  const [values, setValues] = useState({ ...initial });
+  const [error, setError] = useState('');
+  const fields = o.fields.filter((f) => !['file', 'json'].includes(f.type) && f.name !== 'last_touched');
+  const submit = async (e) => {
+    e.preventDefault();
+    try {
+      const rec = await pb.collection(o.name).create(values);
+      onClose();
+      if (onCreated) onCreated(rec); else navigate(recordHref(o.name, rec.id).slice(1));
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  return html`<${Modal} title=${'New ' + objectLabel(o, false).toLowerCase()} onClose=${onClose} wide>
+    <form class="form-grid" onSubmit=${submit}>
+      ${fields.map((f) => html`<label key=${f.name} class=${f.type === 'longtext' || f.type === 'richtext' ? 'wide' : ''}>
+        <span>${fieldLabel(f)}${f.required ? ' *' : ''}</span>
+        <${FieldEditor} object=${o} field=${f} value=${values[f.name] ?? (f.default && f.type !== 'date' && f.type !== 'datetime' ? f.default : undefined)}
+          onChange=${(v) => setValues((x) => ({ ...x, [f.name]: v }))} />
+        ${f.help ? html`<small class="muted">${f.help}</small>` : null}
+      </label>`)}
+      <${ErrorBox} error=${error} />
+      <div class="actions wide"><button type="button" onClick=${onClose}>Cancel</button><button class="primary" type="submit">Create</button></div>
+    </form>
+  </${Modal}>`;
+}

@@ -1,0 +1,142 @@
+// Relata's web app: sign-in, the layout and the routes. Screens live in their own modules.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { pb, me, isManager, loadModel, allObjects, objectLabel, errorMessage } from './api.js';
+import { html, useRoute, navigate, Spinner, ErrorBox, Toasts } from './ui.js';
+import { Board } from './board.js';
+import { List } from './list.js';
+import { RecordPage } from './record.js';
+import { Tasks } from './tasks.js';
+import { Dashboard } from './dashboard.js';
+import { Workflows, WorkflowEditor } from './builder.js';
+import { Runs } from './runs.js';
+import { Search } from './search.js';
+
+function Login({ onSignedIn }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError('');
+    try {
+      await pb.collection('users').authWithPassword(email, password);
+      onSignedIn();
+    } catch (err) {
+      setError(err.status === 400 ? 'Wrong email or password.' : errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<main class="login">
+    <form onSubmit=${submit} class="card">
+      <h1><span class="logo">◆</span> Relata</h1>
+      <label>Email <input id="login-email" type="email" autocomplete="username" required value=${email} onInput=${(e) => setEmail(e.target.value)} /></label>
+      <label>Password <input id="login-password" type="password" autocomplete="current-password" required value=${password} onInput=${(e) => setPassword(e.target.value)} /></label>
+      <${ErrorBox} error=${error} />
+      <button class="primary" type="submit" disabled=${busy}>${busy ? 'Signing in…' : 'Sign in'}</button>
+      <p class="muted small">Administrators manage objects and users in the <a href="/_/">admin dashboard</a>.</p>
+    </form>
+  </main>`;
+}
+
+function Nav({ route }) {
+  const path = route.path;
+  const here = (p) => (path === p || path.startsWith(p + '/') ? 'active' : '');
+  const boards = allObjects().flatMap((o) => (o.pipelines || []).filter((p) => o.fields.some((f) => f.type === 'stage' && f.pipeline === p.name))
+    .map((p) => ({ o, p })));
+  return html`<nav class="sidebar">
+    <a class="brand" href="#/"><span class="logo">◆</span> Relata</a>
+    <div class="group">Pipelines</div>
+    ${boards.map(({ o, p }) => html`<a key=${o.name + p.name} class=${here(`/board/${o.name}/${p.name}`)} href=${`#/board/${o.name}/${p.name}`}>
+      ${boards.length > 1 || (o.pipelines || []).length > 1 ? `${objectLabel(o)}: ${p.label || p.name}` : `${p.label || p.name} pipeline`}</a>`)}
+    <a class=${here('/tasks')} href="#/tasks">My tasks</a>
+    <a class=${here('/dashboard')} href="#/dashboard">Dashboard</a>
+    <div class="group">Records</div>
+    ${allObjects().map((o) => html`<a key=${o.name} class=${here('/list/' + o.name)} href=${'#/list/' + o.name}>${objectLabel(o)}</a>`)}
+    ${isManager() ? html`
+      <div class="group">Automation</div>
+      <a class=${here('/workflows')} href="#/workflows">Workflows</a>
+      <a class=${here('/runs')} href="#/runs">Run history</a>` : null}
+  </nav>`;
+}
+
+function TopBar({ onSignOut }) {
+  const [q, setQ] = useState('');
+  const u = me();
+  return html`<header class="topbar">
+    <form class="search" onSubmit=${(e) => { e.preventDefault(); if (q.trim()) navigate('/search/' + encodeURIComponent(q.trim())); }}>
+      <input id="global-search" type="search" placeholder="Search everything…" value=${q} onInput=${(e) => setQ(e.target.value)} />
+    </form>
+    <div class="who">
+      <span class="user-name">${u?.name || u?.email}</span> <span class="pill">${u?.role}</span>
+      <button class="link" onClick=${onSignOut}>Sign out</button>
+    </div>
+  </header>`;
+}
+
+function Screen({ route }) {
+  const [a, b, c] = route.parts;
+  switch (a) {
+    case 'board': return html`<${Board} key=${b + c} object=${b} pipeline=${c} />`;
+    case 'list': return html`<${List} key=${b} object=${b} viewId=${route.params.get('view')} />`;
+    case 'record': return html`<${RecordPage} key=${b + c} object=${b} id=${c} />`;
+    case 'tasks': return html`<${Tasks} />`;
+    case 'dashboard': return html`<${Dashboard} object=${b} pipeline=${c} />`;
+    case 'workflows': return b ? html`<${WorkflowEditor} key=${b} id=${b === 'new' ? '' : b} />` : html`<${Workflows} />`;
+    case 'runs': return html`<${Runs} workflow=${route.params.get('workflow') || ''} />`;
+    case 'search': return html`<${Search} key=${b} q=${b || ''} />`;
+    default: {
+      const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
+      if (o) {
+        navigate(`/board/${o.name}/${o.fields.find((f) => f.type === 'stage').pipeline}`);
+        return null;
+      }
+      navigate('/tasks');
+      return null;
+    }
+  }
+}
+
+function App() {
+  const route = useRoute();
+  const [state, setState] = useState(me() ? 'loading' : 'signed-out');
+  const [error, setError] = useState('');
+  const start = async () => {
+    setState('loading');
+    try {
+      await pb.collection('users').authRefresh();
+      await loadModel();
+      setState('ready');
+    } catch (err) {
+      if (err.status === 401 || err.status === 403 || err.status === 404) {
+        pb.authStore.clear();
+        setState('signed-out');
+      } else {
+        setError(errorMessage(err));
+        setState('failed');
+      }
+    }
+  };
+  useEffect(() => { if (me()) start(); }, []);
+  const signOut = () => {
+    pb.realtime.unsubscribe();
+    pb.authStore.clear();
+    setState('signed-out');
+  };
+  if (state === 'signed-out') return html`<${Login} onSignedIn=${start} />`;
+  if (state === 'loading') return html`<${Spinner} />`;
+  if (state === 'failed') return html`<main class="content"><${ErrorBox} error=${error} /></main>`;
+  return html`<div class="shell">
+    <${Nav} route=${route} />
+    <div class="main">
+      <${TopBar} onSignOut=${signOut} />
+      <main class="content"><${Screen} route=${route} /></main>
+    </div>
+    <${Toasts} />
+  </div>`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));

@@ -1,0 +1,252 @@
+// The record page: every field editable in place with the control of its type, the records it
+// links to and that link to it, and the timeline (activities, emails, stage changes, workflow
+// runs) with quick add of a note, call or task. Changes by colleagues arrive in realtime.
+import { useEffect, useState } from 'preact/hooks';
+import {
+  pb, relata, me, objectNamed, allObjects, objectLabel, fieldLabel, expandFields, titleOf, formatDate, formatMoney,
+  parseDate, daysBetween, userNamed, activityObject, pipelineOf, subscribe, debounce, errorMessage,
+} from './api.js';
+import { html, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
+import { FieldValue, FieldEditor } from './fields.js';
+
+export function RecordPage({ object, id }) {
+  const o = objectNamed(object);
+  const [rec, setRec] = useState(null);
+  const [error, setError] = useState('');
+  const [timeline, setTimeline] = useState(null);
+  const [since, setSince] = useState(null);
+  const [missing, setMissing] = useState(false);
+
+  const loadRecord = async () => {
+    try {
+      setRec(await pb.collection(object).getOne(id, { expand: expandFields(o) }));
+      setError('');
+    } catch (err) {
+      if (err.status === 404 || err.status === 403) setMissing(true);
+      else setError(errorMessage(err));
+    }
+  };
+  const loadTimeline = async () => {
+    try {
+      setTimeline((await relata(`/timeline/${object}/${id}`)).items);
+    } catch (err) {
+      if (err.status !== 404) setError(errorMessage(err));
+    }
+    const sf = o.fields.find((f) => f.type === 'stage');
+    if (sf) {
+      relata(`/insights/stage-since?object=${object}&field=${sf.name}&ids=${id}`).then((r) => setSince(r.since[id] ? new Date(r.since[id]) : null)).catch(() => {});
+    }
+  };
+  useEffect(() => {
+    if (!o) return;
+    loadRecord();
+    loadTimeline();
+    const refresh = debounce(() => { loadRecord(); loadTimeline(); }, 200);
+    const stops = [subscribe(object, id, (e) => (e.action === 'delete' ? setMissing(true) : refresh()))];
+    const act = activityObject();
+    if (act) {
+      stops.push(subscribe(act.name, '*', (e) => {
+        const links = act.fields.filter((f) => f.type === 'relation' && f.target === object);
+        if (links.some((f) => [].concat(e.record[f.name] || []).includes(id))) refresh();
+      }));
+    }
+    return () => stops.forEach((s) => s());
+  }, [object, id]);
+
+  if (!o) return html`<${ErrorBox} error="This object does not exist." />`;
+  if (missing) {
+    return html`<section class="record-page"><${Empty}>
+      <h2 data-testid="not-found">Record not found</h2>
+      <p>This ${objectLabel(o, false).toLowerCase()} does not exist, or you do not have access to it.</p>
+      <a href=${'#/list/' + object}>Back to ${objectLabel(o).toLowerCase()}</a>
+    </${Empty}></section>`;
+  }
+  if (!rec) return html`<${ErrorBox} error=${error} /><${Spinner} />`;
+
+  const save = async (patch) => {
+    try {
+      const updated = await pb.collection(object).update(id, patch, { expand: expandFields(o) });
+      setRec(updated);
+      setError('');
+      return true;
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+      return false;
+    }
+  };
+  const stage = o.fields.find((f) => f.type === 'stage');
+  return html`<section class="record-page">
+    <header class="page-head">
+      <div>
+        <div class="crumbs"><a href=${'#/list/' + object}>${objectLabel(o)}</a></div>
+        <h1 data-testid="record-title">${titleOf(o, rec)}</h1>
+      </div>
+      <div class="spacer"></div>
+      ${stage ? html`<${StageBar} object=${o} field=${stage} record=${rec} since=${since} onMove=${(s) => save({ [stage.name]: s })} />` : null}
+    </header>
+    <${ErrorBox} error=${error} />
+    <div class="record-grid">
+      <div class="panel fields">
+        <h2>Details</h2>
+        <dl>${o.fields.map((f) => html`<${EditableField} key=${f.name} object=${o} field=${f} record=${rec} onSave=${save} />`)}
+          <dt>Created</dt><dd>${formatDate(rec.created, true)}</dd>
+          <dt>Updated</dt><dd>${formatDate(rec.updated, true)}</dd>
+          ${rec.last_touched ? html`<dt>Last touched</dt><dd>${formatDate(rec.last_touched, true)}</dd>` : null}
+        </dl>
+      </div>
+      <div class="panel timeline-panel">
+        <h2>Timeline</h2>
+        <${QuickAdd} object=${o} record=${rec} onAdded=${loadTimeline} />
+        <${Timeline} items=${timeline} object=${o} onChanged=${loadTimeline} />
+      </div>
+      <div class="panel related">
+        <${Related} object=${o} record=${rec} />
+      </div>
+    </div>
+  </section>`;
+}
+
+function StageBar({ object: o, field, record, since, onMove }) {
+  const p = pipelineOf(o, field.pipeline);
+  const cur = record[field.name];
+  const st = p?.stages.find((s) => s.name === cur);
+  const days = since ? Math.floor(daysBetween(since, Date.now())) : null;
+  const rotting = st?.rottingDays && days > st.rottingDays;
+  return html`<div class="stagebar">
+    <div class="steps">${(p?.stages || []).map((s) => html`<button key=${s.name} class="step ${s.name === cur ? 'current' : ''} ${s.won ? 'won' : ''} ${s.lost ? 'lost' : ''}"
+      data-stage=${s.name} title=${`Move to ${s.label || s.name} (${s.probability}%)`} onClick=${() => s.name !== cur && onMove(s.name)}>${s.label || s.name}</button>`)}</div>
+    ${days != null ? html`<div class="muted small ${rotting ? 'rot-text' : ''}">In ${st?.label || cur} for ${days} day${days === 1 ? '' : 's'}${rotting ? ` — past ${st.rottingDays} days` : ''}</div>` : null}
+  </div>`;
+}
+
+function EditableField({ object: o, field: f, record, onSave }) {
+  const [editing, setEditing] = useState(false);
+  const [value, setValue] = useState(record[f.name]);
+  useEffect(() => { if (!editing) setValue(record[f.name]); }, [record, editing]);
+  const commit = async () => {
+    if (!editing) return;
+    const changed = JSON.stringify(value ?? '') !== JSON.stringify(record[f.name] ?? '');
+    if (!changed || (await onSave({ [f.name]: value }))) setEditing(false);
+  };
+  return html`
+    <dt>${fieldLabel(f)}</dt>
+    <dd class="editable ${editing ? 'editing' : ''}" data-field=${f.name}
+      onClick=${(e) => { if (!editing && !e.target.closest('a')) setEditing(true); }} title=${editing ? '' : 'Click to edit'}>
+      ${editing
+        ? html`<${FieldEditor} object=${o} field=${f} value=${value} onChange=${setValue} onCommit=${commit}
+            onCancel=${() => { setValue(record[f.name]); setEditing(false); }} autoFocus />`
+        : html`<${FieldValue} object=${o} field=${f} record=${record} />`}
+    </dd>`;
+}
+
+const kindIcons = { activity: '✎', email: '✉', stage: '➜', run: '⚙', created: '★' };
+const activityIcons = { task: '☐', call: '☎', meeting: '👥', email: '✉', note: '✎' };
+
+function Timeline({ items, object: o, onChanged }) {
+  if (!items) return html`<${Spinner} />`;
+  if (!items.length) return html`<${Empty}>Nothing has happened yet.</${Empty}>`;
+  const complete = async (e) => {
+    await pb.collection(e.object).update(e.id, { done: !e.done, done_at: e.done ? '' : new Date().toISOString() })
+      .catch((err) => toast(errorMessage(err), 'error'));
+    onChanged();
+  };
+  return html`<ol class="timeline" data-testid="timeline">${items.map((e, i) => html`<li key=${e.kind + (e.id || '') + i} class=${'entry ' + e.kind}>
+    <span class="icon-dot">${e.kind === 'activity' ? activityIcons[e.type] || kindIcons.activity : kindIcons[e.kind]}</span>
+    <div class="body">
+      ${e.kind === 'activity' ? html`<div class="line">
+          ${e.type === 'task' || e.due ? html`<input type="checkbox" title="Done" checked=${e.done} onChange=${() => complete(e)} />` : null}
+          <b class=${e.done ? 'done' : ''}>${e.title}</b> <span class="muted">${e.type}</span>
+          ${e.due ? html`<span class="muted"> · due ${formatDate(e.due, true)}</span>` : null}
+          ${e.owner ? html`<span class="muted"> · ${userNamed(e.owner)?.name || ''}</span>` : null}
+        </div>${e.body ? html`<div class="prewrap small">${e.body}</div>` : null}` : null}
+      ${e.kind === 'email' ? html`<div class="line"><b>${e.title}</b> <${Pill} kind=${e.status}>${e.status}</${Pill}></div>` : null}
+      ${e.kind === 'stage' ? html`<div class="line">${e.from ? html`Moved from <b>${stageName(o, e.field, e.from)}</b> to ` : 'Entered '}<b>${e.title}</b>${e.by ? html` <span class="muted">by ${e.by}</span>` : null}</div>` : null}
+      ${e.kind === 'run' ? html`<div class="line">Workflow <b>${e.title}</b> <${Pill} kind=${e.status}>${e.status}</${Pill}>${e.error ? html`<div class="error small">${e.error}</div>` : null}</div>` : null}
+      ${e.kind === 'created' ? html`<div class="line">Created</div>` : null}
+      <div class="when muted small">${formatDate(e.at, true)}</div>
+    </div>
+  </li>`)}</ol>`;
+}
+
+function stageName(o, field, name) {
+  const f = o.fields.find((x) => x.name === field);
+  const s = f && pipelineOf(o, f.pipeline)?.stages.find((x) => x.name === name);
+  return s?.label || name;
+}
+
+// QuickAdd logs a note or a call, or creates a task, linked to the record.
+function QuickAdd({ object: o, record, onAdded }) {
+  const act = activityObject();
+  const link = act && act.fields.find((f) => f.type === 'relation' && f.target === o.name);
+  const [kind, setKind] = useState('note');
+  const [subject, setSubject] = useState('');
+  const [body, setBody] = useState('');
+  const [due, setDue] = useState('');
+  const [busy, setBusy] = useState(false);
+  if (!act || !link) return null;
+  const submit = async (e) => {
+    e.preventDefault();
+    const text = subject.trim() || body.trim().split('\n')[0].slice(0, 120);
+    if (!text) return;
+    setBusy(true);
+    const values = { type: kind, subject: text, body, [link.name]: link.multiple ? [record.id] : record.id, owner: me().id };
+    if (kind === 'task') values.due = due ? new Date(due).toISOString() : '';
+    else { values.done = true; values.done_at = new Date().toISOString(); }
+    // Link the activity to the record's company too, when both know companies.
+    for (const f of o.fields) {
+      const same = act.fields.find((x) => x.type === 'relation' && x.target === f.target && x.name !== link.name && !x.multiple);
+      if (f.type === 'relation' && !f.multiple && record[f.name] && same && !values[same.name]) values[same.name] = record[f.name];
+    }
+    try {
+      await pb.collection(act.name).create(values);
+      setSubject(''); setBody(''); setDue('');
+      onAdded();
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<form class="quick-add" onSubmit=${submit}>
+    <div class="tabs">${[['note', 'Note'], ['call', 'Log call'], ['task', 'Task']].map(([k, l]) => html`<button type="button" key=${k}
+      class=${kind === k ? 'active' : ''} onClick=${() => setKind(k)}>${l}</button>`)}</div>
+    ${kind !== 'note' ? html`<input placeholder=${kind === 'task' ? 'What needs doing?' : 'Call summary'} value=${subject} onInput=${(e) => setSubject(e.target.value)} />` : null}
+    <textarea rows="2" placeholder=${kind === 'note' ? 'Write a note…' : 'Details (optional)'} value=${body} onInput=${(e) => setBody(e.target.value)}></textarea>
+    <div class="row">
+      ${kind === 'task' ? html`<label class="small">Due <input type="datetime-local" value=${due} onInput=${(e) => setDue(e.target.value)} /></label>` : null}
+      <div class="spacer"></div>
+      <button class="primary" type="submit" disabled=${busy}>${kind === 'note' ? 'Add note' : kind === 'call' ? 'Log call' : 'Add task'}</button>
+    </div>
+  </form>`;
+}
+
+// Related lists the records of other objects that link to this one (activities are on the
+// timeline instead).
+function Related({ object: o, record }) {
+  const links = allObjects().flatMap((other) => (other.activity ? [] : other.fields
+    .filter((f) => f.type === 'relation' && f.target === o.name).map((f) => ({ other, f }))));
+  const forward = o.fields.filter((f) => f.type === 'relation' && record.expand?.[f.name]);
+  return html`
+    ${forward.map((f) => html`<div key=${f.name} class="related-group"><h3>${fieldLabel(f)}</h3>
+      <ul>${[].concat(record.expand[f.name]).map((r) => html`<li key=${r.id}><a href=${recordHref(f.target, r.id)}>${titleOf(objectNamed(f.target) || o, r)}</a></li>`)}</ul></div>`)}
+    ${links.map(({ other, f }) => html`<${RelatedList} key=${other.name + f.name} other=${other} field=${f} id=${record.id} />`)}
+    ${!forward.length && !links.length ? html`<p class="muted">No related records.</p>` : null}`;
+}
+
+function RelatedList({ other, field: f, id }) {
+  const [res, setRes] = useState(null);
+  useEffect(() => {
+    const filter = pb.filter(f.multiple ? `${f.name} ?= {:id}` : `${f.name} = {:id}`, { id });
+    pb.collection(other.name).getList(1, 10, { filter, sort: '-@rowid' }).then(setRes).catch(() => setRes({ items: [], totalItems: 0 }));
+  }, [id]);
+  if (!res) return null;
+  const amount = other.fields.find((x) => x.type === 'currency');
+  const stage = other.fields.find((x) => x.type === 'stage');
+  return html`<div class="related-group"><h3>${objectLabel(other)} <span class="muted">${res.totalItems}</span></h3>
+    ${res.items.length ? html`<ul>${res.items.map((r) => html`<li key=${r.id}><a href=${recordHref(other.name, r.id)}>${titleOf(other, r)}</a>
+      ${stage ? html` <${FieldValue} object=${other} field=${stage} record=${r} />` : null}
+      ${amount ? html` <span class="muted">${formatMoney(r[amount.name], r[amount.name + '_currency'] || amount.currency)}</span>` : null}</li>`)}</ul>`
+      : html`<p class="muted small">None.</p>`}
+    ${res.totalItems > res.items.length ? html`<a class="small" href=${`#/list/${other.name}`}>All ${objectLabel(other).toLowerCase()}…</a>` : null}
+  </div>`;
+}

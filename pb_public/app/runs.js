@@ -1,0 +1,69 @@
+// Run history: every workflow run with its status and error, and the steps of a run with
+// their output; failed and dead runs can be queued again. Admins and managers only (the
+// workflow_runs and workflow_steps collections' rules).
+import { useEffect, useState } from 'preact/hooks';
+import { pb, relata, objectNamed, formatDate, subscribe, debounce, errorMessage } from './api.js';
+import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
+
+const statuses = ['', 'pending', 'running', 'waiting', 'retry', 'succeeded', 'failed', 'dead', 'skipped'];
+const perPage = 50;
+
+export function Runs({ workflow }) {
+  const [status, setStatus] = useState('');
+  const [page, setPage] = useState(1);
+  const [items, setItems] = useState(null);
+  const [open, setOpen] = useState(null);
+  const [error, setError] = useState('');
+  const filter = [workflow && pb.filter('workflow_name = {:w}', { w: workflow }), status && pb.filter('status = {:s}', { s: status })].filter(Boolean).join(' && ');
+  const load = () => pb.collection('workflow_runs').getList(page, perPage, { filter, sort: '-@rowid', skipTotal: true, fields: 'id,workflow_name,object,record_id,event,status,attempts,error,created,started,finished' })
+    .then((r) => { setItems(r.items); setError(''); }).catch((err) => setError(errorMessage(err)));
+  useEffect(() => { load(); }, [filter, page]);
+  useEffect(() => subscribe('workflow_runs', '*', debounce(load, 300)), [filter, page]);
+  return html`<section class="runs-page">
+    <header class="page-head"><h1>Run history${workflow ? `: ${workflow}` : ''}</h1><div class="spacer"></div>
+      ${workflow ? html`<button class="link" onClick=${() => navigate('/runs')}>All workflows</button>` : null}
+      <select aria-label="Status" value=${status} onChange=${(e) => { setStatus(e.target.value); setPage(1); }}>
+        ${statuses.map((s) => html`<option value=${s}>${s || 'any status'}</option>`)}</select>
+    </header>
+    <${ErrorBox} error=${error} />
+    ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>No runs.</${Empty}>` : html`
+    <table class="records runs" data-testid="runs"><thead><tr><th>Workflow</th><th>Record</th><th>Event</th><th>Status</th><th>Started</th><th>Error</th></tr></thead>
+    <tbody>${items.map((r) => html`<${RunRow} key=${r.id} run=${r} open=${open === r.id} onToggle=${() => setOpen(open === r.id ? null : r.id)} onRetried=${load} />`)}</tbody></table>`}
+    <footer class="pager">
+      <button disabled=${page === 1} onClick=${() => setPage(page - 1)}>← Newer</button><span>Page ${page}</span>
+      <button disabled=${!items || items.length < perPage} onClick=${() => setPage(page + 1)}>Older →</button>
+    </footer>
+  </section>`;
+}
+
+function RunRow({ run: r, open, onToggle, onRetried }) {
+  const [steps, setSteps] = useState(null);
+  useEffect(() => {
+    if (!open) return;
+    pb.collection('workflow_steps').getFullList({ filter: pb.filter('run = {:r}', { r: r.id }), sort: '@rowid' }).then(setSteps).catch(() => setSteps([]));
+  }, [open, r.status]);
+  const retry = async (e) => {
+    e.stopPropagation();
+    try {
+      await relata(`/runs/${r.id}/retry`, { method: 'POST' });
+      toast('Run queued again');
+      onRetried();
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    }
+  };
+  const o = objectNamed(r.object);
+  return html`
+    <tr class=${'run ' + r.status} onClick=${onToggle}>
+      <td><a href=${'#/runs?workflow=' + encodeURIComponent(r.workflow_name)} onClick=${(e) => e.stopPropagation()}>${r.workflow_name}</a></td>
+      <td>${r.record_id && o ? html`<a href=${recordHref(r.object, r.record_id)} onClick=${(e) => e.stopPropagation()}>${o.label.singular} ${r.record_id}</a>` : '—'}</td>
+      <td>${r.event}</td>
+      <td><${Pill} kind=${r.status}>${r.status}</${Pill}>${r.attempts > 1 ? html` <span class="muted small">${r.attempts} attempts</span>` : null}</td>
+      <td>${formatDate(r.started || r.created, true)}</td>
+      <td class="error-cell">${r.error}${r.status === 'failed' || r.status === 'dead' ? html` <button class="small" onClick=${retry}>Retry</button>` : null}</td>
+    </tr>
+    ${open ? html`<tr class="steps-row"><td colspan="6">${!steps ? html`<${Spinner} />` : !steps.length ? html`<span class="muted">No steps.</span>` : html`
+      <ol class="steps">${steps.map((s) => html`<li key=${s.id}><b>${s.action}</b> <span class="muted">step ${s.path}</span> <${Pill} kind=${s.status}>${s.status}</${Pill}>
+        ${s.error ? html`<div class="error small">${s.error}</div>` : null}
+        ${s.output ? html`<pre class="json small">${JSON.stringify(s.output, null, 2)}</pre>` : null}</li>`)}</ol>`}</td></tr>` : null}`;
+}

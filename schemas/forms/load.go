@@ -1,0 +1,455 @@
+package forms
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/relata/relata/schemas"
+)
+
+// maxFileSize bounds one definition file.
+const maxFileSize = 1 << 20
+
+var (
+	schemaOnce sync.Once
+	schemaC    *jsonschema.Schema
+	schemaErr  error
+)
+
+// Schema returns the compiled JSON Schema (2020-12) that every form definition must pass.
+func Schema() (*jsonschema.Schema, error) {
+	schemaOnce.Do(func() {
+		schemaC, schemaErr = schemas.CompileSchema(files, "form.schema.json")
+	})
+	return schemaC, schemaErr
+}
+
+// Parse decodes one form definition file and checks it against the form schema. It does not
+// check the form against its object; [Check] does.
+func Parse(file string, data []byte) (*Form, schemas.Errors) {
+	if len(data) > maxFileSize {
+		return nil, schemas.Errors{{File: file, Message: fmt.Sprintf("file is larger than %d bytes", maxFileSize)}}
+	}
+	sch, err := Schema()
+	if err != nil {
+		return nil, schemas.Errors{{File: file, Message: "form schema: " + err.Error()}}
+	}
+	if errs := schemas.CheckJSON(file, data, sch); len(errs) > 0 {
+		return nil, errs
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var f Form
+	if err := dec.Decode(&f); err != nil {
+		return nil, schemas.Errors{{File: file, Message: "invalid form definition: " + err.Error()}}
+	}
+	f.file = file
+	return &f, nil
+}
+
+// Load reads every *.json form definition at the top of fsys, checks each against the form
+// schema and against the objects (see [Check]), and returns the forms sorted by slug, or
+// [schemas.Errors] listing every problem with its file, line and JSON pointer.
+func Load(fsys fs.FS, objects []*schemas.Object) ([]*Form, error) {
+	names, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var (
+		out  []*Form
+		errs schemas.Errors
+	)
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			errs = append(errs, &schemas.Error{File: name, Message: "cannot read: " + err.Error()})
+			continue
+		}
+		f, ferrs := Parse(name, data)
+		if len(ferrs) == 0 {
+			ferrs = Check(f, objects)
+			schemas.Locate(ferrs, name, data)
+		}
+		errs = append(errs, ferrs...)
+		if len(ferrs) == 0 {
+			out = append(out, f)
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Check checks the meaning of a parsed form against the object model: the object exists;
+// every field exists in it, may appear on forms and is named once; fields the object requires
+// are on the form or hidden; hidden values are valid for their fields; dedupe, spam and owner
+// settings fit. Errors carry the form's file and JSON pointer (lines are filled in by [Load]).
+func Check(f *Form, objects []*schemas.Object) schemas.Errors {
+	var obj *schemas.Object
+	for _, o := range objects {
+		if o.Name == f.Object {
+			obj = o
+		}
+	}
+	if obj == nil {
+		names := make([]string, len(objects))
+		for i, o := range objects {
+			names[i] = o.Name
+		}
+		return schemas.Errors{{File: f.file, Pointer: "/object",
+			Message: fmt.Sprintf("object %q is not defined (known: %s)", f.Object, strings.Join(names, ", "))}}
+	}
+	_, errs := compile(f, obj)
+	return errs
+}
+
+// kinds of inputs, one per field type a form can show.
+const (
+	kindText       = "text"
+	kindTextarea   = "textarea"
+	kindEmail      = "email"
+	kindTel        = "tel"
+	kindURL        = "url"
+	kindNumber     = "number"
+	kindCheckbox   = "checkbox"
+	kindDate       = "date"
+	kindDateTime   = "datetime-local"
+	kindSelect     = "select"
+	kindCheckboxes = "checkboxes" // multi-select
+	kindTags       = "tags"
+	kindFile       = "file"
+)
+
+// inputKind returns the kind of input for a field type, or "" when a form cannot set it.
+func inputKind(f *schemas.Field) string {
+	switch f.Type {
+	case schemas.TypeText:
+		return kindText
+	case schemas.TypeLongText, schemas.TypeRichText:
+		return kindTextarea
+	case schemas.TypeEmail:
+		return kindEmail
+	case schemas.TypePhone:
+		return kindTel
+	case schemas.TypeURL:
+		return kindURL
+	case schemas.TypeNumber, schemas.TypeCurrency:
+		return kindNumber
+	case schemas.TypeBoolean:
+		return kindCheckbox
+	case schemas.TypeDate:
+		return kindDate
+	case schemas.TypeDateTime:
+		return kindDateTime
+	case schemas.TypeSelect:
+		if f.Multiple {
+			return kindCheckboxes
+		}
+		return kindSelect
+	case schemas.TypeStage:
+		return kindSelect
+	case schemas.TypeTags:
+		return kindTags
+	case schemas.TypeFile:
+		return kindFile
+	}
+	return "" // relation, owner, json: ids and raw JSON are not for strangers
+}
+
+// input is one resolved input of a compiled form.
+type input struct {
+	Field       *schemas.Field
+	Name        string
+	Label       string
+	Placeholder string
+	Help        string
+	Required    bool
+	Kind        string
+	Options     []schemas.Option
+	// Text limits, in characters (0: none), and the field's pattern.
+	MinLength, MaxLength int
+	Pattern              string
+	// Number range.
+	Min, Max *float64
+	// File settings.
+	Multiple  bool
+	MaxSize   int64
+	MimeTypes []string
+}
+
+// compile binds a form to its object: it checks the form's meaning and resolves its inputs.
+func compile(f *Form, obj *schemas.Object) (*compiled, schemas.Errors) {
+	var errs schemas.Errors
+	add := func(ptr, format string, args ...any) {
+		errs = append(errs, &schemas.Error{File: f.file, Pointer: ptr, Message: fmt.Sprintf(format, args...)})
+	}
+	fieldNames := make([]string, len(obj.Fields))
+	for i, of := range obj.Fields {
+		fieldNames[i] = of.Name
+	}
+	unknown := func(ptr, name string) {
+		add(ptr, "%q is not a field of %s%s (fields: %s)", name, obj.Name, suggest(name, fieldNames), strings.Join(fieldNames, ", "))
+	}
+	c := &compiled{form: f, obj: obj}
+	seen := map[string]bool{}
+	for i, ff := range f.Fields {
+		ptr := fmt.Sprintf("/fields/%d", i)
+		of := obj.Field(ff.Name)
+		switch {
+		case of == nil:
+			unknown(ptr+"/name", ff.Name)
+			continue
+		case seen[ff.Name]:
+			add(ptr+"/name", "field %q is on the form twice", ff.Name)
+			continue
+		case !of.InForms():
+			add(ptr+"/name", "field %q of %s may not appear on forms (showInForms is false, or its type %s is never shown)", ff.Name, obj.Name, of.Type)
+			continue
+		}
+		seen[ff.Name] = true
+		kind := inputKind(of)
+		if kind == "" {
+			add(ptr+"/name", "field %q has type %s, which a form cannot fill in", ff.Name, of.Type)
+			continue
+		}
+		if of.Type == schemas.TypeRichText && f.IsPublic() {
+			add(ptr+"/name", "field %q is rich text (HTML); a public form cannot accept HTML from strangers", ff.Name)
+			continue
+		}
+		in := &input{
+			// The object's help is written for CRM users; a form shows only its own.
+			Field: of, Name: of.Name, Label: of.DisplayLabel(), Help: ff.Help, Required: of.Required,
+			Kind: kind, Placeholder: ff.Placeholder, Multiple: of.Multiple, MaxSize: of.MaxSize, MimeTypes: of.MimeTypes,
+		}
+		if kind == kindNumber {
+			in.Min, in.Max = of.Min, of.Max // for text types they are lengths, see textLimits
+		}
+		if ff.Label != "" {
+			in.Label = ff.Label
+		}
+		if ff.Required != nil {
+			if of.Required && !*ff.Required {
+				add(ptr+"/required", "field %q cannot be optional: %s requires it", ff.Name, obj.Name)
+			}
+			in.Required = *ff.Required
+		}
+		switch of.Type {
+		case schemas.TypeSelect:
+			in.Options = of.Options
+		case schemas.TypeStage:
+			if p := obj.Pipeline(of.Pipeline); p != nil {
+				for _, s := range p.Stages {
+					in.Options = append(in.Options, schemas.Option{Value: s.Name, Label: s.Label})
+				}
+			}
+		case schemas.TypeFile:
+			if in.MaxSize <= 0 {
+				in.MaxSize = defaultFileMaxSize
+			}
+		}
+		in.MinLength, in.MaxLength, in.Pattern = textLimits(of)
+		c.inputs = append(c.inputs, in)
+	}
+
+	for _, name := range sortedKeys(f.Hidden) {
+		ptr := "/hidden/" + name
+		of := obj.Field(name)
+		if of == nil {
+			unknown(ptr, name)
+			continue
+		}
+		if seen[name] {
+			add(ptr, "field %q is both on the form and hidden; pick one", name)
+			continue
+		}
+		t, ok := schemas.LookupFieldType(of.Type)
+		if !ok {
+			add(ptr, "field %q has unknown type %s", name, of.Type)
+			continue
+		}
+		if err := t.CheckValue(obj, of, f.Hidden[name]); err != nil {
+			add(ptr, "hidden value of %q: %v", name, err)
+		}
+	}
+
+	for _, of := range obj.Fields {
+		if of.Required && of.Default == nil && !seen[of.Name] && !hasKey(f.Hidden, of.Name) && !isOwnerByForm(f, obj, of) {
+			add("/fields", "%s requires field %q: put it on the form or give it a hidden value", obj.Name, of.Name)
+		}
+	}
+
+	if f.SuccessMessage != "" && f.RedirectURL != "" {
+		add("/redirectUrl", "set successMessage or redirectUrl, not both")
+	}
+	if f.RedirectURL != "" {
+		if u, err := url.Parse(f.RedirectURL); err != nil || u.Host == "" {
+			add("/redirectUrl", "must be an absolute http(s) URL")
+		}
+	}
+
+	if d := f.Dedupe; d != nil {
+		in := c.input(d.By)
+		switch {
+		case in == nil:
+			add("/dedupe/by", "dedupe field %q is not a field of the form", d.By)
+		case in.Field.Type != schemas.TypeEmail:
+			add("/dedupe/by", "dedupe field %q must be an email field, not %s", d.By, in.Field.Type)
+		case !in.Required:
+			add("/dedupe/by", "dedupe field %q must be required on the form", d.By)
+		}
+		for key, list := range map[string][]string{"update": d.Update, "fill": d.Fill} {
+			for i, name := range list {
+				if c.input(name) == nil && !hasKey(f.Hidden, name) {
+					add(fmt.Sprintf("/dedupe/%s/%d", key, i), "%q is neither a field of the form nor hidden", name)
+				}
+			}
+		}
+	}
+
+	hp := f.Spam.HoneypotName()
+	if obj.Field(hp) != nil {
+		add("/spam/honeypot", "the honeypot %q is a field of %s; name it something else", hp, obj.Name)
+	}
+	if f.Owner != "" && obj.OwnerField() == nil {
+		add("/owner", "%s has no owner field", obj.Name)
+	}
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	c.maxBody = f.Spam.MaxBodyBytes
+	if c.maxBody == 0 {
+		c.maxBody = DefaultMaxBodyBytes
+		for _, in := range c.inputs {
+			if in.Kind == kindFile {
+				n := int64(1)
+				if in.Multiple {
+					n = maxFilesPerField
+				}
+				c.maxBody += n * in.MaxSize
+			}
+		}
+	}
+	if err := c.buildSchema(); err != nil {
+		return nil, schemas.Errors{{File: f.file, Message: "generated JSON Schema: " + err.Error()}}
+	}
+	return c, nil
+}
+
+// isOwnerByForm reports whether of is the owner field the form's owner setting fills.
+func isOwnerByForm(f *Form, obj *schemas.Object, of *schemas.Field) bool {
+	owner := obj.OwnerField()
+	return f.Owner != "" && owner != nil && owner.Name == of.Name
+}
+
+// Limits of uploads on forms.
+const (
+	defaultFileMaxSize = 10 << 20 // as schemas' file fields
+	maxFilesPerField   = 5
+)
+
+// Length limits of the text types, as the schemas package applies them.
+const (
+	textMax     = 1000
+	longTextMax = 100000
+	richTextMax = 100000
+	phoneMax    = 32
+)
+
+// textLimits returns the length limits and pattern a text-like field is checked with.
+func textLimits(f *schemas.Field) (lo, hi int, pattern string) {
+	switch f.Type {
+	case schemas.TypeText:
+		hi = textMax
+	case schemas.TypeLongText:
+		hi = longTextMax
+	case schemas.TypeRichText:
+		hi = richTextMax
+	case schemas.TypePhone:
+		hi, pattern = phoneMax, schemas.PhonePattern
+	case schemas.TypeEmail:
+		return 0, 254, ""
+	case schemas.TypeURL:
+		return 0, 2000, ""
+	default:
+		return 0, 0, ""
+	}
+	if f.Min != nil {
+		lo = int(*f.Min)
+	}
+	if f.Max != nil && int(*f.Max) < hi {
+		hi = int(*f.Max)
+	}
+	if f.Pattern != "" {
+		pattern = f.Pattern
+	}
+	return lo, hi, pattern
+}
+
+func (c *compiled) input(name string) *input {
+	for _, in := range c.inputs {
+		if in.Name == name {
+			return in
+		}
+	}
+	return nil
+}
+
+func hasKey(m map[string]any, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// suggest returns ` (did you mean "x"?)` for the known name closest to name, or "".
+func suggest(name string, known []string) string {
+	best, bestD := "", len(name)/2+1
+	for _, k := range known {
+		if d := distance(name, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein distance of a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,649 @@
+package forms
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/filesystem"
+
+	"github.com/relata/relata/schemas"
+)
+
+// submission is a decoded request body.
+type submission struct {
+	// doc holds every submitted key but the honeypot and files, normalized: strings trimmed,
+	// empty values left out, form values converted to the field's JSON type.
+	doc      map[string]any
+	files    map[string][]*filesystem.File
+	honeypot string
+	// raw is what was typed, by key, to show the page again after an error.
+	raw map[string][]string
+	// errs are problems found while decoding (a file where text belongs, too many files).
+	errs FieldErrors
+}
+
+// result is the outcome of one submission, for the page and the JSON endpoint alike.
+type result struct {
+	status int
+	// errors, on refusal, say what is wrong per key ([KeyForm] for the whole submission).
+	errors FieldErrors
+	// blocked is the reason a submission was blocked as spam, if it was.
+	blocked    string
+	retryAfter time.Duration
+	sub        *submission
+	record     *core.Record
+	action     string
+}
+
+// client describes who sent a submission.
+type client struct {
+	ip, userAgent, origin string
+}
+
+func clientOf(e *core.RequestEvent) client {
+	origin := e.Request.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		origin = e.Request.Referer()
+	}
+	return client{ip: e.RealIP(), userAgent: clip(e.Request.UserAgent(), 1000), origin: clip(origin, 1000)}
+}
+
+func refuse(status int, key, msg string) *result {
+	return &result{status: status, errors: FieldErrors{key: msg}}
+}
+
+// submit runs one submission through the spam guard, validation and storage.
+func (s *Service) submit(e *core.RequestEvent, c *compiled) *result {
+	f := c.form
+	now := s.cfg.Now()
+	cl := clientOf(e)
+	if ok, wait := s.limiter.allow(f.Slug+"\x00"+rateKey(cl.ip), now, f.Spam.PerMinute(), f.Spam.PerHour()); !ok {
+		s.countBlock(f.Slug, BlockRateLimited)
+		r := refuse(http.StatusTooManyRequests, KeyForm,
+			fmt.Sprintf("too many submissions from your address; please try again in %s", humanDuration(wait)))
+		r.blocked, r.retryAfter = BlockRateLimited, wait
+		return r
+	}
+	sub, r := s.read(e, c)
+	if r != nil {
+		return r
+	}
+	if sub.honeypot != "" {
+		s.countBlock(f.Slug, BlockHoneypot)
+		r := refuse(http.StatusBadRequest, f.Spam.HoneypotName(), "must be left empty (it is a trap for robots)")
+		r.blocked, r.sub = BlockHoneypot, sub
+		return r
+	}
+	if minFill := f.Spam.MinFill(); minFill > 0 {
+		tok, _ := sub.doc[KeyToken].(string)
+		served, err := s.tokenTime(f.Slug, tok, now)
+		switch {
+		case err != nil && !errors.Is(err, errBadToken):
+			s.app.Logger().Error("relata: form token", "form", f.Slug, "error", err)
+			return refuse(http.StatusInternalServerError, KeyForm, "the form cannot be sent right now; please try again later")
+		case err != nil:
+			s.countBlock(f.Slug, BlockBadToken)
+			r := refuse(http.StatusBadRequest, KeyToken, "the form has expired or was not loaded from this site; please send it again")
+			r.blocked, r.sub = BlockBadToken, sub
+			return r
+		case now.Sub(served) < time.Duration(minFill)*time.Second:
+			s.countBlock(f.Slug, BlockTooFast)
+			r := refuse(http.StatusBadRequest, KeyToken,
+				fmt.Sprintf("the form was sent too quickly after it was loaded; please wait %d seconds and send it again", minFill))
+			r.blocked, r.sub = BlockTooFast, sub
+			return r
+		}
+	}
+	errs := c.validate(sub.doc)
+	for k, msg := range sub.errs {
+		if errs == nil {
+			errs = FieldErrors{}
+		}
+		errs.add(k, msg)
+	}
+	for _, in := range c.inputs {
+		if in.Kind == kindFile && in.Required && len(sub.files[in.Name]) == 0 {
+			if errs == nil {
+				errs = FieldErrors{}
+			}
+			errs.add(in.Name, "please choose a file to upload")
+		}
+	}
+	if len(errs) > 0 {
+		return &result{status: http.StatusBadRequest, errors: errs, sub: sub}
+	}
+	rec, action, err := s.store(c, sub, cl, now)
+	var fe storeErrors
+	switch {
+	case errors.As(err, &fe):
+		return &result{status: http.StatusBadRequest, errors: FieldErrors(fe), sub: sub}
+	case err != nil:
+		s.app.Logger().Error("relata: store form submission", "form", f.Slug, "error", err)
+		return &result{status: http.StatusInternalServerError, errors: FieldErrors{KeyForm: "the submission could not be saved; please try again later"}, sub: sub}
+	}
+	return &result{status: http.StatusOK, sub: sub, record: rec, action: action}
+}
+
+// rateKey is the part of a client address the rate limit counts by: the whole IPv4 address,
+// or the /64 network of an IPv6 address (one subscriber usually has a whole /64).
+func rateKey(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil || !addr.Is6() || addr.Is4In6() {
+		return ip
+	}
+	p, err := addr.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
+
+func humanDuration(d time.Duration) string {
+	secs := int(math.Ceil(d.Seconds()))
+	switch {
+	case secs <= 1:
+		return "a second"
+	case secs < 120:
+		return fmt.Sprintf("%d seconds", secs)
+	}
+	return fmt.Sprintf("%d minutes", (secs+59)/60)
+}
+
+// read reads and decodes the request body: JSON, URL-encoded or multipart form data.
+func (s *Service) read(e *core.RequestEvent, c *compiled) (*submission, *result) {
+	f := c.form
+	tooLarge := func() (*submission, *result) {
+		s.countBlock(f.Slug, BlockTooLarge)
+		r := refuse(http.StatusRequestEntityTooLarge, KeyForm, fmt.Sprintf("the submission is too large (at most %s)", humanBytes(c.maxBody)))
+		r.blocked = BlockTooLarge
+		return nil, r
+	}
+	if e.Request.ContentLength > c.maxBody {
+		return tooLarge()
+	}
+	body, err := io.ReadAll(io.LimitReader(e.Request.Body, c.maxBody+1))
+	if int64(len(body)) > c.maxBody {
+		return tooLarge()
+	}
+	if err != nil {
+		return nil, refuse(http.StatusBadRequest, KeyForm, "the submission could not be read")
+	}
+	ct, params, _ := mime.ParseMediaType(e.Request.Header.Get("Content-Type"))
+	switch ct {
+	case "application/json":
+		var m map[string]any
+		dec := json.NewDecoder(bytes.NewReader(body))
+		if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
+			return nil, refuse(http.StatusBadRequest, KeyForm, "the body must be one JSON object of field names and values")
+		}
+		return c.fromJSON(m), nil
+	case "application/x-www-form-urlencoded":
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, refuse(http.StatusBadRequest, KeyForm, "the form data could not be read")
+		}
+		return c.fromValues(vals, nil), nil
+	case "multipart/form-data":
+		mf, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(c.maxBody)
+		if err != nil {
+			return nil, refuse(http.StatusBadRequest, KeyForm, "the form data could not be read")
+		}
+		defer mf.RemoveAll()
+		return c.fromValues(mf.Value, mf.File), nil
+	}
+	return nil, refuse(http.StatusUnsupportedMediaType, KeyForm,
+		"send application/json, application/x-www-form-urlencoded or multipart/form-data")
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// fromJSON normalizes a JSON submission: strings are trimmed, and empty strings, nulls and
+// empty lists are left out, as an empty input of the page is.
+func (c *compiled) fromJSON(m map[string]any) *submission {
+	sub := &submission{doc: map[string]any{}, raw: map[string][]string{}}
+	hp := c.form.Spam.HoneypotName()
+	for k, v := range m {
+		if k == hp {
+			if v != nil && v != "" {
+				sub.honeypot = fmt.Sprint(v)
+			}
+			continue
+		}
+		if in := c.input(k); in != nil && in.Kind == kindFile {
+			sub.addErr(k, "must be uploaded as a file (multipart/form-data)")
+			continue
+		}
+		multiline := false
+		if in := c.input(k); in != nil {
+			multiline = in.Kind == kindTextarea
+		}
+		if v = normalize(v, multiline); v != nil {
+			sub.doc[k] = v
+		}
+	}
+	return sub
+}
+
+func (sub *submission) addErr(k, msg string) {
+	if sub.errs == nil {
+		sub.errs = FieldErrors{}
+	}
+	sub.errs.add(k, msg)
+}
+
+func normalize(v any, multiline bool) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case string:
+		x = strings.TrimSpace(x)
+		if multiline {
+			x = strings.ReplaceAll(x, "\r\n", "\n")
+		}
+		if x == "" {
+			return nil
+		}
+		return x
+	case []any:
+		out := make([]any, 0, len(x))
+		for _, e := range x {
+			if e = normalize(e, multiline); e != nil {
+				out = append(out, e)
+			}
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		return out
+	}
+	return v
+}
+
+// localDateTime matches the value of a datetime-local input.
+var localDateTime = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$`)
+
+// fromValues decodes a submission of form data: every value is text, so values are converted
+// to the JSON type of their field (numbers, true/false, lists) before validation.
+func (c *compiled) fromValues(vals url.Values, files map[string][]*multipart.FileHeader) *submission {
+	sub := &submission{doc: map[string]any{}, raw: map[string][]string{}}
+	hp := c.form.Spam.HoneypotName()
+	for k, list := range vals {
+		sub.raw[k] = list
+		first := ""
+		if len(list) > 0 {
+			first = list[0]
+		}
+		switch k {
+		case hp:
+			sub.honeypot = strings.TrimSpace(strings.Join(list, ""))
+			continue
+		case KeyToken:
+			if first != "" {
+				sub.doc[k] = first
+			}
+			continue
+		case KeyConsent:
+			if b, ok := truthy(first); ok {
+				sub.doc[k] = b
+			} else if first != "" {
+				sub.doc[k] = first
+			}
+			continue
+		}
+		in := c.input(k)
+		if in == nil {
+			sub.doc[k] = first // not a field of the form: refused by validation
+			continue
+		}
+		var v any
+		switch in.Kind {
+		case kindFile:
+			if strings.TrimSpace(first) != "" {
+				sub.addErr(k, "must be uploaded as a file")
+			}
+			continue
+		case kindCheckbox:
+			if b, ok := truthy(first); ok {
+				v = b
+			} else if strings.TrimSpace(first) != "" {
+				v = first
+			}
+		case kindCheckboxes:
+			v = normalize(anyList(list), false)
+		case kindTags:
+			var tags []string
+			for _, s := range list {
+				tags = append(tags, strings.Split(s, ",")...)
+			}
+			v = normalize(anyList(tags), false)
+		case kindNumber:
+			s := strings.TrimSpace(first)
+			if s == "" {
+				continue
+			}
+			if n, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(n, 0) && !math.IsNaN(n) {
+				v = n
+			} else {
+				v = s
+			}
+		case kindDateTime:
+			s := strings.TrimSpace(first)
+			if localDateTime.MatchString(s) {
+				if len(s) == len("2006-01-02T15:04") {
+					s += ":00"
+				}
+				s += "Z"
+			}
+			v = normalize(s, false)
+		default:
+			if len(list) > 1 {
+				v = anyList(list) // several values for one: refused as "must be text, not a list"
+			} else {
+				v = normalize(first, in.Kind == kindTextarea)
+			}
+		}
+		if v != nil {
+			sub.doc[k] = v
+		}
+	}
+	for k, fhs := range files {
+		in := c.input(k)
+		var picked []*multipart.FileHeader
+		for _, fh := range fhs {
+			if fh.Filename != "" || fh.Size > 0 {
+				picked = append(picked, fh)
+			}
+		}
+		if len(picked) == 0 {
+			continue
+		}
+		switch {
+		case in == nil || in.Kind != kindFile:
+			if c.obj.Field(k) != nil {
+				sub.addErr(k, "cannot be set through this form")
+			} else {
+				sub.addErr(k, "is not a field of this form")
+			}
+			continue
+		case !in.Multiple && len(picked) > 1:
+			sub.addErr(k, "takes one file")
+			continue
+		case len(picked) > maxFilesPerField:
+			sub.addErr(k, fmt.Sprintf("takes at most %d files", maxFilesPerField))
+			continue
+		}
+		for _, fh := range picked {
+			if fh.Size > in.MaxSize {
+				sub.addErr(k, fmt.Sprintf("%s is larger than %s", clip(fh.Filename, 80), humanBytes(in.MaxSize)))
+				break
+			}
+			file, err := filesystem.NewFileFromMultipart(fh)
+			if err != nil {
+				sub.addErr(k, "the file could not be read")
+				break
+			}
+			if sub.files == nil {
+				sub.files = map[string][]*filesystem.File{}
+			}
+			sub.files[k] = append(sub.files[k], file)
+		}
+	}
+	return sub
+}
+
+func anyList(list []string) []any {
+	out := make([]any, len(list))
+	for i, s := range list {
+		out[i] = s
+	}
+	return out
+}
+
+func truthy(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "on", "true", "1", "yes":
+		return true, true
+	case "off", "false", "0", "no":
+		return false, true
+	}
+	return false, false
+}
+
+// storeErrors are per-field problems the database found (a unique value taken).
+type storeErrors FieldErrors
+
+func (se storeErrors) Error() string {
+	return fmt.Sprintf("invalid submission: %v", map[string]string(se))
+}
+
+// store saves an accepted submission in one transaction: the record (created, or found by
+// the dedupe field and updated), the consent and the form_submissions record — whose creation
+// queues the "form submitted" workflow trigger in this same transaction (package hooks).
+func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) (*core.Record, string, error) {
+	f := c.form
+	var (
+		rec    *core.Record
+		action = ActionCreated
+	)
+	err := s.app.RunInTransaction(func(tx core.App) error {
+		coll, err := tx.FindCachedCollectionByNameOrId(c.obj.Name)
+		if err != nil {
+			return err
+		}
+		hidden, err := c.hiddenValues(now)
+		if err != nil {
+			return err
+		}
+		value := func(name string) (any, bool) {
+			if files, ok := sub.files[name]; ok {
+				return files, true
+			}
+			if v, ok := sub.doc[name]; ok && c.input(name) != nil {
+				return v, true
+			}
+			v, ok := hidden[name]
+			return v, ok
+		}
+		rec = nil
+		if d := f.Dedupe; d != nil {
+			email, _ := sub.doc[d.By].(string)
+			if rec, err = findByEmail(tx, coll, d.By, email); err != nil {
+				return err
+			}
+		}
+		save := true
+		if rec == nil {
+			action = ActionCreated
+			rec = core.NewRecord(coll)
+			for k, v := range hidden {
+				rec.Set(k, v)
+			}
+			for _, in := range c.inputs {
+				if v, ok := value(in.Name); ok {
+					rec.Set(in.Name, v)
+				}
+			}
+			if f.Owner != "" {
+				if of := c.obj.OwnerField(); of != nil {
+					if u, err := tx.FindAuthRecordByEmail(schemas.UsersCollection, f.Owner); err == nil {
+						rec.Set(of.Name, u.Id)
+					} else {
+						s.app.Logger().Warn("relata: the owner of a form is not a CRM user", "form", f.Slug, "owner", f.Owner)
+					}
+				}
+			}
+		} else {
+			action = ActionUpdated
+			save = false
+			set := func(name string) {
+				v, ok := value(name)
+				if !ok {
+					return
+				}
+				before := rec.Get(name)
+				rec.Set(name, v)
+				if !reflect.DeepEqual(before, rec.Get(name)) {
+					save = true
+				}
+			}
+			for _, name := range f.Dedupe.Update {
+				set(name)
+			}
+			for _, name := range f.Dedupe.Fill {
+				if isEmpty(rec.Get(name)) {
+					set(name)
+				}
+			}
+		}
+		if save {
+			if err := tx.Save(rec); err != nil {
+				return fieldErrorsOf(err)
+			}
+		}
+		consentID := ""
+		if f.Consent != nil && sub.doc[KeyConsent] == true {
+			cc, err := tx.FindCachedCollectionByNameOrId(ConsentsCollection)
+			if err != nil {
+				return err
+			}
+			cr := core.NewRecord(cc)
+			cr.Set("form", f.Slug)
+			cr.Set("object", c.obj.Name)
+			cr.Set("record_id", rec.Id)
+			cr.Set("text", f.Consent.Text)
+			cr.Set("version", f.Consent.Version)
+			cr.Set("given_at", now)
+			cr.Set("client_ip", cl.ip)
+			cr.Set("user_agent", cl.userAgent)
+			if cc.Fields.GetByName("contact") != nil && c.obj.Name == ContactsObject {
+				cr.Set("contact", rec.Id)
+			}
+			if err := tx.Save(cr); err != nil {
+				return fmt.Errorf("save consent: %w", err)
+			}
+			consentID = cr.Id
+		}
+		sc, err := tx.FindCachedCollectionByNameOrId(SubmissionsCollection)
+		if err != nil {
+			return err
+		}
+		sr := core.NewRecord(sc)
+		sr.Set("form", f.Slug)
+		sr.Set("object", c.obj.Name)
+		sr.Set("record_id", rec.Id)
+		sr.Set("action", action)
+		sr.Set("consent", consentID)
+		sr.Set("client_ip", cl.ip)
+		sr.Set("user_agent", cl.userAgent)
+		sr.Set("origin", cl.origin)
+		if err := tx.Save(sr); err != nil {
+			return fmt.Errorf("save form submission: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return rec, action, nil
+}
+
+// hiddenValues resolves the form's hidden values: relative dates ("today+7d") become dates.
+func (c *compiled) hiddenValues(now time.Time) (map[string]any, error) {
+	out := make(map[string]any, len(c.form.Hidden))
+	for k, v := range c.form.Hidden {
+		if of := c.obj.Field(k); of != nil && (of.Type == schemas.TypeDate || of.Type == schemas.TypeDateTime) {
+			if s, ok := v.(string); ok && s != "" {
+				d, err := schemas.ResolveDate(s, now)
+				if err != nil {
+					return nil, fmt.Errorf("hidden %s: %w", k, err)
+				}
+				v = d
+			}
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// findByEmail returns the record of coll whose field equals email ignoring case, or nil.
+func findByEmail(tx core.App, coll *core.Collection, field, email string) (*core.Record, error) {
+	if email == "" {
+		return nil, nil
+	}
+	rec := &core.Record{}
+	err := tx.RecordQuery(coll).
+		AndWhere(dbx.NewExp("LOWER([["+field+"]]) = {:email}", dbx.Params{"email": strings.ToLower(email)})).
+		OrderBy("created ASC").Limit(1).One(rec)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find %s by %s: %w", coll.Name, field, err)
+	}
+	return rec, nil
+}
+
+func isEmpty(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case []string:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	case float64:
+		return x == 0
+	case bool:
+		return !x
+	}
+	return reflect.ValueOf(v).IsZero()
+}
+
+// fieldErrorsOf turns the validation errors of a record save into per-field errors.
+func fieldErrorsOf(err error) error {
+	var ve validation.Errors
+	if !errors.As(err, &ve) {
+		return err
+	}
+	out := storeErrors{}
+	for k, e := range ve {
+		msg := strings.TrimSuffix(e.Error(), ".")
+		var ve validation.Error
+		if errors.As(e, &ve) && ve.Code() == "validation_not_unique" {
+			msg = "is already registered"
+		}
+		if msg != "" {
+			msg = strings.ToLower(msg[:1]) + msg[1:]
+		}
+		out[k] = msg
+	}
+	return out
+}

@@ -1,0 +1,26 @@
+// Package insights serves what the web app needs beyond PocketBase's REST API: the live object
+// model, the numbers of the pipeline board and the dashboards, a record's timeline, and when
+// records entered their stage. Every answer follows the caller's access rules: numbers are
+// computed in SQL over exactly the records the caller may list (the object's list rule,
+// applied by PocketBase's own rule resolver), and a timeline is served only to a caller who
+// may view the record.
+//
+//	reg := schemas.MustRegister(app, app.RootCmd, schemas.Config{})
+//	insights.MustRegister(app, insights.Config{Registry: reg})
+//
+// Routes (signed-in CRM users and superusers; PocketBase auth token in Authorization):
+//
+//	GET /api/relata/objects                           the live object model
+//	GET /api/relata/objects/{object}                  one object
+//	GET /api/relata/insights/pipeline?object=deals    count, total and weighted total per stage
+//	GET /api/relata/insights/forecast?object=deals    weighted open value by expected close month
+//	GET /api/relata/insights/sources?object=deals     win and conversion rate by lead source
+//	GET /api/relata/insights/cycle?object=deals       average days to close and time in each stage
+//	GET /api/relata/insights/stage-since?object=deals&ids=a,b   when records entered their stage
+//	GET /api/relata/timeline/{object}/{id}            activities, emails, stage changes, runs
+//
+// The insights endpoints take optional parameters that default from the object model:
+// pipeline, field (the stage field), amount (a currency or number field), date (the expected
+// close date of the forecast), by (the field the sources report groups by) and closed (the
+// date a record was closed).
+package insights

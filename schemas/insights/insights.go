@@ -1,0 +1,589 @@
+package insights
+
+import (
+	"database/sql"
+	"fmt"
+
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"github.com/relata/relata/schemas"
+)
+
+// StageChangesCollection is where Relata's record hooks keep the stage history.
+const StageChangesCollection = "stage_changes"
+
+// Query names what a report is about. Only Object is required; the rest default from the
+// object model.
+type Query struct {
+	Object string `json:"object"`
+	// Pipeline defaults to the pipeline of Field, or of the object's first stage field.
+	Pipeline string `json:"pipeline"`
+	// Field is the stage field; default: the first stage field of Pipeline.
+	Field string `json:"field"`
+	// Amount is the value summed; default: the first currency field, else the first number
+	// field; without one, totals are 0 and only counts are reported.
+	Amount string `json:"amount"`
+	// Date is the forecast's close date; default: "expected_close", else the first date field.
+	Date string `json:"date"`
+	// By is the field the sources report groups by; default: "source", else the first select.
+	By string `json:"by"`
+	// Closed is when a record was closed; default: "closed_at" when the object has it. Records
+	// without it use the time they entered their won stage.
+	Closed string `json:"closed"`
+}
+
+// QueryError is a report asked for something the object model does not have.
+type QueryError struct{ Message string }
+
+func (e *QueryError) Error() string { return e.Message }
+
+func badQuery(format string, args ...any) error {
+	return &QueryError{Message: fmt.Sprintf(format, args...)}
+}
+
+// report is a Query resolved against the object model.
+type report struct {
+	obj      *schemas.Object
+	coll     *core.Collection
+	stage    *schemas.Field
+	pipeline *schemas.Pipeline
+	amount   string // "" when the object has no amount
+	date     string
+	by       string
+	closed   string
+	scope    scope
+}
+
+func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
+	obj, ok := s.reg.Object(q.Object)
+	if !ok {
+		return nil, badQuery("unknown object %q", q.Object)
+	}
+	coll, err := s.app.FindCachedCollectionByNameOrId(obj.Name)
+	if err != nil {
+		return nil, badQuery("object %q has no collection", q.Object)
+	}
+	r := &report{obj: obj, coll: coll}
+	for _, f := range obj.Fields {
+		if f.Type != schemas.TypeStage {
+			continue
+		}
+		if (q.Field == "" || q.Field == f.Name) && (q.Pipeline == "" || q.Pipeline == f.Pipeline) {
+			r.stage = f
+			break
+		}
+	}
+	if r.stage == nil {
+		return nil, badQuery("%s has no stage field for pipeline %q", obj.Name, q.Pipeline)
+	}
+	if r.pipeline = obj.Pipeline(r.stage.Pipeline); r.pipeline == nil {
+		return nil, badQuery("%s has no pipeline %q", obj.Name, r.stage.Pipeline)
+	}
+	if r.amount, err = pickField(obj, q.Amount, "", schemas.TypeCurrency, schemas.TypeNumber); err != nil {
+		return nil, err
+	}
+	if r.date, err = pickField(obj, q.Date, "expected_close", schemas.TypeDate, schemas.TypeDateTime); err != nil {
+		return nil, err
+	}
+	if r.by, err = pickField(obj, q.By, "source", schemas.TypeSelect, schemas.TypeText); err != nil {
+		return nil, err
+	}
+	if f := obj.Field(r.by); f != nil && f.Multiple {
+		return nil, badQuery("%s.%s holds several values; group by a single-value field", obj.Name, r.by)
+	}
+	if q.Closed != "" || obj.Field("closed_at") != nil {
+		if r.closed, err = pickField(obj, q.Closed, "closed_at", schemas.TypeDate, schemas.TypeDateTime); err != nil {
+			return nil, err
+		}
+	}
+	if r.scope, err = s.scopeOf(coll, info); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// pickField returns the named field (which must have one of types), or the preferred one,
+// or the first field of the first type that has one; "" when there is none.
+func pickField(obj *schemas.Object, name, preferred string, types ...string) (string, error) {
+	if name != "" {
+		f := obj.Field(name)
+		if f == nil || !slices.Contains(types, f.Type) {
+			return "", badQuery("%s has no %s field %q", obj.Name, strings.Join(types, " or "), name)
+		}
+		return name, nil
+	}
+	if f := obj.Field(preferred); f != nil && slices.Contains(types, f.Type) {
+		return f.Name, nil
+	}
+	for _, t := range types {
+		for _, f := range obj.Fields {
+			if f.Type == t && !f.Multiple {
+				return f.Name, nil
+			}
+		}
+	}
+	return "", nil
+}
+
+func (r *report) amountSQL() string {
+	if r.amount == "" {
+		return "0"
+	}
+	return "COALESCE([[" + r.amount + "]], 0)"
+}
+
+// Totals is a count of records and the sum of their amounts.
+type Totals struct {
+	Count int     `json:"count"`
+	Total float64 `json:"total"`
+	// Weighted is the total weighted by each stage's probability.
+	Weighted float64 `json:"weighted"`
+}
+
+func (t *Totals) add(count int, total, probability float64) {
+	t.Count += count
+	t.Total += total
+	t.Weighted += total * probability / 100
+}
+
+// StageTotals is one column of the pipeline board.
+type StageTotals struct {
+	schemas.Stage
+	Totals
+}
+
+// Pipeline is the pipeline board's numbers: per stage, and for open, won and lost records.
+type Pipeline struct {
+	Object   string        `json:"object"`
+	Pipeline string        `json:"pipeline"`
+	Label    string        `json:"label"`
+	Field    string        `json:"field"`
+	Amount   string        `json:"amount"`
+	Currency string        `json:"currency"`
+	Stages   []StageTotals `json:"stages"`
+	Open     Totals        `json:"open"`
+	Won      Totals        `json:"won"`
+	Lost     Totals        `json:"lost"`
+	// Other counts records whose stage is not in the pipeline (empty, or removed since).
+	Other Totals `json:"other"`
+}
+
+type stageRow struct {
+	Stage string          `db:"stage"`
+	Group sql.NullString  `db:"grp"`
+	N     int             `db:"n"`
+	Total sql.NullFloat64 `db:"total"`
+}
+
+// groupByStage sums the records in scope by stage (and by group, a SQL expression, if set).
+func (s *Service) groupByStage(r *report, group, where string, params dbx.Params) ([]stageRow, error) {
+	grp := "NULL"
+	if group != "" {
+		grp = group
+	}
+	if where == "" {
+		where = "1=1"
+	}
+	q := fmt.Sprintf("SELECT COALESCE([[%[1]s]], '') AS stage, %[2]s AS grp, COUNT(*) AS n, SUM(%[3]s) AS total FROM {{%[4]s}} WHERE %[5]s AND (%[6]s) GROUP BY 1, 2",
+		r.stage.Name, grp, r.amountSQL(), r.obj.Name, r.scope.where("[["+r.obj.Name+".id]]"), where)
+	var rows []stageRow
+	if err := s.query(q, r.scope, params).All(&rows); err != nil {
+		return nil, fmt.Errorf("insights %s: %w", r.obj.Name, err)
+	}
+	return rows, nil
+}
+
+func currencyOf(obj *schemas.Object, amount string) string {
+	if f := obj.Field(amount); f != nil {
+		return f.Currency
+	}
+	return ""
+}
+
+// Pipeline returns the count, total and probability-weighted total of each stage, over the
+// records the caller may list.
+func (s *Service) Pipeline(info *core.RequestInfo, q Query) (*Pipeline, error) {
+	r, err := s.resolve(q, info)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.groupByStage(r, "", "", nil)
+	if err != nil {
+		return nil, err
+	}
+	out := &Pipeline{Object: r.obj.Name, Pipeline: r.pipeline.Name, Label: r.pipeline.Label, Field: r.stage.Name,
+		Amount: r.amount, Currency: currencyOf(r.obj, r.amount), Stages: make([]StageTotals, len(r.pipeline.Stages))}
+	for i, st := range r.pipeline.Stages {
+		out.Stages[i].Stage = *st
+	}
+	for _, row := range rows {
+		i := slices.IndexFunc(r.pipeline.Stages, func(st *schemas.Stage) bool { return st.Name == row.Stage })
+		if i < 0 {
+			out.Other.add(row.N, row.Total.Float64, 0)
+			continue
+		}
+		st := r.pipeline.Stages[i]
+		out.Stages[i].add(row.N, row.Total.Float64, st.Probability)
+		switch {
+		case st.Won:
+			out.Won.add(row.N, row.Total.Float64, st.Probability)
+		case st.Lost:
+			out.Lost.add(row.N, row.Total.Float64, st.Probability)
+		case !st.IsClosed():
+			out.Open.add(row.N, row.Total.Float64, st.Probability)
+		}
+	}
+	return out, nil
+}
+
+// Month is one month of the forecast ("2026-03"; "" for records without a close date).
+type Month struct {
+	Month string `json:"month"`
+	Totals
+}
+
+// Forecast is the open pipeline by expected close month.
+type Forecast struct {
+	Object   string  `json:"object"`
+	Pipeline string  `json:"pipeline"`
+	Date     string  `json:"date"`
+	Amount   string  `json:"amount"`
+	Currency string  `json:"currency"`
+	Months   []Month `json:"months"`
+}
+
+// Forecast returns the open records' totals and weighted totals by the month of their
+// expected close date, over the records the caller may list.
+func (s *Service) Forecast(info *core.RequestInfo, q Query) (*Forecast, error) {
+	r, err := s.resolve(q, info)
+	if err != nil {
+		return nil, err
+	}
+	if r.date == "" {
+		return nil, badQuery("%s has no date field to forecast by", r.obj.Name)
+	}
+	rows, err := s.groupByStage(r, "substr(COALESCE([["+r.date+"]], ''), 1, 7)", "", nil)
+	if err != nil {
+		return nil, err
+	}
+	out := &Forecast{Object: r.obj.Name, Pipeline: r.pipeline.Name, Date: r.date, Amount: r.amount,
+		Currency: currencyOf(r.obj, r.amount), Months: []Month{}}
+	byMonth := map[string]*Totals{}
+	for _, row := range rows {
+		st := r.pipeline.Stage(row.Stage)
+		if st == nil || st.IsClosed() {
+			continue
+		}
+		t := byMonth[row.Group.String]
+		if t == nil {
+			t = &Totals{}
+			byMonth[row.Group.String] = t
+		}
+		t.add(row.N, row.Total.Float64, st.Probability)
+	}
+	for m, t := range byMonth {
+		out.Months = append(out.Months, Month{Month: m, Totals: *t})
+	}
+	// Months in order; records without a date last.
+	sort.Slice(out.Months, func(i, j int) bool {
+		a, b := out.Months[i].Month, out.Months[j].Month
+		if a == "" || b == "" {
+			return b == "" && a != ""
+		}
+		return a < b
+	})
+	return out, nil
+}
+
+// Source is the outcome of the records of one value of the grouping field.
+type Source struct {
+	Value     string  `json:"value"`
+	Label     string  `json:"label"`
+	Count     int     `json:"count"`
+	Open      int     `json:"open"`
+	Won       int     `json:"won"`
+	Lost      int     `json:"lost"`
+	WonAmount float64 `json:"wonAmount"`
+	// WinRate is won / (won + lost): the share of closed records that were won; nil when none
+	// closed.
+	WinRate *float64 `json:"winRate"`
+	// ConversionRate is won / count: the share of all records that were won; nil when none.
+	ConversionRate *float64 `json:"conversionRate"`
+}
+
+// Sources is the win and conversion rate by lead source.
+type Sources struct {
+	Object   string   `json:"object"`
+	Pipeline string   `json:"pipeline"`
+	By       string   `json:"by"`
+	Sources  []Source `json:"sources"`
+}
+
+// Sources returns, for each value of the grouping field (lead source), how many records were
+// won, lost and are open, with the win rate and the conversion rate.
+func (s *Service) Sources(info *core.RequestInfo, q Query) (*Sources, error) {
+	r, err := s.resolve(q, info)
+	if err != nil {
+		return nil, err
+	}
+	if r.by == "" {
+		return nil, badQuery("%s has no field to group by", r.obj.Name)
+	}
+	rows, err := s.groupByStage(r, "COALESCE([["+r.by+"]], '')", "", nil)
+	if err != nil {
+		return nil, err
+	}
+	byField := r.obj.Field(r.by)
+	bySource := map[string]*Source{}
+	for _, row := range rows {
+		v := row.Group.String
+		src := bySource[v]
+		if src == nil {
+			src = &Source{Value: v, Label: optionLabel(byField, v)}
+			bySource[v] = src
+		}
+		src.Count += row.N
+		switch st := r.pipeline.Stage(row.Stage); {
+		case st != nil && st.Won:
+			src.Won += row.N
+			src.WonAmount += row.Total.Float64
+		case st != nil && st.Lost:
+			src.Lost += row.N
+		case st != nil && !st.IsClosed():
+			src.Open += row.N
+		}
+	}
+	out := &Sources{Object: r.obj.Name, Pipeline: r.pipeline.Name, By: r.by, Sources: []Source{}}
+	for _, src := range bySource {
+		if closed := src.Won + src.Lost; closed > 0 {
+			src.WinRate = ratio(src.Won, closed)
+		}
+		if src.Count > 0 {
+			src.ConversionRate = ratio(src.Won, src.Count)
+		}
+		out.Sources = append(out.Sources, *src)
+	}
+	sort.Slice(out.Sources, func(i, j int) bool {
+		a, b := out.Sources[i], out.Sources[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		return a.Value < b.Value
+	})
+	return out, nil
+}
+
+func ratio(a, b int) *float64 {
+	v := float64(a) / float64(b)
+	return &v
+}
+
+func optionLabel(f *schemas.Field, v string) string {
+	if v == "" {
+		return "(none)"
+	}
+	if f != nil {
+		for _, o := range f.Options {
+			if o.Value == v && o.Label != "" {
+				return o.Label
+			}
+		}
+	}
+	return v
+}
+
+// Average is the mean of Count durations, in days.
+type Average struct {
+	Count int     `json:"count"`
+	Days  float64 `json:"days"`
+}
+
+func (a *Average) add(d time.Duration) {
+	a.Days = (a.Days*float64(a.Count) + d.Hours()/24) / float64(a.Count+1)
+	a.Count++
+}
+
+// StageTime is the average time records spent in one stage.
+type StageTime struct {
+	Stage string `json:"stage"`
+	Label string `json:"label"`
+	Average
+}
+
+// Cycle is how long records take: to be won, and in each stage.
+type Cycle struct {
+	Object   string `json:"object"`
+	Pipeline string `json:"pipeline"`
+	// DaysToClose is the mean time from creation to closing of won records (the closed date
+	// field, else the time the record entered its won stage). Records closed before they were
+	// created (imported history) are left out.
+	DaysToClose Average `json:"daysToClose"`
+	// TimeInStage is the mean time of completed stays in each stage, from the stage history.
+	TimeInStage []StageTime `json:"timeInStage"`
+}
+
+type changeRow struct {
+	Record  string `db:"record"`
+	From    string `db:"from"`
+	To      string `db:"to"`
+	At      string `db:"at"`
+	Created string `db:"created"`
+}
+
+// Cycle returns the average days to close won records and the average days spent in each
+// stage, over the records the caller may list.
+func (s *Service) Cycle(info *core.RequestInfo, q Query) (*Cycle, error) {
+	r, err := s.resolve(q, info)
+	if err != nil {
+		return nil, err
+	}
+	out := &Cycle{Object: r.obj.Name, Pipeline: r.pipeline.Name, TimeInStage: []StageTime{}}
+
+	// Stage history of the records in scope, oldest first.
+	hq := fmt.Sprintf("SELECT sc.[[record]] AS record, sc.[[from]] AS [[from]], sc.[[to]] AS [[to]], sc.[[at]] AS at, o.[[created]] AS created "+
+		"FROM {{%[1]s}} sc JOIN {{%[2]s}} o ON o.[[id]] = sc.[[record]] "+
+		"WHERE sc.[[object]] = {:insightsObject} AND sc.[[field]] = {:insightsField} AND %[3]s "+
+		"ORDER BY sc.[[record]], sc.[[at]], sc.[[rowid]]",
+		StageChangesCollection, r.obj.Name, r.scope.where("o.[[id]]"))
+	var changes []changeRow
+	if _, err := s.app.FindCachedCollectionByNameOrId(StageChangesCollection); err == nil {
+		if err := s.query(hq, r.scope, dbx.Params{"insightsObject": r.obj.Name, "insightsField": r.stage.Name}).All(&changes); err != nil {
+			return nil, fmt.Errorf("insights stage history of %s: %w", r.obj.Name, err)
+		}
+	}
+	wonAt := map[string]time.Time{} // record -> when it last entered a won stage
+	stays := map[string]*Average{}
+	var prev *changeRow
+	for i := range changes {
+		c := &changes[i]
+		at := parseTime(c.At)
+		var start time.Time
+		switch {
+		case prev != nil && prev.Record == c.Record:
+			start = parseTime(prev.At)
+		case c.From != "":
+			start = parseTime(c.Created) // the first stay began when the record was created
+		}
+		if c.From != "" && !start.IsZero() && !at.Before(start) {
+			if stays[c.From] == nil {
+				stays[c.From] = &Average{}
+			}
+			stays[c.From].add(at.Sub(start))
+		}
+		if st := r.pipeline.Stage(c.To); st != nil && st.Won {
+			wonAt[c.Record] = at
+		}
+		prev = c
+	}
+	for _, st := range r.pipeline.Stages {
+		if a := stays[st.Name]; a != nil {
+			out.TimeInStage = append(out.TimeInStage, StageTime{Stage: st.Name, Label: st.Label, Average: *a})
+		}
+	}
+
+	// Won records: from creation to closing.
+	var won []any
+	for _, st := range r.pipeline.Stages {
+		if st.Won {
+			won = append(won, st.Name)
+		}
+	}
+	if len(won) == 0 {
+		return out, nil
+	}
+	closed := "''"
+	if r.closed != "" {
+		closed = "COALESCE([[" + r.closed + "]], '')"
+	}
+	wq := fmt.Sprintf("SELECT [[id]] AS record, [[created]] AS created, %[1]s AS at FROM {{%[2]s}} WHERE [[%[3]s]] IN (%[4]s) AND %[5]s ORDER BY [[id]]",
+		closed, r.obj.Name, r.stage.Name, placeholders("insightsWon", len(won)), r.scope.where("[["+r.obj.Name+".id]]"))
+	var rows []changeRow
+	if err := s.query(wq, r.scope, namedParams("insightsWon", won)).All(&rows); err != nil {
+		return nil, fmt.Errorf("insights won %s: %w", r.obj.Name, err)
+	}
+	for _, row := range rows {
+		end := parseTime(row.At)
+		if end.IsZero() {
+			end = wonAt[row.Record]
+		}
+		start := parseTime(row.Created)
+		if end.IsZero() || start.IsZero() || end.Before(start) {
+			continue
+		}
+		out.DaysToClose.add(end.Sub(start))
+	}
+	return out, nil
+}
+
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	d, err := types.ParseDateTime(s)
+	if err != nil {
+		return time.Time{}
+	}
+	return d.Time()
+}
+
+func placeholders(prefix string, n int) string {
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = fmt.Sprintf("{:%s%d}", prefix, i)
+	}
+	return strings.Join(ps, ", ")
+}
+
+func namedParams(prefix string, vals []any) dbx.Params {
+	p := dbx.Params{}
+	for i, v := range vals {
+		p[fmt.Sprintf("%s%d", prefix, i)] = v
+	}
+	return p
+}
+
+// StageSince returns, for each of ids the caller may list, when the record entered its
+// current stage: its latest stage change, else its creation.
+func (s *Service) StageSince(info *core.RequestInfo, q Query, ids []string) (map[string]time.Time, error) {
+	r, err := s.resolve(q, info)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]time.Time{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	vals := make([]any, len(ids))
+	for i, id := range ids {
+		vals[i] = id
+	}
+	latest := "NULL"
+	if _, err := s.app.FindCachedCollectionByNameOrId(StageChangesCollection); err == nil {
+		latest = fmt.Sprintf("(SELECT MAX(sc.[[at]]) FROM {{%s}} sc WHERE sc.[[object]] = {:insightsObject} AND sc.[[field]] = {:insightsField} AND sc.[[record]] = o.[[id]])",
+			StageChangesCollection)
+	}
+	sq := fmt.Sprintf("SELECT o.[[id]] AS record, o.[[created]] AS created, COALESCE(%[1]s, '') AS at FROM {{%[2]s}} o WHERE o.[[id]] IN (%[3]s) AND %[4]s",
+		latest, r.obj.Name, placeholders("insightsID", len(vals)), r.scope.where("o.[[id]]"))
+	params := namedParams("insightsID", vals)
+	params["insightsObject"] = r.obj.Name
+	params["insightsField"] = r.stage.Name
+	var rows []changeRow
+	if err := s.query(sq, r.scope, params).All(&rows); err != nil {
+		return nil, fmt.Errorf("insights stage since %s: %w", r.obj.Name, err)
+	}
+	for _, row := range rows {
+		t := parseTime(row.At)
+		if t.IsZero() {
+			t = parseTime(row.Created)
+		}
+		out[row.Record] = t.UTC()
+	}
+	return out, nil
+}

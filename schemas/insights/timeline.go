@@ -1,0 +1,212 @@
+package insights
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+)
+
+// ErrNotFound is returned for a record that does not exist or that the caller may not view.
+var ErrNotFound = errors.New("insights: no such record")
+
+// Timeline entry kinds.
+const (
+	KindActivity = "activity"
+	KindEmail    = "email"
+	KindStage    = "stage"
+	KindRun      = "run"
+	KindCreated  = "created"
+)
+
+// Entry is one event in a record's timeline.
+type Entry struct {
+	Kind  string    `json:"kind"`
+	At    time.Time `json:"at"`
+	Title string    `json:"title"`
+	// ID and Object name the record behind the entry (an activity, an email, a run).
+	ID     string `json:"id,omitempty"`
+	Object string `json:"object,omitempty"`
+	// Activities: their type, details, due date, done flag and assignee.
+	Type  string     `json:"type,omitempty"`
+	Body  string     `json:"body,omitempty"`
+	Due   *time.Time `json:"due,omitempty"`
+	Done  bool       `json:"done,omitempty"`
+	Owner string     `json:"owner,omitempty"`
+	// Status of emails and workflow runs; Error of failed runs.
+	Status string `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
+	// Stage changes: the field, the stages and who changed it.
+	Field string `json:"field,omitempty"`
+	From  string `json:"from,omitempty"`
+	To    string `json:"to,omitempty"`
+	By    string `json:"by,omitempty"`
+}
+
+// TimelineLimit caps each kind of entry in one timeline.
+const TimelineLimit = 200
+
+// Timeline returns the events of one record, newest first: the activities linked to it (those
+// the caller may list), the emails sent about it, its stage changes and the workflow runs it
+// started. The caller must be allowed to view the record.
+func (s *Service) Timeline(info *core.RequestInfo, object, id string) ([]Entry, error) {
+	obj, ok := s.reg.Object(object)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	rec, err := s.app.FindRecordById(obj.Name, id)
+	if err != nil {
+		return nil, ErrNotFound
+	}
+	if ok, err := s.app.CanAccessRecord(rec, info, rec.Collection().ViewRule); err != nil || !ok {
+		return nil, ErrNotFound
+	}
+	out := []Entry{{Kind: KindCreated, At: rec.GetDateTime(schemas.FieldCreated).Time(), Title: "Created"}}
+	acts, err := s.activities(info, obj, id)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, acts...)
+	for _, src := range []func(*schemas.Object, string) ([]Entry, error){s.emails, s.stageChanges, s.runs} {
+		es, err := src(obj, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.After(out[j].At) })
+	return out, nil
+}
+
+// activities lists the records of activity objects that link to the record.
+func (s *Service) activities(info *core.RequestInfo, obj *schemas.Object, id string) ([]Entry, error) {
+	var out []Entry
+	for _, act := range s.reg.Objects() {
+		if !act.Activity {
+			continue
+		}
+		var conds []dbx.Expression
+		for _, f := range act.Fields {
+			if f.Type != schemas.TypeRelation || f.Target != obj.Name {
+				continue
+			}
+			col := act.Name + "." + f.Name
+			if f.Multiple {
+				conds = append(conds, dbx.NewExp("EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid([["+col+"]]) THEN [["+col+"]] ELSE '[]' END) je WHERE je.value = {:timelineID})", dbx.Params{"timelineID": id}))
+			} else {
+				conds = append(conds, dbx.HashExp{col: id})
+			}
+		}
+		if len(conds) == 0 {
+			continue
+		}
+		coll, err := s.app.FindCachedCollectionByNameOrId(act.Name)
+		if err != nil {
+			continue
+		}
+		recs, err := s.listScoped(coll, info, dbx.Or(conds...), act.Name+".created DESC", TimelineLimit)
+		if errors.Is(err, ErrForbidden) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("timeline activities of %s %s: %w", obj.Name, id, err)
+		}
+		for _, r := range recs {
+			e := Entry{Kind: KindActivity, Object: act.Name, ID: r.Id, At: r.GetDateTime(schemas.FieldCreated).Time(),
+				Title: r.GetString(act.TitleField), Type: r.GetString("type"), Body: r.GetString("body"),
+				Done: r.GetBool("done")}
+			if of := act.OwnerField(); of != nil {
+				e.Owner = r.GetString(of.Name)
+			}
+			if due := r.GetDateTime("due"); !due.IsZero() {
+				t := due.Time()
+				e.Due = &t
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) emails(obj *schemas.Object, id string) ([]Entry, error) {
+	recs, err := s.related("emails", dbx.HashExp{"object": obj.Name, "record_id": id})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(recs))
+	for _, r := range recs {
+		at := r.GetDateTime("sent_at")
+		if at.IsZero() {
+			at = r.GetDateTime("created")
+		}
+		out = append(out, Entry{Kind: KindEmail, Object: "emails", ID: r.Id, At: at.Time(), Title: r.GetString("subject"), Status: r.GetString("status")})
+	}
+	return out, nil
+}
+
+func (s *Service) stageChanges(obj *schemas.Object, id string) ([]Entry, error) {
+	recs, err := s.related(StageChangesCollection, dbx.HashExp{"object": obj.Name, "record": id})
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	out := make([]Entry, 0, len(recs))
+	for _, r := range recs {
+		e := Entry{Kind: KindStage, At: r.GetDateTime("at").Time(), Field: r.GetString("field"),
+			From: r.GetString("from"), To: r.GetString("to")}
+		e.Title = stageLabel(obj, e.Field, e.To)
+		if by := r.GetString("changed_by"); by != "" {
+			if _, ok := names[by]; !ok {
+				if u, err := s.app.FindRecordById(schemas.UsersCollection, by); err == nil {
+					names[by] = u.GetString("name")
+				}
+			}
+			e.By = names[by]
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+func stageLabel(obj *schemas.Object, field, stage string) string {
+	if f := obj.Field(field); f != nil {
+		if p := obj.Pipeline(f.Pipeline); p != nil {
+			if st := p.Stage(stage); st != nil && st.Label != "" {
+				return st.Label
+			}
+		}
+	}
+	return stage
+}
+
+func (s *Service) runs(obj *schemas.Object, id string) ([]Entry, error) {
+	recs, err := s.related("workflow_runs", dbx.HashExp{"object": obj.Name, "record_id": id})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Entry, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, Entry{Kind: KindRun, Object: "workflow_runs", ID: r.Id, At: r.GetDateTime("created").Time(),
+			Title: r.GetString("workflow_name"), Status: r.GetString("status"), Error: r.GetString("error")})
+	}
+	return out, nil
+}
+
+// related lists the newest records of a Relata collection about one record; none when the
+// collection does not exist in this app.
+func (s *Service) related(collection string, cond dbx.Expression) ([]*core.Record, error) {
+	if _, err := s.app.FindCachedCollectionByNameOrId(collection); err != nil {
+		return nil, nil
+	}
+	var out []*core.Record
+	q := s.app.RecordQuery(collection).AndWhere(cond).OrderBy("rowid DESC").Limit(TimelineLimit)
+	if err := q.All(&out); err != nil {
+		return nil, fmt.Errorf("timeline %s: %w", collection, err)
+	}
+	return out, nil
+}

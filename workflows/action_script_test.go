@@ -1,0 +1,101 @@
+package workflows_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relata/relata/workflows"
+)
+
+func TestScriptAction(t *testing.T) {
+	tests := []struct {
+		name       string
+		source     string
+		wantStatus string
+		wantErr    string
+		check      func(t *testing.T, e *env, deal string)
+	}{
+		{
+			name:       "sets fields of the record",
+			source:     `if (record.amount > 10000) { set('description', 'large: ' + record.name); set('lost_reason', '') } log('checked')`,
+			wantStatus: workflows.StatusSucceeded,
+			check: func(t *testing.T, e *env, deal string) {
+				d, _ := e.app.FindRecordById("deals", deal)
+				if d.GetString("description") != "large: Big" {
+					t.Errorf("description = %q", d.GetString("description"))
+				}
+			},
+		},
+		{
+			name: "finds and creates records",
+			source: `const mine = find('deals', 'owner = {:o}', {o: record.owner}, 10);
+create('activities', {type: 'note', subject: 'owner has ' + mine.length + ' deals', deal: record.id, owner: record.owner});`,
+			wantStatus: workflows.StatusSucceeded,
+			check: func(t *testing.T, e *env, deal string) {
+				if n := e.count(t, "activities", "subject = 'owner has 1 deals' && deal = {:d}", map[string]any{"d": deal}); n != 1 {
+					t.Errorf("notes = %d; want 1", n)
+				}
+			},
+		},
+		{
+			name:       "an endless loop is stopped and the run fails with the reason",
+			source:     `while (true) {}`,
+			wantStatus: workflows.StatusFailed,
+			wantErr:    "time limit",
+		},
+		{
+			name:       "a huge allocation is stopped",
+			source:     `'x'.repeat(2 ** 28)`,
+			wantStatus: workflows.StatusFailed,
+			wantErr:    "script stopped",
+		},
+		{
+			name:       "no file system, no network, no eval",
+			source:     `typeof require + typeof process + typeof fetch + typeof $os + typeof $http + eval('1')`,
+			wantStatus: workflows.StatusFailed,
+			wantErr:    "script",
+		},
+		{
+			name:       "setting an unknown field fails",
+			source:     `set('colour', 'red')`,
+			wantStatus: workflows.StatusFailed,
+			wantErr:    `unknown field "colour"`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, workflows.Config{ScriptTimeout: 300 * time.Millisecond})
+			e.save(t, `{"name": "s", "enabled": true, "object": "deals", "trigger": {"type": "record_created"},
+			  "actions": [{"type": "script", "source": `+jsonOf(tt.source)+`}]}`)
+			_, d := e.api(t, http.MethodPost, "/api/collections/deals/records", e.aliceTok, map[string]any{"name": "Big", "amount": 50000})
+			start := time.Now()
+			e.drain(t)
+			if el := time.Since(start); el > 5*time.Second {
+				t.Errorf("the run took %v", el)
+			}
+			run := e.runs(t, "")[0]
+			if run.GetString("status") != tt.wantStatus || !strings.Contains(run.GetString("error"), tt.wantErr) {
+				t.Fatalf("run = %s %q; want %s with %q", run.GetString("status"), run.GetString("error"), tt.wantStatus, tt.wantErr)
+			}
+			if tt.check != nil {
+				tt.check(t, e, d["id"].(string))
+			}
+		})
+	}
+}
+
+func TestScriptSyntaxErrorRefusedAtSave(t *testing.T) {
+	e := newEnv(t, workflows.Config{})
+	d, err := workflows.Parse("s.json", []byte(`{"name": "s", "object": "deals", "trigger": {"type": "record_created"},
+	  "actions": [{"type": "script", "source": "let x = ;"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.eng.Compile("s.json", d)
+	if err == nil || !strings.Contains(err.Error(), "/actions/0/source: line 1, column") {
+		t.Fatalf("err = %v", err)
+	}
+}

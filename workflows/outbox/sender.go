@@ -1,0 +1,392 @@
+package outbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"html"
+	"math/rand/v2"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+	gomail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
+)
+
+func dbTime(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout) }
+
+// SendDue claims one batch of due emails — queued and due, or still "sending" after their
+// lease expired (their sender crashed) — and sends it over one SMTP connection. It reports
+// how many emails it handled. Without an SMTP host configured it sends nothing: the emails
+// wait in the outbox.
+func (s *Sender) SendDue() (int, error) {
+	eff, err := s.cfg.resolve(s.app)
+	if err != nil {
+		return 0, err
+	}
+	if eff.smtp.Host == "" {
+		if !s.warned.Swap(true) {
+			s.app.Logger().Warn("relata: no SMTP server configured (mail settings or RELATA_SMTP_HOST); emails stay queued")
+		}
+		return 0, nil
+	}
+	recs, err := s.claim()
+	if err != nil || len(recs) == 0 {
+		return 0, err
+	}
+	s.sendBatch(eff, recs)
+	return len(recs), nil
+}
+
+// claim marks up to BatchSize due emails as sending, with a lease, in one statement, so two
+// workers (or two processes) never claim the same email.
+func (s *Sender) claim() ([]*core.Record, error) {
+	now := s.cfg.Now()
+	var ids []string
+	err := s.app.DB().NewQuery(`
+		UPDATE emails
+		SET status = 'sending', lease_until = {:lease}, attempts = attempts + 1, updated = {:now}
+		WHERE id IN (
+			SELECT id FROM emails
+			WHERE (status = 'queued' AND next_at <= {:now})
+			   OR (status = 'sending' AND lease_until != '' AND lease_until <= {:now})
+			ORDER BY next_at, created LIMIT {:n})
+		RETURNING id`).
+		Bind(dbx.Params{"now": dbTime(now), "lease": dbTime(now.Add(s.cfg.Lease)), "n": s.cfg.BatchSize}).
+		Column(&ids)
+	if err != nil {
+		return nil, fmt.Errorf("claim emails: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	recs, err := s.app.FindRecordsByIds(Collection, ids)
+	if err != nil {
+		return nil, fmt.Errorf("load claimed emails: %w", err)
+	}
+	slices.SortFunc(recs, func(a, b *core.Record) int {
+		if c := strings.Compare(a.GetString("next_at"), b.GetString("next_at")); c != 0 {
+			return c
+		}
+		return strings.Compare(a.GetString("created"), b.GetString("created"))
+	})
+	return recs, nil
+}
+
+// conn is one SMTP connection, reused for a batch.
+type conn struct {
+	client *gomail.Client
+	smtp   *gosmtp.Client
+}
+
+func (c *conn) close() {
+	if c != nil {
+		_ = c.client.CloseWithSMTPClient(c.smtp)
+	}
+}
+
+// dial connects, says EHLO, upgrades to TLS and authenticates as configured.
+func dial(eff effective) (*conn, error) {
+	sc := eff.smtp
+	opts := []gomail.Option{
+		gomail.WithPort(sc.Port),
+		gomail.WithTimeout(sc.Timeout),
+		gomail.WithTLSConfig(&tls.Config{
+			ServerName:         sc.Host,
+			RootCAs:            sc.RootCAs,
+			InsecureSkipVerify: sc.InsecureSkipVerify, //nolint:gosec // tests only, documented
+			MinVersion:         tls.VersionTLS12,
+		}),
+	}
+	switch sc.TLS {
+	case TLSNone:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.NoTLS))
+	case TLSStartTLS:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
+	case TLSImplicit:
+		opts = append(opts, gomail.WithSSL())
+	default:
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+	}
+	if sc.LocalName != "" {
+		opts = append(opts, gomail.WithHELO(sc.LocalName))
+	}
+	if sc.Username != "" {
+		auth := gomail.SMTPAuthPlain
+		switch sc.Auth {
+		case AuthLogin:
+			auth = gomail.SMTPAuthLogin
+		case AuthCRAMMD5:
+			auth = gomail.SMTPAuthCramMD5
+		}
+		opts = append(opts, gomail.WithSMTPAuth(auth), gomail.WithUsername(sc.Username), gomail.WithPassword(sc.Password))
+	}
+	client, err := gomail.NewClient(sc.Host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("smtp client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sc.Timeout)
+	defer cancel()
+	smtpClient, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s:%d: %w", sc.Host, sc.Port, err)
+	}
+	return &conn{client: client, smtp: smtpClient}, nil
+}
+
+// sendBatch sends claimed emails over one connection, opened when the first email needs it
+// and opened again after a connection error.
+func (s *Sender) sendBatch(eff effective, recs []*core.Record) {
+	var c *conn
+	var dialErr error
+	defer func() { c.close() }()
+	for _, rec := range recs {
+		msg, id, err := s.prepare(eff, rec)
+		if err != nil {
+			var skip *suppressedError
+			switch {
+			case errors.As(err, &skip):
+				s.finish(rec, StatusSuppressed, skip.reason)
+			case errors.Is(err, ErrInvalid):
+				s.finish(rec, StatusFailed, err.Error())
+			default:
+				s.retry(rec, err)
+			}
+			continue
+		}
+		for try := 0; ; try++ {
+			if c == nil && dialErr == nil {
+				c, dialErr = dial(eff)
+			}
+			if dialErr != nil {
+				s.retry(rec, dialErr)
+				break
+			}
+			err = c.client.SendWithSMTPClient(c.smtp, msg)
+			var se *gomail.SendError
+			if err != nil && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck && try == 0 {
+				// The reused connection died while idle: the message was not sent; reconnect once.
+				c.close()
+				c = nil
+				continue
+			}
+			break
+		}
+		if dialErr != nil {
+			continue
+		}
+		if err == nil {
+			s.markSent(rec, id)
+			continue
+		}
+		switch code := replyCode(err); {
+		case code >= 500:
+			s.finish(rec, StatusFailed, err.Error())
+		default:
+			s.retry(rec, err)
+			if code == 0 { // not a server reply: the connection is suspect
+				c.close()
+				c = nil
+			}
+		}
+	}
+}
+
+// replyCode is the SMTP reply code of a send error, or 0 when the server did not answer
+// (a network error).
+func replyCode(err error) int {
+	var se *gomail.SendError
+	if errors.As(err, &se) {
+		return se.ErrorCode()
+	}
+	return 0
+}
+
+// suppressedError stops a marketing email to a suppressed recipient.
+type suppressedError struct{ reason string }
+
+func (e *suppressedError) Error() string { return e.reason }
+
+// prepare checks a claimed email again (it may have been written to the collection directly)
+// and builds the message to send, with its Message-ID.
+func (s *Sender) prepare(eff effective, rec *core.Record) (*gomail.Msg, string, error) {
+	m := messageOf(rec)
+	if err := m.Validate(); err != nil {
+		return nil, "", err
+	}
+	if m.Category == Marketing {
+		why, err := s.suppressedReason(s.app, m)
+		if err != nil {
+			return nil, "", err
+		}
+		if why != "" {
+			return nil, "", &suppressedError{reason: why}
+		}
+	}
+	from := eff.from
+	if m.From != "" {
+		a, _ := parseAddress(m.From)
+		from = *a
+	}
+	if err := checkHeader("sender name", from.Name); err != nil {
+		return nil, "", err
+	}
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	msg.FromMailAddress(&from)
+	if err := msg.To(m.To...); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if replyTo := firstOf(m.ReplyTo, eff.replyTo); replyTo != "" {
+		if err := msg.ReplyTo(replyTo); err != nil {
+			return nil, "", fmt.Errorf("%w: reply-to: %v", ErrInvalid, err)
+		}
+	}
+	msg.Subject(m.Subject)
+	id := messageID(rec, from.Address)
+	msg.SetMessageIDWithValue(id)
+	msg.SetDateWithValue(s.cfg.Now())
+	msg.SetUserAgent("Relata")
+
+	text, htmlBody := m.Text, m.HTML
+	if m.Category == Marketing || strings.Contains(text+htmlBody, UnsubscribePlaceholder) {
+		to, _ := parseAddress(m.To[0])
+		link, err := s.unsubscribeURL(eff, to.Address, rec.Id)
+		if err != nil {
+			return nil, "", err
+		}
+		inText, inHTML := strings.Contains(text, UnsubscribePlaceholder), strings.Contains(htmlBody, UnsubscribePlaceholder)
+		text = strings.ReplaceAll(text, UnsubscribePlaceholder, link)
+		htmlBody = strings.ReplaceAll(htmlBody, UnsubscribePlaceholder, html.EscapeString(link))
+		if m.Category == Marketing {
+			// Every marketing email offers a way out, written into the template or not.
+			if !inText {
+				text = strings.TrimRight(text, "\n") + "\n\n--\nUnsubscribe: " + link + "\n"
+			}
+			if htmlBody != "" && !inHTML {
+				footer := `<p style="font-size:12px;color:#666"><a href="` + html.EscapeString(link) + `">Unsubscribe</a> from these emails.</p>`
+				if i := strings.LastIndex(strings.ToLower(htmlBody), "</body>"); i >= 0 {
+					htmlBody = htmlBody[:i] + footer + htmlBody[i:]
+				} else {
+					htmlBody += footer
+				}
+			}
+			uris := []string{link}
+			if s.cfg.UnsubscribeMailto != "" {
+				uris = append(uris, "mailto:"+s.cfg.UnsubscribeMailto+"?subject=unsubscribe")
+			}
+			msg.SetListUnsubscribe(uris...)
+			msg.SetListUnsubscribePost()
+		}
+	}
+	if htmlBody != "" && text == "" {
+		text = HTMLToText(htmlBody)
+	}
+	msg.SetBodyString(gomail.TypeTextPlain, text)
+	if htmlBody != "" {
+		msg.AddAlternativeString(gomail.TypeTextHTML, htmlBody)
+	}
+	return msg, "<" + id + ">", nil
+}
+
+func firstOf(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// messageID derives the Message-ID from the email's idempotency key (or its id): the same
+// email always carries the same Message-ID, also when a crash makes the sender send it again,
+// so a receiver can recognise the duplicate.
+func messageID(rec *core.Record, from string) string {
+	key := rec.GetString("idempotency_key")
+	if key == "" {
+		key = "email:" + rec.Id
+	}
+	sum := sha256.Sum256([]byte("relata-message-id\n" + key))
+	domain := "relata.invalid"
+	if a, err := mail.ParseAddress(from); err == nil {
+		if _, d, ok := strings.Cut(a.Address, "@"); ok && d != "" {
+			domain = d
+		}
+	}
+	return fmt.Sprintf("relata.%x@%s", sum[:12], domain)
+}
+
+// markSent records a delivered email and, in the same transaction, the activity on the
+// timeline of the record it is about.
+func (s *Sender) markSent(rec *core.Record, id string) {
+	now := s.cfg.Now().UTC()
+	rec.Set("status", StatusSent)
+	rec.Set("message_id", id)
+	rec.Set("sent_at", now)
+	rec.Set("last_error", "")
+	rec.Set("lease_until", "")
+	err := s.app.RunInTransaction(func(tx core.App) error {
+		if err := tx.Save(rec); err != nil {
+			return err
+		}
+		return s.logActivity(tx, rec, now)
+	})
+	if err == nil {
+		return
+	}
+	// The email went out: record that, even if its timeline entry could not be written.
+	s.app.Logger().Error("relata: record sent email", "email", rec.Id, "error", err)
+	rec.Set("last_error", clip("sent, but not recorded on the timeline: "+err.Error()))
+	if err := s.app.Save(rec); err != nil {
+		s.app.Logger().Error("relata: record sent email", "email", rec.Id, "error", err)
+	}
+}
+
+// retry puts an email back in the queue after a failed attempt, with exponential backoff, or
+// fails it after MaxAttempts.
+func (s *Sender) retry(rec *core.Record, cause error) {
+	n := rec.GetInt("attempts")
+	if n >= s.cfg.MaxAttempts {
+		s.finish(rec, StatusFailed, fmt.Sprintf("gave up after %d attempts: %v", n, cause))
+		return
+	}
+	rec.Set("status", StatusQueued)
+	rec.Set("next_at", s.cfg.Now().Add(s.backoff(n)).UTC())
+	rec.Set("lease_until", "")
+	rec.Set("last_error", clip(cause.Error()))
+	if err := s.app.Save(rec); err != nil {
+		s.app.Logger().Error("relata: record email retry", "email", rec.Id, "error", err)
+	}
+}
+
+// finish records a final status.
+func (s *Sender) finish(rec *core.Record, status, msg string) {
+	rec.Set("status", status)
+	rec.Set("lease_until", "")
+	rec.Set("last_error", clip(msg))
+	if err := s.app.Save(rec); err != nil {
+		s.app.Logger().Error("relata: record email outcome", "email", rec.Id, "status", status, "error", err)
+	}
+}
+
+// backoff is the delay before retry n (1-based): RetryBase·2^(n-1), ±25% jitter, at most a day.
+func (s *Sender) backoff(n int) time.Duration {
+	d := s.cfg.RetryBase << min(max(n-1, 0), 20)
+	if d > 24*time.Hour || d <= 0 {
+		d = 24 * time.Hour
+	}
+	jitter := time.Duration(rand.Int64N(int64(d)/2+1)) - d/4
+	return d + jitter
+}
+
+func clip(s string) string {
+	const max = 4000
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}

@@ -1,0 +1,143 @@
+package outbox
+
+import (
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+)
+
+// activityObject returns the object whose records are activities ("activities" when there
+// are several), or nil.
+func (s *Sender) activityObject() *schemas.Object {
+	if s.cfg.Registry == nil {
+		return nil
+	}
+	var found *schemas.Object
+	for _, o := range s.cfg.Registry.Objects() {
+		if !o.Activity {
+			continue
+		}
+		if o.Name == "activities" {
+			return o
+		}
+		if found == nil {
+			found = o
+		}
+	}
+	return found
+}
+
+// logActivity records a sent email as a done activity of type "email" on the timeline of the
+// record it is about, through tx (the transaction that marks the email sent). Emails about no
+// record, or about an object no activity field points to, leave no activity.
+func (s *Sender) logActivity(tx core.App, email *core.Record, now time.Time) error {
+	object, id := email.GetString("object"), email.GetString("record_id")
+	act := s.activityObject()
+	if act == nil || object == "" || id == "" {
+		return nil
+	}
+	var link *schemas.Field
+	for _, f := range act.Fields {
+		if f.Type == schemas.TypeRelation && f.Target == object {
+			link = f
+			break
+		}
+	}
+	if link == nil {
+		return nil
+	}
+	related, err := tx.FindRecordById(object, id)
+	if err != nil {
+		return nil // the record was deleted since: nothing to attach the activity to
+	}
+	coll, err := tx.FindCachedCollectionByNameOrId(act.Name)
+	if err != nil {
+		return err
+	}
+	rec := core.NewRecord(coll)
+	set := func(name string, v any) {
+		if coll.Fields.GetByName(name) != nil {
+			rec.Set(name, v)
+		}
+	}
+	set(link.Name, id)
+	if f := act.Field("type"); f != nil && f.HasOption("email") {
+		rec.Set("type", "email")
+	}
+	subject := email.GetString("subject")
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	if act.TitleField != "" {
+		set(act.TitleField, fit(coll, act.TitleField, subject))
+	}
+	set("body", fit(coll, "body", email.GetString("text")))
+	set("done", true)
+	set("done_at", now)
+	// Also link the records the related record itself links to (a contact's company, a
+	// deal's company), and give the activity the related record's owner.
+	for _, f := range act.Fields {
+		if f == link || f.Multiple || rec.GetString(f.Name) != "" {
+			continue
+		}
+		var src *core.RelationField
+		for _, rf := range related.Collection().Fields {
+			r, ok := rf.(*core.RelationField)
+			if !ok || r.IsMultiple() {
+				continue
+			}
+			if target, err := tx.FindCachedCollectionByNameOrId(r.CollectionId); err == nil && target.Name == targetOf(f) {
+				if f.Type == schemas.TypeOwner && r.Name != ownerName(s, object) {
+					continue
+				}
+				src = r
+				break
+			}
+		}
+		if src != nil {
+			if v := related.GetString(src.Name); v != "" {
+				rec.Set(f.Name, v)
+			}
+		}
+	}
+	return tx.Save(rec)
+}
+
+// targetOf is the collection a relation or owner field points to.
+func targetOf(f *schemas.Field) string {
+	switch f.Type {
+	case schemas.TypeRelation:
+		return f.Target
+	case schemas.TypeOwner:
+		return schemas.UsersCollection
+	}
+	return ""
+}
+
+// ownerName is the owner field of an object, "" when it has none.
+func ownerName(s *Sender, object string) string {
+	if o, ok := s.cfg.Registry.Object(object); ok {
+		if f := o.OwnerField(); f != nil {
+			return f.Name
+		}
+	}
+	return ""
+}
+
+// fit cuts v to the maximum length of a text field.
+func fit(coll *core.Collection, field, v string) string {
+	tf, ok := coll.Fields.GetByName(field).(*core.TextField)
+	if !ok {
+		return v
+	}
+	limit := tf.Max
+	if limit <= 0 {
+		limit = 5000
+	}
+	if r := []rune(v); len(r) > limit {
+		return string(r[:limit-1]) + "…"
+	}
+	return v
+}

@@ -1,0 +1,250 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/dop251/goja"
+)
+
+const (
+	defaultFindLimit = 50
+	maxFindLimit     = 200
+	logTruncated     = "… (log truncated)"
+)
+
+// bind defines the script's API as read-only globals: record, old, now, set, find, create, log.
+func (r *run) bind(g *goja.Object) {
+	rec := r.in.Record
+	if rec == nil {
+		rec = map[string]any{}
+	}
+	record, err := r.importValue(rec, true, 0)
+	if err != nil {
+		panic(fmt.Errorf("sandbox: record: %w", err))
+	}
+	old := goja.Null()
+	if r.in.Old != nil {
+		if old, err = r.importValue(r.in.Old, true, 0); err != nil {
+			panic(fmt.Errorf("sandbox: old: %w", err))
+		}
+	}
+	stringify := r.callable(r.object(g, "JSON"), "stringify")
+	for _, global := range []struct {
+		name string
+		v    goja.Value
+	}{
+		{"record", record},
+		{"old", old},
+		{"now", r.vm.ToValue(r.in.Now.UTC().Format(isoMillis))},
+		{"set", r.named("set", 2, r.set)},
+		{"find", r.named("find", 4, r.find)},
+		{"create", r.named("create", 2, r.create)},
+		{"log", r.named("log", 0, func(call goja.FunctionCall) goja.Value {
+			r.log(stringify, call.Arguments)
+			return goja.Undefined()
+		})},
+	} {
+		r.must(g.DefineDataProperty(global.name, global.v, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE))
+	}
+}
+
+// named returns f as a JavaScript function with a name and length: goja would name it after
+// the Go function.
+func (r *run) named(name string, length int, f native) *goja.Object {
+	fn := r.vm.ToValue(f).(*goja.Object)
+	r.must(fn.DefineDataProperty("name", r.vm.ToValue(name), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE))
+	r.must(fn.DefineDataProperty("length", r.vm.ToValue(length), goja.FLAG_FALSE, goja.FLAG_TRUE, goja.FLAG_FALSE))
+	return fn
+}
+
+// set(field, value) records a change of field to apply after the run.
+func (r *run) set(call goja.FunctionCall) goja.Value {
+	r.enter("set")
+	defer r.leave()
+	field, ok := call.Argument(0).(goja.String)
+	if !ok || field.Length() == 0 {
+		r.throwType("set: the field name must be a non-empty string")
+	}
+	name := field.String()
+	v, err := r.export(call.Argument(1))
+	if err != nil {
+		r.throwType("set: the value of %q %s", name, err)
+	}
+	r.charge(int64(len(name))*characterBytes, "set")
+	if r.res.Set == nil {
+		r.res.Set = map[string]any{}
+	}
+	r.res.Set[name] = v
+	return goja.Undefined()
+}
+
+// find(object, filter, params?, limit?) returns up to limit records (default 50, at most 200).
+func (r *run) find(call goja.FunctionCall) goja.Value {
+	r.enter("find")
+	defer r.leave()
+	object := r.objectName("find", call.Argument(0))
+	var filter string
+	if f := call.Argument(1); !isNullish(f) {
+		s, ok := f.(goja.String)
+		if !ok {
+			r.throwType("find: the filter must be a string")
+		}
+		filter = s.String()
+	}
+	params := r.plainObject("find", "params", call.Argument(2))
+	limit := defaultFindLimit
+	if l := call.Argument(3); !goja.IsUndefined(l) {
+		f := l.ToFloat()
+		if !isNumber(l) || f != float64(int(f)) || f < 1 || f > maxFindLimit {
+			r.throwRange("find: the limit must be an integer from 1 to %d", maxFindLimit)
+		}
+		limit = int(f)
+	}
+	store := r.store("find")
+	var records []map[string]any
+	err := r.callStore("find", func(ctx context.Context) (err error) {
+		records, err = store.Find(ctx, object, filter, params, limit)
+		return err
+	})
+	if err != nil {
+		r.throwGo(fmt.Errorf("find %s: %w", object, err))
+	}
+	items := make([]any, 0, min(len(records), limit))
+	for _, rec := range records[:min(len(records), limit)] {
+		items = append(items, map[string]any(rec))
+	}
+	return r.imported(items)
+}
+
+// create(object, values) creates a record and returns it.
+func (r *run) create(call goja.FunctionCall) goja.Value {
+	r.enter("create")
+	defer r.leave()
+	object := r.objectName("create", call.Argument(0))
+	values := r.plainObject("create", "values", call.Argument(1))
+	if values == nil {
+		r.throwType("create: the values must be an object")
+	}
+	store := r.store("create")
+	var rec map[string]any
+	err := r.callStore("create", func(ctx context.Context) (err error) {
+		rec, err = store.Create(ctx, object, values)
+		return err
+	})
+	if err != nil {
+		r.throwGo(fmt.Errorf("create %s: %w", object, err))
+	}
+	return r.imported(map[string]any(rec))
+}
+
+func (r *run) store(op string) Store {
+	if r.in.Store == nil {
+		panic(r.newError(r.errorCtor, op+": no store is available to this script"))
+	}
+	return r.in.Store
+}
+
+// callStore counts the call against MaxCalls and makes it. A Store that panics stops the script.
+func (r *run) callStore(op string, f func(context.Context) error) (err error) {
+	if r.res.Calls >= r.cfg.maxCalls {
+		r.fail(ErrCallLimit, "%s: the script already made the %d store calls allowed", op, r.cfg.maxCalls)
+	}
+	r.res.Calls++
+	func() {
+		defer func() {
+			if x := recover(); x != nil {
+				r.stop(fmt.Errorf("sandbox: the store panicked in %s: %v", op, x))
+			}
+		}()
+		err = f(r.ctx)
+	}()
+	r.poll() // the time may have run out while the store worked
+	return err
+}
+
+func (r *run) imported(v any) goja.Value {
+	val, err := r.importValue(v, false, 0)
+	if err != nil {
+		r.throwType("the store's result %s", err)
+	}
+	return val
+}
+
+func (r *run) objectName(op string, v goja.Value) string {
+	s, ok := v.(goja.String)
+	if !ok || s.Length() == 0 {
+		r.throwType("%s: the object must be a non-empty string", op)
+	}
+	return s.String()
+}
+
+// plainObject converts an optional object argument to a map; nil when absent.
+func (r *run) plainObject(op, what string, v goja.Value) map[string]any {
+	if isNullish(v) {
+		return nil
+	}
+	obj, ok := v.(*goja.Object)
+	if !ok || obj.ClassName() != "Object" {
+		r.throwType("%s: the %s must be an object", op, what)
+	}
+	m, err := r.export(obj)
+	if err != nil {
+		r.throwType("%s: the %s %s", op, what, err)
+	}
+	return m.(map[string]any)
+}
+
+// log(...args) appends a line: strings as they are, other values as JSON or as they print.
+// Past maxLogLines lines or maxLogBytes bytes, a marker ends the logs and later lines are dropped.
+func (r *run) log(stringify goja.Callable, args []goja.Value) {
+	r.enter("log")
+	defer r.leave()
+	if r.logsFull {
+		return
+	}
+	if len(r.res.Logs) == maxLogLines {
+		r.res.Logs = append(r.res.Logs, logTruncated)
+		r.logsFull = true
+		return
+	}
+	parts := make([]string, len(args))
+	for i, a := range args {
+		parts[i] = r.logString(stringify, a)
+	}
+	line := strings.Join(parts, " ")
+	if room := maxLogBytes - r.logBytes; len(line) > room {
+		for room > 0 && !utf8.RuneStart(line[room]) {
+			room--
+		}
+		line = line[:room] + logTruncated
+		r.logsFull = true
+	}
+	r.res.Logs = append(r.res.Logs, line)
+	r.logBytes += len(line)
+}
+
+func (r *run) logString(stringify goja.Callable, v goja.Value) string {
+	switch v := v.(type) {
+	case goja.String:
+		return v.String()
+	case *goja.Object:
+		switch v.ClassName() {
+		case "Error", "Function", "Symbol":
+			return r.describe(v)
+		}
+		s, err := stringify(goja.Undefined(), v)
+		if err != nil {
+			if _, ok := err.(*goja.Exception); !ok {
+				panic(err) // an interruption
+			}
+			return r.describe(v)
+		}
+		if str, ok := s.(goja.String); ok {
+			return str.String()
+		}
+	}
+	return r.describe(v)
+}

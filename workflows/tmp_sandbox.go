@@ -1,4 +1,0 @@
-package workflows
-
-// TEMPORARY until workflows/sandbox lands.
-type scriptRunner interface{}
