@@ -71,10 +71,17 @@ func freePort(t *testing.T) string {
 // startServer starts `relata serve` on a free loopback port and waits until it answers.
 func startServer(t *testing.T, dataDir string, extra ...string) *server {
 	t.Helper()
+	return startServerEnv(t, dataDir, nil, extra...)
+}
+
+// startServerEnv is startServer with extra environment variables ("KEY=value").
+func startServerEnv(t *testing.T, dataDir string, env []string, extra ...string) *server {
+	t.Helper()
 	addr := freePort(t)
 	args := append([]string{"serve", "--http", addr, "--dir", dataDir, "--dev=false"}, extra...)
 	cmd := exec.Command(relataBin, args...)
 	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), env...)
 	logs := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
