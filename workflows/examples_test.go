@@ -21,8 +21,8 @@ func TestExampleWorkflows(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
-	if n != 6 {
-		t.Fatalf("imported %d workflows; want 6", n)
+	if n != 7 {
+		t.Fatalf("imported %d workflows; want 7", n)
 	}
 	alice, err := e.app.FindAuthRecordByEmail("users", "alice@example.com")
 	if err != nil {
