@@ -235,17 +235,20 @@ func (b *bench) login(ctx context.Context, s *side, email string) (string, error
 	return out.Token, nil
 }
 
-// pair measures the same workload on both sides, one after the other (which goes first
-// alternates with flip, so neither side always meets a warmer machine).
+// pair measures the same workload on both sides, one after the other; which goes first
+// alternates with flip and with each repetition (-repeat), so neither side always meets a
+// warmer or busier machine. Repetitions are pooled.
 func (b *bench) pair(ctx context.Context, clients int, flip bool, mk func(s *side) op) [2]result {
 	var out [2]result
-	order := []int{0, 1}
-	if flip {
-		order = []int{1, 0}
-	}
-	for _, k := range order {
-		s := []*side{b.bare, b.relata}[k]
-		out[k] = b.cell(ctx, s, clients, b.cfg.duration, b.cfg.maxRequests, mk(s))
+	for rep := range b.cfg.repeat {
+		order := []int{0, 1}
+		if flip != (rep%2 == 1) {
+			order = []int{1, 0}
+		}
+		for _, k := range order {
+			s := []*side{b.bare, b.relata}[k]
+			out[k] = out[k].merge(b.cell(ctx, s, clients, b.cfg.duration, b.cfg.maxRequests, mk(s)))
+		}
 	}
 	return out
 }

@@ -37,6 +37,19 @@ func (r result) pct(p float64) time.Duration {
 	return r.lats[min(max(i, 0), len(r.lats)-1)]
 }
 
+// merge pools two measurements of the same cell.
+func (r result) merge(o result) result {
+	if r.firstErr == "" {
+		r.firstErr = o.firstErr
+	}
+	r.n += o.n
+	r.errs += o.errs
+	r.elapsed += o.elapsed
+	r.lats = append(r.lats, o.lats...)
+	slices.Sort(r.lats)
+	return r
+}
+
 // op is one request of a workload; i numbers the requests of a cell from 0.
 type op func(ctx context.Context, i int) error
 

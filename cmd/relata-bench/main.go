@@ -48,6 +48,9 @@ type config struct {
 	duration    time.Duration
 	warmup      time.Duration
 	maxRequests int
+	// repeat measures each bare/Relata pair this many times, alternating which goes first,
+	// and pools the samples: less sensitive to a busy machine.
+	repeat int
 	// clients are the concurrency levels of the REST, workflow and form workloads.
 	clients []int
 	// sameWorkflows are enabled on contacts (the written object); otherWorkflows are the
@@ -79,6 +82,7 @@ func defaultConfig() config {
 		duration:       2 * time.Second,
 		warmup:         300 * time.Millisecond,
 		maxRequests:    100_000,
+		repeat:         1,
 		clients:        []int{1, 8, 64},
 		sameWorkflows:  10,
 		otherWorkflows: []int{100, 1000},
@@ -129,6 +133,7 @@ func parseFlags(args []string) (config, error) {
 	duration := fs.Duration("duration", d.duration, "how long each measured cell runs")
 	warmup := fs.Duration("warmup", d.warmup, "unmeasured warm-up before each cell")
 	maxReq := fs.Int("max", d.maxRequests, "at most this many requests per cell")
+	repeat := fs.Int("repeat", d.repeat, "measure each bare/Relata pair this many times, alternating the order, and pool the samples")
 	clients := fs.String("clients", joinInts(d.clients), "concurrent clients, comma-separated")
 	same := fs.Int("sameWorkflows", d.sameWorkflows, "workflows enabled on contacts (the written object)")
 	other := fs.String("otherWorkflows", joinInts(d.otherWorkflows), "workflow counts on other objects, measured in turn")
@@ -162,6 +167,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if set["max"] {
 		cfg.maxRequests = *maxReq
+	}
+	if set["repeat"] {
+		cfg.repeat = *repeat
 	}
 	if set["clients"] {
 		if cfg.clients, err = parseInts(*clients); err != nil {
@@ -210,7 +218,7 @@ func parseFlags(args []string) (config, error) {
 			cfg.only[w] = true
 		}
 	}
-	if cfg.duration <= 0 || cfg.maxRequests <= 0 || cfg.dataDuration <= 0 || cfg.dataMax <= 0 || cfg.dataClients <= 0 {
+	if cfg.duration <= 0 || cfg.maxRequests <= 0 || cfg.repeat <= 0 || cfg.dataDuration <= 0 || cfg.dataMax <= 0 || cfg.dataClients <= 0 {
 		return cfg, fmt.Errorf("durations and request counts must be positive")
 	}
 	for _, n := range cfg.sizes {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,17 @@ func TestMeasureStops(t *testing.T) {
 	})
 	if el := time.Since(start); el > 5*time.Second || r.n == 0 {
 		t.Errorf("time-bounded loop: %d requests in %v", r.n, el)
+	}
+}
+
+func TestMerge(t *testing.T) {
+	a := result{n: 2, elapsed: time.Second, lats: []time.Duration{3, 1}}
+	b := result{n: 1, errs: 1, elapsed: time.Second, lats: []time.Duration{2}, firstErr: "boom"}
+	m := a.merge(b)
+	if m.n != 3 || m.errs != 1 || m.elapsed != 2*time.Second || m.firstErr != "boom" || m.rps() != 1.5 {
+		t.Errorf("merge = %+v", m)
+	}
+	if !slices.Equal(m.lats, []time.Duration{1, 2, 3}) {
+		t.Errorf("latencies = %v; want sorted 1 2 3", m.lats)
 	}
 }

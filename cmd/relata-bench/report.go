@@ -125,8 +125,8 @@ func writeHeader(w io.Writer, cfg config, relataBin string) {
 	fmt.Fprintf(w, "- Go %s, PocketBase %s (bare and Relata alike)\n", strings.TrimPrefix(runtime.Version(), "go"), pbVersion())
 	fmt.Fprintf(w, "- relata binary: %s\n", relataBin)
 	fmt.Fprintf(w, "- load average at the start: %s\n", loadAvg())
-	fmt.Fprintf(w, "- each cell: %s after a %s warm-up, at most %d requests; clients %s; data sizes %s\n",
-		cfg.duration, cfg.warmup, cfg.maxRequests, joinInts(cfg.clients), joinInts(cfg.sizes))
+	fmt.Fprintf(w, "- each cell: %s after a %s warm-up, at most %d requests, %d time(s) per side; clients %s; data sizes %s\n",
+		cfg.duration, cfg.warmup, cfg.maxRequests, cfg.repeat, joinInts(cfg.clients), joinInts(cfg.sizes))
 }
 
 func cpuModel() string {

@@ -30,7 +30,13 @@ func OpenApp(t testing.TB, dir string) *core.BaseApp {
 	if err := app.RunAllMigrations(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = app.ResetBootstrapState() })
+	// Terminate as the server does: OnTerminate stops Relata's workers, then PocketBase
+	// flushes its logs and closes the databases.
+	t.Cleanup(func() {
+		_ = app.OnTerminate().Trigger(&core.TerminateEvent{App: app}, func(e *core.TerminateEvent) error {
+			return e.App.ResetBootstrapState()
+		})
+	})
 	return app
 }
 
