@@ -423,7 +423,7 @@ func sortedKeys(m map[string]any) []string {
 func suggest(name string, known []string) string {
 	best, bestD := "", len(name)/2+1
 	for _, k := range known {
-		if d := distance(name, k); d < bestD {
+		if d := schemas.EditDistance(name, k); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -431,25 +431,4 @@ func suggest(name string, known []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// distance is the Levenshtein distance of a and b.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

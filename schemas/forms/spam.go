@@ -2,10 +2,8 @@ package forms
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -15,6 +13,8 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
 )
 
 // Reasons a submission is blocked, as counted in the relata_form_blocks collection.
@@ -88,25 +88,12 @@ func (s *Service) secretKey() ([]byte, error) {
 		s.secret = []byte(s.cfg.Secret)
 		return s.secret, nil
 	}
-	const name = "forms"
-	if coll, err := s.app.FindCachedCollectionByNameOrId(secretsCollection); err == nil {
-		rec, err := s.app.FindFirstRecordByData(secretsCollection, "name", name)
+	if _, err := s.app.FindCachedCollectionByNameOrId(schemas.SecretsCollection); err == nil {
+		key, err := schemas.StoredSecret(s.app, "forms")
 		if err != nil {
-			var buf [32]byte
-			if _, err := rand.Read(buf[:]); err != nil {
-				return nil, err
-			}
-			rec = core.NewRecord(coll)
-			rec.Set("name", name)
-			rec.Set("value", hex.EncodeToString(buf[:]))
-			if err := s.app.Save(rec); err != nil {
-				// Another process may have stored one first: use theirs.
-				if rec, err = s.app.FindFirstRecordByData(secretsCollection, "name", name); err != nil {
-					return nil, fmt.Errorf("store the forms secret: %w", err)
-				}
-			}
+			return nil, err
 		}
-		s.secret = []byte(rec.GetString("value"))
+		s.secret = key
 		return s.secret, nil
 	}
 	su, err := s.app.FindCachedCollectionByNameOrId(core.CollectionNameSuperusers)
@@ -118,9 +105,6 @@ func (s *Service) secretKey() ([]byte, error) {
 	s.secret = m.Sum(nil)
 	return s.secret, nil
 }
-
-// secretsCollection stores generated secrets (superusers only).
-const secretsCollection = "relata_secrets"
 
 // limiter counts submissions per form and client address in fixed one-minute and one-hour
 // windows. It lives in memory: a restart forgets the counts, and several servers count

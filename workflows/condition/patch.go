@@ -8,6 +8,8 @@ import (
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
+
+	"github.com/relata/relata/schemas"
 )
 
 // userFields are the names of user's fields, in the order of userEnv.
@@ -216,7 +218,7 @@ func didYouMean(name string, names []string) string {
 		bestDist = 1
 	}
 	for _, n := range names {
-		if d := distance(name, n); d <= bestDist && (best == "" || d < bestDist) {
+		if d := schemas.EditDistance(name, n); d <= bestDist && (best == "" || d < bestDist) {
 			best, bestDist = n, d
 		}
 	}
@@ -224,27 +226,6 @@ func didYouMean(name string, names []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-// distance is the Levenshtein distance between a and b, in bytes.
-func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func plural(n int) string {

@@ -18,8 +18,6 @@ const (
 	TemplatesCollection = "email_templates"
 	// SuppressionsCollection lists the addresses marketing mail is never sent to.
 	SuppressionsCollection = "email_suppressions"
-	// secretsCollection stores generated secrets (superusers only).
-	secretsCollection = "relata_secrets"
 )
 
 // Statuses of an email.

@@ -2,16 +2,16 @@ package outbox
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
 )
 
 // Suppression reasons.
@@ -142,27 +142,10 @@ func (s *Sender) secretKey() ([]byte, error) {
 		s.secret = []byte(s.cfg.UnsubscribeSecret)
 		return s.secret, nil
 	}
-	const name = "unsubscribe"
-	rec, err := s.app.FindFirstRecordByData(secretsCollection, "name", name)
+	key, err := schemas.StoredSecret(s.app, "unsubscribe")
 	if err != nil {
-		coll, cerr := s.app.FindCachedCollectionByNameOrId(secretsCollection)
-		if cerr != nil {
-			return nil, fmt.Errorf("the %s collection is missing (did the migrations run?): %w", secretsCollection, cerr)
-		}
-		var buf [32]byte
-		if _, err := rand.Read(buf[:]); err != nil {
-			return nil, err
-		}
-		rec = core.NewRecord(coll)
-		rec.Set("name", name)
-		rec.Set("value", hex.EncodeToString(buf[:]))
-		if err := s.app.Save(rec); err != nil {
-			// Another process may have stored one first: use theirs.
-			if rec, err = s.app.FindFirstRecordByData(secretsCollection, "name", name); err != nil {
-				return nil, fmt.Errorf("store the unsubscribe secret: %w", err)
-			}
-		}
+		return nil, err
 	}
-	s.secret = []byte(rec.GetString("value"))
+	s.secret = key
 	return s.secret, nil
 }
