@@ -7,6 +7,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -216,7 +217,10 @@ func (e *Engine) Enqueue(tx core.App, ev Event) (int, error) {
 	if ev.Kind == Created {
 		in.Old = nil
 	}
-	n := 0
+	var (
+		input []byte // marshalled once, for every run of this event
+		runs  []newRun
+	)
 	for _, w := range cands {
 		if !w.matches(in) {
 			continue
@@ -231,17 +235,23 @@ func (e *Engine) Enqueue(tx core.App, ev Event) (int, error) {
 				continue
 			}
 		}
-		run := newRun{w: w, recordID: ev.Record.Id, event: string(ev.Kind), in: in, actor: actorID, depth: depth}
+		if input == nil {
+			var err error
+			if input, err = marshalInput(in, string(ev.Kind)); err != nil {
+				return 0, err
+			}
+		}
+		run := newRun{w: w, recordID: ev.Record.Id, event: string(ev.Kind), in: in, actor: actorID, depth: depth, input: input}
 		if depth >= e.cfg.MaxDepth {
 			run.status = "skipped"
 			run.err = fmt.Sprintf("not run: the chain of workflows triggering workflows reached the depth limit (%d); a workflow may be re-triggering itself", e.cfg.MaxDepth)
 		}
-		if _, err := e.insertRun(tx, run); err != nil {
-			return n, err
-		}
-		n++
+		runs = append(runs, run)
 	}
-	return n, nil
+	if _, err := e.insertRuns(tx, runs); err != nil {
+		return 0, err
+	}
+	return len(runs), nil
 }
 
 // matches reports whether a record event fits the workflow's trigger (not its condition).
@@ -324,6 +334,12 @@ type newRun struct {
 	err      string
 	dedupe   string
 	nextAt   time.Time
+	// input is the stored input, when already marshalled (one event queues several runs).
+	input []byte
+}
+
+func marshalInput(in condition.Input, event string) ([]byte, error) {
+	return json.Marshal(runInput{Record: plainMap(in.Record), Old: plainMap(in.Old), Changed: in.Changed, Event: event, User: in.User})
 }
 
 // runInput is the stored input of a run.
@@ -346,48 +362,75 @@ func plainMap(m map[string]any) map[string]any {
 	return out
 }
 
-// insertRun stores a queued run and returns its id. With a dedupe key already used, it stores
-// nothing and returns "". Runs are written with one INSERT rather than a record save: this is
-// the hot path of every triggering change, and runs are Relata's own bookkeeping (no API
-// hooks or validation to run).
+// insertRun stores one queued run and returns its id; with a dedupe key already used, it
+// stores nothing and returns "".
 func (e *Engine) insertRun(tx core.App, r newRun) (string, error) {
-	if r.status == "" {
-		r.status = StatusPending
-	}
-	if r.nextAt.IsZero() {
-		r.nextAt = e.cfg.Now()
-	}
-	input, err := json.Marshal(runInput{Record: plainMap(r.in.Record), Old: plainMap(r.in.Old), Changed: r.in.Changed, Event: r.event, User: r.in.User})
-	if err != nil {
+	ids, err := e.insertRuns(tx, []newRun{r})
+	if err != nil || len(ids) == 0 {
 		return "", err
 	}
-	object := r.w.Object.Name
-	if r.w.Object == noObject {
-		object = ""
+	return ids[0], nil
+}
+
+// insertRuns stores queued runs with one multi-row INSERT and returns their ids. Runs whose
+// dedupe key is already used are not stored (with a single run, the result is then empty).
+// Runs are written with SQL rather than record saves: this is the hot path of every triggering
+// change, and runs are Relata's own bookkeeping (no API hooks or validation to run).
+func (e *Engine) insertRuns(tx core.App, runs []newRun) ([]string, error) {
+	if len(runs) == 0 {
+		return nil, nil
 	}
 	now := dbTime(time.Now())
-	finished := ""
-	if r.status == StatusSkipped {
-		finished = dbTime(r.nextAt)
+	params := dbx.Params{"now": now}
+	rows := make([]string, len(runs))
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		if r.status == "" {
+			r.status = StatusPending
+		}
+		if r.nextAt.IsZero() {
+			r.nextAt = e.cfg.Now()
+		}
+		input := r.input
+		if input == nil {
+			var err error
+			if input, err = marshalInput(r.in, r.event); err != nil {
+				return nil, err
+			}
+		}
+		object := r.w.Object.Name
+		if r.w.Object == noObject {
+			object = ""
+		}
+		finished := ""
+		if r.status == StatusSkipped {
+			finished = dbTime(r.nextAt)
+		}
+		ids[i] = security.RandomStringWithAlphabet(15, idAlphabet)
+		p := func(name string, v any) string {
+			key := fmt.Sprintf("%s%d", name, i)
+			params[key] = v
+			return "{:" + key + "}"
+		}
+		rows[i] = "(" + strings.Join([]string{
+			p("id", ids[i]), p("workflow", r.w.ID), p("name", r.w.Def.Name), p("object", object),
+			p("record", r.recordID), p("event", r.event), p("status", r.status), "0", p("next", dbTime(r.nextAt)), "''",
+			p("depth", r.depth), p("dedupe", r.dedupe), p("actor", r.actor), p("input", string(input)), p("error", r.err),
+			"''", p("finished", finished), "{:now}", "{:now}",
+		}, ", ") + ")"
 	}
-	id := security.RandomStringWithAlphabet(15, idAlphabet)
 	res, err := tx.DB().NewQuery(`INSERT INTO workflow_runs
 		(id, workflow, workflow_name, object, record_id, event, status, attempts, next_at, lease_until,
 		 depth, dedupe_key, actor, input, error, started, finished, created, updated)
-		VALUES ({:id}, {:workflow}, {:name}, {:object}, {:record}, {:event}, {:status}, 0, {:next}, '',
-		 {:depth}, {:dedupe}, {:actor}, {:input}, {:error}, '', {:finished}, {:now}, {:now})
-		ON CONFLICT DO NOTHING`).Bind(dbx.Params{
-		"id": id, "workflow": r.w.ID, "name": r.w.Def.Name, "object": object, "record": r.recordID,
-		"event": r.event, "status": r.status, "next": dbTime(r.nextAt), "depth": r.depth, "dedupe": r.dedupe,
-		"actor": r.actor, "input": string(input), "error": r.err, "finished": finished, "now": now,
-	}).Execute()
+		VALUES ` + strings.Join(rows, ", ") + `
+		ON CONFLICT DO NOTHING`).Bind(params).Execute()
 	if err != nil {
-		return "", fmt.Errorf("queue run of workflow %q: %w", r.w.Def.Name, err)
+		return nil, fmt.Errorf("queue runs of workflow %q: %w", runs[0].w.Def.Name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return "", nil // the dedupe key was taken: queued before
+		return nil, nil // the dedupe key was taken: queued before
 	}
-	return id, nil
+	return ids, nil
 }
 
 // idAlphabet is PocketBase's default record id alphabet.
