@@ -36,7 +36,9 @@ import (
 )
 
 func main() {
-	app := pocketbase.New()
+	// Dev mode (every SQL statement on the console) only when asked for with --dev, also
+	// under `go run`, which is how the README starts Relata.
+	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false})
 	if err := setup(app); err != nil {
 		log.Fatal(err)
 	}
