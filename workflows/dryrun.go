@@ -81,6 +81,15 @@ func (e *Engine) DryRun(w *Workflow, rec *core.Record, old map[string]any, actor
 	rc.Ctx = withRun(context.Background(), e.cfg.MaxDepth, "") // writes in a dry run trigger nothing
 	err := e.app.RunInTransaction(func(tx core.App) error {
 		rc.App = tx
+		if rec != nil && rec.IsNew() {
+			// A record given as values exists only inside the rolled back transaction, so that
+			// actions on "the record" can be tried too.
+			if err := tx.SaveWithContext(rc.Ctx, rec); err != nil {
+				rep.Error = "the test record is not valid: " + err.Error()
+				return errDryRun
+			}
+			rc.RecordID = rec.Id
+		}
 		rep.Error = dryRunSteps(rc, w.steps, &rep.Steps)
 		return errDryRun
 	})

@@ -194,6 +194,17 @@ func TestDryRunHasNoSideEffects(t *testing.T) {
 	if code != 200 || rep["conditionMet"] != false {
 		t.Errorf("test with values = %d %v", code, rep)
 	}
+	// A record given as values can be updated by the dry run; nothing remains afterwards.
+	code, rep = e.api(t, http.MethodPost, "/api/relata/workflows/test", e.mgrTok, map[string]any{
+		"definition": jsonRaw(`{"name": "won", "object": "deals", "trigger": {"type": "stage_changed", "to": "won"},
+		  "actions": [{"type": "update_record", "values": {"closed_at": "=now"}}, {"type": "create_task", "subject": "Kickoff", "due": "1d"}]}`),
+		"record": map[string]any{"name": "Try", "stage": "won", "owner": e.alice.Id}, "old": map[string]any{"stage": "negotiation"}})
+	if code != 200 || rep["error"] != nil || !strings.Contains(jsonOf(rep["steps"]), "closed_at") || !strings.Contains(jsonOf(rep["steps"]), "Kickoff") {
+		t.Errorf("dry run on values = %d %v", code, rep)
+	}
+	if e.count(t, "deals", "name = 'Try'") != 0 || e.count(t, "activities", "subject = 'Kickoff'") != 0 {
+		t.Error("the dry run on values left records behind")
+	}
 	// Sales users may not use the builder's API.
 	if code, _ := e.api(t, http.MethodPost, "/api/relata/workflows/test", e.aliceTok, map[string]any{"name": "new-contact-call"}); code != 403 {
 		t.Errorf("sales user test = %d; want 403", code)
