@@ -3,6 +3,7 @@ package hooks
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ func Register(app core.App, cfg Config) error {
 	app.OnRecordUpdateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-update", Func: h.rememberActor})
 	app.OnRecordDeleteRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-delete", Func: h.rememberActor})
 	app.OnRecordCreate().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.defaults", Func: h.defaults})
+	app.OnRecordCreate().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.normalize-create", Func: h.normalize})
+	app.OnRecordUpdate().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.normalize-update", Func: h.normalize})
 	app.OnRecordCreateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.default-owner", Func: h.defaultOwner})
 	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-create", Func: h.touch})
 	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-update", Func: h.touch})
@@ -107,6 +110,21 @@ func (h *handlers) defaults(e *core.RecordEvent) error {
 			v = d
 		}
 		e.Record.Set(f.Name, v)
+	}
+	return e.Next()
+}
+
+// normalize stores email addresses trimmed and lower-cased, so that lookups by email (form
+// deduplication, unique indexes) match however an address was typed.
+func (h *handlers) normalize(e *core.RecordEvent) error {
+	if o := h.object(e.Record); o != nil {
+		for _, f := range o.Fields {
+			if f.Type == schemas.TypeEmail {
+				if v := e.Record.GetString(f.Name); v != "" {
+					e.Record.Set(f.Name, strings.ToLower(strings.TrimSpace(v)))
+				}
+			}
+		}
 	}
 	return e.Next()
 }

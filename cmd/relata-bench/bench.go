@@ -33,10 +33,12 @@ type bench struct {
 	seeded       int // contacts seeded on both sides
 
 	// figures kept for the summary of aims
-	createNone  map[int][2]result // clients → bare, relata (no workflows)
-	createOther map[int]map[int][2]result
+	createNone  map[int][2]result         // clients → bare, relata (no workflows)
+	createOther map[int]map[int][2]result // workflows on other objects → clients → bare, relata
 	data        []dataRow
-	formsNote   string
+
+	formsNote string // why forms are not measured, when they are not
+	formOp    op     // one form submission, once the token is fetched
 }
 
 func newBench(cfg config, out, logw io.Writer) (*bench, error) {
@@ -205,6 +207,9 @@ func (b *bench) startBoth(ctx context.Context) error {
 		if s.tok == "" {
 			var err error
 			if s.tok, err = b.login(ctx, s, userEmail(benchUser)); err != nil {
+				return err
+			}
+			if s.dataTok, err = b.login(ctx, s, userEmail(dataUser)); err != nil {
 				return err
 			}
 			if s.mgrTok, err = b.login(ctx, s, managerEmail); err != nil {
@@ -454,13 +459,14 @@ func (b *bench) workflowWorkloads(ctx context.Context) error {
 		note: fmt.Sprintf("Bare PocketBase has no workflows; it is measured again beside each Relata configuration. "+
 			"The %d workflows on contacts trigger on create but their conditions are false for these contacts "+
 			"(dispatch + condition evaluation in the request, no run queued); those on other objects "+
-			"(companies, deals) are not triggered by a contact.", b.cfg.sameWorkflows),
-		head: []string{"workflows enabled", "clients", "bare req/s", "Relata req/s", "Relata/bare", "bare p99", "Relata p99", "Relata vs none"},
+			"(companies, deals) are not triggered by a contact. \"vs none\" divides this row's Relata/bare by the "+
+			"Relata/bare of the same clients without workflows: what the workflows cost, with the drift of the machine and "+
+			"the growing table taken out (both sides see those).", b.cfg.sameWorkflows),
+		head: []string{"workflows enabled", "clients", "bare req/s", "Relata req/s", "Relata/bare", "bare p99", "Relata p99", "vs none"},
 	}
 	row := func(label string, c int, r [2]result) {
-		none := b.createNone[c]
 		t.add(label, fmt.Sprint(c), fmtRate(r[0]), fmtRate(r[1]), ratio(r[1].rps(), r[0].rps()),
-			fmtDur(r[0].pct(99)), fmtDur(r[1].pct(99)), ratio(r[1].rps(), none[1].rps()))
+			fmtDur(r[0].pct(99)), fmtDur(r[1].pct(99)), ratio(relative(r), relative(b.createNone[c])))
 		t.errors(label, c, r)
 	}
 	for _, c := range b.cfg.clients {
@@ -582,15 +588,24 @@ func (b *bench) e2eWorkload(ctx context.Context) error {
 			"%d clients create the contacts, Relata's default workers run the workflow and its outbox delivers over SMTP "+
 			"(no TLS) to a sink in the bench process. runs/s = emails delivered / (last delivery − first create).",
 			maxOther(b.cfg.otherWorkflows), clients),
-		head: []string{"runs", "creates/s", "runs/s (create → email delivered)", "create ack → email p50", "p99", "tasks created", "emails delivered"},
+		head: []string{"runs", "creates/s", "runs/s (create → email delivered)", "create ack → email p50", "p99", "tasks created",
+			"contacts emailed", "emails received"},
 	}
 	t.add(fmt.Sprint(r.n), fmt.Sprintf("%.0f", float64(r.n)/createdIn.Seconds()), fmt.Sprintf("%.0f", runsPerSec),
-		fmtDur(res.pct(50)), fmtDur(res.pct(99)), fmt.Sprint(tasks), fmt.Sprint(delivered))
+		fmtDur(res.pct(50)), fmtDur(res.pct(99)), fmt.Sprint(tasks), fmt.Sprint(delivered), fmt.Sprint(b.sink.messages("e2e-")))
 	if delivered < r.n {
 		t.notes = append(t.notes, fmt.Sprintf("only %d of %d emails arrived within 3 minutes", delivered, r.n))
 	}
 	t.write(b.out)
 	return ctx.Err()
+}
+
+// relative is Relata's throughput as a fraction of bare's.
+func relative(r [2]result) float64 {
+	if r[0].rps() == 0 {
+		return 0
+	}
+	return r[1].rps() / r[0].rps()
 }
 
 func maxOther(ns []int) int {
@@ -654,6 +669,47 @@ func (b *bench) prepareForms(ctx context.Context) error {
 	return nil
 }
 
+// formSubmit returns the request of the form workload: a new lead each time. The form's
+// token is fetched once, and the form's minimum fill time waited once: a token stays valid
+// for a day.
+func (b *bench) formSubmit(ctx context.Context) (op, error) {
+	if b.formOp != nil {
+		return b.formOp, nil
+	}
+	s := b.relata
+	data, err := b.call(ctx, s, http.MethodGet, "/api/relata/forms/"+b.cfg.form, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	var pub struct {
+		Token   string `json:"token"`
+		MinFill int    `json:"minFillSeconds"`
+	}
+	if err := json.Unmarshal(data, &pub); err != nil {
+		return nil, fmt.Errorf("form definition: %w", err)
+	}
+	// The token records when the form was served; a person takes at least MinFill seconds.
+	if pub.MinFill > 0 {
+		b.logf("forms: waiting %ds (the form's minimum fill time)", pub.MinFill)
+		select {
+		case <-time.After(time.Duration(pub.MinFill)*time.Second + 200*time.Millisecond):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	b.formOp = func(ctx context.Context, i int) error {
+		n := s.seq.Add(1)
+		body, _ := json.Marshal(map[string]any{
+			"full_name": fmt.Sprintf("Form Lead %d", n), "email": fmt.Sprintf("form%d@bench.local", n),
+			"phone": "+44 20 7946 0000", "message": "Please call me about pricing.",
+			"_consent": true, "_token": pub.Token,
+		})
+		_, err := b.call(ctx, s, http.MethodPost, "/api/relata/forms/"+b.cfg.form, "", body)
+		return err
+	}
+	return b.formOp, nil
+}
+
 func (b *bench) formWorkload(ctx context.Context) error {
 	t := &table{
 		title: fmt.Sprintf("Form submissions (Relata only): POST /api/relata/forms/%s", b.cfg.form),
@@ -667,37 +723,8 @@ func (b *bench) formWorkload(ctx context.Context) error {
 		return nil
 	}
 	s := b.relata
-	data, err := b.call(ctx, s, http.MethodGet, "/api/relata/forms/"+b.cfg.form, "", nil)
+	submit, err := b.formSubmit(ctx)
 	if err != nil {
-		return err
-	}
-	var pub struct {
-		Token   string `json:"token"`
-		MinFill int    `json:"minFillSeconds"`
-		Consent *struct {
-			Required bool `json:"required"`
-		} `json:"consent"`
-	}
-	if err := json.Unmarshal(data, &pub); err != nil {
-		return fmt.Errorf("form definition: %w", err)
-	}
-	// The token records when the form was served; a person takes at least MinFill seconds.
-	if pub.MinFill > 0 {
-		b.logf("forms: waiting %ds (the form's minimum fill time)", pub.MinFill)
-		select {
-		case <-time.After(time.Duration(pub.MinFill)*time.Second + 200*time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	submit := func(ctx context.Context, i int) error {
-		n := s.seq.Add(1)
-		body, _ := json.Marshal(map[string]any{
-			"full_name": fmt.Sprintf("Form Lead %d", n), "email": fmt.Sprintf("form%d@bench.local", n),
-			"phone": "+44 20 7946 0000", "message": "Please call me about pricing.",
-			"_consent": true, "_token": pub.Token,
-		})
-		_, err := b.call(ctx, s, http.MethodPost, "/api/relata/forms/"+b.cfg.form, "", body)
 		return err
 	}
 	for _, c := range b.cfg.clients {
@@ -731,7 +758,7 @@ func dataQueries() []dataQuery {
 			return page + "&sort=-created" + f(fmt.Sprintf(`company = "%s"`, companyID(c)))
 		}},
 		{"owner = me, newest first (indexed, 5%)", func(int, int) string {
-			return page + "&sort=-created" + f(fmt.Sprintf(`owner = "%s"`, userID(benchUser)))
+			return page + "&sort=-created" + f(fmt.Sprintf(`owner = "%s"`, userID(dataUser)))
 		}},
 		{"job_title ~ 'director' (no index)", func(int, int) string {
 			return page + "&sort=-created" + f(`job_title ~ "director"`)
@@ -750,11 +777,18 @@ func (b *bench) dataWorkloads(ctx context.Context) error {
 	t := &table{
 		left:  2,
 		title: "List pages as contacts grow",
-		note: fmt.Sprintf("GET /api/collections/contacts/records?perPage=20 as the sales user (the team rule adds a join on the owner); "+
-			"PocketBase also counts the matches for totalItems. %d client(s), at most %s or %d requests per cell. "+
-			"Seeded with SQL while the servers are stopped; the sales user reaches a quarter of the contacts.",
+		note: fmt.Sprintf("GET /api/collections/contacts/records?perPage=20 as a sales user of another team than the other workloads' "+
+			"(the team rule adds a join on the owner); PocketBase also counts the matches for totalItems. %d client(s), at most %s or %d "+
+			"requests per cell. Seeded with SQL while the servers are stopped; this user reaches a quarter of the seeded contacts "+
+			"and none of those the other workloads created.",
 			b.cfg.dataClients, b.cfg.dataDuration, b.cfg.dataMax),
 		head: []string{"contacts", "query", "bare p50", "Relata p50", "bare p99", "Relata p99", "Relata/bare p50", "n (bare/Relata)"},
+	}
+	ft := &table{
+		title: "Form submissions as contacts grow (Relata only)",
+		note: "The example form (deduplicates by email) posted by 1 client, after the list queries of each size: " +
+			"cost that grows with the table comes from looking up the email.",
+		head: []string{"contacts", "submissions/s", "p50", "p99", "n"},
 	}
 	for _, size := range b.cfg.sizes {
 		b.logf("data size %d: stopping the servers to seed", size)
@@ -775,7 +809,7 @@ func (b *bench) dataWorkloads(ctx context.Context) error {
 			for _, k := range order {
 				s := []*side{b.bare, b.relata}[k]
 				fn := func(ctx context.Context, i int) error {
-					_, err := b.call(ctx, s, http.MethodGet, q.path(size, i), s.tok, nil)
+					_, err := b.call(ctx, s, http.MethodGet, q.path(size, i), s.dataTok, nil)
 					return err
 				}
 				measure(ctx, 1, b.cfg.dataDuration/4, 3, fn) // warm the page cache
@@ -789,8 +823,23 @@ func (b *bench) dataWorkloads(ctx context.Context) error {
 			t.errors(q.name, size, r)
 			b.data = append(b.data, dataRow{size: size, query: q.name, r: r})
 		}
+		if b.formsNote == "" {
+			submit, err := b.formSubmit(ctx)
+			if err != nil {
+				return err
+			}
+			b.logf("data size %d: form submissions", size)
+			r := b.cell(ctx, b.relata, 1, b.cfg.dataDuration, b.cfg.dataMax, submit)
+			ft.add(fmt.Sprint(size), fmtRate(r), fmtDur(r.pct(50)), fmtDur(r.pct(99)), fmt.Sprint(r.n))
+			if r.errs > 0 {
+				ft.notes = append(ft.notes, fmt.Sprintf("%d contacts: %d failed, first: %s", size, r.errs, r.firstErr))
+			}
+		}
 	}
 	t.write(b.out)
+	if len(ft.rows) > 0 {
+		ft.write(b.out)
+	}
 	return ctx.Err()
 }
 
@@ -815,16 +864,22 @@ func (b *bench) writeAims() {
 	if most := maxOther(b.cfg.otherWorkflows); most > 0 && b.createOther[most] != nil && len(b.createNone) > 0 {
 		ratios, met = nil, true
 		var vsNone []string
+		sum := 0.0
 		for _, c := range b.cfg.clients {
 			r := b.createOther[most][c]
 			q := r[1].rps() / nonZero(r[0].rps())
 			ratios = append(ratios, fmt.Sprintf("%d: %.2f×", c, q))
-			vsNone = append(vsNone, fmt.Sprintf("%d: %.2f×", c, r[1].rps()/nonZero(b.createNone[c][1].rps())))
+			v := relative(r) / nonZero(relative(b.createNone[c]))
+			vsNone = append(vsNone, fmt.Sprintf("%d: %.2f×", c, v))
+			sum += v
 			met = met && q >= 0.85
 		}
 		t.add(fmt.Sprintf("create ≥ 0.85× bare, %d workflows on other objects", most), strings.Join(ratios, ", "), yesNo(met))
-		t.add(fmt.Sprintf("dispatch independent of workflows on other objects (Relata create with %d vs none)", most),
-			strings.Join(vsNone, ", "), "see ratios")
+		mean := sum / float64(len(b.cfg.clients))
+		// One-sided: the aim bounds a cost; a ratio above 1 is the machine's noise.
+		t.add(fmt.Sprintf("dispatch with %d workflows on other objects costs at most 5%% "+
+			"(Relata/bare with them ÷ Relata/bare with none; mean %.2f×)", most, mean),
+			strings.Join(vsNone, ", "), yesNo(mean >= 0.95))
 	}
 	if len(b.data) > 0 {
 		big := b.data[len(b.data)-1].size

@@ -139,7 +139,7 @@ func parseFlags(args []string) (config, error) {
 	other := fs.String("otherWorkflows", joinInts(d.otherWorkflows), "workflow counts on other objects, measured in turn")
 	e2e := fs.Int("e2e", d.e2eRuns, "end-to-end workflow runs (contacts created)")
 	sizes := fs.String("contacts", joinInts(d.sizes), "contact counts of the data-size workload, comma-separated")
-	dataDur := fs.Duration("dataDuration", d.dataDuration, "how long each data-size query is measured")
+	dataDur := fs.Duration("dataDuration", d.dataDuration, "how long each data-size query is measured (default 10s with -big)")
 	dataMax := fs.Int("dataMax", d.dataMax, "at most this many requests per data-size query")
 	dataClients := fs.Int("dataClients", d.dataClients, "concurrent clients of the data-size queries")
 	relataBin := fs.String("relata", "", "a relata binary to measure (default: go build ./cmd/relata from -src)")
@@ -194,6 +194,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if *big && !slices.Contains(cfg.sizes, 1_000_000) {
 		cfg.sizes = append(cfg.sizes, 1_000_000)
+		if !set["dataDuration"] {
+			cfg.dataDuration = 10 * time.Second // slow queries still get a few samples
+		}
 	}
 	slices.Sort(cfg.sizes)
 	if set["dataDuration"] {

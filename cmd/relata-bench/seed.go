@@ -31,25 +31,34 @@ var teams = []string{"north", "south", "east", "west"}
 
 func userID(i int) string { return fmt.Sprintf("u%014d", i) }
 
-// ownerOf is the sales user owning contact i: every fourth contact belongs to team north
-// (users 0-4, so the bench user reaches a quarter of the contacts and owns a twentieth),
-// the others to the other teams. Every company's ten contacts include two or three that
-// the bench user reaches, so no filter the workloads use comes back empty — PocketBase
-// throttles empty filtered lists on purpose (randomizedThrottle in apis/record_crud_list.go),
-// which would measure that delay instead of the query.
+// ownerOf is the sales user owning contact i. Every fourth contact belongs to team north
+// (users 0-4: the REST workloads act as user 0, who reaches a quarter of the contacts and owns
+// a twentieth), the next to team south (users 5-9: the data-size queries act as user 5, who
+// sees the same shares but none of the contacts the REST, form and end-to-end workloads
+// create), the others to teams east and west. Every company's ten contacts include two or
+// three of each of north and south, so no filter the workloads use comes back empty —
+// PocketBase throttles empty filtered lists on purpose (randomizedThrottle in
+// apis/record_crud_list.go), which would measure that delay instead of the query.
 func ownerOf(i int) int {
-	if i%4 == 0 {
+	switch i % 4 {
+	case 0:
 		return (i / 4) % usersPerTeam
+	case 1:
+		return usersPerTeam + (i/4)%usersPerTeam
 	}
-	return usersPerTeam + int(uint32(i)*2654435761>>8)%(nUsers-usersPerTeam)
+	return 2*usersPerTeam + int(uint32(i)*2654435761>>8)%(nUsers-2*usersPerTeam)
 }
+
 func userEmail(i int) string { return fmt.Sprintf("user%02d@bench.local", i) }
 func companyID(i int) string { return fmt.Sprintf("c%014d", i) }
 func contactID(i int) string { return fmt.Sprintf("p%014d", i) }
 
-// benchUser is the sales user every workload acts as (user 0, team north: it reaches its own
-// contacts and those of its four team mates, a quarter of all).
-const benchUser = 0
+// benchUser is the sales user the REST, workflow and end-to-end workloads act as (team
+// north); dataUser is the one the data-size queries act as (team south). See ownerOf.
+const (
+	benchUser = 0
+	dataUser  = usersPerTeam
+)
 
 var (
 	jobTitles  = []string{"Engineer", "Director of Sales", "Buyer", "CEO", "Analyst", "Office manager", "Consultant"}

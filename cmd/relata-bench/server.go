@@ -30,8 +30,9 @@ type side struct {
 	logPath string
 	logFile *os.File
 
-	// tok acts as the bench sales user, mgrTok as the manager.
-	tok, mgrTok string
+	// tok acts as the bench sales user, dataTok as the data-size queries' user, mgrTok as
+	// the manager.
+	tok, dataTok, mgrTok string
 	// seq numbers the records this side's create workloads make (unique emails).
 	seq atomic.Int64
 }

@@ -20,7 +20,7 @@ type sink struct {
 
 	mu       sync.Mutex
 	received map[string]time.Time // recipient (lowercase) → first delivery
-	messages int
+	copies   map[string]int       // recipient → messages received
 }
 
 func newSink() (*sink, error) {
@@ -28,7 +28,7 @@ func newSink() (*sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sink{ln: ln, received: map[string]time.Time{}}
+	s := &sink{ln: ln, received: map[string]time.Time{}, copies: map[string]int{}}
 	s.host, s.port, _ = net.SplitHostPort(ln.Addr().String())
 	s.srv = smtp.NewServer(s)
 	s.srv.Domain = "sink.bench.local"
@@ -53,6 +53,19 @@ func (s *sink) count(prefix string) int {
 	for to := range s.received {
 		if strings.HasPrefix(to, prefix) {
 			n++
+		}
+	}
+	return n
+}
+
+// messages returns how many messages recipients starting with prefix received in all.
+func (s *sink) messages(prefix string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for to, c := range s.copies {
+		if strings.HasPrefix(to, prefix) {
+			n += c
 		}
 	}
 	return n
@@ -84,8 +97,8 @@ func (ss *sinkSession) Data(r io.Reader) error {
 	}
 	now := time.Now()
 	ss.s.mu.Lock()
-	ss.s.messages++
 	for _, to := range ss.rcp {
+		ss.s.copies[to]++
 		if _, seen := ss.s.received[to]; !seen {
 			ss.s.received[to] = now
 		}

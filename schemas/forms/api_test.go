@@ -203,8 +203,9 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-// TestDedupe: a second submission with the same email (in another case) updates the contact
-// instead of creating a duplicate: update fields are replaced, fill fields only fill gaps.
+// TestDedupe: a second submission with the same email (typed in another case) updates the
+// contact instead of creating a duplicate: update fields are replaced, fill fields only fill
+// gaps. Stored emails are lower-cased by package hooks.
 func TestDedupe(t *testing.T) {
 	e := newEnv(t)
 	existing := schemastest.MustCreate(t, e.app, "contacts", map[string]any{
@@ -228,7 +229,7 @@ func TestDedupe(t *testing.T) {
 		"phone":     "+1 555 0100",     // fill: it was empty
 		"message":   "New message",     // update
 		"source":    "referral",        // hidden values are for new records
-		"email":     "Ada@Example.com", // the match itself is kept
+		"email":     "ada@example.com", // stored lower-cased
 	} {
 		if got := c.GetString(k); got != want {
 			t.Errorf("%s = %q; want %q", k, got, want)

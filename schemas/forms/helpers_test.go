@@ -20,6 +20,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	_ "github.com/relata/relata/migrations"
+	"github.com/relata/relata/hooks"
 	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/schemastest"
@@ -63,6 +64,8 @@ func newEnv(t testing.TB) *env {
 	// At the start of an hour, so a test that advances minutes stays in one rate-limit hour.
 	c := &clock{now: time.Now().UTC().Truncate(time.Hour).Add(10 * time.Second)}
 	svc := forms.MustRegister(app, nil, forms.Config{Registry: reg, Dirs: []string{"testdata/forms"}, Now: c.Now})
+	// Relata's record hooks, as in the binary: defaults, owners, lower-cased emails.
+	hooks.MustRegister(app, hooks.Config{Registry: reg})
 	srv := schemastest.Serve(t, app)
 	schemastest.NewUser(t, app, "alice@example.com", "sales", "north")
 	return &env{app: app, reg: reg, svc: svc, srv: srv, clock: c}

@@ -598,7 +598,8 @@ func findByEmail(tx core.App, coll *core.Collection, field, email string) (*core
 	}
 	rec := &core.Record{}
 	err := tx.RecordQuery(coll).
-		AndWhere(dbx.NewExp("LOWER([["+field+"]]) = {:email}", dbx.Params{"email": strings.ToLower(email)})).
+		// Email fields are stored lower-cased (package hooks), so the unique index applies.
+		AndWhere(dbx.HashExp{field: strings.ToLower(strings.TrimSpace(email))}).
 		OrderBy("created ASC").Limit(1).One(rec)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -110,7 +111,59 @@ func (t *Template) compile() (*compiled, error) {
 	if c.html, err = htmltemplate.New("html").Option("missingkey=error").Funcs(funcs).Parse(t.HTML); err != nil {
 		return nil, templateError("html", err)
 	}
+	for part, tree := range map[string]*parse.Tree{"subject": c.subject.Tree, "text": c.text.Tree, "html": c.html.Tree} {
+		if err := checkRanges(part, tree); err != nil {
+			return nil, err
+		}
+	}
 	return &c, nil
+}
+
+// maxRange bounds {{range N}} over a number written in a template: Go templates may range
+// over an integer, and {{range 1000000000000}}{{end}} would run for hours.
+const maxRange = 1000
+
+// checkRanges refuses ranges over large number literals.
+func checkRanges(part string, tree *parse.Tree) error {
+	if tree == nil || tree.Root == nil {
+		return nil
+	}
+	var bad error
+	var walk func(n parse.Node)
+	walk = func(n parse.Node) {
+		if bad != nil || n == nil {
+			return
+		}
+		switch x := n.(type) {
+		case *parse.ListNode:
+			if x == nil {
+				return
+			}
+			for _, c := range x.Nodes {
+				walk(c)
+			}
+		case *parse.RangeNode:
+			for _, cmd := range x.Pipe.Cmds {
+				for _, arg := range cmd.Args {
+					if num, ok := arg.(*parse.NumberNode); ok && (!num.IsInt || num.Int64 > maxRange) {
+						line, _ := tree.ErrorContext(num)
+						bad = &TemplateError{Part: part, Message: fmt.Sprintf("%s: range over %s: at most %d repetitions", line, num.Text, maxRange)}
+						return
+					}
+				}
+			}
+			walk(x.List)
+			walk(x.ElseList)
+		case *parse.IfNode:
+			walk(x.List)
+			walk(x.ElseList)
+		case *parse.WithNode:
+			walk(x.List)
+			walk(x.ElseList)
+		}
+	}
+	walk(tree.Root)
+	return bad
 }
 
 // Check parses the template. With an object, it also renders it with an empty record of that

@@ -138,6 +138,8 @@ func TestTemplatesAreCheckedWhenSaved(t *testing.T) {
 			"html": "<p>\n{{.record.fulname}}</p>"}, 400, []string{`"html"`, "line 2", "fulname"}},
 		{"unknown field of a related record", w.mgrTok, map[string]any{"name": "bad4", "object": "deals", "subject": "{{.record.company.nmae}}"},
 			400, []string{`"subject"`, "nmae"}},
+		{"endless range over a number", w.mgrTok, map[string]any{"name": "bad6", "subject": "Hi", "text": "a\n{{range 1000000000000}}{{end}}"},
+			400, []string{`"text"`, "at most 1000 repetitions"}},
 		{"unknown object", w.mgrTok, map[string]any{"name": "bad5", "object": "dealz", "subject": "Hi"}, 400, []string{`"object"`, "dealz"}},
 		{"sales users cannot edit templates", w.aliceTok, map[string]any{"name": "mine", "subject": "Hi"}, 400, nil},
 	}
