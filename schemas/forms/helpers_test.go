@@ -19,8 +19,8 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
-	_ "github.com/relata/relata/migrations"
 	"github.com/relata/relata/hooks"
+	_ "github.com/relata/relata/migrations"
 	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/schemastest"
