@@ -599,7 +599,10 @@ func findByEmail(tx core.App, coll *core.Collection, field, email string) (*core
 	rec := &core.Record{}
 	err := tx.RecordQuery(coll).
 		// Email fields are stored lower-cased (package hooks), so the unique index applies.
+		// The unique index is partial (WHERE field != ''): repeating that condition lets
+		// SQLite use it instead of scanning the table.
 		AndWhere(dbx.HashExp{field: strings.ToLower(strings.TrimSpace(email))}).
+		AndWhere(dbx.NewExp("[[" + field + "]] != ''")).
 		OrderBy("created ASC").Limit(1).One(rec)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil

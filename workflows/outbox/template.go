@@ -111,26 +111,52 @@ func (t *Template) compile() (*compiled, error) {
 	if c.html, err = htmltemplate.New("html").Option("missingkey=error").Funcs(funcs).Parse(t.HTML); err != nil {
 		return nil, templateError("html", err)
 	}
-	for part, tree := range map[string]*parse.Tree{"subject": c.subject.Tree, "text": c.text.Tree, "html": c.html.Tree} {
-		if err := checkRanges(part, tree); err != nil {
+	treesOf := func(ts []*texttemplate.Template) []*parse.Tree {
+		var out []*parse.Tree
+		for _, t := range ts {
+			out = append(out, t.Tree)
+		}
+		return out
+	}
+	var htmlTrees []*parse.Tree
+	for _, t := range c.html.Templates() {
+		htmlTrees = append(htmlTrees, t.Tree)
+	}
+	for part, trees := range map[string][]*parse.Tree{"subject": treesOf(c.subject.Templates()), "text": treesOf(c.text.Templates()), "html": htmlTrees} {
+		if err := checkRanges(part, trees...); err != nil {
 			return nil, err
 		}
 	}
 	return &c, nil
 }
 
-// maxRange bounds {{range N}} over a number written in a template: Go templates may range
-// over an integer, and {{range 1000000000000}}{{end}} would run for hours.
-const maxRange = 1000
-
-// checkRanges refuses ranges over large number literals.
-func checkRanges(part string, tree *parse.Tree) error {
-	if tree == nil || tree.Root == nil {
-		return nil
+// checkRanges refuses ranges over numbers: Go templates may range over an integer, and
+// {{range 1000000000000}}{{end}} would run for hours. A range may go over data (bounded by
+// the record) but not over a number written in the template, directly or through a variable
+// whose value comes from a number literal. Every tree is walked, {{define}}d ones included.
+func checkRanges(part string, trees ...*parse.Tree) error {
+	numVars := map[string]bool{}
+	hasNumber := func(p *parse.PipeNode) bool {
+		found := false
+		for _, cmd := range p.Cmds {
+			for _, arg := range cmd.Args {
+				switch a := arg.(type) {
+				case *parse.NumberNode:
+					found = true
+				case *parse.VariableNode:
+					if numVars[a.Ident[0]] {
+						found = true
+					}
+				case *parse.PipeNode:
+					// nested pipelines are checked when walked
+				}
+			}
+		}
+		return found
 	}
 	var bad error
-	var walk func(n parse.Node)
-	walk = func(n parse.Node) {
+	var walk func(tree *parse.Tree, n parse.Node)
+	walk = func(tree *parse.Tree, n parse.Node) {
 		if bad != nil || n == nil {
 			return
 		}
@@ -140,29 +166,35 @@ func checkRanges(part string, tree *parse.Tree) error {
 				return
 			}
 			for _, c := range x.Nodes {
-				walk(c)
+				walk(tree, c)
 			}
-		case *parse.RangeNode:
-			for _, cmd := range x.Pipe.Cmds {
-				for _, arg := range cmd.Args {
-					if num, ok := arg.(*parse.NumberNode); ok && (!num.IsInt || num.Int64 > maxRange) {
-						line, _ := tree.ErrorContext(num)
-						bad = &TemplateError{Part: part, Message: fmt.Sprintf("%s: range over %s: at most %d repetitions", line, num.Text, maxRange)}
-						return
-					}
+		case *parse.ActionNode:
+			if len(x.Pipe.Decl) > 0 && hasNumber(x.Pipe) {
+				for _, d := range x.Pipe.Decl {
+					numVars[d.Ident[0]] = true
 				}
 			}
-			walk(x.List)
-			walk(x.ElseList)
+		case *parse.RangeNode:
+			if hasNumber(x.Pipe) {
+				line, _ := tree.ErrorContext(x)
+				bad = &TemplateError{Part: part, Message: fmt.Sprintf("%s: range over a number: a range may only go over data", line)}
+				return
+			}
+			walk(tree, x.List)
+			walk(tree, x.ElseList)
 		case *parse.IfNode:
-			walk(x.List)
-			walk(x.ElseList)
+			walk(tree, x.List)
+			walk(tree, x.ElseList)
 		case *parse.WithNode:
-			walk(x.List)
-			walk(x.ElseList)
+			walk(tree, x.List)
+			walk(tree, x.ElseList)
 		}
 	}
-	walk(tree.Root)
+	for _, t := range trees {
+		if t != nil && t.Root != nil {
+			walk(t, t.Root)
+		}
+	}
 	return bad
 }
 

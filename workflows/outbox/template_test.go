@@ -139,7 +139,11 @@ func TestTemplatesAreCheckedWhenSaved(t *testing.T) {
 		{"unknown field of a related record", w.mgrTok, map[string]any{"name": "bad4", "object": "deals", "subject": "{{.record.company.nmae}}"},
 			400, []string{`"subject"`, "nmae"}},
 		{"endless range over a number", w.mgrTok, map[string]any{"name": "bad6", "subject": "Hi", "text": "a\n{{range 1000000000000}}{{end}}"},
-			400, []string{`"text"`, "at most 1000 repetitions"}},
+			400, []string{`"text"`, "range over a number"}},
+		{"range over a number through a variable", w.mgrTok, map[string]any{"name": "bad7", "subject": "Hi", "text": "{{$n := 1000000000000}}{{range $n}}{{end}}"},
+			400, []string{`"text"`, "range over a number"}},
+		{"range over a number in a define", w.mgrTok, map[string]any{"name": "bad8", "subject": "Hi", "html": `{{define "x"}}{{range 5}}{{end}}{{end}}<p>hi</p>`},
+			400, []string{`"html"`, "range over a number"}},
 		{"unknown object", w.mgrTok, map[string]any{"name": "bad5", "object": "dealz", "subject": "Hi"}, 400, []string{`"object"`, "dealz"}},
 		{"sales users cannot edit templates", w.aliceTok, map[string]any{"name": "mine", "subject": "Hi"}, 400, nil},
 	}
