@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -105,8 +106,8 @@ func checkSafeHTML(t testing.TB, s string) {
 					t.Fatalf("attribute %s on <%s> survived in %q", a.Key, n.Data, s)
 				}
 				if a.Key == "href" {
-					v := strings.ToLower(a.Val)
-					if !strings.HasPrefix(v, "http://") && !strings.HasPrefix(v, "https://") && !strings.HasPrefix(v, "mailto:") {
+					u, err := url.Parse(a.Val)
+					if err != nil || !contains([]string{"http", "https", "mailto"}, strings.ToLower(u.Scheme)) {
 						t.Fatalf("link %q survived in %q", a.Val, s)
 					}
 				}
