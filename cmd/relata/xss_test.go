@@ -149,6 +149,8 @@ func TestStoredXSSDoesNotRun(t *testing.T) {
 		{"/tasks", `.tasks-page`},
 		{"/dashboard", `.dashboard`},
 		{"/runs", `.sidebar`},
+		{"/workflows", `.workflows-page`},
+		{"/workflows/new", `.builder`},
 		{"/search/" + url.PathEscape(xssMark), `.search-results`},
 	}
 	for _, p := range pages {
