@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"io/fs"
+	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,14 +17,15 @@ import (
 //
 //   - every response: X-Content-Type-Options: nosniff and
 //     Referrer-Policy: strict-origin-when-cross-origin (a handler may set a stricter one);
-//   - the web app (everything outside /api/, /_/ and /forms/): a strict Content-Security-Policy
+//   - the web app (the static files at /): a strict Content-Security-Policy
 //     — scripts only from Relata's own files (plus the hash of index.html's import map, the one
 //     inline script element, which a browser cannot load from a file), no eval, no plugins,
 //     no framing, connections and forms to Relata only.
 //
 // PocketBase's admin UI (/_/) keeps its own CSP, files under /api/files keep PocketBase's
 // sandboxing CSP, and form pages (/forms/{slug}) send theirs (package forms: frame-ancestors
-// from the form's allowOrigins, so the documented embedding keeps working).
+// from the form's allowOrigins, so the documented embedding keeps working). Other HTML pages
+// (the unsubscribe page of workflows/outbox) set their own.
 
 // webAppCSP is the web app's policy; %s is replaced by the import map's hash source.
 const webAppCSP = "default-src 'self'; script-src 'self'%s; style-src 'self'; img-src 'self' data:; " +
@@ -45,14 +47,17 @@ func appCSP(public fs.FS) string {
 	return strings.Replace(webAppCSP, "%s", hashes, 1)
 }
 
-// isWebAppPath reports whether path is served by the web app's static files.
-func isWebAppPath(path string) bool {
-	for _, p := range []string{"/api/", "/_/", "/forms/"} {
-		if strings.HasPrefix(path, p) {
-			return false
-		}
+// webAppRoute is the path pattern of the web app's static files (main.go, "relata.main.public").
+const webAppRoute = "/{path...}"
+
+// isWebApp reports whether r was routed to the web app's static files. Other pages (form
+// pages, the unsubscribe page, the admin UI) send their own policies.
+func isWebApp(r *http.Request) bool {
+	p := r.Pattern
+	if _, path, ok := strings.Cut(p, " "); ok {
+		p = path
 	}
-	return path != "/_" && path != "/api" && path != "/forms"
+	return p == webAppRoute
 }
 
 // registerHeaders binds the security headers middleware to every route. public is the web
@@ -69,7 +74,7 @@ func registerHeaders(app core.App, public fs.FS, live bool) {
 					h := e.Response.Header()
 					h.Set("X-Content-Type-Options", "nosniff")
 					h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-					if isWebAppPath(e.Request.URL.Path) {
+					if isWebApp(e.Request) {
 						if live {
 							h.Set("Content-Security-Policy", appCSP(public))
 						} else {

@@ -238,18 +238,19 @@ func TestStoredXSSDoesNotRun(t *testing.T) {
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), "--seed", "examples/sales")
-	get := func(path string) http.Header {
+	getStatus := func(path string, status int) http.Header {
 		t.Helper()
 		res, err := http.Get(s.url + path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		res.Body.Close()
-		if res.StatusCode != 200 {
-			t.Fatalf("GET %s = %d", path, res.StatusCode)
+		if res.StatusCode != status {
+			t.Fatalf("GET %s = %d; want %d", path, res.StatusCode, status)
 		}
 		return res.Header
 	}
+	get := func(path string) http.Header { t.Helper(); return getStatus(path, 200) }
 	for _, path := range []string{"/", "/index.html", "/app/main.js", "/_/", "/api/health", "/forms/request-a-demo", "/forms/contact-us"} {
 		h := get(path)
 		if h.Get("X-Content-Type-Options") != "nosniff" {
@@ -272,6 +273,14 @@ func TestSecurityHeaders(t *testing.T) {
 				t.Errorf("%s: CSP %q allows %s", path, csp, bad)
 			}
 		}
+	}
+	// A path the app does not have (answered with index.html): the app's policy.
+	if csp := get("/no/such/route").Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("fallback page of the web app: CSP = %q", csp)
+	}
+	// Pages of other packages set their own; the app's policy does not replace them.
+	if h := getStatus("/unsubscribe/not-a-token", 400); strings.Contains(h.Get("Content-Security-Policy"), "sha256-") || h.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("unsubscribe page: CSP %q, nosniff %q", h.Get("Content-Security-Policy"), h.Get("X-Content-Type-Options"))
 	}
 	if csp := get("/_/").Get("Content-Security-Policy"); !strings.Contains(csp, "style-src 'self' 'unsafe-inline'") {
 		t.Errorf("admin UI CSP = %q; want PocketBase's own", csp)
