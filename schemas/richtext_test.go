@@ -167,3 +167,20 @@ func BenchmarkSanitizeHTML(b *testing.B) {
 		})
 	}
 }
+
+// TestSanitizeHTMLLarge: deep nesting and a megabyte of hostile markup come out safe and whole
+// (the editor field's limit is far below; the sanitiser must not be the weak point).
+func TestSanitizeHTMLLarge(t *testing.T) {
+	deep := strings.Repeat("<div><b>", 10001) + `x<img src=x onerror=alert(1)>` + strings.Repeat("</b></div>", 10001)
+	out := SanitizeHTML(deep)
+	if strings.Count(out, "<div><b>") != 10001 || strings.Contains(out, "<img") {
+		t.Errorf("deep nesting: %d levels kept, img kept %v", strings.Count(out, "<div><b>"), strings.Contains(out, "<img"))
+	}
+	unit := `<p>ok</p><img src=x onerror=alert(1)><a href="javascript:alert(1)">j</a><svg onload=alert(1)></svg>`
+	big := strings.Repeat(unit, (1<<20)/len(unit)+1)
+	out = SanitizeHTML(big)
+	if want := strings.Repeat("<p>ok</p>j", (1<<20)/len(unit)+1); out != want {
+		t.Errorf("1 MB of payloads: got %d bytes, want %d", len(out), len(want))
+	}
+	checkSafeHTML(t, out)
+}
