@@ -24,8 +24,8 @@ import (
 //
 // PocketBase's admin UI (/_/) keeps its own CSP, files under /api/files keep PocketBase's
 // sandboxing CSP, and form pages (/forms/{slug}) send theirs (package forms: frame-ancestors
-// from the form's allowOrigins, so the documented embedding keeps working). Other HTML pages
-// (the unsubscribe page of workflows/outbox) set their own.
+// from the form's allowOrigins, so the documented embedding keeps working). Other pages (the
+// unsubscribe page of workflows/outbox) get no CSP from here: a policy belongs with the page.
 
 // webAppCSP is the web app's policy; %s is replaced by the import map's hash source.
 const webAppCSP = "default-src 'self'; script-src 'self'%s; style-src 'self'; img-src 'self' data:; " +
