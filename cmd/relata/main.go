@@ -170,6 +170,7 @@ func setup(app *pocketbase.PocketBase) error {
 	if f.publicDir != "" {
 		public = os.DirFS(f.publicDir)
 	}
+	registerHeaders(app, public, f.publicDir != "") // CSP, nosniff, Referrer-Policy (headers.go)
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id:       "relata.main.public",
 		Priority: 999, // last, so every other route wins

@@ -5,6 +5,7 @@ import {
   pb, objectNamed, allUsers, userNamed, titleOf, formatDate, formatMoney, parseDate, pipelineOf, fieldLabel,
 } from './api.js';
 import { html, recordHref } from './ui.js';
+import { RichText, safeURL } from './richtext.js';
 
 const textTypes = ['text', 'email', 'phone', 'url'];
 
@@ -56,8 +57,10 @@ export function FieldValue({ object, field: f, record }) {
       return formatDate(v, true);
     case 'email':
       return html`<a href=${'mailto:' + v} onClick=${(e) => e.stopPropagation()}>${v}</a>`;
-    case 'url':
-      return html`<a href=${v} target="_blank" rel="noopener" onClick=${(e) => e.stopPropagation()}>${v}</a>`;
+    case 'url': {
+      const href = safeURL(v); // never a javascript: or data: link
+      return href ? html`<a href=${href} target="_blank" rel="noopener noreferrer" onClick=${(e) => e.stopPropagation()}>${v}</a>` : String(v);
+    }
     case 'phone':
       return html`<a href=${'tel:' + v} onClick=${(e) => e.stopPropagation()}>${v}</a>`;
     case 'select':
@@ -83,11 +86,8 @@ export function FieldValue({ object, field: f, record }) {
           : html`<span class="muted" key=${id} title="Not visible to you">${id}</span>`;
       });
     }
-    case 'richtext': {
-      const div = document.createElement('div');
-      div.innerHTML = v;
-      return html`<span class="prewrap">${div.textContent}</span>`;
-    }
+    case 'richtext':
+      return html`<${RichText} value=${v} />`;
     case 'longtext':
       return html`<span class="prewrap">${v}</span>`;
     case 'json':
