@@ -29,6 +29,7 @@ import (
 	_ "github.com/relata/relata/migrations"
 	pbpublic "github.com/relata/relata/pb_public"
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/audit"
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/workflows"
@@ -133,6 +134,10 @@ func setup(app *pocketbase.PocketBase) error {
 	}
 	// The web app: stage history of records, and its numbers and timelines (schemas/insights).
 	if _, err := insights.Register(app, insights.Config{Registry: reg}); err != nil {
+		return err
+	}
+	// The audit trail's endpoints and `relata audit verify` (package hooks appends the entries).
+	if _, err := audit.Register(app, app.RootCmd, audit.Config{Registry: reg}); err != nil {
 		return err
 	}
 	// Email delivery: SMTP from the dashboard's mail settings, overridden by RELATA_SMTP_*,
