@@ -220,6 +220,7 @@ var collectionPolicies = map[string]policy{
 	"relata_schema_changes": readNobody,
 	"relata_secrets":        readNobody,
 	"relata_audit":          readNobody, // read through /api/relata/audit, never written through the API
+	"privacy_requests":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
 	"_superusers":           readNobody,
 	// PocketBase's own auth bookkeeping: each user sees and deletes only their own rows.
 	"_mfas": ownRows, "_otps": ownRows, "_externalAuths": ownRows, "_authOrigins": ownRows,
@@ -406,6 +407,11 @@ func (e *matrixEnv) routes() []route {
 		{method: "GET", pattern: "/unsubscribe/{token}", path: "/unsubscribe/not-a-token", allowed: nil},
 		{method: "POST", pattern: "/unsubscribe/{token}", path: "/unsubscribe/not-a-token", allowed: nil},
 		{method: "GET", pattern: "/{path...}", path: "/", allowed: everyone},
+		{method: "POST", pattern: "/api/relata/privacy/export", path: "/api/relata/privacy/export",
+			body: map[string]any{"email": "matrix-nobody@example.com"}, allowed: []actor{admin}},
+		// An erasure without "confirm" changes nothing; only the refusals are checked here.
+		{method: "POST", pattern: "/api/relata/privacy/erase", path: "/api/relata/privacy/erase",
+			body: map[string]any{"email": "matrix-nobody@example.com"}, allowed: nil},
 		{method: "GET", pattern: "/api/relata/audit", path: "/api/relata/audit?object=deals", allowed: []actor{admin}},
 		{method: "GET", pattern: "/api/relata/audit/{object}/{id}", path: "/api/relata/audit/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
 		// PocketBase's administration API is for superusers only, CRM admins included.

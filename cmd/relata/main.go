@@ -32,6 +32,7 @@ import (
 	"github.com/relata/relata/schemas/audit"
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/insights"
+	"github.com/relata/relata/schemas/privacy"
 	"github.com/relata/relata/workflows"
 	"github.com/relata/relata/workflows/outbox"
 )
@@ -138,6 +139,10 @@ func setup(app *pocketbase.PocketBase) error {
 	}
 	// The audit trail's endpoints and `relata audit verify` (package hooks appends the entries).
 	if _, err := audit.Register(app, app.RootCmd, audit.Config{Registry: reg}); err != nil {
+		return err
+	}
+	// Privacy requests: `relata privacy export|erase` and the admins' endpoints.
+	if _, err := privacy.Register(app, app.RootCmd, privacy.Config{Registry: reg}); err != nil {
 		return err
 	}
 	// Email delivery: SMTP from the dashboard's mail settings, overridden by RELATA_SMTP_*,
