@@ -221,6 +221,7 @@ var collectionPolicies = map[string]policy{
 	"relata_secrets":        readNobody,
 	"relata_audit":          readNobody, // read through /api/relata/audit, never written through the API
 	"privacy_requests":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
+	"retention_policies":    {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
 	"_superusers":           readNobody,
 	// PocketBase's own auth bookkeeping: each user sees and deletes only their own rows.
 	"_mfas": ownRows, "_otps": ownRows, "_externalAuths": ownRows, "_authOrigins": ownRows,
@@ -412,6 +413,8 @@ func (e *matrixEnv) routes() []route {
 		// An erasure without "confirm" changes nothing; only the refusals are checked here.
 		{method: "POST", pattern: "/api/relata/privacy/erase", path: "/api/relata/privacy/erase",
 			body: map[string]any{"email": "matrix-nobody@example.com"}, allowed: nil},
+		{method: "GET", pattern: "/api/relata/privacy/retention", path: "/api/relata/privacy/retention", allowed: []actor{admin}},
+		{method: "POST", pattern: "/api/relata/privacy/retention", path: "/api/relata/privacy/retention", allowed: []actor{admin}},
 		{method: "GET", pattern: "/api/relata/audit", path: "/api/relata/audit?object=deals", allowed: []actor{admin}},
 		{method: "GET", pattern: "/api/relata/audit/{object}/{id}", path: "/api/relata/audit/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
 		// PocketBase's administration API is for superusers only, CRM admins included.

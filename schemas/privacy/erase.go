@@ -46,94 +46,134 @@ func Erase(app core.App, reg *schemas.Registry, s Subject, by string) (*Certific
 		return nil, err
 	}
 	now := time.Now()
+	var e *erasure
+	err := app.RunInTransaction(func(tx core.App) error {
+		var err error
+		e, err = eraseTx(tx, reg, s, now, false)
+		if err != nil {
+			return err
+		}
+		return register(tx, "erasure", e.cert.SubjectHash, by, now, e.cert)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := e.finish(app); err != nil {
+		return nil, err
+	}
+	return e.cert, nil
+}
+
+// erasure is an erasure done in a transaction, with what is left for after the commit: the
+// person's files, the server logs, and the compaction of the database files.
+type erasure struct {
+	cert    *Certificate
+	needles []string
+	ids     []any
+	files   []string
+}
+
+// finish deletes the files and logs and compacts the databases; call it after the commit.
+func (e *erasure) finish(app core.App) error {
+	if err := e.cleanup(app); err != nil {
+		return err
+	}
+	return Compact(app)
+}
+
+// cleanup deletes the person's files and the server logs naming them.
+func (e *erasure) cleanup(app core.App) error {
+	if len(e.files) > 0 {
+		fsys, err := app.NewFilesystem()
+		if err != nil {
+			return err
+		}
+		defer fsys.Close()
+		for _, prefix := range e.files {
+			if errs := fsys.DeletePrefix(prefix); len(errs) > 0 {
+				return fmt.Errorf("privacy: delete the files under %s: %w", prefix, errors.Join(errs...))
+			}
+		}
+	}
+	n, err := purgeLogs(app, e.needles, e.ids)
+	if err != nil {
+		return err
+	}
+	e.cert.LogsDeleted += n
+	return nil
+}
+
+// eraseTx erases s in tx (see [Erase]) and returns what remains to do after the commit. With
+// anonymise, the person's own records stay, every personal and free-text value in them
+// replaced, instead of being deleted.
+func eraseTx(tx core.App, reg *schemas.Registry, s Subject, now time.Time, anonymise bool) (*erasure, error) {
 	cert := &Certificate{At: dbTime(now), Deleted: map[string]int{}, Scrubbed: map[string]int{}, Note: certificateNote}
-	key, err := s.key(app)
+	key, err := s.key(tx)
 	if err != nil {
 		return nil, err
 	}
 	cert.SubjectHash = key
 	actor := audit.Actor{Kind: audit.KindSystem, Via: "privacy erasure"}
-	var needles, files []string
-	var ids []any
-	err = app.RunInTransaction(func(tx core.App) error {
-		// Deleted and overwritten content is zeroed in the file, not left in free pages.
-		if _, err := tx.DB().NewQuery("PRAGMA secure_delete = ON").Execute(); err != nil {
-			return fmt.Errorf("privacy: secure_delete: %w", err)
-		}
-		d, err := Find(tx, reg, s)
-		if err != nil {
-			return err
-		}
-		needles, ids = d.needles, d.ids()
-		persons := map[string]bool{}
-		for _, p := range d.Persons {
-			persons[p.Id] = true
-		}
-		for _, r := range d.Linked {
-			if err := d.scrubLinked(tx, reg, r, persons, actor, now); err != nil {
-				return err
-			}
-			cert.Scrubbed[r.Collection().Name]++
-		}
-		for _, p := range d.Persons {
-			if _, err := tx.DB().Delete(p.Collection().Name, dbx.HashExp{"id": p.Id}).Execute(); err != nil {
-				return fmt.Errorf("privacy: delete %s %s: %w", p.Collection().Name, p.Id, err)
-			}
-			if _, err := audit.Append(tx, now, actor, p.Collection().Name, p.Id, audit.ActionDelete,
-				map[string]audit.Change{"*": {Redacted: true}}); err != nil {
-				return err
-			}
-			files = append(files, p.Collection().Id+"/"+p.Id+"/") // the person's files, if any
-			cert.Deleted[p.Collection().Name]++
-		}
-		if err := d.scrubSystem(tx, cert); err != nil {
-			return err
-		}
-		if err := suppress(tx, s, now); err != nil {
-			return err
-		}
-		cert.Suppressed = strings.TrimSpace(s.Email) != ""
-		// Every audit entry that holds the person's values, the ones written above included.
-		entries, err := d.auditEntries(tx)
-		if err != nil {
-			return err
-		}
-		var eids []string
-		for _, e := range entries {
-			if e.Action != audit.ActionErase && mentionsAny(e.ChangesJSON, d.needles) || persons[e.Record] {
-				eids = append(eids, e.ID)
-			}
-		}
-		if _, err := audit.Erase(tx, now, actor, "privacy", key[:15], eids); err != nil {
-			return err
-		}
-		cert.AuditErased = len(eids)
-		return register(tx, "erasure", key, by, now, cert)
-	})
+	// Deleted and overwritten content is zeroed in the file, not left in free pages.
+	if _, err := tx.DB().NewQuery("PRAGMA secure_delete = ON").Execute(); err != nil {
+		return nil, fmt.Errorf("privacy: secure_delete: %w", err)
+	}
+	d, err := Find(tx, reg, s)
 	if err != nil {
 		return nil, err
 	}
-	if len(files) > 0 {
-		fsys, err := app.NewFilesystem()
-		if err != nil {
+	e := &erasure{cert: cert, needles: d.needles, ids: d.ids()}
+	persons := map[string]bool{}
+	for _, p := range d.Persons {
+		persons[p.Id] = true
+	}
+	for _, r := range d.Linked {
+		if err := d.scrubLinked(tx, reg, r, persons, actor, now); err != nil {
 			return nil, err
 		}
-		defer fsys.Close()
-		for _, prefix := range files {
-			if errs := fsys.DeletePrefix(prefix); len(errs) > 0 {
-				return nil, fmt.Errorf("privacy: delete the files under %s: %w", prefix, errors.Join(errs...))
-			}
-		}
+		cert.Scrubbed[r.Collection().Name]++
 	}
-	n, err := purgeLogs(app, needles, ids)
+	for _, p := range d.Persons {
+		if anonymise {
+			if err := d.anonymise(tx, reg, p, actor, now); err != nil {
+				return nil, err
+			}
+			cert.Scrubbed[p.Collection().Name]++
+			continue
+		}
+		if _, err := tx.DB().Delete(p.Collection().Name, dbx.HashExp{"id": p.Id}).Execute(); err != nil {
+			return nil, fmt.Errorf("privacy: delete %s %s: %w", p.Collection().Name, p.Id, err)
+		}
+		if _, err := audit.Append(tx, now, actor, p.Collection().Name, p.Id, audit.ActionDelete,
+			map[string]audit.Change{"*": {Redacted: true}}); err != nil {
+			return nil, err
+		}
+		e.files = append(e.files, p.Collection().Id+"/"+p.Id+"/") // the person's files, if any
+		cert.Deleted[p.Collection().Name]++
+	}
+	if err := d.scrubSystem(tx, cert); err != nil {
+		return nil, err
+	}
+	if err := suppress(tx, s, now); err != nil {
+		return nil, err
+	}
+	cert.Suppressed = strings.TrimSpace(s.Email) != ""
+	// Every audit entry that holds the person's values, the ones written above included.
+	entries, err := d.auditEntries(tx)
 	if err != nil {
 		return nil, err
 	}
-	cert.LogsDeleted = n
-	if err := Compact(app); err != nil {
+	var eids []string
+	for _, en := range entries {
+		if en.Action != audit.ActionErase && mentionsAny(en.ChangesJSON, d.needles) || persons[en.Record] {
+			eids = append(eids, en.ID)
+		}
+	}
+	if _, err := audit.Erase(tx, now, actor, "privacy", key[:15], eids); err != nil {
 		return nil, err
 	}
-	return cert, nil
+	cert.AuditErased = len(eids)
+	return e, nil
 }
 
 func mentionsAny(s string, needles []string) bool {
@@ -218,6 +258,44 @@ func (d *Dossier) scrubLinked(tx core.App, reg *schemas.Registry, r *core.Record
 		return fmt.Errorf("privacy: scrub %s %s: %w", o.Name, r.Id, err)
 	}
 	_, err := audit.Append(tx, now, actor, o.Name, r.Id, audit.ActionUpdate, changes)
+	return err
+}
+
+// anonymise replaces every personal value of the person's own record p, and the person's
+// values in its other text fields.
+func (d *Dossier) anonymise(tx core.App, reg *schemas.Registry, p *core.Record, actor audit.Actor, now time.Time) error {
+	o, ok := reg.Object(p.Collection().Name)
+	if !ok {
+		return nil
+	}
+	set := dbx.Params{}
+	changes := map[string]audit.Change{}
+	for _, f := range o.Fields {
+		v := p.GetString(f.Name)
+		switch {
+		case v == "" || !textual(f.Type):
+		case f.IsPersonal():
+			set[f.Name] = personalValue(f)
+		case f.Type == schemas.TypeJSON || f.Type == schemas.TypeTags:
+			if mentionsAny(v, d.needles) {
+				set[f.Name] = "[]"
+			}
+		case mentionsAny(v, d.needles):
+			set[f.Name] = d.scrub(v)
+		}
+		if _, ok := set[f.Name]; ok {
+			changes[f.Name] = audit.Change{Redacted: true}
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	// Anonymised now: retention counts the record's age from here.
+	set[schemas.FieldLastTouched], set[schemas.FieldUpdated] = dbTime(now), dbTime(now)
+	if _, err := tx.DB().Update(o.Name, set, dbx.HashExp{"id": p.Id}).Execute(); err != nil {
+		return fmt.Errorf("privacy: anonymise %s %s: %w", o.Name, p.Id, err)
+	}
+	_, err := audit.Append(tx, now, actor, o.Name, p.Id, audit.ActionUpdate, changes)
 	return err
 }
 

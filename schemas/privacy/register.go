@@ -22,12 +22,18 @@ import (
 type Config struct {
 	// Registry is the live object model; required.
 	Registry *schemas.Registry
+	// RetentionSchedule is when the retention policies run, as a cron expression in UTC.
+	// Default: "30 3 * * *" (every day at 03:30).
+	RetentionSchedule string
+	// Now is the clock of retention runs. Default: time.Now.
+	Now func() time.Time
 }
 
 // Service answers privacy requests.
 type Service struct {
 	app core.App
 	reg *schemas.Registry
+	now func() time.Time
 }
 
 // Register adds the privacy endpoints (admins only) and, if rootCmd is set, the "privacy"
@@ -41,14 +47,45 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 	if cfg.Registry == nil {
 		return nil, errors.New("privacy: Config.Registry is required")
 	}
-	s := &Service{app: app, reg: cfg.Registry}
+	if cfg.RetentionSchedule == "" {
+		cfg.RetentionSchedule = "30 3 * * *"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Service{app: app, reg: cfg.Registry, now: cfg.Now}
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Id: "relata.privacy.routes", Func: func(se *core.ServeEvent) error {
 		g := se.Router.Group("/api/relata/privacy")
 		g.Bind(apis.RequireAuth())
 		g.POST("/export", s.apiExport)
 		g.POST("/erase", s.apiErase)
+		g.GET("/retention", s.apiRetention)
+		g.POST("/retention", s.apiRetention)
 		return se.Next()
 	}})
+	// Policies are checked when saved, whoever saves them.
+	app.OnRecordValidate(PoliciesCollection).BindFunc(func(e *core.RecordEvent) error {
+		var fields []string
+		_ = json.Unmarshal([]byte(e.Record.GetString("fields")), &fields)
+		p := &Policy{Collection: e.Record.GetString("collection"), Field: e.Record.GetString("field"),
+			After: e.Record.GetString("after"), Action: e.Record.GetString("action"), Fields: fields}
+		if err := p.Validate(e.App, s.reg); err != nil && s.reg.Objects() != nil {
+			return fmt.Errorf("retention policy %q: %w", e.Record.GetString("name"), err)
+		}
+		return e.Next()
+	})
+	if err := app.Cron().Add("relata.retention", cfg.RetentionSchedule, func() {
+		rep, err := RunRetention(app, s.reg, s.now(), false)
+		if err != nil {
+			app.Logger().Error("relata: retention run", "error", err)
+			return
+		}
+		for _, o := range rep.Outcomes {
+			app.Logger().Info("relata: retention", "policy", o.Policy, "matched", o.Matched, "done", o.Done, "error", o.Error)
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("privacy: retention schedule %q: %w", cfg.RetentionSchedule, err)
+	}
 	if rootCmd != nil {
 		rootCmd.AddCommand(s.newCommand())
 	}
@@ -98,6 +135,18 @@ func (s *Service) apiErase(re *core.RequestEvent) error {
 		return re.BadRequestError(err.Error(), nil)
 	}
 	return re.JSON(http.StatusOK, cert)
+}
+
+// apiRetention previews (GET, a dry run) or runs (POST) the retention policies; admins only.
+func (s *Service) apiRetention(re *core.RequestEvent) error {
+	if !admin(re) {
+		return re.ForbiddenError("Only admins run retention policies.", nil)
+	}
+	rep, err := RunRetention(s.app, s.reg, s.now(), re.Request.Method == http.MethodGet)
+	if err != nil {
+		return err
+	}
+	return re.JSON(http.StatusOK, rep)
 }
 
 // Export writes the ZIP of the person s and registers the access request.
@@ -190,7 +239,52 @@ func (s *Service) newCommand() *cobra.Command {
 	}
 	flags(erase)
 	erase.Flags().BoolVar(&yes, "yes", false, "erase for real")
-	cmd.AddCommand(export, erase)
+	var apply bool
+	var at string
+	retention := &cobra.Command{
+		Use:   "retention",
+		Short: "Preview (or, with --apply, run) the retention policies",
+		Example: "  relata privacy retention                 # what the policies would do now\n" +
+			"  relata privacy retention --apply         # do it",
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := ready(); err != nil {
+				return err
+			}
+			now := s.now()
+			if at != "" {
+				t, err := time.Parse(time.DateOnly, at)
+				if err != nil {
+					return fmt.Errorf("--at %q: want YYYY-MM-DD", at)
+				}
+				now = t
+			}
+			rep, err := RunRetention(s.app, s.reg, now, !apply)
+			if err != nil {
+				return err
+			}
+			failed := 0
+			for _, o := range rep.Outcomes {
+				if apply {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %d due (before %s), %d done\n", o.Policy, o.Matched, o.Cutoff, o.Done)
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %d due (before %s)\n", o.Policy, o.Matched, o.Cutoff)
+				}
+				if o.Error != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "  error: %s\n", o.Error)
+					failed++
+				}
+			}
+			if failed > 0 {
+				return fmt.Errorf("%d %s failed", failed, plural(failed, "policy", "policies"))
+			}
+			return nil
+		},
+	}
+	retention.Flags().BoolVar(&apply, "apply", false, "apply the policies (default: a dry run)")
+	retention.Flags().StringVar(&at, "at", "", "run as of this date (YYYY-MM-DD) instead of today")
+	cmd.AddCommand(export, erase, retention)
 	return cmd
 }
 
@@ -212,4 +306,11 @@ func MustRegister(app core.App, rootCmd *cobra.Command, cfg Config) *Service {
 		panic(err)
 	}
 	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
