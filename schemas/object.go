@@ -56,6 +56,17 @@ type Field struct {
 	MaxSize     int64    `json:"maxSize,omitempty"`
 	MimeTypes   []string `json:"mimeTypes,omitempty"`
 	ShowInForms *bool    `json:"showInForms,omitempty"`
+	// Personal marks personal data (GDPR art. 4): privacy export and erasure and retention
+	// work on these fields. Email and phone fields are personal whatever this says.
+	Personal bool `json:"personal,omitempty"`
+	// Sensitive marks special categories of personal data (GDPR art. 9); implies Personal.
+	Sensitive bool `json:"sensitive,omitempty"`
+}
+
+// IsPersonal reports whether f holds personal data: marked personal or sensitive, or an
+// email or phone field.
+func (f *Field) IsPersonal() bool {
+	return f.Personal || f.Sensitive || f.Type == TypeEmail || f.Type == TypePhone
 }
 
 // Option is one choice of a select field.

@@ -132,6 +132,19 @@ func (r *Registry) Sync() error {
 	return r.Refresh()
 }
 
+// Open loads the definitions and builds the merged model without applying anything: for
+// commands that only read records through the model.
+func (r *Registry) Open() error {
+	defs, err := r.Definitions()
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.defs = defs
+	r.mu.Unlock()
+	return r.Refresh()
+}
+
 func (r *Registry) loaded() bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()

@@ -13,6 +13,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"github.com/relata/relata/schemas/audit"
 	"github.com/relata/relata/workflows/condition"
 )
 
@@ -192,7 +193,9 @@ func (e *Engine) runContext(w *Workflow, run *core.Record) (*RunContext, error) 
 		rc.Actor = u
 	}
 	actorID := w.runAs
-	rc.Ctx = withRun(context.Background(), run.GetInt("depth")+1, actorID)
+	// The run's writes are audited as the run's (package schemas/audit).
+	ctx := audit.WithActor(context.Background(), audit.Actor{Kind: audit.KindWorkflow, ID: run.Id, Via: "workflow:" + w.Def.Name})
+	rc.Ctx = withRun(ctx, run.GetInt("depth")+1, actorID)
 	return rc, nil
 }
 

@@ -219,6 +219,9 @@ var collectionPolicies = map[string]policy{
 	"relata_objects":        readNobody,
 	"relata_schema_changes": readNobody,
 	"relata_secrets":        readNobody,
+	"relata_audit":          readNobody, // read through /api/relata/audit, never written through the API
+	"privacy_requests":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
+	"retention_policies":    {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
 	"_superusers":           readNobody,
 	// PocketBase's own auth bookkeeping: each user sees and deletes only their own rows.
 	"_mfas": ownRows, "_otps": ownRows, "_externalAuths": ownRows, "_authOrigins": ownRows,
@@ -405,6 +408,15 @@ func (e *matrixEnv) routes() []route {
 		{method: "GET", pattern: "/unsubscribe/{token}", path: "/unsubscribe/not-a-token", allowed: nil},
 		{method: "POST", pattern: "/unsubscribe/{token}", path: "/unsubscribe/not-a-token", allowed: nil},
 		{method: "GET", pattern: "/{path...}", path: "/", allowed: everyone},
+		{method: "POST", pattern: "/api/relata/privacy/export", path: "/api/relata/privacy/export",
+			body: map[string]any{"email": "matrix-nobody@example.com"}, allowed: []actor{admin}},
+		// An erasure without "confirm" changes nothing; only the refusals are checked here.
+		{method: "POST", pattern: "/api/relata/privacy/erase", path: "/api/relata/privacy/erase",
+			body: map[string]any{"email": "matrix-nobody@example.com"}, allowed: nil},
+		{method: "GET", pattern: "/api/relata/privacy/retention", path: "/api/relata/privacy/retention", allowed: []actor{admin}},
+		{method: "POST", pattern: "/api/relata/privacy/retention", path: "/api/relata/privacy/retention", allowed: []actor{admin}},
+		{method: "GET", pattern: "/api/relata/audit", path: "/api/relata/audit?object=deals", allowed: []actor{admin}},
+		{method: "GET", pattern: "/api/relata/audit/{object}/{id}", path: "/api/relata/audit/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
 		// PocketBase's administration API is for superusers only, CRM admins included.
 		{method: "GET", pattern: "/api/collections", path: "/api/collections", allowed: nil},
 		{method: "GET", pattern: "/api/settings", path: "/api/settings", allowed: nil},
@@ -768,12 +780,12 @@ func registeredRoutes(t *testing.T, root string) []string {
 					return true
 				}
 				p, _ := strconv.Unquote(lit.Value)
-				if !strings.HasPrefix(p, "/") {
-					return true
-				}
 				prefix := ""
 				if id, ok := sel.X.(*ast.Ident); ok {
 					prefix = prefixes[id.Name]
+				}
+				if !strings.HasPrefix(prefix+p, "/") {
+					return true
 				}
 				routes = append(routes, sel.Sel.Name+" "+prefix+p)
 				return true

@@ -14,6 +14,8 @@ func TestImportLayers(t *testing.T) {
 	forbidden := map[string][]string{
 		"schemas":             {"workflows", "hooks", "migrations", "pb_public", "cmd"},
 		"schemas/forms":       {"workflows", "hooks", "cmd", "schemas/insights"},
+		"schemas/audit":       {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy"},
+		"schemas/privacy":     {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights"},
 		"schemas/insights":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms"},
 		"workflows/condition": {"workflows", "workflows/sandbox", "workflows/outbox", "hooks", "schemas/forms", "cmd"},
 		"workflows/sandbox":   {"schemas", "workflows", "workflows/condition", "workflows/outbox", "hooks", "cmd"},

@@ -29,8 +29,10 @@ import (
 	_ "github.com/relata/relata/migrations"
 	pbpublic "github.com/relata/relata/pb_public"
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/audit"
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/insights"
+	"github.com/relata/relata/schemas/privacy"
 	"github.com/relata/relata/workflows"
 	"github.com/relata/relata/workflows/outbox"
 )
@@ -133,6 +135,14 @@ func setup(app *pocketbase.PocketBase) error {
 	}
 	// The web app: stage history of records, and its numbers and timelines (schemas/insights).
 	if _, err := insights.Register(app, insights.Config{Registry: reg}); err != nil {
+		return err
+	}
+	// The audit trail's endpoints and `relata audit verify` (package hooks appends the entries).
+	if _, err := audit.Register(app, app.RootCmd, audit.Config{Registry: reg}); err != nil {
+		return err
+	}
+	// Privacy requests: `relata privacy export|erase` and the admins' endpoints.
+	if _, err := privacy.Register(app, app.RootCmd, privacy.Config{Registry: reg}); err != nil {
 		return err
 	}
 	// Email delivery: SMTP from the dashboard's mail settings, overridden by RELATA_SMTP_*,

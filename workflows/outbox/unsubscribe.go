@@ -67,6 +67,18 @@ func (s *Sender) suppressedReason(app core.App, m Message) (string, error) {
 	case !errors.Is(err, sql.ErrNoRows):
 		return "", fmt.Errorf("check the suppression list: %w", err)
 	}
+	// An erased person stays suppressed by the keyed hash of their address (schemas/privacy).
+	hash, err := schemas.AddressHash(app, addr)
+	if err != nil {
+		return "", err
+	}
+	rec, err = app.FindFirstRecordByData(SuppressionsCollection, "email_hash", hash)
+	switch {
+	case err == nil:
+		return fmt.Sprintf("%s belongs to an erased person (suppressed since %s)", addr, rec.GetString("created")), nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return "", fmt.Errorf("check the suppression list: %w", err)
+	}
 	if m.Object != "" && m.RecordID != "" {
 		r, err := app.FindRecordById(m.Object, m.RecordID)
 		if err == nil && r.Collection().Fields.GetByName("do_not_email") != nil && r.GetBool("do_not_email") {

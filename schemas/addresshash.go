@@ -1,0 +1,23 @@
+package schemas
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// AddressHash returns the keyed hash (HMAC-SHA-256 with a stored secret) of an email address,
+// lower-cased and trimmed. Privacy erasure keeps only this hash in the suppression list, so an
+// erased person is never mailed again while their address is no longer stored.
+func AddressHash(app core.App, addr string) (string, error) {
+	key, err := StoredSecret(app, "address-hash")
+	if err != nil {
+		return "", err
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(strings.ToLower(strings.TrimSpace(addr))))
+	return hex.EncodeToString(m.Sum(nil)), nil
+}

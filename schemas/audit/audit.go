@@ -1,0 +1,335 @@
+// Package audit keeps Relata's audit trail: one entry for every create, update and delete of
+// a CRM record — who, when, through what, and each field's old and new value — appended in
+// the transaction of the change to the relata_audit collection, which no API can edit or
+// delete, and hash-chained so that [Verify] detects an entry changed or removed with SQL.
+//
+// Package hooks appends the entries (it alone binds record events); what made a change is
+// read from the save's context, set with [WithActor] by workflows, imports and commands, or
+// from the signed-in user of an API request:
+//
+//	ctx := audit.WithActor(context.Background(), audit.Actor{Kind: audit.KindImport, ID: batchID, Via: "import"})
+//	err := app.SaveWithContext(ctx, record)
+//
+// The chain: each entry's hash is SHA-256 over its predecessor's hash and its own fields,
+// the changed values entering through their own digest (changes_hash). Erasing a person's
+// data (privacy) replaces the values by a marker and keeps the digest, so the chain still
+// verifies; the erasure itself is a later entry that lists the entries it erased, and
+// [Verify] refuses an erased entry that no erasure lists.
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/security"
+)
+
+// Collection is the name of the audit trail's collection.
+const Collection = "relata_audit"
+
+// Actions of an entry.
+const (
+	ActionCreate = "create"
+	ActionUpdate = "update"
+	ActionDelete = "delete"
+	// ActionErase is the entry of a privacy erasure: its changes list the erased entries.
+	ActionErase = "erase"
+)
+
+// Kinds of actor.
+const (
+	KindUser      = "user"      // a CRM user (users collection), through the API or the web app
+	KindSuperuser = "superuser" // a PocketBase superuser, through the API or the dashboard
+	KindWorkflow  = "workflow"  // a workflow run (ID is the run's id, Via "workflow:NAME")
+	KindImport    = "import"    // an import batch (ID is the batch's id)
+	KindToken     = "token"     // an API token (ID is the token's id)
+	KindSystem    = "system"    // Relata itself or a command (seed, schema apply, retention)
+)
+
+// Actor is who or what made a change.
+type Actor struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id,omitempty"`
+	// Via says through what: "api", "batch", "workflow:NAME", "import", "seed", "cli", "form:SLUG".
+	Via string `json:"via,omitempty"`
+}
+
+type ctxKey struct{}
+
+// WithActor returns a context that attributes the saves made with it to a.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return context.WithValue(ctx, ctxKey{}, a)
+}
+
+// ActorFrom returns the actor set with [WithActor], if any.
+func ActorFrom(ctx context.Context) (Actor, bool) {
+	if ctx == nil {
+		return Actor{}, false
+	}
+	a, ok := ctx.Value(ctxKey{}).(Actor)
+	return a, ok
+}
+
+// Change is one field's values before and after. A field whose values must not be kept
+// (passwords, hidden fields) has Redacted set and no values.
+type Change struct {
+	Old      any  `json:"old,omitempty"`
+	New      any  `json:"new,omitempty"`
+	Redacted bool `json:"redacted,omitempty"`
+}
+
+// Entry is one entry of the trail.
+type Entry struct {
+	ID          string            `db:"id" json:"id"`
+	Seq         int64             `db:"seq" json:"seq"`
+	At          string            `db:"at" json:"at"`
+	ActorKind   string            `db:"actor_kind" json:"actorKind"`
+	ActorID     string            `db:"actor_id" json:"actorId"`
+	Via         string            `db:"via" json:"via"`
+	Object      string            `db:"object" json:"object"`
+	Record      string            `db:"record" json:"record"`
+	Action      string            `db:"action" json:"action"`
+	Changes     map[string]Change `db:"-" json:"changes"`
+	ChangesJSON string            `db:"changes" json:"-"`
+	ChangesHash string            `db:"changes_hash" json:"-"`
+	Erased      bool              `db:"erased" json:"erased,omitempty"`
+	PrevHash    string            `db:"prev_hash" json:"-"`
+	Hash        string            `db:"hash" json:"hash"`
+}
+
+// timeFormat is how entries store their time: PocketBase's own, in UTC, to the millisecond.
+const timeFormat = "2006-01-02 15:04:05.000Z"
+
+// digest returns the hex SHA-256 of b.
+func digest(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// chainHash is the hash of an entry given its predecessor's hash.
+func chainHash(e *Entry) string {
+	b, _ := json.Marshal([]any{e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action, e.ChangesHash, e.PrevHash})
+	return digest(b)
+}
+
+// Append adds an entry for a change of record to the trail, in tx — the transaction that
+// saves the change, so that both commit or neither does. at is the time of the change.
+func Append(tx core.App, at time.Time, actor Actor, object, record, action string, changes map[string]Change) (*Entry, error) {
+	if changes == nil {
+		changes = map[string]Change{}
+	}
+	b, err := json.Marshal(changes)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode the changes of %s %s: %w", object, record, err)
+	}
+	e := &Entry{
+		ID: security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789"),
+		At: at.UTC().Format(timeFormat), ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
+		Object: object, Record: record, Action: action, Changes: changes, ChangesJSON: string(b), ChangesHash: digest(b),
+	}
+	var last struct {
+		Seq  int64  `db:"seq"`
+		Hash string `db:"hash"`
+	}
+	err = tx.DB().Select("seq", "hash").From(Collection).OrderBy("seq DESC").Limit(1).One(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("audit: read the last entry: %w", err)
+	}
+	e.Seq, e.PrevHash = last.Seq+1, last.Hash
+	e.Hash = chainHash(e)
+	_, err = tx.DB().Insert(Collection, dbx.Params{
+		"id": e.ID, "seq": e.Seq, "at": e.At, "actor_kind": e.ActorKind, "actor_id": e.ActorID, "via": e.Via,
+		"object": e.Object, "record": e.Record, "action": e.Action, "changes": e.ChangesJSON,
+		"changes_hash": e.ChangesHash, "erased": false, "prev_hash": e.PrevHash, "hash": e.Hash,
+	}).Execute()
+	if err != nil {
+		return nil, fmt.Errorf("audit: append the %s of %s %s: %w", action, object, record, err)
+	}
+	return e, nil
+}
+
+// Problem is an entry that fails verification.
+type Problem struct {
+	Seq    int64  `json:"seq"`
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+func (p Problem) String() string { return fmt.Sprintf("entry %d (%s): %s", p.Seq, p.ID, p.Reason) }
+
+// Report is the result of [Verify].
+type Report struct {
+	Entries  int64     `json:"entries"`
+	HeadSeq  int64     `json:"headSeq"`
+	HeadHash string    `json:"headHash"`
+	Problems []Problem `json:"problems"`
+}
+
+// OK reports whether the chain is intact.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Verify walks the whole trail in order and recomputes every digest and link: an entry
+// edited with SQL no longer matches its hash, a removed one breaks the sequence or the link
+// of its successor, an erased one must be listed by a later erasure entry. Entries removed
+// from the end of the trail leave no gap: compare the head (Report.HeadSeq and HeadHash) with
+// one kept elsewhere, e.g. printed by an earlier `relata audit verify`.
+func Verify(app core.App) (*Report, error) {
+	r := &Report{}
+	rows, err := app.DB().Select("id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action",
+		"changes", "changes_hash", "erased", "prev_hash", "hash").From(Collection).OrderBy("seq ASC").Rows()
+	if err != nil {
+		return nil, fmt.Errorf("audit: read the trail: %w", err)
+	}
+	defer rows.Close()
+	var prev string
+	var prevSeq int64
+	erased := map[string]int64{} // erased entry id -> its seq, until an erasure lists it
+	for rows.Next() {
+		var e Entry
+		if err := rows.ScanStruct(&e); err != nil {
+			return nil, fmt.Errorf("audit: read entry %d: %w", prevSeq+1, err)
+		}
+		r.Entries++
+		bad := func(format string, args ...any) {
+			r.Problems = append(r.Problems, Problem{Seq: e.Seq, ID: e.ID, Reason: fmt.Sprintf(format, args...)})
+		}
+		if e.Seq != prevSeq+1 {
+			bad("follows entry %d: entries %d to %d were removed", prevSeq, prevSeq+1, e.Seq-1)
+		}
+		if e.PrevHash != prev {
+			bad("does not link to the entry before it: the entry before was changed or removed")
+		}
+		if e.Erased {
+			erased[e.ID] = e.Seq
+		} else if digest([]byte(e.ChangesJSON)) != e.ChangesHash {
+			bad("its changed values were edited")
+		}
+		if chainHash(&e) != e.Hash {
+			bad("was edited: its content does not match its hash")
+		}
+		if e.Action == ActionErase && !e.Erased {
+			var listed struct {
+				Entries []string `json:"entries"`
+			}
+			var ch map[string]Change
+			if json.Unmarshal([]byte(e.ChangesJSON), &ch) == nil {
+				if v, ok := ch["entries"]; ok {
+					b, _ := json.Marshal(v.New)
+					_ = json.Unmarshal(b, &listed.Entries)
+				}
+			}
+			for _, id := range listed.Entries {
+				delete(erased, id)
+			}
+		}
+		prev, prevSeq = e.Hash, e.Seq
+		r.HeadSeq, r.HeadHash = e.Seq, e.Hash
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for id := range erased {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int { return int(erased[a] - erased[b]) })
+	for _, id := range ids {
+		r.Problems = append(r.Problems, Problem{Seq: erased[id], ID: id, Reason: "is marked erased, but no erasure entry lists it"})
+	}
+	slices.SortStableFunc(r.Problems, func(a, b Problem) int { return int(a.Seq - b.Seq) })
+	return r, nil
+}
+
+// ErasedMarker replaces erased values.
+const ErasedMarker = "[erased]"
+
+// Erase replaces the values of the given entries by [ErasedMarker] (keeping their digests, so
+// the chain verifies) and appends an erasure entry that lists them, in tx. It is the only
+// change of the trail Relata makes; privacy erasure calls it.
+func Erase(tx core.App, at time.Time, actor Actor, object, record string, entryIDs []string) (*Entry, error) {
+	if len(entryIDs) == 0 {
+		return nil, nil
+	}
+	vals := make([]any, len(entryIDs))
+	for i, id := range entryIDs {
+		vals[i] = id
+	}
+	marker, _ := json.Marshal(map[string]Change{"*": {New: ErasedMarker}})
+	_, err := tx.DB().Update(Collection, dbx.Params{"changes": string(marker), "erased": true}, dbx.In("id", vals...)).Execute()
+	if err != nil {
+		return nil, fmt.Errorf("audit: erase %d entries: %w", len(entryIDs), err)
+	}
+	return Append(tx, at, actor, object, record, ActionErase, map[string]Change{"entries": {New: entryIDs}})
+}
+
+// decode fills e.Changes from e.ChangesJSON.
+func (e *Entry) decode() {
+	e.Changes = map[string]Change{}
+	_ = json.Unmarshal([]byte(e.ChangesJSON), &e.Changes)
+}
+
+// Query selects entries of the trail; zero fields do not filter.
+type Query struct {
+	Object, Record, ActorID, Field string
+	From, To                       time.Time
+	Before                         int64 // entries with seq below this (paging newest first); 0 = from the end
+	Limit                          int   // default 50, at most 500
+}
+
+// Find returns the entries matching q, newest first.
+func Find(app core.App, q Query) ([]*Entry, error) {
+	sel := app.DB().Select("id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action",
+		"changes", "changes_hash", "erased", "prev_hash", "hash").From(Collection)
+	if q.Object != "" {
+		sel.AndWhere(dbx.HashExp{"object": q.Object})
+	}
+	if q.Record != "" {
+		sel.AndWhere(dbx.HashExp{"record": q.Record})
+	}
+	if q.ActorID != "" {
+		sel.AndWhere(dbx.HashExp{"actor_id": q.ActorID})
+	}
+	if !q.From.IsZero() {
+		sel.AndWhere(dbx.NewExp("at >= {:from}", dbx.Params{"from": q.From.UTC().Format(timeFormat)}))
+	}
+	if !q.To.IsZero() {
+		sel.AndWhere(dbx.NewExp("at < {:to}", dbx.Params{"to": q.To.UTC().Format(timeFormat)}))
+	}
+	if q.Field != "" {
+		sel.AndWhere(dbx.NewExp("json_type(changes, {:path}) IS NOT NULL", dbx.Params{"path": "$." + jsonKey(q.Field)}))
+	}
+	if q.Before > 0 {
+		sel.AndWhere(dbx.NewExp("seq < {:before}", dbx.Params{"before": q.Before}))
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 500)
+	var out []*Entry
+	if err := sel.OrderBy("seq DESC").Limit(int64(limit)).All(&out); err != nil {
+		return nil, fmt.Errorf("audit: find entries: %w", err)
+	}
+	for _, e := range out {
+		e.decode()
+	}
+	return out, nil
+}
+
+// jsonKey quotes a field name for a SQLite JSON path.
+func jsonKey(name string) string {
+	b, _ := json.Marshal(name)
+	return string(b)
+}

@@ -1,0 +1,327 @@
+// Package privacy answers data subjects' requests (GDPR art. 15, 17 and 20): it finds
+// everything Relata holds about a person — their records in every object (fields marked
+// personal, email and phone fields), records linked to them, emails, consents, form
+// submissions, workflow runs and steps, suppression entries, audit entries and server logs —
+// exports it as a ZIP (JSON and CSV per collection, a readable HTML summary), and erases it so
+// that the data directory's bytes hold no trace of the person's email, phone or name.
+//
+//	d, err := privacy.Find(app, reg, privacy.Subject{Email: "ada@example.com"})
+//	err = d.WriteZip(w)
+//	cert, err := privacy.Erase(app, reg, privacy.Subject{Email: "ada@example.com"}, "cli")
+//
+// Erasure keeps aggregates: deals and activities stay (their amounts, stages and counts),
+// unlinked from the person, with their personal fields replaced by [Marker]; the person's own
+// records are deleted; a keyed hash of the address stays on the suppression list.
+package privacy
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/audit"
+)
+
+// Marker replaces erased values.
+const Marker = "[erased]"
+
+// System collections the person may appear in.
+const (
+	emailsCollection       = "emails"
+	consentsCollection     = "consents"
+	submissionsCollection  = "form_submissions"
+	runsCollection         = "workflow_runs"
+	stepsCollection        = "workflow_steps"
+	suppressionsCollection = "email_suppressions"
+	// RequestsCollection registers access and erasure requests with their certificates.
+	RequestsCollection = "privacy_requests"
+)
+
+// Subject names a person by email, phone or the id of their record; at least one is needed.
+type Subject struct {
+	Email    string `json:"email,omitempty"`
+	Phone    string `json:"phone,omitempty"`
+	RecordID string `json:"recordId,omitempty"`
+}
+
+func (s Subject) validate() error {
+	if strings.TrimSpace(s.Email) == "" && digits(s.Phone) == "" && strings.TrimSpace(s.RecordID) == "" {
+		return errors.New("privacy: name the person by email, phone or record id")
+	}
+	return nil
+}
+
+// key is what the register keeps of the subject: a keyed hash, never the value.
+func (s Subject) key(app core.App) (string, error) {
+	v := strings.ToLower(strings.TrimSpace(s.Email))
+	if v == "" {
+		v = "phone:" + digits(s.Phone)
+	}
+	if digits(s.Phone) == "" && v == "phone:" {
+		v = "record:" + s.RecordID
+	}
+	return schemas.AddressHash(app, v)
+}
+
+// Dossier is everything held about one person.
+type Dossier struct {
+	Subject Subject
+	// Persons are the person's own records (a contact, and any custom object's record that
+	// carries their email or phone).
+	Persons []*core.Record
+	// Linked are records of other objects that point at a person record (deals, activities).
+	Linked []*core.Record
+	// System holds the rows of system collections about the person, by collection.
+	System map[string][]*core.Record
+	// Audit are the audit entries of the person's and the linked records, and any entry whose
+	// values name the person.
+	Audit []*audit.Entry
+	// needles are the values searched for in free text: emails, phones, names.
+	needles []string
+}
+
+// digits keeps the digits of a phone number.
+func digits(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsDigit(r) {
+			return r
+		}
+		return -1
+	}, s)
+}
+
+// phoneSQL strips the usual separators from a phone column in SQL.
+func phoneSQL(col string) string {
+	expr := "[[" + col + "]]"
+	for _, c := range []string{" ", "-", "(", ")", ".", "+", "/"} {
+		expr = fmt.Sprintf("replace(%s, '%s', '')", expr, c)
+	}
+	return expr
+}
+
+// Find gathers the dossier of s.
+func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
+	if err := s.validate(); err != nil {
+		return nil, err
+	}
+	d := &Dossier{Subject: s, System: map[string][]*core.Record{}}
+	email := strings.ToLower(strings.TrimSpace(s.Email))
+	phone := digits(s.Phone)
+	seen := map[string]bool{}
+	add := func(list *[]*core.Record, recs ...*core.Record) {
+		for _, r := range recs {
+			k := r.Collection().Name + "/" + r.Id
+			if !seen[k] {
+				seen[k] = true
+				*list = append(*list, r)
+			}
+		}
+	}
+	objects := reg.Objects()
+	// The person's own records.
+	for _, o := range objects {
+		var conds []dbx.Expression
+		for _, f := range o.Fields {
+			switch {
+			case f.Type == schemas.TypeEmail && email != "":
+				conds = append(conds, dbx.NewExp("lower([["+f.Name+"]]) = {:email}", dbx.Params{"email": email}))
+			case f.Type == schemas.TypePhone && len(phone) >= 6:
+				conds = append(conds, dbx.NewExp(phoneSQL(f.Name)+" = {:phone}", dbx.Params{"phone": phone}))
+			}
+		}
+		if s.RecordID != "" {
+			conds = append(conds, dbx.HashExp{"id": s.RecordID})
+		}
+		if len(conds) == 0 {
+			continue
+		}
+		var recs []*core.Record
+		if err := app.RecordQuery(o.Name).AndWhere(dbx.Or(conds...)).All(&recs); err != nil {
+			return nil, fmt.Errorf("privacy: search %s: %w", o.Name, err)
+		}
+		add(&d.Persons, recs...)
+	}
+	// Needles: the given values and the persons' emails, phones and names.
+	needle := map[string]bool{}
+	addNeedle := func(v string) {
+		v = strings.TrimSpace(v)
+		if len([]rune(v)) >= 4 && !needle[strings.ToLower(v)] {
+			needle[strings.ToLower(v)] = true
+			d.needles = append(d.needles, v)
+		}
+	}
+	addNeedle(email)
+	addNeedle(s.Phone)
+	for _, p := range d.Persons {
+		o, _ := reg.Object(p.Collection().Name)
+		addNeedle(p.GetString(o.TitleField))
+		for _, f := range o.Fields {
+			if f.Type == schemas.TypeEmail || f.Type == schemas.TypePhone {
+				addNeedle(p.GetString(f.Name))
+			}
+		}
+	}
+	// Records that point at a person.
+	for _, p := range d.Persons {
+		for _, o := range objects {
+			for _, f := range o.Fields {
+				if f.Type != schemas.TypeRelation || f.Target != p.Collection().Name {
+					continue
+				}
+				var recs []*core.Record
+				q := app.RecordQuery(o.Name)
+				if f.Multiple {
+					q.AndWhere(dbx.NewExp("EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid([["+f.Name+"]]) THEN [["+f.Name+"]] ELSE '[]' END) WHERE value = {:id})", dbx.Params{"id": p.Id}))
+				} else {
+					q.AndWhere(dbx.HashExp{f.Name: p.Id})
+				}
+				if err := q.All(&recs); err != nil {
+					return nil, fmt.Errorf("privacy: records of %s linked to %s: %w", o.Name, p.Id, err)
+				}
+				add(&d.Linked, recs...)
+			}
+		}
+	}
+	// Records of any object whose text names the person (a task "Call Ada Lovelace").
+	for _, o := range objects {
+		var cols []string
+		for _, f := range o.Fields {
+			if f.Type == schemas.TypeText || f.Type == schemas.TypeLongText || f.Type == schemas.TypeRichText ||
+				f.Type == schemas.TypeEmail || f.Type == schemas.TypePhone || f.Type == schemas.TypeJSON || f.Type == schemas.TypeTags {
+				cols = append(cols, f.Name)
+			}
+		}
+		if len(cols) == 0 || len(d.needles) == 0 {
+			continue
+		}
+		var recs []*core.Record
+		if err := app.RecordQuery(o.Name).AndWhere(d.mentions(cols...)).All(&recs); err != nil {
+			return nil, fmt.Errorf("privacy: search %s: %w", o.Name, err)
+		}
+		for _, r := range recs {
+			if !seen[o.Name+"/"+r.Id] {
+				add(&d.Linked, r)
+			}
+		}
+	}
+	// System collections.
+	ids := d.ids()
+	byRecord := func() dbx.Expression {
+		if len(ids) == 0 {
+			return dbx.NewExp("0")
+		}
+		return dbx.In("record_id", ids...)
+	}
+	text := func(cols ...string) dbx.Expression { return d.mentions(cols...) }
+	queries := []struct {
+		coll string
+		cond dbx.Expression
+	}{
+		{emailsCollection, dbx.Or(byRecord(), text("to", "from", "reply_to", "subject", "html", "text"))},
+		{consentsCollection, byRecord()},
+		{submissionsCollection, byRecord()},
+		{runsCollection, dbx.Or(byRecord(), text("input", "error"))},
+		{suppressionsCollection, text("email")},
+	}
+	for _, q := range queries {
+		var recs []*core.Record
+		if err := app.RecordQuery(q.coll).AndWhere(q.cond).All(&recs); err != nil {
+			return nil, fmt.Errorf("privacy: search %s: %w", q.coll, err)
+		}
+		d.System[q.coll] = recs
+	}
+	// Steps of the person's runs, and any step whose output names them.
+	runIDs := make([]any, 0, len(d.System[runsCollection]))
+	for _, r := range d.System[runsCollection] {
+		runIDs = append(runIDs, r.Id)
+	}
+	stepCond := text("output", "error")
+	if len(runIDs) > 0 {
+		stepCond = dbx.Or(dbx.In("run", runIDs...), stepCond)
+	}
+	var steps []*core.Record
+	if err := app.RecordQuery(stepsCollection).AndWhere(stepCond).All(&steps); err != nil {
+		return nil, fmt.Errorf("privacy: search %s: %w", stepsCollection, err)
+	}
+	d.System[stepsCollection] = steps
+	// Audit entries.
+	entries, err := d.auditEntries(app)
+	if err != nil {
+		return nil, err
+	}
+	d.Audit = entries
+	return d, nil
+}
+
+// ids are the ids of the person's records, for the system collections' record_id columns.
+func (d *Dossier) ids() []any {
+	out := make([]any, 0, len(d.Persons))
+	for _, p := range d.Persons {
+		out = append(out, p.Id)
+	}
+	return out
+}
+
+// mentions is the condition "one of cols contains a needle" (case-insensitive).
+func (d *Dossier) mentions(cols ...string) dbx.Expression {
+	var or []dbx.Expression
+	for i, n := range d.needles {
+		p := fmt.Sprintf("needle%d", i)
+		for _, c := range cols {
+			or = append(or, dbx.NewExp(fmt.Sprintf("instr(lower(CAST([[%s]] AS TEXT)), {:%s}) > 0", c, p), dbx.Params{p: strings.ToLower(n)}))
+		}
+	}
+	if len(or) == 0 {
+		return dbx.NewExp("0")
+	}
+	return dbx.Or(or...)
+}
+
+// auditEntries are the entries of the person's and linked records, and those naming them.
+func (d *Dossier) auditEntries(app core.App) ([]*audit.Entry, error) {
+	var conds []dbx.Expression
+	for _, r := range append(slices.Clone(d.Persons), d.Linked...) {
+		conds = append(conds, dbx.HashExp{"object": r.Collection().Name, "record": r.Id})
+	}
+	conds = append(conds, d.mentions("changes"))
+	var entries []*audit.Entry
+	err := app.DB().Select("id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action",
+		"changes", "changes_hash", "erased", "prev_hash", "hash").From(audit.Collection).
+		AndWhere(dbx.Or(conds...)).AndWhere(dbx.HashExp{"erased": false}).OrderBy("seq").All(&entries)
+	if err != nil {
+		return nil, fmt.Errorf("privacy: search the audit trail: %w", err)
+	}
+	return entries, nil
+}
+
+// scrub replaces every needle in s (case-insensitive) by [Marker].
+func (d *Dossier) scrub(s string) string {
+	for _, n := range d.needles {
+		s = regexp.MustCompile("(?i)"+regexp.QuoteMeta(n)).ReplaceAllLiteralString(s, Marker)
+	}
+	return s
+}
+
+// Count is the number of records found, by collection.
+func (d *Dossier) Count() map[string]int {
+	out := map[string]int{}
+	for _, r := range append(slices.Clone(d.Persons), d.Linked...) {
+		out[r.Collection().Name]++
+	}
+	for c, recs := range d.System {
+		if len(recs) > 0 {
+			out[c] += len(recs)
+		}
+	}
+	if len(d.Audit) > 0 {
+		out[audit.Collection] = len(d.Audit)
+	}
+	return out
+}
