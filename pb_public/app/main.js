@@ -11,6 +11,8 @@ import { Dashboard } from './dashboard.js';
 import { Workflows, WorkflowEditor } from './builder.js';
 import { Runs } from './runs.js';
 import { Search } from './search.js';
+import { PrivacyPage } from './privacy.js';
+import { AuditPage } from './history.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
@@ -60,6 +62,10 @@ function Nav({ route }) {
       <div class="group">Automation</div>
       <a class=${here('/workflows')} href="#/workflows">Workflows</a>
       <a class=${here('/runs')} href="#/runs">Run history</a>` : null}
+    ${me()?.role === 'admin' ? html`
+      <div class="group">Administration</div>
+      <a class=${here('/privacy')} href="#/privacy">Privacy</a>
+      <a class=${here('/audit')} href="#/audit">Audit trail</a>` : null}
   </nav>`;
 }
 
@@ -88,6 +94,8 @@ function Screen({ route }) {
     case 'workflows': return b ? html`<${WorkflowEditor} key=${b} id=${b === 'new' ? '' : b} />` : html`<${Workflows} />`;
     case 'runs': return html`<${Runs} workflow=${route.params.get('workflow') || ''} />`;
     case 'search': return html`<${Search} key=${b} q=${b || ''} />`;
+    case 'privacy': return html`<${PrivacyPage} />`;
+    case 'audit': return html`<${AuditPage} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
       if (o) {

@@ -8,6 +8,7 @@ import {
 } from './api.js';
 import { html, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
 import { FieldValue, FieldEditor } from './fields.js';
+import { RecordHistory } from './history.js';
 
 export function RecordPage({ object, id }) {
   const o = objectNamed(object);
@@ -16,6 +17,8 @@ export function RecordPage({ object, id }) {
   const [timeline, setTimeline] = useState(null);
   const [since, setSince] = useState(null);
   const [missing, setMissing] = useState(false);
+  const [tab, setTab] = useState('timeline');
+  const [version, setVersion] = useState(0);
 
   const loadRecord = async () => {
     try {
@@ -41,7 +44,7 @@ export function RecordPage({ object, id }) {
     if (!o) return;
     loadRecord();
     loadTimeline();
-    const refresh = debounce(() => { loadRecord(); loadTimeline(); }, 200);
+    const refresh = debounce(() => { loadRecord(); loadTimeline(); setVersion((v) => v + 1); }, 200);
     const stops = [subscribe(object, id, (e) => (e.action === 'delete' ? setMissing(true) : refresh()))];
     const act = activityObject();
     if (act) {
@@ -95,9 +98,14 @@ export function RecordPage({ object, id }) {
         </dl>
       </div>
       <div class="panel timeline-panel">
-        <h2>Timeline</h2>
-        <${QuickAdd} object=${o} record=${rec} onAdded=${loadTimeline} />
-        <${Timeline} items=${timeline} object=${o} onChanged=${loadTimeline} />
+        <div class="tabs" role="tablist">
+          <button role="tab" class=${tab === 'timeline' ? 'active' : ''} data-testid="tab-timeline" onClick=${() => setTab('timeline')}>Timeline</button>
+          <button role="tab" class=${tab === 'history' ? 'active' : ''} data-testid="tab-history" onClick=${() => setTab('history')}>History</button>
+        </div>
+        ${tab === 'timeline' ? html`
+          <${QuickAdd} object=${o} record=${rec} onAdded=${loadTimeline} />
+          <${Timeline} items=${timeline} object=${o} onChanged=${loadTimeline} />`
+        : html`<${RecordHistory} object=${object} id=${id} version=${version} />`}
       </div>
       <div class="panel related">
         <${Related} object=${o} record=${rec} />

@@ -1,0 +1,114 @@
+// The audit trail in the app: a record's History (who changed which field from what to what,
+// through what) for whoever may view the record, and the admins' view of the whole trail with
+// filters. Values are shown as text, never as markup.
+import { useEffect, useState } from 'preact/hooks';
+import { relata, userNamed, objectNamed, allObjects, allUsers, fieldLabel, formatDate, errorMessage } from './api.js';
+import { html, Spinner, ErrorBox, Empty } from './ui.js';
+
+// who names an entry's actor.
+function who(e) {
+  switch (e.actorKind) {
+    case 'user': return userNamed(e.actorId)?.name || userNamed(e.actorId)?.email || 'a user';
+    case 'superuser': return 'an administrator (dashboard)';
+    case 'workflow': return `workflow ${(e.via || '').replace(/^workflow:/, '')}`;
+    case 'import': return 'an import';
+    default: return e.via ? `Relata (${e.via})` : 'Relata';
+  }
+}
+
+// text renders one value of a change as plain text.
+function text(v) {
+  if (v === undefined || v === null || v === '') return '—';
+  if (Array.isArray(v)) return v.length ? v.join(', ') : '—';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+const verbs = { create: 'created', update: 'changed', delete: 'deleted', erase: 'erased personal data' };
+
+function Changes({ entry, object }) {
+  const o = objectNamed(object);
+  const rows = Object.entries(entry.changes || {});
+  if (!rows.length) return null;
+  return html`<ul class="changes">${rows.map(([name, c]) => {
+    const f = o?.fields.find((x) => x.name === name);
+    const label = f ? fieldLabel(f) : name;
+    if (c.redacted) return html`<li key=${name}><b>${label}</b> <span class="muted">(value not kept)</span></li>`;
+    if (entry.action === 'create') return html`<li key=${name}><b>${label}</b>: ${text(c.new)}</li>`;
+    if (entry.action === 'delete') return html`<li key=${name}><b>${label}</b> was ${text(c.old)}</li>`;
+    return html`<li key=${name}><b>${label}</b>: <s class="muted">${text(c.old)}</s> → ${text(c.new)}</li>`;
+  })}</ul>`;
+}
+
+function Entries({ items, showRecord }) {
+  return html`<ol class="history" data-testid="history">${items.map((e) => html`<li key=${e.id} class="history-entry" data-action=${e.action}>
+    <div><b>${who(e)}</b> ${verbs[e.action] || e.action} ${showRecord
+      ? html`<a href=${`#/record/${e.object}/${e.record}`}>${e.object} ${e.record}</a>` : null}
+      <span class="muted small" title=${e.at}> · ${formatDate(e.at, true)}</span></div>
+    <${Changes} entry=${e} object=${e.object} />
+  </li>`)}</ol>`;
+}
+
+// useTrail pages through an audit endpoint, newest first.
+function useTrail(path) {
+  const [items, setItems] = useState(null);
+  const [next, setNext] = useState(0);
+  const [error, setError] = useState('');
+  const load = async (before = 0) => {
+    try {
+      const sep = path.includes('?') ? '&' : '?';
+      const r = await relata(`${path}${sep}limit=50${before ? `&before=${before}` : ''}`);
+      setItems((cur) => (before ? [...(cur || []), ...r.items] : r.items));
+      setNext(r.next);
+      setError('');
+    } catch (err) {
+      setError(errorMessage(err));
+      setItems((cur) => cur || []);
+    }
+  };
+  useEffect(() => { setItems(null); load(); }, [path]);
+  return { items, next, error, more: () => load(next), reload: () => load() };
+}
+
+// RecordHistory is the History tab of a record page.
+export function RecordHistory({ object, id, version }) {
+  const t = useTrail(`/audit/${object}/${id}`);
+  useEffect(() => { if (version) t.reload(); }, [version]);
+  if (!t.items) return html`<${Spinner} />`;
+  return html`<div>
+    <${ErrorBox} error=${t.error} />
+    ${t.items.length ? html`<${Entries} items=${t.items} />` : html`<p class="muted">No changes recorded yet.</p>`}
+    ${t.next ? html`<button class="link" onClick=${t.more}>Older changes</button>` : null}
+  </div>`;
+}
+
+// AuditPage is the admins' view of the whole trail.
+export function AuditPage() {
+  const [f, setF] = useState({ object: '', user: '', field: '', from: '', to: '' });
+  const [applied, setApplied] = useState(f);
+  const q = Object.entries(applied).filter(([, v]) => v).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
+  const t = useTrail(`/audit${q ? '?' + q : ''}`);
+  const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
+  return html`<section>
+    <header class="page-head"><h1>Audit trail</h1></header>
+    <form class="filters panel" data-testid="audit-filters" onSubmit=${(e) => { e.preventDefault(); setApplied(f); }}>
+      <label>Object <select value=${f.object} onChange=${set('object')}>
+        <option value="">All</option>
+        ${allObjects().map((o) => html`<option key=${o.name} value=${o.name}>${o.name}</option>`)}
+        <option value="users">users</option>
+      </select></label>
+      <label>User <select value=${f.user} onChange=${set('user')}>
+        <option value="">Anyone</option>
+        ${allUsers().map((u) => html`<option key=${u.id} value=${u.id}>${u.name || u.email}</option>`)}
+      </select></label>
+      <label>Field <input value=${f.field} onInput=${set('field')} placeholder="e.g. stage" /></label>
+      <label>From <input type="date" value=${f.from} onInput=${set('from')} /></label>
+      <label>To <input type="date" value=${f.to} onInput=${set('to')} /></label>
+      <button class="primary" type="submit">Filter</button>
+    </form>
+    <${ErrorBox} error=${t.error} />
+    ${!t.items ? html`<${Spinner} />` : t.items.length ? html`<div class="panel"><${Entries} items=${t.items} showRecord=${true} /></div>`
+      : html`<${Empty}>No entries match.</${Empty}>`}
+    ${t.next ? html`<button class="link" onClick=${t.more}>Older entries</button>` : null}
+  </section>`;
+}

@@ -1,0 +1,146 @@
+// The privacy page for admins: answer a person's access request (download their data) and
+// erasure request (with confirmation), see the register of requests with their 30-day
+// deadline, the retention policies with their last run and a preview of the next, and
+// consent counts — a compliance report to print.
+import { useEffect, useState } from 'preact/hooks';
+import { pb, relata, formatDate, errorMessage } from './api.js';
+import { html, Spinner, ErrorBox, Modal, toast } from './ui.js';
+
+async function download(subject) {
+  const res = await fetch('/api/relata/privacy/export', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: pb.authStore.token },
+    body: JSON.stringify(subject),
+  });
+  if (!res.ok) throw new Error((await res.json()).message || res.statusText);
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = 'personal-data.zip';
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function subjectOf(kind, value) {
+  return kind === 'phone' ? { phone: value } : kind === 'record' ? { recordId: value } : { email: value };
+}
+
+function Requests({ version }) {
+  const [items, setItems] = useState(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    pb.collection('privacy_requests').getList(1, 100, { sort: '-requested_at' })
+      .then((r) => setItems(r.items)).catch((err) => { setError(errorMessage(err)); setItems([]); });
+  }, [version]);
+  if (!items) return html`<${Spinner} />`;
+  return html`<div><${ErrorBox} error=${error} />
+    <table class="grid" data-testid="privacy-requests"><thead><tr><th>Kind</th><th>Status</th><th>Requested</th><th>Due</th><th>Completed</th><th>What</th></tr></thead>
+    <tbody>${items.map((r) => {
+      const late = r.status === 'open' && r.due_at && new Date(r.due_at) < new Date();
+      const c = r.certificate || {};
+      const what = r.kind === 'erasure'
+        ? `deleted ${Object.entries(c.deleted || {}).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'}; scrubbed ${Object.values(c.scrubbed || {}).reduce((a, b) => a + b, 0)}; audit entries erased ${c.auditErased || 0}`
+        : `found ${Object.entries(c.found || {}).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'}`;
+      return html`<tr key=${r.id}><td>${r.kind}</td><td class=${late ? 'rot-text' : ''}>${r.status}</td><td>${formatDate(r.requested_at, true)}</td>
+        <td>${formatDate(r.due_at)}</td><td>${formatDate(r.completed_at, true)}</td><td class="small">${what}</td></tr>`;
+    })}</tbody></table>
+    ${items.length ? null : html`<p class="muted">No requests yet.</p>`}</div>`;
+}
+
+function Policies({ version }) {
+  const [items, setItems] = useState(null);
+  const [preview, setPreview] = useState(null);
+  const [error, setError] = useState('');
+  useEffect(() => {
+    pb.collection('retention_policies').getFullList({ sort: 'name' }).then(setItems).catch((err) => { setError(errorMessage(err)); setItems([]); });
+    relata('/privacy/retention').then((r) => setPreview(Object.fromEntries((r.outcomes || []).map((o) => [o.policy, o])))).catch(() => {});
+  }, [version]);
+  if (!items) return html`<${Spinner} />`;
+  return html`<div><${ErrorBox} error=${error} />
+    <table class="grid" data-testid="retention-policies"><thead><tr><th>Policy</th><th>On</th><th>Last run</th><th>Last result</th><th>Due now</th></tr></thead>
+    <tbody>${items.map((p) => html`<tr key=${p.id}><td>${p.name}</td><td>${p.enabled ? 'yes' : 'no'}</td>
+      <td>${p.last_run_at ? formatDate(p.last_run_at, true) : 'never'}</td>
+      <td class="small">${p.last_report ? `${p.last_report.done} of ${p.last_report.matched}${p.last_report.error ? ' — ' + p.last_report.error : ''}` : ''}</td>
+      <td>${p.enabled ? preview?.[p.name]?.matched ?? '…' : '—'}</td></tr>`)}</tbody></table>
+    <p class="muted small">Policies run every day at 03:30 UTC. Admins edit them in the <a href="/_/#/collections?collection=retention_policies">dashboard</a>.</p></div>`;
+}
+
+function Consents() {
+  const [counts, setCounts] = useState(null);
+  useEffect(() => {
+    pb.collection('consents').getFullList({ fields: 'form' }).then((all) => {
+      const by = {};
+      for (const c of all) by[c.form] = (by[c.form] || 0) + 1;
+      setCounts(by);
+    }).catch(() => setCounts({}));
+  }, []);
+  if (!counts) return html`<${Spinner} />`;
+  const rows = Object.entries(counts);
+  return rows.length ? html`<table class="grid"><thead><tr><th>Given through</th><th>Consents</th></tr></thead>
+    <tbody>${rows.map(([f, n]) => html`<tr key=${f}><td>${f}</td><td>${n}</td></tr>`)}</tbody></table>` : html`<p class="muted">No consents recorded.</p>`;
+}
+
+export function PrivacyPage() {
+  const [kind, setKind] = useState('email');
+  const [value, setValue] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [confirm, setConfirm] = useState(false);
+  const [version, setVersion] = useState(0);
+  const [cert, setCert] = useState(null);
+  const exportData = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      await download(subjectOf(kind, value.trim()));
+      toast('The export was downloaded.');
+      setVersion(version + 1);
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
+  const erase = async () => {
+    setBusy(true);
+    try {
+      setCert(await relata('/privacy/erase', { method: 'POST', body: { ...subjectOf(kind, value.trim()), confirm: true } }));
+      setConfirm(false);
+      setValue('');
+      setVersion(version + 1);
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<section class="privacy-page">
+    <header class="page-head"><h1>Privacy</h1><div class="spacer"></div>
+      <button onClick=${() => window.print()}>Print compliance report</button></header>
+    <div class="panel">
+      <h2>A person's request</h2>
+      <form class="filters" onSubmit=${exportData} data-testid="privacy-request">
+        <select value=${kind} onChange=${(e) => setKind(e.target.value)}>
+          <option value="email">Email</option><option value="phone">Phone</option><option value="record">Record id</option>
+        </select>
+        <input required value=${value} onInput=${(e) => setValue(e.target.value)} placeholder="ada@example.com" />
+        <button class="primary" type="submit" disabled=${busy}>Download their data</button>
+        <button type="button" class="danger" disabled=${busy || !value.trim()} onClick=${() => setConfirm(true)}>Erase them…</button>
+      </form>
+      <p class="muted small">The download answers access and portability requests (GDPR art. 15, 20); erasure (art. 17) removes the person
+        from every record, email, log and audit entry and cannot be undone.</p>
+      ${cert ? html`<div class="notice" data-testid="erasure-certificate">Erased: request ${cert.request} —
+        ${Object.entries(cert.deleted || {}).map(([k, n]) => `${n} ${k} deleted`).join(', ') || 'no records of their own'};
+        ${Object.values(cert.scrubbed || {}).reduce((a, b) => a + b, 0)} records scrubbed; ${cert.auditErased} audit entries erased. ${cert.note}</div>` : null}
+    </div>
+    ${confirm ? html`<${Modal} title="Erase this person?" onClose=${() => setConfirm(false)}>
+      <p>Everything Relata holds about <b>${value}</b> will be erased or anonymised. Deals and activities stay, without them. This cannot be undone.</p>
+      <div class="actions"><button onClick=${() => setConfirm(false)}>Cancel</button>
+        <button class="danger" data-testid="confirm-erase" disabled=${busy} onClick=${erase}>Erase</button></div>
+    </${Modal}>` : null}
+    <div class="panel"><h2>Requests</h2><p class="muted small">Answer within 30 days (GDPR art. 12).</p><${Requests} version=${version} /></div>
+    <div class="panel"><h2>Retention</h2><${Policies} version=${version} /></div>
+    <div class="panel"><h2>Consents</h2><${Consents} /></div>
+  </section>`;
+}
