@@ -20,7 +20,7 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// The web app's browser tests: the real `relata serve --seed examples/sales` binary driven by
+// The web app's browser tests: the real `relata serve --demo` binary (examples/sales) driven by
 // headless Chromium. With RELATA_SCREENSHOTS=1 they also write the screenshots of the README
 // into docs/.
 
@@ -266,7 +266,7 @@ func TestWebApp(t *testing.T) {
 	t.Parallel()
 	b := newBrowser(t)
 	dataDir := t.TempDir()
-	s := startServer(t, dataDir, "--seed", "examples/sales")
+	s := startServer(t, dataDir, "--demo")
 	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
 	mgrTok, _ := s.login(t, "users", "manager@example.com", "relata-demo-1")
 	aliceDeals := s.deals(t, aliceTok, "")
