@@ -680,16 +680,21 @@ func (r *Registry) newSeedCommand() *cobra.Command {
 			if err := r.Sync(); err != nil {
 				return err
 			}
-			return r.SeedFrom(cmd.OutOrStdout(), args[0], SeedOptions{Demo: demo})
+			return r.SeedFromWith(cmd.OutOrStdout(), args[0], SeedOptions{Demo: demo})
 		},
 	}
 	c.Flags().BoolVar(&demo, "demo", false, "create the users with the demo passwords written in users.json")
 	return c
 }
 
-// SeedFrom seeds the records in dir (see [SeedDir]) through the live model and reports
-// the counts to w.
-func (r *Registry) SeedFrom(w io.Writer, dir string, opts SeedOptions) error {
+// SeedFrom seeds the records in dir (see [SeedDir]) through the live model, without demo
+// passwords, and reports the counts to w.
+func (r *Registry) SeedFrom(w io.Writer, dir string) error {
+	return r.SeedFromWith(w, dir, SeedOptions{})
+}
+
+// SeedFromWith is [Registry.SeedFrom] with options.
+func (r *Registry) SeedFromWith(w io.Writer, dir string, opts SeedOptions) error {
 	src := SeedDir(dir)
 	if st, err := os.Stat(src); err != nil || !st.IsDir() {
 		return fmt.Errorf("seed %s: not a directory", dir)

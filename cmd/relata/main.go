@@ -181,7 +181,7 @@ func setup(app *pocketbase.PocketBase) error {
 				if !isDir(f.seedDir) {
 					return fmt.Errorf("seed %s: not a directory (run from the repository root, or pass --seed DIR)", f.seedDir)
 				}
-				if err := reg.SeedFrom(os.Stdout, f.seedDir, schemas.SeedOptions{Demo: f.demo}); err != nil {
+				if err := reg.SeedFromWith(os.Stdout, f.seedDir, schemas.SeedOptions{Demo: f.demo}); err != nil {
 					return err
 				}
 				// An example directory may hold workflows too (examples/sales/workflows),
