@@ -105,6 +105,15 @@ func TestDemoRefusesPublicAddress(t *testing.T) {
 	if err == nil || !strings.Contains(out, "5 accounts still have their published demo password (admin@example.com, alice@example.com") {
 		t.Errorf("serve --http %s on demo data = %v\n%s", public, err, out)
 	}
+	// The same for `relata seed --demo`.
+	data3 := t.TempDir()
+	if o, err := run(t, "seed", "--demo", "examples/sales", "--dir", data3); err != nil {
+		t.Fatalf("seed --demo: %v\n%s", err, o)
+	}
+	out, err = run(t, "serve", "--http", public, "--dir", data3)
+	if err == nil || !strings.Contains(out, "5 accounts still have their published demo password") {
+		t.Errorf("serve --http %s after seed --demo = %v\n%s", public, err, out)
+	}
 	// Without --demo, --seed gives the users no usable password.
 	data2 := t.TempDir()
 	s = startServer(t, data2, "--seed", "examples/sales")

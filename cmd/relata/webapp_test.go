@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -242,6 +244,32 @@ func openTotal(t *testing.T, dataDir, owner string) int64 {
 	return int64(total)
 }
 
+// rottingDeals returns the sorted ids of the owner's open deals that entered their stage more
+// than the stage's rotting days ago, by the stage history in the database file.
+func rottingDeals(t *testing.T, dataDir, owner string) []string {
+	t.Helper()
+	rot := map[string]float64{"lead": 14, "qualified": 14, "proposal": 21, "negotiation": 21}
+	rows := dbQuery(t, dataDir, `SELECT d.id, d.stage, (SELECT MAX(c.at) FROM stage_changes c
+		WHERE c.object = 'deals' AND c.record = d.id) FROM deals d WHERE d.owner = ?`, owner)
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id, stage, at string
+		if err := rows.Scan(&id, &stage, &at); err != nil {
+			t.Fatal(err)
+		}
+		entered, err := time.Parse("2006-01-02 15:04:05.000Z", at)
+		if err != nil {
+			t.Fatalf("deal %s entered %s at %q: %v", id, stage, at, err)
+		}
+		if days := math.Floor(time.Since(entered).Hours() / 24); rot[stage] > 0 && days > rot[stage] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 type deal struct {
 	ID    string  `json:"id"`
 	Name  string  `json:"name"`
@@ -315,8 +343,13 @@ func TestWebApp(t *testing.T) {
 		if got, want := digits(eval[string](alice, `document.querySelector('[data-testid="open-total"]').textContent`)), openTotal(t, dataDir, aliceID); got != want {
 			t.Errorf("board open total = %d; the database says %d for alice", got, want)
 		}
-		if n := eval[int](alice, `document.querySelectorAll('li.card.rotting').length`); n != 0 {
-			t.Errorf("%d fresh deals are marked as rotting", n)
+		// The example data has a stage history: the cards past their stage's rotting days
+		// (lead, qualified 14; proposal, negotiation 21) are highlighted, no other.
+		rotting := eval[[]string](alice, `[...document.querySelectorAll('li.card.rotting')].map(li => li.dataset.id)`)
+		want := rottingDeals(t, dataDir, aliceID)
+		slices.Sort(rotting)
+		if len(want) == 0 || !slices.Equal(rotting, want) {
+			t.Errorf("rotting cards %v; the stage history says %v", rotting, want)
 		}
 	})
 
