@@ -9,9 +9,9 @@ import (
 // record, user and workflow loaded by "relata seed" or "serve --seed/--demo" (key
 // "<collection>/<id>", "users/<email>", "workflows/<name>"), and defaults applied once at
 // first start ("settings/rateLimits"). Seeding consults it so that it never recreates or
-// overwrites what users changed or deleted. demo_password holds the published password a
-// demo account was created with, so "serve" can refuse to listen on a public address while
-// that password still opens the account. No API rules: superusers only.
+// overwrites what users changed or deleted. demo_hash holds the password hash a demo account
+// was created with (the published demo password), so "serve" can refuse to listen on a
+// public address while the account still has it. No API rules: superusers only.
 func init() {
 	m.Register(func(app core.App) error {
 		c := core.NewBaseCollection("relata_seeded", "pbc_relata_seeded")
@@ -19,8 +19,8 @@ func init() {
 		c.Fields.Add(
 			&core.TextField{Name: "key", Required: true, Max: 300, Presentable: true,
 				Help: `What was seeded: "<collection>/<id>", "users/<email>", "workflows/<name>" or "settings/<name>".`},
-			&core.TextField{Name: "demo_password", Max: 100,
-				Help: "For demo accounts: the published password they were created with."},
+			&core.TextField{Name: "demo_hash", Max: 100, Hidden: true,
+				Help: "For demo accounts: the hash of the published password they were created with; while it is still the account's, the demo password opens it."},
 			&core.AutodateField{Name: "created", OnCreate: true},
 		)
 		c.AddIndex("idx_relata_seeded_key", true, "`key`", "")

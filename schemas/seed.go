@@ -42,8 +42,8 @@ const stageChangesCollection = "stage_changes"
 // SeedOptions changes what [SeedWith] does.
 type SeedOptions struct {
 	// Demo creates the users of users.json with the passwords written there: published
-	// demo credentials, recorded in the ledger so that "serve" refuses a public address
-	// while they still open an account (see [DemoAccounts]). Without Demo (the default),
+	// demo credentials, marked in the ledger so that "serve" refuses a public address while
+	// they still open an account (see [DemoAccounts]). Without Demo (the default),
 	// seeded users get a random password that nobody knows: set one in the dashboard or
 	// with a password reset.
 	Demo bool
@@ -218,15 +218,11 @@ func SeedWith(app core.App, objs []*Object, fsys fs.FS, opts SeedOptions) (*Seed
 					}
 					continue
 				}
-				d, err := seedRecord(tx, coll, byName[b.object], raw, now, opts)
+				d, demoHash, err := seedRecord(tx, coll, byName[b.object], raw, now, opts)
 				if err != nil {
 					return &Error{File: b.file, Pointer: "/" + strconv.Itoa(i), Message: err.Error()}
 				}
-				demo := ""
-				if coll.IsAuth() && opts.Demo {
-					demo, _ = raw["password"].(string)
-				}
-				if err := markSeeded(tx, ledger, key, demo); err != nil {
+				if err := markSeeded(tx, ledger, key, demoHash); err != nil {
 					return err
 				}
 				if d != nil {
@@ -293,10 +289,10 @@ func seededKeys(app core.App) (map[string]bool, error) {
 	return out, nil
 }
 
-func markSeeded(tx core.App, ledger *core.Collection, key, demoPassword string) error {
+func markSeeded(tx core.App, ledger *core.Collection, key, demoHash string) error {
 	rec := core.NewRecord(ledger)
 	rec.Set("key", key)
-	rec.Set("demo_password", demoPassword)
+	rec.Set("demo_hash", demoHash)
 	if err := tx.Save(rec); err != nil {
 		return fmt.Errorf("record %s in the seed ledger: %w", key, err)
 	}
@@ -322,12 +318,13 @@ func MarkSeeded(app core.App, key string) error {
 }
 
 // DemoAccounts returns the emails of the users seeded in demo mode whose published demo
-// password still opens their account.
+// password still opens their account: their password hash is still the one seeding gave
+// them (the ledger keeps the hash, never the password).
 func DemoAccounts(app core.App) ([]string, error) {
 	if _, err := app.FindCollectionByNameOrId(SeededCollection); err != nil {
 		return nil, nil // no ledger yet: nothing was seeded
 	}
-	recs, err := app.FindAllRecords(SeededCollection, dbx.NewExp("demo_password != ''"))
+	recs, err := app.FindAllRecords(SeededCollection, dbx.NewExp("demo_hash != ''"))
 	if err != nil {
 		return nil, err
 	}
@@ -341,7 +338,7 @@ func DemoAccounts(app core.App) ([]string, error) {
 		if err != nil {
 			continue // deleted since
 		}
-		if u.ValidatePassword(r.GetString("demo_password")) {
+		if u.GetString(core.FieldNamePassword+":hash") == r.GetString("demo_hash") {
 			emails = append(emails, email)
 		}
 	}
@@ -350,8 +347,8 @@ func DemoAccounts(app core.App) ([]string, error) {
 }
 
 // seedRecord creates the record of raw. It returns the dates to put back once every file is
-// seeded, if the file gives any.
-func seedRecord(tx core.App, coll *core.Collection, o *Object, raw map[string]any, now time.Time, opts SeedOptions) (*datedRecord, error) {
+// seeded, if the file gives any, and for a user created with a demo password its hash.
+func seedRecord(tx core.App, coll *core.Collection, o *Object, raw map[string]any, now time.Time, opts SeedOptions) (*datedRecord, string, error) {
 	if coll.IsAuth() {
 		rec := core.NewRecord(coll)
 		for k, v := range raw {
@@ -365,7 +362,13 @@ func seedRecord(tx core.App, coll *core.Collection, o *Object, raw map[string]an
 			rec.SetRandomPassword()
 		}
 		rec.SetVerified(true)
-		return nil, tx.Save(rec)
+		if err := tx.Save(rec); err != nil {
+			return nil, "", err
+		}
+		if !opts.Demo {
+			return nil, "", nil
+		}
+		return nil, rec.GetString(core.FieldNamePassword + ":hash"), nil
 	}
 	rec := core.NewRecord(coll)
 	dates := dbx.Params{}
@@ -375,7 +378,7 @@ func seedRecord(tx core.App, coll *core.Collection, o *Object, raw map[string]an
 		case StageHistoryKey:
 			h, err := parseStageHistory(o, v, now)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
+				return nil, "", fmt.Errorf("%s: %w", k, err)
 			}
 			history = h
 			continue
@@ -383,7 +386,7 @@ func seedRecord(tx core.App, coll *core.Collection, o *Object, raw map[string]an
 			s, _ := v.(string)
 			d, err := ResolveDate(s, now)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
+				return nil, "", fmt.Errorf("%s: %w", k, err)
 			}
 			rec.SetRaw(k, d) // an autodate field keeps a value set with SetRaw
 			dates[k] = d.String()
@@ -393,7 +396,7 @@ func seedRecord(tx core.App, coll *core.Collection, o *Object, raw map[string]an
 			s, _ := v.(string)
 			d, err := ResolveDate(s, now)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", k, err)
+				return nil, "", fmt.Errorf("%s: %w", k, err)
 			}
 			v = d
 			if k == FieldLastTouched {
@@ -403,17 +406,17 @@ func seedRecord(tx core.App, coll *core.Collection, o *Object, raw map[string]an
 		rec.Set(k, v)
 	}
 	if err := tx.Save(rec); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if len(history) > 0 {
 		if err := writeStageHistory(tx, o, rec.Id, history); err != nil {
-			return nil, fmt.Errorf("%s: %w", StageHistoryKey, err)
+			return nil, "", fmt.Errorf("%s: %w", StageHistoryKey, err)
 		}
 	}
 	if len(dates) == 0 {
-		return nil, nil
+		return nil, "", nil
 	}
-	return &datedRecord{table: coll.Name, id: rec.Id, values: dates}, nil
+	return &datedRecord{table: coll.Name, id: rec.Id, values: dates}, "", nil
 }
 
 // stageEntry is one entry of a seeded stage history.
