@@ -37,6 +37,31 @@ func TestDemoSeedsOnce(t *testing.T) {
 	}
 	wfID := wfs.Items[0]["id"].(string)
 	mgr, _ := s.login(t, "users", "manager@example.com", "relata-demo-1")
+
+	// The example data has a past (issue 11 item 10): the dashboard's time to close and time
+	// in stage have figures, from creation dates and stage histories of the seed files.
+	var cycle struct {
+		DaysToClose struct {
+			Count int     `json:"count"`
+			Days  float64 `json:"days"`
+		} `json:"daysToClose"`
+		TimeInStage []struct {
+			Stage string  `json:"stage"`
+			Count int     `json:"count"`
+			Days  float64 `json:"days"`
+		} `json:"timeInStage"`
+	}
+	if code := s.api(t, http.MethodGet, "/api/relata/insights/cycle?object=deals", mgr, nil, &cycle); code != 200 {
+		t.Fatalf("cycle = %d", code)
+	}
+	if cycle.DaysToClose.Count < 10 || cycle.DaysToClose.Days < 20 {
+		t.Errorf("time to close over %d won deals = %.1f days; want the seeded past", cycle.DaysToClose.Count, cycle.DaysToClose.Days)
+	}
+	for _, st := range cycle.TimeInStage {
+		if st.Stage == "lead" && (st.Count == 0 || st.Days < 1) {
+			t.Errorf("time in lead = %.1f days over %d stays; want the seeded history", st.Days, st.Count)
+		}
+	}
 	if code := s.api(t, http.MethodPatch, "/api/collections/workflows/records/"+wfID, mgr, map[string]any{"enabled": false}, nil); code != 200 {
 		t.Fatalf("the manager's disable = %d", code)
 	}
