@@ -211,9 +211,11 @@ func SeedWith(app core.App, objs []*Object, fsys fs.FS, opts SeedOptions) (*Seed
 					res.Deleted[b.object]++
 					continue
 				case exists:
-					// There before the ledger was, or made by a user: never overwritten.
+					// There before the ledger was (seeded by an older Relata), or made by a
+					// user: never overwritten. An account that opens with the file's
+					// published password is marked as a demo account all the same.
 					res.Skipped[b.object]++
-					if err := markSeeded(tx, ledger, key, ""); err != nil {
+					if err := markSeeded(tx, ledger, key, publishedHash(tx, coll, raw)); err != nil {
 						return err
 					}
 					continue
@@ -297,6 +299,21 @@ func markSeeded(tx core.App, ledger *core.Collection, key, demoHash string) erro
 		return fmt.Errorf("record %s in the seed ledger: %w", key, err)
 	}
 	return nil
+}
+
+// publishedHash returns the password hash of the existing user of raw when the password
+// written in the seed file opens the account, else "".
+func publishedHash(tx core.App, coll *core.Collection, raw map[string]any) string {
+	if !coll.IsAuth() {
+		return ""
+	}
+	email, _ := raw["email"].(string)
+	password, _ := raw["password"].(string)
+	u, err := tx.FindAuthRecordByEmail(coll, email)
+	if err != nil || password == "" || !u.ValidatePassword(password) {
+		return ""
+	}
+	return u.GetString(core.FieldNamePassword + ":hash")
 }
 
 // WasSeeded reports whether key ("workflows/<name>", "settings/<name>", …) is in the ledger.

@@ -354,3 +354,38 @@ func TestSeedRejectsBadHistory(t *testing.T) {
 		t.Errorf("a refused seed wrote %d deals", n)
 	}
 }
+
+// TestSeedMarksPublishedPasswords: a database seeded by an older Relata (no ledger entries,
+// users with the demo password) gets its demo accounts marked on the first seed with the
+// ledger, so serve refuses a public address for them too.
+func TestSeedMarksPublishedPasswords(t *testing.T) {
+	app := openApp(t, t.TempDir())
+	objs := defaults(t)
+	applyObjs(t, app, objs, false)
+	if _, err := schemas.SeedWith(app, objs, exampleSeed, schemas.SeedOptions{Demo: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Forget the ledger, as in a database from before it existed; carol changed her password.
+	if _, err := app.DB().NewQuery("DELETE FROM " + schemas.SeededCollection).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	carol, _ := app.FindAuthRecordByEmail("users", "carol@example.com")
+	carol.SetPassword("carol-chose-this-1")
+	if err := app.Save(carol); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := schemas.DemoAccounts(app); len(got) != 0 {
+		t.Fatalf("DemoAccounts without a ledger = %v", got)
+	}
+	res, err := schemas.Seed(app, objs, exampleSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Created["users"] != 0 || res.Skipped["users"] != 5 {
+		t.Errorf("users: %d created, %d skipped; want 0, 5", res.Created["users"], res.Skipped["users"])
+	}
+	got, _ := schemas.DemoAccounts(app)
+	if want := "admin@example.com alice@example.com bob@example.com manager@example.com"; strings.Join(got, " ") != want {
+		t.Errorf("DemoAccounts = %v; want %s", got, want)
+	}
+}
