@@ -61,7 +61,7 @@ const (
 )
 
 // exampleServeArgs are the flags that serve the example data with its demo accounts.
-var exampleServeArgs = []string{"--seed", "examples/sales"}
+var exampleServeArgs = []string{"--demo"}
 
 func newMatrixEnv(t *testing.T) *matrixEnv {
 	t.Helper()
@@ -219,6 +219,7 @@ var collectionPolicies = map[string]policy{
 	"relata_objects":        readNobody,
 	"relata_schema_changes": readNobody,
 	"relata_secrets":        readNobody,
+	"relata_seeded":         readNobody,
 	"relata_audit":          readNobody, // read through /api/relata/audit, never written through the API
 	"privacy_requests":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
 	"retention_policies":    {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},

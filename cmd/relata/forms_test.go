@@ -65,7 +65,7 @@ func TestContactFormInBrowser(t *testing.T) {
 	if o, err := run(t, "superuser", "upsert", "root@example.com", "root-password-1", "--dir", data); err != nil {
 		t.Fatalf("superuser upsert: %v\n%s", err, o)
 	}
-	s := startServer(t, data, "--seed", "examples/sales")
+	s := startServer(t, data, "--demo")
 
 	var dialogs atomic.Int32
 	if err := chromedp.Listen(ctx, func(ev any) {
@@ -189,7 +189,7 @@ func TestContactFormInBrowser(t *testing.T) {
 func TestEmbeddedForm(t *testing.T) {
 	t.Parallel()
 	ctx := newFormsBrowser(t)
-	s := startServer(t, t.TempDir(), "--seed", "examples/sales")
+	s := startServer(t, t.TempDir(), "--demo")
 	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, `<!doctype html><html><head><title>Acme</title></head><body><h1>Acme Ltd</h1>

@@ -2,7 +2,8 @@
 // realtime, admin dashboard) and Relata's object model, record hooks and web app.
 //
 //	relata serve                         # http://127.0.0.1:8090, data in ./pb_data
-//	relata serve --seed examples/sales   # the same, with example data loaded
+//	relata serve --demo                  # the same, with examples/sales and its demo accounts
+//	relata serve --seed DIR              # load DIR's example data once (users without passwords)
 //	relata schema validate|apply|diff|export
 //	relata form validate examples/sales/forms
 //	relata seed examples/sales
@@ -84,6 +85,7 @@ type flags struct {
 	migrationsDir string
 	publicDir     string
 	seedDir       string
+	demo          bool
 	workflowsDir  string
 	formsDir      string
 	noAutoApply   bool
@@ -97,12 +99,16 @@ func setup(app *pocketbase.PocketBase) error {
 	pf.StringVar(&f.schemasDir, "schemasDir", os.Getenv("RELATA_SCHEMAS_DIR"), "directory of the object definitions (default: the embedded CRM model; env RELATA_SCHEMAS_DIR)")
 	pf.StringVar(&f.migrationsDir, "migrationsDir", os.Getenv("RELATA_MIGRATIONS_DIR"), "directory where applied schema changes are written as Go migrations (env RELATA_MIGRATIONS_DIR)")
 	pf.StringVar(&f.publicDir, "publicDir", "", "serve the web app from this directory instead of the embedded files (for development)")
-	pf.StringVar(&f.seedDir, "seed", "", "with serve: load example data from this directory at start (e.g. examples/sales)")
+	pf.StringVar(&f.seedDir, "seed", "", "with serve: load the example data of this directory once (records, users without passwords, workflows, forms)")
+	pf.BoolVar(&f.demo, "demo", false, "with serve: demo mode on a loopback address: seed "+demoDir+" (or --seed DIR) with its demo accounts and passwords")
 	pf.StringVar(&f.workflowsDir, "workflowsDir", os.Getenv("RELATA_WORKFLOWS_DIR"), "with serve: import the workflow definitions (*.json) of this directory at start (env RELATA_WORKFLOWS_DIR)")
 	pf.StringVar(&f.formsDir, "formsDir", os.Getenv("RELATA_FORMS_DIR"), "directory of the web form definitions (*.json) served at /forms/{slug} (env RELATA_FORMS_DIR)")
 	pf.BoolVar(&f.noAutoApply, "noAutoApply", false, "with serve: do not apply the object definitions at start")
 	// Read our flags now, before the commands run, as PocketBase does for its own.
 	_ = app.RootCmd.ParseFlags(os.Args[1:])
+	if f.demo && f.seedDir == "" {
+		f.seedDir = demoDir
+	}
 
 	reg, err := schemas.Register(app, app.RootCmd, schemas.Config{
 		Dir:           f.schemasDir,
@@ -155,21 +161,47 @@ func setup(app *pocketbase.PocketBase) error {
 		Automigrate:  osutils.IsProbablyGoRun(),
 	})
 
+	// Before anything else serves: no published demo password beyond this machine; Relata's
+	// rate limits on at the first start.
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id:       "relata.main.exposure",
+		Priority: -1000,
+		Func: func(e *core.ServeEvent) error {
+			if err := checkExposure(e.App, e.Server.Addr, f.demo); err != nil {
+				return err
+			}
+			if f.demo {
+				demoBanner(os.Stderr, e.Server.Addr)
+			}
+			msg, err := applyRateLimits(e.App)
+			if err != nil {
+				return err
+			}
+			if msg != "" {
+				fmt.Println(msg)
+			}
+			return e.Next()
+		},
+	})
 	if f.seedDir != "" {
 		app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 			Id:       "relata.main.seed",
 			Priority: -50, // after the object model is in sync
 			Func: func(e *core.ServeEvent) error {
-				if err := reg.SeedFrom(os.Stdout, f.seedDir); err != nil {
+				if !isDir(f.seedDir) {
+					return fmt.Errorf("seed %s: not a directory (run from the repository root, or pass --seed DIR)", f.seedDir)
+				}
+				if err := reg.SeedFromWith(os.Stdout, f.seedDir, schemas.SeedOptions{Demo: f.demo}); err != nil {
 					return err
 				}
-				// An example directory may hold workflows too (examples/sales/workflows).
+				// An example directory may hold workflows too (examples/sales/workflows),
+				// seeded once like the records.
 				if dir := filepath.Join(f.seedDir, "workflows"); isDir(dir) {
-					n, err := eng.ImportDir(dir)
+					created, kept, err := seedWorkflows(e.App, eng, dir)
 					if err != nil {
-						return fmt.Errorf("import example workflows: %w", err)
+						return err
 					}
-					fmt.Printf("workflows: %d imported from %s\n", n, dir)
+					fmt.Printf("workflows: %d created, %d already there, from %s\n", created, kept, dir)
 				}
 				return e.Next()
 			},

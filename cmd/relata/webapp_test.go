@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +22,7 @@ import (
 	_ "modernc.org/sqlite"
 )
 
-// The web app's browser tests: the real `relata serve --seed examples/sales` binary driven by
+// The web app's browser tests: the real `relata serve --demo` binary (examples/sales) driven by
 // headless Chromium. With RELATA_SCREENSHOTS=1 they also write the screenshots of the README
 // into docs/.
 
@@ -242,6 +244,32 @@ func openTotal(t *testing.T, dataDir, owner string) int64 {
 	return int64(total)
 }
 
+// rottingDeals returns the sorted ids of the owner's open deals that entered their stage more
+// than the stage's rotting days ago, by the stage history in the database file.
+func rottingDeals(t *testing.T, dataDir, owner string) []string {
+	t.Helper()
+	rot := map[string]float64{"lead": 14, "qualified": 14, "proposal": 21, "negotiation": 21}
+	rows := dbQuery(t, dataDir, `SELECT d.id, d.stage, (SELECT MAX(c.at) FROM stage_changes c
+		WHERE c.object = 'deals' AND c.record = d.id) FROM deals d WHERE d.owner = ?`, owner)
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id, stage, at string
+		if err := rows.Scan(&id, &stage, &at); err != nil {
+			t.Fatal(err)
+		}
+		entered, err := time.Parse("2006-01-02 15:04:05.000Z", at)
+		if err != nil {
+			t.Fatalf("deal %s entered %s at %q: %v", id, stage, at, err)
+		}
+		if days := math.Floor(time.Since(entered).Hours() / 24); rot[stage] > 0 && days > rot[stage] {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 type deal struct {
 	ID    string  `json:"id"`
 	Name  string  `json:"name"`
@@ -266,7 +294,7 @@ func TestWebApp(t *testing.T) {
 	t.Parallel()
 	b := newBrowser(t)
 	dataDir := t.TempDir()
-	s := startServer(t, dataDir, "--seed", "examples/sales")
+	s := startServer(t, dataDir, "--demo")
 	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
 	mgrTok, _ := s.login(t, "users", "manager@example.com", "relata-demo-1")
 	aliceDeals := s.deals(t, aliceTok, "")
@@ -315,8 +343,13 @@ func TestWebApp(t *testing.T) {
 		if got, want := digits(eval[string](alice, `document.querySelector('[data-testid="open-total"]').textContent`)), openTotal(t, dataDir, aliceID); got != want {
 			t.Errorf("board open total = %d; the database says %d for alice", got, want)
 		}
-		if n := eval[int](alice, `document.querySelectorAll('li.card.rotting').length`); n != 0 {
-			t.Errorf("%d fresh deals are marked as rotting", n)
+		// The example data has a stage history: the cards past their stage's rotting days
+		// (lead, qualified 14; proposal, negotiation 21) are highlighted, no other.
+		rotting := eval[[]string](alice, `[...document.querySelectorAll('li.card.rotting')].map(li => li.dataset.id)`)
+		want := rottingDeals(t, dataDir, aliceID)
+		slices.Sort(rotting)
+		if len(want) == 0 || !slices.Equal(rotting, want) {
+			t.Errorf("rotting cards %v; the stage history says %v", rotting, want)
 		}
 	})
 

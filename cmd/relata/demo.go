@@ -1,0 +1,106 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/workflows"
+)
+
+// demoDir is the example configuration "serve --demo" loads.
+const demoDir = "examples/sales"
+
+// isLoopback reports whether a listen address ("127.0.0.1:8090", "[::1]:80",
+// "localhost:8090") accepts connections from this machine only. ":8090", "0.0.0.0:8090"
+// and any other host name are public.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// checkExposure refuses to serve published demo credentials beyond this machine: "--demo"
+// on a non-loopback address, or any account seeded in demo mode whose demo password still
+// opens it.
+func checkExposure(app core.App, addr string, demo bool) error {
+	if isLoopback(addr) {
+		return nil
+	}
+	if demo {
+		return fmt.Errorf("refusing to serve on %s: --demo creates accounts with published passwords (relata-demo-1) "+
+			"and only runs on a loopback address such as --http 127.0.0.1:8090", addr)
+	}
+	accounts, err := schemas.DemoAccounts(app)
+	if err != nil {
+		return fmt.Errorf("check for demo accounts: %w", err)
+	}
+	if len(accounts) > 0 {
+		return fmt.Errorf("refusing to serve on %s: %d accounts still have their published demo password (%s); "+
+			"delete them or change their passwords (serve on 127.0.0.1 and use the dashboard at /_/), then serve publicly",
+			addr, len(accounts), strings.Join(accounts, ", "))
+	}
+	return nil
+}
+
+// demoBanner warns that demo mode is on.
+func demoBanner(w io.Writer, addr string) {
+	line := strings.Repeat("!", 78)
+	fmt.Fprintf(w, "%s\n!! DEMO MODE: example data and accounts with PUBLISHED passwords (relata-demo-1),\n"+
+		"!! e.g. alice@example.com and manager@example.com. Serving on %s only.\n"+
+		"!! Never use demo mode for real data; see SECURITY.md for the deployment checklist.\n%s\n", line, addr, line)
+}
+
+// seedWorkflows imports the workflow definitions of dir that were never seeded before:
+// a workflow seeded once is never recreated or overwritten (a manager may have disabled,
+// edited or deleted it). It returns how many it created and left alone.
+func seedWorkflows(app core.App, eng *workflows.Engine, dir string) (created, kept int, err error) {
+	defs, err := eng.LoadDir(os.DirFS(dir))
+	if err != nil {
+		return 0, 0, fmt.Errorf("example workflows in %s: %w", dir, err)
+	}
+	err = app.RunInTransaction(func(tx core.App) error {
+		for _, d := range defs {
+			key := workflows.Collection + "/" + d.Name
+			seen, err := schemas.WasSeeded(tx, key)
+			if err != nil {
+				return err
+			}
+			if seen {
+				kept++
+				continue
+			}
+			if _, err := tx.FindFirstRecordByData(workflows.Collection, "name", d.Name); err == nil {
+				kept++ // made by a user, or seeded before the ledger existed
+			} else {
+				if _, err := eng.Save(tx, d); err != nil {
+					return fmt.Errorf("%s: %w", d.Name, err)
+				}
+				created++
+			}
+			if err := schemas.MarkSeeded(tx, key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	if created > 0 {
+		err = eng.Load()
+	}
+	return created, kept, err
+}
