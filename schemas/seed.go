@@ -116,6 +116,8 @@ func Seed(app core.App, objs []*Object, fsys fs.FS) (*SeedResult, error) {
 		}
 		batches = append(batches, batch{object: object, file: name, recs: recs})
 	}
+	rates, rateErrs := seedRates(fsys)
+	errs = append(errs, rateErrs...)
 	if err := errs.errOrNil(); err != nil {
 		return nil, err
 	}
@@ -142,6 +144,14 @@ func Seed(app core.App, objs []*Object, fsys fs.FS) (*SeedResult, error) {
 					res.Skipped[b.object]++
 				}
 			}
+		}
+		if len(rates) > 0 {
+			added, replaced, err := ImportRates(tx, rates)
+			if err != nil {
+				return &Error{File: RatesSeedFile, Message: err.Error()}
+			}
+			res.Created[ExchangeRatesCollection] += added
+			res.Skipped[ExchangeRatesCollection] += replaced
 		}
 		return nil
 	})
