@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	_ "modernc.org/sqlite"
+
+	"github.com/relata/relata/schemas"
 )
 
 // The web app's browser tests: the real `relata serve --seed examples/sales` binary driven by
@@ -224,22 +227,57 @@ func dbQuery(t *testing.T, dataDir, query string, args ...any) *sql.Rows {
 	return rows
 }
 
-// openTotal is the open pipeline total straight from the database, for all deals or one owner's.
+// seedRates are the latest rates to EUR of the example seed file, read by the test itself.
+func seedRates(t *testing.T) map[string]float64 {
+	t.Helper()
+	f, err := os.Open("../../examples/sales/seed/" + schemas.RatesSeedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rates, err := schemas.ParseRatesCSV(schemas.RatesSeedFile, f, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, since := map[string]float64{"EUR": 1}, map[string]string{}
+	for _, r := range rates {
+		if r.Effective <= time.Now().UTC().Format(time.DateOnly) && r.Effective > since[r.Currency] {
+			out[r.Currency], since[r.Currency] = r.Rate, r.Effective
+		}
+	}
+	return out
+}
+
+// openTotal is the open pipeline total straight from the database, for all deals or one
+// owner's: the sum of each currency's amounts times its rate to EUR from the seed file,
+// rounded to whole euros as the page shows it.
 func openTotal(t *testing.T, dataDir, owner string) int64 {
 	t.Helper()
-	q := `SELECT COALESCE(SUM(amount), 0) FROM deals WHERE stage IN ('lead', 'qualified', 'proposal', 'negotiation')`
+	q := `SELECT COALESCE(NULLIF(amount_currency, ''), 'EUR'), COALESCE(SUM(amount), 0) FROM deals WHERE stage IN ('lead', 'qualified', 'proposal', 'negotiation')`
 	var args []any
 	if owner != "" {
 		q += ` AND owner = ?`
 		args = append(args, owner)
 	}
-	rows := dbQuery(t, dataDir, q, args...)
+	rows := dbQuery(t, dataDir, q+` GROUP BY 1`, args...)
 	defer rows.Close()
+	rates := seedRates(t)
 	var total float64
-	if !rows.Next() || rows.Scan(&total) != nil {
-		t.Fatalf("query %s failed", q)
+	for rows.Next() {
+		var (
+			code string
+			sum  float64
+		)
+		if err := rows.Scan(&code, &sum); err != nil {
+			t.Fatalf("query %s: %v", q, err)
+		}
+		rate, ok := rates[code]
+		if !ok {
+			t.Fatalf("open deals in %s, which has no rate in the seed file", code)
+		}
+		total += sum * rate
 	}
-	return int64(total)
+	return int64(math.Round(total))
 }
 
 type deal struct {
@@ -474,7 +512,15 @@ func TestWebApp(t *testing.T) {
 		manager.open("/dashboard", `[data-testid="kpi-open-total"]`)
 		manager.wait("charts", `document.querySelectorAll('canvas').length >= 3`)
 		if got, want := digits(eval[string](manager, `document.querySelector('[data-testid="kpi-open-total"]').textContent`)), openTotal(t, dataDir, ""); got != want {
-			t.Errorf("dashboard open total = %d; SELECT SUM(amount) of open deals = %d", got, want)
+			t.Errorf("dashboard open total = %d; the open deals converted to EUR = %d", got, want)
+		}
+		// (The figure on the untouched example data, 1,077,838 = EUR 1,022,900 + GBP 30,600 ×
+		// 1.17 + USD 20,800 × 0.92, is checked in schemas/insights: the tests above edit deals.)
+		if got := eval[string](manager, `document.querySelector('[data-testid="currency-table"] tr[data-currency="GBP"]')?.innerText || ''`); !strings.Contains(got, "£30,600") || !strings.Contains(got, "1.17") {
+			t.Errorf("the GBP row of the currency table = %q; want £30,600 at 1.17", got)
+		}
+		if got, today := eval[string](manager, `document.querySelector('[data-testid="rates-date"]').value`), time.Now().UTC().Format(time.DateOnly); got != today {
+			t.Errorf("rates date = %q; want today, %s", got, today)
 		}
 		manager.screenshot("dashboard")
 		manager.open("/board/deals/sales", `[data-testid="open-total"]`)
