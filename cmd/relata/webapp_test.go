@@ -531,6 +531,39 @@ func TestWebApp(t *testing.T) {
 		manager.screenshot("board")
 	})
 
+	t.Run("managers see unassigned records; sales users do not", func(t *testing.T) {
+		manager.t = t
+		// A lead nobody owns: the manager creates it (and owns it), then gives it up.
+		var lead struct {
+			ID    string `json:"id"`
+			Owner string `json:"owner"`
+		}
+		if code := s.api(t, http.MethodPost, "/api/collections/contacts/records", mgrTok, map[string]any{"full_name": "Nobody's Lead", "source": "website"}, &lead); code != 200 {
+			t.Fatalf("create a contact = %d", code)
+		}
+		if code := s.api(t, http.MethodPatch, "/api/collections/contacts/records/"+lead.ID, mgrTok, map[string]any{"owner": ""}, &lead); code != 200 || lead.Owner != "" {
+			t.Fatalf("unassign the contact = %d, owner %q", code, lead.Owner)
+		}
+		rows := dbQuery(t, dataDir, `SELECT COUNT(*) FROM contacts WHERE owner = ''`)
+		var want int
+		if !rows.Next() || rows.Scan(&want) != nil {
+			t.Fatal("count unowned contacts")
+		}
+		rows.Close()
+		manager.open("/list/contacts", `[data-testid="unassigned-view"]`)
+		manager.do(chromedp.Click(chromedp.CSS(`[data-testid="unassigned-view"]`)))
+		manager.wait("the unassigned count", fmt.Sprintf(`document.querySelector('[data-testid="list-total"]').textContent.startsWith('%d ')`, want))
+		manager.wait("the unowned lead listed", `document.querySelector('table.records').innerText.includes("Nobody's Lead")`)
+		if n := s.api(t, http.MethodGet, "/api/collections/contacts/records/"+lead.ID, aliceTok, nil, nil); n != 404 {
+			t.Errorf("alice reads the unowned lead: %d; want 404", n)
+		}
+		alice.t = t
+		alice.open("/list/contacts", `[data-testid="list-total"]`)
+		if eval[bool](alice, `!!document.querySelector('[data-testid="unassigned-view"]')`) {
+			t.Error("a sales user has the Unassigned view")
+		}
+	})
+
 	t.Run("build a workflow, test it, enable it and see it act", func(t *testing.T) {
 		manager.t = t
 		manager.open("/workflows/new", "#wf-name")
