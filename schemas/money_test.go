@@ -1,12 +1,18 @@
 package schemas_test
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/schemastest"
 )
 
 var rateNow = time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
@@ -158,4 +164,86 @@ func FuzzParseRatesCSV(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRatesCommand runs `relata rates import` and `rates list` as the CLI does.
+func TestRatesCommand(t *testing.T) {
+	app := openApp(t, t.TempDir())
+	root := &cobra.Command{Use: "relata", SilenceErrors: true}
+	schemas.MustRegister(app, root, schemas.Config{})
+	run := func(args ...string) (string, error) {
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(args)
+		err := root.Execute()
+		return out.String(), err
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "rates.csv")
+	bad := filepath.Join(dir, "bad.csv")
+	os.WriteFile(good, []byte("currency,rate,effective\nGBP,1.17,2026-11-01\nUSD,0.92,2026-11-01\n"), 0o644)
+	os.WriteFile(bad, []byte("currency,rate,effective\nGBP,1.17,2026-11-01\nUSD,zero,2026-11-01\n"), 0o644)
+	if out, err := run("rates", "import", good); err != nil || !strings.Contains(out, "2 rates added, 0 replaced") {
+		t.Errorf("import = %q, %v", out, err)
+	}
+	if _, err := run("rates", "import", bad); err == nil || !strings.Contains(err.Error(), `bad.csv:3: column 2 (rate): "zero" is not a number`) {
+		t.Errorf("bad import err = %v; want the located cell", err)
+	}
+	if _, err := run("rates", "import", filepath.Join(dir, "missing.csv")); err == nil || !strings.Contains(err.Error(), "missing.csv") {
+		t.Errorf("missing file err = %v; want one naming it", err)
+	}
+	if out, err := run("rates", "list", "2026-11-02"); err != nil || !strings.Contains(out, "1 GBP = 1.17 EUR (since 2026-11-01)") {
+		t.Errorf("list = %q, %v", out, err)
+	}
+	if out, _ := run("rates", "list", "2026-10-31"); strings.Contains(out, "GBP") {
+		t.Errorf("list before the rates = %q; want none", out)
+	}
+}
+
+// TestRatesAccess: signed-in users read rates and the base currency; only CRM admins change
+// them.
+func TestRatesAccess(t *testing.T) {
+	app := openApp(t, t.TempDir())
+	srv := serve(t, app)
+	_, salesTok := schemastest.NewUser(t, app, "alice@example.com", "sales", "north")
+	_, adminTok := schemastest.NewUser(t, app, "admin@example.com", "admin", "")
+	rate := map[string]any{"currency": "GBP", "base": "EUR", "rate": 1.17, "effective": "2026-11-01 00:00:00.000Z"}
+	for _, c := range []struct {
+		who, method, path, token string
+		body                     any
+		want                     int
+	}{
+		{"anonymous list", "GET", "/api/collections/exchange_rates/records", "", nil, 200}, // an empty list: the rule hides all
+		{"sales list", "GET", "/api/collections/exchange_rates/records", salesTok, nil, 200},
+		{"sales create", "POST", "/api/collections/exchange_rates/records", salesTok, rate, 400},
+		{"admin create", "POST", "/api/collections/exchange_rates/records", adminTok, rate, 200},
+		{"admin zero rate", "POST", "/api/collections/exchange_rates/records", adminTok, map[string]any{"currency": "USD", "base": "EUR", "rate": 0, "effective": "2026-11-01"}, 400},
+		{"sales settings", "GET", "/api/collections/relata_settings/records", salesTok, nil, 200},
+	} {
+		if got := call(t, srv, c.method, c.path, c.token, c.body, nil); got != c.want {
+			t.Errorf("%s: %s %s = %d; want %d", c.who, c.method, c.path, got, c.want)
+		}
+	}
+	var list struct {
+		Items []map[string]any `json:"items"`
+	}
+	call(t, srv, "GET", "/api/collections/exchange_rates/records", "", nil, &list)
+	if len(list.Items) != 0 {
+		t.Errorf("anonymous callers see %d rates", len(list.Items))
+	}
+	call(t, srv, "GET", "/api/collections/relata_settings/records", salesTok, nil, &list)
+	if len(list.Items) != 1 || list.Items[0]["base_currency"] != "EUR" {
+		t.Errorf("settings = %v; want one record with base EUR", list.Items)
+	}
+	id, _ := list.Items[0]["id"].(string)
+	if got := call(t, srv, "PATCH", "/api/collections/relata_settings/records/"+id, salesTok, map[string]any{"base_currency": "USD"}, nil); got != 404 {
+		t.Errorf("sales user changes the base currency: %d; want 404", got)
+	}
+	if got := call(t, srv, "PATCH", "/api/collections/relata_settings/records/"+id, adminTok, map[string]any{"base_currency": "USD"}, nil); got != 200 {
+		t.Errorf("admin changes the base currency: %d; want 200", got)
+	}
+	if base, _ := schemas.BaseCurrency(app); base != "USD" {
+		t.Errorf("base = %s; want USD", base)
+	}
 }
