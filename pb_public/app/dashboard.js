@@ -76,7 +76,7 @@ export function Dashboard({ object, pipeline }) {
       <select aria-label="Pipeline" value=${o.name + '/' + pipe} onChange=${(e) => navigate('/dashboard/' + e.target.value)}>
         ${withPipelines.flatMap((x) => x.pipelines.map((pp) => html`<option value=${x.name + '/' + pp.name}>${objectLabel(x)}: ${pp.label || pp.name}</option>`))}
       </select>
-      ${p.amount ? html`<label class="muted small">in ${cur} at rates of
+      ${cur ? html`<label class="muted small">in ${cur} at rates of
         <input type="date" aria-label="Rates date" data-testid="rates-date" value=${p.ratesDate} onChange=${(e) => setAt(e.target.value)} /></label>` : null}
     </header>
     <${ErrorBox} error=${error} />

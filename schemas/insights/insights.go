@@ -224,8 +224,8 @@ func (t *Totals) round() {
 	}
 }
 
-// Conversion says how a report's amounts were converted: to Currency, with the rates in
-// effect on RatesDate. MissingRates lists the currencies of records that have no rate on that
+// Conversion says how a report's amounts were converted: to Currency (empty when the amount
+// is a plain number, not money), with the rates in effect on RatesDate. MissingRates lists the currencies of records that have no rate on that
 // date; their amounts are in no converted total (never counted 1:1).
 type Conversion struct {
 	Currency     string         `json:"currency"`
@@ -237,6 +237,9 @@ type Conversion struct {
 // conversion reports the rates used by r so far.
 func (r *report) conversion() Conversion {
 	c := Conversion{Currency: r.rates.Base, RatesDate: r.rates.Date, Rates: []schemas.Rate{}, MissingRates: []string{}}
+	if r.currency == "''" {
+		c.Currency = "" // a plain number amount is not money: nothing to convert
+	}
 	for _, code := range r.rates.Currencies() {
 		rt, _ := r.rates.Rate(code)
 		c.Rates = append(c.Rates, rt)
