@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/pocketbase/core"
+
 	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/schemas/schemastest"
@@ -159,4 +161,56 @@ func unconverted(missing []string) int {
 		}
 	}
 	return n
+}
+
+// TestManyDealsInThreeCurrencies: 1,200 open deals, amounts 1..1200 cycling EUR, GBP, USD,
+// converted with GBP 1.25 and USD 0.8: the totals are the sums of each currency's amounts
+// times its rate, to the cent.
+func TestManyDealsInThreeCurrencies(t *testing.T) {
+	const n = 1200
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	svc := insights.MustRegister(app, insights.Config{Registry: reg})
+	mgr, _ := schemastest.NewUser(t, app, "mgr@example.com", "manager", "")
+	rates, _ := schemas.ParseRatesCSV("r.csv", strings.NewReader("currency,rate,effective\nGBP,1.25,2026-01-01\nUSD,0.8,2026-01-01\n"), time.Now())
+	if _, _, err := schemas.ImportRates(app, rates); err != nil {
+		t.Fatal(err)
+	}
+	codes := []string{"EUR", "GBP", "USD"}
+	sums := map[string]float64{}
+	err := app.RunInTransaction(func(tx core.App) error {
+		coll, err := tx.FindCollectionByNameOrId("deals")
+		if err != nil {
+			return err
+		}
+		for i := 1; i <= n; i++ {
+			code := codes[i%3]
+			rec := core.NewRecord(coll)
+			rec.Load(map[string]any{"name": "D", "stage": "proposal", "amount": i, "amount_currency": code, "owner": mgr.Id})
+			if err := tx.Save(rec); err != nil {
+				return err
+			}
+			sums[code] += float64(i)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := svc.Pipeline(insights.Caller(mgr), insights.Query{Object: "deals", At: "2026-06-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sums["EUR"] + sums["GBP"]*1.25 + sums["USD"]*0.8
+	if p.Open.Count != n || p.Open.Total != want || p.Open.Weighted != want/2 {
+		t.Errorf("open = %d deals, %v (weighted %v); want %d, %v (%v)", p.Open.Count, p.Open.Total, p.Open.Weighted, n, want, want/2)
+	}
+	for _, c := range codes {
+		if sub := p.Open.ByCurrency[c]; sub == nil || sub.Total != sums[c] || sub.Count != n/3 {
+			t.Errorf("%s subtotal = %+v; want %d deals, %v", c, sub, n/3, sums[c])
+		}
+	}
 }
