@@ -170,7 +170,7 @@ func (a *Assignment) Assign(tx core.App, obj *Object, key string, rec *core.Reco
 		return nil, fmt.Errorf("%s has no owner field to assign", obj.Name)
 	}
 	for i, r := range a.Rules {
-		if !r.Matches(rec) {
+		if r == nil || !r.Matches(rec) {
 			continue
 		}
 		got, err := r.Pick(tx, obj, owner, fmt.Sprintf("%s#%d", key, i), rec.Id)

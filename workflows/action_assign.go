@@ -106,7 +106,7 @@ func (a *assignOwner) Run(rc *RunContext) (any, error) {
 	}
 	key := "workflow:" + name + ":" + stepPath(rc.StepKey)
 	for i, r := range a.assignment.Rules {
-		if !r.Matches(rec) {
+		if r == nil || !r.Matches(rec) {
 			continue
 		}
 		got, err := r.Pick(rc.App, a.object, a.field, fmt.Sprintf("%s#%d", key, i), rec.Id)
