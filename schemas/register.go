@@ -68,7 +68,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Registry, erro
 	app.OnCollectionAfterUpdateSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.schemas.refresh-update", Func: refresh})
 	app.OnCollectionAfterDeleteSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.schemas.refresh-delete", Func: refresh})
 	if rootCmd != nil {
-		rootCmd.AddCommand(r.newSchemaCommand(), r.newSeedCommand())
+		rootCmd.AddCommand(r.newSchemaCommand(), r.newSeedCommand(), r.newRatesCommand())
 	}
 	return r, nil
 }

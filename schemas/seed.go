@@ -172,6 +172,8 @@ func SeedWith(app core.App, objs []*Object, fsys fs.FS, opts SeedOptions) (*Seed
 		}
 		batches = append(batches, batch{object: object, file: name, recs: recs})
 	}
+	rates, rateErrs := seedRates(fsys)
+	errs = append(errs, rateErrs...)
 	if err := errs.errOrNil(); err != nil {
 		return nil, err
 	}
@@ -237,6 +239,14 @@ func SeedWith(app core.App, objs []*Object, fsys fs.FS, opts SeedOptions) (*Seed
 			if _, err := tx.DB().Update(d.table, d.values, dbx.HashExp{FieldID: d.id}).Execute(); err != nil {
 				return fmt.Errorf("seed %s %s: %w", d.table, d.id, err)
 			}
+		}
+		if len(rates) > 0 {
+			added, replaced, err := ImportRates(tx, rates)
+			if err != nil {
+				return &Error{File: RatesSeedFile, Message: err.Error()}
+			}
+			res.Created[ExchangeRatesCollection] += added
+			res.Skipped[ExchangeRatesCollection] += replaced
 		}
 		return nil
 	})

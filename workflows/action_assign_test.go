@@ -64,7 +64,7 @@ func TestAssignOwnerRoundRobin(t *testing.T) {
 		}
 	}
 
-	// After a restart the rotation goes on where it stopped: it is read from the run log.
+	// After a restart the rotation goes on where it stopped: the counter is in the database.
 	app2, eng2 := reopenEngine(t, e)
 	c := schemastest.MustCreate(t, app2, "contacts", map[string]any{"full_name": "Contact D"})
 	if n, err := eng2.Drain(); err != nil || n != 1 {
@@ -158,6 +158,12 @@ func TestAssignOwnerDefinitionChecks(t *testing.T) {
 			"actions": [{"type": "assign_owner"}]}`, []string{"/actions/0", "needs a workflow about an object"}},
 		{"bad strategy", `{"name": "a", "object": "contacts", "trigger": {"type": "record_created"},
 			"actions": [{"type": "assign_owner", "strategy": "random"}]}`, []string{"/actions/0/strategy"}},
+		{"flat rule on an unknown field", `{"name": "a", "object": "contacts", "trigger": {"type": "record_created"},
+			"actions": [{"type": "assign_owner", "when": {"country": ["FR"]}}]}`, []string{"/actions/0/when/country", `contacts has no field "country"`}},
+		{"rule value not an option", `{"name": "a", "object": "contacts", "trigger": {"type": "record_created"},
+			"actions": [{"type": "assign_owner", "rules": [{"team": "north"}, {"when": {"source": ["web"]}}]}]}`, []string{"/actions/0/rules/1/when/source/0", `"web" is not an option`}},
+		{"rules and a flat rule", `{"name": "a", "object": "contacts", "trigger": {"type": "record_created"},
+			"actions": [{"type": "assign_owner", "team": "north", "rules": [{"team": "south"}]}]}`, []string{"/actions/0/rules", "not both"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -200,5 +206,29 @@ func TestAssignOwnerDryRunChangesNothing(t *testing.T) {
 	}
 	if got := ownerOf(t, e.app, "contacts", c.Id); got != first {
 		t.Errorf("the dry run changed the owner to %s", got)
+	}
+}
+
+// TestAssignOwnerRules: the workflow action applies the same rules as forms: by field, per
+// team, or to listed users; a record no rule matches keeps no owner.
+func TestAssignOwnerRules(t *testing.T) {
+	e := newEnv(t, workflows.Config{})
+	carol, _ := schemastest.NewUser(t, e.app, "carol@example.com", "sales", "south")
+	e.save(t, `{"name": "territories", "enabled": true, "object": "contacts", "trigger": {"type": "record_created"},
+	  "actions": [{"type": "assign_owner", "rules": [
+	    {"when": {"source": ["partner", "event"]}, "team": "south"},
+	    {"when": {"source": ["referral"]}, "users": ["bob@example.com"]},
+	    {"when": {"source": ["website"]}, "team": "north", "strategy": "least_loaded"}
+	  ]}]}`)
+	for _, c := range []struct{ source, want string }{
+		{"partner", carol.Id}, {"event", carol.Id}, {"referral", e.bob.Id},
+		{"website", e.alice.Id}, // least loaded: bob owns the referral lead, alice nothing
+		{"cold_outreach", ""},
+	} {
+		rec := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "C " + c.source, "source": c.source})
+		e.drain(t)
+		if got := ownerOf(t, e.app, "contacts", rec.Id); got != c.want {
+			t.Errorf("%s lead owner = %q; want %q", c.source, got, c.want)
+		}
 	}
 }

@@ -176,6 +176,10 @@ var (
 		read:  func(_ *matrixEnv, a actor, _ map[string]any) bool { return signedIn(a) },
 		write: []actor{manager, admin},
 	}
+	readAllWriteAdmin = policy{
+		read:  func(_ *matrixEnv, a actor, _ map[string]any) bool { return signedIn(a) },
+		write: []actor{admin},
+	}
 	// objectPolicy follows schemas.Rules: owner, team or everyone signed in.
 	ownerScope = policy{read: func(e *matrixEnv, a actor, r map[string]any) bool {
 		return privileged(a) || (signedIn(a) && r["owner"] == e.ids[a])
@@ -206,24 +210,27 @@ var collectionPolicies = map[string]policy{
 	"saved_views": {read: func(e *matrixEnv, a actor, r map[string]any) bool {
 		return signedIn(a) && (r["owner"] == e.ids[a] || r["shared"] == true)
 	}},
-	"workflows":             writeManager,
-	"workflow_runs":         readManager,
-	"workflow_steps":        readManager,
-	"emails":                readManager,
-	"email_templates":       readAllWriteManager,
-	"email_suppressions":    writeManager,
-	"consents":              readManager,
-	"form_submissions":      readManager,
-	"relata_form_blocks":    readManager,
-	"stage_changes":         readManager,
-	"relata_objects":        readNobody,
-	"relata_schema_changes": readNobody,
-	"relata_secrets":        readNobody,
-	"relata_seeded":         readNobody,
-	"relata_audit":          readNobody, // read through /api/relata/audit, never written through the API
-	"privacy_requests":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
-	"retention_policies":    {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
-	"_superusers":           readNobody,
+	"workflows":               writeManager,
+	"workflow_runs":           readManager,
+	"workflow_steps":          readManager,
+	"emails":                  readManager,
+	"email_templates":         readAllWriteManager,
+	"email_suppressions":      writeManager,
+	"consents":                readManager,
+	"form_submissions":        readManager,
+	"relata_form_blocks":      readManager,
+	"stage_changes":           readManager,
+	"relata_objects":          readNobody,
+	"relata_schema_changes":   readNobody,
+	"relata_secrets":          readNobody,
+	"relata_seeded":           readNobody,
+	"relata_assignment_turns": readNobody,
+	"relata_settings":         readAllWriteAdmin,
+	"exchange_rates":          readAllWriteAdmin,
+	"relata_audit":            readNobody, // read through /api/relata/audit, never written through the API
+	"privacy_requests":        {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
+	"retention_policies":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
+	"_superusers":             readNobody,
 	// PocketBase's own auth bookkeeping: each user sees and deletes only their own rows.
 	"_mfas": ownRows, "_otps": ownRows, "_externalAuths": ownRows, "_authOrigins": ownRows,
 }

@@ -169,11 +169,20 @@ func TestContactFormInBrowser(t *testing.T) {
 	if subs.TotalItems != 1 || subs.Items[0]["form"] != "contact-us" || subs.Items[0]["action"] != "created" {
 		t.Errorf("form submissions = %+v", subs)
 	}
+	// The form assigns web leads round robin across the sales team: the lead has a sales
+	// owner, and the call task is theirs.
+	owner, _ := c["owner"].(string)
+	var ownerRec map[string]any
+	if owner == "" {
+		t.Errorf("the web lead has no owner; the contact-us form assigns one")
+	} else if s.api(t, http.MethodGet, "/api/collections/users/records/"+owner, tok, nil, &ownerRec); ownerRec["role"] != "sales" {
+		t.Errorf("the web lead's owner %s has role %v; want sales", owner, ownerRec["role"])
+	}
 	// The example workflows (record_created, source "website") run in the background.
-	formsEventually(t, "the call task of web-lead-call-task", func() bool {
+	formsEventually(t, "the call task of web-lead-call-task, for the lead's owner", func() bool {
 		var tasks list
 		s.api(t, http.MethodGet, "/api/collections/activities/records?filter="+
-			urlEscape(`contact = "`+id+`" && type = "call" && subject = "Call new web lead Grace Hopper"`), tok, nil, &tasks)
+			urlEscape(`contact = "`+id+`" && type = "call" && subject = "Call new web lead Grace Hopper" && owner = "`+owner+`" && owner != ""`), tok, nil, &tasks)
 		return tasks.TotalItems == 1
 	})
 	formsEventually(t, "the welcome email of web-lead-welcome-email in the outbox", func() bool {

@@ -1,6 +1,8 @@
 // The pipeline board: one column per stage with count, total and weighted total; drag a card
 // to another column to change its stage (which runs the stage-changed workflows). Cards that
 // stayed longer than their stage's rotting days are highlighted. Updates arrive in realtime.
+// Totals are in the organisation's base currency at the rates of the day the server states;
+// a column with several currencies lists each one's own subtotal beneath.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import Sortable from 'sortablejs';
 import {
@@ -70,6 +72,7 @@ export function Board({ object, pipeline }) {
   if (!o || !p || !field) return html`<${ErrorBox} error="This pipeline does not exist." />`;
   if (!numbers && !error) return html`<${Spinner} />`;
   const cur = numbers?.currency || amount?.currency;
+  const missing = numbers?.missingRates || [];
   return html`<section class="board-page">
     <header class="page-head">
       <h1>${p.label || p.name} pipeline</h1>
@@ -78,16 +81,37 @@ export function Board({ object, pipeline }) {
         <span>Total <b data-testid="open-total">${formatMoney(numbers.open.total, cur)}</b></span>
         <span>Weighted <b data-testid="open-weighted">${formatMoney(numbers.open.weighted, cur)}</b></span>
         <span>Won <b>${formatMoney(numbers.won.total, cur)}</b></span>
+        ${amount?.type === 'currency' ? html`<span class="muted small" data-testid="rates-note">in ${cur} at rates of ${numbers.ratesDate}</span>` : null}
       </div>` : null}
       <a class="button" href=${'#/list/' + object}>List view</a>
     </header>
     <${ErrorBox} error=${error} />
+    ${missing.length ? html`<${MissingRates} codes=${missing} base=${cur} date=${numbers.ratesDate} />` : null}
     <div class="board">
       ${p.stages.map((s, i) => html`<${Column} key=${s.name} object=${o} stage=${s} field=${field} amount=${amount}
         totals=${numbers?.stages[i]} cards=${cards[s.name] || []} since=${since} currency=${cur}
         onMove=${move} onMore=${() => setLimits((l) => ({ ...l, [s.name]: (l[s.name] || pageSize) + pageSize }))} />`)}
     </div>
   </section>`;
+}
+
+// MissingRates says which currencies have no exchange rate: their amounts are in no total.
+export function MissingRates({ codes, base, date }) {
+  return html`<div class="notice warn" role="status" data-testid="missing-rates">
+    No exchange rate to ${base} on ${date} for ${codes.join(', ')}: those amounts are left out of the converted totals
+    (shown per currency instead). An admin adds rates in the dashboard (exchange_rates) or with <code>relata rates import</code>.
+  </div>`;
+}
+
+// CurrencyDetail lists a total's subtotal in each currency, when there is more than one (or
+// when one has no rate).
+export function CurrencyDetail({ totals, base, testid }) {
+  const by = totals?.byCurrency || {};
+  const codes = Object.keys(by).sort();
+  if (!codes.length || (codes.length === 1 && codes[0] === base && !totals.unconverted)) return null;
+  return html`<div class="currency-detail muted small" data-testid=${testid}>
+    ${codes.map((c) => html`<span key=${c} data-currency=${c}>${formatMoney(by[c].total, c)}</span>`)}
+  </div>`;
 }
 
 function Column({ object: o, stage: s, field, amount, totals, cards, since, currency, onMove, onMore }) {
@@ -119,6 +143,7 @@ function Column({ object: o, stage: s, field, amount, totals, cards, since, curr
         <span data-testid=${'total-' + s.name}>${formatMoney(totals?.total, currency)}</span>
         <span class="muted" title="Weighted by probability"> · ${formatMoney(totals?.weighted, currency)}</span>
       </div>
+      <${CurrencyDetail} totals=${totals} base=${currency} testid=${'currencies-' + s.name} />
     </header>
     <ul class="cards" ref=${list} data-stage=${s.name}>
       ${cards.map((r) => {

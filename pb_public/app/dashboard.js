@@ -1,10 +1,13 @@
 // Dashboards: pipeline value by stage, weighted forecast by expected close month, win and
 // conversion rate by lead source, average days to close and time in each stage. The numbers
 // come from Relata's insights endpoints, computed on the server over the records the user
-// may see; Chart.js draws them and a table beside each chart gives the exact figures.
+// may see; Chart.js draws them and a table beside each chart gives the exact figures. Money is
+// converted to the base currency at the rates of the date the server states (the date picker
+// asks for another day's rates); the per-currency table shows the amounts before conversion.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { relata, allObjects, objectNamed, objectLabel, formatMoney, formatPercent, formatDays, subscribe, debounce, errorMessage } from './api.js';
 import { html, navigate, Spinner, ErrorBox, Empty } from './ui.js';
+import { MissingRates } from './board.js';
 
 const palette = ['#3b82f6', '#93c5fd', '#10b981', '#f59e0b', '#ef4444', '#8b5cf6', '#14b8a6', '#64748b'];
 
@@ -40,8 +43,9 @@ export function Dashboard({ object, pipeline }) {
   const pipe = pipeline || o?.fields.find((f) => f.type === 'stage')?.pipeline;
   const [data, setData] = useState(null);
   const [error, setError] = useState('');
+  const [at, setAt] = useState(''); // the rates date; '' = today
   const load = async () => {
-    const q = `?object=${o.name}&pipeline=${pipe}`;
+    const q = `?object=${o.name}&pipeline=${pipe}${at ? '&at=' + at : ''}`;
     try {
       const [pipelineNumbers, forecast, sources, cycle] = await Promise.all(
         ['pipeline', 'forecast', 'sources', 'cycle'].map((r) => relata(`/insights/${r}${q}`)),
@@ -56,7 +60,7 @@ export function Dashboard({ object, pipeline }) {
     if (!o) return undefined;
     load();
     return subscribe(o.name, '*', debounce(load, 500));
-  }, [o?.name, pipe]);
+  }, [o?.name, pipe, at]);
 
   if (!o) return html`<${Empty}>No object has a pipeline.</${Empty}>`;
   if (!data) return html`<${ErrorBox} error=${error} /><${Spinner} />`;
@@ -64,14 +68,19 @@ export function Dashboard({ object, pipeline }) {
   const cur = p.currency;
   const closed = p.won.count + p.lost.count;
   const money = (v) => formatMoney(v, cur);
+  const codes = [...new Set([p.open, p.won, p.lost].flatMap((t) => Object.keys(t.byCurrency || {})))].sort();
+  const sub = (t, c) => t.byCurrency?.[c];
   return html`<section class="dashboard">
     <header class="page-head">
       <h1>Dashboard</h1>
       <select aria-label="Pipeline" value=${o.name + '/' + pipe} onChange=${(e) => navigate('/dashboard/' + e.target.value)}>
         ${withPipelines.flatMap((x) => x.pipelines.map((pp) => html`<option value=${x.name + '/' + pp.name}>${objectLabel(x)}: ${pp.label || pp.name}</option>`))}
       </select>
+      ${cur ? html`<label class="muted small">in ${cur} at rates of
+        <input type="date" aria-label="Rates date" data-testid="rates-date" value=${p.ratesDate} onChange=${(e) => setAt(e.target.value)} /></label>` : null}
     </header>
     <${ErrorBox} error=${error} />
+    ${p.missingRates?.length ? html`<${MissingRates} codes=${p.missingRates} base=${cur} date=${p.ratesDate} />` : null}
     <div class="kpis">
       <div class="kpi"><div class="label">Open pipeline</div><div class="value" data-testid="kpi-open-total">${money(p.open.total)}</div><div class="muted small">${p.open.count} open</div></div>
       <div class="kpi"><div class="label">Weighted forecast</div><div class="value" data-testid="kpi-weighted">${money(p.open.weighted)}</div><div class="muted small">by stage probability</div></div>
@@ -80,6 +89,19 @@ export function Dashboard({ object, pipeline }) {
       <div class="kpi"><div class="label">Average time to close</div><div class="value" data-testid="kpi-days-to-close">${cycle.daysToClose.count ? formatDays(cycle.daysToClose.days) : '—'}</div><div class="muted small">${cycle.daysToClose.count} won with dates</div></div>
     </div>
     <div class="charts">
+      ${codes.length > 1 || (codes.length === 1 && codes[0] !== cur) ? html`<div class="panel">
+        <h2>By currency</h2>
+        <table class="numbers" data-testid="currency-table"><thead><tr><th>Currency</th><th>Rate to ${cur}</th><th>Open</th><th>Weighted</th><th>Won</th><th>Open in ${cur}</th></tr></thead>
+          <tbody>${codes.map((c) => {
+            const rate = c === cur ? { rate: 1 } : p.rates.find((r) => r.currency === c);
+            return html`<tr key=${c} data-currency=${c}><td>${c}</td>
+              <td title=${rate?.effective ? 'since ' + rate.effective : ''}>${rate ? rate.rate.toLocaleString(undefined, { maximumFractionDigits: 6 }) : html`<span class="bad">no rate</span>`}</td>
+              <td>${formatMoney(sub(p.open, c)?.total, c)} <span class="muted">(${sub(p.open, c)?.count ?? 0})</span></td>
+              <td>${formatMoney(sub(p.open, c)?.weighted, c)}</td>
+              <td>${formatMoney(sub(p.won, c)?.total, c)}</td>
+              <td>${rate ? money((sub(p.open, c)?.total || 0) * rate.rate) : '—'}</td></tr>`;
+          })}</tbody></table>
+      </div>` : null}
       <div class="panel">
         <h2>Pipeline value by stage</h2>
         <${ChartBox} label="Pipeline value by stage" config=${{

@@ -1,9 +1,11 @@
 // Lists for every object, generated from its definition: columns, sort, filters by field,
 // full-text search, saved views, and paging done by the server (skipTotal keeps each page a
-// short indexed query even at 100,000 records; the count is asked for separately).
+// short indexed query even at 100,000 records; the count is asked for separately). Managers
+// get an "Unassigned" view of objects with an owner (records nobody owns, such as web leads
+// no assignment rule matched); sales users' access rules never show them others' records.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import {
-  pb, me, objectNamed, objectLabel, fieldLabel, expandFields, subscribe, debounce, errorMessage,
+  pb, me, isManager, objectNamed, objectLabel, fieldLabel, expandFields, subscribe, debounce, errorMessage,
 } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Modal, toast } from './ui.js';
 import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOptions } from './fields.js';
@@ -107,6 +109,8 @@ export function List({ object, viewId }) {
 
   if (!o) return html`<${ErrorBox} error="This object does not exist." />`;
   const update = (patch) => { setView({ ...view, ...patch }); setPage(1); };
+  const ownerField = o.fields.find((f) => f.type === 'owner');
+  const unassigned = !!ownerField && view.filters.some((c) => c.field === ownerField.name && c.op === 'empty');
   const sortBy = (name) => update({ sort: view.sort === name ? '-' + name : name });
   const cols = view.columns.map((n) => o.fields.find((f) => f.name === n)).filter(Boolean);
 
@@ -150,6 +154,10 @@ export function List({ object, viewId }) {
         onInput=${debounce((e) => update({ search: e.target.value }), 250)} />
       <${FilterAdder} object=${o} onAdd=${(c) => update({ filters: [...view.filters, c] })} />
       <button onClick=${() => setDialog('columns')}>Columns</button>
+      ${ownerField && isManager() ? html`<button data-testid="unassigned-view" class=${unassigned ? 'active' : ''} aria-pressed=${unassigned}
+        title="Records nobody owns" onClick=${() => update({ filters: unassigned
+          ? view.filters.filter((c) => !(c.field === ownerField.name && c.op === 'empty'))
+          : [...view.filters, { field: ownerField.name, op: 'empty' }] })}>Unassigned</button>` : null}
     </div>
     ${view.filters.length ? html`<div class="chips">${view.filters.map((c, i) => html`<span class="chip" key=${i}>${describe(o, c)}
       <button class="icon" title="Remove filter" onClick=${() => update({ filters: view.filters.filter((_, j) => j !== i) })}>×</button></span>`)}</div>` : null}

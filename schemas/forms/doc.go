@@ -52,5 +52,6 @@
 // existing record whose email matches, updated), a "consents" record with the consent text,
 // version, time, client address and user agent, and a "form_submissions" record. Package
 // hooks turns the creation of the form_submissions record into the "form submitted" workflow
-// trigger, in the same transaction; this package knows nothing of workflows.
+// trigger, in the same transaction; this package knows nothing of workflows. A form's
+// assignment rules ([schemas.Assignment]) pick the new record's owner in that transaction.
 package forms

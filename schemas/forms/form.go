@@ -1,5 +1,7 @@
 package forms
 
+import "github.com/relata/relata/schemas"
+
 // Form is one form definition: a public web form that creates (or, with [Dedupe], updates) a
 // record of an object. It is read from a JSON file checked against form.schema.json.
 type Form struct {
@@ -34,6 +36,10 @@ type Form struct {
 	Spam Spam `json:"spam,omitzero"`
 	// Owner is the email of the CRM user who owns every record the form creates. Default: none.
 	Owner string `json:"owner,omitempty"`
+	// Assign, instead of Owner, picks the owner of each new record (and of a deduplicated
+	// record that has none) by assignment rules: round robin or least loaded across a team,
+	// by territory or any field. See [schemas.Assignment].
+	Assign *schemas.Assignment `json:"assign,omitempty"`
 	// AllowOrigins lists the sites ("https://www.example.com") that may embed the form and call
 	// its JSON endpoint from a browser. Default: every site ("*").
 	AllowOrigins []string `json:"allowOrigins,omitempty"`

@@ -324,6 +324,14 @@ func compile(f *Form, obj *schemas.Object) (*compiled, schemas.Errors) {
 	if f.Owner != "" && obj.OwnerField() == nil {
 		add("/owner", "%s has no owner field", obj.Name)
 	}
+	if f.Assign != nil {
+		if f.Owner != "" {
+			add("/assign", "set owner or assign, not both")
+		}
+		for _, p := range f.Assign.Check(obj) {
+			add("/assign"+p.Pointer, "%s", p.Message)
+		}
+	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -349,7 +357,7 @@ func compile(f *Form, obj *schemas.Object) (*compiled, schemas.Errors) {
 // isOwnerByForm reports whether of is the owner field the form's owner setting fills.
 func isOwnerByForm(f *Form, obj *schemas.Object, of *schemas.Field) bool {
 	owner := obj.OwnerField()
-	return f.Owner != "" && owner != nil && owner.Name == of.Name
+	return (f.Owner != "" || f.Assign != nil) && owner != nil && owner.Name == of.Name
 }
 
 // Limits of uploads on forms.

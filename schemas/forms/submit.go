@@ -442,6 +442,21 @@ func (se storeErrors) Error() string {
 	return fmt.Sprintf("invalid submission: %v", map[string]string(se))
 }
 
+// assign sets the owner of rec by the form's assignment rules, in the transaction that saves
+// it, and reports whether it did. A rule without candidates leaves the record unassigned (it
+// shows in the managers' "Unassigned" view) rather than losing the submission.
+func (s *Service) assign(tx core.App, c *compiled, rec *core.Record) bool {
+	if c.form.Assign == nil {
+		return false
+	}
+	got, err := c.form.Assign.Assign(tx, c.obj, "form:"+c.form.Slug, rec)
+	if err != nil {
+		s.app.Logger().Error("relata: form assignment", "form", c.form.Slug, "error", err)
+		return false
+	}
+	return got != nil
+}
+
 // store saves an accepted submission in one transaction: the record (created, or found by
 // the dedupe field and updated), the consent and the form_submissions record — whose creation
 // queues the "form submitted" workflow trigger in this same transaction (package hooks).
@@ -498,6 +513,7 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 					}
 				}
 			}
+			s.assign(tx, c, rec)
 		} else {
 			action = ActionUpdated
 			save = false
@@ -519,6 +535,9 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 				if isEmpty(rec.Get(name)) {
 					set(name)
 				}
+			}
+			if of := c.obj.OwnerField(); of != nil && rec.GetString(of.Name) == "" && s.assign(tx, c, rec) {
+				save = true
 			}
 		}
 		if save {

@@ -52,7 +52,7 @@ func (s *Service) apiObject(re *core.RequestEvent) error {
 func queryOf(re *core.RequestEvent) Query {
 	v := re.Request.URL.Query()
 	return Query{Object: v.Get("object"), Pipeline: v.Get("pipeline"), Field: v.Get("field"), Amount: v.Get("amount"),
-		Date: v.Get("date"), By: v.Get("by"), Closed: v.Get("closed")}
+		Date: v.Get("date"), By: v.Get("by"), Closed: v.Get("closed"), At: v.Get("at")}
 }
 
 // report turns a computation into a handler, translating errors at the edge.

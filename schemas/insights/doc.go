@@ -23,4 +23,10 @@
 // pipeline, field (the stage field), amount (a currency or number field), date (the expected
 // close date of the forecast), by (the field the sources report groups by) and closed (the
 // date a record was closed).
+//
+// Money: amounts of a currency field are summed per currency, then converted to the
+// organisation's base currency with the exchange rates in effect on the date given as at
+// (YYYY-MM-DD, default today; see [schemas.LoadRates]). Each report states its currency,
+// ratesDate, the rates used and missingRates: currencies without a rate on that date, whose
+// amounts are left out of every converted total (and kept in each total's byCurrency).
 package insights

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -37,6 +38,9 @@ type Query struct {
 	// Closed is when a record was closed; default: "closed_at" when the object has it. Records
 	// without it use the time they entered their won stage.
 	Closed string `json:"closed"`
+	// At is the date ("2026-12-01") whose exchange rates convert amounts to the base
+	// currency; default: today (UTC).
+	At string `json:"at"`
 }
 
 // QueryError is a report asked for something the object model does not have.
@@ -59,6 +63,10 @@ type report struct {
 	by       string
 	closed   string
 	scope    scope
+	// currency is the SQL of a record's currency ("" for plain numbers); rates convert it.
+	currency string
+	rates    *schemas.Rates
+	missing  map[string]bool
 }
 
 func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
@@ -106,8 +114,28 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 	if r.scope, err = s.scopeOf(coll, info); err != nil {
 		return nil, err
 	}
+	at := time.Now()
+	if q.At != "" {
+		if at, err = time.Parse(time.DateOnly, q.At); err != nil {
+			return nil, badQuery("at: %q is not a date (YYYY-MM-DD)", q.At)
+		}
+	}
+	if r.rates, err = schemas.LoadRates(s.app, at); err != nil {
+		return nil, err
+	}
+	r.currency, r.missing = "''", map[string]bool{}
+	if f := obj.Field(r.amount); f != nil && f.Type == schemas.TypeCurrency {
+		// A record without a currency code is in the field's default currency, else the base.
+		def := f.Currency
+		if !currencyCode.MatchString(def) {
+			def = r.rates.Base
+		}
+		r.currency = "COALESCE(NULLIF([[" + r.amount + schemas.CurrencySuffix + "]], ''), '" + def + "')"
+	}
 	return r, nil
 }
+
+var currencyCode = regexp.MustCompile(schemas.CurrencyPattern)
 
 // pickField returns the named field (which must have one of types), or the preferred one,
 // or the first field of the first type that has one; "" when there is none.
@@ -139,18 +167,88 @@ func (r *report) amountSQL() string {
 	return "COALESCE([[" + r.amount + "]], 0)"
 }
 
-// Totals is a count of records and the sum of their amounts.
+// Totals is a count of records and the sum of their amounts, converted to the base currency
+// with the rates of the report's date.
 type Totals struct {
 	Count int     `json:"count"`
 	Total float64 `json:"total"`
 	// Weighted is the total weighted by each stage's probability.
 	Weighted float64 `json:"weighted"`
+	// ByCurrency is the same in each record's own currency, unconverted (currency amounts only).
+	ByCurrency map[string]*Subtotal `json:"byCurrency,omitempty"`
+	// Unconverted counts the records whose currency has no rate on the date: they are counted
+	// in Count and ByCurrency but left out of Total and Weighted (see the report's MissingRates).
+	Unconverted int `json:"unconverted,omitempty"`
 }
 
-func (t *Totals) add(count int, total, probability float64) {
-	t.Count += count
+// Subtotal is the count and sums of the records in one currency, in that currency.
+type Subtotal struct {
+	Count    int     `json:"count"`
+	Total    float64 `json:"total"`
+	Weighted float64 `json:"weighted"`
+}
+
+// add counts row's records at probability (0-100), converting its sum with r's rates.
+func (t *Totals) add(r *report, row stageRow, probability float64) {
+	total := row.Total.Float64
+	t.Count += row.N
+	if row.Cur != "" {
+		if t.ByCurrency == nil {
+			t.ByCurrency = map[string]*Subtotal{}
+		}
+		sub := t.ByCurrency[row.Cur]
+		if sub == nil {
+			sub = &Subtotal{}
+			t.ByCurrency[row.Cur] = sub
+		}
+		sub.Count += row.N
+		sub.Total += total
+		sub.Weighted += total * probability / 100
+		converted, ok := r.rates.Convert(total, row.Cur)
+		if !ok {
+			r.missing[row.Cur] = true
+			t.Unconverted += row.N
+			return
+		}
+		total = converted
+	}
 	t.Total += total
 	t.Weighted += total * probability / 100
+}
+
+// round rounds the converted sums to cents.
+func (t *Totals) round() {
+	t.Total, t.Weighted = schemas.RoundMoney(t.Total), schemas.RoundMoney(t.Weighted)
+	for _, sub := range t.ByCurrency {
+		sub.Total, sub.Weighted = schemas.RoundMoney(sub.Total), schemas.RoundMoney(sub.Weighted)
+	}
+}
+
+// Conversion says how a report's amounts were converted: to Currency (empty when the amount
+// is a plain number, not money), with the rates in effect on RatesDate. MissingRates lists the currencies of records that have no rate on that
+// date; their amounts are in no converted total (never counted 1:1).
+type Conversion struct {
+	Currency     string         `json:"currency"`
+	RatesDate    string         `json:"ratesDate"`
+	Rates        []schemas.Rate `json:"rates"`
+	MissingRates []string       `json:"missingRates"`
+}
+
+// conversion reports the rates used by r so far.
+func (r *report) conversion() Conversion {
+	c := Conversion{Currency: r.rates.Base, RatesDate: r.rates.Date, Rates: []schemas.Rate{}, MissingRates: []string{}}
+	if r.currency == "''" {
+		c.Currency = "" // a plain number amount is not money: nothing to convert
+	}
+	for _, code := range r.rates.Currencies() {
+		rt, _ := r.rates.Rate(code)
+		c.Rates = append(c.Rates, rt)
+	}
+	for code := range r.missing {
+		c.MissingRates = append(c.MissingRates, code)
+	}
+	slices.Sort(c.MissingRates)
+	return c
 }
 
 // StageTotals is one column of the pipeline board.
@@ -161,16 +259,16 @@ type StageTotals struct {
 
 // Pipeline is the pipeline board's numbers: per stage, and for open, won and lost records.
 type Pipeline struct {
-	Object   string        `json:"object"`
-	Pipeline string        `json:"pipeline"`
-	Label    string        `json:"label"`
-	Field    string        `json:"field"`
-	Amount   string        `json:"amount"`
-	Currency string        `json:"currency"`
-	Stages   []StageTotals `json:"stages"`
-	Open     Totals        `json:"open"`
-	Won      Totals        `json:"won"`
-	Lost     Totals        `json:"lost"`
+	Object   string `json:"object"`
+	Pipeline string `json:"pipeline"`
+	Label    string `json:"label"`
+	Field    string `json:"field"`
+	Amount   string `json:"amount"`
+	Conversion
+	Stages []StageTotals `json:"stages"`
+	Open   Totals        `json:"open"`
+	Won    Totals        `json:"won"`
+	Lost   Totals        `json:"lost"`
 	// Other counts records whose stage is not in the pipeline (empty, or removed since).
 	Other Totals `json:"other"`
 }
@@ -178,6 +276,7 @@ type Pipeline struct {
 type stageRow struct {
 	Stage string          `db:"stage"`
 	Group sql.NullString  `db:"grp"`
+	Cur   string          `db:"cur"`
 	N     int             `db:"n"`
 	Total sql.NullFloat64 `db:"total"`
 }
@@ -191,20 +290,13 @@ func (s *Service) groupByStage(r *report, group, where string, params dbx.Params
 	if where == "" {
 		where = "1=1"
 	}
-	q := fmt.Sprintf("SELECT COALESCE([[%[1]s]], '') AS stage, %[2]s AS grp, COUNT(*) AS n, SUM(%[3]s) AS total FROM {{%[4]s}} WHERE %[5]s AND (%[6]s) GROUP BY 1, 2",
-		r.stage.Name, grp, r.amountSQL(), r.obj.Name, r.scope.where("[["+r.obj.Name+".id]]"), where)
+	q := fmt.Sprintf("SELECT COALESCE([[%[1]s]], '') AS stage, %[2]s AS grp, %[7]s AS cur, COUNT(*) AS n, SUM(%[3]s) AS total FROM {{%[4]s}} WHERE %[5]s AND (%[6]s) GROUP BY 1, 2, 3",
+		r.stage.Name, grp, r.amountSQL(), r.obj.Name, r.scope.where("[["+r.obj.Name+".id]]"), where, r.currency)
 	var rows []stageRow
 	if err := s.query(q, r.scope, params).All(&rows); err != nil {
 		return nil, fmt.Errorf("insights %s: %w", r.obj.Name, err)
 	}
 	return rows, nil
-}
-
-func currencyOf(obj *schemas.Object, amount string) string {
-	if f := obj.Field(amount); f != nil {
-		return f.Currency
-	}
-	return ""
 }
 
 // Pipeline returns the count, total and probability-weighted total of each stage, over the
@@ -219,27 +311,34 @@ func (s *Service) Pipeline(info *core.RequestInfo, q Query) (*Pipeline, error) {
 		return nil, err
 	}
 	out := &Pipeline{Object: r.obj.Name, Pipeline: r.pipeline.Name, Label: r.pipeline.Label, Field: r.stage.Name,
-		Amount: r.amount, Currency: currencyOf(r.obj, r.amount), Stages: make([]StageTotals, len(r.pipeline.Stages))}
+		Amount: r.amount, Stages: make([]StageTotals, len(r.pipeline.Stages))}
 	for i, st := range r.pipeline.Stages {
 		out.Stages[i].Stage = *st
 	}
 	for _, row := range rows {
 		i := slices.IndexFunc(r.pipeline.Stages, func(st *schemas.Stage) bool { return st.Name == row.Stage })
 		if i < 0 {
-			out.Other.add(row.N, row.Total.Float64, 0)
+			out.Other.add(r, row, 0)
 			continue
 		}
 		st := r.pipeline.Stages[i]
-		out.Stages[i].add(row.N, row.Total.Float64, st.Probability)
+		out.Stages[i].add(r, row, st.Probability)
 		switch {
 		case st.Won:
-			out.Won.add(row.N, row.Total.Float64, st.Probability)
+			out.Won.add(r, row, st.Probability)
 		case st.Lost:
-			out.Lost.add(row.N, row.Total.Float64, st.Probability)
+			out.Lost.add(r, row, st.Probability)
 		case !st.IsClosed():
-			out.Open.add(row.N, row.Total.Float64, st.Probability)
+			out.Open.add(r, row, st.Probability)
 		}
 	}
+	for i := range out.Stages {
+		out.Stages[i].round()
+	}
+	for _, t := range []*Totals{&out.Open, &out.Won, &out.Lost, &out.Other} {
+		t.round()
+	}
+	out.Conversion = r.conversion()
 	return out, nil
 }
 
@@ -251,12 +350,12 @@ type Month struct {
 
 // Forecast is the open pipeline by expected close month.
 type Forecast struct {
-	Object   string  `json:"object"`
-	Pipeline string  `json:"pipeline"`
-	Date     string  `json:"date"`
-	Amount   string  `json:"amount"`
-	Currency string  `json:"currency"`
-	Months   []Month `json:"months"`
+	Object   string `json:"object"`
+	Pipeline string `json:"pipeline"`
+	Date     string `json:"date"`
+	Amount   string `json:"amount"`
+	Conversion
+	Months []Month `json:"months"`
 }
 
 // Forecast returns the open records' totals and weighted totals by the month of their
@@ -273,8 +372,7 @@ func (s *Service) Forecast(info *core.RequestInfo, q Query) (*Forecast, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Forecast{Object: r.obj.Name, Pipeline: r.pipeline.Name, Date: r.date, Amount: r.amount,
-		Currency: currencyOf(r.obj, r.amount), Months: []Month{}}
+	out := &Forecast{Object: r.obj.Name, Pipeline: r.pipeline.Name, Date: r.date, Amount: r.amount, Months: []Month{}}
 	byMonth := map[string]*Totals{}
 	for _, row := range rows {
 		st := r.pipeline.Stage(row.Stage)
@@ -286,11 +384,13 @@ func (s *Service) Forecast(info *core.RequestInfo, q Query) (*Forecast, error) {
 			t = &Totals{}
 			byMonth[row.Group.String] = t
 		}
-		t.add(row.N, row.Total.Float64, st.Probability)
+		t.add(r, row, st.Probability)
 	}
 	for m, t := range byMonth {
+		t.round()
 		out.Months = append(out.Months, Month{Month: m, Totals: *t})
 	}
+	out.Conversion = r.conversion()
 	// Months in order; records without a date last.
 	sort.Slice(out.Months, func(i, j int) bool {
 		a, b := out.Months[i].Month, out.Months[j].Month
@@ -304,12 +404,13 @@ func (s *Service) Forecast(info *core.RequestInfo, q Query) (*Forecast, error) {
 
 // Source is the outcome of the records of one value of the grouping field.
 type Source struct {
-	Value     string  `json:"value"`
-	Label     string  `json:"label"`
-	Count     int     `json:"count"`
-	Open      int     `json:"open"`
-	Won       int     `json:"won"`
-	Lost      int     `json:"lost"`
+	Value string `json:"value"`
+	Label string `json:"label"`
+	Count int    `json:"count"`
+	Open  int    `json:"open"`
+	Won   int    `json:"won"`
+	Lost  int    `json:"lost"`
+	// WonAmount is the won records' amount in the base currency (see Sources.MissingRates).
 	WonAmount float64 `json:"wonAmount"`
 	// WinRate is won / (won + lost): the share of closed records that were won; nil when none
 	// closed.
@@ -320,10 +421,11 @@ type Source struct {
 
 // Sources is the win and conversion rate by lead source.
 type Sources struct {
-	Object   string   `json:"object"`
-	Pipeline string   `json:"pipeline"`
-	By       string   `json:"by"`
-	Sources  []Source `json:"sources"`
+	Object   string `json:"object"`
+	Pipeline string `json:"pipeline"`
+	By       string `json:"by"`
+	Conversion
+	Sources []Source `json:"sources"`
 }
 
 // Sources returns, for each value of the grouping field (lead source), how many records were
@@ -353,7 +455,9 @@ func (s *Service) Sources(info *core.RequestInfo, q Query) (*Sources, error) {
 		switch st := r.pipeline.Stage(row.Stage); {
 		case st != nil && st.Won:
 			src.Won += row.N
-			src.WonAmount += row.Total.Float64
+			var won Totals
+			won.add(r, row, 100)
+			src.WonAmount += won.Total
 		case st != nil && st.Lost:
 			src.Lost += row.N
 		case st != nil && !st.IsClosed():
@@ -362,6 +466,7 @@ func (s *Service) Sources(info *core.RequestInfo, q Query) (*Sources, error) {
 	}
 	out := &Sources{Object: r.obj.Name, Pipeline: r.pipeline.Name, By: r.by, Sources: []Source{}}
 	for _, src := range bySource {
+		src.WonAmount = schemas.RoundMoney(src.WonAmount)
 		if closed := src.Won + src.Lost; closed > 0 {
 			src.WinRate = ratio(src.Won, closed)
 		}
@@ -377,6 +482,7 @@ func (s *Service) Sources(info *core.RequestInfo, q Query) (*Sources, error) {
 		}
 		return a.Value < b.Value
 	})
+	out.Conversion = r.conversion()
 	return out, nil
 }
 

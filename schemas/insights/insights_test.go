@@ -72,6 +72,23 @@ func probabilities(e *env) map[string]*schemas.Stage {
 	return out
 }
 
+// exampleRates are the latest rates of examples/sales/seed/exchange_rates.csv, written out by
+// hand (TestExampleRates checks them against the file): the reports convert with them.
+var exampleRates = map[string]float64{"EUR": 1, "GBP": 1.17, "USD": 0.92}
+
+// inEUR is a deal's amount converted by hand.
+func inEUR(t *testing.T, d *core.Record) float64 {
+	t.Helper()
+	rate, ok := exampleRates[d.GetString("amount_currency")]
+	if !ok {
+		t.Fatalf("deal %s has currency %q, which the example rates lack", d.Id, d.GetString("amount_currency"))
+	}
+	return d.GetFloat("amount") * rate
+}
+
+// near says whether a reported amount (rounded to cents) is the hand-computed one.
+func near(got, want float64) bool { return math.Abs(got-want) < 0.006 }
+
 var everyone = []string{"alice@example.com", "bob@example.com", "carol@example.com", "manager@example.com", "admin@example.com"}
 
 // TestPipelineMatchesDirectQuery: for each user, the board's numbers are exactly the sums of
@@ -95,10 +112,10 @@ func TestPipelineMatchesDirectQuery(t *testing.T) {
 				}
 				w := want[st.Name]
 				w.Count++
-				w.Total += d.GetFloat("amount")
+				w.Total += inEUR(t, d)
 				if !st.IsClosed() {
 					open.Count++
-					open.Total += d.GetFloat("amount")
+					open.Total += inEUR(t, d)
 				}
 			}
 			for _, s := range got.Stages {
@@ -106,15 +123,18 @@ func TestPipelineMatchesDirectQuery(t *testing.T) {
 				if w == nil {
 					w = &insights.Totals{}
 				}
-				if s.Count != w.Count || s.Total != w.Total || s.Weighted != w.Total*s.Probability/100 {
+				if s.Count != w.Count || !near(s.Total, w.Total) || !near(s.Weighted, w.Total*s.Probability/100) {
 					t.Errorf("stage %s = %d / %v / %v; want %d / %v / %v", s.Name, s.Count, s.Total, s.Weighted, w.Count, w.Total, w.Total*s.Probability/100)
 				}
 			}
-			if got.Open.Count != open.Count || got.Open.Total != open.Total {
+			if got.Open.Count != open.Count || !near(got.Open.Total, open.Total) {
 				t.Errorf("open = %d / %v; want %d / %v", got.Open.Count, got.Open.Total, open.Count, open.Total)
 			}
 			if email == "manager@example.com" && got.Open.Count+got.Won.Count+got.Lost.Count != 100 {
 				t.Errorf("the manager sees %d deals; want all 100", got.Open.Count+got.Won.Count+got.Lost.Count)
+			}
+			if got.Currency != "EUR" || got.RatesDate != time.Now().UTC().Format(time.DateOnly) || len(got.MissingRates) != 0 {
+				t.Errorf("conversion = %+v; want EUR at today's rates, none missing", got.Conversion)
 			}
 		})
 	}
@@ -132,12 +152,12 @@ func TestPipelineSQL(t *testing.T) {
 		N     int     `db:"n"`
 		Total float64 `db:"total"`
 	}
-	err = e.app.DB().NewQuery(`SELECT COUNT(*) AS n, COALESCE(SUM(amount), 0) AS total FROM deals
+	err = e.app.DB().NewQuery(`SELECT COUNT(*) AS n, COALESCE(SUM(amount * CASE amount_currency WHEN 'GBP' THEN 1.17 WHEN 'USD' THEN 0.92 ELSE 1 END), 0) AS total FROM deals
 		WHERE owner = {:owner} AND stage IN ('lead', 'qualified', 'proposal', 'negotiation')`).Bind(map[string]any{"owner": alice.Id}).One(&want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Open.Count != want.N || got.Open.Total != want.Total {
+	if got.Open.Count != want.N || !near(got.Open.Total, want.Total) {
 		t.Errorf("alice's open pipeline = %d / %v; SQL says %d / %v", got.Open.Count, got.Open.Total, want.N, want.Total)
 	}
 }
@@ -163,8 +183,8 @@ func TestForecastMatchesDirectQuery(t *testing.T) {
 			}
 			w := want[month]
 			w.Count++
-			w.Total += d.GetFloat("amount")
-			w.Weighted += d.GetFloat("amount") * st.Probability / 100
+			w.Total += inEUR(t, d)
+			w.Weighted += inEUR(t, d) * st.Probability / 100
 			want[month] = w
 		}
 		if len(got.Months) != len(want) {
@@ -172,7 +192,7 @@ func TestForecastMatchesDirectQuery(t *testing.T) {
 		}
 		for i, m := range got.Months {
 			w := want[m.Month]
-			if m.Count != w.Count || m.Total != w.Total || math.Abs(m.Weighted-w.Weighted) > 1e-6 {
+			if m.Count != w.Count || !near(m.Total, w.Total) || !near(m.Weighted, w.Weighted) {
 				t.Errorf("%s month %s = %+v; want %+v", email, m.Month, m.Totals, w)
 			}
 			if i > 0 && m.Month != "" && got.Months[i-1].Month > m.Month {
@@ -191,7 +211,10 @@ func TestSourcesMatchDirectQuery(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		type counts struct{ all, won, lost int }
+		type counts struct {
+			all, won, lost int
+			wonAmount      float64
+		}
 		want := map[string]*counts{}
 		for _, d := range e.visibleDeals(t, user) {
 			src := d.GetString("source")
@@ -202,6 +225,7 @@ func TestSourcesMatchDirectQuery(t *testing.T) {
 			switch st := stages[d.GetString("stage")]; {
 			case st.Won:
 				want[src].won++
+				want[src].wonAmount += inEUR(t, d)
 			case st.Lost:
 				want[src].lost++
 			}
@@ -211,7 +235,7 @@ func TestSourcesMatchDirectQuery(t *testing.T) {
 		}
 		for _, s := range got.Sources {
 			w := want[s.Value]
-			if w == nil || s.Count != w.all || s.Won != w.won || s.Lost != w.lost {
+			if w == nil || s.Count != w.all || s.Won != w.won || s.Lost != w.lost || !near(s.WonAmount, w.wonAmount) {
 				t.Errorf("%s source %q = %d/%d/%d; want %+v", email, s.Value, s.Count, s.Won, s.Lost, w)
 				continue
 			}
