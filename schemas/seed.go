@@ -300,6 +300,9 @@ func (r *Registry) newSeedCommand() *cobra.Command {
 		Args:         cobra.ExactArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkDir(args[0]); err != nil {
+				return fmt.Errorf("seed: %w", err)
+			}
 			if err := r.ready(); err != nil {
 				return err
 			}
@@ -314,7 +317,13 @@ func (r *Registry) newSeedCommand() *cobra.Command {
 // SeedFrom seeds the records in dir (see [SeedDir]) through the live model and reports
 // the counts to w.
 func (r *Registry) SeedFrom(w interface{ Write([]byte) (int, error) }, dir string) error {
+	if err := checkDir(dir); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
 	src := SeedDir(dir)
+	if !holdsDefinitions(src) {
+		return fmt.Errorf("seed: %s holds no *.json seed files (users.json, <object>.json)", src)
+	}
 	res, err := Seed(r.app, r.Objects(), os.DirFS(src))
 	if err != nil {
 		return fmt.Errorf("seed %s:\n%w", src, err)

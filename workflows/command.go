@@ -91,8 +91,8 @@ func (e *Engine) newTestCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "test NAME --record ID|JSON",
 		Short: "Dry run: show what a workflow would do for a record, with no side effects",
-		Example: `  relata workflow test new-lead-call-task --record con000000000001
-  relata workflow test big-deal --record '{"name": "Test", "amount": 90000, "stage": "proposal"}' --old '{"stage": "qualified"}'`,
+		Example: `  relata workflow test web-lead-call-task --record '{"full_name": "Test Lead", "source": "website"}'
+  relata workflow test proposal-task --record '{"name": "Test", "amount": 90000, "stage": "proposal"}' --old '{"stage": "qualified"}'`,
 		Args:         cobra.ExactArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
