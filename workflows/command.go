@@ -44,7 +44,7 @@ func printErrors(w io.Writer, err error) error {
 	for _, e := range errs {
 		fmt.Fprintln(w, e.Error())
 	}
-	return fmt.Errorf("%d problems", len(errs))
+	return errors.New(schemas.Plural(len(errs), "problem"))
 }
 
 func (e *Engine) newValidateCommand() *cobra.Command {
@@ -58,6 +58,9 @@ func (e *Engine) newValidateCommand() *cobra.Command {
 				return err
 			}
 			if len(args) == 1 {
+				if err := checkDir(args[0]); err != nil {
+					return err
+				}
 				defs, err := e.LoadDir(os.DirFS(args[0]))
 				if err != nil {
 					return printErrors(cmd.ErrOrStderr(), err)
