@@ -2,9 +2,13 @@ package hooks_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/relata/relata/hooks"
+	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/schemastest"
 )
 
@@ -75,5 +79,48 @@ func TestRefusalReasons(t *testing.T) {
 				t.Errorf("data names more than the field at fault: %+v", got.Data)
 			}
 		})
+	}
+}
+
+// TestRefusalReasonsCustomObject: an object defined in a file gets its reasons from its own
+// access policy and labels, as its rules come from the same place.
+func TestRefusalReasonsCustomObject(t *testing.T) {
+	dir := t.TempDir()
+	defs, err := schemas.Load(schemas.Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range defs {
+		b, _ := schemas.Marshal(o)
+		if err := os.WriteFile(filepath.Join(dir, o.Name+".json"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "projects.json"), []byte(`{
+  "name": "projects", "label": {"singular": "Project", "plural": "Projects"}, "titleField": "title",
+  "fields": [{"name": "title", "type": "text", "required": true}, {"name": "lead", "type": "owner"}],
+  "access": {"scope": "team", "ownerField": "lead", "deleteRoles": ["manager"]}
+}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: dir})
+	hooks.MustRegister(app, hooks.Config{Registry: reg})
+	srv := schemastest.Serve(t, app)
+	_, aliceTok := schemastest.NewUser(t, app, "alice@example.com", "sales", "north")
+	bob, _ := schemastest.NewUser(t, app, "bob@example.com", "sales", "north")
+	teamProject := schemastest.MustCreate(t, app, "projects", map[string]any{"title": "Team project", "lead": bob.Id})
+
+	var got struct {
+		Message string                       `json:"message"`
+		Data    map[string]map[string]string `json:"data"`
+	}
+	code := schemastest.Call(t, srv, http.MethodPost, "/api/collections/projects/records", aliceTok, map[string]any{"title": "x", "lead": bob.Id}, &got)
+	if code != 400 || !strings.Contains(got.Message, "sales users can only create projects they own: leave lead empty") || got.Data["lead"]["message"] == "" {
+		t.Errorf("create for bob = %d %+v", code, got)
+	}
+	code = schemastest.Call(t, srv, http.MethodDelete, "/api/collections/projects/records/"+teamProject.Id, aliceTok, nil, &got)
+	if code != 403 || !strings.Contains(got.Message, "only admins and managers can delete projects") {
+		t.Errorf("delete a team project = %d %+v", code, got)
 	}
 }
