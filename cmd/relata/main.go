@@ -3,6 +3,7 @@
 //
 //	relata serve                         # http://127.0.0.1:8090, data in ./pb_data
 //	relata serve --seed examples/sales   # the same, with example data loaded
+//	relata init                          # the default model into ./pb_schemas, which serve then reads
 //	relata schema validate|apply|diff|export
 //	relata form validate examples/sales/forms
 //	relata seed examples/sales
@@ -179,7 +180,8 @@ func isDir(path string) bool {
 	return err == nil && st.IsDir()
 }
 
-// flags are Relata's persistent command-line flags.
+// flags are Relata's command-line flags: global ones (definitions, migrations, forms) and
+// serve's own (seed, workflows, public dir, no auto-apply).
 type flags struct {
 	schemasDir    string
 	migrationsDir string
