@@ -188,3 +188,17 @@ func TestSchemaRoundTripCLI(t *testing.T) {
 		t.Errorf("the dashboard field's value after the round trip: %d %v", code, got)
 	}
 }
+
+// TestReleaseVersion builds the binary as a release is built and checks --version.
+func TestReleaseVersion(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "relata")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version=v1.2.3", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "version v1.2.3, PocketBase v0.39") {
+		t.Errorf("--version of a release = %v %q", err, out)
+	}
+}
