@@ -474,6 +474,7 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 		// Every record the submission would point to must exist, or it is refused before
 		// anything is saved, never "Thank you" with a record that points nowhere.
 		if errs := c.checkReferences(tx, hidden); len(errs) > 0 {
+			s.app.Logger().Error("relata: a form links to a record that does not exist", "form", f.Slug, "fields", fmt.Sprint(map[string]string(errs)))
 			return errs
 		}
 		value := func(name string) (any, bool) {
@@ -640,7 +641,8 @@ func (c *compiled) checkReferences(tx core.App, hidden map[string]any) storeErro
 				if errs == nil {
 					errs = storeErrors{}
 				}
-				errs[of.Name] = fmt.Sprintf("refers to a %s record that does not exist (%s); the form's configuration needs fixing", singular(target), clip(id, 40))
+				// The id is the form's configuration, not the visitor's: it is logged, not shown.
+				errs[of.Name] = fmt.Sprintf("refers to a %s record that does not exist; the form's configuration needs fixing", singular(target))
 				break
 			}
 		}
