@@ -129,6 +129,11 @@ func TestFirstStartBanner(t *testing.T) {
 	if strings.Contains(logs, "go run . superuser") {
 		t.Errorf("the banner names PocketBase's `go run .`:\n%s", logs)
 	}
+	// A graceful stop of serve is a success.
+	s.stop(t)
+	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("serve stopped with SIGTERM exits %d:\n%s", code, s.logs)
+	}
 }
 
 // TestSchemaRoundTripCLI follows the README with the binary: serve the default model, add a

@@ -80,7 +80,12 @@ func execute(app *pocketbase.PocketBase) error {
 	var err error
 	select {
 	case err = <-done:
-	case <-sig: // a graceful stop of `serve`: not a failure
+	case s := <-sig:
+		// A graceful stop of `serve` is not a failure; an interrupted command is.
+		if c, _, ferr := app.RootCmd.Find(os.Args[1:]); ferr != nil || c.Name() != "serve" {
+			err = fmt.Errorf("interrupted (%s)", s)
+			fmt.Fprintln(os.Stderr, "Error:", err)
+		}
 	}
 	event := &core.TerminateEvent{App: app}
 	if terr := app.OnTerminate().Trigger(event, func(e *core.TerminateEvent) error {
