@@ -44,13 +44,13 @@ func TestAccessRules(t *testing.T) {
 		{"sales cannot delete another's deal", http.MethodDelete, deal, aliceTok, nil, 404, -1},
 		{"sales cannot filter their way to another's deal", http.MethodGet, "/api/collections/deals/records?filter=" + urlq(`owner="`+bob.Id+`"`), aliceTok, nil, 200, 0},
 		{"sales cannot create a deal for someone else", http.MethodPost, "/api/collections/deals/records", aliceTok, map[string]any{"name": "x", "stage": "lead", "owner": bob.Id}, 400, -1},
-		{"sales cannot hand over own deal", http.MethodPatch, "/api/collections/deals/records/" + aliceDeal.Id, aliceTok, map[string]any{"owner": bob.Id}, 404, -1},
+		{"sales cannot hand over own deal", http.MethodPatch, "/api/collections/deals/records/" + aliceDeal.Id, aliceTok, map[string]any{"owner": bob.Id}, 403, -1}, // refused with its reason (refusal.go)
 		{"sales edits own deal", http.MethodPatch, "/api/collections/deals/records/" + aliceDeal.Id, aliceTok, map[string]any{"stage": "qualified"}, 200, -1},
 		{"owner views own deal", http.MethodGet, deal, bobTok, nil, 200, -1},
 		{"team mate sees team contact", http.MethodGet, "/api/collections/contacts/records/" + bobContact.Id, aliceTok, nil, 200, -1},
 		{"other team does not see it", http.MethodGet, "/api/collections/contacts/records/" + bobContact.Id, carolTok, nil, 404, -1},
 		{"everyone signed in sees shared companies", http.MethodGet, "/api/collections/companies/records", carolTok, nil, 200, 1},
-		{"sales cannot delete a company", http.MethodDelete, "/api/collections/companies/records/" + firstID(t, env, "companies"), carolTok, nil, 404, -1},
+		{"sales cannot delete a company", http.MethodDelete, "/api/collections/companies/records/" + firstID(t, env, "companies"), carolTok, nil, 403, -1}, // visible: refused with its reason
 		{"manager lists all deals", http.MethodGet, "/api/collections/deals/records", mgrTok, nil, 200, 2},
 		{"manager views another's deal", http.MethodGet, deal, mgrTok, nil, 200, -1},
 		{"manager edits another's deal", http.MethodPatch, deal, mgrTok, map[string]any{"stage": "proposal"}, 200, -1},

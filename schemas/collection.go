@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -129,4 +130,81 @@ func applyRules(c *core.Collection, o *Object) {
 	c.CreateRule = types.Pointer(create)
 	c.UpdateRule = types.Pointer(update)
 	c.DeleteRule = types.Pointer(del)
+}
+
+// Actions a [Refusal] explains.
+const (
+	ActionCreate = "create"
+	ActionUpdate = "update"
+	ActionDelete = "delete"
+)
+
+// Actor is who makes a request, as the rules of [Rules] see them.
+type Actor struct {
+	ID   string // the users record id; "" when not signed in as a CRM user
+	Role string // admin, manager or sales
+}
+
+// Refusal explains which rule of [Rules] refuses a request and what the user can do instead.
+// It names a field and a policy, never another record's data.
+type Refusal struct {
+	Field   string // the request field at fault; "" for the request as a whole
+	Message string
+}
+
+// ExplainRefusal returns why the rules of [Rules] for o refuse action by actor with the
+// request body (field values as sent), or nil when these grounds do not explain it (the
+// record is out of the actor's reach, which is not to be revealed). It mirrors Rules: change
+// both together.
+func ExplainRefusal(o *Object, action string, actor Actor, body map[string]any) *Refusal {
+	if actor.ID == "" {
+		return &Refusal{Message: fmt.Sprintf("sign in as a CRM user to %s %s", action, strings.ToLower(o.Label.Plural))}
+	}
+	privileged := actor.Role == RoleAdmin || actor.Role == RoleManager
+	owner := o.OwnerField()
+	scoped := owner != nil && (o.Access.Scope == ScopeOwner || o.Access.Scope == ScopeTeam)
+	plural := strings.ToLower(o.Label.Plural)
+	role := actor.Role
+	if role == "" {
+		role = "users without a role"
+	} else {
+		role += " users"
+	}
+	// otherOwner reports whether the body sets the owner to someone else; an empty owner is
+	// someone else for an update (handing over to nobody) but not for a create (it becomes
+	// the creator).
+	otherOwner := func(emptyIsOther bool) bool {
+		v, ok := body[owner.Name]
+		if !ok {
+			return false
+		}
+		s, isString := v.(string)
+		if v == nil || isString && s == "" {
+			return emptyIsOther
+		}
+		return !isString || s != actor.ID
+	}
+	switch action {
+	case ActionCreate:
+		if scoped && !privileged && otherOwner(false) {
+			return &Refusal{Field: owner.Name, Message: fmt.Sprintf("%s can only create %s they own: leave %s empty or set it to yourself",
+				role, plural, owner.Name)}
+		}
+	case ActionUpdate:
+		if scoped && !privileged && otherOwner(true) {
+			return &Refusal{Field: owner.Name, Message: fmt.Sprintf("%s cannot hand %s over to someone else: leave %s out or set it to yourself; a manager or admin can reassign them",
+				role, plural, owner.Name)}
+		}
+	case ActionDelete:
+		if len(o.Access.DeleteRoles) > 0 && actor.Role != RoleAdmin && !slices.Contains(o.Access.DeleteRoles, actor.Role) {
+			roles := []string{"admins"}
+			for _, r := range o.Access.DeleteRoles {
+				if r != RoleAdmin {
+					roles = append(roles, r+"s")
+				}
+			}
+			return &Refusal{Message: fmt.Sprintf("only %s can delete %s", strings.Join(roles, " and "), plural)}
+		}
+	}
+	return nil
 }

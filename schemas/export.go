@@ -23,10 +23,38 @@ func Marshal(o *Object) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Export writes each object to dir as <name>.json, replacing a file of that name, and records
-// the written definitions as applied, so that dashboard edits now written to the files are
-// no longer reported as differences. It returns the paths written.
+// Export writes each object to dir as <name>.json, replacing a file of that name (see
+// [WriteFiles]), and records the written definitions as applied, so that dashboard edits now
+// written to the files are no longer reported as differences. Call it only for the directory
+// the server reads its definitions from: a recorded state that the served files do not have
+// makes the next start see the exported fields as removed from the files. It returns the
+// paths written.
 func Export(app core.App, dir string, objs []*Object) ([]string, error) {
+	paths, err := WriteFiles(dir, objs)
+	if err != nil {
+		return paths, err
+	}
+	err = app.RunInTransaction(func(tx core.App) error {
+		for _, o := range objs {
+			current, err := tx.FindCollectionByNameOrId(o.Name)
+			if err != nil {
+				return err
+			}
+			if err := recordState(tx, o, current); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return paths, err
+}
+
+// WriteFiles writes each object to dir as <name>.json, replacing a file of that name, after
+// checking that each file and the model as a whole read back. It returns the paths written.
+func WriteFiles(dir string, objs []*Object) ([]string, error) {
+	if err := Validate(objs); err != nil {
+		return nil, fmt.Errorf("the model does not validate: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -50,20 +78,5 @@ func Export(app core.App, dir string, objs []*Object) ([]string, error) {
 		}
 		paths = append(paths, path)
 	}
-	if err := Validate(objs); err != nil {
-		return paths, fmt.Errorf("the exported model does not validate: %w", err)
-	}
-	err := app.RunInTransaction(func(tx core.App) error {
-		for _, o := range objs {
-			current, err := tx.FindCollectionByNameOrId(o.Name)
-			if err != nil {
-				return err
-			}
-			if err := recordState(tx, o, current); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return paths, err
+	return paths, nil
 }

@@ -40,8 +40,8 @@ type textType struct {
 
 func (t textType) limits(f *Field) (lo, hi int, pattern string) {
 	lo, hi, pattern = intBound(f.Min), t.max, t.pattern
-	if f.Max != nil && int(*f.Max) < hi {
-		hi = int(*f.Max)
+	if f.Max != nil && (int(*f.Max) < hi || t.pattern == "") {
+		hi = int(*f.Max) // text and longtext take any limit; phone only a lower one
 	}
 	if f.Pattern != "" {
 		pattern = f.Pattern

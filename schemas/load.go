@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -69,7 +70,11 @@ func Load(fsys fs.FS) ([]*Object, error) {
 	if len(names) == 0 {
 		errs = append(errs, &Error{File: ".", Message: "no *.json object definitions found"})
 	}
+	structural := slices.Clone(errs)
 	for _, e := range validate(objs, func(o *Object) string { return file[o] }) {
+		if coveredBy(structural, e) {
+			continue // the same place already has a structural problem
+		}
 		for o, f := range file {
 			if f == e.File && e.Line == 0 {
 				e.Line = src[o].line(e.Pointer)
@@ -84,8 +89,21 @@ func Load(fsys fs.FS) ([]*Object, error) {
 	return objs, nil
 }
 
+// coveredBy reports whether errs already hold a problem of e's file at e's JSON pointer or at
+// one of its parents.
+func coveredBy(errs Errors, e *Error) bool {
+	for _, x := range errs {
+		if x.File == e.File && (x.Pointer == e.Pointer || x.Pointer != "" && strings.HasPrefix(e.Pointer, x.Pointer+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
 // Parse decodes one definition file and checks it against the meta-schema. It does not check
-// the object's meaning against other objects; [Load] and [Validate] do.
+// the object's meaning against other objects; [Load] and [Validate] do. When the file breaks
+// the meta-schema, Parse returns the errors and, if the file decodes at all, the object
+// decoded leniently, so that [Load] can report its other problems too.
 func Parse(file string, data []byte) (*Object, *lineIndex, Errors) {
 	if len(data) > maxFileSize {
 		return nil, nil, Errors{{File: file, Message: fmt.Sprintf("file is larger than %d bytes", maxFileSize)}}
@@ -105,7 +123,14 @@ func Parse(file string, data []byte) (*Object, *lineIndex, Errors) {
 			return nil, li, Errors{{File: file, Message: err.Error()}}
 		}
 		errs := schemaErrors(file, li, ve)
-		return nil, li, errs
+		// Decode what can be decoded anyway, so that [Load] also reports the problems of
+		// meaning in the rest of the file; the object is never returned as valid.
+		var partial Object
+		_ = json.Unmarshal(data, &partial)
+		if partial.Name == "" {
+			return nil, li, errs
+		}
+		return &partial, li, errs
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -371,6 +371,9 @@ func fieldJSON(f core.Field) map[string]any {
 	_ = json.Unmarshal(b, &m)
 	delete(m, "id")
 	m["type"] = f.Type()
+	if t, ok := f.(*core.TextField); ok {
+		m["max"] = textColumnMax(t) // 0 means PocketBase's default: the same column
+	}
 	return m
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,9 +16,14 @@ import (
 
 // Config configures the object model.
 type Config struct {
-	// Dir is the directory of the deployment's object definitions (*.json). Default: "" (the
-	// embedded default CRM model, see [Defaults]).
+	// Dir is the directory of the deployment's object definitions (*.json). Default: ""
+	// (DefaultDir when it holds definitions, else the embedded default CRM model, see
+	// [Defaults]).
 	Dir string
+	// DefaultDir is where the definitions live when Dir is not set: `relata init` and
+	// `relata schema export` write there, and once it holds *.json files they are the
+	// definitions. main sets it to pb_schemas beside the data directory. Default: "" (none).
+	DefaultDir string
 	// MigrationsDir, when set, receives a Go migration file for every applied schema change.
 	// Default: "" (changes are recorded only in the relata_schema_changes collection).
 	MigrationsDir string
@@ -68,7 +74,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Registry, erro
 	app.OnCollectionAfterUpdateSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.schemas.refresh-update", Func: refresh})
 	app.OnCollectionAfterDeleteSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.schemas.refresh-delete", Func: refresh})
 	if rootCmd != nil {
-		rootCmd.AddCommand(r.newSchemaCommand(), r.newSeedCommand(), r.newRatesCommand())
+		rootCmd.AddCommand(r.newSchemaCommand(), r.newSeedCommand(), r.newRatesCommand(), r.newInitCommand())
 	}
 	return r, nil
 }
@@ -84,17 +90,43 @@ func MustRegister(app core.App, rootCmd *cobra.Command, cfg Config) *Registry {
 
 // Source returns the file system the definitions are read from.
 func (r *Registry) Source() fs.FS {
-	if r.cfg.Dir == "" {
-		return Defaults()
+	if dir := r.Dir(); dir != "" {
+		return os.DirFS(dir)
 	}
-	return os.DirFS(r.cfg.Dir)
+	return Defaults()
+}
+
+// Dir returns the directory the definitions are read from: [Config.Dir], else
+// [Config.DefaultDir] when it holds *.json files, else "" for the embedded defaults.
+func (r *Registry) Dir() string {
+	if r.cfg.Dir != "" {
+		return r.cfg.Dir
+	}
+	if r.cfg.DefaultDir != "" && holdsDefinitions(r.cfg.DefaultDir) {
+		return r.cfg.DefaultDir
+	}
+	return ""
+}
+
+// homeDir is where `relata init` and `relata schema export` write by default: the directory
+// the definitions are (or, once written, will be) read from.
+func (r *Registry) homeDir() string {
+	if r.cfg.Dir != "" {
+		return r.cfg.Dir
+	}
+	return r.cfg.DefaultDir
+}
+
+func holdsDefinitions(dir string) bool {
+	names, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	return len(names) > 0
 }
 
 func (r *Registry) sourceName() string {
-	if r.cfg.Dir == "" {
-		return "embedded defaults"
+	if dir := r.Dir(); dir != "" {
+		return dir
 	}
-	return r.cfg.Dir
+	return "embedded defaults"
 }
 
 // Definitions loads and validates the definition files.

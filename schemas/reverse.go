@@ -17,17 +17,20 @@ func fieldFromColumn(col core.Field, collectionName func(id string) string) *Fie
 	f := &Field{Name: col.GetName()}
 	switch x := col.(type) {
 	case *core.TextField:
+		// A text field added in the dashboard stays text (PocketBase's default limit is
+		// 5,000 characters); only a limit above that makes it longtext.
 		f.Type, f.Help, f.Required = TypeText, x.Help, x.Required
+		limit := textColumnMax(x)
 		switch {
 		case x.Pattern == PhonePattern:
 			f.Type = TypePhone
-		case x.Max == 0 || x.Max > textMax:
+		case limit > pbTextDefaultMax:
 			f.Type = TypeLongText
 		}
 		if f.Type != TypePhone {
 			f.Pattern = x.Pattern
-			if x.Max > 0 && x.Max != textMax && x.Max != longTextMax {
-				f.Max = floatPtr(float64(x.Max))
+			if f.Type == TypeText && limit != textMax || f.Type == TypeLongText && limit != longTextMax {
+				f.Max = floatPtr(float64(limit))
 			}
 		}
 		if x.Min > 0 {
@@ -122,6 +125,17 @@ func refreshField(f *Field, col core.Field) {
 	case *core.FileField:
 		f.Required, f.Help = x.Required, x.Help
 	}
+}
+
+// pbTextDefaultMax is the length limit PocketBase applies to a text field whose max is 0.
+const pbTextDefaultMax = 5000
+
+// textColumnMax is the length limit a PocketBase text field enforces.
+func textColumnMax(x *core.TextField) int {
+	if x.Max == 0 {
+		return pbTextDefaultMax
+	}
+	return x.Max
 }
 
 func floatPtr(v float64) *float64 { return &v }

@@ -704,6 +704,9 @@ func (r *Registry) newSeedCommand() *cobra.Command {
 		Args:         cobra.ExactArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkDir(args[0]); err != nil {
+				return fmt.Errorf("seed: %w", err)
+			}
 			if err := r.ready(); err != nil {
 				return err
 			}
@@ -725,9 +728,12 @@ func (r *Registry) SeedFrom(w io.Writer, dir string) error {
 
 // SeedFromWith is [Registry.SeedFrom] with options.
 func (r *Registry) SeedFromWith(w io.Writer, dir string, opts SeedOptions) error {
+	if err := checkDir(dir); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
 	src := SeedDir(dir)
-	if st, err := os.Stat(src); err != nil || !st.IsDir() {
-		return fmt.Errorf("seed %s: not a directory", dir)
+	if !holdsDefinitions(src) {
+		return fmt.Errorf("seed: %s holds no *.json seed files (users.json, <object>.json)", src)
 	}
 	res, err := SeedWith(r.app, r.Objects(), os.DirFS(src), opts)
 	if err != nil {

@@ -44,7 +44,7 @@ func printErrors(w io.Writer, err error) error {
 	for _, e := range errs {
 		fmt.Fprintln(w, e.Error())
 	}
-	return fmt.Errorf("%d problems", len(errs))
+	return errors.New(schemas.Plural(len(errs), "problem"))
 }
 
 func (e *Engine) newValidateCommand() *cobra.Command {
@@ -58,6 +58,9 @@ func (e *Engine) newValidateCommand() *cobra.Command {
 				return err
 			}
 			if len(args) == 1 {
+				if err := checkDir(args[0]); err != nil {
+					return err
+				}
 				defs, err := e.LoadDir(os.DirFS(args[0]))
 				if err != nil {
 					return printErrors(cmd.ErrOrStderr(), err)
@@ -91,8 +94,8 @@ func (e *Engine) newTestCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "test NAME --record ID|JSON",
 		Short: "Dry run: show what a workflow would do for a record, with no side effects",
-		Example: `  relata workflow test new-lead-call-task --record con000000000001
-  relata workflow test big-deal --record '{"name": "Test", "amount": 90000, "stage": "proposal"}' --old '{"stage": "qualified"}'`,
+		Example: `  relata workflow test web-lead-call-task --record '{"full_name": "Test Lead", "source": "website"}'
+  relata workflow test proposal-task --record '{"name": "Test", "amount": 90000, "stage": "proposal"}' --old '{"stage": "qualified"}'`,
 		Args:         cobra.ExactArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {

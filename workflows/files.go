@@ -126,6 +126,9 @@ func (e *Engine) Save(app core.App, d *Definition) (*core.Record, error) {
 // ImportDir saves every definition of dir (all or none: a bad file stops the import) and
 // returns how many it saved.
 func (e *Engine) ImportDir(dir string) (int, error) {
+	if err := checkDir(dir); err != nil {
+		return 0, err
+	}
 	defs, err := e.LoadDir(os.DirFS(dir))
 	if err != nil {
 		return 0, err
@@ -170,4 +173,16 @@ func (e *Engine) ExportDir(dir string) ([]string, error) {
 		paths = append(paths, path)
 	}
 	return paths, nil
+}
+
+// checkDir returns an error naming path unless it is a directory.
+func checkDir(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s: no such directory", path)
+	case !st.IsDir():
+		return fmt.Errorf("%s: not a directory", path)
+	}
+	return nil
 }

@@ -4,18 +4,25 @@
 //	relata serve                         # http://127.0.0.1:8090, data in ./pb_data
 //	relata serve --demo                  # the same, with examples/sales and its demo accounts
 //	relata serve --seed DIR              # load DIR's example data once (users without passwords)
+//	relata init                          # the default model into ./pb_schemas, which serve then reads
 //	relata schema validate|apply|diff|export
 //	relata form validate examples/sales/forms
 //	relata seed examples/sales
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"log"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/apis"
@@ -24,7 +31,7 @@ import (
 	"github.com/pocketbase/pocketbase/plugins/migratecmd"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/osutils"
-	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/relata/relata/hooks"
 	_ "github.com/relata/relata/migrations"
@@ -38,24 +45,142 @@ import (
 	"github.com/relata/relata/workflows/outbox"
 )
 
+// version is Relata's release version, set when a release is built:
+//
+//	go build -ldflags "-X main.version=v1.2.0" ./cmd/relata
+//
+// Without it, --version reports the module version and VCS revision Go recorded at build time.
+var version string
+
 func main() {
 	// Dev mode (every SQL statement on the console) only when asked for with --dev, also
 	// under `go run`, which is how the README starts Relata.
 	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false})
+	app.RootCmd.Version = versionString()
 	if err := setup(app); err != nil {
-		log.Fatal(err)
-	}
-	// What app.Start does, plus an exit status: PocketBase discards command errors, but a
-	// failed `schema validate` or a refused `serve` must exit non-zero for scripts and CI.
-	app.RootCmd.AddCommand(cmd.NewSuperuserCommand(app), cmd.NewServeCommand(app, true))
-	var failed bool
-	trackErrors(app.RootCmd, &failed)
-	if err := app.Execute(); err != nil {
-		log.Fatal(err)
-	}
-	if failed {
+		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
 	}
+	if err := execute(app); err != nil {
+		os.Exit(1)
+	}
+}
+
+// execute is what app.Start does, plus an exit status: PocketBase discards command errors,
+// but an unknown command or flag, a failed `schema validate` or a refused `serve` must exit
+// non-zero for scripts and CI. Cobra prints the command's error; execute prints the others.
+func execute(app *pocketbase.PocketBase) error {
+	if !skipBootstrap(app) {
+		if err := app.Bootstrap(); err != nil {
+			fmt.Fprintln(os.Stderr, "Error:", err)
+			return err
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.RootCmd.Execute() }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	var err error
+	select {
+	case err = <-done:
+	case s := <-sig:
+		// A graceful stop of `serve` is not a failure; an interrupted command is.
+		if c, _, ferr := app.RootCmd.Find(os.Args[1:]); ferr != nil || c.Name() != "serve" {
+			err = fmt.Errorf("interrupted (%s)", s)
+			fmt.Fprintln(os.Stderr, "Error:", err)
+		}
+	}
+	event := &core.TerminateEvent{App: app}
+	if terr := app.OnTerminate().Trigger(event, func(e *core.TerminateEvent) error {
+		return e.App.ResetBootstrapState()
+	}); terr != nil {
+		fmt.Fprintln(os.Stderr, "Error:", terr)
+		return errors.Join(err, terr)
+	}
+	return err
+}
+
+// skipBootstrap mirrors PocketBase's: no database for help, --version or an unknown command.
+func skipBootstrap(app *pocketbase.PocketBase) bool {
+	if app.IsBootstrapped() {
+		return true
+	}
+	c, _, err := app.RootCmd.Find(os.Args[1:])
+	if err != nil {
+		return true
+	}
+	for _, arg := range os.Args[1:] {
+		switch arg {
+		case "-h", "--help", "-v", "--version":
+			name := strings.TrimLeft(arg, "-")
+			if len(name) > 1 && c.Flags().Lookup(name) == nil || len(name) == 1 && c.Flags().ShorthandLookup(name) == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// versionString is the release version (see [version]), else the module version and VCS
+// revision from the build info, with the PocketBase version.
+func versionString() string {
+	v, pb := version, ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if v == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
+			v = info.Main.Version
+		}
+		var rev, modified string
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = ", modified"
+				}
+			}
+		}
+		if v == "" {
+			v = "devel"
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+			if rev != "" {
+				v += " (" + rev + modified + ")"
+			}
+		}
+		for _, d := range info.Deps {
+			if d.Path == "github.com/pocketbase/pocketbase" {
+				pb = d.Version
+			}
+		}
+	}
+	if v == "" {
+		v = "devel"
+	}
+	if pb != "" {
+		v += ", PocketBase " + pb
+	}
+	return v
+}
+
+// superuserBanner replaces PocketBase's first-start message, which names `go run .` under
+// `go run`: Relata's command is `go run ./cmd/relata` (from the checkout, as the README says)
+// or the binary's own path.
+func superuserBanner(app core.App, su *core.Record, baseURL string) error {
+	token, err := su.NewStaticAuthToken(30 * time.Minute)
+	if err != nil {
+		return err
+	}
+	url := fmt.Sprintf("%s/_/#/pbinstall/%s", strings.TrimRight(baseURL, "/"), token)
+	_ = osutils.LaunchURL(url)
+	self := os.Args[0]
+	if osutils.IsProbablyGoRun() {
+		self = "go run ./cmd/relata"
+	}
+	fmt.Printf("\n(!) Open this link to create the first superuser of the admin dashboard:\n%s\n", url)
+	fmt.Printf("(or create one with: %s superuser upsert EMAIL PASSWORD)\n\n", self)
+	return nil
 }
 
 func isDir(path string) bool {
@@ -63,23 +188,8 @@ func isDir(path string) bool {
 	return err == nil && st.IsDir()
 }
 
-// trackErrors wraps the RunE of c and its subcommands to set *failed when one returns an error.
-func trackErrors(c *cobra.Command, failed *bool) {
-	if run := c.RunE; run != nil {
-		c.RunE = func(c *cobra.Command, args []string) error {
-			err := run(c, args)
-			if err != nil {
-				*failed = true
-			}
-			return err
-		}
-	}
-	for _, sub := range c.Commands() {
-		trackErrors(sub, failed)
-	}
-}
-
-// flags are Relata's persistent command-line flags.
+// flags are Relata's command-line flags: global ones (definitions, migrations, forms) and
+// serve's own (seed, workflows, public dir, no auto-apply).
 type flags struct {
 	schemasDir    string
 	migrationsDir string
@@ -91,27 +201,38 @@ type flags struct {
 	noAutoApply   bool
 }
 
-// setup registers Relata's parts on app. It is main without Start, so tests can build the
-// same app.
+// setup registers Relata's parts and commands on app. It is main without Start, so tests can
+// build the same app.
 func setup(app *pocketbase.PocketBase) error {
+	serve := cmd.NewServeCommand(app, true)
+	app.RootCmd.AddCommand(cmd.NewSuperuserCommand(app), serve)
+
 	var f flags
 	pf := app.RootCmd.PersistentFlags()
-	pf.StringVar(&f.schemasDir, "schemasDir", os.Getenv("RELATA_SCHEMAS_DIR"), "directory of the object definitions (default: the embedded CRM model; env RELATA_SCHEMAS_DIR)")
+	pf.StringVar(&f.schemasDir, "schemasDir", os.Getenv("RELATA_SCHEMAS_DIR"), "directory of the object definitions (default: ./pb_schemas beside the data directory when it exists, else the embedded CRM model; env RELATA_SCHEMAS_DIR)")
 	pf.StringVar(&f.migrationsDir, "migrationsDir", os.Getenv("RELATA_MIGRATIONS_DIR"), "directory where applied schema changes are written as Go migrations (env RELATA_MIGRATIONS_DIR)")
-	pf.StringVar(&f.publicDir, "publicDir", "", "serve the web app from this directory instead of the embedded files (for development)")
-	pf.StringVar(&f.seedDir, "seed", "", "with serve: load the example data of this directory once (records, users without passwords, workflows, forms)")
-	pf.BoolVar(&f.demo, "demo", false, "with serve: demo mode on a loopback address: seed "+demoDir+" (or --seed DIR) with its demo accounts and passwords")
-	pf.StringVar(&f.workflowsDir, "workflowsDir", os.Getenv("RELATA_WORKFLOWS_DIR"), "with serve: import the workflow definitions (*.json) of this directory at start (env RELATA_WORKFLOWS_DIR)")
 	pf.StringVar(&f.formsDir, "formsDir", os.Getenv("RELATA_FORMS_DIR"), "directory of the web form definitions (*.json) served at /forms/{slug} (env RELATA_FORMS_DIR)")
-	pf.BoolVar(&f.noAutoApply, "noAutoApply", false, "with serve: do not apply the object definitions at start")
-	// Read our flags now, before the commands run, as PocketBase does for its own.
-	_ = app.RootCmd.ParseFlags(os.Args[1:])
+	sf := serve.Flags()
+	sf.StringVar(&f.publicDir, "publicDir", "", "serve the web app from this directory instead of the embedded files (for development)")
+	sf.StringVar(&f.seedDir, "seed", "", "load the example data of this directory once (records, users without passwords, workflows, forms)")
+	sf.BoolVar(&f.demo, "demo", false, "demo mode on a loopback address: seed "+demoDir+" (or --seed DIR) with its demo accounts and passwords")
+	sf.StringVar(&f.workflowsDir, "workflowsDir", os.Getenv("RELATA_WORKFLOWS_DIR"), "import the workflow definitions (*.json) of this directory at start (env RELATA_WORKFLOWS_DIR)")
+	sf.BoolVar(&f.noAutoApply, "noAutoApply", false, "do not apply the object definitions at start")
+	// Read our flags now, before the commands run, as PocketBase does for its own; cobra
+	// parses them again, and reports unknown ones, when the command runs.
+	eager := pflag.NewFlagSet("relata", pflag.ContinueOnError)
+	eager.ParseErrorsWhitelist.UnknownFlags = true
+	eager.SetOutput(io.Discard)
+	eager.AddFlagSet(pf)
+	eager.AddFlagSet(sf)
+	_ = eager.Parse(os.Args[1:])
 	if f.demo && f.seedDir == "" {
 		f.seedDir = demoDir
 	}
 
 	reg, err := schemas.Register(app, app.RootCmd, schemas.Config{
 		Dir:           f.schemasDir,
+		DefaultDir:    filepath.Join(filepath.Dir(app.DataDir()), "pb_schemas"),
 		MigrationsDir: f.migrationsDir,
 		NoAutoApply:   f.noAutoApply,
 	})
@@ -156,9 +277,11 @@ func setup(app *pocketbase.PocketBase) error {
 	if _, err := outbox.Register(app, outbox.Config{Registry: reg}); err != nil {
 		return err
 	}
+	// No automigrate, also under `go run`: the object definitions are the source of truth
+	// (`relata schema export`), and the checkout's migrations/ is Relata's own code.
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{
 		TemplateLang: migratecmd.TemplateLangGo,
-		Automigrate:  osutils.IsProbablyGoRun(),
+		Automigrate:  false,
 	})
 
 	// Before anything else serves: no published demo password beyond this machine; Relata's
@@ -213,6 +336,15 @@ func setup(app *pocketbase.PocketBase) error {
 		public = os.DirFS(f.publicDir)
 	}
 	registerHeaders(app, public, f.publicDir != "") // CSP, nosniff, Referrer-Policy (headers.go)
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id: "relata.main.banner",
+		Func: func(e *core.ServeEvent) error {
+			if e.InstallerFunc != nil {
+				e.InstallerFunc = superuserBanner
+			}
+			return e.Next()
+		},
+	})
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id:       "relata.main.public",
 		Priority: 999, // last, so every other route wins

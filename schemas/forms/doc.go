@@ -42,6 +42,11 @@
 // any other key — an unknown name, or a field of the object that is not on the form, such as
 // owner — is refused with an error for that key. Text is stored as written and escaped
 // wherever it is shown; control characters, and HTML tags in single-line text, are refused.
+// A datetime field takes an RFC 3339 time or, as its page's datetime-local input sends, a
+// local time without zone ("2026-12-10T14:30"), which is read as UTC — on the page and in
+// JSON alike. Records the submission would link to (hidden relation values) and the form's
+// owner must exist: otherwise the submission is refused with a 400 naming the field (or
+// "_form" for the owner) and nothing is stored.
 //
 // The spam guard runs first: a honeypot input, a minimum fill time measured with a token
 // signed with the server's secret, a rate limit per client address and form, and a maximum

@@ -395,8 +395,8 @@ func textLimits(f *schemas.Field) (lo, hi int, pattern string) {
 	if f.Min != nil {
 		lo = int(*f.Min)
 	}
-	if f.Max != nil && int(*f.Max) < hi {
-		hi = int(*f.Max)
+	if f.Max != nil && (int(*f.Max) < hi || f.Type == schemas.TypeText || f.Type == schemas.TypeLongText) {
+		hi = int(*f.Max) // as the object model: text and longtext take any limit
 	}
 	if f.Pattern != "" {
 		pattern = f.Pattern

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/filesystem"
+	"github.com/pocketbase/pocketbase/tools/list"
 
 	"github.com/relata/relata/schemas"
 )
@@ -242,6 +244,9 @@ func (c *compiled) fromJSON(m map[string]any) *submission {
 		multiline := false
 		if in := c.input(k); in != nil {
 			multiline = in.Kind == kindTextarea
+			if str, ok := v.(string); ok && in.Kind == kindDateTime {
+				v = localToUTC(strings.TrimSpace(str)) // what the GET advertises: datetime-local
+			}
 		}
 		if v = normalize(v, multiline); v != nil {
 			sub.doc[k] = v
@@ -287,6 +292,19 @@ func normalize(v any, multiline bool) any {
 
 // localDateTime matches the value of a datetime-local input.
 var localDateTime = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$`)
+
+// localToUTC reads the value of a datetime-local input ("2026-12-10T14:30", no zone) as UTC,
+// the zone the form's page and the JSON API both use: "2026-12-10T14:30:00Z". Other values
+// are returned as they are (a full RFC 3339 time keeps its zone).
+func localToUTC(s string) string {
+	if !localDateTime.MatchString(s) {
+		return s
+	}
+	if len(s) == len("2006-01-02T15:04") {
+		s += ":00"
+	}
+	return s + "Z"
+}
 
 // fromValues decodes a submission of form data: every value is text, so values are converted
 // to the JSON type of their field (numbers, true/false, lists) before validation.
@@ -353,14 +371,7 @@ func (c *compiled) fromValues(vals url.Values, files map[string][]*multipart.Fil
 				v = s
 			}
 		case kindDateTime:
-			s := strings.TrimSpace(first)
-			if localDateTime.MatchString(s) {
-				if len(s) == len("2006-01-02T15:04") {
-					s += ":00"
-				}
-				s += "Z"
-			}
-			v = normalize(s, false)
+			v = normalize(localToUTC(strings.TrimSpace(first)), false)
 		default:
 			if len(list) > 1 {
 				v = anyList(list) // several values for one: refused as "must be text, not a list"
@@ -475,6 +486,12 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 		if err != nil {
 			return err
 		}
+		// Every record the submission would point to must exist, or it is refused before
+		// anything is saved, never "Thank you" with a record that points nowhere.
+		if errs := c.checkReferences(tx, hidden); len(errs) > 0 {
+			s.app.Logger().Error("relata: a form links to a record that does not exist", "form", f.Slug, "fields", fmt.Sprint(map[string]string(errs)))
+			return errs
+		}
 		value := func(name string) (any, bool) {
 			if files, ok := sub.files[name]; ok {
 				return files, true
@@ -506,11 +523,12 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 			}
 			if f.Owner != "" {
 				if of := c.obj.OwnerField(); of != nil {
-					if u, err := tx.FindAuthRecordByEmail(schemas.UsersCollection, f.Owner); err == nil {
-						rec.Set(of.Name, u.Id)
-					} else {
-						s.app.Logger().Warn("relata: the owner of a form is not a CRM user", "form", f.Slug, "owner", f.Owner)
+					u, err := tx.FindAuthRecordByEmail(schemas.UsersCollection, f.Owner)
+					if err != nil {
+						s.app.Logger().Error("relata: the owner of a form is not a CRM user", "form", f.Slug, "owner", f.Owner)
+						return storeErrors{KeyForm: "this form cannot take submissions right now: the user it assigns them to does not exist; please try again later"}
 					}
+					rec.Set(of.Name, u.Id)
 				}
 			}
 			s.assign(tx, c, rec)
@@ -609,6 +627,49 @@ func (c *compiled) hiddenValues(now time.Time) (map[string]any, error) {
 	}
 	return out, nil
 }
+
+// checkReferences returns an error per field whose value (submitted or hidden) names a
+// record that does not exist: a relation to another object, or an owner.
+func (c *compiled) checkReferences(tx core.App, hidden map[string]any) storeErrors {
+	var errs storeErrors
+	for _, of := range c.obj.Fields {
+		target := of.Target
+		switch of.Type {
+		case schemas.TypeOwner:
+			target = schemas.UsersCollection
+		case schemas.TypeRelation:
+		default:
+			continue
+		}
+		v, ok := hidden[of.Name]
+		if !ok {
+			continue
+		}
+		ids := list.ToUniqueStringSlice(v)
+		if len(ids) == 0 {
+			continue
+		}
+		coll, err := tx.FindCachedCollectionByNameOrId(target)
+		if err != nil {
+			continue // the save reports it
+		}
+		var found []string
+		_ = tx.RecordQuery(coll).Select("id").AndWhere(dbx.In("id", list.ToInterfaceSlice(ids)...)).Column(&found)
+		for _, id := range ids {
+			if !slices.Contains(found, id) {
+				if errs == nil {
+					errs = storeErrors{}
+				}
+				// The id is the form's configuration, not the visitor's: it is logged, not shown.
+				errs[of.Name] = fmt.Sprintf("refers to a %s record that does not exist; the form's configuration needs fixing", singular(target))
+				break
+			}
+		}
+	}
+	return errs
+}
+
+func singular(name string) string { return strings.TrimSuffix(name, "s") }
 
 // findByEmail returns the record of coll whose field equals email ignoring case, or nil.
 func findByEmail(tx core.App, coll *core.Collection, field, email string) (*core.Record, error) {

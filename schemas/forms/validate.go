@@ -350,7 +350,7 @@ func (c *compiled) message(key string, e *jsonschema.ValidationError) string {
 		case "date":
 			return "must be a date (YYYY-MM-DD)"
 		case "date-time":
-			return "must be a date and time (YYYY-MM-DDTHH:MM:SSZ)"
+			return "must be a date and time (YYYY-MM-DDTHH:MM, read as UTC, or RFC 3339 with a zone)"
 		case "uri":
 			return "must be a web address starting with http:// or https://"
 		}
