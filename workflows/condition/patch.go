@@ -39,6 +39,20 @@ func (p *patcher) fail(n ast.Node, format string, args ...any) {
 // Visit implements ast.Visitor. expr walks children before their parent.
 func (p *patcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if n.Value == nameBudget {
+			p.fail(n, "unknown name %s", n.Value)
+		}
+	case *ast.BuiltinNode:
+		chargeBuiltin(n)
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "..":
+			p.checkRange(n)
+		case "matches":
+			p.checkPattern(n)
+		}
+		chargeBinary(n)
 	case *ast.VariableDeclaratorNode:
 		if slices.Contains(reservedNames, n.Name) {
 			p.fail(n, "cannot declare %s: the name is taken", n.Name)
