@@ -36,9 +36,11 @@ const (
 )
 
 // webhook sends the triggering record to another system: one JSON request per run, signed
-// when the definition has a secret.
+// when the definition names a secret of the secret store ([schemas.SetSecret]; `relata
+// secret set NAME`). The definition holds only the secret's name: every manager can read
+// definitions, so a secret written in one is refused at save.
 //
-//	{"type": "webhook", "url": "https://hooks.example.com/relata", "secret": "s3cr3t",
+//	{"type": "webhook", "url": "https://hooks.example.com/relata", "secret": {"ref": "crm-hook"},
 //	 "headers": {"Authorization": "Bearer abc"}, "body": {"deal": "=record.name"}, "timeout": "5s"}
 //
 // The request:
@@ -77,8 +79,8 @@ type webhook struct {
 	Headers map[string]string `json:"headers"`
 	// Body is sent as "data".
 	Body map[string]any `json:"body"`
-	// Secret, when set, signs each request (X-Relata-Signature).
-	Secret string `json:"secret"`
+	// Secret, when set, names the stored secret that signs each request (X-Relata-Signature).
+	Secret *SecretRef `json:"secret"`
 	// Timeout bounds one attempt ("500ms", "10s"), up to 30s. Default: 10s.
 	Timeout string `json:"timeout"`
 
@@ -130,6 +132,7 @@ func (a *webhook) Prepare(p *Prep) {
 	if a.Body != nil {
 		a.body = compileTemplate(p, "/body", a.Body)
 	}
+	a.Secret.prepare(p, "/secret")
 	a.timeout = webhookDefaultTimeout
 	if a.Timeout != "" {
 		d, err := time.ParseDuration(a.Timeout)
@@ -168,8 +171,8 @@ func (a *webhook) payload(rc *RunContext) (*webhookPayload, error) {
 	return pl, nil
 }
 
-// headers returns the request's headers; the signature is left out when body is nil.
-func (a *webhook) headers(rc *RunContext, body []byte) http.Header {
+// headers returns the request's headers; the signature is left out when secret is "".
+func (a *webhook) headers(rc *RunContext, body []byte, secret string) http.Header {
 	h := http.Header{}
 	for k, v := range a.Headers {
 		h.Set(k, v)
@@ -179,8 +182,8 @@ func (a *webhook) headers(rc *RunContext, body []byte) http.Header {
 	h.Set("User-Agent", "Relata-Webhook")
 	h.Set("Idempotency-Key", rc.StepKey)
 	h.Set("X-Relata-Timestamp", ts)
-	if a.Secret != "" && body != nil {
-		h.Set("X-Relata-Signature", sign(a.Secret, ts, body))
+	if secret != "" {
+		h.Set("X-Relata-Signature", sign(secret, ts, body))
 	}
 	return h
 }
@@ -218,7 +221,11 @@ func (a *webhook) Run(rc *RunContext) (any, error) {
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("webhook %s: %w", a.url.Redacted(), err))
 	}
-	req.Header = a.headers(rc, body)
+	secret, err := a.Secret.value(rc.Engine.app)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("webhook: %w", err))
+	}
+	req.Header = a.headers(rc, body, secret)
 	what := a.Method + " " + a.url.Redacted()
 	res, err := c.http.Do(req)
 	if err != nil {
@@ -272,14 +279,14 @@ func (a *webhook) Describe(rc *RunContext) (any, error) {
 			return nil, Permanent(fmt.Errorf("webhook %s %s %w", a.Method, a.url.Redacted(), err))
 		}
 	}
-	h := a.headers(rc, nil)
+	h := a.headers(rc, nil, "")
 	for _, k := range []string{"Authorization", "Proxy-Authorization", "Cookie"} {
 		if h.Get(k) != "" {
 			h.Set(k, "(hidden)")
 		}
 	}
-	if a.Secret != "" {
-		h.Set("X-Relata-Signature", "sha256=(computed with the secret when sent)")
+	if a.Secret != nil {
+		h.Set("X-Relata-Signature", "sha256=(computed with the stored secret "+a.Secret.Ref+" when sent)")
 	}
 	headers := make(map[string]string, len(h))
 	for k := range h {
