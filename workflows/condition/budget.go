@@ -94,6 +94,9 @@ func (b *budget) charge(x any) error {
 	return b.check()
 }
 
+// maxDeepDepth bounds the nesting chargeDeep walks (a list in an interface counts two).
+const maxDeepDepth = 128
+
 // deepWeight is what an element or a byte costs toJSON and string, which indent, escape and
 // sort map keys: about three times what a loop step or a plain string function costs.
 const deepWeight = 3
@@ -101,8 +104,8 @@ const deepWeight = 3
 // chargeDeep counts every element and string inside x, for builtins that walk a value whole
 // (toJSON, string).
 func (b *budget) chargeDeep(v reflect.Value, depth int) error {
-	if depth > 64 {
-		return nil
+	if depth > maxDeepDepth {
+		return fmt.Errorf("%w: the value is nested more than %d levels deep", ErrBudget, maxDeepDepth/2)
 	}
 	switch v.Kind() {
 	case reflect.Interface, reflect.Pointer:
@@ -153,7 +156,12 @@ const (
 	fnCost     = "$cost"
 	fnCostDeep = "$costDeep"
 	fnCostN    = "$costN" // $costN(x, $budget, weight) charges weight times the bytes of x
+	fnCostSq   = "$costSq"
 )
+
+// uniqPairsPerStep is how many element comparisons of uniq (which compares each element with
+// every distinct one kept so far) cost one step.
+const uniqPairsPerStep = 100
 
 // passThrough keeps the type of the charged value, so charging changes no type check.
 func passThrough(args []reflect.Type) (reflect.Type, error) {
@@ -192,6 +200,25 @@ var budgetOptions = []expr.Option{
 				}
 				b.bytes += len(s) * w
 				return args[0], b.check()
+			},
+		}
+		c.Functions[fnCostSq] = &builtin.Function{
+			Name:     fnCostSq,
+			Validate: passThrough,
+			Func: func(args ...any) (any, error) {
+				b, ok := args[1].(*budget)
+				if !ok || b == nil {
+					return args[0], nil
+				}
+				if rv := reflect.ValueOf(args[0]); rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array {
+					n := rv.Len()
+					if n > MaxSteps {
+						b.steps += n
+					} else {
+						b.steps += n * n / uniqPairsPerStep
+					}
+				}
+				return args[0], b.charge(args[0])
 			},
 		}
 		c.Functions[fnCostDeep] = &builtin.Function{
@@ -243,7 +270,7 @@ func charged(n ast.Node, fn string) ast.Node {
 		return n
 	}
 	if c, ok := n.(*ast.CallNode); ok {
-		if id, ok := c.Callee.(*ast.IdentifierNode); ok && (id.Value == fnCost || id.Value == fnCostDeep) {
+		if id, ok := c.Callee.(*ast.IdentifierNode); ok && strings.HasPrefix(id.Value, "$cost") {
 			return n
 		}
 	}
@@ -279,8 +306,11 @@ func weighted(n ast.Node, w int) ast.Node {
 // chargeBuiltin charges the arguments of a call of an expr builtin.
 func chargeBuiltin(n *ast.BuiltinNode) {
 	fn := fnCost
-	if n.Name == "toJSON" || n.Name == "string" {
+	switch n.Name {
+	case "toJSON", "string":
 		fn = fnCostDeep
+	case "uniq":
+		fn = fnCostSq // quadratic: each element is compared with every distinct one before it
 	}
 	w := builtinWeight[n.Name]
 	for i, arg := range n.Arguments {
