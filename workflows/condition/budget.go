@@ -157,7 +157,18 @@ const (
 	fnCostDeep = "$costDeep"
 	fnCostN    = "$costN" // $costN(x, $budget, weight) charges weight times the bytes of x
 	fnCostSq   = "$costSq"
+	fnStep     = "$step" // $step(x, $budget, k) charges k steps and returns x
 )
+
+// callSteps is what one call of a builtin dearer than a loop step costs, in steps, on top of
+// its arguments (measured by BenchmarkWorstAccepted: a loop step is about 150 ns, fromJSON
+// of a short text or a time method about 550 ns).
+var callSteps = map[string]int{
+	"fromJSON": 4, "toJSON": 4, "string": 2, "split": 2, "splitAfter": 2, "date": 1, "duration": 1,
+}
+
+// methodSteps is what a call of a method of a time value costs, in steps.
+const methodSteps = 4
 
 // uniqPairsPerStep is how many element comparisons of uniq (which compares each element with
 // every distinct one kept so far) cost one step.
@@ -219,6 +230,24 @@ var budgetOptions = []expr.Option{
 					}
 				}
 				return args[0], b.charge(args[0])
+			},
+		}
+		c.Functions[fnStep] = &builtin.Function{
+			Name: fnStep,
+			Validate: func(args []reflect.Type) (reflect.Type, error) {
+				if len(args) != 3 {
+					return nil, fmt.Errorf("step takes 3 arguments, got %d", len(args))
+				}
+				return args[0], nil
+			},
+			Func: func(args ...any) (any, error) {
+				b, ok := args[1].(*budget)
+				k, _ := args[2].(int)
+				if !ok || b == nil {
+					return args[0], nil
+				}
+				b.steps += k
+				return args[0], b.check()
 			},
 		}
 		c.Functions[fnCostDeep] = &builtin.Function{
@@ -301,6 +330,33 @@ func weighted(n ast.Node, w int) ast.Node {
 	})
 	call.SetType(n.Type())
 	return call
+}
+
+// stepped returns n wrapped in a call that charges k steps each time n is evaluated.
+func stepped(n ast.Node, k int) ast.Node {
+	loc := n.Location()
+	at := func(x ast.Node) ast.Node { x.SetLocation(loc); return x }
+	call := at(&ast.CallNode{
+		Callee:    at(&ast.IdentifierNode{Value: fnStep}),
+		Arguments: []ast.Node{n, at(&ast.IdentifierNode{Value: nameBudget}), at(&ast.IntegerNode{Value: k})},
+	})
+	call.SetType(n.Type())
+	return call
+}
+
+// chargeCall charges a call by what it costs beyond its arguments: builtins in callSteps and
+// methods of time values.
+func chargeCall(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.BuiltinNode:
+		if k := callSteps[n.Name]; k > 0 {
+			ast.Patch(node, stepped(n, k))
+		}
+	case *ast.CallNode:
+		if _, ok := n.Callee.(*ast.MemberNode); ok {
+			ast.Patch(node, stepped(n, methodSteps))
+		}
+	}
 }
 
 // chargeBuiltin charges the arguments of a call of an expr builtin.

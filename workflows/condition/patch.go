@@ -45,6 +45,7 @@ func (p *patcher) Visit(node *ast.Node) {
 		}
 	case *ast.BuiltinNode:
 		chargeBuiltin(n)
+		chargeCall(node)
 	case *ast.BinaryNode:
 		switch n.Operator {
 		case "..":
@@ -74,6 +75,7 @@ func (p *patcher) Visit(node *ast.Node) {
 	case *ast.CallNode:
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok {
+			chargeCall(node) // a method of a time value
 			return
 		}
 		switch id.Value {
