@@ -99,7 +99,9 @@
 // Conditions run inside the save that triggers them (anonymous form posts save contacts), so
 // every evaluation has a budget: at most [MaxSteps] list elements walked (each element a
 // builtin such as filter, map, reduce, sort, join or in goes over, every time it runs, so
-// nested loops count the product of their lengths) and [MaxBytes] of text processed (every
+// nested loops count the product of their lengths; uniq counts the square of its list's
+// length over 100; a call of fromJSON, toJSON, string, split, date or duration, or of a
+// method of a time value, counts a few steps more) and [MaxBytes] of text processed (every
 // computed string a builtin or a text operator reads; case mapping, regular expressions and
 // toJSON count several times). An evaluation that goes over stops with an *[Error] that wraps
 // [ErrBudget], at the place that went over. What can never fit is refused at compile time:
