@@ -1,8 +1,11 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
@@ -16,7 +19,7 @@ import (
 //
 //	GET    /api/relata/secrets          [{"name", "encrypted", "updated"}]
 //	PUT    /api/relata/secrets/{name}   {"value": "..."}  sets or replaces; 204
-//	DELETE /api/relata/secrets/{name}   204, or 404 when there is none
+//	DELETE /api/relata/secrets/{name}   204, 404 when there is none, 409 while a workflow uses it
 func (e *Engine) secretRoutes(g *router.RouterGroup[*core.RequestEvent]) {
 	g.GET("/secrets", e.apiSecrets)
 	g.PUT("/secrets/{name}", e.apiSetSecret)
@@ -54,6 +57,18 @@ func (e *Engine) apiDeleteSecret(re *core.RequestEvent) error {
 	if err := schemas.CheckSecretName(name); err != nil {
 		return re.BadRequestError(err.Error(), nil)
 	}
+	if _, err := schemas.Secret(re.App, name); errors.Is(err, schemas.ErrNoSecret) {
+		return re.NotFoundError("No secret "+name+" is stored.", nil)
+	}
+	users, err := secretUsers(re.App, name)
+	if err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return re.JSON(http.StatusConflict, map[string]any{"status": http.StatusConflict,
+			"message": "Secret " + name + " is used by workflows " + strings.Join(users, ", ") + ": change them first.",
+			"data":    map[string]any{"workflows": users}})
+	}
 	if err := schemas.DeleteSecret(re.App, name); errors.Is(err, schemas.ErrNoSecret) {
 		return re.NotFoundError("No secret "+name+" is stored.", nil)
 	} else if err != nil {
@@ -68,4 +83,48 @@ func actorOf(re *core.RequestEvent) string {
 		return ""
 	}
 	return re.Auth.Collection().Name + "/" + re.Auth.Id
+}
+
+// secretUsers lists the stored workflows whose definitions reference the secret name.
+func secretUsers(app core.App, name string) ([]string, error) {
+	recs, err := app.FindAllRecords(Collection)
+	if err != nil {
+		return nil, err
+	}
+	var users []string
+	for _, rec := range recs {
+		data, err := jsonBytes(rec.Get("definition"))
+		if err != nil {
+			continue
+		}
+		var def any
+		if json.Unmarshal(data, &def) == nil && refersTo(def, name) {
+			users = append(users, rec.GetString("name"))
+		}
+	}
+	slices.Sort(users)
+	return users, nil
+}
+
+// refersTo reports whether v holds "secret": {"ref": name} at any depth (actions nest in
+// branches).
+func refersTo(v any, name string) bool {
+	switch x := v.(type) {
+	case map[string]any:
+		if s, ok := x["secret"].(map[string]any); ok && s["ref"] == name {
+			return true
+		}
+		for _, e := range x {
+			if refersTo(e, name) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if refersTo(e, name) {
+				return true
+			}
+		}
+	}
+	return false
 }
