@@ -54,7 +54,9 @@ func TestBudgetRefusedAtCompile(t *testing.T) {
 		{name: "too many nodes", src: strings.Repeat("1+", 1100) + "1 > 0", line: 1, contains: "exceeds maximum allowed nodes"},
 		{name: "deeply nested", src: strings.Repeat("!", 1500) + "true", line: 1, contains: "exceeds maximum allowed nodes"},
 		{name: "too long", src: `record.title == "` + strings.Repeat("x", 5000) + `"`, line: 1, contains: "longer than 4096 bytes"},
-		{name: "hidden budget", src: `$budget != nil`, line: 1, col: 1, contains: ""},
+		{name: "hidden budget", src: `$budget != nil`, line: 1, col: 1, contains: "unknown name $budget"},
+		{name: "charging function", src: `$cost(record.notes, nil) != ""`, line: 1, col: 1, contains: "unknown name $cost"},
+		{name: "step function", src: `$step(1, nil, 0) > 0`, line: 1, col: 1, contains: "unknown name $step"},
 		{name: "repeat with three arguments", src: `repeat("x", 2, 3) != ""`, line: 1, col: 1, contains: "repeat takes 2 arguments"},
 	}
 	for _, tt := range tests {

@@ -78,6 +78,10 @@ func (p *patcher) Visit(node *ast.Node) {
 			chargeCall(node) // a method of a time value
 			return
 		}
+		if strings.HasPrefix(id.Value, "$") {
+			p.fail(n, "unknown name %s", id.Value) // the budget's own functions
+			return
+		}
 		switch id.Value {
 		case nameNow:
 			p.fail(n, "now is a time, not a function: write now, not now()")
