@@ -73,17 +73,24 @@ func SetSecret(app core.App, name, value string) error {
 	if err != nil {
 		return err
 	}
-	rec, err := app.FindFirstRecordByData(SecretsCollection, "name", secretRefPrefix+name)
+	coll, err := app.FindCachedCollectionByNameOrId(SecretsCollection)
 	if err != nil {
-		coll, err := app.FindCachedCollectionByNameOrId(SecretsCollection)
-		if err != nil {
-			return fmt.Errorf("the %s collection is missing (did the migrations run?): %w", SecretsCollection, err)
-		}
-		rec = core.NewRecord(coll)
-		rec.Set("name", secretRefPrefix+name)
+		return fmt.Errorf("the %s collection is missing (did the migrations run?): %w", SecretsCollection, err)
 	}
-	rec.Set("value", stored)
-	if err := app.Save(rec); err != nil {
+	// Replace the record, so its created time says when the value was last set (the
+	// collection has no updated field).
+	err = app.RunInTransaction(func(tx core.App) error {
+		if old, err := tx.FindFirstRecordByData(SecretsCollection, "name", secretRefPrefix+name); err == nil {
+			if err := tx.Delete(old); err != nil {
+				return err
+			}
+		}
+		rec := core.NewRecord(coll)
+		rec.Set("name", secretRefPrefix+name)
+		rec.Set("value", stored)
+		return tx.Save(rec)
+	})
+	if err != nil {
 		return fmt.Errorf("store secret %s: %w", name, err)
 	}
 	return nil
