@@ -14,7 +14,6 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -37,9 +36,11 @@ const (
 )
 
 // webhook sends the triggering record to another system: one JSON request per run, signed
-// when the definition has a secret.
+// when the definition names a secret of the secret store ([schemas.SetSecret]; `relata
+// secret set NAME`). The definition holds only the secret's name: every manager can read
+// definitions, so a secret written in one is refused at save.
 //
-//	{"type": "webhook", "url": "https://hooks.example.com/relata", "secret": "s3cr3t",
+//	{"type": "webhook", "url": "https://hooks.example.com/relata", "secret": {"ref": "crm-hook"},
 //	 "headers": {"Authorization": "Bearer abc"}, "body": {"deal": "=record.name"}, "timeout": "5s"}
 //
 // The request:
@@ -78,8 +79,8 @@ type webhook struct {
 	Headers map[string]string `json:"headers"`
 	// Body is sent as "data".
 	Body map[string]any `json:"body"`
-	// Secret, when set, signs each request (X-Relata-Signature).
-	Secret string `json:"secret"`
+	// Secret, when set, names the stored secret that signs each request (X-Relata-Signature).
+	Secret *SecretRef `json:"secret"`
 	// Timeout bounds one attempt ("500ms", "10s"), up to 30s. Default: 10s.
 	Timeout string `json:"timeout"`
 
@@ -106,6 +107,8 @@ func (a *webhook) Prepare(p *Prep) {
 		p.Errorf("/url", "must start with https:// or http://")
 	case u.Hostname() == "":
 		p.Errorf("/url", "has no host")
+	case oddIPv4(u.Hostname()) != nil:
+		p.Errorf("/url", "%v", oddIPv4(u.Hostname()))
 	default:
 		a.url = u
 	}
@@ -129,6 +132,7 @@ func (a *webhook) Prepare(p *Prep) {
 	if a.Body != nil {
 		a.body = compileTemplate(p, "/body", a.Body)
 	}
+	a.Secret.prepare(p, "/secret")
 	a.timeout = webhookDefaultTimeout
 	if a.Timeout != "" {
 		d, err := time.ParseDuration(a.Timeout)
@@ -167,8 +171,8 @@ func (a *webhook) payload(rc *RunContext) (*webhookPayload, error) {
 	return pl, nil
 }
 
-// headers returns the request's headers; the signature is left out when body is nil.
-func (a *webhook) headers(rc *RunContext, body []byte) http.Header {
+// headers returns the request's headers; the signature is left out when secret is "".
+func (a *webhook) headers(rc *RunContext, body []byte, secret string) http.Header {
 	h := http.Header{}
 	for k, v := range a.Headers {
 		h.Set(k, v)
@@ -178,8 +182,8 @@ func (a *webhook) headers(rc *RunContext, body []byte) http.Header {
 	h.Set("User-Agent", "Relata-Webhook")
 	h.Set("Idempotency-Key", rc.StepKey)
 	h.Set("X-Relata-Timestamp", ts)
-	if a.Secret != "" && body != nil {
-		h.Set("X-Relata-Signature", sign(a.Secret, ts, body))
+	if secret != "" {
+		h.Set("X-Relata-Signature", sign(secret, ts, body))
 	}
 	return h
 }
@@ -217,7 +221,11 @@ func (a *webhook) Run(rc *RunContext) (any, error) {
 	if err != nil {
 		return nil, Permanent(fmt.Errorf("webhook %s: %w", a.url.Redacted(), err))
 	}
-	req.Header = a.headers(rc, body)
+	secret, err := a.Secret.value(rc.Engine.app)
+	if err != nil {
+		return nil, Permanent(fmt.Errorf("webhook: %w", err))
+	}
+	req.Header = a.headers(rc, body, secret)
 	what := a.Method + " " + a.url.Redacted()
 	res, err := c.http.Do(req)
 	if err != nil {
@@ -271,14 +279,14 @@ func (a *webhook) Describe(rc *RunContext) (any, error) {
 			return nil, Permanent(fmt.Errorf("webhook %s %s %w", a.Method, a.url.Redacted(), err))
 		}
 	}
-	h := a.headers(rc, nil)
+	h := a.headers(rc, nil, "")
 	for _, k := range []string{"Authorization", "Proxy-Authorization", "Cookie"} {
 		if h.Get(k) != "" {
 			h.Set(k, "(hidden)")
 		}
 	}
-	if a.Secret != "" {
-		h.Set("X-Relata-Signature", "sha256=(computed with the secret when sent)")
+	if a.Secret != nil {
+		h.Set("X-Relata-Signature", "sha256=(computed with the stored secret "+a.Secret.Ref+" when sent)")
 	}
 	headers := make(map[string]string, len(h))
 	for k := range h {
@@ -389,191 +397,4 @@ func quoteBody(s string) string {
 		s = validPrefix([]byte(s[:200])) + "…"
 	}
 	return ": " + s
-}
-
-// refusedError is why a webhook was not sent: its host is, or resolves to, an
-// address webhooks may not reach (see [Config.WebhookAllow]).
-type refusedError struct {
-	Host   string     // as written in the URL
-	Addr   netip.Addr // invalid for refused host names (localhost)
-	Reason string     // "loopback address", "private address", ...
-}
-
-func (e *refusedError) Error() string {
-	switch {
-	case !e.Addr.IsValid():
-		return fmt.Sprintf("refused: %s is a %s (allow it with WebhookAllow)", e.Host, e.Reason)
-	case e.Host == e.Addr.String():
-		return fmt.Sprintf("refused: %s is a %s (allow it with WebhookAllow)", e.Addr, e.Reason)
-	}
-	return fmt.Sprintf("refused: %s resolves to %s, a %s (allow it with WebhookAllow)", e.Host, e.Addr, e.Reason)
-}
-
-// refusedRanges are the addresses webhooks may not reach unless allowed, most specific first.
-var refusedRanges = []struct {
-	prefix netip.Prefix
-	reason string
-}{
-	{netip.MustParsePrefix("0.0.0.0/8"), "unspecified address"},
-	{netip.MustParsePrefix("127.0.0.0/8"), "loopback address"},
-	{netip.MustParsePrefix("10.0.0.0/8"), "private address"},
-	{netip.MustParsePrefix("172.16.0.0/12"), "private address"},
-	{netip.MustParsePrefix("192.168.0.0/16"), "private address"},
-	{netip.MustParsePrefix("100.64.0.0/10"), "shared (CGNAT) address"},
-	{netip.MustParsePrefix("169.254.0.0/16"), "link-local address"},
-	{netip.MustParsePrefix("224.0.0.0/4"), "multicast address"},
-	{netip.MustParsePrefix("240.0.0.0/4"), "reserved address"}, // and the broadcast address
-	{netip.MustParsePrefix("::/128"), "unspecified address"},
-	{netip.MustParsePrefix("::1/128"), "loopback address"},
-	{netip.MustParsePrefix("::/96"), "reserved address"}, // IPv4-compatible, deprecated
-	{netip.MustParsePrefix("fc00::/7"), "private address"},
-	{netip.MustParsePrefix("fe80::/10"), "link-local address"},
-	{netip.MustParsePrefix("ff00::/8"), "multicast address"},
-}
-
-// nat64 is the well-known NAT64 prefix: its addresses reach the IPv4 address in their last
-// four bytes.
-var nat64 = netip.MustParsePrefix("64:ff9b::/96")
-
-// refusedReason says why webhooks may not reach ip, or returns "".
-func refusedReason(ip netip.Addr) string {
-	ip = ip.WithZone("").Unmap()
-	if !ip.IsValid() {
-		return "invalid address"
-	}
-	if nat64.Contains(ip) {
-		b := ip.As16()
-		if r := refusedReason(netip.AddrFrom4([4]byte(b[12:]))); r != "" {
-			return r + " (through NAT64)"
-		}
-		return ""
-	}
-	for _, r := range refusedRanges {
-		if r.prefix.Contains(ip) {
-			return r.reason
-		}
-	}
-	return ""
-}
-
-// webhookClient makes webhook requests. It checks every address it dials, after name
-// resolution, so a host name that resolves (or is rebound) to an internal address is
-// refused; it uses no proxy and follows no redirect.
-type webhookClient struct {
-	http     *http.Client
-	dialer   *net.Dialer
-	resolver *net.Resolver
-	allowNet []netip.Prefix
-	allowHst map[string]bool
-}
-
-// newWebhookClient builds the engine's webhook client; allow lists host names, IP addresses
-// and CIDR ranges that may be reached although they are internal.
-func newWebhookClient(allow []string) (*webhookClient, error) {
-	c := &webhookClient{
-		dialer:   &net.Dialer{KeepAlive: 30 * time.Second},
-		resolver: net.DefaultResolver,
-		allowHst: map[string]bool{},
-	}
-	for _, s := range allow {
-		s = strings.TrimSpace(s)
-		if p, err := netip.ParsePrefix(s); err == nil {
-			c.allowNet = append(c.allowNet, p.Masked())
-			continue
-		}
-		if ip, err := netip.ParseAddr(s); err == nil {
-			ip = ip.WithZone("")
-			c.allowNet = append(c.allowNet, netip.PrefixFrom(ip, ip.BitLen()))
-			continue
-		}
-		if s == "" || strings.ContainsAny(s, "/:[]@ \t") {
-			return nil, fmt.Errorf("%q is not a host name, IP address or CIDR range", s)
-		}
-		c.allowHst[normalHost(s)] = true
-	}
-	c.http = &http.Client{
-		Transport: &http.Transport{
-			Proxy:                 nil, // a proxy would dial addresses this client never sees
-			DialContext:           c.dial,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          20,
-			IdleConnTimeout:       90 * time.Second,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ExpectContinueTimeout: time.Second,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
-	return c, nil
-}
-
-func normalHost(h string) string { return strings.TrimSuffix(strings.ToLower(h), ".") }
-
-// check returns a [refusedError] when host, resolved to ip, may not be reached.
-func (c *webhookClient) check(host string, ip netip.Addr) error {
-	if c.allowHst[normalHost(host)] {
-		return nil
-	}
-	ip = ip.WithZone("")
-	for _, p := range c.allowNet {
-		if p.Contains(ip) || p.Contains(ip.Unmap()) {
-			return nil
-		}
-	}
-	if r := refusedReason(ip); r != "" {
-		return &refusedError{Host: host, Addr: ip, Reason: r}
-	}
-	return nil
-}
-
-// precheck refuses what can be refused without resolving host: internal IP literals and
-// localhost names.
-func (c *webhookClient) precheck(host string) error {
-	if ip, err := netip.ParseAddr(host); err == nil {
-		return c.check(host, ip)
-	}
-	if h := normalHost(host); !c.allowHst[h] && (h == "localhost" || strings.HasSuffix(h, ".localhost")) {
-		return &refusedError{Host: host, Reason: "loopback host name"}
-	}
-	return nil
-}
-
-// dial resolves addr, checks every address it resolves to, and connects to the first that
-// answers. Only checked addresses are dialed: no second lookup can rebind the name.
-func (c *webhookClient) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.precheck(host); err != nil {
-		return nil, err
-	}
-	var ips []netip.Addr
-	if ip, err := netip.ParseAddr(host); err == nil {
-		ips = []netip.Addr{ip}
-	} else {
-		ipNet := map[string]string{"tcp4": "ip4", "tcp6": "ip6"}[network]
-		if ipNet == "" {
-			ipNet = "ip"
-		}
-		if ips, err = c.resolver.LookupNetIP(ctx, ipNet, host); err != nil {
-			return nil, err
-		}
-		for _, ip := range ips {
-			if err := c.check(host, ip); err != nil {
-				return nil, err
-			}
-		}
-	}
-	var errs []error
-	for _, ip := range ips {
-		conn, err := c.dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
-		if err == nil {
-			return conn, nil
-		}
-		errs = append(errs, err)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return nil, errors.Join(errs...)
 }

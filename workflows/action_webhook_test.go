@@ -21,6 +21,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/workflows"
 )
@@ -114,7 +115,10 @@ func TestWebhookDeliversSignedPayload(t *testing.T) {
 		io.WriteString(w, `{"received": true}`)
 	})
 	e := newEnv(t, workflows.Config{WebhookAllow: []string{"127.0.0.1"}})
-	e.save(t, webhookFlow("notify", webhookAction(srv.URL+"/hook", `"secret": "`+secret+`",
+	if err := schemas.SetSecret(e.app, "crm-hook", secret); err != nil {
+		t.Fatal(err)
+	}
+	e.save(t, webhookFlow("notify", webhookAction(srv.URL+"/hook", `"secret": {"ref": "crm-hook"},
 		"headers": {"Authorization": "Bearer abc", "X-Tenant": "acme"},
 		"body": {"name": "=record.full_name", "contact": {"email": "=record.email", "vip": true}, "tags": ["=record.source", "crm"]}`)))
 	c := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Ada", "email": "ada@example.com", "source": "website"})
@@ -437,7 +441,10 @@ func TestWebhookTimeout(t *testing.T) {
 func TestWebhookDryRunSendsNothing(t *testing.T) {
 	srv := newHookServer(t, func(_ int, w http.ResponseWriter, _ *http.Request) {})
 	e := newEnv(t, workflows.Config{WebhookAllow: []string{"127.0.0.0/8"}})
-	e.save(t, webhookFlow("preview", webhookAction(srv.URL+"/hook", `"method": "PATCH", "secret": "s3cr3t",
+	if err := schemas.SetSecret(e.app, "preview-hook", "s3cr3t"); err != nil {
+		t.Fatal(err)
+	}
+	e.save(t, webhookFlow("preview", webhookAction(srv.URL+"/hook", `"method": "PATCH", "secret": {"ref": "preview-hook"},
 		"headers": {"Authorization": "Bearer abc"}, "body": {"greeting": "=\"Hi \" + record.full_name"}`)))
 	e.save(t, webhookFlow("preview-internal", webhookAction("http://10.0.0.1/hook", "")))
 	c := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Ada"})

@@ -22,6 +22,7 @@ import (
 //	POST /api/relata/workflows/{name}/run    {"recordId"}
 //	POST /api/relata/runs/{id}/retry
 //	GET  /api/relata/objects/{object}/variables
+//	GET, PUT, DELETE /api/relata/secrets[/{name}]   (write-only, see secretRoutes)
 func (e *Engine) routes(se *core.ServeEvent) {
 	g := se.Router.Group("/api/relata")
 	g.Bind(apis.RequireAuth(), &hook.Handler[*core.RequestEvent]{Id: "relata.workflows.managers", Func: requireManager})
@@ -30,6 +31,7 @@ func (e *Engine) routes(se *core.ServeEvent) {
 	g.POST("/workflows/{name}/run", e.apiRun)
 	g.POST("/runs/{id}/retry", e.apiRetry)
 	g.GET("/objects/{object}/variables", e.apiVariables)
+	e.secretRoutes(g)
 }
 
 func requireManager(re *core.RequestEvent) error {

@@ -34,7 +34,7 @@ func FuzzDefinition(f *testing.F) {
 		    "else": [{"type": "wait", "for": "2d"}, {"type": "update_record", "values": {"description": "=lower(record.name)"}}]}]}`,
 		`{"name": "s", "enabled": true, "trigger": {"type": "schedule", "cron": "0 9 * * 1-5"}, "actions": [{"type": "script", "source": "log(1)"}]}`,
 		`{"name": "d", "object": "deals", "trigger": {"type": "date", "field": "contract_end", "offset": "-30d"},
-		  "actions": [{"type": "webhook", "url": "https://example.com/h", "secret": "x", "timeout": "5s"}]}`,
+		  "actions": [{"type": "webhook", "url": "https://example.com/h", "secret": {"ref": "x"}, "timeout": "5s"}]}`,
 		`{"name": "o", "object": "contacts", "trigger": {"type": "dormant", "days": 14}, "runAs": "a@example.com",
 		  "actions": [{"type": "assign_owner", "strategy": "round_robin", "role": "sales"},
 		    {"type": "send_email", "to": "email", "subject": "Hi", "text": "=record.full_name"},

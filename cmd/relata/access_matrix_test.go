@@ -423,6 +423,10 @@ func (e *matrixEnv) routes() []route {
 			body: map[string]any{"email": "matrix-nobody@example.com"}, allowed: nil},
 		{method: "GET", pattern: "/api/relata/privacy/retention", path: "/api/relata/privacy/retention", allowed: []actor{admin}},
 		{method: "POST", pattern: "/api/relata/privacy/retention", path: "/api/relata/privacy/retention", allowed: []actor{admin}},
+		{method: "GET", pattern: "/api/relata/secrets", path: "/api/relata/secrets", allowed: managers},
+		// Setting and deleting a secret is checked with a name that no workflow uses.
+		{method: "PUT", pattern: "/api/relata/secrets/{name}", path: "/api/relata/secrets/matrix-probe", body: map[string]any{"value": "matrix-secret-value-1"}, allowed: managers},
+		{method: "DELETE", pattern: "/api/relata/secrets/{name}", path: "/api/relata/secrets/matrix-probe", allowed: nil},
 		{method: "GET", pattern: "/api/relata/audit", path: "/api/relata/audit?object=deals", allowed: []actor{admin}},
 		{method: "GET", pattern: "/api/relata/audit/{object}/{id}", path: "/api/relata/audit/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
 		// PocketBase's administration API is for superusers only, CRM admins included.

@@ -239,6 +239,7 @@ func setup(app *pocketbase.PocketBase) error {
 	if err != nil {
 		return err
 	}
+	app.RootCmd.AddCommand(schemas.NewSecretCommand(app)) // relata secret set|list|delete NAME
 	eng, err := workflows.Register(app, app.RootCmd, workflows.Config{
 		Registry: reg,
 		Dir:      f.workflowsDir,

@@ -57,7 +57,7 @@ export const actionSpecs = {
   webhook: { label: 'Call webhook', icon: '⇄', init: { url: '', method: 'POST' }, fields: [
     ['url', 'text', 'URL'],
     ['method', 'select', 'Method', '', ['POST', 'PUT', 'PATCH']],
-    ['secret', 'text', 'Signing secret (optional)'],
+    ['secret', 'secretRef', 'Signing secret (optional)', 'A stored secret, by name: its value is never shown again'],
     ['timeout', 'text', 'Timeout', 'e.g. 10s'],
   ] },
   script: { label: 'Run script', icon: '{ }', init: { source: '' }, fields: [
@@ -344,6 +344,7 @@ function ActionCard({ action: a, pointer, object, vars, errorsAt, onChange, onRe
         control = html`<${ValuesEditor} id=${id} values=${a.values || {}} object=${target} onChange=${(x) => set('values', x)} />`;
         break;
       }
+      case 'secretRef': control = html`<${SecretPicker} id=${id} value=${a[key]?.ref || ''} onChange=${(x) => set(key, x ? { ref: x } : undefined)} />`; break;
       default: control = html`<input id=${id} value=${v} onInput=${(e) => set(key, e.target.value)} />`;
     }
     return html`<label key=${key} class=${['textarea', 'code', 'expr', 'values'].includes(kind) ? 'wide' : ''}><span>${label}</span>${control}
@@ -442,3 +443,36 @@ function TestPanel({ w, object: o, report, onReport }) {
   </div>`;
 }
 
+
+// SecretPicker chooses a stored secret by name and stores new ones. Secrets are write-only:
+// the list has names, a value typed here goes to the server and is never read back.
+function SecretPicker({ id, value, onChange }) {
+  const [names, setNames] = useState([]);
+  const [adding, setAdding] = useState(false);
+  const [name, setName] = useState('');
+  const [secret, setSecret] = useState('');
+  const [err, setErr] = useState('');
+  const load = () => relata('/secrets').then((l) => setNames(l.map((x) => x.name))).catch(() => setNames([]));
+  useEffect(() => { load(); }, []);
+  const save = async () => {
+    setErr('');
+    try {
+      await relata('/secrets/' + encodeURIComponent(name), { method: 'PUT', body: { value: secret } });
+      setSecret('');
+      setAdding(false);
+      await load();
+      onChange(name);
+    } catch (e) {
+      setErr(errorMessage(e));
+    }
+  };
+  return html`<span class="secret-picker">
+    <select id=${id} value=${value} onChange=${(e) => onChange(e.target.value)}><option value="">none</option>
+      ${[...new Set([...names, ...(value ? [value] : [])])].map((n) => html`<option value=${n}>${n}</option>`)}</select>
+    ${adding ? html`<input aria-label="Secret name" placeholder="crm-hook" value=${name} onInput=${(e) => setName(e.target.value)} />
+      <input aria-label="Secret value" type="password" autocomplete="new-password" value=${secret} onInput=${(e) => setSecret(e.target.value)} />
+      <button type="button" onClick=${save}>Store</button> <button type="button" class="link" onClick=${() => setAdding(false)}>Cancel</button>
+      ${err ? html`<small class="error">${err}</small>` : null}`
+      : html`<button type="button" class="link" onClick=${() => setAdding(true)}>Store a new secret…</button>`}
+  </span>`;
+}

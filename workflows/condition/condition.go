@@ -101,6 +101,7 @@ func compile(obj *schemas.Object, src string, cond bool, want *schemas.Field) (*
 		expr.Timezone("UTC"),       // date("2026-03-01") is midnight UTC, like every date here
 		expr.Patch(p),
 	}, helperOptions...)
+	opts = append(opts, budgetOptions...)
 	prog, err := expr.Compile(src, opts...)
 	if p.err != nil {
 		return nil, fromFileError(src, p.err)
@@ -279,6 +280,7 @@ func (p *Program) run(in *Input) (out any, err error) {
 		vms.Put(m)
 	}()
 	b.load(p.fills, in)
+	m.MemoryBudget = memoryBudget
 	out, err = m.Run(p.prog, b.ptr)
 	if err != nil {
 		return nil, convertError(p.src, err, p.shape)

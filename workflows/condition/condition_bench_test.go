@@ -1,6 +1,7 @@
 package condition_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -65,5 +66,26 @@ func dealInput() condition.Input {
 		User:    condition.User{ID: "u1", Email: "ana@example.com", Name: "Ana", Role: "sales", Team: "north"},
 		Now:     time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC),
 		Event:   "update",
+	}
+}
+
+// BenchmarkWorstAccepted measures the dearest expressions the budget accepts, on a record
+// with the largest text and lists: the cost a condition can add to a save (goal < 5 ms).
+func BenchmarkWorstAccepted(b *testing.B) {
+	obj := kitchen()
+	in := bigInput()
+	for i, src := range worstAccepted {
+		p, err := condition.Compile(obj, src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("%02d", i), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.Eval(in); err != nil {
+					b.Fatalf("Eval(%q): %v", src, err)
+				}
+			}
+		})
 	}
 }

@@ -489,8 +489,8 @@ func TestEvalNeverPanics(t *testing.T) {
 		{name: "json not a bool", src: `record.meta.flag`, in: condition.Input{Record: map[string]any{"meta": map[string]any{"flag": "yes"}}}, err: "gave string, not true or false"},
 		{name: "json nil", src: `record.meta`, in: condition.Input{}, err: "gave nil"},
 		{name: "date helper on json string", src: `daysSince(record.meta.when) > 1`, in: condition.Input{Record: map[string]any{"meta": map[string]any{"when": "2026-01-01"}}}, err: "daysSince: argument 1 must be a date, not string"},
-		{name: "huge range", src: `len(1..100000000) > 0`, in: condition.Input{}, err: "memory budget exceeded"},
-		{name: "huge repeat", src: `len(repeat("x", 10000000)) > 0`, in: condition.Input{}, err: "memory budget exceeded"},
+		{name: "computed huge range", src: `len(1..(int(record.score) * 100000000)) > 0`, in: condition.Input{Record: map[string]any{"score": 1}}, err: "memory budget exceeded"},
+		{name: "huge repeat", src: `len(repeat("x", 10000000)) > 0`, in: condition.Input{}, err: "evaluation budget exceeded"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -94,9 +94,22 @@
 // of the wrong type reads as the zero value, a json value is re-encoded as decoded JSON), so
 // no host object and none of its methods reach an expression; the only methods callable are
 // those of Go's time values (time.Time, time.Duration, *time.Location). Sources are limited to [MaxSourceLen] bytes and
-// [MaxNodes] syntax nodes, and expr's memory budget stops runaway ranges and repeats at
-// evaluation. Evaluation never panics: a failure is an error, an *[Error] when its position
-// is known.
+// [MaxNodes] syntax nodes.
+//
+// Conditions run inside the save that triggers them (anonymous form posts save contacts), so
+// every evaluation has a budget: at most [MaxSteps] list elements walked (each element a
+// builtin such as filter, map, reduce, sort, join or in goes over, every time it runs, so
+// nested loops count the product of their lengths; uniq counts the square of its list's
+// length over 100; a call of fromJSON, toJSON, string, split, date or duration, or of a
+// method of a time value, counts a few steps more) and [MaxBytes] of text processed (every
+// computed string a builtin or a text operator reads; case mapping, regular expressions and
+// toJSON count several times). An evaluation that goes over stops with an *[Error] that wraps
+// [ErrBudget], at the place that went over. What can never fit is refused at compile time:
+// a range of literal bounds longer than [MaxSteps], a pattern after matches that is not in
+// quotes or compiles to more than [MaxRegexSize] instructions. repeat, replace and join check
+// the size of their result before building it. The dearest accepted expressions are measured
+// by BenchmarkWorstAccepted (a few milliseconds at most). Evaluation never panics: a failure
+// is an error, an *[Error] when its position is known.
 //
 // # Input
 //

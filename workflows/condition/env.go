@@ -30,6 +30,7 @@ var (
 	listType   = reflect.TypeFor[[]string]()
 	anyType    = reflect.TypeFor[any]()
 	userType   = reflect.TypeFor[userEnv]()
+	budgetType = reflect.TypeFor[*budget]()
 )
 
 func (k kind) goType() reflect.Type {
@@ -97,6 +98,7 @@ const (
 	envUser
 	envNow
 	envEvent
+	envBudget
 )
 
 // Names visible to every expression. They cannot be redeclared with let.
@@ -133,6 +135,8 @@ type box struct {
 	user    *userEnv
 	now     *time.Time
 	event   *string
+	budget  **budget
+	spent   budget // what the current evaluation has used
 }
 
 var shapes sync.Map // fingerprint → *shape
@@ -232,6 +236,7 @@ func newShape(cols []column) *shape {
 		envUser:    {Name: "User", Type: userType, Tag: `expr:"user" json:"user"`},
 		envNow:     {Name: "Now", Type: timeType, Tag: `expr:"now" json:"now"`},
 		envEvent:   {Name: "Event", Type: stringType, Tag: `expr:"event" json:"event"`},
+		envBudget:  {Name: "Budget", Type: budgetType, Tag: `expr:"$budget" json:"-"`},
 	})
 	s.zero = reflect.New(s.env).Elem().Interface()
 	s.pool.New = func() any { return s.newBox() }
@@ -249,6 +254,7 @@ func (s *shape) newBox() *box {
 		user:    v.Field(envUser).Addr().Interface().(*userEnv),
 		now:     v.Field(envNow).Addr().Interface().(*time.Time),
 		event:   v.Field(envEvent).Addr().Interface().(*string),
+		budget:  v.Field(envBudget).Addr().Interface().(**budget),
 	}
 }
 
@@ -304,6 +310,8 @@ func (b *box) load(fills []fill, in *Input) {
 	*b.user = userEnv(in.User)
 	*b.now = in.Now.UTC()
 	*b.event = in.Event
+	b.spent = budget{}
+	*b.budget = &b.spent
 }
 
 // reset clears b for reuse, so no value of one evaluation outlives it in the pool.

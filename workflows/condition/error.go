@@ -22,7 +22,12 @@ type Error struct {
 	//	record.amout > 10000
 	//	       ^
 	Snippet string
+
+	err error // the cause, such as ErrBudget
 }
+
+// Unwrap returns the cause of an evaluation error, so errors.Is(err, [ErrBudget]) works.
+func (e *Error) Unwrap() error { return e.err }
 
 // Error returns "line:column: message".
 func (e *Error) Error() string { return fmt.Sprintf("%d:%d: %s", e.Line, e.Column, e.Message) }
@@ -59,6 +64,7 @@ func convertError(src string, err error, s *shape) error {
 	}
 	e := fromFileError(src, fe)
 	e.Message = s.humanize(e.Message)
+	e.err = fe.Unwrap()
 	return e
 }
 

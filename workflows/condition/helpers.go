@@ -125,6 +125,27 @@ var helpers = []helper{
 			return slices.Contains(changed, name), nil
 		},
 	},
+	{
+		name: "repeat", sig: "repeat(s string, n int) string",
+		doc:    "s repeated n times. The result counts against the evaluation's text budget (1 MiB).",
+		hidden: []string{nameBudget},
+		typ:    new(func(string, float64, *budget) string),
+		fn:     boundedRepeat,
+	},
+	{
+		name: "replace", sig: "replace(s, old, new string) string",
+		doc:    "s with every old replaced by new. The result counts against the evaluation's text budget (1 MiB).",
+		hidden: []string{nameBudget},
+		typ:    new(func(string, string, string, *budget) string),
+		fn:     boundedReplace,
+	},
+	{
+		name: "join", sig: "join(list []string, sep string) string",
+		doc:    "The strings of list joined by sep. The result counts against the evaluation's text budget (1 MiB).",
+		hidden: []string{nameBudget},
+		typ:    new(func(any, string, *budget) string),
+		fn:     boundedJoin,
+	},
 }
 
 // Rewritten by the compiler into plain expressions; listed for [Variables] and the docs.

@@ -39,6 +39,21 @@ func (p *patcher) fail(n ast.Node, format string, args ...any) {
 // Visit implements ast.Visitor. expr walks children before their parent.
 func (p *patcher) Visit(node *ast.Node) {
 	switch n := (*node).(type) {
+	case *ast.IdentifierNode:
+		if n.Value == nameBudget {
+			p.fail(n, "unknown name %s", n.Value)
+		}
+	case *ast.BuiltinNode:
+		chargeBuiltin(n)
+		chargeCall(node)
+	case *ast.BinaryNode:
+		switch n.Operator {
+		case "..":
+			p.checkRange(n)
+		case "matches":
+			p.checkPattern(n)
+		}
+		chargeBinary(n)
 	case *ast.VariableDeclaratorNode:
 		if slices.Contains(reservedNames, n.Name) {
 			p.fail(n, "cannot declare %s: the name is taken", n.Name)
@@ -60,6 +75,11 @@ func (p *patcher) Visit(node *ast.Node) {
 	case *ast.CallNode:
 		id, ok := n.Callee.(*ast.IdentifierNode)
 		if !ok {
+			chargeCall(node) // a method of a time value
+			return
+		}
+		if strings.HasPrefix(id.Value, "$") {
+			p.fail(n, "unknown name %s", id.Value) // the budget's own functions
 			return
 		}
 		switch id.Value {
