@@ -730,10 +730,23 @@ func TestAccessMatrixCoversEveryRoute(t *testing.T) {
 		t.Fatalf("found only %d routes: the scan is broken (%v)", len(found), found)
 	}
 	for _, r := range found {
-		if !have[r] {
+		if !have[r] && !coveredBySuffix(have, r) {
 			t.Errorf("route %s is not in the access matrix: add a row to routes() in access_matrix_test.go", r)
 		}
 	}
+}
+
+// coveredBySuffix accepts a route whose group prefix the scan could not resolve (a group
+// passed to a function as a parameter): a row with the same method whose pattern ends with it.
+func coveredBySuffix(have map[string]bool, route string) bool {
+	method, path, _ := strings.Cut(route, " ")
+	for k := range have {
+		m, p, _ := strings.Cut(k, " ")
+		if m == method && len(p) > len(path) && strings.HasSuffix(p, path) {
+			return true
+		}
+	}
+	return false
 }
 
 // registeredRoutes scans the Go files under root for calls X.GET/POST/PUT/PATCH/DELETE("path", …)
