@@ -448,6 +448,7 @@ var refusedFor = map[string][]actor{
 	"POST /forms/{slug}":                    nil,       // answers with the form page and its errors
 	"GET /unsubscribe/{token}":              crmActors, // a forged token
 	"POST /unsubscribe/{token}":             crmActors,
+	"DELETE /api/relata/secrets/{name}":     {anon, alice, bob, carol}, // managers: 204, or 404 once deleted
 }
 
 func (e *matrixEnv) checkRoutes(t *testing.T) {

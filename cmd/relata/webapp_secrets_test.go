@@ -17,7 +17,7 @@ func TestWebAppWebhookSecret(t *testing.T) {
 	t.Parallel()
 	const value = "builder-secret-5e2a77"
 	b := newBrowser(t)
-	s := startServer(t, t.TempDir(), "--seed", "examples/sales")
+	s := startServer(t, t.TempDir(), exampleServeArgs...)
 	mgrTok, _ := s.login(t, "users", "manager@example.com", "relata-demo-1")
 	manager := b.signIn(t, s, "manager@example.com")
 	manager.t = t

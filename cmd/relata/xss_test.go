@@ -49,7 +49,7 @@ func TestStoredXSSDoesNotRun(t *testing.T) {
 
 	b := newBrowser(t)
 	dataDir := t.TempDir()
-	s := startServer(t, dataDir, "--seed", "examples/sales")
+	s := startServer(t, dataDir, exampleServeArgs...)
 	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
 
 	var model struct {
@@ -237,7 +237,7 @@ func TestStoredXSSDoesNotRun(t *testing.T) {
 // Referrer-Policy; PocketBase's admin UI and the form pages keep their own policies.
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, t.TempDir(), "--seed", "examples/sales")
+	s := startServer(t, t.TempDir(), exampleServeArgs...)
 	getStatus := func(path string, status int) http.Header {
 		t.Helper()
 		res, err := http.Get(s.url + path)
