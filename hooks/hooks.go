@@ -30,6 +30,7 @@ func Register(app core.App, cfg Config) error {
 		return errors.New("hooks: Config.Registry is required")
 	}
 	h := &handlers{reg: cfg.Registry}
+	bindAccess(app)
 	app.OnRecordCreateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-create", Func: h.rememberActor})
 	app.OnRecordUpdateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-update", Func: h.rememberActor})
 	app.OnRecordDeleteRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-delete", Func: h.rememberActor})
