@@ -203,6 +203,9 @@ func Find(app core.App, c Caller, q Query) ([]*core.Record, error) {
 			}
 		}
 		for _, s := range search.ParseSortFromString(q.Sort) {
+			if s.Name == "" {
+				continue
+			}
 			if _, err := s.BuildExpr(check); err != nil {
 				return nil, &AccessError{Where: "sort", Path: s.Name, Message: err.Error()}
 			}
@@ -515,4 +518,23 @@ func CheckLinks(app core.App, rec *core.Record, c Caller) error {
 		}
 	}
 	return nil
+}
+
+// Visible returns the fields of rec that c may read, as the REST API would show them: no
+// hidden fields (unless c is a superuser), and an auth record's email only where
+// [Caller.MayReadEmail] allows.
+func Visible(rec *core.Record, c Caller) map[string]any {
+	out := rec.FieldsData()
+	if c.IsSuperuser() {
+		return out
+	}
+	for _, f := range rec.Collection().Fields {
+		if f.GetHidden() {
+			delete(out, f.GetName())
+		}
+	}
+	if rec.Collection().IsAuth() && !c.MayReadEmail(rec) {
+		out[core.FieldNameEmail] = ""
+	}
+	return out
 }
