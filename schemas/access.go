@@ -538,3 +538,28 @@ func Visible(rec *core.Record, c Caller) map[string]any {
 	}
 	return out
 }
+
+// ListQuery returns a record query of coll with c's list rule applied, for Go code to narrow
+// with its own conditions (never user input: use [Find] for filters). Limits set on it apply
+// after access. It fails with [ErrForbidden] when c may list none of coll.
+func ListQuery(app core.App, coll *core.Collection, c Caller) (*dbx.SelectQuery, error) {
+	q := app.RecordQuery(coll)
+	if c.unrestricted() {
+		return q, nil
+	}
+	if coll.ListRule == nil {
+		return nil, &AccessError{Where: "object", Path: coll.Name, Message: "only superusers may list these records"}
+	}
+	if *coll.ListRule == "" {
+		return q, nil
+	}
+	resolver := core.NewRecordFieldResolver(app, coll, c.RequestInfo(), true)
+	expr, err := search.FilterData(*coll.ListRule).BuildExpr(resolver)
+	if err != nil {
+		return nil, fmt.Errorf("list rule of %s: %w", coll.Name, err)
+	}
+	if err := resolver.UpdateQuery(q); err != nil {
+		return nil, err
+	}
+	return q.AndWhere(expr), nil
+}
