@@ -334,3 +334,13 @@ func TestSubscribeFilterGuard(t *testing.T) {
 		t.Fatalf("any-match subscription: %d %q, want 204", st, msg)
 	}
 }
+
+func callJSON(t *testing.T, e *seededEnv, method, path, token string, body any, out any) int {
+	t.Helper()
+	return schemastest.Call(t, e.srv, method, path, token, body, out)
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
