@@ -310,6 +310,8 @@ func restricts(app core.App, coll *core.Collection, c Caller) (bool, error) {
 	return one == 1, nil
 }
 
+var placeholder = regexp.MustCompile(`\{:\w+\}`)
+
 var viaPath = regexp.MustCompile(`^(\w+)_via_(\w+)$`)
 
 // anyOps are the operators PocketBase resolves with the reached collection's list rule.
@@ -328,7 +330,8 @@ func CheckFilter(app core.App, coll *core.Collection, c Caller, filter, sort str
 	}
 	g := &guard{app: app, base: coll, c: c, restricted: map[string]bool{}}
 	if strings.TrimSpace(filter) != "" {
-		groups, err := fexpr.Parse(filter)
+		// {:name} placeholders are values (bound later); the guard looks at paths and operators
+		groups, err := fexpr.Parse(placeholder.ReplaceAllString(filter, `""`))
 		if err != nil {
 			return &AccessError{Where: "filter", Path: filter, Message: err.Error()}
 		}
