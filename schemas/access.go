@@ -1,3 +1,39 @@
+// Package schemas is Relata's object model — definitions, validation, apply, export, diff,
+// seed — and the one way to read records on behalf of a user.
+//
+// # Reading for a user
+//
+// Every server-side read made for a user — workflow actions and scripts running as their
+// run-as user, template rendering and previews, insights, exports — goes through access.go,
+// which uses PocketBase's own rule resolver exactly as the REST list and view APIs do:
+//
+//   - [Caller] says who reads: a user or superuser ([User], [Request]), a guest ([User] with
+//     nil), or the system actor ([System]: a workflow without runAs).
+//   - [Caller.CanView] (and [CanView]) applies the collection's view rule.
+//   - [Find] lists records of a CRM object with the list rule applied in SQL, the caller's
+//     filter and sort resolved without hidden fields (no @collection or @request references,
+//     as the REST API), and limit and offset applied after access. [ListQuery] and
+//     [ListScope] give Go code the same scope to narrow with its own conditions.
+//   - [CheckFilter] is the filter guard: it refuses a filter or sort that reaches a collection
+//     the caller may list only in part through a multi-valued path (a multiple relation or a
+//     back-relation without a unique index) with an all-match operator (=, !=, <, ~, …).
+//     PocketBase builds those as a subquery without the reached collection's list rule, so
+//     they would compare values of records the caller cannot see. The any-match forms (?=,
+//     ?<, …) apply the rule and pass. hooks binds it to record lists (and their counts) and
+//     realtime subscriptions.
+//   - [CheckLinks]: nobody links a record they cannot view (hooks binds it to REST and batch
+//     creates and updates; workflow writes call it for their run-as user).
+//   - [Visible] and [Caller.MayReadEmail] say which fields of a record may be shown.
+//
+// The system actor reads every record of the CRM objects, never system collections
+// (relata_*, _superusers, PocketBase's own); its filters may not use hidden fields,
+// @collection or @request. What it renders into text is limited like a user's: a user's
+// email is printed only where that user made it visible. Go code may still use a hidden
+// address as a recipient; templates never print it.
+//
+//	recs, err := schemas.Find(app, schemas.User(alice), schemas.Query{
+//		Object: "deals", Filter: "amount >= {:min}", Params: dbx.Params{"min": 1000}, Limit: 50,
+//	})
 package schemas
 
 import (
@@ -15,30 +51,6 @@ import (
 	"github.com/pocketbase/pocketbase/tools/dbutils"
 	"github.com/pocketbase/pocketbase/tools/search"
 )
-
-// One way to read on behalf of a user.
-//
-// Every server-side read made for a user — workflow actions and scripts running as their
-// run-as user, template rendering and previews, insights, exports — goes through this file,
-// which uses PocketBase's own rule resolver exactly as the REST list and view APIs do:
-//
-//   - [Caller] says who reads: a user or superuser ([User], [Request]), a guest ([User] with
-//     nil), or the system actor ([System]: a workflow without runAs).
-//   - [Caller.CanView] (and [CanView]) applies the collection's view rule.
-//   - [Find] lists records of a CRM object with the list rule applied in SQL, the caller's
-//     filter and sort resolved without hidden fields, and limit and offset applied after access.
-//   - [CheckFilter] is the filter guard: it refuses a filter or sort that reaches a collection
-//     the caller may list only in part through a multi-valued path (a multiple relation or a
-//     back-relation) with an all-match operator (=, !=, <, ~, …). PocketBase builds those as a
-//     subquery without the reached collection's list rule, so they would compare values of
-//     records the caller cannot see. The any-match forms (?=, ?<, …) apply the rule and pass.
-//
-// The system actor reads every record of the CRM objects, never system collections
-// (relata_*, _superusers, PocketBase's own), never hidden fields in filters, and no
-// @collection or @request references. What it renders into text follows the same view as a
-// guest of the records it was given: a user's email is rendered only where the user made it
-// visible (see [Caller.MayReadEmail]); hidden fields may still be used as recipient addresses
-// by Go code, but templates never print them.
 
 // FindMaxLimit is the most records [Find] returns in one call; page with Offset for more.
 const FindMaxLimit = 1000
