@@ -472,6 +472,8 @@ func (g *guard) walk(path string) ([]*core.Collection, bool) {
 		coll = target
 		reached = append(reached, target)
 	}
+	// A ":each" on the last field after single hops builds the all-match subquery too, but
+	// over the one record the main query already joins with its rule: nothing more is read.
 	return reached, multi
 }
 

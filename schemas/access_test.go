@@ -92,6 +92,8 @@ func TestFind(t *testing.T) {
 		{"hidden fields are refused", schemas.User(e.alice), schemas.Query{Object: "deals", Filter: `owner.password != ""`}, 0, "", "filter"},
 		{"hidden fields are refused to the system", schemas.System, schemas.Query{Object: "deals", Sort: "owner.tokenKey"}, 0, "", "sort"},
 		{"all-match through a multi-valued path is refused", schemas.User(e.alice), schemas.Query{Object: "companies", Filter: "deals_via_company.amount < 500"}, 0, "", "filter"},
+		{":each through a single relation reads only the joined record", schemas.User(e.alice), schemas.Query{Object: "activities", Filter: `deal.contacts:each = "x"`}, 0, "", ""},
+		{":each through a multi-valued path is refused", schemas.User(e.alice), schemas.Query{Object: "companies", Filter: `deals_via_company.contacts:each = "x"`}, 0, "", "filter"},
 		{"its any-match form is not", schemas.User(e.alice), schemas.Query{Object: "companies", Filter: "deals_via_company.amount ?< 500"}, 1, "", ""},
 		{"unknown object", schemas.User(e.alice), schemas.Query{Object: "nope"}, 0, "", "object"},
 	}
