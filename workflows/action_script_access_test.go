@@ -81,3 +81,33 @@ func TestScriptFindAccess(t *testing.T) {
 		})
 	}
 }
+
+// TestRunAsCannotLinkInvisible: a run-as user cannot link, through a workflow, a record they
+// may not view (finding 2a, workflow writes); the system actor can.
+func TestRunAsCannotLinkInvisible(t *testing.T) {
+	for _, tt := range []struct {
+		name, runAs, wantStatus string
+	}{
+		{"run as alice", `"runAs": "alice@example.com",`, workflows.StatusFailed},
+		{"the system", ``, workflows.StatusSucceeded},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, workflows.Config{})
+			bobs := schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": "Bob's", "stage": "lead", "owner": e.bob.Id})
+			e.save(t, `{"name": "s", "enabled": true, "object": "companies", "trigger": {"type": "record_created"}, `+tt.runAs+`
+			  "actions": [{"type": "create_record", "object": "activities", "values": {"type": "note", "subject": "probe", "deal": "`+bobs.Id+`", "owner": "`+e.alice.Id+`"}}]}`)
+			if st, out := e.api(t, http.MethodPost, "/api/collections/companies/records", e.mgrTok, map[string]any{"name": "Trigger"}); st != 200 {
+				t.Fatalf("create company: %d %v", st, out)
+			}
+			e.drain(t)
+			run := e.runs(t, "")[0]
+			if run.GetString("status") != tt.wantStatus {
+				t.Fatalf("status %s (%s), want %s", run.GetString("status"), run.GetString("error"), tt.wantStatus)
+			}
+			if tt.wantStatus == workflows.StatusFailed && !strings.Contains(run.GetString("error"), `"deal"`) {
+				t.Errorf("the error does not name the field: %s", run.GetString("error"))
+			}
+		})
+	}
+}
