@@ -51,7 +51,7 @@ func checkLinks(e *core.RecordRequestEvent) error {
 
 // guardList applies the filter guard to GET /api/collections/{collection}/records.
 func guardList(e *core.RequestEvent) error {
-	if e.Request.Method != http.MethodGet {
+	if e.Request.Method != http.MethodGet && e.Request.Method != http.MethodHead {
 		return e.Next()
 	}
 	rest, ok := strings.CutPrefix(e.Request.URL.Path, "/api/collections/")
