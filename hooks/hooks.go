@@ -31,6 +31,7 @@ func Register(app core.App, cfg Config) error {
 	}
 	h := &handlers{reg: cfg.Registry}
 	bindSanitize(app)
+	bindAccess(app)
 	app.OnRecordCreateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-create", Func: h.rememberActor})
 	app.OnRecordUpdateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-update", Func: h.rememberActor})
 	app.OnRecordDeleteRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.actor-delete", Func: h.rememberActor})

@@ -177,18 +177,39 @@ func (rc *RunContext) Record() (*core.Record, error) {
 	return rec, nil
 }
 
-// Create saves a new record after checking that the run-as user may create it.
+// Caller is who the run reads for: the run-as user, or [schemas.System] without one.
+func (rc *RunContext) Caller() schemas.Caller {
+	if rc.Actor == nil {
+		return schemas.System
+	}
+	return schemas.User(rc.Actor)
+}
+
+// CanView reports whether the run's caller may view rec (see [schemas.Caller.CanView]).
+func (rc *RunContext) CanView(rec *core.Record) (bool, error) {
+	return rc.Caller().CanView(rc.App, rec)
+}
+
+// Create saves a new record after checking that the run-as user may create it and may view
+// every record it links.
 func (rc *RunContext) Create(rec *core.Record, body map[string]any) error {
+	if err := schemas.CheckLinks(rc.App, rec, rc.Caller()); err != nil {
+		return Permanent(fmt.Errorf("create %s: %w", rec.Collection().Name, err))
+	}
 	if err := rc.App.SaveWithContext(rc.Ctx, rec); err != nil {
 		return Permanent(fmt.Errorf("create %s: %w", rec.Collection().Name, err))
 	}
 	return rc.check(rec, rec.Collection().CreateRule, "create", body)
 }
 
-// Update saves changes to a record after checking that the run-as user may update it.
+// Update saves changes to a record after checking that the run-as user may update it and may
+// view every record it newly links.
 func (rc *RunContext) Update(rec *core.Record, body map[string]any) error {
 	if err := rc.check(rec, rec.Collection().UpdateRule, "update", body); err != nil {
 		return err
+	}
+	if err := schemas.CheckLinks(rc.App, rec, rc.Caller()); err != nil {
+		return Permanent(fmt.Errorf("update %s %s: %w", rec.Collection().Name, rec.Id, err))
 	}
 	if err := rc.App.SaveWithContext(rc.Ctx, rec); err != nil {
 		return Permanent(fmt.Errorf("update %s %s: %w", rec.Collection().Name, rec.Id, err))

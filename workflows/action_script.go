@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/pocketbase/dbx"
-	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/workflows/sandbox"
 )
 
@@ -94,26 +93,22 @@ type scriptStore struct{ rc *RunContext }
 
 var _ sandbox.Store = (*scriptStore)(nil)
 
+// Find reads through [schemas.Find] as the run-as user (or the system actor): the object's
+// list rule applies in SQL, hidden fields and @collection/@request references are refused,
+// and the limit counts only records the actor may list. Results are newest first; scripts
+// page by filtering on created (find('deals', 'created < {:last}', {last: page.at(-1).created})).
 func (s *scriptStore) Find(_ context.Context, object, filter string, params map[string]any, limit int) ([]map[string]any, error) {
 	if _, ok := s.rc.Engine.reg.Object(object); !ok {
 		return nil, fmt.Errorf("unknown object %q", object)
 	}
-	if strings.TrimSpace(filter) == "" {
-		filter = "id != ''"
-	}
-	recs, err := s.rc.App.FindRecordsByFilter(object, filter, "-created", limit, 0, dbx.Params(params))
+	c := s.rc.Caller()
+	recs, err := schemas.Find(s.rc.App, c, schemas.Query{Object: object, Filter: filter, Limit: limit, Params: dbx.Params(params)})
 	if err != nil {
-		return nil, fmt.Errorf("find %s: %w", object, err)
+		return nil, err
 	}
 	out := make([]map[string]any, 0, len(recs))
 	for _, r := range recs {
-		if s.rc.Actor != nil {
-			ok, err := s.rc.App.CanAccessRecord(r, &core.RequestInfo{Auth: s.rc.Actor}, r.Collection().ViewRule)
-			if err != nil || !ok {
-				continue
-			}
-		}
-		out = append(out, plainMap(r.FieldsData()))
+		out = append(out, plainMap(schemas.Visible(r, c)))
 	}
 	return out, nil
 }

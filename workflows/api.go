@@ -115,6 +115,11 @@ func (e *Engine) apiTest(re *core.RequestEvent) error {
 	if err != nil {
 		return re.BadRequestError(err.Error(), nil)
 	}
+	if body.RecordID != "" && rec != nil {
+		if ok, err := schemas.User(re.Auth).CanView(re.App, rec); err != nil || !ok {
+			return re.BadRequestError("no "+w.Object.Name+" record with id "+body.RecordID, nil)
+		}
+	}
 	rep, err := e.DryRun(w, rec, body.Old, nil)
 	if err != nil {
 		return re.InternalServerError("The dry run failed.", err)
@@ -137,6 +142,9 @@ func (e *Engine) apiRun(re *core.RequestEvent) error {
 	if w.Object != noObject {
 		r, err := re.App.FindRecordById(w.Object.Name, body.RecordID)
 		if err != nil {
+			return re.NotFoundError("No "+w.Object.Name+" record with that id.", nil)
+		}
+		if ok, err := schemas.User(re.Auth).CanView(re.App, r); err != nil || !ok {
 			return re.NotFoundError("No "+w.Object.Name+" record with that id.", nil)
 		}
 		rec = r

@@ -2,11 +2,9 @@ package insights
 
 import (
 	"errors"
-	"net/http"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/search"
 
 	"github.com/relata/relata/schemas"
 )
@@ -15,16 +13,21 @@ import (
 var ErrForbidden = errors.New("insights: you may not read these records")
 
 // Caller returns the request info of a CRM user (or superuser) as insights use it: the user's
-// auth record, as if they listed records through the REST API.
+// auth record, as if they listed records through the REST API ([schemas.User]).
 func Caller(auth *core.Record) *core.RequestInfo {
-	return &core.RequestInfo{
-		Auth:    auth,
-		Method:  http.MethodGet,
-		Context: core.RequestInfoContextDefault,
-		Query:   map[string]string{},
-		Headers: map[string]string{},
-		Body:    map[string]any{},
+	return schemas.User(auth).RequestInfo()
+}
+
+// insightsCaller is the schemas caller of info; insights serve CRM users and superusers only.
+func insightsCaller(info *core.RequestInfo) (schemas.Caller, error) {
+	c := schemas.Request(info)
+	if c.IsSuperuser() {
+		return c, nil
 	}
+	if info.Auth == nil || info.Auth.Collection().Name != schemas.UsersCollection {
+		return c, ErrForbidden
+	}
+	return c, nil
 }
 
 // scope is the set of records of one collection that a caller may list.
@@ -41,29 +44,20 @@ func (s scope) where(column string) string {
 	return column + " IN (" + s.sql + ")"
 }
 
-// scopeOf applies the collection's list rule for info, with PocketBase's own rule resolver,
-// exactly as the REST list API does.
+// scopeOf applies the collection's list rule for info through [schemas.ListScope].
 func (s *Service) scopeOf(coll *core.Collection, info *core.RequestInfo) (scope, error) {
-	if info.HasSuperuserAuth() {
-		return scope{}, nil
-	}
-	if info.Auth == nil || info.Auth.Collection().Name != schemas.UsersCollection || coll.ListRule == nil {
-		return scope{}, ErrForbidden
-	}
-	if *coll.ListRule == "" {
-		return scope{}, nil
-	}
-	q := s.app.DB().Select(coll.Name + ".id").From(coll.Name)
-	resolver := core.NewRecordFieldResolver(s.app, coll, info, true)
-	expr, err := search.FilterData(*coll.ListRule).BuildExpr(resolver)
+	c, err := insightsCaller(info)
 	if err != nil {
 		return scope{}, err
 	}
-	if err := resolver.UpdateQuery(q); err != nil {
+	sql, params, err := schemas.ListScope(s.app, coll, c)
+	if errors.Is(err, schemas.ErrForbidden) {
+		return scope{}, ErrForbidden
+	}
+	if err != nil {
 		return scope{}, err
 	}
-	built := q.AndWhere(expr).Build()
-	return scope{sql: built.SQL(), params: built.Params()}, nil
+	return scope{sql: sql, params: params}, nil
 }
 
 // query runs raw SQL whose {:name} placeholders are bound from params and the scope's own.
@@ -78,27 +72,22 @@ func (s *Service) query(sql string, sc scope, params dbx.Params) *dbx.Query {
 	return s.app.DB().NewQuery(sql).Bind(all)
 }
 
-// listScoped returns records of coll in the caller's scope that also match cond, newest first.
+// listScoped returns records of coll in the caller's scope that also match cond, in order,
+// limited after access ([schemas.ListQuery]).
 func (s *Service) listScoped(coll *core.Collection, info *core.RequestInfo, cond dbx.Expression, order string, limit int) ([]*core.Record, error) {
-	q := s.app.RecordQuery(coll).AndWhere(cond).OrderBy(order).Limit(int64(limit))
-	if !info.HasSuperuserAuth() {
-		if info.Auth == nil || info.Auth.Collection().Name != schemas.UsersCollection || coll.ListRule == nil {
-			return nil, ErrForbidden
-		}
-		if *coll.ListRule != "" {
-			resolver := core.NewRecordFieldResolver(s.app, coll, info, true)
-			expr, err := search.FilterData(*coll.ListRule).BuildExpr(resolver)
-			if err != nil {
-				return nil, err
-			}
-			if err := resolver.UpdateQuery(q); err != nil {
-				return nil, err
-			}
-			q.AndWhere(expr).Distinct(true)
-		}
+	c, err := insightsCaller(info)
+	if err != nil {
+		return nil, err
+	}
+	q, err := schemas.ListQuery(s.app, coll, c)
+	if errors.Is(err, schemas.ErrForbidden) {
+		return nil, ErrForbidden
+	}
+	if err != nil {
+		return nil, err
 	}
 	var recs []*core.Record
-	if err := q.All(&recs); err != nil {
+	if err := q.AndWhere(cond).OrderBy(order).Limit(int64(limit)).All(&recs); err != nil {
 		return nil, err
 	}
 	return recs, nil

@@ -63,7 +63,7 @@ func (s *Service) Timeline(info *core.RequestInfo, object, id string) ([]Entry, 
 	if err != nil {
 		return nil, ErrNotFound
 	}
-	if ok, err := s.app.CanAccessRecord(rec, info, rec.Collection().ViewRule); err != nil || !ok {
+	if ok, err := schemas.Request(info).CanView(s.app, rec); err != nil || !ok {
 		return nil, ErrNotFound
 	}
 	out := []Entry{{Kind: KindCreated, At: rec.GetDateTime(schemas.FieldCreated).Time(), Title: "Created"}}
@@ -72,8 +72,8 @@ func (s *Service) Timeline(info *core.RequestInfo, object, id string) ([]Entry, 
 		return nil, err
 	}
 	out = append(out, acts...)
-	for _, src := range []func(*schemas.Object, string) ([]Entry, error){s.emails, s.stageChanges, s.runs} {
-		es, err := src(obj, id)
+	for _, src := range []func(*core.RequestInfo, *schemas.Object, string) ([]Entry, error){s.emails, s.stageChanges, s.runs} {
+		es, err := src(info, obj, id)
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +133,7 @@ func (s *Service) activities(info *core.RequestInfo, obj *schemas.Object, id str
 	return out, nil
 }
 
-func (s *Service) emails(obj *schemas.Object, id string) ([]Entry, error) {
+func (s *Service) emails(_ *core.RequestInfo, obj *schemas.Object, id string) ([]Entry, error) {
 	recs, err := s.related("emails", dbx.HashExp{"object": obj.Name, "record_id": id})
 	if err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ func (s *Service) emails(obj *schemas.Object, id string) ([]Entry, error) {
 	return out, nil
 }
 
-func (s *Service) stageChanges(obj *schemas.Object, id string) ([]Entry, error) {
+func (s *Service) stageChanges(info *core.RequestInfo, obj *schemas.Object, id string) ([]Entry, error) {
 	recs, err := s.related(StageChangesCollection, dbx.HashExp{"object": obj.Name, "record": id})
 	if err != nil {
 		return nil, err
@@ -163,7 +163,9 @@ func (s *Service) stageChanges(obj *schemas.Object, id string) ([]Entry, error) 
 		if by := r.GetString("changed_by"); by != "" {
 			if _, ok := names[by]; !ok {
 				if u, err := s.app.FindRecordById(schemas.UsersCollection, by); err == nil {
-					names[by] = u.GetString("name")
+					if ok, err := schemas.Request(info).CanView(s.app, u); err == nil && ok {
+						names[by] = u.GetString("name")
+					}
 				}
 			}
 			e.By = names[by]
@@ -184,7 +186,7 @@ func stageLabel(obj *schemas.Object, field, stage string) string {
 	return stage
 }
 
-func (s *Service) runs(obj *schemas.Object, id string) ([]Entry, error) {
+func (s *Service) runs(_ *core.RequestInfo, obj *schemas.Object, id string) ([]Entry, error) {
 	recs, err := s.related("workflow_runs", dbx.HashExp{"object": obj.Name, "record_id": id})
 	if err != nil {
 		return nil, err

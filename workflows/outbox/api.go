@@ -10,6 +10,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
 )
 
 // routes adds the outbox's HTTP endpoints:
@@ -74,8 +76,12 @@ func (s *Sender) apiUnsubscribe(re *core.RequestEvent) error {
 		Message: addr + " will receive no more marketing email from us."})
 }
 
-// apiPreview renders a template for a record as the signed-in user. A record they may not
-// view is "not found", exactly like the records API says.
+// apiPreview renders a template for a record as the signed-in user. Only template editors
+// (those the email_templates update rule lets through: admins and managers) may preview. A
+// record they may not view is "not found", exactly like the records API says; fields they
+// may not read (hidden ones, emails users keep private) render empty, and the recipient is
+// taken from the record only when they may read it. The unsubscribe link of a preview is
+// inert: it carries no signed token.
 func (s *Sender) apiPreview(re *core.RequestEvent) error {
 	var body struct {
 		Object   string `json:"object"`
@@ -86,12 +92,19 @@ func (s *Sender) apiPreview(re *core.RequestEvent) error {
 		return re.BadRequestError("Invalid request body.", err)
 	}
 	actor := re.Auth
+	caller := schemas.User(actor)
 	tplRec, err := re.App.FindFirstRecordByData(TemplatesCollection, "name", re.Request.PathValue("name"))
 	if err != nil {
 		return re.NotFoundError("Template not found.", nil)
 	}
-	if ok, err := canView(re.App, actor, tplRec); err != nil || !ok {
+	if ok, err := caller.CanView(re.App, tplRec); err != nil || !ok {
 		return re.NotFoundError("Template not found.", nil)
+	}
+	if !caller.IsSuperuser() {
+		ok, err := re.App.CanAccessRecord(tplRec, caller.RequestInfo(), tplRec.Collection().UpdateRule)
+		if err != nil || !ok {
+			return re.ForbiddenError("Only those who may edit email templates (admins and managers) may preview them.", nil)
+		}
 	}
 	var rec *core.Record
 	if body.RecordID != "" {
@@ -102,11 +115,11 @@ func (s *Sender) apiPreview(re *core.RequestEvent) error {
 		if err != nil {
 			return re.NotFoundError("Record not found.", nil)
 		}
-		if ok, err := canView(re.App, actor, rec); err != nil || !ok {
+		if ok, err := caller.CanView(re.App, rec); err != nil || !ok {
 			return re.NotFoundError("Record not found.", nil)
 		}
 	}
-	to := s.recipientOf(rec)
+	to := s.recipientOf(rec, caller)
 	if body.To != "" {
 		a, err := parseAddress(body.To)
 		if err != nil {
@@ -129,18 +142,10 @@ func (s *Sender) apiPreview(re *core.RequestEvent) error {
 	case err != nil:
 		return err
 	}
-	if strings.Contains(r.HTML+r.Text, UnsubscribePlaceholder) {
-		addr := to.Address
-		if addr == "" {
-			addr = "recipient@example.com"
-		}
-		link, err := s.unsubscribeURL(eff, addr, "preview")
-		if err != nil {
-			return err
-		}
-		r.HTML = strings.ReplaceAll(r.HTML, UnsubscribePlaceholder, link)
-		r.Text = strings.ReplaceAll(r.Text, UnsubscribePlaceholder, link)
-	}
+	// never a signed token: a preview must not hand out a working unsubscribe link
+	link := eff.publicURL + PreviewUnsubscribePath
+	r.HTML = strings.ReplaceAll(r.HTML, UnsubscribePlaceholder, link)
+	r.Text = strings.ReplaceAll(r.Text, UnsubscribePlaceholder, link)
 	out := map[string]any{
 		"template": r.Template, "category": r.Category, "subject": r.Subject, "html": r.HTML, "text": r.Text,
 		"to": "", "from": eff.from.String(),
@@ -151,10 +156,14 @@ func (s *Sender) apiPreview(re *core.RequestEvent) error {
 	return re.JSON(http.StatusOK, out)
 }
 
+// PreviewUnsubscribePath is the inert unsubscribe link previews show (after the public URL):
+// it is no valid token, so following it unsubscribes nobody.
+const PreviewUnsubscribePath = "/unsubscribe/preview-link-not-valid"
+
 // recipientOf is the address a record would be mailed at: its first email field, named after
 // its title field.
-func (s *Sender) recipientOf(rec *core.Record) mail.Address {
-	if rec == nil {
+func (s *Sender) recipientOf(rec *core.Record, caller schemas.Caller) mail.Address {
+	if rec == nil || !caller.MayReadEmail(rec) {
 		return mail.Address{}
 	}
 	var a mail.Address

@@ -16,6 +16,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
+
+	"github.com/relata/relata/schemas"
 )
 
 // UnsubscribePlaceholder is what {{.unsubscribe_url}} renders to: the sender replaces it with
@@ -267,7 +269,8 @@ type RenderInput struct {
 	// Record is the record the email is about; nil for none.
 	Record *core.Record
 	// Actor is the user whose access rules apply: the record and its related records are
-	// read only if they may view them. nil is the system, which may read everything.
+	// read only if they may view them. nil is the system actor ([schemas.System]): it reads
+	// every CRM record, but renders users' emails only where they made them visible.
 	Actor *core.Record
 	// Recipient is who the email goes to.
 	Recipient mail.Address
@@ -359,18 +362,18 @@ func templateData(app core.App, record map[string]any, to, from mail.Address, ac
 	}
 }
 
-// canView reports whether actor may view rec under its collection's view rule (nil actor: the
-// system, which may).
-func canView(app core.App, actor, rec *core.Record) (bool, error) {
+// callerOf is the reader of a render: the actor, or the system actor when nil.
+func callerOf(actor *core.Record) schemas.Caller {
 	if actor == nil {
-		return true, nil
+		return schemas.System
 	}
-	info := &core.RequestInfo{Auth: actor, Method: "GET", Context: core.RequestInfoContextDefault}
-	ok, err := app.CanAccessRecord(rec, info, rec.Collection().ViewRule)
-	if err != nil {
-		return false, fmt.Errorf("check the view rule of %s: %w", rec.Collection().Name, err)
-	}
-	return ok, nil
+	return schemas.User(actor)
+}
+
+// canView reports whether actor may view rec ([schemas.Caller.CanView]; nil actor: the
+// system, which may view every CRM record).
+func canView(app core.App, actor, rec *core.Record) (bool, error) {
+	return callerOf(actor).CanView(app, rec)
 }
 
 // exportRecord turns a record into template data: its visible fields, and at depth 0 its
@@ -441,10 +444,12 @@ func exportRecord(app core.App, rec *core.Record, actor *core.Record, depth int)
 	return out, nil
 }
 
-// mayReadEmail mirrors PocketBase's email visibility: the system, superusers and the user
-// themself always; others when the user made their email visible.
+// mayReadEmail says whether a user's email may be rendered for actor
+// ([schemas.Caller.MayReadEmail]): superusers and the user themself always, anyone else —
+// the system actor of a workflow without runAs included — only when the user made it visible.
+// (A hidden address may still be a message's recipient; it is never printed into its text.)
 func mayReadEmail(actor, user *core.Record) bool {
-	return actor == nil || actor.IsSuperuser() || actor.Id == user.Id || user.GetBool(core.FieldNameEmailVisibility)
+	return callerOf(actor).MayReadEmail(user)
 }
 
 // blankRecord is template data with every visible field of coll at its empty value (relations

@@ -181,11 +181,12 @@ func TestPreviewEndpoint(t *testing.T) {
 		code  int
 		want  []string
 	}{
-		{"owner previews her deal", "deal-update", w.aliceTok, map[string]any{"object": "deals", "recordId": w.alicesDeal.Id, "to": "Zoe <zoe@example.com>"},
-			200, []string{`"subject":"About Alice's deal"`, `Alice's deal for Zoe`, w.srv.URL + `/unsubscribe/`, `"to":"\"Zoe\" <zoe@example.com>"`}},
-		{"sales user previewing another user's deal", "deal-update", w.aliceTok, map[string]any{"object": "deals", "recordId": w.bobsDeal.Id}, 404, nil},
+		{"manager previews a deal", "deal-update", w.mgrTok, map[string]any{"object": "deals", "recordId": w.alicesDeal.Id, "to": "Zoe <zoe@example.com>"},
+			200, []string{`"subject":"About Alice's deal"`, `Alice's deal for Zoe`, w.srv.URL + outbox.PreviewUnsubscribePath, `"to":"\"Zoe\" <zoe@example.com>"`}},
+		{"sales users may not preview", "deal-update", w.aliceTok, map[string]any{"object": "deals", "recordId": w.alicesDeal.Id}, 403, nil},
+		{"sales user previewing another user's deal", "deal-update", w.aliceTok, map[string]any{"object": "deals", "recordId": w.bobsDeal.Id}, 403, nil},
 		{"manager previews any deal", "deal-update", w.mgrTok, map[string]any{"object": "deals", "recordId": w.bobsDeal.Id}, 200, []string{"About Bob's deal"}},
-		{"recipient from the record", "welcome", w.aliceTok, map[string]any{"object": "contacts", "recordId": w.contact.Id},
+		{"recipient from the record", "welcome", w.mgrTok, map[string]any{"object": "contacts", "recordId": w.contact.Id},
 			200, []string{`ada@example.com`, `&lt;script&gt;`}},
 		{"unknown record", "welcome", w.mgrTok, map[string]any{"object": "contacts", "recordId": "nope"}, 404, nil},
 		{"unknown template", "nope", w.mgrTok, map[string]any{}, 404, nil},
@@ -205,6 +206,62 @@ func TestPreviewEndpoint(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPreviewAccess reproduces finding 4: alice previewed a newsletter for carol's user
+// record and got carol's private address, and a preview "to" any address returned a working
+// signed unsubscribe link. Now only template editors preview, private emails stay private
+// for them too, and preview links unsubscribe nobody.
+func TestPreviewAccess(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.template(t, map[string]any{"name": "newsletter", "category": "marketing",
+		"subject": "News for {{.recipient.email}}", "html": `<p>{{.record.email}}</p><a href="{{.unsubscribe_url}}">stop</a>`})
+	preview := func(token string, body map[string]any) (int, string) {
+		var out map[string]any
+		code := schemastest.Call(t, w.srv, http.MethodPost, "/api/relata/email-templates/newsletter/preview", token, body, &out)
+		return code, jsonString(out)
+	}
+	if code, body := preview(w.aliceTok, map[string]any{"object": "users", "recordId": w.carol.Id}); code != 403 || strings.Contains(body, "carol@example.com") {
+		t.Fatalf("sales user previewing carol: %d %s", code, body)
+	}
+	code, body := preview(w.mgrTok, map[string]any{"object": "users", "recordId": w.carol.Id})
+	if code != 200 || strings.Contains(body, "carol@example.com") || !strings.Contains(body, `"to":""`) {
+		t.Fatalf("manager previewing a user with a private email: %d %s", code, body)
+	}
+	code, body = preview(w.mgrTok, map[string]any{"object": "users", "recordId": w.carol.Id, "to": "someone@example.net"})
+	if code != 200 || !strings.Contains(body, w.srv.URL+outbox.PreviewUnsubscribePath) {
+		t.Fatalf("preview to an address: %d %s", code, body)
+	}
+	if st := schemastest.Call(t, w.srv, http.MethodPost, outbox.PreviewUnsubscribePath, "", nil, nil); st == 200 {
+		t.Errorf("the preview link unsubscribed: %d", st)
+	}
+	if n := countSuppressions(t, w.env); n != 0 {
+		t.Errorf("%d addresses suppressed by a preview link", n)
+	}
+}
+
+// TestSystemActorRendersNoPrivateEmails: finding 9a — a workflow without runAs (the system
+// actor) rendered users' private emails into subjects. A user's email is rendered only when
+// they made it visible; the system may still mail them (the recipient is not rendered text).
+func TestSystemActorRendersNoPrivateEmails(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	w.template(t, map[string]any{"name": "owner", "object": "deals", "subject": "Owner: {{.record.owner.email}}"})
+	r, err := outbox.Render(w.app, "owner", outbox.RenderInput{Record: w.alicesDeal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Subject != "Owner:" {
+		t.Errorf("system render of a private email: subject %q", r.Subject)
+	}
+	w.alice.Set("emailVisibility", true)
+	if err := w.app.Save(w.alice); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = outbox.Render(w.app, "owner", outbox.RenderInput{Record: w.alicesDeal}); err != nil || r.Subject != "Owner: alice@example.com" {
+		t.Errorf("a visible email: subject %q, %v", r.Subject, err)
 	}
 }
 

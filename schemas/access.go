@@ -1,0 +1,616 @@
+// Package schemas is Relata's object model — definitions, validation, apply, export, diff,
+// seed — and the one way to read records on behalf of a user.
+//
+// # Reading for a user
+//
+// Every server-side read made for a user — workflow actions and scripts running as their
+// run-as user, template rendering and previews, insights, exports — goes through access.go,
+// which uses PocketBase's own rule resolver exactly as the REST list and view APIs do:
+//
+//   - [Caller] says who reads: a user or superuser ([User], [Request]), a guest ([User] with
+//     nil), or the system actor ([System]: a workflow without runAs).
+//   - [Caller.CanView] (and [CanView]) applies the collection's view rule.
+//   - [Find] lists records of a CRM object with the list rule applied in SQL, the caller's
+//     filter and sort resolved without hidden fields (no @collection or @request references,
+//     as the REST API), and limit and offset applied after access. [ListQuery] and
+//     [ListScope] give Go code the same scope to narrow with its own conditions.
+//   - [CheckFilter] is the filter guard: it refuses a filter or sort that reaches a collection
+//     the caller may list only in part through a multi-valued path (a multiple relation or a
+//     back-relation without a unique index) with an all-match operator (=, !=, <, ~, …).
+//     PocketBase builds those as a subquery without the reached collection's list rule, so
+//     they would compare values of records the caller cannot see. The any-match forms (?=,
+//     ?<, …) apply the rule and pass. hooks binds it to record lists (and their counts) and
+//     realtime subscriptions.
+//   - [CheckLinks]: nobody links a record they cannot view (hooks binds it to REST and batch
+//     creates and updates; workflow writes call it for their run-as user).
+//   - [Visible] and [Caller.MayReadEmail] say which fields of a record may be shown.
+//
+// The system actor reads every record of the CRM objects, never system collections
+// (relata_*, _superusers, PocketBase's own); its filters may not use hidden fields,
+// @collection or @request. What it renders into text is limited like a user's: a user's
+// email is printed only where that user made it visible. Go code may still use a hidden
+// address as a recipient; templates never print it.
+//
+//	recs, err := schemas.Find(app, schemas.User(alice), schemas.Query{
+//		Object: "deals", Filter: "amount >= {:min}", Params: dbx.Params{"min": 1000}, Limit: 50,
+//	})
+package schemas
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/ganigeorgiev/fexpr"
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/dbutils"
+	"github.com/pocketbase/pocketbase/tools/search"
+)
+
+// FindMaxLimit is the most records [Find] returns in one call; page with Offset for more.
+const FindMaxLimit = 1000
+
+// ErrForbidden is wrapped by access errors: the caller may not read what they asked for.
+var ErrForbidden = errors.New("not allowed")
+
+// AccessError says why a read was refused: Where is "object", "filter" or "sort", Path the
+// field path or object name concerned.
+type AccessError struct {
+	Where   string
+	Path    string
+	Message string
+}
+
+func (e *AccessError) Error() string {
+	if e.Path == "" {
+		return e.Where + ": " + e.Message
+	}
+	return fmt.Sprintf("%s %q: %s", e.Where, e.Path, e.Message)
+}
+
+func (e *AccessError) Unwrap() error { return ErrForbidden }
+
+// Caller is who a server-side read is made for. The zero value is a guest (no auth).
+type Caller struct {
+	info   *core.RequestInfo
+	system bool
+}
+
+// System is the actor of workflows without runAs: see the package notes above.
+var System = Caller{system: true}
+
+// User is the caller signed in as auth (a users record or a superuser); nil is a guest.
+func User(auth *core.Record) Caller {
+	return Caller{info: &core.RequestInfo{
+		Auth:    auth,
+		Method:  http.MethodGet,
+		Context: core.RequestInfoContextDefault,
+		Query:   map[string]string{},
+		Headers: map[string]string{},
+		Body:    map[string]any{},
+	}}
+}
+
+// Request is the caller of an HTTP request, with its request info as rules see it.
+func Request(info *core.RequestInfo) Caller {
+	if info == nil {
+		return User(nil)
+	}
+	return Caller{info: info}
+}
+
+// IsSystem reports whether c is the system actor.
+func (c Caller) IsSystem() bool { return c.system }
+
+// Auth is the caller's auth record (nil for guests and the system).
+func (c Caller) Auth() *core.Record {
+	if c.info == nil {
+		return nil
+	}
+	return c.info.Auth
+}
+
+// IsSuperuser reports whether c is signed in as a PocketBase superuser.
+func (c Caller) IsSuperuser() bool { return c.info != nil && c.info.HasSuperuserAuth() }
+
+// RequestInfo is the request info rules are evaluated with (a GET by the caller).
+func (c Caller) RequestInfo() *core.RequestInfo {
+	if c.info == nil {
+		return User(nil).info
+	}
+	return c.info
+}
+
+// unrestricted reports whether no rule applies to c (superusers and the system).
+func (c Caller) unrestricted() bool { return c.system || c.IsSuperuser() }
+
+// IsSystemCollection reports whether coll is internal: PocketBase's own (_superusers, …) or
+// Relata's (relata_*). Find never reads them and filters never reach them.
+func IsSystemCollection(coll *core.Collection) bool {
+	return coll.System || strings.HasPrefix(coll.Name, "_") || strings.HasPrefix(coll.Name, "relata_")
+}
+
+// CanView reports whether auth (nil: a guest) may view rec under its collection's view rule,
+// as GET /api/collections/{c}/records/{id} decides.
+func CanView(app core.App, rec *core.Record, auth *core.Record) (bool, error) {
+	return User(auth).CanView(app, rec)
+}
+
+// CanView reports whether c may view rec. The system may view every record outside the
+// system collections; superusers every record.
+func (c Caller) CanView(app core.App, rec *core.Record) (bool, error) {
+	coll := rec.Collection()
+	switch {
+	case c.IsSuperuser():
+		return true, nil
+	case c.system:
+		return !IsSystemCollection(coll), nil
+	}
+	ok, err := app.CanAccessRecord(rec, c.RequestInfo(), coll.ViewRule)
+	if err != nil {
+		return false, fmt.Errorf("check the view rule of %s: %w", coll.Name, err)
+	}
+	return ok, nil
+}
+
+// MayReadEmail mirrors PocketBase's email visibility for rendering: superusers and the user
+// themself always; everyone else — the system actor included — only when the user made their
+// email visible.
+func (c Caller) MayReadEmail(user *core.Record) bool {
+	if !user.Collection().IsAuth() {
+		return true
+	}
+	if c.IsSuperuser() || (c.Auth() != nil && c.Auth().Id == user.Id && c.Auth().Collection().Id == user.Collection().Id) {
+		return true
+	}
+	return user.GetBool(core.FieldNameEmailVisibility)
+}
+
+// Query is a list read: like GET /api/collections/{Object}/records?filter=…&sort=… with
+// {:name} placeholders in Filter bound from Params.
+type Query struct {
+	Object string
+	Filter string
+	Sort   string
+	// Limit caps the records returned, after access is applied (0: FindMaxLimit).
+	Limit int
+	// Offset skips that many of the records the caller may list.
+	Offset int
+	Params dbx.Params
+}
+
+// Find returns the records of q.Object that c may list and that match q.Filter, sorted by
+// q.Sort (default: newest first), then limited and offset — in that order, in one query.
+func Find(app core.App, c Caller, q Query) ([]*core.Record, error) {
+	coll, err := app.FindCachedCollectionByNameOrId(q.Object)
+	if err != nil {
+		return nil, &AccessError{Where: "object", Path: q.Object, Message: "no such object"}
+	}
+	if IsSystemCollection(coll) {
+		return nil, &AccessError{Where: "object", Path: coll.Name, Message: "system collections cannot be read this way"}
+	}
+	if coll.ListRule == nil && !c.IsSuperuser() {
+		return nil, &AccessError{Where: "object", Path: coll.Name, Message: "only superusers may list these records"}
+	}
+	for where, s := range map[string]string{"filter": q.Filter, "sort": q.Sort} {
+		if !c.IsSuperuser() && (strings.Contains(s, "@collection.") || strings.Contains(s, "@request.")) {
+			return nil, &AccessError{Where: where, Path: s, Message: "@collection and @request references are for superusers only"}
+		}
+	}
+	if err := CheckFilter(app, coll, c, q.Filter, q.Sort); err != nil {
+		return nil, err
+	}
+	if c.system {
+		// Resolve once as a guest would, without hidden fields, to refuse what no user could
+		// filter by; the query itself then runs without rules.
+		check := core.NewRecordFieldResolver(app, coll, User(nil).info, false)
+		if q.Filter != "" {
+			if _, err := search.FilterData(q.Filter).BuildExpr(check, q.Params); err != nil {
+				return nil, &AccessError{Where: "filter", Path: q.Filter, Message: err.Error()}
+			}
+		}
+		for _, s := range search.ParseSortFromString(q.Sort) {
+			if s.Name == "" {
+				continue
+			}
+			if _, err := s.BuildExpr(check); err != nil {
+				return nil, &AccessError{Where: "sort", Path: s.Name, Message: err.Error()}
+			}
+		}
+	}
+
+	info := c.RequestInfo()
+	query := app.RecordQuery(coll)
+	resolver := core.NewRecordFieldResolver(app, coll, info, true)
+	if !c.unrestricted() && coll.ListRule != nil && *coll.ListRule != "" {
+		expr, err := search.FilterData(*coll.ListRule).BuildExpr(resolver)
+		if err != nil {
+			return nil, fmt.Errorf("list rule of %s: %w", coll.Name, err)
+		}
+		query.AndWhere(expr)
+	}
+	// as the REST API: hidden fields are filterable by superusers only (and by the system
+	// after the check above)
+	resolver.SetAllowHiddenFields(c.unrestricted())
+	if strings.TrimSpace(q.Filter) != "" {
+		expr, err := search.FilterData(q.Filter).BuildExpr(resolver, q.Params)
+		if err != nil {
+			return nil, &AccessError{Where: "filter", Path: q.Filter, Message: err.Error()}
+		}
+		query.AndWhere(expr)
+	}
+	sorts := search.ParseSortFromString(q.Sort)
+	if strings.TrimSpace(q.Sort) == "" {
+		sorts = []search.SortField{{Name: "created", Direction: search.SortDesc}, {Name: "id", Direction: search.SortDesc}}
+	}
+	for _, s := range sorts {
+		expr, err := s.BuildExpr(resolver)
+		if err != nil {
+			return nil, &AccessError{Where: "sort", Path: s.Name, Message: err.Error()}
+		}
+		query.AndOrderBy(expr)
+	}
+	if err := resolver.UpdateQuery(query); err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > FindMaxLimit {
+		limit = FindMaxLimit
+	}
+	query.Limit(int64(limit))
+	if q.Offset > 0 {
+		query.Offset(int64(q.Offset))
+	}
+	var recs []*core.Record
+	if err := query.All(&recs); err != nil {
+		return nil, fmt.Errorf("find %s: %w", coll.Name, err)
+	}
+	return recs, nil
+}
+
+// ListScope returns the SQL of the ids of coll's records c may list (with its params), or ""
+// when c may list them all. It fails with [ErrForbidden] when c may list none (no rule).
+func ListScope(app core.App, coll *core.Collection, c Caller) (string, dbx.Params, error) {
+	if c.unrestricted() {
+		return "", nil, nil
+	}
+	if coll.ListRule == nil {
+		return "", nil, &AccessError{Where: "object", Path: coll.Name, Message: "only superusers may list these records"}
+	}
+	if *coll.ListRule == "" {
+		return "", nil, nil
+	}
+	q := app.ConcurrentDB().Select("[[" + coll.Name + ".id]]").From(coll.Name)
+	resolver := core.NewRecordFieldResolver(app, coll, c.RequestInfo(), true)
+	expr, err := search.FilterData(*coll.ListRule).BuildExpr(resolver)
+	if err != nil {
+		return "", nil, fmt.Errorf("list rule of %s: %w", coll.Name, err)
+	}
+	if err := resolver.UpdateQuery(q); err != nil {
+		return "", nil, err
+	}
+	built := q.AndWhere(expr).Build()
+	return built.SQL(), built.Params(), nil
+}
+
+// restricts reports whether c may list only part of coll's records.
+func restricts(app core.App, coll *core.Collection, c Caller) (bool, error) {
+	if c.unrestricted() || (coll.ListRule != nil && *coll.ListRule == "") {
+		return false, nil
+	}
+	if coll.ListRule == nil {
+		return true, nil
+	}
+	scope, params, err := ListScope(app, coll, c)
+	if err != nil {
+		return true, err
+	}
+	var one int
+	err = app.ConcurrentDB().NewQuery("SELECT 1 FROM {{" + coll.Name + "}}" +
+		" WHERE [[id]] NOT IN (" + scope + ") LIMIT 1").Bind(params).Row(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return true, fmt.Errorf("check the list rule of %s: %w", coll.Name, err)
+	}
+	return one == 1, nil
+}
+
+var placeholder = regexp.MustCompile(`\{:\w+\}`)
+
+var viaPath = regexp.MustCompile(`^(\w+)_via_(\w+)$`)
+
+// anyOps are the operators PocketBase resolves with the reached collection's list rule.
+var anyOps = map[fexpr.SignOp]bool{
+	fexpr.SignAnyEq: true, fexpr.SignAnyNeq: true, fexpr.SignAnyLike: true, fexpr.SignAnyNlike: true,
+	fexpr.SignAnyLt: true, fexpr.SignAnyLte: true, fexpr.SignAnyGt: true, fexpr.SignAnyGte: true,
+}
+
+// CheckFilter is the filter guard (see the package notes). It parses filter with PocketBase's
+// own parser and returns an [AccessError] naming the first path that compares, with an
+// all-match operator, values of a collection reached through a multi-valued relation that c
+// may list only in part; or that sorts by one.
+func CheckFilter(app core.App, coll *core.Collection, c Caller, filter, sort string) error {
+	if c.unrestricted() {
+		return nil
+	}
+	g := &guard{app: app, base: coll, c: c, restricted: map[string]bool{}}
+	if strings.TrimSpace(filter) != "" {
+		// {:name} placeholders are values (bound later); the guard looks at paths and operators
+		groups, err := fexpr.Parse(placeholder.ReplaceAllString(filter, `""`))
+		if err != nil {
+			return &AccessError{Where: "filter", Path: filter, Message: err.Error()}
+		}
+		if err := g.groups(groups); err != nil {
+			return err
+		}
+	}
+	for _, s := range search.ParseSortFromString(sort) {
+		reached, multi := g.walk(s.Name)
+		if !multi {
+			continue
+		}
+		if coll, err := g.firstRestricted(reached); err != nil {
+			return err
+		} else if coll != "" {
+			return &AccessError{Where: "sort", Path: s.Name, Message: fmt.Sprintf(
+				"sorting through a multi-valued relation would order by %s records you may not list; sort by a field of %s itself",
+				coll, g.base.Name)}
+		}
+	}
+	return nil
+}
+
+type guard struct {
+	app        core.App
+	base       *core.Collection
+	c          Caller
+	restricted map[string]bool
+}
+
+func (g *guard) groups(groups []fexpr.ExprGroup) error {
+	for _, grp := range groups {
+		switch item := grp.Item.(type) {
+		case fexpr.Expr:
+			if err := g.expr(item); err != nil {
+				return err
+			}
+		case []fexpr.ExprGroup:
+			if err := g.groups(item); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (g *guard) expr(e fexpr.Expr) error {
+	if anyOps[e.Op] {
+		return nil
+	}
+	for _, ident := range identifiers(e.Left, e.Right) {
+		reached, multi := g.walk(ident)
+		if !multi {
+			continue
+		}
+		coll, err := g.firstRestricted(reached)
+		if err != nil {
+			return err
+		}
+		if coll != "" {
+			return &AccessError{Where: "filter", Path: ident, Message: fmt.Sprintf(
+				"%q compares every %s record reached through a multi-valued relation, including those you may not list; use the any-match form %q instead",
+				string(e.Op), coll, "?"+string(e.Op))}
+		}
+	}
+	return nil
+}
+
+// identifiers returns the field paths among tokens, function arguments included.
+func identifiers(tokens ...fexpr.Token) []string {
+	var out []string
+	for _, t := range tokens {
+		switch t.Type {
+		case fexpr.TokenIdentifier:
+			out = append(out, t.Literal)
+		case fexpr.TokenFunction:
+			if args, ok := t.Meta.([]fexpr.Token); ok {
+				out = append(out, identifiers(args...)...)
+			}
+		}
+	}
+	return out
+}
+
+// walk follows a field path from the base collection and returns the collections it joins
+// and whether any hop is multi-valued (so PocketBase would build an all-match subquery).
+// @request and @collection paths are not walked (non-superusers cannot use them).
+func (g *guard) walk(path string) ([]*core.Collection, bool) {
+	if strings.HasPrefix(path, "@") {
+		return nil, false
+	}
+	props := strings.Split(path, ".")
+	coll := g.base
+	var reached []*core.Collection
+	multi := false
+	for _, prop := range props[:len(props)-1] {
+		f := coll.Fields.GetByName(prop)
+		if f == nil {
+			m := viaPath.FindStringSubmatch(prop)
+			if m == nil {
+				return reached, multi
+			}
+			back, err := g.app.FindCachedCollectionByNameOrId(m[1])
+			if err != nil {
+				return reached, multi
+			}
+			rf, ok := back.Fields.GetByName(m[2]).(*core.RelationField)
+			if !ok || rf.CollectionId != coll.Id {
+				return reached, multi
+			}
+			_, unique := dbutils.FindSingleColumnUniqueIndex(back.Indexes, rf.Name)
+			multi = multi || rf.IsMultiple() || !unique
+			coll = back
+			reached = append(reached, back)
+			continue
+		}
+		rf, ok := f.(*core.RelationField)
+		if !ok {
+			return reached, multi // json paths stay inside coll
+		}
+		target, err := g.app.FindCachedCollectionByNameOrId(rf.CollectionId)
+		if err != nil {
+			return reached, multi
+		}
+		multi = multi || rf.IsMultiple()
+		coll = target
+		reached = append(reached, target)
+	}
+	// A ":each" on the last field after single hops builds the all-match subquery too, but
+	// over the one record the main query already joins with its rule: nothing more is read.
+	return reached, multi
+}
+
+// firstRestricted returns the name of the first collection in colls that the caller may list
+// only in part, or "".
+func (g *guard) firstRestricted(colls []*core.Collection) (string, error) {
+	for _, coll := range colls {
+		r, seen := g.restricted[coll.Id]
+		if !seen {
+			var err error
+			if r, err = restricts(g.app, coll, g.c); err != nil {
+				return "", err
+			}
+			g.restricted[coll.Id] = r
+		}
+		if r {
+			return coll.Name, nil
+		}
+	}
+	return "", nil
+}
+
+// CheckLinks refuses a record whose relations newly point at records c may not view: nobody
+// links what they cannot see (a link would let them filter on the linked record's fields).
+// Ids already set before this change (rec.Original()) are not checked again. A missing id
+// gets the same answer as an invisible one, so the check tells nothing about existence. It
+// costs one query per relation field with new ids (none for superusers and the system).
+func CheckLinks(app core.App, rec *core.Record, c Caller) error {
+	if c.unrestricted() {
+		return nil
+	}
+	var orig *core.Record
+	if !rec.IsNew() {
+		orig = rec.Original()
+	}
+	for _, f := range rec.Collection().Fields {
+		rf, ok := f.(*core.RelationField)
+		if !ok {
+			continue
+		}
+		var old []string
+		if orig != nil {
+			old = orig.GetStringSlice(rf.Name)
+		}
+		var added []any
+		for _, id := range rec.GetStringSlice(rf.Name) {
+			if !slices.Contains(old, id) {
+				added = append(added, id)
+			}
+		}
+		if len(added) == 0 {
+			continue
+		}
+		visible, err := viewableIDs(app, rf.CollectionId, added, c)
+		if err != nil {
+			return err
+		}
+		for _, id := range added {
+			if !visible[id.(string)] {
+				return &AccessError{Where: "field", Path: rf.Name, Message: fmt.Sprintf(
+					"cannot link %q: there is no record with this id that you may view", id)}
+			}
+		}
+	}
+	return nil
+}
+
+// viewableIDs returns which of ids are records of the collection c may view, in one query
+// with the view rule applied as GET /api/collections/{c}/records/{id} applies it.
+func viewableIDs(app core.App, collection string, ids []any, c Caller) (map[string]bool, error) {
+	out := map[string]bool{}
+	coll, err := app.FindCachedCollectionByNameOrId(collection)
+	if err != nil || coll.ViewRule == nil {
+		return out, nil
+	}
+	q := app.ConcurrentDB().Select("[[" + coll.Name + ".id]]").From(coll.Name).AndWhere(dbx.In(coll.Name+".id", ids...))
+	if *coll.ViewRule != "" {
+		resolver := core.NewRecordFieldResolver(app, coll, c.RequestInfo(), true)
+		expr, err := search.FilterData(*coll.ViewRule).BuildExpr(resolver)
+		if err != nil {
+			return nil, fmt.Errorf("view rule of %s: %w", coll.Name, err)
+		}
+		if err := resolver.UpdateQuery(q); err != nil {
+			return nil, err
+		}
+		q.AndWhere(expr)
+	}
+	var found []string
+	if err := q.Column(&found); err != nil {
+		return nil, fmt.Errorf("check links to %s: %w", coll.Name, err)
+	}
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, nil
+}
+
+// Visible returns the fields of rec that c may read, as the REST API would show them: no
+// hidden fields (unless c is a superuser), and an auth record's email only where
+// [Caller.MayReadEmail] allows.
+func Visible(rec *core.Record, c Caller) map[string]any {
+	out := rec.FieldsData()
+	if c.IsSuperuser() {
+		return out
+	}
+	for _, f := range rec.Collection().Fields {
+		if f.GetHidden() {
+			delete(out, f.GetName())
+		}
+	}
+	if rec.Collection().IsAuth() && !c.MayReadEmail(rec) {
+		out[core.FieldNameEmail] = ""
+	}
+	return out
+}
+
+// ListQuery returns a record query of coll with c's list rule applied, for Go code to narrow
+// with its own conditions (never user input: use [Find] for filters). Limits set on it apply
+// after access. It fails with [ErrForbidden] when c may list none of coll.
+func ListQuery(app core.App, coll *core.Collection, c Caller) (*dbx.SelectQuery, error) {
+	q := app.RecordQuery(coll)
+	if c.unrestricted() {
+		return q, nil
+	}
+	if coll.ListRule == nil {
+		return nil, &AccessError{Where: "object", Path: coll.Name, Message: "only superusers may list these records"}
+	}
+	if *coll.ListRule == "" {
+		return q, nil
+	}
+	resolver := core.NewRecordFieldResolver(app, coll, c.RequestInfo(), true)
+	expr, err := search.FilterData(*coll.ListRule).BuildExpr(resolver)
+	if err != nil {
+		return nil, fmt.Errorf("list rule of %s: %w", coll.Name, err)
+	}
+	if err := resolver.UpdateQuery(q); err != nil {
+		return nil, err
+	}
+	return q.AndWhere(expr), nil
+}
