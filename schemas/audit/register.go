@@ -109,7 +109,7 @@ func (s *Service) apiHistory(re *core.RequestEvent) error {
 	switch {
 	case err == nil:
 		info, _ := re.RequestInfo()
-		ok, err := s.app.CanAccessRecord(rec, info, rec.Collection().ViewRule)
+		ok, err := schemas.Request(info).CanView(s.app, rec)
 		if err != nil || !ok {
 			return re.NotFoundError("", nil)
 		}
