@@ -42,6 +42,7 @@ func Register(app core.App, cfg Config) error {
 	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-create", Func: h.touch})
 	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-update", Func: h.touch})
 	(&auditor{h: h, now: time.Now}).bind(app)
+	h.bindConsents(app)
 	bindRefusals(app, cfg.Registry)
 	sh := &stageHistory{h: h}
 	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.stage-history-create", Func: sh.record})

@@ -414,6 +414,8 @@ func (e *matrixEnv) routes() []route {
 		{method: "POST", pattern: "/forms/{slug}", path: "/forms/contact-us", allowed: nil},
 		{method: "GET", pattern: "/forms/{slug}/embed.js", path: "/forms/contact-us/embed.js", allowed: everyone},
 		{method: "GET", pattern: "/unsubscribe/{token}", path: "/unsubscribe/not-a-token", allowed: nil},
+		{method: "GET", pattern: "/confirm/{token}", path: "/confirm/bm90.YS10b2tlbg", allowed: nil},
+		{method: "POST", pattern: "/confirm/{token}", path: "/confirm/bm90.YS10b2tlbg", allowed: nil},
 		{method: "POST", pattern: "/unsubscribe/{token}", path: "/unsubscribe/not-a-token", allowed: nil},
 		{method: "GET", pattern: "/{path...}", path: "/", allowed: everyone},
 		{method: "POST", pattern: "/api/relata/privacy/export", path: "/api/relata/privacy/export",

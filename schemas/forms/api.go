@@ -15,6 +15,8 @@ import (
 
 // routes adds the pages and the JSON endpoint of the forms.
 func (s *Service) routes(se *core.ServeEvent) {
+	se.Router.GET("/confirm/{token}", s.handleConfirm)
+	se.Router.POST("/confirm/{token}", s.handleConfirm)
 	se.Router.GET("/forms/{slug}", s.handlePage)
 	se.Router.POST("/forms/{slug}", s.handlePagePost)
 	se.Router.GET("/forms/{slug}/embed.js", s.handleEmbed)

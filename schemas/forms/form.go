@@ -74,6 +74,36 @@ type Consent struct {
 	URL string `json:"url,omitempty"`
 	// Required refuses submissions without consent. Default: true.
 	Required *bool `json:"required,omitempty"`
+	// Purpose is what the consent is for: "marketing_email" (default), "profiling" or "service".
+	Purpose string `json:"purpose,omitempty"`
+	// Basis is the legal basis recorded with it (GDPR art. 6): "consent" (default),
+	// "contract", "legitimate_interest" or "legal_obligation".
+	Basis string `json:"basis,omitempty"`
+	// DoubleOptIn sends a confirmation email with a signed link; the consent counts only once
+	// the person has confirmed it. The form must ask for the record's email.
+	DoubleOptIn bool `json:"doubleOptIn,omitempty"`
+}
+
+// Consent purposes and legal bases.
+const (
+	PurposeMarketing = "marketing_email"
+	BasisConsent     = "consent"
+)
+
+// PurposeOrDefault is the consent's purpose, [PurposeMarketing] when unset.
+func (c *Consent) PurposeOrDefault() string {
+	if c.Purpose == "" {
+		return PurposeMarketing
+	}
+	return c.Purpose
+}
+
+// BasisOrDefault is the consent's legal basis, [BasisConsent] when unset.
+func (c *Consent) BasisOrDefault() string {
+	if c.Basis == "" {
+		return BasisConsent
+	}
+	return c.Basis
 }
 
 // IsRequired reports whether the form refuses submissions without consent.

@@ -317,6 +317,18 @@ func compile(f *Form, obj *schemas.Object) (*compiled, schemas.Errors) {
 		}
 	}
 
+	if co := f.Consent; co != nil && co.DoubleOptIn {
+		asked := false
+		for _, in := range c.inputs {
+			if in.Field.Type == schemas.TypeEmail && in.Required {
+				asked = true
+			}
+		}
+		if !asked {
+			add("/consent/doubleOptIn", "double opt-in sends the confirmation to the record's email: the form must ask for a required email field")
+		}
+	}
+
 	hp := f.Spam.HoneypotName()
 	if obj.Field(hp) != nil {
 		add("/spam/honeypot", "the honeypot %q is a field of %s; name it something else", hp, obj.Name)

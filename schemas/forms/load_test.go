@@ -33,7 +33,7 @@ func TestExampleForms(t *testing.T) {
 			t.Errorf("%s: the examples show consent, dedupe and the website source", f.Slug)
 		}
 	}
-	if got, want := strings.Join(slugs, ","), "contact-us,request-a-demo"; got != want {
+	if got, want := strings.Join(slugs, ","), "contact-us,newsletter,request-a-demo"; got != want {
 		t.Errorf("example forms = %s; want %s", got, want)
 	}
 }
@@ -125,6 +125,12 @@ func TestCheckErrors(t *testing.T) {
 			[]string{`bad.json:7 /redirectUrl:`}},
 		{"spam out of range", `{"name": "full_name"}`, `, "spam": {"minFillSeconds": -1}`,
 			[]string{`bad.json:7 /spam/minFillSeconds:`}},
+		{"double opt-in without an email", `{"name": "full_name"}`, `, "consent": {"text": "yes", "version": "1", "doubleOptIn": true}`,
+			[]string{`/consent/doubleOptIn: double opt-in sends the confirmation to the record's email`}},
+		{"double opt-in with a required email", `{"name": "full_name"}, {"name": "email", "required": true}`,
+			`, "consent": {"text": "yes", "version": "1", "doubleOptIn": true, "purpose": "marketing_email", "basis": "consent"}`, nil},
+		{"unknown legal basis", `{"name": "full_name"}`, `, "consent": {"text": "yes", "version": "1", "basis": "because"}`,
+			[]string{`/consent/basis:`}},
 	}
 	objs := defaultObjects(t)
 	for _, sc := range scenarios {

@@ -255,6 +255,11 @@ func (s *Sender) prepare(eff effective, rec *core.Record) (*gomail.Msg, string, 
 	msg.SetUserAgent("Relata")
 
 	text, htmlBody := m.Text, m.HTML
+	if strings.Contains(text+htmlBody, PublicURLPlaceholder) {
+		base := strings.TrimRight(eff.publicURL, "/")
+		text = strings.ReplaceAll(text, PublicURLPlaceholder, base)
+		htmlBody = strings.ReplaceAll(htmlBody, PublicURLPlaceholder, html.EscapeString(base))
+	}
 	if m.Category == Marketing || strings.Contains(text+htmlBody, UnsubscribePlaceholder) {
 		to, _ := parseAddress(m.To[0])
 		link, err := s.unsubscribeURL(eff, to.Address, rec.Id)

@@ -25,6 +25,11 @@ import (
 // which does not exist yet when the template is rendered).
 const UnsubscribePlaceholder = "__relata_unsubscribe_url__"
 
+// PublicURLPlaceholder in a message's text or HTML is replaced when sent by the public URL
+// of Relata (Config.PublicURL, else the dashboard's application URL), without a trailing
+// slash: features that link back to Relata (double opt-in) write it instead of an address.
+const PublicURLPlaceholder = "__relata_public_url__"
+
 // Errors of rendering.
 var (
 	// ErrTemplateNotFound is wrapped when no template has the requested name.

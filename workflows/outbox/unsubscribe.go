@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas"
@@ -32,6 +34,11 @@ func Suppress(app core.App, addr, reason, source string) error {
 	if _, err := parseAddress(addr); err != nil {
 		return err
 	}
+	if reason == ReasonUnsubscribe {
+		if err := withdrawMarketing(app, addr); err != nil {
+			return err
+		}
+	}
 	if _, err := app.FindFirstRecordByData(SuppressionsCollection, "email", addr); err == nil {
 		return nil
 	}
@@ -50,6 +57,64 @@ func Suppress(app core.App, addr, reason, source string) error {
 		return fmt.Errorf("suppress %s: %w", addr, err)
 	}
 	return nil
+}
+
+// withdrawMarketing withdraws the marketing consents of every record whose email is addr:
+// unsubscribing is withdrawing consent (GDPR art. 7(3)).
+func withdrawMarketing(app core.App, addr string) error {
+	var objects []string
+	err := app.DB().NewQuery("SELECT DISTINCT object FROM consents WHERE purpose = 'marketing_email' AND coalesce(withdrawn_at, '') = ''").Column(&objects)
+	if err != nil {
+		return fmt.Errorf("withdraw the marketing consents of %s: %w", addr, err)
+	}
+	now := time.Now().UTC().Format("2006-01-02 15:04:05.000Z")
+	for _, o := range objects {
+		coll, err := app.FindCachedCollectionByNameOrId(o)
+		if err != nil {
+			continue
+		}
+		var conds []string
+		for _, f := range coll.Fields {
+			if f.Type() == core.FieldTypeEmail {
+				conds = append(conds, "lower([["+f.GetName()+"]]) = {:addr}")
+			}
+		}
+		if len(conds) == 0 {
+			continue
+		}
+		_, err = app.DB().NewQuery("UPDATE consents SET withdrawn_at = {:now} WHERE purpose = 'marketing_email' AND coalesce(withdrawn_at, '') = ''" +
+			" AND object = {:o} AND record_id IN (SELECT id FROM {{" + coll.Name + "}} WHERE " + strings.Join(conds, " OR ") + ")").
+			Bind(dbx.Params{"now": now, "o": o, "addr": addr}).Execute()
+		if err != nil {
+			return fmt.Errorf("withdraw the marketing consents of %s: %w", addr, err)
+		}
+	}
+	return nil
+}
+
+// consentReason says why marketing mail about a record must not go out for lack of a valid
+// marketing consent: the record has marketing consents, but every one is withdrawn or waits
+// for its double opt-in confirmation. A record without any consent is mailed on the basis
+// the organisation declares for it (see README, "Consent").
+func consentReason(app core.App, m Message) (string, error) {
+	if m.Object == "" || m.RecordID == "" {
+		return "", nil
+	}
+	var row struct {
+		Total int `db:"total"`
+		Valid int `db:"valid"`
+	}
+	err := app.DB().NewQuery(`SELECT count(*) AS total, coalesce(sum(CASE WHEN coalesce(withdrawn_at, '') = ''
+		AND (needs_confirmation = FALSE OR coalesce(confirmed_at, '') != '') THEN 1 ELSE 0 END), 0) AS valid
+		FROM consents WHERE object = {:o} AND record_id = {:id} AND purpose = 'marketing_email'`).
+		Bind(dbx.Params{"o": m.Object, "id": m.RecordID}).One(&row)
+	if err != nil {
+		return "", fmt.Errorf("check the marketing consent: %w", err)
+	}
+	if row.Total > 0 && row.Valid == 0 {
+		return fmt.Sprintf("%s %s has no valid marketing consent (withdrawn, or double opt-in not confirmed)", m.Object, m.RecordID), nil
+	}
+	return "", nil
 }
 
 // suppressedReason says why a marketing email must not go out ("" when it may): its
@@ -78,6 +143,9 @@ func (s *Sender) suppressedReason(app core.App, m Message) (string, error) {
 		return fmt.Sprintf("%s belongs to an erased person (suppressed since %s)", addr, rec.GetString("created")), nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return "", fmt.Errorf("check the suppression list: %w", err)
+	}
+	if why, err := consentReason(app, m); why != "" || err != nil {
+		return why, err
 	}
 	if m.Object != "" && m.RecordID != "" {
 		r, err := app.FindRecordById(m.Object, m.RecordID)
