@@ -9,8 +9,8 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
-	"github.com/relata/relata/workflows/condition"
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/workflows/condition"
 	"github.com/relata/relata/workflows/outbox"
 )
 
