@@ -3,7 +3,9 @@ package workflows
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
@@ -188,21 +190,32 @@ func (e *Engine) testRecord(w *Workflow, id string, values map[string]any) (*cor
 	if w.Object == noObject {
 		return nil, nil
 	}
-	if id != "" {
-		rec, err := e.app.FindRecordById(w.Object.Name, id)
-		if err != nil {
-			return nil, errors.New("no " + w.Object.Name + " record with id " + id)
-		}
-		return rec, nil
-	}
 	coll, err := e.app.FindCachedCollectionByNameOrId(w.Object.Name)
 	if err != nil {
 		return nil, err
 	}
-	rec := core.NewRecord(coll)
+	// Values with an existing record's id (or given with recordId) override its fields for
+	// the test; other values make a new record.
+	var rec *core.Record
+	if vid, _ := values["id"].(string); id == "" && vid != "" {
+		rec, _ = e.app.FindRecordById(w.Object.Name, vid)
+	}
+	if id != "" {
+		if rec, err = e.app.FindRecordById(w.Object.Name, id); err != nil {
+			return nil, errors.New("no " + w.Object.Name + " record with id " + id)
+		}
+	}
+	if rec == nil {
+		rec = core.NewRecord(coll)
+	}
 	for k, v := range values {
-		if w.Object.Field(k) == nil && k != "id" {
-			return nil, errors.New(w.Object.Name + " has no field " + k)
+		// Any column of the record: the object's fields, their companions (a currency
+		// field's amount_currency) and the id.
+		if coll.Fields.GetByName(k) == nil {
+			return nil, fmt.Errorf("%s has no field %q (fields: %s)", w.Object.Name, k, strings.Join(coll.Fields.FieldNames(), ", "))
+		}
+		if !rec.IsNew() && (k == schemas.FieldCreated || k == schemas.FieldUpdated) {
+			continue
 		}
 		rec.Set(k, v)
 	}
