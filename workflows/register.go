@@ -43,6 +43,10 @@ type Config struct {
 	// although they are loopback, link-local, private or otherwise internal addresses.
 	// Default: none.
 	WebhookAllow []string
+	// WatchInterval is how often the server looks for workflow changes other processes made
+	// to its database (`relata workflow import` while it runs) and recompiles. Default: 1s;
+	// negative: never.
+	WatchInterval time.Duration
 	// ScriptTimeout bounds one script action. Default: 1s.
 	ScriptTimeout time.Duration
 	// Now returns the current time. Default: time.Now.
@@ -100,6 +104,9 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Engine, error)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.WatchInterval == 0 {
+		cfg.WatchInterval = time.Second
+	}
 	webhooks, err := newWebhookClient(cfg.WebhookAllow)
 	if err != nil {
 		return nil, fmt.Errorf("workflows: Config.WebhookAllow: %w", err)
@@ -114,6 +121,12 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Engine, error)
 		sandbox: sandbox.New(sandbox.Timeout(cfg.ScriptTimeout)),
 	}
 	e.webhooks = webhooks
+	cfg.Registry.OnChange(func() {
+		// Fields may have come or gone: compile every workflow against the new model.
+		if err := e.Load(); err != nil {
+			app.Logger().Error("relata: reload workflows after a schema change", "error", err)
+		}
+	})
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id:       "relata.workflows.start",
 		Priority: -90, // after the object model is in sync
@@ -234,6 +247,42 @@ func (e *Engine) Start() {
 		e.wg.Add(1)
 		go e.worker()
 	}
+	if e.cfg.WatchInterval > 0 {
+		e.wg.Add(1)
+		go e.watch(e.stop)
+	}
+}
+
+// watch reloads the workflows when the workflows collection changed behind the engine's
+// back: another process (the CLI) imported, edited or deleted definitions. The stamp (count
+// and latest update) costs one indexed query a second.
+func (e *Engine) watch(stop <-chan struct{}) {
+	defer e.wg.Done()
+	last := "" // the first tick reloads: a change made while the server started is not missed
+	t := time.NewTicker(e.cfg.WatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		st, err := e.stamp()
+		if err != nil || st == last {
+			continue
+		}
+		if err := e.Load(); err != nil {
+			e.app.Logger().Error("relata: reload workflows changed by another process", "error", err)
+			continue
+		}
+		last = st
+	}
+}
+
+func (e *Engine) stamp() (string, error) {
+	var s string
+	err := e.app.DB().NewQuery("SELECT count(*) || '/' || ifnull(max(updated), '') FROM " + Collection).Row(&s)
+	return s, err
 }
 
 // Stop stops the workers and waits for the runs they execute to reach a step boundary.
