@@ -208,10 +208,16 @@ func (e *Engine) walk(w *Workflow, now time.Time, q timedQuery) (int, error) {
 			return n, nil
 		}
 		last := recs[len(recs)-1]
-		lastID = last.Id
+		col := ""
 		if q.order != "" {
-			lastCol = last.GetString(q.order)
+			col = last.GetString(q.order)
 		}
+		if lastID != "" && (col < lastCol || col == lastCol && last.Id <= lastID) {
+			// A value stored in another format than PocketBase writes would read back
+			// differently: stop rather than walk the same page again.
+			return n, fmt.Errorf("%s.%s of record %s does not sort after the previous page: is it stored as PocketBase stores dates?", w.Object.Name, q.order, last.Id)
+		}
+		lastID, lastCol = last.Id, col
 	}
 }
 
