@@ -139,3 +139,28 @@ func TestScriptStoreErrorsSayWhereOnce(t *testing.T) {
 		t.Errorf("error = %q; want \"find deals:\" exactly once", msg)
 	}
 }
+
+// A retried run uses the workflow's definition as it is now: after a fix is imported, the
+// retry runs the fixed script, not the one that failed.
+func TestRetryUsesTheCurrentDefinition(t *testing.T) {
+	e := newEnv(t, workflows.Config{})
+	def := func(src string) string {
+		return `{"name": "s", "enabled": true, "object": "deals", "trigger": {"type": "record_created"},
+		  "actions": [{"type": "script", "source": ` + jsonOf(src) + `}]}`
+	}
+	e.save(t, def(`throw new Error('v1 is broken')`))
+	deal := schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": "Big", "stage": "lead"})
+	e.drain(t)
+	run := e.runs(t, "")[0]
+	if run.GetString("status") != workflows.StatusFailed {
+		t.Fatalf("run = %s", run.GetString("status"))
+	}
+	e.save(t, def(`set('description', 'v2')`))
+	if err := e.eng.Retry(run.Id); err != nil {
+		t.Fatal(err)
+	}
+	e.drain(t)
+	if d, _ := e.app.FindRecordById("deals", deal.Id); d.GetString("description") != "v2" {
+		t.Errorf("description = %q; want v2 from the current definition", d.GetString("description"))
+	}
+}
