@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -137,29 +138,47 @@ func (r *Registry) watch(last string, stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		st, err := r.stamp()
-		if err != nil || st == last {
-			continue
+		if !r.app.IsBootstrapped() {
+			return // the app was closed without terminating (tests)
 		}
-		last = st
-		if err := r.Reload(); err != nil {
-			r.app.Logger().Warn("relata: cannot refresh the object model after a schema change", "error", err)
-			continue
-		}
-		r.mu.RLock()
-		fns := slices.Clone(r.listeners)
-		r.mu.RUnlock()
-		for _, fn := range fns {
-			fn()
-		}
+		last = r.refreshIfChanged(last)
 	}
+}
+
+// refreshIfChanged reloads the model when the stamp moved from last, tells the listeners,
+// and returns the stamp the model now reflects.
+func (r *Registry) refreshIfChanged(last string) (now string) {
+	defer func() {
+		if x := recover(); x != nil { // a database closed under the watcher
+			now = last
+		}
+	}()
+	st, err := r.stamp()
+	if err != nil || st == last {
+		return last
+	}
+	if err := r.Reload(); err != nil {
+		r.app.Logger().Warn("relata: cannot refresh the object model after a schema change", "error", err)
+		return last // try again at the next tick
+	}
+	r.mu.RLock()
+	fns := slices.Clone(r.listeners)
+	r.mu.RUnlock()
+	for _, fn := range fns {
+		fn()
+	}
+	return st
 }
 
 // stamp changes whenever a collection or an applied definition is created, changed or
 // deleted.
 func (r *Registry) stamp() (string, error) {
+	db := r.app.DB()
+	if db == nil {
+		return "", errors.New("the database is closed")
+	}
 	var s string
-	err := r.app.DB().NewQuery(`SELECT
+	err := db.NewQuery(`SELECT
 		(SELECT count(*) || '/' || ifnull(max(updated), '') FROM _collections) || '|' ||
 		(SELECT count(*) || '/' || ifnull(max(updated), '') FROM ` + StateCollection + `)`).Row(&s)
 	return s, err

@@ -267,21 +267,39 @@ func (e *Engine) watch(stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		st, err := e.stamp()
-		if err != nil || st == last {
-			continue
+		if !e.app.IsBootstrapped() {
+			return // the app was closed without terminating (tests)
 		}
-		if err := e.Load(); err != nil {
-			e.app.Logger().Error("relata: reload workflows changed by another process", "error", err)
-			continue
-		}
-		last = st
+		last = e.reloadIfChanged(last)
 	}
 }
 
+// reloadIfChanged reloads the workflows when the stamp moved from last and returns the stamp
+// the loaded workflows reflect.
+func (e *Engine) reloadIfChanged(last string) (now string) {
+	defer func() {
+		if x := recover(); x != nil { // a database closed under the watcher
+			now = last
+		}
+	}()
+	st, err := e.stamp()
+	if err != nil || st == last {
+		return last
+	}
+	if err := e.Load(); err != nil {
+		e.app.Logger().Error("relata: reload workflows changed by another process", "error", err)
+		return last
+	}
+	return st
+}
+
 func (e *Engine) stamp() (string, error) {
+	db := e.app.DB()
+	if db == nil {
+		return "", errors.New("the database is closed")
+	}
 	var s string
-	err := e.app.DB().NewQuery("SELECT count(*) || '/' || ifnull(max(updated), '') FROM " + Collection).Row(&s)
+	err := db.NewQuery("SELECT count(*) || '/' || ifnull(max(updated), '') FROM " + Collection).Row(&s)
 	return s, err
 }
 
