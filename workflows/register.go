@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -71,6 +72,7 @@ type Engine struct {
 	running bool
 
 	webhooks *webhookClient // built once from Config.WebhookAllow
+	ticking  atomic.Bool    // a minute tick is running
 }
 
 // Register adds the workflow engine to app and, if rootCmd is set, the "workflow" command.
@@ -226,6 +228,13 @@ func (e *Engine) start() error {
 		}
 	}
 	e.app.Cron().MustAdd("relata_workflows_tick", "* * * * *", func() {
+		// A tick that queues very many runs (a first tick over a million records) may take
+		// longer than a minute: the next one waits for the minute after it ends.
+		if !e.ticking.CompareAndSwap(false, true) {
+			e.app.Logger().Warn("relata: workflow tick skipped: the previous tick is still running")
+			return
+		}
+		defer e.ticking.Store(false)
 		if err := e.Tick(e.cfg.Now()); err != nil {
 			e.app.Logger().Error("relata: workflow tick", "error", err)
 		}
