@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -20,7 +21,7 @@ import (
 // a CRM user with the role admin or manager, or a superuser.
 //
 //	POST /api/relata/workflows/validate      {"definition": {...}}
-//	POST /api/relata/workflows/test          {"name" | "definition", "recordId" | "record", "old"}
+//	POST /api/relata/workflows/test          {"name" | "definition", "recordId" and/or "record", "old"}
 //	POST /api/relata/workflows/{name}/run    {"recordId"}
 //	POST /api/relata/runs/{id}/retry
 //	GET  /api/relata/objects/{object}/variables
@@ -115,7 +116,7 @@ func (e *Engine) apiTest(re *core.RequestEvent) error {
 	if err != nil {
 		return re.BadRequestError(err.Error(), nil)
 	}
-	rep, err := e.DryRun(w, rec, body.Old, nil)
+	rep, err := e.DryRun(w, rec, testOld(rec, body.Record, body.Old), nil)
 	if err != nil {
 		return re.InternalServerError("The dry run failed.", err)
 	}
@@ -220,6 +221,23 @@ func (e *Engine) testRecord(w *Workflow, id string, values map[string]any) (*cor
 		rec.Set(k, v)
 	}
 	return rec, nil
+}
+
+// testOld returns the values before the change a dry run simulates: old over the record's
+// values when given; the stored values when values override a stored record (the override
+// is the change); else nil (no change: every trigger fits).
+func testOld(rec *core.Record, values, old map[string]any) map[string]any {
+	switch {
+	case rec == nil:
+		return old
+	case old != nil:
+		merged := rec.FieldsData()
+		maps.Copy(merged, old)
+		return merged
+	case !rec.IsNew() && len(values) > 0:
+		return rec.Original().FieldsData()
+	}
+	return nil
 }
 
 // Retry queues a failed or dead run again. Its completed steps are kept and not repeated;

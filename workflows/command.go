@@ -128,16 +128,7 @@ from the stored values unless --old gives others.`,
 			if err != nil {
 				return err
 			}
-			if oldValues == nil && rec != nil && !rec.IsNew() && len(values) > 0 {
-				oldValues = rec.Original().FieldsData() // the override is the change
-			} else if oldValues != nil && rec != nil {
-				merged := rec.FieldsData()
-				for k, v := range oldValues {
-					merged[k] = v
-				}
-				oldValues = merged
-			}
-			rep, err := e.DryRun(w, rec, oldValues, nil)
+			rep, err := e.DryRun(w, rec, testOld(rec, values, oldValues), nil)
 			if err != nil {
 				return err
 			}

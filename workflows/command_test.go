@@ -2,6 +2,8 @@ package workflows_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,6 +83,12 @@ func TestWorkflowTestCommand(t *testing.T) {
 				t.Fatalf("err = %v, output:\n%s\nwant %q", err, out, tt.want)
 			}
 		})
+	}
+	// The API overrides a stored record the same way.
+	code, rep := e.api(t, http.MethodPost, "/api/relata/workflows/test", e.mgrTok, map[string]any{
+		"definition": json.RawMessage(kickoff), "recordId": deal.Id, "record": map[string]any{"stage": "won"}})
+	if code != 200 || rep["triggered"] != true || !strings.Contains(jsonOf(rep["steps"]), "kickoff Elm") {
+		t.Errorf("API override = %d %v", code, rep)
 	}
 	// Nothing was imported or changed.
 	if n := e.count(t, workflows.Collection, "id != ''"); n != 0 {
