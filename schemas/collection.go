@@ -43,6 +43,14 @@ func Collection(o *Object, ids CollectionIDs) (*core.Collection, error) {
 		}
 		c.AddIndex(indexName(o.Name, []string{f.Name}, true), true, "`"+f.Name+"`", where)
 	}
+	// Time triggers walk records by these columns (with the id as a tie-breaker): dates
+	// reached, records gone quiet.
+	for _, f := range o.Fields {
+		if f.Type == TypeDate || f.Type == TypeDateTime {
+			addCursorIndex(c, o, f.Name)
+		}
+	}
+	addCursorIndex(c, o, FieldUpdated)
 	for _, idx := range o.Indexes {
 		cols := make([]string, len(idx.Fields))
 		for i, n := range idx.Fields {
@@ -52,6 +60,17 @@ func Collection(o *Object, ids CollectionIDs) (*core.Collection, error) {
 	}
 	applyRules(c, o)
 	return c, nil
+}
+
+// addCursorIndex indexes column and id, unless the object's own indexes already use the name.
+func addCursorIndex(c *core.Collection, o *Object, column string) {
+	name := indexName(o.Name, []string{column, FieldID}, false)
+	for _, idx := range o.Indexes {
+		if indexName(o.Name, idx.Fields, idx.Unique) == name {
+			return
+		}
+	}
+	c.AddIndex(name, false, "`"+column+"`, `"+FieldID+"`", "")
 }
 
 func indexName(object string, fields []string, unique bool) string {

@@ -1,6 +1,7 @@
 package schemas
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
@@ -31,6 +33,10 @@ type Config struct {
 	// used as it is and `relata schema apply` applies changes. Default: false (apply additive
 	// changes at start and refuse to start on destructive ones).
 	NoAutoApply bool
+	// WatchInterval is how often a serving process looks for schema changes other processes
+	// made to its database (`relata schema apply` while the server runs) and refreshes the
+	// model. Default: 1s; negative: never.
+	WatchInterval time.Duration
 }
 
 // Registry is the live object model: the definitions from files merged with what admins
@@ -39,9 +45,13 @@ type Registry struct {
 	app core.App
 	cfg Config
 
-	mu      sync.RWMutex
-	defs    []*Object // as loaded from the files
-	objects []*Object // merged with the database, sorted by name
+	mu        sync.RWMutex
+	defs      []*Object // as loaded from the files, then as last applied by any process
+	objects   []*Object // merged with the database, sorted by name
+	listeners []func()  // called after a refresh the watcher made
+
+	stopWatch chan struct{}
+	watching  sync.WaitGroup
 }
 
 // Register adds the object model to app and, if rootCmd is set, the "schema" and "seed"
@@ -56,6 +66,14 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Registry, erro
 			if err := r.Sync(); err != nil {
 				return err
 			}
+			r.startWatch()
+			return e.Next()
+		},
+	})
+	app.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{
+		Id: "relata.schemas.unwatch",
+		Func: func(e *core.TerminateEvent) error {
+			r.stopWatching()
 			return e.Next()
 		},
 	})
@@ -76,7 +94,132 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Registry, erro
 	if rootCmd != nil {
 		rootCmd.AddCommand(r.newSchemaCommand(), r.newSeedCommand(), r.newRatesCommand(), r.newInitCommand())
 	}
+	if r.cfg.WatchInterval == 0 {
+		r.cfg.WatchInterval = time.Second
+	}
 	return r, nil
+}
+
+// OnChange registers fn to be called after the model was refreshed because the database's
+// collections or applied definitions changed (in this process or another). The workflow
+// engine recompiles its workflows then.
+func (r *Registry) OnChange(fn func()) {
+	r.mu.Lock()
+	r.listeners = append(r.listeners, fn)
+	r.mu.Unlock()
+}
+
+func (r *Registry) startWatch() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cfg.WatchInterval < 0 || r.stopWatch != nil {
+		return
+	}
+	r.stopWatch = make(chan struct{})
+	r.watching.Add(1)
+	go r.watch("", r.stopWatch) // the first tick reloads: nothing changed while starting is missed
+}
+
+func (r *Registry) stopWatching() {
+	r.mu.Lock()
+	stop := r.stopWatch
+	r.stopWatch = nil
+	r.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		r.watching.Wait()
+	}
+}
+
+// watch polls a cheap change stamp of the collections and the applied definitions; when it
+// moves, another process (or this one) changed the schema: the model is rebuilt from what
+// the database now holds.
+func (r *Registry) watch(last string, stop <-chan struct{}) {
+	defer r.watching.Done()
+	t := time.NewTicker(r.cfg.WatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if !r.app.IsBootstrapped() {
+			return // the app was closed without terminating (tests)
+		}
+		last = r.refreshIfChanged(last)
+	}
+}
+
+// refreshIfChanged reloads the model when the stamp moved from last, tells the listeners,
+// and returns the stamp the model now reflects.
+func (r *Registry) refreshIfChanged(last string) (now string) {
+	defer func() {
+		if x := recover(); x != nil { // a database closed under the watcher
+			now = last
+		}
+	}()
+	st, err := r.stamp()
+	if err != nil || st == last {
+		return last
+	}
+	if err := r.Reload(); err != nil {
+		r.app.Logger().Warn("relata: cannot refresh the object model after a schema change", "error", err)
+		return last // try again at the next tick
+	}
+	r.mu.RLock()
+	fns := slices.Clone(r.listeners)
+	r.mu.RUnlock()
+	for _, fn := range fns {
+		fn()
+	}
+	return st
+}
+
+// stamp changes whenever a collection or an applied definition is created, changed or
+// deleted.
+func (r *Registry) stamp() (string, error) {
+	db := r.app.DB()
+	if db == nil {
+		return "", errors.New("the database is closed")
+	}
+	var s string
+	err := db.NewQuery(`SELECT
+		(SELECT count(*) || '/' || ifnull(max(updated), '') FROM _collections) || '|' ||
+		(SELECT count(*) || '/' || ifnull(max(updated), '') FROM ` + StateCollection + `)`).Row(&s)
+	return s, err
+}
+
+// Reload rebuilds the model after another process changed the schema: it drops PocketBase's
+// cached collections, takes the definitions as last applied (by whichever process) over the
+// loaded files, and merges them with the database.
+func (r *Registry) Reload() error {
+	if err := r.app.ReloadCachedCollections(); err != nil {
+		return err
+	}
+	applied, err := appliedDefinitions(r.app)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defs := make([]*Object, 0, len(r.defs)+len(applied))
+	seen := map[string]bool{}
+	for _, d := range r.defs {
+		if a, ok := applied[d.Name]; ok {
+			d = a
+		}
+		seen[d.Name] = true
+		defs = append(defs, d)
+	}
+	for name, a := range applied {
+		if !seen[name] {
+			defs = append(defs, a)
+		}
+	}
+	slices.SortFunc(defs, func(a, b *Object) int { return strings.Compare(a.Name, b.Name) })
+	r.defs = defs
+	r.mu.Unlock()
+	return r.Refresh()
 }
 
 // MustRegister is like [Register] but panics on error. It is meant for main.

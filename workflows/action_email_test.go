@@ -1,12 +1,16 @@
 package workflows_test
 
 import (
+	"fmt"
 	"mime"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/workflows"
@@ -152,4 +156,58 @@ func TestSendEmailRefusesHeaderInjection(t *testing.T) {
 
 func decodeWord(s string) (string, error) {
 	return new(mime.WordDecoder).DecodeHeader(s)
+}
+
+// The recipient's name is the recipient's own: a contact's own name for its "email", the
+// user's name for an owner, the related record's title for "buyer" or "buyer_email"; never
+// the title of the deal that triggered the mail.
+func TestSendEmailNamesTheRecipient(t *testing.T) {
+	e := newEnv(t, workflows.Config{})
+	deals, err := e.app.FindCollectionByNameOrId("deals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	contacts, _ := e.app.FindCollectionByNameOrId("contacts")
+	deals.Fields.Add(&core.RelationField{Name: "buyer", CollectionId: contacts.Id, MaxSelect: 1},
+		&core.EmailField{Name: "buyer_email"}, &core.EmailField{Name: "notify_email"})
+	if err := e.app.Save(deals); err != nil { // as an admin would in the dashboard
+		t.Fatal(err)
+	}
+	if _, err := e.app.DB().Update("users", dbx.Params{"name": "Alice Archer"}, dbx.HashExp{"id": e.alice.Id}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	buyer := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Bruno Buyer", "email": "bruno@example.com", "owner": e.alice.Id})
+	tests := []struct{ to, want string }{
+		{"owner", `"Alice Archer" <alice@example.com>`},
+		{"buyer", `"Bruno Buyer" <bruno@example.com>`},
+		{"buyer_email", `"Bruno Buyer" <other-address@example.com>`},
+		{"notify_email", `notify@example.com`},
+		{`="lit@example.com"`, `lit@example.com`},
+	}
+	for i, tt := range tests {
+		e.save(t, fmt.Sprintf(`{"name": "mail-%d", "enabled": true, "object": "deals", "trigger": {"type": "record_created"},
+		  "actions": [{"type": "send_email", "to": %q, "subject": "x", "text": "y"}]}`, i, tt.to))
+	}
+	schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": "12 Elm Street", "stage": "lead", "owner": e.alice.Id,
+		"buyer": buyer.Id, "buyer_email": "other-address@example.com", "notify_email": "notify@example.com"})
+	e.drain(t)
+	if failed := e.runs(t, `status != "succeeded"`); len(failed) != 0 {
+		t.Fatalf("run failed: %s", failed[0].GetString("error"))
+	}
+	mails, err := e.app.FindAllRecords(outbox.Collection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range mails {
+		got = append(got, m.GetStringSlice("to")...)
+	}
+	for _, tt := range tests {
+		if !slices.Contains(got, tt.want) {
+			t.Errorf("to %s: no email to %s among %q", tt.to, tt.want, got)
+		}
+	}
+	if s := strings.Join(got, " "); strings.Contains(s, "Elm") {
+		t.Errorf("the deal's title named a recipient: %q", s)
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/workflows/condition"
 	"github.com/relata/relata/workflows/outbox"
 )
@@ -95,17 +96,36 @@ type sendEmail struct {
 	Category string `json:"category"`
 
 	to, subject, text, html *Value
-	toField                 bool
+	// nameOf says whose name the recipient's address is shown with: "" none (an expression
+	// or literal address), "record" the record's own title (its "email" field), or a
+	// relation or owner field of the record whose target holds the address ("to": "buyer"),
+	// or is named like the email field ("buyer" for "buyer_email").
+	nameOf  string
+	toField *schemas.Field // a relation or owner field "to" names
 }
 
 func (a *sendEmail) Prepare(p *Prep) {
 	switch f := p.Object.Field(a.To); {
+	case f != nil && (f.Type == schemas.TypeRelation || f.Type == schemas.TypeOwner) && !f.Multiple:
+		a.toField, a.nameOf = f, f.Name
+		if f.Type == schemas.TypeRelation {
+			if t, ok := p.Registry.Object(f.Target); ok && emailField(t) == "" {
+				p.Errorf("/to", "%s of field %q have no email field", f.Target, a.To)
+			}
+		}
 	case f != nil:
-		if f.Type != "email" {
-			p.Errorf("/to", "field %q is a %s field, not an email field", a.To, f.Type)
+		if f.Type != schemas.TypeEmail {
+			p.Errorf("/to", "field %q is a %s field, not an email field or a single relation", a.To, f.Type)
 		}
 		a.to = p.Value("/to", "=record."+a.To, nil)
-		a.toField = true
+		// A record's "email" is its own address; "buyer_email" is the buyer's, named by the
+		// buyer relation when there is one, else by nobody.
+		if a.To == "email" {
+			a.nameOf = "record"
+		} else if rel := p.Object.Field(strings.TrimSuffix(a.To, "_email")); rel != nil && rel.Name != a.To &&
+			(rel.Type == schemas.TypeRelation || rel.Type == schemas.TypeOwner) && !rel.Multiple {
+			a.nameOf = rel.Name
+		}
 	case strings.HasPrefix(a.To, "="):
 		a.to = p.Value("/to", a.To, nil)
 	case strings.Contains(a.To, "@"):
@@ -136,7 +156,21 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 		s, _ := x.(string)
 		return s, nil
 	}
-	to, err := str(a.to, "to")
+	var to, name string
+	var err error
+	if a.toField != nil {
+		to, name, err = a.related(rc, a.toField.Name)
+	} else {
+		to, err = str(a.to, "to")
+		switch {
+		case err != nil:
+		case a.nameOf == "record" && rc.Object != nil && rc.Object.TitleField != "":
+			// Mail a record's own address under the record's name: "Ada Lovelace <ada@…>".
+			name, _ = rc.Input.Record[rc.Object.TitleField].(string)
+		case a.nameOf != "" && a.nameOf != "record":
+			_, name, err = a.related(rc, a.nameOf)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +185,8 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 		msg.RunID = rc.Run.Id
 	}
 	recipient := mail.Address{Address: to}
-	if a.toField && rc.Object != nil && rc.Object.TitleField != "" {
-		// Mail a record's own address under the record's name: "Ada Lovelace <ada@…>".
-		name, _ := rc.Input.Record[rc.Object.TitleField].(string)
-		recipient.Name = strings.Join(strings.Fields(name), " ")
+	if name = strings.Join(strings.Fields(name), " "); name != "" {
+		recipient.Name = name
 		to = recipient.String()
 	}
 	if a.Template != "" {
@@ -193,6 +225,50 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 		out["template"] = a.Template
 	}
 	return out, nil
+}
+
+// related reads the record that relation or owner field of the triggering record points to
+// (as the run-as user, when there is one) and returns its email address and its name: a
+// user's name, or the record's title. A field that points nowhere gives no address.
+func (a *sendEmail) related(rc *RunContext, field string) (addr, name string, err error) {
+	f := rc.Object.Field(field)
+	id, _ := rc.Input.Record[field].(string)
+	if f == nil || id == "" {
+		return "", "", nil
+	}
+	target := schemas.UsersCollection
+	if f.Type == schemas.TypeRelation {
+		target = f.Target
+	}
+	rec, err := rc.App.FindRecordById(target, id)
+	if err != nil {
+		return "", "", nil // deleted since: nobody to mail, or to name
+	}
+	if rc.Actor != nil {
+		ok, err := rc.App.CanAccessRecord(rec, &core.RequestInfo{Auth: rc.Actor}, rec.Collection().ViewRule)
+		if err != nil || !ok {
+			return "", "", Permanent(fmt.Errorf("to: %s is not allowed to view %s %s", rc.Actor.GetString("email"), target, id))
+		}
+	}
+	if target == schemas.UsersCollection {
+		return rec.Email(), rec.GetString("name"), nil
+	}
+	obj, ok := rc.Engine.reg.Object(target)
+	if !ok {
+		return "", "", nil
+	}
+	return rec.GetString(emailField(obj)), rec.GetString(obj.TitleField), nil
+}
+
+// emailField is the address field of obj: "email" if it has one, else its first email field.
+func emailField(obj *schemas.Object) string {
+	name := ""
+	for _, f := range obj.Fields {
+		if f.Type == schemas.TypeEmail && (name == "" || f.Name == "email") {
+			name = f.Name
+		}
+	}
+	return name
 }
 
 // render renders the action's template for the triggering record, as the run-as user.

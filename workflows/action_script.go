@@ -25,7 +25,8 @@ var _ Action = (*script)(nil)
 //	{"type": "script", "source": "if (record.amount > 50000) set('description', 'large deal')"}
 type script struct {
 	Source string `json:"source"`
-	// Timeout overrides the engine's script time limit ("500ms", "2s"), up to 10s.
+	// Timeout replaces the engine's script time limit ("500ms", "2s"), up to
+	// [MaxScriptTimeout].
 	Timeout string `json:"timeout"`
 
 	timeout time.Duration
@@ -42,22 +43,21 @@ func (a *script) Prepare(p *Prep) {
 	}
 	if a.Timeout != "" {
 		d, err := time.ParseDuration(a.Timeout)
-		if err != nil || d <= 0 || d > 10*time.Second {
-			p.Errorf("/timeout", "must be a duration up to 10s, such as 500ms")
+		if err != nil || d <= 0 || d > MaxScriptTimeout {
+			p.Errorf("/timeout", "must be a duration up to %v, such as 500ms or 5s", MaxScriptTimeout)
 		}
 		a.timeout = d
 	}
 }
 
+// MaxScriptTimeout is the longest time limit a script action may ask for. A run's steps
+// hold a worker (and, for scripts, the run's transaction) meanwhile.
+const MaxScriptTimeout = 10 * time.Second
+
 func (a *script) Run(rc *RunContext) (any, error) {
-	ctx := context.Background()
-	if a.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, a.timeout)
-		defer cancel()
-	}
-	res, err := rc.Engine.sandbox.Run(ctx, a.Source, sandbox.Input{
+	res, err := rc.Engine.sandbox.Run(context.Background(), a.Source, sandbox.Input{
 		Record: rc.Input.Record, Old: rc.Input.Old, Store: &scriptStore{rc: rc}, Now: rc.Input.Now,
+		Timeout: a.timeout,
 	})
 	if err != nil {
 		switch {

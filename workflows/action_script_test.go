@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/workflows"
 )
 
@@ -97,5 +98,69 @@ func TestScriptSyntaxErrorRefusedAtSave(t *testing.T) {
 	_, err = e.eng.Compile("s.json", d)
 	if err == nil || !strings.Contains(err.Error(), "/actions/0/source: line 1, column") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A script's own timeout replaces the engine's, above it too, up to MaxScriptTimeout.
+func TestScriptTimeoutIsHonoured(t *testing.T) {
+	e := newEnv(t, workflows.Config{ScriptTimeout: 200 * time.Millisecond})
+	e.save(t, `{"name": "s", "enabled": true, "object": "deals", "trigger": {"type": "record_created"},
+	  "actions": [{"type": "script", "timeout": "1500ms", "source": "while (true) {}"}]}`)
+	schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": "Big", "stage": "lead"})
+	start := time.Now()
+	e.drain(t)
+	el := time.Since(start)
+	run := e.runs(t, "")[0]
+	if !strings.Contains(run.GetString("error"), "ran longer than 1.5s") {
+		t.Errorf("error = %q; want the 1.5s limit named", run.GetString("error"))
+	}
+	if el < 1400*time.Millisecond || el > 10*time.Second {
+		t.Errorf("the script ran %v; want about 1.5s", el)
+	}
+	d, err := workflows.Parse("s.json", []byte(`{"name": "s", "object": "deals", "trigger": {"type": "record_created"},
+	  "actions": [{"type": "script", "timeout": "11s", "source": "1"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Compile("s.json", d); err == nil || !strings.Contains(err.Error(), "/actions/0/timeout: must be a duration up to 10s") {
+		t.Errorf("11s: err = %v", err)
+	}
+}
+
+// A failing find says "find deals:" once, not once per layer.
+func TestScriptStoreErrorsSayWhereOnce(t *testing.T) {
+	e := newEnv(t, workflows.Config{})
+	e.save(t, `{"name": "s", "enabled": true, "object": "deals", "trigger": {"type": "record_created"},
+	  "actions": [{"type": "script", "source": "find('deals', 'no_such_field = 1')"}]}`)
+	schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": "Big", "stage": "lead"})
+	e.drain(t)
+	msg := e.runs(t, "")[0].GetString("error")
+	if strings.Count(msg, "find deals:") != 1 {
+		t.Errorf("error = %q; want \"find deals:\" exactly once", msg)
+	}
+}
+
+// A retried run uses the workflow's definition as it is now: after a fix is imported, the
+// retry runs the fixed script, not the one that failed.
+func TestRetryUsesTheCurrentDefinition(t *testing.T) {
+	e := newEnv(t, workflows.Config{})
+	def := func(src string) string {
+		return `{"name": "s", "enabled": true, "object": "deals", "trigger": {"type": "record_created"},
+		  "actions": [{"type": "script", "source": ` + jsonOf(src) + `}]}`
+	}
+	e.save(t, def(`throw new Error('v1 is broken')`))
+	deal := schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": "Big", "stage": "lead"})
+	e.drain(t)
+	run := e.runs(t, "")[0]
+	if run.GetString("status") != workflows.StatusFailed {
+		t.Fatalf("run = %s", run.GetString("status"))
+	}
+	e.save(t, def(`set('description', 'v2')`))
+	if err := e.eng.Retry(run.Id); err != nil {
+		t.Fatal(err)
+	}
+	e.drain(t)
+	if d, _ := e.app.FindRecordById("deals", deal.Id); d.GetString("description") != "v2" {
+		t.Errorf("description = %q; want v2 from the current definition", d.GetString("description"))
 	}
 }

@@ -3,7 +3,10 @@ package workflows
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
+	"strings"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
@@ -18,7 +21,7 @@ import (
 // a CRM user with the role admin or manager, or a superuser.
 //
 //	POST /api/relata/workflows/validate      {"definition": {...}}
-//	POST /api/relata/workflows/test          {"name" | "definition", "recordId" | "record", "old"}
+//	POST /api/relata/workflows/test          {"name" | "definition", "recordId" and/or "record", "old"}
 //	POST /api/relata/workflows/{name}/run    {"recordId"}
 //	POST /api/relata/runs/{id}/retry
 //	GET  /api/relata/objects/{object}/variables
@@ -120,7 +123,7 @@ func (e *Engine) apiTest(re *core.RequestEvent) error {
 			return re.BadRequestError("no "+w.Object.Name+" record with id "+body.RecordID, nil)
 		}
 	}
-	rep, err := e.DryRun(w, rec, body.Old, nil)
+	rep, err := e.DryRun(w, rec, testOld(rec, body.Record, body.Old), nil)
 	if err != nil {
 		return re.InternalServerError("The dry run failed.", err)
 	}
@@ -198,25 +201,53 @@ func (e *Engine) testRecord(w *Workflow, id string, values map[string]any) (*cor
 	if w.Object == noObject {
 		return nil, nil
 	}
-	if id != "" {
-		rec, err := e.app.FindRecordById(w.Object.Name, id)
-		if err != nil {
-			return nil, errors.New("no " + w.Object.Name + " record with id " + id)
-		}
-		return rec, nil
-	}
 	coll, err := e.app.FindCachedCollectionByNameOrId(w.Object.Name)
 	if err != nil {
 		return nil, err
 	}
-	rec := core.NewRecord(coll)
+	// Values with an existing record's id (or given with recordId) override its fields for
+	// the test; other values make a new record.
+	var rec *core.Record
+	if vid, _ := values["id"].(string); id == "" && vid != "" {
+		rec, _ = e.app.FindRecordById(w.Object.Name, vid)
+	}
+	if id != "" {
+		if rec, err = e.app.FindRecordById(w.Object.Name, id); err != nil {
+			return nil, errors.New("no " + w.Object.Name + " record with id " + id)
+		}
+	}
+	if rec == nil {
+		rec = core.NewRecord(coll)
+	}
 	for k, v := range values {
-		if w.Object.Field(k) == nil && k != "id" {
-			return nil, errors.New(w.Object.Name + " has no field " + k)
+		// Any column of the record: the object's fields, their companions (a currency
+		// field's amount_currency) and the id.
+		if coll.Fields.GetByName(k) == nil {
+			return nil, fmt.Errorf("%s has no field %q (fields: %s)", w.Object.Name, k, strings.Join(coll.Fields.FieldNames(), ", "))
+		}
+		if !rec.IsNew() && (k == schemas.FieldCreated || k == schemas.FieldUpdated) {
+			continue
 		}
 		rec.Set(k, v)
 	}
 	return rec, nil
+}
+
+// testOld returns the values before the change a dry run simulates: old over the record's
+// values when given; the stored values when values override a stored record (the override
+// is the change); else nil (no change: every trigger fits).
+func testOld(rec *core.Record, values, old map[string]any) map[string]any {
+	switch {
+	case rec == nil:
+		return old
+	case old != nil:
+		merged := rec.FieldsData()
+		maps.Copy(merged, old)
+		return merged
+	case !rec.IsNew() && len(values) > 0:
+		return rec.Original().FieldsData()
+	}
+	return nil
 }
 
 // Retry queues a failed or dead run again. Its completed steps are kept and not repeated;

@@ -92,17 +92,26 @@ func (e *Engine) newValidateCommand() *cobra.Command {
 func (e *Engine) newTestCommand() *cobra.Command {
 	var record, old string
 	cmd := &cobra.Command{
-		Use:   "test NAME --record ID|JSON",
+		Use:   "test NAME|FILE.json --record ID|JSON",
 		Short: "Dry run: show what a workflow would do for a record, with no side effects",
+		Long: `Dry run: show what a stored workflow, or a definition file that is not imported, would do
+for a record, with no side effects.
+
+--record is a record id, or JSON values: a new record ({"name": "Test", "amount": 90000}, any
+column including currency codes such as amount_currency), or an existing record with some
+fields overridden ({"id": "...", "stage": "won"}); the override is then the change tested,
+from the stored values unless --old gives others.`,
 		Example: `  relata workflow test web-lead-call-task --record '{"full_name": "Test Lead", "source": "website"}'
-  relata workflow test proposal-task --record '{"name": "Test", "amount": 90000, "stage": "proposal"}' --old '{"stage": "qualified"}'`,
+  relata workflow test proposal-task --record '{"name": "Test", "amount": 90000, "stage": "proposal"}' --old '{"stage": "qualified"}'
+  relata workflow test ./examples/sales/workflows/proposal-task.json --record '{"name": "Test", "amount": 90000, "amount_currency": "GBP", "stage": "proposal"}'
+  relata workflow test proposal-task --record '{"id": "dea000000000001", "stage": "proposal"}'`,
 		Args:         cobra.ExactArgs(1),
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := e.ready(); err != nil {
 				return err
 			}
-			w, err := e.storedWorkflow(args[0])
+			w, err := e.testWorkflow(args[0])
 			if err != nil {
 				return printErrors(cmd.ErrOrStderr(), err)
 			}
@@ -123,14 +132,7 @@ func (e *Engine) newTestCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if oldValues != nil && rec != nil {
-				merged := rec.FieldsData()
-				for k, v := range oldValues {
-					merged[k] = v
-				}
-				oldValues = merged
-			}
-			rep, err := e.DryRun(w, rec, oldValues, nil)
+			rep, err := e.DryRun(w, rec, testOld(rec, values, oldValues), nil)
 			if err != nil {
 				return err
 			}
@@ -141,6 +143,24 @@ func (e *Engine) newTestCommand() *cobra.Command {
 	cmd.Flags().StringVar(&record, "record", "", "the record: an id, or JSON field values")
 	cmd.Flags().StringVar(&old, "old", "", "JSON values the record had before the change (for update triggers)")
 	return cmd
+}
+
+// testWorkflow is the stored workflow named arg, or the definition in file arg (a path
+// ending in .json, or an existing file), compiled but not stored.
+func (e *Engine) testWorkflow(arg string) (*Workflow, error) {
+	st, statErr := os.Stat(arg)
+	if !strings.HasSuffix(arg, ".json") && (statErr != nil || st.IsDir()) {
+		return e.storedWorkflow(arg)
+	}
+	data, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, fmt.Errorf("read the workflow file: %w", err)
+	}
+	d, err := Parse(arg, data)
+	if err != nil {
+		return nil, err
+	}
+	return e.Compile(arg, d)
 }
 
 func printReport(w io.Writer, rep *Report) {

@@ -59,6 +59,11 @@ type Trigger struct {
 	Cron string `json:"cron,omitempty"`
 	// Offset shifts a date trigger from the field's date: "-30d" fires 30 days before.
 	Offset string `json:"offset,omitempty"`
+	// FireLate makes a date trigger fire at once for a record created or changed after its
+	// due time had passed (a viewing booked 2 hours ahead of a "1 day before" reminder), while
+	// the date is still ahead (negative offsets) or at most 7 days past due (other offsets).
+	// Without it such records are skipped: only dates that come due later fire.
+	FireLate bool `json:"fireLate,omitempty"`
 	// Days is how long a record must go untouched to fire a dormant trigger.
 	Days int `json:"days,omitempty"`
 	// Form is the slug of the form of form_submitted triggers.

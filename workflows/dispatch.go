@@ -377,8 +377,23 @@ func (e *Engine) insertRun(tx core.App, r newRun) (string, error) {
 // Runs are written with SQL rather than record saves: this is the hot path of every triggering
 // change, and runs are Relata's own bookkeeping (no API hooks or validation to run).
 func (e *Engine) insertRuns(tx core.App, runs []newRun) ([]string, error) {
+	ids, n, err := e.writeRuns(tx, runs)
+	if err != nil || n == 0 {
+		return nil, err // n == 0: the dedupe key was taken: queued before
+	}
+	return ids, nil
+}
+
+// countRuns is insertRuns for runs with dedupe keys of their own; it returns how many were
+// stored.
+func (e *Engine) countRuns(tx core.App, runs []newRun) (int, error) {
+	_, n, err := e.writeRuns(tx, runs)
+	return int(n), err
+}
+
+func (e *Engine) writeRuns(tx core.App, runs []newRun) ([]string, int64, error) {
 	if len(runs) == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	now := dbTime(time.Now())
 	params := dbx.Params{"now": now}
@@ -395,7 +410,7 @@ func (e *Engine) insertRuns(tx core.App, runs []newRun) ([]string, error) {
 		if input == nil {
 			var err error
 			if input, err = marshalInput(r.in, r.event); err != nil {
-				return nil, err
+				return nil, 0, err
 			}
 		}
 		object := r.w.Object.Name
@@ -425,12 +440,10 @@ func (e *Engine) insertRuns(tx core.App, runs []newRun) ([]string, error) {
 		VALUES ` + strings.Join(rows, ", ") + `
 		ON CONFLICT DO NOTHING`).Bind(params).Execute()
 	if err != nil {
-		return nil, fmt.Errorf("queue runs of workflow %q: %w", runs[0].w.Def.Name, err)
+		return nil, 0, fmt.Errorf("queue runs of workflow %q: %w", runs[0].w.Def.Name, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, nil // the dedupe key was taken: queued before
-	}
-	return ids, nil
+	n, err := res.RowsAffected()
+	return ids, n, err
 }
 
 // idAlphabet is PocketBase's default record id alphabet.

@@ -40,8 +40,9 @@ var errDryRun = errors.New("dry run")
 
 // DryRun shows what w would do for a record, with no side effect: database actions run in a
 // transaction that is rolled back, external calls are described instead of made, waits are
-// skipped. rec is the record as it is now; old, when not nil, are its values before the
-// change being simulated (for update triggers).
+// skipped. rec is the record as it is now (unsaved values, or a stored record with fields
+// overridden, are saved inside the rolled back transaction); old, when not nil, are its values
+// before the change being simulated (for update triggers).
 func (e *Engine) DryRun(w *Workflow, rec *core.Record, old map[string]any, actor *core.Record) (*Report, error) {
 	rep := &Report{Workflow: w.Def.Name, Steps: []StepReport{}}
 	in := condition.Input{Now: e.cfg.Now(), User: userOf(actor), Event: "test"}
@@ -81,9 +82,9 @@ func (e *Engine) DryRun(w *Workflow, rec *core.Record, old map[string]any, actor
 	rc.Ctx = withRun(context.Background(), e.cfg.MaxDepth, "") // writes in a dry run trigger nothing
 	err := e.app.RunInTransaction(func(tx core.App) error {
 		rc.App = tx
-		if rec != nil && rec.IsNew() {
-			// A record given as values exists only inside the rolled back transaction, so that
-			// actions on "the record" can be tried too.
+		if rec != nil && (rec.IsNew() || len(changedFields(rec.Original().FieldsData(), rec.FieldsData())) > 0) {
+			// A record given as values, or an existing one with fields overridden, exists only
+			// inside the rolled back transaction, so that actions on "the record" can be tried too.
 			if err := tx.SaveWithContext(rc.Ctx, rec); err != nil {
 				rep.Error = "the test record is not valid: " + err.Error()
 				return errDryRun

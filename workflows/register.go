@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -43,6 +44,10 @@ type Config struct {
 	// although they are loopback, link-local, private or otherwise internal addresses.
 	// Default: none.
 	WebhookAllow []string
+	// WatchInterval is how often the server looks for workflow changes other processes made
+	// to its database (`relata workflow import` while it runs) and recompiles. Default: 1s;
+	// negative: never.
+	WatchInterval time.Duration
 	// ScriptTimeout bounds one script action. Default: 1s.
 	ScriptTimeout time.Duration
 	// Now returns the current time. Default: time.Now.
@@ -67,6 +72,7 @@ type Engine struct {
 	running bool
 
 	webhooks *webhookClient // built once from Config.WebhookAllow
+	ticking  atomic.Bool    // a minute tick is running
 }
 
 // Register adds the workflow engine to app and, if rootCmd is set, the "workflow" command.
@@ -100,6 +106,9 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Engine, error)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.WatchInterval == 0 {
+		cfg.WatchInterval = time.Second
+	}
 	webhooks, err := newWebhookClient(cfg.WebhookAllow)
 	if err != nil {
 		return nil, fmt.Errorf("workflows: Config.WebhookAllow: %w", err)
@@ -114,6 +123,12 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Engine, error)
 		sandbox: sandbox.New(sandbox.Timeout(cfg.ScriptTimeout)),
 	}
 	e.webhooks = webhooks
+	cfg.Registry.OnChange(func() {
+		// Fields may have come or gone: compile every workflow against the new model.
+		if err := e.Load(); err != nil {
+			app.Logger().Error("relata: reload workflows after a schema change", "error", err)
+		}
+	})
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id:       "relata.workflows.start",
 		Priority: -90, // after the object model is in sync
@@ -213,6 +228,13 @@ func (e *Engine) start() error {
 		}
 	}
 	e.app.Cron().MustAdd("relata_workflows_tick", "* * * * *", func() {
+		// A tick that queues very many runs (a first tick over a million records) may take
+		// longer than a minute: the next one waits for the minute after it ends.
+		if !e.ticking.CompareAndSwap(false, true) {
+			e.app.Logger().Warn("relata: workflow tick skipped: the previous tick is still running")
+			return
+		}
+		defer e.ticking.Store(false)
 		if err := e.Tick(e.cfg.Now()); err != nil {
 			e.app.Logger().Error("relata: workflow tick", "error", err)
 		}
@@ -234,6 +256,60 @@ func (e *Engine) Start() {
 		e.wg.Add(1)
 		go e.worker()
 	}
+	if e.cfg.WatchInterval > 0 {
+		e.wg.Add(1)
+		go e.watch(e.stop)
+	}
+}
+
+// watch reloads the workflows when the workflows collection changed behind the engine's
+// back: another process (the CLI) imported, edited or deleted definitions. The stamp (count
+// and latest update) costs one indexed query a second.
+func (e *Engine) watch(stop <-chan struct{}) {
+	defer e.wg.Done()
+	last := "" // the first tick reloads: a change made while the server started is not missed
+	t := time.NewTicker(e.cfg.WatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		if !e.app.IsBootstrapped() {
+			return // the app was closed without terminating (tests)
+		}
+		last = e.reloadIfChanged(last)
+	}
+}
+
+// reloadIfChanged reloads the workflows when the stamp moved from last and returns the stamp
+// the loaded workflows reflect.
+func (e *Engine) reloadIfChanged(last string) (now string) {
+	defer func() {
+		if x := recover(); x != nil { // a database closed under the watcher
+			now = last
+		}
+	}()
+	st, err := e.stamp()
+	if err != nil || st == last {
+		return last
+	}
+	if err := e.Load(); err != nil {
+		e.app.Logger().Error("relata: reload workflows changed by another process", "error", err)
+		return last
+	}
+	return st
+}
+
+func (e *Engine) stamp() (string, error) {
+	db := e.app.DB()
+	if db == nil {
+		return "", errors.New("the database is closed")
+	}
+	var s string
+	err := db.NewQuery("SELECT count(*) || '/' || ifnull(max(updated), '') FROM " + Collection).Row(&s)
+	return s, err
 }
 
 // Stop stops the workers and waits for the runs they execute to reach a step boundary.

@@ -110,7 +110,7 @@ func (r *run) find(call goja.FunctionCall) goja.Value {
 		return err
 	})
 	if err != nil {
-		r.throwGo(fmt.Errorf("find %s: %w", object, err))
+		r.throwGo(prefixed("find "+object, err))
 	}
 	items := make([]any, 0, min(len(records), limit))
 	for _, rec := range records[:min(len(records), limit)] {
@@ -135,7 +135,7 @@ func (r *run) create(call goja.FunctionCall) goja.Value {
 		return err
 	})
 	if err != nil {
-		r.throwGo(fmt.Errorf("create %s: %w", object, err))
+		r.throwGo(prefixed("create "+object, err))
 	}
 	return r.imported(map[string]any(rec))
 }
@@ -247,4 +247,12 @@ func (r *run) logString(stringify goja.Callable, v goja.Value) string {
 		}
 	}
 	return r.describe(v)
+}
+
+// prefixed says which call failed, unless the Store's error says so already.
+func prefixed(call string, err error) error {
+	if strings.HasPrefix(err.Error(), call+":") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", call, err)
 }

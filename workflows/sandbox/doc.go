@@ -67,7 +67,8 @@
 //
 // Bounded:
 //
-//   - Time: the script is interrupted after [Timeout] (default 1s) or when Run's context is done.
+//   - Time: the script is interrupted after [Timeout] (default 1s; [Input].Timeout replaces it for
+//     one run) or when Run's context is done.
 //     The built-ins the sandbox wraps check the deadline too, so native loops calling them stop.
 //   - Strings: no string longer than [MaxStringLength] (default 1 Mi characters) is built, by +,
 //     += and template literals, or by the built-ins that can produce long strings (repeat,

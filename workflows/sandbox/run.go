@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync/atomic"
+	"time"
 
 	"github.com/dop251/goja"
 )
@@ -53,10 +54,18 @@ func newRun(cfg *config, source string, in Input, res *Result) *run {
 	return &run{cfg: cfg, source: source, in: in, res: res, goErrors: map[*goja.Object]error{}, bound: map[*goja.Object]int{}}
 }
 
+// timeout is the time limit of this run.
+func (r *run) timeout() time.Duration {
+	if r.in.Timeout > 0 {
+		return r.in.Timeout
+	}
+	return r.cfg.timeout
+}
+
 // execute runs prg: a fresh runtime, the script's globals and guards, the call, the conversion of
 // its value. Everything that touches the runtime happens under one recover, with the timer armed.
 func (r *run) execute(parent context.Context, prg *goja.Program) (err error) {
-	ctx, cancel := context.WithTimeoutCause(parent, r.cfg.timeout, ErrTimeout)
+	ctx, cancel := context.WithTimeoutCause(parent, r.timeout(), ErrTimeout)
 	defer cancel()
 	r.ctx = ctx
 	r.vm = goja.New()
@@ -126,7 +135,7 @@ func (r *run) failure(x any) error {
 		cause := context.Cause(r.ctx)
 		detail := "the run was canceled"
 		if errors.Is(cause, ErrTimeout) {
-			detail = fmt.Sprintf("the script ran longer than %v", r.cfg.timeout)
+			detail = fmt.Sprintf("the script ran longer than %v", r.timeout())
 		}
 		return &limitError{err: cause, detail: detail, line: line, column: col}
 	}

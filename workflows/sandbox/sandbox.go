@@ -111,6 +111,9 @@ type Input struct {
 	Old    map[string]any // the values before the change: old; nil makes old null
 	Store  Store          // what find and create call; nil makes them throw
 	Now    time.Time      // the string now and the clock of Date; zero means time.Now()
+	// Timeout, when positive, replaces the sandbox's [Timeout] for this run (a script that
+	// asks for more time); the caller bounds it.
+	Timeout time.Duration
 }
 
 // Result is what a run produced. Values are plain Go values: string, int64 (integral numbers of
