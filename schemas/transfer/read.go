@@ -44,6 +44,9 @@ type Table interface {
 	Close() error
 }
 
+// errBadRow marks a row that cannot be read; reading may go on with the next one.
+var errBadRow = errors.New("unreadable row")
+
 // sniffSize is how much of a CSV file decides its encoding and delimiter.
 const sniffSize = 64 << 10
 
@@ -174,7 +177,7 @@ func (t *csvTable) Next() ([]string, int, error) {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				t.row++
-				return nil, t.row, fmt.Errorf("line %d, column %d: %v", pe.Line, pe.Column, pe.Err)
+				return nil, t.row, fmt.Errorf("%w: line %d, column %d: %v", errBadRow, pe.Line, pe.Column, pe.Err)
 			}
 			return nil, t.row, err
 		}

@@ -34,10 +34,11 @@ type Hints struct {
 }
 
 var (
-	dmyRe    = regexp.MustCompile(`^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$`)
-	serialRe = regexp.MustCompile(`^\d{1,7}(\.\d+)?$`)
-	commaDec = regexp.MustCompile(`,\d{1,2}$|,\d{4,}$`)
-	dotDec   = regexp.MustCompile(`\.\d{1,2}$|\.\d{4,}$`)
+	currencyRe = regexp.MustCompile(schemas.CurrencyPattern)
+	dmyRe      = regexp.MustCompile(`^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$`)
+	serialRe   = regexp.MustCompile(`^\d{1,7}(\.\d+)?$`)
+	commaDec   = regexp.MustCompile(`,\d{1,2}$|,\d{4,}$`)
+	dotDec     = regexp.MustCompile(`\.\d{1,2}$|\.\d{4,}$`)
 )
 
 // DetectHints reads sample cells of one column: a first part above 12 in a date means the

@@ -1,0 +1,97 @@
+package transfer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+)
+
+// UndoWindow is how long an import can be undone.
+const UndoWindow = 30 * 24 * time.Hour
+
+// UndoResult is the outcome of undoing an import batch.
+type UndoResult struct {
+	Removed  int `json:"removed"`  // created records deleted
+	Restored int `json:"restored"` // updated records given their old values back
+	// Skipped lists the records left alone, with the reason (changed since the import,
+	// already deleted).
+	Skipped []string `json:"skipped"`
+}
+
+// Undo reverts import batch id: records it created are deleted and records it updated get
+// their previous values back, newest change first. A record changed since the import is
+// left alone and reported. as is the CRM user undoing (nil: a superuser); their delete and
+// update rules apply.
+func (s *Service) Undo(id string, as *core.Record) (*UndoResult, error) {
+	batch, err := s.app.FindRecordById(BatchesCollection, id)
+	if err != nil {
+		return nil, fmt.Errorf("no import batch %q", id)
+	}
+	if batch.GetString("status") == "undone" {
+		return nil, fmt.Errorf("import batch %s was already undone on %s", id, batch.GetDateTime("undone_at").Time().Format(time.RFC3339))
+	}
+	if age := time.Since(batch.GetDateTime("created").Time()); age > UndoWindow {
+		return nil, fmt.Errorf("import batch %s is %d days old; imports can be undone for %d days", id, int(age.Hours()/24), int(UndoWindow.Hours()/24))
+	}
+	info := caller(as, "DELETE")
+	var changes []*core.Record
+	if err := s.app.RecordQuery(ChangesCollection).AndWhere(dbx.HashExp{"batch": id}).OrderBy("seq DESC").All(&changes); err != nil {
+		return nil, err
+	}
+	ctx := WithoutTriggers(context.Background())
+	res := &UndoResult{Skipped: []string{}}
+	err = s.app.RunInTransaction(func(tx core.App) error {
+		for _, c := range changes {
+			object, recID := c.GetString("object"), c.GetString("record")
+			rec, err := tx.FindRecordById(object, recID)
+			if err != nil {
+				res.Skipped = append(res.Skipped, fmt.Sprintf("%s %s: deleted since the import", object, recID))
+				continue
+			}
+			if rec.GetDateTime("updated").String() != c.GetString("stamp") {
+				res.Skipped = append(res.Skipped, fmt.Sprintf("%s %s: changed since the import (at %s), left as it is", object, recID, rec.GetDateTime("updated").String()))
+				continue
+			}
+			switch c.GetString("action") {
+			case "created":
+				if ok, err := canDelete(tx, info, rec); err != nil || !ok {
+					res.Skipped = append(res.Skipped, fmt.Sprintf("%s %s: you may not delete it", object, recID))
+					continue
+				}
+				if err := tx.DeleteWithContext(ctx, rec); err != nil {
+					return fmt.Errorf("delete %s %s: %w", object, recID, err)
+				}
+				res.Removed++
+			case "updated":
+				var before map[string]any
+				if err := json.Unmarshal([]byte(c.GetString("before")), &before); err != nil {
+					return fmt.Errorf("change %s: %w", c.Id, err)
+				}
+				for k, v := range before {
+					rec.Set(k, v)
+				}
+				if ok, err := canUpdate(tx, info, rec, before); err != nil || !ok {
+					res.Skipped = append(res.Skipped, fmt.Sprintf("%s %s: you may not update it", object, recID))
+					continue
+				}
+				if err := tx.SaveWithContext(ctx, rec); err != nil {
+					return fmt.Errorf("restore %s %s: %w", object, recID, err)
+				}
+				res.Restored++
+			}
+		}
+		batch.Set("status", "undone")
+		batch.Set("undone_at", types.NowDateTime())
+		return tx.Save(batch)
+	})
+	if err != nil {
+		return nil, errors.Join(errors.New("undo failed, nothing was changed"), err)
+	}
+	return res, nil
+}
