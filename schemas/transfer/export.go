@@ -246,9 +246,6 @@ func (x *export) cell(rec *core.Record, c exportColumn) (any, error) {
 	}
 	switch f.Type {
 	case schemas.TypeNumber, schemas.TypeCurrency:
-		if rec.GetRaw(f.Name) == nil {
-			return "", nil
-		}
 		return rec.GetFloat(f.Name), nil
 	case schemas.TypeBoolean:
 		return strconv.FormatBool(rec.GetBool(f.Name)), nil

@@ -104,4 +104,6 @@ type counts struct{ created, updated, unchanged, failed int }
 
 func countsOf(r *transfer.Result) counts { return counts{r.Created, r.Updated, r.Unchanged, r.Failed} }
 
-func parseWorkflow(def string) (*workflows.Definition, error) { return workflows.Parse("test", []byte(def)) }
+func parseWorkflow(def string) (*workflows.Definition, error) {
+	return workflows.Parse("test", []byte(def))
+}
