@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pocketbase/dbx"
@@ -114,10 +115,14 @@ type importer struct {
 	lookups map[string]*lookup
 	keyCol  *column
 	seen    map[string]int // key value -> first row
-	res     *Result
-	batch   *core.Record
-	seq     int
-	ctx     context.Context
+	// rowChanges are the changes of the row being imported; chunkChanges those of the
+	// chunk's successful rows, written before the chunk commits.
+	rowChanges, chunkChanges []dbx.Params
+	keys                     map[string]string // key value -> id of the stored record
+	res                      *Result
+	batch                    *core.Record
+	seq                      int
+	ctx                      context.Context
 }
 
 // Import reads r and imports its rows into opts.Object. It returns an error only when the
@@ -193,6 +198,11 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 	if !opts.Workflows {
 		im.ctx = WithoutTriggers(im.ctx)
 	}
+	if im.keyCol != nil {
+		if err := im.loadKeys(); err != nil {
+			return nil, err
+		}
+	}
 	// Detect how each column writes dates and numbers from its first rows.
 	type row struct {
 		cells []string
@@ -267,6 +277,9 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			if err := chunk(tx); err != nil {
 				return err
 			}
+			if err := im.flushChanges(tx); err != nil {
+				return err
+			}
 			if opts.DryRun {
 				return errDryRun
 			}
@@ -282,6 +295,44 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 		}
 	}
 	return im.res, nil
+}
+
+// loadKeys reads the key of every stored record once: looking each row up in the database
+// would cost a query per row (and the unique indexes are partial, which SQLite cannot use for
+// a bound parameter).
+func (im *importer) loadKeys() error {
+	im.keys = map[string]string{}
+	rows, err := im.s.app.DB().Select("id", im.opts.Key).From(im.coll.Name).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var key any
+		if err := rows.Scan(&id, &key); err != nil {
+			return err
+		}
+		if k := keyString(key); k != "" {
+			im.keys[k] = id
+		}
+	}
+	return rows.Err()
+}
+
+// keyString is the text of a key value, stored or converted, for matching.
+func keyString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case []byte:
+		return string(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	return fmt.Sprint(v)
 }
 
 // sampleRows is how many rows decide the date order and decimal separator of each column.
@@ -307,6 +358,7 @@ func (im *importer) row(tx core.App, cells []string, n int) error {
 	if _, err := tx.DB().NewQuery("SAVEPOINT relata_import_row").Execute(); err != nil {
 		return err
 	}
+	im.rowChanges = im.rowChanges[:0]
 	outcome, errs := im.apply(tx, cells, n)
 	if len(errs) > 0 {
 		if _, err := tx.DB().NewQuery("ROLLBACK TO relata_import_row").Execute(); err != nil {
@@ -314,6 +366,7 @@ func (im *importer) row(tx core.App, cells []string, n int) error {
 		}
 		im.fail(n, cells, errs)
 	} else {
+		im.chunkChanges = append(im.chunkChanges, im.rowChanges...)
 		switch outcome {
 		case "created":
 			im.res.Created++
@@ -470,7 +523,7 @@ func (im *importer) apply(tx core.App, cells []string, n int) (string, []*Error)
 		if !ok {
 			return "", []*Error{im.cellErr(n, im.keyCol, "the key is empty")}
 		}
-		ks := fmt.Sprint(kv)
+		ks := keyString(kv)
 		if first, dup := im.seen[ks]; dup {
 			if im.opts.Mode == ModeCreate {
 				return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("duplicate of row %d (same %s %q)", first, im.opts.Key, ks))}
@@ -479,9 +532,11 @@ func (im *importer) apply(tx core.App, cells []string, n int) (string, []*Error)
 		} else {
 			im.seen[ks] = n
 		}
-		rec, err := tx.FindFirstRecordByData(im.coll, im.opts.Key, kv)
-		if err == nil {
-			existing = rec
+		if id, ok := im.keys[ks]; ok {
+			rec, err := tx.FindRecordById(im.coll, id)
+			if err == nil {
+				existing = rec
+			}
 		}
 		switch {
 		case existing != nil && im.opts.Mode == ModeCreate:
@@ -518,6 +573,9 @@ func (im *importer) create(tx core.App, vals map[string]any, n int) (string, []*
 	}
 	if err := im.change(tx, rec, "created", nil); err != nil {
 		return "", []*Error{im.cellErr(n, nil, err.Error())}
+	}
+	if im.keys != nil {
+		im.keys[keyString(rec.Get(im.opts.Key))] = rec.Id
 	}
 	return "created", nil
 }
@@ -611,21 +669,60 @@ func same(a, b any) bool {
 	return err1 == nil && err2 == nil && string(ja) == string(jb)
 }
 
-// change records a created or updated record in the batch, for undo.
-func (im *importer) change(tx core.App, rec *core.Record, action string, before map[string]any) error {
+// change records a created or updated record of the current row, for undo. The row's changes
+// are written with the chunk (flushChanges) only if the row succeeds.
+func (im *importer) change(_ core.App, rec *core.Record, action string, before map[string]any) error {
 	if im.batch == nil {
 		return nil // dry run
 	}
-	im.seq++
-	b, err := json.Marshal(before)
-	if err != nil {
-		return err
+	b := []byte("{}")
+	if before != nil {
+		var err error
+		if b, err = json.Marshal(before); err != nil {
+			return err
+		}
 	}
-	_, err = tx.DB().Insert(ChangesCollection, dbx.Params{
-		"id": core.GenerateDefaultRandomId(), "batch": im.batch.Id, "seq": im.seq, "object": rec.Collection().Name,
+	im.rowChanges = append(im.rowChanges, dbx.Params{
+		"id": core.GenerateDefaultRandomId(), "batch": im.batch.Id, "object": rec.Collection().Name,
 		"record": rec.Id, "action": action, "before": string(b), "stamp": rec.GetDateTime(schemas.FieldUpdated).String(),
-	}).Execute()
-	return err
+	})
+	return nil
+}
+
+// changeColumns are the columns of relata_import_changes written by flushChanges.
+var changeColumns = []string{"id", "batch", "seq", "object", "record", "action", "before", "stamp"}
+
+// flushChanges writes the chunk's changes in multi-row inserts (one statement per 500).
+func (im *importer) flushChanges(tx core.App) error {
+	for len(im.chunkChanges) > 0 {
+		n := min(len(im.chunkChanges), 500)
+		part := im.chunkChanges[:n]
+		im.chunkChanges = im.chunkChanges[n:]
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO {{" + ChangesCollection + "}} ([[" + strings.Join(changeColumns, "]], [[") + "]]) VALUES ")
+		params := dbx.Params{}
+		for i, p := range part {
+			im.seq++
+			p["seq"] = im.seq
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(")
+			for j, c := range changeColumns {
+				if j > 0 {
+					sb.WriteString(", ")
+				}
+				name := fmt.Sprintf("c%d_%d", i, j)
+				sb.WriteString("{:" + name + "}")
+				params[name] = p[c]
+			}
+			sb.WriteString(")")
+		}
+		if _, err := tx.DB().NewQuery(sb.String()).Bind(params).Execute(); err != nil {
+			return fmt.Errorf("record the import's changes: %w", err)
+		}
+	}
+	return nil
 }
 
 func (im *importer) startBatch() error {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -373,8 +374,34 @@ func Value(o *schemas.Object, f *schemas.Field, cell string, h Hints) (v any, cu
 	return cell, "", nil
 }
 
-// check applies the object model's own check of a value of f.
+// patterns caches the compiled patterns of text fields: the object model's check compiles
+// them on every call, too slow for 100,000 rows.
+var patterns sync.Map // pattern -> *regexp.Regexp
+
+// check applies the object model's own check of a value of f. Text values are checked
+// against their pattern here (with a cached regexp); PocketBase checks their length on save.
 func check(o *schemas.Object, f *schemas.Field, v any) error {
+	if s, ok := v.(string); ok && (f.Type == schemas.TypeText || f.Type == schemas.TypeLongText || f.Type == schemas.TypePhone) {
+		pattern := f.Pattern
+		if pattern == "" && f.Type == schemas.TypePhone {
+			pattern = schemas.PhonePattern
+		}
+		if pattern == "" {
+			return nil
+		}
+		re, ok := patterns.Load(pattern)
+		if !ok {
+			c, err := regexp.Compile(pattern)
+			if err != nil {
+				return fmt.Errorf("pattern %q does not compile: %w", pattern, err)
+			}
+			re, _ = patterns.LoadOrStore(pattern, c)
+		}
+		if !re.(*regexp.Regexp).MatchString(s) {
+			return fmt.Errorf("%q does not match the pattern %s", s, pattern)
+		}
+		return nil
+	}
 	t, ok := schemas.LookupFieldType(f.Type)
 	if !ok {
 		return fmt.Errorf("unknown field type %q", f.Type)
