@@ -44,22 +44,52 @@ func (s *Service) Undo(id string, as *core.Record) (*UndoResult, error) {
 	if err := s.app.RecordQuery(ChangesCollection).AndWhere(dbx.HashExp{"batch": id}).OrderBy("seq DESC").All(&changes); err != nil {
 		return nil, err
 	}
+	// One step per record, newest first: a record the batch created is deleted (whatever the
+	// batch did to it later); a record it updated gets, for each field, the value it had
+	// before the batch first changed it. Only the newest change's stamp must match.
+	type step struct {
+		object, record, stamp string
+		created               bool
+		before                map[string]any
+	}
+	var steps []*step
+	byRecord := map[string]*step{}
+	for _, c := range changes { // newest first
+		key := c.GetString("object") + "/" + c.GetString("record")
+		st := byRecord[key]
+		if st == nil {
+			st = &step{object: c.GetString("object"), record: c.GetString("record"), stamp: c.GetString("stamp"), before: map[string]any{}}
+			byRecord[key] = st
+			steps = append(steps, st)
+		}
+		switch c.GetString("action") {
+		case "created":
+			st.created = true
+		case "updated":
+			var before map[string]any
+			if err := json.Unmarshal([]byte(c.GetString("before")), &before); err != nil {
+				return nil, fmt.Errorf("change %s: %w", c.Id, err)
+			}
+			for k, v := range before {
+				st.before[k] = v // older changes come later and win
+			}
+		}
+	}
 	ctx := WithoutTriggers(context.Background())
 	res := &UndoResult{Skipped: []string{}}
 	err = s.app.RunInTransaction(func(tx core.App) error {
-		for _, c := range changes {
-			object, recID := c.GetString("object"), c.GetString("record")
+		for _, st := range steps {
+			object, recID := st.object, st.record
 			rec, err := tx.FindRecordById(object, recID)
 			if err != nil {
 				res.Skipped = append(res.Skipped, fmt.Sprintf("%s %s: deleted since the import", object, recID))
 				continue
 			}
-			if rec.GetDateTime("updated").String() != c.GetString("stamp") {
+			if rec.GetDateTime("updated").String() != st.stamp {
 				res.Skipped = append(res.Skipped, fmt.Sprintf("%s %s: changed since the import (at %s), left as it is", object, recID, rec.GetDateTime("updated").String()))
 				continue
 			}
-			switch c.GetString("action") {
-			case "created":
+			if st.created {
 				if ok, err := canDelete(tx, info, rec); err != nil || !ok {
 					res.Skipped = append(res.Skipped, fmt.Sprintf("%s %s: you may not delete it", object, recID))
 					continue
@@ -68,23 +98,19 @@ func (s *Service) Undo(id string, as *core.Record) (*UndoResult, error) {
 					return fmt.Errorf("delete %s %s: %w", object, recID, err)
 				}
 				res.Removed++
-			case "updated":
-				var before map[string]any
-				if err := json.Unmarshal([]byte(c.GetString("before")), &before); err != nil {
-					return fmt.Errorf("change %s: %w", c.Id, err)
-				}
-				for k, v := range before {
-					rec.Set(k, v)
-				}
-				if ok, err := canUpdate(tx, info, rec, before); err != nil || !ok {
-					res.Skipped = append(res.Skipped, fmt.Sprintf("%s %s: you may not update it", object, recID))
-					continue
-				}
-				if err := tx.SaveWithContext(ctx, rec); err != nil {
-					return fmt.Errorf("restore %s %s: %w", object, recID, err)
-				}
-				res.Restored++
+				continue
 			}
+			for k, v := range st.before {
+				rec.Set(k, v)
+			}
+			if ok, err := canUpdate(tx, info, rec, st.before); err != nil || !ok {
+				res.Skipped = append(res.Skipped, fmt.Sprintf("%s %s: you may not update it", object, recID))
+				continue
+			}
+			if err := tx.SaveWithContext(ctx, rec); err != nil {
+				return fmt.Errorf("restore %s %s: %w", object, recID, err)
+			}
+			res.Restored++
 		}
 		batch.Set("status", "undone")
 		batch.Set("undone_at", types.NowDateTime())
