@@ -119,6 +119,7 @@ type importer struct {
 	// chunk's successful rows, written before the chunk commits.
 	rowChanges, chunkChanges []dbx.Params
 	keys                     map[string]string // key value -> id of the stored record
+	dupKeys                  map[string]bool   // key values of more than one stored record
 	res                      *Result
 	batch                    *core.Record
 	seq                      int
@@ -301,7 +302,7 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 // would cost a query per row (and the unique indexes are partial, which SQLite cannot use for
 // a bound parameter).
 func (im *importer) loadKeys() error {
-	im.keys = map[string]string{}
+	im.keys, im.dupKeys = map[string]string{}, map[string]bool{}
 	rows, err := im.s.app.DB().Select("id", im.opts.Key).From(im.coll.Name).Rows()
 	if err != nil {
 		return err
@@ -314,6 +315,9 @@ func (im *importer) loadKeys() error {
 			return err
 		}
 		if k := keyString(key); k != "" {
+			if prev, dup := im.keys[k]; dup && prev != id {
+				im.dupKeys[k] = true
+			}
 			im.keys[k] = id
 		}
 	}
@@ -532,10 +536,20 @@ func (im *importer) apply(tx core.App, cells []string, n int) (string, []*Error)
 		} else {
 			im.seen[ks] = n
 		}
+		if im.dupKeys[ks] {
+			return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("more than one stored record has %s %q; match by a unique field", im.opts.Key, ks))}
+		}
 		if id, ok := im.keys[ks]; ok {
 			rec, err := tx.FindRecordById(im.coll, id)
 			if err == nil {
 				existing = rec
+			}
+		}
+		// A record the user may not see does not exist for them, as in the REST API (which
+		// answers 404): the import neither updates it nor says that it exists.
+		if existing != nil && !isSuperuser(im.info) {
+			if ok, err := tx.CanAccessRecord(existing, im.info, im.coll.ViewRule); err != nil || !ok {
+				existing = nil
 			}
 		}
 		switch {
@@ -575,7 +589,11 @@ func (im *importer) create(tx core.App, vals map[string]any, n int) (string, []*
 		return "", []*Error{im.cellErr(n, nil, err.Error())}
 	}
 	if im.keys != nil {
-		im.keys[keyString(rec.Get(im.opts.Key))] = rec.Id
+		k := keyString(rec.Get(im.opts.Key))
+		if prev, ok := im.keys[k]; ok && prev != rec.Id {
+			im.dupKeys[k] = true // an invisible record had the same key
+		}
+		im.keys[k] = rec.Id
 	}
 	return "created", nil
 }
