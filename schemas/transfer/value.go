@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/relata/relata/schemas"
 )
@@ -378,29 +379,46 @@ func Value(o *schemas.Object, f *schemas.Field, cell string, h Hints) (v any, cu
 // them on every call, too slow for 100,000 rows.
 var patterns sync.Map // pattern -> *regexp.Regexp
 
-// check applies the object model's own check of a value of f. Text values are checked
-// against their pattern here (with a cached regexp); PocketBase checks their length on save.
+// phoneMax is the length limit of phone fields in the object model.
+const phoneMax = 32
+
+func ptrOr(p *float64, def float64) float64 {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// check applies the object model's own check of a value of f. Patterns of text and phone
+// fields are matched here with a cached regexp, then the model checks the rest (lengths).
 func check(o *schemas.Object, f *schemas.Field, v any) error {
 	if s, ok := v.(string); ok && (f.Type == schemas.TypeText || f.Type == schemas.TypeLongText || f.Type == schemas.TypePhone) {
 		pattern := f.Pattern
 		if pattern == "" && f.Type == schemas.TypePhone {
 			pattern = schemas.PhonePattern
 		}
-		if pattern == "" {
+		if pattern != "" {
+			re, ok := patterns.Load(pattern)
+			if !ok {
+				c, err := regexp.Compile(pattern)
+				if err != nil {
+					return fmt.Errorf("pattern %q does not compile: %w", pattern, err)
+				}
+				re, _ = patterns.LoadOrStore(pattern, c)
+			}
+			if !re.(*regexp.Regexp).MatchString(s) {
+				return fmt.Errorf("%q does not match the pattern %s", s, pattern)
+			}
+		}
+		if f.Type == schemas.TypePhone {
+			if n := utf8.RuneCountInString(s); n > phoneMax || f.Max != nil && float64(n) > *f.Max {
+				return fmt.Errorf("must be at most %d characters long", min(phoneMax, int(ptrOr(f.Max, phoneMax))))
+			}
 			return nil
 		}
-		re, ok := patterns.Load(pattern)
-		if !ok {
-			c, err := regexp.Compile(pattern)
-			if err != nil {
-				return fmt.Errorf("pattern %q does not compile: %w", pattern, err)
-			}
-			re, _ = patterns.LoadOrStore(pattern, c)
-		}
-		if !re.(*regexp.Regexp).MatchString(s) {
-			return fmt.Errorf("%q does not match the pattern %s", s, pattern)
-		}
-		return nil
+		plain := *f
+		plain.Pattern = "" // matched above
+		f = &plain
 	}
 	t, ok := schemas.LookupFieldType(f.Type)
 	if !ok {
