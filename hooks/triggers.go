@@ -4,6 +4,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
+	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/workflows"
 )
 
@@ -40,9 +41,10 @@ func eventKind(modelEvent string) workflows.EventKind {
 
 // enqueue wraps the record's write in a transaction and queues the triggered runs in it —
 // only when an enabled workflow listens to this object and event, so saving records that no
-// workflow cares about costs one map lookup.
+// workflow cares about costs one map lookup. Saves made with schemas.WithoutTriggers (imports
+// without --workflows) queue nothing.
 func (t *triggers) enqueue(e *core.RecordEvent, kind workflows.EventKind) error {
-	if t.h.object(e.Record) == nil || !t.eng.Listens(e.Record.Collection().Name, kind) {
+	if t.h.object(e.Record) == nil || !t.eng.Listens(e.Record.Collection().Name, kind) || schemas.TriggersSuppressed(e.Context) {
 		return e.Next()
 	}
 	actor := t.h.actor(e.Record)

@@ -224,6 +224,8 @@ var collectionPolicies = map[string]policy{
 	"relata_schema_changes":   readNobody,
 	"relata_secrets":          readNobody,
 	"relata_seeded":           readNobody,
+	"relata_import_batches":   readManager,
+	"relata_import_changes":   readNobody,
 	"relata_assignment_turns": readNobody,
 	"relata_settings":         readAllWriteAdmin,
 	"exchange_rates":          readAllWriteAdmin,
@@ -429,6 +431,11 @@ func (e *matrixEnv) routes() []route {
 		// Setting and deleting a secret is checked with a name that no workflow uses.
 		{method: "PUT", pattern: "/api/relata/secrets/{name}", path: "/api/relata/secrets/matrix-probe", body: map[string]any{"value": "matrix-secret-value-1"}, allowed: managers},
 		{method: "DELETE", pattern: "/api/relata/secrets/{name}", path: "/api/relata/secrets/matrix-probe", allowed: nil},
+		// Everyone exports what they may list: alice's CSV must hold none of carol's deals.
+		{method: "GET", pattern: "/api/relata/export/{object}", path: "/api/relata/export/deals?format=csv", allowed: users},
+		{method: "GET", pattern: "/api/relata/export/{object}", path: "/api/relata/export/contacts?format=csv&fields=full_name,email,phone", allowed: users},
+		// A body that is no spreadsheet: refused for everyone (imports are tested in schemas/transfer).
+		{method: "POST", pattern: "/api/relata/import/{object}", path: "/api/relata/import/deals", body: map[string]any{}, allowed: nil},
 		{method: "GET", pattern: "/api/relata/audit", path: "/api/relata/audit?object=deals", allowed: []actor{admin}},
 		{method: "GET", pattern: "/api/relata/audit/{object}/{id}", path: "/api/relata/audit/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
 		// PocketBase's administration API is for superusers only, CRM admins included.

@@ -15,6 +15,7 @@ func TestImportLayers(t *testing.T) {
 		"schemas":             {"workflows", "hooks", "migrations", "pb_public", "cmd"},
 		"schemas/forms":       {"workflows", "hooks", "cmd", "schemas/insights"},
 		"schemas/audit":       {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy"},
+		"schemas/transfer":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/audit"},
 		"schemas/privacy":     {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights"},
 		"schemas/insights":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms"},
 		"workflows/condition": {"workflows", "workflows/sandbox", "workflows/outbox", "hooks", "schemas/forms", "cmd"},

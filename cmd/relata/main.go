@@ -41,6 +41,7 @@ import (
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/schemas/privacy"
+	"github.com/relata/relata/schemas/transfer"
 	"github.com/relata/relata/workflows"
 	"github.com/relata/relata/workflows/outbox"
 )
@@ -273,6 +274,7 @@ func setup(app *pocketbase.PocketBase) error {
 	if _, err := privacy.Register(app, app.RootCmd, privacy.Config{Registry: reg}); err != nil {
 		return err
 	}
+	transfer.MustRegister(app, app.RootCmd, transfer.Config{Registry: reg}) // relata import|export, /api/relata/{import,export}
 	// Email delivery: SMTP from the dashboard's mail settings, overridden by RELATA_SMTP_*,
 	// RELATA_MAIL_* and RELATA_PUBLIC_URL (see workflows/outbox).
 	if _, err := outbox.Register(app, outbox.Config{Registry: reg}); err != nil {

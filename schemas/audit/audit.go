@@ -31,6 +31,8 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/security"
+
+	"github.com/relata/relata/schemas"
 )
 
 // Collection is the name of the audit trail's collection.
@@ -47,40 +49,23 @@ const (
 
 // Kinds of actor.
 const (
-	KindUser      = "user"      // a CRM user (users collection), through the API or the web app
-	KindSuperuser = "superuser" // a PocketBase superuser, through the API or the dashboard
-	KindWorkflow  = "workflow"  // a workflow run (ID is the run's id, Via "workflow:NAME")
-	KindImport    = "import"    // an import batch (ID is the batch's id)
-	KindToken     = "token"     // an API token (ID is the token's id)
-	KindSystem    = "system"    // Relata itself or a command (seed, schema apply, retention)
+	KindUser      = schemas.OriginUser      // a CRM user (users collection), through the API or the web app
+	KindSuperuser = schemas.OriginSuperuser // a PocketBase superuser, through the API or the dashboard
+	KindWorkflow  = schemas.OriginWorkflow  // a workflow run (ID is the run's id, Via "workflow:NAME")
+	KindImport    = schemas.OriginImport    // an import batch (ID is the batch's id)
+	KindToken     = schemas.OriginToken     // an API token (ID is the token's id)
+	KindSystem    = schemas.OriginSystem    // Relata itself or a command (seed, schema apply, retention)
 )
 
-// Actor is who or what made a change.
-type Actor struct {
-	Kind string `json:"kind"`
-	ID   string `json:"id,omitempty"`
-	// Via says through what: "api", "batch", "workflow:NAME", "import", "seed", "cli", "form:SLUG".
-	Via string `json:"via,omitempty"`
-}
-
-type ctxKey struct{}
+// Actor is who or what made a change: [schemas.Origin], which packages below audit (imports)
+// set too.
+type Actor = schemas.Origin
 
 // WithActor returns a context that attributes the saves made with it to a.
-func WithActor(ctx context.Context, a Actor) context.Context {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return context.WithValue(ctx, ctxKey{}, a)
-}
+func WithActor(ctx context.Context, a Actor) context.Context { return schemas.WithOrigin(ctx, a) }
 
-// ActorFrom returns the actor set with [WithActor], if any.
-func ActorFrom(ctx context.Context) (Actor, bool) {
-	if ctx == nil {
-		return Actor{}, false
-	}
-	a, ok := ctx.Value(ctxKey{}).(Actor)
-	return a, ok
-}
+// ActorFrom returns the actor set with [WithActor] (or [schemas.WithOrigin]), if any.
+func ActorFrom(ctx context.Context) (Actor, bool) { return schemas.OriginFrom(ctx) }
 
 // Change is one field's values before and after. A field whose values must not be kept
 // (passwords, hidden fields) has Redacted set and no values.

@@ -1,0 +1,125 @@
+package transfer
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+)
+
+// maxUpload bounds an uploaded import file.
+const maxUpload = 200 << 20
+
+func (s *Service) routes(e *core.ServeEvent) {
+	g := e.Router.Group("/api/relata")
+	g.GET("/export/{object}", s.handleExport).Bind(apis.RequireAuth())
+	g.POST("/import/{object}", s.handleImport).Bind(apis.RequireAuth(), apis.BodyLimit(maxUpload))
+}
+
+// actor returns the CRM user of a request, or nil for a superuser.
+func actor(e *core.RequestEvent) (*core.Record, error) {
+	if e.HasSuperuserAuth() {
+		return nil, nil
+	}
+	if e.Auth == nil || e.Auth.Collection().Name != schemas.UsersCollection {
+		return nil, errForbidden
+	}
+	return e.Auth, nil
+}
+
+// handleExport serves GET /api/relata/export/{object}?filter=&sort=&fields=&format=.
+func (s *Service) handleExport(e *core.RequestEvent) error {
+	as, err := actor(e)
+	if err != nil {
+		return e.ForbiddenError("Only CRM users can export records.", nil)
+	}
+	q := e.Request.URL.Query()
+	opts := ExportOptions{Object: e.Request.PathValue("object"), Filter: q.Get("filter"), Sort: q.Get("sort"), Format: q.Get("format"), As: as}
+	if f := q.Get("fields"); f != "" {
+		opts.Fields = strings.Split(f, ",")
+	}
+	x, err := s.prepareExport(opts)
+	if errors.Is(err, errForbidden) {
+		return e.ForbiddenError("You may not list these records.", nil)
+	}
+	if err != nil {
+		return e.BadRequestError("Cannot export: "+err.Error(), nil)
+	}
+	name := opts.Object + "." + x.opts.Format
+	if x.opts.Format == FormatXLSX {
+		e.Response.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+	} else {
+		e.Response.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	}
+	e.Response.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", name))
+	e.Response.WriteHeader(http.StatusOK)
+	_, err = x.write(e.Response)
+	return err
+}
+
+// handleImport serves POST /api/relata/import/{object}: a multipart form with "file" and
+// optional "mapping" (JSON object column -> field), "key", "mode", "sheet", "dryRun",
+// "createMissing", "workflows", "dateOrder", "decimal". It answers the summary with the
+// per-row errors, or with ?failed=csv the failed rows as CSV with a Reason column.
+func (s *Service) handleImport(e *core.RequestEvent) error {
+	as, err := actor(e)
+	if err != nil {
+		return e.ForbiddenError("Only CRM users can import records.", nil)
+	}
+	file, hdr, err := e.Request.FormFile("file")
+	if err != nil {
+		return e.BadRequestError("Send the spreadsheet as the multipart field \"file\".", nil)
+	}
+	defer file.Close()
+	form := e.Request.FormValue
+	opts := ImportOptions{
+		Object: e.Request.PathValue("object"), File: filepath.Base(hdr.Filename), Key: form("key"), Mode: form("mode"),
+		DryRun: form("dryRun") == "true", Workflows: form("workflows") == "true", CreateMissing: form("createMissing") == "true",
+		DateOrder: form("dateOrder"), Decimal: form("decimal"), Read: ReadOptions{Sheet: form("sheet")}, As: as,
+	}
+	if m := form("mapping"); m != "" {
+		if err := json.Unmarshal([]byte(m), &opts.Map); err != nil {
+			return e.BadRequestError("mapping: must be a JSON object of column heading to field name: "+err.Error(), nil)
+		}
+	}
+	res, err := s.Import(file, opts)
+	if errors.Is(err, errForbidden) {
+		return e.ForbiddenError("You may not import into "+opts.Object+".", nil)
+	}
+	if err != nil && res == nil {
+		return e.BadRequestError("Cannot import: "+err.Error(), nil)
+	}
+	if err != nil {
+		return e.InternalServerError("The import stopped: "+err.Error(), nil)
+	}
+	if e.Request.URL.Query().Get("failed") == "csv" {
+		e.Response.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		e.Response.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "failed-"+opts.File+".csv"))
+		w := csv.NewWriter(e.Response)
+		_ = w.Write(append([]string{"Row"}, append(res.Header, "Reason")...))
+		for _, fr := range res.FailedRows {
+			cells := make([]string, len(res.Header))
+			for i := range cells {
+				if i < len(fr.Cells) {
+					cells[i] = Neutralize(fr.Cells[i])
+				}
+			}
+			_ = w.Write(append([]string{fmt.Sprint(fr.Row)}, append(cells, Neutralize(fr.Reason))...))
+		}
+		w.Flush()
+		return w.Error()
+	}
+	return e.JSON(http.StatusOK, map[string]any{
+		"batch": res.Batch, "dryRun": res.DryRun, "created": res.Created, "updated": res.Updated,
+		"unchanged": res.Unchanged, "failed": res.Failed, "related": res.Related, "mapping": res.Mapping,
+		"ignored": res.Ignored, "errors": res.ErrorList(), "failedRows": res.FailedRows,
+	})
+}

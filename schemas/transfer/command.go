@@ -1,0 +1,237 @@
+package transfer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/spf13/cobra"
+
+	"github.com/relata/relata/schemas"
+)
+
+// ready runs the app migrations and loads the object model, which commands do not get from
+// `serve`.
+func (s *Service) ready() error {
+	if err := s.app.RunAllMigrations(); err != nil {
+		return fmt.Errorf("run migrations: %w", err)
+	}
+	return s.reg.Sync()
+}
+
+// user finds the CRM user of --as.
+func (s *Service) user(email string) (*core.Record, error) {
+	if email == "" {
+		return nil, nil
+	}
+	u, err := s.app.FindAuthRecordByEmail(schemas.UsersCollection, email)
+	if err != nil {
+		return nil, fmt.Errorf("--as %s: no CRM user with this email", email)
+	}
+	return u, nil
+}
+
+func (s *Service) newImportCommand() *cobra.Command {
+	var (
+		opts  ImportOptions
+		maps  []string
+		as    string
+		delim string
+	)
+	cmd := &cobra.Command{
+		Use:   "import OBJECT FILE",
+		Short: "Import a CSV or XLSX file into an object, as an undoable batch",
+		Example: `  relata import contacts contacts.csv --key email --dry-run
+  relata import deals deals.xlsx --sheet Deals --map "Deal Name=name" --as alice@example.com
+  relata import undo BATCH_ID`,
+		Args:         cobra.ExactArgs(2),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := s.ready(); err != nil {
+				return err
+			}
+			u, err := s.user(as)
+			if err != nil {
+				return err
+			}
+			opts.As = u
+			opts.Object, opts.File = args[0], filepath.Base(args[1])
+			opts.Map = map[string]string{}
+			for _, m := range maps {
+				col, field, ok := strings.Cut(m, "=")
+				if !ok {
+					return fmt.Errorf("--map %q: write it as \"Column=field\" (an empty field skips the column)", m)
+				}
+				opts.Map[strings.TrimSpace(col)] = strings.TrimSpace(field)
+			}
+			switch delim {
+			case "":
+			case `\t`, "tab":
+				opts.Read.Delimiter = '\t'
+			default:
+				if len([]rune(delim)) != 1 {
+					return fmt.Errorf("--delimiter %q: one character, or tab", delim)
+				}
+				opts.Read.Delimiter = []rune(delim)[0]
+			}
+			f, err := os.Open(args[1])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			res, err := s.Import(f, opts)
+			if err != nil {
+				return err
+			}
+			printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), opts, res)
+			if res.Failed > 0 {
+				return fmt.Errorf("%s: %d rows failed", opts.File, res.Failed)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&maps, "map", nil, `map a column to a field: "Column=field" (repeatable; "Column=" skips it); unmapped columns are matched by name, label and similarity`)
+	fl.StringVar(&opts.Key, "key", "", "field that matches rows to existing records (email, domain, an external id)")
+	fl.StringVar(&opts.Mode, "mode", "", "create, update or upsert (default: upsert with --key, else create)")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "report what would happen and write nothing")
+	fl.StringVar(&opts.Read.Sheet, "sheet", "", "XLSX worksheet (default: the first)")
+	fl.StringVar(&opts.Read.Encoding, "encoding", "", "CSV encoding: utf-8, utf-16le, utf-16be, windows-1252 (default: detected)")
+	fl.StringVar(&delim, "delimiter", "", `CSV separator: ",", ";" or tab (default: sniffed)`)
+	fl.BoolVar(&opts.Workflows, "workflows", false, "let each imported row trigger workflows once (default: no workflows run)")
+	fl.StringVar(&as, "as", "", "import as this CRM user (email), under their access rules (default: superuser)")
+	fl.BoolVar(&opts.CreateMissing, "create-missing", false, "create related records (such as companies) that are named but do not exist")
+	fl.StringVar(&opts.DateOrder, "date-order", "", "dmy or mdy for dates such as 05/03/2025 (default: detected per column, else dmy)")
+	fl.StringVar(&opts.Decimal, "decimal", "", `decimal separator "," or "." (default: detected per column)`)
+	fl.IntVar(&opts.BatchSize, "batch-size", 0, "rows per transaction (default 1000)")
+	cmd.AddCommand(s.newUndoCommand())
+	return cmd
+}
+
+func printResult(out, errOut io.Writer, opts ImportOptions, res *Result) {
+	cols := make([]string, 0, len(res.Mapping))
+	for c := range res.Mapping {
+		cols = append(cols, c)
+	}
+	sort.Strings(cols)
+	for _, c := range cols {
+		fmt.Fprintf(out, "  %q -> %s\n", c, res.Mapping[c])
+	}
+	if len(res.Ignored) > 0 {
+		fmt.Fprintf(out, "  ignored columns: %s\n", strings.Join(res.Ignored, ", "))
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintln(errOut, "warning: "+w.Error())
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintln(errOut, e.Error())
+	}
+	verb := "imported into"
+	if res.DryRun {
+		verb = "dry run, nothing written; would import into"
+	}
+	fmt.Fprintf(out, "%s: %s %s: %d created, %d updated, %d unchanged, %d failed", opts.File, verb, opts.Object,
+		res.Created, res.Updated, res.Unchanged, res.Failed)
+	if res.Related > 0 {
+		fmt.Fprintf(out, " (%d related records created)", res.Related)
+	}
+	if res.Batch != "" {
+		fmt.Fprintf(out, "; batch %s (undo: relata import undo %s)", res.Batch, res.Batch)
+	}
+	fmt.Fprintln(out)
+}
+
+func (s *Service) newUndoCommand() *cobra.Command {
+	var as string
+	cmd := &cobra.Command{
+		Use:          "undo BATCH",
+		Short:        "Undo an import batch (within 30 days): remove the records it created, restore the ones it updated",
+		Args:         cobra.ExactArgs(1),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := s.ready(); err != nil {
+				return err
+			}
+			u, err := s.user(as)
+			if err != nil {
+				return err
+			}
+			res, err := s.Undo(args[0], u)
+			if err != nil {
+				return err
+			}
+			for _, sk := range res.Skipped {
+				fmt.Fprintln(cmd.ErrOrStderr(), "left alone: "+sk)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "batch %s undone: %d records removed, %d restored, %d left alone\n", args[0], res.Removed, res.Restored, len(res.Skipped))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&as, "as", "", "undo as this CRM user (email), under their access rules (default: superuser)")
+	return cmd
+}
+
+func (s *Service) newExportCommand() *cobra.Command {
+	var (
+		opts   ExportOptions
+		fields string
+		out    string
+		as     string
+	)
+	cmd := &cobra.Command{
+		Use:   "export OBJECT",
+		Short: "Export the records of an object to CSV or XLSX (stdout or a file)",
+		Example: `  relata export contacts --filter 'lifecycle_stage = "customer"' --sort -created > customers.csv
+  relata export deals --fields name,amount,stage --format xlsx -o deals.xlsx --as alice@example.com`,
+		Args:         cobra.ExactArgs(1),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := s.ready(); err != nil {
+				return err
+			}
+			u, err := s.user(as)
+			if err != nil {
+				return err
+			}
+			opts.Object, opts.As = args[0], u
+			if fields != "" {
+				opts.Fields = strings.Split(fields, ",")
+			}
+			if opts.Format == "" && strings.HasSuffix(strings.ToLower(out), ".xlsx") {
+				opts.Format = FormatXLSX
+			}
+			x, err := s.prepareExport(opts)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if out != "" && out != "-" {
+				f, err := os.Create(out)
+				if err != nil {
+					return err
+				}
+				n, werr := x.write(f)
+				if err := errors.Join(werr, f.Close()); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d %s exported\n", out, n, opts.Object)
+				return nil
+			}
+			_, err = x.write(w)
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Filter, "filter", "", `PocketBase filter, e.g. 'owner.email = "alice@example.com"'`)
+	fl.StringVar(&opts.Sort, "sort", "", "sort fields, e.g. -created,name")
+	fl.StringVar(&fields, "fields", "", "comma-separated fields to export (default: all)")
+	fl.StringVar(&opts.Format, "format", "", "csv or xlsx (default: csv, or xlsx for an -o file ending in .xlsx)")
+	fl.StringVarP(&out, "output", "o", "", "write to this file (default: stdout)")
+	fl.StringVar(&as, "as", "", "export as this CRM user (email), under their access rules (default: superuser)")
+	return cmd
+}

@@ -1,0 +1,783 @@
+package transfer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+)
+
+// Import modes.
+const (
+	ModeCreate = "create" // every row is a new record; a row whose key exists fails
+	ModeUpdate = "update" // every row updates the record with its key; a row without one fails
+	ModeUpsert = "upsert" // update the record with the key, or create one
+)
+
+// System collections of imports (see migrations).
+const (
+	BatchesCollection = "relata_import_batches"
+	ChangesCollection = "relata_import_changes"
+)
+
+// ImportOptions says what to import and how.
+type ImportOptions struct {
+	// Object is the object (collection) to import into; required.
+	Object string
+	// File is the file's name, for messages and the batch record.
+	File string
+	// Map maps column headings to field names ("" skips a column). Columns not in it are
+	// mapped automatically by name, label and similarity.
+	Map map[string]string
+	// Key is the field that matches rows to existing records (email, domain, an external id).
+	// Default: none (every row creates a record).
+	Key string
+	// Mode is ModeCreate, ModeUpdate or ModeUpsert. Default: upsert with a Key, else create.
+	Mode string
+	// DryRun reports what would happen and writes nothing.
+	DryRun bool
+	// Read says how to read the file (sheet, delimiter, encoding).
+	Read ReadOptions
+	// Workflows makes each imported row trigger workflows as a normal save does. Default:
+	// false (imports trigger nothing).
+	Workflows bool
+	// As is the CRM user whose access rules apply; nil imports as a superuser.
+	As *core.Record
+	// CreateMissing creates related records (such as companies) named in a relation column
+	// that do not exist yet.
+	CreateMissing bool
+	// DateOrder overrides the detected order of day-month dates: DayFirst or MonthFirst.
+	DateOrder string
+	// Decimal overrides the detected decimal separator: "," or ".".
+	Decimal string
+	// BatchSize is how many rows one transaction holds. Default: the service's.
+	BatchSize int
+	// FailedRowsLimit bounds how many failed rows are kept with their cells. Default: 10000.
+	FailedRowsLimit int
+}
+
+// FailedRow is a row that was not imported, with its cells and the reasons.
+type FailedRow struct {
+	Row    int      `json:"row"`
+	Cells  []string `json:"cells"`
+	Reason string   `json:"reason"`
+}
+
+// Result is the outcome of an import (or of a dry run: what would happen).
+type Result struct {
+	Batch     string            `json:"batch,omitempty"`
+	DryRun    bool              `json:"dryRun"`
+	Created   int               `json:"created"`
+	Updated   int               `json:"updated"`
+	Unchanged int               `json:"unchanged"`
+	Failed    int               `json:"failed"`
+	Related   int               `json:"related"` // related records created (CreateMissing)
+	Mapping   map[string]string `json:"mapping"`
+	Ignored   []string          `json:"ignored"`
+	Header    []string          `json:"header"`
+	// Errors are the problems of failed rows, one per bad cell.
+	Errors Errors `json:"-"`
+	// Warnings are rows imported with a remark (a duplicate merged into an earlier row).
+	Warnings   Errors      `json:"-"`
+	FailedRows []FailedRow `json:"failedRows,omitempty"`
+}
+
+// ErrorList returns the errors as JSON-friendly values.
+func (r *Result) ErrorList() []map[string]any {
+	out := make([]map[string]any, len(r.Errors))
+	for i, e := range r.Errors {
+		out[i] = map[string]any{"row": e.Row, "column": e.Column, "message": e.Message}
+	}
+	return out
+}
+
+var errDryRun = errors.New("dry run")
+
+// importer is one running import.
+type importer struct {
+	s       *Service
+	opts    ImportOptions
+	obj     *schemas.Object
+	coll    *core.Collection
+	info    *core.RequestInfo
+	cols    []*column
+	lookups map[string]*lookup
+	keyCol  *column
+	seen    map[string]int // key value -> first row
+	// rowChanges are the changes of the row being imported; chunkChanges those of the
+	// chunk's successful rows, written before the chunk commits.
+	rowChanges, chunkChanges []dbx.Params
+	keys                     map[string]string // key value -> id of the stored record
+	dupKeys                  map[string]bool   // key values of more than one stored record
+	res                      *Result
+	batch                    *core.Record
+	seq                      int
+	ctx                      context.Context
+}
+
+// Import reads r and imports its rows into opts.Object. It returns an error only when the
+// file cannot be imported at all (unreadable, bad mapping, no right to write); row problems
+// are in the result, with Failed > 0.
+func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
+	obj, ok := s.reg.Object(opts.Object)
+	if !ok {
+		return nil, fmt.Errorf("no object %q", opts.Object)
+	}
+	coll, err := s.app.FindCollectionByNameOrId(obj.Name)
+	if err != nil {
+		return nil, err
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = s.cfg.BatchSize
+	}
+	if opts.FailedRowsLimit <= 0 {
+		opts.FailedRowsLimit = 10000
+	}
+	if opts.Key != "" && obj.Field(opts.Key) == nil {
+		return nil, fmt.Errorf("--key %s: %s has no field %q", opts.Key, obj.Name, opts.Key)
+	}
+	switch opts.Mode {
+	case "":
+		opts.Mode = ModeCreate
+		if opts.Key != "" {
+			opts.Mode = ModeUpsert
+		}
+	case ModeCreate, ModeUpdate, ModeUpsert:
+	default:
+		return nil, fmt.Errorf("unknown mode %q (create, update or upsert)", opts.Mode)
+	}
+	if opts.Mode != ModeCreate && opts.Key == "" {
+		return nil, fmt.Errorf("mode %s needs a key field (--key) to find existing records", opts.Mode)
+	}
+	switch opts.DateOrder {
+	case "", DayFirst, MonthFirst:
+	default:
+		return nil, fmt.Errorf("unknown date order %q (dmy or mdy)", opts.DateOrder)
+	}
+	info := caller(opts.As, http.MethodPost)
+	if !isSuperuser(info) {
+		if opts.As.Collection().Name != schemas.UsersCollection {
+			return nil, errors.New("imports run as a CRM user or a superuser")
+		}
+		if coll.CreateRule == nil && opts.Mode != ModeUpdate || coll.UpdateRule == nil && opts.Mode != ModeCreate {
+			return nil, fmt.Errorf("%w: %s", errForbidden, obj.Name)
+		}
+	}
+	tab, err := Open(r, opts.Read)
+	if err != nil {
+		return nil, &Error{File: opts.File, Message: err.Error()}
+	}
+	defer tab.Close()
+	cols, ignored, err := mapColumns(obj, tab.Header(), opts.Map)
+	if err != nil {
+		return nil, err
+	}
+	im := &importer{s: s, opts: opts, obj: obj, coll: coll, info: info, cols: cols, lookups: map[string]*lookup{},
+		seen: map[string]int{}, res: &Result{DryRun: opts.DryRun, Mapping: mappingOf(cols), Ignored: ignored, Header: tab.Header()},
+		ctx: context.Background()}
+	if opts.Key != "" {
+		for _, c := range cols {
+			if c.field.Name == opts.Key && !c.currency {
+				im.keyCol = c
+			}
+		}
+		if im.keyCol == nil {
+			return nil, fmt.Errorf("no column maps to the key field %s", opts.Key)
+		}
+	}
+	if !opts.Workflows {
+		im.ctx = schemas.WithoutTriggers(im.ctx)
+	}
+	if im.keyCol != nil {
+		if err := im.loadKeys(); err != nil {
+			return nil, err
+		}
+	}
+	// Detect how each column writes dates and numbers from its first rows.
+	type row struct {
+		cells []string
+		n     int
+		err   error
+	}
+	var sample []row
+	for len(sample) < sampleRows {
+		cells, n, err := tab.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil && !errors.Is(err, errBadRow) {
+			return nil, &Error{File: opts.File, Row: n, Message: err.Error()}
+		}
+		sample = append(sample, row{cells, n, err})
+	}
+	for _, c := range cols {
+		cells := make([]string, 0, len(sample))
+		for _, r := range sample {
+			if c.idx < len(r.cells) {
+				cells = append(cells, r.cells[c.idx])
+			}
+		}
+		c.hints = DetectHints(cells)
+		if opts.DateOrder != "" {
+			c.hints.DateOrder, c.hints.DateConflict = opts.DateOrder, false
+		}
+		switch opts.Decimal {
+		case ",":
+			c.hints.DecimalComma = true
+		case ".":
+			c.hints.DecimalComma = false
+		}
+	}
+	next := func() ([]string, int, error) {
+		if len(sample) > 0 {
+			r := sample[0]
+			sample = sample[1:]
+			return r.cells, r.n, r.err
+		}
+		return tab.Next()
+	}
+	if !opts.DryRun {
+		if err := im.startBatch(); err != nil {
+			return nil, err
+		}
+	}
+	eof := false
+	chunk := func(tx core.App) error {
+		for i := 0; i < opts.BatchSize || opts.DryRun; i++ {
+			cells, n, err := next()
+			if errors.Is(err, io.EOF) {
+				eof = true
+				return nil
+			}
+			if err != nil {
+				if !errors.Is(err, errBadRow) {
+					return &Error{File: opts.File, Row: n, Message: err.Error()}
+				}
+				im.fail(n, cells, []*Error{{File: opts.File, Row: n, Message: err.Error()}})
+				continue
+			}
+			if err := im.row(tx, cells, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for !eof {
+		err := s.app.RunInTransaction(func(tx core.App) error {
+			if err := chunk(tx); err != nil {
+				return err
+			}
+			if err := im.flushChanges(tx); err != nil {
+				return err
+			}
+			if opts.DryRun {
+				return errDryRun
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, errDryRun) {
+			return im.res, err
+		}
+	}
+	if !opts.DryRun {
+		if err := im.finishBatch(); err != nil {
+			return im.res, err
+		}
+	}
+	return im.res, nil
+}
+
+// loadKeys reads the key of every stored record once: looking each row up in the database
+// would cost a query per row (and the unique indexes are partial, which SQLite cannot use for
+// a bound parameter).
+func (im *importer) loadKeys() error {
+	im.keys, im.dupKeys = map[string]string{}, map[string]bool{}
+	rows, err := im.s.app.DB().Select("id", im.opts.Key).From(im.coll.Name).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var key any
+		if err := rows.Scan(&id, &key); err != nil {
+			return err
+		}
+		if k := keyString(key); k != "" {
+			if prev, dup := im.keys[k]; dup && prev != id {
+				im.dupKeys[k] = true
+			}
+			im.keys[k] = id
+		}
+	}
+	return rows.Err()
+}
+
+// keyString is the text of a key value, stored or converted, for matching.
+func keyString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case []byte:
+		return string(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	return fmt.Sprint(v)
+}
+
+// sampleRows is how many rows decide the date order and decimal separator of each column.
+const sampleRows = 1000
+
+func (im *importer) fail(n int, cells []string, errs []*Error) {
+	im.res.Failed++
+	im.res.Errors = append(im.res.Errors, errs...)
+	if len(im.res.FailedRows) < im.opts.FailedRowsLimit {
+		reasons := make([]string, len(errs))
+		for i, e := range errs {
+			reasons[i] = e.Message
+			if e.Column != "" {
+				reasons[i] = e.Column + ": " + e.Message
+			}
+		}
+		im.res.FailedRows = append(im.res.FailedRows, FailedRow{Row: n, Cells: cells, Reason: strings.Join(reasons, "; ")})
+	}
+}
+
+// row imports one row in its own savepoint, so a failed row leaves nothing behind.
+func (im *importer) row(tx core.App, cells []string, n int) error {
+	if _, err := tx.DB().NewQuery("SAVEPOINT relata_import_row").Execute(); err != nil {
+		return err
+	}
+	im.rowChanges = im.rowChanges[:0]
+	outcome, errs := im.apply(tx, cells, n)
+	if len(errs) > 0 {
+		if _, err := tx.DB().NewQuery("ROLLBACK TO relata_import_row").Execute(); err != nil {
+			return err
+		}
+		im.fail(n, cells, errs)
+	} else {
+		im.chunkChanges = append(im.chunkChanges, im.rowChanges...)
+		switch outcome {
+		case "created":
+			im.res.Created++
+		case "updated":
+			im.res.Updated++
+		default:
+			im.res.Unchanged++
+		}
+	}
+	_, err := tx.DB().NewQuery("RELEASE relata_import_row").Execute()
+	return err
+}
+
+func (im *importer) cellErr(n int, c *column, msg string) *Error {
+	col := ""
+	if c != nil {
+		col = c.name
+	}
+	return &Error{File: im.opts.File, Row: n, Column: col, Message: msg}
+}
+
+// values converts the row's cells into field values.
+func (im *importer) values(tx core.App, cells []string, n int) (map[string]any, []*Error) {
+	vals := map[string]any{}
+	var errs []*Error
+	for _, c := range im.cols {
+		if c.idx >= len(cells) {
+			continue
+		}
+		cell := cells[c.idx]
+		if strings.TrimSpace(cell) == "" {
+			continue
+		}
+		f := c.field
+		if c.currency {
+			code := strings.ToUpper(strings.TrimSpace(cell))
+			if _, sym := stripCurrency(cell); sym != "" && len(code) != 3 {
+				code = sym
+			}
+			if !currencyRe.MatchString(code) {
+				errs = append(errs, im.cellErr(n, c, fmt.Sprintf("%q is not an ISO 4217 currency code such as EUR", cell)))
+				continue
+			}
+			vals[f.Name+schemas.CurrencySuffix] = code
+			continue
+		}
+		if f.Type == schemas.TypeRelation || f.Type == schemas.TypeOwner {
+			v, err := im.relation(tx, f, cell)
+			if err != nil {
+				errs = append(errs, im.cellErr(n, c, err.Error()))
+				continue
+			}
+			vals[f.Name] = v
+			continue
+		}
+		v, code, err := Value(im.obj, f, cell, c.hints)
+		if errors.Is(err, errNoValue) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, im.cellErr(n, c, err.Error()))
+			continue
+		}
+		vals[f.Name] = v
+		if code != "" && f.Type == schemas.TypeCurrency {
+			if _, set := vals[f.Name+schemas.CurrencySuffix]; !set {
+				vals[f.Name+schemas.CurrencySuffix] = code
+			}
+		}
+	}
+	return vals, errs
+}
+
+// relation resolves a relation or owner cell by natural keys.
+func (im *importer) relation(tx core.App, f *schemas.Field, cell string) (any, error) {
+	target := f.Target
+	if f.Type == schemas.TypeOwner {
+		target = schemas.UsersCollection
+	}
+	l := im.lookups[target]
+	if l == nil {
+		var err error
+		if l, err = newLookup(im.s.app, im.s.reg, target, im.info); err != nil {
+			return nil, err
+		}
+		im.lookups[target] = l
+	}
+	parts := []string{strings.TrimSpace(cell)}
+	if f.Multiple {
+		parts = SplitList(cell)
+	}
+	ids := make([]string, 0, len(parts))
+	for _, p := range parts {
+		id, err := l.find(p)
+		if err != nil && im.opts.CreateMissing && l.obj != nil && !l.ambiguous[normKey(p)] {
+			id, err = im.createRelated(tx, l, p)
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if f.Multiple {
+		return ids, nil
+	}
+	return ids[0], nil
+}
+
+// createRelated creates the missing record named p in l's object: a domain fills the
+// object's domain field too.
+func (im *importer) createRelated(tx core.App, l *lookup, p string) (string, error) {
+	o := l.obj
+	tf := o.Field(o.TitleField)
+	if tf == nil || tf.Type != schemas.TypeText {
+		return "", fmt.Errorf("cannot create a missing %s record from %q: its title is not a text field", o.Name, p)
+	}
+	rec := core.NewRecord(l.coll)
+	body := map[string]any{tf.Name: p}
+	if df := o.Field("domain"); df != nil && looksLikeDomain(p) {
+		body[df.Name] = normDomain(p)
+	}
+	if of := o.OwnerField(); of != nil && im.opts.As != nil {
+		body[of.Name] = im.opts.As.Id
+	}
+	for k, v := range body {
+		rec.Set(k, v)
+	}
+	if ok, err := canCreate(tx, l.coll, im.info, rec, body); err != nil || !ok {
+		return "", fmt.Errorf("no %s record named %q, and you may not create one", o.Name, p)
+	}
+	if err := tx.SaveWithContext(im.ctx, rec); err != nil {
+		return "", fmt.Errorf("create %s %q: %s", o.Name, p, saveMessage(err))
+	}
+	if err := im.change(tx, rec, "created", nil); err != nil {
+		return "", err
+	}
+	l.addRecord(rec)
+	im.res.Related++
+	return rec.Id, nil
+}
+
+// apply imports one row: it returns "created", "updated" or "unchanged", or the row's problems.
+func (im *importer) apply(tx core.App, cells []string, n int) (string, []*Error) {
+	vals, errs := im.values(tx, cells, n)
+	if len(cells) > len(im.res.Header) {
+		errs = append(errs, im.cellErr(n, nil, fmt.Sprintf("the row has %d cells, the header %d", len(cells), len(im.res.Header))))
+	}
+	if len(errs) > 0 {
+		return "", errs
+	}
+	var existing *core.Record
+	if im.keyCol != nil {
+		kv, ok := vals[im.opts.Key]
+		if !ok {
+			return "", []*Error{im.cellErr(n, im.keyCol, "the key is empty")}
+		}
+		ks := keyString(kv)
+		if first, dup := im.seen[ks]; dup {
+			if im.opts.Mode == ModeCreate {
+				return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("duplicate of row %d (same %s %q)", first, im.opts.Key, ks))}
+			}
+			im.res.Warnings = append(im.res.Warnings, im.cellErr(n, im.keyCol, fmt.Sprintf("duplicate of row %d (same %s %q): merged into the same record", first, im.opts.Key, ks)))
+		} else {
+			im.seen[ks] = n
+		}
+		if im.dupKeys[ks] {
+			return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("more than one stored record has %s %q; match by a unique field", im.opts.Key, ks))}
+		}
+		if id, ok := im.keys[ks]; ok {
+			rec, err := tx.FindRecordById(im.coll, id)
+			if err == nil {
+				existing = rec
+			}
+		}
+		// A record the user may not see does not exist for them, as in the REST API (which
+		// answers 404): the import neither updates it nor says that it exists.
+		if existing != nil && !isSuperuser(im.info) {
+			if ok, err := tx.CanAccessRecord(existing, im.info, im.coll.ViewRule); err != nil || !ok {
+				existing = nil
+			}
+		}
+		switch {
+		case existing != nil && im.opts.Mode == ModeCreate:
+			return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("a record with %s %q already exists", im.opts.Key, ks))}
+		case existing == nil && im.opts.Mode == ModeUpdate:
+			return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("no record with %s %q to update", im.opts.Key, ks))}
+		}
+	}
+	if existing == nil {
+		return im.create(tx, vals, n)
+	}
+	return im.update(tx, existing, vals, n)
+}
+
+func (im *importer) create(tx core.App, vals map[string]any, n int) (string, []*Error) {
+	rec := core.NewRecord(im.coll)
+	if of := im.obj.OwnerField(); of != nil && im.opts.As != nil {
+		if _, set := vals[of.Name]; !set {
+			vals[of.Name] = im.opts.As.Id // as the REST API does for a sales user
+		}
+	}
+	for k, v := range vals {
+		rec.Set(k, v)
+	}
+	ok, err := canCreate(tx, im.coll, im.info, rec, vals)
+	if err != nil {
+		return "", []*Error{im.cellErr(n, nil, err.Error())}
+	}
+	if !ok {
+		return "", []*Error{im.cellErr(n, im.ownerColumn(), "you may not create this record (the access rules of "+im.obj.Name+" deny it)")}
+	}
+	if err := tx.SaveWithContext(im.ctx, rec); err != nil {
+		return "", im.saveErrors(n, err)
+	}
+	if err := im.change(tx, rec, "created", nil); err != nil {
+		return "", []*Error{im.cellErr(n, nil, err.Error())}
+	}
+	if im.keys != nil {
+		k := keyString(rec.Get(im.opts.Key))
+		if prev, ok := im.keys[k]; ok && prev != rec.Id {
+			im.dupKeys[k] = true // an invisible record had the same key
+		}
+		im.keys[k] = rec.Id
+	}
+	return "created", nil
+}
+
+func (im *importer) update(tx core.App, rec *core.Record, vals map[string]any, n int) (string, []*Error) {
+	orig := rec.Original()
+	before := map[string]any{}
+	changed := map[string]any{}
+	for k, v := range vals {
+		rec.Set(k, v)
+		if !same(orig.Get(k), rec.Get(k)) {
+			before[k] = orig.Get(k)
+			changed[k] = v
+		}
+	}
+	if len(changed) == 0 {
+		return "unchanged", nil
+	}
+	ok, err := canUpdate(tx, im.info, rec, changed)
+	if err != nil {
+		return "", []*Error{im.cellErr(n, nil, err.Error())}
+	}
+	if !ok {
+		return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("you may not update the record with %s %q (the access rules of %s deny it)", im.opts.Key, fmt.Sprint(vals[im.opts.Key]), im.obj.Name))}
+	}
+	if err := tx.SaveWithContext(im.ctx, rec); err != nil {
+		return "", im.saveErrors(n, err)
+	}
+	if err := im.change(tx, rec, "updated", before); err != nil {
+		return "", []*Error{im.cellErr(n, nil, err.Error())}
+	}
+	return "updated", nil
+}
+
+func (im *importer) ownerColumn() *column {
+	if of := im.obj.OwnerField(); of != nil {
+		for _, c := range im.cols {
+			if c.field == of {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// saveErrors turns PocketBase's validation errors into row errors naming the column.
+func (im *importer) saveErrors(n int, err error) []*Error {
+	var ve validation.Errors
+	if !errors.As(err, &ve) {
+		return []*Error{im.cellErr(n, nil, err.Error())}
+	}
+	keys := make([]string, 0, len(ve))
+	for k := range ve {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var errs []*Error
+	for _, k := range keys {
+		var col *column
+		for _, c := range im.cols {
+			if c.field.Name == strings.TrimSuffix(k, schemas.CurrencySuffix) {
+				col = c
+			}
+		}
+		msg := ve[k].Error()
+		if col == nil {
+			msg = k + ": " + msg
+		}
+		errs = append(errs, im.cellErr(n, col, msg))
+	}
+	return errs
+}
+
+func saveMessage(err error) string {
+	var ve validation.Errors
+	if errors.As(err, &ve) {
+		parts := []string{}
+		for k, v := range ve {
+			parts = append(parts, k+": "+v.Error())
+		}
+		sort.Strings(parts)
+		return strings.Join(parts, "; ")
+	}
+	return err.Error()
+}
+
+// same compares two stored values as their JSON.
+func same(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// change records a created or updated record of the current row, for undo. The row's changes
+// are written with the chunk (flushChanges) only if the row succeeds.
+func (im *importer) change(_ core.App, rec *core.Record, action string, before map[string]any) error {
+	if im.batch == nil {
+		return nil // dry run
+	}
+	b := []byte("{}")
+	if before != nil {
+		var err error
+		if b, err = json.Marshal(before); err != nil {
+			return err
+		}
+	}
+	im.rowChanges = append(im.rowChanges, dbx.Params{
+		"id": core.GenerateDefaultRandomId(), "batch": im.batch.Id, "object": rec.Collection().Name,
+		"record": rec.Id, "action": action, "before": string(b), "stamp": rec.GetDateTime(schemas.FieldUpdated).String(),
+	})
+	return nil
+}
+
+// changeColumns are the columns of relata_import_changes written by flushChanges.
+var changeColumns = []string{"id", "batch", "seq", "object", "record", "action", "before", "stamp"}
+
+// flushChanges writes the chunk's changes in multi-row inserts (one statement per 500).
+func (im *importer) flushChanges(tx core.App) error {
+	for len(im.chunkChanges) > 0 {
+		n := min(len(im.chunkChanges), 500)
+		part := im.chunkChanges[:n]
+		im.chunkChanges = im.chunkChanges[n:]
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO {{" + ChangesCollection + "}} ([[" + strings.Join(changeColumns, "]], [[") + "]]) VALUES ")
+		params := dbx.Params{}
+		for i, p := range part {
+			im.seq++
+			p["seq"] = im.seq
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(")
+			for j, c := range changeColumns {
+				if j > 0 {
+					sb.WriteString(", ")
+				}
+				name := fmt.Sprintf("c%d_%d", i, j)
+				sb.WriteString("{:" + name + "}")
+				params[name] = p[c]
+			}
+			sb.WriteString(")")
+		}
+		if _, err := tx.DB().NewQuery(sb.String()).Bind(params).Execute(); err != nil {
+			return fmt.Errorf("record the import's changes: %w", err)
+		}
+	}
+	return nil
+}
+
+func (im *importer) startBatch() error {
+	coll, err := im.s.app.FindCollectionByNameOrId(BatchesCollection)
+	if err != nil {
+		return err
+	}
+	b := core.NewRecord(coll)
+	b.Set("object", im.obj.Name)
+	b.Set("file", im.opts.File)
+	b.Set("actor", "superuser")
+	if im.opts.As != nil {
+		b.Set("actor", im.opts.As.Email())
+		if im.opts.As.Collection().Name == schemas.UsersCollection {
+			b.Set("user", im.opts.As.Id)
+		}
+	}
+	b.Set("mode", im.opts.Mode)
+	b.Set("key", im.opts.Key)
+	b.Set("mapping", im.res.Mapping)
+	b.Set("workflows", im.opts.Workflows)
+	b.Set("status", "running")
+	if err := im.s.app.Save(b); err != nil {
+		return fmt.Errorf("record the import batch: %w", err)
+	}
+	im.batch = b
+	im.res.Batch = b.Id
+	// The audit trail attributes the rows' changes to this batch.
+	im.ctx = schemas.WithOrigin(im.ctx, schemas.Origin{Kind: schemas.OriginImport, ID: b.Id, Via: "import " + b.GetString("file")})
+	return nil
+}
+
+func (im *importer) finishBatch() error {
+	im.batch.Set("counts", map[string]int{"created": im.res.Created, "updated": im.res.Updated,
+		"unchanged": im.res.Unchanged, "failed": im.res.Failed, "related": im.res.Related})
+	im.batch.Set("status", "done")
+	return im.s.app.Save(im.batch)
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -1,0 +1,140 @@
+package transfer
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+)
+
+// lookup resolves the natural keys of one object's records (or of users) to ids: users by
+// email or name; companies by name or domain; contacts by email; any object by its title
+// field or id. Only records the importing user may list are found.
+type lookup struct {
+	obj       *schemas.Object // nil for users
+	coll      *core.Collection
+	ids       map[string]string
+	ambiguous map[string]bool
+}
+
+func normKey(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
+
+// normDomain reduces "https://www.Acme.example/about" to "acme.example".
+func normDomain(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if strings.Contains(s, "://") {
+		if u, err := url.Parse(s); err == nil {
+			s = u.Host
+		}
+	}
+	s = strings.TrimPrefix(s, "www.")
+	return strings.TrimSuffix(strings.SplitN(s, "/", 2)[0], ".")
+}
+
+func (l *lookup) add(key, id string) {
+	if key == "" {
+		return
+	}
+	if prev, ok := l.ids[key]; ok && prev != id {
+		l.ambiguous[key] = true
+		return
+	}
+	l.ids[key] = id
+}
+
+// keyFields are the fields of o whose values name a record.
+func keyFields(o *schemas.Object) []string {
+	var names []string
+	if o.TitleField != "" {
+		names = append(names, o.TitleField)
+	}
+	for _, f := range o.Fields {
+		if f.Type == schemas.TypeEmail || f.Name == "domain" {
+			names = append(names, f.Name)
+		}
+	}
+	return names
+}
+
+func (l *lookup) addRecord(r *core.Record) {
+	l.add(strings.ToLower(r.Id), r.Id)
+	if l.obj == nil {
+		l.add(normKey(r.GetString("email")), r.Id)
+		l.add(normKey(r.GetString("name")), r.Id)
+		return
+	}
+	for _, name := range keyFields(l.obj) {
+		v := r.GetString(name)
+		if name == "domain" {
+			v = normDomain(v)
+		}
+		l.add(normKey(v), r.Id)
+	}
+}
+
+// newLookup loads the keys of every record of target (an object name, or users) that info
+// may list.
+func newLookup(app core.App, reg registry, targetName string, info *core.RequestInfo) (*lookup, error) {
+	coll, err := app.FindCachedCollectionByNameOrId(targetName)
+	if err != nil {
+		return nil, fmt.Errorf("relation target %s: %w", targetName, err)
+	}
+	l := &lookup{coll: coll, ids: map[string]string{}, ambiguous: map[string]bool{}}
+	var recs []*core.Record
+	if targetName == schemas.UsersCollection {
+		// Owners are named by email or name; who may own what is the create and update
+		// rules' business, checked on every row.
+		if err := app.RecordQuery(coll).All(&recs); err != nil {
+			return nil, err
+		}
+	} else {
+		o, ok := reg.Object(targetName)
+		if !ok {
+			return nil, fmt.Errorf("relation target %s is not an object", targetName)
+		}
+		l.obj = o
+		q, err := listQuery(app, coll, info, "", "")
+		if err != nil {
+			return nil, fmt.Errorf("relation target %s: %w", targetName, err)
+		}
+		if err := q.All(&recs); err != nil {
+			return nil, err
+		}
+	}
+	for _, r := range recs {
+		l.addRecord(r)
+	}
+	return l, nil
+}
+
+// find returns the id of the record named by cell.
+func (l *lookup) find(cell string) (string, error) {
+	keys := []string{normKey(cell)}
+	if d := normDomain(cell); d != keys[0] {
+		keys = append(keys, d)
+	}
+	for _, k := range keys {
+		if l.ambiguous[k] {
+			return "", fmt.Errorf("%q names more than one %s record", cell, l.coll.Name)
+		}
+		if id, ok := l.ids[k]; ok {
+			return id, nil
+		}
+	}
+	if l.obj == nil {
+		return "", fmt.Errorf("no user with email or name %q", cell)
+	}
+	return "", fmt.Errorf("no %s record named %q (by %s)", l.coll.Name, cell, strings.Join(keyFields(l.obj), ", "))
+}
+
+// looksLikeDomain reports whether cell is a bare web domain such as acme.example.
+func looksLikeDomain(cell string) bool {
+	c := strings.TrimSpace(cell)
+	return !strings.ContainsAny(c, " @") && strings.Contains(c, ".") && domainRe.MatchString(normDomain(c))
+}
+
+var domainRe = regexp.MustCompile(`^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$`)

@@ -1,0 +1,63 @@
+package transfer
+
+import (
+	"errors"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/spf13/cobra"
+
+	"github.com/relata/relata/schemas"
+)
+
+// errForbidden is returned when the caller may not read or write the records of an object.
+var errForbidden = errors.New("you may not read these records")
+
+// registry is what transfer needs of the object model.
+type registry interface {
+	Object(name string) (*schemas.Object, bool)
+	Sync() error
+}
+
+// Config configures import and export.
+type Config struct {
+	// Registry is the live object model; required.
+	Registry *schemas.Registry
+	// BatchSize is how many rows one transaction imports. Default: 1000.
+	BatchSize int
+}
+
+// Service imports and exports the records of a PocketBase app.
+type Service struct {
+	app core.App
+	reg registry
+	cfg Config
+}
+
+// Register adds import and export to app: its routes when the server starts and, if rootCmd
+// is set, the "import" and "export" commands.
+func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error) {
+	if cfg.Registry == nil {
+		return nil, errors.New("transfer: Config.Registry is required")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 1000
+	}
+	s := &Service{app: app, reg: cfg.Registry, cfg: cfg}
+	app.OnServe().BindFunc(func(e *core.ServeEvent) error {
+		s.routes(e)
+		return e.Next()
+	})
+	if rootCmd != nil {
+		rootCmd.AddCommand(s.newImportCommand(), s.newExportCommand())
+	}
+	return s, nil
+}
+
+// MustRegister is like [Register] but panics on error. It is meant for main.
+func MustRegister(app core.App, rootCmd *cobra.Command, cfg Config) *Service {
+	s, err := Register(app, rootCmd, cfg)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
