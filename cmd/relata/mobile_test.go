@@ -109,7 +109,7 @@ func TestPhoneAndTablet(t *testing.T) {
 			ss.wait("the note on the timeline", fmt.Sprintf(`document.querySelector('[data-testid=timeline]').innerText.includes(%q)`, note))
 			tap(`[data-testid=quick-actions] button[data-kind=call]`) // tap 1
 			ss.wait("the call form", `document.activeElement === document.querySelector('[data-testid=quick-add] input') && !document.querySelector('[data-testid=quick-add] button[type=submit]').disabled`)
-			tap(`[data-testid=quick-add] button[type=submit]`)        // tap 2
+			tap(`[data-testid=quick-add] button[type=submit]`) // tap 2
 			call := "Call: " + dealName
 			ss.wait("the call on the timeline", fmt.Sprintf(`document.querySelector('[data-testid=timeline]').innerText.includes(%q)`, call))
 			noOverflow("the record page with its new entries")
