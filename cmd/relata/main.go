@@ -41,6 +41,7 @@ import (
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/schemas/privacy"
+	"github.com/relata/relata/schemas/trash"
 	"github.com/relata/relata/workflows"
 	"github.com/relata/relata/workflows/outbox"
 )
@@ -270,6 +271,11 @@ func setup(app *pocketbase.PocketBase) error {
 	}
 	// Privacy requests: `relata privacy export|erase` and the admins' endpoints.
 	if _, err := privacy.Register(app, app.RootCmd, privacy.Config{Registry: reg}); err != nil {
+		return err
+	}
+	// The trash: deleted records for 30 days, listed and restored by whoever could see them
+	// (package hooks keeps the copies).
+	if _, err := trash.Register(app, trash.Config{Registry: reg}); err != nil {
 		return err
 	}
 	// Email delivery: SMTP from the dashboard's mail settings, overridden by RELATA_SMTP_*,
