@@ -13,6 +13,7 @@ import { Runs } from './runs.js';
 import { Search } from './search.js';
 import { PrivacyPage } from './privacy.js';
 import { AuditPage } from './history.js';
+import { TrashPage } from './trash.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
@@ -59,6 +60,7 @@ function Nav({ route, onClose }) {
     <a class=${here('/dashboard')} href="#/dashboard">Dashboard</a>
     <div class="group">Records</div>
     ${allObjects().map((o) => html`<a key=${o.name} class=${here('/list/' + o.name)} href=${'#/list/' + o.name}>${objectLabel(o)}</a>`)}
+    <a class=${here('/trash')} href="#/trash">Trash</a>
     ${isManager() ? html`
       <div class="group">Automation</div>
       <a class=${here('/workflows')} href="#/workflows">Workflows</a>
@@ -99,6 +101,7 @@ function Screen({ route }) {
     case 'search': return html`<${Search} key=${b} q=${b || ''} />`;
     case 'privacy': return html`<${PrivacyPage} />`;
     case 'audit': return html`<${AuditPage} />`;
+    case 'trash': return html`<${TrashPage} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
       if (o) {

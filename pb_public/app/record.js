@@ -6,9 +6,10 @@ import {
   pb, relata, me, objectNamed, allObjects, objectLabel, fieldLabel, expandFields, titleOf, formatDate, formatMoney,
   parseDate, daysBetween, userNamed, activityObject, pipelineOf, subscribe, debounce, errorMessage,
 } from './api.js';
-import { html, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
+import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
 import { FieldValue, FieldEditor } from './fields.js';
 import { RecordHistory } from './history.js';
+import { ConfirmDelete } from './list.js';
 
 export function RecordPage({ object, id }) {
   const o = objectNamed(object);
@@ -19,6 +20,7 @@ export function RecordPage({ object, id }) {
   const [missing, setMissing] = useState(false);
   const [tab, setTab] = useState('timeline');
   const [version, setVersion] = useState(0);
+  const [deleting, setDeleting] = useState(false);
   const [quick, setQuick] = useState(null); // { kind, n }: a quick action asked for the quick-add form
 
   const loadRecord = async () => {
@@ -87,7 +89,10 @@ export function RecordPage({ object, id }) {
       </div>
       <div class="spacer"></div>
       ${stage ? html`<${StageBar} object=${o} field=${stage} record=${rec} since=${since} onMove=${(s) => save({ [stage.name]: s })} />` : null}
+      <button class="danger" data-testid="delete-record" title="Move to the trash" onClick=${() => setDeleting(true)}>Delete</button>
     </header>
+    ${deleting ? html`<${ConfirmDelete} object=${o} ids=${[id]} onClose=${() => setDeleting(false)}
+      onDone=${(left) => { setDeleting(false); if (!left.length) navigate('/list/' + object); }} />` : null}
     <${ErrorBox} error=${error} />
     <div class="record-grid">
       <div class="panel fields">
