@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/dbutils"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/types"
 
@@ -41,6 +43,11 @@ func (tr *trasher) keep(e *core.RecordEvent) error {
 	defer func() { e.App = orig }()
 	return e.App.RunInTransaction(func(tx core.App) error {
 		e.App = tx
+		// Who links to it, before PocketBase's delete unlinks them.
+		links, err := linksTo(tx, e.Record)
+		if err != nil {
+			return fmt.Errorf("trash: links to %s: %w", e.Record.Id, err)
+		}
 		if err := e.Next(); err != nil {
 			return err
 		}
@@ -59,6 +66,7 @@ func (tr *trasher) keep(e *core.RecordEvent) error {
 			t.Set("title", title)
 		}
 		t.Set("data", e.Record.FieldsData())
+		t.Set("links", links)
 		if f := o.OwnerField(); f != nil {
 			t.Set("owner", e.Record.GetString(f.Name))
 		}
@@ -71,4 +79,46 @@ func (tr *trasher) keep(e *core.RecordEvent) error {
 		// Saved without hooks: the trash is not a CRM object, and its copy is not a change to audit.
 		return tx.SaveNoValidate(t)
 	})
+}
+
+// Link is a record's relation field that held a deleted record's id.
+type Link struct {
+	Collection string `json:"collection"`
+	Record     string `json:"record"`
+	Field      string `json:"field"`
+}
+
+// linksTo lists the records whose relation fields hold r's id.
+func linksTo(app core.App, r *core.Record) ([]Link, error) {
+	refs, err := app.FindCollectionReferences(r.Collection())
+	if err != nil {
+		return nil, err
+	}
+	links := []Link{}
+	for col, fields := range refs {
+		if col.IsView() {
+			continue
+		}
+		for _, f := range fields {
+			column := col.Name + "." + f.GetName()
+			q := app.RecordQuery(col)
+			if mv, ok := f.(core.MultiValuer); !ok || !mv.IsMultiple() {
+				q.AndWhere(dbx.HashExp{column: r.Id})
+			} else {
+				q.AndWhere(dbx.Exists(dbx.NewExp(fmt.Sprintf("SELECT 1 FROM %s {{__je__}} WHERE [[__je__.value]]={:jevalue}",
+					dbutils.JSONEach(column)), dbx.Params{"jevalue": r.Id})))
+			}
+			if col.Id == r.Collection().Id {
+				q.AndWhere(dbx.Not(dbx.HashExp{col.Name + ".id": r.Id}))
+			}
+			var rows []*core.Record
+			if err := q.All(&rows); err != nil {
+				return nil, err
+			}
+			for _, x := range rows {
+				links = append(links, Link{Collection: col.Name, Record: x.Id, Field: f.GetName()})
+			}
+		}
+	}
+	return links, nil
 }

@@ -35,6 +35,7 @@ func TestTrash(t *testing.T) {
 	_, mgrTok := schemastest.NewUser(t, app, "mgr@example.com", "manager", "")
 
 	deal := schemastest.MustCreate(t, app, "deals", map[string]any{"name": "Alice's deal", "stage": "proposal", "owner": alice.Id, "amount": 4200})
+	call := schemastest.MustCreate(t, app, "activities", map[string]any{"type": "call", "subject": "Call about the deal", "deal": deal.Id, "owner": alice.Id})
 	contact := schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": "Team Contact", "owner": alice.Id})
 	if code := schemastest.Call(t, srv, http.MethodDelete, "/api/collections/deals/records/"+deal.Id, aliceTok, nil, nil); code != 204 {
 		t.Fatalf("alice deletes her deal = %d", code)
@@ -64,6 +65,9 @@ func TestTrash(t *testing.T) {
 		return ""
 	}
 	dealEntry, contactEntry := entryOf("deals"), entryOf("contacts")
+	if c, _ := app.FindRecordById("activities", call.Id); c.GetString("deal") != "" {
+		t.Errorf("the call still links to the deleted deal")
+	}
 
 	lists := []struct {
 		who   string
@@ -114,6 +118,10 @@ func TestTrash(t *testing.T) {
 	back, err := app.FindRecordById("deals", deal.Id)
 	if err != nil || back.GetString("name") != "Alice's deal" || back.GetString("stage") != "proposal" || back.GetFloat("amount") != 4200 || back.GetString("owner") != alice.Id {
 		t.Fatalf("restored deal = %v, %v", back, err)
+	}
+	// The call that linked to the deal (unlinked by the delete) links to it again.
+	if c, err := app.FindRecordById("activities", call.Id); err != nil || c.GetString("deal") != deal.Id {
+		t.Errorf("the call's deal after the restore = %q (%v); want %s", c.GetString("deal"), err, deal.Id)
 	}
 	if _, err := app.FindRecordById(hooks.TrashCollection, dealEntry); err == nil {
 		t.Error("the restored deal's entry is still in the trash")

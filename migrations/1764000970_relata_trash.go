@@ -18,6 +18,7 @@ func init() {
 			&core.TextField{Name: "record", Required: true, Max: 50, Help: "The deleted record's id, which a restore gives back."},
 			&core.TextField{Name: "title", Max: 300, Help: "The record's title when it was deleted."},
 			&core.JSONField{Name: "data", MaxSize: 8 << 20, Help: "The record's fields when it was deleted."},
+			&core.JSONField{Name: "links", MaxSize: 8 << 20, Help: `The records that linked to it: [{"collection", "record", "field"}], linked again by a restore.`},
 			&core.TextField{Name: "owner", Max: 50, Help: "The record's owner when it was deleted (the access policy's owner field)."},
 			&core.TextField{Name: "deleted_by", Max: 50, Help: "The user or superuser who deleted it; empty for the system."},
 			&core.TextField{Name: "deleted_by_kind", Max: 20, Help: "user, superuser, workflow, import, token or system."},

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -195,8 +196,9 @@ var ErrNotFound = errors.New("this deleted record is not in the trash, or you ma
 var ErrExists = errors.New("a record with this id exists already")
 
 // Restore saves the entry id's record again, with its old id and fields, as auth (who must be
-// allowed to see it), and removes the entry, in one transaction. The record's create hooks run
-// (audit, workflows on "record_created").
+// allowed to see it), links it again from the records that linked to it (when they still exist
+// and the link is free), and removes the entry, in one transaction. The record's create hooks
+// run (audit, workflows on "record_created").
 func (s *Service) Restore(auth *core.Record, id string) (*core.Record, error) {
 	t, err := s.app.FindRecordById(Collection, id)
 	if err != nil || !s.MaySee(auth, t) || s.now().Sub(t.GetDateTime("deleted_at").Time()) > Retention {
@@ -224,6 +226,33 @@ func (s *Service) Restore(auth *core.Record, id string) (*core.Record, error) {
 	err = s.app.RunInTransaction(func(tx core.App) error {
 		if err := tx.SaveWithContext(ctx, rec); err != nil {
 			return err
+		}
+		// Link it again from the records that linked to it and still exist.
+		var links []struct{ Collection, Record, Field string }
+		_ = json.Unmarshal([]byte(t.GetString("links")), &links)
+		for _, l := range links {
+			other, err := tx.FindRecordById(l.Collection, l.Record)
+			if err != nil {
+				continue // deleted since
+			}
+			f, ok := other.Collection().Fields.GetByName(l.Field).(*core.RelationField)
+			if !ok {
+				continue // the field is gone
+			}
+			if f.IsMultiple() {
+				ids := other.GetStringSlice(l.Field)
+				if slices.Contains(ids, rec.Id) {
+					continue
+				}
+				other.Set(l.Field, append(ids, rec.Id))
+			} else if other.GetString(l.Field) == "" {
+				other.Set(l.Field, rec.Id)
+			} else {
+				continue // linked elsewhere since
+			}
+			if err := tx.SaveWithContext(ctx, other); err != nil {
+				return fmt.Errorf("link %s %s again: %w", l.Collection, l.Record, err)
+			}
 		}
 		_, err := tx.DB().Delete(Collection, dbx.HashExp{"id": t.Id}).Execute()
 		return err
