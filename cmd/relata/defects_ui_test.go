@@ -1,12 +1,15 @@
 package main_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -98,5 +101,52 @@ func TestFirstImpressionDefects(t *testing.T) {
 	manager.wait("the run named by its deal", fmt.Sprintf(`[...document.querySelectorAll('[data-testid=runs] tr.run td:nth-child(2) a')].some(a => a.textContent.trim() === %q)`, name))
 	if eval[bool](manager, fmt.Sprintf(`[...document.querySelectorAll('[data-testid=runs] tr.run td:nth-child(2) a')].some(a => a.textContent.includes(%q))`, deal)) {
 		manager.fail("run history shows the record id %s instead of its name", deal)
+	}
+}
+
+// TestDueDatesInTheUsersZone (issue 16 item 6, in part): a user in Europe/Rome sees a due time
+// in her zone, and a due day without a time (stored as 00:00 UTC) as that day: no "12:00 AM",
+// in Today (not Overdue) all day long.
+func TestDueDatesInTheUsersZone(t *testing.T) {
+	t.Parallel()
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := startServer(t, dir, exampleServeArgs...)
+	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
+	now := time.Now().In(rome)
+	y, m, d := now.Date()
+	dayOnly := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	timed := time.Date(y, m, d, 23, 30, 0, 0, rome) // later today in Rome
+	for _, a := range []struct {
+		subject string
+		due     time.Time
+	}{{"Date-only task 4713", dayOnly}, {"Timed task 4714", timed}} {
+		body := map[string]any{"type": "task", "subject": a.subject, "owner": aliceID, "due": a.due.UTC().Format("2006-01-02 15:04:05.000Z")}
+		if code := s.api(t, http.MethodPost, "/api/collections/activities/records", aliceTok, body, nil); code != 200 {
+			t.Fatalf("create %s = %d", a.subject, code)
+		}
+	}
+	b := newBrowser(t)
+	alice := b.signIn(t, s, "alice@example.com")
+	alice.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Europe/Rome"})
+		return err
+	}))
+	alice.open("/tasks", `[data-testid=tasks-today]`)
+	alice.wait("the two tasks", `document.querySelector('[data-testid=tasks-today]').innerText.includes('Date-only task 4713') && document.querySelector('[data-testid=tasks-today]').innerText.includes('Timed task 4714')`)
+	dueOf := func(subject string) string {
+		return eval[string](alice, fmt.Sprintf(`[...document.querySelectorAll('.task')].find(li => li.innerText.includes(%q)).querySelector('[data-testid=due]').textContent`, subject))
+	}
+	if got, want := dueOf("Date-only task 4713"), "due "+now.Format("Jan 2, 2006"); got != want {
+		alice.fail("a due day without a time shows %q; want %q", got, want)
+	}
+	if got, want := dueOf("Timed task 4714"), "due "+now.Format("Jan 2, 2006")+", 11:30 PM"; got != want {
+		alice.fail("a due time shows %q in Europe/Rome; want %q", got, want)
+	}
+	if eval[bool](alice, `!!document.querySelector('[data-testid=tasks-overdue]')?.innerText.includes('Date-only task 4713')`) {
+		alice.fail("a task due today (a day without a time) is overdue")
 	}
 }

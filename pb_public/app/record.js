@@ -3,7 +3,7 @@
 // runs) with quick add of a note, call or task. Changes by colleagues arrive in realtime.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
-  pb, relata, me, objectNamed, allObjects, objectLabel, fieldLabel, expandFields, titleOf, formatDate, formatMoney,
+  pb, relata, me, formatDue, objectNamed, allObjects, objectLabel, fieldLabel, expandFields, titleOf, formatDate, formatMoney,
   parseDate, daysBetween, userNamed, activityObject, pipelineOf, subscribe, debounce, errorMessage,
 } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
@@ -174,7 +174,7 @@ function Timeline({ items, object: o, onChanged }) {
       ${e.kind === 'activity' ? html`<div class="line">
           ${e.type === 'task' || e.due ? html`<input type="checkbox" title="Done" checked=${e.done} onChange=${() => complete(e)} />` : null}
           <b class=${e.done && (e.type === 'task' || e.due) ? 'done' : ''}>${e.title}</b> <span class="muted">${e.type}</span>
-          ${e.due ? html`<span class="muted"> · due ${formatDate(e.due, true)}</span>` : null}
+          ${e.due ? html`<span class="muted"> · due ${formatDue(e.due)}</span>` : null}
           ${e.owner ? html`<span class="muted"> · ${userNamed(e.owner)?.name || ''}</span>` : null}
         </div>${e.body ? html`<div class="prewrap small">${e.body}</div>` : null}` : null}
       ${e.kind === 'email' ? html`<div class="line"><b>${e.title}</b> <${Pill} kind=${e.status}>${e.status}</${Pill}></div>` : null}
