@@ -88,6 +88,14 @@ func TestPhoneAndTablet(t *testing.T) {
 				ss.screenshot("phone-tasks")
 			}
 
+			// The other screens fit too (wide tables scroll inside their frame).
+			for _, r := range []struct{ route, sel string }{
+				{"/list/deals", "table.records"}, {"/list/contacts", "table.records"}, {"/dashboard", ".kpis"}, {"/trash", ".trash-page"},
+			} {
+				ss.open(r.route, r.sel)
+				noOverflow(r.route)
+			}
+
 			// Search from the top bar.
 			word := strings.Fields(dealName)[0]
 			ss.do(chromedp.Tap(chromedp.CSS("#global-search")), chromedp.SendKeys(chromedp.CSS("#global-search"), word+"\r"))
