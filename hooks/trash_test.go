@@ -2,8 +2,11 @@ package hooks_test
 
 import (
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/hooks"
 	"github.com/relata/relata/schemas"
@@ -158,5 +161,40 @@ func TestTrash(t *testing.T) {
 	}
 	if left, _ := app.FindAllRecords(hooks.TrashCollection); len(left) != 0 {
 		t.Errorf("%d entries left after the purge", len(left))
+	}
+}
+
+// TestTrashAtScale: 1,001 deleted deals of one rep: the list stops at 500 for a manager, and
+// another rep sees none of them.
+func TestTrashAtScale(t *testing.T) {
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{})
+	hooks.MustRegister(app, hooks.Config{Registry: reg})
+	svc, err := trash.Register(app, trash.Config{Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schemastest.Serve(t, app) // applies the object model
+	bob, _ := schemastest.NewUser(t, app, "bob@example.com", "sales", "north")
+	alice, _ := schemastest.NewUser(t, app, "alice@example.com", "sales", "north")
+	mgr, _ := schemastest.NewUser(t, app, "mgr@example.com", "manager", "")
+	for i := range 1001 {
+		d := schemastest.MustCreate(t, app, "deals", map[string]any{"name": "Deal " + strconv.Itoa(i), "stage": "lead", "owner": bob.Id})
+		if err := app.Delete(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, _ := app.CountRecords(hooks.TrashCollection); n != 1001 {
+		t.Fatalf("trash entries = %d; want 1001", n)
+	}
+	for _, c := range []struct {
+		who  string
+		auth *core.Record
+		want int
+	}{{"manager", mgr, 500}, {"bob", bob, 500}, {"alice (same team, deals are owner-scoped)", alice, 0}} {
+		items, err := svc.List(c.auth)
+		if err != nil || len(items) != c.want {
+			t.Errorf("%s lists %d entries (%v); want %d", c.who, len(items), err, c.want)
+		}
 	}
 }
