@@ -41,7 +41,9 @@ func Register(app core.App, cfg Config) error {
 	app.OnRecordCreateRequest().Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "relata.hooks.default-owner", Func: h.defaultOwner})
 	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-create", Func: h.touch})
 	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.touch-update", Func: h.touch})
-	(&auditor{h: h, now: time.Now}).bind(app)
+	au := &auditor{h: h, now: time.Now}
+	au.bind(app)
+	(&trasher{h: h, a: au, now: time.Now}).bind(app)
 	h.bindConsents(app)
 	bindRefusals(app, cfg.Registry)
 	sh := &stageHistory{h: h}

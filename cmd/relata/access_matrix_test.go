@@ -230,6 +230,7 @@ var collectionPolicies = map[string]policy{
 	"relata_settings":         readAllWriteAdmin,
 	"exchange_rates":          readAllWriteAdmin,
 	"relata_audit":            readNobody, // read through /api/relata/audit, never written through the API
+	"relata_trash":            readNobody, // read and restored through /api/relata/trash
 	"privacy_requests":        {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
 	"retention_policies":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
 	"_superusers":             readNobody,
@@ -438,6 +439,10 @@ func (e *matrixEnv) routes() []route {
 		{method: "POST", pattern: "/api/relata/import/{object}", path: "/api/relata/import/deals", body: map[string]any{}, allowed: nil},
 		{method: "GET", pattern: "/api/relata/audit", path: "/api/relata/audit?object=deals", allowed: []actor{admin}},
 		{method: "GET", pattern: "/api/relata/audit/{object}/{id}", path: "/api/relata/audit/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
+		// The trash lists, for each caller, only what they could see (TestTrashAcrossTeams);
+		// restoring an entry that is not there is refused for everyone.
+		{method: "GET", pattern: "/api/relata/trash", path: "/api/relata/trash", allowed: users},
+		{method: "POST", pattern: "/api/relata/trash/{id}/restore", path: "/api/relata/trash/not-an-entry/restore", allowed: nil},
 		// PocketBase's administration API is for superusers only, CRM admins included.
 		{method: "GET", pattern: "/api/collections", path: "/api/collections", allowed: nil},
 		{method: "GET", pattern: "/api/settings", path: "/api/settings", allowed: nil},
@@ -455,6 +460,7 @@ var refusedFor = map[string][]actor{
 	"POST /api/relata/runs/{id}/retry":      {anon, alice, bob, carol},
 	"POST /api/relata/forms/{slug}":         crmActors, // an empty submission is invalid for everyone
 	"POST /forms/{slug}":                    nil,       // answers with the form page and its errors
+	"POST /api/relata/trash/{id}/restore":   crmActors, // no such entry
 	"GET /unsubscribe/{token}":              crmActors, // a forged token
 	"POST /unsubscribe/{token}":             crmActors,
 	"DELETE /api/relata/secrets/{name}":     {anon, alice, bob, carol}, // managers: 204, or 404 once deleted

@@ -42,6 +42,7 @@ import (
 	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/schemas/privacy"
 	"github.com/relata/relata/schemas/transfer"
+	"github.com/relata/relata/schemas/trash"
 	"github.com/relata/relata/workflows"
 	"github.com/relata/relata/workflows/outbox"
 )
@@ -275,6 +276,11 @@ func setup(app *pocketbase.PocketBase) error {
 		return err
 	}
 	transfer.MustRegister(app, app.RootCmd, transfer.Config{Registry: reg}) // relata import|export, /api/relata/{import,export}
+	// The trash: deleted records for 30 days, listed and restored by whoever could see them
+	// (package hooks keeps the copies).
+	if _, err := trash.Register(app, trash.Config{Registry: reg}); err != nil {
+		return err
+	}
 	// Email delivery: SMTP from the dashboard's mail settings, overridden by RELATA_SMTP_*,
 	// RELATA_MAIL_* and RELATA_PUBLIC_URL (see workflows/outbox).
 	if _, err := outbox.Register(app, outbox.Config{Registry: reg}); err != nil {

@@ -90,6 +90,32 @@ export function formatDate(v, withTime = false) {
     : d.toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
 }
 
+// dueOf reads a due date. A value of exactly 00:00:00 UTC is a day without a time (date pickers,
+// imports and spreadsheets store days so): it means that calendar day in every time zone, shown
+// without "12:00 AM" and overdue only once the day is over. Other values are moments, shown in
+// the browser's time zone and locale.
+export function dueOf(v) {
+  const d = v instanceof Date ? v : parseDate(v);
+  if (!d) return null;
+  const dateOnly = d.getUTCHours() === 0 && d.getUTCMinutes() === 0 && d.getUTCSeconds() === 0 && d.getUTCMilliseconds() === 0;
+  return dateOnly ? { at: new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()), dateOnly } : { at: d, dateOnly };
+}
+
+export function formatDue(v) {
+  const d = dueOf(v);
+  if (!d) return '';
+  return d.dateOnly ? d.at.toLocaleDateString(undefined, { dateStyle: 'medium' }) : d.at.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+// isOverdue: a moment that has passed, or a day before today.
+export function isOverdue(v, now = new Date()) {
+  const d = dueOf(v);
+  if (!d) return false;
+  if (!d.dateOnly) return d.at < now;
+  const today0 = new Date(now); today0.setHours(0, 0, 0, 0);
+  return d.at < today0;
+}
+
 export function formatMoney(n, currency) {
   const v = Number(n || 0);
   try {

@@ -23,6 +23,8 @@ export function Board({ object, pipeline }) {
   const [limits, setLimits] = useState({}); // stage -> how many to show
   const [since, setSince] = useState({}); // record id -> Date it entered its stage
   const [error, setError] = useState('');
+  // On a phone the board shows one stage at a time; the switcher above it picks which.
+  const [shown, setShown] = useState('');
   const limitsRef = useRef(limits);
   limitsRef.current = limits;
 
@@ -87,8 +89,14 @@ export function Board({ object, pipeline }) {
     </header>
     <${ErrorBox} error=${error} />
     ${missing.length ? html`<${MissingRates} codes=${missing} base=${cur} date=${numbers.ratesDate} />` : null}
+    <div class="stage-switcher" role="tablist" data-testid="stage-switcher">
+      ${p.stages.map((s, i) => html`<button key=${s.name} type="button" role="tab" data-stage=${s.name}
+        class="${s.name === (shown || p.stages[0].name) ? 'active' : ''} ${s.won ? 'won' : ''} ${s.lost ? 'lost' : ''}"
+        aria-selected=${s.name === (shown || p.stages[0].name) ? 'true' : 'false'}
+        onClick=${() => setShown(s.name)}>${s.label || s.name} <span class="count">${numbers?.stages[i]?.count ?? 0}</span></button>`)}
+    </div>
     <div class="board">
-      ${p.stages.map((s, i) => html`<${Column} key=${s.name} object=${o} stage=${s} field=${field} amount=${amount}
+      ${p.stages.map((s, i) => html`<${Column} key=${s.name} shown=${s.name === (shown || p.stages[0].name)} object=${o} stage=${s} field=${field} amount=${amount}
         totals=${numbers?.stages[i]} cards=${cards[s.name] || []} since=${since} currency=${cur}
         onMove=${move} onMore=${() => setLimits((l) => ({ ...l, [s.name]: (l[s.name] || pageSize) + pageSize }))} />`)}
     </div>
@@ -114,7 +122,7 @@ export function CurrencyDetail({ totals, base, testid }) {
   </div>`;
 }
 
-function Column({ object: o, stage: s, field, amount, totals, cards, since, currency, onMove, onMore }) {
+function Column({ shown, object: o, stage: s, field, amount, totals, cards, since, currency, onMove, onMore }) {
   const list = useRef();
   useEffect(() => {
     const sortable = Sortable.create(list.current, {
@@ -122,6 +130,9 @@ function Column({ object: o, stage: s, field, amount, totals, cards, since, curr
       animation: 120,
       forceFallback: true, // mouse and touch events, the same in every browser
       fallbackTolerance: 3,
+      // On touch screens a card drags after a short press, so a swipe still scrolls the page.
+      delay: 250,
+      delayOnTouchOnly: true,
       ghostClass: 'ghost',
       onEnd: (evt) => {
         const id = evt.item.dataset.id;
@@ -135,7 +146,7 @@ function Column({ object: o, stage: s, field, amount, totals, cards, since, curr
     return () => sortable.destroy();
   }, [onMove]);
   const now = Date.now();
-  return html`<div class="column ${s.won ? 'won' : ''} ${s.lost ? 'lost' : ''}" data-testid=${'column-' + s.name}>
+  return html`<div class="column ${s.won ? 'won' : ''} ${s.lost ? 'lost' : ''} ${shown ? 'shown' : ''}" data-testid=${'column-' + s.name}>
     <header>
       <div class="stage-name">${s.label || s.name} <span class="muted">${s.probability}%</span></div>
       <div class="stage-numbers">

@@ -4,7 +4,7 @@
 // disable. Workflows are records of the workflows collection; validation, dry runs and
 // autocomplete are Relata's workflow API.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { pb, relata, allObjects, objectNamed, objectLabel, fieldLabel, titleOf, errorMessage, subscribe, debounce } from './api.js';
+import { pb, relata, isManager, allObjects, objectNamed, objectLabel, fieldLabel, titleOf, errorMessage, subscribe, debounce } from './api.js';
 import { html, Spinner, ErrorBox, Empty, toast } from './ui.js';
 import { stageOptions } from './fields.js';
 
@@ -97,7 +97,21 @@ function definitionOf(w) {
   return d;
 }
 
+// ManagersOnly explains, to a sales rep who opens a workflow address, why there is nothing to see:
+// the workflows collection is readable by managers and admins only.
+function ManagersOnly() {
+  return html`<section class="workflows-page"><header class="page-head"><h1>Workflows</h1></header>
+    <div class="panel" data-testid="workflows-managers-only"><p>Workflows automate the pipeline: tasks, emails and stage changes
+    that happen on their own. Managers and admins set them up, so your account cannot see or change them.</p>
+    <p class="muted">Their results appear on each record's timeline. Ask your manager for a new rule.</p></div></section>`;
+}
+
 export function Workflows() {
+  if (!isManager()) return html`<${ManagersOnly} />`;
+  return html`<${WorkflowList} />`;
+}
+
+function WorkflowList() {
   const [items, setItems] = useState(null);
   const [error, setError] = useState('');
   const load = () => pb.collection('workflows').getFullList({ sort: 'name' }).then(setItems).catch((err) => setError(errorMessage(err)));
@@ -124,6 +138,11 @@ export function Workflows() {
 }
 
 export function WorkflowEditor({ id }) {
+  if (!isManager()) return html`<${ManagersOnly} />`;
+  return html`<${Editor} id=${id} />`;
+}
+
+function Editor({ id }) {
   const [w, setW] = useState(id ? null : { ...blank, object: allObjects().find((o) => o.name === 'deals')?.name || allObjects()[0]?.name });
   const [recId, setRecId] = useState(id);
   const [errors, setErrors] = useState([]);
@@ -156,7 +175,17 @@ export function WorkflowEditor({ id }) {
       setValid(false);
     }
   }, 350), []);
-  useEffect(() => { if (w) validate(w); }, [JSON.stringify(w)]);
+  // A new workflow is not checked until something is typed or chosen: an empty draft is not a
+  // problem yet.
+  const [pristine, setPristine] = useState(id ? '' : null);
+  const draft = JSON.stringify(w);
+  useEffect(() => {
+    if (!w) return;
+    if (pristine === null) { setPristine(draft); return; }
+    if (draft === pristine) return;
+    setPristine('');
+    validate(w);
+  }, [draft]);
 
   if (!w) return html`<${ErrorBox} error=${saveError} /><${Spinner} />`;
   const o = objectNamed(w.object);
@@ -184,7 +213,7 @@ export function WorkflowEditor({ id }) {
     <header class="page-head">
       <div><div class="crumbs"><a href="#/workflows">Workflows</a></div><h1>${w.name || 'New workflow'}</h1></div>
       <div class="spacer"></div>
-      <span class=${'validity ' + (valid ? 'ok' : valid === false ? 'bad' : '')} data-testid="validity">${valid ? '✓ Valid' : valid === false ? `${errors.length} problem${errors.length === 1 ? '' : 's'}` : 'Checking…'}</span>
+      <span class=${'validity ' + (valid ? 'ok' : valid === false ? 'bad' : '')} data-testid="validity">${valid ? '✓ Valid' : valid === false ? `${errors.length} problem${errors.length === 1 ? '' : 's'}` : pristine ? 'New draft' : 'Checking…'}</span>
       <label class="switch-label"><label class="switch"><input type="checkbox" id="wf-enabled" checked=${w.enabled} onChange=${(e) => set({ enabled: e.target.checked })} /><span></span></label> Enabled</label>
       <button class="primary" id="wf-save" onClick=${() => save()}>Save</button>
     </header>
@@ -361,8 +390,8 @@ function ActionCard({ action: a, pointer, object, vars, errorsAt, onChange, onRe
     </header>
     <div class="form-grid">${spec.fields.map(input)}</div>
     ${a.type === 'branch' ? html`<div class="branches">
-      <div><h4>Then</h4><${ActionList} actions=${a.then || []} pointer=${pointer + '/then'} object=${object} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('then', x)} /></div>
-      <div><h4>Else</h4><${ActionList} actions=${a.else || []} pointer=${pointer + '/else'} object=${object} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('else', x)} /></div>
+      <div class="branch"><h4>Then</h4><${ActionList} actions=${a.then || []} pointer=${pointer + '/then'} object=${object} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('then', x)} /></div>
+      <div class="branch"><h4>Else</h4><${ActionList} actions=${a.else || []} pointer=${pointer + '/else'} object=${object} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('else', x)} /></div>
     </div>` : null}
     <${PointerErrors} errors=${errorsAt(pointer)} />
   </div>`;

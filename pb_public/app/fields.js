@@ -2,7 +2,7 @@
 // definition, so custom objects and fields added in the dashboard work the same way.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
-  pb, objectNamed, allUsers, userNamed, titleOf, formatDate, formatMoney, parseDate, pipelineOf, fieldLabel,
+  pb, objectNamed, allUsers, userNamed, titleOf, formatDate, formatDue, formatMoney, parseDate, pipelineOf, fieldLabel,
 } from './api.js';
 import { html, recordHref } from './ui.js';
 import { RichText, safeURL } from './richtext.js';
@@ -54,7 +54,7 @@ export function FieldValue({ object, field: f, record }) {
     case 'date':
       return formatDate(v);
     case 'datetime':
-      return formatDate(v, true);
+      return formatDue(v); // a day without a time (00:00 UTC) shows as a date
     case 'email':
       return html`<a href=${'mailto:' + v} onClick=${(e) => e.stopPropagation()}>${v}</a>`;
     case 'url': {

@@ -77,6 +77,7 @@ export function List({ object, viewId }) {
   const [views, setViews] = useState([]);
   const [current, setCurrent] = useState(null);
   const [dialog, setDialog] = useState(null);
+  const [selected, setSelected] = useState([]); // ids ticked for deletion
   const filter = useMemo(() => (o ? filterExpr(o, view) : ''), [view]);
   const sortParam = view.sort === defaultSort ? defaultSort : `${view.sort},${defaultSort}`;
 
@@ -154,6 +155,7 @@ export function List({ object, viewId }) {
         onInput=${debounce((e) => update({ search: e.target.value }), 250)} />
       <${FilterAdder} object=${o} onAdd=${(c) => update({ filters: [...view.filters, c] })} />
       <button onClick=${() => setDialog('columns')}>Columns</button>
+      ${selected.length ? html`<button class="danger" data-testid="delete-selected" onClick=${() => setDialog('delete-records')}>Delete ${selected.length} selected</button>` : null}
       ${ownerField && isManager() ? html`<button data-testid="unassigned-view" class=${unassigned ? 'active' : ''} aria-pressed=${unassigned}
         title="Records nobody owns" onClick=${() => update({ filters: unassigned
           ? view.filters.filter((c) => !(c.field === ownerField.name && c.op === 'empty'))
@@ -164,9 +166,13 @@ export function List({ object, viewId }) {
     <${ErrorBox} error=${error} />
     ${items == null ? html`<${Spinner} />` : items.length === 0 ? html`<${Empty}>No ${objectLabel(o).toLowerCase()} match.</${Empty}>` : html`
     <div class="table-wrap"><table class="records">
-      <thead><tr>${cols.map((f) => html`<th key=${f.name} onClick=${() => sortBy(f.name)} class="sortable">
+      <thead><tr><th class="pick"><input type="checkbox" aria-label="Select all on this page" data-testid="select-all"
+        checked=${items.length > 0 && items.every((r) => selected.includes(r.id))}
+        onChange=${(e) => setSelected(e.target.checked ? [...new Set([...selected, ...items.map((r) => r.id)])] : selected.filter((id) => !items.some((r) => r.id === id)))} /></th>${cols.map((f) => html`<th key=${f.name} onClick=${() => sortBy(f.name)} class="sortable">
         ${fieldLabel(f)} ${view.sort === f.name ? '▲' : view.sort === '-' + f.name ? '▼' : ''}</th>`)}</tr></thead>
       <tbody>${items.map((r) => html`<tr key=${r.id} onClick=${() => navigate(recordHref(object, r.id).slice(1))}>
+        <td class="pick" onClick=${(e) => e.stopPropagation()}><input type="checkbox" data-id=${r.id} aria-label="Select"
+          checked=${selected.includes(r.id)} onChange=${(e) => setSelected(e.target.checked ? [...selected, r.id] : selected.filter((x) => x !== r.id))} /></td>
         ${cols.map((f, i) => html`<td key=${f.name}>${i === 0 && f.name === o.titleField
           ? html`<a href=${recordHref(object, r.id)}>${r[f.name] || r.id}</a>` : html`<${FieldValue} object=${o} field=${f} record=${r} />`}</td>`)}
       </tr>`)}</tbody>
@@ -184,6 +190,8 @@ export function List({ object, viewId }) {
     </${Modal}>` : null}
     ${dialog === 'new' ? html`<${NewRecord} object=${o} onClose=${() => setDialog(null)} />` : null}
     ${dialog === 'save' ? html`<${SaveView} current=${current} onSave=${saveView} onClose=${() => setDialog(null)} />` : null}
+    ${dialog === 'delete-records' ? html`<${ConfirmDelete} object=${o} ids=${selected} onClose=${() => setDialog(null)}
+      onDone=${(left) => { setSelected(left); setDialog(null); load(); }} />` : null}
     ${dialog === 'delete' ? html`<${Modal} title="Delete view" onClose=${() => setDialog(null)}>
       <p>Delete the view “${current?.name}”? The records stay as they are.</p>
       <div class="actions"><button onClick=${() => setDialog(null)}>Cancel</button> <button class="primary" onClick=${deleteView}>Delete</button></div>
@@ -272,5 +280,30 @@ export function NewRecord({ object: o, initial = {}, onClose, onCreated }) {
       <${ErrorBox} error=${error} />
       <div class="actions wide"><button type="button" onClick=${onClose}>Cancel</button><button class="primary" type="submit">Create</button></div>
     </form>
+  </${Modal}>`;
+}
+
+// ConfirmDelete deletes the chosen records after confirmation; they go to the trash, where whoever
+// could see them restores them within 30 days. Refusals are listed with their reason.
+export function ConfirmDelete({ object: o, ids, onClose, onDone }) {
+  const [busy, setBusy] = useState(false);
+  const [failures, setFailures] = useState([]);
+  const run = async () => {
+    setBusy(true);
+    const res = await Promise.allSettled(ids.map((id) => pb.collection(o.name).delete(id)));
+    const failed = res.map((r, i) => (r.status === 'rejected' ? { id: ids[i], reason: errorMessage(r.reason) } : null)).filter(Boolean);
+    const done = ids.length - failed.length;
+    if (done) toast(`${done} ${(done === 1 ? objectLabel(o, false) : objectLabel(o)).toLowerCase()} moved to the trash. Restore within 30 days from Trash.`);
+    setBusy(false);
+    if (failed.length) setFailures(failed);
+    else onDone([]);
+  };
+  const n = ids.length;
+  return html`<${Modal} title=${`Delete ${n} ${(n === 1 ? objectLabel(o, false) : objectLabel(o)).toLowerCase()}?`} onClose=${onClose}>
+    <p>${n === 1 ? 'It goes' : 'They go'} to the trash: you or a manager can restore ${n === 1 ? 'it' : 'them'} for 30 days, then ${n === 1 ? 'it is' : 'they are'} deleted for good.</p>
+    ${failures.length ? html`<div class="error" role="alert" data-testid="delete-failures">Not deleted:
+      <ul>${failures.map((f) => html`<li key=${f.id}><code>${f.id}</code>: ${f.reason}</li>`)}</ul></div>` : null}
+    <div class="actions"><button onClick=${failures.length ? () => onDone(failures.map((f) => f.id)) : onClose}>${failures.length ? 'Close' : 'Cancel'}</button>
+      ${failures.length ? null : html`<button class="danger" data-testid="confirm-delete" disabled=${busy} onClick=${run}>${busy ? 'Deleting…' : 'Delete'}</button>`}</div>
   </${Modal}>`;
 }

@@ -13,6 +13,7 @@ import { Runs } from './runs.js';
 import { Search } from './search.js';
 import { PrivacyPage } from './privacy.js';
 import { AuditPage } from './history.js';
+import { TrashPage } from './trash.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
@@ -44,12 +45,13 @@ function Login({ onSignedIn }) {
   </main>`;
 }
 
-function Nav({ route }) {
+function Nav({ route, onClose }) {
   const path = route.path;
   const here = (p) => (path === p || path.startsWith(p + '/') ? 'active' : '');
   const boards = allObjects().flatMap((o) => (o.pipelines || []).filter((p) => o.fields.some((f) => f.type === 'stage' && f.pipeline === p.name))
     .map((p) => ({ o, p })));
-  return html`<nav class="sidebar">
+  // On phones and tablets the sidebar is a drawer: a tap on a link (or beside it) closes it.
+  return html`<nav class="sidebar" id="sidebar" data-testid="sidebar" onClick=${(e) => e.target.closest('a') && onClose()}>
     <a class="brand" href="#/"><span class="logo">◆</span> Relata</a>
     <div class="group">Pipelines</div>
     ${boards.map(({ o, p }) => html`<a key=${o.name + p.name} class=${here(`/board/${o.name}/${p.name}`)} href=${`#/board/${o.name}/${p.name}`}>
@@ -58,6 +60,7 @@ function Nav({ route }) {
     <a class=${here('/dashboard')} href="#/dashboard">Dashboard</a>
     <div class="group">Records</div>
     ${allObjects().map((o) => html`<a key=${o.name} class=${here('/list/' + o.name)} href=${'#/list/' + o.name}>${objectLabel(o)}</a>`)}
+    <a class=${here('/trash')} href="#/trash">Trash</a>
     ${isManager() ? html`
       <div class="group">Automation</div>
       <a class=${here('/workflows')} href="#/workflows">Workflows</a>
@@ -69,10 +72,12 @@ function Nav({ route }) {
   </nav>`;
 }
 
-function TopBar({ onSignOut }) {
+function TopBar({ onSignOut, navOpen, onMenu }) {
   const [q, setQ] = useState('');
   const u = me();
   return html`<header class="topbar">
+    <button class="menu-button" type="button" data-testid="menu-button" aria-label="Menu" aria-controls="sidebar"
+      aria-expanded=${navOpen ? 'true' : 'false'} onClick=${onMenu}>☰</button>
     <form class="search" onSubmit=${(e) => { e.preventDefault(); if (q.trim()) navigate('/search/' + encodeURIComponent(q.trim())); }}>
       <input id="global-search" type="search" placeholder="Search everything…" value=${q} onInput=${(e) => setQ(e.target.value)} />
     </form>
@@ -96,6 +101,7 @@ function Screen({ route }) {
     case 'search': return html`<${Search} key=${b} q=${b || ''} />`;
     case 'privacy': return html`<${PrivacyPage} />`;
     case 'audit': return html`<${AuditPage} />`;
+    case 'trash': return html`<${TrashPage} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
       if (o) {
@@ -112,6 +118,8 @@ function App() {
   const route = useRoute();
   const [state, setState] = useState(me() ? 'loading' : 'signed-out');
   const [error, setError] = useState('');
+  const [navOpen, setNavOpen] = useState(false);
+  useEffect(() => setNavOpen(false), [route.path]);
   const start = async () => {
     setState('loading');
     try {
@@ -137,10 +145,11 @@ function App() {
   if (state === 'signed-out') return html`<${Login} onSignedIn=${start} />`;
   if (state === 'loading') return html`<${Spinner} />`;
   if (state === 'failed') return html`<main class="content"><${ErrorBox} error=${error} /></main>`;
-  return html`<div class="shell">
-    <${Nav} route=${route} />
+  return html`<div class="shell ${navOpen ? 'nav-open' : ''}">
+    <${Nav} route=${route} onClose=${() => setNavOpen(false)} />
+    ${navOpen ? html`<div class="nav-backdrop" data-testid="nav-backdrop" onClick=${() => setNavOpen(false)}></div>` : null}
     <div class="main">
-      <${TopBar} onSignOut=${signOut} />
+      <${TopBar} onSignOut=${signOut} navOpen=${navOpen} onMenu=${() => setNavOpen((v) => !v)} />
       <main class="content"><${Screen} route=${route} /></main>
     </div>
     <${Toasts} />

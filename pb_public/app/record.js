@@ -1,14 +1,15 @@
 // The record page: every field editable in place with the control of its type, the records it
 // links to and that link to it, and the timeline (activities, emails, stage changes, workflow
 // runs) with quick add of a note, call or task. Changes by colleagues arrive in realtime.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import {
-  pb, relata, me, objectNamed, allObjects, objectLabel, fieldLabel, expandFields, titleOf, formatDate, formatMoney,
+  pb, relata, me, formatDue, objectNamed, allObjects, objectLabel, fieldLabel, expandFields, titleOf, formatDate, formatMoney,
   parseDate, daysBetween, userNamed, activityObject, pipelineOf, subscribe, debounce, errorMessage,
 } from './api.js';
-import { html, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
+import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
 import { FieldValue, FieldEditor } from './fields.js';
 import { RecordHistory } from './history.js';
+import { ConfirmDelete } from './list.js';
 
 export function RecordPage({ object, id }) {
   const o = objectNamed(object);
@@ -19,6 +20,8 @@ export function RecordPage({ object, id }) {
   const [missing, setMissing] = useState(false);
   const [tab, setTab] = useState('timeline');
   const [version, setVersion] = useState(0);
+  const [deleting, setDeleting] = useState(false);
+  const [quick, setQuick] = useState(null); // { kind, n }: a quick action asked for the quick-add form
 
   const loadRecord = async () => {
     try {
@@ -86,7 +89,10 @@ export function RecordPage({ object, id }) {
       </div>
       <div class="spacer"></div>
       ${stage ? html`<${StageBar} object=${o} field=${stage} record=${rec} since=${since} onMove=${(s) => save({ [stage.name]: s })} />` : null}
+      <button class="danger" data-testid="delete-record" title="Move to the trash" onClick=${() => setDeleting(true)}>Delete</button>
     </header>
+    ${deleting ? html`<${ConfirmDelete} object=${o} ids=${[id]} onClose=${() => setDeleting(false)}
+      onDone=${(left) => { setDeleting(false); if (!left.length) navigate('/list/' + object); }} />` : null}
     <${ErrorBox} error=${error} />
     <div class="record-grid">
       <div class="panel fields">
@@ -103,7 +109,7 @@ export function RecordPage({ object, id }) {
           <button role="tab" class=${tab === 'history' ? 'active' : ''} data-testid="tab-history" onClick=${() => setTab('history')}>History</button>
         </div>
         ${tab === 'timeline' ? html`
-          <${QuickAdd} object=${o} record=${rec} onAdded=${loadTimeline} />
+          <${QuickAdd} object=${o} record=${rec} request=${quick} onAdded=${loadTimeline} />
           <${Timeline} items=${timeline} object=${o} onChanged=${loadTimeline} />`
         : html`<${RecordHistory} object=${object} id=${id} version=${version} />`}
       </div>
@@ -111,6 +117,10 @@ export function RecordPage({ object, id }) {
         <${Related} object=${o} record=${rec} />
       </div>
     </div>
+    ${activityObject() ? html`<nav class="quick-actions" data-testid="quick-actions" aria-label="Log an activity">
+      ${[['note', '✎ Note'], ['call', '☎ Call'], ['task', '☐ Task']].map(([k, l]) => html`<button key=${k} type="button" data-kind=${k}
+        onClick=${() => { setTab('timeline'); setQuick((q) => ({ kind: k, n: (q?.n || 0) + 1 })); }}>${l}</button>`)}
+    </nav>` : null}
   </section>`;
 }
 
@@ -163,8 +173,8 @@ function Timeline({ items, object: o, onChanged }) {
     <div class="body">
       ${e.kind === 'activity' ? html`<div class="line">
           ${e.type === 'task' || e.due ? html`<input type="checkbox" title="Done" checked=${e.done} onChange=${() => complete(e)} />` : null}
-          <b class=${e.done ? 'done' : ''}>${e.title}</b> <span class="muted">${e.type}</span>
-          ${e.due ? html`<span class="muted"> · due ${formatDate(e.due, true)}</span>` : null}
+          <b class=${e.done && (e.type === 'task' || e.due) ? 'done' : ''}>${e.title}</b> <span class="muted">${e.type}</span>
+          ${e.due ? html`<span class="muted"> · due ${formatDue(e.due)}</span>` : null}
           ${e.owner ? html`<span class="muted"> · ${userNamed(e.owner)?.name || ''}</span>` : null}
         </div>${e.body ? html`<div class="prewrap small">${e.body}</div>` : null}` : null}
       ${e.kind === 'email' ? html`<div class="line"><b>${e.title}</b> <${Pill} kind=${e.status}>${e.status}</${Pill}></div>` : null}
@@ -183,7 +193,9 @@ function stageName(o, field, name) {
 }
 
 // QuickAdd logs a note or a call, or creates a task, linked to the record.
-function QuickAdd({ object: o, record, onAdded }) {
+// A quick action (the bar at the bottom of a phone's screen) picks the kind and puts the
+// cursor in the form, so a call is logged in two taps and a note in two taps plus its text.
+function QuickAdd({ object: o, record, request, onAdded }) {
   const act = activityObject();
   const link = act && act.fields.find((f) => f.type === 'relation' && f.target === o.name);
   const [kind, setKind] = useState('note');
@@ -191,10 +203,21 @@ function QuickAdd({ object: o, record, onAdded }) {
   const [body, setBody] = useState('');
   const [due, setDue] = useState('');
   const [busy, setBusy] = useState(false);
+  const form = useRef();
+  useEffect(() => {
+    if (!request) return;
+    setKind(request.kind);
+    requestAnimationFrame(() => {
+      const el = form.current?.querySelector(request.kind === 'note' ? 'textarea' : 'input');
+      if (!el) return;
+      el.scrollIntoView({ block: 'center' });
+      el.focus();
+    });
+  }, [request]);
   if (!act || !link) return null;
   const submit = async (e) => {
     e.preventDefault();
-    const text = subject.trim() || body.trim().split('\n')[0].slice(0, 120);
+    const text = subject.trim() || body.trim().split('\n')[0].slice(0, 120) || (kind === 'call' ? `Call: ${titleOf(o, record)}`.slice(0, 120) : '');
     if (!text) return;
     setBusy(true);
     const values = { type: kind, subject: text, body, [link.name]: link.multiple ? [record.id] : record.id, owner: me().id };
@@ -215,7 +238,7 @@ function QuickAdd({ object: o, record, onAdded }) {
       setBusy(false);
     }
   };
-  return html`<form class="quick-add" onSubmit=${submit}>
+  return html`<form class="quick-add" ref=${form} data-testid="quick-add" onSubmit=${submit}>
     <div class="tabs">${[['note', 'Note'], ['call', 'Log call'], ['task', 'Task']].map(([k, l]) => html`<button type="button" key=${k}
       class=${kind === k ? 'active' : ''} onClick=${() => setKind(k)}>${l}</button>`)}</div>
     ${kind !== 'note' ? html`<input placeholder=${kind === 'task' ? 'What needs doing?' : 'Call summary'} value=${subject} onInput=${(e) => setSubject(e.target.value)} />` : null}

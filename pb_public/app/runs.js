@@ -2,7 +2,7 @@
 // their output; failed and dead runs can be queued again. Admins and managers only (the
 // workflow_runs and workflow_steps collections' rules).
 import { useEffect, useState } from 'preact/hooks';
-import { pb, relata, objectNamed, formatDate, subscribe, debounce, errorMessage } from './api.js';
+import { pb, relata, objectNamed, titleOf, formatDate, subscribe, debounce, errorMessage } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
 
 const statuses = ['', 'pending', 'running', 'waiting', 'retry', 'succeeded', 'failed', 'dead', 'skipped'];
@@ -15,8 +15,24 @@ export function Runs({ workflow }) {
   const [open, setOpen] = useState(null);
   const [error, setError] = useState('');
   const filter = [workflow && pb.filter('workflow_name = {:w}', { w: workflow }), status && pb.filter('status = {:s}', { s: status })].filter(Boolean).join(' && ');
+  const [names, setNames] = useState({}); // "object/id" -> the record's title
   const load = () => pb.collection('workflow_runs').getList(page, perPage, { filter, sort: '-@rowid', skipTotal: true, fields: 'id,workflow_name,object,record_id,event,status,attempts,error,created,started,finished' })
-    .then((r) => { setItems(r.items); setError(''); }).catch((err) => setError(errorMessage(err)));
+    .then((r) => { setItems(r.items); setError(''); loadNames(r.items); }).catch((err) => setError(errorMessage(err)));
+  // The records' names, read through the REST API (so with the reader's rules), one request per
+  // object on the page.
+  const loadNames = async (runs) => {
+    const byObject = {};
+    for (const r of runs) if (r.record_id && objectNamed(r.object)) (byObject[r.object] ||= new Set()).add(r.record_id);
+    const found = {};
+    await Promise.all(Object.entries(byObject).map(async ([object, ids]) => {
+      const list = [...ids];
+      const f = list.map((id, i) => `id = {:i${i}}`).join(' || ');
+      const params = Object.fromEntries(list.map((id, i) => ['i' + i, id]));
+      const res = await pb.collection(object).getList(1, list.length, { filter: pb.filter(f, params), skipTotal: true }).catch(() => ({ items: [] }));
+      for (const rec of res.items) found[object + '/' + rec.id] = titleOf(objectNamed(object), rec);
+    }));
+    setNames(found);
+  };
   useEffect(() => { load(); }, [filter, page]);
   useEffect(() => subscribe('workflow_runs', '*', debounce(load, 300)), [filter, page]);
   return html`<section class="runs-page">
@@ -28,7 +44,7 @@ export function Runs({ workflow }) {
     <${ErrorBox} error=${error} />
     ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>No runs.</${Empty}>` : html`
     <table class="records runs" data-testid="runs"><thead><tr><th>Workflow</th><th>Record</th><th>Event</th><th>Status</th><th>Started</th><th>Error</th></tr></thead>
-    <tbody>${items.map((r) => html`<${RunRow} key=${r.id} run=${r} open=${open === r.id} onToggle=${() => setOpen(open === r.id ? null : r.id)} onRetried=${load} />`)}</tbody></table>`}
+    <tbody>${items.map((r) => html`<${RunRow} key=${r.id} run=${r} name=${names[r.object + '/' + r.record_id]} open=${open === r.id} onToggle=${() => setOpen(open === r.id ? null : r.id)} onRetried=${load} />`)}</tbody></table>`}
     <footer class="pager">
       <button disabled=${page === 1} onClick=${() => setPage(page - 1)}>← Newer</button><span>Page ${page}</span>
       <button disabled=${!items || items.length < perPage} onClick=${() => setPage(page + 1)}>Older →</button>
@@ -36,7 +52,7 @@ export function Runs({ workflow }) {
   </section>`;
 }
 
-function RunRow({ run: r, open, onToggle, onRetried }) {
+function RunRow({ run: r, name, open, onToggle, onRetried }) {
   const [steps, setSteps] = useState(null);
   useEffect(() => {
     if (!open) return;
@@ -56,7 +72,8 @@ function RunRow({ run: r, open, onToggle, onRetried }) {
   return html`
     <tr class=${'run ' + r.status} onClick=${onToggle}>
       <td><a href=${'#/runs?workflow=' + encodeURIComponent(r.workflow_name)} onClick=${(e) => e.stopPropagation()}>${r.workflow_name}</a></td>
-      <td>${r.record_id && o ? html`<a href=${recordHref(r.object, r.record_id)} onClick=${(e) => e.stopPropagation()}>${o.label.singular} ${r.record_id}</a>` : '—'}</td>
+      <td>${r.record_id && o ? html`<a href=${recordHref(r.object, r.record_id)} onClick=${(e) => e.stopPropagation()}>${name || html`${o.label.singular} <span class="muted">${r.record_id}</span>`}</a>
+        ${name ? html` <span class="muted small">${o.label.singular}</span>` : null}` : '—'}</td>
       <td>${r.event}</td>
       <td><${Pill} kind=${r.status}>${r.status}</${Pill}>${r.attempts > 1 ? html` <span class="muted small">${r.attempts} attempts</span>` : null}</td>
       <td>${formatDate(r.started || r.created, true)}</td>

@@ -1,7 +1,7 @@
 // My tasks: open activities assigned to me, overdue, due today and upcoming; one click marks
 // one done (done + done_at).
 import { useEffect, useState } from 'preact/hooks';
-import { pb, me, activityObject, objectNamed, titleOf, formatDate, parseDate, subscribe, debounce, errorMessage } from './api.js';
+import { pb, me, activityObject, objectNamed, titleOf, dueOf, formatDue, isOverdue, subscribe, debounce, errorMessage } from './api.js';
 import { html, recordHref, Spinner, ErrorBox, Empty, toast } from './ui.js';
 
 export function Tasks() {
@@ -66,18 +66,18 @@ export function Tasks() {
     <header class="page-head"><h1>My tasks</h1><span class="muted">${items.length} open</span></header>
     <${ErrorBox} error=${error} />
     ${groups.map(([key, label, test]) => {
-      const list = items.filter((t) => test(parseDate(t.due)));
+      const list = items.filter((t) => test(dueOf(t.due)?.at));
       if (!list.length && key === 'someday') return null;
       return html`<div class="task-group ${key}" key=${key} data-testid=${'tasks-' + key}>
         <h2>${label} <span class="muted">${list.length}</span></h2>
         ${list.length ? html`<ul class="task-list">${list.map((t) => {
-          const due = parseDate(t.due);
+          const due = t.due ? dueOf(t.due) : null;
           return html`<li key=${t.id} class="task">
             <input type="checkbox" title="Mark done" aria-label=${'Mark done: ' + t.subject} onChange=${() => complete(t)} />
             <div class="body">
               <div><b>${t.subject}</b> <span class="muted small">${t.type}</span></div>
               <div class="muted small">
-                ${due ? html`<span class=${due < now ? 'overdue-text' : ''}>due ${formatDate(due, true)}</span>` : null}
+                ${due ? html`<span class=${isOverdue(t.due, now) ? 'overdue-text' : ''} data-testid="due">due ${formatDue(t.due)}</span>` : null}
                 ${links.filter((f) => t.expand?.[f.name]).map((f) => html` · <a key=${f.name} href=${recordHref(f.target, t[f.name])}>${titleOf(objectNamed(f.target), t.expand[f.name])}</a>`)}
               </div>
             </div>

@@ -1,0 +1,152 @@
+package main_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// TestFirstImpressionDefects (issue 16 item 8), at 1400×900 on the example data: the board's
+// Won and Lost columns are on screen; a new workflow is not "1 problem" (and asks the server
+// nothing) before anything is typed; actions nested in a branch keep usable inputs; a sales rep
+// who opens Workflows is told who manages them instead of "No workflows yet" and a New button;
+// run history names the records.
+func TestFirstImpressionDefects(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := startServer(t, dir, exampleServeArgs...)
+	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
+	b := newBrowser(t)
+	desk := func(ss *session) { ss.do(chromedp.EmulateViewport(1400, 900)) }
+
+	alice := b.signIn(t, s, "alice@example.com")
+	desk(alice)
+	alice.open("/board/deals/sales", `[data-testid="column-lost"]`)
+	alice.wait("cards", `document.querySelectorAll('li.card').length > 0`)
+	for _, col := range []string{"won", "lost"} {
+		r := eval[[]float64](alice, fmt.Sprintf(`(() => { const r = document.querySelector('[data-testid=column-%s]').getBoundingClientRect(); return [r.left, r.right, innerWidth]; })()`, col))
+		if r[0] < 0 || r[1] > r[2] {
+			alice.fail("the %s column spans %.0f–%.0f px on a %.0f px screen", col, r[0], r[1], r[2])
+		}
+	}
+	if w := eval[[]int](alice, `[document.querySelector('.board').scrollWidth, document.querySelector('.board').clientWidth]`); w[0] > w[1] {
+		alice.fail("the board scrolls sideways at 1400 px: %d px of %d", w[0], w[1])
+	}
+	if w := eval[float64](alice, `Math.min(...[...document.querySelectorAll('.board .column')].map(c => c.getBoundingClientRect().width))`); w < 160 {
+		alice.fail("board columns are %.0f px wide at 1400 px", w)
+	}
+
+	// A sales rep has no Workflows entry; the address explains instead of showing an empty list.
+	if strings.Contains(eval[string](alice, `document.querySelector('.sidebar').innerText`), "Workflows") {
+		alice.fail("a sales rep has Workflows in the menu")
+	}
+	alice.open("/workflows", `[data-testid=workflows-managers-only]`)
+	if text := alice.pageText(); strings.Contains(text, "No workflows yet") || eval[bool](alice, `!!document.querySelector('#new-workflow')`) {
+		alice.fail("a sales rep sees an empty workflow list or a New button")
+	}
+	alice.open("/workflows/new", `[data-testid=workflows-managers-only]`)
+
+	manager := b.signIn(t, s, "manager@example.com")
+	desk(manager)
+	manager.open("/workflows/new", "#wf-name")
+	time.Sleep(1200 * time.Millisecond) // longer than the validation's debounce
+	if got := eval[string](manager, `document.querySelector('[data-testid=validity]').textContent`); got != "New draft" {
+		manager.fail("an untouched new workflow says %q", got)
+	}
+	if eval[bool](manager, `!!document.querySelector('[data-testid=problems]')`) {
+		manager.fail("an untouched new workflow lists problems")
+	}
+	if n := eval[int](manager, `performance.getEntriesByType('resource').filter(e => e.name.includes('/workflows/validate')).length`); n != 0 {
+		manager.fail("an untouched new workflow asked the server to validate it %d times", n)
+	}
+	manager.setInput("#wf-name", "branch-probe")
+	manager.wait("validation after typing", `document.querySelector('[data-testid=validity]').textContent !== 'New draft' && document.querySelector('[data-testid=validity]').textContent !== 'Checking…'`)
+
+	// An action nested in a branch keeps inputs wide enough to read and inside its card.
+	manager.do(clickSel(".builder-main .add-action"), clickSel(`[data-testid=palette] button[data-action=branch]`))
+	manager.wait("the branch", `!!document.querySelector('.branches .add-action')`)
+	manager.do(clickSel(".branches .branch .add-action"))
+	manager.wait("the nested palette", `!!document.querySelector('.branches [data-testid=palette]')`)
+	manager.do(clickSel(`.branches [data-testid=palette] button[data-action=create_task]`))
+	manager.wait("the nested action", `document.querySelectorAll('.branches .action-card input').length >= 3`)
+	bad := eval[[]string](manager, `[...document.querySelectorAll('.branches .action-card')].flatMap(card => {
+		const c = card.getBoundingClientRect();
+		return [...card.querySelectorAll('.form-grid input:not([type=checkbox]), .form-grid select, .form-grid textarea')].map(el => {
+			const r = el.getBoundingClientRect();
+			return (r.width < 220 || r.right > c.right + 0.5) ? (el.id + ' ' + Math.round(r.width) + 'px') : '';
+		});
+	}).filter(Boolean)`)
+	if len(bad) > 0 {
+		manager.fail("inputs of an action nested in a branch are squeezed or clipped: %v", bad)
+	}
+
+	// Run history names the record a run was for.
+	var deals list
+	s.api(t, http.MethodGet, "/api/collections/deals/records?perPage=1&sort=name&filter="+urlEscape(`owner="`+aliceID+`" && stage="negotiation"`), aliceTok, nil, &deals)
+	if len(deals.Items) == 0 {
+		t.Fatal("alice has no deal in negotiation")
+	}
+	deal, name := deals.Items[0]["id"].(string), deals.Items[0]["name"].(string)
+	if code := s.api(t, http.MethodPatch, "/api/collections/deals/records/"+deal, aliceTok, map[string]any{"stage": "won"}, nil); code != 200 {
+		t.Fatalf("win the deal = %d", code)
+	}
+	manager.open("/runs?workflow=deal-won-onboarding", `[data-testid=runs]`)
+	manager.wait("the run named by its deal", fmt.Sprintf(`[...document.querySelectorAll('[data-testid=runs] tr.run td:nth-child(2) a')].some(a => a.textContent.trim() === %q)`, name))
+	if eval[bool](manager, fmt.Sprintf(`[...document.querySelectorAll('[data-testid=runs] tr.run td:nth-child(2) a')].some(a => a.textContent.includes(%q))`, deal)) {
+		manager.fail("run history shows the record id %s instead of its name", deal)
+	}
+}
+
+// TestDueDatesInTheUsersZone (issue 16 item 6, in part): a user in Europe/Rome sees a due time
+// in her zone, and a due day without a time (stored as 00:00 UTC) as that day: no "12:00 AM",
+// in Today (not Overdue) all day long.
+func TestDueDatesInTheUsersZone(t *testing.T) {
+	t.Parallel()
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := startServer(t, dir, exampleServeArgs...)
+	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
+	now := time.Now().In(rome)
+	y, m, d := now.Date()
+	dayOnly := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	timed := time.Date(y, m, d, 23, 30, 0, 0, rome) // later today in Rome
+	for _, a := range []struct {
+		subject string
+		due     time.Time
+	}{{"Date-only task 4713", dayOnly}, {"Timed task 4714", timed}} {
+		body := map[string]any{"type": "task", "subject": a.subject, "owner": aliceID, "due": a.due.UTC().Format("2006-01-02 15:04:05.000Z")}
+		if code := s.api(t, http.MethodPost, "/api/collections/activities/records", aliceTok, body, nil); code != 200 {
+			t.Fatalf("create %s = %d", a.subject, code)
+		}
+	}
+	b := newBrowser(t)
+	alice := b.signIn(t, s, "alice@example.com")
+	alice.do(chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Europe/Rome"})
+		return err
+	}))
+	alice.open("/tasks", `[data-testid=tasks-today]`)
+	alice.wait("the two tasks", `document.querySelector('[data-testid=tasks-today]').innerText.includes('Date-only task 4713') && document.querySelector('[data-testid=tasks-today]').innerText.includes('Timed task 4714')`)
+	dueOf := func(subject string) string {
+		return eval[string](alice, fmt.Sprintf(`[...document.querySelectorAll('.task')].find(li => li.innerText.includes(%q)).querySelector('[data-testid=due]').textContent`, subject))
+	}
+	if got, want := dueOf("Date-only task 4713"), "due "+now.Format("Jan 2, 2006"); got != want {
+		alice.fail("a due day without a time shows %q; want %q", got, want)
+	}
+	if got, want := dueOf("Timed task 4714"), "due "+now.Format("Jan 2, 2006")+", 11:30 PM"; got != want {
+		alice.fail("a due time shows %q in Europe/Rome; want %q", got, want)
+	}
+	if eval[bool](alice, `!!document.querySelector('[data-testid=tasks-overdue]')?.innerText.includes('Date-only task 4713')`) {
+		alice.fail("a task due today (a day without a time) is overdue")
+	}
+}
