@@ -351,6 +351,12 @@ func (d *Dossier) scrubSystem(tx core.App, cert *Certificate) error {
 			return err
 		}
 	}
+	for _, r := range d.System[trashCollection] {
+		if _, err := tx.DB().Delete(trashCollection, dbx.HashExp{"id": r.Id}).Execute(); err != nil {
+			return fmt.Errorf("privacy: delete trash entry %s: %w", r.Id, err)
+		}
+		cert.Deleted[trashCollection]++
+	}
 	for _, r := range d.System[suppressionsCollection] {
 		if _, err := tx.DB().Delete(suppressionsCollection, dbx.HashExp{"id": r.Id}).Execute(); err != nil {
 			return fmt.Errorf("privacy: delete suppression %s: %w", r.Id, err)

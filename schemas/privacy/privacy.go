@@ -40,6 +40,7 @@ const (
 	runsCollection         = "workflow_runs"
 	stepsCollection        = "workflow_steps"
 	suppressionsCollection = "email_suppressions"
+	trashCollection        = "relata_trash"
 	// RequestsCollection registers access and erasure requests with their certificates.
 	RequestsCollection = "privacy_requests"
 )
@@ -167,6 +168,26 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 				addNeedle(p.GetString(f.Name))
 			}
 		}
+	}
+	// Deleted records in the trash: the person's own (by id or values), whose names then
+	// count as needles too, and any whose values name them.
+	if len(d.needles) > 0 || len(d.Persons) > 0 {
+		cond := d.mentions("data", "title")
+		if ids := d.ids(); len(ids) > 0 {
+			cond = dbx.Or(cond, dbx.In("record", ids...))
+		}
+		var trashed []*core.Record
+		if err := app.RecordQuery(trashCollection).AndWhere(cond).All(&trashed); err != nil {
+			return nil, fmt.Errorf("privacy: search %s: %w", trashCollection, err)
+		}
+		for _, r := range trashed {
+			if o, ok := reg.Object(r.GetString("object")); ok && slices.ContainsFunc(o.Fields, func(f *schemas.Field) bool {
+				return f.Type == schemas.TypeEmail && mentionsAny(r.GetString("data"), []string{email})
+			}) {
+				addNeedle(r.GetString("title")) // the deleted person record's name
+			}
+		}
+		d.System[trashCollection] = trashed
 	}
 	// Records that point at a person.
 	for _, p := range d.Persons {

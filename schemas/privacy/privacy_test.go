@@ -63,6 +63,14 @@ func seedPerson(t *testing.T) *world {
 	schemastest.MustCreate(t, app, "activities", map[string]any{"type": "call", "subject": "Call " + adaName, "body": "She asked for " + adaPhone, "contact": w.ada.Id})
 	schemastest.MustCreate(t, app, "activities", map[string]any{"type": "note", "subject": "Board notes", "body": "Forward to " + adaEmail + " later", "deal": w.deal.Id})
 	schemastest.MustCreate(t, app, "activities", map[string]any{"type": "note", "subject": "Unrelated", "body": "Nothing personal"})
+	// Deleted records in the trash: a duplicate of her contact, and a note naming her.
+	dup := schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": adaName, "email": "ada.duplicate@analytical.example", "phone": adaPhone})
+	note := schemastest.MustCreate(t, app, "activities", map[string]any{"type": "note", "subject": "Met " + adaName, "body": "at the fair"})
+	for _, r := range []*core.Record{dup, note} {
+		if err := app.Delete(r); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// Updates, so that the audit trail holds old values too.
 	w.ada.Set("job_title", "Mathematician")
 	if err := app.Save(w.ada); err != nil {
@@ -133,7 +141,7 @@ func TestExportHoldsEveryPiece(t *testing.T) {
 		files[f.Name] = string(b)
 	}
 	for _, coll := range []string{"contacts", "deals", "activities", "emails", "consents", "form_submissions",
-		"workflow_runs", "workflow_steps", "email_suppressions", "relata_audit"} {
+		"workflow_runs", "workflow_steps", "email_suppressions", "relata_audit", "relata_trash"} {
 		js, ok := files["json/"+coll+".json"]
 		if !ok {
 			t.Errorf("the ZIP has no json/%s.json (files: %v)", coll, keys(files))
@@ -179,7 +187,7 @@ func TestEraseLeavesNoByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cert.Deleted["contacts"] != 1 || cert.Deleted["consents"] != 1 || cert.AuditErased == 0 || cert.LogsDeleted != 1 || !cert.Suppressed {
+	if cert.Deleted["contacts"] != 1 || cert.Deleted["consents"] != 1 || cert.Deleted["relata_trash"] != 2 || cert.AuditErased == 0 || cert.LogsDeleted != 1 || !cert.Suppressed {
 		t.Errorf("certificate = %+v", cert)
 	}
 	if a, n := sum(); a != amountBefore || n != activitiesBefore {
