@@ -44,6 +44,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ganigeorgiev/fexpr"
 	"github.com/pocketbase/dbx"
@@ -549,6 +551,18 @@ func viewableIDs(app core.App, collection string, ids []any, c Caller) (map[stri
 	if err != nil || coll.ViewRule == nil {
 		return out, nil
 	}
+	// A rule about the caller only ("signed in", "a manager") says the same for every record:
+	// when it lets the caller view the collection, every id is viewable (whether it exists is
+	// then PocketBase's own relation check, which reveals nothing they could not list).
+	key, cacheable := callerRuleKey(coll, c)
+	if cacheable {
+		if v, ok := callerRules.Load(key); ok && v.(bool) {
+			for _, id := range ids {
+				out[id.(string)] = true
+			}
+			return out, nil
+		}
+	}
 	q := app.ConcurrentDB().Select("[[" + coll.Name + ".id]]").From(coll.Name).AndWhere(dbx.In(coll.Name+".id", ids...))
 	if *coll.ViewRule != "" {
 		resolver := core.NewRecordFieldResolver(app, coll, c.RequestInfo(), true)
@@ -568,7 +582,62 @@ func viewableIDs(app core.App, collection string, ids []any, c Caller) (map[stri
 	for _, id := range found {
 		out[id] = true
 	}
+	if cacheable && len(found) > 0 {
+		rememberCallerRule(key)
+	}
 	return out, nil
+}
+
+// callerRules remembers the view rules about the caller only that let a caller view a
+// collection, keyed by callerRuleKey; bounded by clearing it when it grows large.
+var (
+	callerRules     sync.Map
+	callerRulesSize atomic.Int64
+)
+
+func rememberCallerRule(key string) {
+	if callerRulesSize.Add(1) > 10000 {
+		callerRules.Clear()
+		callerRulesSize.Store(0)
+	}
+	callerRules.Store(key, true)
+}
+
+// callerRuleKey is the cache key of coll's view rule for c, and whether the rule refers to
+// nothing but the caller's own auth record (@request.auth.*) and literals, so that its outcome
+// holds for every record of coll until the caller's record or the rule changes.
+func callerRuleKey(coll *core.Collection, c Caller) (string, bool) {
+	auth := c.Auth()
+	if auth == nil || coll.ViewRule == nil || *coll.ViewRule == "" {
+		return "", false
+	}
+	groups, err := fexpr.Parse(*coll.ViewRule)
+	if err != nil || !onlyAboutCaller(groups) {
+		return "", false
+	}
+	return strings.Join([]string{auth.Collection().Id, auth.Id, auth.GetString(core.FieldNameTokenKey), auth.GetDateTime("updated").String(),
+		coll.Id, *coll.ViewRule}, "\x00"), true
+}
+
+// onlyAboutCaller reports whether every identifier of groups is an @request.auth path.
+func onlyAboutCaller(groups []fexpr.ExprGroup) bool {
+	for _, g := range groups {
+		switch item := g.Item.(type) {
+		case []fexpr.ExprGroup:
+			if !onlyAboutCaller(item) {
+				return false
+			}
+		case fexpr.Expr:
+			for _, id := range identifiers(item.Left, item.Right) {
+				if !strings.HasPrefix(id, "@request.auth.") {
+					return false
+				}
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Visible returns the fields of rec that c may read, as the REST API would show them: no

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -109,6 +110,15 @@ func chainHash(e *Entry) string {
 	return digest(b)
 }
 
+// head is the last entry of a trail, as this process last wrote or read it.
+type head struct {
+	seq  int64
+	hash string
+}
+
+// heads caches the head of each data directory's trail.
+var heads sync.Map
+
 // Append adds an entry for a change of record to the trail, in tx — the transaction that
 // saves the change, so that both commit or neither does. at is the time of the change.
 func Append(tx core.App, at time.Time, actor Actor, object, record, action string, changes map[string]Change) (*Entry, error) {
@@ -124,23 +134,44 @@ func Append(tx core.App, at time.Time, actor Actor, object, record, action strin
 		At: at.UTC().Format(timeFormat), ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
 		Object: object, Record: record, Action: action, Changes: changes, ChangesJSON: string(b), ChangesHash: digest(b),
 	}
-	var last struct {
-		Seq  int64  `db:"seq"`
-		Hash string `db:"hash"`
-	}
-	err = tx.DB().Select("seq", "hash").From(Collection).OrderBy("seq DESC").Limit(1).One(&last)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("audit: read the last entry: %w", err)
-	}
-	e.Seq, e.PrevHash = last.Seq+1, last.Hash
-	e.Hash = chainHash(e)
-	_, err = tx.DB().Insert(Collection, dbx.Params{
-		"id": e.ID, "seq": e.Seq, "at": e.At, "actor_kind": e.ActorKind, "actor_id": e.ActorID, "via": e.Via,
-		"object": e.Object, "record": e.Record, "action": e.Action, "changes": e.ChangesJSON,
-		"changes_hash": e.ChangesHash, "erased": false, "prev_hash": e.PrevHash, "hash": e.Hash,
-	}).Execute()
-	if err != nil {
-		return nil, fmt.Errorf("audit: append the %s of %s %s: %w", action, object, record, err)
+	// The head is cached per process: the insert succeeds only while the trail still ends
+	// there (another process, or a rolled back transaction, may have moved it), else the head
+	// is read again. One statement per entry in the usual case.
+	for attempt := 0; ; attempt++ {
+		h, ok := heads.Load(tx.DataDir())
+		if !ok || attempt > 0 {
+			var last struct {
+				Seq  int64  `db:"seq"`
+				Hash string `db:"hash"`
+			}
+			err := tx.DB().Select("seq", "hash").From(Collection).OrderBy("seq DESC").Limit(1).One(&last)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, fmt.Errorf("audit: read the last entry: %w", err)
+			}
+			h = head{seq: last.Seq, hash: last.Hash}
+		}
+		cur := h.(head)
+		e.Seq, e.PrevHash = cur.seq+1, cur.hash
+		e.Hash = chainHash(e)
+		res, err := tx.DB().NewQuery(`INSERT INTO {{` + Collection + `}} (id, seq, at, actor_kind, actor_id, via, object, record, action,
+			changes, changes_hash, erased, prev_hash, hash)
+			SELECT {:id}, {:seq}, {:at}, {:actor_kind}, {:actor_id}, {:via}, {:object}, {:record}, {:action},
+			{:changes}, {:changes_hash}, FALSE, {:prev_hash}, {:hash}
+			WHERE coalesce((SELECT max(seq) FROM {{` + Collection + `}}), 0) = {:prev_seq}`).Bind(dbx.Params{
+			"id": e.ID, "seq": e.Seq, "at": e.At, "actor_kind": e.ActorKind, "actor_id": e.ActorID, "via": e.Via,
+			"object": e.Object, "record": e.Record, "action": e.Action, "changes": e.ChangesJSON,
+			"changes_hash": e.ChangesHash, "prev_hash": e.PrevHash, "hash": e.Hash, "prev_seq": cur.seq,
+		}).Execute()
+		if err != nil {
+			return nil, fmt.Errorf("audit: append the %s of %s %s: %w", action, object, record, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			heads.Store(tx.DataDir(), head{seq: e.Seq, hash: e.Hash})
+			break
+		}
+		if attempt > 0 {
+			return nil, fmt.Errorf("audit: append the %s of %s %s: the trail's head moved while appending", action, object, record)
+		}
 	}
 	return e, nil
 }
