@@ -150,6 +150,10 @@ func setup(app *pocketbase.PocketBase) error {
 	if _, err := outbox.Register(app, outbox.Config{Registry: reg}); err != nil {
 		return err
 	}
+	registerBackups(app)     // default backup schedule, `relata backup` (backup.go)
+	registerReplication(app) // serve --replicate, `relata restore` (replicate.go)
+	registerMetrics(app)     // /metrics with --metrics (metrics.go)
+	registerDoctor(app)      // `relata doctor` (doctor.go)
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{
 		TemplateLang: migratecmd.TemplateLangGo,
 		Automigrate:  osutils.IsProbablyGoRun(),

@@ -1,0 +1,5 @@
+package main
+
+import "github.com/pocketbase/pocketbase"
+
+func registerDoctor(app *pocketbase.PocketBase) {}
