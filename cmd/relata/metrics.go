@@ -17,7 +17,6 @@ import (
 	"github.com/pocketbase/pocketbase/tools/router"
 	"github.com/pocketbase/pocketbase/tools/types"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -47,8 +46,7 @@ func registerMetrics(app *pocketbase.PocketBase) {
 				Help:    "HTTP request latency by route pattern.",
 				Buckets: prometheus.DefBuckets,
 			}, []string{"route"})
-			reg.MustRegister(requests, duration, newQueueCollector(e.App),
-				collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+			reg.MustRegister(requests, duration, newQueueCollector(e.App))
 
 			e.Router.BindFunc(func(re *core.RequestEvent) error {
 				start := time.Now()
@@ -74,7 +72,8 @@ func registerMetrics(app *pocketbase.PocketBase) {
 				return err
 			})
 
-			// Litestream (serve --replicate) registers its own series on the default registry.
+			// The default registry holds the Go runtime and process series, and Litestream's
+			// (serve --replicate).
 			handler := promhttp.HandlerFor(prometheus.Gatherers{reg, prometheus.DefaultGatherer}, promhttp.HandlerOpts{})
 			e.Router.GET("/metrics", func(re *core.RequestEvent) error {
 				if !metricsAllowed(re, token) {
@@ -98,7 +97,7 @@ func metricsAllowed(re *core.RequestEvent, token string) bool {
 
 // queueCollector reads the run queue, the outbox and the database size at each scrape.
 type queueCollector struct {
-	app                                     core.App
+	app                                      core.App
 	runs, runsOldest, triggerLag, emails, db *prometheus.Desc
 }
 
