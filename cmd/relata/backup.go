@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benbjohnson/litestream"
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/archive"
@@ -44,6 +45,16 @@ func registerBackups(app *pocketbase.PocketBase) {
 			if err := applyDefaultBackupSchedule(e.App, cronExpr); err != nil {
 				return fmt.Errorf("default backup schedule: %w", err)
 			}
+			return e.Next()
+		},
+	})
+
+	// Litestream's local state (serve --replicate) belongs to the running database, not to
+	// a copy of it: a restored backup starts replication afresh.
+	app.OnBackupCreate().Bind(&hook.Handler[*core.BackupEvent]{
+		Id: "relata.main.backup-exclude",
+		Func: func(e *core.BackupEvent) error {
+			e.Exclude = append(e.Exclude, ".data.db"+litestream.MetaDirSuffix)
 			return e.Next()
 		},
 	})

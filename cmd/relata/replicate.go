@@ -141,7 +141,7 @@ func replicaClient(raw string) (litestream.ReplicaClient, error) {
 		}
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("replica URL %q: %w", raw, err)
 		}
 		return file.NewReplicaClient(abs), nil
 	case "s3", "gs", "abs", "sftp", "webdav", "nats":
