@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"archive/zip"
 	"fmt"
 	"net/http"
 	"os"
@@ -63,6 +64,22 @@ func TestReplicationRPO(t *testing.T) {
 	if len(acked) < 100 {
 		t.Fatalf("only %d writes acknowledged before the kill:\n%s", len(acked), s.logs)
 	}
+
+	// A backup of the replicating directory leaves Litestream's local state out.
+	mustRun(t, "backup", "create", "after-kill.zip", "--dir", dir)
+	if _, err := os.Stat(filepath.Join(dir, ".data.db-litestream")); err != nil {
+		t.Fatalf("no Litestream state in the primary's directory: %v", err)
+	}
+	zr, err := zip.OpenReader(filepath.Join(dir, "backups", "after-kill.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range zr.File {
+		if strings.HasPrefix(f.Name, ".data.db-litestream") {
+			t.Errorf("the backup holds %s", f.Name)
+		}
+	}
+	zr.Close()
 
 	second := t.TempDir()
 	out := mustRun(t, "restore", "--from", "file://"+replica, "--dir", second)
