@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +19,8 @@ import (
 	"github.com/pocketbase/pocketbase/tools/cron"
 	"github.com/pocketbase/pocketbase/tools/types"
 	"github.com/spf13/cobra"
+
+	"github.com/relata/relata/workflows/outbox"
 )
 
 // demoPassword is the password of the example users (examples/sales/seed/users.json).
@@ -34,7 +37,8 @@ type doctorOptions struct {
 	minFree      uint64        // bytes free in the data dir
 	lease        time.Duration // grace after a run's lease before it counts as stuck
 	smtpTimeout  time.Duration
-	backupFactor float64 // newest backup may be this many schedule periods old
+	backupFactor float64        // newest backup may be this many schedule periods old
+	rootCAs      *x509.CertPool // for implicit TLS; nil: the system's (RELATA_SMTP_CA_FILE in the CLI)
 }
 
 func registerDoctor(app *pocketbase.PocketBase) {
@@ -46,6 +50,16 @@ func registerDoctor(app *pocketbase.PocketBase) {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opt.minFree = minFreeMB << 20
+			if f := os.Getenv("RELATA_SMTP_CA_FILE"); f != "" {
+				pem, err := os.ReadFile(f)
+				if err != nil {
+					return fmt.Errorf("doctor: RELATA_SMTP_CA_FILE: %w", err)
+				}
+				opt.rootCAs = x509.NewCertPool()
+				if !opt.rootCAs.AppendCertsFromPEM(pem) {
+					return fmt.Errorf("doctor: RELATA_SMTP_CA_FILE %s holds no PEM certificate", f)
+				}
+			}
 			failed := 0
 			for _, chk := range doctorChecks(opt) {
 				detail, err := chk.run(app, time.Now().UTC())
@@ -70,7 +84,9 @@ func registerDoctor(app *pocketbase.PocketBase) {
 func doctorChecks(opt doctorOptions) []doctorCheck {
 	return []doctorCheck{
 		{"migrations", checkMigrations},
-		{"smtp", func(app core.App, _ time.Time) (string, error) { return checkSMTP(app, os.Getenv, opt.smtpTimeout) }},
+		{"smtp", func(app core.App, _ time.Time) (string, error) {
+			return checkSMTP(app, os.Getenv, opt.smtpTimeout, opt.rootCAs)
+		}},
 		{"backups", func(app core.App, now time.Time) (string, error) { return checkBackups(app, now, opt.backupFactor) }},
 		{"workers", func(app core.App, now time.Time) (string, error) { return checkWorkers(app, now, opt.lease) }},
 		{"disk", func(app core.App, _ time.Time) (string, error) { return checkDisk(app.DataDir(), opt.minFree) }},
@@ -102,7 +118,7 @@ func checkMigrations(app core.App, _ time.Time) (string, error) {
 
 // checkSMTP dials the configured SMTP server (RELATA_SMTP_* over the dashboard's mail
 // settings, as the outbox does) and says EHLO.
-func checkSMTP(app core.App, getenv func(string) string, timeout time.Duration) (string, error) {
+func checkSMTP(app core.App, getenv func(string) string, timeout time.Duration, rootCAs *x509.CertPool) (string, error) {
 	s := app.Settings().SMTP
 	host, port := s.Host, s.Port
 	if !s.Enabled {
@@ -121,8 +137,20 @@ func checkSMTP(app core.App, getenv func(string) string, timeout time.Duration) 
 	if host == "" {
 		return "", errors.New("no SMTP server configured (RELATA_SMTP_HOST or the dashboard's mail settings): emails stay queued")
 	}
+	// TLS mode and default port as the outbox chooses them (workflows/outbox.Config).
+	mode := strings.TrimSpace(getenv("RELATA_SMTP_TLS"))
+	if mode == "" && s.Enabled && s.TLS {
+		mode = outbox.TLSImplicit
+	}
 	if port == 0 {
-		port = 587
+		switch mode {
+		case outbox.TLSImplicit:
+			port = 465
+		case outbox.TLSNone:
+			port = 25
+		default:
+			port = 587
+		}
 	}
 	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	conn, err := net.DialTimeout("tcp", addr, timeout)
@@ -130,8 +158,8 @@ func checkSMTP(app core.App, getenv func(string) string, timeout time.Duration) 
 		return "", fmt.Errorf("SMTP server %s unreachable: %v", addr, err)
 	}
 	_ = conn.SetDeadline(time.Now().Add(timeout))
-	if port == 465 || getenv("RELATA_SMTP_TLS") == "implicit" {
-		conn = tls.Client(conn, &tls.Config{ServerName: host})
+	if mode == outbox.TLSImplicit {
+		conn = tls.Client(conn, &tls.Config{ServerName: host, RootCAs: rootCAs})
 	}
 	c := smtp.NewClient(conn)
 	defer c.Close()

@@ -57,6 +57,7 @@ func TestDoctorChecks(t *testing.T) {
 		check   string
 		setup   func(t *testing.T, app core.App)
 		minFree uint64
+		tls     bool          // an SMTPS server (implicit TLS) whose certificate the check trusts
 		later   time.Duration // the check runs this much after now
 		wantErr string        // "" = healthy
 	}{
@@ -73,6 +74,7 @@ func TestDoctorChecks(t *testing.T) {
 				srv := outboxtest.NewServer(t, outboxtest.Options{})
 				setSMTP(t, app, srv.Host, srv.Port)
 			}},
+		{name: "SMTP with implicit TLS answers EHLO", check: "smtp", tls: true},
 		{name: "SMTP unreachable", check: "smtp", wantErr: "unreachable",
 			setup: func(t *testing.T, app core.App) { setSMTP(t, app, "127.0.0.1", closedPort(t)) }},
 		{name: "SMTP port that is not SMTP", check: "smtp", wantErr: "does not answer EHLO",
@@ -137,6 +139,16 @@ func TestDoctorChecks(t *testing.T) {
 				sc.setup(t, app)
 			}
 			opt := doctorOptions{minFree: sc.minFree, lease: time.Minute, smtpTimeout: 5 * time.Second, backupFactor: 2}
+			if sc.tls {
+				srv := outboxtest.NewServer(t, outboxtest.Options{ImplicitTLS: true})
+				setSMTP(t, app, srv.Host, srv.Port)
+				s := app.Settings()
+				s.SMTP.TLS = true // the dashboard's TLS box: implicit TLS, as the outbox reads it
+				if err := app.Save(s); err != nil {
+					t.Fatal(err)
+				}
+				opt.rootCAs = srv.CertPool
+			}
 			var found bool
 			for _, chk := range doctorChecks(opt) {
 				if chk.name != sc.check {
