@@ -143,3 +143,23 @@ func TestReplicationRPO(t *testing.T) {
 		t.Errorf("RPO %s over 3 s with a 1 s replication interval", rpo)
 	}
 }
+
+// TestReplicateBadURL: a replica Relata cannot write refuses `serve` with a message naming
+// the URL and the way out, and exits non-zero.
+func TestReplicateBadURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ url, want string }{
+		{"s3://bucket/relata", "litestream companion process"},
+		{"ftp://host/x", `unknown scheme "ftp"`},
+		{"file://", "no path"},
+	}
+	for _, tc := range tests {
+		out, err := run(t, "serve", "--dir", t.TempDir(), "--http", freePort(t), "--replicate", tc.url)
+		if err == nil || !strings.Contains(out, tc.want) || !strings.Contains(out, "--replicate") {
+			t.Errorf("serve --replicate %s: err %v, output %q, want %q", tc.url, err, out, tc.want)
+		}
+	}
+	if out, err := run(t, "restore", "--dir", t.TempDir()); err == nil || !strings.Contains(out, "--from URL is required") {
+		t.Errorf("restore without --from: err %v, %q", err, out)
+	}
+}
