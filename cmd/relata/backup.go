@@ -73,6 +73,9 @@ func registerBackups(app *pocketbase.PocketBase) {
 				}
 			}
 			before, _ := backupNames(app)
+			if before[name] {
+				return fmt.Errorf("backup create: %s exists; choose another name or delete it in the dashboard", name)
+			}
 			if err := app.CreateBackup(c.Context(), name); err != nil {
 				return fmt.Errorf("backup create: %w", err)
 			}

@@ -88,6 +88,12 @@ func TestBackupRestore(t *testing.T) {
 	if out := mustRun(t, "backup", "list", "--dir", dir); !strings.HasPrefix(out, "snap.zip\t") {
 		t.Fatalf("backup list = %q", out)
 	}
+	if out, err := run(t, "backup", "create", "snap.zip", "--dir", dir); err == nil || !strings.Contains(out, "snap.zip exists") {
+		t.Fatalf("a second snap.zip: err %v, %q", err, out)
+	}
+	if out, err := run(t, "backup", "create", "../x.zip", "--dir", dir); err == nil || !strings.Contains(out, "must be a file name") {
+		t.Fatalf("backup create ../x.zip: err %v, %q", err, out)
+	}
 
 	// The admin turns the schedule off: a restart must not turn it back on.
 	s = startServer(t, dir)
