@@ -63,6 +63,16 @@ func registerReplication(app *pocketbase.PocketBase) {
 			if err := store.Open(context.Background()); err != nil {
 				return fmt.Errorf("--replicate %s: start Litestream: %w", replicaURL, err)
 			}
+			// Ship a first snapshot now: Litestream otherwise starts at its first tick, and a
+			// stop before it would leave the replica empty. It also proves the replica writable.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := db.SyncAndWait(ctx); err != nil {
+				db.ShutdownSyncTimeout = 0 // one last attempt, not 30 s of retries
+				_ = store.Close(context.Background())
+				store = nil
+				return fmt.Errorf("--replicate %s: first sync: %w", replicaURL, err)
+			}
 			e.App.Logger().Info("replicating data.db", "replica", replicaURL, "interval", interval.String())
 			return e.Next()
 		},

@@ -152,6 +152,7 @@ func TestReplicateBadURL(t *testing.T) {
 		{"s3://bucket/relata", "litestream companion process"},
 		{"ftp://host/x", `unknown scheme "ftp"`},
 		{"file://", "no path"},
+		{"file:///proc/relata-replica", "first sync"}, // not writable: refused at start, not at the first crash
 	}
 	for _, tc := range tests {
 		out, err := run(t, "serve", "--dir", t.TempDir(), "--http", freePort(t), "--replicate", tc.url)
@@ -161,5 +162,34 @@ func TestReplicateBadURL(t *testing.T) {
 	}
 	if out, err := run(t, "restore", "--dir", t.TempDir()); err == nil || !strings.Contains(out, "--from URL is required") {
 		t.Errorf("restore without --from: err %v, %q", err, out)
+	}
+}
+
+// TestReplicationCleanStop: on SIGTERM the server ships the rest of the WAL before it exits,
+// so a restore holds every acknowledged write.
+func TestReplicationCleanStop(t *testing.T) {
+	t.Parallel()
+	dir, replica := t.TempDir(), t.TempDir()
+	mustRun(t, "superuser", "upsert", opsSuperEmail, opsSuperPassword, "--dir", dir)
+	s := startServer(t, dir, "--replicate", replica, "--replicateInterval", "10s")
+	tok, _ := s.login(t, "_superusers", opsSuperEmail, opsSuperPassword)
+	const n = 300
+	for i := 0; i < n; i++ {
+		if code := s.apiQuiet(http.MethodPost, "/api/collections/companies/records", tok, map[string]any{"name": fmt.Sprintf("clean-%04d", i)}); code != 200 {
+			t.Fatalf("create %d = %d", i, code)
+		}
+	}
+	s.stop(t) // SIGTERM, well inside the 10 s interval
+	second := t.TempDir()
+	mustRun(t, "restore", "--from", replica, "--dir", second)
+	r := startServer(t, second)
+	rtok, _ := r.login(t, "_superusers", opsSuperEmail, opsSuperPassword)
+	var l list
+	path := "/api/collections/companies/records?perPage=1&filter=" + urlEscape("name ~ 'clean-%'")
+	if code := r.api(t, http.MethodGet, path, rtok, nil, &l); code != 200 {
+		t.Fatalf("list = %d", code)
+	}
+	if l.TotalItems != n {
+		t.Fatalf("%d of %d writes restored after a clean stop", l.TotalItems, n)
 	}
 }
