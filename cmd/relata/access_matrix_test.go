@@ -61,7 +61,7 @@ const (
 )
 
 // exampleServeArgs are the flags that serve the example data with its demo accounts.
-var exampleServeArgs = []string{"--demo"}
+var exampleServeArgs = []string{"--demo", "--metrics"} // --metrics: /metrics is checked too
 
 func newMatrixEnv(t *testing.T) *matrixEnv {
 	t.Helper()
@@ -449,6 +449,7 @@ func (e *matrixEnv) routes() []route {
 		{method: "GET", pattern: "/api/logs", path: "/api/logs", allowed: nil},
 		{method: "GET", pattern: "/api/backups", path: "/api/backups", allowed: nil},
 		{method: "GET", pattern: "/api/crons", path: "/api/crons", allowed: nil},
+		{method: "GET", pattern: "/metrics", path: "/metrics", allowed: nil}, // superusers or RELATA_METRICS_TOKEN only
 	}
 }
 

@@ -286,6 +286,10 @@ func setup(app *pocketbase.PocketBase) error {
 	if _, err := outbox.Register(app, outbox.Config{Registry: reg}); err != nil {
 		return err
 	}
+	registerBackups(app)     // default backup schedule, `relata backup` (backup.go)
+	registerReplication(app) // serve --replicate, `relata restore` (replicate.go)
+	registerMetrics(app)     // /metrics with --metrics (metrics.go)
+	registerDoctor(app)      // `relata doctor` (doctor.go)
 	// No automigrate, also under `go run`: the object definitions are the source of truth
 	// (`relata schema export`), and the checkout's migrations/ is Relata's own code.
 	migratecmd.MustRegister(app, app.RootCmd, migratecmd.Config{

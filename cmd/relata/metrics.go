@@ -1,0 +1,173 @@
+package main
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/router"
+	"github.com/pocketbase/pocketbase/tools/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// registerMetrics adds GET /metrics in the Prometheus format, off unless --metrics (or
+// RELATA_METRICS=1). It answers a superuser, or a request with
+// "Authorization: Bearer $RELATA_METRICS_TOKEN" when that variable is set; anyone else gets 401.
+func registerMetrics(app *pocketbase.PocketBase) {
+	var enabled bool
+	on, _ := strconv.ParseBool(os.Getenv("RELATA_METRICS"))
+	app.RootCmd.PersistentFlags().BoolVar(&enabled, "metrics", on,
+		"with serve: expose Prometheus metrics at /metrics for superusers or RELATA_METRICS_TOKEN (env RELATA_METRICS=1)")
+	token := os.Getenv("RELATA_METRICS_TOKEN")
+
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id: "relata.main.metrics",
+		Func: func(e *core.ServeEvent) error {
+			if !enabled {
+				return e.Next()
+			}
+			reg := prometheus.NewRegistry()
+			requests := prometheus.NewCounterVec(prometheus.CounterOpts{
+				Name: "relata_http_requests_total",
+				Help: "HTTP requests by route pattern, method and status code.",
+			}, []string{"route", "method", "status"})
+			duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+				Name:    "relata_http_request_duration_seconds",
+				Help:    "HTTP request latency by route pattern.",
+				Buckets: prometheus.DefBuckets,
+			}, []string{"route"})
+			reg.MustRegister(requests, duration, newQueueCollector(e.App))
+
+			e.Router.BindFunc(func(re *core.RequestEvent) error {
+				start := time.Now()
+				err := re.Next()
+				route := re.Request.Pattern
+				if route == "" {
+					route = "unmatched"
+				}
+				status := re.Status()
+				if err != nil {
+					var apiErr *router.ApiError
+					if errors.As(err, &apiErr) {
+						status = apiErr.Status
+					} else {
+						status = http.StatusInternalServerError
+					}
+				}
+				if status == 0 {
+					status = http.StatusOK
+				}
+				requests.WithLabelValues(route, re.Request.Method, strconv.Itoa(status)).Inc()
+				duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+				return err
+			})
+
+			// The default registry holds the Go runtime and process series, and Litestream's
+			// (serve --replicate).
+			handler := promhttp.HandlerFor(prometheus.Gatherers{reg, prometheus.DefaultGatherer}, promhttp.HandlerOpts{})
+			e.Router.GET("/metrics", func(re *core.RequestEvent) error {
+				if !metricsAllowed(re, token) {
+					return re.UnauthorizedError("Metrics need a superuser or the RELATA_METRICS_TOKEN bearer token.", nil)
+				}
+				handler.ServeHTTP(re.Response, re.Request)
+				return nil
+			})
+			return e.Next()
+		},
+	})
+}
+
+func metricsAllowed(re *core.RequestEvent, token string) bool {
+	if re.HasSuperuserAuth() {
+		return true
+	}
+	got, ok := strings.CutPrefix(re.Request.Header.Get("Authorization"), "Bearer ")
+	return ok && token != "" && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
+// queueCollector reads the run queue, the outbox and the database size at each scrape.
+type queueCollector struct {
+	app                                      core.App
+	runs, runsOldest, triggerLag, emails, db *prometheus.Desc
+}
+
+func newQueueCollector(app core.App) *queueCollector {
+	return &queueCollector{
+		app:        app,
+		runs:       prometheus.NewDesc("relata_workflow_runs", "Workflow runs by status.", []string{"status"}, nil),
+		runsOldest: prometheus.NewDesc("relata_run_queue_oldest_age_seconds", "Age of the oldest run waiting to be executed (pending or retry).", nil, nil),
+		triggerLag: prometheus.NewDesc("relata_trigger_lag_seconds", "How long the most overdue run has been due (now minus its next_at) — how far the workers are behind.", nil, nil),
+		emails:     prometheus.NewDesc("relata_emails", "Outbox emails by status.", []string{"status"}, nil),
+		db:         prometheus.NewDesc("relata_db_size_bytes", "Size of the database files in the data directory.", []string{"file"}, nil),
+	}
+}
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.runs
+	ch <- c.runsOldest
+	ch <- c.triggerLag
+	ch <- c.emails
+	ch <- c.db
+}
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now().UTC()
+	for status, n := range countBy(c.app, "workflow_runs") {
+		ch <- prometheus.MustNewConstMetric(c.runs, prometheus.GaugeValue, n, status)
+	}
+	for status, n := range countBy(c.app, "emails") {
+		ch <- prometheus.MustNewConstMetric(c.emails, prometheus.GaugeValue, n, status)
+	}
+	var oldest, due struct {
+		T string `db:"t"`
+	}
+	_ = c.app.DB().NewQuery(`SELECT COALESCE(MIN(created), '') AS t FROM workflow_runs WHERE status IN ('pending', 'retry')`).One(&oldest)
+	ch <- prometheus.MustNewConstMetric(c.runsOldest, prometheus.GaugeValue, ageSeconds(oldest.T, now))
+	_ = c.app.DB().NewQuery(`SELECT COALESCE(MIN(next_at), '') AS t FROM workflow_runs
+		WHERE status IN ('pending', 'retry', 'waiting') AND next_at <= {:now}`).
+		Bind(dbx.Params{"now": now.Format(types.DefaultDateLayout)}).One(&due)
+	ch <- prometheus.MustNewConstMetric(c.triggerLag, prometheus.GaugeValue, ageSeconds(due.T, now))
+	for _, name := range []string{"data.db", "data.db-wal", "auxiliary.db", "auxiliary.db-wal"} {
+		if st, err := os.Stat(filepath.Join(c.app.DataDir(), name)); err == nil {
+			ch <- prometheus.MustNewConstMetric(c.db, prometheus.GaugeValue, float64(st.Size()), name)
+		}
+	}
+}
+
+// countBy counts the rows of a table by its status column (empty if the table is missing).
+func countBy(app core.App, table string) map[string]float64 {
+	var rows []struct {
+		Status string `db:"status"`
+		N      int    `db:"n"`
+	}
+	_ = app.DB().NewQuery("SELECT status, COUNT(*) AS n FROM " + table + " GROUP BY status").All(&rows)
+	out := map[string]float64{}
+	for _, r := range rows {
+		out[r.Status] = float64(r.N)
+	}
+	return out
+}
+
+func ageSeconds(ts string, now time.Time) float64 {
+	if ts == "" {
+		return 0
+	}
+	t, err := types.ParseDateTime(ts)
+	if err != nil || t.IsZero() {
+		return 0
+	}
+	if d := now.Sub(t.Time()).Seconds(); d > 0 {
+		return d
+	}
+	return 0
+}
