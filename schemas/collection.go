@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/dbutils"
 	"github.com/pocketbase/pocketbase/tools/types"
 )
 
@@ -60,6 +61,31 @@ func Collection(o *Object, ids CollectionIDs) (*core.Collection, error) {
 	}
 	applyRules(c, o)
 	return c, nil
+}
+
+// addMissingCursorIndexes adds to c the cursor indexes of o (see [Collection]) it lacks, and
+// reports whether it added any: a date field added in the dashboard gets its index at once,
+// as if it had come from a file, so an export and the database stay in step.
+func addMissingCursorIndexes(c *core.Collection, o *Object) bool {
+	before := len(c.Indexes)
+	have := map[string]bool{}
+	for _, idx := range c.Indexes {
+		if parsed := dbutils.ParseIndex(idx); parsed.IndexName != "" {
+			have[parsed.IndexName] = true
+		}
+	}
+	add := func(column string) {
+		if !have[indexName(o.Name, []string{column, FieldID}, false)] && c.Fields.GetByName(column) != nil {
+			addCursorIndex(c, o, column)
+		}
+	}
+	for _, f := range o.Fields {
+		if f.Type == TypeDate || f.Type == TypeDateTime {
+			add(f.Name)
+		}
+	}
+	add(FieldUpdated)
+	return len(c.Indexes) > before
 }
 
 // addCursorIndex indexes column and id, unless the object's own indexes already use the name.

@@ -85,6 +85,14 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Registry, erro
 			if err := r.Refresh(); err != nil {
 				app.Logger().Warn("relata: cannot refresh the object model", "collection", e.Collection.Name, "error", err)
 			}
+			// A date field added in the dashboard gets the index time triggers walk by.
+			if o, ok := r.Object(e.Collection.Name); ok && e.Type != core.ModelEventTypeDelete {
+				if c, err := e.App.FindCollectionByNameOrId(e.Collection.Id); err == nil && addMissingCursorIndexes(c, o) {
+					if err := e.App.Save(c); err != nil {
+						app.Logger().Warn("relata: cannot index a new date field", "collection", c.Name, "error", err)
+					}
+				}
+			}
 		}
 		return nil
 	}
