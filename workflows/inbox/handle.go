@@ -72,7 +72,7 @@ func (in *Inbox) handle(tx core.App, from string, rcpts []string, msg *Message, 
 	}
 	var user *core.Record
 	if dropbox && msg.From != nil {
-		user, _ = tx.FindAuthRecordByEmail(schemas.UsersCollection, msg.From.Address)
+		user = userByEmail(tx, msg.From.Address)
 	}
 	var result string
 	switch {
@@ -172,4 +172,16 @@ func (in *Inbox) outboundOf(tx core.App, msg *Message, verpID string) *core.Reco
 		}
 	}
 	return nil
+}
+
+// userByEmail finds the user with the address, in any letter case.
+func userByEmail(tx core.App, addr string) *core.Record {
+	rec := &core.Record{}
+	err := tx.RecordQuery(schemas.UsersCollection).
+		AndWhere(dbx.NewExp("LOWER([[email]]) = {:addr}", dbx.Params{"addr": strings.ToLower(strings.TrimSpace(addr))})).
+		Limit(1).One(rec)
+	if err != nil {
+		return nil
+	}
+	return rec
 }

@@ -230,13 +230,15 @@ func (in *Inbox) Addr() string {
 // Stop closes the listener and the open connections, and waits for the server to end.
 func (in *Inbox) Stop() {
 	in.mu.Lock()
-	s, done := in.server, in.done
+	s, ln, done := in.server, in.ln, in.done
 	in.server, in.ln, in.done = nil, nil, nil
 	in.mu.Unlock()
 	if s == nil {
 		return
 	}
 	_ = s.Close()
+	// Serve may not have registered the listener with the server yet: close it here too.
+	_ = ln.Close()
 	<-done
 }
 
