@@ -17,7 +17,7 @@ import (
 // crm is a small sales setup: Rita (team north) owns Ada (of Acme Client, with two open
 // deals and a won one) and Bob; Carol belongs to Sam of team south, whom Rita cannot see.
 type crm struct {
-	rita, sam                                   *core.Record
+	rita, sam                                    *core.Record
 	acme, ada, bob, carol, open1, open2, wonDeal *core.Record
 }
 
