@@ -92,6 +92,12 @@ func (in *Inbox) handle(tx core.App, from string, rcpts []string, msg *Message, 
 	default:
 		outbound := in.outboundOf(tx, msg, verpID)
 		switch {
+		case outbound != nil && from == "" && len(msg.InReplyTo) == 0:
+			// The null sender without a report: a bounce in no standard form, or an
+			// auto-reply. Neither is a reply a person wrote.
+			rec.Set("kind", KindUnmatched)
+			rec.Set("email", outbound.Id)
+			result = "a notice from the null sender (a bounce that is no RFC 3464 report, or an auto-reply) about email " + outbound.Id + ": not read"
 		case outbound != nil:
 			rec.Set("kind", KindReply)
 			rec.Set("email", outbound.Id)

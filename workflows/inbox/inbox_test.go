@@ -272,6 +272,19 @@ func TestReplies(t *testing.T) {
 	if email2, _ = e.app.FindRecordById(outbox.Collection, email2.Id); email2.GetString("replied_at") == "" {
 		t.Errorf("VERP reply not matched (%s)", e.lastInbound(t).GetString("result"))
 	}
+
+	// A plain-text notice from the null sender (an old-style bounce) is no reply.
+	email3 := e.sent(t, sink, "bob@client.test", "contacts", c.bob.Id)
+	notice := "From: MAILER-DAEMON@old.test\r\nTo: bounce+" + email3.Id + "@" + domain + "\r\nSubject: failure notice\r\nMessage-ID: <old-1@old.test>\r\n\r\nSorry, I could not deliver.\r\n"
+	if err := e.send(t, "", []string{"bounce+" + email3.Id + "@" + domain}, notice); err != nil {
+		t.Fatal(err)
+	}
+	if email3, _ = e.app.FindRecordById(outbox.Collection, email3.Id); email3.GetString("replied_at") != "" {
+		t.Error("a null-sender notice marked the email replied")
+	}
+	if k := e.lastInbound(t).GetString("kind"); k != inbox.KindUnmatched {
+		t.Errorf("null-sender notice stored as %q; want unmatched", k)
+	}
 }
 
 func TestHardBounceSuppresses(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/relata/relata/workflows/inbox"
 )
@@ -134,6 +135,9 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("error %v does not wrap ErrNotMail", err)
 			}
 			return
+		}
+		if !utf8.ValidString(m.Text) || !utf8.ValidString(m.HTML) {
+			t.Fatalf("bodies not valid UTF-8: %q, %q", m.Text, m.HTML)
 		}
 		if len(m.Text) > 4096 || len(m.HTML) > 4096 {
 			t.Fatalf("bodies over the cap: %d, %d", len(m.Text), len(m.HTML))
