@@ -2,6 +2,7 @@ package inbox_test
 
 import (
 	"crypto/tls"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -364,5 +365,39 @@ func TestStopClosesTheListener(t *testing.T) {
 	if c, err := netDial(addr); err == nil {
 		c.Close()
 		t.Errorf("%s still accepts connections after Stop", addr)
+	}
+}
+
+// TestBCCToAThousandAddresses logs a mass mail: 1,001 To addresses, 300 of them contacts.
+// The first 200 addresses are looked up, and the result says the rest were not.
+func TestBCCToAThousandAddresses(t *testing.T) {
+	t.Parallel()
+	e := newInbox(t, inbox.Config{})
+	c := seed(t, e)
+	var to []string
+	for i := 0; i < 1001; i++ {
+		addr := fmt.Sprintf("person%04d@client.test", i)
+		if i < 300 {
+			schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": addr, "email": addr, "owner": c.rita.Id})
+		}
+		to = append(to, addr)
+	}
+	raw := "From: rep@acme.test\r\nTo: " + strings.Join(to, ",\r\n ") + "\r\nSubject: Newsletter by hand\r\nMessage-ID: <mass-1@acme.test>\r\n\r\nHello all\r\n"
+	if err := e.send(t, "rep@acme.test", []string{"log@" + domain}, raw); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(t, "activities", dbx.HashExp{"type": "email"}); n != 200 {
+		t.Errorf("%d activities; want 200", n)
+	}
+	if r := e.lastInbound(t).GetString("result"); !strings.Contains(r, "only the first 200 addresses") {
+		t.Errorf("result %q does not say addresses were left out", r)
+	}
+	// And at most 100 recipients per SMTP transaction.
+	var rcpts []string
+	for i := 0; i < 101; i++ {
+		rcpts = append(rcpts, "log@"+domain)
+	}
+	if err := e.send(t, "rep@acme.test", rcpts, raw); code(err) != 452 {
+		t.Errorf("101 recipients: %v; want 452", err)
 	}
 }

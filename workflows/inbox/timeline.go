@@ -12,7 +12,7 @@ import (
 )
 
 // maxPeople bounds the addresses of one message that are looked up as contacts.
-const maxPeople = 50
+const maxPeople = 200
 
 // activityObject is the object whose records are activities ("activities" when several are).
 func (in *Inbox) activityObject() *schemas.Object {
@@ -146,7 +146,8 @@ func linksOf(tx core.App, act *schemas.Object, rec *core.Record, user *core.Reco
 
 // people are the addresses a logged message was exchanged with: for a forward the original
 // sender and recipients, else To and Cc; never the inbox's own domain or the user.
-func (in *Inbox) people(msg *Message, user *core.Record) []string {
+// more reports addresses left out beyond maxPeople.
+func (in *Inbox) people(msg *Message, user *core.Record) (out []string, more bool) {
 	var l []*gomail.Address
 	if f := msg.Forwarded; f != nil {
 		if f.From != nil {
@@ -157,7 +158,6 @@ func (in *Inbox) people(msg *Message, user *core.Record) []string {
 		l = append(append(l, msg.To...), msg.Cc...)
 	}
 	seen := map[string]bool{strings.ToLower(user.Email()): true}
-	var out []string
 	for _, a := range l {
 		addr := strings.ToLower(strings.TrimSpace(a.Address))
 		_, domain, ok := strings.Cut(addr, "@")
@@ -165,12 +165,12 @@ func (in *Inbox) people(msg *Message, user *core.Record) []string {
 			continue
 		}
 		seen[addr] = true
-		out = append(out, addr)
 		if len(out) == maxPeople {
-			break
+			return out, true
 		}
+		out = append(out, addr)
 	}
-	return out
+	return out, false
 }
 
 // logMail logs a user's BCC or forward as an email activity on the timeline of each contact
@@ -188,7 +188,8 @@ func (in *Inbox) logMail(tx core.App, msg *Message, user *core.Record) (string, 
 	body := msg.Text
 	var logged, deals int
 	var unknown []string
-	for _, addr := range in.people(msg, user) {
+	people, more := in.people(msg, user)
+	for _, addr := range people {
 		found := false
 		for _, f := range act.Fields {
 			if f.Type != schemas.TypeRelation || f.Multiple {
@@ -246,6 +247,9 @@ func (in *Inbox) logMail(tx core.App, msg *Message, user *core.Record) (string, 
 	result := fmt.Sprintf("logged for %s on %d record(s), %d open deal(s)", user.Email(), logged, deals)
 	if len(unknown) > 0 {
 		result += "; no contact visible to the sender for " + strings.Join(unknown, ", ")
+	}
+	if more {
+		result += fmt.Sprintf("; only the first %d addresses were looked up", maxPeople)
 	}
 	return result, nil
 }
