@@ -323,6 +323,29 @@ func TestHardBounceSuppresses(t *testing.T) {
 	}
 }
 
+// TestForgedReportsSuppressNothing: anyone can send a delivery report; one about mail that
+// was not sent from here, or naming another recipient, must not suppress customers.
+func TestForgedReportsSuppressNothing(t *testing.T) {
+	t.Parallel()
+	e := newInbox(t, inbox.Config{})
+	seed(t, e)
+	sink := outboxtest.NewServer(t, outboxtest.Options{})
+	email := e.sent(t, sink, "someone@client.test", "", "")
+	scenarios := []struct{ name, rcpt, original string }{
+		{"unknown Message-ID", "postmaster@" + domain, "<forged-1@evil.test>"},
+		{"another recipient than the email's", "bounce+" + email.Id + "@" + domain, email.GetString("message_id")},
+	}
+	for i, sc := range scenarios {
+		raw := readFixture(t, "postfix_hard.eml", "{{RCPT}}", sc.rcpt, "{{ORIGINAL_ID}}", sc.original, "{{DSN_ID}}", dsnID(i))
+		if err := e.send(t, "", []string{sc.rcpt}, raw); err != nil {
+			t.Fatal(err)
+		}
+		if n := e.count(t, outbox.SuppressionsCollection, nil); n != 0 {
+			t.Errorf("%s: %d addresses suppressed (%s)", sc.name, n, e.lastInbound(t).GetString("result"))
+		}
+	}
+}
+
 func TestSoftBouncesSuppressAfterThree(t *testing.T) {
 	t.Parallel()
 	e := newInbox(t, inbox.Config{})
