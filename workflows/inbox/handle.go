@@ -149,7 +149,13 @@ func (in *Inbox) newRecord(tx core.App, from string, rcpts []string, msg *Messag
 	return rec, nil
 }
 
+// maxStoredAddresses bounds the To and Cc lists stored (the JSON fields hold 64 KiB).
+const maxStoredAddresses = 500
+
 func addrStrings(l []*gomail.Address) []string {
+	if len(l) > maxStoredAddresses {
+		l = l[:maxStoredAddresses]
+	}
 	out := make([]string, 0, len(l))
 	for _, a := range l {
 		out = append(out, strings.ToLower(a.Address))

@@ -391,14 +391,15 @@ func TestStopClosesTheListener(t *testing.T) {
 	}
 }
 
-// TestBCCToAThousandAddresses logs a mass mail: 1,001 To addresses, 300 of them contacts.
-// The first 200 addresses are looked up, and the result says the rest were not.
+// TestBCCToAThousandAddresses logs a mass mail: 5,001 To addresses (a 130 KB header), 300 of
+// them contacts. The first 200 addresses are looked up, and the result says the rest were not;
+// the stored To list is cut to 500.
 func TestBCCToAThousandAddresses(t *testing.T) {
 	t.Parallel()
 	e := newInbox(t, inbox.Config{})
 	c := seed(t, e)
 	var to []string
-	for i := 0; i < 1001; i++ {
+	for i := 0; i < 5001; i++ {
 		addr := fmt.Sprintf("person%04d@client.test", i)
 		if i < 300 {
 			schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": addr, "email": addr, "owner": c.rita.Id})
@@ -412,8 +413,13 @@ func TestBCCToAThousandAddresses(t *testing.T) {
 	if n := e.count(t, "activities", dbx.HashExp{"type": "email"}); n != 200 {
 		t.Errorf("%d activities; want 200", n)
 	}
-	if r := e.lastInbound(t).GetString("result"); !strings.Contains(r, "only the first 200 addresses") {
+	in := e.lastInbound(t)
+	if r := in.GetString("result"); !strings.Contains(r, "only the first 200 addresses") {
 		t.Errorf("result %q does not say addresses were left out", r)
+	}
+	var stored []string
+	if err := in.UnmarshalJSONField("to", &stored); err != nil || len(stored) != 500 {
+		t.Errorf("stored To: %d addresses (%v); want 500", len(stored), err)
 	}
 	// And at most 100 recipients per SMTP transaction.
 	var rcpts []string
