@@ -216,6 +216,8 @@ var collectionPolicies = map[string]policy{
 	"emails":                  readManager,
 	"email_templates":         readAllWriteManager,
 	"email_suppressions":      writeManager,
+	"inbound_emails":          readManager,
+	"email_bounces":           readManager,
 	"consents":                readManager,
 	"form_submissions":        readManager,
 	"relata_form_blocks":      readManager,

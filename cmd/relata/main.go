@@ -44,6 +44,7 @@ import (
 	"github.com/relata/relata/schemas/transfer"
 	"github.com/relata/relata/schemas/trash"
 	"github.com/relata/relata/workflows"
+	"github.com/relata/relata/workflows/inbox"
 	"github.com/relata/relata/workflows/outbox"
 )
 
@@ -201,6 +202,7 @@ type flags struct {
 	workflowsDir  string
 	formsDir      string
 	noAutoApply   bool
+	inbound       inbox.Config
 }
 
 // setup registers Relata's parts and commands on app. It is main without Start, so tests can
@@ -220,6 +222,10 @@ func setup(app *pocketbase.PocketBase) error {
 	sf.BoolVar(&f.demo, "demo", false, "demo mode on a loopback address: seed "+demoDir+" (or --seed DIR) with its demo accounts and passwords")
 	sf.StringVar(&f.workflowsDir, "workflowsDir", os.Getenv("RELATA_WORKFLOWS_DIR"), "import the workflow definitions (*.json) of this directory at start (env RELATA_WORKFLOWS_DIR)")
 	sf.BoolVar(&f.noAutoApply, "noAutoApply", false, "do not apply the object definitions at start")
+	sf.StringVar(&f.inbound.Addr, "smtpInbound", os.Getenv("RELATA_INBOUND_ADDR"), "listen for inbound mail (BCC logging, replies, bounces) on this address, e.g. :25 (env RELATA_INBOUND_ADDR; default off)")
+	sf.StringVar(&f.inbound.Domain, "inboundDomain", os.Getenv("RELATA_INBOUND_DOMAIN"), "the only domain inbound mail is accepted for; outbound mail then returns bounces to bounce+ID@DOMAIN (env RELATA_INBOUND_DOMAIN)")
+	sf.StringVar(&f.inbound.TLSCert, "inboundTLSCert", os.Getenv("RELATA_INBOUND_TLS_CERT"), "PEM certificate file: offer STARTTLS on the inbound listener (with --inboundTLSKey; env RELATA_INBOUND_TLS_CERT)")
+	sf.StringVar(&f.inbound.TLSKey, "inboundTLSKey", os.Getenv("RELATA_INBOUND_TLS_KEY"), "PEM key file of --inboundTLSCert (env RELATA_INBOUND_TLS_KEY)")
 	// Read our flags now, before the commands run, as PocketBase does for its own; cobra
 	// parses them again, and reports unknown ones, when the command runs.
 	eager := pflag.NewFlagSet("relata", pflag.ContinueOnError)
@@ -283,7 +289,12 @@ func setup(app *pocketbase.PocketBase) error {
 	}
 	// Email delivery: SMTP from the dashboard's mail settings, overridden by RELATA_SMTP_*,
 	// RELATA_MAIL_* and RELATA_PUBLIC_URL (see workflows/outbox).
-	if _, err := outbox.Register(app, outbox.Config{Registry: reg}); err != nil {
+	if _, err := outbox.Register(app, outbox.Config{Registry: reg, InboundDomain: f.inbound.Domain}); err != nil {
+		return err
+	}
+	// Inbound mail: --smtpInbound ADDR --inboundDomain DOMAIN (see workflows/inbox).
+	f.inbound.Registry = reg
+	if _, err := inbox.Register(app, f.inbound); err != nil {
 		return err
 	}
 	registerBackups(app)     // default backup schedule, `relata backup` (backup.go)

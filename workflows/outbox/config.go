@@ -87,6 +87,11 @@ type Config struct {
 	// UnsubscribeMailto, when set, is added to List-Unsubscribe as a mailto: fallback (env
 	// RELATA_UNSUBSCRIBE_MAILTO), e.g. "unsubscribe@example.com".
 	UnsubscribeMailto string
+	// InboundDomain, when set, is the domain of Relata's inbound SMTP listener
+	// (workflows/inbox; env RELATA_INBOUND_DOMAIN): each email is sent with the envelope
+	// sender (Return-Path) bounce+<emailid>@InboundDomain, so bounces and auto-replies come
+	// back to Relata naming the email. Default: none (the From address is the envelope sender).
+	InboundDomain string
 	// UnsubscribeSecret signs unsubscribe links (env RELATA_UNSUBSCRIBE_SECRET). Default: a
 	// random secret generated once and stored in the relata_secrets collection.
 	UnsubscribeSecret string
@@ -137,6 +142,11 @@ func (c Config) withDefaults() (Config, error) {
 	env(&c.PublicURL, "RELATA_PUBLIC_URL")
 	env(&c.UnsubscribeMailto, "RELATA_UNSUBSCRIBE_MAILTO")
 	env(&c.UnsubscribeSecret, "RELATA_UNSUBSCRIBE_SECRET")
+	env(&c.InboundDomain, "RELATA_INBOUND_DOMAIN")
+	c.InboundDomain = strings.ToLower(strings.TrimSuffix(c.InboundDomain, "."))
+	if strings.ContainsAny(c.InboundDomain, "@ <>\r\n") {
+		return c, fmt.Errorf("outbox: InboundDomain %q is not a domain name", c.InboundDomain)
+	}
 	if p := c.Getenv("RELATA_SMTP_PORT"); c.SMTP.Port == 0 && p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n <= 0 || n > 65535 {

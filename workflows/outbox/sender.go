@@ -248,6 +248,12 @@ func (s *Sender) prepare(eff effective, rec *core.Record) (*gomail.Msg, string, 
 			return nil, "", fmt.Errorf("%w: reply-to: %v", ErrInvalid, err)
 		}
 	}
+	if s.cfg.InboundDomain != "" {
+		// VERP: bounces name the email they are about (workflows/inbox reads them).
+		if err := msg.EnvelopeFrom("bounce+" + rec.Id + "@" + s.cfg.InboundDomain); err != nil {
+			return nil, "", fmt.Errorf("%w: envelope sender: %v", ErrInvalid, err)
+		}
+	}
 	msg.Subject(m.Subject)
 	id := messageID(rec, from.Address)
 	msg.SetMessageIDWithValue(id)
