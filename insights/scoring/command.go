@@ -1,0 +1,171 @@
+package scoring
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func (s *Service) command() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "score",
+		Short: "Win probability learnt from the closed records: train, evaluate, explain",
+	}
+	c.AddCommand(s.trainCommand(), s.evaluateCommand(), s.explainCommand())
+	return c
+}
+
+// ready runs the migrations and loads the object model, as the commands run without serve.
+func (s *Service) ready() error {
+	if err := s.app.RunAllMigrations(); err != nil {
+		return fmt.Errorf("run migrations: %w", err)
+	}
+	return s.reg.Open()
+}
+
+func (s *Service) trainCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:          "train OBJECT",
+		Short:        "Train the win-probability model of OBJECT on all its closed records and store it as a new version",
+		Example:      "  relata score train deals",
+		Args:         cobra.ExactArgs(1),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := s.ready(); err != nil {
+				return err
+			}
+			rep, v, err := s.TrainAndSave(s.app, args[0])
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if v == 0 {
+				fmt.Fprintf(out, "%s: %s; no model stored\n", args[0], rep.Fallback)
+				return nil
+			}
+			fmt.Fprintf(out, "%s: model version %d trained on %d closed records\n", args[0], v, rep.Closed)
+			writeTable(out, rep)
+			return nil
+		},
+	}
+}
+
+func (s *Service) evaluateCommand() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "evaluate OBJECT",
+		Short: "Train on the oldest 70 % of the closed records, test on the newest 30 %: AUC, log loss, Brier",
+		Long: "Order the closed records of OBJECT by closed_at, train the model and an Odoo-style frequency\n" +
+			"baseline (naive Bayes over the categorical values) on the oldest 70 %, and report AUC, log loss\n" +
+			"and Brier score of the model, the baseline and the stage probability alone on the newest 30 %.\n" +
+			"--json adds the model's prediction for every test record.",
+		Example:      "  relata score evaluate deals\n  relata score evaluate deals --json",
+		Args:         cobra.ExactArgs(1),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := s.ready(); err != nil {
+				return err
+			}
+			d, err := Load(s.app, s.reg, args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := Evaluate(d, s.opts)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				return enc.Encode(rep)
+			}
+			writeTable(out, rep)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the figures and every test prediction as JSON")
+	return c
+}
+
+func (s *Service) explainCommand() *cobra.Command {
+	var n int
+	c := &cobra.Command{
+		Use:          "explain OBJECT ID",
+		Short:        "Show a record's win probability and the factors behind it (as of now, or of its close)",
+		Example:      "  relata score explain deals dea000000000002",
+		Args:         cobra.ExactArgs(2),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := s.ready(); err != nil {
+				return err
+			}
+			d, err := Load(s.app, s.reg, args[0])
+			if err != nil {
+				return err
+			}
+			var rec *Record
+			for _, r := range d.Records {
+				if r.ID == args[1] {
+					rec = r
+				}
+			}
+			if rec == nil {
+				return fmt.Errorf("%s has no record %q", args[0], args[1])
+			}
+			at := rec.ScoredAt(time.Now())
+			snap := rec.At(at)
+			out := cmd.OutOrStdout()
+			stored, err := Latest(s.app, args[0])
+			if err != nil {
+				return err
+			}
+			when := "now"
+			if rec.Closed {
+				when = "at its close, " + at.UTC().Format(time.DateOnly)
+			}
+			if stored == nil {
+				p := d.StagePredict(snap, 0.5)
+				fmt.Fprintf(out, "%s %s: %.0f %% (stage probability of %q, %s)\n", args[0], args[1], 100*p, snap.Stage, when)
+				fmt.Fprintf(out, "no model trained for %s yet: run `relata score train %s`\n", args[0], args[0])
+				return nil
+			}
+			p, factors := stored.Model.Explain(snap, n)
+			fmt.Fprintf(out, "%s %s: %.0f %% win probability (%s; model version %d of %s)\n", args[0], args[1], 100*p, when,
+				stored.Version, stored.TrainedAt.UTC().Format(time.DateOnly))
+			for _, f := range factors {
+				fmt.Fprintf(out, "  %s\n", f.Text)
+			}
+			return nil
+		},
+	}
+	c.Flags().IntVar(&n, "factors", 5, "how many factors to show")
+	return c
+}
+
+func writeTable(w io.Writer, rep *Report) {
+	if rep.Fallback != "" {
+		fmt.Fprintf(w, "%s: %s\n", rep.Object, rep.Fallback)
+	} else {
+		fmt.Fprintf(w, "%s: %d closed; trained on the oldest %d, tested on the newest %d\n", rep.Object, rep.Closed, rep.Train, rep.Test)
+	}
+	fmt.Fprintf(w, "%-10s %7s %9s %7s\n", "", "AUC", "log loss", "Brier")
+	row := func(name string, m Metrics) {
+		fmt.Fprintf(w, "%-10s %7s %9s %7s\n", name, fig(m.AUC), fig(m.LogLoss), fig(m.Brier))
+	}
+	if rep.Fallback == "" {
+		row("model", rep.Model)
+		row("baseline", *rep.Baseline)
+	}
+	row("stage", rep.Stage)
+}
+
+func fig(v float64) string {
+	if math.IsNaN(v) {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", v)
+}

@@ -1,0 +1,108 @@
+package scoring
+
+import (
+	"errors"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/spf13/cobra"
+
+	"github.com/relata/relata/schemas"
+)
+
+// Config configures win-probability scoring.
+type Config struct {
+	// Registry is the live object model; required.
+	Registry *schemas.Registry
+	// Schedule is the cron expression of the automatic retraining of every object with a
+	// won stage (default "30 3 * * 1": Mondays at 03:30 UTC); "-" turns it off.
+	Schedule string
+	// Options tune training (see [Options] for the defaults).
+	Options Options
+}
+
+// Service trains, stores and applies the models of one app.
+type Service struct {
+	app  core.App
+	reg  *schemas.Registry
+	opts Options
+}
+
+// Register adds the "score" command to rootCmd (when set) and the scheduled retraining to
+// app, and returns the service.
+func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error) {
+	if cfg.Registry == nil {
+		return nil, errors.New("scoring: Config.Registry is required")
+	}
+	s := &Service{app: app, reg: cfg.Registry, opts: cfg.Options}
+	if rootCmd != nil {
+		rootCmd.AddCommand(s.command())
+	}
+	schedule := cfg.Schedule
+	if schedule == "" {
+		schedule = "30 3 * * 1"
+	}
+	if schedule != "-" {
+		app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+			Id: "relata.scoring.schedule",
+			Func: func(e *core.ServeEvent) error {
+				e.App.Cron().MustAdd("relata.scoring.retrain", schedule, func() {
+					s.retrainAll(e.App)
+				})
+				return e.Next()
+			},
+		})
+	}
+	return s, nil
+}
+
+// MustRegister is like [Register] but panics on error. It is meant for main.
+func MustRegister(app core.App, rootCmd *cobra.Command, cfg Config) *Service {
+	s, err := Register(app, rootCmd, cfg)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// TrainAndSave evaluates and trains the model of object on its closed records and stores it
+// as a new version. With fewer than [MinClosed] closed records it stores nothing and
+// returns the report saying so (Fallback), and version 0.
+func (s *Service) TrainAndSave(app core.App, object string) (*Report, int, error) {
+	d, err := Load(app, s.reg, object)
+	if err != nil {
+		return nil, 0, err
+	}
+	rep, err := Evaluate(d, s.opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	if rep.Fallback != "" {
+		return rep, 0, nil
+	}
+	m, err := TrainAll(d, s.opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	v, err := Save(app, m, rep.Closed, rep)
+	return rep, v, err
+}
+
+// retrainAll retrains every object that has a pipeline with a won stage.
+func (s *Service) retrainAll(app core.App) {
+	for _, o := range s.reg.Objects() {
+		sf := o.StageField()
+		if sf == nil || o.Pipeline(sf.Pipeline) == nil {
+			continue
+		}
+		rep, v, err := s.TrainAndSave(app, o.Name)
+		switch {
+		case err != nil:
+			app.Logger().Error("scoring: retrain failed", "object", o.Name, "error", err)
+		case v == 0:
+			app.Logger().Info("scoring: no model", "object", o.Name, "reason", rep.Fallback)
+		default:
+			app.Logger().Info("scoring: retrained", "object", o.Name, "version", v, "auc", rep.Model.AUC)
+		}
+	}
+}
