@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -108,6 +109,12 @@ func Evaluate(d *Data, opts Options) (*Report, error) {
 	modelP := stageP
 	if rep.Fallback == "" {
 		m, err := Train(d.Object, trainS, trainW, opts)
+		if errors.Is(err, ErrTooFewClosed) {
+			rep.Fallback = fmt.Sprintf("the oldest %d closed %s all have the same outcome: falling back to the stage probabilities", len(trainS), d.Object)
+			rep.Model = Score(testW, stageP)
+			rep.Predictions = predictions(testS, testW, stageP)
+			return rep, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -122,16 +129,25 @@ func Evaluate(d *Data, opts Options) (*Report, error) {
 		rep.Baseline = &bm
 	}
 	rep.Model = Score(testW, modelP)
-	rep.Predictions = make([]Prediction, len(testS))
-	for i, s := range testS {
-		rep.Predictions[i] = Prediction{ID: s.ID, Won: testW[i], P: modelP[i]}
-	}
+	rep.Predictions = predictions(testS, testW, modelP)
 	return rep, nil
+}
+
+func predictions(snaps []Snapshot, won []bool, p []float64) []Prediction {
+	out := make([]Prediction, len(snaps))
+	for i, s := range snaps {
+		out[i] = Prediction{ID: s.ID, Won: won[i], P: p[i]}
+	}
+	return out
 }
 
 // TrainAll trains a model on every closed record of d.
 func TrainAll(d *Data, opts Options) (*Model, error) {
-	snaps, won := examples(d.Closed(), time.Now())
+	closed := d.Closed()
+	if len(closed) < MinClosed {
+		return nil, fmt.Errorf("%w: %d closed %s, at least %d needed", ErrTooFewClosed, len(closed), d.Object, MinClosed)
+	}
+	snaps, won := examples(closed, time.Now())
 	m, err := Train(d.Object, snaps, won, opts)
 	if err != nil {
 		return nil, err

@@ -156,7 +156,8 @@ func b2f(b bool) float64 {
 }
 
 // Train fits a model on snaps (the records as of their scoring moment) and their outcomes.
-// It returns [ErrTooFewClosed] below [MinClosed] examples or when all share one outcome.
+// It returns [ErrTooFewClosed] when they do not hold both outcomes; [TrainAll] and
+// [Evaluate] also require [MinClosed] closed records.
 func Train(object string, snaps []Snapshot, won []bool, opts Options) (*Model, error) {
 	opts = opts.withDefaults()
 	nWon := 0
@@ -164,9 +165,6 @@ func Train(object string, snaps []Snapshot, won []bool, opts Options) (*Model, e
 		if w {
 			nWon++
 		}
-	}
-	if len(snaps) < MinClosed {
-		return nil, fmt.Errorf("%w: %d closed, at least %d needed", ErrTooFewClosed, len(snaps), MinClosed)
 	}
 	if nWon == 0 || nWon == len(won) {
 		return nil, fmt.Errorf("%w: all %d closed records have the same outcome", ErrTooFewClosed, len(won))

@@ -1,0 +1,155 @@
+package scoring_test
+
+import (
+	"bytes"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/spf13/cobra"
+
+	"github.com/relata/relata/insights/scoring"
+	_ "github.com/relata/relata/migrations"
+	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/schemastest"
+)
+
+// newApp is the default CRM model with testdata/leakage seeded, and the score command.
+func newApp(t *testing.T) (*core.BaseApp, *schemas.Registry, *cobra.Command) {
+	t.Helper()
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.SeedFrom(io.Discard, "testdata/leakage"); err != nil {
+		t.Fatal(err)
+	}
+	root := &cobra.Command{Use: "relata"}
+	scoring.MustRegister(app, root, scoring.Config{Registry: reg, Schedule: "-"})
+	return app, reg, root
+}
+
+func run(t *testing.T, root *cobra.Command, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestLoadAsOfTheClose(t *testing.T) {
+	t.Parallel()
+	app, reg, _ := newApp(t)
+	d, err := scoring.Load(app, reg, "deals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var won, open *scoring.Record
+	for _, r := range d.Records {
+		switch r.ID {
+		case "lkd000000000001":
+			won = r
+		case "lkd000000000002":
+			open = r
+		}
+	}
+	if won == nil || !won.Closed || !won.Won || open == nil || open.Closed {
+		t.Fatalf("records %+v / %+v", won, open)
+	}
+	if won.Amount != 900 { // 1,000 USD at 0.9
+		t.Errorf("amount in EUR = %v; want 900", won.Amount)
+	}
+	if got := won.Cats["company.industry"]; got != "software" {
+		t.Errorf("company.industry = %q; want software", got)
+	}
+	s := won.At(won.ScoredAt(time.Now()))
+	if s.Stage != "proposal" {
+		t.Errorf("stage as of the close = %q; want proposal (the change to won is the outcome)", s.Stage)
+	}
+	if s.Total["meeting"] != 1 || s.Recent["meeting"] != 1 || s.Total["email"] != 1 {
+		t.Errorf("activities as of the close: total %v, recent %v; want 1 meeting (recent) and 1 email: the onboarding meeting after the close must not count", s.Total, s.Recent)
+	}
+	if d := s.DaysSinceTouch; d < 4.9 || d > 5.1 {
+		t.Errorf("days since the last touch before the close = %v; want 5 (the demo, not the onboarding)", d)
+	}
+
+	// Activities logged after the close change nothing of what the deal is scored on, and
+	// no feature of a model can come from them.
+	schemastest.MustCreate(t, app, "activities", map[string]any{"type": "call", "subject": "After the close",
+		"done": true, "done_at": time.Now().Add(-time.Hour), "deal": won.ID})
+	d2, err := scoring.Load(app, reg, "deals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range d2.Records {
+		if r.ID == won.ID {
+			if got := r.At(r.ScoredAt(time.Now())); !reflect.DeepEqual(got, s) {
+				t.Fatalf("snapshot changed by an activity after the close:\n got %+v\nwant %+v", got, s)
+			}
+		}
+	}
+}
+
+func TestCommandsFallBackBelow50(t *testing.T) {
+	t.Parallel()
+	_, _, root := newApp(t)
+	out, err := run(t, root, "score", "evaluate", "deals")
+	if err != nil || !strings.Contains(out, "only 1 closed deals (a model needs at least 50): falling back to the stage probabilities") {
+		t.Fatalf("evaluate: %v\n%s", err, out)
+	}
+	out, err = run(t, root, "score", "train", "deals")
+	if err != nil || !strings.Contains(out, "no model stored") {
+		t.Fatalf("train: %v\n%s", err, out)
+	}
+	out, err = run(t, root, "score", "explain", "deals", "lkd000000000002")
+	if err != nil || !strings.Contains(out, `25 % (stage probability of "qualified", now)`) {
+		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	if _, err := run(t, root, "score", "explain", "deals", "nosuchdeal00000"); err == nil || !strings.Contains(err.Error(), `deals has no record "nosuchdeal00000"`) {
+		t.Fatalf("explain of a missing record: %v", err)
+	}
+	if _, err := run(t, root, "score", "evaluate", "dealz"); err == nil || !strings.Contains(err.Error(), `no object named "dealz"`) {
+		t.Fatalf("evaluate of a missing object: %v", err)
+	}
+	if _, err := run(t, root, "score", "evaluate", "companies"); err == nil || !strings.Contains(err.Error(), "companies has no stage field") {
+		t.Fatalf("evaluate of an object without pipeline: %v", err)
+	}
+}
+
+func TestStoredModelExplains(t *testing.T) {
+	t.Parallel()
+	app, _, root := newApp(t)
+	h := history(500, 11)
+	rep, err := scoring.Evaluate(h, scoring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := scoring.TrainAll(h, scoring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for want := 1; want <= 2; want++ {
+		v, err := scoring.Save(app, m, rep.Closed, rep)
+		if err != nil || v != want {
+			t.Fatalf("Save = %d, %v; want version %d", v, err, want)
+		}
+	}
+	st, err := scoring.Latest(app, "deals")
+	if err != nil || st == nil || st.Version != 2 || st.Records != 500 || st.Metrics == nil || st.Metrics.Model.AUC != rep.Model.AUC {
+		t.Fatalf("Latest = %+v, %v", st, err)
+	}
+	snap := h.Records[0].At(h.Records[0].ClosedAt)
+	if got, want := st.Model.Predict(snap), m.Predict(snap); got != want {
+		t.Fatalf("stored model predicts %v; trained one %v", got, want)
+	}
+	out, err := run(t, root, "score", "explain", "deals", "lkd000000000002", "--factors", "3")
+	if err != nil || !strings.Contains(out, "win probability (now; model version 2 of") || strings.Count(out, "\n  ") > 3 {
+		t.Fatalf("explain: %v\n%s", err, out)
+	}
+}
