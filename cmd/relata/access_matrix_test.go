@@ -230,6 +230,7 @@ var collectionPolicies = map[string]policy{
 	"relata_audit":            readNobody, // read through /api/relata/audit, never written through the API
 	"privacy_requests":        {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
 	"retention_policies":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
+	"relata_models":           {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }}, // written by `relata score train` only
 	"_superusers":             readNobody,
 	// PocketBase's own auth bookkeeping: each user sees and deletes only their own rows.
 	"_mfas": ownRows, "_otps": ownRows, "_externalAuths": ownRows, "_authOrigins": ownRows,
@@ -425,6 +426,7 @@ func (e *matrixEnv) routes() []route {
 		{method: "POST", pattern: "/api/relata/privacy/retention", path: "/api/relata/privacy/retention", allowed: []actor{admin}},
 		{method: "GET", pattern: "/api/relata/audit", path: "/api/relata/audit?object=deals", allowed: []actor{admin}},
 		{method: "GET", pattern: "/api/relata/audit/{object}/{id}", path: "/api/relata/audit/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
+		{method: "GET", pattern: "/api/relata/score/{object}/{id}", path: "/api/relata/score/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
 		// PocketBase's administration API is for superusers only, CRM admins included.
 		{method: "GET", pattern: "/api/collections", path: "/api/collections", allowed: nil},
 		{method: "GET", pattern: "/api/settings", path: "/api/settings", allowed: nil},

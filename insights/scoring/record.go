@@ -131,6 +131,20 @@ type Data struct {
 // country of the records its single relations point to (a deal's company). It reads as the
 // server, for the commands and for training; callers serving a user check access first.
 func Load(app core.App, reg *schemas.Registry, object string) (*Data, error) {
+	return load(app, reg, object, nil)
+}
+
+// LoadRecord is [Load] for one record of object: only its own history is read.
+func LoadRecord(app core.App, reg *schemas.Registry, rec *core.Record) (*Record, *Data, error) {
+	d, err := load(app, reg, rec.Collection().Name, rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.Records[0], d, nil
+}
+
+// load reads one record (one != nil) or all the records of object.
+func load(app core.App, reg *schemas.Registry, object string, one *core.Record) (*Data, error) {
 	o, ok := reg.Object(object)
 	if !ok {
 		return nil, fmt.Errorf("no object named %q (known: %s)", object, strings.Join(reg.ObjectNames(), ", "))
@@ -147,8 +161,11 @@ func Load(app core.App, reg *schemas.Registry, object string) (*Data, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := app.FindAllRecords(object)
-	if err != nil {
+	rows := []*core.Record{one}
+	only := ""
+	if one != nil {
+		only = one.Id
+	} else if rows, err = app.FindAllRecords(object); err != nil {
 		return nil, fmt.Errorf("read %s: %w", object, err)
 	}
 	users := map[string]string{}
@@ -167,7 +184,14 @@ func Load(app core.App, reg *schemas.Registry, object string) (*Data, error) {
 		if f.Type != schemas.TypeRelation || f.Multiple {
 			continue
 		}
-		recs, err := app.FindAllRecords(f.Target)
+		var recs []*core.Record
+		if one != nil {
+			if id := one.GetString(f.Name); id != "" {
+				recs, err = app.FindRecordsByIds(f.Target, []string{id})
+			}
+		} else {
+			recs, err = app.FindAllRecords(f.Target)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", f.Target, err)
 		}
@@ -227,10 +251,10 @@ func Load(app core.App, reg *schemas.Registry, object string) (*Data, error) {
 		byID[r.ID] = r
 		out = append(out, r)
 	}
-	if err := loadStages(app, object, sf.Name, byID); err != nil {
+	if err := loadStages(app, object, sf.Name, only, byID); err != nil {
 		return nil, err
 	}
-	if err := loadActivities(app, reg, object, byID); err != nil {
+	if err := loadActivities(app, reg, object, only, byID); err != nil {
 		return nil, err
 	}
 	for _, r := range out {
@@ -250,14 +274,19 @@ func Load(app core.App, reg *schemas.Registry, object string) (*Data, error) {
 	return d, nil
 }
 
-func loadStages(app core.App, object, field string, byID map[string]*Record) error {
+// loadStages reads the stage history of the records of byID (of record only, when set).
+func loadStages(app core.App, object, field, record string, byID map[string]*Record) error {
 	var rows []struct {
 		Record string `db:"record"`
 		To     string `db:"to"`
 		At     string `db:"at"`
 	}
+	where := dbx.HashExp{"object": object, "field": field}
+	if record != "" {
+		where["record"] = record
+	}
 	err := app.DB().Select("record", "to", "at").From("stage_changes").
-		Where(dbx.HashExp{"object": object, "field": field}).OrderBy("at ASC", "rowid ASC").All(&rows)
+		Where(where).OrderBy("at ASC", "rowid ASC").All(&rows)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("read the stage history of %s: %w", object, err)
 	}
@@ -275,8 +304,9 @@ func loadStages(app core.App, object, field string, byID map[string]*Record) err
 	return nil
 }
 
-// loadActivities reads the activities of every activity object that links to object.
-func loadActivities(app core.App, reg *schemas.Registry, object string, byID map[string]*Record) error {
+// loadActivities reads the activities of every activity object that links to object (to
+// record only, when set).
+func loadActivities(app core.App, reg *schemas.Registry, object, record string, byID map[string]*Record) error {
 	for _, ao := range reg.Objects() {
 		if !ao.Activity {
 			continue
@@ -290,7 +320,10 @@ func loadActivities(app core.App, reg *schemas.Registry, object string, byID map
 				continue
 			}
 			q := app.DB().Select(f.Name+" AS rec", "created").From(ao.Name).
-				Where(dbx.NewExp("[["+f.Name+"]] != ''"))
+				Where(dbx.NewExp("[[" + f.Name + "]] != ''"))
+			if record != "" {
+				q.AndWhere(dbx.HashExp{f.Name: record})
+			}
 			if ao.Field("done_at") != nil {
 				q.AndSelect("done_at")
 			} else {

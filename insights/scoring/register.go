@@ -28,8 +28,9 @@ type Service struct {
 	opts Options
 }
 
-// Register adds the "score" command to rootCmd (when set) and the scheduled retraining to
-// app, and returns the service.
+// Register adds the "score" command to rootCmd (when set), the route
+// GET /api/relata/score/{object}/{id} and the scheduled retraining to app, and returns the
+// service.
 func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error) {
 	if cfg.Registry == nil {
 		return nil, errors.New("scoring: Config.Registry is required")
@@ -38,6 +39,13 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 	if rootCmd != nil {
 		rootCmd.AddCommand(s.command())
 	}
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id: "relata.scoring.routes",
+		Func: func(e *core.ServeEvent) error {
+			s.routes(e)
+			return e.Next()
+		},
+	})
 	schedule := cfg.Schedule
 	if schedule == "" {
 		schedule = "30 3 * * 1"

@@ -153,3 +153,57 @@ func TestStoredModelExplains(t *testing.T) {
 		t.Fatalf("explain: %v\n%s", err, out)
 	}
 }
+
+func TestAPIScoreAsWhoeverMayView(t *testing.T) {
+	t.Parallel()
+	app, _, _ := newApp(t)
+	alice, aliceTok := schemastest.NewUser(t, app, "alice@example.com", schemas.RoleSales, "north")
+	_, bobTok := schemastest.NewUser(t, app, "bob@example.com", schemas.RoleSales, "north")
+	_, mgrTok := schemastest.NewUser(t, app, "manager@example.com", schemas.RoleManager, "")
+	deal, err := app.FindRecordById("deals", "lkd000000000002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deal.Set("owner", alice.Id)
+	if err := app.Save(deal); err != nil {
+		t.Fatal(err)
+	}
+	srv := schemastest.Serve(t, app)
+	const path = "/api/relata/score/deals/lkd000000000002"
+
+	var got scoring.Result
+	if code := schemastest.Call(t, srv, "GET", path, aliceTok, nil, &got); code != 200 || got.Source != "stage" || got.P != 0.25 {
+		t.Fatalf("alice, no model: %d %+v; want the stage probability 0.25", code, got)
+	}
+	h := history(300, 2)
+	m, err := scoring.TrainAll(h, scoring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := scoring.Evaluate(h, scoring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scoring.Save(app, m, rep.Closed, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{aliceTok, mgrTok} {
+		got = scoring.Result{}
+		if code := schemastest.Call(t, srv, "GET", path, tok, nil, &got); code != 200 || got.Source != "model" || got.Version != 1 || len(got.Factors) == 0 || got.P <= 0 || got.P >= 1 {
+			t.Fatalf("with a model: %d %+v", code, got)
+		}
+	}
+	for _, c := range []struct {
+		name, path, token string
+		want              int
+	}{
+		{"another rep's deal", path, bobTok, 404},
+		{"anonymous", path, "", 401},
+		{"no such deal", "/api/relata/score/deals/nosuchdeal00000", aliceTok, 404},
+		{"object without pipeline", "/api/relata/score/companies/lkc000000000001", aliceTok, 404},
+	} {
+		if code := schemastest.Call(t, srv, "GET", c.path, c.token, nil, nil); code != c.want {
+			t.Errorf("%s: %d; want %d", c.name, code, c.want)
+		}
+	}
+}
