@@ -12,7 +12,9 @@ import (
 
 func TestEvaluateModelBeatsBaseline(t *testing.T) {
 	t.Parallel()
-	for _, n := range []int{600, 2000} {
+	// At 2,000 deals (600 in the test set) the gap is at least 0.059 for the first 20 seeds;
+	// at 1,000 it drops to 0.050, at 600 to nothing: the test set is then too small.
+	for _, n := range []int{2000, 4000} {
 		d := history(n, uint64(n))
 		rep, err := scoring.Evaluate(d, scoring.Options{})
 		if err != nil {

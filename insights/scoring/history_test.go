@@ -11,7 +11,7 @@ import (
 
 // history generates n closed deals with a known signal, like examples/sales/gen does: the
 // source and the owner (categorical, which the frequency baseline sees), and a meeting in the
-// last 21 days and the amount (which only the model sees). Won deals get an onboarding
+// last 21 days and the amount (which only the model sees); the company fields are noise. Won deals get an onboarding
 // meeting after their close, which must never count.
 func history(n int, seed uint64) *scoring.Data {
 	r := rand.New(rand.NewPCG(seed, 7))
@@ -41,7 +41,10 @@ func history(n int, seed uint64) *scoring.Data {
 		}
 		rec := &scoring.Record{
 			ID: fmt.Sprintf("d%05d", i), Created: created, Stage: outcome, Closed: true, Won: won, ClosedAt: closed,
-			Amount: amount, Cats: map[string]string{"source": sources[si], "owner": owners[oi]},
+			Amount: amount, Cats: map[string]string{"source": sources[si], "owner": owners[oi],
+				// Noise, as wide as the example history's company fields.
+				"company.industry": fmt.Sprint("industry", r.IntN(8)), "company.size": fmt.Sprint("size", r.IntN(5)),
+				"company.country": fmt.Sprint("country", r.IntN(8))},
 			Counts: map[string]float64{"contacts": float64(1 + r.IntN(3))},
 			Stages: []scoring.StageChange{{To: "lead", At: created}, {To: last, At: created.AddDate(0, 0, 10)}, {To: outcome, At: closed}},
 		}
