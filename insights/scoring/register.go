@@ -2,8 +2,10 @@ package scoring
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/cron"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/spf13/cobra"
 
@@ -51,12 +53,15 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 		schedule = "30 3 * * 1"
 	}
 	if schedule != "-" {
+		if _, err := cron.NewSchedule(schedule); err != nil {
+			return nil, fmt.Errorf("scoring: Config.Schedule %q: %w", schedule, err)
+		}
 		app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 			Id: "relata.scoring.schedule",
 			Func: func(e *core.ServeEvent) error {
-				e.App.Cron().MustAdd("relata.scoring.retrain", schedule, func() {
-					s.retrainAll(e.App)
-				})
+				if err := e.App.Cron().Add("relata.scoring.retrain", schedule, func() { s.RetrainAll(e.App) }); err != nil {
+					return err
+				}
 				return e.Next()
 			},
 		})
@@ -96,8 +101,9 @@ func (s *Service) TrainAndSave(app core.App, object string) (*Report, int, error
 	return rep, v, err
 }
 
-// retrainAll retrains every object that has a pipeline with a won stage.
-func (s *Service) retrainAll(app core.App) {
+// RetrainAll retrains every object that has a pipeline, as the schedule does, and logs
+// what it did.
+func (s *Service) RetrainAll(app core.App) {
 	for _, o := range s.reg.Objects() {
 		sf := o.StageField()
 		if sf == nil || o.Pipeline(sf.Pipeline) == nil {

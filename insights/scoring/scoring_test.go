@@ -207,3 +207,42 @@ func TestAPIScoreAsWhoeverMayView(t *testing.T) {
 		}
 	}
 }
+
+func TestRetrainAllStoresVersions(t *testing.T) {
+	t.Parallel()
+	app, reg, _ := newApp(t)
+	svc, err := scoring.Register(app, nil, scoring.Config{Registry: reg, Schedule: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 closed deal: nothing stored.
+	svc.RetrainAll(app)
+	if st, err := scoring.Latest(app, "deals"); err != nil || st != nil {
+		t.Fatalf("below 50 closed deals: Latest = %+v, %v; want nothing stored", st, err)
+	}
+	// 80 closed deals, won more often from referrals.
+	now := time.Now()
+	for i := range 80 {
+		src, stage := "website", "lost"
+		if i%2 == 0 {
+			src = "referral"
+		}
+		if (src == "referral" && i%5 != 0) || (src == "website" && i%5 == 0) {
+			stage = "won"
+		}
+		schemastest.MustCreate(t, app, "deals", map[string]any{"name": "deal", "stage": stage, "source": src,
+			"amount": 1000 + 10*i, "closed_at": now.Add(-time.Duration(i) * 24 * time.Hour)})
+	}
+	svc.RetrainAll(app)
+	svc.RetrainAll(app)
+	st, err := scoring.Latest(app, "deals")
+	if err != nil || st == nil || st.Version != 2 || st.Records != 81 {
+		t.Fatalf("Latest = %+v, %v; want version 2 trained on 81 closed deals", st, err)
+	}
+	if st.Metrics == nil || st.Metrics.Train != 56 || st.Metrics.Test != 25 || st.Metrics.Model.AUC < 0.7 {
+		t.Fatalf("stored figures %+v", st.Metrics)
+	}
+	if _, err := scoring.Register(app, nil, scoring.Config{Registry: reg, Schedule: "every monday"}); err == nil || !strings.Contains(err.Error(), `Config.Schedule "every monday"`) {
+		t.Fatalf("bad schedule: %v", err)
+	}
+}
