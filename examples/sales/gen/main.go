@@ -66,7 +66,15 @@ type company struct {
 
 func main() {
 	out := flag.String("out", "examples/sales/history", "directory to write the seed files to")
+	users := flag.String("users", "examples/sales/seed/users.json", "the users file to copy (the deals' owners)")
 	flag.Parse()
+	if err := generate(*out, *users); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// generate writes the seed files to out, copying the users of usersFile.
+func generate(out, usersFile string) error {
 	r := rand.New(rand.NewPCG(15, 2026))
 
 	var comps []company
@@ -200,32 +208,45 @@ func main() {
 	}
 	sort.SliceStable(actRecs, func(a, b int) bool { return actRecs[a]["id"].(string) < actRecs[b]["id"].(string) })
 
-	users, err := os.ReadFile(filepath.Join(filepath.Dir(*out), "seed", "users.json"))
+	users, err := os.ReadFile(usersFile)
 	if err != nil {
-		log.Fatal(err)
+		return err
 	}
 	rates := "currency,rate,effective,source\n" +
 		"GBP,1.15,today-800d,Demo rate (rates to EUR; replace with your bank's)\n" +
 		"USD,0.90,today-800d,Demo rate\n" +
 		"GBP,1.16,today-60d,Demo rate\n" +
 		"USD,0.93,today-60d,Demo rate\n"
-	must(os.MkdirAll(*out, 0o755))
-	must(os.WriteFile(filepath.Join(*out, "users.json"), users, 0o644))
-	must(os.WriteFile(filepath.Join(*out, "exchange_rates.csv"), []byte(rates), 0o644))
-	write(*out, "companies.json", compRecs)
-	write(*out, "contacts.json", contactRecs)
-	write(*out, "deals.json", dealRecs)
-	write(*out, "activities.json", actRecs)
-	fmt.Printf("%d companies, %d contacts, %d deals, %d activities in %s\n", len(compRecs), len(contactRecs), len(dealRecs), len(actRecs), *out)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "users.json"), users, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "exchange_rates.csv"), []byte(rates), 0o644); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		recs []map[string]any
+	}{{"companies.json", compRecs}, {"contacts.json", contactRecs}, {"deals.json", dealRecs}, {"activities.json", actRecs}} {
+		if err := write(out, f.name, f.recs); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("%d companies, %d contacts, %d deals, %d activities in %s\n", len(compRecs), len(contactRecs), len(dealRecs), len(actRecs), out)
+	return nil
 }
 
 // write stores recs as a JSON array, one record per line (diffs stay readable).
-func write(dir, name string, recs []map[string]any) {
+func write(dir, name string, recs []map[string]any) error {
 	var b bytes.Buffer
 	b.WriteString("[\n")
 	for i, rec := range recs {
 		line, err := json.Marshal(rec)
-		must(err)
+		if err != nil {
+			return err
+		}
 		b.Write(line)
 		if i < len(recs)-1 {
 			b.WriteByte(',')
@@ -233,7 +254,7 @@ func write(dir, name string, recs []map[string]any) {
 		b.WriteByte('\n')
 	}
 	b.WriteString("]\n")
-	must(os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644))
+	return os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644)
 }
 
 func pick(r *rand.Rand, xs []string) string { return xs[r.IntN(len(xs))] }
@@ -260,10 +281,4 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-func must(err error) {
-	if err != nil {
-		log.Fatal(err)
-	}
 }
