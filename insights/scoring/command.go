@@ -92,7 +92,10 @@ func (s *Service) evaluateCommand() *cobra.Command {
 }
 
 func (s *Service) explainCommand() *cobra.Command {
-	var n int
+	var (
+		n      int
+		asJSON bool
+	)
 	c := &cobra.Command{
 		Use:          "explain OBJECT ID",
 		Short:        "Show a record's win probability and the factors behind it (as of now, or of its close)",
@@ -123,6 +126,16 @@ func (s *Service) explainCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				res := &Result{Object: args[0], ID: rec.ID, AsOf: at.UTC(), Factors: []Factor{}}
+				if stored == nil {
+					res.P, res.Source = d.StagePredict(snap, 0.5), "stage"
+				} else {
+					res.P, res.Factors = stored.Model.Explain(snap, n)
+					res.Source, res.Version = "model", stored.Version
+				}
+				return json.NewEncoder(out).Encode(res)
+			}
 			when := "now"
 			if rec.Closed {
 				when = "at its close, " + at.UTC().Format(time.DateOnly)
@@ -143,6 +156,7 @@ func (s *Service) explainCommand() *cobra.Command {
 		},
 	}
 	c.Flags().IntVar(&n, "factors", 5, "how many factors to show")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the probability and its factors as JSON (as the API answers)")
 	return c
 }
 

@@ -2,6 +2,7 @@ package scoring_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"reflect"
 	"strings"
@@ -151,6 +152,11 @@ func TestStoredModelExplains(t *testing.T) {
 	out, err := run(t, root, "score", "explain", "deals", "lkd000000000002", "--factors", "3")
 	if err != nil || !strings.Contains(out, "win probability (now; model version 2 of") || strings.Count(out, "\n  ") > 3 {
 		t.Fatalf("explain: %v\n%s", err, out)
+	}
+	out, err = run(t, root, "score", "explain", "deals", "lkd000000000002", "--json", "--factors", "2")
+	var res scoring.Result
+	if err != nil || json.Unmarshal([]byte(out), &res) != nil || res.Source != "model" || res.Version != 2 || len(res.Factors) == 0 || len(res.Factors) > 2 {
+		t.Fatalf("explain --json: %v\n%s", err, out)
 	}
 }
 
