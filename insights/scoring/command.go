@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,7 +16,7 @@ func (s *Service) command() *cobra.Command {
 		Use:   "score",
 		Short: "Win probability learnt from the closed records: train, evaluate, explain",
 	}
-	c.AddCommand(s.trainCommand(), s.evaluateCommand(), s.explainCommand())
+	c.AddCommand(s.trainCommand(), s.evaluateCommand(), s.explainCommand(), s.rulesCommand())
 	return c
 }
 
@@ -182,4 +183,69 @@ func fig(v float64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.3f", v)
+}
+
+func (s *Service) rulesCommand() *cobra.Command {
+	var apply, asJSON bool
+	var top int
+	c := &cobra.Command{
+		Use:   "rules DIR",
+		Short: "Check the rule-based scores of DIR (*.json), score every record, and with --apply store the scores",
+		Long: "Each file of DIR defines a rule-based score (see insights/scoring/rules.schema.json): fit rules\n" +
+			"(expr conditions on record.<field>) and behaviour rules (points per done activity of a type,\n" +
+			"halved every halfLifeDays), summed into a score and a grade A–D. Every problem of every file is\n" +
+			"reported with file, line and JSON pointer (exit 1). --apply writes the score and grade to the\n" +
+			"fields the file names, where they changed.",
+		Example:      "  relata score rules examples/sales/scores\n  relata score rules examples/sales/scores --apply",
+		Args:         cobra.ExactArgs(1),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := s.ready(); err != nil {
+				return err
+			}
+			sets, err := LoadRules(os.DirFS(args[0]), s.reg)
+			if err != nil {
+				return err
+			}
+			if len(sets) == 0 {
+				return fmt.Errorf("%s holds no *.json score definitions", args[0])
+			}
+			out := cmd.OutOrStdout()
+			all := map[string][]RuleScore{}
+			for _, rs := range sets {
+				scores, changed, err := RunRules(s.app, s.reg, rs, time.Now(), apply)
+				if err != nil {
+					return err
+				}
+				all[rs.Name] = scores
+				if asJSON {
+					continue
+				}
+				grades := map[string]int{}
+				for _, sc := range scores {
+					grades[sc.Grade]++
+				}
+				fmt.Fprintf(out, "%s (%s): %d records: A %d, B %d, C %d, D %d", rs.Name, rs.Object, len(scores), grades["A"], grades["B"], grades["C"], grades["D"])
+				if apply {
+					fmt.Fprintf(out, "; %d updated", changed)
+				}
+				fmt.Fprintln(out)
+				for _, sc := range scores[:min(top, len(scores))] {
+					fmt.Fprintf(out, "  %s  %g (%s)", sc.ID, sc.Score, sc.Grade)
+					for _, h := range sc.Hits {
+						fmt.Fprintf(out, "  %+g %s", h.Points, h.Rule)
+					}
+					fmt.Fprintln(out)
+				}
+			}
+			if asJSON {
+				return json.NewEncoder(out).Encode(all)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&apply, "apply", false, "write the scores and grades to the records")
+	c.Flags().BoolVar(&asJSON, "json", false, "print every record's score, grade and contributing rules as JSON")
+	c.Flags().IntVar(&top, "top", 5, "how many of the highest scores to show")
+	return c
 }
