@@ -3,6 +3,10 @@ package scoring
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/cron"
@@ -21,13 +25,21 @@ type Config struct {
 	Schedule string
 	// Options tune training (see [Options] for the defaults).
 	Options Options
+	// RulesDir holds the rule-based score definitions (*.json; see [RuleSet]) applied every
+	// day at 02:15 UTC and by [Service.Rescore] (default: the "scores" folder of the object
+	// definitions directory, when there is one).
+	RulesDir string
 }
 
 // Service trains, stores and applies the models of one app.
 type Service struct {
-	app  core.App
-	reg  *schemas.Registry
-	opts Options
+	app      core.App
+	reg      *schemas.Registry
+	opts     Options
+	rulesDir string
+
+	mu    sync.RWMutex
+	rules []*RuleSet // loaded when serving
 }
 
 // Register adds the "score" command to rootCmd (when set), the route
@@ -37,7 +49,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 	if cfg.Registry == nil {
 		return nil, errors.New("scoring: Config.Registry is required")
 	}
-	s := &Service{app: app, reg: cfg.Registry, opts: cfg.Options}
+	s := &Service{app: app, reg: cfg.Registry, opts: cfg.Options, rulesDir: cfg.RulesDir}
 	if rootCmd != nil {
 		rootCmd.AddCommand(s.command())
 	}
@@ -45,6 +57,30 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 		Id: "relata.scoring.routes",
 		Func: func(e *core.ServeEvent) error {
 			s.routes(e)
+			return e.Next()
+		},
+	})
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id:       "relata.scoring.rules",
+		Priority: -40, // after the object model is in sync
+		Func: func(e *core.ServeEvent) error {
+			dir := s.rulesDir
+			if dir == "" && s.reg.Dir() != "" {
+				dir = filepath.Join(s.reg.Dir(), "scores")
+			}
+			if st, err := os.Stat(dir); dir == "" || err != nil || !st.IsDir() {
+				return e.Next()
+			}
+			sets, err := LoadRules(os.DirFS(dir), s.reg)
+			if err != nil {
+				return fmt.Errorf("scores in %s:\n%w", dir, err)
+			}
+			s.mu.Lock()
+			s.rules = sets
+			s.mu.Unlock()
+			if err := e.App.Cron().Add("relata.scoring.rules", "15 2 * * *", func() { s.applyRules(e.App) }); err != nil {
+				return err
+			}
 			return e.Next()
 		},
 	})
@@ -119,4 +155,64 @@ func (s *Service) RetrainAll(app core.App) {
 			app.Logger().Info("scoring: retrained", "object", o.Name, "version", v, "auc", rep.Model.AUC)
 		}
 	}
+}
+
+// applyRules recomputes every rule-based score (decay moves scores without any change).
+func (s *Service) applyRules(app core.App) {
+	s.mu.RLock()
+	sets := s.rules
+	s.mu.RUnlock()
+	for _, rs := range sets {
+		_, changed, err := RunRules(app, s.reg, rs, time.Now(), true)
+		if err != nil {
+			app.Logger().Error("scoring: rule-based scores failed", "score", rs.Name, "error", err)
+			continue
+		}
+		app.Logger().Info("scoring: rule-based scores", "score", rs.Name, "updated", changed)
+	}
+}
+
+// Rescore sets the score and grade fields of rec from the loaded rule sets of its object,
+// without saving: package hooks calls it before a record is saved, so the score changes
+// with the record. It does nothing when no rule set scores the object.
+func (s *Service) Rescore(app core.App, rec *core.Record) error {
+	s.mu.RLock()
+	sets := s.rules
+	s.mu.RUnlock()
+	o, ok := s.reg.Object(rec.Collection().Name)
+	if !ok {
+		return nil
+	}
+	var acts []Activity
+	loaded := false
+	for _, rs := range sets {
+		if rs.Object != o.Name {
+			continue
+		}
+		if !loaded && rec.Id != "" {
+			byID := map[string]*Record{rec.Id: {ID: rec.Id}}
+			if err := loadActivities(app, s.reg, o.Name, rec.Id, byID); err != nil {
+				return err
+			}
+			acts, loaded = byID[rec.Id].Activities, true
+		}
+		sc, err := rs.Score(rec.Id, Values(o, rec), acts, time.Now())
+		if err != nil {
+			return err
+		}
+		if rs.Field != "" {
+			rec.Set(rs.Field, sc.Score)
+		}
+		if rs.GradeField != "" {
+			rec.Set(rs.GradeField, sc.Grade)
+		}
+	}
+	return nil
+}
+
+// SetRules replaces the loaded rule sets (for tests and callers that load them elsewhere).
+func (s *Service) SetRules(sets []*RuleSet) {
+	s.mu.Lock()
+	s.rules = sets
+	s.mu.Unlock()
 }

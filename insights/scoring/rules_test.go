@@ -3,10 +3,14 @@ package scoring_test
 import (
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/cron"
 	"github.com/spf13/cobra"
 
 	"github.com/relata/relata/insights/scoring"
@@ -175,5 +179,50 @@ func TestRulesCommandApplies(t *testing.T) {
 	}
 	if _, err := run(t, root, "score", "rules", dir); err == nil || !strings.Contains(err.Error(), `bad.json:1 /object: no object named "people"`) {
 		t.Fatalf("bad definition: %v", err)
+	}
+}
+
+func TestRescoreWithRulesLoadedAtServe(t *testing.T) {
+	t.Parallel()
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
+	schemastest.Serve(t, app) // loads the rule sets and schedules them
+	if !slices.ContainsFunc(app.Cron().Jobs(), func(j *cron.Job) bool { return j.Id() == "relata.scoring.rules" }) {
+		t.Fatal("the daily rule-based scoring is not scheduled")
+	}
+	c := schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": "Cy", "job_title": "Director of IT"})
+	schemastest.MustCreate(t, app, "activities", map[string]any{"type": "email", "subject": "Hi", "done": true,
+		"done_at": time.Now().Add(-time.Minute), "contact": c.Id})
+	if err := svc.Rescore(app, c); err != nil {
+		t.Fatal(err)
+	}
+	if c.GetFloat("score") != 24 || c.GetString("grade") != "C" {
+		t.Fatalf("rescored: %v %q; want 24 (director 20 + email 4) and C", c.GetFloat("score"), c.GetString("grade"))
+	}
+	// Another object: untouched.
+	d := schemastest.MustCreate(t, app, "deals", map[string]any{"name": "x", "stage": "lead"})
+	if err := svc.Rescore(app, d); err != nil {
+		t.Fatal(err)
+	}
+
+	// A bad definition stops serve with its location.
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/bad.json", []byte(`{"name": "bad", "object": "contacts", "rules": [{"name": "x", "when": "record.nope", "points": 1}], "grades": {"A": 3, "B": 2, "C": 1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app2 := schemastest.OpenApp(t, t.TempDir())
+	reg2 := schemas.MustRegister(app2, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	scoring.MustRegister(app2, nil, scoring.Config{Registry: reg2, Schedule: "-", RulesDir: dir})
+	r, err := apis.NewRouter(app2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = app2.OnServe().Trigger(&core.ServeEvent{App: app2, Router: r}, func(e *core.ServeEvent) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "bad.json:1 /rules/0/when") {
+		t.Fatalf("serve with a bad definition: %v", err)
 	}
 }
