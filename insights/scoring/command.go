@@ -16,7 +16,7 @@ func (s *Service) command() *cobra.Command {
 		Use:   "score",
 		Short: "Win probability learnt from the closed records: train, evaluate, explain",
 	}
-	c.AddCommand(s.trainCommand(), s.evaluateCommand(), s.explainCommand(), s.rulesCommand())
+	c.AddCommand(s.trainCommand(), s.evaluateCommand(), s.explainCommand(), s.rulesCommand(), s.backtestCommand())
 	return c
 }
 
@@ -247,5 +247,51 @@ func (s *Service) rulesCommand() *cobra.Command {
 	c.Flags().BoolVar(&apply, "apply", false, "write the scores and grades to the records")
 	c.Flags().BoolVar(&asJSON, "json", false, "print every record's score, grade and contributing rules as JSON")
 	c.Flags().IntVar(&top, "top", 5, "how many of the highest scores to show")
+	return c
+}
+
+func (s *Service) backtestCommand() *cobra.Command {
+	var (
+		months int
+		asJSON bool
+	)
+	c := &cobra.Command{
+		Use:   "backtest OBJECT",
+		Short: "Forecast each past month as of its first day, by stage probability and by the model, against what was won",
+		Long: "For each of the last --months full months: the records open on its first day whose expected close\n" +
+			"fell in the month, weighted by their stage probability and by a model trained only on what had\n" +
+			"closed before that day, against the amount won in the month (base currency).",
+		Example:      "  relata score backtest deals --months 12",
+		Args:         cobra.ExactArgs(1),
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := s.ready(); err != nil {
+				return err
+			}
+			if months < 1 || months > 120 {
+				return fmt.Errorf("--months %d: give 1 to 120", months)
+			}
+			d, err := Load(s.app, s.reg, args[0])
+			if err != nil {
+				return err
+			}
+			bt, err := RunBacktest(d, months, time.Now().UTC(), s.opts)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return json.NewEncoder(out).Encode(bt)
+			}
+			fmt.Fprintf(out, "%-8s %5s %12s %12s %12s\n", "month", "open", "stage", "model", "won")
+			for _, m := range bt.Months {
+				fmt.Fprintf(out, "%-8s %5d %12.0f %12.0f %12.0f\n", m.Month, m.Open, m.Stage, m.Model, m.Actual)
+			}
+			fmt.Fprintf(out, "mean absolute error per month: stage %.0f, model %.0f\n", bt.StageMAE, bt.ModelMAE)
+			return nil
+		},
+	}
+	c.Flags().IntVar(&months, "months", 12, "how many past months")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the months as JSON")
 	return c
 }

@@ -40,7 +40,7 @@ func history(n int, seed uint64) *scoring.Data {
 			outcome = "won"
 		}
 		rec := &scoring.Record{
-			ID: fmt.Sprintf("d%05d", i), Created: created, Stage: outcome, Closed: true, Won: won, ClosedAt: closed,
+			ID: fmt.Sprintf("d%05d", i), Created: created, Stage: outcome, Closed: true, Won: won, ClosedAt: closed, ExpectedClose: closed,
 			Amount: amount, Cats: map[string]string{"source": sources[si], "owner": owners[oi],
 				// Noise, as wide as the example history's company fields.
 				"company.industry": fmt.Sprint("industry", r.IntN(8)), "company.size": fmt.Sprint("size", r.IntN(5)),

@@ -40,6 +40,8 @@ type Record struct {
 	ClosedAt time.Time
 	// Amount is the record's amount in the base currency (0 when it has none).
 	Amount float64
+	// ExpectedClose is the expected_close date, when the object has one and it is set.
+	ExpectedClose time.Time
 	// Cats holds the categorical values by label ("source", "owner", "industry"); they are
 	// the record's current values (fields that do not change once a record is closed).
 	Cats map[string]string
@@ -247,6 +249,9 @@ func load(app core.App, reg *schemas.Registry, object string, one *core.Record) 
 		}
 		if f := o.Field("closed_at"); f != nil {
 			r.ClosedAt = row.GetDateTime(f.Name).Time()
+		}
+		if f := o.Field("expected_close"); f != nil {
+			r.ExpectedClose = row.GetDateTime(f.Name).Time()
 		}
 		byID[r.ID] = r
 		out = append(out, r)
