@@ -51,7 +51,7 @@ func RunBacktest(d *Data, n int, now time.Time, opts Options) (*Backtest, error)
 		}
 		var model *Model
 		if len(before) >= MinClosed {
-			snaps, won := examplesAlong(before, 14)
+			snaps, won := examplesAlong(before, LifeStep)
 			var err error
 			if model, err = Train(d.Object, snaps, won, opts); err != nil {
 				model = nil // one outcome only so far: the stage probability

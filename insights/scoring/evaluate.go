@@ -108,7 +108,10 @@ func Evaluate(d *Data, opts Options) (*Report, error) {
 	rep.Stage = Score(testW, stageP)
 	modelP := stageP
 	if rep.Fallback == "" {
-		m, err := Train(d.Object, trainS, trainW, opts)
+		// The model learns from snapshots along each deal's life (the moments open deals are
+		// scored at); the baseline, like Odoo's, from the values at the close.
+		lifeS, lifeW := examplesAlong(closed[:split], LifeStep)
+		m, err := Train(d.Object, lifeS, lifeW, opts)
 		if errors.Is(err, ErrTooFewClosed) {
 			rep.Fallback = fmt.Sprintf("the oldest %d closed %s all have the same outcome: falling back to the stage probabilities", len(trainS), d.Object)
 			rep.Model = Score(testW, stageP)
@@ -141,13 +144,17 @@ func predictions(snaps []Snapshot, won []bool, p []float64) []Prediction {
 	return out
 }
 
-// TrainAll trains a model on every closed record of d.
+// LifeStep is the number of days between the training snapshots of a closed record: one
+// every LifeStep days from its creation, and one at its close.
+const LifeStep = 14
+
+// TrainAll trains a model on every closed record of d, on snapshots along each one's life.
 func TrainAll(d *Data, opts Options) (*Model, error) {
 	closed := d.Closed()
 	if len(closed) < MinClosed {
 		return nil, fmt.Errorf("%w: %d closed %s, at least %d needed", ErrTooFewClosed, len(closed), d.Object, MinClosed)
 	}
-	snaps, won := examples(closed, time.Now())
+	snaps, won := examplesAlong(closed, LifeStep)
 	m, err := Train(d.Object, snaps, won, opts)
 	if err != nil {
 		return nil, err
