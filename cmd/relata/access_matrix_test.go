@@ -235,6 +235,7 @@ var collectionPolicies = map[string]policy{
 	"relata_trash":            readNobody, // read and restored through /api/relata/trash
 	"privacy_requests":        {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
 	"retention_policies":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
+	"relata_models":           {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }}, // written by `relata score train` only
 	"_superusers":             readNobody,
 	// PocketBase's own auth bookkeeping: each user sees and deletes only their own rows.
 	"_mfas": ownRows, "_otps": ownRows, "_externalAuths": ownRows, "_authOrigins": ownRows,
@@ -445,6 +446,7 @@ func (e *matrixEnv) routes() []route {
 		// restoring an entry that is not there is refused for everyone.
 		{method: "GET", pattern: "/api/relata/trash", path: "/api/relata/trash", allowed: users},
 		{method: "POST", pattern: "/api/relata/trash/{id}/restore", path: "/api/relata/trash/not-an-entry/restore", allowed: nil},
+		{method: "GET", pattern: "/api/relata/score/{object}/{id}", path: "/api/relata/score/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
 		// PocketBase's administration API is for superusers only, CRM admins included.
 		{method: "GET", pattern: "/api/collections", path: "/api/collections", allowed: nil},
 		{method: "GET", pattern: "/api/settings", path: "/api/settings", allowed: nil},

@@ -18,6 +18,7 @@ func TestImportLayers(t *testing.T) {
 		"schemas/transfer":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/audit"},
 		"schemas/privacy":     {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights"},
 		"schemas/insights":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms"},
+		"insights/scoring":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/audit", "schemas/privacy"},
 		"workflows/condition": {"workflows", "workflows/sandbox", "workflows/outbox", "hooks", "schemas/forms", "cmd"},
 		"workflows/sandbox":   {"schemas", "workflows", "workflows/condition", "workflows/outbox", "hooks", "cmd"},
 		"workflows/outbox":    {"workflows", "workflows/condition", "workflows/sandbox", "workflows/inbox", "hooks", "schemas/forms", "cmd"},

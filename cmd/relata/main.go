@@ -34,6 +34,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/relata/relata/hooks"
+	"github.com/relata/relata/insights/scoring"
 	_ "github.com/relata/relata/migrations"
 	pbpublic "github.com/relata/relata/pb_public"
 	"github.com/relata/relata/schemas"
@@ -279,6 +280,10 @@ func setup(app *pocketbase.PocketBase) error {
 	}
 	// Privacy requests: `relata privacy export|erase` and the admins' endpoints.
 	if _, err := privacy.Register(app, app.RootCmd, privacy.Config{Registry: reg}); err != nil {
+		return err
+	}
+	// Win probability learnt from the closed records: `relata score train|evaluate|explain`.
+	if _, err := scoring.Register(app, app.RootCmd, scoring.Config{Registry: reg}); err != nil {
 		return err
 	}
 	transfer.MustRegister(app, app.RootCmd, transfer.Config{Registry: reg}) // relata import|export, /api/relata/{import,export}

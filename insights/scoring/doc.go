@@ -1,0 +1,18 @@
+// Package scoring predicts the win probability of records in a pipeline (deals) from the
+// organisation's own closed records and explains each prediction in words; backtests the
+// forecasts it makes; and computes rule-based scores (fit and decaying behaviour rules,
+// grades A–D; see [RuleSet]).
+//
+// Every feature is computed as of the moment of scoring: for an open record that is now, for
+// a closed record the moment it closed, so nothing that happened after the outcome (the
+// onboarding meeting of a won deal, the stage change to "won" itself) can leak into the
+// model. The model is an L2-regularised logistic regression on standardised features,
+// fitted with gonum's L-BFGS on snapshots along each closed record's life; [Evaluate]
+// compares it on the newest 30 % of the closed records with an Odoo-style frequency baseline
+// (naive Bayes over the categorical values) and with the stage probability alone.
+//
+//	d, _ := scoring.Load(app, reg, "deals")
+//	report, _ := scoring.Evaluate(d, scoring.Options{})
+//	m, _ := scoring.TrainAll(d, scoring.Options{})
+//	p, factors := m.Explain(d.Records[0].At(time.Now()), 3)
+package scoring

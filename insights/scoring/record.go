@@ -1,0 +1,386 @@
+package scoring
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+)
+
+// StageChange is one entry of a record's stage history.
+type StageChange struct {
+	To string
+	At time.Time
+}
+
+// Activity is one activity linked to a record: its type ("meeting") and when it happened
+// (done_at, else created).
+type Activity struct {
+	Type string
+	At   time.Time
+}
+
+// Record is one record of a scored object with its history: everything the features are
+// computed from, at any moment.
+type Record struct {
+	ID      string
+	Created time.Time
+	// Stage is the record's current stage.
+	Stage string
+	// Closed reports whether Stage is a closed stage; Won whether it is a won one.
+	Closed, Won bool
+	// ClosedAt is when the record closed (closed_at, else its last stage change).
+	ClosedAt time.Time
+	// Amount is the record's amount in the base currency (0 when it has none).
+	Amount float64
+	// ExpectedClose is the expected_close date, when the object has one and it is set.
+	ExpectedClose time.Time
+	// Cats holds the categorical values by label ("source", "owner", "industry"); they are
+	// the record's current values (fields that do not change once a record is closed).
+	Cats map[string]string
+	// Counts holds the size of each multiple relation ("contacts").
+	Counts map[string]float64
+	// Stages is the stage history, oldest first.
+	Stages []StageChange
+	// Activities are the linked activities, oldest first.
+	Activities []Activity
+}
+
+// ScoredAt returns the moment the record is scored at: when it closed, else now.
+func (r *Record) ScoredAt(now time.Time) time.Time {
+	if r.Closed {
+		return r.ClosedAt
+	}
+	return now
+}
+
+// Window is the number of days "recent" activities are counted over.
+const Window = 21
+
+// Snapshot is what was known of a record at one moment: the features' raw values.
+type Snapshot struct {
+	ID          string
+	Stage       string
+	DaysInStage float64
+	AgeDays     float64
+	Amount      float64
+	Cats        map[string]string
+	Counts      map[string]float64
+	// Recent counts activities by type in the [Window] days before the moment; Total all
+	// activities by type before it.
+	Recent, Total map[string]float64
+	// DaysSinceTouch is the time since the last activity (or since creation).
+	DaysSinceTouch float64
+}
+
+// At returns what was known of r just before t: the stage it was in (a stage change at t
+// itself, such as the change to "won", is not yet known), and only the activities that
+// happened before t. Nothing after t is read, so closed records scored at their close
+// carry no trace of their outcome.
+func (r *Record) At(t time.Time) Snapshot {
+	s := Snapshot{ID: r.ID, Cats: r.Cats, Counts: r.Counts, Amount: r.Amount,
+		Recent: map[string]float64{}, Total: map[string]float64{}}
+	since := r.Created
+	for _, c := range r.Stages {
+		if !c.At.Before(t) {
+			break
+		}
+		s.Stage, since = c.To, c.At
+	}
+	if s.Stage == "" && !r.Closed {
+		s.Stage = r.Stage
+	}
+	s.DaysInStage = days(t.Sub(since))
+	s.AgeDays = days(t.Sub(r.Created))
+	last := r.Created
+	from := t.AddDate(0, 0, -Window)
+	for _, a := range r.Activities {
+		if !a.At.Before(t) {
+			break
+		}
+		s.Total[a.Type]++
+		if !a.At.Before(from) {
+			s.Recent[a.Type]++
+		}
+		last = a.At
+	}
+	s.DaysSinceTouch = days(t.Sub(last))
+	return s
+}
+
+func days(d time.Duration) float64 { return max(0, d.Hours()/24) }
+
+// Data is a scored object's records with what the stage probability needs.
+type Data struct {
+	Object  string
+	Records []*Record
+	// StageProb is each stage's probability (0–1) as the pipeline defines it.
+	StageProb map[string]float64
+	// StageLabels maps stage names to labels.
+	StageLabels map[string]string
+}
+
+// Load reads every record of object with its stage history and activities. Amounts are
+// converted to the base currency at today's rates ([schemas.LoadRates]); categorical values
+// are the object's single select fields, its owner (by name), and the select fields and
+// country of the records its single relations point to (a deal's company). It reads as the
+// server, for the commands and for training; callers serving a user check access first.
+func Load(app core.App, reg *schemas.Registry, object string) (*Data, error) {
+	return load(app, reg, object, nil)
+}
+
+// LoadRecord is [Load] for one record of object: only its own history is read.
+func LoadRecord(app core.App, reg *schemas.Registry, rec *core.Record) (*Record, *Data, error) {
+	d, err := load(app, reg, rec.Collection().Name, rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d.Records[0], d, nil
+}
+
+// load reads one record (one != nil) or all the records of object.
+func load(app core.App, reg *schemas.Registry, object string, one *core.Record) (*Data, error) {
+	o, ok := reg.Object(object)
+	if !ok {
+		return nil, fmt.Errorf("no object named %q (known: %s)", object, strings.Join(reg.ObjectNames(), ", "))
+	}
+	sf := o.StageField()
+	if sf == nil {
+		return nil, fmt.Errorf("%s has no stage field: win probability needs a pipeline with won and lost stages", object)
+	}
+	pipe := o.Pipeline(sf.Pipeline)
+	if pipe == nil {
+		return nil, fmt.Errorf("%s: stage field %s names no pipeline", object, sf.Name)
+	}
+	rates, err := schemas.LoadRates(app, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	rows := []*core.Record{one}
+	only := ""
+	if one != nil {
+		only = one.Id
+	} else if rows, err = app.FindAllRecords(object); err != nil {
+		return nil, fmt.Errorf("read %s: %w", object, err)
+	}
+	users := map[string]string{}
+	if ur, err := app.FindAllRecords(schemas.UsersCollection); err == nil {
+		for _, u := range ur {
+			name := u.GetString("name")
+			if name == "" {
+				name = u.Id
+			}
+			users[u.Id] = name
+		}
+	}
+	// The records single relations point to, by field.
+	related := map[string]map[string]*core.Record{}
+	for _, f := range o.Fields {
+		if f.Type != schemas.TypeRelation || f.Multiple {
+			continue
+		}
+		var recs []*core.Record
+		if one != nil {
+			if id := one.GetString(f.Name); id != "" {
+				recs, err = app.FindRecordsByIds(f.Target, []string{id})
+			}
+		} else {
+			recs, err = app.FindAllRecords(f.Target)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f.Target, err)
+		}
+		m := make(map[string]*core.Record, len(recs))
+		for _, r := range recs {
+			m[r.Id] = r
+		}
+		related[f.Name] = m
+	}
+	byID := make(map[string]*Record, len(rows))
+	out := make([]*Record, 0, len(rows))
+	for _, row := range rows {
+		r := &Record{ID: row.Id, Created: row.GetDateTime(schemas.FieldCreated).Time(), Stage: row.GetString(sf.Name),
+			Cats: map[string]string{}, Counts: map[string]float64{}}
+		if st := pipe.Stage(r.Stage); st != nil {
+			r.Won = st.Won
+			r.Closed = st.Won || st.Lost || st.Closed
+		}
+		for _, f := range o.Fields {
+			switch {
+			case f.Type == schemas.TypeCurrency && r.Amount == 0:
+				code := row.GetString(f.Name + schemas.CurrencySuffix)
+				if code == "" {
+					code = f.Currency
+				}
+				v := row.GetFloat(f.Name)
+				if conv, ok := rates.Convert(v, code); ok {
+					v = conv
+				}
+				r.Amount = v
+			case f.Type == schemas.TypeSelect && !f.Multiple:
+				r.Cats[f.Name] = row.GetString(f.Name)
+			case f.Type == schemas.TypeOwner && !f.Multiple:
+				r.Cats[f.Name] = users[row.GetString(f.Name)]
+			case f.Type == schemas.TypeRelation && f.Multiple:
+				r.Counts[f.Name] = float64(len(row.GetStringSlice(f.Name)))
+			case f.Type == schemas.TypeRelation:
+				target, _ := reg.Object(f.Target)
+				rel := related[f.Name][row.GetString(f.Name)]
+				if target == nil {
+					continue
+				}
+				for _, tf := range target.Fields {
+					if (tf.Type == schemas.TypeSelect && !tf.Multiple) || (tf.Name == "country" && tf.Type == schemas.TypeText) {
+						v := ""
+						if rel != nil {
+							v = rel.GetString(tf.Name)
+						}
+						r.Cats[f.Name+"."+tf.Name] = v
+					}
+				}
+			}
+		}
+		if f := o.Field("closed_at"); f != nil {
+			r.ClosedAt = row.GetDateTime(f.Name).Time()
+		}
+		if f := o.Field("expected_close"); f != nil {
+			r.ExpectedClose = row.GetDateTime(f.Name).Time()
+		}
+		byID[r.ID] = r
+		out = append(out, r)
+	}
+	if err := loadStages(app, object, sf.Name, only, byID); err != nil {
+		return nil, err
+	}
+	if err := loadActivities(app, reg, object, only, byID); err != nil {
+		return nil, err
+	}
+	for _, r := range out {
+		if r.Closed && r.ClosedAt.IsZero() {
+			if n := len(r.Stages); n > 0 {
+				r.ClosedAt = r.Stages[n-1].At
+			} else {
+				r.ClosedAt = r.Created
+			}
+		}
+	}
+	d := &Data{Object: object, Records: out, StageProb: map[string]float64{}, StageLabels: map[string]string{}}
+	for _, st := range pipe.Stages {
+		d.StageProb[st.Name] = st.Probability / 100
+		d.StageLabels[st.Name] = st.Label
+	}
+	return d, nil
+}
+
+// loadStages reads the stage history of the records of byID (of record only, when set).
+func loadStages(app core.App, object, field, record string, byID map[string]*Record) error {
+	var rows []struct {
+		Record string `db:"record"`
+		To     string `db:"to"`
+		At     string `db:"at"`
+	}
+	where := dbx.HashExp{"object": object, "field": field}
+	if record != "" {
+		where["record"] = record
+	}
+	err := app.DB().Select("record", "to", "at").From("stage_changes").
+		Where(where).OrderBy("at ASC", "rowid ASC").All(&rows)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read the stage history of %s: %w", object, err)
+	}
+	for _, row := range rows {
+		r := byID[row.Record]
+		if r == nil {
+			continue
+		}
+		at, err := parseTime(row.At)
+		if err != nil {
+			continue
+		}
+		r.Stages = append(r.Stages, StageChange{To: row.To, At: at})
+	}
+	return nil
+}
+
+// loadActivities reads the activities of every activity object that links to object (to
+// record only, when set).
+func loadActivities(app core.App, reg *schemas.Registry, object, record string, byID map[string]*Record) error {
+	for _, ao := range reg.Objects() {
+		if !ao.Activity {
+			continue
+		}
+		typeCol := ""
+		if f := ao.Field("type"); f != nil && f.Type == schemas.TypeSelect {
+			typeCol = "type"
+		}
+		for _, f := range ao.Fields {
+			if f.Type != schemas.TypeRelation || f.Multiple || f.Target != object {
+				continue
+			}
+			q := app.DB().Select(f.Name+" AS rec", "created").From(ao.Name).
+				Where(dbx.NewExp("[[" + f.Name + "]] != ''"))
+			if record != "" {
+				q.AndWhere(dbx.HashExp{f.Name: record})
+			}
+			if ao.Field("done_at") != nil {
+				q.AndSelect("done_at")
+			} else {
+				q.AndSelect("created AS done_at")
+			}
+			if typeCol != "" {
+				q.AndSelect("type")
+			} else {
+				q.AndSelect("id AS type")
+			}
+			var rows []struct {
+				Rec     string `db:"rec"`
+				Created string `db:"created"`
+				DoneAt  string `db:"done_at"`
+				Type    string `db:"type"`
+			}
+			if err := q.All(&rows); err != nil {
+				return fmt.Errorf("read the %s of %s: %w", ao.Name, object, err)
+			}
+			for _, row := range rows {
+				r := byID[row.Rec]
+				if r == nil {
+					continue
+				}
+				at, err := parseTime(row.DoneAt)
+				if err != nil || at.IsZero() {
+					if at, err = parseTime(row.Created); err != nil {
+						continue
+					}
+				}
+				typ := row.Type
+				if typeCol == "" || typ == "" {
+					typ = ao.Name
+				}
+				r.Activities = append(r.Activities, Activity{Type: typ, At: at})
+			}
+		}
+	}
+	for _, r := range byID {
+		slices.SortStableFunc(r.Activities, func(a, b Activity) int { return a.At.Compare(b.At) })
+	}
+	return nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{"2006-01-02 15:04:05.000Z", "2006-01-02 15:04:05Z", time.RFC3339Nano, time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date", s)
+}

@@ -1,0 +1,218 @@
+package scoring
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/cron"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/spf13/cobra"
+
+	"github.com/relata/relata/schemas"
+)
+
+// Config configures win-probability scoring.
+type Config struct {
+	// Registry is the live object model; required.
+	Registry *schemas.Registry
+	// Schedule is the cron expression of the automatic retraining of every object with a
+	// won stage (default "30 3 * * 1": Mondays at 03:30 UTC); "-" turns it off.
+	Schedule string
+	// Options tune training (see [Options] for the defaults).
+	Options Options
+	// RulesDir holds the rule-based score definitions (*.json; see [RuleSet]) applied every
+	// day at 02:15 UTC and by [Service.Rescore] (default: the "scores" folder of the object
+	// definitions directory, when there is one).
+	RulesDir string
+}
+
+// Service trains, stores and applies the models of one app.
+type Service struct {
+	app      core.App
+	reg      *schemas.Registry
+	opts     Options
+	rulesDir string
+
+	mu    sync.RWMutex
+	rules []*RuleSet // loaded when serving
+}
+
+// Register adds the "score" command to rootCmd (when set), the route
+// GET /api/relata/score/{object}/{id} and the scheduled retraining to app, and returns the
+// service.
+func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error) {
+	if cfg.Registry == nil {
+		return nil, errors.New("scoring: Config.Registry is required")
+	}
+	s := &Service{app: app, reg: cfg.Registry, opts: cfg.Options, rulesDir: cfg.RulesDir}
+	if rootCmd != nil {
+		rootCmd.AddCommand(s.command())
+	}
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id: "relata.scoring.routes",
+		Func: func(e *core.ServeEvent) error {
+			s.routes(e)
+			return e.Next()
+		},
+	})
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id:       "relata.scoring.rules",
+		Priority: -40, // after the object model is in sync
+		Func: func(e *core.ServeEvent) error {
+			dir := s.rulesDir
+			if dir == "" && s.reg.Dir() != "" {
+				dir = filepath.Join(s.reg.Dir(), "scores")
+			}
+			if st, err := os.Stat(dir); dir == "" || err != nil || !st.IsDir() {
+				return e.Next()
+			}
+			sets, err := LoadRules(os.DirFS(dir), s.reg)
+			if err != nil {
+				return fmt.Errorf("scores in %s:\n%w", dir, err)
+			}
+			s.mu.Lock()
+			s.rules = sets
+			s.mu.Unlock()
+			if err := e.App.Cron().Add("relata.scoring.rules", "15 2 * * *", func() { s.applyRules(e.App) }); err != nil {
+				return err
+			}
+			return e.Next()
+		},
+	})
+	schedule := cfg.Schedule
+	if schedule == "" {
+		schedule = "30 3 * * 1"
+	}
+	if schedule != "-" {
+		if _, err := cron.NewSchedule(schedule); err != nil {
+			return nil, fmt.Errorf("scoring: Config.Schedule %q: %w", schedule, err)
+		}
+		app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+			Id: "relata.scoring.schedule",
+			Func: func(e *core.ServeEvent) error {
+				if err := e.App.Cron().Add("relata.scoring.retrain", schedule, func() { s.RetrainAll(e.App) }); err != nil {
+					return err
+				}
+				return e.Next()
+			},
+		})
+	}
+	return s, nil
+}
+
+// MustRegister is like [Register] but panics on error. It is meant for main.
+func MustRegister(app core.App, rootCmd *cobra.Command, cfg Config) *Service {
+	s, err := Register(app, rootCmd, cfg)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// TrainAndSave evaluates and trains the model of object on its closed records and stores it
+// as a new version. With fewer than [MinClosed] closed records it stores nothing and
+// returns the report saying so (Fallback), and version 0.
+func (s *Service) TrainAndSave(app core.App, object string) (*Report, int, error) {
+	d, err := Load(app, s.reg, object)
+	if err != nil {
+		return nil, 0, err
+	}
+	rep, err := Evaluate(d, s.opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	if rep.Fallback != "" {
+		return rep, 0, nil
+	}
+	m, err := TrainAll(d, s.opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	v, err := Save(app, m, rep.Closed, rep)
+	return rep, v, err
+}
+
+// RetrainAll retrains every object that has a pipeline, as the schedule does, and logs
+// what it did.
+func (s *Service) RetrainAll(app core.App) {
+	for _, o := range s.reg.Objects() {
+		sf := o.StageField()
+		if sf == nil || o.Pipeline(sf.Pipeline) == nil {
+			continue
+		}
+		rep, v, err := s.TrainAndSave(app, o.Name)
+		switch {
+		case err != nil:
+			app.Logger().Error("scoring: retrain failed", "object", o.Name, "error", err)
+		case v == 0:
+			app.Logger().Info("scoring: no model", "object", o.Name, "reason", rep.Fallback)
+		default:
+			app.Logger().Info("scoring: retrained", "object", o.Name, "version", v, "auc", rep.Model.AUC)
+		}
+	}
+}
+
+// applyRules recomputes every rule-based score (decay moves scores without any change).
+func (s *Service) applyRules(app core.App) {
+	s.mu.RLock()
+	sets := s.rules
+	s.mu.RUnlock()
+	for _, rs := range sets {
+		_, changed, err := RunRules(app, s.reg, rs, time.Now(), true)
+		if err != nil {
+			app.Logger().Error("scoring: rule-based scores failed", "score", rs.Name, "error", err)
+			continue
+		}
+		app.Logger().Info("scoring: rule-based scores", "score", rs.Name, "updated", changed)
+	}
+}
+
+// Rescore sets the score and grade fields of rec from the loaded rule sets of its object,
+// without saving: package hooks calls it before a record is saved, so the score changes
+// with the record. It does nothing when no rule set scores the object.
+func (s *Service) Rescore(app core.App, rec *core.Record) error {
+	s.mu.RLock()
+	sets := s.rules
+	s.mu.RUnlock()
+	o, ok := s.reg.Object(rec.Collection().Name)
+	if !ok {
+		return nil
+	}
+	var acts []Activity
+	loaded := false
+	for _, rs := range sets {
+		if rs.Object != o.Name {
+			continue
+		}
+		if !loaded && rec.Id != "" {
+			byID := map[string]*Record{rec.Id: {ID: rec.Id}}
+			if err := loadActivities(app, s.reg, o.Name, rec.Id, byID); err != nil {
+				return err
+			}
+			acts, loaded = byID[rec.Id].Activities, true
+		}
+		sc, err := rs.Score(rec.Id, Values(o, rec), acts, time.Now())
+		if err != nil {
+			return err
+		}
+		if rs.Field != "" {
+			rec.Set(rs.Field, sc.Score)
+		}
+		if rs.GradeField != "" {
+			rec.Set(rs.GradeField, sc.Grade)
+		}
+	}
+	return nil
+}
+
+// SetRules replaces the loaded rule sets (for tests and callers that load them elsewhere).
+func (s *Service) SetRules(sets []*RuleSet) {
+	s.mu.Lock()
+	s.rules = sets
+	s.mu.Unlock()
+}

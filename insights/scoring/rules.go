@@ -1,0 +1,352 @@
+package scoring
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math"
+	"path"
+	"reflect"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/relata/relata/schemas"
+)
+
+// RuleSet is a rule-based score: points for what a record is (fit rules, expr conditions
+// on record.<field>) and for what it does (behaviour rules, its done activities of a type,
+// each worth less as it ages), summed into a score and a grade A–D. Files follow
+// rules.schema.json.
+type RuleSet struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Object      string `json:"object"`
+	// Field is the number field the score is written to; GradeField the field of the grade.
+	Field      string `json:"field,omitempty"`
+	GradeField string `json:"gradeField,omitempty"`
+	Rules      []Rule `json:"rules"`
+	// Grades are the lowest scores of grades A, B and C; below C is D.
+	Grades map[string]float64 `json:"grades"`
+
+	file    string
+	recType reflect.Type // record.<field> as a struct, so conditions are type-checked
+	names   []string     // the field of each struct field
+}
+
+// Rule is one rule of a [RuleSet]: When (fit) or Activity (behaviour).
+type Rule struct {
+	Name     string  `json:"name"`
+	When     string  `json:"when,omitempty"`
+	Activity string  `json:"activity,omitempty"`
+	Points   float64 `json:"points"`
+	// HalfLifeDays halves a behaviour's points every so many days (no decay when 0).
+	HalfLifeDays float64 `json:"halfLifeDays,omitempty"`
+	// Max counts at most this many activities, the most recent (all when 0).
+	Max int `json:"max,omitempty"`
+
+	program *vm.Program
+}
+
+// rulesSchema compiles rules.schema.json once.
+var rulesSchema = sync.OnceValues(func() (*jsonschema.Schema, error) {
+	return schemas.CompileSchema(files, "rules.schema.json")
+})
+
+// LoadRules reads every *.json file of fsys as a [RuleSet], checks it against
+// rules.schema.json and the object model (the object and fields exist, conditions compile,
+// grades descend), and returns every problem located by file, line and JSON pointer.
+func LoadRules(fsys fs.FS, reg *schemas.Registry) ([]*RuleSet, error) {
+	names, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out  []*RuleSet
+		errs schemas.Errors
+	)
+	for _, name := range names {
+		data, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		rs, es := ParseRules(path.Base(name), data, reg.Object)
+		errs = append(errs, es...)
+		if rs != nil {
+			out = append(out, rs)
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ParseRules parses and checks one rule-set file; object looks up the object model.
+func ParseRules(file string, data []byte, object func(string) (*schemas.Object, bool)) (*RuleSet, schemas.Errors) {
+	sch, err := rulesSchema()
+	if err != nil {
+		return nil, schemas.Errors{{File: file, Message: err.Error()}}
+	}
+	if es := schemas.CheckJSON(file, data, sch); len(es) > 0 {
+		return nil, es
+	}
+	var rs RuleSet
+	if err := json.Unmarshal(data, &rs); err != nil {
+		return nil, schemas.Errors{{File: file, Message: err.Error()}}
+	}
+	rs.file = file
+	var errs schemas.Errors
+	add := func(ptr, format string, args ...any) {
+		errs = append(errs, &schemas.Error{File: file, Pointer: ptr, Message: fmt.Sprintf(format, args...)})
+	}
+	o, ok := object(rs.Object)
+	if !ok {
+		add("/object", "no object named %q", rs.Object)
+		schemas.Locate(errs, file, data)
+		return nil, errs
+	}
+	if rs.Field != "" {
+		if f := o.Field(rs.Field); f == nil || (f.Type != schemas.TypeNumber && f.Type != schemas.TypeCurrency) {
+			add("/field", "%s has no number field %q to hold the score", o.Name, rs.Field)
+		}
+	}
+	if rs.GradeField != "" {
+		if f := o.Field(rs.GradeField); f == nil || (f.Type != schemas.TypeSelect && f.Type != schemas.TypeText) {
+			add("/gradeField", "%s has no select or text field %q to hold the grade", o.Name, rs.GradeField)
+		} else if f.Type == schemas.TypeSelect {
+			for _, g := range []string{"A", "B", "C", "D"} {
+				if !slices.ContainsFunc(f.Options, func(opt schemas.Option) bool { return opt.Value == g }) {
+					add("/gradeField", "select field %s has no option %q", f.Name, g)
+				}
+			}
+		}
+	}
+	if !(rs.Grades["A"] > rs.Grades["B"] && rs.Grades["B"] > rs.Grades["C"]) {
+		add("/grades", "grades must descend: A (%g) > B (%g) > C (%g)", rs.Grades["A"], rs.Grades["B"], rs.Grades["C"])
+	}
+	rs.recType, rs.names = recordType(o)
+	env := rs.env(nil, time.Time{})
+	for i := range rs.Rules {
+		r := &rs.Rules[i]
+		if r.When == "" {
+			continue
+		}
+		p, err := expr.Compile(r.When, expr.Env(env), expr.AsBool())
+		if err != nil {
+			add("/rules/"+strconv.Itoa(i)+"/when", "%v", err)
+			continue
+		}
+		r.program = p
+	}
+	if len(errs) > 0 {
+		schemas.Locate(errs, file, data)
+		return nil, errs
+	}
+	return &rs, nil
+}
+
+// recordType returns a struct type with one field per field of o (and id), tagged with
+// the field's name for expr, and the names in order.
+func recordType(o *schemas.Object) (reflect.Type, []string) {
+	names := []string{schemas.FieldID}
+	sf := []reflect.StructField{{Name: "F0", Type: reflect.TypeFor[string](), Tag: `expr:"id"`}}
+	for _, f := range o.Fields {
+		names = append(names, f.Name)
+		sf = append(sf, reflect.StructField{Name: "F" + strconv.Itoa(len(sf)), Type: reflect.TypeOf(zeroOf(f)), Tag: reflect.StructTag(`expr:"` + f.Name + `"`)})
+	}
+	return reflect.StructOf(sf), names
+}
+
+// zeroOf is the zero value conditions see for a field of f's type.
+func zeroOf(f *schemas.Field) any {
+	switch f.Type {
+	case schemas.TypeNumber, schemas.TypeCurrency:
+		return 0.0
+	case schemas.TypeBoolean:
+		return false
+	case schemas.TypeTags:
+		return []string{}
+	case schemas.TypeDate, schemas.TypeDateTime:
+		return time.Time{}
+	case schemas.TypeRelation, schemas.TypeOwner, schemas.TypeFile:
+		if f.Multiple {
+			return []string{}
+		}
+	}
+	return ""
+}
+
+// Values returns the values of rec that conditions see, by field name.
+func Values(o *schemas.Object, rec *core.Record) map[string]any {
+	m := map[string]any{schemas.FieldID: rec.Id}
+	for _, f := range o.Fields {
+		switch zeroOf(f).(type) {
+		case float64:
+			m[f.Name] = rec.GetFloat(f.Name)
+		case bool:
+			m[f.Name] = rec.GetBool(f.Name)
+		case []string:
+			m[f.Name] = rec.GetStringSlice(f.Name)
+		case time.Time:
+			m[f.Name] = rec.GetDateTime(f.Name).Time()
+		default:
+			m[f.Name] = rec.GetString(f.Name)
+		}
+	}
+	return m
+}
+
+// env is the expr environment of the conditions: record (values by field name; a value of
+// the wrong type is left zero) and now.
+func (rs *RuleSet) env(values map[string]any, now time.Time) map[string]any {
+	v := reflect.New(rs.recType).Elem()
+	for i, name := range rs.names {
+		x, ok := values[name]
+		if !ok || x == nil {
+			continue
+		}
+		xv := reflect.ValueOf(x)
+		if xv.Type().AssignableTo(v.Field(i).Type()) {
+			v.Field(i).Set(xv)
+		} else if xv.Type().ConvertibleTo(v.Field(i).Type()) && xv.Kind() != reflect.String {
+			v.Field(i).Set(xv.Convert(v.Field(i).Type()))
+		}
+	}
+	return map[string]any{"record": v.Interface(), "now": now}
+}
+
+// Hit is a rule that contributed to a score.
+type Hit struct {
+	Rule   string  `json:"rule"`
+	Points float64 `json:"points"`
+}
+
+// RuleScore is the score of one record.
+type RuleScore struct {
+	ID    string  `json:"id"`
+	Score float64 `json:"score"`
+	Grade string  `json:"grade"`
+	Hits  []Hit   `json:"hits"`
+}
+
+// Grade returns the grade of score.
+func (rs *RuleSet) Grade(score float64) string {
+	switch {
+	case score >= rs.Grades["A"]:
+		return "A"
+	case score >= rs.Grades["B"]:
+		return "B"
+	case score >= rs.Grades["C"]:
+		return "C"
+	}
+	return "D"
+}
+
+// Score computes the score of a record from its values by field name (see [Values]) and its
+// activities (oldest first) at now. Scores are rounded to one decimal.
+func (rs *RuleSet) Score(id string, values map[string]any, acts []Activity, now time.Time) (RuleScore, error) {
+	out := RuleScore{ID: id, Hits: []Hit{}}
+	env := rs.env(values, now)
+	for _, r := range rs.Rules {
+		var pts float64
+		if r.program != nil {
+			ok, err := expr.Run(r.program, env)
+			if err != nil {
+				return out, fmt.Errorf("%s: rule %q: %w", rs.file, r.Name, err)
+			}
+			if b, _ := ok.(bool); b {
+				pts = r.Points
+			}
+		} else {
+			n := 0
+			for i := len(acts) - 1; i >= 0; i-- {
+				a := acts[i]
+				if a.Type != r.Activity || a.At.After(now) {
+					continue
+				}
+				if r.Max > 0 && n >= r.Max {
+					break
+				}
+				n++
+				w := 1.0
+				if r.HalfLifeDays > 0 {
+					w = math.Pow(0.5, days(now.Sub(a.At))/r.HalfLifeDays)
+				}
+				pts += r.Points * w
+			}
+		}
+		if pts != 0 {
+			pts = math.Round(pts*10) / 10
+			out.Hits = append(out.Hits, Hit{Rule: r.Name, Points: pts})
+			out.Score += pts
+		}
+	}
+	out.Score = math.Round(out.Score*10) / 10
+	out.Grade = rs.Grade(out.Score)
+	return out, nil
+}
+
+// RunRules scores every record of rs's object at now and, with apply, writes the score and
+// grade to their fields where they changed (through app.Save, so record hooks and
+// workflows see the change). It returns the scores, highest first.
+func RunRules(app core.App, reg *schemas.Registry, rs *RuleSet, now time.Time, apply bool) ([]RuleScore, int, error) {
+	o, ok := reg.Object(rs.Object)
+	if !ok {
+		return nil, 0, fmt.Errorf("%s: no object named %q", rs.file, rs.Object)
+	}
+	recs, err := app.FindAllRecords(o.Name)
+	if err != nil {
+		return nil, 0, err
+	}
+	byID := make(map[string]*Record, len(recs))
+	for _, r := range recs {
+		byID[r.Id] = &Record{ID: r.Id}
+	}
+	if err := loadActivities(app, reg, o.Name, "", byID); err != nil {
+		return nil, 0, err
+	}
+	out := make([]RuleScore, 0, len(recs))
+	changed := 0
+	for _, rec := range recs {
+		sc, err := rs.Score(rec.Id, Values(o, rec), byID[rec.Id].Activities, now)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, sc)
+		if !apply {
+			continue
+		}
+		dirty := false
+		if rs.Field != "" && rec.GetFloat(rs.Field) != sc.Score {
+			rec.Set(rs.Field, sc.Score)
+			dirty = true
+		}
+		if rs.GradeField != "" && rec.GetString(rs.GradeField) != sc.Grade {
+			rec.Set(rs.GradeField, sc.Grade)
+			dirty = true
+		}
+		if dirty {
+			if err := app.Save(rec); err != nil {
+				return nil, 0, fmt.Errorf("save the score of %s %s: %w", o.Name, rec.Id, err)
+			}
+			changed++
+		}
+	}
+	slices.SortStableFunc(out, func(a, b RuleScore) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		return 0
+	})
+	return out, changed, nil
+}

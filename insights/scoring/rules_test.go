@@ -1,0 +1,228 @@
+package scoring_test
+
+import (
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/cron"
+	"github.com/spf13/cobra"
+
+	"github.com/relata/relata/insights/scoring"
+	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/schemastest"
+)
+
+func rulesRegistry(t *testing.T) *schemas.Registry {
+	t.Helper()
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+func TestParseRulesErrors(t *testing.T) {
+	t.Parallel()
+	reg := rulesRegistry(t)
+	valid, err := os.ReadFile("testdata/rules/valid/contact-fit.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenarios := []struct {
+		name, from, to string
+		want           []string
+	}{
+		{"unknown object", `"object": "contacts"`, `"object": "people"`, []string{`f.json:4 /object: no object named "people"`}},
+		{"score field is text", `"field": "score"`, `"field": "job_title"`, []string{`/field: contacts has no number field "job_title"`}},
+		{"grade field lacks options", `"gradeField": "grade"`, `"gradeField": "lifecycle_stage"`, []string{`/gradeField: select field lifecycle_stage has no option "A"`}},
+		{"typo in a condition", `record.job_title matches`, `record.job_tittle matches`, []string{`/rules/0/when:`, `job_tittle`}},
+		{"condition not boolean", `"record.source == \"website\""`, `"record.source"`, []string{`/rules/1/when:`, `bool`}},
+		{"grades do not descend", `"B": 30`, `"B": 60`, []string{`/grades: grades must descend: A (50) > B (60) > C (15)`}},
+		{"both when and activity", `"activity": "meeting", "points": 15`, `"activity": "meeting", "when": "true", "points": 15`, []string{`/rules/3`}},
+		{"unknown key", `"points": 20}`, `"points": 20, "weight": 2}`, []string{`/rules/0`, `weight`}},
+		{"bad JSON", `"grades": {`, `"grades": {,`, []string{`f.json:14`}},
+	}
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			data := strings.Replace(string(valid), s.from, s.to, 1)
+			if data == string(valid) {
+				t.Fatalf("%q not in the valid file", s.from)
+			}
+			rs, errs := scoring.ParseRules("f.json", []byte(data), reg.Object)
+			if rs != nil || len(errs) == 0 {
+				t.Fatalf("no error for %s", s.name)
+			}
+			msg := errs.Err().Error()
+			for _, w := range s.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q; want it to contain %q", msg, w)
+				}
+			}
+		})
+	}
+	if _, errs := scoring.ParseRules("f.json", valid, reg.Object); len(errs) > 0 {
+		t.Fatalf("valid file: %v", errs.Err())
+	}
+}
+
+func FuzzParseRules(f *testing.F) {
+	valid, err := os.ReadFile("testdata/rules/valid/contact-fit.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add([]byte(`{"name": "x", "object": "contacts", "rules": [{"name": "a", "when": "record.", "points": 1}], "grades": {"A": 3, "B": 2, "C": 1}}`))
+	f.Add([]byte(`{`))
+	obj := &schemas.Object{Name: "contacts", Fields: []*schemas.Field{{Name: "job_title", Type: schemas.TypeText}, {Name: "score", Type: schemas.TypeNumber}}}
+	lookup := func(name string) (*schemas.Object, bool) { return obj, name == "contacts" }
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, errs := scoring.ParseRules("f.json", data, lookup)
+		if (rs == nil) == (len(errs) == 0) {
+			t.Fatalf("ParseRules returned a rule set and errors, or neither: %v %v", rs, errs)
+		}
+		for _, e := range errs {
+			if e.File != "f.json" || e.Message == "" {
+				t.Fatalf("unlocated error %+v", e)
+			}
+		}
+	})
+}
+
+func TestRuleScoreDecay(t *testing.T) {
+	t.Parallel()
+	reg := rulesRegistry(t)
+	sets, err := scoring.LoadRules(os.DirFS("testdata/rules/valid"), reg)
+	if err != nil || len(sets) != 1 {
+		t.Fatalf("LoadRules = %v, %v", sets, err)
+	}
+	rs := sets[0]
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	values := map[string]any{"job_title": "Head of Sales", "source": "referral", "do_not_email": false}
+	acts := []scoring.Activity{
+		{Type: "meeting", At: now.AddDate(0, 0, -90)}, // beyond max 3: not counted
+		{Type: "meeting", At: now.AddDate(0, 0, -60)}, // 15 × ¼
+		{Type: "meeting", At: now.AddDate(0, 0, -30)}, // 15 × ½
+		{Type: "meeting", At: now},                    // 15
+		{Type: "email", At: now.AddDate(0, 0, -14)},   // 4 × ½
+		{Type: "email", At: now.AddDate(0, 0, 2)},     // in the future: not counted
+	}
+	sc, err := rs.Score("c1", values, acts, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 20 + 15*(0.25+0.5+1) + 2.0 // 48.25 → meeting 26.3 (rounded), email 2
+	if math.Abs(sc.Score-48.3) > 1e-9 || sc.Grade != "B" {
+		t.Fatalf("score %v grade %s (hits %+v); want 48.3 (%.2f unrounded), B", sc.Score, sc.Grade, sc.Hits, want)
+	}
+	if len(sc.Hits) != 3 || sc.Hits[0].Rule != "Decision maker" || sc.Hits[1].Points != 26.3 || sc.Hits[2].Points != 2 {
+		t.Fatalf("hits %+v", sc.Hits)
+	}
+	for score, grade := range map[float64]string{50: "A", 49.9: "B", 30: "B", 15: "C", 14.9: "D", -5: "D"} {
+		if g := rs.Grade(score); g != grade {
+			t.Errorf("Grade(%v) = %s; want %s", score, g, grade)
+		}
+	}
+}
+
+func TestRulesCommandApplies(t *testing.T) {
+	t.Parallel()
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	root := &cobra.Command{Use: "relata"}
+	scoring.MustRegister(app, root, scoring.Config{Registry: reg, Schedule: "-"})
+	boss := schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": "Ada", "job_title": "CEO", "source": "website"})
+	quiet := schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": "Bo", "job_title": "Intern", "do_not_email": true})
+	schemastest.MustCreate(t, app, "activities", map[string]any{"type": "meeting", "subject": "Demo", "done": true,
+		"done_at": time.Now().Add(-time.Hour), "contact": boss.Id})
+
+	out, err := run(t, root, "score", "rules", "testdata/rules/valid")
+	if err != nil || !strings.Contains(out, "contact-fit (contacts): 2 records: A 0, B 1, C 0, D 1") {
+		t.Fatalf("rules: %v\n%s", err, out)
+	}
+	if r, _ := app.FindRecordById("contacts", boss.Id); r.GetString("grade") != "" {
+		t.Fatalf("without --apply the grade was written: %q", r.GetString("grade"))
+	}
+	out, err = run(t, root, "score", "rules", "testdata/rules/valid", "--apply")
+	if err != nil || !strings.Contains(out, "; 2 updated") {
+		t.Fatalf("rules --apply: %v\n%s", err, out)
+	}
+	for id, want := range map[string]struct {
+		score float64
+		grade string
+	}{boss.Id: {45, "B"}, quiet.Id: {-15, "D"}} {
+		r, err := app.FindRecordById("contacts", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.GetFloat("score") != want.score || r.GetString("grade") != want.grade {
+			t.Errorf("%s: score %v grade %q; want %v %q", id, r.GetFloat("score"), r.GetString("grade"), want.score, want.grade)
+		}
+	}
+	// Nothing changed: nothing saved again.
+	out, err = run(t, root, "score", "rules", "testdata/rules/valid", "--apply")
+	if err != nil || !strings.Contains(out, "; 0 updated") {
+		t.Fatalf("second --apply: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/bad.json", []byte(`{"name": "bad", "object": "people", "rules": [{"name": "x", "when": "true", "points": 1}], "grades": {"A": 3, "B": 2, "C": 1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, root, "score", "rules", dir); err == nil || !strings.Contains(err.Error(), `bad.json:1 /object: no object named "people"`) {
+		t.Fatalf("bad definition: %v", err)
+	}
+}
+
+func TestRescoreWithRulesLoadedAtServe(t *testing.T) {
+	t.Parallel()
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
+	schemastest.Serve(t, app) // loads the rule sets and schedules them
+	if !slices.ContainsFunc(app.Cron().Jobs(), func(j *cron.Job) bool { return j.Id() == "relata.scoring.rules" }) {
+		t.Fatal("the daily rule-based scoring is not scheduled")
+	}
+	c := schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": "Cy", "job_title": "Director of IT"})
+	schemastest.MustCreate(t, app, "activities", map[string]any{"type": "email", "subject": "Hi", "done": true,
+		"done_at": time.Now().Add(-time.Minute), "contact": c.Id})
+	if err := svc.Rescore(app, c); err != nil {
+		t.Fatal(err)
+	}
+	if c.GetFloat("score") != 24 || c.GetString("grade") != "C" {
+		t.Fatalf("rescored: %v %q; want 24 (director 20 + email 4) and C", c.GetFloat("score"), c.GetString("grade"))
+	}
+	// Another object: untouched.
+	d := schemastest.MustCreate(t, app, "deals", map[string]any{"name": "x", "stage": "lead"})
+	if err := svc.Rescore(app, d); err != nil {
+		t.Fatal(err)
+	}
+
+	// A bad definition stops serve with its location.
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/bad.json", []byte(`{"name": "bad", "object": "contacts", "rules": [{"name": "x", "when": "record.nope", "points": 1}], "grades": {"A": 3, "B": 2, "C": 1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app2 := schemastest.OpenApp(t, t.TempDir())
+	reg2 := schemas.MustRegister(app2, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	scoring.MustRegister(app2, nil, scoring.Config{Registry: reg2, Schedule: "-", RulesDir: dir})
+	r, err := apis.NewRouter(app2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = app2.OnServe().Trigger(&core.ServeEvent{App: app2, Router: r}, func(e *core.ServeEvent) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "bad.json:1 /rules/0/when") {
+		t.Fatalf("serve with a bad definition: %v", err)
+	}
+}
