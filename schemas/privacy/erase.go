@@ -351,6 +351,16 @@ func (d *Dossier) scrubSystem(tx core.App, cert *Certificate) error {
 			return err
 		}
 	}
+	// Mail received from or about the person, and their bounces: copies, deleted whole (the
+	// hashed suppression entry keeps them unmailed).
+	for _, coll := range []string{inboundCollection, bouncesCollection} {
+		for _, r := range d.System[coll] {
+			if _, err := tx.DB().Delete(coll, dbx.HashExp{"id": r.Id}).Execute(); err != nil {
+				return fmt.Errorf("privacy: delete %s %s: %w", coll, r.Id, err)
+			}
+			cert.Deleted[coll]++
+		}
+	}
 	for _, r := range d.System[trashCollection] {
 		if _, err := tx.DB().Delete(trashCollection, dbx.HashExp{"id": r.Id}).Execute(); err != nil {
 			return fmt.Errorf("privacy: delete trash entry %s: %w", r.Id, err)

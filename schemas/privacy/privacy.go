@@ -41,6 +41,8 @@ const (
 	stepsCollection        = "workflow_steps"
 	suppressionsCollection = "email_suppressions"
 	trashCollection        = "relata_trash"
+	inboundCollection      = "inbound_emails"
+	bouncesCollection      = "email_bounces"
 	// RequestsCollection registers access and erasure requests with their certificates.
 	RequestsCollection = "privacy_requests"
 )
@@ -250,8 +252,13 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 		{submissionsCollection, byRecord()},
 		{runsCollection, dbx.Or(byRecord(), text("input", "error"))},
 		{suppressionsCollection, text("email")},
+		{inboundCollection, text("envelope_from", "envelope_to", "from", "to", "cc", "subject", "text", "html")},
+		{bouncesCollection, text("email", "diagnostic")},
 	}
 	for _, q := range queries {
+		if _, err := app.FindCachedCollectionByNameOrId(q.coll); err != nil {
+			continue // a feature that is not installed
+		}
 		var recs []*core.Record
 		if err := app.RecordQuery(q.coll).AndWhere(q.cond).All(&recs); err != nil {
 			return nil, fmt.Errorf("privacy: search %s: %w", q.coll, err)

@@ -109,6 +109,9 @@ func seedPerson(t *testing.T) *world {
 	insert("workflow_steps", map[string]any{"run": run.ID, "path": "0", "action": "send_email", "status": "succeeded",
 		"output": map[string]any{"to": adaEmail}})
 	insert("email_suppressions", map[string]any{"email": adaEmail, "reason": "unsubscribe", "source": "link"})
+	insert("inbound_emails", map[string]any{"kind": "logged", "envelope_from": adaEmail, "from": adaName + " <" + adaEmail + ">",
+		"to": []string{"rep@example.com"}, "subject": "Re: the engine", "text": "Call me on " + adaPhone, "size": 100})
+	insert("email_bounces", map[string]any{"email": adaEmail, "class": "soft", "status": "4.2.2", "diagnostic": "mailbox full"})
 	// A request log, as PocketBase writes one for a list filtered by her address.
 	if _, err := app.AuxDB().Insert("_logs", dbx.Params{"id": "log0000000000001", "level": 0, "message": "GET /api/collections/contacts/records",
 		"data": `{"url":"/api/collections/contacts/records?filter=email='` + adaEmail + `'"}`, "created": now}).Execute(); err != nil {
@@ -141,7 +144,7 @@ func TestExportHoldsEveryPiece(t *testing.T) {
 		files[f.Name] = string(b)
 	}
 	for _, coll := range []string{"contacts", "deals", "activities", "emails", "consents", "form_submissions",
-		"workflow_runs", "workflow_steps", "email_suppressions", "relata_audit", "relata_trash"} {
+		"workflow_runs", "workflow_steps", "email_suppressions", "relata_audit", "relata_trash", "inbound_emails", "email_bounces"} {
 		js, ok := files["json/"+coll+".json"]
 		if !ok {
 			t.Errorf("the ZIP has no json/%s.json (files: %v)", coll, keys(files))
