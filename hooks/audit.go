@@ -8,6 +8,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/audit"
@@ -102,7 +103,7 @@ func diff(r *core.Record, action string) map[string]audit.Change {
 		switch action {
 		case audit.ActionCreate, audit.ActionDelete:
 			v := r.Get(name)
-			if isEmpty(v) {
+			if blank(v) {
 				continue
 			}
 			switch {
@@ -128,9 +129,17 @@ func diff(r *core.Record, action string) map[string]audit.Change {
 	return out
 }
 
+// blank reports whether v holds no value: empty strings and lists, a zero date.
+func blank(v any) bool {
+	if dt, ok := v.(types.DateTime); ok {
+		return dt.IsZero()
+	}
+	return isEmpty(v)
+}
+
 // same compares two field values by their JSON form (dates, JSON fields, slices).
 func same(a, b any) bool {
-	if isEmpty(a) && isEmpty(b) {
+	if blank(a) && blank(b) {
 		return true
 	}
 	x, err1 := json.Marshal(a)

@@ -82,6 +82,14 @@ function Consents() {
     <tbody>${rows.map(([f, n]) => html`<tr key=${f}><td>${f}</td><td>${n}</td></tr>`)}</tbody></table>` : html`<p class="muted">No consents recorded.</p>`;
 }
 
+// certificateText sums up an erasure certificate in a sentence.
+function certificateText(cert) {
+  const deleted = Object.entries(cert.deleted || {}).map(([k, n]) => `${n} from ${k}`).join(', ') || 'no records of their own';
+  const scrubbed = Object.values(cert.scrubbed || {}).reduce((a, b) => a + b, 0);
+  return `Erased (request ${cert.request}): deleted ${deleted}; ${scrubbed} other records scrubbed; `
+    + `${cert.auditErased} audit entries erased. ${cert.note}`;
+}
+
 export function PrivacyPage() {
   const [kind, setKind] = useState('email');
   const [value, setValue] = useState('');
@@ -130,9 +138,7 @@ export function PrivacyPage() {
       </form>
       <p class="muted small">The download answers access and portability requests (GDPR art. 15, 20); erasure (art. 17) removes the person
         from every record, email, log and audit entry and cannot be undone.</p>
-      ${cert ? html`<div class="notice" data-testid="erasure-certificate">Erased: request ${cert.request} —
-        ${Object.entries(cert.deleted || {}).map(([k, n]) => `${n} ${k} deleted`).join(', ') || 'no records of their own'};
-        ${Object.values(cert.scrubbed || {}).reduce((a, b) => a + b, 0)} records scrubbed; ${cert.auditErased} audit entries erased. ${cert.note}</div>` : null}
+      ${cert ? html`<div class="notice" data-testid="erasure-certificate">${certificateText(cert)}</div>` : null}
     </div>
     ${confirm ? html`<${Modal} title="Erase this person?" onClose=${() => setConfirm(false)}>
       <p>Everything Relata holds about <b>${value}</b> will be erased or anonymised. Deals and activities stay, without them. This cannot be undone.</p>
