@@ -99,6 +99,6 @@ func canView(e *core.RequestEvent, info *core.RequestInfo, collection, id string
 	if err != nil {
 		return false
 	}
-	ok, err := e.App.CanAccessRecord(rec, info, rec.Collection().ViewRule)
+	ok, err := schemas.Request(info).CanView(e.App, rec)
 	return err == nil && ok
 }

@@ -356,6 +356,24 @@ func (r *Registry) Objects() []*Object {
 	return slices.Clone(r.objects)
 }
 
+// ActivityObject returns the object whose records are activities (tasks, calls, emails on
+// timelines): "activities" when several are, else the first; nil when none is.
+func (r *Registry) ActivityObject() *Object {
+	var found *Object
+	for _, o := range r.Objects() {
+		if !o.Activity {
+			continue
+		}
+		if o.Name == "activities" {
+			return o
+		}
+		if found == nil {
+			found = o
+		}
+	}
+	return found
+}
+
 // Object returns the named object, or nil and false.
 func (r *Registry) Object(name string) (*Object, bool) {
 	r.mu.RLock()

@@ -245,7 +245,7 @@ func (a *sendEmail) related(rc *RunContext, field string) (addr, name string, er
 		return "", "", nil // deleted since: nobody to mail, or to name
 	}
 	if rc.Actor != nil {
-		ok, err := rc.App.CanAccessRecord(rec, &core.RequestInfo{Auth: rc.Actor}, rec.Collection().ViewRule)
+		ok, err := schemas.User(rc.Actor).CanView(rc.App, rec)
 		if err != nil || !ok {
 			return "", "", Permanent(fmt.Errorf("to: %s is not allowed to view %s %s", rc.Actor.GetString("email"), target, id))
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/pocketbase/dbx"
 	"github.com/spf13/cobra"
 
 	"github.com/relata/relata/schemas"
@@ -249,9 +250,9 @@ func (e *Engine) newRunsCommand() *cobra.Command {
 			}
 			filter := "id != ''"
 			if status != "" {
-				filter = fmt.Sprintf("status = %q", status)
+				filter = "status = {:status}"
 			}
-			recs, err := e.app.FindRecordsByFilter(RunsCollection, filter, "-created", limit, 0)
+			recs, err := e.app.FindRecordsByFilter(RunsCollection, filter, "-created", limit, 0, dbx.Params{"status": status})
 			if err != nil {
 				return err
 			}

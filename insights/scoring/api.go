@@ -76,7 +76,7 @@ func (s *Service) apiScore(re *core.RequestEvent) error {
 	if err != nil {
 		return re.BadRequestError("", err)
 	}
-	if ok, err := re.App.CanAccessRecord(rec, info, rec.Collection().ViewRule); err != nil || !ok {
+	if ok, err := schemas.Request(info).CanView(re.App, rec); err != nil || !ok {
 		return re.NotFoundError("", nil)
 	}
 	score, err := s.ScoreRecord(re.App, rec, 5)

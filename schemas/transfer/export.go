@@ -308,7 +308,7 @@ func (x *export) title(target, id string) (string, error) {
 		} else if o, ok := x.s.reg.Object(target); ok && o.TitleField != "" {
 			visible := isSuperuser(x.info)
 			if !visible {
-				visible, err = x.s.app.CanAccessRecord(rec, x.info, rec.Collection().ViewRule)
+				visible, err = schemas.Request(x.info).CanView(x.s.app, rec)
 				if err != nil {
 					return "", err
 				}

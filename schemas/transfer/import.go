@@ -548,7 +548,7 @@ func (im *importer) apply(tx core.App, cells []string, n int) (string, []*Error)
 		// A record the user may not see does not exist for them, as in the REST API (which
 		// answers 404): the import neither updates it nor says that it exists.
 		if existing != nil && !isSuperuser(im.info) {
-			if ok, err := tx.CanAccessRecord(existing, im.info, im.coll.ViewRule); err != nil || !ok {
+			if ok, err := schemas.Request(im.info).CanView(tx, existing); err != nil || !ok {
 				existing = nil
 			}
 		}

@@ -15,27 +15,12 @@ import (
 const maxPeople = 200
 
 // activityObject is the object whose records are activities ("activities" when several are).
-func (in *Inbox) activityObject() *schemas.Object {
-	var found *schemas.Object
-	for _, o := range in.cfg.Registry.Objects() {
-		if !o.Activity {
-			continue
-		}
-		if o.Name == "activities" {
-			return o
-		}
-		if found == nil {
-			found = o
-		}
-	}
-	return found
-}
+func (in *Inbox) activityObject() *schemas.Object { return in.cfg.Registry.ActivityObject() }
 
 // canView reports whether user may view rec under its collection's view rule, the same check
 // as the REST API's.
 func canView(tx core.App, user, rec *core.Record) bool {
-	info := &core.RequestInfo{Auth: user, Method: "GET", Context: core.RequestInfoContextDefault}
-	ok, err := tx.CanAccessRecord(rec, info, rec.Collection().ViewRule)
+	ok, err := schemas.User(user).CanView(tx, rec)
 	return err == nil && ok
 }
 

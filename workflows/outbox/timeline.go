@@ -14,19 +14,7 @@ func (s *Sender) activityObject() *schemas.Object {
 	if s.cfg.Registry == nil {
 		return nil
 	}
-	var found *schemas.Object
-	for _, o := range s.cfg.Registry.Objects() {
-		if !o.Activity {
-			continue
-		}
-		if o.Name == "activities" {
-			return o
-		}
-		if found == nil {
-			found = o
-		}
-	}
-	return found
+	return s.cfg.Registry.ActivityObject()
 }
 
 // logActivity records a sent email as a done activity of type "email" on the timeline of the
