@@ -43,6 +43,7 @@ import (
 	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/schemas/privacy"
 	"github.com/relata/relata/schemas/transfer"
+	"github.com/relata/relata/schemas/tokens"
 	"github.com/relata/relata/schemas/trash"
 	"github.com/relata/relata/workflows"
 	"github.com/relata/relata/workflows/inbox"
@@ -290,6 +291,10 @@ func setup(app *pocketbase.PocketBase) error {
 	// The trash: deleted records for 30 days, listed and restored by whoever could see them
 	// (package hooks keeps the copies).
 	if _, err := trash.Register(app, trash.Config{Registry: reg}); err != nil {
+		return err
+	}
+	// Personal API tokens for integrations: scoped, revocable (schemas/tokens).
+	if _, err := tokens.Register(app, tokens.Config{Registry: reg}); err != nil {
 		return err
 	}
 	// Email delivery: SMTP from the dashboard's mail settings, overridden by RELATA_SMTP_*,
