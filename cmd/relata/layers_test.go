@@ -16,6 +16,8 @@ func TestImportLayers(t *testing.T) {
 		"schemas/forms":       {"workflows", "hooks", "cmd", "schemas/insights"},
 		"schemas/audit":       {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy"},
 		"schemas/transfer":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/audit"},
+		"schemas/tokens":      {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/transfer"},
+		"schemas/webhooks":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/transfer"},
 		"schemas/privacy":     {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights"},
 		"schemas/insights":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms"},
 		"insights/scoring":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/audit", "schemas/privacy"},
