@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -60,7 +61,7 @@ func TestMultiFactorSignIn(t *testing.T) {
 	}
 	enter := func(ss *session, code string) {
 		ss.do(chromedp.Evaluate[chromedp.Void](`(() => { const el = document.querySelector('#login-code'); el.value = '';
-			el.dispatchEvent(new Event('input', { bubbles: true })); })()`).Action(),
+			el.dispatchEvent(new Event('input', { bubbles: true })); })()`),
 			chromedp.SendKeys(chromedp.CSS("#login-code"), code),
 			chromedp.Click(chromedp.CSS("[data-testid=mfa] button[type=submit]")))
 	}
@@ -147,24 +148,30 @@ func TestIncomingWebhookInBrowser(t *testing.T) {
 	admin.do(chromedp.EmulateViewport(1400, 900))
 	admin.open("/webhooks", `[data-testid=webhook-form]`)
 	admin.do(chromedp.SendKeys(chromedp.CSS("#webhook-name"), "Shop signups"),
-		chromedp.SendKeys(chromedp.CSS("#webhook-slug"), "shop"),
-		chromedp.SetValue(chromedp.CSS("#webhook-object"), "contacts"))
+		chromedp.SendKeys(chromedp.CSS("#webhook-slug"), "shop"))
 	admin.do(chromedp.Evaluate[chromedp.Void](`(() => {
 		const set = (sel, v) => { const el = document.querySelector(sel); el.value = v; el.dispatchEvent(new Event('change', { bubbles: true })); };
 		set('#webhook-object', 'contacts');
-	})()`).Action())
+	})()`))
 	admin.do(chromedp.Evaluate[chromedp.Void](`(() => {
 		const set = (el, v, ev) => { el.value = v; el.dispatchEvent(new Event(ev, { bubbles: true })); };
 		set(document.querySelector('#webhook-mode'), 'create', 'change');
 		const alice = [...document.querySelectorAll('#webhook-runas option')].find((o) => o.textContent.startsWith('Alice'));
 		set(document.querySelector('#webhook-runas'), alice.value, 'change');
 		set(document.querySelector('[data-testid=webhook-mapping] select'), 'email', 'change');
-	})()`).Action())
+	})()`))
 	admin.wait("the mapping row", `document.querySelector('[data-testid=webhook-mapping] input').value === '/email'`)
+	admin.do(clickSel(`[data-testid=webhook-mapping] button`))
+	admin.wait("a second mapping row", `document.querySelectorAll('[data-testid=webhook-mapping] select').length === 2`)
+	admin.do(chromedp.Evaluate[chromedp.Void](`(() => {
+		const el = document.querySelectorAll('[data-testid=webhook-mapping] select')[1];
+		el.value = 'full_name'; el.dispatchEvent(new Event('change', { bubbles: true }));
+	})()`))
+	admin.wait("the second mapping row", `document.querySelectorAll('[data-testid=webhook-mapping] input')[1].value === '/full_name'`)
 	admin.do(clickSel(`[data-testid=webhook-form] button[type=submit]`),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=webhook-secret-value]`)))
 	secret := eval[string](admin, `document.querySelector('[data-testid=webhook-secret-value]').textContent`)
-	body := []byte(`{"email": "shopper@shop.example"}`)
+	body := []byte(`{"email": "shopper@shop.example", "full_name": "Sam Shopper"}`)
 	at := time.Now()
 	req, _ := http.NewRequest(http.MethodPost, s.url+"/api/relata/hooks/shop", strings.NewReader(string(body)))
 	req.Header.Set("X-Relata-Timestamp", strconv.FormatInt(at.Unix(), 10))
@@ -173,9 +180,10 @@ func TestIncomingWebhookInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	answer, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.StatusCode != 200 {
-		t.Fatalf("signed delivery = %d", res.StatusCode)
+		t.Fatalf("signed delivery = %d %s", res.StatusCode, answer)
 	}
 	aliceTok, _ := s.login(t, "users", "alice@example.com", "relata-demo-1")
 	var l struct{ TotalItems int }

@@ -70,10 +70,10 @@ export function TokensPage() {
         <button type="button" class="link" onClick=${() => setMade(null)}>Done</button>
       </div>` : null}
       <form class="token-form" onSubmit=${create} data-testid="token-form">
-        <label>Name <input id="token-name" required maxlength="100" placeholder="e.g. Zapier" value=${form.name} onInput=${(e) => setForm({ ...form, name: e.target.value })} /></label>
-        <label>Access <select id="token-scope" value=${form.scope} onChange=${(e) => setForm({ ...form, scope: e.target.value })}>
+        <label>Name <input id="token-name" required maxlength="100" placeholder="e.g. Zapier" value=${form.name} onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, name: v })); }} /></label>
+        <label>Access <select id="token-scope" value=${form.scope} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, scope: v })); }}>
           <option value="read">Read only</option><option value="write">Read and write</option></select></label>
-        <label>Expires after <select value=${form.expiresInDays} onChange=${(e) => setForm({ ...form, expiresInDays: e.target.value })}>
+        <label>Expires after <select value=${form.expiresInDays} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, expiresInDays: v })); }}>
           ${[7, 30, 90, 366].map((d) => html`<option value=${d}>${d} days</option>`)}</select></label>
         <fieldset><legend>Objects (none ticked: every object you can reach)</legend>
           ${allObjects().map((o) => html`<label key=${o.name} class="check"><input type="checkbox" checked=${form.objects.includes(o.name)}

@@ -65,15 +65,15 @@ export function WebhooksPage() {
     <div class="card">
       <h2>New webhook</h2>
       <form class="token-form" onSubmit=${create} data-testid="webhook-form">
-        <label>Name <input id="webhook-name" required value=${form.name} onInput=${(e) => setForm({ ...form, name: e.target.value, slug: form.slug || '' })} /></label>
-        <label>URL name <input id="webhook-slug" required pattern="[a-z0-9][a-z0-9-]*" placeholder="shop-signups" value=${form.slug} onInput=${(e) => setForm({ ...form, slug: e.target.value })} /></label>
-        <label>Object <select id="webhook-object" value=${form.object} onChange=${(e) => setForm({ ...form, object: e.target.value, key: '', mapping: [{ field: '', pointer: '' }] })}>
+        <label>Name <input id="webhook-name" required value=${form.name} onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, name: v })); }} /></label>
+        <label>URL name <input id="webhook-slug" required pattern="[a-z0-9][a-z0-9\\-]*" placeholder="shop-signups" value=${form.slug} onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, slug: v })); }} /></label>
+        <label>Object <select id="webhook-object" value=${form.object} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, object: v, key: '', mapping: [{ field: '', pointer: '' }] })); }}>
           ${allObjects().map((x) => html`<option value=${x.name}>${objectLabel(x)}</option>`)}</select></label>
-        <label>Mode <select id="webhook-mode" value=${form.mode} onChange=${(e) => setForm({ ...form, mode: e.target.value })}>
+        <label>Mode <select id="webhook-mode" value=${form.mode} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, mode: v })); }}>
           <option value="create">Create a record each time</option><option value="upsert">Update by key, else create</option><option value="update">Update by key only</option></select></label>
-        ${form.mode !== 'create' ? html`<label>Key <select id="webhook-key" required value=${form.key} onChange=${(e) => setForm({ ...form, key: e.target.value })}>
+        ${form.mode !== 'create' ? html`<label>Key <select id="webhook-key" required value=${form.key} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, key: v })); }}>
           <option value="">—</option>${fields.map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}</select></label>` : null}
-        <label>Acts as <select id="webhook-runas" required value=${form.run_as} onChange=${(e) => setForm({ ...form, run_as: e.target.value })}>
+        <label>Acts as <select id="webhook-runas" required value=${form.run_as} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, run_as: v })); }}>
           <option value="">—</option>${allUsers().map((u) => html`<option value=${u.id}>${u.name || u.email}</option>`)}</select></label>
         <fieldset data-testid="webhook-mapping"><legend>Mapping: field ← JSON pointer into the payload</legend>
           ${form.mapping.map((m, i) => html`<div class="mapping-row" key=${i}>
@@ -81,7 +81,7 @@ export function WebhooksPage() {
               <option value="">—</option>${fields.map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}</select>
             <input placeholder="/customer/email" value=${m.pointer} onInput=${(e) => setRow(i, { pointer: e.target.value })} />
           </div>`)}
-          <button type="button" onClick=${() => setForm({ ...form, mapping: [...form.mapping, { field: '', pointer: '' }] })}>Add a field</button>
+          <button type="button" onClick=${() => setForm((f) => ({ ...f, mapping: [...f.mapping, { field: '', pointer: '' }] }))}>Add a field</button>
         </fieldset>
         <button class="primary" type="submit" disabled=${busy}>Make the webhook</button>
       </form>
