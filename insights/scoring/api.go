@@ -2,6 +2,8 @@ package scoring
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
@@ -11,6 +13,10 @@ import (
 	"github.com/relata/relata/schemas"
 )
 
+// MaxBulkIDs caps the ids of one bulk scoring request (a board asks per column page, a list
+// per page).
+const MaxBulkIDs = 200
+
 // Result is a record's win probability with its reasons, as GET /api/relata/score/{object}/{id}
 // returns it.
 type Result struct {
@@ -18,10 +24,16 @@ type Result struct {
 	ID     string `json:"id"`
 	// P is the win probability (0–1).
 	P float64 `json:"p"`
+	// StageP is the probability of the stage the record is in (0–1), as the pipeline defines it.
+	StageP float64 `json:"stageP"`
 	// Source is "model", or "stage" when no model is trained (the stage probability).
 	Source string `json:"source"`
-	// Version is the model version used (0 for the stage probability).
-	Version int `json:"version,omitempty"`
+	// Version is the model version used (0 for the stage probability); TrainedAt when it
+	// was trained and AUC its area under the ROC curve on the newest 30 % of the closed
+	// records when it was trained.
+	Version   int        `json:"version,omitempty"`
+	TrainedAt *time.Time `json:"trainedAt,omitempty"`
+	AUC       *float64   `json:"auc,omitempty"`
 	// AsOf is the moment the record is scored at: now, or its close.
 	AsOf    time.Time `json:"asOf"`
 	Factors []Factor  `json:"factors"`
@@ -31,24 +43,81 @@ type Result struct {
 // object, else its stage probability. It reads as the server; callers serving a user check
 // that the user may view rec first (the API does).
 func (s *Service) ScoreRecord(app core.App, rec *core.Record, factors int) (*Result, error) {
-	r, d, err := LoadRecord(app, s.reg, rec)
+	out, err := s.ScoreRecords(app, rec.Collection().Name, []*core.Record{rec}, factors)
 	if err != nil {
 		return nil, err
 	}
-	at := r.ScoredAt(time.Now())
-	snap := r.At(at)
-	out := &Result{Object: d.Object, ID: r.ID, AsOf: at.UTC(), Factors: []Factor{}}
+	return out[0], nil
+}
+
+// ScoreRecords is [Service.ScoreRecord] for several records of object at once: their
+// histories are read together and the model once. Results are in the order of recs.
+func (s *Service) ScoreRecords(app core.App, object string, recs []*core.Record, factors int) ([]*Result, error) {
+	d, err := LoadRecords(app, s.reg, object, recs)
+	if err != nil {
+		return nil, err
+	}
 	stored, err := Latest(app, d.Object)
 	if err != nil {
 		return nil, err
 	}
-	if stored == nil {
-		out.P, out.Source = d.StagePredict(snap, 0.5), "stage"
-		return out, nil
+	now := time.Now()
+	out := make([]*Result, 0, len(d.Records))
+	for _, r := range d.Records {
+		at := r.ScoredAt(now)
+		snap := r.At(at)
+		res := &Result{Object: d.Object, ID: r.ID, AsOf: at.UTC(), Factors: []Factor{}}
+		res.StageP = d.StageProb[r.Stage]
+		if stored == nil {
+			res.P, res.Source = d.StagePredict(snap, 0.5), "stage"
+			out = append(out, res)
+			continue
+		}
+		res.P, res.Factors = stored.Model.Explain(snap, factors)
+		res.Source, res.Version = "model", stored.Version
+		trained := stored.TrainedAt.UTC()
+		res.TrainedAt = &trained
+		if stored.Metrics != nil && stored.Metrics.Model.AUC > 0 {
+			auc := stored.Metrics.Model.AUC
+			res.AUC = &auc
+		}
+		out = append(out, res)
 	}
-	out.P, out.Factors = stored.Model.Explain(snap, factors)
-	out.Source, out.Version = "model", stored.Version
 	return out, nil
+}
+
+// hideUnseen drops the factors that name a value of a record c may not view: the
+// "company.industry" of a deal's company when c may not view that company. The probability
+// itself still counts them (the model reads as the server), but the words reveal nothing.
+func (s *Service) hideUnseen(app core.App, c schemas.Caller, rec *core.Record, res *Result, seen map[string]bool) {
+	kept := res.Factors[:0]
+	for _, f := range res.Factors {
+		// Categorical features are "field=value"; those of a related record "relation.field=value".
+		key, _, isCat := strings.Cut(f.Feature, "=")
+		rel, _, ok := strings.Cut(key, ".")
+		if !isCat || !ok || key == "stage" {
+			kept = append(kept, f)
+			continue
+		}
+		field := rec.Collection().Fields.GetByName(rel)
+		rf, isRel := field.(*core.RelationField)
+		id := rec.GetString(rel)
+		if !isRel || id == "" {
+			continue
+		}
+		ref := rf.CollectionId + "/" + id
+		ok, known := seen[ref]
+		if !known {
+			if related, err := app.FindRecordById(rf.CollectionId, id); err == nil {
+				ok, _ = c.CanView(app, related)
+			}
+			seen[ref] = ok
+		}
+		if ok {
+			kept = append(kept, f)
+		}
+	}
+	res.Factors = kept
 }
 
 func (s *Service) routes(se *core.ServeEvent) {
@@ -59,6 +128,7 @@ func (s *Service) routes(se *core.ServeEvent) {
 		}
 		return re.ForbiddenError("Only CRM users can read scores.", nil)
 	}})
+	g.GET("/{object}", s.apiScoreMany)
 	g.GET("/{object}/{id}", s.apiScore)
 }
 
@@ -76,12 +146,70 @@ func (s *Service) apiScore(re *core.RequestEvent) error {
 	if err != nil {
 		return re.BadRequestError("", err)
 	}
-	if ok, err := schemas.Request(info).CanView(re.App, rec); err != nil || !ok {
+	c := schemas.Request(info)
+	if ok, err := c.CanView(re.App, rec); err != nil || !ok {
 		return re.NotFoundError("", nil)
 	}
 	score, err := s.ScoreRecord(re.App, rec, 5)
 	if err != nil {
 		return err
 	}
+	s.hideUnseen(re.App, c, rec, score, map[string]bool{})
 	return re.JSON(http.StatusOK, score)
+}
+
+// apiScoreMany scores the records named by ?ids=a,b,c (at most [MaxBulkIDs]) that the caller
+// may view; the others are left out of the answer, as if they did not exist.
+// ?factors=N (0–10, default 3) sets how many factors each carries.
+func (s *Service) apiScoreMany(re *core.RequestEvent) error {
+	obj, ok := s.reg.Object(re.Request.PathValue("object"))
+	if !ok || obj.StageField() == nil {
+		return re.NotFoundError("Unknown object, or one without a pipeline.", nil)
+	}
+	q := re.Request.URL.Query()
+	var ids []string
+	for _, id := range strings.Split(q.Get("ids"), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) > MaxBulkIDs {
+		return re.BadRequestError("ids: at most 200 ids per request.", nil)
+	}
+	factors := 3
+	if v := q.Get("factors"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 10 {
+			return re.BadRequestError("factors: a whole number from 0 to 10.", nil)
+		}
+		factors = n
+	}
+	info, err := re.RequestInfo()
+	if err != nil {
+		return re.BadRequestError("", err)
+	}
+	c := schemas.Request(info)
+	var visible []*core.Record
+	if len(ids) > 0 {
+		recs, err := re.App.FindRecordsByIds(obj.Name, ids)
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			if ok, err := c.CanView(re.App, rec); err == nil && ok {
+				visible = append(visible, rec)
+			}
+		}
+	}
+	scores, err := s.ScoreRecords(re.App, obj.Name, visible, factors)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	out := make(map[string]*Result, len(scores))
+	for i, res := range scores {
+		s.hideUnseen(re.App, c, visible[i], res, seen)
+		out[res.ID] = res
+	}
+	return re.JSON(http.StatusOK, map[string]any{"scores": out})
 }

@@ -138,15 +138,25 @@ func Load(app core.App, reg *schemas.Registry, object string) (*Data, error) {
 
 // LoadRecord is [Load] for one record of object: only its own history is read.
 func LoadRecord(app core.App, reg *schemas.Registry, rec *core.Record) (*Record, *Data, error) {
-	d, err := load(app, reg, rec.Collection().Name, rec)
+	d, err := load(app, reg, rec.Collection().Name, []*core.Record{rec})
 	if err != nil {
 		return nil, nil, err
 	}
 	return d.Records[0], d, nil
 }
 
-// load reads one record (one != nil) or all the records of object.
-func load(app core.App, reg *schemas.Registry, object string, one *core.Record) (*Data, error) {
+// LoadRecords is [Load] for the given records of object (all of one collection): only their
+// own histories are read, in one query each for stages and activities. Data.Records keeps
+// the order of recs.
+func LoadRecords(app core.App, reg *schemas.Registry, object string, recs []*core.Record) (*Data, error) {
+	if recs == nil {
+		recs = []*core.Record{} // none, not all
+	}
+	return load(app, reg, object, recs)
+}
+
+// load reads the given records (only != nil) or all the records of object.
+func load(app core.App, reg *schemas.Registry, object string, only []*core.Record) (*Data, error) {
 	o, ok := reg.Object(object)
 	if !ok {
 		return nil, fmt.Errorf("no object named %q (known: %s)", object, strings.Join(reg.ObjectNames(), ", "))
@@ -163,10 +173,13 @@ func load(app core.App, reg *schemas.Registry, object string, one *core.Record) 
 	if err != nil {
 		return nil, err
 	}
-	rows := []*core.Record{one}
-	only := ""
-	if one != nil {
-		only = one.Id
+	rows := only
+	var ids []string
+	if only != nil {
+		ids = make([]string, 0, len(only))
+		for _, r := range only {
+			ids = append(ids, r.Id)
+		}
 	} else if rows, err = app.FindAllRecords(object); err != nil {
 		return nil, fmt.Errorf("read %s: %w", object, err)
 	}
@@ -187,9 +200,15 @@ func load(app core.App, reg *schemas.Registry, object string, one *core.Record) 
 			continue
 		}
 		var recs []*core.Record
-		if one != nil {
-			if id := one.GetString(f.Name); id != "" {
-				recs, err = app.FindRecordsByIds(f.Target, []string{id})
+		if only != nil {
+			var targets []string
+			for _, r := range only {
+				if id := r.GetString(f.Name); id != "" && !slices.Contains(targets, id) {
+					targets = append(targets, id)
+				}
+			}
+			if len(targets) > 0 {
+				recs, err = app.FindRecordsByIds(f.Target, targets)
 			}
 		} else {
 			recs, err = app.FindAllRecords(f.Target)
@@ -256,10 +275,10 @@ func load(app core.App, reg *schemas.Registry, object string, one *core.Record) 
 		byID[r.ID] = r
 		out = append(out, r)
 	}
-	if err := loadStages(app, object, sf.Name, only, byID); err != nil {
+	if err := loadStages(app, object, sf.Name, ids, byID); err != nil {
 		return nil, err
 	}
-	if err := loadActivities(app, reg, object, only, byID); err != nil {
+	if err := loadActivities(app, reg, object, ids, byID); err != nil {
 		return nil, err
 	}
 	for _, r := range out {
@@ -279,19 +298,20 @@ func load(app core.App, reg *schemas.Registry, object string, one *core.Record) 
 	return d, nil
 }
 
-// loadStages reads the stage history of the records of byID (of record only, when set).
-func loadStages(app core.App, object, field, record string, byID map[string]*Record) error {
+// loadStages reads the stage history of the records of byID (of the records ids only, when
+// not nil).
+func loadStages(app core.App, object, field string, ids []string, byID map[string]*Record) error {
 	var rows []struct {
 		Record string `db:"record"`
 		To     string `db:"to"`
 		At     string `db:"at"`
 	}
-	where := dbx.HashExp{"object": object, "field": field}
-	if record != "" {
-		where["record"] = record
+	q := app.DB().Select("record", "to", "at").From("stage_changes").
+		Where(dbx.HashExp{"object": object, "field": field})
+	if ids != nil {
+		q.AndWhere(dbx.In("record", anys(ids)...))
 	}
-	err := app.DB().Select("record", "to", "at").From("stage_changes").
-		Where(where).OrderBy("at ASC", "rowid ASC").All(&rows)
+	err := q.OrderBy("at ASC", "rowid ASC").All(&rows)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("read the stage history of %s: %w", object, err)
 	}
@@ -309,9 +329,9 @@ func loadStages(app core.App, object, field, record string, byID map[string]*Rec
 	return nil
 }
 
-// loadActivities reads the activities of every activity object that links to object (to
-// record only, when set).
-func loadActivities(app core.App, reg *schemas.Registry, object, record string, byID map[string]*Record) error {
+// loadActivities reads the activities of every activity object that links to object (to the
+// records ids only, when not nil).
+func loadActivities(app core.App, reg *schemas.Registry, object string, ids []string, byID map[string]*Record) error {
 	for _, ao := range reg.Objects() {
 		if !ao.Activity {
 			continue
@@ -326,8 +346,8 @@ func loadActivities(app core.App, reg *schemas.Registry, object, record string, 
 			}
 			q := app.DB().Select(f.Name+" AS rec", "created").From(ao.Name).
 				Where(dbx.NewExp("[[" + f.Name + "]] != ''"))
-			if record != "" {
-				q.AndWhere(dbx.HashExp{f.Name: record})
+			if ids != nil {
+				q.AndWhere(dbx.In(f.Name, anys(ids)...))
 			}
 			if ao.Field("done_at") != nil {
 				q.AndSelect("done_at")
@@ -371,6 +391,14 @@ func loadActivities(app core.App, reg *schemas.Registry, object, record string, 
 		slices.SortStableFunc(r.Activities, func(a, b Activity) int { return a.At.Compare(b.At) })
 	}
 	return nil
+}
+
+func anys(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }
 
 func parseTime(s string) (time.Time, error) {

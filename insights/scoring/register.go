@@ -191,7 +191,7 @@ func (s *Service) Rescore(app core.App, rec *core.Record) error {
 		}
 		if !loaded && rec.Id != "" {
 			byID := map[string]*Record{rec.Id: {ID: rec.Id}}
-			if err := loadActivities(app, s.reg, o.Name, rec.Id, byID); err != nil {
+			if err := loadActivities(app, s.reg, o.Name, []string{rec.Id}, byID); err != nil {
 				return err
 			}
 			acts, loaded = byID[rec.Id].Activities, true
