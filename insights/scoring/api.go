@@ -1,6 +1,8 @@
 package scoring
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -130,6 +132,89 @@ func (s *Service) routes(se *core.ServeEvent) {
 	}})
 	g.GET("/{object}", s.apiScoreMany)
 	g.GET("/{object}/{id}", s.apiScore)
+	g.POST("/{object}/train", s.apiTrain)
+
+	f := se.Router.Group("/api/relata/forecast")
+	f.Bind(apis.RequireAuth(), &hook.Handler[*core.RequestEvent]{Id: "relata.scoring.forecast-users", Func: func(re *core.RequestEvent) error {
+		if re.HasSuperuserAuth() || re.Auth.Collection().Name == schemas.UsersCollection {
+			return re.Next()
+		}
+		return re.ForbiddenError("Only CRM users can read forecasts.", nil)
+	}})
+	f.GET("/{object}", s.apiForecast)
+	f.GET("/{object}/backtest", s.apiBacktest)
+}
+
+// apiTrain retrains the model of an object now (admins only) and answers with its figures.
+func (s *Service) apiTrain(re *core.RequestEvent) error {
+	if !re.HasSuperuserAuth() && re.Auth.GetString("role") != schemas.RoleAdmin {
+		return re.ForbiddenError("Only admins can retrain models.", nil)
+	}
+	obj, ok := s.reg.Object(re.Request.PathValue("object"))
+	if !ok || obj.StageField() == nil {
+		return re.NotFoundError("Unknown object, or one without a pipeline.", nil)
+	}
+	rep, v, err := s.TrainAndSave(re.App, obj.Name)
+	if err != nil {
+		return re.BadRequestError(err.Error(), nil)
+	}
+	rep.Predictions = nil
+	return re.JSON(http.StatusOK, map[string]any{"version": v, "report": rep})
+}
+
+func intParam(re *core.RequestEvent, name string, def, lo, hi int) (int, error) {
+	v := re.Request.URL.Query().Get(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, re.BadRequestError(fmt.Sprintf("%s: a whole number from %d to %d.", name, lo, hi), nil)
+	}
+	return n, nil
+}
+
+// apiForecast answers GET /api/relata/forecast/{object}?months=N over the records the caller
+// may list.
+func (s *Service) apiForecast(re *core.RequestEvent) error {
+	months, err := intParam(re, "months", 6, 1, 24)
+	if err != nil {
+		return err
+	}
+	info, err := re.RequestInfo()
+	if err != nil {
+		return re.BadRequestError("", err)
+	}
+	out, err := s.Forecast(re.App, schemas.Request(info), re.Request.PathValue("object"), ForecastOptions{Months: months})
+	return s.answer(re, out, err)
+}
+
+// apiBacktest answers GET /api/relata/forecast/{object}/backtest?months=N: the backtest of
+// the stage-weighted and the model-weighted forecast over the records the caller may list.
+func (s *Service) apiBacktest(re *core.RequestEvent) error {
+	months, err := intParam(re, "months", 12, 1, 24)
+	if err != nil {
+		return err
+	}
+	info, err := re.RequestInfo()
+	if err != nil {
+		return re.BadRequestError("", err)
+	}
+	out, err := s.BacktestFor(re.App, schemas.Request(info), re.Request.PathValue("object"), months)
+	return s.answer(re, out, err)
+}
+
+func (s *Service) answer(re *core.RequestEvent, out any, err error) error {
+	var unknown *UnknownObjectError
+	switch {
+	case errors.As(err, &unknown), errors.Is(err, ErrNoPipeline):
+		return re.NotFoundError("Unknown object, or one without a pipeline.", nil)
+	case errors.Is(err, schemas.ErrForbidden):
+		return re.ForbiddenError("You may not read these records.", nil)
+	case err != nil:
+		return re.InternalServerError("", err)
+	}
+	return re.JSON(http.StatusOK, out)
 }
 
 // apiScore answers as whoever may view the record (its view rule), and 404 to anyone else.

@@ -38,13 +38,14 @@ type Service struct {
 	opts     Options
 	rulesDir string
 
-	mu    sync.RWMutex
-	rules []*RuleSet // loaded when serving
+	mu        sync.RWMutex
+	rules     []*RuleSet                // loaded when serving
+	backtests map[string]cachedBacktest // by object, months and the caller's records
 }
 
-// Register adds the "score" command to rootCmd (when set), the route
-// GET /api/relata/score/{object}/{id} and the scheduled retraining to app, and returns the
-// service.
+// Register adds the "score" command to rootCmd (when set), the routes under
+// /api/relata/score and /api/relata/forecast (see the package doc) and the scheduled
+// retraining to app, and returns the service.
 func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error) {
 	if cfg.Registry == nil {
 		return nil, errors.New("scoring: Config.Registry is required")
