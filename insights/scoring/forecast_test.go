@@ -41,7 +41,7 @@ func TestForecastByRepTeamAndQuotas(t *testing.T) {
 		}
 		schemastest.MustCreate(t, app, "deals", v)
 	}
-	deal(alice.Id, "proposal", 1000, "EUR", day(this), time.Time{})   // 50 %: best case
+	deal(alice.Id, "proposal", 1000, "EUR", day(this), time.Time{})    // 50 %: best case
 	deal(alice.Id, "negotiation", 2000, "USD", day(next), time.Time{}) // 1,800 EUR at 75 %: commit
 	deal(bob.Id, "qualified", 500, "EUR", day(next), time.Time{})      // 25 %: pipeline
 	deal(carol.Id, "lead", 400, "EUR", day(this), time.Time{})         // 10 %
