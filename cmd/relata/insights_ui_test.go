@@ -82,6 +82,17 @@ func TestDealFactorsAndForecastPages(t *testing.T) {
 	}
 	alice.screenshot("deal-factors")
 
+	// Contacts are leads: their page shows the conversion probability (the lifecycle stage's
+	// until enough leads are decided).
+	var contacts list
+	if code := s.api(t, http.MethodGet, "/api/collections/contacts/records?perPage=1&filter="+urlEscape(`lifecycle_stage="lead"`), aliceTok, nil, &contacts); code != 200 || len(contacts.Items) == 0 {
+		t.Fatalf("alice's leads = %d", code)
+	}
+	alice.open("/record/contacts/"+contacts.Items[0]["id"].(string), "[data-testid=score-panel]")
+	if p := eval[string](alice, `document.querySelector('[data-testid=score-panel]').innerText`); !strings.Contains(p, "Conversion probability") || !strings.Contains(p, "lifecycle stage") {
+		alice.fail("the contact's panel reads %q", p)
+	}
+
 	alice.open("/board/deals/sales", ".board")
 	alice.wait("percentages on the open cards", `document.querySelectorAll('.column:not(.won):not(.lost) .card [data-testid=score-badge]').length > 0`)
 	if n := eval[int](alice, `document.querySelectorAll('.column.won [data-testid=score-badge], .column.lost [data-testid=score-badge]').length`); n != 0 {

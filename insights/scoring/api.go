@@ -30,6 +30,8 @@ type Result struct {
 	StageP float64 `json:"stageP"`
 	// Source is "model", or "stage" when no model is trained (the stage probability).
 	Source string `json:"source"`
+	// Kind is "win" for a pipeline's records, "conversion" for leads.
+	Kind string `json:"kind"`
 	// Version is the model version used (0 for the stage probability); TrainedAt when it
 	// was trained and AUC its area under the ROC curve on the newest 30 % of the closed
 	// records when it was trained.
@@ -70,6 +72,10 @@ func (s *Service) ScoreRecords(app core.App, object string, recs []*core.Record,
 		snap := r.At(at)
 		res := &Result{Object: d.Object, ID: r.ID, AsOf: at.UTC(), Factors: []Factor{}}
 		res.StageP = d.StageProb[r.Stage]
+		res.Kind = "win"
+		if d.Lead {
+			res.Kind = "conversion"
+		}
 		if stored == nil {
 			res.P, res.Source = d.StagePredict(snap, 0.5), "stage"
 			out = append(out, res)
@@ -151,8 +157,8 @@ func (s *Service) apiTrain(re *core.RequestEvent) error {
 		return re.ForbiddenError("Only admins can retrain models.", nil)
 	}
 	obj, ok := s.reg.Object(re.Request.PathValue("object"))
-	if !ok || obj.StageField() == nil {
-		return re.NotFoundError("Unknown object, or one without a pipeline.", nil)
+	if !ok || !Scorable(obj) {
+		return re.NotFoundError("Unknown object, or one without a pipeline or lifecycle.", nil)
 	}
 	rep, v, err := s.TrainAndSave(re.App, obj.Name)
 	if err != nil {
@@ -220,8 +226,8 @@ func (s *Service) answer(re *core.RequestEvent, out any, err error) error {
 // apiScore answers as whoever may view the record (its view rule), and 404 to anyone else.
 func (s *Service) apiScore(re *core.RequestEvent) error {
 	obj, ok := s.reg.Object(re.Request.PathValue("object"))
-	if !ok || obj.StageField() == nil {
-		return re.NotFoundError("Unknown object, or one without a pipeline.", nil)
+	if !ok || !Scorable(obj) {
+		return re.NotFoundError("Unknown object, or one without a pipeline or lifecycle.", nil)
 	}
 	rec, err := re.App.FindRecordById(obj.Name, re.Request.PathValue("id"))
 	if err != nil {
@@ -248,8 +254,8 @@ func (s *Service) apiScore(re *core.RequestEvent) error {
 // ?factors=N (0–10, default 3) sets how many factors each carries.
 func (s *Service) apiScoreMany(re *core.RequestEvent) error {
 	obj, ok := s.reg.Object(re.Request.PathValue("object"))
-	if !ok || obj.StageField() == nil {
-		return re.NotFoundError("Unknown object, or one without a pipeline.", nil)
+	if !ok || !Scorable(obj) {
+		return re.NotFoundError("Unknown object, or one without a pipeline or lifecycle.", nil)
 	}
 	q := re.Request.URL.Query()
 	var ids []string

@@ -125,6 +125,9 @@ type Data struct {
 	StageProb map[string]float64
 	// StageLabels maps stage names to labels.
 	StageLabels map[string]string
+	// Lead is set for a lead object: "won" means converted, and a record's stage is its
+	// lifecycle value (see [DefaultLeads]).
+	Lead bool
 }
 
 // Load reads every record of object with its stage history and activities. Amounts are
@@ -161,13 +164,9 @@ func load(app core.App, reg *schemas.Registry, object string, only []*core.Recor
 	if !ok {
 		return nil, fmt.Errorf("no object named %q (known: %s)", object, strings.Join(reg.ObjectNames(), ", "))
 	}
-	sf := o.StageField()
-	if sf == nil {
-		return nil, fmt.Errorf("%s has no stage field: win probability needs a pipeline with won and lost stages", object)
-	}
-	pipe := o.Pipeline(sf.Pipeline)
-	if pipe == nil {
-		return nil, fmt.Errorf("%s: stage field %s names no pipeline", object, sf.Name)
+	oc, err := outcomeOf(o)
+	if err != nil {
+		return nil, err
 	}
 	rates, err := schemas.LoadRates(app, time.Now())
 	if err != nil {
@@ -224,13 +223,11 @@ func load(app core.App, reg *schemas.Registry, object string, only []*core.Recor
 	}
 	byID := make(map[string]*Record, len(rows))
 	out := make([]*Record, 0, len(rows))
+	updated := map[string]time.Time{} // leads without a history closed when last updated
 	for _, row := range rows {
-		r := &Record{ID: row.Id, Created: row.GetDateTime(schemas.FieldCreated).Time(), Stage: row.GetString(sf.Name),
+		r := &Record{ID: row.Id, Created: row.GetDateTime(schemas.FieldCreated).Time(), Stage: row.GetString(oc.field),
 			Cats: map[string]string{}, Counts: map[string]float64{}}
-		if st := pipe.Stage(r.Stage); st != nil {
-			r.Won = st.Won
-			r.Closed = st.Won || st.Lost || st.Closed
-		}
+		r.Won, r.Closed = oc.won[r.Stage], oc.closed(r.Stage)
 		for _, f := range o.Fields {
 			switch {
 			case f.Type == schemas.TypeCurrency && r.Amount == 0:
@@ -243,7 +240,8 @@ func load(app core.App, reg *schemas.Registry, object string, only []*core.Recor
 					v = conv
 				}
 				r.Amount = v
-			case f.Type == schemas.TypeSelect && !f.Multiple:
+			case f.Type == schemas.TypeSelect && !f.Multiple && f.Name != oc.field:
+				// (a lead's lifecycle field is its outcome: never a feature)
 				r.Cats[f.Name] = row.GetString(f.Name)
 			case f.Type == schemas.TypeOwner && !f.Multiple:
 				r.Cats[f.Name] = users[row.GetString(f.Name)]
@@ -269,13 +267,16 @@ func load(app core.App, reg *schemas.Registry, object string, only []*core.Recor
 		if f := o.Field("closed_at"); f != nil {
 			r.ClosedAt = row.GetDateTime(f.Name).Time()
 		}
+		if oc.lead {
+			updated[r.ID] = row.GetDateTime(schemas.FieldUpdated).Time()
+		}
 		if f := o.Field("expected_close"); f != nil {
 			r.ExpectedClose = row.GetDateTime(f.Name).Time()
 		}
 		byID[r.ID] = r
 		out = append(out, r)
 	}
-	if err := loadStages(app, object, sf.Name, ids, byID); err != nil {
+	if err := loadStages(app, object, oc.field, ids, byID); err != nil {
 		return nil, err
 	}
 	if err := loadActivities(app, reg, object, ids, byID); err != nil {
@@ -283,19 +284,17 @@ func load(app core.App, reg *schemas.Registry, object string, only []*core.Recor
 	}
 	for _, r := range out {
 		if r.Closed && r.ClosedAt.IsZero() {
-			if n := len(r.Stages); n > 0 {
+			switch n := len(r.Stages); {
+			case n > 0:
 				r.ClosedAt = r.Stages[n-1].At
-			} else {
+			case !updated[r.ID].IsZero():
+				r.ClosedAt = updated[r.ID]
+			default:
 				r.ClosedAt = r.Created
 			}
 		}
 	}
-	d := &Data{Object: object, Records: out, StageProb: map[string]float64{}, StageLabels: map[string]string{}}
-	for _, st := range pipe.Stages {
-		d.StageProb[st.Name] = st.Probability / 100
-		d.StageLabels[st.Name] = st.Label
-	}
-	return d, nil
+	return &Data{Object: object, Records: out, StageProb: oc.prob, StageLabels: oc.labels, Lead: oc.lead}, nil
 }
 
 // loadStages reads the stage history of the records of byID (of the records ids only, when

@@ -138,12 +138,11 @@ func (s *Service) TrainAndSave(app core.App, object string) (*Report, int, error
 	return rep, v, err
 }
 
-// RetrainAll retrains every object that has a pipeline, as the schedule does, and logs
+// RetrainAll retrains every object that has a pipeline, and every lead object, as the schedule does, and logs
 // what it did.
 func (s *Service) RetrainAll(app core.App) {
 	for _, o := range s.reg.Objects() {
-		sf := o.StageField()
-		if sf == nil || o.Pipeline(sf.Pipeline) == nil {
+		if !Scorable(o) {
 			continue
 		}
 		rep, v, err := s.TrainAndSave(app, o.Name)

@@ -9,7 +9,7 @@ import {
 } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Modal, toast } from './ui.js';
 import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOptions } from './fields.js';
-import { hasScore, useScores, ScoreBadge } from './score.js';
+import { hasScore, useScores, ScoreBadge, scoreLabel } from './score.js';
 
 const perPage = 50;
 const defaultSort = '-@rowid'; // newest first, on the primary key
@@ -172,7 +172,7 @@ export function List({ object, viewId }) {
       <thead><tr><th class="pick"><input type="checkbox" aria-label="Select all on this page" data-testid="select-all"
         checked=${items.length > 0 && items.every((r) => selected.includes(r.id))}
         onChange=${(e) => setSelected(e.target.checked ? [...new Set([...selected, ...items.map((r) => r.id)])] : selected.filter((id) => !items.some((r) => r.id === id)))} /></th>${cols.map((f) => html`<th key=${f.name} onClick=${() => sortBy(f.name)} class="sortable">
-        ${fieldLabel(f)} ${view.sort === f.name ? '▲' : view.sort === '-' + f.name ? '▼' : ''}</th>`)}${scored ? html`<th title="Win probability: the model's, else the stage's">Win %</th>` : null}</tr></thead>
+        ${fieldLabel(f)} ${view.sort === f.name ? '▲' : view.sort === '-' + f.name ? '▼' : ''}</th>`)}${scored ? html`<th title="The model's probability, else the stage's">${scoreLabel(o)} %</th>` : null}</tr></thead>
       <tbody>${items.map((r) => html`<tr key=${r.id} onClick=${() => navigate(recordHref(object, r.id).slice(1))}>
         <td class="pick" onClick=${(e) => e.stopPropagation()}><input type="checkbox" data-id=${r.id} aria-label="Select"
           checked=${selected.includes(r.id)} onChange=${(e) => setSelected(e.target.checked ? [...selected, r.id] : selected.filter((x) => x !== r.id))} /></td>

@@ -7,8 +7,12 @@ import { useEffect, useState } from 'preact/hooks';
 import { relata, formatDate, formatPercent } from './api.js';
 import { html } from './ui.js';
 
-// hasScore: records of an object with a stage field get a win probability.
-export const hasScore = (o) => !!o && o.fields.some((f) => f.type === 'stage');
+// hasScore: records of an object with a stage field get a win probability; those of a lead
+// object (a lifecycle_stage select with a "disqualified" option) a conversion probability.
+export const isLead = (o) => !!o && !o.fields.some((f) => f.type === 'stage')
+  && o.fields.some((f) => f.name === 'lifecycle_stage' && f.type === 'select' && (f.options || []).some((x) => (x.value ?? x) === 'disqualified'));
+export const hasScore = (o) => !!o && (o.fields.some((f) => f.type === 'stage') || isLead(o));
+export const scoreLabel = (o) => (isLead(o) ? 'Conversion' : 'Win');
 
 // useScores scores the records ids of object (at most 200 at a time) in one request per
 // change of ids, and returns { id: score } (empty while loading or when scoring fails).
@@ -35,7 +39,8 @@ function band(p) {
 // ScoreBadge is a score as a compact percentage; its title lists the top factors.
 export function ScoreBadge({ score }) {
   if (!score) return null;
-  const title = (score.source === 'model' ? 'Win probability (model)' : 'Stage probability (no model trained yet)')
+  const kind = score.kind === 'conversion' ? 'Conversion' : 'Win';
+  const title = (score.source === 'model' ? `${kind} probability (model)` : 'Stage probability (no model trained yet)')
     + (score.factors?.length ? '\n' + score.factors.map((f) => f.text).join('\n') : '');
   return html`<span class=${'score-badge ' + band(score.p)} data-testid="score-badge" title=${title}>${Math.round(score.p * 100)}%</span>`;
 }
@@ -46,11 +51,11 @@ export function ScorePanel({ object: o, id, version }) {
   const s = scores[id];
   if (!hasScore(o) || !s) return null;
   return html`<div class="panel score-panel" data-testid="score-panel">
-    <h2>Win probability</h2>
+    <h2>${s.kind === 'conversion' ? 'Conversion probability' : 'Win probability'}</h2>
     <div class="score-figures">
       <div><div class=${'score-big ' + band(s.p)} data-testid="score-p">${formatPercent(s.p)}</div>
         <div class="muted small">${s.source === 'model' ? 'model' : 'stage (no model yet)'}</div></div>
-      <div><div class="score-big muted" data-testid="score-stage">${formatPercent(s.stageP)}</div><div class="muted small">stage</div></div>
+      <div><div class="score-big muted" data-testid="score-stage">${formatPercent(s.stageP)}</div><div class="muted small">${s.kind === 'conversion' ? 'lifecycle stage' : 'stage'}</div></div>
     </div>
     ${s.factors.length ? html`<ul class="factors" data-testid="score-factors">${s.factors.map((f) => html`<li key=${f.feature}
       class=${f.effect >= 0 ? 'up' : 'down'}>${f.text}</li>`)}</ul>` : null}
