@@ -180,8 +180,8 @@ func intParam(re *core.RequestEvent, name string, def, lo, hi int) (int, error) 
 	return n, nil
 }
 
-// apiForecast answers GET /api/relata/forecast/{object}?months=N over the records the caller
-// may list.
+// apiForecast answers GET /api/relata/forecast/{object}?months=N[&pipeline=P] over the records
+// the caller may list.
 func (s *Service) apiForecast(re *core.RequestEvent) error {
 	months, err := intParam(re, "months", 6, 1, 24)
 	if err != nil {
@@ -191,7 +191,7 @@ func (s *Service) apiForecast(re *core.RequestEvent) error {
 	if err != nil {
 		return re.BadRequestError("", err)
 	}
-	out, err := s.Forecast(re.App, schemas.Request(info), re.Request.PathValue("object"), ForecastOptions{Months: months})
+	out, err := s.Forecast(re.App, schemas.Request(info), re.Request.PathValue("object"), ForecastOptions{Months: months, Pipeline: re.Request.URL.Query().Get("pipeline")})
 	return s.answer(re, out, err)
 }
 

@@ -126,7 +126,7 @@ type cachedBacktest struct {
 // monthly models on those only), for the last months full months. Results are reused for
 // [backtestTTL] per set of records.
 func (s *Service) BacktestFor(app core.App, c schemas.Caller, object string, months int) (*Backtest, error) {
-	o, _, _, err := s.pipelineOf(object)
+	o, _, _, err := s.pipelineOf(object, "")
 	if err != nil {
 		return nil, err
 	}

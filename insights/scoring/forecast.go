@@ -36,6 +36,9 @@ type ForecastOptions struct {
 	Months int
 	// Now is the moment of the forecast (default: now).
 	Now time.Time
+	// Pipeline picks the stage field whose pipeline it is, when the object has several
+	// (default: the first stage field's).
+	Pipeline string
 }
 
 // Amounts are sums in the base currency over a month, a rep, a team or the whole window.
@@ -144,16 +147,17 @@ type UnknownObjectError struct{ Name string }
 
 func (e *UnknownObjectError) Error() string { return fmt.Sprintf("no object named %q", e.Name) }
 
-func (s *Service) pipelineOf(object string) (*schemas.Object, *schemas.Field, *schemas.Pipeline, error) {
+func (s *Service) pipelineOf(object, pipeline string) (*schemas.Object, *schemas.Field, *schemas.Pipeline, error) {
 	o, ok := s.reg.Object(object)
 	if !ok {
 		return nil, nil, nil, &UnknownObjectError{Name: object}
 	}
-	sf := o.StageField()
-	if sf == nil || o.Pipeline(sf.Pipeline) == nil {
-		return nil, nil, nil, ErrNoPipeline
+	for _, f := range o.Fields {
+		if f.Type == schemas.TypeStage && (pipeline == "" || f.Pipeline == pipeline) && o.Pipeline(f.Pipeline) != nil {
+			return o, f, o.Pipeline(f.Pipeline), nil
+		}
 	}
-	return o, sf, o.Pipeline(sf.Pipeline), nil
+	return nil, nil, nil, ErrNoPipeline
 }
 
 func monthStart(t time.Time) time.Time {
@@ -164,7 +168,7 @@ func monthStart(t time.Time) time.Time {
 // Forecast computes the forecast of object for c over the records c may list
 // ([schemas.ListQuery]); quotas are those c may list whose period overlaps the window.
 func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts ForecastOptions) (*ForecastReport, error) {
-	o, sf, pipe, err := s.pipelineOf(object)
+	o, sf, pipe, err := s.pipelineOf(object, opts.Pipeline)
 	if err != nil {
 		return nil, err
 	}

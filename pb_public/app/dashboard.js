@@ -89,7 +89,7 @@ export function Dashboard({ object, pipeline }) {
       <div class="kpi"><div class="label">Win rate</div><div class="value" data-testid="kpi-win-rate">${closed ? formatPercent(p.won.count / closed) : '—'}</div><div class="muted small">of ${closed} closed</div></div>
       <div class="kpi"><div class="label">Average time to close</div><div class="value" data-testid="kpi-days-to-close">${cycle.daysToClose.count ? formatDays(cycle.daysToClose.days) : '—'}</div><div class="muted small">${cycle.daysToClose.count} won with dates</div></div>
     </div>
-    <${ForecastSection} object=${o} />
+    <${ForecastSection} object=${o} pipeline=${pipe} />
     <div class="charts">
       ${codes.length > 1 || (codes.length === 1 && codes[0] !== cur) ? html`<div class="panel">
         <h2>By currency</h2>

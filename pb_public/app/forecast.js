@@ -13,17 +13,17 @@ const monthLabel = (m) => {
   return new Date(Date.UTC(y, mm - 1, 1)).toLocaleDateString(undefined, { month: 'short', year: 'numeric', timeZone: 'UTC' });
 };
 
-export function ForecastSection({ object: o }) {
+export function ForecastSection({ object: o, pipeline }) {
   const [fc, setFc] = useState(null);
   const [bt, setBt] = useState(null);
   const [by, setBy] = useState('reps');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const load = () => {
-    relata(`/forecast/${o.name}?months=6`).then((r) => { setFc(r); setError(''); }).catch((err) => setError(errorMessage(err)));
+    relata(`/forecast/${o.name}?months=6${pipeline ? '&pipeline=' + encodeURIComponent(pipeline) : ''}`).then((r) => { setFc(r); setError(''); }).catch((err) => setError(errorMessage(err)));
     relata(`/forecast/${o.name}/backtest?months=12`).then(setBt).catch(() => setBt({ months: [] }));
   };
-  useEffect(load, [o.name]);
+  useEffect(load, [o.name, pipeline]);
   if (error) return html`<${ErrorBox} error=${error} />`;
   if (!fc) return html`<${Spinner} label="Forecast…" />`;
   const money = (v) => formatMoney(v, fc.currency);
