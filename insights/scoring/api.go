@@ -38,8 +38,9 @@ type Result struct {
 	Version   int        `json:"version,omitempty"`
 	TrainedAt *time.Time `json:"trainedAt,omitempty"`
 	AUC       *float64   `json:"auc,omitempty"`
-	// AsOf is the moment the record is scored at: now, or its close.
+	// AsOf is the moment the record is scored at: now, or its close (Closed).
 	AsOf    time.Time `json:"asOf"`
+	Closed  bool      `json:"closed,omitempty"`
 	Factors []Factor  `json:"factors"`
 }
 
@@ -70,7 +71,7 @@ func (s *Service) ScoreRecords(app core.App, object string, recs []*core.Record,
 	for _, r := range d.Records {
 		at := r.ScoredAt(now)
 		snap := r.At(at)
-		res := &Result{Object: d.Object, ID: r.ID, AsOf: at.UTC(), Factors: []Factor{}}
+		res := &Result{Object: d.Object, ID: r.ID, AsOf: at.UTC(), Closed: r.Closed, Factors: []Factor{}}
 		res.StageP = d.StageProb[r.Stage]
 		res.Kind = "win"
 		if d.Lead {

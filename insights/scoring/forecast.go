@@ -137,6 +137,9 @@ type ForecastReport struct {
 	// Outside counts the open records left out: no expected close, or one after the window.
 	// Records expected to close before the current month count in the current month.
 	Outside int `json:"outside"`
+	// Unconverted counts the records left out because their currency has no exchange rate
+	// (never counted 1:1; see [schemas.LoadRates]).
+	Unconverted int `json:"unconverted,omitempty"`
 }
 
 // ErrNoPipeline is returned for an object without a stage field.
@@ -276,6 +279,10 @@ func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts F
 				if u := users[owner]; u != nil {
 					team = u.GetString("team")
 				}
+			}
+			if r.Unconverted {
+				out.Unconverted++
+				continue
 			}
 			if r.Won {
 				if r.ClosedAt.Before(start) || !r.ClosedAt.Before(end) {

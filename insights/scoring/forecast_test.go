@@ -50,6 +50,7 @@ func TestForecastByRepTeamAndQuotas(t *testing.T) {
 	deal(bob.Id, "won", 300, "EUR", "", now)
 	deal(carol.Id, "won", 100, "EUR", "", now)
 	deal(alice.Id, "lost", 5000, "EUR", day(this), now)
+	deal(bob.Id, "proposal", 100000, "JPY", day(this), time.Time{}) // no JPY rate: left out, never 1:1
 	schemastest.MustCreate(t, app, schemas.QuotasCollection, map[string]any{"user": alice.Id, "period": "month", "start": this, "amount": 2000, "currency": "USD"})
 	schemastest.MustCreate(t, app, schemas.QuotasCollection, map[string]any{"team": "north", "period": "quarter", "start": quarter, "amount": 3000})
 
@@ -58,7 +59,7 @@ func TestForecastByRepTeamAndQuotas(t *testing.T) {
 	if code := schemastest.Call(t, srv, "GET", "/api/relata/forecast/deals?months=3", mgrTok, nil, &fc); code != 200 {
 		t.Fatalf("manager: %d", code)
 	}
-	if fc.Currency != "EUR" || fc.Source != "stage" || fc.Categories != "probability" || fc.Outside != 1 || len(fc.Months) != 3 {
+	if fc.Currency != "EUR" || fc.Source != "stage" || fc.Categories != "probability" || fc.Outside != 1 || fc.Unconverted != 1 || len(fc.Months) != 3 {
 		t.Fatalf("forecast %+v", fc)
 	}
 	want := scoring.Amounts{Count: 4, Total: 3700, Stage: 2015, Model: 2015, Commit: 1800, BestCase: 2800, Won: 1300}

@@ -38,8 +38,11 @@ type Record struct {
 	Closed, Won bool
 	// ClosedAt is when the record closed (closed_at, else its last stage change).
 	ClosedAt time.Time
-	// Amount is the record's amount in the base currency (0 when it has none).
-	Amount float64
+	// Amount is the record's amount in the base currency (0 when it has none). When its
+	// currency has no rate, Amount is in that currency and Unconverted is set: the model
+	// reads it as is, sums in the base currency (the forecast) leave it out.
+	Amount      float64
+	Unconverted bool
 	// ExpectedClose is the expected_close date, when the object has one and it is set.
 	ExpectedClose time.Time
 	// Cats holds the categorical values by label ("source", "owner", "industry"); they are
@@ -238,6 +241,8 @@ func load(app core.App, reg *schemas.Registry, object string, only []*core.Recor
 				v := row.GetFloat(f.Name)
 				if conv, ok := rates.Convert(v, code); ok {
 					v = conv
+				} else if v != 0 {
+					r.Unconverted = true
 				}
 				r.Amount = v
 			case f.Type == schemas.TypeSelect && !f.Multiple && f.Name != oc.field:

@@ -47,7 +47,8 @@ export function ForecastSection({ object: o, pipeline }) {
       <span class="muted small" data-testid="forecast-source">${fc.source === 'model'
         ? `weighted by the stage probability and by model v${fc.version}` : 'no model yet: weighted by the stage probability only'}
         · commit / best case ${fc.categories === 'field' ? 'from the forecast category field' : 'from the win probability (≥ 70 % / ≥ 40 %)'}
-        ${fc.outside ? ` · ${fc.outside} open without a close date in the window` : ''}</span>
+        ${fc.outside ? ` · ${fc.outside} open without a close date in the window` : ''}
+        ${fc.unconverted ? ` · ${fc.unconverted} left out: no exchange rate for their currency` : ''}</span>
       <div class="spacer"></div>
       ${me()?.role === 'admin' ? html`<button data-testid="retrain" disabled=${busy} onClick=${retrain}>${busy ? 'Training…' : 'Retrain model'}</button>` : null}
     </div>

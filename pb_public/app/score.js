@@ -36,9 +36,10 @@ function band(p) {
   return p >= 0.6 ? 'high' : p >= 0.3 ? 'mid' : 'low';
 }
 
-// ScoreBadge is a score as a compact percentage; its title lists the top factors.
+// ScoreBadge is a score as a compact percentage; its title lists the top factors. Closed
+// records (won, lost, converted, disqualified) show none: their outcome is known.
 export function ScoreBadge({ score }) {
-  if (!score) return null;
+  if (!score || score.closed) return null;
   const kind = score.kind === 'conversion' ? 'Conversion' : 'Win';
   const title = (score.source === 'model' ? `${kind} probability (model)` : 'Stage probability (no model trained yet)')
     + (score.factors?.length ? '\n' + score.factors.map((f) => f.text).join('\n') : '');
