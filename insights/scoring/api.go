@@ -131,25 +131,23 @@ func (s *Service) hideUnseen(app core.App, c schemas.Caller, rec *core.Record, r
 
 func (s *Service) routes(se *core.ServeEvent) {
 	g := se.Router.Group("/api/relata/score")
-	g.Bind(apis.RequireAuth(), &hook.Handler[*core.RequestEvent]{Id: "relata.scoring.users", Func: func(re *core.RequestEvent) error {
-		if re.HasSuperuserAuth() || re.Auth.Collection().Name == schemas.UsersCollection {
-			return re.Next()
-		}
-		return re.ForbiddenError("Only CRM users can read scores.", nil)
-	}})
+	g.Bind(apis.RequireAuth(), &hook.Handler[*core.RequestEvent]{Id: "relata.scoring.users", Func: crmUsers})
 	g.GET("/{object}", s.apiScoreMany)
 	g.GET("/{object}/{id}", s.apiScore)
 	g.POST("/{object}/train", s.apiTrain)
 
 	f := se.Router.Group("/api/relata/forecast")
-	f.Bind(apis.RequireAuth(), &hook.Handler[*core.RequestEvent]{Id: "relata.scoring.forecast-users", Func: func(re *core.RequestEvent) error {
-		if re.HasSuperuserAuth() || re.Auth.Collection().Name == schemas.UsersCollection {
-			return re.Next()
-		}
-		return re.ForbiddenError("Only CRM users can read forecasts.", nil)
-	}})
+	f.Bind(apis.RequireAuth(), &hook.Handler[*core.RequestEvent]{Id: "relata.scoring.forecast-users", Func: crmUsers})
 	f.GET("/{object}", s.apiForecast)
 	f.GET("/{object}/backtest", s.apiBacktest)
+}
+
+// crmUsers lets CRM users and superusers through.
+func crmUsers(re *core.RequestEvent) error {
+	if re.HasSuperuserAuth() || re.Auth.Collection().Name == schemas.UsersCollection {
+		return re.Next()
+	}
+	return re.ForbiddenError("Only CRM users can read scores and forecasts.", nil)
 }
 
 // apiTrain retrains the model of an object now (admins only) and answers with its figures.

@@ -167,14 +167,7 @@ func TestAPIScoreAsWhoeverMayView(t *testing.T) {
 	alice, aliceTok := schemastest.NewUser(t, app, "alice@example.com", schemas.RoleSales, "north")
 	_, bobTok := schemastest.NewUser(t, app, "bob@example.com", schemas.RoleSales, "north")
 	_, mgrTok := schemastest.NewUser(t, app, "manager@example.com", schemas.RoleManager, "")
-	deal, err := app.FindRecordById("deals", "lkd000000000002")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deal.Set("owner", alice.Id)
-	if err := app.Save(deal); err != nil {
-		t.Fatal(err)
-	}
+	giveOpenDeal(t, app, alice)
 	srv := schemastest.Serve(t, app)
 	const path = "/api/relata/score/deals/lkd000000000002"
 
@@ -212,6 +205,19 @@ func TestAPIScoreAsWhoeverMayView(t *testing.T) {
 		if code := schemastest.Call(t, srv, "GET", c.path, c.token, nil, nil); code != c.want {
 			t.Errorf("%s: %d; want %d", c.name, code, c.want)
 		}
+	}
+}
+
+// giveOpenDeal makes user the owner of the open deal of testdata/leakage.
+func giveOpenDeal(t *testing.T, app core.App, user *core.Record) {
+	t.Helper()
+	deal, err := app.FindRecordById("deals", "lkd000000000002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deal.Set("owner", user.Id)
+	if err := app.Save(deal); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -262,14 +268,7 @@ func TestAPIScoreManyAsTheCaller(t *testing.T) {
 	alice, aliceTok := schemastest.NewUser(t, app, "alice@example.com", schemas.RoleSales, "north")
 	bob, _ := schemastest.NewUser(t, app, "bob@example.com", schemas.RoleSales, "south")
 	_, mgrTok := schemastest.NewUser(t, app, "manager@example.com", schemas.RoleManager, "")
-	deal, err := app.FindRecordById("deals", "lkd000000000002")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deal.Set("owner", alice.Id)
-	if err := app.Save(deal); err != nil {
-		t.Fatal(err)
-	}
+	giveOpenDeal(t, app, alice)
 	bobs := schemastest.MustCreate(t, app, "deals", map[string]any{"name": "Bob's", "stage": "proposal", "owner": bob.Id,
 		"source": "website", "company": "lkc000000000001"})
 	// Only managers may view companies here: a sales rep must not learn a company's industry
