@@ -386,7 +386,9 @@ func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts F
 			qp.Label = "Team " + qp.Team
 		}
 	}
-	out.Quotas = quotas
+	if quotas != nil {
+		out.Quotas = quotas
+	}
 	return out, nil
 }
 

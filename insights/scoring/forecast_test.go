@@ -119,6 +119,25 @@ func TestForecastByRepTeamAndQuotas(t *testing.T) {
 		t.Errorf("alice's attainment %v; want her own 0.5 and the team's 0.3 (900 of 3,000: bob's deals are not hers to see)", a)
 	}
 
+	// Without quotas the list is empty, not null (the dashboard reads its length).
+	var raw map[string]any
+	if code := schemastest.Call(t, srv, "GET", "/api/relata/forecast/deals?months=1", aliceTok, nil, &raw); code != 200 {
+		t.Fatalf("one month: %d", code)
+	}
+	if q, ok := raw["quotas"].([]any); !ok || len(q) != 2 {
+		t.Errorf("quotas of this month = %#v", raw["quotas"])
+	}
+	if _, err := app.DB().NewQuery("DELETE FROM quotas").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	raw = nil
+	schemastest.Call(t, srv, "GET", "/api/relata/forecast/deals", aliceTok, nil, &raw)
+	for _, k := range []string{"quotas", "reps", "teams", "months"} {
+		if _, ok := raw[k].([]any); !ok {
+			t.Errorf("%s = %#v; want a list", k, raw[k])
+		}
+	}
+
 	var bt scoring.Backtest
 	if code := schemastest.Call(t, srv, "GET", "/api/relata/forecast/deals/backtest?months=4", aliceTok, nil, &bt); code != 200 || len(bt.Months) != 4 {
 		t.Errorf("backtest: %d %+v", code, bt)

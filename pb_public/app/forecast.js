@@ -28,7 +28,7 @@ export function ForecastSection({ object: o, pipeline }) {
   if (!fc) return html`<${Spinner} label="Forecast…" />`;
   const money = (v) => formatMoney(v, fc.currency);
   const t = fc.total;
-  const groups = by === 'reps' ? fc.reps : fc.teams;
+  const groups = (by === 'reps' ? fc.reps : fc.teams) || [];
   const retrain = async () => {
     setBusy(true);
     try {
@@ -83,7 +83,7 @@ export function ForecastSection({ object: o, pipeline }) {
           <tbody>${groups.map((g) => html`<tr key=${g.key}><td>${g.label}</td><td>${g.count}</td><td>${money(g.total)}</td>
             <td>${money(g.stage)}</td><td>${money(g.model)}</td><td>${money(g.commit)}</td><td>${money(g.bestCase)}</td><td>${money(g.won)}</td></tr>`)}</tbody></table>
         <h3>Quotas</h3>
-        ${fc.quotas.length ? html`<table class="numbers" data-testid="quotas"><thead><tr><th>Who</th><th>Period</th><th>Quota</th><th>Won</th><th>Attainment</th><th>Expected (model)</th></tr></thead>
+        ${fc.quotas?.length ? html`<table class="numbers" data-testid="quotas"><thead><tr><th>Who</th><th>Period</th><th>Quota</th><th>Won</th><th>Attainment</th><th>Expected (model)</th></tr></thead>
           <tbody>${fc.quotas.map((q) => html`<tr key=${q.id}><td>${q.label}</td><td>${q.period}</td>
             <td title=${q.currency !== fc.currency ? formatMoney(q.original, q.currency) : ''}>${q.unconverted ? html`<span class="bad">no ${q.currency} rate</span>` : money(q.quota)}</td>
             <td>${money(q.won)}</td>
@@ -93,7 +93,7 @@ export function ForecastSection({ object: o, pipeline }) {
       </div>
       <div class="panel wide" data-testid="backtest">
         <h2>Backtest: forecast on the 1st of each month against what was won</h2>
-        ${!bt ? html`<${Spinner} label="Backtest…" />` : !bt.months.length ? html`<p class="muted">No history to backtest.</p>` : html`
+        ${!bt ? html`<${Spinner} label="Backtest…" />` : !bt.months?.length ? html`<p class="muted">No history to backtest.</p>` : html`
           <${ChartBox} label="Backtest" config=${{
             type: 'line',
             data: { labels: bt.months.map((m) => monthLabel(m.month)), datasets: [
