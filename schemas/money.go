@@ -23,6 +23,10 @@ const (
 	// base), effective (the date from which the rate holds). Only rates whose base is the
 	// current base currency are used, so changing the base never reuses rates silently.
 	ExchangeRatesCollection = "exchange_rates"
+	// QuotasCollection holds sales quotas: a user or a team, a period (month or quarter,
+	// from its first day "start"), an amount and its currency. The forecast compares each
+	// with the amount won in its period (package insights/scoring).
+	QuotasCollection = "quotas"
 	// DefaultBaseCurrency is the base currency until an admin sets another.
 	DefaultBaseCurrency = "EUR"
 )

@@ -244,6 +244,7 @@ var collectionPolicies = map[string]policy{
 	"relata_assignment_turns": readNobody,
 	"relata_settings":         readAllWriteAdmin,
 	"exchange_rates":          readAllWriteAdmin,
+	"quotas":                  readAllWriteAdmin,
 	"relata_audit":            readNobody, // read through /api/relata/audit, never written through the API
 	"relata_trash":            readNobody, // read and restored through /api/relata/trash
 	"privacy_requests":        {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
@@ -467,6 +468,13 @@ func (e *matrixEnv) routes() []route {
 		{method: "GET", pattern: "/api/relata/trash", path: "/api/relata/trash", allowed: users},
 		{method: "POST", pattern: "/api/relata/trash/{id}/restore", path: "/api/relata/trash/not-an-entry/restore", allowed: nil},
 		{method: "GET", pattern: "/api/relata/score/{object}/{id}", path: "/api/relata/score/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
+		// Bulk scoring answers every CRM user, with only the records each may view (TestAPIScoreManyAsTheCaller).
+		{method: "GET", pattern: "/api/relata/score/{object}", path: "/api/relata/score/deals?ids=" + carolDeal, allowed: users},
+		// Retraining on demand is for admins (the demo has too few closed deals: it answers the fallback).
+		{method: "POST", pattern: "/api/relata/score/{object}/train", path: "/api/relata/score/deals/train", allowed: []actor{admin}},
+		// Forecasts answer every CRM user over what each may list (TestForecastByRepTeamAndQuotas).
+		{method: "GET", pattern: "/api/relata/forecast/{object}", path: "/api/relata/forecast/deals", allowed: users},
+		{method: "GET", pattern: "/api/relata/forecast/{object}/backtest", path: "/api/relata/forecast/deals/backtest?months=3", allowed: users},
 		// PocketBase's administration API is for superusers only, CRM admins included.
 		{method: "GET", pattern: "/api/collections", path: "/api/collections", allowed: nil},
 		{method: "GET", pattern: "/api/settings", path: "/api/settings", allowed: nil},

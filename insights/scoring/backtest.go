@@ -1,8 +1,15 @@
 package scoring
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"math"
 	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
 )
 
 // Month is one month of a [Backtest]: what each method forecast at the start of the month
@@ -104,4 +111,74 @@ func examplesAlong(recs []*Record, step int) ([]Snapshot, []bool) {
 		won = append(won, r.Won)
 	}
 	return snaps, won
+}
+
+// backtestTTL is how long a caller's backtest is reused: it forecasts past months, which
+// change only when old records are edited.
+const backtestTTL = 10 * time.Minute
+
+type cachedBacktest struct {
+	at time.Time
+	bt *Backtest
+}
+
+// BacktestFor runs [RunBacktest] over the records of object that c may list (and trains its
+// monthly models on those only), for the last months full months. Results are reused for
+// [backtestTTL] per set of records.
+func (s *Service) BacktestFor(app core.App, c schemas.Caller, object string, months int) (*Backtest, error) {
+	o, _, _, err := s.pipelineOf(object, "")
+	if err != nil {
+		return nil, err
+	}
+	coll, err := app.FindCachedCollectionByNameOrId(o.Name)
+	if err != nil {
+		return nil, err
+	}
+	q, err := schemas.ListQuery(app, coll, c)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	if err := q.Select("[[" + coll.Name + ".id]]").Distinct(true).OrderBy(coll.Name + ".id").Column(&ids); err != nil {
+		return nil, fmt.Errorf("read %s: %w", o.Name, err)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00", o.Name, months)
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	key := hex.EncodeToString(h.Sum(nil))
+	s.mu.RLock()
+	hit, ok := s.backtests[key]
+	s.mu.RUnlock()
+	if ok && time.Since(hit.at) < backtestTTL {
+		return hit.bt, nil
+	}
+	d, err := Load(app, s.reg, o.Name)
+	if err != nil {
+		return nil, err
+	}
+	visible := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		visible[id] = true
+	}
+	kept := d.Records[:0]
+	for _, r := range d.Records {
+		if visible[r.ID] {
+			kept = append(kept, r)
+		}
+	}
+	d.Records = kept
+	bt, err := RunBacktest(d, months, time.Now(), s.opts)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.backtests == nil || len(s.backtests) > 100 {
+		s.backtests = map[string]cachedBacktest{}
+	}
+	s.backtests[key] = cachedBacktest{at: time.Now(), bt: bt}
+	s.mu.Unlock()
+	return bt, nil
 }

@@ -99,7 +99,7 @@ func (s *Service) explainCommand() *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:          "explain OBJECT ID",
-		Short:        "Show a record's win probability and the factors behind it (as of now, or of its close)",
+		Short:        "Show a record's win (or, for leads, conversion) probability and the factors behind it (as of now, or of its close)",
 		Example:      "  relata score explain deals dea000000000002",
 		Args:         cobra.ExactArgs(2),
 		SilenceUsage: true,
@@ -128,7 +128,10 @@ func (s *Service) explainCommand() *cobra.Command {
 				return err
 			}
 			if asJSON {
-				res := &Result{Object: args[0], ID: rec.ID, AsOf: at.UTC(), Factors: []Factor{}}
+				res := &Result{Object: args[0], ID: rec.ID, AsOf: at.UTC(), Factors: []Factor{}, Kind: "win", StageP: d.StageProb[rec.Stage]}
+				if d.Lead {
+					res.Kind = "conversion"
+				}
 				if stored == nil {
 					res.P, res.Source = d.StagePredict(snap, 0.5), "stage"
 				} else {
@@ -148,7 +151,11 @@ func (s *Service) explainCommand() *cobra.Command {
 				return nil
 			}
 			p, factors := stored.Model.Explain(snap, n)
-			fmt.Fprintf(out, "%s %s: %.0f %% win probability (%s; model version %d of %s)\n", args[0], args[1], 100*p, when,
+			kind := "win"
+			if d.Lead {
+				kind = "conversion"
+			}
+			fmt.Fprintf(out, "%s %s: %.0f %% %s probability (%s; model version %d of %s)\n", args[0], args[1], 100*p, kind, when,
 				stored.Version, stored.TrainedAt.UTC().Format(time.DateOnly))
 			for _, f := range factors {
 				fmt.Fprintf(out, "  %s\n", f.Text)

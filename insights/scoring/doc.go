@@ -1,7 +1,9 @@
-// Package scoring predicts the win probability of records in a pipeline (deals) from the
-// organisation's own closed records and explains each prediction in words; backtests the
-// forecasts it makes; and computes rule-based scores (fit and decaying behaviour rules,
-// grades A–D; see [RuleSet]).
+// Package scoring predicts the win probability of records in a pipeline (deals) and the
+// conversion probability of leads (contacts: converted against disqualified; see
+// [DefaultLeads]) from the organisation's own closed records and explains each prediction in
+// words; forecasts the pipeline by month, rep and team with quotas ([Service.Forecast]) and
+// backtests the forecasts it makes; and computes rule-based scores (fit and decaying
+// behaviour rules, grades A–D; see [RuleSet]).
 //
 // Every feature is computed as of the moment of scoring: for an open record that is now, for
 // a closed record the moment it closed, so nothing that happened after the outcome (the
@@ -15,4 +17,13 @@
 //	report, _ := scoring.Evaluate(d, scoring.Options{})
 //	m, _ := scoring.TrainAll(d, scoring.Options{})
 //	p, factors := m.Explain(d.Records[0].At(time.Now()), 3)
+//
+// Routes (CRM users and superusers; reads follow the caller's access through package
+// schemas' access check):
+//
+//	GET  /api/relata/score/{object}/{id}            one record's probability and factors
+//	GET  /api/relata/score/{object}?ids=a,b         a page of records, those the caller may view
+//	POST /api/relata/score/{object}/train           retrain now (admins)
+//	GET  /api/relata/forecast/{object}              the forecast with quotas
+//	GET  /api/relata/forecast/{object}/backtest     the backtest of both weightings
 package scoring

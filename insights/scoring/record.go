@@ -38,8 +38,11 @@ type Record struct {
 	Closed, Won bool
 	// ClosedAt is when the record closed (closed_at, else its last stage change).
 	ClosedAt time.Time
-	// Amount is the record's amount in the base currency (0 when it has none).
-	Amount float64
+	// Amount is the record's amount in the base currency (0 when it has none). When its
+	// currency has no rate, Amount is in that currency and Unconverted is set: the model
+	// reads it as is, sums in the base currency (the forecast) leave it out.
+	Amount      float64
+	Unconverted bool
 	// ExpectedClose is the expected_close date, when the object has one and it is set.
 	ExpectedClose time.Time
 	// Cats holds the categorical values by label ("source", "owner", "industry"); they are
@@ -125,6 +128,9 @@ type Data struct {
 	StageProb map[string]float64
 	// StageLabels maps stage names to labels.
 	StageLabels map[string]string
+	// Lead is set for a lead object: "won" means converted, and a record's stage is its
+	// lifecycle value (see [DefaultLeads]).
+	Lead bool
 }
 
 // Load reads every record of object with its stage history and activities. Amounts are
@@ -138,35 +144,44 @@ func Load(app core.App, reg *schemas.Registry, object string) (*Data, error) {
 
 // LoadRecord is [Load] for one record of object: only its own history is read.
 func LoadRecord(app core.App, reg *schemas.Registry, rec *core.Record) (*Record, *Data, error) {
-	d, err := load(app, reg, rec.Collection().Name, rec)
+	d, err := load(app, reg, rec.Collection().Name, []*core.Record{rec})
 	if err != nil {
 		return nil, nil, err
 	}
 	return d.Records[0], d, nil
 }
 
-// load reads one record (one != nil) or all the records of object.
-func load(app core.App, reg *schemas.Registry, object string, one *core.Record) (*Data, error) {
+// LoadRecords is [Load] for the given records of object (all of one collection): only their
+// own histories are read, in one query each for stages and activities. Data.Records keeps
+// the order of recs.
+func LoadRecords(app core.App, reg *schemas.Registry, object string, recs []*core.Record) (*Data, error) {
+	if recs == nil {
+		recs = []*core.Record{} // none, not all
+	}
+	return load(app, reg, object, recs)
+}
+
+// load reads the given records (only != nil) or all the records of object.
+func load(app core.App, reg *schemas.Registry, object string, only []*core.Record) (*Data, error) {
 	o, ok := reg.Object(object)
 	if !ok {
 		return nil, fmt.Errorf("no object named %q (known: %s)", object, strings.Join(reg.ObjectNames(), ", "))
 	}
-	sf := o.StageField()
-	if sf == nil {
-		return nil, fmt.Errorf("%s has no stage field: win probability needs a pipeline with won and lost stages", object)
-	}
-	pipe := o.Pipeline(sf.Pipeline)
-	if pipe == nil {
-		return nil, fmt.Errorf("%s: stage field %s names no pipeline", object, sf.Name)
+	oc, err := outcomeOf(o)
+	if err != nil {
+		return nil, err
 	}
 	rates, err := schemas.LoadRates(app, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	rows := []*core.Record{one}
-	only := ""
-	if one != nil {
-		only = one.Id
+	rows := only
+	var ids []string
+	if only != nil {
+		ids = make([]string, 0, len(only))
+		for _, r := range only {
+			ids = append(ids, r.Id)
+		}
 	} else if rows, err = app.FindAllRecords(object); err != nil {
 		return nil, fmt.Errorf("read %s: %w", object, err)
 	}
@@ -187,9 +202,15 @@ func load(app core.App, reg *schemas.Registry, object string, one *core.Record) 
 			continue
 		}
 		var recs []*core.Record
-		if one != nil {
-			if id := one.GetString(f.Name); id != "" {
-				recs, err = app.FindRecordsByIds(f.Target, []string{id})
+		if only != nil {
+			var targets []string
+			for _, r := range only {
+				if id := r.GetString(f.Name); id != "" && !slices.Contains(targets, id) {
+					targets = append(targets, id)
+				}
+			}
+			if len(targets) > 0 {
+				recs, err = app.FindRecordsByIds(f.Target, targets)
 			}
 		} else {
 			recs, err = app.FindAllRecords(f.Target)
@@ -205,13 +226,11 @@ func load(app core.App, reg *schemas.Registry, object string, one *core.Record) 
 	}
 	byID := make(map[string]*Record, len(rows))
 	out := make([]*Record, 0, len(rows))
+	updated := map[string]time.Time{} // leads without a history closed when last updated
 	for _, row := range rows {
-		r := &Record{ID: row.Id, Created: row.GetDateTime(schemas.FieldCreated).Time(), Stage: row.GetString(sf.Name),
+		r := &Record{ID: row.Id, Created: row.GetDateTime(schemas.FieldCreated).Time(), Stage: row.GetString(oc.field),
 			Cats: map[string]string{}, Counts: map[string]float64{}}
-		if st := pipe.Stage(r.Stage); st != nil {
-			r.Won = st.Won
-			r.Closed = st.Won || st.Lost || st.Closed
-		}
+		r.Won, r.Closed = oc.won[r.Stage], oc.closed(r.Stage)
 		for _, f := range o.Fields {
 			switch {
 			case f.Type == schemas.TypeCurrency && r.Amount == 0:
@@ -222,9 +241,12 @@ func load(app core.App, reg *schemas.Registry, object string, one *core.Record) 
 				v := row.GetFloat(f.Name)
 				if conv, ok := rates.Convert(v, code); ok {
 					v = conv
+				} else if v != 0 {
+					r.Unconverted = true
 				}
 				r.Amount = v
-			case f.Type == schemas.TypeSelect && !f.Multiple:
+			case f.Type == schemas.TypeSelect && !f.Multiple && f.Name != oc.field:
+				// (a lead's lifecycle field is its outcome: never a feature)
 				r.Cats[f.Name] = row.GetString(f.Name)
 			case f.Type == schemas.TypeOwner && !f.Multiple:
 				r.Cats[f.Name] = users[row.GetString(f.Name)]
@@ -250,48 +272,50 @@ func load(app core.App, reg *schemas.Registry, object string, one *core.Record) 
 		if f := o.Field("closed_at"); f != nil {
 			r.ClosedAt = row.GetDateTime(f.Name).Time()
 		}
+		if oc.lead {
+			updated[r.ID] = row.GetDateTime(schemas.FieldUpdated).Time()
+		}
 		if f := o.Field("expected_close"); f != nil {
 			r.ExpectedClose = row.GetDateTime(f.Name).Time()
 		}
 		byID[r.ID] = r
 		out = append(out, r)
 	}
-	if err := loadStages(app, object, sf.Name, only, byID); err != nil {
+	if err := loadStages(app, object, oc.field, ids, byID); err != nil {
 		return nil, err
 	}
-	if err := loadActivities(app, reg, object, only, byID); err != nil {
+	if err := loadActivities(app, reg, object, ids, byID); err != nil {
 		return nil, err
 	}
 	for _, r := range out {
 		if r.Closed && r.ClosedAt.IsZero() {
-			if n := len(r.Stages); n > 0 {
+			switch n := len(r.Stages); {
+			case n > 0:
 				r.ClosedAt = r.Stages[n-1].At
-			} else {
+			case !updated[r.ID].IsZero():
+				r.ClosedAt = updated[r.ID]
+			default:
 				r.ClosedAt = r.Created
 			}
 		}
 	}
-	d := &Data{Object: object, Records: out, StageProb: map[string]float64{}, StageLabels: map[string]string{}}
-	for _, st := range pipe.Stages {
-		d.StageProb[st.Name] = st.Probability / 100
-		d.StageLabels[st.Name] = st.Label
-	}
-	return d, nil
+	return &Data{Object: object, Records: out, StageProb: oc.prob, StageLabels: oc.labels, Lead: oc.lead}, nil
 }
 
-// loadStages reads the stage history of the records of byID (of record only, when set).
-func loadStages(app core.App, object, field, record string, byID map[string]*Record) error {
+// loadStages reads the stage history of the records of byID (of the records ids only, when
+// not nil).
+func loadStages(app core.App, object, field string, ids []string, byID map[string]*Record) error {
 	var rows []struct {
 		Record string `db:"record"`
 		To     string `db:"to"`
 		At     string `db:"at"`
 	}
-	where := dbx.HashExp{"object": object, "field": field}
-	if record != "" {
-		where["record"] = record
+	q := app.DB().Select("record", "to", "at").From("stage_changes").
+		Where(dbx.HashExp{"object": object, "field": field})
+	if ids != nil {
+		q.AndWhere(dbx.In("record", anys(ids)...))
 	}
-	err := app.DB().Select("record", "to", "at").From("stage_changes").
-		Where(where).OrderBy("at ASC", "rowid ASC").All(&rows)
+	err := q.OrderBy("at ASC", "rowid ASC").All(&rows)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("read the stage history of %s: %w", object, err)
 	}
@@ -309,9 +333,9 @@ func loadStages(app core.App, object, field, record string, byID map[string]*Rec
 	return nil
 }
 
-// loadActivities reads the activities of every activity object that links to object (to
-// record only, when set).
-func loadActivities(app core.App, reg *schemas.Registry, object, record string, byID map[string]*Record) error {
+// loadActivities reads the activities of every activity object that links to object (to the
+// records ids only, when not nil).
+func loadActivities(app core.App, reg *schemas.Registry, object string, ids []string, byID map[string]*Record) error {
 	for _, ao := range reg.Objects() {
 		if !ao.Activity {
 			continue
@@ -326,8 +350,8 @@ func loadActivities(app core.App, reg *schemas.Registry, object, record string, 
 			}
 			q := app.DB().Select(f.Name+" AS rec", "created").From(ao.Name).
 				Where(dbx.NewExp("[[" + f.Name + "]] != ''"))
-			if record != "" {
-				q.AndWhere(dbx.HashExp{f.Name: record})
+			if ids != nil {
+				q.AndWhere(dbx.In(f.Name, anys(ids)...))
 			}
 			if ao.Field("done_at") != nil {
 				q.AndSelect("done_at")
@@ -371,6 +395,14 @@ func loadActivities(app core.App, reg *schemas.Registry, object, record string, 
 		slices.SortStableFunc(r.Activities, func(a, b Activity) int { return a.At.Compare(b.At) })
 	}
 	return nil
+}
+
+func anys(ids []string) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }
 
 func parseTime(s string) (time.Time, error) {

@@ -38,13 +38,14 @@ type Service struct {
 	opts     Options
 	rulesDir string
 
-	mu    sync.RWMutex
-	rules []*RuleSet // loaded when serving
+	mu        sync.RWMutex
+	rules     []*RuleSet                // loaded when serving
+	backtests map[string]cachedBacktest // by object, months and the caller's records
 }
 
-// Register adds the "score" command to rootCmd (when set), the route
-// GET /api/relata/score/{object}/{id} and the scheduled retraining to app, and returns the
-// service.
+// Register adds the "score" command to rootCmd (when set), the routes under
+// /api/relata/score and /api/relata/forecast (see the package doc) and the scheduled
+// retraining to app, and returns the service.
 func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error) {
 	if cfg.Registry == nil {
 		return nil, errors.New("scoring: Config.Registry is required")
@@ -137,12 +138,11 @@ func (s *Service) TrainAndSave(app core.App, object string) (*Report, int, error
 	return rep, v, err
 }
 
-// RetrainAll retrains every object that has a pipeline, as the schedule does, and logs
+// RetrainAll retrains every object that has a pipeline, and every lead object, as the schedule does, and logs
 // what it did.
 func (s *Service) RetrainAll(app core.App) {
 	for _, o := range s.reg.Objects() {
-		sf := o.StageField()
-		if sf == nil || o.Pipeline(sf.Pipeline) == nil {
+		if !Scorable(o) {
 			continue
 		}
 		rep, v, err := s.TrainAndSave(app, o.Name)
@@ -191,7 +191,7 @@ func (s *Service) Rescore(app core.App, rec *core.Record) error {
 		}
 		if !loaded && rec.Id != "" {
 			byID := map[string]*Record{rec.Id: {ID: rec.Id}}
-			if err := loadActivities(app, s.reg, o.Name, rec.Id, byID); err != nil {
+			if err := loadActivities(app, s.reg, o.Name, []string{rec.Id}, byID); err != nil {
 				return err
 			}
 			acts, loaded = byID[rec.Id].Activities, true

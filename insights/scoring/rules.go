@@ -309,7 +309,7 @@ func RunRules(app core.App, reg *schemas.Registry, rs *RuleSet, now time.Time, a
 	for _, r := range recs {
 		byID[r.Id] = &Record{ID: r.Id}
 	}
-	if err := loadActivities(app, reg, o.Name, "", byID); err != nil {
+	if err := loadActivities(app, reg, o.Name, nil, byID); err != nil {
 		return nil, 0, err
 	}
 	out := make([]RuleScore, 0, len(recs))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -166,14 +167,7 @@ func TestAPIScoreAsWhoeverMayView(t *testing.T) {
 	alice, aliceTok := schemastest.NewUser(t, app, "alice@example.com", schemas.RoleSales, "north")
 	_, bobTok := schemastest.NewUser(t, app, "bob@example.com", schemas.RoleSales, "north")
 	_, mgrTok := schemastest.NewUser(t, app, "manager@example.com", schemas.RoleManager, "")
-	deal, err := app.FindRecordById("deals", "lkd000000000002")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deal.Set("owner", alice.Id)
-	if err := app.Save(deal); err != nil {
-		t.Fatal(err)
-	}
+	giveOpenDeal(t, app, alice)
 	srv := schemastest.Serve(t, app)
 	const path = "/api/relata/score/deals/lkd000000000002"
 
@@ -214,6 +208,19 @@ func TestAPIScoreAsWhoeverMayView(t *testing.T) {
 	}
 }
 
+// giveOpenDeal makes user the owner of the open deal of testdata/leakage.
+func giveOpenDeal(t *testing.T, app core.App, user *core.Record) {
+	t.Helper()
+	deal, err := app.FindRecordById("deals", "lkd000000000002")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deal.Set("owner", user.Id)
+	if err := app.Save(deal); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestRetrainAllStoresVersions(t *testing.T) {
 	t.Parallel()
 	app, reg, _ := newApp(t)
@@ -250,5 +257,92 @@ func TestRetrainAllStoresVersions(t *testing.T) {
 	}
 	if _, err := scoring.Register(app, nil, scoring.Config{Registry: reg, Schedule: "every monday"}); err == nil || !strings.Contains(err.Error(), `Config.Schedule "every monday"`) {
 		t.Fatalf("bad schedule: %v", err)
+	}
+}
+
+// TestAPIScoreManyAsTheCaller: one request scores a page of records, only those the caller
+// may view, and no factor names a value of a record she may not view.
+func TestAPIScoreManyAsTheCaller(t *testing.T) {
+	t.Parallel()
+	app, _, _ := newApp(t)
+	alice, aliceTok := schemastest.NewUser(t, app, "alice@example.com", schemas.RoleSales, "north")
+	bob, _ := schemastest.NewUser(t, app, "bob@example.com", schemas.RoleSales, "south")
+	_, mgrTok := schemastest.NewUser(t, app, "manager@example.com", schemas.RoleManager, "")
+	giveOpenDeal(t, app, alice)
+	bobs := schemastest.MustCreate(t, app, "deals", map[string]any{"name": "Bob's", "stage": "proposal", "owner": bob.Id,
+		"source": "website", "company": "lkc000000000001"})
+	// Only managers may view companies here: a sales rep must not learn a company's industry
+	// from the words of a factor.
+	companies, err := app.FindCollectionByNameOrId("companies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := `@request.auth.role = "manager"`
+	companies.ViewRule = &rule
+	if err := app.Save(companies); err != nil {
+		t.Fatal(err)
+	}
+	m := &scoring.Model{Object: "deals",
+		Features: []scoring.Feature{
+			{Name: "company.industry=software", Kind: "cat", Key: "company.industry", Value: "software"},
+			{Name: "source=website", Kind: "cat", Key: "source", Value: "website"}},
+		Mean: []float64{0.5, 0.5}, SD: []float64{0.5, 0.5}, Weights: []float64{1.5, -0.8}}
+	if _, err := scoring.Save(app, m, 100, &scoring.Report{}); err != nil {
+		t.Fatal(err)
+	}
+	srv := schemastest.Serve(t, app)
+	path := "/api/relata/score/deals?ids=lkd000000000002," + bobs.Id + ",nosuchdeal00000"
+	type answer struct {
+		Scores map[string]scoring.Result `json:"scores"`
+	}
+	texts := func(r scoring.Result) string {
+		var out []string
+		for _, f := range r.Factors {
+			out = append(out, f.Text)
+		}
+		return strings.Join(out, "; ")
+	}
+
+	var got answer
+	if code := schemastest.Call(t, srv, "GET", path, aliceTok, nil, &got); code != 200 {
+		t.Fatalf("alice: %d", code)
+	}
+	if len(got.Scores) != 1 {
+		t.Fatalf("alice got %d scores (%v); want only her own deal", len(got.Scores), got.Scores)
+	}
+	own := got.Scores["lkd000000000002"]
+	if own.Source != "model" || own.Version != 1 || own.StageP != 0.25 || own.TrainedAt == nil {
+		t.Errorf("alice's deal: %+v", own)
+	}
+	if want := "− source: website"; texts(own) != want {
+		t.Errorf("alice's factors %q; want %q (the company's industry is not hers to see)", texts(own), want)
+	}
+	// The probability is the model's, whoever asks.
+	if p := 1 / (1 + math.Exp(-(1.5 - 0.8))); math.Abs(own.P-p) > 1e-9 {
+		t.Errorf("p = %v; want %v", own.P, p)
+	}
+
+	got = answer{}
+	if code := schemastest.Call(t, srv, "GET", path, mgrTok, nil, &got); code != 200 || len(got.Scores) != 2 {
+		t.Fatalf("manager: %d %v; want both deals", code, got.Scores)
+	}
+	if want := "+ company industry: software; − source: website"; texts(got.Scores["lkd000000000002"]) != want {
+		t.Errorf("manager's factors %q; want %q", texts(got.Scores["lkd000000000002"]), want)
+	}
+
+	many := strings.Repeat("x,", scoring.MaxBulkIDs+1)
+	for _, c := range []struct {
+		name, path, token string
+		want              int
+	}{
+		{"anonymous", path, "", 401},
+		{"too many ids", "/api/relata/score/deals?ids=" + many, aliceTok, 400},
+		{"bad factors", path + "&factors=11", aliceTok, 400},
+		{"object without pipeline", "/api/relata/score/companies?ids=lkc000000000001", aliceTok, 404},
+		{"no ids", "/api/relata/score/deals", aliceTok, 200},
+	} {
+		if code := schemastest.Call(t, srv, "GET", c.path, c.token, nil, nil); code != c.want {
+			t.Errorf("%s: %d; want %d", c.name, code, c.want)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import {
   parseDate, daysBetween, userNamed, subscribe, debounce, errorMessage, objectLabel,
 } from './api.js';
 import { html, recordHref, navigate, Spinner, ErrorBox, toast } from './ui.js';
+import { useScores, ScoreBadge } from './score.js';
 
 const pageSize = 30;
 
@@ -71,6 +72,9 @@ export function Board({ object, pipeline }) {
     load();
   };
 
+  // One request scores every open card shown (closed columns need no forecast).
+  const openIds = p ? p.stages.filter((s) => !s.won && !s.lost && !s.closed).flatMap((s) => (cards[s.name] || []).map((r) => r.id)) : [];
+  const scores = useScores(o, openIds);
   if (!o || !p || !field) return html`<${ErrorBox} error="This pipeline does not exist." />`;
   if (!numbers && !error) return html`<${Spinner} />`;
   const cur = numbers?.currency || amount?.currency;
@@ -97,7 +101,7 @@ export function Board({ object, pipeline }) {
     </div>
     <div class="board">
       ${p.stages.map((s, i) => html`<${Column} key=${s.name} shown=${s.name === (shown || p.stages[0].name)} object=${o} stage=${s} field=${field} amount=${amount}
-        totals=${numbers?.stages[i]} cards=${cards[s.name] || []} since=${since} currency=${cur}
+        totals=${numbers?.stages[i]} cards=${cards[s.name] || []} since=${since} scores=${scores} currency=${cur}
         onMove=${move} onMore=${() => setLimits((l) => ({ ...l, [s.name]: (l[s.name] || pageSize) + pageSize }))} />`)}
     </div>
   </section>`;
@@ -122,7 +126,7 @@ export function CurrencyDetail({ totals, base, testid }) {
   </div>`;
 }
 
-function Column({ shown, object: o, stage: s, field, amount, totals, cards, since, currency, onMove, onMore }) {
+function Column({ shown, object: o, stage: s, field, amount, totals, cards, since, scores, currency, onMove, onMore }) {
   const list = useRef();
   useEffect(() => {
     const sortable = Sortable.create(list.current, {
@@ -175,6 +179,7 @@ function Column({ shown, object: o, stage: s, field, amount, totals, cards, sinc
           <div class="meta">
             ${r.expected_close ? html`<span title="Expected close">closes ${formatDate(r.expected_close)}</span>` : null}
             ${rotting ? html`<span class="rot-badge">${days} days in stage</span>` : html`<span class="muted">${days}d in stage</span>`}
+            <${ScoreBadge} score=${scores[r.id]} />
           </div>
         </li>`;
       })}

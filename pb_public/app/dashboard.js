@@ -8,10 +8,11 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { relata, allObjects, objectNamed, objectLabel, formatMoney, formatPercent, formatDays, subscribe, debounce, errorMessage } from './api.js';
 import { html, navigate, Spinner, ErrorBox, Empty } from './ui.js';
 import { MissingRates } from './board.js';
+import { ForecastSection } from './forecast.js';
 
-const palette = ['#3b82f6', '#93c5fd', '#10b981', '#f59e0b', '#ef4444', '#8b5cf6', '#14b8a6', '#64748b'];
+export const palette = ['#3b82f6', '#93c5fd', '#10b981', '#f59e0b', '#ef4444', '#8b5cf6', '#14b8a6', '#64748b'];
 
-function ChartBox({ config, label }) {
+export function ChartBox({ config, label }) {
   const canvas = useRef();
   useEffect(() => {
     if (!window.Chart) return undefined;
@@ -88,6 +89,7 @@ export function Dashboard({ object, pipeline }) {
       <div class="kpi"><div class="label">Win rate</div><div class="value" data-testid="kpi-win-rate">${closed ? formatPercent(p.won.count / closed) : '—'}</div><div class="muted small">of ${closed} closed</div></div>
       <div class="kpi"><div class="label">Average time to close</div><div class="value" data-testid="kpi-days-to-close">${cycle.daysToClose.count ? formatDays(cycle.daysToClose.days) : '—'}</div><div class="muted small">${cycle.daysToClose.count} won with dates</div></div>
     </div>
+    <${ForecastSection} object=${o} pipeline=${pipe} />
     <div class="charts">
       ${codes.length > 1 || (codes.length === 1 && codes[0] !== cur) ? html`<div class="panel">
         <h2>By currency</h2>

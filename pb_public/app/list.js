@@ -9,6 +9,7 @@ import {
 } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Modal, toast } from './ui.js';
 import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOptions } from './fields.js';
+import { hasScore, useScores, ScoreBadge, scoreLabel } from './score.js';
 
 const perPage = 50;
 const defaultSort = '-@rowid'; // newest first, on the primary key
@@ -108,6 +109,8 @@ export function List({ object, viewId }) {
   }, [filter]);
   useEffect(() => (o ? subscribe(object, '*', debounce(load, 300)) : undefined), [object, filter, sortParam, page]);
 
+  const scored = hasScore(o);
+  const scores = useScores(scored ? o : null, items ? items.map((r) => r.id) : []);
   if (!o) return html`<${ErrorBox} error="This object does not exist." />`;
   const update = (patch) => { setView({ ...view, ...patch }); setPage(1); };
   const ownerField = o.fields.find((f) => f.type === 'owner');
@@ -169,12 +172,13 @@ export function List({ object, viewId }) {
       <thead><tr><th class="pick"><input type="checkbox" aria-label="Select all on this page" data-testid="select-all"
         checked=${items.length > 0 && items.every((r) => selected.includes(r.id))}
         onChange=${(e) => setSelected(e.target.checked ? [...new Set([...selected, ...items.map((r) => r.id)])] : selected.filter((id) => !items.some((r) => r.id === id)))} /></th>${cols.map((f) => html`<th key=${f.name} onClick=${() => sortBy(f.name)} class="sortable">
-        ${fieldLabel(f)} ${view.sort === f.name ? '▲' : view.sort === '-' + f.name ? '▼' : ''}</th>`)}</tr></thead>
+        ${fieldLabel(f)} ${view.sort === f.name ? '▲' : view.sort === '-' + f.name ? '▼' : ''}</th>`)}${scored ? html`<th title="The model's probability, else the stage's">${scoreLabel(o)} %</th>` : null}</tr></thead>
       <tbody>${items.map((r) => html`<tr key=${r.id} onClick=${() => navigate(recordHref(object, r.id).slice(1))}>
         <td class="pick" onClick=${(e) => e.stopPropagation()}><input type="checkbox" data-id=${r.id} aria-label="Select"
           checked=${selected.includes(r.id)} onChange=${(e) => setSelected(e.target.checked ? [...selected, r.id] : selected.filter((x) => x !== r.id))} /></td>
         ${cols.map((f, i) => html`<td key=${f.name}>${i === 0 && f.name === o.titleField
           ? html`<a href=${recordHref(object, r.id)}>${r[f.name] || r.id}</a>` : html`<${FieldValue} object=${o} field=${f} record=${r} />`}</td>`)}
+        ${scored ? html`<td class="score-cell"><${ScoreBadge} score=${scores[r.id]} /></td>` : null}
       </tr>`)}</tbody>
     </table></div>`}
     <footer class="pager">

@@ -10,6 +10,7 @@ import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } fro
 import { FieldValue, FieldEditor } from './fields.js';
 import { RecordHistory } from './history.js';
 import { ConfirmDelete } from './list.js';
+import { ScorePanel } from './score.js';
 
 export function RecordPage({ object, id }) {
   const o = objectNamed(object);
@@ -113,8 +114,11 @@ export function RecordPage({ object, id }) {
           <${Timeline} items=${timeline} object=${o} onChanged=${loadTimeline} />`
         : html`<${RecordHistory} object=${object} id=${id} version=${version} />`}
       </div>
-      <div class="panel related">
-        <${Related} object=${o} record=${rec} />
+      <div class="side">
+        <${ScorePanel} object=${o} id=${id} version=${version} />
+        <div class="panel related">
+          <${Related} object=${o} record=${rec} />
+        </div>
       </div>
     </div>
     ${activityObject() ? html`<nav class="quick-actions" data-testid="quick-actions" aria-label="Log an activity">

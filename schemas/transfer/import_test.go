@@ -147,7 +147,7 @@ func TestImportRowErrorsNameRowColumnReason(t *testing.T) {
 		`people.csv: row 3, column "Do not email": "forse" is not yes or no (yes/no, sì/no, true/false, 1/0, x)`,
 		`people.csv: row 3, column "Company": no companies record named "Nowhere Inc" (by name, domain)`,
 		`people.csv: row 3, column "Owner": no user with email or name "nobody@example.com"`,
-		`people.csv: row 3, column "Lifecycle stage": "vip" is not an option (subscriber, lead, mql, sql, opportunity, customer, evangelist, other)`,
+		`people.csv: row 3, column "Lifecycle stage": "vip" is not an option (subscriber, lead, mql, sql, opportunity, customer, evangelist, disqualified, other)`,
 		`people.csv: row 4, column "Full name": cannot be blank`,
 	}
 	var got []string

@@ -34,6 +34,8 @@ const (
 	nCompanies = 320
 	nDeals     = 2400
 	days       = 730
+	nLeads     = 1500 // closed leads (converted or disqualified)
+	nOpenLeads = 80
 )
 
 var (
@@ -56,7 +58,10 @@ var (
 	first    = []string{"Anna", "Luca", "Sofia", "Jonas", "Emma", "Mateo", "Lea", "Noah", "Mia", "Elias", "Chloé", "Oliver", "Giulia", "Hugo", "Ines", "Lars"}
 	last     = []string{"Keller", "Rossi", "Martin", "Jansen", "García", "Berg", "Smith", "Dubois", "Novak", "Weber", "Bianchi", "Larsen", "Moreau", "Evans"}
 	titles   = []string{"Head of Sales", "COO", "IT Manager", "Procurement Lead", "CEO", "Operations Manager", "CFO", "Sales Director"}
-	lostWhy  = []string{"Chose a competitor", "No budget this year", "Went silent", "Timing – revisit next year", "Price too high", "Built it in-house"}
+	// Leads convert more often from referrals and events, when a meeting was held in the last
+	// 21 days before the outcome, and with every call.
+	leadSourceEff = map[string]float64{"website": 0, "referral": 1.2, "event": 0.6, "cold_outreach": -1.0, "partner": 0.8, "advertising": -0.4, "other": -0.2}
+	lostWhy       = []string{"Chose a competitor", "No budget this year", "Went silent", "Timing – revisit next year", "Price too high", "Built it in-house"}
 )
 
 type company struct {
@@ -92,10 +97,12 @@ func generate(out, usersFile string) error {
 			nc++
 			id := fmt.Sprintf("hct%012d", nc)
 			c.contacts = append(c.contacts, id)
+			// Customers since before the history began: converted when created.
+			created := fmt.Sprintf("now-%dd", days+60+r.IntN(60))
 			contactRecs = append(contactRecs, map[string]any{
 				"id": id, "full_name": pick(r, first) + " " + pick(r, last), "job_title": pick(r, titles),
 				"company": c.id, "lifecycle_stage": "customer", "owner": owners[i%len(owners)],
-				"created": fmt.Sprintf("now-%dd", days+60+r.IntN(60)),
+				"created": created, "updated": created,
 			})
 		}
 		comps = append(comps, c)
@@ -208,6 +215,11 @@ func generate(out, usersFile string) error {
 	}
 	sort.SliceStable(actRecs, func(a, b int) bool { return actRecs[a]["id"].(string) < actRecs[b]["id"].(string) })
 
+	// Leads, from their own random stream so the deals above stay as they were.
+	leadRecs, leadActs := leads(rand.New(rand.NewPCG(16, 2026)), comps)
+	contactRecs = append(contactRecs, leadRecs...)
+	actRecs = append(actRecs, leadActs...)
+
 	users, err := os.ReadFile(usersFile)
 	if err != nil {
 		return err
@@ -236,6 +248,79 @@ func generate(out, usersFile string) error {
 	}
 	fmt.Printf("%d companies, %d contacts, %d deals, %d activities in %s\n", len(compRecs), len(contactRecs), len(dealRecs), len(actRecs), out)
 	return nil
+}
+
+// leads returns nLeads closed leads (contacts converted to opportunity or customer, or
+// disqualified, at the moment of their "updated") and nOpenLeads open ones, with their
+// activities. Converted leads also get a handover meeting after the conversion: the trap a
+// model must not learn from.
+func leads(r *rand.Rand, comps []company) (recs, acts []map[string]any) {
+	na := 0
+	addAct := func(contact, company, owner, typ, subject string, hoursAgo int) {
+		na++
+		at := fmt.Sprintf("now-%dh", hoursAgo)
+		a := map[string]any{"id": fmt.Sprintf("hla%012d", na), "type": typ, "subject": subject, "due": at, "done": true,
+			"done_at": at, "created": at, "contact": contact, "owner": owner}
+		if company != "" {
+			a["company"] = company
+		}
+		acts = append(acts, a)
+	}
+	for i := 1; i <= nLeads+nOpenLeads; i++ {
+		id := fmt.Sprintf("hld%012d", i)
+		oi := r.IntN(len(owners))
+		owner := owners[oi]
+		src := weighted(r, sources, sourceW)
+		company := ""
+		if r.Float64() < 0.6 {
+			company = comps[r.IntN(len(comps))].id
+		}
+		open := i > nLeads
+		recentMeeting := r.Float64() < 0.35
+		calls := r.IntN(4)
+		logit := -0.6 + leadSourceEff[src] + 1.4*b2f(recentMeeting) + 0.35*float64(calls) + 0.5*ownerEff[oi]
+		converted := r.Float64() < 1/(1+math.Exp(-logit))
+		// Outcome moment, in hours before now; open leads are recent and undecided.
+		outH := 72 + r.IntN((days-3)*24)
+		if open {
+			outH = 0
+		}
+		createdH := outH + (5+r.IntN(55))*24
+		stage := "disqualified"
+		switch {
+		case open:
+			stage = []string{"lead", "mql", "sql"}[r.IntN(3)]
+		case converted && r.Float64() < 0.6:
+			stage = "opportunity"
+		case converted:
+			stage = "customer"
+		}
+		rec := map[string]any{
+			"id": id, "full_name": pick(r, first) + " " + pick(r, last), "job_title": pick(r, titles),
+			"lifecycle_stage": stage, "source": src, "owner": owner,
+			"email":   fmt.Sprintf("lead%d@history.example", i),
+			"created": fmt.Sprintf("now-%dh", createdH),
+			"updated": fmt.Sprintf("now-%dh", max(outH, 1)),
+		}
+		if company != "" {
+			rec["company"] = company
+		}
+		recs = append(recs, rec)
+		span := createdH - outH
+		for k := 0; k < 1+r.IntN(4); k++ {
+			addAct(id, company, owner, "email", "Lead follow-up", outH+1+r.IntN(span))
+		}
+		for k := 0; k < calls; k++ {
+			addAct(id, company, owner, "call", "Qualification call", outH+1+r.IntN(span))
+		}
+		if recentMeeting {
+			addAct(id, company, owner, "meeting", "Discovery meeting", outH+1+r.IntN(min(span, 21*24-1)))
+		}
+		if converted && !open {
+			addAct(id, company, owner, "meeting", "Handover to the account executive", max(1, outH-24*(1+r.IntN(5))))
+		}
+	}
+	return recs, acts
 }
 
 // write stores recs as a JSON array, one record per line (diffs stay readable).

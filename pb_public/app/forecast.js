@@ -1,0 +1,111 @@
+// The forecast on the dashboard: the open pipeline by expected close month, rep and team in the
+// base currency, weighted by the stage probability and by the model, with commit and best case;
+// quotas against what was won; and the backtest of both methods (what each would have forecast
+// on the first day of each past month against what was won). The server computes everything
+// over the records the user may list (/api/relata/forecast).
+import { useEffect, useState } from 'preact/hooks';
+import { relata, me, formatMoney, formatPercent, errorMessage } from './api.js';
+import { html, Spinner, ErrorBox, toast } from './ui.js';
+import { ChartBox, palette } from './dashboard.js';
+
+const monthLabel = (m) => {
+  const [y, mm] = m.split('-').map(Number);
+  return new Date(Date.UTC(y, mm - 1, 1)).toLocaleDateString(undefined, { month: 'short', year: 'numeric', timeZone: 'UTC' });
+};
+
+export function ForecastSection({ object: o, pipeline }) {
+  const [fc, setFc] = useState(null);
+  const [bt, setBt] = useState(null);
+  const [by, setBy] = useState('reps');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const load = () => {
+    relata(`/forecast/${o.name}?months=6${pipeline ? '&pipeline=' + encodeURIComponent(pipeline) : ''}`).then((r) => { setFc(r); setError(''); }).catch((err) => setError(errorMessage(err)));
+    relata(`/forecast/${o.name}/backtest?months=12`).then(setBt).catch(() => setBt({ months: [] }));
+  };
+  useEffect(load, [o.name, pipeline]);
+  if (error) return html`<${ErrorBox} error=${error} />`;
+  if (!fc) return html`<${Spinner} label="Forecast…" />`;
+  const money = (v) => formatMoney(v, fc.currency);
+  const t = fc.total;
+  const groups = (by === 'reps' ? fc.reps : fc.teams) || [];
+  const retrain = async () => {
+    setBusy(true);
+    try {
+      const r = await relata(`/score/${o.name}/train`, { method: 'POST' });
+      toast(r.version ? `Model v${r.version} trained: AUC ${r.report.model.auc?.toFixed(3)}` : r.report.fallback);
+      load();
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<div class="forecast" data-testid="forecast">
+    <div class="forecast-head">
+      <h2>Forecast, next 6 months</h2>
+      <span class="muted small" data-testid="forecast-source">${fc.source === 'model'
+        ? `weighted by the stage probability and by model v${fc.version}` : 'no model yet: weighted by the stage probability only'}
+        · commit / best case ${fc.categories === 'field' ? 'from the forecast category field' : 'from the win probability (≥ 70 % / ≥ 40 %)'}
+        ${fc.outside ? ` · ${fc.outside} open without a close date in the window` : ''}
+        ${fc.unconverted ? ` · ${fc.unconverted} left out: no exchange rate for their currency` : ''}</span>
+      <div class="spacer"></div>
+      ${me()?.role === 'admin' ? html`<button data-testid="retrain" disabled=${busy} onClick=${retrain}>${busy ? 'Training…' : 'Retrain model'}</button>` : null}
+    </div>
+    <div class="kpis">
+      <div class="kpi"><div class="label">Commit</div><div class="value" data-testid="fc-commit">${money(t.commit)}</div><div class="muted small">${t.count} open in the window</div></div>
+      <div class="kpi"><div class="label">Best case</div><div class="value" data-testid="fc-best">${money(t.bestCase)}</div><div class="muted small">commit + best case</div></div>
+      <div class="kpi"><div class="label">Model-weighted</div><div class="value" data-testid="fc-model">${money(t.model)}</div><div class="muted small">${fc.source === 'model' ? 'by win probability' : 'stage (no model)'}</div></div>
+      <div class="kpi"><div class="label">Stage-weighted</div><div class="value" data-testid="fc-stage">${money(t.stage)}</div><div class="muted small">of ${money(t.total)} open</div></div>
+      <div class="kpi"><div class="label">Won so far</div><div class="value" data-testid="fc-won">${money(t.won)}</div><div class="muted small">since ${monthLabel(fc.months[0]?.month || '2000-01')}</div></div>
+    </div>
+    <div class="charts">
+      <div class="panel">
+        <h2>By expected close month</h2>
+        <${ChartBox} label="Forecast by month" config=${{
+          type: 'bar',
+          data: { labels: fc.months.map((m) => monthLabel(m.month)), datasets: [
+            { label: 'Stage-weighted', data: fc.months.map((m) => m.stage), backgroundColor: palette[1] },
+            { label: 'Model-weighted', data: fc.months.map((m) => m.model), backgroundColor: palette[0] },
+            { label: 'Commit', data: fc.months.map((m) => m.commit), backgroundColor: palette[2] },
+            { label: 'Won', data: fc.months.map((m) => m.won), backgroundColor: palette[3] },
+          ] },
+        }} />
+        <table class="numbers" data-testid="forecast-months"><thead><tr><th>Month</th><th>Open</th><th>Total</th><th>Stage</th><th>Model</th><th>Commit</th><th>Best case</th><th>Won</th></tr></thead>
+          <tbody>${fc.months.map((m) => html`<tr key=${m.month}><td>${monthLabel(m.month)}</td><td>${m.count}</td><td>${money(m.total)}</td>
+            <td>${money(m.stage)}</td><td>${money(m.model)}</td><td>${money(m.commit)}</td><td>${money(m.bestCase)}</td><td>${money(m.won)}</td></tr>`)}</tbody></table>
+      </div>
+      <div class="panel">
+        <div class="forecast-head"><h2>By ${by === 'reps' ? 'rep' : 'team'}</h2><div class="spacer"></div>
+          <div class="tabs">${[['reps', 'Reps'], ['teams', 'Teams']].map(([k, l]) => html`<button key=${k} class=${by === k ? 'active' : ''}
+            data-testid=${'forecast-by-' + k} onClick=${() => setBy(k)}>${l}</button>`)}</div></div>
+        <table class="numbers" data-testid="forecast-groups"><thead><tr><th>${by === 'reps' ? 'Rep' : 'Team'}</th><th>Open</th><th>Total</th><th>Stage</th><th>Model</th><th>Commit</th><th>Best case</th><th>Won</th></tr></thead>
+          <tbody>${groups.map((g) => html`<tr key=${g.key}><td>${g.label}</td><td>${g.count}</td><td>${money(g.total)}</td>
+            <td>${money(g.stage)}</td><td>${money(g.model)}</td><td>${money(g.commit)}</td><td>${money(g.bestCase)}</td><td>${money(g.won)}</td></tr>`)}</tbody></table>
+        <h3>Quotas</h3>
+        ${fc.quotas?.length ? html`<table class="numbers" data-testid="quotas"><thead><tr><th>Who</th><th>Period</th><th>Quota</th><th>Won</th><th>Attainment</th><th>Expected (model)</th></tr></thead>
+          <tbody>${fc.quotas.map((q) => html`<tr key=${q.id}><td>${q.label}</td><td>${q.period}</td>
+            <td title=${q.currency !== fc.currency ? formatMoney(q.original, q.currency) : ''}>${q.unconverted ? html`<span class="bad">no ${q.currency} rate</span>` : money(q.quota)}</td>
+            <td>${money(q.won)}</td>
+            <td class="attainment"><span class="bar"><span style=${`width:${Math.min(100, Math.round((q.attainment || 0) * 100))}%`}></span></span> ${formatPercent(q.attainment)}</td>
+            <td>${money(q.model)}</td></tr>`)}</tbody></table>`
+          : html`<p class="muted small">No quotas for these months. Admins add them in the admin dashboard (collection quotas).</p>`}
+      </div>
+      <div class="panel wide" data-testid="backtest">
+        <h2>Backtest: forecast on the 1st of each month against what was won</h2>
+        ${!bt ? html`<${Spinner} label="Backtest…" />` : !bt.months?.length ? html`<p class="muted">No history to backtest.</p>` : html`
+          <${ChartBox} label="Backtest" config=${{
+            type: 'line',
+            data: { labels: bt.months.map((m) => monthLabel(m.month)), datasets: [
+              { label: 'Won (actual)', data: bt.months.map((m) => m.actual), borderColor: '#111827', backgroundColor: '#111827' },
+              { label: 'Stage-weighted', data: bt.months.map((m) => m.stage), borderColor: palette[1], backgroundColor: palette[1] },
+              { label: 'Model-weighted', data: bt.months.map((m) => m.model), borderColor: palette[0], backgroundColor: palette[0] },
+            ] },
+          }} />
+          <p class="small" data-testid="backtest-mae">Mean absolute error per month: stage <b>${money(bt.stageMAE)}</b>, model <b>${money(bt.modelMAE)}</b></p>
+          <table class="numbers"><thead><tr><th>Month</th><th>Open on the 1st</th><th>Stage</th><th>Model</th><th>Won</th></tr></thead>
+            <tbody>${bt.months.map((m) => html`<tr key=${m.month}><td>${monthLabel(m.month)}</td><td>${m.open}</td><td>${money(m.stage)}</td><td>${money(m.model)}</td><td>${money(m.actual)}</td></tr>`)}</tbody></table>`}
+      </div>
+    </div>
+  </div>`;
+}
