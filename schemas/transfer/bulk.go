@@ -12,6 +12,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/list"
+	"github.com/pocketbase/pocketbase/tools/search"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/relata/relata/schemas"
@@ -565,10 +566,7 @@ func (s *Service) run(ctx context.Context, rec *core.Record, p *plan) *Job {
 		var local tally
 		err := s.app.RunInTransaction(func(tx core.App) error {
 			local = tally{Job: Job{Reasons: map[string]int{}, Objects: map[string]*ObjectCounts{}}}
-			for i := range chunk {
-				s.apply(saveCtx, tx, info, p, &chunk[i], &local)
-			}
-			return nil
+			return s.applyChunk(saveCtx, tx, info, p, chunk, &local)
 		})
 		if err != nil {
 			status = JobFailed
@@ -600,67 +598,167 @@ func (s *Service) run(ctx context.Context, rec *core.Record, p *plan) *Job {
 	return jobOf(rec)
 }
 
-// apply changes one record inside tx, counting the outcome in t.
-func (s *Service) apply(ctx context.Context, tx core.App, info *core.RequestInfo, p *plan, tg *jobTarget, t *tally) {
-	t.Processed++
-	oc := t.Objects[tg.group]
-	if oc == nil {
-		oc = &ObjectCounts{}
-		t.Objects[tg.group] = oc
+// pending is a record of a chunk with the change the job makes to it.
+type pending struct {
+	tg    *jobTarget
+	rec   *core.Record
+	set   map[string]any
+	del   bool
+	group string // collection, action and body: the records whose rule check is one query
+}
+
+// applyChunk changes the records of one chunk inside tx, counting the outcomes in t: the
+// records are loaded with one query per collection, and the update (or delete) rule is
+// checked with one query per collection and distinct change (see allowedIDs).
+func (s *Service) applyChunk(ctx context.Context, tx core.App, info *core.RequestInfo, p *plan, chunk []jobTarget, t *tally) error {
+	count := func(tg *jobTarget) *ObjectCounts {
+		oc := t.Objects[tg.group]
+		if oc == nil {
+			oc = &ObjectCounts{}
+			t.Objects[tg.group] = oc
+		}
+		return oc
 	}
-	other := func(kind *int, reason string) {
+	other := func(tg *jobTarget, kind *int, reason string) {
 		*kind++
-		oc.Other++
+		count(tg).Other++
 		if reason != "" {
 			t.reason(tg.coll.Name, tg.id, reason)
 		}
 	}
-	rec, err := tx.FindRecordById(tg.coll, tg.id)
-	if err != nil {
-		other(&t.Failed, "deleted since the job started")
-		return
+	byColl := map[string][]string{}
+	colls := map[string]*core.Collection{}
+	for _, tg := range chunk {
+		byColl[tg.coll.Id] = append(byColl[tg.coll.Id], tg.id)
+		colls[tg.coll.Id] = tg.coll
 	}
-	set, del, err := p.change(rec, tg)
-	if err != nil {
-		other(&t.Failed, err.Error())
-		return
-	}
-	if del {
-		ok, err := canDelete(tx, withMethod(info, "DELETE"), rec)
-		if err != nil || !ok {
-			other(&t.Refused, "your access rules do not let you delete it")
-			return
+	recs := map[string]*core.Record{}
+	for id, ids := range byColl {
+		found, err := tx.FindRecordsByIds(colls[id], ids)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", colls[id].Name, err)
 		}
-		if !p.dryRun {
-			if err := tx.DeleteWithContext(ctx, rec); err != nil {
-				other(&t.Failed, "cannot delete: "+err.Error())
-				return
+		for _, r := range found {
+			recs[id+"/"+r.Id] = r
+		}
+	}
+	var todo []*pending
+	groups := map[string][]*pending{}
+	for i := range chunk {
+		tg := &chunk[i]
+		t.Processed++
+		rec := recs[tg.coll.Id+"/"+tg.id]
+		if rec == nil {
+			other(tg, &t.Failed, "deleted since the job started")
+			continue
+		}
+		set, del, err := p.change(rec, tg)
+		switch {
+		case err != nil:
+			other(tg, &t.Failed, err.Error())
+			continue
+		case !del && len(set) == 0:
+			other(tg, &t.Unchanged, "")
+			continue
+		}
+		body, _ := json.Marshal(set)
+		pd := &pending{tg: tg, rec: rec, set: set, del: del, group: fmt.Sprintf("%s\x00%t\x00%s", tg.coll.Id, del, body)}
+		todo = append(todo, pd)
+		groups[pd.group] = append(groups[pd.group], pd)
+	}
+	allowed := map[string]map[string]bool{}
+	for key, g := range groups {
+		ids := make([]string, len(g))
+		for i, pd := range g {
+			ids[i] = pd.rec.Id
+		}
+		coll, rule, ri := g[0].tg.coll, g[0].tg.coll.UpdateRule, withBody(info, g[0].set)
+		if g[0].del {
+			rule, ri = coll.DeleteRule, withMethod(info, "DELETE")
+		}
+		ok, err := allowedIDs(tx, coll, ri, rule, ids)
+		if err != nil {
+			return err
+		}
+		allowed[key] = ok
+	}
+	for _, pd := range todo {
+		tg, rec := pd.tg, pd.rec
+		if !allowed[pd.group][rec.Id] {
+			if pd.del {
+				other(tg, &t.Refused, "your access rules do not let you delete it")
+			} else {
+				other(tg, &t.Refused, "your access rules do not let you make this change")
+			}
+			continue
+		}
+		var err error
+		switch {
+		case pd.del && p.dryRun:
+		case pd.del:
+			if err = tx.DeleteWithContext(ctx, rec); err != nil {
+				other(tg, &t.Failed, "cannot delete: "+err.Error())
+				continue
+			}
+		default:
+			// Nobody links a record they cannot view (as the REST API's check).
+			if !isSuperuser(info) {
+				if err := schemas.CheckLinks(tx, rec, schemas.Request(info)); err != nil {
+					other(tg, &t.Refused, "your access rules do not let you make this change")
+					continue
+				}
+			}
+			if p.dryRun {
+				err = tx.ValidateWithContext(ctx, rec)
+			} else {
+				err = tx.SaveWithContext(ctx, rec)
+			}
+			if err != nil {
+				other(tg, &t.Failed, "invalid: "+err.Error())
+				continue
 			}
 		}
 		t.Changed++
-		oc.Changed++
-		return
+		count(tg).Changed++
 	}
-	if len(set) == 0 {
-		other(&t.Unchanged, "")
-		return
+	return nil
+}
+
+// allowedIDs returns which of ids (records of coll) info may update or delete by rule: the
+// check PocketBase's CanAccessRecord makes for one record (the rule through its resolver,
+// with the request body), made for many records in one query.
+func allowedIDs(app core.App, coll *core.Collection, info *core.RequestInfo, rule *string, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	if isSuperuser(info) || (rule != nil && *rule == "") {
+		for _, id := range ids {
+			out[id] = true
+		}
+		return out, nil
 	}
-	ok, err := canUpdate(tx, info, rec, set)
-	if err != nil || !ok {
-		other(&t.Refused, "your access rules do not let you make this change")
-		return
+	if rule == nil {
+		return out, nil
 	}
-	if p.dryRun {
-		err = tx.ValidateWithContext(ctx, rec)
-	} else {
-		err = tx.SaveWithContext(ctx, rec)
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
 	}
+	q := app.RecordQuery(coll).Select("[[" + coll.Name + ".id]]").Distinct(true).AndWhere(dbx.In(coll.Name+".id", args...))
+	resolver := core.NewRecordFieldResolver(app, coll, info, true)
+	expr, err := search.FilterData(*rule).BuildExpr(resolver)
 	if err != nil {
-		other(&t.Failed, "invalid: "+err.Error())
-		return
+		return nil, fmt.Errorf("rule of %s: %w", coll.Name, err)
 	}
-	t.Changed++
-	oc.Changed++
+	if err := resolver.UpdateQuery(q); err != nil {
+		return nil, err
+	}
+	var found []string
+	if err := q.AndWhere(expr).Column(&found); err != nil {
+		return nil, fmt.Errorf("check the rule of %s: %w", coll.Name, err)
+	}
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, nil
 }
 
 func withMethod(info *core.RequestInfo, method string) *core.RequestInfo {
