@@ -45,6 +45,10 @@ const (
 	JobFailed    = "failed"
 )
 
+// ErrForbidden is returned when the caller may not change the records of an object at all
+// (not a CRM user, or no list rule for them).
+var ErrForbidden = errForbidden
+
 // maxSamples bounds the per-record reasons a job keeps (the counts per reason are complete).
 const maxSamples = 100
 
