@@ -332,3 +332,20 @@ func TestBulkAPI(t *testing.T) {
 		t.Fatalf("unknown action: %d %v", code, bad.Data)
 	}
 }
+
+// The app's termination stops the jobs still running, and waits until they have recorded it.
+func TestBulkJobsStopWithTheApp(t *testing.T) {
+	e := newEnv(t)
+	e.deals(t, e.alice, 40, "Alice")
+	j, err := e.svc.StartBulk(transfer.BulkOptions{Object: "deals", All: true, Action: transfer.ActionUpdate, Field: "source", Value: "event", As: e.alice, BatchSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.app.OnTerminate().Trigger(&core.TerminateEvent{App: e.app}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.svc.Job(j.ID, nil)
+	if err != nil || got.Status != transfer.JobCancelled || got.Processed >= 40 {
+		t.Fatalf("after the app stopped: %+v, %v", got, err)
+	}
+}
