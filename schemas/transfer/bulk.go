@@ -344,6 +344,21 @@ func stringList(v any) []string {
 // id order: through [schemas.Find] (which applies the filter guard and the list rule), a
 // page of FindMaxLimit at a time, keyed on the last id seen.
 func matchingIDs(app core.App, c schemas.Caller, object, filter string) ([]string, error) {
+	refused := func(err error) error {
+		var ae *schemas.AccessError
+		if errors.As(err, &ae) && ae.Where != "object" {
+			return badRequest(ae.Where, "%s", ae.Error())
+		}
+		if errors.Is(err, schemas.ErrForbidden) {
+			return errForbidden
+		}
+		return err
+	}
+	// The filter alone first: it must parse (and pass the guard) as a whole before it is
+	// wrapped in parentheses, or "a) || (b" would escape the paging condition.
+	if _, err := schemas.Find(app, c, schemas.Query{Object: object, Filter: filter, Sort: "id", Limit: 1}); err != nil {
+		return nil, refused(err)
+	}
 	var ids []string
 	after := ""
 	for {
@@ -354,14 +369,7 @@ func matchingIDs(app core.App, c schemas.Caller, object, filter string) ([]strin
 		recs, err := schemas.Find(app, c, schemas.Query{Object: object, Filter: f, Sort: "id",
 			Limit: schemas.FindMaxLimit, Params: dbx.Params{"relataBulkAfter": after}})
 		if err != nil {
-			var ae *schemas.AccessError
-			if errors.As(err, &ae) && ae.Where != "object" {
-				return nil, badRequest(ae.Where, "%s", ae.Error())
-			}
-			if errors.Is(err, schemas.ErrForbidden) {
-				return nil, errForbidden
-			}
-			return nil, err
+			return nil, refused(err)
 		}
 		for _, r := range recs {
 			ids = append(ids, r.Id)
@@ -369,7 +377,11 @@ func matchingIDs(app core.App, c schemas.Caller, object, filter string) ([]strin
 		if len(recs) < schemas.FindMaxLimit {
 			return ids, nil
 		}
-		after = recs[len(recs)-1].Id
+		last := recs[len(recs)-1].Id
+		if last <= after {
+			return nil, badRequest("filter", "the filter does not let the records be paged by id")
+		}
+		after = last
 	}
 }
 

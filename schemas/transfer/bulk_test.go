@@ -349,3 +349,18 @@ func TestBulkJobsStopWithTheApp(t *testing.T) {
 		t.Fatalf("after the app stopped: %+v, %v", got, err)
 	}
 }
+
+// A filter that would close the parentheses it is wrapped in, to escape the paging condition,
+// is refused as the filter it is.
+func TestBulkFilterCannotEscapeItsParentheses(t *testing.T) {
+	e := newEnv(t)
+	e.deals(t, e.alice, 2, "Alice")
+	for _, f := range []string{`name != "") || (name != ""`, `name = "x" || (1=1`, `)`} {
+		_, err := e.svc.Bulk(context.Background(), transfer.BulkOptions{Object: "deals", All: true, Filter: f,
+			Action: transfer.ActionUpdate, Field: "source", Value: "event", As: e.alice})
+		var bad *transfer.BadRequestError
+		if !errors.As(err, &bad) || bad.Field != "filter" {
+			t.Errorf("filter %q: err %v; want it refused as the filter", f, err)
+		}
+	}
+}
