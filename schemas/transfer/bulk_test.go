@@ -364,3 +364,38 @@ func TestBulkFilterCannotEscapeItsParentheses(t *testing.T) {
 		}
 	}
 }
+
+// Bulk changes trigger workflows only when asked, then once per changed record; records the
+// job leaves unchanged trigger nothing.
+func TestBulkWorkflowsTriggerOnlyWhenAsked(t *testing.T) {
+	e := newEnv(t)
+	d, err := parseWorkflow(`{"name": "on-deal-update", "enabled": true, "object": "deals", "trigger": {"type": "record_updated"},
+		"actions": [{"type": "update_record", "values": {"lost_reason": "seen"}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.eng.Save(e.app, d); err != nil {
+		t.Fatal(err)
+	}
+	deals := e.deals(t, e.alice, 3, "Alice")
+	runs := func() int { return e.count(t, "workflow_runs") }
+	before := runs()
+	ids := []string{deals[0].Id, deals[1].Id, deals[2].Id}
+	if _, err := e.svc.Bulk(context.Background(), transfer.BulkOptions{Object: "deals", IDs: ids, Action: transfer.ActionUpdate, Field: "source", Value: "event", As: e.alice}); err != nil {
+		t.Fatal(err)
+	}
+	if n := runs() - before; n != 0 {
+		t.Fatalf("a bulk update without workflows queued %d runs", n)
+	}
+	// Two deals get "partner" quietly; then, with workflows, only the third changes: one run.
+	if _, err := e.svc.Bulk(context.Background(), transfer.BulkOptions{Object: "deals", IDs: ids[1:], Action: transfer.ActionUpdate, Field: "source", Value: "partner", As: e.alice}); err != nil {
+		t.Fatal(err)
+	}
+	j, err := e.svc.Bulk(context.Background(), transfer.BulkOptions{Object: "deals", IDs: ids, Action: transfer.ActionUpdate, Field: "source", Value: "partner", As: e.alice, Workflows: true})
+	if err != nil || j.Changed != 1 || j.Unchanged != 2 {
+		t.Fatalf("job %+v, %v", j, err)
+	}
+	if n := runs() - before; n != 1 {
+		t.Fatalf("a bulk update with workflows queued %d runs; want 1 (the one changed record)", n)
+	}
+}
