@@ -580,10 +580,17 @@ func (s *Service) run(ctx context.Context, rec *core.Record, p *plan) *Job {
 			break
 		}
 		var local tally
-		err := s.app.RunInTransaction(func(tx core.App) error {
+		var err error
+		if p.dryRun {
+			// A dry run writes nothing: no write transaction, so writers are not held up.
 			local = tally{Job: Job{Reasons: map[string]int{}, Objects: map[string]*ObjectCounts{}}}
-			return s.applyChunk(saveCtx, tx, info, p, chunk, &local)
-		})
+			err = s.applyChunk(saveCtx, s.app, info, p, chunk, &local)
+		} else {
+			err = s.app.RunInTransaction(func(tx core.App) error {
+				local = tally{Job: Job{Reasons: map[string]int{}, Objects: map[string]*ObjectCounts{}}}
+				return s.applyChunk(saveCtx, tx, info, p, chunk, &local)
+			})
+		}
 		if err != nil {
 			status = JobFailed
 			t.Error = err.Error()
