@@ -129,7 +129,7 @@ export function BulkDialog({ object: o, ids: picked, filter, total, onClose, onD
           : job ? html`<button class="primary" onClick=${onClose}>Close</button>`
           : html`<button type="button" onClick=${onClose}>Cancel</button>
             <button data-testid="bulk-preview" disabled=${busy} onClick=${() => send(true)}>Preview</button>
-            <button class=${action === 'delete' ? 'danger' : 'primary'} data-testid="bulk-run" disabled=${busy || !preview}
+            <button class=${action === 'delete' ? 'danger' : 'primary'} data-testid="bulk-run" disabled=${busy || !preview || !preview.changed}
               title=${preview ? '' : 'Preview first'} onClick=${() => send(false)}>${action === 'delete' ? 'Delete' : 'Apply'} to ${preview ? preview.changed.toLocaleString() : '…'}</button>`}
       </div>
     </div>
