@@ -247,6 +247,7 @@ var collectionPolicies = map[string]policy{
 	"quotas":                  readAllWriteAdmin,
 	"relata_audit":            readNobody, // read through /api/relata/audit, never written through the API
 	"relata_trash":            readNobody, // read and restored through /api/relata/trash
+	"relata_bulk_jobs":        readNobody, // read through /api/relata/bulk/{id} by its starter and admins
 	"privacy_requests":        {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
 	"retention_policies":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
 	"relata_models":           {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }}, // written by `relata score train` only
@@ -467,6 +468,15 @@ func (e *matrixEnv) routes() []route {
 		// restoring an entry that is not there is refused for everyone.
 		{method: "GET", pattern: "/api/relata/trash", path: "/api/relata/trash", allowed: users},
 		{method: "POST", pattern: "/api/relata/trash/{id}/restore", path: "/api/relata/trash/not-an-entry/restore", allowed: nil},
+		// Bulk jobs: a dry run on carol's deal is a job for every user; alice and bob get it
+		// counted as "not found" (schemas/transfer TestBulk*). Jobs that are not there: 404.
+		{method: "POST", pattern: "/api/relata/bulk/{object}", path: "/api/relata/bulk/deals",
+			body: map[string]any{"ids": []string{carolDeal}, "action": "update", "field": "source", "value": "referral", "dryRun": true}, allowed: users},
+		{method: "GET", pattern: "/api/relata/bulk/{id}", path: "/api/relata/bulk/not-a-job", allowed: nil},
+		{method: "POST", pattern: "/api/relata/bulk/{id}/cancel", path: "/api/relata/bulk/not-a-job/cancel", allowed: nil},
+		// Reassigning a rep's records: managers and admins only (a dry run changes nothing).
+		{method: "POST", pattern: "/api/relata/reassign", path: "/api/relata/reassign",
+			body: map[string]any{"from": "carol@example.com", "to": []string{"bob@example.com"}, "dryRun": true}, allowed: managers},
 		{method: "GET", pattern: "/api/relata/score/{object}/{id}", path: "/api/relata/score/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
 		// Bulk scoring answers every CRM user, with only the records each may view (TestAPIScoreManyAsTheCaller).
 		{method: "GET", pattern: "/api/relata/score/{object}", path: "/api/relata/score/deals?ids=" + carolDeal, allowed: users},

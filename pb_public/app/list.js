@@ -10,6 +10,7 @@ import {
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Modal, toast } from './ui.js';
 import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOptions } from './fields.js';
 import { hasScore, useScores, ScoreBadge, scoreLabel } from './score.js';
+import { BulkDialog } from './bulk.js';
 
 const perPage = 50;
 const defaultSort = '-@rowid'; // newest first, on the primary key
@@ -158,6 +159,7 @@ export function List({ object, viewId }) {
         onInput=${debounce((e) => update({ search: e.target.value }), 250)} />
       <${FilterAdder} object=${o} onAdd=${(c) => update({ filters: [...view.filters, c] })} />
       <button onClick=${() => setDialog('columns')}>Columns</button>
+      <button data-testid="bulk-edit" title="Change the selected records, or all matching ones, in one job" onClick=${() => setDialog('bulk')}>${selected.length ? `Bulk edit ${selected.length} selected` : 'Bulk edit…'}</button>
       ${selected.length ? html`<button class="danger" data-testid="delete-selected" onClick=${() => setDialog('delete-records')}>Delete ${selected.length} selected</button>` : null}
       ${ownerField && isManager() ? html`<button data-testid="unassigned-view" class=${unassigned ? 'active' : ''} aria-pressed=${unassigned}
         title="Records nobody owns" onClick=${() => update({ filters: unassigned
@@ -196,6 +198,8 @@ export function List({ object, viewId }) {
     ${dialog === 'save' ? html`<${SaveView} current=${current} onSave=${saveView} onClose=${() => setDialog(null)} />` : null}
     ${dialog === 'delete-records' ? html`<${ConfirmDelete} object=${o} ids=${selected} onClose=${() => setDialog(null)}
       onDone=${(left) => { setSelected(left); setDialog(null); load(); }} />` : null}
+    ${dialog === 'bulk' ? html`<${BulkDialog} object=${o} ids=${selected} filter=${filter} total=${total} onClose=${() => setDialog(null)}
+      onDone=${() => { setSelected([]); load(); }} />` : null}
     ${dialog === 'delete' ? html`<${Modal} title="Delete view" onClose=${() => setDialog(null)}>
       <p>Delete the view “${current?.name}”? The records stay as they are.</p>
       <div class="actions"><button onClick=${() => setDialog(null)}>Cancel</button> <button class="primary" onClick=${deleteView}>Delete</button></div>

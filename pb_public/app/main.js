@@ -16,6 +16,7 @@ import { AuditPage } from './history.js';
 import { TrashPage } from './trash.js';
 import { TokensPage } from './tokens.js';
 import { WebhooksPage } from './webhooks.js';
+import { ReassignPage } from './reassign.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
@@ -124,6 +125,7 @@ function Nav({ route, onClose }) {
     <div class="group">Records</div>
     ${allObjects().map((o) => html`<a key=${o.name} class=${here('/list/' + o.name)} href=${'#/list/' + o.name}>${objectLabel(o)}</a>`)}
     <a class=${here('/trash')} href="#/trash">Trash</a>
+    ${isManager() ? html`<a class=${here('/reassign')} href="#/reassign">Reassign a rep</a>` : null}
     ${isManager() ? html`
       <div class="group">Automation</div>
       <a class=${here('/workflows')} href="#/workflows">Workflows</a>
@@ -168,6 +170,7 @@ function Screen({ route }) {
     case 'trash': return html`<${TrashPage} />`;
     case 'tokens': return html`<${TokensPage} />`;
     case 'webhooks': return html`<${WebhooksPage} />`;
+    case 'reassign': return html`<${ReassignPage} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
       if (o) {

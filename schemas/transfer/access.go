@@ -2,6 +2,8 @@ package transfer
 
 import (
 	"fmt"
+	"maps"
+	"net/http"
 	"strings"
 
 	"github.com/pocketbase/dbx"
@@ -114,3 +116,13 @@ func listQuery(app core.App, coll *core.Collection, info *core.RequestInfo, filt
 
 // noTriggers marks a save that must not trigger workflows.
 type noTriggersKey struct{}
+
+// withBody is info for a write with the submitted values body (the rule's @request.body).
+func withBody(info *core.RequestInfo, body map[string]any) *core.RequestInfo {
+	c := *info
+	c.Body = maps.Clone(body)
+	if c.Method == "" || c.Method == http.MethodGet {
+		c.Method = http.MethodPost
+	}
+	return &c
+}

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
@@ -31,6 +32,9 @@ type Service struct {
 	app core.App
 	reg registry
 	cfg Config
+
+	jobsOnce sync.Once
+	bg       *jobs // bulk jobs running in the background (bulk.go)
 }
 
 // Register adds import and export to app: its routes when the server starts and, if rootCmd
@@ -45,10 +49,18 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 	s := &Service{app: app, reg: cfg.Registry, cfg: cfg}
 	app.OnServe().BindFunc(func(e *core.ServeEvent) error {
 		s.routes(e)
+		s.bulkRoutes(e)
+		if err := s.interruptJobs(); err != nil {
+			return err
+		}
+		return e.Next()
+	})
+	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+		s.StopJobs()
 		return e.Next()
 	})
 	if rootCmd != nil {
-		rootCmd.AddCommand(s.newImportCommand(), s.newExportCommand())
+		rootCmd.AddCommand(s.newImportCommand(), s.newExportCommand(), s.newReassignCommand())
 	}
 	return s, nil
 }
