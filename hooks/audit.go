@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -137,10 +138,37 @@ func blank(v any) bool {
 	return isEmpty(v)
 }
 
-// same compares two field values by their JSON form (dates, JSON fields, slices).
+// same compares two field values by their JSON form (dates, JSON fields, slices), comparing
+// the usual types directly: the audit compares every field of every update.
 func same(a, b any) bool {
 	if blank(a) && blank(b) {
 		return true
+	}
+	switch x := a.(type) {
+	case string:
+		if y, ok := b.(string); ok {
+			return x == y
+		}
+	case bool:
+		if y, ok := b.(bool); ok {
+			return x == y
+		}
+	case float64:
+		if y, ok := b.(float64); ok {
+			return x == y
+		}
+	case int:
+		if y, ok := b.(int); ok {
+			return x == y
+		}
+	case []string:
+		if y, ok := b.([]string); ok {
+			return slices.Equal(x, y)
+		}
+	case types.DateTime:
+		if y, ok := b.(types.DateTime); ok {
+			return x.String() == y.String() // what JSON holds
+		}
 	}
 	x, err1 := json.Marshal(a)
 	y, err2 := json.Marshal(b)

@@ -611,12 +611,34 @@ func callerRuleKey(coll *core.Collection, c Caller) (string, bool) {
 	if auth == nil || coll.ViewRule == nil || *coll.ViewRule == "" {
 		return "", false
 	}
-	groups, err := fexpr.Parse(*coll.ViewRule)
-	if err != nil || !onlyAboutCaller(groups) {
+	if !ruleAboutCaller(*coll.ViewRule) {
 		return "", false
 	}
 	return strings.Join([]string{auth.Collection().Id, auth.Id, auth.GetString(core.FieldNameTokenKey), auth.GetDateTime("updated").String(),
 		coll.Id, *coll.ViewRule}, "\x00"), true
+}
+
+// aboutCaller remembers, per rule text, whether a rule is about the caller only: parsing the
+// rule cost more than the rest of a link check. Rules are few (one per collection and
+// action); bounded anyway by clearing it when it grows large.
+var (
+	aboutCaller     sync.Map // rule -> bool
+	aboutCallerSize atomic.Int64
+)
+
+// ruleAboutCaller reports whether rule parses and refers to the caller only ([onlyAboutCaller]).
+func ruleAboutCaller(rule string) bool {
+	if v, ok := aboutCaller.Load(rule); ok {
+		return v.(bool)
+	}
+	groups, err := fexpr.Parse(rule)
+	ok := err == nil && onlyAboutCaller(groups)
+	if aboutCallerSize.Add(1) > 1000 {
+		aboutCaller.Clear()
+		aboutCallerSize.Store(0)
+	}
+	aboutCaller.Store(rule, ok)
+	return ok
 }
 
 // onlyAboutCaller reports whether every identifier of groups is an @request.auth path.

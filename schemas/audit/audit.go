@@ -110,17 +110,25 @@ func chainHash(e *Entry) string {
 	return digest(b)
 }
 
-// head is the last entry of a trail, as this process last wrote or read it.
-type head struct {
-	seq  int64
-	hash string
-}
-
-// heads caches the head of each data directory's trail.
-var heads sync.Map
+// The append's statements. Preparing (parsing) a statement costs SQLite more than running
+// these, so they are prepared once per database pool (see [statements]) and reused by every
+// transaction on its connection.
+const (
+	sqlHead   = `SELECT seq, hash FROM relata_audit ORDER BY seq DESC LIMIT 1`
+	sqlInsert = `INSERT INTO relata_audit (id, seq, at, actor_kind, actor_id, via, object, record, action,
+		changes, changes_hash, erased, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?)`
+)
 
 // Append adds an entry for a change of record to the trail, in tx — the transaction that
-// saves the change, so that both commit or neither does. at is the time of the change.
+// saves the change, so that both commit or neither does (outside a transaction, Append opens
+// its own). at is the time of the change.
+//
+// The entry links to the trail's head as the transaction sees it, read in the transaction
+// (one index lookup by a prepared statement): SQLite serialises writers, so two appends
+// never link to the same head — a transaction whose snapshot another writer has moved on
+// cannot write — and an entry rolled back leaves nothing behind to link to. (An earlier
+// version cached the head per process and checked it in the insert; there is now no cache
+// that could go stale, e.g. after a restore.)
 func Append(tx core.App, at time.Time, actor Actor, object, record, action string, changes map[string]Change) (*Entry, error) {
 	if changes == nil {
 		changes = map[string]Change{}
@@ -130,50 +138,164 @@ func Append(tx core.App, at time.Time, actor Actor, object, record, action strin
 		return nil, fmt.Errorf("audit: encode the changes of %s %s: %w", object, record, err)
 	}
 	e := &Entry{
-		ID: security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789"),
+		// unique, not secret: math/rand is enough and cheaper than crypto/rand
+		ID: security.PseudorandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789"),
 		At: at.UTC().Format(timeFormat), ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
 		Object: object, Record: record, Action: action, Changes: changes, ChangesJSON: string(b), ChangesHash: digest(b),
 	}
-	// The head is cached per process: the insert succeeds only while the trail still ends
-	// there (another process, or a rolled back transaction, may have moved it), else the head
-	// is read again. One statement per entry in the usual case.
-	for attempt := 0; ; attempt++ {
-		h, ok := heads.Load(tx.DataDir())
-		if !ok || attempt > 0 {
-			var last struct {
-				Seq  int64  `db:"seq"`
-				Hash string `db:"hash"`
-			}
-			err := tx.DB().Select("seq", "hash").From(Collection).OrderBy("seq DESC").Limit(1).One(&last)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return nil, fmt.Errorf("audit: read the last entry: %w", err)
-			}
-			h = head{seq: last.Seq, hash: last.Hash}
+	err = tx.RunInTransaction(func(tx core.App) error {
+		q, err := statementsOf(tx)
+		if err != nil {
+			return err
 		}
-		cur := h.(head)
+		defer q.close()
+		var cur struct {
+			seq  int64
+			hash string
+		}
+		if err := q.scan(sqlHead, &cur.seq, &cur.hash); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("audit: read the last entry: %w", err)
+		}
 		e.Seq, e.PrevHash = cur.seq+1, cur.hash
 		e.Hash = chainHash(e)
-		res, err := tx.DB().NewQuery(`INSERT INTO {{` + Collection + `}} (id, seq, at, actor_kind, actor_id, via, object, record, action,
-			changes, changes_hash, erased, prev_hash, hash)
-			SELECT {:id}, {:seq}, {:at}, {:actor_kind}, {:actor_id}, {:via}, {:object}, {:record}, {:action},
-			{:changes}, {:changes_hash}, FALSE, {:prev_hash}, {:hash}
-			WHERE coalesce((SELECT max(seq) FROM {{` + Collection + `}}), 0) = {:prev_seq}`).Bind(dbx.Params{
-			"id": e.ID, "seq": e.Seq, "at": e.At, "actor_kind": e.ActorKind, "actor_id": e.ActorID, "via": e.Via,
-			"object": e.Object, "record": e.Record, "action": e.Action, "changes": e.ChangesJSON,
-			"changes_hash": e.ChangesHash, "prev_hash": e.PrevHash, "hash": e.Hash, "prev_seq": cur.seq,
-		}).Execute()
-		if err != nil {
-			return nil, fmt.Errorf("audit: append the %s of %s %s: %w", action, object, record, err)
+		if err := q.exec(sqlInsert, e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action,
+			e.ChangesJSON, e.ChangesHash, e.PrevHash, e.Hash); err != nil {
+			return fmt.Errorf("audit: append the %s of %s %s: %w", action, object, record, err)
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			heads.Store(tx.DataDir(), head{seq: e.Seq, hash: e.Hash})
-			break
-		}
-		if attempt > 0 {
-			return nil, fmt.Errorf("audit: append the %s of %s %s: the trail's head moved while appending", action, object, record)
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return e, nil
+}
+
+// prepared holds the append's statements prepared on a database pool (*sql.DB), and
+// preparing the pools whose statements are being prepared.
+var prepared, preparing sync.Map
+
+type appendStatements struct{ head, insert *sql.Stmt }
+
+// statements runs the append's statements in a transaction: prepared ones when its pool has
+// them, else as plain queries (the first transaction on a pool), preparing them for later
+// transactions once this one has ended — the pool of PocketBase's writes has one connection,
+// which the transaction holds.
+type statements struct {
+	ex       dbx.Executor
+	sqlTx    *sql.Tx
+	prepared *appendStatements
+	open     []*sql.Stmt
+}
+
+func statementsOf(tx core.App) (*statements, error) {
+	t, ok := tx.DB().(*dbx.Tx)
+	if !ok {
+		return nil, errors.New("audit: append outside a transaction")
+	}
+	b, ok := t.Builder.(interface {
+		DB() *dbx.DB
+		Executor() dbx.Executor
+	})
+	if !ok {
+		return nil, errors.New("audit: append in a transaction without an executor")
+	}
+	s := &statements{ex: b.Executor()}
+	stx, ok := s.ex.(*sql.Tx)
+	if !ok {
+		return s, nil
+	}
+	pool := b.DB().DB()
+	if p, ok := prepared.Load(pool); ok {
+		s.sqlTx, s.prepared = stx, p.(*appendStatements)
+		return s, nil
+	}
+	if info := tx.TxInfo(); info != nil {
+		if _, busy := preparing.LoadOrStore(pool, true); !busy {
+			info.OnComplete(func(error) error {
+				go prepare(pool)
+				return nil
+			})
+		}
+	}
+	return s, nil
+}
+
+// prepare prepares the append's statements on pool, once; on failure (a closed pool) the
+// appends on it keep using plain queries.
+func prepare(pool *sql.DB) {
+	var p appendStatements
+	for _, st := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{{&p.head, sqlHead}, {&p.insert, sqlInsert}} {
+		stmt, err := pool.Prepare(st.sql)
+		if err != nil {
+			for _, s := range []*sql.Stmt{p.head, p.insert} {
+				if s != nil {
+					_ = s.Close()
+				}
+			}
+			return
+		}
+		*st.dst = stmt
+	}
+	prepared.Store(pool, &p)
+}
+
+// stmt returns the transaction's copy of the prepared statement of query, or nil.
+func (s *statements) stmt(query string) *sql.Stmt {
+	if s.prepared == nil {
+		return nil
+	}
+	var p *sql.Stmt
+	switch query {
+	case sqlHead:
+		p = s.prepared.head
+	case sqlInsert:
+		p = s.prepared.insert
+	}
+	st := s.sqlTx.Stmt(p)
+	s.open = append(s.open, st)
+	return st
+}
+
+// scan reads the single row of query into dest.
+func (s *statements) scan(query string, dest ...any) error {
+	if st := s.stmt(query); st != nil {
+		return st.QueryRow().Scan(dest...)
+	}
+	rows, err := s.ex.Query(query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+func (s *statements) exec(query string, args ...any) error {
+	var err error
+	if st := s.stmt(query); st != nil {
+		_, err = st.Exec(args...)
+	} else {
+		_, err = s.ex.Exec(query, args...)
+	}
+	return err
+}
+
+// close closes the transaction's copies (the prepared statements stay with their pool).
+func (s *statements) close() {
+	for _, st := range s.open {
+		_ = st.Close()
+	}
 }
 
 // Problem is an entry that fails verification.

@@ -2,10 +2,12 @@ package audit_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -308,5 +310,89 @@ func TestAuditAtScale(t *testing.T) {
 	}
 	if seen != n {
 		t.Fatalf("paged through %d entries; want %d", seen, n)
+	}
+}
+
+// TestAppendConcurrently writes from many goroutines at once — REST creates and updates as
+// a user, Go saves, saves in transactions that roll back — and expects one unbroken chain
+// holding exactly the changes that were committed, written by the prepared statements.
+func TestAppendConcurrently(t *testing.T) {
+	t.Parallel()
+	app, srv := newApp(t)
+	user, tok := schemastest.NewUser(t, app, "rep@example.com", "sales", "north")
+	before := mustVerify(t, app).Entries // the user's own entry
+	schemastest.MustCreate(t, app, "companies", map[string]any{"name": "First"})
+	for deadline := time.Now().Add(10 * time.Second); !audit.Prepared(app); {
+		if time.Now().After(deadline) {
+			t.Fatal("the append's statements were not prepared after the first transaction")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	const workers, each = 8, 15
+	errs := make(chan error, workers*each*3)
+	done := make(chan struct{})
+	var committed atomic.Int64
+	for w := 0; w < workers; w++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < each; i++ {
+				// a REST create and update as the user: two entries
+				var c struct {
+					ID string `json:"id"`
+				}
+				code := schemastest.Call(t, srv, http.MethodPost, "/api/collections/contacts/records", tok,
+					map[string]any{"full_name": fmt.Sprintf("W%d C%d", w, i), "owner": user.Id}, &c)
+				if code != 200 {
+					errs <- fmt.Errorf("create = %d", code)
+					continue
+				}
+				committed.Add(1)
+				code = schemastest.Call(t, srv, http.MethodPatch, "/api/collections/contacts/records/"+c.ID, tok,
+					map[string]any{"job_title": "Buyer"}, nil)
+				if code != 200 {
+					errs <- fmt.Errorf("update = %d", code)
+					continue
+				}
+				committed.Add(1)
+				// a Go save in a transaction that rolls back: no entry
+				rollback := errors.New("rolled back on purpose")
+				err := app.RunInTransaction(func(tx core.App) error {
+					coll, err := tx.FindCachedCollectionByNameOrId("companies")
+					if err != nil {
+						return err
+					}
+					r := core.NewRecord(coll)
+					r.Set("name", fmt.Sprintf("Gone %d %d", w, i))
+					if err := tx.Save(r); err != nil {
+						return err
+					}
+					return rollback
+				})
+				if !errors.Is(err, rollback) {
+					errs <- fmt.Errorf("rolled back save: %v", err)
+				}
+				// a plain Go save: one entry
+				coll, _ := app.FindCachedCollectionByNameOrId("companies")
+				r := core.NewRecord(coll)
+				r.Set("name", fmt.Sprintf("Kept %d %d", w, i))
+				if err := app.Save(r); err != nil {
+					errs <- err
+					continue
+				}
+				committed.Add(1)
+			}
+		}()
+	}
+	for w := 0; w < workers; w++ {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	r := mustVerify(t, app)
+	want := before + 1 + committed.Load()
+	if !r.OK() || r.Entries != want || r.HeadSeq != want {
+		t.Fatalf("after concurrent writes: %d entries, head %d, problems %v; want %d entries, intact", r.Entries, r.HeadSeq, r.Problems, want)
 	}
 }

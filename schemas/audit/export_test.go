@@ -1,0 +1,17 @@
+package audit
+
+import (
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+)
+
+// Prepared reports whether the append's statements are prepared on app's pool of writes
+// (the first transaction that appends on a pool prepares them once it has ended).
+func Prepared(app core.App) bool {
+	db, ok := app.NonconcurrentDB().(*dbx.DB)
+	if !ok {
+		return false
+	}
+	_, ok = prepared.Load(db.DB())
+	return ok
+}
