@@ -122,7 +122,7 @@ func (a *forEach) prepareOver(p *Prep) {
 		p.Errorf("/over/object", "unknown object %q (known: %s)", q.Object, strings.Join(p.Registry.ObjectNames(), ", "))
 		return
 	}
-	a.filter = q.Filter
+	a.item, a.filter = t, q.Filter
 	a.params = map[string]*Value{}
 	for _, k := range slices.Sorted(maps.Keys(q.Params)) {
 		if !identRe.MatchString(k) {
@@ -131,7 +131,7 @@ func (a *forEach) prepareOver(p *Prep) {
 		}
 		a.params[k] = p.Value("/over/params/"+k, q.Params[k], nil)
 	}
-	dummy := dbx.Params{forEachAfter: ""}
+	dummy := dbx.Params{}
 	for _, m := range placeholderRe.FindAllStringSubmatch(q.Filter, -1) {
 		if _, ok := q.Params[m[1]]; !ok {
 			p.Errorf("/over/filter", "{:%s} has no value in params", m[1])
@@ -140,11 +140,11 @@ func (a *forEach) prepareOver(p *Prep) {
 		dummy[m[1]] = ""
 	}
 	// The filter is checked the way the run will use it: fields, operators, no hidden fields.
-	if _, err := schemas.Find(p.Engine.app, schemas.System, schemas.Query{Object: t.Name, Filter: a.pageFilter(), Params: dummy, Limit: 1}); err != nil {
-		p.Errorf("/over/filter", "%v", err)
-		return
+	if strings.TrimSpace(q.Filter) != "" {
+		if _, err := schemas.Find(p.Engine.app, schemas.System, schemas.Query{Object: t.Name, Filter: q.Filter, Params: dummy, Limit: 1}); err != nil {
+			p.Errorf("/over/filter", "%v", err)
+		}
 	}
-	a.item = t
 }
 
 var identRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
@@ -199,7 +199,9 @@ func (a *forEach) pageFilter() string {
 	after := "id > {:" + forEachAfter + "}"
 	switch {
 	case a.back != nil:
-		return a.back.Name + " ?= {:relata_record} && " + after
+		// field.id reaches single and multiple relations alike (a bare multiple relation
+		// field does not match with ?=)
+		return a.back.Name + ".id ?= {:relata_record} && " + after
 	case strings.TrimSpace(a.filter) != "":
 		return "(" + a.filter + ") && " + after
 	}

@@ -55,7 +55,7 @@ func TestForEachBackRelationHandlesEveryItem(t *testing.T) {
 		return map[string]any{"full_name": fmt.Sprintf("Person %03d", i), "company": acme.Id, "source": src, "owner": e.alice.Id}
 	})
 	outsider := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Outsider", "company": other.Id, "owner": e.alice.Id})
-	e.save(t, `{"name": "churn", "enabled": true, "object": "companies",
+	e.save(t, `{"name": "churn", "enabled": true, "object": "companies", "runAs": "alice@example.com",
 	  "trigger": {"type": "field_changed", "field": "industry"},
 	  "actions": [{"type": "for_each", "over": "contacts.company", "actions": [
 	    {"type": "update_record", "target": "item", "values": {"job_title": "=item.full_name + \" at \" + record.name"}},

@@ -15,13 +15,14 @@ import (
 // BenchmarkForEach measures a for_each over 10,000 contacts of a company, each item updated
 // (update_record on the item: one transaction per item with its step record), against bare
 // PocketBase doing the same 10,000 updates, each in its own transaction (the same data
-// directory opened without Relata's hooks). One iteration is one whole run; items/s is
-// reported.
+// directory opened without Relata's hooks), and against Relata's own app making them (its
+// record hooks — audit, sanitiser, triggers — without the workflow engine). One iteration is
+// one whole run; items/s is reported.
 //
 //	go test -run xxx -bench ForEach -benchtime 3x -timeout 30m ./workflows/
 func BenchmarkForEach(b *testing.B) {
 	const n = 10_000
-	for _, kind := range []string{"for_each", "bare-pocketbase"} {
+	for _, kind := range []string{"for_each", "relata-updates", "bare-pocketbase"} {
 		b.Run(fmt.Sprintf("%s/items=%d", kind, n), func(b *testing.B) {
 			e := newBareEnv(b, workflows.Config{})
 			acme := schemastest.MustCreate(b, e.app, "companies", map[string]any{"name": "Acme"})
@@ -41,9 +42,13 @@ func BenchmarkForEach(b *testing.B) {
 			start := time.Now()
 			for i := range b.N {
 				industry := industries[i%2]
-				if kind == "bare-pocketbase" {
+				if kind != "for_each" {
+					app := core.App(bare)
+					if kind == "relata-updates" {
+						app = e.app
+					}
 					for _, id := range ids {
-						err := bare.RunInTransaction(func(tx core.App) error {
+						err := app.RunInTransaction(func(tx core.App) error {
 							r, err := tx.FindRecordById("contacts", id)
 							if err != nil {
 								return err
