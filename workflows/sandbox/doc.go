@@ -15,8 +15,9 @@
 //	apply(res.Set)
 //
 // Sandbox.Compile checks a script when it is saved, and [Calls] lists the literal object names,
-// fields and filters of its find, create and update calls for the caller to check; Run compiles once per source (a cache keyed
-// by the source's SHA-256 keeps the last 256 programs) and runs it in a fresh runtime.
+// fields and filters of its find, create and update calls for the caller to check; Run
+// compiles once per source (a cache keyed by the source's SHA-256 keeps the last 256
+// programs) and runs it in a fresh runtime.
 //
 // # What a script sees
 //
