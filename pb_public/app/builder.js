@@ -43,7 +43,7 @@ export const actionSpecs = {
     ['link', 'checkbox', 'Link it to the triggering record'],
   ] },
   send_email: { label: 'Send email', icon: '✉', init: { to: 'email', category: 'transactional' }, fields: [
-    ['to', 'text', 'To', 'An email field (email), an address, or an expression'],
+    ['to', 'text', 'To', 'An email field (email), a relation, owner, an address, an expression; item inside For each'],
     ['subject', 'text', 'Subject'],
     ['text', 'textarea', 'Text'],
     ['template', 'text', 'Template', 'Or the name of an email template'],
