@@ -51,10 +51,14 @@ type Prep struct {
 	// Registry is the live object model.
 	Registry *schemas.Registry
 	// Engine is the engine the workflow is compiled for.
-	Engine  *Engine
-	pointer string
-	file    string
-	errs    *schemas.Errors
+	Engine *Engine
+	// Item is the object of the items inside a for_each (expressions see item); nil outside.
+	Item *schemas.Object
+	// valueObj is the object literal values are checked against, when not Object.
+	valueObj *schemas.Object
+	pointer  string
+	file     string
+	errs     *schemas.Errors
 }
 
 // Errorf records a problem at the action's pointer plus sub ("/values/due").
@@ -72,6 +76,9 @@ func (p *Prep) Value(sub string, raw any, field *schemas.Field) *Value {
 		if field != nil && raw != nil {
 			if t, ok := schemas.LookupFieldType(field.Type); ok {
 				obj := p.Object
+				if p.valueObj != nil {
+					obj = p.valueObj
+				}
 				if err := t.CheckValue(obj, field, raw); err != nil && !isRelativeDate(field, raw) {
 					p.Errorf(sub, "value for %s %s", field.Name, err)
 				}
@@ -82,7 +89,7 @@ func (p *Prep) Value(sub string, raw any, field *schemas.Field) *Value {
 		}
 		return v
 	}
-	prog, err := condition.CompileValue(p.Object, strings.TrimPrefix(s, "="), field)
+	prog, err := condition.CompileValueFor(p.Object, p.Item, strings.TrimPrefix(s, "="), field)
 	if err != nil {
 		p.Errorf(sub, "expression: %s", exprMessage(err))
 		return v
@@ -93,7 +100,7 @@ func (p *Prep) Value(sub string, raw any, field *schemas.Field) *Value {
 
 // Condition compiles a boolean expression.
 func (p *Prep) Condition(sub, src string) *condition.Program {
-	prog, err := condition.Compile(p.Object, src)
+	prog, err := condition.CompileFor(p.Object, p.Item, src)
 	if err != nil {
 		p.Errorf(sub, "condition: %s", exprMessage(err))
 		return nil
@@ -157,6 +164,9 @@ type RunContext struct {
 	RecordID string
 	// Input is what expressions see: the record as it was when the trigger fired, etc.
 	Input condition.Input
+	// Item and ItemID name the current item inside a for_each (Input.Item holds its values).
+	Item   *schemas.Object
+	ItemID string
 	// Actor is the run-as user; nil means the system.
 	Actor *core.Record
 	// StepKey identifies this step of this run, for idempotency keys.
@@ -167,12 +177,21 @@ type RunContext struct {
 
 // Record loads the triggering record as it is now.
 func (rc *RunContext) Record() (*core.Record, error) {
-	if rc.Object == nil || rc.RecordID == "" {
-		return nil, Permanent(errors.New("this workflow has no triggering record"))
+	return rc.load(rc.Object, rc.RecordID, "this workflow has no triggering record")
+}
+
+// ItemRecord loads the current item of a for_each as it is now.
+func (rc *RunContext) ItemRecord() (*core.Record, error) {
+	return rc.load(rc.Item, rc.ItemID, "not inside a for_each")
+}
+
+func (rc *RunContext) load(obj *schemas.Object, id, none string) (*core.Record, error) {
+	if obj == nil || id == "" {
+		return nil, Permanent(errors.New(none))
 	}
-	rec, err := rc.App.FindRecordById(rc.Object.Name, rc.RecordID)
+	rec, err := rc.App.FindRecordById(obj.Name, id)
 	if err != nil {
-		return nil, Permanent(fmt.Errorf("%s %s no longer exists", rc.Object.Name, rc.RecordID))
+		return nil, Permanent(fmt.Errorf("%s %s no longer exists", obj.Name, id))
 	}
 	return rec, nil
 }

@@ -183,6 +183,8 @@ func TestSendEmailNamesTheRecipient(t *testing.T) {
 		{"buyer_email", `"Bruno Buyer" <other-address@example.com>`},
 		{"notify_email", `notify@example.com`},
 		{`="lit@example.com"`, `lit@example.com`},
+		// a CRM user's address, written as it is, is shown with the user's own name
+		{"alice@example.com", `"Alice Archer" <alice@example.com>`},
 	}
 	for i, tt := range tests {
 		e.save(t, fmt.Sprintf(`{"name": "mail-%d", "enabled": true, "object": "deals", "trigger": {"type": "record_created"},

@@ -87,7 +87,9 @@ func (a *branch) Run(*RunContext) (any, error) { return nil, errFlow }
 // user (the system when none): records that user may not view stay out of it. Subject, text
 // and html, when also given, replace the template's.
 type sendEmail struct {
-	// To is a field of the record holding an address, an expression, or a literal address.
+	// To is a field of the record holding an address or a relation to a record (or user) that
+	// has one, "owner", a literal address, an expression, or inside a for_each "item" (the
+	// item's own address) or "item.<field>".
 	To       string `json:"to"`
 	Template string `json:"template"`
 	Subject  string `json:"subject"`
@@ -96,16 +98,36 @@ type sendEmail struct {
 	Category string `json:"category"`
 
 	to, subject, text, html *Value
+	// side is whose field "to" names: "record", or "item" inside a for_each.
+	side string
 	// nameOf says whose name the recipient's address is shown with: "" none (an expression
-	// or literal address), "record" the record's own title (its "email" field), or a
-	// relation or owner field of the record whose target holds the address ("to": "buyer"),
-	// or is named like the email field ("buyer" for "buyer_email").
+	// or literal address: a CRM user's name when the address is theirs), "self" the record's
+	// (or item's) own title (its "email" field, or the item itself), or a relation or owner
+	// field whose target holds the address ("to": "buyer"), or is named like the email field
+	// ("buyer" for "buyer_email").
 	nameOf  string
 	toField *schemas.Field // a relation or owner field "to" names
 }
 
 func (a *sendEmail) Prepare(p *Prep) {
-	switch f := p.Object.Field(a.To); {
+	a.side = "record"
+	obj, to := p.Object, a.To
+	if p.Item != nil && (to == "item" || strings.HasPrefix(to, "item.")) {
+		a.side, obj = "item", p.Item
+		to = strings.TrimPrefix(strings.TrimPrefix(to, "item"), ".")
+	}
+	if to == "owner" && obj.Field("owner") == nil && obj.OwnerField() != nil {
+		to = obj.OwnerField().Name
+	}
+	switch f := obj.Field(to); {
+	case a.side == "item" && to == "":
+		// the item itself: its address, under its own name
+		if ef := emailField(obj); ef == "" {
+			p.Errorf("/to", "%s have no email field to send to", obj.Name)
+		} else {
+			a.to = p.Value("/to", "=item."+ef, nil)
+			a.nameOf = "self"
+		}
 	case f != nil && (f.Type == schemas.TypeRelation || f.Type == schemas.TypeOwner) && !f.Multiple:
 		a.toField, a.nameOf = f, f.Name
 		if f.Type == schemas.TypeRelation {
@@ -117,21 +139,27 @@ func (a *sendEmail) Prepare(p *Prep) {
 		if f.Type != schemas.TypeEmail {
 			p.Errorf("/to", "field %q is a %s field, not an email field or a single relation", a.To, f.Type)
 		}
-		a.to = p.Value("/to", "=record."+a.To, nil)
+		a.to = p.Value("/to", "="+a.side+"."+to, nil)
 		// A record's "email" is its own address; "buyer_email" is the buyer's, named by the
 		// buyer relation when there is one, else by nobody.
-		if a.To == "email" {
-			a.nameOf = "record"
-		} else if rel := p.Object.Field(strings.TrimSuffix(a.To, "_email")); rel != nil && rel.Name != a.To &&
+		if to == "email" {
+			a.nameOf = "self"
+		} else if rel := obj.Field(strings.TrimSuffix(to, "_email")); rel != nil && rel.Name != to &&
 			(rel.Type == schemas.TypeRelation || rel.Type == schemas.TypeOwner) && !rel.Multiple {
 			a.nameOf = rel.Name
 		}
+	case a.side == "item":
+		p.Errorf("/to", "%s has no field %q", obj.Name, to)
 	case strings.HasPrefix(a.To, "="):
 		a.to = p.Value("/to", a.To, nil)
 	case strings.Contains(a.To, "@"):
 		a.to = &Value{literal: a.To}
 	default:
-		p.Errorf("/to", "%q is neither a field of %s, an expression nor an address", a.To, p.Object.Name)
+		hint := ""
+		if a.To == "item" || strings.HasPrefix(a.To, "item.") {
+			hint = " (\"item\" is the current item inside a for_each)"
+		}
+		p.Errorf("/to", "%q is neither a field of %s, \"owner\", an expression nor an address%s", a.To, p.Object.Name, hint)
 	}
 	if a.Template == "" && a.Subject == "" {
 		p.Errorf("/subject", "an email needs a subject (or a template)")
@@ -158,17 +186,21 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 	}
 	var to, name string
 	var err error
+	obj, values := rc.Object, rc.Input.Record
+	if a.side == "item" {
+		obj, values = rc.Item, rc.Input.Item
+	}
 	if a.toField != nil {
-		to, name, err = a.related(rc, a.toField.Name)
+		to, name, err = a.related(rc, obj, values, a.toField.Name)
 	} else {
 		to, err = str(a.to, "to")
 		switch {
 		case err != nil:
-		case a.nameOf == "record" && rc.Object != nil && rc.Object.TitleField != "":
+		case a.nameOf == "self" && obj != nil && obj.TitleField != "":
 			// Mail a record's own address under the record's name: "Ada Lovelace <ada@…>".
-			name, _ = rc.Input.Record[rc.Object.TitleField].(string)
-		case a.nameOf != "" && a.nameOf != "record":
-			_, name, err = a.related(rc, a.nameOf)
+			name, _ = values[obj.TitleField].(string)
+		case a.nameOf != "" && a.nameOf != "self":
+			_, name, err = a.related(rc, obj, values, a.nameOf)
 		}
 	}
 	if err != nil {
@@ -177,9 +209,19 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 	if to == "" {
 		return map[string]any{"skipped": "no recipient address"}, nil
 	}
+	if name == "" {
+		// An address of a CRM user is shown with the user's own name.
+		if u, err := rc.App.FindAuthRecordByEmail(schemas.UsersCollection, to); err == nil {
+			name = u.GetString("name")
+		}
+	}
 	msg := outbox.Message{Template: a.Template, Category: a.Category, RecordID: rc.RecordID, IdempotencyKey: rc.StepKey}
 	if rc.Object != nil {
 		msg.Object = rc.Object.Name
+	}
+	if a.side == "item" {
+		// mail to an item belongs on the item's timeline
+		msg.Object, msg.RecordID = rc.Item.Name, rc.ItemID
 	}
 	if rc.Run != nil {
 		msg.RunID = rc.Run.Id
@@ -227,12 +269,13 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 	return out, nil
 }
 
-// related reads the record that relation or owner field of the triggering record points to
-// (as the run-as user, when there is one) and returns its email address and its name: a
-// user's name, or the record's title. A field that points nowhere gives no address.
-func (a *sendEmail) related(rc *RunContext, field string) (addr, name string, err error) {
-	f := rc.Object.Field(field)
-	id, _ := rc.Input.Record[field].(string)
+// related reads the record that relation or owner field of the triggering record (or item:
+// obj and its values) points to (as the run-as user, when there is one) and returns its email
+// address and its name: a user's name, or the record's title. A field that points nowhere
+// gives no address.
+func (a *sendEmail) related(rc *RunContext, obj *schemas.Object, values map[string]any, field string) (addr, name string, err error) {
+	f := obj.Field(field)
+	id, _ := values[field].(string)
 	if f == nil || id == "" {
 		return "", "", nil
 	}

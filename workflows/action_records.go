@@ -25,6 +25,9 @@ var (
 
 // fieldValues compiles a {"field": value} map for object target.
 func fieldValues(p *Prep, target *schemas.Object, raw map[string]any) map[string]*Value {
+	sub := *p
+	sub.valueObj = target // a stage or option is the target's, not the workflow object's
+	p = &sub
 	out := make(map[string]*Value, len(raw))
 	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		f := target.Field(name)
@@ -131,22 +134,31 @@ func newRecord(rc *RunContext, object string, vals map[string]any) (*core.Record
 	return rec, nil
 }
 
-// updateRecord changes fields of the triggering record, or of a record it links to.
+// updateRecord changes fields of the triggering record, of a record it links to, or of the
+// current item of a for_each.
 //
 //	{"type": "update_record", "values": {"lifecycle_stage": "customer"}}
 //	{"type": "update_record", "target": "company", "values": {"tags": ["customer"]}}
+//	{"type": "update_record", "target": "item", "values": {"status": "closed"}}
 type updateRecord struct {
-	// Target is "" for the triggering record, or the name of one of its single relation fields.
+	// Target is "" for the triggering record, "item" for a for_each's item, or the name of
+	// one of the record's single relation fields.
 	Target string         `json:"target"`
 	Values map[string]any `json:"values"`
 
 	object *schemas.Object
+	item   bool
 	vals   map[string]*Value
 }
 
 func (a *updateRecord) Prepare(p *Prep) {
 	a.object = p.Object
-	if a.Target != "" {
+	if a.Target == "item" && p.Item != nil {
+		a.object, a.item = p.Item, true
+	} else if a.Target == "item" && p.Object.Field("item") == nil {
+		p.Errorf("/target", "target \"item\" is the current item of a for_each; this action is not inside one")
+		return
+	} else if a.Target != "" {
 		f := p.Object.Field(a.Target)
 		switch {
 		case f == nil:
@@ -167,11 +179,17 @@ func (a *updateRecord) Prepare(p *Prep) {
 }
 
 func (a *updateRecord) Run(rc *RunContext) (any, error) {
-	rec, err := rc.Record()
+	var rec *core.Record
+	var err error
+	if a.item {
+		rec, err = rc.ItemRecord()
+	} else {
+		rec, err = rc.Record()
+	}
 	if err != nil {
 		return nil, err
 	}
-	if a.Target != "" {
+	if a.Target != "" && !a.item {
 		id := rec.GetString(a.Target)
 		if id == "" {
 			return map[string]any{"skipped": a.Target + " is empty"}, nil

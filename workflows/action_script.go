@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -40,6 +41,8 @@ func (a *script) Prepare(p *Prep) {
 			return
 		}
 		p.Errorf("/source", "%v", err)
+	} else {
+		checkScriptNames(p, a.Source)
 	}
 	if a.Timeout != "" {
 		d, err := time.ParseDuration(a.Timeout)
@@ -48,6 +51,55 @@ func (a *script) Prepare(p *Prep) {
 		}
 		a.timeout = d
 	}
+}
+
+// checkScriptNames checks the literal object names, fields and filters of the script's find,
+// create and update calls against the object model, so that a typo is refused at save with its
+// line and column rather than failing a run.
+func checkScriptNames(p *Prep, src string) {
+	calls, err := sandbox.Calls(src)
+	if err != nil {
+		return // Compile reported it
+	}
+	at := func(l *sandbox.Literal, format string, args ...any) {
+		p.Errorf("/source", "line %d, column %d: %s", l.Line, l.Column, fmt.Sprintf(format, args...))
+	}
+	for _, c := range calls {
+		obj, ok := p.Registry.Object(c.Object.Value)
+		if !ok {
+			at(c.Object, "%s: unknown object %q (known: %s)", c.Func, c.Object.Value, strings.Join(p.Registry.ObjectNames(), ", "))
+			continue
+		}
+		for _, f := range c.Fields {
+			name := f.Value
+			if obj.Field(name) == nil && !(strings.HasSuffix(name, schemas.CurrencySuffix) && obj.Field(strings.TrimSuffix(name, schemas.CurrencySuffix)) != nil) {
+				at(&f, "%s: %s has no field %q%s", c.Func, obj.Name, name, suggestField(obj, name))
+			}
+		}
+		if c.Filter != nil && strings.TrimSpace(c.Filter.Value) != "" {
+			params := dbx.Params{}
+			for _, m := range placeholderRe.FindAllStringSubmatch(c.Filter.Value, -1) {
+				params[m[1]] = ""
+			}
+			if _, err := schemas.Find(p.Engine.app, schemas.System, schemas.Query{Object: obj.Name, Filter: c.Filter.Value, Params: params, Limit: 1}); err != nil {
+				at(c.Filter, "find: %v", err)
+			}
+		}
+	}
+}
+
+// suggestField names the field of obj closest to name, as " (did you mean \"x\"?)", or "".
+func suggestField(obj *schemas.Object, name string) string {
+	best, dist := "", 3
+	for _, f := range obj.Fields {
+		if d := schemas.EditDistance(name, f.Name); d < dist {
+			best, dist = f.Name, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
 }
 
 // MaxScriptTimeout is the longest time limit a script action may ask for. A run's steps
@@ -88,7 +140,8 @@ func (a *script) Run(rc *RunContext) (any, error) {
 	return out, nil
 }
 
-// scriptStore gives scripts find and create, within the run's transaction and permissions.
+// scriptStore gives scripts find, create and update, within the run's transaction and the
+// run-as user's permissions.
 type scriptStore struct{ rc *RunContext }
 
 var _ sandbox.Store = (*scriptStore)(nil)
@@ -97,12 +150,13 @@ var _ sandbox.Store = (*scriptStore)(nil)
 // list rule applies in SQL, hidden fields and @collection/@request references are refused,
 // and the limit counts only records the actor may list. Results are newest first; scripts
 // page by filtering on created (find('deals', 'created < {:last}', {last: page.at(-1).created})).
-func (s *scriptStore) Find(_ context.Context, object, filter string, params map[string]any, limit int) ([]map[string]any, error) {
-	if _, ok := s.rc.Engine.reg.Object(object); !ok {
-		return nil, fmt.Errorf("unknown object %q", object)
+func (s *scriptStore) Find(_ context.Context, q sandbox.Query) ([]map[string]any, error) {
+	if _, ok := s.rc.Engine.reg.Object(q.Object); !ok {
+		return nil, fmt.Errorf("unknown object %q", q.Object)
 	}
 	c := s.rc.Caller()
-	recs, err := schemas.Find(s.rc.App, c, schemas.Query{Object: object, Filter: filter, Limit: limit, Params: dbx.Params(params)})
+	recs, err := schemas.Find(s.rc.App, c, schemas.Query{Object: q.Object, Filter: q.Filter, Sort: q.Sort,
+		Limit: q.Limit, Offset: q.Offset, Params: dbx.Params(q.Params)})
 	if err != nil {
 		return nil, err
 	}
@@ -122,4 +176,32 @@ func (s *scriptStore) Create(_ context.Context, object string, values map[string
 		return nil, err
 	}
 	return plainMap(rec.FieldsData()), nil
+}
+
+// Update changes a record the run-as user may view and update (its update rule, and links it
+// may make: [RunContext.Update]); fields are checked against the object.
+func (s *scriptStore) Update(_ context.Context, object, id string, values map[string]any) (map[string]any, error) {
+	obj, ok := s.rc.Engine.reg.Object(object)
+	if !ok {
+		return nil, fmt.Errorf("unknown object %q", object)
+	}
+	for k := range values {
+		if obj.Field(k) == nil && !(strings.HasSuffix(k, schemas.CurrencySuffix) && obj.Field(strings.TrimSuffix(k, schemas.CurrencySuffix)) != nil) {
+			return nil, fmt.Errorf("%s has no field %q", object, k)
+		}
+	}
+	rec, err := s.rc.App.FindRecordById(object, id)
+	if err != nil {
+		return nil, fmt.Errorf("no %s %s", object, id)
+	}
+	if ok, err := s.rc.CanView(rec); err != nil || !ok {
+		return nil, fmt.Errorf("no %s %s", object, id) // as if it did not exist
+	}
+	for k, v := range values {
+		rec.Set(k, v)
+	}
+	if err := s.rc.Update(rec, values); err != nil {
+		return nil, err
+	}
+	return plainMap(schemas.Visible(rec, s.rc.Caller())), nil
 }

@@ -23,13 +23,13 @@ func TestScriptFindAccess(t *testing.T) {
 		wantAddr string // the company's address the script sets
 	}{
 		{"run-as user cannot reach secrets through @collection", `"runAs": "alice@example.com",`,
-			`set('address', String(find('deals', '@collection.relata_secrets:s.value ?>= ""', {}, 5).length))`, "@collection", ""},
+			`const f = '@collection.relata_secrets:s.value ?>= ""'; set('address', String(find('deals', f, {}, 5).length))`, "@collection", ""},
 		{"the system cannot reach secrets through @collection", ``,
-			`set('address', String(find('deals', '@collection.relata_secrets:s.value ?>= ""', {}, 5).length))`, "@collection", ""},
+			`const f = '@collection.relata_secrets:s.value ?>= ""'; set('address', String(find('deals', f, {}, 5).length))`, "@collection", ""},
 		{"the system cannot filter by hidden fields", ``,
-			`set('address', String(find('deals', 'owner.tokenKey != ""', {}, 5).length))`, "tokenKey", ""},
+			`const f = 'owner.tokenKey != ""'; set('address', String(find('deals', f, {}, 5).length))`, "tokenKey", ""},
 		{"run-as user cannot filter by hidden fields", `"runAs": "alice@example.com",`,
-			`set('address', String(find('deals', 'owner.password != ""', {}, 5).length))`, "password", ""},
+			`const f = 'owner.password != ""'; set('address', String(find('deals', f, {}, 5).length))`, "password", ""},
 		{"the limit counts only what the run-as user may list", `"runAs": "alice@example.com",`,
 			`const d = find('deals', '', {}, 5); set('address', d.length + ':' + d.filter(x => x.owner === '{alice}').length)`, "", "5:5"},
 		{"every deal of the run-as user, none of another's", `"runAs": "alice@example.com",`,
@@ -37,8 +37,10 @@ func TestScriptFindAccess(t *testing.T) {
 		{"the system reads every deal", ``,
 			`set('address', String(find('deals', 'amount >= 0', {}, 200).length))`, "", "74"},
 		{"all-match filters through a multi-valued relation are refused for the run-as user", `"runAs": "alice@example.com",`,
-			`set('address', String(find('companies', 'deals_via_company.amount < 17200', {}, 5).length))`, "?<", ""},
+			`const f = 'deals_via_company.amount < 17200'; set('address', String(find('companies', f, {}, 5).length))`, "?<", ""},
 	}
+	// Refused filters are held in a variable: as literals they are refused at save
+	// (TestScriptNamesCheckedAtSave); here the guard at run time is tested.
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

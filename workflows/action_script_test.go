@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -131,7 +132,7 @@ func TestScriptTimeoutIsHonoured(t *testing.T) {
 func TestScriptStoreErrorsSayWhereOnce(t *testing.T) {
 	e := newEnv(t, workflows.Config{})
 	e.save(t, `{"name": "s", "enabled": true, "object": "deals", "trigger": {"type": "record_created"},
-	  "actions": [{"type": "script", "source": "find('deals', 'no_such_field = 1')"}]}`)
+	  "actions": [{"type": "script", "source": "const f = 'no_such_field = 1'; find('deals', f)"}]}`)
 	schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": "Big", "stage": "lead"})
 	e.drain(t)
 	msg := e.runs(t, "")[0].GetString("error")
@@ -162,5 +163,68 @@ func TestRetryUsesTheCurrentDefinition(t *testing.T) {
 	e.drain(t)
 	if d, _ := e.app.FindRecordById("deals", deal.Id); d.GetString("description") != "v2" {
 		t.Errorf("description = %q; want v2 from the current definition", d.GetString("description"))
+	}
+}
+
+// Literal object names, fields and filters of find, create and update are checked when the
+// workflow is saved, with the line and column in the script.
+func TestScriptNamesCheckedAtSave(t *testing.T) {
+	e := newEnv(t, workflows.Config{})
+	src := "const open = find('deals', 'stag != \"lost\"');\n" +
+		"create('taks', {subject: 'x'});\n" +
+		"update('deals', record.id, {stage: 'won', amout: 1});\n" +
+		"create('activities', {subject: 'ok', amount_currency: 'EUR'});\n" +
+		"find('deals', 'amount > {:min}', {min: 1});"
+	d, err := workflows.Parse("s.json", []byte(`{"name": "s", "object": "deals", "trigger": {"type": "record_created"},
+	  "actions": [{"type": "script", "source": `+jsonOf(src)+`}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.eng.Compile("s.json", d)
+	got := fmt.Sprint(err)
+	for _, want := range []string{
+		`/actions/0/source: line 1, column 28: find: filter "stag != \"lost\"": invalid left operand "stag"`,
+		`/actions/0/source: line 2, column 8: create: unknown object "taks"`,
+		`/actions/0/source: line 3, column 43: update: deals has no field "amout" (did you mean "amount"?)`,
+		`/actions/0/source: line 4, column 38: create: activities has no field "amount_currency"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %s\nin %s", want, got)
+		}
+	}
+	if n := strings.Count(got, "/actions/0/source"); n != 4 {
+		t.Errorf("%d errors; want 4:\n%s", n, got)
+	}
+}
+
+// update changes a record as the run-as user; find pages with offset and sort.
+func TestScriptUpdateAndPaging(t *testing.T) {
+	e := newEnv(t, workflows.Config{})
+	for i := range 5 {
+		schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": fmt.Sprint("D", i), "stage": "lead", "owner": e.alice.Id})
+	}
+	bobs := schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": "Bob's", "stage": "lead", "owner": e.bob.Id})
+	e.save(t, `{"name": "s", "enabled": true, "object": "companies", "trigger": {"type": "record_created"}, "runAs": "alice@example.com",
+	  "actions": [{"type": "script", "source": `+jsonOf(`
+		let all = [], page;
+		for (let offset = 0; (page = find('deals', 'stage = "lead"', {}, {limit: 2, offset, sort: 'name'})).length; offset += 2) all.push(...page);
+		for (const d of all) update('deals', d.id, {stage: 'qualified'});
+		let refused = '';
+		try { update('deals', '`+bobs.Id+`', {stage: 'won'}) } catch (e) { refused = e.message }
+		set('address', all.map(d => d.name).join(',') + '|' + refused);`)+`}]}`)
+	e.api(t, http.MethodPost, "/api/collections/companies/records", e.mgrTok, map[string]any{"name": "Trigger"})
+	e.drain(t)
+	if failed := e.runs(t, "status != 'succeeded'"); len(failed) != 0 {
+		t.Fatalf("run: %s", failed[0].GetString("error"))
+	}
+	co, err := e.app.FindFirstRecordByFilter("companies", "name = 'Trigger'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := co.GetString("address"); got != "D0,D1,D2,D3,D4|update deals: no deals "+bobs.Id {
+		t.Errorf("address = %q", got)
+	}
+	if n := e.count(t, "deals", "stage = 'qualified'"); n != 5 {
+		t.Errorf("%d deals updated; want alice's 5", n)
 	}
 }

@@ -18,7 +18,8 @@ var _ Action = (*createTask)(nil)
 
 var durationRe = regexp.MustCompile(`^[+-]?[0-9]{1,6}[mhdw]$`)
 
-// createTask creates a task (a record of the activity object) linked to the triggering record.
+// createTask creates a task (a record of the activity object) linked to the triggering record
+// and, inside a for_each, to the item.
 //
 //	{"type": "create_task", "subject": "=\"Call \" + record.full_name", "due": "1d", "assignee": "owner"}
 type createTask struct {
@@ -116,6 +117,13 @@ func (a *createTask) Run(rc *RunContext) (any, error) {
 	}
 	for _, f := range linkFields(a.activity, rc.Object) {
 		vals[f] = rc.RecordID
+	}
+	if rc.Item != nil {
+		// inside a for_each the task is about the item too (about the item alone when both
+		// are of the same object)
+		for _, f := range linkFields(a.activity, rc.Item) {
+			vals[f] = rc.ItemID
+		}
 	}
 	rec, err := newRecord(rc, a.activity.Name, vals)
 	if err != nil {

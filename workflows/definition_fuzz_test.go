@@ -41,6 +41,13 @@ func FuzzDefinition(f *testing.F) {
 		    {"type": "create_record", "object": "activities", "values": {"subject": "x"}, "link": true}]}`,
 		`{"name": "f", "object": "contacts", "trigger": {"type": "form_submitted", "form": "contact-us"}, "actions": []}`,
 		`{"name": "x", "object": "deals", "trigger": {"type": "field_changed", "field": "amout"}, "condition": "record.amout >", "actions": [{"type": "change_stage", "stage": "signed"}]}`,
+		`{"name": "e", "object": "companies", "trigger": {"type": "record_updated"},
+		  "actions": [{"type": "for_each", "over": "contacts.company", "max": 10, "actions": [
+		    {"type": "branch", "if": "item.source == \"website\"", "then": [{"type": "update_record", "target": "item", "values": {"job_title": "=item.full_name"}}]},
+		    {"type": "send_email", "to": "item", "subject": "=record.name", "text": "x"}, {"type": "create_task", "subject": "=item.full_name"}]}]}`,
+		`{"name": "q", "object": "deals", "trigger": {"type": "record_created"},
+		  "actions": [{"type": "for_each", "over": {"object": "contacts", "filter": "company = {:c} && email != ''", "params": {"c": "=record.company"}},
+		    "actions": [{"type": "script", "source": "update('contacts', item, {tags: ['x']}); find('deals', 'stage = \"won\"', {}, {offset: 2})"}]}]}`,
 		`{}`, `[]`, `null`, `{"name": 1}`,
 	} {
 		f.Add([]byte(s))

@@ -105,6 +105,12 @@ func dryRunSteps(rc *RunContext, steps []*step, out *[]StepReport) string {
 		r := StepReport{Path: st.path, Action: st.kind, Name: st.name}
 		sc := *rc
 		sc.StepKey = "dry-run:" + st.path
+		if a, ok := st.action.(*forEach); ok {
+			if msg := a.dryRun(&sc, st, out); msg != "" {
+				return msg
+			}
+			continue
+		}
 		var (
 			res  any
 			err  error

@@ -259,6 +259,8 @@ func (x *executor) step(st *step) error {
 		return x.steps(a.els)
 	case *wait:
 		return x.wait(st, a, prev, &rc)
+	case *forEach:
+		return x.forEach(st, a, prev)
 	case External:
 		// Marked running first: a crash during the call leaves a trace, and the retry reuses
 		// the step key as the idempotency key of the call.

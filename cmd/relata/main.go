@@ -222,7 +222,7 @@ func setup(app *pocketbase.PocketBase) error {
 	pf.StringVar(&f.formsDir, "formsDir", os.Getenv("RELATA_FORMS_DIR"), "directory of the web form definitions (*.json) served at /forms/{slug} (env RELATA_FORMS_DIR)")
 	sf := serve.Flags()
 	sf.StringVar(&f.publicDir, "publicDir", "", "serve the web app from this directory instead of the embedded files (for development)")
-	sf.StringVar(&f.seedDir, "seed", "", "load the example data of this directory once (records, users without passwords, workflows, forms)")
+	sf.StringVar(&f.seedDir, "seed", "", "load the example data of this directory once (records, users without passwords, workflows, forms; its object definitions from DIR/schemas unless --schemasDir is set)")
 	sf.BoolVar(&f.demo, "demo", false, "demo mode on a loopback address: seed "+demoDir+" (or --seed DIR) with its demo accounts and passwords")
 	sf.StringVar(&f.workflowsDir, "workflowsDir", os.Getenv("RELATA_WORKFLOWS_DIR"), "import the workflow definitions (*.json) of this directory at start (env RELATA_WORKFLOWS_DIR)")
 	sf.BoolVar(&f.noAutoApply, "noAutoApply", false, "do not apply the object definitions at start")
@@ -241,6 +241,10 @@ func setup(app *pocketbase.PocketBase) error {
 	_ = eager.Parse(os.Args[1:])
 	if f.demo && f.seedDir == "" {
 		f.seedDir = demoDir
+	}
+	if dir := filepath.Join(f.seedDir, "schemas"); f.seedDir != "" && f.schemasDir == "" && isDir(dir) {
+		// An example with its own object model (examples/recruiting/schemas).
+		f.schemasDir = dir
 	}
 
 	reg, err := schemas.Register(app, app.RootCmd, schemas.Config{

@@ -43,7 +43,7 @@ export const actionSpecs = {
     ['link', 'checkbox', 'Link it to the triggering record'],
   ] },
   send_email: { label: 'Send email', icon: '✉', init: { to: 'email', category: 'transactional' }, fields: [
-    ['to', 'text', 'To', 'An email field (email), an address, or an expression'],
+    ['to', 'text', 'To', 'An email field (email), a relation, owner, an address, an expression; item inside For each'],
     ['subject', 'text', 'Subject'],
     ['text', 'textarea', 'Text'],
     ['template', 'text', 'Template', 'Or the name of an email template'],
@@ -70,6 +70,9 @@ export const actionSpecs = {
   ] },
   branch: { label: 'If / else', icon: '⑂', init: { if: '', then: [], else: [] }, fields: [
     ['if', 'expr', 'If'],
+  ] },
+  for_each: { label: 'For each related record', icon: '↻', init: { over: '', actions: [] }, fields: [
+    ['over', 'over', 'Over', 'A relation field (contacts), records pointing here (deals.company), or {"object": …, "filter": …}; the actions below see each one as item'],
   ] },
 };
 
@@ -321,7 +324,8 @@ export function ExprInput({ id, value, vars, onChange, placeholder, rows = 2 }) 
   </div>`;
 }
 
-function ActionList({ actions, pointer, object, vars, errorsAt, onChange }) {
+// item is the object of a for_each's items, for the actions inside it (null elsewhere).
+function ActionList({ actions, pointer, object, item, vars, errorsAt, onChange }) {
   const [adding, setAdding] = useState(false);
   const setAt = (i, a) => onChange(actions.map((x, j) => (j === i ? a : x)));
   const move = (i, d) => {
@@ -330,7 +334,7 @@ function ActionList({ actions, pointer, object, vars, errorsAt, onChange }) {
     onChange(next);
   };
   return html`<div class="action-list">
-    ${actions.map((a, i) => html`<${ActionCard} key=${i} action=${a} pointer=${`${pointer}/${i}`} object=${object} vars=${vars} errorsAt=${errorsAt}
+    ${actions.map((a, i) => html`<${ActionCard} key=${i} action=${a} pointer=${`${pointer}/${i}`} object=${object} item=${item} vars=${vars} errorsAt=${errorsAt}
       onChange=${(x) => setAt(i, x)} onRemove=${() => onChange(actions.filter((_, j) => j !== i))}
       onUp=${i > 0 ? () => move(i, -1) : null} onDown=${i < actions.length - 1 ? () => move(i, 1) : null} />`)}
     ${adding ? html`<div class="palette" data-testid="palette">${Object.entries(actionSpecs).map(([type, spec]) => html`<button key=${type} data-action=${type}
@@ -341,7 +345,16 @@ function ActionList({ actions, pointer, object, vars, errorsAt, onChange }) {
   </div>`;
 }
 
-function ActionCard({ action: a, pointer, object, vars, errorsAt, onChange, onRemove, onUp, onDown }) {
+// itemObjectOf is the object of the records a for_each goes over, when the builder knows it.
+function itemObjectOf(over, object) {
+  if (over && typeof over === 'object') return objectNamed(over.object);
+  if (typeof over !== 'string' || !over) return null;
+  const [name, field] = over.split('.');
+  if (field) return objectNamed(name);
+  return objectNamed(object?.fields.find((f) => f.name === name)?.target);
+}
+
+function ActionCard({ action: a, pointer, object, item, vars, errorsAt, onChange, onRemove, onUp, onDown }) {
   const spec = actionSpecs[a.type] || { label: a.type, fields: [] };
   const set = (k, v) => onChange({ ...a, [k]: v });
   const input = ([key, kind, label, help, choices]) => {
@@ -364,15 +377,23 @@ function ActionCard({ action: a, pointer, object, vars, errorsAt, onChange, onRe
       }
       case 'relationField':
         control = html`<select id=${id} value=${v} onChange=${(e) => set(key, e.target.value)}><option value="">The record itself</option>
+          ${item ? html`<option value="item">Each item (${objectLabel(item, false).toLowerCase()})</option>` : null}
           ${(object?.fields || []).filter((f) => f.type === 'relation' && !f.multiple).map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}</select>`;
         break;
       case 'values': {
         let target = object;
         if (a.type === 'create_record') target = objectNamed(a.object);
-        if (a.type === 'update_record' && a.target) target = objectNamed(object?.fields.find((f) => f.name === a.target)?.target);
+        if (a.type === 'update_record' && a.target) target = a.target === 'item' ? item : objectNamed(object?.fields.find((f) => f.name === a.target)?.target);
         control = html`<${ValuesEditor} id=${id} values=${a.values || {}} object=${target} onChange=${(x) => set('values', x)} />`;
         break;
       }
+      case 'over': // a field name, or the {"object", "filter", "params"} form as JSON
+        control = html`<input id=${id} value=${typeof v === 'string' ? v : JSON.stringify(v)} onInput=${(e) => {
+          const t = e.target.value.trim();
+          if (!t.startsWith('{')) return set(key, e.target.value);
+          try { set(key, JSON.parse(t)); } catch { /* keep typing: not JSON yet */ }
+        }} />`;
+        break;
       case 'secretRef': control = html`<${SecretPicker} id=${id} value=${a[key]?.ref || ''} onChange=${(x) => set(key, x ? { ref: x } : undefined)} />`; break;
       default: control = html`<input id=${id} value=${v} onInput=${(e) => set(key, e.target.value)} />`;
     }
@@ -390,8 +411,11 @@ function ActionCard({ action: a, pointer, object, vars, errorsAt, onChange, onRe
     </header>
     <div class="form-grid">${spec.fields.map(input)}</div>
     ${a.type === 'branch' ? html`<div class="branches">
-      <div class="branch"><h4>Then</h4><${ActionList} actions=${a.then || []} pointer=${pointer + '/then'} object=${object} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('then', x)} /></div>
-      <div class="branch"><h4>Else</h4><${ActionList} actions=${a.else || []} pointer=${pointer + '/else'} object=${object} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('else', x)} /></div>
+      <div class="branch"><h4>Then</h4><${ActionList} actions=${a.then || []} pointer=${pointer + '/then'} object=${object} item=${item} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('then', x)} /></div>
+      <div class="branch"><h4>Else</h4><${ActionList} actions=${a.else || []} pointer=${pointer + '/else'} object=${object} item=${item} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('else', x)} /></div>
+    </div>` : null}
+    ${a.type === 'for_each' ? html`<div class="branches">
+      <div class="branch"><h4>For each item</h4><${ActionList} actions=${a.actions || []} pointer=${pointer + '/actions'} object=${object} item=${itemObjectOf(a.over, object)} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('actions', x)} /></div>
     </div>` : null}
     <${PointerErrors} errors=${errorsAt(pointer)} />
   </div>`;

@@ -43,6 +43,9 @@ type Input struct {
 	Now time.Time
 	// Event names what happened: "create", "update", "delete", "schedule", "form", "manual", ...
 	Event string
+	// Item holds the values of the current item of a for_each, like Record, for programs
+	// compiled with an item object ([CompileFor]); other programs ignore it.
+	Item map[string]any
 }
 
 // User is the acting user as expressions see it (user.id, user.email, user.name, user.role,
@@ -65,7 +68,18 @@ type Program struct {
 // or false. Every problem, such as an unknown field or comparing a number with a string, is
 // an *[Error] with its position.
 func Compile(obj *schemas.Object, src string) (*Program, error) {
-	return compile(obj, src, true, nil)
+	return compile(obj, nil, src, true, nil)
+}
+
+// CompileFor is [Compile] inside a for_each over records of item: the expression also sees
+// item, the current item, with item's columns. A nil item is [Compile].
+func CompileFor(obj, item *schemas.Object, src string) (*Program, error) {
+	return compile(obj, item, src, true, nil)
+}
+
+// CompileValueFor is [CompileValue] inside a for_each over records of item (see [CompileFor]).
+func CompileValueFor(obj, item *schemas.Object, src string, want *schemas.Field) (*Program, error) {
+	return compile(obj, item, src, false, want)
 }
 
 // CompileValue type-checks src as an expression that gives a value, as in "set field to
@@ -75,10 +89,10 @@ func Compile(obj *schemas.Object, src string) (*Program, error) {
 // anything for json. want need not be a field of obj; it may describe a column such as
 // "amount_currency" (type text).
 func CompileValue(obj *schemas.Object, src string, want *schemas.Field) (*Program, error) {
-	return compile(obj, src, false, want)
+	return compile(obj, nil, src, false, want)
 }
 
-func compile(obj *schemas.Object, src string, cond bool, want *schemas.Field) (*Program, error) {
+func compile(obj, item *schemas.Object, src string, cond bool, want *schemas.Field) (*Program, error) {
 	if obj == nil {
 		return nil, errors.New("condition: no object to compile for")
 	}
@@ -92,8 +106,11 @@ func compile(obj *schemas.Object, src string, cond bool, want *schemas.Field) (*
 	if strings.TrimSpace(src) == "" {
 		return nil, &Error{Line: 1, Column: 1, Message: "expression is empty", Snippet: src + "\n^"}
 	}
-	s := shapeOf(obj)
+	s := scopeShape(obj, item)
 	p := &patcher{object: obj.Name, shape: s}
+	if item != nil {
+		p.itemObject = item.Name
+	}
 	opts := append([]expr.Option{
 		expr.Env(s.zero),
 		expr.MaxNodes(MaxNodes),

@@ -23,6 +23,9 @@
 // compiles a value for a field and [Program.Run] returns it converted for that field.
 // [Variables] lists every name below for the workflow builder's autocomplete.
 //
+// Inside a for_each action, [CompileFor] and [CompileValueFor] add item: the current item, a
+// record of another object, typed and checked like record (Input.Item holds its values).
+//
 // # Variables
 //
 // record — the record's values after the event, one per field, typed by field type:

@@ -99,7 +99,11 @@ const (
 	envNow
 	envEvent
 	envBudget
+	envItem // only in shapes with an item (for_each)
 )
+
+// sideItem is the fill side of item's columns (beside envRecord and envOld).
+const sideItem = 2
 
 // Names visible to every expression. They cannot be redeclared with let.
 const (
@@ -109,9 +113,11 @@ const (
 	nameUser    = "user"
 	nameNow     = "now"
 	nameEvent   = "event"
+	// nameItem is the current item of a for_each, in expressions compiled with an item object.
+	nameItem = "item"
 )
 
-var reservedNames = []string{nameRecord, nameOld, nameChanged, nameUser, nameNow, nameEvent}
+var reservedNames = []string{nameRecord, nameOld, nameChanged, nameUser, nameNow, nameEvent, nameItem}
 
 // shape is the Go type of the environment for objects with the same columns: a struct built
 // with reflect.StructOf whose record and old fields hold one typed Go field per column.
@@ -124,13 +130,15 @@ type shape struct {
 	env     reflect.Type
 	zero    any // an env value, for expr.Env (a pointer would make expr fetch fields by name)
 	pool    sync.Pool
+	// item is the shape of the for_each item's records, when expressions see an item.
+	item *shape
 }
 
 // box is one reusable environment value of a shape.
 type box struct {
-	ptr     any           // *env, passed to the VM
-	v       reflect.Value // the env struct itself
-	rec     [2]reflect.Value
+	ptr     any              // *env, passed to the VM
+	v       reflect.Value    // the env struct itself
+	rec     [3]reflect.Value // record, old, item
 	changed *[]string
 	user    *userEnv
 	now     *time.Time
@@ -144,21 +152,34 @@ var shapes sync.Map // fingerprint → *shape
 // shapeOf returns the shape of obj's records, building it on first use. Objects with the same
 // columns (names, types, multiplicity) share one shape, so reloading definitions does not grow
 // the cache.
-func shapeOf(obj *schemas.Object) *shape {
+func shapeOf(obj *schemas.Object) *shape { return scopeShape(obj, nil) }
+
+// scopeShape is shapeOf(obj) with, when item is not nil, the variable item holding a record
+// of item (the current item of a for_each).
+func scopeShape(obj, item *schemas.Object) *shape {
 	cols := columnsOf(obj)
+	key := fingerprint(cols)
+	var is *shape
+	if item != nil {
+		is = shapeOf(item)
+		key += "\x01" + fingerprint(is.columns)
+	}
+	if s, ok := shapes.Load(key); ok {
+		return s.(*shape)
+	}
+	s := newShape(cols, is)
+	actual, _ := shapes.LoadOrStore(key, s)
+	return actual.(*shape)
+}
+
+func fingerprint(cols []column) string {
 	var fp strings.Builder
 	for _, c := range cols {
 		fp.WriteString(c.name)
 		fp.WriteByte(0)
 		fp.WriteByte(byte('0' + c.kind))
 	}
-	key := fp.String()
-	if s, ok := shapes.Load(key); ok {
-		return s.(*shape)
-	}
-	s := newShape(cols)
-	actual, _ := shapes.LoadOrStore(key, s)
-	return actual.(*shape)
+	return fp.String()
 }
 
 // columnsOf lists obj's columns: id, the fields in order (a currency field followed by its
@@ -214,8 +235,8 @@ func fieldDoc(obj *schemas.Object, f *schemas.Field) string {
 	return doc
 }
 
-func newShape(cols []column) *shape {
-	s := &shape{columns: make([]column, len(cols)), index: make(map[string]int, len(cols))}
+func newShape(cols []column, item *shape) *shape {
+	s := &shape{columns: make([]column, len(cols)), index: make(map[string]int, len(cols)), item: item}
 	fields := make([]reflect.StructField, len(cols))
 	for i, c := range cols {
 		// Only names and kinds make a shape: objects sharing it may differ in labels and options.
@@ -229,7 +250,7 @@ func newShape(cols []column) *shape {
 		}
 	}
 	s.record = reflect.StructOf(fields)
-	s.env = reflect.StructOf([]reflect.StructField{
+	env := []reflect.StructField{
 		envRecord:  {Name: "Record", Type: s.record, Tag: `expr:"record" json:"record"`},
 		envOld:     {Name: "Old", Type: s.record, Tag: `expr:"old" json:"old"`},
 		envChanged: {Name: "Changed", Type: listType, Tag: `expr:"changed" json:"changed"`},
@@ -237,7 +258,11 @@ func newShape(cols []column) *shape {
 		envNow:     {Name: "Now", Type: timeType, Tag: `expr:"now" json:"now"`},
 		envEvent:   {Name: "Event", Type: stringType, Tag: `expr:"event" json:"event"`},
 		envBudget:  {Name: "Budget", Type: budgetType, Tag: `expr:"$budget" json:"-"`},
-	})
+	}
+	if item != nil {
+		env = append(env, reflect.StructField{Name: "Item", Type: item.record, Tag: `expr:"item" json:"item"`})
+	}
+	s.env = reflect.StructOf(env)
 	s.zero = reflect.New(s.env).Elem().Interface()
 	s.pool.New = func() any { return s.newBox() }
 	return s
@@ -246,21 +271,25 @@ func newShape(cols []column) *shape {
 func (s *shape) newBox() *box {
 	p := reflect.New(s.env)
 	v := p.Elem()
-	return &box{
+	b := &box{
 		ptr:     p.Interface(),
 		v:       v,
-		rec:     [2]reflect.Value{v.Field(envRecord), v.Field(envOld)},
+		rec:     [3]reflect.Value{v.Field(envRecord), v.Field(envOld)},
 		changed: v.Field(envChanged).Addr().Interface().(*[]string),
 		user:    v.Field(envUser).Addr().Interface().(*userEnv),
 		now:     v.Field(envNow).Addr().Interface().(*time.Time),
 		event:   v.Field(envEvent).Addr().Interface().(*string),
 		budget:  v.Field(envBudget).Addr().Interface().(**budget),
 	}
+	if s.item != nil {
+		b.rec[sideItem] = v.Field(envItem)
+	}
+	return b
 }
 
 // fill is one column a program reads: which side (record or old), which column.
 type fill struct {
-	side int // envRecord or envOld
+	side int // envRecord, envOld or sideItem
 	col  int
 	key  string
 	kind kind
@@ -268,7 +297,7 @@ type fill struct {
 
 // load copies in into b, converting only the columns in fills.
 func (b *box) load(fills []fill, in *Input) {
-	maps := [2]map[string]any{in.Record, in.Old}
+	maps := [3]map[string]any{in.Record, in.Old, in.Item}
 	for _, f := range fills {
 		m := maps[f.side]
 		if m == nil {

@@ -71,9 +71,9 @@ func convertError(src string, err error, s *shape) error {
 // humanize replaces the Go names of generated types in an expr message: "type struct { F0
 // string ... } has no field x" reads "type record has no field x".
 func (s *shape) humanize(msg string) string {
-	return strings.NewReplacer(
-		s.env.String(), "environment",
-		s.record.String(), "record",
-		userType.String(), "user",
-	).Replace(msg)
+	pairs := []string{s.env.String(), "environment", s.record.String(), "record"}
+	if s.item != nil && s.item.record != s.record {
+		pairs = append(pairs, s.item.record.String(), "item")
+	}
+	return strings.NewReplacer(append(pairs, userType.String(), "user")...).Replace(msg)
 }

@@ -25,9 +25,10 @@ var userFields = func() []string {
 // would word poorly (an unknown field of a Go struct built at run time, a misused helper),
 // appends the hidden arguments of helpers, and expands changedFrom and changedTo.
 type patcher struct {
-	object string // for messages: "deals"
-	shape  *shape
-	err    *file.Error // the first problem
+	object     string // for messages: "deals"
+	itemObject string // the for_each item's object, for messages
+	shape      *shape
+	err        *file.Error // the first problem
 }
 
 func (p *patcher) fail(n ast.Node, format string, args ...any) {
@@ -67,6 +68,10 @@ func (p *patcher) Visit(node *ast.Node) {
 		switch id.Value {
 		case nameRecord, nameOld:
 			p.checkField(prop, prop.Value)
+		case nameItem:
+			if p.shape.item != nil {
+				p.checkItemField(prop, prop.Value)
+			}
 		case nameUser:
 			if !slices.Contains(userFields, prop.Value) {
 				p.fail(prop, "unknown field %q of user%s (it has %s)", prop.Value, didYouMean(prop.Value, userFields), strings.Join(userFields, ", "))
@@ -128,6 +133,18 @@ func (p *patcher) checkField(at ast.Node, name string) bool {
 	return false
 }
 
+// checkItemField reports name if it is not a column of the for_each item's object.
+func (p *patcher) checkItemField(at ast.Node, name string) {
+	if _, ok := p.shape.item.index[name]; ok {
+		return
+	}
+	names := make([]string, len(p.shape.item.columns))
+	for i, c := range p.shape.item.columns {
+		names[i] = c.name
+	}
+	p.fail(at, "unknown field %q of item (a record of %s)%s", name, p.itemObject, didYouMean(name, names))
+}
+
 // expandChanged rewrites changedFrom(f, v) to isChanged(f) && old.f == v, and changedTo(f, v)
 // to isChanged(f) && record.f == v.
 func (p *patcher) expandChanged(node *ast.Node, n *ast.CallNode, side string) {
@@ -170,8 +187,8 @@ func (p *patcher) expandChanged(node *ast.Node, n *ast.CallNode, side string) {
 // usage records which columns of record and old a compiled expression reads, so evaluation
 // converts only those.
 type usage struct {
-	all    [2]bool
-	fields [2]map[string]bool
+	all    [3]bool
+	fields [3]map[string]bool
 	idents []*ast.IdentifierNode
 	member map[*ast.IdentifierNode]bool // record and old identifiers read as record.field
 }
@@ -182,6 +199,8 @@ func sideOf(name string) int {
 		return envRecord
 	case nameOld:
 		return envOld
+	case nameItem:
+		return sideItem
 	}
 	return -1
 }
@@ -192,7 +211,7 @@ func (u *usage) Visit(node *ast.Node) {
 	case *ast.IdentifierNode:
 		switch {
 		case n.Value == "$env":
-			u.all = [2]bool{true, true}
+			u.all = [3]bool{true, true, true}
 		case sideOf(n.Value) >= 0:
 			u.idents = append(u.idents, n)
 		}
@@ -221,8 +240,15 @@ func fillsOf(tree ast.Node, s *shape) []fill {
 		}
 	}
 	var fills []fill
-	for _, side := range []int{envRecord, envOld} {
-		for i, c := range s.columns {
+	for _, side := range []int{envRecord, envOld, sideItem} {
+		cols := s.columns
+		if side == sideItem {
+			if s.item == nil {
+				continue
+			}
+			cols = s.item.columns
+		}
+		for i, c := range cols {
 			if u.all[side] || u.fields[side][c.name] {
 				fills = append(fills, fill{side: side, col: i, key: c.name, kind: c.kind})
 			}

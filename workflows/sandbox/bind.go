@@ -15,7 +15,8 @@ const (
 	logTruncated     = "… (log truncated)"
 )
 
-// bind defines the script's API as read-only globals: record, old, now, set, find, create, log.
+// bind defines the script's API as read-only globals: record, old, now, set, find, create,
+// update, log.
 func (r *run) bind(g *goja.Object) {
 	rec := r.in.Record
 	if rec == nil {
@@ -42,6 +43,7 @@ func (r *run) bind(g *goja.Object) {
 		{"set", r.named("set", 2, r.set)},
 		{"find", r.named("find", 4, r.find)},
 		{"create", r.named("create", 2, r.create)},
+		{"update", r.named("update", 3, r.update)},
 		{"log", r.named("log", 0, func(call goja.FunctionCall) goja.Value {
 			r.log(stringify, call.Arguments)
 			return goja.Undefined()
@@ -81,42 +83,92 @@ func (r *run) set(call goja.FunctionCall) goja.Value {
 	return goja.Undefined()
 }
 
-// find(object, filter, params?, limit?) returns up to limit records (default 50, at most 200).
+// find(object, filter, params?, limit? | {limit, offset, sort}) returns up to limit records
+// (default 50, at most 200), after skipping offset of them, in sort order.
 func (r *run) find(call goja.FunctionCall) goja.Value {
 	r.enter("find")
 	defer r.leave()
-	object := r.objectName("find", call.Argument(0))
-	var filter string
+	q := Query{Object: r.objectName("find", call.Argument(0)), Limit: defaultFindLimit}
 	if f := call.Argument(1); !isNullish(f) {
 		s, ok := f.(goja.String)
 		if !ok {
 			r.throwType("find: the filter must be a string")
 		}
-		filter = s.String()
+		q.Filter = s.String()
 	}
-	params := r.plainObject("find", "params", call.Argument(2))
-	limit := defaultFindLimit
-	if l := call.Argument(3); !goja.IsUndefined(l) {
-		f := l.ToFloat()
-		if !isNumber(l) || f != float64(int(f)) || f < 1 || f > maxFindLimit {
-			r.throwRange("find: the limit must be an integer from 1 to %d", maxFindLimit)
+	q.Params = r.plainObject("find", "params", call.Argument(2))
+	integer := func(what string, v goja.Value, lo, hi int) int {
+		f := v.ToFloat()
+		if !isNumber(v) || f != float64(int(f)) || f < float64(lo) || f > float64(hi) {
+			r.throwRange("find: the %s must be an integer from %d to %d", what, lo, hi)
 		}
-		limit = int(f)
+		return int(f)
+	}
+	switch l := call.Argument(3); {
+	case goja.IsUndefined(l):
+	case isNumber(l):
+		q.Limit = integer("limit", l, 1, maxFindLimit)
+	default:
+		opts := r.plainObject("find", "options", l)
+		for k := range opts {
+			if k != "limit" && k != "offset" && k != "sort" {
+				r.throwType("find: unknown option %q (limit, offset, sort)", k)
+			}
+		}
+		o := l.ToObject(r.vm)
+		if v := o.Get("limit"); v != nil && !goja.IsUndefined(v) {
+			q.Limit = integer("limit", v, 1, maxFindLimit)
+		}
+		if v := o.Get("offset"); v != nil && !goja.IsUndefined(v) {
+			q.Offset = integer("offset", v, 0, MaxFindOffset)
+		}
+		if v := o.Get("sort"); v != nil && !goja.IsUndefined(v) {
+			s, ok := v.(goja.String)
+			if !ok {
+				r.throwType("find: the sort must be a string such as \"-created,id\"")
+			}
+			q.Sort = s.String()
+		}
 	}
 	store := r.store("find")
 	var records []map[string]any
 	err := r.callStore("find", func(ctx context.Context) (err error) {
-		records, err = store.Find(ctx, object, filter, params, limit)
+		records, err = store.Find(ctx, q)
 		return err
 	})
 	if err != nil {
-		r.throwGo(prefixed("find "+object, err))
+		r.throwGo(prefixed("find "+q.Object, err))
 	}
-	items := make([]any, 0, min(len(records), limit))
-	for _, rec := range records[:min(len(records), limit)] {
+	items := make([]any, 0, min(len(records), q.Limit))
+	for _, rec := range records[:min(len(records), q.Limit)] {
 		items = append(items, map[string]any(rec))
 	}
 	return r.imported(items)
+}
+
+// update(object, id, values) changes fields of a record and returns it.
+func (r *run) update(call goja.FunctionCall) goja.Value {
+	r.enter("update")
+	defer r.leave()
+	object := r.objectName("update", call.Argument(0))
+	id, ok := call.Argument(1).(goja.String)
+	if !ok || id.Length() == 0 {
+		r.throwType("update: the record id must be a non-empty string")
+	}
+	values := r.plainObject("update", "values", call.Argument(2))
+	if values == nil {
+		r.throwType("update: the values must be an object")
+	}
+	store := r.store("update")
+	var rec map[string]any
+	err := r.callStore("update", func(ctx context.Context) (err error) {
+		rec, err = store.Update(ctx, object, id.String(), values)
+		return err
+	})
+	if err != nil {
+		r.throwGo(prefixed("update "+object, err))
+	}
+	return r.imported(map[string]any(rec))
 }
 
 // create(object, values) creates a record and returns it.

@@ -14,8 +14,10 @@
 //	}
 //	apply(res.Set)
 //
-// Sandbox.Compile checks a script when it is saved; Run compiles once per source (a cache keyed
-// by the source's SHA-256 keeps the last 256 programs) and runs it in a fresh runtime.
+// Sandbox.Compile checks a script when it is saved, and [Calls] lists the literal object names,
+// fields and filters of its find, create and update calls for the caller to check; Run
+// compiles once per source (a cache keyed by the source's SHA-256 keeps the last 256
+// programs) and runs it in a fresh runtime.
 //
 // # What a script sees
 //
@@ -30,13 +32,15 @@
 //   - now: the run's time ([Input.Now]) as an ISO string, such as "2025-01-02T03:04:05.000Z";
 //     Date.now() and new Date() return the same instant for the whole run.
 //   - set(field, value): records a field change, returned in [Result.Set]. The script cannot change record.
-//   - find(object, filter, params?, limit?): up to limit records (default 50, at most 200) of object
-//     matching a PocketBase filter with {:name} params, as an array of plain objects.
+//   - find(object, filter, params?, limit? | {limit, offset, sort}): up to limit records (default
+//     50, at most 200) of object matching a PocketBase filter with {:name} params, after skipping
+//     offset of them (at most [MaxFindOffset]), in sort order, as an array of plain objects.
 //   - create(object, values): creates a record and returns it, with its "id".
+//   - update(object, id, values): changes a record and returns it.
 //   - log(...args): appends a line to [Result.Logs]: strings as they are, other values as JSON.
 //     At most 100 lines and 64 KiB; a marker ends longer logs.
 //
-// find and create call the [Input.Store]; without one they throw an Error saying so. Together they
+// find, create and update call the [Input.Store]; without one they throw an Error saying so. Together they
 // may be called [MaxCalls] times per run. A Store's error becomes an Error the script may catch.
 // Values cross to Go as plain values (see [Result]) and from Go as plain objects, arrays, strings,
 // numbers, booleans and null; a time.Time becomes an ISO string, other types their JSON form.
@@ -91,7 +95,7 @@
 //   - Nesting: JavaScript calls nest at most 1024 deep (deeper recursion ends the run with a
 //     [*ScriptError]); JSON.stringify and JSON.parse values, flat, joins of nested arrays and
 //     chains of bound functions at most 32 to 200 levels (a RangeError the script may catch).
-//   - Side effects: at most [MaxCalls] (default 100) find and create calls per run.
+//   - Side effects: at most [MaxCalls] (default 100) find, create and update calls per run.
 //   - Compilation: sources up to 64 KiB, bracket nesting up to 256, at most 1000 arrow functions
 //     and a syntax tree at most 512 deep, because goja's parser and compiler take superlinear time
 //     on some shapes (16,000 nested "{a:" take a minute to parse) and cannot be interrupted.

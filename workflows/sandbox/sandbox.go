@@ -11,11 +11,27 @@ import (
 // returns a [*ScriptError] that unwraps to it. Implementations must return promptly when ctx is done:
 // its deadline is the script's [Timeout].
 type Store interface {
-	// Find returns up to limit records of object matching a PocketBase filter expression with {:name} params.
-	Find(ctx context.Context, object, filter string, params map[string]any, limit int) ([]map[string]any, error)
+	// Find returns up to q.Limit records of q.Object matching a PocketBase filter expression
+	// with {:name} params, sorted by q.Sort, after skipping q.Offset of them.
+	Find(ctx context.Context, q Query) ([]map[string]any, error)
 	// Create creates a record of object and returns it (with its "id").
 	Create(ctx context.Context, object string, values map[string]any) (map[string]any, error)
+	// Update changes fields of the record id of object and returns it.
+	Update(ctx context.Context, object, id string, values map[string]any) (map[string]any, error)
 }
+
+// Query is what a script's find asks for.
+type Query struct {
+	Object, Filter string
+	Params         map[string]any
+	// Limit is 1 to 200 (default 50); Offset 0 to [MaxFindOffset].
+	Limit, Offset int
+	// Sort is a PocketBase sort ("-created,id"); "" is the Store's default.
+	Sort string
+}
+
+// MaxFindOffset is the largest offset find accepts: page further with a filter on the sort key.
+const MaxFindOffset = 100000
 
 // Defaults of the options.
 const (
@@ -109,7 +125,7 @@ func (s *Sandbox) Compile(src string) error {
 type Input struct {
 	Record map[string]any // the triggering record's values: the frozen object record
 	Old    map[string]any // the values before the change: old; nil makes old null
-	Store  Store          // what find and create call; nil makes them throw
+	Store  Store          // what find, create and update call; nil makes them throw
 	Now    time.Time      // the string now and the clock of Date; zero means time.Now()
 	// Timeout, when positive, replaces the sandbox's [Timeout] for this run (a script that
 	// asks for more time); the caller bounds it.

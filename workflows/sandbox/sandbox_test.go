@@ -304,7 +304,7 @@ func TestEscapes(t *testing.T) {
 		{name: "replacing the array iterator", src: `Array.prototype[Symbol.iterator] = function* () {}`, wantError: "read only"},
 		{name: "accessor length", src: `Array.prototype.join.call({get length() { return 2**32 - 1 }})`, wantError: "accessor length"},
 		{name: "BigInt through a value", src: `typeof Object(1).constructor.BigInt`, wantValue: "undefined"},
-		{name: "globals", src: `Object.keys(globalThis).sort()`, wantValue: []any{"create", "find", "log", "now", "old", "record", "set"}},
+		{name: "globals", src: `Object.keys(globalThis).sort()`, wantValue: []any{"create", "find", "log", "now", "old", "record", "set", "update"}},
 	}
 	sb := sandbox.New(sandbox.Timeout(time.Second))
 	for _, s := range scenarios {
@@ -353,7 +353,8 @@ type memStore struct {
 	panics  bool
 }
 
-func (s *memStore) Find(ctx context.Context, object, filter string, params map[string]any, limit int) ([]map[string]any, error) {
+func (s *memStore) Find(ctx context.Context, q sandbox.Query) ([]map[string]any, error) {
+	object, filter, params, limit := q.Object, q.Filter, q.Params, q.Limit
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.panics {
@@ -364,12 +365,32 @@ func (s *memStore) Find(ctx context.Context, object, filter string, params map[s
 	}
 	s.finds = append(s.finds, fmt.Sprintf("%s|%s|%d", object, filter, limit))
 	var out []map[string]any
+	skip := q.Offset
 	for _, rec := range s.records[object] {
 		if len(out) < limit && matches(rec, params) {
+			if skip > 0 {
+				skip--
+				continue
+			}
 			out = append(out, maps.Clone(rec))
 		}
 	}
 	return out, ctx.Err()
+}
+
+func (s *memStore) Update(ctx context.Context, object, id string, values map[string]any) (map[string]any, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return nil, s.err
+	}
+	for _, rec := range s.records[object] {
+		if rec["id"] == id {
+			maps.Copy(rec, values)
+			return maps.Clone(rec), nil
+		}
+	}
+	return nil, fmt.Errorf("no %s %s", object, id)
 }
 
 func (s *memStore) Create(ctx context.Context, object string, values map[string]any) (map[string]any, error) {
@@ -543,4 +564,56 @@ func TestConcurrentRuns(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// update changes a record through the Store; find pages with offset and sorts; names used as
+// literals are listed by Calls with their positions.
+func TestUpdateAndPaging(t *testing.T) {
+	t.Parallel()
+	sb := sandbox.New()
+	store := &memStore{records: map[string][]map[string]any{"deals": {
+		{"id": "d1", "stage": "lead"}, {"id": "d2", "stage": "lead"}, {"id": "d3", "stage": "lead"},
+	}}}
+	res, err := sb.Run(context.Background(), `
+		const page2 = find('deals', '', {}, {limit: 2, offset: 2, sort: 'id'});
+		const d = update('deals', page2[0].id, {stage: 'won'});
+		[page2.length, d.id, d.stage]`, sandbox.Input{Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []any{int64(1), "d3", "won"}; !reflect.DeepEqual(res.Value, want) {
+		t.Errorf("got %#v; want %#v", res.Value, want)
+	}
+	if store.records["deals"][2]["stage"] != "won" {
+		t.Errorf("the store was not updated: %v", store.records["deals"])
+	}
+	for src, want := range map[string]string{
+		`find('deals', '', {}, {limit: 0})`:                             "the limit must be an integer from 1 to 200",
+		`find('deals', '', {}, {offset: -1})`:                           "the offset must be an integer from 0 to 100000",
+		`find('deals', '', {}, {page: 2})`:                              `unknown option "page"`,
+		`update('deals', '', {stage: 'won'})`:                           "the record id must be a non-empty string",
+		`update('deals', 'd1')`:                                         "the values must be an object",
+		`try { update('deals', 'nope', {a: 1}) } catch (e) { throw e }`: "no deals nope",
+	} {
+		if _, err := sb.Run(context.Background(), src, sandbox.Input{Store: store}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v; want …%s…", src, err, want)
+		}
+	}
+	calls, err := sandbox.Calls("const x = 1;\nfind('deals', 'stage = \"won\"');\ncreate(\"tasks\", {subject: 'a', 'due': x, [x]: 2});\nupdate('deals', x, {stage});\nfind(x)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(len(calls))
+	for _, c := range calls {
+		got += fmt.Sprintf(" %s %s@%d:%d", c.Func, c.Object.Value, c.Object.Line, c.Object.Column)
+		if c.Filter != nil {
+			got += fmt.Sprintf(" filter %s@%d:%d", c.Filter.Value, c.Filter.Line, c.Filter.Column)
+		}
+		for _, f := range c.Fields {
+			got += fmt.Sprintf(" %s@%d:%d", f.Value, f.Line, f.Column)
+		}
+	}
+	if want := `3 find deals@2:6 filter stage = "won"@2:15 create tasks@3:8 subject@3:18 due@3:32 update deals@4:8 stage@4:21`; got != want {
+		t.Errorf("Calls:\n got %s\nwant %s", got, want)
+	}
 }
