@@ -223,34 +223,36 @@ var collectionPolicies = map[string]policy{
 	"saved_views": {read: func(e *matrixEnv, a actor, r map[string]any) bool {
 		return signedIn(a) && (r["owner"] == e.ids[a] || r["shared"] == true)
 	}},
-	"workflows":               writeManager,
-	"workflow_runs":           readManager,
-	"workflow_steps":          readManager,
-	"emails":                  readManager,
-	"email_templates":         readAllWriteManager,
-	"email_suppressions":      writeManager,
-	"inbound_emails":          readManager,
-	"email_bounces":           readManager,
-	"consents":                readManager,
-	"form_submissions":        readManager,
-	"relata_form_blocks":      readManager,
-	"stage_changes":           readManager,
-	"relata_objects":          readNobody,
-	"relata_schema_changes":   readNobody,
-	"relata_secrets":          readNobody,
-	"relata_seeded":           readNobody,
-	"relata_import_batches":   readManager,
-	"relata_import_changes":   readNobody,
-	"relata_assignment_turns": readNobody,
-	"relata_settings":         readAllWriteAdmin,
-	"exchange_rates":          readAllWriteAdmin,
-	"quotas":                  readAllWriteAdmin,
-	"relata_audit":            readNobody, // read through /api/relata/audit, never written through the API
-	"relata_trash":            readNobody, // read and restored through /api/relata/trash
-	"relata_bulk_jobs":        readNobody, // read through /api/relata/bulk/{id} by its starter and admins
-	"privacy_requests":        {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
-	"retention_policies":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
-	"relata_models":           {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }}, // written by `relata score train` only
+	"workflows":                 writeManager,
+	"workflow_runs":             readManager,
+	"workflow_steps":            readManager,
+	"emails":                    readManager,
+	"email_templates":           readAllWriteManager,
+	"email_suppressions":        writeManager,
+	"inbound_emails":            readManager,
+	"email_bounces":             readManager,
+	"consents":                  readManager,
+	"form_submissions":          readManager,
+	"relata_form_blocks":        readManager,
+	"stage_changes":             readManager,
+	"relata_objects":            readNobody,
+	"relata_schema_changes":     readNobody,
+	"relata_secrets":            readNobody,
+	"relata_seeded":             readNobody,
+	"relata_import_batches":     readManager,
+	"relata_import_changes":     readNobody,
+	"relata_assignment_turns":   readNobody,
+	"relata_settings":           readAllWriteAdmin,
+	"exchange_rates":            readAllWriteAdmin,
+	"quotas":                    readAllWriteAdmin,
+	"relata_audit":              readNobody, // read through /api/relata/audit, never written through the API
+	"relata_trash":              readNobody, // read and restored through /api/relata/trash
+	"relata_bulk_jobs":          readNobody, // read through /api/relata/bulk/{id} by its starter and admins
+	"privacy_requests":          {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
+	"retention_policies":        {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
+	"relata_models":             {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }}, // written by `relata score train` only
+	"incoming_webhooks":         {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
+	"relata_webhook_deliveries": readNobody,
 	"api_tokens": {read: func(e *matrixEnv, a actor, r map[string]any) bool { // revoked (deleted) by their owner or an admin
 		return signedIn(a) && (r["user"] == e.ids[a] || a == admin)
 	}, write: []actor{alice, bob, carol, manager, admin}},
