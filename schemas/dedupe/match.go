@@ -156,6 +156,12 @@ func (ix *Index) keys(e entry) []string {
 		if v == "" {
 			continue
 		}
+		if r.Match == MatchDomain {
+			// every domain rule of an object shares one key space: a company's domain
+			// field matches another's website
+			out = append(out, "d\x00"+v)
+			continue
+		}
 		if r.Match != MatchName {
 			out = append(out, fmt.Sprintf("%d\x00%s", i, v))
 			continue
@@ -182,9 +188,28 @@ func (ix *Index) add(e entry) {
 func (ix *Index) score(a, b *entry) (float64, []Reason) {
 	miss := 1.0
 	var reasons []Reason
+	// domains: one reason for the best-scoring domain rule whose value the other record has
+	// in any of its domain fields
+	best := -1
+	for i, r := range ix.rules.Rules {
+		if r.Match != MatchDomain || a.vals[i] == "" || (best >= 0 && ix.rules.Rules[best].Score >= r.Score) {
+			continue
+		}
+		for j, q := range ix.rules.Rules {
+			if q.Match == MatchDomain && b.vals[j] == a.vals[i] {
+				best = i
+				break
+			}
+		}
+	}
+	if best >= 0 {
+		r := ix.rules.Rules[best]
+		miss *= 1 - r.Score
+		reasons = append(reasons, Reason{Match: r.Match, Field: r.Field, Value: a.vals[best]})
+	}
 	for i, r := range ix.rules.Rules {
 		va, vb := a.vals[i], b.vals[i]
-		if va == "" || vb == "" {
+		if va == "" || vb == "" || r.Match == MatchDomain {
 			continue
 		}
 		if r.Match != MatchName {
@@ -311,4 +336,20 @@ func text(v any) string {
 	default:
 		return fmt.Sprint(x)
 	}
+}
+
+// Likely returns, for each of rows (field name to value, as about to be created), the
+// existing records of o that c may view and that the row may duplicate, by o's default
+// rules. It reads o's records once: an import calls it once per batch and reports the
+// matches in its summary.
+func Likely(app core.App, c schemas.Caller, o *schemas.Object, rows []map[string]any) ([][]Match, error) {
+	ix, err := NewIndex(app, c, o, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]Match, len(rows))
+	for i, r := range rows {
+		out[i] = ix.Match(r, "")
+	}
+	return out, nil
 }

@@ -325,7 +325,7 @@ func repoint(ctx context.Context, tx core.App, coll *core.Collection, loser, win
 			if _, err := tx.DB().Update(savedViews, dbx.Params{"query": next}, dbx.HashExp{"id": v.ID}).Execute(); err != nil {
 				return nil, fmt.Errorf("re-point saved view %s: %w", v.ID, err)
 			}
-			moved = append(moved, Moved{Collection: savedViews, Record: v.ID, Field: "query", Before: v.Query, After: next})
+			moved = append(moved, Moved{Collection: savedViews, Record: v.ID, Field: "query", Before: json.RawMessage(v.Query), After: json.RawMessage(next)})
 		}
 	}
 	return moved, nil
@@ -466,7 +466,15 @@ func restore(ctx context.Context, tx core.App, mv Moved) error {
 		}
 		return nil
 	}
-	_, err = tx.DB().Update(coll.Name, dbx.Params{mv.Field: mv.Before}, dbx.HashExp{"id": mv.Record}).Execute()
+	v := mv.Before
+	if _, ok := v.(string); !ok { // a JSON column (saved views' query)
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		v = string(b)
+	}
+	_, err = tx.DB().Update(coll.Name, dbx.Params{mv.Field: v}, dbx.HashExp{"id": mv.Record}).Execute()
 	return err
 }
 
