@@ -46,14 +46,14 @@ func TestPairs(t *testing.T) {
 		title[e.create(t, "contacts", v).Id] = name
 	}
 	add("Mario Rossi", map[string]any{"email": "mario@acme.example", "company": acme.Id})
-	add("Mario Rossi (2)", map[string]any{"email": "Mario+crm@Acme.example"})                  // same email
-	add("Giulia Bianchi", map[string]any{"phone": "+39 02 1234 5678", "company": beta.Id})    // same phone as next
-	add("G. Bianchi", map[string]any{"phone": "0039 (02) 12345678"})                           //
-	add("Luca Verdi", map[string]any{"company": acme.Id})                                      // similar name, same company
-	add("Luca Verdii", map[string]any{"company": acme.Id})                                     //
-	add("Luca Verdi", map[string]any{"company": beta.Id})                                      // same name, other company: not a pair by name
+	add("Mario Rossi (2)", map[string]any{"email": "Mario+crm@Acme.example"})                   // same email
+	add("Giulia Bianchi", map[string]any{"phone": "+39 02 1234 5678", "company": beta.Id})      // same phone as next
+	add("G. Bianchi", map[string]any{"phone": "0039 (02) 12345678"})                            //
+	add("Luca Verdi", map[string]any{"company": acme.Id})                                       // similar name, same company
+	add("Luca Verdii", map[string]any{"company": acme.Id})                                      //
+	add("Luca Verdi", map[string]any{"company": beta.Id})                                       // same name, other company: not a pair by name
 	add("Anna Neri", map[string]any{"email": "anna@beta.example", "phone": "+39 06 5555 1234"}) // unique
-	add("Verdi Luca", map[string]any{"company": acme.Id})                                      // words swapped
+	add("Verdi Luca", map[string]any{"company": acme.Id})                                       // words swapped
 
 	ix, err := e.svc.Index(schemas.System, "contacts")
 	if err != nil {
@@ -93,6 +93,22 @@ func TestPairs(t *testing.T) {
 	m := ix.Match(map[string]any{"full_name": "Someone", "email": "MARIO@acme.example"}, "")
 	if len(m) != 2 || m[0].Reasons[0].Match != dedupe.MatchEmail {
 		t.Fatalf("match: %+v", m)
+	}
+	// The import's entry point: one list of matches per row.
+	contacts, _ := e.reg.Object("contacts")
+	likely, err := dedupe.Likely(e.app, schemas.User(e.carol), contacts, []map[string]any{
+		{"full_name": "Nobody", "email": "nobody@x.example"},
+		{"full_name": "Anna", "email": "anna@beta.example"},
+	})
+	if err != nil || len(likely) != 2 || len(likely[0]) != 0 || len(likely[1]) != 0 {
+		t.Fatalf("carol, who sees none of alice's contacts: %+v %v", likely, err)
+	}
+	likely, err = dedupe.Likely(e.app, schemas.User(e.alice), contacts, []map[string]any{
+		{"full_name": "Nobody", "email": "nobody@x.example"},
+		{"full_name": "Anna", "email": "anna@beta.example"},
+	})
+	if err != nil || len(likely) != 2 || len(likely[0]) != 0 || len(likely[1]) != 1 || likely[1][0].Title != "Anna Neri" {
+		t.Fatalf("alice: %+v %v", likely, err)
 	}
 }
 
@@ -386,11 +402,4 @@ func TestCommands(t *testing.T) {
 	if _, err := e.app.FindRecordById("contacts", b.Id); err != nil {
 		t.Error("the loser is not back")
 	}
-}
-
-func ExampleLikely() {
-	// An import asks, for its rows, which existing contacts they may duplicate:
-	//
-	//	matches, err := dedupe.Likely(app, schemas.User(importer), contacts, rows)
-	//	for i, m := range matches { if len(m) > 0 { summary.Likely(i, m[0].ID, m[0].Score) } }
 }
