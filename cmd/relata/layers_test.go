@@ -16,6 +16,7 @@ func TestImportLayers(t *testing.T) {
 		"schemas/forms":       {"workflows", "hooks", "cmd", "schemas/insights"},
 		"schemas/audit":       {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy"},
 		"schemas/transfer":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/audit"},
+		"schemas/dedupe":      {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/audit", "schemas/transfer"},
 		"schemas/privacy":     {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights"},
 		"schemas/insights":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms"},
 		"insights/scoring":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/audit", "schemas/privacy"},
