@@ -14,6 +14,7 @@ import { Search } from './search.js';
 import { PrivacyPage } from './privacy.js';
 import { AuditPage } from './history.js';
 import { TrashPage } from './trash.js';
+import { DuplicatesPage, MergePage } from './duplicates.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
@@ -61,6 +62,7 @@ function Nav({ route, onClose }) {
     <div class="group">Records</div>
     ${allObjects().map((o) => html`<a key=${o.name} class=${here('/list/' + o.name)} href=${'#/list/' + o.name}>${objectLabel(o)}</a>`)}
     <a class=${here('/trash')} href="#/trash">Trash</a>
+    <a class=${here('/duplicates') || here('/merge')} href="#/duplicates/contacts">Duplicates</a>
     ${isManager() ? html`
       <div class="group">Automation</div>
       <a class=${here('/workflows')} href="#/workflows">Workflows</a>
@@ -102,6 +104,8 @@ function Screen({ route }) {
     case 'privacy': return html`<${PrivacyPage} />`;
     case 'audit': return html`<${AuditPage} />`;
     case 'trash': return html`<${TrashPage} />`;
+    case 'duplicates': return html`<${DuplicatesPage} key=${b} object=${b || 'contacts'} />`;
+    case 'merge': return html`<${MergePage} key=${route.path} object=${b} a=${c} b=${route.parts[3]} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
       if (o) {

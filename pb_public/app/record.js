@@ -28,6 +28,14 @@ export function RecordPage({ object, id }) {
       setRec(await pb.collection(object).getOne(id, { expand: expandFields(o) }));
       setError('');
     } catch (err) {
+      if (err.status === 404) {
+        // a record merged into another: its old links open the one it was merged into
+        const moved = await relata(`/merges/redirect/${encodeURIComponent(object)}/${encodeURIComponent(id)}`).catch(() => null);
+        if (moved?.id) {
+          location.replace(recordHref(object, moved.id));
+          return;
+        }
+      }
       if (err.status === 404 || err.status === 403) setMissing(true);
       else setError(errorMessage(err));
     }

@@ -110,14 +110,15 @@ func (s *Service) handleMerge(e *core.RequestEvent) error {
 		Winner string   `json:"winner"`
 		Loser  string   `json:"loser"`
 		Take   []string `json:"take"`
+		Keep   []string `json:"keep"`
 	}
 	if err := e.BindBody(&body); err != nil {
-		return e.BadRequestError("Send {\"winner\", \"loser\", \"take\"} as JSON.", err)
+		return e.BadRequestError("Send {\"winner\", \"loser\", \"take\", \"keep\"} as JSON.", err)
 	}
 	if body.Winner == "" || body.Loser == "" {
 		return e.BadRequestError("Both winner and loser are required.", nil)
 	}
-	res, err := s.Merge(c, MergeOptions{Object: e.Request.PathValue("object"), Winner: body.Winner, Loser: body.Loser, Take: body.Take})
+	res, err := s.Merge(c, MergeOptions{Object: e.Request.PathValue("object"), Winner: body.Winner, Loser: body.Loser, Take: body.Take, Keep: body.Keep})
 	if err != nil {
 		return s.fail(e, err)
 	}

@@ -17,7 +17,7 @@
 //
 //	GET  /api/relata/duplicates/{object}            → {"pairs": [...], "records": n}
 //	GET  /api/relata/duplicates/{object}/check?f=v  → {"matches": [...]} a new record's likely duplicates
-//	POST /api/relata/merge/{object}                 {"winner", "loser", "take": [fields]} → the merge
+//	POST /api/relata/merge/{object}                 {"winner", "loser", "take", "keep"} → the merge
 //	POST /api/relata/merges/{id}/undo               → the merge undone
 //	GET  /api/relata/merges/redirect/{object}/{id}  → {"id": winner} where a merged-away id went
 //

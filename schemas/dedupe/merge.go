@@ -50,6 +50,8 @@ type MergeOptions struct {
 	// Take names the fields whose value comes from the loser. Every other field keeps the
 	// winner's value, or takes the loser's where the winner's is empty.
 	Take []string
+	// Keep names fields whose winner's value stays even when empty.
+	Keep []string
 }
 
 // Moved is one reference a merge re-pointed from the loser to the winner.
@@ -147,7 +149,7 @@ func (s *Service) Merge(c schemas.Caller, opts MergeOptions) (*Result, error) {
 			continue // files stay with their record: copying them is not a merge's business
 		}
 		wv, lv := winner.Get(f.Name), loser.Get(f.Name)
-		take := slices.Contains(opts.Take, f.Name) || (empty(wv) && !empty(lv))
+		take := slices.Contains(opts.Take, f.Name) || (empty(wv) && !empty(lv) && !slices.Contains(opts.Keep, f.Name))
 		if take && !same(wv, lv) {
 			changes[f.Name] = lv
 			before[f.Name] = wv
