@@ -81,9 +81,9 @@ func (s *Service) handleCheck(e *core.RequestEvent) error {
 	if !ok {
 		return e.ForbiddenError("Only CRM users can look for duplicates.", nil)
 	}
-	ix, err := s.Index(c, e.Request.PathValue("object"))
-	if err != nil {
-		return s.fail(e, err)
+	o, ok := s.reg.Object(e.Request.PathValue("object"))
+	if !ok {
+		return e.NotFoundError("No such object.", nil)
 	}
 	values := map[string]any{}
 	for k, v := range e.Request.URL.Query() {
@@ -91,7 +91,10 @@ func (s *Service) handleCheck(e *core.RequestEvent) error {
 			values[k] = v[0]
 		}
 	}
-	matches := ix.Match(values, e.Request.URL.Query().Get("exclude"))
+	matches, err := Check(s.app, c, o, s.rules, values, e.Request.URL.Query().Get("exclude"))
+	if err != nil {
+		return s.fail(e, err)
+	}
 	if len(matches) > 10 {
 		matches = matches[:10]
 	}

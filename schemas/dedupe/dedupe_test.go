@@ -94,6 +94,37 @@ func TestPairs(t *testing.T) {
 	if len(m) != 2 || m[0].Reasons[0].Match != dedupe.MatchEmail {
 		t.Fatalf("match: %+v", m)
 	}
+	// Check reads only the candidates, and finds what the whole index finds.
+	contactsObj, _ := e.reg.Object("contacts")
+	it := &dedupe.Rules{Region: "IT"} // "02 1234 5678" reads as an Italian number
+	ixIT, err := dedupe.NewIndex(e.app, schemas.System, contactsObj, it)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []map[string]any{
+		{"full_name": "Someone", "email": "MARIO@acme.example"},
+		{"full_name": "Giulia B", "phone": "02 1234 5678"},
+		{"full_name": "Luca Verdy", "company": acme.Id},
+		{"full_name": "Nobody", "email": "nobody@nowhere.example", "phone": "+1 415 555 2671"},
+		{"full_name": "100%_x", "email": "%@%"},
+	} {
+		want := ixIT.Match(v, "")
+		got, err := dedupe.Check(e.app, schemas.System, contactsObj, it, v, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids, wantIDs []string
+		for _, m := range got {
+			ids = append(ids, m.ID)
+		}
+		for _, m := range want {
+			wantIDs = append(wantIDs, m.ID)
+		}
+		if !slices.Equal(ids, wantIDs) || (v["phone"] == "02 1234 5678" && len(ids) != 2) {
+			t.Errorf("Check(%v) = %v; the whole index finds %v", v, ids, wantIDs)
+		}
+	}
+
 	// The import's entry point: one list of matches per row.
 	contacts, _ := e.reg.Object("contacts")
 	likely, err := dedupe.Likely(e.app, schemas.User(e.carol), contacts, []map[string]any{

@@ -77,6 +77,84 @@ type Index struct {
 // rules of o). The caller's view is applied in SQL by [schemas.ListScope], so a pair or match
 // never names a record c cannot see.
 func NewIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules) (*Index, error) {
+	return newIndex(app, c, o, rs, nil)
+}
+
+// Check returns the records of o that c may view and that a record with values may
+// duplicate, best first, leaving out exclude. Unlike [NewIndex] it reads only the records
+// that could share a blocking key with values — an SQL prefilter on the email's domain, the
+// phone's last seven digits, the domain, and the words' first letters — so checking one new
+// record stays cheap however many records o has.
+func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values map[string]any, exclude string) ([]Match, error) {
+	ix := &Index{object: o, rules: rs.For(o)}
+	if rs != nil {
+		ix.region = rs.Region
+	}
+	e := ix.entryOf("", values)
+	var ors []dbx.Expression
+	for i, r := range ix.rules.Rules {
+		v := e.vals[i]
+		if v == "" {
+			continue
+		}
+		col := "LOWER([[" + r.Field + "]])"
+		switch r.Match {
+		case MatchEmail:
+			domain := v[strings.LastIndexByte(v, '@'):]
+			ors = append(ors, dbx.NewExp(col+" LIKE {:p"+fmt.Sprint(i)+"} ESCAPE '\\'", dbx.Params{"p" + fmt.Sprint(i): "%" + escapeLike(domain)}))
+			if domain == "@gmail.com" {
+				ors = append(ors, dbx.NewExp(col+" LIKE '%@googlemail.com'"))
+			}
+		case MatchPhone:
+			digits := strings.TrimPrefix(v, "+")
+			digits = digits[max(0, len(digits)-7):]
+			stripped := "[[" + r.Field + "]]"
+			for _, ch := range []string{" ", "-", "(", ")", ".", "/"} {
+				stripped = "REPLACE(" + stripped + ", '" + ch + "', '')"
+			}
+			ors = append(ors, dbx.NewExp(stripped+" LIKE {:p"+fmt.Sprint(i)+"}", dbx.Params{"p" + fmt.Sprint(i): "%" + digits}))
+		case MatchDomain:
+			for j, q := range ix.rules.Rules { // any domain field may hold it
+				if q.Match == MatchDomain {
+					key := fmt.Sprintf("d%d_%d", i, j)
+					ors = append(ors, dbx.NewExp("LOWER([["+q.Field+"]]) LIKE {:"+key+"} ESCAPE '\\'", dbx.Params{key: "%" + escapeLike(v) + "%"}))
+				}
+			}
+		case MatchExact, MatchName:
+			if r.SameField != "" && e.same[i] == "" {
+				continue
+			}
+			var words []dbx.Expression
+			for j, k := range nameKeys(v) {
+				key := fmt.Sprintf("n%d_%d", i, j)
+				words = append(words, dbx.NewExp(col+" LIKE {:"+key+"} ESCAPE '\\'", dbx.Params{key: "%" + escapeLike(k) + "%"}))
+			}
+			if len(words) == 0 {
+				continue
+			}
+			exp := dbx.Or(words...)
+			if r.SameField != "" {
+				key := fmt.Sprintf("s%d", i)
+				exp = dbx.And(exp, dbx.NewExp("[["+r.SameField+"]] = {:"+key+"}", dbx.Params{key: e.same[i]}))
+			}
+			ors = append(ors, exp)
+		}
+	}
+	if len(ors) == 0 {
+		return nil, nil
+	}
+	ix, err := newIndex(app, c, o, rs, dbx.Or(ors...))
+	if err != nil {
+		return nil, err
+	}
+	return ix.Match(values, exclude), nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+}
+
+func newIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, where dbx.Expression) (*Index, error) {
 	ix := &Index{object: o, rules: rs.For(o), blocks: map[string][]int32{}}
 	if rs != nil {
 		ix.region = rs.Region
@@ -103,6 +181,9 @@ func NewIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules) (*In
 	q := app.ConcurrentDB().Select(cols...).From(o.Name).OrderBy("created ASC", "id ASC")
 	if scope != "" {
 		q.AndWhere(dbx.NewExp("[[id]] IN ("+scope+")", params))
+	}
+	if where != nil {
+		q.AndWhere(where)
 	}
 	rows, err := q.Rows()
 	if err != nil {
