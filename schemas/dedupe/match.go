@@ -82,9 +82,11 @@ func NewIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules) (*In
 
 // Check returns the records of o that c may view and that a record with values may
 // duplicate, best first, leaving out exclude. Unlike [NewIndex] it reads only the records
-// that could share a blocking key with values — an SQL prefilter on the email's domain, the
-// phone's last seven digits, the domain, and the words' first letters — so checking one new
-// record stays cheap however many records o has.
+// that could share a blocking key with values, so checking one new record stays cheap
+// however many records o has. The prefilter reads: emails starting with the same local
+// part (Gmail: letter) at the same domain, phones ending in the same seven digits,
+// domain fields containing the domain, and names containing a word's first four letters
+// (at the same sameField value); names whose accents differ from the new one's are missed.
 func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values map[string]any, exclude string) ([]Match, error) {
 	ix := &Index{object: o, rules: rs.For(o)}
 	if rs != nil {
@@ -100,10 +102,18 @@ func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values 
 		col := "LOWER([[" + r.Field + "]])"
 		switch r.Match {
 		case MatchEmail:
-			domain := v[strings.LastIndexByte(v, '@'):]
-			ors = append(ors, dbx.NewExp(col+" LIKE {:p"+fmt.Sprint(i)+"} ESCAPE '\\'", dbx.Params{"p" + fmt.Sprint(i): "%" + escapeLike(domain)}))
-			if domain == "@gmail.com" {
-				ors = append(ors, dbx.NewExp(col+" LIKE '%@googlemail.com'"))
+			// the local part (its first letter for Gmail, which ignores dots), then anything
+			// (a +tag), then the domain
+			at := strings.LastIndexByte(v, '@')
+			local, domains := v[:at], []string{v[at:]}
+			n := len(local)
+			if domains[0] == "@gmail.com" {
+				n, domains = 1, append(domains, "@googlemail.com")
+			}
+			for j, d := range domains {
+				key := fmt.Sprintf("e%d_%d", i, j)
+				ors = append(ors, dbx.NewExp(col+" LIKE {:"+key+"} ESCAPE '\\'",
+					dbx.Params{key: escapeLike(local[:min(n, len(local))]) + "%" + escapeLike(d)}))
 			}
 		case MatchPhone:
 			digits := strings.TrimPrefix(v, "+")
