@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/filesystem"
 	"github.com/spf13/cobra"
 
 	"github.com/relata/relata/schemas"
@@ -432,5 +434,36 @@ func TestCommands(t *testing.T) {
 	}
 	if _, err := e.app.FindRecordById("contacts", b.Id); err != nil {
 		t.Error("the loser is not back")
+	}
+}
+
+// TestMergeRefusesFiles: a loser with files is not merged (its files would go with it).
+func TestMergeRefusesFiles(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, dedupe.Config{})
+	coll, err := e.app.FindCollectionByNameOrId("contacts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	coll.Fields.Add(&core.FileField{Name: "cv", MaxSelect: 1, MaxSize: 1 << 20})
+	if err := e.app.Save(coll); err != nil {
+		t.Fatal(err)
+	}
+	win := e.create(t, "contacts", map[string]any{"full_name": "A"})
+	lose := e.create(t, "contacts", map[string]any{"full_name": "A"})
+	f, err := filesystem.NewFileFromBytes([]byte("curriculum"), "cv.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lose.Set("cv", f)
+	if err := e.app.Save(lose); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Merge(schemas.System, dedupe.MergeOptions{Object: "contacts", Winner: win.Id, Loser: lose.Id})
+	if err == nil || !strings.Contains(err.Error(), `has files in "cv"`) {
+		t.Fatalf("got %v; want a refusal naming the file field", err)
+	}
+	if _, err := e.app.FindRecordById("contacts", lose.Id); err != nil {
+		t.Fatal("the loser is gone")
 	}
 }

@@ -135,6 +135,12 @@ func (s *Service) Merge(c schemas.Caller, opts MergeOptions) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %q: %w", o.Name, opts.Loser, ErrNotFound)
 	}
+	// PocketBase deletes a record's files with it, and undo could not bring them back.
+	for _, f := range coll.Fields {
+		if f.Type() == core.FieldTypeFile && !empty(loser.Get(f.GetName())) {
+			return nil, fmt.Errorf("%s %s has files in %q, which the merge would delete: move them to the kept record or remove them first", o.Name, loser.Id, f.GetName())
+		}
+	}
 	for _, f := range opts.Take {
 		if o.Field(f) == nil {
 			return nil, fmt.Errorf("--field %s: %s has no field %q", f, o.Name, f)
