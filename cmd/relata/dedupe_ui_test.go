@@ -49,6 +49,13 @@ func TestMergeInBrowser(t *testing.T) {
 		t.Errorf("the warning links to %q; want both Doras", links)
 	}
 
+	// The record page of one says it may be the other, with a merge link.
+	alice.open("/record/contacts/"+loseID, "[data-testid=record-title]")
+	alice.wait("the record's duplicate notice", `document.querySelector('[data-testid=record-duplicates]')?.innerText.includes('Dora Dupont')`)
+	if href := eval[string](alice, `document.querySelector('[data-testid=merge-with]').getAttribute('href')`); href != "#/merge/contacts/"+loseID+"/"+keepID {
+		t.Errorf("merge link %q", href)
+	}
+
 	// The duplicates page lists the pair with its reasons.
 	alice.open("/duplicates/contacts", "[data-testid=duplicates]")
 	row := (`[...document.querySelectorAll('[data-testid=duplicates] tbody tr')].find(r => r.innerText.includes('Dora Dupont') && r.innerText.includes('Dora Dupond'))`)

@@ -136,20 +136,25 @@ export function MergePage({ object, a, b }) {
 
 // useDuplicateCheck asks the server, as values are typed into a new record, which existing
 // records they may duplicate; it answers the matches (never blocks the create).
-export function useDuplicateCheck(o, values) {
+export function useDuplicateCheck(o, values, exclude = '') {
   const [matches, setMatches] = useState([]);
-  const key = JSON.stringify(values);
+  const compared = o.fields.filter((f) => ['text', 'email', 'phone', 'url'].includes(f.type) || (f.type === 'relation' && !f.multiple));
+  const key = JSON.stringify(compared.map((f) => values[f.name]));
   useEffect(() => {
     const params = new URLSearchParams();
-    for (const [k, v] of Object.entries(values)) if (typeof v === 'string' && v.trim()) params.set(k, v.trim());
-    if (![...params.keys()].length) { setMatches([]); return undefined; }
+    for (const f of compared) {
+      const v = values[f.name];
+      if (typeof v === 'string' && v.trim()) params.set(f.name, v.trim());
+    }
+    if (exclude) params.set('exclude', exclude);
+    if (![...params.keys()].filter((k) => k !== 'exclude').length) { setMatches([]); return undefined; }
     let cancelled = false;
     const t = setTimeout(() => {
       relata(`/duplicates/${encodeURIComponent(o.name)}/check?${params}`)
         .then((r) => { if (!cancelled) setMatches(r.matches); }).catch(() => {});
     }, 300);
     return () => { cancelled = true; clearTimeout(t); };
-  }, [o.name, key]);
+  }, [o.name, key, exclude]);
   return matches;
 }
 
@@ -163,3 +168,16 @@ export function DuplicateWarning({ object: o, matches }) {
   </div>`;
 }
 
+
+// RecordDuplicates tells, on a record page, which records this one may duplicate, with a
+// link to merge them.
+export function RecordDuplicates({ object: o, record }) {
+  const matches = useDuplicateCheck(o, record, record.id);
+  if (!matches.length) return null;
+  return html`<div class="warning" role="status" data-testid="record-duplicates">
+    ${matches.length === 1 ? 'This may be the same as:' : 'This may be the same as these:'}
+    <ul>${matches.slice(0, 3).map((m) => html`<li key=${m.id}><a href=${recordHref(o.name, m.id)}>${m.title || m.id}</a>
+      <span class="muted small"> ${pct(m.score)} · ${m.reasons.map((r) => reasonText(o, r)).join(' · ')}</span>
+      ${' '}<a data-testid="merge-with" href=${`#/merge/${encodeURIComponent(o.name)}/${encodeURIComponent(record.id)}/${encodeURIComponent(m.id)}`}>Merge…</a></li>`)}</ul>
+  </div>`;
+}

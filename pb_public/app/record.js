@@ -10,6 +10,7 @@ import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } fro
 import { FieldValue, FieldEditor } from './fields.js';
 import { RecordHistory } from './history.js';
 import { ConfirmDelete } from './list.js';
+import { RecordDuplicates } from './duplicates.js';
 
 export function RecordPage({ object, id }) {
   const o = objectNamed(object);
@@ -102,6 +103,7 @@ export function RecordPage({ object, id }) {
     ${deleting ? html`<${ConfirmDelete} object=${o} ids=${[id]} onClose=${() => setDeleting(false)}
       onDone=${(left) => { setDeleting(false); if (!left.length) navigate('/list/' + object); }} />` : null}
     <${ErrorBox} error=${error} />
+    <${RecordDuplicates} object=${o} record=${rec} />
     <div class="record-grid">
       <div class="panel fields">
         <h2>Details</h2>
