@@ -21,11 +21,11 @@ func TestMergeInBrowser(t *testing.T) {
 	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
 	var keep, lose, deal map[string]any
 	if code := s.api(t, http.MethodPost, "/api/collections/contacts/records", aliceTok,
-		map[string]any{"full_name": "Dora Dupont", "email": "dora@dupont.example", "owner": aliceID}, &keep); code != 200 {
+		map[string]any{"full_name": "Dora Dupont", "email": "dora@dupont.example", "owner": aliceID, "tags": []string{"vip"}}, &keep); code != 200 {
 		t.Fatalf("create = %d", code)
 	}
 	if code := s.api(t, http.MethodPost, "/api/collections/contacts/records", aliceTok,
-		map[string]any{"full_name": "Dora Dupond", "email": "Dora+news@dupont.example", "phone": "+39 02 5550 1234", "owner": aliceID}, &lose); code != 200 {
+		map[string]any{"full_name": "Dora Dupond", "email": "Dora+news@dupont.example", "phone": "+39 02 5550 1234", "owner": aliceID, "tags": []string{"newsletter"}}, &lose); code != 200 {
 		t.Fatalf("create = %d", code)
 	}
 	if code := s.api(t, http.MethodPost, "/api/collections/deals/records", aliceTok,
@@ -71,9 +71,15 @@ func TestMergeInBrowser(t *testing.T) {
 	if !eval[bool](alice, `document.querySelector('[data-testid=pick-phone-`+loseID+`]').checked`) {
 		t.Error("the merged record's phone is not chosen by default")
 	}
+	if !eval[bool](alice, `document.querySelector('[data-testid=pick-tags-both]').checked`) {
+		t.Error("tags do not default to both records'")
+	}
 	alice.screenshot("merge")
 	alice.do(chromedp.Click(chromedp.CSS(`[data-testid=confirm-merge]`)))
 	alice.wait("the merge", `!!document.querySelector('[data-testid=merge-done]')`)
+	if text := eval[string](alice, `document.querySelector('[data-testid=merge-done] p').innerText`); !strings.HasPrefix(text, "Dora Dupond was merged into Dora Dupont: 1 link moved, 2 values changed on the kept record.") {
+		t.Errorf("merge summary: %q", text)
+	}
 	if code := s.api(t, http.MethodGet, "/api/collections/contacts/records/"+loseID, aliceTok, nil, nil); code != 404 {
 		t.Fatalf("the merged-away contact answers %d", code)
 	}
@@ -88,7 +94,8 @@ func TestMergeInBrowser(t *testing.T) {
 
 	var got map[string]any
 	s.api(t, http.MethodGet, "/api/collections/contacts/records/"+keepID, aliceTok, nil, &got)
-	if got["phone"] != "+39 02 5550 1234" || got["email"] != "dora@dupont.example" || got["full_name"] != "Dora Dupont" {
+	if tags, _ := got["tags"].([]any); got["phone"] != "+39 02 5550 1234" || got["email"] != "dora@dupont.example" || got["full_name"] != "Dora Dupont" ||
+		!slices.Equal(tags, []any{"vip", "newsletter"}) {
 		t.Errorf("kept contact: %v", got)
 	}
 	s.api(t, http.MethodGet, "/api/collections/deals/records/"+deal["id"].(string), aliceTok, nil, &got)

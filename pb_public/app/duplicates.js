@@ -70,8 +70,10 @@ export function MergePage({ object, a, b }) {
   const other = keep === a ? b : a;
   const fields = o.fields.filter((f) => f.type !== 'file' && f.name !== 'last_touched');
   const differs = fields.filter((f) => !same(byId[a][f.name], byId[b][f.name]));
-  // by default the kept record's value, or the other's where the kept one is empty
-  const chosen = (f) => pick[f.name] || (isEmpty(byId[keep][f.name]) && !isEmpty(byId[other][f.name]) ? other : keep);
+  // by default: lists (tags, multiple choices and links) get both records' values; other
+  // fields the kept record's value, or the other's where the kept one is empty
+  const isList = (f) => f.type === 'tags' || f.multiple;
+  const chosen = (f) => pick[f.name] || (isList(f) ? 'both' : isEmpty(byId[keep][f.name]) && !isEmpty(byId[other][f.name]) ? other : keep);
   const merge = async () => {
     setBusy(true);
     try {
@@ -102,10 +104,8 @@ export function MergePage({ object, a, b }) {
   if (done) {
     return html`<section class="merge-page" data-testid="merge-done">
       <header class="page-head"><h1>Merged</h1></header>
-      <p><b>${titleOf(o, byId[done.loser])}</b> was merged into
-        <a data-testid="merged-winner" href=${recordHref(object, done.winner)}>${titleOf(o, byId[done.winner])}</a>:
-        ${done.repointed.length} ${done.repointed.length === 1 ? 'link moved' : 'links moved'}${done.fields.length ? `, ${done.fields.length} ${done.fields.length === 1 ? 'value' : 'values'} taken from the merged record` : ''}.
-        Old links to the merged record now open the kept one.</p>
+      <p><b>${titleOf(o, byId[done.loser])}</b>${' was merged into '}<a data-testid="merged-winner" href=${recordHref(object, done.winner)}>${titleOf(o, byId[done.winner])}</a>${': '}
+        ${`${done.repointed.length} ${done.repointed.length === 1 ? 'link' : 'links'} moved`}${done.fields.length ? `, ${done.fields.length} ${done.fields.length === 1 ? 'value' : 'values'} changed on the kept record` : ''}${'. Old links to the merged record now open the kept one.'}</p>
       <div class="actions"><button data-testid="undo-merge" disabled=${busy} onClick=${undo}>Undo merge</button>
         <a class="button primary" href=${recordHref(object, done.winner)}>Open ${titleOf(o, byId[done.winner])}</a></div>
     </section>`;
@@ -120,15 +120,15 @@ export function MergePage({ object, a, b }) {
       <tbody>${fields.map((f) => {
         const diff = differs.includes(f);
         return html`<tr key=${f.name} class=${diff ? 'differs' : 'same'}>
-          <th>${fieldLabel(f)}</th>
+          <th>${fieldLabel(f)}${diff && isList(f) ? html`<label class="both"><input type="radio" name=${'f-' + f.name} data-testid=${`pick-${f.name}-both`}
+            checked=${chosen(f) === 'both'} onChange=${() => setPick((p) => ({ ...p, [f.name]: 'both' }))} /> both</label>` : null}</th>
           ${[a, b].map((id) => html`<td key=${id}>${diff ? html`<label>
             <input type="radio" name=${'f-' + f.name} data-testid=${`pick-${f.name}-${id}`} checked=${chosen(f) === id}
               onChange=${() => setPick((p) => ({ ...p, [f.name]: id }))} />
             <${FieldValue} object=${o} field=${f} record=${byId[id]} /></label>` : html`<${FieldValue} object=${o} field=${f} record=${byId[id]} />`}</td>`)}
         </tr>`;
       })}</tbody></table></div>
-    <p class="muted">Deals, activities, emails, consents, form submissions, workflow runs and saved views that point at <b>${titleOf(o, byId[other])}</b>
-      will point at <b>${titleOf(o, byId[keep])}</b>. You can undo the merge until either changes.</p>
+    <p class="muted">${'Deals, activities, emails, consents, form submissions, workflow runs and saved views that point at '}<b>${titleOf(o, byId[other])}</b>${' will point at '}<b>${titleOf(o, byId[keep])}</b>${'. You can undo the merge until either changes.'}</p>
     <div class="actions"><a class="button" href=${'#/duplicates/' + encodeURIComponent(object)}>Cancel</a>
       <button class="primary" data-testid="confirm-merge" disabled=${busy} onClick=${merge}>${busy ? 'Merging…' : `Merge into ${titleOf(o, byId[keep])}`}</button></div>
   </section>`;

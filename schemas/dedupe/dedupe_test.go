@@ -196,9 +196,10 @@ func TestMergeAndUndo(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, dedupe.Config{})
 	acme := e.create(t, "companies", map[string]any{"name": "Acme"})
-	win := e.create(t, "contacts", map[string]any{"full_name": "Mario Rossi", "email": "mario@acme.example", "owner": e.alice.Id})
+	win := e.create(t, "contacts", map[string]any{"full_name": "Mario Rossi", "email": "mario@acme.example", "owner": e.alice.Id,
+		"tags": []string{"vip", "fiera"}})
 	lose := e.create(t, "contacts", map[string]any{"full_name": "Mario Rossi", "email": "m.rossi@acme.example",
-		"phone": "+39 02 1234 5678", "company": acme.Id, "job_title": "CTO", "owner": e.alice.Id})
+		"phone": "+39 02 1234 5678", "company": acme.Id, "job_title": "CTO", "owner": e.alice.Id, "tags": []string{"newsletter", "vip"}})
 	other := e.create(t, "contacts", map[string]any{"full_name": "Other", "owner": e.alice.Id})
 	loserCreated := lose.GetString("created")
 
@@ -227,6 +228,9 @@ func TestMergeAndUndo(t *testing.T) {
 	if w.GetString("email") != "m.rossi@acme.example" || w.GetString("phone") != "+39 02 1234 5678" ||
 		w.GetString("company") != acme.Id || w.GetString("job_title") != "CTO" || w.GetString("full_name") != "Mario Rossi" {
 		t.Errorf("winner after merge: %v", w.FieldsData())
+	}
+	if got := w.GetString("tags"); got != `["vip","fiera","newsletter"]` {
+		t.Errorf("tags after merge: %s; want both records' tags, the winner's first", got)
 	}
 	if _, err := e.app.FindRecordById("contacts", lose.Id); err == nil {
 		t.Error("the loser still exists")
@@ -281,6 +285,9 @@ func TestMergeAndUndo(t *testing.T) {
 	w = e.get(t, "contacts", win.Id)
 	if w.GetString("email") != "mario@acme.example" || w.GetString("phone") != "" || w.GetString("company") != "" {
 		t.Errorf("winner after undo: %v", w.FieldsData())
+	}
+	if got := w.GetString("tags"); got != `["vip","fiera"]` {
+		t.Errorf("tags after undo: %s", got)
 	}
 	if got := e.get(t, "deals", dealMulti.Id).GetStringSlice("contacts"); !slices.Equal(got, []string{lose.Id, win.Id, other.Id}) {
 		t.Errorf("multi relation after undo: %v", got)

@@ -48,9 +48,10 @@ type MergeOptions struct {
 	// Winner is kept; Loser is merged into it and deleted, its id redirecting to Winner.
 	Winner, Loser string
 	// Take names the fields whose value comes from the loser. Every other field keeps the
-	// winner's value, or takes the loser's where the winner's is empty.
+	// winner's value, or takes the loser's where the winner's is empty; lists (tags, multiple
+	// selects and relations) get both records' values, the winner's first.
 	Take []string
-	// Keep names fields whose winner's value stays even when empty.
+	// Keep names fields whose winner's value stays as it is, even when empty.
 	Keep []string
 }
 
@@ -155,9 +156,21 @@ func (s *Service) Merge(c schemas.Caller, opts MergeOptions) (*Result, error) {
 			continue // files stay with their record: copying them is not a merge's business
 		}
 		wv, lv := winner.Get(f.Name), loser.Get(f.Name)
-		take := slices.Contains(opts.Take, f.Name) || (empty(wv) && !empty(lv) && !slices.Contains(opts.Keep, f.Name))
-		if take && !same(wv, lv) {
-			changes[f.Name] = lv
+		var nv any
+		switch {
+		case slices.Contains(opts.Take, f.Name):
+			nv = lv
+		case slices.Contains(opts.Keep, f.Name):
+			nv = wv
+		case f.Type == schemas.TypeTags || f.Multiple:
+			nv = union(wv, lv)
+		case empty(wv) && !empty(lv):
+			nv = lv
+		default:
+			nv = wv
+		}
+		if !same(nv, wv) {
+			changes[f.Name] = nv
 			before[f.Name] = wv
 			took = append(took, f.Name)
 		}
@@ -561,6 +574,20 @@ func canonical(v any) any {
 	case string:
 		if x == "" {
 			return nil
+		}
+	}
+	return out
+}
+
+// union is the values of the lists a and b, a's first, each once.
+func union(a, b any) []string {
+	out := []string{}
+	for _, v := range []any{a, b} {
+		list, _ := canonical(v).([]any)
+		for _, x := range list {
+			if s, ok := x.(string); ok && !slices.Contains(out, s) {
+				out = append(out, s)
+			}
 		}
 	}
 	return out
