@@ -101,7 +101,8 @@ func (s *Service) newMergeCommand() *cobra.Command {
 		Use:   "merge OBJECT WINNER LOSER",
 		Short: "Merge the LOSER record into the WINNER; every reference moves to the winner",
 		Long: `Merge the LOSER record into the WINNER in one transaction. The winner keeps its values,
-except empty ones (filled from the loser) and those named with --field f=loser. Every
+except empty ones (filled from the loser), lists such as tags (both records' values) and
+those named with --field f=loser; --field f=winner keeps the winner's value as it is. Every
 reference to the loser moves to the winner; the loser is deleted and its id redirects to the
 winner. Prints the merge id, which "relata merge undo ID" takes.`,
 		Example: `  relata merge contacts WINNER_ID LOSER_ID --field phone=loser
@@ -117,6 +118,8 @@ winner. Prints the merge id, which "relata merge undo ID" takes.`,
 					return fmt.Errorf("--field %q: write it as field=loser or field=winner", f)
 				case side == "loser":
 					opts.Take = append(opts.Take, strings.TrimSpace(name))
+				default:
+					opts.Keep = append(opts.Keep, strings.TrimSpace(name))
 				}
 			}
 			if err := s.ready(); err != nil {
@@ -135,7 +138,7 @@ winner. Prints the merge id, which "relata merge undo ID" takes.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&fields, "field", nil, "field=loser takes the loser's value of field (repeatable)")
+	cmd.Flags().StringArrayVar(&fields, "field", nil, "field=loser takes the loser's value of field, field=winner keeps the winner's even when empty (repeatable)")
 	cmd.Flags().StringVar(&as, "as", "", "merge as this CRM user (email), under their access rules")
 	undo := &cobra.Command{
 		Use:          "undo MERGE_ID",

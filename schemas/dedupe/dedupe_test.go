@@ -424,12 +424,12 @@ func TestCommands(t *testing.T) {
 	if _, err := run("merge", "contacts", a.Id, b.Id, "--field", "nope=loser"); err == nil || !strings.Contains(err.Error(), `no field "nope"`) {
 		t.Errorf("an unknown field: %v", err)
 	}
-	out, err = run("merge", "contacts", a.Id, b.Id, "--field", "email=loser")
-	if err != nil || !strings.Contains(out, "fields from the loser: email, phone") {
+	out, err = run("merge", "contacts", a.Id, b.Id, "--field", "email=loser", "--field", "phone=winner")
+	if err != nil || !strings.Contains(out, "fields from the loser: email\n") {
 		t.Fatalf("merge: %v\n%s", err, out)
 	}
-	if got := e.get(t, "contacts", a.Id).GetString("email"); got != "ann+b@x.example" {
-		t.Errorf("email after merge: %s", got)
+	if got := e.get(t, "contacts", a.Id); got.GetString("email") != "ann+b@x.example" || got.GetString("phone") != "" {
+		t.Errorf("after merge: email %s, phone %q (kept empty by phone=winner)", got.GetString("email"), got.GetString("phone"))
 	}
 	found := regexp.MustCompile(`: merge (\w+),`).FindStringSubmatch(out)
 	if found == nil {

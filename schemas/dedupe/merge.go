@@ -142,7 +142,7 @@ func (s *Service) Merge(c schemas.Caller, opts MergeOptions) (*Result, error) {
 			return nil, fmt.Errorf("%s %s has files in %q, which the merge would delete: move them to the kept record or remove them first", o.Name, loser.Id, f.GetName())
 		}
 	}
-	for _, f := range opts.Take {
+	for _, f := range slices.Concat(opts.Take, opts.Keep) {
 		if o.Field(f) == nil {
 			return nil, fmt.Errorf("--field %s: %s has no field %q", f, o.Name, f)
 		}
