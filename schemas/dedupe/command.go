@@ -62,7 +62,7 @@ func (s *Service) newDuplicatesCommand() *cobra.Command {
 				return err
 			}
 			pairs := ix.Pairs()
-			took := time.Since(start)
+			took, total := time.Since(start), len(pairs)
 			if limit > 0 && len(pairs) > limit {
 				pairs = pairs[:limit]
 			}
@@ -82,7 +82,10 @@ func (s *Service) newDuplicatesCommand() *cobra.Command {
 				}
 				fmt.Fprintf(out, "%.2f  %s %q  %s %q  %s\n", p.Score, p.A, p.ATitle, p.B, p.BTitle, strings.Join(reasons, ", "))
 			}
-			fmt.Fprintf(out, "%d pairs among %d %s (%s)\n", len(pairs), ix.Len(), args[0], took.Round(time.Millisecond))
+			if total > len(pairs) {
+				fmt.Fprintf(out, "… %d more (--limit 0 lists them all)\n", total-len(pairs))
+			}
+			fmt.Fprintf(out, "%d pairs among %d %s (%s)\n", total, ix.Len(), args[0], took.Round(time.Millisecond))
 			return nil
 		},
 	}
