@@ -12,7 +12,7 @@ var ReservedObjectNames = []string{
 	UsersCollection, "workflows", "workflow_runs", "workflow_steps", "workflow_events",
 	"email_templates", "emails", "email_suppressions", "forms", "form_submissions", "consents",
 	"saved_views", "stage_changes", "privacy_requests", "retention_policies", ExchangeRatesCollection,
-	"inbound_emails", "email_bounces",
+	"inbound_emails", "email_bounces", "api_tokens", "incoming_webhooks",
 }
 
 // ReservedFieldNames cannot be used as field names: PocketBase's system fields and the ones

@@ -84,6 +84,19 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	for _, a := range append(crmActors, super) {
 		e.bodies[a] = &bytes.Buffer{}
 	}
+	// API tokens of two sales users and the admin, each listed by its owner (and the admin).
+	for _, a := range []actor{alice, carol, admin} {
+		if code, data := e.call(t, a, http.MethodPost, "/api/relata/tokens", map[string]any{"name": "matrix " + string(a), "scope": "read"}); code != 200 {
+			t.Fatalf("make %s's token = %d %s", a, code, data)
+		}
+	}
+	// An incoming webhook that writes contacts as alice.
+	if code, data := e.call(t, super, http.MethodPost, "/api/collections/incoming_webhooks/records", map[string]any{
+		"name": "matrix", "slug": "matrix", "object": "contacts", "mode": "create", "run_as": e.ids[alice],
+		"mapping": map[string]string{"email": "/email"}, "enabled": true,
+	}); code != 200 {
+		t.Fatalf("create webhook = %d %s", code, data)
+	}
 	// A template that renders deals, for the preview route.
 	if code, data := e.call(t, super, http.MethodPost, "/api/collections/email_templates/records", map[string]any{
 		"name": matrixTemplate, "category": "transactional", "object": "deals",
@@ -237,7 +250,10 @@ var collectionPolicies = map[string]policy{
 	"privacy_requests":        {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
 	"retention_policies":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
 	"relata_models":           {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }}, // written by `relata score train` only
-	"_superusers":             readNobody,
+	"api_tokens": {read: func(e *matrixEnv, a actor, r map[string]any) bool { // revoked (deleted) by their owner or an admin
+		return signedIn(a) && (r["user"] == e.ids[a] || a == admin)
+	}, write: []actor{alice, bob, carol, manager, admin}},
+	"_superusers": readNobody,
 	// PocketBase's own auth bookkeeping: each user sees and deletes only their own rows.
 	"_mfas": ownRows, "_otps": ownRows, "_externalAuths": ownRows, "_authOrigins": ownRows,
 }
@@ -415,6 +431,10 @@ func (e *matrixEnv) routes() []route {
 		{method: "POST", pattern: "/api/relata/runs/{id}/retry", path: "/api/relata/runs/" + run + "/retry", allowed: nil},
 		{method: "POST", pattern: "/api/relata/email-templates/{name}/preview", path: "/api/relata/email-templates/" + tpl + "/preview",
 			body: map[string]any{"object": "deals", "recordId": carolDeal}, allowed: managers},
+		// Unsigned: refused for everyone (signatures are tested in schemas/webhooks).
+		{method: "POST", pattern: "/api/relata/hooks/{slug}", path: "/api/relata/hooks/matrix", body: map[string]any{"email": "x@example.com"}, allowed: nil},
+		{method: "POST", pattern: "/api/relata/webhooks/{id}/secret", path: "/api/relata/webhooks/" + e.first("incoming_webhooks", nil) + "/secret", allowed: []actor{admin}},
+		{method: "POST", pattern: "/api/relata/tokens", path: "/api/relata/tokens", body: map[string]any{"name": "matrix", "scope": "read"}, allowed: users},
 		{method: "GET", pattern: "/api/relata/forms/{slug}", path: "/api/relata/forms/contact-us", allowed: everyone},
 		{method: "POST", pattern: "/api/relata/forms/{slug}", path: "/api/relata/forms/contact-us", body: map[string]any{}, allowed: nil},
 		{method: "GET", pattern: "/forms/{slug}", path: "/forms/contact-us", allowed: everyone},

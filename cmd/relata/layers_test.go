@@ -17,6 +17,8 @@ func TestImportLayers(t *testing.T) {
 		"schemas/audit":       {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy"},
 		"schemas/transfer":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/audit"},
 		"schemas/dedupe":      {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/audit", "schemas/transfer"},
+		"schemas/tokens":      {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/transfer"},
+		"schemas/webhooks":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/transfer"},
 		"schemas/privacy":     {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights"},
 		"schemas/insights":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms"},
 		"insights/scoring":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/audit", "schemas/privacy"},

@@ -43,8 +43,10 @@ import (
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/schemas/privacy"
+	"github.com/relata/relata/schemas/tokens"
 	"github.com/relata/relata/schemas/transfer"
 	"github.com/relata/relata/schemas/trash"
+	"github.com/relata/relata/schemas/webhooks"
 	"github.com/relata/relata/workflows"
 	"github.com/relata/relata/workflows/inbox"
 	"github.com/relata/relata/workflows/outbox"
@@ -204,6 +206,7 @@ type flags struct {
 	workflowsDir  string
 	formsDir      string
 	noAutoApply   bool
+	mfa           string
 	inbound       inbox.Config
 	dedupeRules   string
 }
@@ -226,6 +229,7 @@ func setup(app *pocketbase.PocketBase) error {
 	sf.BoolVar(&f.demo, "demo", false, "demo mode on a loopback address: seed "+demoDir+" (or --seed DIR) with its demo accounts and passwords")
 	sf.StringVar(&f.workflowsDir, "workflowsDir", os.Getenv("RELATA_WORKFLOWS_DIR"), "import the workflow definitions (*.json) of this directory at start (env RELATA_WORKFLOWS_DIR)")
 	sf.BoolVar(&f.noAutoApply, "noAutoApply", false, "do not apply the object definitions at start")
+	sf.StringVar(&f.mfa, "mfa", defaultMFA(), "multi-factor sign-in (a password and a code by email): off, admins (and users who turn it on) or all; default: as set in the dashboard (env "+mfaEnv+")")
 	sf.StringVar(&f.inbound.Addr, "smtpInbound", os.Getenv("RELATA_INBOUND_ADDR"), "listen for inbound mail (BCC logging, replies, bounces) on this address, e.g. :25 (env RELATA_INBOUND_ADDR; default off)")
 	sf.StringVar(&f.inbound.Domain, "inboundDomain", os.Getenv("RELATA_INBOUND_DOMAIN"), "the only domain inbound mail is accepted for; outbound mail then returns bounces to bounce+ID@DOMAIN (env RELATA_INBOUND_DOMAIN)")
 	sf.StringVar(&f.inbound.TLSCert, "inboundTLSCert", os.Getenv("RELATA_INBOUND_TLS_CERT"), "PEM certificate file: offer STARTTLS on the inbound listener (with --inboundTLSKey; env RELATA_INBOUND_TLS_CERT)")
@@ -299,6 +303,14 @@ func setup(app *pocketbase.PocketBase) error {
 	if _, err := trash.Register(app, trash.Config{Registry: reg}); err != nil {
 		return err
 	}
+	// Personal API tokens for integrations: scoped, revocable (schemas/tokens).
+	if _, err := tokens.Register(app, tokens.Config{Registry: reg}); err != nil {
+		return err
+	}
+	// Incoming webhooks: signed posts that create or update records (schemas/webhooks).
+	if _, err := webhooks.Register(app, webhooks.Config{Registry: reg}); err != nil {
+		return err
+	}
 	// Email delivery: SMTP from the dashboard's mail settings, overridden by RELATA_SMTP_*,
 	// RELATA_MAIL_* and RELATA_PUBLIC_URL (see workflows/outbox).
 	if _, err := outbox.Register(app, outbox.Config{Registry: reg, InboundDomain: f.inbound.Domain}); err != nil {
@@ -334,6 +346,12 @@ func setup(app *pocketbase.PocketBase) error {
 			}
 			msg, err := applyRateLimits(e.App)
 			if err != nil {
+				return err
+			}
+			if msg != "" {
+				fmt.Println(msg)
+			}
+			if msg, err = applyMFA(e.App, f.mfa); err != nil {
 				return err
 			}
 			if msg != "" {

@@ -15,25 +15,85 @@ import { PrivacyPage } from './privacy.js';
 import { AuditPage } from './history.js';
 import { TrashPage } from './trash.js';
 import { DuplicatesPage, MergePage } from './duplicates.js';
+import { TokensPage } from './tokens.js';
+import { WebhooksPage } from './webhooks.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const submit = async (e) => {
-    e.preventDefault();
+  // The second step of a multi-factor sign-in: PocketBase answered the password with an MFA
+  // id, and a one-time code went to the user's email.
+  const [mfa, setMfa] = useState(null); // { mfaId, otpId }
+  const [code, setCode] = useState('');
+  const [providers, setProviders] = useState([]);
+  useEffect(() => {
+    pb.collection('users').listAuthMethods()
+      .then((m) => setProviders(m.oauth2?.enabled ? m.oauth2.providers || [] : []))
+      .catch(() => setProviders([]));
+  }, []);
+  const run = async (step) => {
     setBusy(true);
     setError('');
     try {
-      await pb.collection('users').authWithPassword(email, password);
-      onSignedIn();
-    } catch (err) {
-      setError(err.status === 400 ? 'Wrong email or password.' : errorMessage(err));
+      await step();
     } finally {
       setBusy(false);
     }
   };
+  const submit = (e) => {
+    e.preventDefault();
+    run(async () => {
+      try {
+        await pb.collection('users').authWithPassword(email, password);
+        onSignedIn();
+      } catch (err) {
+        const mfaId = err.response?.mfaId;
+        if (err.status === 401 && mfaId) {
+          try {
+            const { otpId } = await pb.collection('users').requestOTP(email);
+            setMfa({ mfaId, otpId });
+          } catch (err2) {
+            setError('Your account needs a sign-in code, and it could not be sent: ' + errorMessage(err2));
+          }
+          return;
+        }
+        setError(err.status === 400 ? 'Wrong email or password.' : errorMessage(err));
+      }
+    });
+  };
+  const submitCode = (e) => {
+    e.preventDefault();
+    run(async () => {
+      try {
+        await pb.collection('users').authWithOTP(mfa.otpId, code.trim(), { mfaId: mfa.mfaId });
+        onSignedIn();
+      } catch (err) {
+        setError(err.status === 400 ? 'That code is wrong or has expired.' : errorMessage(err));
+      }
+    });
+  };
+  const oauth = (name) => run(async () => {
+    try {
+      await pb.collection('users').authWithOAuth2({ provider: name });
+      onSignedIn();
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  });
+  if (mfa) {
+    return html`<main class="login">
+      <form onSubmit=${submitCode} class="card" data-testid="mfa">
+        <h1><span class="logo">◆</span> Relata</h1>
+        <p>We emailed a sign-in code to <strong>${email}</strong>. Enter it to finish signing in.</p>
+        <label>Code <input id="login-code" inputmode="numeric" autocomplete="one-time-code" required value=${code} onInput=${(e) => setCode(e.target.value)} /></label>
+        <${ErrorBox} error=${error} />
+        <button class="primary" type="submit" disabled=${busy}>${busy ? 'Checking…' : 'Sign in'}</button>
+        <button type="button" class="link" onClick=${() => { setMfa(null); setCode(''); setError(''); }}>Start again</button>
+      </form>
+    </main>`;
+  }
   return html`<main class="login">
     <form onSubmit=${submit} class="card">
       <h1><span class="logo">◆</span> Relata</h1>
@@ -41,6 +101,9 @@ function Login({ onSignedIn }) {
       <label>Password <input id="login-password" type="password" autocomplete="current-password" required value=${password} onInput=${(e) => setPassword(e.target.value)} /></label>
       <${ErrorBox} error=${error} />
       <button class="primary" type="submit" disabled=${busy}>${busy ? 'Signing in…' : 'Sign in'}</button>
+      ${providers.length ? html`<div class="oauth" data-testid="oauth">
+        ${providers.map((p) => html`<button key=${p.name} type="button" disabled=${busy} onClick=${() => oauth(p.name)}>Sign in with ${p.displayName || p.name}</button>`)}
+      </div>` : null}
       <p class="muted small">Administrators manage objects and users in the <a href="/_/">admin dashboard</a>.</p>
     </form>
   </main>`;
@@ -70,7 +133,8 @@ function Nav({ route, onClose }) {
     ${me()?.role === 'admin' ? html`
       <div class="group">Administration</div>
       <a class=${here('/privacy')} href="#/privacy">Privacy</a>
-      <a class=${here('/audit')} href="#/audit">Audit trail</a>` : null}
+      <a class=${here('/audit')} href="#/audit">Audit trail</a>
+      <a class=${here('/webhooks')} href="#/webhooks">Incoming webhooks</a>` : null}
   </nav>`;
 }
 
@@ -84,7 +148,7 @@ function TopBar({ onSignOut, navOpen, onMenu }) {
       <input id="global-search" type="search" placeholder="Search everything…" value=${q} onInput=${(e) => setQ(e.target.value)} />
     </form>
     <div class="who">
-      <span class="user-name">${u?.name || u?.email}</span> <span class="pill">${u?.role}</span>
+      <a class="user-name" href="#/tokens" title="Sign-in and API tokens">${u?.name || u?.email}</a> <span class="pill">${u?.role}</span>
       <button class="link" onClick=${onSignOut}>Sign out</button>
     </div>
   </header>`;
@@ -106,6 +170,8 @@ function Screen({ route }) {
     case 'trash': return html`<${TrashPage} />`;
     case 'duplicates': return html`<${DuplicatesPage} key=${b} object=${b || 'contacts'} />`;
     case 'merge': return html`<${MergePage} key=${route.path} object=${b} a=${c} b=${route.parts[3]} />`;
+    case 'tokens': return html`<${TokensPage} />`;
+    case 'webhooks': return html`<${WebhooksPage} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
       if (o) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -87,24 +86,6 @@ func origin(c schemas.Caller, via string) schemas.Origin {
 	return schemas.Origin{Kind: schemas.OriginSystem, Via: via}
 }
 
-// may checks rule (the collection's update or delete rule) for c on rec, as the REST API
-// does for a request with body. The system and superusers may do anything.
-func may(app core.App, c schemas.Caller, rec *core.Record, rule *string, method string, body map[string]any) (bool, error) {
-	if c.IsSystem() || c.IsSuperuser() {
-		return true, nil
-	}
-	if ok, err := c.CanView(app, rec); err != nil || !ok {
-		return false, err
-	}
-	if rule == nil || c.Auth() == nil {
-		return false, nil
-	}
-	info := *c.RequestInfo()
-	info.Method = method
-	info.Body = body
-	return app.CanAccessRecord(rec, &info, rule)
-}
-
 func forbidden(format string, args ...any) error {
 	return &schemas.AccessError{Where: "object", Message: fmt.Sprintf(format, args...)}
 }
@@ -175,32 +156,29 @@ func (s *Service) Merge(c schemas.Caller, opts MergeOptions) (*Result, error) {
 			took = append(took, f.Name)
 		}
 	}
+	// As the REST API would decide: c views both, may update the winner with the new values
+	// (their links checked) and the loser, and may delete the loser.
+	probe := winner.Clone()
+	for k, v := range changes {
+		probe.Set(k, v)
+	}
 	for _, chk := range []struct {
-		rec    *core.Record
-		rule   *string
-		method string
-		body   map[string]any
-		what   string
+		what string
+		rec  *core.Record
+		can  func() (bool, error)
 	}{
-		{winner, coll.UpdateRule, http.MethodPatch, changes, "update"},
-		{loser, coll.UpdateRule, http.MethodPatch, map[string]any{}, "update"},
-		{loser, coll.DeleteRule, http.MethodDelete, map[string]any{}, "delete"},
+		{"view", winner, func() (bool, error) { return c.CanView(app, winner) }},
+		{"view", loser, func() (bool, error) { return c.CanView(app, loser) }},
+		{"update", winner, func() (bool, error) { return c.CanUpdate(app, probe, changes) }},
+		{"update", loser, func() (bool, error) { return c.CanUpdate(app, loser, map[string]any{}) }},
+		{"delete", loser, func() (bool, error) { return c.CanDelete(app, loser) }},
 	} {
-		ok, err := may(app, c, chk.rec, chk.rule, chk.method, chk.body)
+		ok, err := chk.can()
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			return nil, forbidden("you may not %s %s %s", chk.what, o.Name, chk.rec.Id)
-		}
-	}
-	if !c.IsSystem() && !c.IsSuperuser() {
-		probe := winner.Clone()
-		for k, v := range changes {
-			probe.Set(k, v)
-		}
-		if err := schemas.CheckLinks(app, probe, c); err != nil {
-			return nil, err
 		}
 	}
 
@@ -381,12 +359,17 @@ func (s *Service) Undo(c schemas.Caller, id string) (*Result, error) {
 			return nil, fmt.Errorf("merge %s: read %s: %w", id, field, err)
 		}
 	}
-	ok, err := may(app, c, winner, coll.UpdateRule, http.MethodPatch, before)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, forbidden("you may not update %s %s", object, winner.Id)
+	for _, can := range []func() (bool, error){
+		func() (bool, error) { return c.CanView(app, winner) },
+		func() (bool, error) { return c.CanUpdate(app, winner, before) },
+	} {
+		ok, err := can()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, forbidden("you may not update %s %s", object, winner.Id)
+		}
 	}
 	var changed []string
 	for k, v := range after {

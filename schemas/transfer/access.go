@@ -2,15 +2,11 @@ package transfer
 
 import (
 	"fmt"
-	"maps"
-	"net/http"
 	"strings"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/inflector"
 	"github.com/pocketbase/pocketbase/tools/search"
-	"github.com/pocketbase/pocketbase/tools/security"
 
 	"github.com/relata/relata/schemas"
 )
@@ -38,88 +34,28 @@ func isSuperuser(info *core.RequestInfo) bool {
 }
 
 // canCreate checks coll's create rule for rec (not saved yet) and info, exactly as the REST
-// create endpoint does: the rule is evaluated against the submitted values.
-func canCreate(app core.App, coll *core.Collection, info *core.RequestInfo, rec *core.Record, body map[string]any) (bool, error) {
+// create endpoint does (schemas' one access check).
+func canCreate(app core.App, _ *core.Collection, info *core.RequestInfo, rec *core.Record, body map[string]any) (bool, error) {
 	if isSuperuser(info) {
 		return true, nil
 	}
-	// Nobody links a record they cannot view (the same check as the REST API's).
-	if err := schemas.CheckLinks(app, rec, schemas.Request(info)); err != nil {
-		return false, nil //nolint:nilerr // refused, like a failed rule
-	}
-	if coll.CreateRule == nil {
-		return false, nil
-	}
-	if *coll.CreateRule == "" {
-		return true, nil
-	}
-	info = withBody(info, body)
-	dummy := rec.Clone()
-	suffix := "__relata_import__" + security.PseudorandomString(6)
-	if dummy.Id == "" {
-		dummy.Id = "__temp_id__" + suffix
-	}
-	export, err := dummy.DBExport(app)
-	if err != nil {
-		return false, err
-	}
-	params := make(dbx.Params, len(export))
-	selects := make([]string, 0, len(export))
-	for k, v := range export {
-		k = inflector.Columnify(k)
-		p := "__relata_import__" + k
-		params[p] = v
-		selects = append(selects, "{:"+p+"} AS [["+k+"]]")
-	}
-	dc := *coll
-	dc.Id += suffix
-	dc.Name += inflector.Columnify(suffix)
-	q := app.DB().Select("(1)").
-		PreFragment(fmt.Sprintf("WITH {{%s}} as (SELECT %s)", dc.Name, strings.Join(selects, ","))).
-		From(dc.Name).AndBind(params)
-	resolver := core.NewRecordFieldResolver(app, &dc, info, true)
-	expr, err := search.FilterData(*dc.CreateRule).BuildExpr(resolver)
-	if err != nil {
-		return false, fmt.Errorf("create rule of %s: %w", coll.Name, err)
-	}
-	q.AndWhere(expr)
-	if err := resolver.UpdateQuery(q); err != nil {
-		return false, err
-	}
-	var ok int
-	if err := q.Limit(1).Row(&ok); err != nil {
-		return false, nil //nolint:nilerr // no row: the rule denies
-	}
-	return ok > 0, nil
+	return schemas.Request(info).CanCreate(app, rec, body)
 }
 
-// canUpdate checks coll's update rule for the stored record rec and the changed values body,
-// as the REST update endpoint does.
+// canUpdate checks the update rule for the stored record rec and the changed values body.
 func canUpdate(app core.App, info *core.RequestInfo, rec *core.Record, body map[string]any) (bool, error) {
 	if isSuperuser(info) {
 		return true, nil
 	}
-	if err := schemas.CheckLinks(app, rec, schemas.Request(info)); err != nil {
-		return false, nil //nolint:nilerr // refused, like a failed rule
-	}
-	return app.CanAccessRecord(rec, withBody(info, body), rec.Collection().UpdateRule)
+	return schemas.Request(info).CanUpdate(app, rec, body)
 }
 
-// canDelete checks coll's delete rule.
+// canDelete checks the delete rule.
 func canDelete(app core.App, info *core.RequestInfo, rec *core.Record) (bool, error) {
 	if isSuperuser(info) {
 		return true, nil
 	}
-	return app.CanAccessRecord(rec, info, rec.Collection().DeleteRule)
-}
-
-func withBody(info *core.RequestInfo, body map[string]any) *core.RequestInfo {
-	c := *info
-	c.Body = maps.Clone(body)
-	if c.Method == "" || c.Method == http.MethodGet {
-		c.Method = http.MethodPost
-	}
-	return &c
+	return schemas.Request(info).CanDelete(app, rec)
 }
 
 // listQuery returns a query of the records of coll that info may list (its list rule,

@@ -55,6 +55,7 @@ func Register(app core.App, cfg Config) (*Sender, error) {
 			return te.Next()
 		},
 	})
+	s.bindSystemMail(app)
 	app.OnRecordCreate(TemplatesCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.outbox.check-template-create", Func: checkTemplate})
 	app.OnRecordUpdate(TemplatesCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.outbox.check-template-update", Func: checkTemplate})
 	app.OnRecordCreate(SuppressionsCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.outbox.suppression-create", Func: normalizeSuppression})

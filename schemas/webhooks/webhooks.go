@@ -1,0 +1,526 @@
+// Package webhooks receives incoming webhooks: signed HTTP posts from other systems (a
+// website's backend, a billing system, Zapier) that create or update records of one object
+// through a mapping, as a chosen user and under her access rules.
+//
+// A webhook is a record of the incoming_webhooks collection (admins only):
+//
+//	{"name": "Shop signups", "slug": "shop-signups", "object": "contacts", "mode": "upsert",
+//	 "key": "email", "mapping": {"email": "/customer/email", "full_name": "/customer/name"},
+//	 "defaults": {"source": "shop"}, "run_as": USER_ID, "enabled": true}
+//
+// The sender posts a JSON object to /api/relata/hooks/{slug} with two headers:
+//
+//	X-Relata-Timestamp: 1764751234                      (Unix seconds; within 5 minutes)
+//	X-Relata-Signature: sha256=HEX(HMAC-SHA256(secret, timestamp + "." + body))
+//
+// and optionally X-Relata-Delivery: an id that makes a retried delivery change nothing twice.
+// The answer is 200 {"id", "action": "created"|"updated"|"unchanged"} or a located error:
+// 400 for a value a field refuses (with the field and the payload's JSON pointer), 401 for a
+// bad signature, 403 when the run-as user may not make the change, 404 for an unknown or
+// disabled webhook. The secret is made by POST /api/relata/webhooks/{id}/secret (admins),
+// which returns it once; only its holder can sign.
+//
+// Writes go through Relata's one access check (schemas.Caller.CanCreate/CanUpdate, the
+// record found by the key only if the user may view it), are saved with the run-as user as
+// the audit actor ("webhook:SLUG") and trigger workflows like any other save.
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"github.com/relata/relata/schemas"
+)
+
+// Collections of this package.
+const (
+	Collection           = "incoming_webhooks"
+	DeliveriesCollection = "relata_webhook_deliveries"
+)
+
+// Headers of a delivery.
+const (
+	HeaderTimestamp = "X-Relata-Timestamp"
+	HeaderSignature = "X-Relata-Signature"
+	HeaderDelivery  = "X-Relata-Delivery"
+)
+
+// MaxSkew is how far a delivery's timestamp may be from the server's clock.
+const MaxSkew = 5 * time.Minute
+
+// MaxBody is the largest payload accepted.
+const MaxBody = 1 << 20
+
+// Config configures incoming webhooks.
+type Config struct {
+	// Registry is the live object model; required.
+	Registry *schemas.Registry
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+}
+
+// Service receives webhooks.
+type Service struct {
+	reg *schemas.Registry
+	now func() time.Time
+}
+
+// Register adds the routes POST /api/relata/hooks/{slug} (the senders') and
+// POST /api/relata/webhooks/{id}/secret (admins'), and checks every webhook when saved.
+func Register(app core.App, cfg Config) (*Service, error) {
+	if cfg.Registry == nil {
+		return nil, errors.New("webhooks: Config.Registry is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Service{reg: cfg.Registry, now: cfg.Now}
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Id: "relata.webhooks.routes", Func: func(se *core.ServeEvent) error {
+		se.Router.POST("/api/relata/hooks/{slug}", s.receive).Bind(apis.BodyLimit(MaxBody))
+		se.Router.POST("/api/relata/webhooks/{id}/secret", s.apiSecret).Bind(apis.RequireAuth("users"))
+		return se.Next()
+	}})
+	check := &hook.Handler[*core.RecordEvent]{Id: "relata.webhooks.check", Func: func(e *core.RecordEvent) error {
+		if err := s.Check(e.App, e.Record); err != nil {
+			return err
+		}
+		if e.Record.GetString("secret") == "" {
+			secret, err := newSecret()
+			if err != nil {
+				return err
+			}
+			e.Record.Set("secret", secret) // unknown to anyone until an admin makes a new one
+		}
+		return e.Next()
+	}}
+	app.OnRecordCreate(Collection).Bind(check)
+	app.OnRecordUpdate(Collection).Bind(check)
+	return s, nil
+}
+
+// Check refuses a webhook whose object, key, mapping or defaults do not fit the model, naming
+// the JSON pointer of the part at fault.
+func (s *Service) Check(app core.App, w *core.Record) error {
+	fail := func(field, msg string) error {
+		return apis.NewBadRequestError("The webhook is refused: "+msg, map[string]any{field: map[string]string{"code": "invalid", "message": msg}})
+	}
+	obj, ok := s.reg.Object(w.GetString("object"))
+	if !ok {
+		return fail("object", fmt.Sprintf("%q is not an object", w.GetString("object")))
+	}
+	mode, key := w.GetString("mode"), w.GetString("key")
+	if mode != "create" && key == "" {
+		return fail("key", "mode "+mode+" needs a key field that finds the record")
+	}
+	if key != "" && obj.Field(key) == nil {
+		return fail("key", fmt.Sprintf("%s has no field %q", obj.Name, key))
+	}
+	mapping, err := decodeMap(w.Get("mapping"))
+	if err != nil {
+		return fail("mapping", "not an object of field names and JSON pointers: "+err.Error())
+	}
+	if len(mapping) == 0 {
+		return fail("mapping", "map at least one field")
+	}
+	for _, f := range sortedKeys(mapping) {
+		if obj.Field(f) == nil {
+			return fail("mapping", fmt.Sprintf("/%s: %s has no field %q", f, obj.Name, f))
+		}
+		p, ok := mapping[f].(string)
+		if !ok {
+			return fail("mapping", fmt.Sprintf("/%s: a JSON pointer is a string", f))
+		}
+		if _, err := ParsePointer(p); err != nil {
+			return fail("mapping", fmt.Sprintf("/%s: %v", f, err))
+		}
+	}
+	if key != "" && mapping[key] == nil {
+		return fail("key", fmt.Sprintf("the key %q is not mapped", key))
+	}
+	defaults, err := decodeMap(w.Get("defaults"))
+	if err != nil {
+		return fail("defaults", "not an object of field names and values: "+err.Error())
+	}
+	for _, f := range sortedKeys(defaults) {
+		if obj.Field(f) == nil {
+			return fail("defaults", fmt.Sprintf("/%s: %s has no field %q", f, obj.Name, f))
+		}
+	}
+	return nil
+}
+
+// Sign returns the signature header value of body sent at ts with secret.
+func Sign(secret string, ts time.Time, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(strconv.FormatInt(ts.Unix(), 10) + "."))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Result is the answer to a delivery.
+type Result struct {
+	ID        string `json:"id"`
+	Action    string `json:"action"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+func (s *Service) receive(e *core.RequestEvent) error {
+	slug := e.Request.PathValue("slug")
+	w, err := e.App.FindFirstRecordByData(Collection, "slug", slug)
+	if err != nil || !w.GetBool("enabled") {
+		return e.NotFoundError("No enabled webhook "+slug+".", nil)
+	}
+	body, err := io.ReadAll(e.Request.Body)
+	if err != nil {
+		return e.BadRequestError("The body could not be read (at most 1 MB).", nil)
+	}
+	if why := s.verify(w, e.Request.Header, body); why != "" {
+		return e.UnauthorizedError(why, nil)
+	}
+	delivery := strings.TrimSpace(e.Request.Header.Get(HeaderDelivery))
+	if len(delivery) > 200 {
+		return e.BadRequestError(HeaderDelivery+" is longer than 200 characters.", nil)
+	}
+	res, err := s.Deliver(e.App, w, body, delivery)
+	s.count(e.App, w, err)
+	if err != nil {
+		var de *DeliveryError
+		if errors.As(err, &de) {
+			return e.JSON(de.Status, map[string]any{"status": de.Status, "message": de.Error(), "data": de.data()})
+		}
+		return e.InternalServerError("", err)
+	}
+	return e.JSON(http.StatusOK, res)
+}
+
+// verify says why a delivery's signature is refused, or "".
+func (s *Service) verify(w *core.Record, h http.Header, body []byte) string {
+	ts, err := strconv.ParseInt(h.Get(HeaderTimestamp), 10, 64)
+	if err != nil {
+		return HeaderTimestamp + " is missing or not Unix seconds."
+	}
+	at := time.Unix(ts, 0)
+	if d := s.now().Sub(at); d > MaxSkew || d < -MaxSkew {
+		return HeaderTimestamp + " is more than 5 minutes from the server's clock (a replayed or delayed delivery)."
+	}
+	want := Sign(w.GetString("secret"), at, body)
+	if !hmac.Equal([]byte(h.Get(HeaderSignature)), []byte(want)) {
+		return HeaderSignature + " does not match: sign timestamp + \".\" + body with HMAC-SHA256 and the webhook's secret."
+	}
+	return ""
+}
+
+// DeliveryError is a refused delivery: Status is the HTTP status; Field and Pointer locate it.
+type DeliveryError struct {
+	Status         int
+	Field, Pointer string
+	Message        string
+}
+
+func (e *DeliveryError) Error() string {
+	switch {
+	case e.Field != "" && e.Pointer != "":
+		return fmt.Sprintf("%s (from %s): %s", e.Field, e.Pointer, e.Message)
+	case e.Field != "":
+		return e.Field + ": " + e.Message
+	}
+	return e.Message
+}
+
+func (e *DeliveryError) data() map[string]any {
+	if e.Field == "" {
+		return map[string]any{}
+	}
+	return map[string]any{e.Field: map[string]string{"code": "invalid", "message": e.Message, "pointer": e.Pointer}}
+}
+
+// Deliver applies one verified payload of webhook w: it maps the payload, finds the record by
+// the key (if it may be seen), checks the run-as user's rights and saves, all in one
+// transaction with the delivery id.
+func (s *Service) Deliver(app core.App, w *core.Record, body []byte, delivery string) (*Result, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var payload any
+	if err := dec.Decode(&payload); err != nil {
+		return nil, &DeliveryError{Status: 400, Message: "the body is not JSON: " + err.Error()}
+	}
+	if _, ok := payload.(map[string]any); !ok {
+		return nil, &DeliveryError{Status: 400, Message: "the body is not a JSON object"}
+	}
+	runAs, err := app.FindRecordById(schemas.UsersCollection, w.GetString("run_as"))
+	if err != nil {
+		return nil, &DeliveryError{Status: 403, Message: "the webhook's run-as user no longer exists"}
+	}
+	caller := schemas.User(runAs)
+	coll, err := app.FindCachedCollectionByNameOrId(w.GetString("object"))
+	if err != nil {
+		return nil, &DeliveryError{Status: 404, Message: "the webhook's object no longer exists"}
+	}
+	mapping, _ := decodeMap(w.Get("mapping"))
+	defaults, _ := decodeMap(w.Get("defaults"))
+	values := map[string]any{}
+	pointers := map[string]string{}
+	for _, f := range sortedKeys(mapping) {
+		ps, _ := mapping[f].(string)
+		p, err := ParsePointer(ps)
+		if err != nil {
+			return nil, &DeliveryError{Status: 400, Field: f, Pointer: ps, Message: err.Error()}
+		}
+		if v, ok := p.Get(payload); ok && v != nil {
+			values[f] = plain(v)
+			pointers[f] = ps
+		}
+	}
+	for f, v := range defaults {
+		if _, ok := values[f]; !ok {
+			values[f] = v
+		}
+	}
+	owner := ""
+	if obj, ok := s.reg.Object(coll.Name); ok && obj.OwnerField() != nil {
+		owner = obj.OwnerField().Name
+	}
+	var res *Result
+	ctx := schemas.WithOrigin(context.Background(), schemas.Origin{Kind: schemas.OriginUser, ID: runAs.Id, Via: "webhook:" + w.GetString("slug")})
+	err = app.RunInTransaction(func(tx core.App) error {
+		if delivery != "" {
+			var prev struct {
+				Record string `db:"record"`
+				Action string `db:"action"`
+			}
+			err := tx.DB().Select("record", "action").From(DeliveriesCollection).
+				Where(dbx.HashExp{"webhook": w.Id, "delivery": delivery}).Limit(1).One(&prev)
+			if err == nil {
+				res = &Result{ID: prev.Record, Action: prev.Action, Duplicate: true}
+				return nil
+			}
+		}
+		rec, err := s.find(tx, w, coll, caller, values)
+		if err != nil {
+			return err
+		}
+		action := "updated"
+		if rec == nil {
+			action = "created"
+			rec = core.NewRecord(coll)
+			if _, given := values[owner]; owner != "" && !given {
+				values[owner] = runAs.Id // like the REST API: a new record is its creator's
+			}
+		}
+		changed := map[string]any{}
+		for f, v := range values {
+			before := rec.Get(f)
+			rec.Set(f, v)
+			if action == "created" || fmt.Sprint(before) != fmt.Sprint(rec.Get(f)) {
+				changed[f] = v
+			}
+		}
+		switch {
+		case action == "updated" && len(changed) == 0:
+			action = "unchanged"
+		case action == "created":
+			ok, err := caller.CanCreate(tx, rec, values)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &DeliveryError{Status: 403, Message: runAs.GetString("email") + " may not create this " + coll.Name + " record"}
+			}
+		default:
+			ok, err := caller.CanUpdate(tx, rec, changed)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &DeliveryError{Status: 403, Message: runAs.GetString("email") + " may not make this change"}
+			}
+		}
+		if action != "unchanged" {
+			if err := tx.SaveWithContext(ctx, rec); err != nil {
+				return saveError(err, pointers)
+			}
+		}
+		res = &Result{ID: rec.Id, Action: action}
+		if delivery != "" {
+			dc, err := tx.FindCachedCollectionByNameOrId(DeliveriesCollection)
+			if err != nil {
+				return err
+			}
+			d := core.NewRecord(dc)
+			d.Set("webhook", w.Id)
+			d.Set("delivery", delivery)
+			d.Set("record", rec.Id)
+			d.Set("action", action)
+			return tx.Save(d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// find returns the record the key names, if the run-as user may see it; nil to create one.
+func (s *Service) find(tx core.App, w *core.Record, coll *core.Collection, caller schemas.Caller, values map[string]any) (*core.Record, error) {
+	mode, key := w.GetString("mode"), w.GetString("key")
+	if mode == "create" {
+		return nil, nil
+	}
+	kv, ok := values[key]
+	if !ok || fmt.Sprint(kv) == "" {
+		return nil, &DeliveryError{Status: 400, Field: key, Message: "the payload gives no value for the key"}
+	}
+	var recs []*core.Record
+	if err := tx.RecordQuery(coll).AndWhere(dbx.HashExp{key: kv}).Limit(2).All(&recs); err != nil {
+		return nil, err
+	}
+	var found *core.Record
+	for _, r := range recs {
+		if ok, err := caller.CanView(tx, r); err != nil {
+			return nil, err
+		} else if ok {
+			if found != nil {
+				return nil, &DeliveryError{Status: 409, Field: key, Message: fmt.Sprintf("more than one record has %v", kv)}
+			}
+			found = r
+		}
+	}
+	if found == nil && mode == "update" {
+		return nil, &DeliveryError{Status: 404, Field: key, Message: fmt.Sprintf("no record the webhook's user can see has %v", kv)}
+	}
+	return found, nil
+}
+
+// saveError turns a refused save into a located delivery error.
+func saveError(err error, pointers map[string]string) error {
+	var ve validation.Errors
+	if errors.As(err, &ve) {
+		for _, f := range sortedKeys(ve) {
+			return &DeliveryError{Status: 400, Field: f, Pointer: pointers[f], Message: ve[f].Error()}
+		}
+	}
+	return &DeliveryError{Status: 400, Message: err.Error()}
+}
+
+// count records the delivery on the webhook (a direct update: no hooks, no audit entry).
+func (s *Service) count(app core.App, w *core.Record, failed error) {
+	now := s.now().UTC().Format(types.DefaultDateLayout)
+	set := dbx.Params{"last_received": now, "received": dbx.NewExp("[[received]] + 1")}
+	if failed != nil {
+		set["failed"] = dbx.NewExp("[[failed]] + 1")
+		msg := failed.Error()
+		if len(msg) > 1000 {
+			msg = msg[:1000]
+		}
+		set["last_error"] = msg
+	}
+	if _, err := app.DB().Update(Collection, set, dbx.HashExp{"id": w.Id}).Execute(); err != nil {
+		app.Logger().Warn("relata: count a webhook delivery", "webhook", w.Id, "error", err)
+	}
+}
+
+// apiSecret makes a new signing secret for a webhook and returns it, once; admins only.
+func (s *Service) apiSecret(e *core.RequestEvent) error {
+	if e.Auth.GetString("role") != "admin" {
+		return e.ForbiddenError("Only admins manage webhooks.", nil)
+	}
+	w, err := e.App.FindRecordById(Collection, e.Request.PathValue("id"))
+	if err != nil {
+		return e.NotFoundError("", nil)
+	}
+	secret, err := newSecret()
+	if err != nil {
+		return err
+	}
+	w.Set("secret", secret)
+	if err := e.App.Save(w); err != nil {
+		return e.BadRequestError("The webhook could not be saved: "+err.Error(), nil)
+	}
+	return e.JSON(http.StatusOK, map[string]any{"secret": secret, "url": "/api/relata/hooks/" + w.GetString("slug")})
+}
+
+func newSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "whsec_" + base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// plain turns decoded JSON numbers into float64 or int64 as PocketBase's fields expect.
+func plain(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = plain(e)
+		}
+		return out
+	}
+	return v
+}
+
+func decodeMap(v any) (map[string]any, error) {
+	var raw []byte
+	switch x := v.(type) {
+	case nil:
+		return map[string]any{}, nil
+	case types.JSONRaw:
+		raw = x
+	case []byte:
+		raw = x
+	case string:
+		raw = []byte(x)
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return nil, err
+		}
+		raw = b
+	}
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		return map[string]any{}, nil
+	}
+	m := map[string]any{}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
