@@ -248,6 +248,7 @@ var collectionPolicies = map[string]policy{
 	"relata_audit":              readNobody, // read through /api/relata/audit, never written through the API
 	"relata_trash":              readNobody, // read and restored through /api/relata/trash
 	"relata_bulk_jobs":          readNobody, // read through /api/relata/bulk/{id} by its starter and admins
+	"relata_merges":             readNobody, // merges and redirects through /api/relata/merge(s)
 	"privacy_requests":          {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
 	"retention_policies":        {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
 	"relata_models":             {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }}, // written by `relata score train` only
@@ -479,6 +480,14 @@ func (e *matrixEnv) routes() []route {
 		// Reassigning a rep's records: managers and admins only (a dry run changes nothing).
 		{method: "POST", pattern: "/api/relata/reassign", path: "/api/relata/reassign",
 			body: map[string]any{"from": "carol@example.com", "to": []string{"bob@example.com"}, "dryRun": true}, allowed: managers},
+		// Duplicates: each caller gets the pairs among what they may view (TestPairsAccess in
+		// schemas/dedupe); merging a record that is not there is refused for everyone (merge
+		// access is TestMergeAccess there).
+		{method: "GET", pattern: "/api/relata/duplicates/{object}", path: "/api/relata/duplicates/contacts", allowed: users},
+		{method: "GET", pattern: "/api/relata/duplicates/{object}/check", path: "/api/relata/duplicates/contacts/check?email=matrix@example.com", allowed: users},
+		{method: "POST", pattern: "/api/relata/merge/{object}", path: "/api/relata/merge/deals", body: map[string]any{"winner": carolDeal, "loser": "not-a-record"}, allowed: nil},
+		{method: "POST", pattern: "/api/relata/merges/{id}/undo", path: "/api/relata/merges/not-a-merge/undo", allowed: nil},
+		{method: "GET", pattern: "/api/relata/merges/redirect/{object}/{id}", path: "/api/relata/merges/redirect/deals/" + carolDeal, allowed: nil},
 		{method: "GET", pattern: "/api/relata/score/{object}/{id}", path: "/api/relata/score/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
 		// Bulk scoring answers every CRM user, with only the records each may view (TestAPIScoreManyAsTheCaller).
 		{method: "GET", pattern: "/api/relata/score/{object}", path: "/api/relata/score/deals?ids=" + carolDeal, allowed: users},
@@ -509,6 +518,11 @@ var refusedFor = map[string][]actor{
 	"GET /unsubscribe/{token}":              crmActors, // a forged token
 	"POST /unsubscribe/{token}":             crmActors,
 	"DELETE /api/relata/secrets/{name}":     {anon, alice, bob, carol}, // managers: 204, or 404 once deleted
+
+	// duplicates and merge: no such loser, merge or merged-away record
+	"POST /api/relata/merge/{object}":               crmActors,
+	"POST /api/relata/merges/{id}/undo":             crmActors,
+	"GET /api/relata/merges/redirect/{object}/{id}": crmActors,
 }
 
 func (e *matrixEnv) checkRoutes(t *testing.T) {

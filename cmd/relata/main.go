@@ -39,6 +39,7 @@ import (
 	pbpublic "github.com/relata/relata/pb_public"
 	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/audit"
+	"github.com/relata/relata/schemas/dedupe"
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/schemas/privacy"
@@ -207,6 +208,7 @@ type flags struct {
 	noAutoApply   bool
 	mfa           string
 	inbound       inbox.Config
+	dedupeRules   string
 }
 
 // setup registers Relata's parts and commands on app. It is main without Start, so tests can
@@ -220,6 +222,7 @@ func setup(app *pocketbase.PocketBase) error {
 	pf.StringVar(&f.schemasDir, "schemasDir", os.Getenv("RELATA_SCHEMAS_DIR"), "directory of the object definitions (default: ./pb_schemas beside the data directory when it exists, else the embedded CRM model; env RELATA_SCHEMAS_DIR)")
 	pf.StringVar(&f.migrationsDir, "migrationsDir", os.Getenv("RELATA_MIGRATIONS_DIR"), "directory where applied schema changes are written as Go migrations (env RELATA_MIGRATIONS_DIR)")
 	pf.StringVar(&f.formsDir, "formsDir", os.Getenv("RELATA_FORMS_DIR"), "directory of the web form definitions (*.json) served at /forms/{slug} (env RELATA_FORMS_DIR)")
+	pf.StringVar(&f.dedupeRules, "dedupeRules", os.Getenv("RELATA_DEDUPE_RULES"), "JSON file of duplicate-matching rules per object (default: rules derived from each object's fields; env RELATA_DEDUPE_RULES)")
 	sf := serve.Flags()
 	sf.StringVar(&f.publicDir, "publicDir", "", "serve the web app from this directory instead of the embedded files (for development)")
 	sf.StringVar(&f.seedDir, "seed", "", "load the example data of this directory once (records, users without passwords, workflows, forms; its object definitions from DIR/schemas unless --schemasDir is set)")
@@ -295,6 +298,10 @@ func setup(app *pocketbase.PocketBase) error {
 		return err
 	}
 	transfer.MustRegister(app, app.RootCmd, transfer.Config{Registry: reg}) // relata import|export, /api/relata/{import,export}
+	// Duplicates and merge: `relata duplicates|merge`, /api/relata/{duplicates,merge,merges}.
+	if _, err := dedupe.Register(app, app.RootCmd, dedupe.Config{Registry: reg, RulesFile: f.dedupeRules}); err != nil {
+		return err
+	}
 	// The trash: deleted records for 30 days, listed and restored by whoever could see them
 	// (package hooks keeps the copies).
 	if _, err := trash.Register(app, trash.Config{Registry: reg}); err != nil {

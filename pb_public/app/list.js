@@ -11,6 +11,7 @@ import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Modal, toast } fr
 import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOptions } from './fields.js';
 import { hasScore, useScores, ScoreBadge, scoreLabel } from './score.js';
 import { BulkDialog } from './bulk.js';
+import { useDuplicateCheck, DuplicateWarning } from './duplicates.js';
 
 const perPage = 50;
 const defaultSort = '-@rowid'; // newest first, on the primary key
@@ -267,6 +268,7 @@ export function NewRecord({ object: o, initial = {}, onClose, onCreated }) {
   const [values, setValues] = useState({ ...initial });
   const [error, setError] = useState('');
   const fields = o.fields.filter((f) => !['file', 'json'].includes(f.type) && f.name !== 'last_touched');
+  const matches = useDuplicateCheck(o, values);
   const submit = async (e) => {
     e.preventDefault();
     try {
@@ -285,6 +287,7 @@ export function NewRecord({ object: o, initial = {}, onClose, onCreated }) {
           onChange=${(v) => setValues((x) => ({ ...x, [f.name]: v }))} />
         ${f.help ? html`<small class="muted">${f.help}</small>` : null}
       </label>`)}
+      <${DuplicateWarning} object=${o} matches=${matches} />
       <${ErrorBox} error=${error} />
       <div class="actions wide"><button type="button" onClick=${onClose}>Cancel</button><button class="primary" type="submit">Create</button></div>
     </form>

@@ -14,6 +14,7 @@ import { Search } from './search.js';
 import { PrivacyPage } from './privacy.js';
 import { AuditPage } from './history.js';
 import { TrashPage } from './trash.js';
+import { DuplicatesPage, MergePage } from './duplicates.js';
 import { TokensPage } from './tokens.js';
 import { WebhooksPage } from './webhooks.js';
 import { ReassignPage } from './reassign.js';
@@ -126,6 +127,7 @@ function Nav({ route, onClose }) {
     ${allObjects().map((o) => html`<a key=${o.name} class=${here('/list/' + o.name)} href=${'#/list/' + o.name}>${objectLabel(o)}</a>`)}
     <a class=${here('/trash')} href="#/trash">Trash</a>
     ${isManager() ? html`<a class=${here('/reassign')} href="#/reassign">Reassign a rep</a>` : null}
+    <a class=${here('/duplicates') || here('/merge')} href="#/duplicates/contacts">Duplicates</a>
     ${isManager() ? html`
       <div class="group">Automation</div>
       <a class=${here('/workflows')} href="#/workflows">Workflows</a>
@@ -168,6 +170,8 @@ function Screen({ route }) {
     case 'privacy': return html`<${PrivacyPage} />`;
     case 'audit': return html`<${AuditPage} />`;
     case 'trash': return html`<${TrashPage} />`;
+    case 'duplicates': return html`<${DuplicatesPage} key=${b} object=${b || 'contacts'} />`;
+    case 'merge': return html`<${MergePage} key=${route.path} object=${b} a=${c} b=${route.parts[3]} />`;
     case 'tokens': return html`<${TokensPage} />`;
     case 'webhooks': return html`<${WebhooksPage} />`;
     case 'reassign': return html`<${ReassignPage} />`;

@@ -11,6 +11,7 @@ import { FieldValue, FieldEditor } from './fields.js';
 import { RecordHistory } from './history.js';
 import { ConfirmDelete } from './list.js';
 import { ScorePanel } from './score.js';
+import { RecordDuplicates } from './duplicates.js';
 
 export function RecordPage({ object, id }) {
   const o = objectNamed(object);
@@ -29,6 +30,14 @@ export function RecordPage({ object, id }) {
       setRec(await pb.collection(object).getOne(id, { expand: expandFields(o) }));
       setError('');
     } catch (err) {
+      if (err.status === 404) {
+        // a record merged into another: its old links open the one it was merged into
+        const moved = await relata(`/merges/redirect/${encodeURIComponent(object)}/${encodeURIComponent(id)}`).catch(() => null);
+        if (moved?.id) {
+          location.replace(recordHref(object, moved.id));
+          return;
+        }
+      }
       if (err.status === 404 || err.status === 403) setMissing(true);
       else setError(errorMessage(err));
     }
@@ -95,6 +104,7 @@ export function RecordPage({ object, id }) {
     ${deleting ? html`<${ConfirmDelete} object=${o} ids=${[id]} onClose=${() => setDeleting(false)}
       onDone=${(left) => { setDeleting(false); if (!left.length) navigate('/list/' + object); }} />` : null}
     <${ErrorBox} error=${error} />
+    <${RecordDuplicates} object=${o} record=${rec} />
     <div class="record-grid">
       <div class="panel fields">
         <h2>Details</h2>

@@ -1,0 +1,446 @@
+package dedupe
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+)
+
+// Blocks larger than these are cut: a name block compares at most maxNameBlock records with
+// each other; an exact block (one email on many records) pairs each record with its first.
+const (
+	maxNameBlock  = 400
+	maxExactBlock = 40
+)
+
+// Reason says why a pair matched: the rule's kind and field, and what they share (the
+// normalized value, or for names their similarity).
+type Reason struct {
+	Match      string  `json:"match"`
+	Field      string  `json:"field"`
+	Value      string  `json:"value,omitempty"`
+	Similarity float64 `json:"similarity,omitempty"`
+}
+
+func (r Reason) String() string {
+	if r.Match == MatchName {
+		return fmt.Sprintf("%s %.0f%% alike", r.Field, r.Similarity*100)
+	}
+	return fmt.Sprintf("same %s %s", r.Field, r.Value)
+}
+
+// Pair is two records that may be one: A was created first.
+type Pair struct {
+	A       string   `json:"a"`
+	B       string   `json:"b"`
+	ATitle  string   `json:"aTitle"`
+	BTitle  string   `json:"bTitle"`
+	Score   float64  `json:"score"`
+	Reasons []Reason `json:"reasons"`
+}
+
+// Match is an existing record that a new one may duplicate.
+type Match struct {
+	ID      string   `json:"id"`
+	Title   string   `json:"title"`
+	Score   float64  `json:"score"`
+	Reasons []Reason `json:"reasons"`
+}
+
+// entry is one record as the rules see it: per rule its normalized value (and for name rules
+// the value of the field both must share).
+type entry struct {
+	id, title string
+	vals      []string
+	same      []string
+}
+
+// Index holds the records of one object that a caller may view, by the blocking keys of its
+// rules, to find pairs among them ([Index.Pairs]) or records like a new one ([Index.Match]).
+// Building it reads the object's records once (id and the compared fields only).
+type Index struct {
+	object  *schemas.Object
+	rules   *ObjectRules
+	region  string
+	entries []entry
+	blocks  map[string][]int32
+}
+
+// NewIndex reads the records of o that c may view and indexes them by rs (nil: the default
+// rules of o). The caller's view is applied in SQL by [schemas.ListScope], so a pair or match
+// never names a record c cannot see.
+func NewIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules) (*Index, error) {
+	return newIndex(app, c, o, rs, nil)
+}
+
+// Check returns the records of o that c may view and that a record with values may
+// duplicate, best first, leaving out exclude. Unlike [NewIndex] it reads only the records
+// that could share a blocking key with values, so checking one new record stays cheap
+// however many records o has. The prefilter reads: emails starting with the same local
+// part (Gmail: letter) at the same domain, phones ending in the same seven digits,
+// domain fields containing the domain, and names containing a word's first four letters
+// (at the same sameField value); names whose accents differ from the new one's are missed.
+func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values map[string]any, exclude string) ([]Match, error) {
+	ix := &Index{object: o, rules: rs.For(o)}
+	if rs != nil {
+		ix.region = rs.Region
+	}
+	e := ix.entryOf("", values)
+	var ors []dbx.Expression
+	for i, r := range ix.rules.Rules {
+		v := e.vals[i]
+		if v == "" {
+			continue
+		}
+		col := "LOWER([[" + r.Field + "]])"
+		switch r.Match {
+		case MatchEmail:
+			// the local part (its first letter for Gmail, which ignores dots), then anything
+			// (a +tag), then the domain
+			at := strings.LastIndexByte(v, '@')
+			local, domains := v[:at], []string{v[at:]}
+			n := len(local)
+			if domains[0] == "@gmail.com" {
+				n, domains = 1, append(domains, "@googlemail.com")
+			}
+			for j, d := range domains {
+				key := fmt.Sprintf("e%d_%d", i, j)
+				ors = append(ors, dbx.NewExp(col+" LIKE {:"+key+"} ESCAPE '\\'",
+					dbx.Params{key: escapeLike(local[:min(n, len(local))]) + "%" + escapeLike(d)}))
+			}
+		case MatchPhone:
+			digits := strings.TrimPrefix(v, "+")
+			digits = digits[max(0, len(digits)-7):]
+			stripped := "[[" + r.Field + "]]"
+			for _, ch := range []string{" ", "-", "(", ")", ".", "/"} {
+				stripped = "REPLACE(" + stripped + ", '" + ch + "', '')"
+			}
+			ors = append(ors, dbx.NewExp(stripped+" LIKE {:p"+fmt.Sprint(i)+"}", dbx.Params{"p" + fmt.Sprint(i): "%" + digits}))
+		case MatchDomain:
+			for j, q := range ix.rules.Rules { // any domain field may hold it
+				if q.Match == MatchDomain {
+					key := fmt.Sprintf("d%d_%d", i, j)
+					ors = append(ors, dbx.NewExp("LOWER([["+q.Field+"]]) LIKE {:"+key+"} ESCAPE '\\'", dbx.Params{key: "%" + escapeLike(v) + "%"}))
+				}
+			}
+		case MatchExact, MatchName:
+			if r.SameField != "" && e.same[i] == "" {
+				continue
+			}
+			var words []dbx.Expression
+			for j, k := range nameKeys(v) {
+				key := fmt.Sprintf("n%d_%d", i, j)
+				words = append(words, dbx.NewExp(col+" LIKE {:"+key+"} ESCAPE '\\'", dbx.Params{key: "%" + escapeLike(k) + "%"}))
+			}
+			if len(words) == 0 {
+				continue
+			}
+			exp := dbx.Or(words...)
+			if r.SameField != "" {
+				key := fmt.Sprintf("s%d", i)
+				exp = dbx.And(exp, dbx.NewExp("[["+r.SameField+"]] = {:"+key+"}", dbx.Params{key: e.same[i]}))
+			}
+			ors = append(ors, exp)
+		}
+	}
+	if len(ors) == 0 {
+		return nil, nil
+	}
+	ix, err := newIndex(app, c, o, rs, dbx.Or(ors...))
+	if err != nil {
+		return nil, err
+	}
+	return ix.Match(values, exclude), nil
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+}
+
+func newIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, where dbx.Expression) (*Index, error) {
+	ix := &Index{object: o, rules: rs.For(o), blocks: map[string][]int32{}}
+	if rs != nil {
+		ix.region = rs.Region
+	}
+	coll, err := app.FindCachedCollectionByNameOrId(o.Name)
+	if err != nil {
+		return nil, fmt.Errorf("no object %q: %w", o.Name, err)
+	}
+	scope, params, err := schemas.ListScope(app, coll, c)
+	if err != nil {
+		return nil, err
+	}
+	cols := []string{"id"}
+	add := func(f string) {
+		if f != "" && !slices.Contains(cols, f) && coll.Fields.GetByName(f) != nil {
+			cols = append(cols, f)
+		}
+	}
+	add(o.TitleField)
+	for _, r := range ix.rules.Rules {
+		add(r.Field)
+		add(r.SameField)
+	}
+	q := app.ConcurrentDB().Select(cols...).From(o.Name).OrderBy("created ASC", "id ASC")
+	if scope != "" {
+		q.AndWhere(dbx.NewExp("[[id]] IN ("+scope+")", params))
+	}
+	if where != nil {
+		q.AndWhere(where)
+	}
+	rows, err := q.Rows()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", o.Name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		row := dbx.NullStringMap{}
+		if err := rows.ScanMap(row); err != nil {
+			return nil, err
+		}
+		vals := make(map[string]any, len(row))
+		for k, v := range row {
+			vals[k] = v.String
+		}
+		ix.add(ix.entryOf(row["id"].String, vals))
+	}
+	return ix, rows.Err()
+}
+
+// Len is the number of indexed records.
+func (ix *Index) Len() int { return len(ix.entries) }
+
+func (ix *Index) entryOf(id string, values map[string]any) entry {
+	e := entry{id: id, vals: make([]string, len(ix.rules.Rules)), same: make([]string, len(ix.rules.Rules))}
+	e.title = text(values[ix.object.TitleField])
+	for i, r := range ix.rules.Rules {
+		v := text(values[r.Field])
+		switch r.Match {
+		case MatchEmail:
+			e.vals[i] = NormalizeEmail(v)
+		case MatchPhone:
+			e.vals[i] = NormalizePhone(v, ix.region)
+		case MatchDomain:
+			e.vals[i] = NormalizeDomain(v)
+		case MatchExact, MatchName:
+			e.vals[i] = NormalizeName(v)
+		}
+		if r.SameField != "" {
+			e.same[i] = text(values[r.SameField])
+		}
+	}
+	return e
+}
+
+// keys are e's blocking keys, each prefixed with its rule's index.
+func (ix *Index) keys(e entry) []string {
+	var out []string
+	for i, r := range ix.rules.Rules {
+		v := e.vals[i]
+		if v == "" {
+			continue
+		}
+		if r.Match == MatchDomain {
+			// every domain rule of an object shares one key space: a company's domain
+			// field matches another's website
+			out = append(out, "d\x00"+v)
+			continue
+		}
+		if r.Match != MatchName {
+			out = append(out, fmt.Sprintf("%d\x00%s", i, v))
+			continue
+		}
+		if r.SameField != "" && e.same[i] == "" {
+			continue
+		}
+		for _, k := range nameKeys(v) {
+			out = append(out, fmt.Sprintf("%d\x00%s\x00%s", i, e.same[i], k))
+		}
+	}
+	return out
+}
+
+func (ix *Index) add(e entry) {
+	n := int32(len(ix.entries))
+	ix.entries = append(ix.entries, e)
+	for _, k := range ix.keys(e) {
+		ix.blocks[k] = append(ix.blocks[k], n)
+	}
+}
+
+// score compares a and b by every rule.
+func (ix *Index) score(a, b *entry) (float64, []Reason) {
+	miss := 1.0
+	var reasons []Reason
+	// domains: one reason for the best-scoring domain rule whose value the other record has
+	// in any of its domain fields
+	best := -1
+	for i, r := range ix.rules.Rules {
+		if r.Match != MatchDomain || a.vals[i] == "" || (best >= 0 && ix.rules.Rules[best].Score >= r.Score) {
+			continue
+		}
+		for j, q := range ix.rules.Rules {
+			if q.Match == MatchDomain && b.vals[j] == a.vals[i] {
+				best = i
+				break
+			}
+		}
+	}
+	if best >= 0 {
+		r := ix.rules.Rules[best]
+		miss *= 1 - r.Score
+		reasons = append(reasons, Reason{Match: r.Match, Field: r.Field, Value: a.vals[best]})
+	}
+	for i, r := range ix.rules.Rules {
+		va, vb := a.vals[i], b.vals[i]
+		if va == "" || vb == "" || r.Match == MatchDomain {
+			continue
+		}
+		if r.Match != MatchName {
+			if va == vb {
+				miss *= 1 - r.Score
+				reasons = append(reasons, Reason{Match: r.Match, Field: r.Field, Value: va})
+			}
+			continue
+		}
+		if r.SameField != "" && (a.same[i] == "" || a.same[i] != b.same[i]) {
+			continue
+		}
+		threshold := r.Threshold
+		if threshold == 0 {
+			threshold = 0.9
+		}
+		if s := NameSimilarity(va, vb); s >= threshold {
+			miss *= 1 - r.Score*s
+			reasons = append(reasons, Reason{Match: r.Match, Field: r.Field, Similarity: math.Round(s*1000) / 1000})
+		}
+	}
+	return math.Round((1-miss)*1000) / 1000, reasons
+}
+
+func (ix *Index) minScore() float64 {
+	if ix.rules.MinScore > 0 {
+		return ix.rules.MinScore
+	}
+	return 0.5
+}
+
+// Pairs returns the pairs of indexed records whose score reaches the rules' minimum, best
+// first. Only records sharing a blocking key are compared: the same normalized email, phone,
+// domain or exact value, or (names) a word's first four letters and the shared field.
+func (ix *Index) Pairs() []Pair {
+	seen := map[[2]int32]bool{}
+	var out []Pair
+	try := func(i, j int32) {
+		if i == j {
+			return
+		}
+		if i > j {
+			i, j = j, i
+		}
+		if seen[[2]int32{i, j}] {
+			return
+		}
+		seen[[2]int32{i, j}] = true
+		a, b := &ix.entries[i], &ix.entries[j]
+		if s, rs := ix.score(a, b); s >= ix.minScore() && len(rs) > 0 {
+			out = append(out, Pair{A: a.id, B: b.id, ATitle: a.title, BTitle: b.title, Score: s, Reasons: rs})
+		}
+	}
+	for k, members := range ix.blocks {
+		if len(members) < 2 {
+			continue
+		}
+		if strings.Count(k, "\x00") == 1 { // an exact block
+			if len(members) > maxExactBlock {
+				for _, m := range members[1:] {
+					try(members[0], m)
+				}
+				continue
+			}
+		} else if len(members) > maxNameBlock {
+			members = members[:maxNameBlock]
+		}
+		for x := range members {
+			for y := x + 1; y < len(members); y++ {
+				try(members[x], members[y])
+			}
+		}
+	}
+	slices.SortFunc(out, func(p, q Pair) int {
+		if c := cmp.Compare(q.Score, p.Score); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(p.A, q.A), cmp.Compare(p.B, q.B))
+	})
+	return out
+}
+
+// Match returns the indexed records that a record with values (field name to value, as
+// submitted) may duplicate, best first. exclude is left out (the record itself, on update).
+func (ix *Index) Match(values map[string]any, exclude string) []Match {
+	e := ix.entryOf("", values)
+	seen := map[int32]bool{}
+	var out []Match
+	for _, k := range ix.keys(e) {
+		for _, m := range ix.blocks[k] {
+			if seen[m] || ix.entries[m].id == exclude {
+				continue
+			}
+			seen[m] = true
+			other := &ix.entries[m]
+			if s, rs := ix.score(&e, other); s >= ix.minScore() && len(rs) > 0 {
+				out = append(out, Match{ID: other.id, Title: other.title, Score: s, Reasons: rs})
+			}
+		}
+	}
+	slices.SortFunc(out, func(p, q Match) int {
+		return cmp.Or(cmp.Compare(q.Score, p.Score), cmp.Compare(p.ID, q.ID))
+	})
+	return out
+}
+
+// text is v as text: strings as they are, a relation list's first id.
+func text(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []string:
+		if len(x) > 0 {
+			return x[0]
+		}
+		return ""
+	case []any:
+		if len(x) > 0 {
+			return text(x[0])
+		}
+		return ""
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+// Likely returns, for each of rows (field name to value, as about to be created), the
+// existing records of o that c may view and that the row may duplicate, by o's default
+// rules. It reads o's records once: an import calls it once per batch and reports the
+// matches in its summary.
+func Likely(app core.App, c schemas.Caller, o *schemas.Object, rows []map[string]any) ([][]Match, error) {
+	ix, err := NewIndex(app, c, o, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]Match, len(rows))
+	for i, r := range rows {
+		out[i] = ix.Match(r, "")
+	}
+	return out, nil
+}
