@@ -422,6 +422,7 @@ func (e *matrixEnv) routes() []route {
 	return []route{
 		{method: "GET", pattern: "/api/relata/objects", path: "/api/relata/objects", allowed: users},
 		{method: "GET", pattern: "/api/relata/objects/{object}", path: "/api/relata/objects/deals", allowed: users},
+		{method: "GET", pattern: "/api/relata/objects/{object}/index-advice", path: "/api/relata/objects/deals/index-advice?sort=-source", allowed: []actor{admin}},
 		{method: "GET", pattern: "/api/relata/objects/{object}/variables", path: "/api/relata/objects/deals/variables", allowed: managers},
 		insight("pipeline"), insight("forecast"), insight("sources"), insight("cycle"), insight("stage-since"),
 		// Carol's deal: only she and the privileged see its timeline.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 	"github.com/spf13/cobra"
 
+	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/workflows/outbox"
 )
 
@@ -91,7 +93,42 @@ func doctorChecks(opt doctorOptions) []doctorCheck {
 		{"workers", func(app core.App, now time.Time) (string, error) { return checkWorkers(app, now, opt.lease) }},
 		{"disk", func(app core.App, _ time.Time) (string, error) { return checkDisk(app.DataDir(), opt.minFree) }},
 		{"demo", checkDemoPasswords},
+		{"indexes", checkSortIndexes},
 	}
+}
+
+// checkSortIndexes reports saved views that sort a large object by a column no index starts
+// with (advice, not a failure: the lists work, only slower as the object grows).
+func checkSortIndexes(app core.App, _ time.Time) (string, error) {
+	sorts, err := schemas.SavedViewSorts(app)
+	if err != nil {
+		return "", fmt.Errorf("read the saved views: %w", err)
+	}
+	var advice []string
+	for object, list := range sorts {
+		coll, err := app.FindCachedCollectionByNameOrId(object)
+		if err != nil {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, sort := range list {
+			found, err := schemas.AdviseSortIndexes(app, coll, sort, schemas.IndexAdviceMinRows)
+			if err != nil {
+				return "", err
+			}
+			for _, a := range found {
+				if !seen[a.Field] {
+					seen[a.Field] = true
+					advice = append(advice, fmt.Sprintf("%s by %s (%d records): %s", a.Object, a.Field, a.Rows, a.Suggestion))
+				}
+			}
+		}
+	}
+	if len(advice) == 0 {
+		return "every saved view sorts by an indexed column (or its object is small)", nil
+	}
+	slices.Sort(advice)
+	return "saved views sort large objects by unindexed columns; lists get slower as they grow:\n    " + strings.Join(advice, "\n    "), nil
 }
 
 func checkMigrations(app core.App, _ time.Time) (string, error) {

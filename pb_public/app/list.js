@@ -5,7 +5,7 @@
 // no assignment rule matched); sales users' access rules never show them others' records.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import {
-  pb, me, isManager, objectNamed, objectLabel, fieldLabel, expandFields, subscribe, debounce, errorMessage,
+  pb, relata, me, isManager, objectNamed, objectLabel, fieldLabel, expandFields, subscribe, debounce, errorMessage,
 } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Modal, toast } from './ui.js';
 import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOptions } from './fields.js';
@@ -110,6 +110,14 @@ export function List({ object, viewId }) {
     pb.collection(object).getList(1, 1, { filter, fields: 'id' }).then((r) => setTotal(r.totalItems)).catch(() => {});
   }, [filter]);
   useEffect(() => (o ? subscribe(object, '*', debounce(load, 300)) : undefined), [object, filter, sortParam, page]);
+  // Admins sorting a large object by an unindexed column are told which index would help.
+  const [advice, setAdvice] = useState([]);
+  useEffect(() => {
+    setAdvice([]);
+    if (!o || me()?.role !== 'admin' || view.sort === defaultSort) return;
+    relata(`/objects/${encodeURIComponent(object)}/index-advice?sort=${encodeURIComponent(view.sort)}`)
+      .then((r) => setAdvice(r.advice || [])).catch(() => {});
+  }, [object, view.sort]);
 
   const scored = hasScore(o);
   const scores = useScores(scored ? o : null, items ? items.map((r) => r.id) : []);
@@ -170,6 +178,7 @@ export function List({ object, viewId }) {
     ${view.filters.length ? html`<div class="chips">${view.filters.map((c, i) => html`<span class="chip" key=${i}>${describe(o, c)}
       <button class="icon" title="Remove filter" onClick=${() => update({ filters: view.filters.filter((_, j) => j !== i) })}>×</button></span>`)}</div>` : null}
     <${ErrorBox} error=${error} />
+    ${advice.map((a) => html`<p class="notice warn small" key=${a.field} data-testid="index-advice">Sorting ${a.rows.toLocaleString()} records by ${fieldLabel(o.fields.find((f) => f.name === a.field) || { name: a.field })} reads them all for each page: ${a.suggestion}.</p>`)}
     ${items == null ? html`<${Spinner} />` : items.length === 0 ? html`<${Empty}>No ${objectLabel(o).toLowerCase()} match.</${Empty}>` : html`
     <div class="table-wrap"><table class="records">
       <thead><tr><th class="pick"><input type="checkbox" aria-label="Select all on this page" data-testid="select-all"

@@ -21,6 +21,7 @@ func (s *Service) routes(se *core.ServeEvent) {
 	g.Bind(apis.RequireAuth(), &hook.Handler[*core.RequestEvent]{Id: "relata.insights.users", Func: requireUser})
 	g.GET("/objects", s.apiObjects)
 	g.GET("/objects/{object}", s.apiObject)
+	g.GET("/objects/{object}/index-advice", s.apiIndexAdvice)
 	g.GET("/insights/pipeline", s.report(func(info *core.RequestInfo, q Query, _ *core.RequestEvent) (any, error) { return s.Pipeline(info, q) }))
 	g.GET("/insights/forecast", s.report(func(info *core.RequestInfo, q Query, _ *core.RequestEvent) (any, error) { return s.Forecast(info, q) }))
 	g.GET("/insights/sources", s.report(func(info *core.RequestInfo, q Query, _ *core.RequestEvent) (any, error) { return s.Sources(info, q) }))
@@ -47,6 +48,30 @@ func (s *Service) apiObject(re *core.RequestEvent) error {
 		return re.NotFoundError("Unknown object.", nil)
 	}
 	return re.JSON(http.StatusOK, obj)
+}
+
+// apiIndexAdvice tells admins which columns of ?sort= lists of the object would need an
+// index (schemas.AdviseSortIndexes); the web app asks when an admin sorts a list.
+func (s *Service) apiIndexAdvice(re *core.RequestEvent) error {
+	if !re.HasSuperuserAuth() && re.Auth.GetString("role") != schemas.RoleAdmin {
+		return re.ForbiddenError("Index advice is for admins.", nil)
+	}
+	obj, ok := s.reg.Object(re.Request.PathValue("object"))
+	if !ok {
+		return re.NotFoundError("Unknown object.", nil)
+	}
+	coll, err := re.App.FindCachedCollectionByNameOrId(obj.Name)
+	if err != nil {
+		return re.NotFoundError("Unknown object.", nil)
+	}
+	advice, err := schemas.AdviseSortIndexes(re.App, coll, re.Request.URL.Query().Get("sort"), schemas.IndexAdviceMinRows)
+	if err != nil {
+		return re.InternalServerError("", err)
+	}
+	if advice == nil {
+		advice = []schemas.IndexAdvice{}
+	}
+	return re.JSON(http.StatusOK, map[string]any{"advice": advice})
 }
 
 func queryOf(re *core.RequestEvent) Query {
