@@ -91,6 +91,13 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	}); code != 200 {
 		t.Fatalf("create template = %d %s", code, data)
 	}
+	// Notifications for alice and carol: the manager assigns each a deal.
+	for _, a := range []actor{alice, carol} {
+		if code, data := e.call(t, manager, http.MethodPost, "/api/collections/deals/records", map[string]any{
+			"name": "Matrix assignment for " + string(a), "owner": e.ids[a]}); code != 200 {
+			t.Fatalf("assign a deal to %s = %d %s", a, code, data)
+		}
+	}
 	return e
 }
 
@@ -237,6 +244,9 @@ var collectionPolicies = map[string]policy{
 	"retention_policies":      {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
 	"relata_models":           {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }}, // written by `relata score train` only
 	"_superusers":             readNobody,
+	// Each user lists, marks read and deletes only her own; nobody creates them through the API.
+	"notifications": {read: func(e *matrixEnv, a actor, r map[string]any) bool { return signedIn(a) && r["user"] == e.ids[a] },
+		write: []actor{alice, bob, carol, manager, admin}},
 	// PocketBase's own auth bookkeeping: each user sees and deletes only their own rows.
 	"_mfas": ownRows, "_otps": ownRows, "_externalAuths": ownRows, "_authOrigins": ownRows,
 }

@@ -14,6 +14,7 @@ import { Search } from './search.js';
 import { PrivacyPage } from './privacy.js';
 import { AuditPage } from './history.js';
 import { TrashPage } from './trash.js';
+import { Bell, PreferencesPage } from './notifications.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
@@ -82,7 +83,8 @@ function TopBar({ onSignOut, navOpen, onMenu }) {
       <input id="global-search" type="search" placeholder="Search everything…" value=${q} onInput=${(e) => setQ(e.target.value)} />
     </form>
     <div class="who">
-      <span class="user-name">${u?.name || u?.email}</span> <span class="pill">${u?.role}</span>
+      <${Bell} />
+      <a class="user-name" href="#/preferences" title="Preferences">${u?.name || u?.email}</a> <span class="pill">${u?.role}</span>
       <button class="link" onClick=${onSignOut}>Sign out</button>
     </div>
   </header>`;
@@ -102,6 +104,7 @@ function Screen({ route }) {
     case 'privacy': return html`<${PrivacyPage} />`;
     case 'audit': return html`<${AuditPage} />`;
     case 'trash': return html`<${TrashPage} />`;
+    case 'preferences': return html`<${PreferencesPage} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
       if (o) {
