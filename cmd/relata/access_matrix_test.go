@@ -98,7 +98,32 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 			t.Fatalf("assign a deal to %s = %d %s", a, code, data)
 		}
 	}
+	e.settle(t)
 	return e
+}
+
+// settle waits until the workflow runs the setup's records triggered are done writing: the
+// number of runs and steps is the same twice a second apart.
+func (e *matrixEnv) settle(t *testing.T) {
+	t.Helper()
+	count := func(c string) int {
+		_, data := e.call(t, super, http.MethodGet, "/api/collections/"+c+"/records?perPage=1&fields=id", nil)
+		var l struct {
+			TotalItems int `json:"totalItems"`
+		}
+		_ = json.Unmarshal(data, &l)
+		return l.TotalItems
+	}
+	last := -1
+	for range 60 {
+		n := count("workflow_runs")*100000 + count("workflow_steps")
+		if n == last {
+			return
+		}
+		last = n
+		time.Sleep(time.Second)
+	}
+	t.Fatal("the workflow runs of the setup did not settle in 60 s")
 }
 
 // call sends a request as a and returns the status and raw body, remembering the body.
