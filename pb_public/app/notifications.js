@@ -14,7 +14,13 @@ const kinds = [
   ['workflow', 'Workflow notifications'],
 ];
 
-const icon = { assigned: '👤', mention: '@', due: '⏰', reply: '✉', workflow: '⚙' };
+// Plain characters every font has (headless and older phones lack emoji fonts).
+const icon = { assigned: '→', mention: '@', due: '!', reply: '↩', workflow: '≡' };
+
+// The bell, drawn as an SVG so it looks the same everywhere.
+const bellIcon = html`<svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor"
+  stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+  <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" /></svg>`;
 
 export function Bell() {
   const [items, setItems] = useState([]);
@@ -83,7 +89,7 @@ export function Bell() {
   return html`<div class="bell-wrap" data-live=${live ? 'true' : 'false'}>
     <button class="bell" type="button" data-testid="bell" aria-haspopup="true" aria-expanded=${open ? 'true' : 'false'}
       aria-label=${unread ? `Notifications, ${unread} unread` : 'Notifications'} onClick=${() => setOpen((v) => !v)}>
-      🔔${unread ? html`<span class="badge" data-testid="bell-count">${unread > 99 ? '99+' : unread}</span>` : null}
+      ${bellIcon}${unread ? html`<span class="badge" data-testid="bell-count">${unread > 99 ? '99+' : unread}</span>` : null}
     </button>
     ${open ? html`<div class="bell-panel" role="dialog" aria-label="Notifications" data-testid="bell-panel">
       <header>
