@@ -60,7 +60,7 @@ func (n *notifications) record(e *core.RecordEvent, created bool) error {
 		}
 	}
 	var text, textBefore string
-	if o.Activity {
+	if o.Activity && mayMention(o, e.Record) {
 		text = activityText(o, e.Record)
 		if !created {
 			textBefore = activityText(o, e.Record.Original())
@@ -190,6 +190,17 @@ func (n *notifications) reply(e *core.RecordEvent) error {
 		Key:      "reply:" + e.Record.Id,
 	})
 	return err
+}
+
+// mayMention reports whether a text field of rec holds an "@" at all (the cheap test before
+// rich text is read as text).
+func mayMention(o *schemas.Object, rec *core.Record) bool {
+	for _, f := range o.Fields {
+		if (f.Type == schemas.TypeRichText || f.Type == schemas.TypeLongText) && strings.Contains(rec.GetString(f.Name), "@") {
+			return true
+		}
+	}
+	return false
 }
 
 // activityText is the text of an activity people write mentions in: its long and rich
