@@ -2,10 +2,12 @@ package notify
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 	_ "time/tzdata" // users' time zones work on hosts without a zoneinfo database
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
@@ -25,6 +27,9 @@ type Config struct {
 	DigestUntil int
 	// NoCron leaves the minute job out: the caller calls [Notifier.Tick] (tests).
 	NoCron bool
+	// Keep is how long notifications are kept; older ones are deleted by the minute job,
+	// at most once an hour. Default: 90 days.
+	Keep time.Duration
 }
 
 // CronJob is the id of the minute job in PocketBase's cron.
@@ -35,8 +40,9 @@ type Notifier struct {
 	app core.App
 	cfg Config
 
-	mu   sync.Mutex
-	done map[string]bool // keys handled in this process (reminders, digests of the day)
+	mu     sync.Mutex
+	done   map[string]bool // keys handled in this process (reminders, digests of the day)
+	purged time.Time       // when old notifications were last deleted
 }
 
 // Register adds the notifier to app: with the server, a cron job calls [Notifier.Tick]
@@ -53,6 +59,9 @@ func Register(app core.App, cfg Config) (*Notifier, error) {
 	}
 	if cfg.DigestUntil <= 0 {
 		cfg.DigestUntil = 4
+	}
+	if cfg.Keep <= 0 {
+		cfg.Keep = 90 * 24 * time.Hour
 	}
 	n := &Notifier{app: app, cfg: cfg, done: map[string]bool{}}
 	if !cfg.NoCron {
@@ -80,10 +89,28 @@ func MustRegister(app core.App, cfg Config) *Notifier {
 	return n
 }
 
-// Tick sends the reminders and digests due at the configured clock's now.
+// Tick sends the reminders and digests due at the configured clock's now, and deletes
+// notifications older than Config.Keep (at most once an hour).
 func (n *Notifier) Tick() error {
 	now := n.cfg.Now()
-	return errors.Join(n.Reminders(now), n.Digests(now))
+	return errors.Join(n.Reminders(now), n.Digests(now), n.purge(now))
+}
+
+func (n *Notifier) purge(now time.Time) error {
+	n.mu.Lock()
+	due := now.Sub(n.purged) >= time.Hour || now.Before(n.purged)
+	if due {
+		n.purged = now
+	}
+	n.mu.Unlock()
+	if !due {
+		return nil
+	}
+	_, err := n.app.DB().Delete(Collection, dbx.NewExp("[[created]] < {:cutoff}", dbx.Params{"cutoff": dbTime(now.Add(-n.cfg.Keep))})).Execute()
+	if err != nil {
+		return fmt.Errorf("delete old notifications: %w", err)
+	}
+	return nil
 }
 
 // once reports whether key is new in this process, and remembers it.

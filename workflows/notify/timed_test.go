@@ -158,3 +158,21 @@ func TestReminderBeforeDue(t *testing.T) {
 		t.Errorf("after moving the task: %d notifications, want 2", n)
 	}
 }
+
+// Notifications older than Keep are deleted by the minute job; newer ones stay.
+func TestOldNotificationsPurged(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ada := e.user(t, "ada@example.com", "", `{"digest": false}`)
+	if _, err := notify.Send(e.app, notify.Notification{User: ada.Id, Kind: notify.KindWorkflow, Title: "Old news", Key: "old"}); err != nil {
+		t.Fatal(err)
+	}
+	e.tick(t, time.Now().Add(89*24*time.Hour))
+	if n := len(e.notifications(t, ada)); n != 1 {
+		t.Fatalf("after 89 days: %d notifications, want 1", n)
+	}
+	e.tick(t, time.Now().Add(91*24*time.Hour))
+	if n := len(e.notifications(t, ada)); n != 0 {
+		t.Fatalf("after 91 days: %d notifications, want 0", n)
+	}
+}
