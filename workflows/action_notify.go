@@ -3,7 +3,10 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"net/mail"
 	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/workflows/notify"
@@ -33,6 +36,9 @@ type notifyAction struct {
 	Title string `json:"title"`
 	Body  string `json:"body"`
 	Email bool   `json:"email"`
+	// Template names an email template whose subject and text become the title and body
+	// (rendered for the user notified, as the run-as user); title and body replace them.
+	Template string `json:"template"`
 
 	field       string // an owner or users relation field of the record
 	to          *Value // an expression
@@ -59,8 +65,8 @@ func (a *notifyAction) Prepare(p *Prep) {
 	default:
 		p.Errorf("/to", "%q is neither \"owner\", \"actor\", a user field of %s, an email address nor an expression", a.To, p.Object.Name)
 	}
-	if strings.TrimSpace(a.Title) == "" {
-		p.Errorf("/title", "a notification needs a title")
+	if strings.TrimSpace(a.Title) == "" && a.Template == "" {
+		p.Errorf("/title", "a notification needs a title (or a template)")
 	}
 	a.title = p.Value("/title", a.Title, nil)
 	a.body = p.Value("/body", a.Body, nil)
@@ -86,11 +92,28 @@ func (a *notifyAction) Run(rc *RunContext) (any, error) {
 		s, _ := x.(string)
 		return s, nil
 	}
-	title, err := str(a.title, "title")
-	if err != nil {
-		return nil, err
+	var title, body string
+	if a.Template != "" {
+		var rec *core.Record
+		if rc.Object != nil && rc.RecordID != "" {
+			rec, _ = rc.App.FindRecordById(rc.Object.Name, rc.RecordID)
+		}
+		r, err := outbox.Render(rc.App, a.Template, outbox.RenderInput{Record: rec, Actor: rc.Actor,
+			Recipient: mail.Address{Name: user.GetString("name"), Address: user.Email()}})
+		var te *outbox.TemplateError
+		switch {
+		case errors.Is(err, outbox.ErrTemplateNotFound), errors.Is(err, outbox.ErrNoAccess), errors.As(err, &te):
+			return nil, Permanent(fmt.Errorf("template %s: %w", a.Template, err))
+		case err != nil:
+			return nil, err
+		}
+		title, body = r.Subject, r.Text
 	}
-	body := ""
+	if a.Title != "" {
+		if title, err = str(a.title, "title"); err != nil {
+			return nil, err
+		}
+	}
 	if a.Body != "" {
 		if body, err = str(a.body, "body"); err != nil {
 			return nil, err

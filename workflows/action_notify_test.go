@@ -59,3 +59,22 @@ func TestNotifyActionChecks(t *testing.T) {
 		}
 	}
 }
+
+// With a template, the notification's title and body are its subject and text, rendered for
+// the record.
+func TestNotifyActionTemplate(t *testing.T) {
+	e := newEnv(t, workflows.Config{})
+	schemastest.MustCreate(t, e.app, "email_templates", map[string]any{"name": "deal-alert", "category": "transactional", "object": "deals",
+		"subject": "Deal {{.record.name}} needs you", "text": "Amount: {{.record.amount}}"})
+	e.save(t, `{"name": "tmpl", "enabled": true, "object": "deals", "trigger": {"type": "record_created"},
+	  "actions": [{"type": "notify", "to": "owner", "template": "deal-alert"}]}`)
+	schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": "Acme", "amount": 1200, "owner": e.bob.Id, "stage": "lead"})
+	e.drain(t)
+	got, err := e.app.FindRecordsByFilter(notify.Collection, "user = {:u}", "", 0, 0, map[string]any{"u": e.bob.Id})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("bob's notifications = %v, %v", got, err)
+	}
+	if got[0].GetString("title") != "Deal Acme needs you" || got[0].GetString("body") != "Amount: 1200" {
+		t.Errorf("notification = %q / %q", got[0].GetString("title"), got[0].GetString("body"))
+	}
+}
