@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -81,6 +82,19 @@ func TestNotificationCentre(t *testing.T) {
 	alice.wait("the due time in Rome", `document.body.innerText.includes('3:30 PM')`)
 	if strings.Contains(alice.pageText(), "2:30 PM") {
 		alice.fail("the due time shows in UTC")
+	}
+
+	// A task due at 23:30 UTC today is tomorrow in Rome: "Upcoming" on her task list.
+	late := time.Now().UTC().Truncate(24 * time.Hour).Add(23*time.Hour + 30*time.Minute)
+	if code := s.api(t, http.MethodPost, "/api/collections/activities/records", mgrTok, map[string]any{
+		"type": "task", "subject": "Late call", "due": late.Format("2006-01-02 15:04:05.000Z"), "owner": aliceID,
+	}, nil); code != 200 {
+		t.Fatalf("create the late task = %d", code)
+	}
+	alice.open("/tasks", `[data-testid=tasks-upcoming]`)
+	alice.wait("the late task among tomorrow's", `document.querySelector('[data-testid=tasks-upcoming]').innerText.includes('Late call')`)
+	if strings.Contains(eval[string](alice, `document.querySelector('[data-testid=tasks-today]')?.innerText || ''`), "Late call") {
+		alice.fail("the late task is listed for today")
 	}
 
 	alice.do(chromedp.Click(chromedp.CSS(`[data-testid=bell]`)))
