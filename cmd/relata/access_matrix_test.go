@@ -104,7 +104,39 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	}); code != 200 {
 		t.Fatalf("create template = %d %s", code, data)
 	}
+	// Notifications for alice and carol: the manager assigns each a deal.
+	for _, a := range []actor{alice, carol} {
+		if code, data := e.call(t, manager, http.MethodPost, "/api/collections/deals/records", map[string]any{
+			"name": "Matrix assignment for " + string(a), "owner": e.ids[a]}); code != 200 {
+			t.Fatalf("assign a deal to %s = %d %s", a, code, data)
+		}
+	}
+	e.settle(t)
 	return e
+}
+
+// settle waits until the workflow runs the setup's records triggered are done writing: the
+// number of runs and steps is the same twice a second apart.
+func (e *matrixEnv) settle(t *testing.T) {
+	t.Helper()
+	count := func(c string) int {
+		_, data := e.call(t, super, http.MethodGet, "/api/collections/"+c+"/records?perPage=1&fields=id", nil)
+		var l struct {
+			TotalItems int `json:"totalItems"`
+		}
+		_ = json.Unmarshal(data, &l)
+		return l.TotalItems
+	}
+	last := -1
+	for range 60 {
+		n := count("workflow_runs")*100000 + count("workflow_steps")
+		if n == last {
+			return
+		}
+		last = n
+		time.Sleep(time.Second)
+	}
+	t.Fatal("the workflow runs of the setup did not settle in 60 s")
 }
 
 // call sends a request as a and returns the status and raw body, remembering the body.
@@ -258,6 +290,9 @@ var collectionPolicies = map[string]policy{
 		return signedIn(a) && (r["user"] == e.ids[a] || a == admin)
 	}, write: []actor{alice, bob, carol, manager, admin}},
 	"_superusers": readNobody,
+	// Each user lists, marks read and deletes only her own; nobody creates them through the API.
+	"notifications": {read: func(e *matrixEnv, a actor, r map[string]any) bool { return signedIn(a) && r["user"] == e.ids[a] },
+		write: []actor{alice, bob, carol, manager, admin}},
 	// PocketBase's own auth bookkeeping: each user sees and deletes only their own rows.
 	"_mfas": ownRows, "_otps": ownRows, "_externalAuths": ownRows, "_authOrigins": ownRows,
 }

@@ -49,6 +49,7 @@ import (
 	"github.com/relata/relata/schemas/webhooks"
 	"github.com/relata/relata/workflows"
 	"github.com/relata/relata/workflows/inbox"
+	"github.com/relata/relata/workflows/notify"
 	"github.com/relata/relata/workflows/outbox"
 )
 
@@ -323,6 +324,10 @@ func setup(app *pocketbase.PocketBase) error {
 	// Inbound mail: --smtpInbound ADDR --inboundDomain DOMAIN (see workflows/inbox).
 	f.inbound.Registry = reg
 	if _, err := inbox.Register(app, f.inbound); err != nil {
+		return err
+	}
+	// Notifications: reminders before due and the 08:00 digest, every minute (see workflows/notify).
+	if _, err := notify.Register(app, notify.Config{Registry: reg}); err != nil {
 		return err
 	}
 	registerBackups(app)     // default backup schedule, `relata backup` (backup.go)

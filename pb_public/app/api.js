@@ -82,18 +82,40 @@ export function parseDate(v) {
   return isNaN(d) ? null : d;
 }
 
+// userZone is the signed-in user's time zone from her preferences (an IANA name), or
+// undefined for the browser's; userLocale her language's locale, or undefined for the browser's.
+export function userZone() {
+  const z = me()?.timezone;
+  if (!z) return undefined;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: z });
+    return z;
+  } catch {
+    return undefined;
+  }
+}
+
+export function userLocale() {
+  return me()?.language === 'it' ? 'it-IT' : undefined;
+}
+
+// dayIn is the calendar day ("2026-03-02") of moment d in time zone zone (the browser's when undefined).
+export function dayIn(d, zone) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(d);
+}
+
 export function formatDate(v, withTime = false) {
   const d = v instanceof Date ? v : parseDate(v);
   if (!d) return '';
   return withTime
-    ? d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })
-    : d.toLocaleDateString(undefined, { dateStyle: 'medium', timeZone: 'UTC' });
+    ? d.toLocaleString(userLocale(), { dateStyle: 'medium', timeStyle: 'short', timeZone: userZone() })
+    : d.toLocaleDateString(userLocale(), { dateStyle: 'medium', timeZone: 'UTC' });
 }
 
 // dueOf reads a due date. A value of exactly 00:00:00 UTC is a day without a time (date pickers,
 // imports and spreadsheets store days so): it means that calendar day in every time zone, shown
 // without "12:00 AM" and overdue only once the day is over. Other values are moments, shown in
-// the browser's time zone and locale.
+// the user's time zone (her preferences; else the browser's) and locale.
 export function dueOf(v) {
   const d = v instanceof Date ? v : parseDate(v);
   if (!d) return null;
@@ -104,16 +126,18 @@ export function dueOf(v) {
 export function formatDue(v) {
   const d = dueOf(v);
   if (!d) return '';
-  return d.dateOnly ? d.at.toLocaleDateString(undefined, { dateStyle: 'medium' }) : d.at.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  return d.dateOnly
+    ? d.at.toLocaleDateString(userLocale(), { dateStyle: 'medium' })
+    : d.at.toLocaleString(userLocale(), { dateStyle: 'medium', timeStyle: 'short', timeZone: userZone() });
 }
 
-// isOverdue: a moment that has passed, or a day before today.
+// isOverdue: a moment that has passed, or a day before today (in the user's time zone).
 export function isOverdue(v, now = new Date()) {
   const d = dueOf(v);
   if (!d) return false;
   if (!d.dateOnly) return d.at < now;
-  const today0 = new Date(now); today0.setHours(0, 0, 0, 0);
-  return d.at < today0;
+  const day = dayIn(d.at); // d.at is that day's local midnight
+  return day < dayIn(now, userZone());
 }
 
 export function formatMoney(n, currency) {

@@ -74,6 +74,13 @@ export const actionSpecs = {
   for_each: { label: 'For each related record', icon: '↻', init: { over: '', actions: [] }, fields: [
     ['over', 'over', 'Over', 'A relation field (contacts), records pointing here (deals.company), or {"object": …, "filter": …}; the actions below see each one as item'],
   ] },
+  notify: { label: 'Notify a user', icon: '!', init: { to: 'owner', title: '' }, fields: [
+    ['to', 'text', 'To', 'owner, actor, a user field, an email, or an expression'],
+    ['title', 'text', 'Title', 'Text, or an expression after "=": ="Big deal: " + record.name'],
+    ['body', 'textarea', 'Details'],
+    ['template', 'text', 'Template', 'Or the name of an email template: its subject and text'],
+    ['email', 'checkbox', 'Also by email'],
+  ] },
 };
 
 const blank = { name: '', description: '', enabled: false, object: '', trigger: { type: 'record_created' }, condition: '', runAs: '', actions: [] };

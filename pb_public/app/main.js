@@ -18,6 +18,7 @@ import { DuplicatesPage, MergePage } from './duplicates.js';
 import { TokensPage } from './tokens.js';
 import { WebhooksPage } from './webhooks.js';
 import { ReassignPage } from './reassign.js';
+import { Bell, PreferencesPage } from './notifications.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
@@ -150,7 +151,8 @@ function TopBar({ onSignOut, navOpen, onMenu }) {
       <input id="global-search" type="search" placeholder="Search everything…" value=${q} onInput=${(e) => setQ(e.target.value)} />
     </form>
     <div class="who">
-      <a class="user-name" href="#/tokens" title="Sign-in and API tokens">${u?.name || u?.email}</a> <span class="pill">${u?.role}</span>
+      <${Bell} />
+      <a class="user-name" href="#/preferences" title="Preferences">${u?.name || u?.email}</a> <span class="pill">${u?.role}</span>
       <button class="link" onClick=${onSignOut}>Sign out</button>
     </div>
   </header>`;
@@ -175,6 +177,7 @@ function Screen({ route }) {
     case 'tokens': return html`<${TokensPage} />`;
     case 'webhooks': return html`<${WebhooksPage} />`;
     case 'reassign': return html`<${ReassignPage} />`;
+    case 'preferences': return html`<${PreferencesPage} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
       if (o) {

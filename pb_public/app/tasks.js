@@ -1,7 +1,7 @@
 // My tasks: open activities assigned to me, overdue, due today and upcoming; one click marks
 // one done (done + done_at).
 import { useEffect, useState } from 'preact/hooks';
-import { pb, me, activityObject, objectNamed, titleOf, dueOf, formatDue, isOverdue, subscribe, debounce, errorMessage } from './api.js';
+import { pb, me, activityObject, objectNamed, titleOf, dueOf, formatDue, isOverdue, subscribe, debounce, errorMessage, dayIn, userZone } from './api.js';
 import { html, recordHref, Spinner, ErrorBox, Empty, toast } from './ui.js';
 
 export function Tasks() {
@@ -53,20 +53,25 @@ export function Tasks() {
     load();
   };
 
-  const today0 = new Date(); today0.setHours(0, 0, 0, 0);
-  const tomorrow0 = new Date(today0.getTime() + 86400000);
+  // Calendar days in the user's time zone (her preferences; else the browser's).
+  const today = dayIn(new Date(), userZone());
   const groups = [
-    ['overdue', 'Overdue', (d) => d && d < today0],
-    ['today', 'Today', (d) => d && d >= today0 && d < tomorrow0],
-    ['upcoming', 'Upcoming', (d) => d && d >= tomorrow0],
+    ['overdue', 'Overdue', (d) => d && d < today],
+    ['today', 'Today', (d) => d === today],
+    ['upcoming', 'Upcoming', (d) => d && d > today],
     ['someday', 'No due date', (d) => !d],
   ];
+  const dayOf = (v) => {
+    const d = dueOf(v);
+    if (!d) return '';
+    return d.dateOnly ? dayIn(d.at) : dayIn(d.at, userZone());
+  };
   const now = new Date();
   return html`<section class="tasks-page">
     <header class="page-head"><h1>My tasks</h1><span class="muted">${items.length} open</span></header>
     <${ErrorBox} error=${error} />
     ${groups.map(([key, label, test]) => {
-      const list = items.filter((t) => test(dueOf(t.due)?.at));
+      const list = items.filter((t) => test(dayOf(t.due)));
       if (!list.length && key === 'someday') return null;
       return html`<div class="task-group ${key}" key=${key} data-testid=${'tasks-' + key}>
         <h2>${label} <span class="muted">${list.length}</span></h2>

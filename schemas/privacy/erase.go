@@ -353,7 +353,8 @@ func (d *Dossier) scrubSystem(tx core.App, cert *Certificate) error {
 	}
 	// Mail received from or about the person, and their bounces: copies, deleted whole (the
 	// hashed suppression entry keeps them unmailed).
-	for _, coll := range []string{inboundCollection, bouncesCollection} {
+	// Notifications about the person or quoting her: copies too.
+	for _, coll := range []string{inboundCollection, bouncesCollection, notificationsCollection} {
 		for _, r := range d.System[coll] {
 			if _, err := tx.DB().Delete(coll, dbx.HashExp{"id": r.Id}).Execute(); err != nil {
 				return fmt.Errorf("privacy: delete %s %s: %w", coll, r.Id, err)

@@ -47,6 +47,10 @@ const (
 	RequestsCollection = "privacy_requests"
 )
 
+// notificationsCollection (workflows/notify) holds notifications whose titles and bodies copy
+// records' text.
+const notificationsCollection = "notifications"
+
 // Subject names a person by email, phone or the id of their record; at least one is needed.
 type Subject struct {
 	Email    string `json:"email,omitempty"`
@@ -254,6 +258,7 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 		{suppressionsCollection, text("email")},
 		{inboundCollection, text("envelope_from", "envelope_to", "from", "to", "cc", "subject", "text", "html")},
 		{bouncesCollection, text("email", "diagnostic")},
+		{notificationsCollection, dbx.Or(byRecord(), text("title", "body"))},
 	}
 	for _, q := range queries {
 		if _, err := app.FindCachedCollectionByNameOrId(q.coll); err != nil {

@@ -112,6 +112,11 @@ func seedPerson(t *testing.T) *world {
 	insert("inbound_emails", map[string]any{"kind": "logged", "envelope_from": adaEmail, "from": adaName + " <" + adaEmail + ">",
 		"to": []string{"rep@example.com"}, "subject": "Re: the engine", "text": "Call me on " + adaPhone, "size": 100})
 	insert("email_bounces", map[string]any{"email": adaEmail, "class": "soft", "status": "4.2.2", "diagnostic": "mailbox full"})
+	rep, _ := schemastest.NewUser(t, app, "notified-rep@example.com", "sales", "north")
+	insert("notifications", map[string]any{"user": rep.Id, "kind": "mention", "title": "Bob mentioned you in “Call " + adaName + "”",
+		"body": "Her number is " + adaPhone, "object": "activities", "record_id": "unrelated000001", "key": "mention:1"})
+	insert("notifications", map[string]any{"user": rep.Id, "kind": "assigned", "title": "Bob assigned you a contact",
+		"object": "contacts", "record_id": w.ada.Id, "key": "assigned:1"})
 	// A request log, as PocketBase writes one for a list filtered by her address.
 	if _, err := app.AuxDB().Insert("_logs", dbx.Params{"id": "log0000000000001", "level": 0, "message": "GET /api/collections/contacts/records",
 		"data": `{"url":"/api/collections/contacts/records?filter=email='` + adaEmail + `'"}`, "created": now}).Execute(); err != nil {
@@ -144,7 +149,7 @@ func TestExportHoldsEveryPiece(t *testing.T) {
 		files[f.Name] = string(b)
 	}
 	for _, coll := range []string{"contacts", "deals", "activities", "emails", "consents", "form_submissions",
-		"workflow_runs", "workflow_steps", "email_suppressions", "relata_audit", "relata_trash", "inbound_emails", "email_bounces"} {
+		"workflow_runs", "workflow_steps", "email_suppressions", "relata_audit", "relata_trash", "inbound_emails", "email_bounces", "notifications"} {
 		js, ok := files["json/"+coll+".json"]
 		if !ok {
 			t.Errorf("the ZIP has no json/%s.json (files: %v)", coll, keys(files))
@@ -190,7 +195,7 @@ func TestEraseLeavesNoByte(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cert.Deleted["contacts"] != 1 || cert.Deleted["consents"] != 1 || cert.Deleted["relata_trash"] != 2 || cert.AuditErased == 0 || cert.LogsDeleted != 1 || !cert.Suppressed {
+	if cert.Deleted["contacts"] != 1 || cert.Deleted["consents"] != 1 || cert.Deleted["relata_trash"] != 2 || cert.Deleted["notifications"] != 2 || cert.AuditErased == 0 || cert.LogsDeleted != 1 || !cert.Suppressed {
 		t.Errorf("certificate = %+v", cert)
 	}
 	if a, n := sum(); a != amountBefore || n != activitiesBefore {

@@ -1,0 +1,196 @@
+// The notification centre: a bell in the top bar with the unread count, kept current by
+// PocketBase's realtime (the server sends each user only her own notifications), a list
+// with mark-as-read and all-read, and the preferences page (time zone, language, what to be
+// notified of). Everything is rendered as text by htm/preact: no HTML from the server.
+import { useEffect, useState, useCallback } from 'preact/hooks';
+import { pb, me, formatDate, errorMessage } from './api.js';
+import { html, navigate, recordHref, ErrorBox, toast } from './ui.js';
+
+const kinds = [
+  ['assigned', 'Assigned to me'],
+  ['mention', 'Mentions in notes'],
+  ['due', 'Tasks coming due'],
+  ['reply', 'Replies to emails'],
+  ['workflow', 'Workflow notifications'],
+];
+
+// Plain characters every font has (headless and older phones lack emoji fonts).
+const icon = { assigned: '→', mention: '@', due: '!', reply: '↩', workflow: '≡' };
+
+// The bell, drawn as an SVG so it looks the same everywhere.
+const bellIcon = html`<svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true" fill="none" stroke="currentColor"
+  stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" />
+  <path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" /></svg>`;
+
+export function Bell() {
+  const [items, setItems] = useState([]);
+  const [unread, setUnread] = useState(0);
+  const [open, setOpen] = useState(false);
+  const [error, setError] = useState('');
+  const load = useCallback(async () => {
+    try {
+      const [list, count] = await Promise.all([
+        pb.collection('notifications').getList(1, 30, { sort: '-created' }),
+        pb.collection('notifications').getList(1, 1, { filter: 'read_at = ""', fields: 'id' }),
+      ]);
+      setItems(list.items);
+      setUnread(count.totalItems);
+      setError('');
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  }, []);
+  const [live, setLive] = useState(false);
+  useEffect(() => {
+    load();
+    // Load again once the subscription stands: what arrived in between is not missed.
+    let stopped = false;
+    let unsubscribe = null;
+    pb.collection('notifications').subscribe('*', (e) => {
+      load();
+      if (e.action === 'create') toast(e.record.title);
+    }).then((fn) => {
+      if (stopped) { fn(); return; }
+      unsubscribe = fn;
+      setLive(true);
+      load();
+    }).catch(() => {});
+    return () => { stopped = true; if (unsubscribe) unsubscribe(); };
+  }, []);
+  useEffect(() => {
+    if (!open) return undefined;
+    const onKey = (e) => e.key === 'Escape' && setOpen(false);
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [open]);
+  const markRead = async (n) => {
+    if (!n.read_at) {
+      await pb.collection('notifications').update(n.id, { read_at: new Date().toISOString() });
+    }
+  };
+  const openItem = async (n) => {
+    setOpen(false);
+    try { await markRead(n); } catch (err) { toast(errorMessage(err), 'error'); }
+    if (n.object && n.record_id) navigate(recordHref(n.object, n.record_id).slice(1));
+    load();
+  };
+  const allRead = async () => {
+    try {
+      const now = new Date().toISOString();
+      await Promise.all(items.filter((n) => !n.read_at).map((n) => pb.collection('notifications').update(n.id, { read_at: now })));
+      // Older unread ones than the list shows.
+      const rest = await pb.collection('notifications').getFullList({ filter: 'read_at = ""', fields: 'id' });
+      await Promise.all(rest.map((n) => pb.collection('notifications').update(n.id, { read_at: now })));
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    }
+    load();
+  };
+  return html`<div class="bell-wrap" data-live=${live ? 'true' : 'false'}>
+    <button class="bell" type="button" data-testid="bell" aria-haspopup="true" aria-expanded=${open ? 'true' : 'false'}
+      aria-label=${unread ? `Notifications, ${unread} unread` : 'Notifications'} onClick=${() => setOpen((v) => !v)}>
+      ${bellIcon}${unread ? html`<span class="badge" data-testid="bell-count">${unread > 99 ? '99+' : unread}</span>` : null}
+    </button>
+    ${open ? html`<div class="bell-panel" role="dialog" aria-label="Notifications" data-testid="bell-panel">
+      <header>
+        <strong>Notifications</strong>
+        <span class="spacer"></span>
+        <button class="link" type="button" data-testid="all-read" disabled=${!unread} onClick=${allRead}>Mark all read</button>
+        <a class="link" href="#/preferences" onClick=${() => setOpen(false)}>Preferences</a>
+      </header>
+      <${ErrorBox} error=${error} />
+      ${items.length === 0 ? html`<p class="muted empty-note">Nothing yet. Assignments, mentions, reminders and replies show up here.</p>` : null}
+      <ul>
+        ${items.map((n) => html`<li key=${n.id} class=${n.read_at ? 'read' : 'unread'} data-testid="notification">
+          <button type="button" class="item" onClick=${() => openItem(n)}>
+            <span class="icon-dot">${icon[n.kind] || '•'}</span>
+            <span class="text">
+              <span class="title">${n.title}</span>
+              ${n.body ? html`<span class="body">${n.body.length > 160 ? n.body.slice(0, 159) + '…' : n.body}</span>` : null}
+              <span class="when muted small">${formatDate(n.created, true)}</span>
+            </span>
+          </button>
+          ${n.read_at ? null : html`<button type="button" class="icon" title="Mark read" aria-label="Mark read"
+            onClick=${async () => { try { await markRead(n); } catch (err) { toast(errorMessage(err), 'error'); } load(); }}>✓</button>`}
+        </li>`)}
+      </ul>
+    </div>` : null}
+  </div>`;
+}
+
+// zones lists the IANA time zones the browser knows (with the current one first).
+function zones() {
+  try {
+    return Intl.supportedValuesOf('timeZone');
+  } catch {
+    return ['UTC', 'Europe/Rome', 'Europe/London', 'America/New_York'];
+  }
+}
+
+export function PreferencesPage() {
+  const u = me();
+  const prefs = u?.notify_prefs || {};
+  const [timezone, setTimezone] = useState(u?.timezone || '');
+  const [language, setLanguage] = useState(u?.language || 'en');
+  const [channels, setChannels] = useState(Object.fromEntries(kinds.map(([k]) => [k, { app: true, email: false, ...(prefs.kinds?.[k] || {}) }])));
+  const [digest, setDigest] = useState(prefs.digest !== false);
+  const [reminder, setReminder] = useState(prefs.reminderMinutes ?? 15);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const set = (k, ch, v) => setChannels((c) => ({ ...c, [k]: { ...c[k], [ch]: v } }));
+  const save = async (e) => {
+    e.preventDefault();
+    setBusy(true);
+    setError('');
+    try {
+      await pb.collection('users').update(u.id, {
+        timezone, language,
+        notify_prefs: { kinds: channels, digest, reminderMinutes: Math.max(0, Math.min(1440, Number(reminder) || 0)) },
+      });
+      await pb.collection('users').authRefresh();
+      toast('Preferences saved.');
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const here = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return html`<section class="preferences">
+    <h1>Preferences</h1>
+    <p><a href="#/tokens" data-testid="tokens-link">Sign-in and API tokens</a>: a code by email when you sign in, tokens for integrations.</p>
+    <form class="card" onSubmit=${save}>
+      <h2>Time and language</h2>
+      <label>Time zone
+        <select id="pref-timezone" value=${timezone} onChange=${(e) => setTimezone(e.target.value)}>
+          <option value="">UTC (not set)</option>
+          ${zones().map((z) => html`<option key=${z} value=${z}>${z}${z === here ? ' (this device)' : ''}</option>`)}
+        </select>
+      </label>
+      <label>Language
+        <select id="pref-language" value=${language} onChange=${(e) => setLanguage(e.target.value)}>
+          <option value="en">English</option>
+          <option value="it">Italiano</option>
+        </select>
+      </label>
+      <h2>Notifications</h2>
+      <table class="pref-kinds">
+        <thead><tr><th></th><th>In the app</th><th>By email</th></tr></thead>
+        <tbody>
+          ${kinds.map(([k, label]) => html`<tr key=${k}>
+            <th scope="row">${label}</th>
+            <td><input type="checkbox" aria-label=${label + ' in the app'} data-testid=${'pref-' + k + '-app'} checked=${channels[k].app} onChange=${(e) => set(k, 'app', e.target.checked)} /></td>
+            <td><input type="checkbox" aria-label=${label + ' by email'} data-testid=${'pref-' + k + '-email'} checked=${channels[k].email} onChange=${(e) => set(k, 'email', e.target.checked)} /></td>
+          </tr>`)}
+        </tbody>
+      </table>
+      <label class="inline"><input type="checkbox" id="pref-digest" checked=${digest} onChange=${(e) => setDigest(e.target.checked)} />
+        Morning digest: an email at 08:00 (my time zone) with today's and overdue tasks</label>
+      <label>Remind me before a task is due (minutes; 0 for never)
+        <input id="pref-reminder" type="number" min="0" max="1440" value=${reminder} onInput=${(e) => setReminder(e.target.value)} />
+      </label>
+      <${ErrorBox} error=${error} />
+      <button class="primary" type="submit" disabled=${busy}>${busy ? 'Saving…' : 'Save'}</button>
+    </form>
+  </section>`;
+}
