@@ -42,9 +42,11 @@ import (
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/schemas/privacy"
+	"github.com/relata/relata/schemas/segments"
 	"github.com/relata/relata/schemas/transfer"
 	"github.com/relata/relata/schemas/trash"
 	"github.com/relata/relata/workflows"
+	"github.com/relata/relata/workflows/campaigns"
 	"github.com/relata/relata/workflows/inbox"
 	"github.com/relata/relata/workflows/outbox"
 )
@@ -300,6 +302,14 @@ func setup(app *pocketbase.PocketBase) error {
 	// Inbound mail: --smtpInbound ADDR --inboundDomain DOMAIN (see workflows/inbox).
 	f.inbound.Registry = reg
 	if _, err := inbox.Register(app, f.inbound); err != nil {
+		return err
+	}
+	// Marketing: segments of contacts (evaluated as the reader; stored every 15 minutes) and
+	// campaigns that send a template to one (schemas/segments, workflows/campaigns).
+	if _, err := segments.Register(app, segments.Config{}); err != nil {
+		return err
+	}
+	if _, err := campaigns.Register(app, campaigns.Config{Registry: reg}); err != nil {
 		return err
 	}
 	registerBackups(app)     // default backup schedule, `relata backup` (backup.go)

@@ -9,9 +9,9 @@ import { relata, allObjects, objectNamed, objectLabel, formatMoney, formatPercen
 import { html, navigate, Spinner, ErrorBox, Empty } from './ui.js';
 import { MissingRates } from './board.js';
 
-const palette = ['#3b82f6', '#93c5fd', '#10b981', '#f59e0b', '#ef4444', '#8b5cf6', '#14b8a6', '#64748b'];
+export const palette = ['#3b82f6', '#93c5fd', '#10b981', '#f59e0b', '#ef4444', '#8b5cf6', '#14b8a6', '#64748b'];
 
-function ChartBox({ config, label }) {
+export function ChartBox({ config, label }) {
   const canvas = useRef();
   useEffect(() => {
     if (!window.Chart) return undefined;

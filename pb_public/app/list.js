@@ -9,6 +9,7 @@ import {
 } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Modal, toast } from './ui.js';
 import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOptions } from './fields.js';
+import { AddToSegment } from './segments.js';
 
 const perPage = 50;
 const defaultSort = '-@rowid'; // newest first, on the primary key
@@ -155,6 +156,7 @@ export function List({ object, viewId }) {
         onInput=${debounce((e) => update({ search: e.target.value }), 250)} />
       <${FilterAdder} object=${o} onAdd=${(c) => update({ filters: [...view.filters, c] })} />
       <button onClick=${() => setDialog('columns')}>Columns</button>
+      ${selected.length && object === 'contacts' && isManager() ? html`<${AddToSegment} ids=${selected} onDone=${() => setSelected([])} />` : null}
       ${selected.length ? html`<button class="danger" data-testid="delete-selected" onClick=${() => setDialog('delete-records')}>Delete ${selected.length} selected</button>` : null}
       ${ownerField && isManager() ? html`<button data-testid="unassigned-view" class=${unassigned ? 'active' : ''} aria-pressed=${unassigned}
         title="Records nobody owns" onClick=${() => update({ filters: unassigned
@@ -222,7 +224,7 @@ function SaveView({ current, onSave, onClose }) {
   </${Modal}>`;
 }
 
-function FilterAdder({ object: o, onAdd }) {
+export function FilterAdder({ object: o, onAdd }) {
   const fields = o.fields.filter((f) => f.type !== 'file' && f.type !== 'json');
   const [field, setField] = useState(fields[0]?.name);
   const f = fields.find((x) => x.name === field) || fields[0];

@@ -14,6 +14,8 @@ import { Search } from './search.js';
 import { PrivacyPage } from './privacy.js';
 import { AuditPage } from './history.js';
 import { TrashPage } from './trash.js';
+import { Segments, SegmentEditor } from './segments.js';
+import { Campaigns, CampaignPage, NewCampaign } from './campaigns.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
@@ -64,7 +66,10 @@ function Nav({ route, onClose }) {
     ${isManager() ? html`
       <div class="group">Automation</div>
       <a class=${here('/workflows')} href="#/workflows">Workflows</a>
-      <a class=${here('/runs')} href="#/runs">Run history</a>` : null}
+      <a class=${here('/runs')} href="#/runs">Run history</a>
+      <div class="group">Marketing</div>
+      <a class=${here('/segments')} href="#/segments">Segments</a>
+      <a class=${here('/campaigns')} href="#/campaigns">Campaigns</a>` : null}
     ${me()?.role === 'admin' ? html`
       <div class="group">Administration</div>
       <a class=${here('/privacy')} href="#/privacy">Privacy</a>
@@ -102,6 +107,8 @@ function Screen({ route }) {
     case 'privacy': return html`<${PrivacyPage} />`;
     case 'audit': return html`<${AuditPage} />`;
     case 'trash': return html`<${TrashPage} />`;
+    case 'segments': return b ? html`<${SegmentEditor} key=${b} id=${b === 'new' ? '' : b} />` : html`<${Segments} />`;
+    case 'campaigns': return b === 'new' ? html`<${NewCampaign} />` : b ? html`<${CampaignPage} key=${b} id=${b} />` : html`<${Campaigns} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
       if (o) {

@@ -59,8 +59,8 @@ func newEnv(t testing.TB) *env {
 	smtpSrv := outboxtest.NewServer(t, outboxtest.Options{NoTLS: true})
 	c := &clock{}
 	sender, err := outbox.Register(app, outbox.Config{Registry: reg,
-		SMTP:      outbox.SMTP{Host: smtpSrv.Host, Port: smtpSrv.Port, TLS: outbox.TLSNone, Timeout: 5 * time.Second},
-		From:      "news@relata.test", BatchSize: 200, Now: c.Now, Getenv: func(string) string { return "" }})
+		SMTP: outbox.SMTP{Host: smtpSrv.Host, Port: smtpSrv.Port, TLS: outbox.TLSNone, Timeout: 5 * time.Second},
+		From: "news@relata.test", BatchSize: 200, Now: c.Now, Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
