@@ -13,6 +13,7 @@ var ReservedObjectNames = []string{
 	"email_templates", "emails", "email_suppressions", "forms", "form_submissions", "consents",
 	"saved_views", "stage_changes", "privacy_requests", "retention_policies", ExchangeRatesCollection,
 	"inbound_emails", "email_bounces",
+	"segments", "segment_members", "campaigns", "campaign_recipients", "campaign_events",
 }
 
 // ReservedFieldNames cannot be used as field names: PocketBase's system fields and the ones

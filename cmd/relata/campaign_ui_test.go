@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -52,7 +53,7 @@ func TestSegmentAndCampaignInBrowser(t *testing.T) {
 	mgr.setInput(`.segment-builder select[aria-label="Filter operator"]`, "set")
 	mgr.do(chromedp.Click(chromedp.CSS("#add-filter")))
 	mgr.wait("the live count", fmt.Sprintf(`document.querySelector('[data-testid=segment-live-count]').textContent.trim().startsWith('%d contact')`, want.Count))
-	if got := eval[string](mgr, `document.querySelector('[data-testid=segment-filter]').textContent`); got != `email != '' && company.name != ''` {
+	if got := eval[string](mgr, `document.querySelector('[data-testid=segment-filter]').textContent`); got != `email != "" && company.name != ""` {
 		t.Errorf("the builder's filter = %q", got)
 	}
 	mgr.screenshot("segment-builder")
@@ -82,7 +83,8 @@ func TestSegmentAndCampaignInBrowser(t *testing.T) {
 		sent = 0
 		seen := map[string]int{}
 		for _, m := range msgs {
-			if strings.HasPrefix(m.Header.Get("Subject"), "Spring news for") {
+			subject, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+			if strings.HasPrefix(subject, "Spring news for") {
 				sent++
 				seen[m.To[0]]++
 			}

@@ -337,11 +337,49 @@ func (s *Service) queue(c *core.Record) (int, bool, error) {
 	if o, ok := s.cfg.Registry.Object(segments.Object); ok && o.TitleField != "" {
 		titleField = o.TitleField
 	}
+	// Render first, outside the transaction (reads only), so the outbox keeps sending while
+	// this batch is prepared; then one short transaction queues each email with its row.
+	type prepared struct {
+		r   *core.Record
+		msg *outbox.Message
+	}
+	batch := make([]prepared, 0, len(recips))
+	for _, r := range recips {
+		contact := byID[r.GetString("contact")]
+		if contact == nil {
+			batch = append(batch, prepared{r: r})
+			continue
+		}
+		to := mail.Address{Name: contact.GetString(titleField), Address: r.GetString("email")}
+		out, err := tmpl.Render(s.app, outbox.RenderInput{Record: contact, Actor: owner, Recipient: to})
+		if errors.Is(err, outbox.ErrNoAccess) {
+			batch = append(batch, prepared{r: r})
+			continue
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("render %q for %s: %w", tmpl.Name, r.GetString("email"), err)
+		}
+		body, err := s.track(c, r, tmpl.HTML, out.HTML)
+		if err != nil {
+			return 0, false, err
+		}
+		batch = append(batch, prepared{r: r, msg: &outbox.Message{
+			To:             []string{to.String()},
+			Subject:        out.Subject,
+			HTML:           body,
+			Text:           out.Text,
+			Category:       outbox.Marketing,
+			Template:       tmpl.Name,
+			Object:         segments.Object,
+			RecordID:       contact.Id,
+			IdempotencyKey: "campaign:" + c.Id + ":" + r.GetString("key"),
+		}})
+	}
 	queuedAt := dbTime(now)
 	err = s.app.RunInTransaction(func(tx core.App) error {
-		for _, r := range recips {
-			contact := byID[r.GetString("contact")]
-			if contact == nil {
+		for _, p := range batch {
+			r := p.r
+			if p.msg == nil {
 				r.Set("status", RecipientSkipped)
 				r.Set("reason", ReasonNoAccess)
 				if err := tx.SaveNoValidate(r); err != nil {
@@ -349,34 +387,7 @@ func (s *Service) queue(c *core.Record) (int, bool, error) {
 				}
 				continue
 			}
-			to := mail.Address{Name: contact.GetString(titleField), Address: r.GetString("email")}
-			out, err := tmpl.Render(tx, outbox.RenderInput{Record: contact, Actor: owner, Recipient: to})
-			if errors.Is(err, outbox.ErrNoAccess) {
-				r.Set("status", RecipientSkipped)
-				r.Set("reason", ReasonNoAccess)
-				if err := tx.SaveNoValidate(r); err != nil {
-					return err
-				}
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("render %q for %s: %w", tmpl.Name, r.GetString("email"), err)
-			}
-			body, err := s.track(tx, c, r, tmpl.HTML, out.HTML)
-			if err != nil {
-				return err
-			}
-			email, err := outbox.Enqueue(tx, outbox.Message{
-				To:             []string{to.String()},
-				Subject:        out.Subject,
-				HTML:           body,
-				Text:           out.Text,
-				Category:       outbox.Marketing,
-				Template:       tmpl.Name,
-				Object:         segments.Object,
-				RecordID:       contact.Id,
-				IdempotencyKey: "campaign:" + c.Id + ":" + r.GetString("key"),
-			})
+			email, err := outbox.Enqueue(tx, *p.msg)
 			if err != nil {
 				return fmt.Errorf("queue the email to %s: %w", r.GetString("email"), err)
 			}

@@ -100,7 +100,7 @@ func trackable(source, target string) bool {
 
 // track rewrites the rendered HTML of recipient r's email: links to URLs of the template
 // source become signed redirects (track_clicks) and an open pixel is added (track_opens).
-func (s *Service) track(tx core.App, c, r *core.Record, source, rendered string) (string, error) {
+func (s *Service) track(c, r *core.Record, source, rendered string) (string, error) {
 	if rendered == "" || (!c.GetBool("track_clicks") && !c.GetBool("track_opens")) {
 		return rendered, nil
 	}
