@@ -176,7 +176,7 @@ func BenchmarkBareMailer(b *testing.B) {
 					return
 				}
 				err := client.Send(&mailer.Message{From: mail.Address{Address: "news@relata.test"},
-					To: []mail.Address{{Name: fmt.Sprintf("Contact %d", i), Address: fmt.Sprintf("c%07d@example.com", i)}},
+					To:      []mail.Address{{Name: fmt.Sprintf("Contact %d", i), Address: fmt.Sprintf("c%07d@example.com", i)}},
 					Subject: fmt.Sprintf("News for Contact %d", i), HTML: fmt.Sprintf(`<p>Hello Contact %d</p><p><a href="https://example.com/offer">Offer</a></p>`, i)})
 				if err != nil {
 					b.Error(err)
