@@ -143,6 +143,23 @@ func TestCampaignToThousandContacts(t *testing.T) {
 			t.Errorf("%s: %d → %q; want 404 and no redirect", name, code, loc)
 		}
 	}
+	// The click is on the contact's timeline, for managers.
+	var timeline struct {
+		Items []struct {
+			Kind  string `json:"kind"`
+			Title string `json:"title"`
+		} `json:"items"`
+	}
+	if code := schemastest.Call(t, e.srv, http.MethodGet, "/api/relata/timeline/contacts/"+rec.GetString("contact"), e.bossTok, nil, &timeline); code != 200 {
+		t.Fatalf("timeline = %d", code)
+	}
+	found := false
+	for _, en := range timeline.Items {
+		found = found || (en.Kind == "campaign" && strings.Contains(en.Title, "Clicked https://shop.example.com/spring") && strings.Contains(en.Title, "Spring"))
+	}
+	if !found {
+		t.Errorf("the click is not on the contact's timeline: %+v", timeline)
+	}
 	// An unsubscribe, a bounce and a reply (as the inbox records them) are attributed.
 	if code := post(t, unsub, "List-Unsubscribe=One-Click"); code != 200 {
 		t.Errorf("unsubscribe = %d", code)

@@ -12,6 +12,7 @@ import (
 
 	_ "github.com/relata/relata/migrations"
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/schemas/segments"
 	"github.com/relata/relata/workflows/campaigns"
@@ -65,6 +66,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	segments.MustRegister(app, segments.Config{Interval: -1})
+	insights.MustRegister(app, insights.Config{Registry: reg}) // timelines
 	svc, err := campaigns.Register(app, campaigns.Config{Registry: reg, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
