@@ -93,6 +93,15 @@ func Register(app core.App, cfg Config) (*Service, error) {
 			return se.Next()
 		},
 	})
+	app.OnRecordCreate(Collection).Bind(&hook.Handler[*core.RecordEvent]{
+		Id: "relata.campaigns.defaults",
+		Func: func(e *core.RecordEvent) error {
+			if e.Record.GetString("status") == "" {
+				e.Record.Set("status", StatusDraft)
+			}
+			return e.Next()
+		},
+	})
 	app.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{
 		Id: "relata.campaigns.stop",
 		Func: func(te *core.TerminateEvent) error {
