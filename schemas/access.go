@@ -189,6 +189,30 @@ type Query struct {
 // Find returns the records of q.Object that c may list and that match q.Filter, sorted by
 // q.Sort (default: newest first), then limited and offset — in that order, in one query.
 func Find(app core.App, c Caller, q Query) ([]*core.Record, error) {
+	query, err := MatchQuery(app, c, q)
+	if err != nil {
+		return nil, err
+	}
+	limit := q.Limit
+	if limit <= 0 || limit > FindMaxLimit {
+		limit = FindMaxLimit
+	}
+	query.Limit(int64(limit))
+	if q.Offset > 0 {
+		query.Offset(int64(q.Offset))
+	}
+	var recs []*core.Record
+	if err := query.All(&recs); err != nil {
+		return nil, fmt.Errorf("find %s: %w", q.Object, err)
+	}
+	return recs, nil
+}
+
+// MatchQuery is [Find] without its limit and offset: the query of every record of q.Object
+// that c may list and that matches q.Filter, sorted by q.Sort, with all of Find's checks
+// (the filter guard, no @collection or @request, no hidden fields). Callers that need every
+// match — a segment's members, its count — select from it; q.Limit and q.Offset are ignored.
+func MatchQuery(app core.App, c Caller, q Query) (*dbx.SelectQuery, error) {
 	coll, err := app.FindCachedCollectionByNameOrId(q.Object)
 	if err != nil {
 		return nil, &AccessError{Where: "object", Path: q.Object, Message: "no such object"}
@@ -260,19 +284,7 @@ func Find(app core.App, c Caller, q Query) ([]*core.Record, error) {
 	if err := resolver.UpdateQuery(query); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 || limit > FindMaxLimit {
-		limit = FindMaxLimit
-	}
-	query.Limit(int64(limit))
-	if q.Offset > 0 {
-		query.Offset(int64(q.Offset))
-	}
-	var recs []*core.Record
-	if err := query.All(&recs); err != nil {
-		return nil, fmt.Errorf("find %s: %w", coll.Name, err)
-	}
-	return recs, nil
+	return query, nil
 }
 
 // ListScope returns the SQL of the ids of coll's records c may list (with its params), or ""

@@ -14,6 +14,7 @@ var ReservedObjectNames = []string{
 	"saved_views", "stage_changes", "privacy_requests", "retention_policies", ExchangeRatesCollection,
 	"inbound_emails", "email_bounces", "api_tokens", "incoming_webhooks", QuotasCollection,
 	"notifications", // workflows/notify
+	"segments", "segment_members", "campaigns", "campaign_recipients", "campaign_events",
 }
 
 // ReservedFieldNames cannot be used as field names: PocketBase's system fields and the ones

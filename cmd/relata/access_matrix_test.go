@@ -104,6 +104,19 @@ func newMatrixEnv(t *testing.T) *matrixEnv {
 	}); code != 200 {
 		t.Fatalf("create template = %d %s", code, data)
 	}
+	// A static segment and a draft campaign to it, for the marketing routes.
+	for _, c := range []struct {
+		collection string
+		body       map[string]any
+	}{
+		{"segments", map[string]any{"id": matrixSegment, "name": "Matrix list", "kind": "static", "owner": e.ids[manager]}},
+		{"campaigns", map[string]any{"id": matrixCampaign, "name": "Matrix campaign", "template": matrixTemplate,
+			"segment": matrixSegment, "status": "draft", "owner": e.ids[manager]}},
+	} {
+		if code, data := e.call(t, super, http.MethodPost, "/api/collections/"+c.collection+"/records", c.body); code != 200 {
+			t.Fatalf("create %s = %d %s", c.collection, code, data)
+		}
+	}
 	// Notifications for alice and carol: the manager assigns each a deal.
 	for _, a := range []actor{alice, carol} {
 		if code, data := e.call(t, manager, http.MethodPost, "/api/collections/deals/records", map[string]any{
@@ -138,6 +151,8 @@ func (e *matrixEnv) settle(t *testing.T) {
 	}
 	t.Fatal("the workflow runs of the setup did not settle in 60 s")
 }
+
+const matrixSegment, matrixCampaign = "matrixsegment01", "matrixcampaign1"
 
 // call sends a request as a and returns the status and raw body, remembering the body.
 func (e *matrixEnv) call(t *testing.T, a actor, method, path string, body any) (int, []byte) {
@@ -293,6 +308,11 @@ var collectionPolicies = map[string]policy{
 	// Each user lists, marks read and deletes only her own; nobody creates them through the API.
 	"notifications": {read: func(e *matrixEnv, a actor, r map[string]any) bool { return signedIn(a) && r["user"] == e.ids[a] },
 		write: []actor{alice, bob, carol, manager, admin}},
+	"segments":            readAllWriteManager,
+	"segment_members":     readManager,
+	"campaigns":           writeManager,
+	"campaign_recipients": readManager,
+	"campaign_events":     readManager,
 	// PocketBase's own auth bookkeeping: each user sees and deletes only their own rows.
 	"_mfas": ownRows, "_otps": ownRows, "_externalAuths": ownRows, "_authOrigins": ownRows,
 }
@@ -532,6 +552,19 @@ func (e *matrixEnv) routes() []route {
 		// Forecasts answer every CRM user over what each may list (TestForecastByRepTeamAndQuotas).
 		{method: "GET", pattern: "/api/relata/forecast/{object}", path: "/api/relata/forecast/deals", allowed: users},
 		{method: "GET", pattern: "/api/relata/forecast/{object}/backtest", path: "/api/relata/forecast/deals/backtest?months=3", allowed: users},
+		// Segments count as the caller; static lists and campaigns are for managers. A pause of
+		// a draft and a send of no campaign are refused for everyone (sales before the lookup).
+		{method: "POST", pattern: "/api/relata/segments/count", path: "/api/relata/segments/count", body: map[string]any{"filter": `company.name != ""`}, allowed: users},
+		{method: "GET", pattern: "/api/relata/segments/{id}/count", path: "/api/relata/segments/" + matrixSegment + "/count", allowed: users},
+		{method: "POST", pattern: "/api/relata/segments/{id}/members", path: "/api/relata/segments/" + matrixSegment + "/members", body: map[string]any{"ids": []string{}}, allowed: managers},
+		{method: "GET", pattern: "/api/relata/campaigns/{id}/report", path: "/api/relata/campaigns/" + matrixCampaign + "/report", allowed: managers},
+		{method: "POST", pattern: "/api/relata/campaigns/{id}/send", path: "/api/relata/campaigns/missing/send", allowed: nil},
+		{method: "POST", pattern: "/api/relata/campaigns/{id}/pause", path: "/api/relata/campaigns/" + matrixCampaign + "/pause", allowed: nil},
+		{method: "POST", pattern: "/api/relata/campaigns/{id}/resume", path: "/api/relata/campaigns/" + matrixCampaign + "/resume", allowed: nil},
+		{method: "POST", pattern: "/api/relata/campaigns/{id}/cancel", path: "/api/relata/campaigns/missing/cancel", allowed: nil},
+		// Tracking: a forged click token redirects nobody; the pixel answers everyone with an image.
+		{method: "GET", pattern: "/t/c/{token}", path: "/t/c/bm90.YS10b2tlbg", allowed: nil},
+		{method: "GET", pattern: "/t/o/{token}", path: "/t/o/bm90.YS10b2tlbg.gif", allowed: everyone},
 		// PocketBase's administration API is for superusers only, CRM admins included.
 		{method: "GET", pattern: "/api/collections", path: "/api/collections", allowed: nil},
 		{method: "GET", pattern: "/api/settings", path: "/api/settings", allowed: nil},
@@ -559,6 +592,12 @@ var refusedFor = map[string][]actor{
 	"POST /api/relata/merge/{object}":               crmActors,
 	"POST /api/relata/merges/{id}/undo":             crmActors,
 	"GET /api/relata/merges/redirect/{object}/{id}": crmActors,
+	// marketing (workflows/campaigns)
+	"POST /api/relata/campaigns/{id}/send":   crmActors, // no such campaign
+	"POST /api/relata/campaigns/{id}/pause":  crmActors, // a draft is not sending
+	"POST /api/relata/campaigns/{id}/resume": crmActors, // a draft is not paused
+	"POST /api/relata/campaigns/{id}/cancel": crmActors, // no such campaign
+	"GET /t/c/{token}":                       crmActors, // a forged token
 }
 
 func (e *matrixEnv) checkRoutes(t *testing.T) {

@@ -27,6 +27,8 @@ func TestImportLayers(t *testing.T) {
 		"workflows/outbox":    {"workflows", "workflows/condition", "workflows/sandbox", "workflows/inbox", "hooks", "schemas/forms", "cmd"},
 		"workflows/inbox":     {"workflows", "workflows/condition", "workflows/sandbox", "hooks", "schemas/forms", "schemas/insights", "migrations", "cmd"},
 		"workflows/notify":    {"workflows", "workflows/condition", "workflows/sandbox", "workflows/inbox", "hooks", "schemas/forms", "migrations", "cmd"},
+		"schemas/segments":    {"workflows", "hooks", "migrations", "pb_public", "cmd", "schemas/forms", "schemas/insights", "schemas/privacy", "schemas/audit", "schemas/transfer"},
+		"workflows/campaigns": {"workflows", "workflows/condition", "workflows/sandbox", "workflows/inbox", "hooks", "schemas/forms", "schemas/insights", "migrations", "cmd"},
 		"workflows":           {"hooks", "schemas/forms", "cmd", "migrations"},
 		"hooks":               {"cmd", "migrations"},
 		"migrations":          {"schemas", "workflows", "hooks", "cmd"},

@@ -43,11 +43,13 @@ import (
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/schemas/privacy"
+	"github.com/relata/relata/schemas/segments"
 	"github.com/relata/relata/schemas/tokens"
 	"github.com/relata/relata/schemas/transfer"
 	"github.com/relata/relata/schemas/trash"
 	"github.com/relata/relata/schemas/webhooks"
 	"github.com/relata/relata/workflows"
+	"github.com/relata/relata/workflows/campaigns"
 	"github.com/relata/relata/workflows/inbox"
 	"github.com/relata/relata/workflows/notify"
 	"github.com/relata/relata/workflows/outbox"
@@ -328,6 +330,14 @@ func setup(app *pocketbase.PocketBase) error {
 	}
 	// Notifications: reminders before due and the 08:00 digest, every minute (see workflows/notify).
 	if _, err := notify.Register(app, notify.Config{Registry: reg}); err != nil {
+		return err
+	}
+	// Marketing: segments of contacts (evaluated as the reader; stored every 15 minutes) and
+	// campaigns that send a template to one (schemas/segments, workflows/campaigns).
+	if _, err := segments.Register(app, segments.Config{}); err != nil {
+		return err
+	}
+	if _, err := campaigns.Register(app, campaigns.Config{Registry: reg}); err != nil {
 		return err
 	}
 	registerBackups(app)     // default backup schedule, `relata backup` (backup.go)

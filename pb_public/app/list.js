@@ -12,6 +12,7 @@ import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOpti
 import { hasScore, useScores, ScoreBadge, scoreLabel } from './score.js';
 import { BulkDialog } from './bulk.js';
 import { useDuplicateCheck, DuplicateWarning } from './duplicates.js';
+import { AddToSegment } from './segments.js';
 
 const perPage = 50;
 const defaultSort = '-@rowid'; // newest first, on the primary key
@@ -169,6 +170,7 @@ export function List({ object, viewId }) {
       <${FilterAdder} object=${o} onAdd=${(c) => update({ filters: [...view.filters, c] })} />
       <button onClick=${() => setDialog('columns')}>Columns</button>
       <button data-testid="bulk-edit" title="Change the selected records, or all matching ones, in one job" onClick=${() => setDialog('bulk')}>${selected.length ? `Bulk edit ${selected.length} selected` : 'Bulk edit…'}</button>
+      ${selected.length && object === 'contacts' && isManager() ? html`<${AddToSegment} ids=${selected} onDone=${() => setSelected([])} />` : null}
       ${selected.length ? html`<button class="danger" data-testid="delete-selected" onClick=${() => setDialog('delete-records')}>Delete ${selected.length} selected</button>` : null}
       ${ownerField && isManager() ? html`<button data-testid="unassigned-view" class=${unassigned ? 'active' : ''} aria-pressed=${unassigned}
         title="Records nobody owns" onClick=${() => update({ filters: unassigned
@@ -240,7 +242,7 @@ function SaveView({ current, onSave, onClose }) {
   </${Modal}>`;
 }
 
-function FilterAdder({ object: o, onAdd }) {
+export function FilterAdder({ object: o, onAdd }) {
   const fields = o.fields.filter((f) => f.type !== 'file' && f.type !== 'json');
   const [field, setField] = useState(fields[0]?.name);
   const f = fields.find((x) => x.name === field) || fields[0];

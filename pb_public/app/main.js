@@ -19,6 +19,8 @@ import { TokensPage } from './tokens.js';
 import { WebhooksPage } from './webhooks.js';
 import { ReassignPage } from './reassign.js';
 import { Bell, PreferencesPage } from './notifications.js';
+import { Segments, SegmentEditor } from './segments.js';
+import { Campaigns, CampaignPage, NewCampaign } from './campaigns.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
@@ -132,7 +134,10 @@ function Nav({ route, onClose }) {
     ${isManager() ? html`
       <div class="group">Automation</div>
       <a class=${here('/workflows')} href="#/workflows">Workflows</a>
-      <a class=${here('/runs')} href="#/runs">Run history</a>` : null}
+      <a class=${here('/runs')} href="#/runs">Run history</a>
+      <div class="group">Marketing</div>
+      <a class=${here('/segments')} href="#/segments">Segments</a>
+      <a class=${here('/campaigns')} href="#/campaigns">Campaigns</a>` : null}
     ${me()?.role === 'admin' ? html`
       <div class="group">Administration</div>
       <a class=${here('/privacy')} href="#/privacy">Privacy</a>
@@ -178,6 +183,8 @@ function Screen({ route }) {
     case 'webhooks': return html`<${WebhooksPage} />`;
     case 'reassign': return html`<${ReassignPage} />`;
     case 'preferences': return html`<${PreferencesPage} />`;
+    case 'segments': return b ? html`<${SegmentEditor} key=${b} id=${b === 'new' ? '' : b} />` : html`<${Segments} />`;
+    case 'campaigns': return b === 'new' ? html`<${NewCampaign} />` : b ? html`<${CampaignPage} key=${b} id=${b} />` : html`<${Campaigns} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
       if (o) {

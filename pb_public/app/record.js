@@ -171,7 +171,7 @@ function EditableField({ object: o, field: f, record, onSave }) {
     </dd>`;
 }
 
-const kindIcons = { activity: '✎', email: '✉', stage: '➜', run: '⚙', created: '★' };
+const kindIcons = { activity: '✎', email: '✉', stage: '➜', run: '⚙', created: '★', campaign: '◎' };
 const activityIcons = { task: '☐', call: '☎', meeting: '👥', email: '✉', note: '✎' };
 
 function Timeline({ items, object: o, onChanged }) {
@@ -195,6 +195,7 @@ function Timeline({ items, object: o, onChanged }) {
       ${e.kind === 'stage' ? html`<div class="line">${e.from ? html`Moved from <b>${stageName(o, e.field, e.from)}</b> to ` : 'Entered '}<b>${e.title}</b>${e.by ? html` <span class="muted">by ${e.by}</span>` : null}</div>` : null}
       ${e.kind === 'run' ? html`<div class="line">Workflow <b>${e.title}</b> <${Pill} kind=${e.status}>${e.status}</${Pill}>${e.error ? html`<div class="error small">${e.error}</div>` : null}</div>` : null}
       ${e.kind === 'created' ? html`<div class="line">Created</div>` : null}
+      ${e.kind === 'campaign' ? html`<div class="line" data-testid="timeline-campaign">${e.title}</div>` : null}
       <div class="when muted small">${formatDate(e.at, true)}</div>
     </div>
   </li>`)}</ol>`;

@@ -22,6 +22,8 @@ const (
 	KindStage    = "stage"
 	KindRun      = "run"
 	KindCreated  = "created"
+	// KindCampaign is a tracked click or open of a campaign email (workflows/campaigns).
+	KindCampaign = "campaign"
 )
 
 // Entry is one event in a record's timeline.
@@ -72,7 +74,7 @@ func (s *Service) Timeline(info *core.RequestInfo, object, id string) ([]Entry, 
 		return nil, err
 	}
 	out = append(out, acts...)
-	for _, src := range []func(*core.RequestInfo, *schemas.Object, string) ([]Entry, error){s.emails, s.stageChanges, s.runs} {
+	for _, src := range []func(*core.RequestInfo, *schemas.Object, string) ([]Entry, error){s.emails, s.stageChanges, s.runs, s.campaignEvents} {
 		es, err := src(info, obj, id)
 		if err != nil {
 			return nil, err
@@ -145,6 +147,39 @@ func (s *Service) emails(_ *core.RequestInfo, obj *schemas.Object, id string) ([
 			at = r.GetDateTime("created")
 		}
 		out = append(out, Entry{Kind: KindEmail, Object: "emails", ID: r.Id, At: at.Time(), Title: r.GetString("subject"), Status: r.GetString("status")})
+	}
+	return out, nil
+}
+
+// campaignEvents lists the tracked clicks and opens of campaign emails to the contact, for
+// callers who may list campaign events (managers and admins).
+func (s *Service) campaignEvents(info *core.RequestInfo, obj *schemas.Object, id string) ([]Entry, error) {
+	coll, err := s.app.FindCachedCollectionByNameOrId("campaign_events")
+	if err != nil || obj.Name != "contacts" {
+		return nil, nil
+	}
+	recs, err := s.listScoped(coll, info, dbx.HashExp{"campaign_events.contact": id}, "campaign_events.created DESC", TimelineLimit)
+	if errors.Is(err, ErrForbidden) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("timeline campaign events of %s: %w", id, err)
+	}
+	names := map[string]string{}
+	out := make([]Entry, 0, len(recs))
+	for _, r := range recs {
+		cid := r.GetString("campaign")
+		if _, ok := names[cid]; !ok {
+			if c, err := s.app.FindRecordById("campaigns", cid); err == nil {
+				names[cid] = c.GetString("name")
+			}
+		}
+		title := "Opened the campaign " + names[cid]
+		if r.GetString("type") == "click" {
+			title = "Clicked " + r.GetString("url") + " in the campaign " + names[cid]
+		}
+		out = append(out, Entry{Kind: KindCampaign, Object: "campaign_events", ID: r.Id, At: r.GetDateTime("created").Time(),
+			Title: title, Type: r.GetString("type")})
 	}
 	return out, nil
 }

@@ -1,0 +1,184 @@
+// Segments: the audiences of campaigns. A dynamic segment is a filter over contacts built
+// with the list's filter builder, with conditions on the contact, on its company and on its
+// deals (any deal matching, through the ?-operators the server's filter guard asks for); a
+// static segment is a list of contacts added from a list selection or by pasting addresses.
+// Counts are live and computed by the server as the signed-in user sees the contacts.
+import { useEffect, useState } from 'preact/hooks';
+import { pb, relata, me, isManager, objectNamed, fieldLabel, debounce, errorMessage } from './api.js';
+import { html, navigate, Spinner, ErrorBox, Empty, toast } from './ui.js';
+import { FilterAdder, opsFor } from './list.js';
+
+// The groups of conditions: the object they are about, the path from a contact, and whether
+// the path reaches many records (then every operator is an any-match one).
+const groups = [
+  { key: 'contact', object: 'contacts', label: 'Contact', prefix: '', many: false },
+  { key: 'company', object: 'companies', label: 'Company', prefix: 'company.', many: false },
+  { key: 'deal', object: 'deals', label: 'Any of their deals', prefix: 'deals_via_contacts.', many: true },
+];
+
+// segmentFilter turns the builder's conditions into a PocketBase filter; values are escaped by pb.filter.
+export function segmentFilter(conds) {
+  const parts = [];
+  for (const c of conds) {
+    const g = groups.find((x) => x.key === c.group);
+    const o = g && objectNamed(g.object);
+    const f = o?.fields.find((x) => x.name === c.field);
+    if (!f) continue;
+    const path = g.prefix + f.name;
+    const any = (op) => (g.many && !op.startsWith('?') ? '?' + op : op);
+    if (c.op === 'empty') parts.push(pb.filter(`${path} ${any('=')} {:v}`, { v: f.type === 'number' || f.type === 'currency' ? 0 : '' }));
+    else if (c.op === 'set') parts.push(pb.filter(`${path} ${any('!=')} {:v}`, { v: '' }));
+    else if (f.type === 'boolean') parts.push(`${path} ${any('=')} ${c.value === true || c.value === 'true'}`);
+    else parts.push(pb.filter(`${path} ${any(c.op)} {:v}`, { v: c.value }));
+  }
+  return parts.join(' && ');
+}
+
+function describe(c) {
+  const g = groups.find((x) => x.key === c.group);
+  const o = g && objectNamed(g.object);
+  const f = o?.fields.find((x) => x.name === c.field);
+  const op = f ? opsFor(f).find((x) => x[0] === c.op) : null;
+  const v = c.label || (typeof c.value === 'string' && /^\d{4}-\d\d-\d\d/.test(c.value) ? c.value.slice(0, 10) : String(c.value ?? ''));
+  return `${g ? g.label : c.group}: ${f ? fieldLabel(f) : c.field} ${op ? op[1] : c.op}${op && op[2] ? ' ' + v : ''}`;
+}
+
+export function Segments() {
+  const [items, setItems] = useState(null);
+  const [counts, setCounts] = useState({});
+  const [error, setError] = useState('');
+  useEffect(() => {
+    pb.collection('segments').getFullList({ sort: 'name' }).then((xs) => {
+      setItems(xs);
+      xs.forEach((s) => relata(`/segments/${s.id}/count`).then((r) => setCounts((c) => ({ ...c, [s.id]: r.count })))
+        .catch((err) => setCounts((c) => ({ ...c, [s.id]: errorMessage(err) }))));
+    }).catch((err) => setError(errorMessage(err)));
+  }, []);
+  if (error) return html`<${ErrorBox} error=${error} />`;
+  if (!items) return html`<${Spinner} />`;
+  return html`<section class="segments-page">
+    <header class="page-head"><h1>Segments</h1><div class="spacer"></div>
+      ${isManager() ? html`<button class="primary" id="new-segment" onClick=${() => navigate('/segments/new')}>New segment</button>` : null}</header>
+    ${items.length === 0 ? html`<${Empty}>No segments yet.</${Empty}>` : html`<div class="table-wrap"><table class="records">
+      <thead><tr><th>Name</th><th>Kind</th><th>Contacts (as you see them)</th><th>Definition</th></tr></thead>
+      <tbody>${items.map((s) => html`<tr key=${s.id} onClick=${() => navigate('/segments/' + s.id)}>
+        <td><a href=${'#/segments/' + s.id}>${s.name}</a></td><td>${s.kind}</td>
+        <td data-testid=${'segment-count-' + s.id}>${counts[s.id] ?? '…'}</td>
+        <td class="muted small">${s.kind === 'dynamic' ? (s.query?.conditions || []).map(describe).join(' · ') || s.filter : 'list'}</td></tr>`)}</tbody>
+    </table></div>`}
+  </section>`;
+}
+
+export function SegmentEditor({ id }) {
+  const [seg, setSeg] = useState(id ? null : { name: '', kind: 'dynamic', description: '', query: { conditions: [] } });
+  const [group, setGroup] = useState('contact');
+  const [count, setCount] = useState(null);
+  const [countError, setCountError] = useState('');
+  const [error, setError] = useState('');
+  const [emails, setEmails] = useState('');
+  useEffect(() => {
+    if (id) pb.collection('segments').getOne(id).then((s) => setSeg({ ...s, query: s.query || { conditions: [] } })).catch((err) => setError(errorMessage(err)));
+  }, [id]);
+  const conds = seg?.query?.conditions || [];
+  const filter = seg ? segmentFilter(conds) : '';
+  const recount = debounce(async (f) => {
+    try {
+      const r = await relata('/segments/count', { method: 'POST', body: { filter: f } });
+      setCount(r.count);
+      setCountError('');
+    } catch (err) {
+      setCountError(errorMessage(err));
+    }
+  }, 250);
+  useEffect(() => {
+    if (!seg) return;
+    if (seg.kind === 'dynamic') recount(filter);
+    else if (seg.id) relata(`/segments/${seg.id}/count`).then((r) => setCount(r.count)).catch(() => {});
+  }, [filter, seg?.kind, seg?.id]);
+  if (error && !seg) return html`<${ErrorBox} error=${error} />`;
+  if (!seg) return html`<${Spinner} />`;
+  const g = groups.find((x) => x.key === group);
+  const setConds = (cs) => setSeg({ ...seg, query: { ...seg.query, conditions: cs } });
+  const save = async () => {
+    const body = { name: seg.name.trim(), kind: seg.kind, description: seg.description || '',
+      filter: seg.kind === 'dynamic' ? filter : '', query: seg.kind === 'dynamic' ? { conditions: conds } : null };
+    try {
+      const saved = seg.id ? await pb.collection('segments').update(seg.id, body)
+        : await pb.collection('segments').create({ ...body, owner: me().id });
+      toast(`Segment saved: ${saved.name}`);
+      setError('');
+      if (!seg.id) navigate('/segments/' + saved.id);
+      else setSeg({ ...saved, query: saved.query || { conditions: [] } });
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  const addEmails = async () => {
+    try {
+      const list = emails.split(/[\s,;]+/).filter(Boolean);
+      const r = await relata(`/segments/${seg.id}/members`, { method: 'POST', body: { emails: list } });
+      toast(`${r.added} added${r.unknown?.length ? `; no contact for ${r.unknown.join(', ')}` : ''}`);
+      setEmails('');
+      const c = await relata(`/segments/${seg.id}/count`);
+      setCount(c.count);
+    } catch (err) {
+      setError(errorMessage(err));
+    }
+  };
+  const editable = isManager();
+  return html`<section class="segment-editor">
+    <header class="page-head">
+      <h1>${seg.id ? seg.name : 'New segment'}</h1>
+      <span class="pill" data-testid="segment-live-count" title="Contacts you can see that match, counted by the server">
+        ${countError ? '—' : count == null ? '…' : `${count.toLocaleString()} contact${count === 1 ? '' : 's'}`}</span>
+      <div class="spacer"></div>
+      <button onClick=${() => navigate('/segments')}>All segments</button>
+      ${editable ? html`<button class="primary" id="save-segment" onClick=${save}>Save</button>` : null}
+    </header>
+    <${ErrorBox} error=${error} />
+    <div class="form-grid">
+      <label><span>Name</span><input id="segment-name" value=${seg.name} disabled=${!editable} onInput=${(e) => setSeg({ ...seg, name: e.target.value })} /></label>
+      <label><span>Kind</span><select id="segment-kind" value=${seg.kind} disabled=${!editable || !!seg.id} onChange=${(e) => setSeg({ ...seg, kind: e.target.value })}>
+        <option value="dynamic">Dynamic: contacts matching conditions</option><option value="static">Static: a list of contacts</option></select></label>
+      <label class="wide"><span>Description</span><input value=${seg.description || ''} disabled=${!editable} onInput=${(e) => setSeg({ ...seg, description: e.target.value })} /></label>
+    </div>
+    ${seg.kind === 'dynamic' ? html`
+      <h2>Conditions <span class="muted small">(all must hold)</span></h2>
+      ${editable ? html`<div class="toolbar segment-builder">
+        <select aria-label="Condition on" id="segment-group" value=${group} onChange=${(e) => setGroup(e.target.value)}>
+          ${groups.filter((x) => objectNamed(x.object)).map((x) => html`<option value=${x.key}>${x.label}</option>`)}</select>
+        <${FilterAdder} key=${group} object=${objectNamed(g.object)} onAdd=${(c) => setConds([...conds, { ...c, group }])} />
+      </div>` : null}
+      ${conds.length ? html`<div class="chips">${conds.map((c, i) => html`<span class="chip" key=${i}>${describe(c)}
+        ${editable ? html`<button class="icon" title="Remove condition" onClick=${() => setConds(conds.filter((_, j) => j !== i))}>×</button>` : null}</span>`)}</div>`
+        : html`<p class="muted">No conditions: every contact you can see.</p>`}
+      ${countError ? html`<div class="error" role="alert" data-testid="segment-count-error">${countError}</div>` : null}
+      <details><summary class="muted small">Filter</summary><code data-testid="segment-filter">${filter || '(none)'}</code></details>`
+    : html`
+      <h2>Members</h2>
+      ${seg.id ? html`<p class="muted">Add contacts from a list (tick them, then “Add to segment”), or paste addresses:</p>
+        ${editable ? html`<textarea id="segment-emails" rows="4" placeholder="ada@example.com, alan@example.com" value=${emails} onInput=${(e) => setEmails(e.target.value)}></textarea>
+        <div class="actions"><button id="add-emails" onClick=${addEmails} disabled=${!emails.trim()}>Add addresses</button></div>` : null}`
+      : html`<p class="muted">Save the segment, then add contacts.</p>`}`}
+  </section>`;
+}
+
+// AddToSegment adds the contacts ticked in a list to a static segment.
+export function AddToSegment({ ids, onDone }) {
+  const [segs, setSegs] = useState([]);
+  const [target, setTarget] = useState('');
+  useEffect(() => { pb.collection('segments').getFullList({ filter: 'kind = "static"', sort: 'name' }).then(setSegs).catch(() => {}); }, []);
+  if (!segs.length) return null;
+  const add = async () => {
+    try {
+      const r = await relata(`/segments/${target}/members`, { method: 'POST', body: { ids } });
+      toast(`${r.added} added to the segment`);
+      onDone();
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    }
+  };
+  return html`<span class="add-to-segment"><select aria-label="Static segment" value=${target} onChange=${(e) => setTarget(e.target.value)}>
+    <option value="">Add to segment…</option>${segs.map((s) => html`<option value=${s.id}>${s.name}</option>`)}</select>
+    <button data-testid="add-to-segment" disabled=${!target} onClick=${add}>Add ${ids.length}</button></span>`;
+}

@@ -1,0 +1,496 @@
+package campaigns
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/segments"
+	"github.com/relata/relata/workflows/outbox"
+)
+
+var errStopped = errors.New("campaigns: stopping")
+
+func dbTime(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout) }
+
+// ErrState is returned for an action the campaign's status does not allow (sending a sent
+// campaign, resuming one that is not paused).
+var ErrState = errors.New("not possible in this status")
+
+// Step does one round of work: starts due campaigns, resolves the recipients of starting
+// ones, queues one batch of each sending campaign within its throttle, and finishes those
+// with nothing left. It reports whether more work is waiting now.
+func (s *Service) Step() (bool, error) { return s.step(nil) }
+
+func (s *Service) step(stop <-chan struct{}) (bool, error) {
+	s.stepMu.Lock()
+	defer s.stepMu.Unlock()
+	now := s.cfg.Now()
+	_, err := s.app.DB().NewQuery(`UPDATE campaigns SET status = 'sending', started_at = {:now}, updated = {:now}
+		WHERE status = 'scheduled' AND (coalesce(send_at, '') = '' OR send_at <= {:now})`).
+		Bind(dbx.Params{"now": dbTime(now)}).Execute()
+	if err != nil {
+		return false, fmt.Errorf("start due campaigns: %w", err)
+	}
+	sending, err := s.app.FindRecordsByFilter(Collection, "status = 'sending'", "created", 0, 0)
+	if err != nil {
+		return false, err
+	}
+	busy := false
+	var errs []error
+	for _, c := range sending {
+		more, err := s.advance(c, stop)
+		if errors.Is(err, errStopped) {
+			return false, nil
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("campaign %q: %w", c.GetString("name"), err))
+			s.app.DB().Update(Collection, dbx.Params{"last_error": clip(err.Error())}, dbx.HashExp{"id": c.Id}).Execute() //nolint:errcheck // best effort note
+			continue
+		}
+		busy = busy || more
+	}
+	return busy, errors.Join(errs...)
+}
+
+// advance moves one sending campaign forward.
+func (s *Service) advance(c *core.Record, stop <-chan struct{}) (bool, error) {
+	if !c.GetBool("resolved") {
+		if err := s.resolve(c, stop); err != nil {
+			return false, err
+		}
+	}
+	_, more, err := s.queue(c)
+	if err != nil {
+		return false, err
+	}
+	if !more {
+		var pending int
+		if err := s.app.DB().Select("count(*)").From(RecipientsCollection).
+			Where(dbx.HashExp{"campaign": c.Id, "status": RecipientPending}).Row(&pending); err != nil {
+			return false, err
+		}
+		if pending == 0 {
+			_, err := s.app.DB().NewQuery(`UPDATE campaigns SET status = 'sent', finished_at = {:now}, updated = {:now}
+				WHERE id = {:id} AND status = 'sending'`).Bind(dbx.Params{"now": dbTime(s.cfg.Now()), "id": c.Id}).Execute()
+			return false, err
+		}
+	}
+	return more, nil
+}
+
+// resolve writes a recipient row for every member of the campaign's segment, as the
+// campaign's owner sees it, a batch per transaction. Rows already written (a restart after a
+// crash) are kept as they are: the unique (campaign, key) index decides.
+func (s *Service) resolve(c *core.Record, stop <-chan struct{}) error {
+	owner, err := segments.Owner(s.app, c)
+	if err != nil {
+		return err
+	}
+	seg, err := s.app.FindRecordById(segments.Collection, c.GetString("segment"))
+	if err != nil {
+		return fmt.Errorf("its segment no longer exists")
+	}
+	coll, err := s.app.FindCachedCollectionByNameOrId(RecipientsCollection)
+	if err != nil {
+		return err
+	}
+	purpose := c.GetString("consent_purpose")
+	if purpose == "" {
+		purpose = DefaultConsentPurpose
+	}
+	var bases []string
+	_ = c.UnmarshalJSONField("consent_bases", &bases)
+	audience := 0
+	err = segments.Each(s.app, owner, seg, s.cfg.Batch, func(contacts []*core.Record) error {
+		if stop != nil {
+			select {
+			case <-stop:
+				return errStopped
+			default:
+			}
+		}
+		audience += len(contacts)
+		return s.app.RunInTransaction(func(tx core.App) error {
+			return s.resolveBatch(tx, coll, c, contacts, purpose, bases)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	_, err = s.app.DB().Update(Collection, dbx.Params{"resolved": true, "audience": audience, "updated": dbTime(s.cfg.Now())},
+		dbx.HashExp{"id": c.Id}).Execute()
+	if err == nil {
+		c.Set("resolved", true)
+		c.Set("audience", audience)
+	}
+	return err
+}
+
+func (s *Service) resolveBatch(tx core.App, coll *core.Collection, c *core.Record, contacts []*core.Record, purpose string, bases []string) error {
+	type row struct {
+		key, addr, contact, status, reason string
+	}
+	rows := make([]row, 0, len(contacts))
+	var addrs, ids []any
+	for _, rec := range contacts {
+		addr := strings.ToLower(strings.TrimSpace(rec.GetString("email")))
+		r := row{key: addr, addr: addr, contact: rec.Id, status: RecipientPending}
+		switch {
+		case addr == "":
+			r.key, r.status, r.reason = "no-address:"+rec.Id, RecipientSkipped, ReasonNoAddress
+		case rec.GetBool("do_not_email"):
+			r.status, r.reason = RecipientSkipped, ReasonDoNotEmail
+		}
+		if addr != "" {
+			addrs = append(addrs, addr)
+		}
+		ids = append(ids, rec.Id)
+		rows = append(rows, r)
+	}
+	suppressed, err := suppressedSet(tx, addrs)
+	if err != nil {
+		return err
+	}
+	refused, err := consentRefused(tx, ids, purpose, bases)
+	if err != nil {
+		return err
+	}
+	keys := make([]any, len(rows))
+	for i, r := range rows {
+		keys[i] = r.key
+	}
+	var have []string
+	if err := tx.DB().Select("key").From(RecipientsCollection).
+		Where(dbx.And(dbx.HashExp{"campaign": c.Id}, dbx.In("key", keys...))).Column(&have); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, k := range have {
+		seen[k] = true
+	}
+	for _, r := range rows {
+		if seen[r.key] {
+			continue // a duplicate address, or written before a restart
+		}
+		seen[r.key] = true
+		if r.status == RecipientPending {
+			switch {
+			case suppressed[r.addr]:
+				r.status, r.reason = RecipientSkipped, ReasonSuppressed
+			case refused[r.contact]:
+				r.status, r.reason = RecipientSkipped, ReasonNoConsent
+			}
+		}
+		rec := core.NewRecord(coll)
+		rec.Set("campaign", c.Id)
+		rec.Set("key", r.key)
+		rec.Set("email", r.addr)
+		rec.Set("contact", r.contact)
+		rec.Set("status", r.status)
+		rec.Set("reason", r.reason)
+		if err := tx.SaveNoValidate(rec); err != nil {
+			return fmt.Errorf("recipient %s: %w", r.key, err)
+		}
+	}
+	return nil
+}
+
+// suppressedSet returns which of addrs are on the suppression list, by address or (erased
+// people) by keyed hash.
+func suppressedSet(tx core.App, addrs []any) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(addrs) == 0 {
+		return out, nil
+	}
+	var hit []string
+	if err := tx.DB().Select("email").From(outbox.SuppressionsCollection).Where(dbx.In("email", addrs...)).Column(&hit); err != nil {
+		return nil, fmt.Errorf("read the suppression list: %w", err)
+	}
+	for _, a := range hit {
+		out[strings.ToLower(a)] = true
+	}
+	hashes := make([]any, 0, len(addrs))
+	byHash := map[string]string{}
+	for _, a := range addrs {
+		h, err := schemas.AddressHash(tx, a.(string))
+		if err != nil {
+			return nil, err
+		}
+		hashes = append(hashes, h)
+		byHash[h] = a.(string)
+	}
+	hit = hit[:0]
+	if err := tx.DB().Select("email_hash").From(outbox.SuppressionsCollection).Where(dbx.In("email_hash", hashes...)).Column(&hit); err != nil {
+		return nil, fmt.Errorf("read the suppression list: %w", err)
+	}
+	for _, h := range hit {
+		out[byHash[h]] = true
+	}
+	return out, nil
+}
+
+// consentRefused returns the contacts among ids that lack the consent needed: with bases, a
+// valid consent of the purpose on one of them (not withdrawn; confirmed when double opt-in);
+// without, no consent of the purpose that is all withdrawn or unconfirmed (the outbox's rule).
+func consentRefused(tx core.App, ids []any, purpose string, bases []string) (map[string]bool, error) {
+	var rows []struct {
+		Record    string `db:"record_id"`
+		Basis     string `db:"basis"`
+		Withdrawn string `db:"withdrawn_at"`
+		Needs     bool   `db:"needs_confirmation"`
+		Confirmed string `db:"confirmed_at"`
+	}
+	err := tx.DB().Select("record_id", "coalesce(basis, '') AS basis", "coalesce(withdrawn_at, '') AS withdrawn_at",
+		"needs_confirmation", "coalesce(confirmed_at, '') AS confirmed_at").From("consents").
+		Where(dbx.And(dbx.HashExp{"object": segments.Object, "purpose": purpose}, dbx.In("record_id", ids...))).All(&rows)
+	if err != nil {
+		return nil, fmt.Errorf("read consents: %w", err)
+	}
+	has, valid := map[string]bool{}, map[string]bool{}
+	for _, r := range rows {
+		has[r.Record] = true
+		ok := r.Withdrawn == "" && (!r.Needs || r.Confirmed != "")
+		if ok && (len(bases) == 0 || contains(bases, r.Basis)) {
+			valid[r.Record] = true
+		}
+	}
+	out := map[string]bool{}
+	for _, id := range ids {
+		id := id.(string)
+		switch {
+		case valid[id]:
+		case len(bases) > 0:
+			out[id] = true
+		case has[id]:
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// queue queues one batch of pending recipients within the throttle, each email in the same
+// transaction as its row's change to "queued". It reports how many it queued and whether
+// more could be queued now.
+func (s *Service) queue(c *core.Record) (int, bool, error) {
+	limit := s.cfg.Batch
+	now := s.cfg.Now()
+	if per := c.GetInt("throttle"); per > 0 {
+		var recent int
+		err := s.app.DB().NewQuery(`SELECT count(*) FROM campaign_recipients WHERE campaign = {:c} AND status = 'queued' AND queued_at > {:since}`).
+			Bind(dbx.Params{"c": c.Id, "since": dbTime(now.Add(-time.Minute))}).Row(&recent)
+		if err != nil {
+			return 0, false, err
+		}
+		limit = min(limit, per-recent)
+		if limit <= 0 {
+			return 0, false, nil
+		}
+	}
+	var recips []*core.Record
+	err := s.app.RecordQuery(RecipientsCollection).
+		Where(dbx.HashExp{"campaign": c.Id, "status": RecipientPending}).
+		OrderBy("id").Limit(int64(limit)).All(&recips)
+	if err != nil || len(recips) == 0 {
+		return 0, false, err
+	}
+	owner, err := s.app.FindRecordById(schemas.UsersCollection, c.GetString("owner"))
+	if err != nil {
+		return 0, false, fmt.Errorf("its owner no longer exists")
+	}
+	tmpl, err := outbox.LoadTemplate(s.app, c.GetString("template"))
+	if err != nil {
+		return 0, false, err
+	}
+	if _, err := s.secretKey(); err != nil { // read (or made) outside the batch's transaction
+		return 0, false, err
+	}
+	ids := make([]string, len(recips))
+	for i, r := range recips {
+		ids[i] = r.GetString("contact")
+	}
+	contacts, err := s.app.FindRecordsByIds(segments.Object, ids)
+	if err != nil {
+		return 0, false, err
+	}
+	byID := map[string]*core.Record{}
+	for _, r := range contacts {
+		byID[r.Id] = r
+	}
+	titleField := "full_name"
+	if o, ok := s.cfg.Registry.Object(segments.Object); ok && o.TitleField != "" {
+		titleField = o.TitleField
+	}
+	// Render first, outside the transaction (reads only), so the outbox keeps sending while
+	// this batch is prepared; then one short transaction queues each email with its row.
+	type prepared struct {
+		r   *core.Record
+		msg *outbox.Message
+	}
+	batch := make([]prepared, 0, len(recips))
+	for _, r := range recips {
+		contact := byID[r.GetString("contact")]
+		if contact == nil {
+			batch = append(batch, prepared{r: r})
+			continue
+		}
+		to := mail.Address{Name: contact.GetString(titleField), Address: r.GetString("email")}
+		out, err := tmpl.Render(s.app, outbox.RenderInput{Record: contact, Actor: owner, Recipient: to})
+		if errors.Is(err, outbox.ErrNoAccess) {
+			batch = append(batch, prepared{r: r})
+			continue
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("render %q for %s: %w", tmpl.Name, r.GetString("email"), err)
+		}
+		body, err := s.track(c, r, tmpl.HTML, out.HTML)
+		if err != nil {
+			return 0, false, err
+		}
+		batch = append(batch, prepared{r: r, msg: &outbox.Message{
+			To:             []string{to.String()},
+			Subject:        out.Subject,
+			HTML:           body,
+			Text:           out.Text,
+			Category:       outbox.Marketing,
+			Template:       tmpl.Name,
+			Object:         segments.Object,
+			RecordID:       contact.Id,
+			IdempotencyKey: "campaign:" + c.Id + ":" + r.GetString("key"),
+		}})
+	}
+	queuedAt := dbTime(now)
+	err = s.app.RunInTransaction(func(tx core.App) error {
+		for _, p := range batch {
+			r := p.r
+			if p.msg == nil {
+				r.Set("status", RecipientSkipped)
+				r.Set("reason", ReasonNoAccess)
+				if err := tx.SaveNoValidate(r); err != nil {
+					return err
+				}
+				continue
+			}
+			email, err := outbox.Enqueue(tx, *p.msg)
+			if err != nil {
+				return fmt.Errorf("queue the email to %s: %w", r.GetString("email"), err)
+			}
+			r.Set("status", RecipientQueued)
+			r.Set("email_id", email.Id)
+			r.Set("queued_at", queuedAt)
+			if err := tx.SaveNoValidate(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return len(recips), len(recips) == limit, nil
+}
+
+// ReasonNoAccess: the owner may no longer view the contact (reassigned since the start).
+const ReasonNoAccess = "no_access"
+
+// Send starts a draft campaign: at once, or at send_at when that is in the future.
+func (s *Service) Send(id string) error {
+	c, err := s.app.FindRecordById(Collection, id)
+	if err != nil {
+		return err
+	}
+	if c.GetString("status") != StatusDraft && c.GetString("status") != "" {
+		return fmt.Errorf("%w: the campaign is %s", ErrState, c.GetString("status"))
+	}
+	if _, err := outbox.LoadTemplate(s.app, c.GetString("template")); err != nil {
+		return err
+	}
+	if _, err := segments.Owner(s.app, c); err != nil {
+		return err
+	}
+	return s.transition(id, []string{StatusDraft, ""}, StatusScheduled)
+}
+
+// Pause stops queueing a scheduled or sending campaign.
+func (s *Service) Pause(id string) error {
+	return s.transition(id, []string{StatusScheduled, StatusSending}, StatusPaused)
+}
+
+// Resume continues a paused campaign.
+func (s *Service) Resume(id string) error {
+	c, err := s.app.FindRecordById(Collection, id)
+	if err != nil {
+		return err
+	}
+	to := StatusSending
+	if c.GetString("started_at") == "" {
+		to = StatusScheduled
+	}
+	return s.transition(id, []string{StatusPaused}, to)
+}
+
+// Cancel ends a campaign that is not finished: pending recipients are skipped (reason
+// "cancelled") and its emails still queued in the outbox are withdrawn.
+func (s *Service) Cancel(id string) error {
+	s.stepMu.Lock() // not in the middle of a batch
+	defer s.stepMu.Unlock()
+	return s.app.RunInTransaction(func(tx core.App) error {
+		res, err := tx.DB().NewQuery(`UPDATE campaigns SET status = 'cancelled', finished_at = {:now}, updated = {:now}
+			WHERE id = {:id} AND status IN ('draft', 'scheduled', 'sending', 'paused')`).
+			Bind(dbx.Params{"id": id, "now": dbTime(s.cfg.Now())}).Execute()
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: the campaign is finished", ErrState)
+		}
+		if _, err := tx.DB().NewQuery(`UPDATE campaign_recipients SET status = 'skipped', reason = 'cancelled', updated = {:now}
+			WHERE campaign = {:id} AND status = 'pending'`).Bind(dbx.Params{"id": id, "now": dbTime(s.cfg.Now())}).Execute(); err != nil {
+			return err
+		}
+		_, err = tx.DB().NewQuery(`UPDATE emails SET status = 'suppressed', last_error = 'campaign cancelled', updated = {:now}
+			WHERE status = 'queued' AND id IN (SELECT email_id FROM campaign_recipients WHERE campaign = {:id} AND email_id != '')`).
+			Bind(dbx.Params{"id": id, "now": dbTime(s.cfg.Now())}).Execute()
+		return err
+	})
+}
+
+func (s *Service) transition(id string, from []string, to string) error {
+	in := make([]any, len(from))
+	for i, f := range from {
+		in[i] = f
+	}
+	res, err := s.app.DB().Update(Collection, dbx.Params{"status": to, "updated": dbTime(s.cfg.Now())},
+		dbx.And(dbx.HashExp{"id": id}, dbx.In("status", in...))).Execute()
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: the campaign is not %s", ErrState, strings.Join(from, " or "))
+	}
+	s.Wake()
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 4000 {
+		return s[:4000] + "…"
+	}
+	return s
+}
