@@ -124,6 +124,10 @@ type importer struct {
 	batch                    *core.Record
 	seq                      int
 	ctx                      context.Context
+	// bulk queues new records for multi-row writes (nil: every row is saved); sp says the
+	// current row opened its savepoint (before its first write).
+	bulk *bulk
+	sp   bool
 }
 
 // Import reads r and imports its rows into opts.Object. It returns an error only when the
@@ -204,6 +208,12 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			return nil, err
 		}
 	}
+	if im.useBulk() {
+		im.bulk = &bulk{ids: map[string]bool{}}
+		if err := im.loadUniques(); err != nil {
+			return nil, err
+		}
+	}
 	// Detect how each column writes dates and numbers from its first rows.
 	type row struct {
 		cells []string
@@ -276,6 +286,9 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 	for !eof {
 		err := s.app.RunInTransaction(func(tx core.App) error {
 			if err := chunk(tx); err != nil {
+				return err
+			}
+			if err := im.flushBulk(tx); err != nil {
 				return err
 			}
 			if err := im.flushChanges(tx); err != nil {
@@ -357,16 +370,27 @@ func (im *importer) fail(n int, cells []string, errs []*Error) {
 	}
 }
 
-// row imports one row in its own savepoint, so a failed row leaves nothing behind.
+// row imports one row. A row writes in its own savepoint, opened before its first write, so
+// a failed row leaves nothing behind; a row that only queues a new record (bulk) needs none.
 func (im *importer) row(tx core.App, cells []string, n int) error {
-	if _, err := tx.DB().NewQuery("SAVEPOINT relata_import_row").Execute(); err != nil {
-		return err
-	}
 	im.rowChanges = im.rowChanges[:0]
+	im.sp = false
+	mark := 0
+	if im.bulk != nil {
+		mark = len(im.bulk.pending)
+	}
 	outcome, errs := im.apply(tx, cells, n)
 	if len(errs) > 0 {
-		if _, err := tx.DB().NewQuery("ROLLBACK TO relata_import_row").Execute(); err != nil {
-			return err
+		if im.sp {
+			if _, err := tx.DB().NewQuery("ROLLBACK TO relata_import_row").Execute(); err != nil {
+				return err
+			}
+		}
+		if im.bulk != nil && len(im.bulk.pending) > mark {
+			for _, r := range im.bulk.pending[mark:] {
+				delete(im.bulk.ids, r.Id)
+			}
+			im.bulk.pending = im.bulk.pending[:mark]
 		}
 		im.fail(n, cells, errs)
 	} else {
@@ -380,8 +404,30 @@ func (im *importer) row(tx core.App, cells []string, n int) error {
 			im.res.Unchanged++
 		}
 	}
-	_, err := tx.DB().NewQuery("RELEASE relata_import_row").Execute()
-	return err
+	if im.sp {
+		_, err := tx.DB().NewQuery("RELEASE relata_import_row").Execute()
+		return err
+	}
+	if im.bulk != nil && len(im.bulk.pending) >= bulkFlushAt {
+		return im.flushBulk(tx)
+	}
+	return nil
+}
+
+// savepoint opens the current row's savepoint before its first write (once per row). The
+// queued records are written first, so that rolling the row back cannot undo them.
+func (im *importer) savepoint(tx core.App) error {
+	if im.sp {
+		return nil
+	}
+	if err := im.flushBulk(tx); err != nil {
+		return err
+	}
+	if _, err := tx.DB().NewQuery("SAVEPOINT relata_import_row").Execute(); err != nil {
+		return err
+	}
+	im.sp = true
+	return nil
 }
 
 func (im *importer) cellErr(n int, c *column, msg string) *Error {
@@ -501,6 +547,9 @@ func (im *importer) createRelated(tx core.App, l *lookup, p string) (string, err
 	if ok, err := canCreate(tx, l.coll, im.info, rec, body); err != nil || !ok {
 		return "", fmt.Errorf("no %s record named %q, and you may not create one", o.Name, p)
 	}
+	if err := im.savepoint(tx); err != nil {
+		return "", err
+	}
 	if err := tx.SaveWithContext(im.ctx, rec); err != nil {
 		return "", fmt.Errorf("create %s %q: %s", o.Name, p, saveMessage(err))
 	}
@@ -540,6 +589,11 @@ func (im *importer) apply(tx core.App, cells []string, n int) (string, []*Error)
 			return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("more than one stored record has %s %q; match by a unique field", im.opts.Key, ks))}
 		}
 		if id, ok := im.keys[ks]; ok {
+			if im.bulk != nil && im.bulk.ids[id] {
+				if err := im.flushBulk(tx); err != nil {
+					return "", []*Error{im.cellErr(n, nil, err.Error())}
+				}
+			}
 			rec, err := tx.FindRecordById(im.coll, id)
 			if err == nil {
 				existing = rec
@@ -582,8 +636,23 @@ func (im *importer) create(tx core.App, vals map[string]any, n int) (string, []*
 	if !ok {
 		return "", []*Error{im.cellErr(n, im.ownerColumn(), "you may not create this record (the access rules of "+im.obj.Name+" deny it)")}
 	}
-	if err := tx.SaveWithContext(im.ctx, rec); err != nil {
-		return "", im.saveErrors(n, err)
+	if im.bulk != nil {
+		resolved := map[string]bool{}
+		for k := range vals {
+			if f := im.obj.Field(k); f != nil && (f.Type == schemas.TypeRelation || f.Type == schemas.TypeOwner) {
+				resolved[k] = true
+			}
+		}
+		if errs := im.bulkCreate(tx, rec, resolved, n); len(errs) > 0 {
+			return "", errs
+		}
+	} else {
+		if err := im.savepoint(tx); err != nil {
+			return "", []*Error{im.cellErr(n, nil, err.Error())}
+		}
+		if err := tx.SaveWithContext(im.ctx, rec); err != nil {
+			return "", im.saveErrors(n, err)
+		}
 	}
 	if err := im.change(tx, rec, "created", nil); err != nil {
 		return "", []*Error{im.cellErr(n, nil, err.Error())}
@@ -618,6 +687,9 @@ func (im *importer) update(tx core.App, rec *core.Record, vals map[string]any, n
 	}
 	if !ok {
 		return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("you may not update the record with %s %q (the access rules of %s deny it)", im.opts.Key, fmt.Sprint(vals[im.opts.Key]), im.obj.Name))}
+	}
+	if err := im.savepoint(tx); err != nil {
+		return "", []*Error{im.cellErr(n, nil, err.Error())}
 	}
 	if err := tx.SaveWithContext(im.ctx, rec); err != nil {
 		return "", im.saveErrors(n, err)
@@ -710,10 +782,10 @@ func (im *importer) change(_ core.App, rec *core.Record, action string, before m
 // changeColumns are the columns of relata_import_changes written by flushChanges.
 var changeColumns = []string{"id", "batch", "seq", "object", "record", "action", "before", "stamp"}
 
-// flushChanges writes the chunk's changes in multi-row inserts (one statement per 500).
+// flushChanges writes the chunk's changes in multi-row inserts (maxParams per statement).
 func (im *importer) flushChanges(tx core.App) error {
 	for len(im.chunkChanges) > 0 {
-		n := min(len(im.chunkChanges), 500)
+		n := min(len(im.chunkChanges), maxParams/len(changeColumns))
 		part := im.chunkChanges[:n]
 		im.chunkChanges = im.chunkChanges[n:]
 		var sb strings.Builder

@@ -1,0 +1,248 @@
+package transfer
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/audit"
+)
+
+// The bulk path of imports: records an import creates are written many per statement at
+// the end of each chunk instead of one Save each, which costs most of a Save (a statement
+// per record, the audit hook's statement, a relation existence query per relation field).
+//
+// What a Save does is still done, by the same code where it is not the write itself:
+//   - the create hooks (OnRecordCreate: PocketBase's field interceptors, Relata's defaults,
+//     e-mail normalisation and rich text sanitiser, and any other) run on every record;
+//   - every field is validated by PocketBase's own validators, except the existence query of
+//     relations whose ids the import itself resolved (lookup or created record); the unique
+//     fields are checked against the stored and already imported values;
+//   - the audit entry of each record is the one the audit hook writes ([audit.Snapshot]),
+//     appended in order with [audit.AppendMany], attributed to the import batch.
+//
+// It is used only when the execute hooks of the object write nothing else: workflows off
+// (--workflows saves each row, so each triggers once), no stage field (stage history) and
+// not an activity (last touched). Other rows (updates, those objects) are saved one by one.
+type bulk struct {
+	pending []*core.Record
+	ids     map[string]bool                // ids of pending records
+	uniques map[string]map[string]struct{} // unique field -> stored and imported values
+}
+
+// maxParams bounds the parameters of one multi-row statement: the SQLite driver matches each
+// bound parameter by scanning the arguments, so binding costs the square of their number
+// (7,500 parameters cost more than 500 single-row inserts); ~400 keeps it small while one
+// statement still carries tens of rows.
+const maxParams = 400
+
+// bulkFlushAt is how many pending records are written at once, within a chunk.
+const bulkFlushAt = 500
+
+// useBulk reports whether the object's new records may take the bulk path.
+func (im *importer) useBulk() bool {
+	if im.opts.Workflows || im.obj.Activity {
+		return false
+	}
+	for _, f := range im.obj.Fields {
+		if f.Type == schemas.TypeStage || f.Type == schemas.TypeFile {
+			return false
+		}
+	}
+	for _, f := range im.coll.Fields {
+		if f.Type() == core.FieldTypeFile || f.Type() == core.FieldTypePassword {
+			return false
+		}
+	}
+	return true
+}
+
+// loadUniques reads the stored values of the object's unique fields once.
+func (im *importer) loadUniques() error {
+	im.bulk.uniques = map[string]map[string]struct{}{}
+	for _, f := range im.obj.Fields {
+		if !f.Unique || f.Name == im.opts.Key {
+			continue // the key is matched through im.keys
+		}
+		set := map[string]struct{}{}
+		rows, err := im.s.app.DB().Select(f.Name).From(im.coll.Name).Rows()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var v any
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return err
+			}
+			if k := keyString(v); k != "" {
+				set[k] = struct{}{}
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		im.bulk.uniques[f.Name] = set
+	}
+	return nil
+}
+
+// bulkCreate prepares rec (not saved) as a Save would and queues it for the chunk's write.
+// resolved are the relation fields whose ids the import resolved.
+func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[string]bool, n int) []*Error {
+	ev := &core.RecordEvent{App: tx, Context: im.ctx, Type: core.ModelEventTypeCreate}
+	ev.Record = rec
+	var verrs validation.Errors
+	generatedID := rec.Id == ""
+	err := tx.OnRecordCreate().Trigger(ev, func(e *core.RecordEvent) error {
+		verrs = validateNew(e, resolved, generatedID)
+		return nil
+	})
+	if err != nil {
+		return im.saveErrors(n, err)
+	}
+	if len(verrs) > 0 {
+		return im.saveErrors(n, verrs)
+	}
+	for name, set := range im.bulk.uniques {
+		if k := keyString(rec.GetRaw(name)); k != "" {
+			if _, dup := set[k]; dup {
+				return []*Error{im.cellErr(n, im.columnOf(name), fmt.Sprintf("Value must be unique: a record with %s %q exists", name, k))}
+			}
+		}
+	}
+	if rec.Id == "" {
+		rec.Id = core.GenerateDefaultRandomId()
+	}
+	now := types.NowDateTime() // what the autodate fields' execute interceptor sets
+	for _, f := range rec.Collection().Fields {
+		if af, ok := f.(*core.AutodateField); ok && af.OnCreate {
+			rec.SetRaw(af.Name, now)
+		}
+	}
+	for name, set := range im.bulk.uniques {
+		if k := keyString(rec.GetRaw(name)); k != "" {
+			set[k] = struct{}{}
+		}
+	}
+	im.bulk.pending = append(im.bulk.pending, rec)
+	im.bulk.ids[rec.Id] = true
+	return nil
+}
+
+// validateNew runs PocketBase's field validators on a new record, as onRecordValidate does,
+// without the existence query of the relations the import resolved (their min, max and
+// required checks still run) and the pattern check of an id PocketBase generated.
+func validateNew(e *core.RecordEvent, resolved map[string]bool, generatedID bool) validation.Errors {
+	errs := validation.Errors{}
+	for _, f := range e.Record.Collection().Fields {
+		var err error
+		if rf, ok := f.(*core.RelationField); ok && resolved[rf.Name] {
+			err = relationCounts(rf, e.Record)
+		} else if tf, ok := f.(*core.TextField); ok && tf.PrimaryKey && generatedID {
+			continue // PocketBase's generator made it from the field's own pattern
+		} else {
+			err = f.ValidateValue(e.Context, e.App, e.Record)
+		}
+		if err != nil {
+			errs[f.GetName()] = err
+		}
+	}
+	return errs
+}
+
+// relationCounts is RelationField.ValidateValue without the query of the related records.
+func relationCounts(f *core.RelationField, r *core.Record) error {
+	ids := r.GetStringSlice(f.Name)
+	if len(ids) == 0 {
+		if f.Required {
+			return validation.ErrRequired
+		}
+		return nil
+	}
+	if f.MinSelect > 0 && len(ids) < f.MinSelect {
+		return validation.NewError("validation_not_enough_values", "Select at least {{.minSelect}}").
+			SetParams(map[string]any{"minSelect": f.MinSelect})
+	}
+	if maxSelect := max(f.MaxSelect, 1); len(ids) > maxSelect {
+		return validation.NewError("validation_too_many_values", "Select no more than {{.maxSelect}}").
+			SetParams(map[string]any{"maxSelect": maxSelect})
+	}
+	return nil
+}
+
+func (im *importer) columnOf(field string) *column {
+	for _, c := range im.cols {
+		if c.field.Name == field && !c.currency {
+			return c
+		}
+	}
+	return nil
+}
+
+// flushBulk writes the pending records (multi-row inserts) and their audit entries.
+func (im *importer) flushBulk(tx core.App) error {
+	if im.bulk == nil || len(im.bulk.pending) == 0 {
+		return nil
+	}
+	recs := im.bulk.pending
+	im.bulk.pending = im.bulk.pending[:0]
+	clear(im.bulk.ids)
+	var cols []string
+	rows := make([]map[string]any, len(recs))
+	for i, r := range recs {
+		data, err := r.DBExport(tx)
+		if err != nil {
+			return fmt.Errorf("export %s %s: %w", im.coll.Name, r.Id, err)
+		}
+		data["id"] = r.Id
+		rows[i] = data
+		if cols == nil {
+			for k := range data {
+				cols = append(cols, k)
+			}
+		}
+	}
+	per := max(1, maxParams/len(cols))
+	for start := 0; start < len(rows); start += per {
+		part := rows[start:min(start+per, len(rows))]
+		var sb strings.Builder
+		sb.WriteString("INSERT INTO {{" + im.coll.Name + "}} ([[" + strings.Join(cols, "]], [[") + "]]) VALUES ")
+		params := make(dbx.Params, len(part)*len(cols))
+		for i, row := range part {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(")
+			for j, c := range cols {
+				if j > 0 {
+					sb.WriteString(", ")
+				}
+				name := fmt.Sprintf("r%d_%d", i, j)
+				sb.WriteString("{:" + name + "}")
+				params[name] = row[c]
+			}
+			sb.WriteString(")")
+		}
+		if _, err := tx.DB().NewQuery(sb.String()).Bind(params).Execute(); err != nil {
+			return fmt.Errorf("write %d %s records: %w", len(part), im.coll.Name, err)
+		}
+	}
+	actor, ok := audit.ActorFrom(im.ctx)
+	if !ok {
+		actor = audit.Actor{Kind: audit.KindSystem}
+	}
+	items := make([]audit.Item, len(recs))
+	for i, r := range recs {
+		r.MarkAsNotNew()
+		items[i] = audit.Item{Object: im.coll.Name, Record: r.Id, Action: audit.ActionCreate, Changes: audit.Snapshot(r, audit.ActionCreate)}
+	}
+	return audit.AppendMany(tx, time.Now(), actor, items)
+}
