@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/security"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -90,48 +88,29 @@ func AppendMany(tx core.App, at time.Time, actor Actor, items []Item) error {
 	}
 	cur := head{seq: last.Seq, hash: last.Hash}
 	when := at.UTC().Format(timeFormat)
-	const per = 28 // rows per statement: the driver's binding costs the square of the parameters
 	cols := []string{"id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action", "changes", "changes_hash", "erased", "prev_hash", "hash"}
-	for start := 0; start < len(items); start += per {
-		part := items[start:min(start+per, len(items))]
-		var sb strings.Builder
-		sb.WriteString("INSERT INTO {{" + Collection + "}} (" + strings.Join(cols, ", ") + ") VALUES ")
-		params := dbx.Params{}
-		for i, it := range part {
-			changes := it.Changes
-			if changes == nil {
-				changes = map[string]Change{}
-			}
-			b, err := json.Marshal(changes)
-			if err != nil {
-				return fmt.Errorf("audit: encode the changes of %s %s: %w", it.Object, it.Record, err)
-			}
-			e := &Entry{
-				ID: security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789"),
-				At: when, ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
-				Object: it.Object, Record: it.Record, Action: it.Action, ChangesJSON: string(b), ChangesHash: digest(b),
-				Seq: cur.seq + 1, PrevHash: cur.hash,
-			}
-			e.Hash = chainHash(e)
-			cur = head{seq: e.Seq, hash: e.Hash}
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			vals := []any{e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action, e.ChangesJSON, e.ChangesHash, false, e.PrevHash, e.Hash}
-			sb.WriteString("(")
-			for j, v := range vals {
-				if j > 0 {
-					sb.WriteString(", ")
-				}
-				name := fmt.Sprintf("a%d_%d", i, j)
-				sb.WriteString("{:" + name + "}")
-				params[name] = v
-			}
-			sb.WriteString(")")
+	rows := make([][]any, 0, len(items))
+	for _, it := range items {
+		changes := it.Changes
+		if changes == nil {
+			changes = map[string]Change{}
 		}
-		if _, err := tx.DB().NewQuery(sb.String()).Bind(params).Execute(); err != nil {
-			return fmt.Errorf("audit: append %d entries: %w", len(part), err)
+		b, err := json.Marshal(changes)
+		if err != nil {
+			return fmt.Errorf("audit: encode the changes of %s %s: %w", it.Object, it.Record, err)
 		}
+		e := &Entry{
+			ID: security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789"),
+			At: when, ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
+			Object: it.Object, Record: it.Record, Action: it.Action, ChangesJSON: string(b), ChangesHash: digest(b),
+			Seq: cur.seq + 1, PrevHash: cur.hash,
+		}
+		e.Hash = chainHash(e)
+		cur = head{seq: e.Seq, hash: e.Hash}
+		rows = append(rows, []any{e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action, e.ChangesJSON, e.ChangesHash, false, e.PrevHash, e.Hash})
+	}
+	if err := schemas.InsertMany(tx, Collection, cols, rows); err != nil {
+		return fmt.Errorf("audit: append %d entries: %w", len(items), err)
 	}
 	heads.Store(tx.DataDir(), cur)
 	return nil

@@ -2,10 +2,8 @@ package transfer
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -35,12 +33,6 @@ type bulk struct {
 	ids     map[string]bool                // ids of pending records
 	uniques map[string]map[string]struct{} // unique field -> stored and imported values
 }
-
-// maxParams bounds the parameters of one multi-row statement: the SQLite driver matches each
-// bound parameter by scanning the arguments, so binding costs the square of their number
-// (7,500 parameters cost more than 500 single-row inserts); ~400 keeps it small while one
-// statement still carries tens of rows.
-const maxParams = 400
 
 // bulkFlushAt is how many pending records are written at once, within a chunk.
 const bulkFlushAt = 500
@@ -196,44 +188,26 @@ func (im *importer) flushBulk(tx core.App) error {
 	im.bulk.pending = im.bulk.pending[:0]
 	clear(im.bulk.ids)
 	var cols []string
-	rows := make([]map[string]any, len(recs))
+	rows := make([][]any, len(recs))
 	for i, r := range recs {
 		data, err := r.DBExport(tx)
 		if err != nil {
 			return fmt.Errorf("export %s %s: %w", im.coll.Name, r.Id, err)
 		}
 		data["id"] = r.Id
-		rows[i] = data
 		if cols == nil {
 			for k := range data {
 				cols = append(cols, k)
 			}
 		}
+		row := make([]any, len(cols))
+		for j, c := range cols {
+			row[j] = data[c]
+		}
+		rows[i] = row
 	}
-	per := max(1, maxParams/len(cols))
-	for start := 0; start < len(rows); start += per {
-		part := rows[start:min(start+per, len(rows))]
-		var sb strings.Builder
-		sb.WriteString("INSERT INTO {{" + im.coll.Name + "}} ([[" + strings.Join(cols, "]], [[") + "]]) VALUES ")
-		params := make(dbx.Params, len(part)*len(cols))
-		for i, row := range part {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(")
-			for j, c := range cols {
-				if j > 0 {
-					sb.WriteString(", ")
-				}
-				name := fmt.Sprintf("r%d_%d", i, j)
-				sb.WriteString("{:" + name + "}")
-				params[name] = row[c]
-			}
-			sb.WriteString(")")
-		}
-		if _, err := tx.DB().NewQuery(sb.String()).Bind(params).Execute(); err != nil {
-			return fmt.Errorf("write %d %s records: %w", len(part), im.coll.Name, err)
-		}
+	if err := schemas.InsertMany(tx, im.coll.Name, cols, rows); err != nil {
+		return err
 	}
 	actor, ok := audit.ActorFrom(im.ctx)
 	if !ok {

@@ -782,35 +782,21 @@ func (im *importer) change(_ core.App, rec *core.Record, action string, before m
 // changeColumns are the columns of relata_import_changes written by flushChanges.
 var changeColumns = []string{"id", "batch", "seq", "object", "record", "action", "before", "stamp"}
 
-// flushChanges writes the chunk's changes in multi-row inserts (maxParams per statement).
+// flushChanges writes the chunk's changes in multi-row inserts.
 func (im *importer) flushChanges(tx core.App) error {
-	for len(im.chunkChanges) > 0 {
-		n := min(len(im.chunkChanges), maxParams/len(changeColumns))
-		part := im.chunkChanges[:n]
-		im.chunkChanges = im.chunkChanges[n:]
-		var sb strings.Builder
-		sb.WriteString("INSERT INTO {{" + ChangesCollection + "}} ([[" + strings.Join(changeColumns, "]], [[") + "]]) VALUES ")
-		params := dbx.Params{}
-		for i, p := range part {
-			im.seq++
-			p["seq"] = im.seq
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(")
-			for j, c := range changeColumns {
-				if j > 0 {
-					sb.WriteString(", ")
-				}
-				name := fmt.Sprintf("c%d_%d", i, j)
-				sb.WriteString("{:" + name + "}")
-				params[name] = p[c]
-			}
-			sb.WriteString(")")
+	rows := make([][]any, len(im.chunkChanges))
+	for i, p := range im.chunkChanges {
+		im.seq++
+		p["seq"] = im.seq
+		row := make([]any, len(changeColumns))
+		for j, c := range changeColumns {
+			row[j] = p[c]
 		}
-		if _, err := tx.DB().NewQuery(sb.String()).Bind(params).Execute(); err != nil {
-			return fmt.Errorf("record the import's changes: %w", err)
-		}
+		rows[i] = row
+	}
+	im.chunkChanges = im.chunkChanges[:0]
+	if err := schemas.InsertMany(tx, ChangesCollection, changeColumns, rows); err != nil {
+		return fmt.Errorf("record the import's changes: %w", err)
 	}
 	return nil
 }
