@@ -9,6 +9,7 @@ import {
 } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Modal, toast } from './ui.js';
 import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOptions } from './fields.js';
+import { ImportWizard, exportList } from './importer.js';
 
 const perPage = 50;
 const defaultSort = '-@rowid'; // newest first, on the primary key
@@ -155,6 +156,10 @@ export function List({ object, viewId }) {
         onInput=${debounce((e) => update({ search: e.target.value }), 250)} />
       <${FilterAdder} object=${o} onAdd=${(c) => update({ filters: [...view.filters, c] })} />
       <button onClick=${() => setDialog('columns')}>Columns</button>
+      <button id="import-open" onClick=${() => setDialog('import')}>Import</button>
+      <button id="export-csv" title="Download this list as you see it (filter, sort, columns)"
+        onClick=${() => exportList(o, { filter, sort: sortParam, columns: view.columns, format: 'csv' })}>Export CSV</button>
+      <button id="export-xlsx" onClick=${() => exportList(o, { filter, sort: sortParam, columns: view.columns, format: 'xlsx' })}>XLSX</button>
       ${selected.length ? html`<button class="danger" data-testid="delete-selected" onClick=${() => setDialog('delete-records')}>Delete ${selected.length} selected</button>` : null}
       ${ownerField && isManager() ? html`<button data-testid="unassigned-view" class=${unassigned ? 'active' : ''} aria-pressed=${unassigned}
         title="Records nobody owns" onClick=${() => update({ filters: unassigned
@@ -189,6 +194,7 @@ export function List({ object, viewId }) {
           : view.columns.filter((x) => x !== f.name) })} /> ${fieldLabel(f)}</label>`)}</div>
     </${Modal}>` : null}
     ${dialog === 'new' ? html`<${NewRecord} object=${o} onClose=${() => setDialog(null)} />` : null}
+    ${dialog === 'import' ? html`<${ImportWizard} object=${o} onClose=${() => setDialog(null)} onDone=${load} />` : null}
     ${dialog === 'save' ? html`<${SaveView} current=${current} onSave=${saveView} onClose=${() => setDialog(null)} />` : null}
     ${dialog === 'delete-records' ? html`<${ConfirmDelete} object=${o} ids=${selected} onClose=${() => setDialog(null)}
       onDone=${(left) => { setSelected(left); setDialog(null); load(); }} />` : null}

@@ -65,6 +65,17 @@ type ImportOptions struct {
 	BatchSize int
 	// FailedRowsLimit bounds how many failed rows are kept with their cells. Default: 10000.
 	FailedRowsLimit int
+	// Limit stops after this many data rows (0: all): the wizard's preview dry-runs the first rows.
+	Limit int
+	// Context cancels the import between chunks: the chunks committed stay (the batch is
+	// marked "cancelled" and can be undone). Default: never cancelled.
+	Context context.Context
+	// Progress is called after each committed chunk with the counts so far and the number of
+	// data rows read.
+	Progress func(res *Result, rows int)
+	// Batch, when set, is the batch record to fill (created by the caller, e.g. a job that
+	// answers with its id before the import starts).
+	Batch *core.Record
 }
 
 // FailedRow is a row that was not imported, with its cells and the reasons.
@@ -262,14 +273,19 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			return nil, err
 		}
 	}
-	eof := false
+	eof, read := false, 0
 	chunk := func(tx core.App) error {
 		for i := 0; i < opts.BatchSize || opts.DryRun; i++ {
+			if opts.Limit > 0 && read >= opts.Limit {
+				eof = true
+				return nil
+			}
 			cells, n, err := next()
 			if errors.Is(err, io.EOF) {
 				eof = true
 				return nil
 			}
+			read++
 			if err != nil {
 				if !errors.Is(err, errBadRow) {
 					return &Error{File: opts.File, Row: n, Message: err.Error()}
@@ -300,16 +316,37 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			return nil
 		})
 		if err != nil && !errors.Is(err, errDryRun) {
+			if im.batch != nil {
+				im.batch.Set("error", truncate(err.Error(), 2000))
+				_ = im.finishBatch("failed")
+			}
 			return im.res, err
+		}
+		if im.batch != nil {
+			im.batch.Set("rows", read)
+		}
+		if opts.Progress != nil {
+			opts.Progress(im.res, read)
+		}
+		if opts.Context != nil && opts.Context.Err() != nil && !eof {
+			if im.batch != nil {
+				if err := im.finishBatch("cancelled"); err != nil {
+					return im.res, err
+				}
+			}
+			return im.res, ErrCancelled
 		}
 	}
 	if !opts.DryRun {
-		if err := im.finishBatch(); err != nil {
+		if err := im.finishBatch("done"); err != nil {
 			return im.res, err
 		}
 	}
 	return im.res, nil
 }
+
+// ErrCancelled is returned by an import cancelled through its Context.
+var ErrCancelled = errors.New("import cancelled")
 
 // loadKeys reads the key of every stored record once: looking each row up in the database
 // would cost a query per row (and the unique indexes are partial, which SQLite cannot use for
@@ -806,7 +843,10 @@ func (im *importer) startBatch() error {
 	if err != nil {
 		return err
 	}
-	b := core.NewRecord(coll)
+	b := im.opts.Batch
+	if b == nil {
+		b = core.NewRecord(coll)
+	}
 	b.Set("object", im.obj.Name)
 	b.Set("file", im.opts.File)
 	b.Set("actor", "superuser")
@@ -831,11 +871,18 @@ func (im *importer) startBatch() error {
 	return nil
 }
 
-func (im *importer) finishBatch() error {
+func (im *importer) finishBatch(status string) error {
 	im.batch.Set("counts", map[string]int{"created": im.res.Created, "updated": im.res.Updated,
 		"unchanged": im.res.Unchanged, "failed": im.res.Failed, "related": im.res.Related})
-	im.batch.Set("status", "done")
+	im.batch.Set("status", status)
 	return im.s.app.Save(im.batch)
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
@@ -28,9 +29,10 @@ type Config struct {
 
 // Service imports and exports the records of a PocketBase app.
 type Service struct {
-	app core.App
-	reg registry
-	cfg Config
+	app  core.App
+	reg  registry
+	cfg  Config
+	jobs sync.Map // batch id -> *job (the wizard's imports)
 }
 
 // Register adds import and export to app: its routes when the server starts and, if rootCmd
