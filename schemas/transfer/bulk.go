@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -21,7 +22,9 @@ import (
 //     e-mail normalisation and rich text sanitiser, and any other) run on every record;
 //   - every field is validated by PocketBase's own validators, except the existence query of
 //     relations whose ids the import itself resolved (lookup or created record); the unique
-//     fields are checked against the stored and already imported values;
+//     fields are checked against the rows queued (at once) and the stored records (one query
+//     per field and write, before it: a clash fails that row only). Nothing grows with the
+//     file: memory stays flat however many rows it has;
 //   - the audit entry of each record is the one the audit hook writes ([audit.Snapshot]),
 //     appended in order with [audit.AppendMany], attributed to the import batch.
 //
@@ -29,9 +32,16 @@ import (
 // (--workflows saves each row, so each triggers once), no stage field (stage history) and
 // not an activity (last touched). Other rows (updates, those objects) are saved one by one.
 type bulk struct {
-	pending []*core.Record
+	pending []pendingRec
 	ids     map[string]bool                // ids of pending records
-	uniques map[string]map[string]struct{} // unique field -> stored and imported values
+	uniques map[string]map[string]struct{} // unique field -> values of the pending records
+}
+
+// pendingRec is a new record waiting for its chunk's write, with its row.
+type pendingRec struct {
+	rec   *core.Record
+	n     int
+	cells []string
 }
 
 // bulkFlushAt is how many pending records are written at once, within a chunk.
@@ -55,40 +65,19 @@ func (im *importer) useBulk() bool {
 	return true
 }
 
-// loadUniques reads the stored values of the object's unique fields once.
-func (im *importer) loadUniques() error {
+// initUniques lists the object's unique fields (the key aside: rows match it through im.keys).
+func (im *importer) initUniques() {
 	im.bulk.uniques = map[string]map[string]struct{}{}
 	for _, f := range im.obj.Fields {
-		if !f.Unique || f.Name == im.opts.Key {
-			continue // the key is matched through im.keys
+		if f.Unique && f.Name != im.opts.Key {
+			im.bulk.uniques[f.Name] = map[string]struct{}{}
 		}
-		set := map[string]struct{}{}
-		rows, err := im.s.app.DB().Select(f.Name).From(im.coll.Name).Rows()
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var v any
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return err
-			}
-			if k := keyString(v); k != "" {
-				set[k] = struct{}{}
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		im.bulk.uniques[f.Name] = set
 	}
-	return nil
 }
 
 // bulkCreate prepares rec (not saved) as a Save would and queues it for the chunk's write.
 // resolved are the relation fields whose ids the import resolved.
-func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[string]bool, n int) []*Error {
+func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[string]bool, n int, cells []string) []*Error {
 	ev := &core.RecordEvent{App: tx, Context: im.ctx, Type: core.ModelEventTypeCreate}
 	ev.Record = rec
 	var verrs validation.Errors
@@ -106,7 +95,7 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 	for name, set := range im.bulk.uniques {
 		if k := keyString(rec.GetRaw(name)); k != "" {
 			if _, dup := set[k]; dup {
-				return []*Error{im.cellErr(n, im.columnOf(name), fmt.Sprintf("Value must be unique: a record with %s %q exists", name, k))}
+				return []*Error{im.uniqueErr(n, name, k)}
 			}
 		}
 	}
@@ -124,7 +113,7 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 			set[k] = struct{}{}
 		}
 	}
-	im.bulk.pending = append(im.bulk.pending, rec)
+	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells})
 	im.bulk.ids[rec.Id] = true
 	return nil
 }
@@ -184,9 +173,22 @@ func (im *importer) flushBulk(tx core.App) error {
 	if im.bulk == nil || len(im.bulk.pending) == 0 {
 		return nil
 	}
-	recs := im.bulk.pending
+	pend, err := im.dropStoredClashes(tx, im.bulk.pending)
+	if err != nil {
+		return err
+	}
+	recs := make([]*core.Record, len(pend))
+	for i, p := range pend {
+		recs[i] = p.rec
+	}
 	im.bulk.pending = im.bulk.pending[:0]
 	clear(im.bulk.ids)
+	for _, set := range im.bulk.uniques {
+		clear(set)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
 	var cols []string
 	rows := make([][]any, len(recs))
 	for i, r := range recs {
@@ -219,4 +221,67 @@ func (im *importer) flushBulk(tx core.App) error {
 		items[i] = audit.Item{Object: im.coll.Name, Record: r.Id, Action: audit.ActionCreate, Changes: audit.Snapshot(r, audit.ActionCreate)}
 	}
 	return audit.AppendMany(tx, time.Now(), actor, items)
+}
+
+func (im *importer) uniqueErr(n int, field, value string) *Error {
+	return im.cellErr(n, im.columnOf(field), fmt.Sprintf("Value must be unique: a record with %s %q exists", field, value))
+}
+
+// dropStoredClashes fails the pending rows whose unique values a stored record holds (one
+// query per unique field and 100 values) and returns the others.
+func (im *importer) dropStoredClashes(tx core.App, pend []pendingRec) ([]pendingRec, error) {
+	bad := map[string]*Error{} // record id -> its row's error
+	for name := range im.bulk.uniques {
+		byValue := map[string]pendingRec{}
+		for _, p := range pend {
+			if k := keyString(p.rec.GetRaw(name)); k != "" {
+				byValue[k] = p
+			}
+		}
+		values := make([]any, 0, len(byValue))
+		for k := range byValue {
+			values = append(values, k)
+		}
+		for start := 0; start < len(values); start += 100 {
+			part := values[start:min(start+100, len(values))]
+			var found []string
+			// "!= ''" lets SQLite use the field's partial unique index.
+			err := tx.DB().Select(name).From(im.coll.Name).
+				Where(dbx.And(dbx.In(name, part...), dbx.NewExp("[["+name+"]] != ''"))).Column(&found)
+			if err != nil {
+				return nil, fmt.Errorf("check the unique %s values: %w", name, err)
+			}
+			for _, k := range found {
+				if p, ok := byValue[k]; ok && bad[p.rec.Id] == nil {
+					bad[p.rec.Id] = im.uniqueErr(p.n, name, k)
+				}
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return pend, nil
+	}
+	keep := pend[:0:0]
+	for _, p := range pend {
+		e := bad[p.rec.Id]
+		if e == nil {
+			keep = append(keep, p)
+			continue
+		}
+		im.res.Created--
+		im.fail(p.n, p.cells, []*Error{e})
+		if im.keys != nil {
+			if k := keyString(p.rec.Get(im.opts.Key)); im.keys[k] == p.rec.Id {
+				delete(im.keys, k)
+			}
+		}
+	}
+	changes := im.chunkChanges[:0]
+	for _, c := range im.chunkChanges {
+		if id, _ := c["record"].(string); bad[id] == nil {
+			changes = append(changes, c)
+		}
+	}
+	im.chunkChanges = changes
+	return keep, nil
 }

@@ -137,8 +137,9 @@ type importer struct {
 	ctx                      context.Context
 	// bulk queues new records for multi-row writes (nil: every row is saved); sp says the
 	// current row opened its savepoint (before its first write).
-	bulk *bulk
-	sp   bool
+	bulk  *bulk
+	sp    bool
+	cells []string // the current row's
 }
 
 // Import reads r and imports its rows into opts.Object. It returns an error only when the
@@ -221,9 +222,7 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 	}
 	if im.useBulk() {
 		im.bulk = &bulk{ids: map[string]bool{}}
-		if err := im.loadUniques(); err != nil {
-			return nil, err
-		}
+		im.initUniques()
 	}
 	// Detect how each column writes dates and numbers from its first rows.
 	type row struct {
@@ -411,7 +410,7 @@ func (im *importer) fail(n int, cells []string, errs []*Error) {
 // a failed row leaves nothing behind; a row that only queues a new record (bulk) needs none.
 func (im *importer) row(tx core.App, cells []string, n int) error {
 	im.rowChanges = im.rowChanges[:0]
-	im.sp = false
+	im.sp, im.cells = false, cells
 	mark := 0
 	if im.bulk != nil {
 		mark = len(im.bulk.pending)
@@ -424,8 +423,8 @@ func (im *importer) row(tx core.App, cells []string, n int) error {
 			}
 		}
 		if im.bulk != nil && len(im.bulk.pending) > mark {
-			for _, r := range im.bulk.pending[mark:] {
-				delete(im.bulk.ids, r.Id)
+			for _, p := range im.bulk.pending[mark:] {
+				delete(im.bulk.ids, p.rec.Id)
 			}
 			im.bulk.pending = im.bulk.pending[:mark]
 		}
@@ -680,7 +679,7 @@ func (im *importer) create(tx core.App, vals map[string]any, n int) (string, []*
 				resolved[k] = true
 			}
 		}
-		if errs := im.bulkCreate(tx, rec, resolved, n); len(errs) > 0 {
+		if errs := im.bulkCreate(tx, rec, resolved, n, im.cells); len(errs) > 0 {
 			return "", errs
 		}
 	} else {

@@ -61,7 +61,7 @@ func TestImportPreview(t *testing.T) {
 }
 
 type jobView struct {
-	Batch, Status, Error                                string
+	Batch, Status, Error                             string
 	Total, Rows, Created, Updated, Unchanged, Failed int
 }
 
