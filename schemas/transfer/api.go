@@ -51,6 +51,12 @@ func (s *Service) handleExport(e *core.RequestEvent) error {
 	if err != nil {
 		return e.BadRequestError("Cannot export: "+err.Error(), nil)
 	}
+	// A query that fails must be a 400, not an empty file after a 200.
+	var probe []string
+	if err := x.q.Select(x.coll.Name+".id").Limit(1).Column(&probe); err != nil {
+		return e.BadRequestError("Cannot export: "+err.Error(), nil)
+	}
+	x.q.Limit(-1)
 	name := opts.Object + "." + x.opts.Format
 	if x.opts.Format == FormatXLSX {
 		e.Response.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
