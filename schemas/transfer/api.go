@@ -53,7 +53,7 @@ func (s *Service) handleExport(e *core.RequestEvent) error {
 	}
 	// A query that fails must be a 400, not an empty file after a 200.
 	var probe []string
-	if err := x.q.Select(x.coll.Name+".id").Limit(1).Column(&probe); err != nil {
+	if err := x.q.Select(x.coll.Name + ".id").Limit(1).Column(&probe); err != nil {
 		return e.BadRequestError("Cannot export: "+err.Error(), nil)
 	}
 	x.q.Limit(-1)
