@@ -239,8 +239,9 @@ func (s *Service) handleStartJob(e *core.RequestEvent) error {
 	s.jobs.Store(b.Id, j)
 	opts.Batch, opts.Context = b, ctx
 	opts.Progress = func(res *Result, rows int) {
+		counts := &Result{Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, Failed: res.Failed, Related: res.Related}
 		j.mu.Lock()
-		j.res, j.rows = res, rows
+		j.res, j.rows = counts, rows // a copy: the import goes on changing res
 		j.mu.Unlock()
 		b.Set("counts", map[string]int{"created": res.Created, "updated": res.Updated,
 			"unchanged": res.Unchanged, "failed": res.Failed, "related": res.Related})
