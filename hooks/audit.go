@@ -90,53 +90,31 @@ var skipped = map[string]bool{schemas.FieldLastTouched: true, schemas.FieldUpdat
 // a deleted one, and the old and new value of each field an update changed. Passwords and
 // hidden fields are marked changed without their values.
 func diff(r *core.Record, action string) map[string]audit.Change {
-	out := map[string]audit.Change{}
-	var old *core.Record
-	if action == audit.ActionUpdate {
-		old = r.Original()
+	if action != audit.ActionUpdate {
+		return audit.Snapshot(r, action)
 	}
+	out := map[string]audit.Change{}
+	old := r.Original()
 	for _, f := range r.Collection().Fields {
 		name := f.GetName()
 		if name == core.FieldNameId || skipped[name] || f.Type() == core.FieldTypeAutodate {
 			continue
 		}
-		redact := f.GetHidden() || f.Type() == core.FieldTypePassword
-		switch action {
-		case audit.ActionCreate, audit.ActionDelete:
-			v := r.Get(name)
-			if blank(v) {
-				continue
-			}
-			switch {
-			case redact:
-				out[name] = audit.Change{Redacted: true}
-			case action == audit.ActionCreate:
-				out[name] = audit.Change{New: v}
-			default:
-				out[name] = audit.Change{Old: v}
-			}
-		case audit.ActionUpdate:
-			before, after := old.Get(name), r.Get(name)
-			if same(before, after) {
-				continue
-			}
-			if redact {
-				out[name] = audit.Change{Redacted: true}
-			} else {
-				out[name] = audit.Change{Old: before, New: after}
-			}
+		before, after := old.Get(name), r.Get(name)
+		if same(before, after) {
+			continue
+		}
+		if f.GetHidden() || f.Type() == core.FieldTypePassword {
+			out[name] = audit.Change{Redacted: true}
+		} else {
+			out[name] = audit.Change{Old: before, New: after}
 		}
 	}
 	return out
 }
 
 // blank reports whether v holds no value: empty strings and lists, a zero date.
-func blank(v any) bool {
-	if dt, ok := v.(types.DateTime); ok {
-		return dt.IsZero()
-	}
-	return isEmpty(v)
-}
+func blank(v any) bool { return audit.Blank(v) }
 
 // same compares two field values by their JSON form (dates, JSON fields, slices), comparing
 // the usual types directly: the audit compares every field of every update.

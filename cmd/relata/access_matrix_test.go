@@ -521,6 +521,14 @@ func (e *matrixEnv) routes() []route {
 		{method: "GET", pattern: "/api/relata/export/{object}", path: "/api/relata/export/contacts?format=csv&fields=full_name,email,phone", allowed: users},
 		// A body that is no spreadsheet: refused for everyone (imports are tested in schemas/transfer).
 		{method: "POST", pattern: "/api/relata/import/{object}", path: "/api/relata/import/deals", body: map[string]any{}, allowed: nil},
+		// The import wizard: no spreadsheet, refused for everyone; a job that is not the
+		// caller's (or does not exist) is a 404 for everyone (TestImportJobs in schemas/transfer
+		// runs real jobs, and checks another user cannot see or cancel one).
+		{method: "POST", pattern: "/api/relata/import/{object}/preview", path: "/api/relata/import/deals/preview", body: map[string]any{}, allowed: nil},
+		{method: "POST", pattern: "/api/relata/import/{object}/start", path: "/api/relata/import/deals/start", body: map[string]any{}, allowed: nil},
+		{method: "GET", pattern: "/api/relata/import-jobs/{batch}", path: "/api/relata/import-jobs/not-a-batch", allowed: nil},
+		{method: "POST", pattern: "/api/relata/import-jobs/{batch}/cancel", path: "/api/relata/import-jobs/not-a-batch/cancel", allowed: nil},
+		{method: "GET", pattern: "/api/relata/import-jobs/{batch}/failed", path: "/api/relata/import-jobs/not-a-batch/failed", allowed: nil},
 		{method: "GET", pattern: "/api/relata/audit", path: "/api/relata/audit?object=deals", allowed: []actor{admin}},
 		{method: "GET", pattern: "/api/relata/audit/{object}/{id}", path: "/api/relata/audit/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
 		// The trash lists, for each caller, only what they could see (TestTrashAcrossTeams);

@@ -13,6 +13,7 @@ import { hasScore, useScores, ScoreBadge, scoreLabel } from './score.js';
 import { BulkDialog } from './bulk.js';
 import { useDuplicateCheck, DuplicateWarning } from './duplicates.js';
 import { AddToSegment } from './segments.js';
+import { ImportWizard, exportList } from './importer.js';
 
 const perPage = 50;
 const defaultSort = '-@rowid'; // newest first, on the primary key
@@ -171,6 +172,10 @@ export function List({ object, viewId }) {
       <button onClick=${() => setDialog('columns')}>Columns</button>
       <button data-testid="bulk-edit" title="Change the selected records, or all matching ones, in one job" onClick=${() => setDialog('bulk')}>${selected.length ? `Bulk edit ${selected.length} selected` : 'Bulk edit…'}</button>
       ${selected.length && object === 'contacts' && isManager() ? html`<${AddToSegment} ids=${selected} onDone=${() => setSelected([])} />` : null}
+      <button id="import-open" onClick=${() => setDialog('import')}>Import</button>
+      <button id="export-csv" title="Download this list as you see it (filter, sort, columns)"
+        onClick=${() => exportList(o, { filter, sort: sortParam, columns: view.columns, format: 'csv' })}>Export CSV</button>
+      <button id="export-xlsx" onClick=${() => exportList(o, { filter, sort: sortParam, columns: view.columns, format: 'xlsx' })}>XLSX</button>
       ${selected.length ? html`<button class="danger" data-testid="delete-selected" onClick=${() => setDialog('delete-records')}>Delete ${selected.length} selected</button>` : null}
       ${ownerField && isManager() ? html`<button data-testid="unassigned-view" class=${unassigned ? 'active' : ''} aria-pressed=${unassigned}
         title="Records nobody owns" onClick=${() => update({ filters: unassigned
@@ -207,6 +212,7 @@ export function List({ object, viewId }) {
           : view.columns.filter((x) => x !== f.name) })} /> ${fieldLabel(f)}</label>`)}</div>
     </${Modal}>` : null}
     ${dialog === 'new' ? html`<${NewRecord} object=${o} onClose=${() => setDialog(null)} />` : null}
+    ${dialog === 'import' ? html`<${ImportWizard} object=${o} onClose=${() => setDialog(null)} onDone=${load} />` : null}
     ${dialog === 'save' ? html`<${SaveView} current=${current} onSave=${saveView} onClose=${() => setDialog(null)} />` : null}
     ${dialog === 'delete-records' ? html`<${ConfirmDelete} object=${o} ids=${selected} onClose=${() => setDialog(null)}
       onDone=${(left) => { setSelected(left); setDialog(null); load(); }} />` : null}

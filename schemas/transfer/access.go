@@ -99,6 +99,10 @@ func listQuery(app core.App, coll *core.Collection, info *core.RequestInfo, filt
 		if s.Name == "" {
 			continue
 		}
+		if s.Name == "@rowid" { // the web app's "newest first"; qualified, as the rules may join
+			q.AndOrderBy("[[" + coll.Name + "._rowid_]] " + s.Direction)
+			continue
+		}
 		expr, err := s.BuildExpr(resolver)
 		if err != nil {
 			return nil, fmt.Errorf("sort %q: %w", sort, err)

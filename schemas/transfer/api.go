@@ -1,12 +1,9 @@
 package transfer
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 
 	"github.com/pocketbase/pocketbase/apis"
@@ -22,6 +19,7 @@ func (s *Service) routes(e *core.ServeEvent) {
 	g := e.Router.Group("/api/relata")
 	g.GET("/export/{object}", s.handleExport).Bind(apis.RequireAuth())
 	g.POST("/import/{object}", s.handleImport).Bind(apis.RequireAuth(), apis.BodyLimit(maxUpload))
+	s.jobRoutes(g)
 }
 
 // actor returns the CRM user of a request, or nil for a superuser.
@@ -53,6 +51,12 @@ func (s *Service) handleExport(e *core.RequestEvent) error {
 	if err != nil {
 		return e.BadRequestError("Cannot export: "+err.Error(), nil)
 	}
+	// A query that fails must be a 400, not an empty file after a 200.
+	var probe []string
+	if err := x.q.Select(x.coll.Name + ".id").Limit(1).Column(&probe); err != nil {
+		return e.BadRequestError("Cannot export: "+err.Error(), nil)
+	}
+	x.q.Limit(-1)
 	name := opts.Object + "." + x.opts.Format
 	if x.opts.Format == FormatXLSX {
 		e.Response.Header().Set("Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -70,52 +74,20 @@ func (s *Service) handleExport(e *core.RequestEvent) error {
 // "createMissing", "workflows", "dateOrder", "decimal". It answers the summary with the
 // per-row errors, or with ?failed=csv the failed rows as CSV with a Reason column.
 func (s *Service) handleImport(e *core.RequestEvent) error {
-	as, err := actor(e)
+	file, opts, err := importRequest(e)
 	if err != nil {
-		return e.ForbiddenError("Only CRM users can import records.", nil)
-	}
-	file, hdr, err := e.Request.FormFile("file")
-	if err != nil {
-		return e.BadRequestError("Send the spreadsheet as the multipart field \"file\".", nil)
+		return err
 	}
 	defer file.Close()
-	form := e.Request.FormValue
-	opts := ImportOptions{
-		Object: e.Request.PathValue("object"), File: filepath.Base(hdr.Filename), Key: form("key"), Mode: form("mode"),
-		DryRun: form("dryRun") == "true", Workflows: form("workflows") == "true", CreateMissing: form("createMissing") == "true",
-		DateOrder: form("dateOrder"), Decimal: form("decimal"), Read: ReadOptions{Sheet: form("sheet")}, As: as,
-	}
-	if m := form("mapping"); m != "" {
-		if err := json.Unmarshal([]byte(m), &opts.Map); err != nil {
-			return e.BadRequestError("mapping: must be a JSON object of column heading to field name: "+err.Error(), nil)
-		}
-	}
 	res, err := s.Import(file, opts)
-	if errors.Is(err, errForbidden) {
-		return e.ForbiddenError("You may not import into "+opts.Object+".", nil)
-	}
 	if err != nil && res == nil {
-		return e.BadRequestError("Cannot import: "+err.Error(), nil)
+		return importError(e, opts, err)
 	}
 	if err != nil {
 		return e.InternalServerError("The import stopped: "+err.Error(), nil)
 	}
 	if e.Request.URL.Query().Get("failed") == "csv" {
-		e.Response.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		e.Response.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", "failed-"+opts.File+".csv"))
-		w := csv.NewWriter(e.Response)
-		_ = w.Write(append([]string{"Row"}, append(res.Header, "Reason")...))
-		for _, fr := range res.FailedRows {
-			cells := make([]string, len(res.Header))
-			for i := range cells {
-				if i < len(fr.Cells) {
-					cells[i] = Neutralize(fr.Cells[i])
-				}
-			}
-			_ = w.Write(append([]string{fmt.Sprint(fr.Row)}, append(cells, Neutralize(fr.Reason))...))
-		}
-		w.Flush()
-		return w.Error()
+		return writeFailedCSV(e, res, opts.File)
 	}
 	return e.JSON(http.StatusOK, map[string]any{
 		"batch": res.Batch, "dryRun": res.DryRun, "created": res.Created, "updated": res.Updated,

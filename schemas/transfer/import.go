@@ -65,6 +65,17 @@ type ImportOptions struct {
 	BatchSize int
 	// FailedRowsLimit bounds how many failed rows are kept with their cells. Default: 10000.
 	FailedRowsLimit int
+	// Limit stops after this many data rows (0: all): the wizard's preview dry-runs the first rows.
+	Limit int
+	// Context cancels the import between chunks: the chunks committed stay (the batch is
+	// marked "cancelled" and can be undone). Default: never cancelled.
+	Context context.Context
+	// Progress is called after each committed chunk with the counts so far and the number of
+	// data rows read.
+	Progress func(res *Result, rows int)
+	// Batch, when set, is the batch record to fill (created by the caller, e.g. a job that
+	// answers with its id before the import starts).
+	Batch *core.Record
 }
 
 // FailedRow is a row that was not imported, with its cells and the reasons.
@@ -124,6 +135,11 @@ type importer struct {
 	batch                    *core.Record
 	seq                      int
 	ctx                      context.Context
+	// bulk queues new records for multi-row writes (nil: every row is saved); sp says the
+	// current row opened its savepoint (before its first write).
+	bulk  *bulk
+	sp    bool
+	cells []string // the current row's
 }
 
 // Import reads r and imports its rows into opts.Object. It returns an error only when the
@@ -204,6 +220,10 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			return nil, err
 		}
 	}
+	if im.useBulk() {
+		im.bulk = &bulk{ids: map[string]bool{}}
+		im.initUniques()
+	}
 	// Detect how each column writes dates and numbers from its first rows.
 	type row struct {
 		cells []string
@@ -252,14 +272,19 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			return nil, err
 		}
 	}
-	eof := false
+	eof, read := false, 0
 	chunk := func(tx core.App) error {
 		for i := 0; i < opts.BatchSize || opts.DryRun; i++ {
+			if opts.Limit > 0 && read >= opts.Limit {
+				eof = true
+				return nil
+			}
 			cells, n, err := next()
 			if errors.Is(err, io.EOF) {
 				eof = true
 				return nil
 			}
+			read++
 			if err != nil {
 				if !errors.Is(err, errBadRow) {
 					return &Error{File: opts.File, Row: n, Message: err.Error()}
@@ -278,6 +303,9 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			if err := chunk(tx); err != nil {
 				return err
 			}
+			if err := im.flushBulk(tx); err != nil {
+				return err
+			}
 			if err := im.flushChanges(tx); err != nil {
 				return err
 			}
@@ -287,16 +315,37 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			return nil
 		})
 		if err != nil && !errors.Is(err, errDryRun) {
+			if im.batch != nil {
+				im.batch.Set("error", truncate(err.Error(), 2000))
+				_ = im.finishBatch("failed")
+			}
 			return im.res, err
+		}
+		if im.batch != nil {
+			im.batch.Set("rows", read)
+		}
+		if opts.Progress != nil {
+			opts.Progress(im.res, read)
+		}
+		if opts.Context != nil && opts.Context.Err() != nil && !eof {
+			if im.batch != nil {
+				if err := im.finishBatch("cancelled"); err != nil {
+					return im.res, err
+				}
+			}
+			return im.res, ErrCancelled
 		}
 	}
 	if !opts.DryRun {
-		if err := im.finishBatch(); err != nil {
+		if err := im.finishBatch("done"); err != nil {
 			return im.res, err
 		}
 	}
 	return im.res, nil
 }
+
+// ErrCancelled is returned by an import cancelled through its Context.
+var ErrCancelled = errors.New("import cancelled")
 
 // loadKeys reads the key of every stored record once: looking each row up in the database
 // would cost a query per row (and the unique indexes are partial, which SQLite cannot use for
@@ -357,16 +406,27 @@ func (im *importer) fail(n int, cells []string, errs []*Error) {
 	}
 }
 
-// row imports one row in its own savepoint, so a failed row leaves nothing behind.
+// row imports one row. A row writes in its own savepoint, opened before its first write, so
+// a failed row leaves nothing behind; a row that only queues a new record (bulk) needs none.
 func (im *importer) row(tx core.App, cells []string, n int) error {
-	if _, err := tx.DB().NewQuery("SAVEPOINT relata_import_row").Execute(); err != nil {
-		return err
-	}
 	im.rowChanges = im.rowChanges[:0]
+	im.sp, im.cells = false, cells
+	mark := 0
+	if im.bulk != nil {
+		mark = len(im.bulk.pending)
+	}
 	outcome, errs := im.apply(tx, cells, n)
 	if len(errs) > 0 {
-		if _, err := tx.DB().NewQuery("ROLLBACK TO relata_import_row").Execute(); err != nil {
-			return err
+		if im.sp {
+			if _, err := tx.DB().NewQuery("ROLLBACK TO relata_import_row").Execute(); err != nil {
+				return err
+			}
+		}
+		if im.bulk != nil && len(im.bulk.pending) > mark {
+			for _, p := range im.bulk.pending[mark:] {
+				delete(im.bulk.ids, p.rec.Id)
+			}
+			im.bulk.pending = im.bulk.pending[:mark]
 		}
 		im.fail(n, cells, errs)
 	} else {
@@ -380,8 +440,30 @@ func (im *importer) row(tx core.App, cells []string, n int) error {
 			im.res.Unchanged++
 		}
 	}
-	_, err := tx.DB().NewQuery("RELEASE relata_import_row").Execute()
-	return err
+	if im.sp {
+		_, err := tx.DB().NewQuery("RELEASE relata_import_row").Execute()
+		return err
+	}
+	if im.bulk != nil && len(im.bulk.pending) >= bulkFlushAt {
+		return im.flushBulk(tx)
+	}
+	return nil
+}
+
+// savepoint opens the current row's savepoint before its first write (once per row). The
+// queued records are written first, so that rolling the row back cannot undo them.
+func (im *importer) savepoint(tx core.App) error {
+	if im.sp {
+		return nil
+	}
+	if err := im.flushBulk(tx); err != nil {
+		return err
+	}
+	if _, err := tx.DB().NewQuery("SAVEPOINT relata_import_row").Execute(); err != nil {
+		return err
+	}
+	im.sp = true
+	return nil
 }
 
 func (im *importer) cellErr(n int, c *column, msg string) *Error {
@@ -501,6 +583,9 @@ func (im *importer) createRelated(tx core.App, l *lookup, p string) (string, err
 	if ok, err := canCreate(tx, l.coll, im.info, rec, body); err != nil || !ok {
 		return "", fmt.Errorf("no %s record named %q, and you may not create one", o.Name, p)
 	}
+	if err := im.savepoint(tx); err != nil {
+		return "", err
+	}
 	if err := tx.SaveWithContext(im.ctx, rec); err != nil {
 		return "", fmt.Errorf("create %s %q: %s", o.Name, p, saveMessage(err))
 	}
@@ -540,6 +625,11 @@ func (im *importer) apply(tx core.App, cells []string, n int) (string, []*Error)
 			return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("more than one stored record has %s %q; match by a unique field", im.opts.Key, ks))}
 		}
 		if id, ok := im.keys[ks]; ok {
+			if im.bulk != nil && im.bulk.ids[id] {
+				if err := im.flushBulk(tx); err != nil {
+					return "", []*Error{im.cellErr(n, nil, err.Error())}
+				}
+			}
 			rec, err := tx.FindRecordById(im.coll, id)
 			if err == nil {
 				existing = rec
@@ -582,8 +672,23 @@ func (im *importer) create(tx core.App, vals map[string]any, n int) (string, []*
 	if !ok {
 		return "", []*Error{im.cellErr(n, im.ownerColumn(), "you may not create this record (the access rules of "+im.obj.Name+" deny it)")}
 	}
-	if err := tx.SaveWithContext(im.ctx, rec); err != nil {
-		return "", im.saveErrors(n, err)
+	if im.bulk != nil {
+		resolved := map[string]bool{}
+		for k := range vals {
+			if f := im.obj.Field(k); f != nil && (f.Type == schemas.TypeRelation || f.Type == schemas.TypeOwner) {
+				resolved[k] = true
+			}
+		}
+		if errs := im.bulkCreate(tx, rec, resolved, n, im.cells); len(errs) > 0 {
+			return "", errs
+		}
+	} else {
+		if err := im.savepoint(tx); err != nil {
+			return "", []*Error{im.cellErr(n, nil, err.Error())}
+		}
+		if err := tx.SaveWithContext(im.ctx, rec); err != nil {
+			return "", im.saveErrors(n, err)
+		}
 	}
 	if err := im.change(tx, rec, "created", nil); err != nil {
 		return "", []*Error{im.cellErr(n, nil, err.Error())}
@@ -618,6 +723,9 @@ func (im *importer) update(tx core.App, rec *core.Record, vals map[string]any, n
 	}
 	if !ok {
 		return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("you may not update the record with %s %q (the access rules of %s deny it)", im.opts.Key, fmt.Sprint(vals[im.opts.Key]), im.obj.Name))}
+	}
+	if err := im.savepoint(tx); err != nil {
+		return "", []*Error{im.cellErr(n, nil, err.Error())}
 	}
 	if err := tx.SaveWithContext(im.ctx, rec); err != nil {
 		return "", im.saveErrors(n, err)
@@ -710,35 +818,21 @@ func (im *importer) change(_ core.App, rec *core.Record, action string, before m
 // changeColumns are the columns of relata_import_changes written by flushChanges.
 var changeColumns = []string{"id", "batch", "seq", "object", "record", "action", "before", "stamp"}
 
-// flushChanges writes the chunk's changes in multi-row inserts (one statement per 500).
+// flushChanges writes the chunk's changes in multi-row inserts.
 func (im *importer) flushChanges(tx core.App) error {
-	for len(im.chunkChanges) > 0 {
-		n := min(len(im.chunkChanges), 500)
-		part := im.chunkChanges[:n]
-		im.chunkChanges = im.chunkChanges[n:]
-		var sb strings.Builder
-		sb.WriteString("INSERT INTO {{" + ChangesCollection + "}} ([[" + strings.Join(changeColumns, "]], [[") + "]]) VALUES ")
-		params := dbx.Params{}
-		for i, p := range part {
-			im.seq++
-			p["seq"] = im.seq
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(")
-			for j, c := range changeColumns {
-				if j > 0 {
-					sb.WriteString(", ")
-				}
-				name := fmt.Sprintf("c%d_%d", i, j)
-				sb.WriteString("{:" + name + "}")
-				params[name] = p[c]
-			}
-			sb.WriteString(")")
+	rows := make([][]any, len(im.chunkChanges))
+	for i, p := range im.chunkChanges {
+		im.seq++
+		p["seq"] = im.seq
+		row := make([]any, len(changeColumns))
+		for j, c := range changeColumns {
+			row[j] = p[c]
 		}
-		if _, err := tx.DB().NewQuery(sb.String()).Bind(params).Execute(); err != nil {
-			return fmt.Errorf("record the import's changes: %w", err)
-		}
+		rows[i] = row
+	}
+	im.chunkChanges = im.chunkChanges[:0]
+	if err := schemas.InsertMany(tx, ChangesCollection, changeColumns, rows); err != nil {
+		return fmt.Errorf("record the import's changes: %w", err)
 	}
 	return nil
 }
@@ -748,7 +842,10 @@ func (im *importer) startBatch() error {
 	if err != nil {
 		return err
 	}
-	b := core.NewRecord(coll)
+	b := im.opts.Batch
+	if b == nil {
+		b = core.NewRecord(coll)
+	}
 	b.Set("object", im.obj.Name)
 	b.Set("file", im.opts.File)
 	b.Set("actor", "superuser")
@@ -773,11 +870,18 @@ func (im *importer) startBatch() error {
 	return nil
 }
 
-func (im *importer) finishBatch() error {
+func (im *importer) finishBatch(status string) error {
 	im.batch.Set("counts", map[string]int{"created": im.res.Created, "updated": im.res.Updated,
 		"unchanged": im.res.Unchanged, "failed": im.res.Failed, "related": im.res.Related})
-	im.batch.Set("status", "done")
+	im.batch.Set("status", status)
 	return im.s.app.Save(im.batch)
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -32,7 +32,14 @@ func BenchmarkImport100kContacts(b *testing.B) { benchImport(b, 100_000, 1000) }
 // BenchmarkImport10kContacts is the same at a tenth of the size, for quick comparisons.
 func BenchmarkImport10kContacts(b *testing.B) { benchImport(b, 10_000, 1000) }
 
-func benchImport(b *testing.B, n, m int) {
+// BenchmarkImport10kContactsSaved is the same import with --workflows, which saves each row
+// (no workflow exists, so nothing runs): the per-row path the bulk path replaces, for a
+// ratio in the same run. Run: go test -run XXX -bench 'Import10k' -benchtime 1x -count 3 ./schemas/transfer
+func BenchmarkImport10kContactsSaved(b *testing.B) { benchImportOpts(b, 10_000, 1000, true) }
+
+func benchImport(b *testing.B, n, m int) { benchImportOpts(b, n, m, false) }
+
+func benchImportOpts(b *testing.B, n, m int, workflows bool) {
 	data := contactsCSV(n, m)
 	for b.Loop() {
 		b.StopTimer()
@@ -41,7 +48,7 @@ func benchImport(b *testing.B, n, m int) {
 			schemastest.MustCreate(b, e.app, "companies", map[string]any{"name": fmt.Sprintf("Company %d", i)})
 		}
 		b.StartTimer()
-		res, err := e.svc.Import(bytes.NewReader(data), transfer.ImportOptions{Object: "contacts", File: "bench.csv", Key: "email"})
+		res, err := e.svc.Import(bytes.NewReader(data), transfer.ImportOptions{Object: "contacts", File: "bench.csv", Key: "email", Workflows: workflows})
 		if err != nil || res.Created != n {
 			b.Fatalf("%v %+v %v", err, countsOf(res), res.Errors[:min(3, len(res.Errors))])
 		}

@@ -34,7 +34,8 @@ type Service struct {
 	cfg Config
 
 	jobsOnce sync.Once
-	bg       *jobs // bulk jobs running in the background (bulk.go)
+	bg       *jobs    // bulk jobs running in the background (bulk.go)
+	jobs     sync.Map // batch id -> *job (the wizard's imports)
 }
 
 // Register adds import and export to app: its routes when the server starts and, if rootCmd

@@ -1,0 +1,287 @@
+package transfer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	validation "github.com/pocketbase/ozzo-validation/v4"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/audit"
+)
+
+// The bulk path of imports: records an import creates are written many per statement at
+// the end of each chunk instead of one Save each, which costs most of a Save (a statement
+// per record, the audit hook's statement, a relation existence query per relation field).
+//
+// What a Save does is still done, by the same code where it is not the write itself:
+//   - the create hooks (OnRecordCreate: PocketBase's field interceptors, Relata's defaults,
+//     e-mail normalisation and rich text sanitiser, and any other) run on every record;
+//   - every field is validated by PocketBase's own validators, except the existence query of
+//     relations whose ids the import itself resolved (lookup or created record); the unique
+//     fields are checked against the rows queued (at once) and the stored records (one query
+//     per field and write, before it: a clash fails that row only). Nothing grows with the
+//     file: memory stays flat however many rows it has;
+//   - the audit entry of each record is the one the audit hook writes ([audit.Snapshot]),
+//     appended in order with [audit.AppendMany], attributed to the import batch.
+//
+// It is used only when the execute hooks of the object write nothing else: workflows off
+// (--workflows saves each row, so each triggers once), no stage field (stage history) and
+// not an activity (last touched). Other rows (updates, those objects) are saved one by one.
+type bulk struct {
+	pending []pendingRec
+	ids     map[string]bool                // ids of pending records
+	uniques map[string]map[string]struct{} // unique field -> values of the pending records
+}
+
+// pendingRec is a new record waiting for its chunk's write, with its row.
+type pendingRec struct {
+	rec   *core.Record
+	n     int
+	cells []string
+}
+
+// bulkFlushAt is how many pending records are written at once, within a chunk.
+const bulkFlushAt = 500
+
+// useBulk reports whether the object's new records may take the bulk path.
+func (im *importer) useBulk() bool {
+	if im.opts.Workflows || im.obj.Activity {
+		return false
+	}
+	for _, f := range im.obj.Fields {
+		if f.Type == schemas.TypeStage || f.Type == schemas.TypeFile {
+			return false
+		}
+	}
+	for _, f := range im.coll.Fields {
+		if f.Type() == core.FieldTypeFile || f.Type() == core.FieldTypePassword {
+			return false
+		}
+	}
+	return true
+}
+
+// initUniques lists the object's unique fields (the key aside: rows match it through im.keys).
+func (im *importer) initUniques() {
+	im.bulk.uniques = map[string]map[string]struct{}{}
+	for _, f := range im.obj.Fields {
+		if f.Unique && f.Name != im.opts.Key {
+			im.bulk.uniques[f.Name] = map[string]struct{}{}
+		}
+	}
+}
+
+// bulkCreate prepares rec (not saved) as a Save would and queues it for the chunk's write.
+// resolved are the relation fields whose ids the import resolved.
+func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[string]bool, n int, cells []string) []*Error {
+	ev := &core.RecordEvent{App: tx, Context: im.ctx, Type: core.ModelEventTypeCreate}
+	ev.Record = rec
+	var verrs validation.Errors
+	generatedID := rec.Id == ""
+	err := tx.OnRecordCreate().Trigger(ev, func(e *core.RecordEvent) error {
+		verrs = validateNew(e, resolved, generatedID)
+		return nil
+	})
+	if err != nil {
+		return im.saveErrors(n, err)
+	}
+	if len(verrs) > 0 {
+		return im.saveErrors(n, verrs)
+	}
+	for name, set := range im.bulk.uniques {
+		if k := keyString(rec.GetRaw(name)); k != "" {
+			if _, dup := set[k]; dup {
+				return []*Error{im.uniqueErr(n, name, k)}
+			}
+		}
+	}
+	if rec.Id == "" {
+		rec.Id = core.GenerateDefaultRandomId()
+	}
+	now := types.NowDateTime() // what the autodate fields' execute interceptor sets
+	for _, f := range rec.Collection().Fields {
+		if af, ok := f.(*core.AutodateField); ok && af.OnCreate {
+			rec.SetRaw(af.Name, now)
+		}
+	}
+	for name, set := range im.bulk.uniques {
+		if k := keyString(rec.GetRaw(name)); k != "" {
+			set[k] = struct{}{}
+		}
+	}
+	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells})
+	im.bulk.ids[rec.Id] = true
+	return nil
+}
+
+// validateNew runs PocketBase's field validators on a new record, as onRecordValidate does,
+// without the existence query of the relations the import resolved (their min, max and
+// required checks still run) and the pattern check of an id PocketBase generated.
+func validateNew(e *core.RecordEvent, resolved map[string]bool, generatedID bool) validation.Errors {
+	errs := validation.Errors{}
+	for _, f := range e.Record.Collection().Fields {
+		var err error
+		if rf, ok := f.(*core.RelationField); ok && resolved[rf.Name] {
+			err = relationCounts(rf, e.Record)
+		} else if tf, ok := f.(*core.TextField); ok && tf.PrimaryKey && generatedID {
+			continue // PocketBase's generator made it from the field's own pattern
+		} else {
+			err = f.ValidateValue(e.Context, e.App, e.Record)
+		}
+		if err != nil {
+			errs[f.GetName()] = err
+		}
+	}
+	return errs
+}
+
+// relationCounts is RelationField.ValidateValue without the query of the related records.
+func relationCounts(f *core.RelationField, r *core.Record) error {
+	ids := r.GetStringSlice(f.Name)
+	if len(ids) == 0 {
+		if f.Required {
+			return validation.ErrRequired
+		}
+		return nil
+	}
+	if f.MinSelect > 0 && len(ids) < f.MinSelect {
+		return validation.NewError("validation_not_enough_values", "Select at least {{.minSelect}}").
+			SetParams(map[string]any{"minSelect": f.MinSelect})
+	}
+	if maxSelect := max(f.MaxSelect, 1); len(ids) > maxSelect {
+		return validation.NewError("validation_too_many_values", "Select no more than {{.maxSelect}}").
+			SetParams(map[string]any{"maxSelect": maxSelect})
+	}
+	return nil
+}
+
+func (im *importer) columnOf(field string) *column {
+	for _, c := range im.cols {
+		if c.field.Name == field && !c.currency {
+			return c
+		}
+	}
+	return nil
+}
+
+// flushBulk writes the pending records (multi-row inserts) and their audit entries.
+func (im *importer) flushBulk(tx core.App) error {
+	if im.bulk == nil || len(im.bulk.pending) == 0 {
+		return nil
+	}
+	pend, err := im.dropStoredClashes(tx, im.bulk.pending)
+	if err != nil {
+		return err
+	}
+	recs := make([]*core.Record, len(pend))
+	for i, p := range pend {
+		recs[i] = p.rec
+	}
+	im.bulk.pending = im.bulk.pending[:0]
+	clear(im.bulk.ids)
+	for _, set := range im.bulk.uniques {
+		clear(set)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	var cols []string
+	rows := make([][]any, len(recs))
+	for i, r := range recs {
+		data, err := r.DBExport(tx)
+		if err != nil {
+			return fmt.Errorf("export %s %s: %w", im.coll.Name, r.Id, err)
+		}
+		data["id"] = r.Id
+		if cols == nil {
+			for k := range data {
+				cols = append(cols, k)
+			}
+		}
+		row := make([]any, len(cols))
+		for j, c := range cols {
+			row[j] = data[c]
+		}
+		rows[i] = row
+	}
+	if err := schemas.InsertMany(tx, im.coll.Name, cols, rows); err != nil {
+		return err
+	}
+	actor, ok := audit.ActorFrom(im.ctx)
+	if !ok {
+		actor = audit.Actor{Kind: audit.KindSystem}
+	}
+	items := make([]audit.Item, len(recs))
+	for i, r := range recs {
+		r.MarkAsNotNew()
+		items[i] = audit.Item{Object: im.coll.Name, Record: r.Id, Action: audit.ActionCreate, Changes: audit.Snapshot(r, audit.ActionCreate)}
+	}
+	return audit.AppendMany(tx, time.Now(), actor, items)
+}
+
+func (im *importer) uniqueErr(n int, field, value string) *Error {
+	return im.cellErr(n, im.columnOf(field), fmt.Sprintf("Value must be unique: a record with %s %q exists", field, value))
+}
+
+// dropStoredClashes fails the pending rows whose unique values a stored record holds (one
+// query per unique field and 100 values) and returns the others.
+func (im *importer) dropStoredClashes(tx core.App, pend []pendingRec) ([]pendingRec, error) {
+	bad := map[string]*Error{} // record id -> its row's error
+	for name := range im.bulk.uniques {
+		byValue := map[string]pendingRec{}
+		for _, p := range pend {
+			if k := keyString(p.rec.GetRaw(name)); k != "" {
+				byValue[k] = p
+			}
+		}
+		values := make([]any, 0, len(byValue))
+		for k := range byValue {
+			values = append(values, k)
+		}
+		for start := 0; start < len(values); start += 100 {
+			part := values[start:min(start+100, len(values))]
+			var found []string
+			// "!= ''" lets SQLite use the field's partial unique index.
+			err := tx.DB().Select(name).From(im.coll.Name).
+				Where(dbx.And(dbx.In(name, part...), dbx.NewExp("[["+name+"]] != ''"))).Column(&found)
+			if err != nil {
+				return nil, fmt.Errorf("check the unique %s values: %w", name, err)
+			}
+			for _, k := range found {
+				if p, ok := byValue[k]; ok && bad[p.rec.Id] == nil {
+					bad[p.rec.Id] = im.uniqueErr(p.n, name, k)
+				}
+			}
+		}
+	}
+	if len(bad) == 0 {
+		return pend, nil
+	}
+	keep := pend[:0:0]
+	for _, p := range pend {
+		e := bad[p.rec.Id]
+		if e == nil {
+			keep = append(keep, p)
+			continue
+		}
+		im.res.Created--
+		im.fail(p.n, p.cells, []*Error{e})
+		if im.keys != nil {
+			if k := keyString(p.rec.Get(im.opts.Key)); im.keys[k] == p.rec.Id {
+				delete(im.keys, k)
+			}
+		}
+	}
+	changes := im.chunkChanges[:0]
+	for _, c := range im.chunkChanges {
+		if id, _ := c["record"].(string); bad[id] == nil {
+			changes = append(changes, c)
+		}
+	}
+	im.chunkChanges = changes
+	return keep, nil
+}
