@@ -5,7 +5,7 @@
 // rows as a CSV with the reason of each. Every cell is shown as text (htm escapes it).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { pb, relata, objectLabel, fieldLabel, errorMessage } from './api.js';
-import { html, Modal, ErrorBox, toast } from './ui.js';
+import { html, Modal, ErrorBox, toast, recordHref } from './ui.js';
 
 // download fetches a file from one of Relata's endpoints with the user's token and saves it.
 export async function download(path, name) {
@@ -144,7 +144,9 @@ export function ImportWizard({ object: o, onClose, onDone }) {
             <td>${r.row}</td>
             ${preview.header.map((h, i) => html`<td key=${h} class=${r.errors[h] ? 'cell-error' : ''} title=${r.errors[h] || ''}>${r.cells[i] ?? ''}
               ${r.errors[h] ? html`<div class="cell-message">${r.errors[h]}</div>` : null}</td>`)}
-            <td class="error-cell">${r.error || ''}</td></tr>`)}</tbody>
+            <td class="error-cell">${r.error || ''}
+              ${r.duplicates?.length ? html`<div class="dup-note" data-testid="import-duplicate">May duplicate
+                ${r.duplicates.map((d, i) => html`${i ? ', ' : ' '}<a href=${recordHref(o.name, d.id)} target="_blank" rel="noopener">${d.title || d.id}</a>`)}</div>` : null}</td></tr>`)}</tbody>
         </table></div>
         ${dry ? html`<p data-testid="import-dry-result">Dry run of the whole file: ${counts(dry)}. Nothing was written.</p>` : null}
         <div class="actions">

@@ -363,7 +363,7 @@ func (im *importer) loadKeys() error {
 		if err := rows.Scan(&id, &key); err != nil {
 			return err
 		}
-		if k := keyString(key); k != "" {
+		if k := im.keyOf(key); k != "" {
 			if prev, dup := im.keys[k]; dup && prev != id {
 				im.dupKeys[k] = true
 			}
@@ -371,6 +371,16 @@ func (im *importer) loadKeys() error {
 		}
 	}
 	return rows.Err()
+}
+
+// keyOf is the text of a key value for matching rows to stored records: emails match
+// whatever their case (they are stored lower-cased), other values exactly.
+func (im *importer) keyOf(v any) string {
+	k := keyString(v)
+	if f := im.obj.Field(im.opts.Key); f != nil && f.Type == schemas.TypeEmail {
+		return strings.ToLower(strings.TrimSpace(k))
+	}
+	return k
 }
 
 // keyString is the text of a key value, stored or converted, for matching.
@@ -612,7 +622,7 @@ func (im *importer) apply(tx core.App, cells []string, n int) (string, []*Error)
 		if !ok {
 			return "", []*Error{im.cellErr(n, im.keyCol, "the key is empty")}
 		}
-		ks := keyString(kv)
+		ks := im.keyOf(kv)
 		if first, dup := im.seen[ks]; dup {
 			if im.opts.Mode == ModeCreate {
 				return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("duplicate of row %d (same %s %q)", first, im.opts.Key, ks))}
@@ -694,7 +704,7 @@ func (im *importer) create(tx core.App, vals map[string]any, n int) (string, []*
 		return "", []*Error{im.cellErr(n, nil, err.Error())}
 	}
 	if im.keys != nil {
-		k := keyString(rec.Get(im.opts.Key))
+		k := im.keyOf(rec.Get(im.opts.Key))
 		if prev, ok := im.keys[k]; ok && prev != rec.Id {
 			im.dupKeys[k] = true // an invisible record had the same key
 		}

@@ -65,11 +65,13 @@ func (im *importer) useBulk() bool {
 	return true
 }
 
-// initUniques lists the object's unique fields (the key aside: rows match it through im.keys).
+// initUniques lists the object's unique fields. The key is one too: rows match stored
+// records through im.keys, but a key the import did not match (a stored record the importer
+// may not see) must fail its row, not the chunk's insert.
 func (im *importer) initUniques() {
 	im.bulk.uniques = map[string]map[string]struct{}{}
 	for _, f := range im.obj.Fields {
-		if f.Unique && f.Name != im.opts.Key {
+		if f.Unique {
 			im.bulk.uniques[f.Name] = map[string]struct{}{}
 		}
 	}
@@ -271,7 +273,7 @@ func (im *importer) dropStoredClashes(tx core.App, pend []pendingRec) ([]pending
 		im.res.Created--
 		im.fail(p.n, p.cells, []*Error{e})
 		if im.keys != nil {
-			if k := keyString(p.rec.Get(im.opts.Key)); im.keys[k] == p.rec.Id {
+			if k := im.keyOf(p.rec.Get(im.opts.Key)); im.keys[k] == p.rec.Id {
 				delete(im.keys, k)
 			}
 		}

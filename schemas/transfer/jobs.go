@@ -11,14 +11,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/router"
 
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/dedupe"
 )
 
 // The web app's import wizard: a preview (the first rows dry-run, with each cell's problem),
@@ -142,6 +145,8 @@ func (s *Service) handlePreview(e *core.RequestEvent) error {
 		Cells  []string          `json:"cells"`
 		Errors map[string]string `json:"errors"`
 		Error  string            `json:"error,omitempty"` // a problem of the whole row
+		// Duplicates are existing records (that the importer may view) the row may duplicate.
+		Duplicates []dedupe.Match `json:"duplicates,omitempty"`
 	}
 	byRow := map[int]*row{}
 	var rows []*row
@@ -168,10 +173,83 @@ func (s *Service) handlePreview(e *core.RequestEvent) error {
 			r.Errors[x.Column] = joinMsg(r.Errors[x.Column], x.Message)
 		}
 	}
+	if err := s.likelyDuplicates(e, opts, res, func(i int) ([]string, *[]dedupe.Match) { return rows[i].Cells, &rows[i].Duplicates }, len(rows)); err != nil {
+		return e.InternalServerError("", err)
+	}
 	return e.JSON(http.StatusOK, map[string]any{
 		"header": res.Header, "mapping": res.Mapping, "ignored": res.Ignored, "rows": rows,
 		"created": res.Created, "updated": res.Updated, "unchanged": res.Unchanged, "failed": res.Failed,
 	})
+}
+
+// likelyDuplicates fills in, for each of n preview rows, the existing records the row may
+// duplicate (schemas/dedupe's rules, among the records the importer may view), leaving out
+// the record a row updates by the import's key. row(i) gives a row's cells and where to
+// write its matches.
+func (s *Service) likelyDuplicates(e *core.RequestEvent, opts ImportOptions, res *Result, row func(int) ([]string, *[]dedupe.Match), n int) error {
+	obj, ok := s.reg.Object(opts.Object)
+	if !ok || n == 0 {
+		return nil
+	}
+	values := make([]map[string]any, n)
+	keys := map[string]bool{}
+	for i := range n {
+		cells, _ := row(i)
+		v := map[string]any{}
+		for j, h := range res.Header {
+			if f := res.Mapping[h]; f != "" && j < len(cells) && strings.TrimSpace(cells[j]) != "" {
+				v[f] = strings.TrimSpace(cells[j])
+			}
+		}
+		values[i] = v
+		if opts.Key != "" {
+			if k, ok := v[opts.Key].(string); ok {
+				keys[strings.ToLower(k)] = true
+			}
+		}
+	}
+	matches, err := dedupe.Likely(e.App, schemas.User(e.Auth), obj, values)
+	if err != nil {
+		return err
+	}
+	// The records the rows update (same key) are not duplicates of them.
+	updated := map[string]string{} // record id -> key value
+	if opts.Key != "" && obj.Field(opts.Key) != nil && len(keys) > 0 {
+		coll, err := e.App.FindCachedCollectionByNameOrId(opts.Object)
+		if err != nil {
+			return err
+		}
+		var ks []any
+		for k := range keys {
+			ks = append(ks, k)
+		}
+		var found []struct {
+			ID  string `db:"id"`
+			Key string `db:"k"`
+		}
+		err = e.App.DB().Select("id", "lower([["+opts.Key+"]]) AS k").From(coll.Name).
+			Where(dbx.In("lower([["+opts.Key+"]])", ks...)).All(&found)
+		if err != nil {
+			return err
+		}
+		for _, f := range found {
+			updated[f.ID] = f.Key
+		}
+	}
+	for i := range n {
+		_, dst := row(i)
+		key, _ := values[i][opts.Key].(string)
+		for _, m := range matches[i] {
+			if k, ok := updated[m.ID]; ok && k == strings.ToLower(key) {
+				continue
+			}
+			*dst = append(*dst, m)
+			if len(*dst) == 3 {
+				break
+			}
+		}
+	}
+	return nil
 }
 
 func joinMsg(a, b string) string {

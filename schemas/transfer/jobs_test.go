@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/schemas/transfer"
 )
 
@@ -179,5 +180,48 @@ func TestImportCancel(t *testing.T) {
 	batch := e.one(t, transfer.BatchesCollection, "id", res.Batch)
 	if batch.GetString("status") != "cancelled" || batch.GetInt("rows") != 30 {
 		t.Errorf("batch %v", batch.FieldsData())
+	}
+}
+
+// The preview names the existing records a row may duplicate (among those the importer may
+// view), not the record a row updates by the import's key, and not records hidden from her.
+func TestImportPreviewNamesLikelyDuplicates(t *testing.T) {
+	e := newEnv(t)
+	ann := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Ann Example", "email": "ann@example.com", "owner": e.alice.Id})
+	schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Carol's Client", "email": "client@south.example", "owner": e.carol.Id})
+	csv := "Full name;Email\nAnn Example;ANN@example.com\nCarol's Client;client@south.example\nNew Person;new@example.com\n"
+	type preview struct {
+		Rows []struct {
+			Duplicates []struct {
+				ID    string  `json:"id"`
+				Score float64 `json:"score"`
+			} `json:"duplicates"`
+		} `json:"rows"`
+	}
+	for _, c := range []struct {
+		name    string
+		form    map[string]string
+		annDups int
+	}{
+		{"create", nil, 1},
+		{"upsert by email: the row updates Ann", map[string]string{"key": "email", "mode": "upsert"}, 0},
+	} {
+		status, body := e.postImport(t, "/api/relata/import/contacts/preview", e.aliceTok, "d.csv", csv, c.form)
+		if status != 200 {
+			t.Fatalf("%s: preview %d %s", c.name, status, body)
+		}
+		var p preview
+		if err := json.Unmarshal(body, &p); err != nil || len(p.Rows) != 3 {
+			t.Fatalf("%s: %v %s", c.name, err, body)
+		}
+		if got := len(p.Rows[0].Duplicates); got != c.annDups || got == 1 && p.Rows[0].Duplicates[0].ID != ann.Id {
+			t.Errorf("%s: Ann's row names %+v; want %d duplicate(s) (Ann)", c.name, p.Rows[0].Duplicates, c.annDups)
+		}
+		if len(p.Rows[1].Duplicates) != 0 {
+			t.Errorf("%s: alice is shown carol's contact as a duplicate: %+v", c.name, p.Rows[1].Duplicates)
+		}
+		if len(p.Rows[2].Duplicates) != 0 {
+			t.Errorf("%s: a new person has duplicates %+v", c.name, p.Rows[2].Duplicates)
+		}
 	}
 }
