@@ -75,16 +75,25 @@ export function FieldValue({ object, field: f, record }) {
     case 'owner': {
       const ids = [].concat(v);
       const expanded = [].concat(record.expand?.[f.name] || []);
-      return ids.map((id) => {
+      const hidden = [];
+      const shown = ids.map((id) => {
         const rec = expanded.find((r) => r.id === id);
         if (f.type === 'owner' || f.target === 'users') {
           const u = rec || userNamed(id);
           return html`<span class="person" key=${id}>${u ? u.name || u.email : id}</span>`;
         }
-        return rec
-          ? html`<a class="rel" key=${id} href=${recordHref(f.target, id)} onClick=${(e) => e.stopPropagation()}>${relatedTitle(rec, f)}</a>`
-          : html`<span class="muted" key=${id} title="Not visible to you">${id}</span>`;
-      });
+        if (!rec) {
+          hidden.push(id);
+          return null;
+        }
+        return html`<a class="rel" key=${id} href=${recordHref(f.target, id)} onClick=${(e) => e.stopPropagation()}>${relatedTitle(rec, f)}</a>`;
+      }).filter(Boolean);
+      // Records the user may not see are counted, never named (their ids say nothing to a person).
+      const list = shown.flatMap((x, i) => (i ? [', ', x] : [x]));
+      if (hidden.length) {
+        list.push(html`<span class="muted" key="hidden" data-testid="hidden-related">${shown.length ? ', ' : ''}${hidden.length === 1 ? 'one record' : `${hidden.length} records`} not visible to you</span>`);
+      }
+      return list;
     }
     case 'richtext':
       return html`<${RichText} value=${v} />`;
