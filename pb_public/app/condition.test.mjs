@@ -145,3 +145,38 @@ test('kinds and new rows', () => {
   assert.deepEqual(newRow(deals, 'stage'), { field: 'record.stage', op: 'in', value: [] });
   assert.deepEqual(newRow(deals, 'amount'), { field: 'record.amount', op: '==', value: 0 });
 });
+
+// A small property test in place of a fuzz target: random trees of random rows (random text
+// with quotes, backslashes and unicode; random numbers) round-trip, and random text never
+// throws from fromExpr — it gives a tree or an error.
+test('random trees round-trip and random text never throws', () => {
+  let seed = 17;
+  const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed % n; };
+  const chars = 'ab "\\\'é€()[]&|!<>=,.0123456789 \n\t';
+  const text = () => Array.from({ length: rnd(8) }, () => chars[rnd(chars.length)]).join('');
+  const row = () => {
+    const kinds = Object.keys(fieldOf);
+    const kind = kinds[rnd(kinds.length)];
+    const ops = operators[kind];
+    const r = rowFor(kind, ops[rnd(ops.length)][0]);
+    if (typeof r.value === 'string' && kind !== 'date') r.value = text();
+    if (typeof r.value === 'number') r.value = rnd(2) ? rnd(100000) / 100 : -rnd(50);
+    return r;
+  };
+  const group = (depth) => ({ join: rnd(2) ? 'and' : 'or', rows: Array.from({ length: 2 + rnd(3) }, () => (depth && rnd(3) === 0 ? group(depth - 1) : row())) });
+  const norm = (g) => toExpr(deals, g);
+  for (let i = 0; i < 500; i++) {
+    const g = group(2);
+    const s = norm(g);
+    const back = fromExpr(deals, s);
+    assert.equal(back.error, undefined, s);
+    assert.equal(norm(back.tree), s);
+  }
+  const alphabet = 'record.amount name stage in not && || ! ( ) [ ] "x" 1 -2 == != < > isEmpty( daysSince( , true'.split(' ');
+  for (let i = 0; i < 3000; i++) {
+    const s = Array.from({ length: 1 + rnd(10) }, () => alphabet[rnd(alphabet.length)]).join(rnd(2) ? ' ' : '');
+    const r = fromExpr(deals, s);
+    assert.ok(r.tree || r.error, s);
+    if (r.tree) assert.equal(fromExpr(deals, toExpr(deals, r.tree)).error, undefined, s);
+  }
+});
