@@ -11,8 +11,8 @@ import (
 )
 
 // TestBuilderConditionRows: a manager builds a condition with the no-code editor — a stage
-// "is any of" row AND an expected-close "is before" row — sees the expr it writes, saves,
-// reloads and finds the rows read back from the saved text, and the dry run holds the
+// "is any of" row AND an OR group of a close-date "is before" row and an amount row — sees the expr it writes,
+// saves, reloads and finds the rows read back from the saved text, and the dry run holds the
 // condition on a deal that fits and not on one in another stage.
 func TestBuilderConditionRows(t *testing.T) {
 	t.Parallel()
@@ -49,14 +49,25 @@ func TestBuilderConditionRows(t *testing.T) {
 	m.setInput("#wf-condition-0-field", "stage")
 	m.wait("the stage options", fmt.Sprintf(`!!document.querySelector('#wf-condition-0-value input[value=%q]')`, stage))
 	m.do(clickSel(fmt.Sprintf(`#wf-condition-0-value input[value=%q]`, stage)))
-	m.do(clickSel(`[data-testid=wf-condition-editor] .condition-group.top > .condition-add [data-testid=add-row]`))
-	m.wait("the second row", `!!document.querySelector('#wf-condition-1-field')`)
-	m.setInput("#wf-condition-1-field", "expected_close")
-	m.wait("the date operators", `!!document.querySelector('#wf-condition-1-op option[value=before]')`)
-	m.setInput("#wf-condition-1-op", "before")
-	m.wait("the date input", `document.querySelector('#wf-condition-1-value')?.type === 'date'`)
-	m.setInput("#wf-condition-1-value", before)
-	want := fmt.Sprintf(`record.stage in [%q] && record.expected_close < date(%q)`, stage, before)
+	// An OR group: the close date is before the day after the deal's, or the amount is huge.
+	m.do(clickSel(`[data-testid=wf-condition-editor] .condition-group.top > .condition-add [data-testid=add-group]`))
+	m.wait("the group's first row", `!!document.querySelector('#wf-condition-1-0-field')`)
+	m.setInput("#wf-condition-1-0-field", "expected_close")
+	m.wait("the date operators", `!!document.querySelector('#wf-condition-1-0-op option[value=before]')`)
+	m.setInput("#wf-condition-1-0-op", "before")
+	m.wait("the date input", `document.querySelector('#wf-condition-1-0-value')?.type === 'date'`)
+	m.setInput("#wf-condition-1-0-value", before)
+	m.do(clickSel(`.condition-group[data-path=wf-condition-1] > .condition-add [data-testid=add-row]`))
+	m.wait("the group's second row", `!!document.querySelector('#wf-condition-1-1-field')`)
+	m.setInput("#wf-condition-1-1-field", "amount")
+	m.wait("the number operators", `!!document.querySelector('#wf-condition-1-1-op option[value=">"]')`)
+	m.setInput("#wf-condition-1-1-op", ">")
+	m.wait("the number input", `document.querySelector('#wf-condition-1-1-value')?.type === 'number'`)
+	m.setInput("#wf-condition-1-1-value", "1000000000000")
+	m.do(clickSel(".builder-main .add-action"), clickSel(`[data-testid=palette] button[data-action=create_task]`))
+	m.wait("the task card", `!!document.querySelector('#actions-0-subject')`)
+	m.setInput("#actions-0-subject", "Check the close date")
+	want := fmt.Sprintf(`record.stage in [%q] && (record.expected_close < date(%q) || record.amount > 1000000000000)`, stage, before)
 	m.wait("the written expr", fmt.Sprintf(`document.querySelector('#wf-condition-expr')?.textContent === %q`, want))
 	m.wait("the server's verdict", `document.querySelector('[data-testid=validity]').textContent === '✓ Valid'`)
 	m.screenshot("condition-editor")
@@ -73,10 +84,11 @@ func TestBuilderConditionRows(t *testing.T) {
 	}
 
 	// A reload reads the rows back from the saved text.
-	m.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#wf-condition-1-value")))
-	got := eval[[]string](m, `['#wf-condition-0-field', '#wf-condition-0-op', '#wf-condition-1-field', '#wf-condition-1-op', '#wf-condition-1-value'].map(s => document.querySelector(s).value)
+	m.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#wf-condition-1-1-value")))
+	got := eval[[]string](m, `['#wf-condition-0-field', '#wf-condition-0-op', '.condition-group[data-path=wf-condition-1] > select.join',
+		'#wf-condition-1-0-field', '#wf-condition-1-0-op', '#wf-condition-1-0-value', '#wf-condition-1-1-field', '#wf-condition-1-1-op', '#wf-condition-1-1-value'].map(s => document.querySelector(s).value)
 		.concat([...document.querySelectorAll('#wf-condition-0-value input:checked')].map(i => i.value))`)
-	if strings.Join(got, " ") != strings.Join([]string{"stage", "in", "expected_close", "before", before, stage}, " ") {
+	if strings.Join(got, " ") != strings.Join([]string{"stage", "in", "or", "expected_close", "before", before, "amount", ">", "1000000000000", stage}, " ") {
 		m.fail("rows read back as %v", got)
 	}
 
@@ -88,4 +100,21 @@ func TestBuilderConditionRows(t *testing.T) {
 	}
 	test(fits, "✓ Condition holds")
 	test(other, "✗ Condition does not hold")
+
+	// Autocompletion: the script API in a script, item.* inside a for_each.
+	m.do(clickSel(".builder-main > .panel .action-list > .add-action"), clickSel(`[data-testid=palette] button[data-action=script]`))
+	m.wait("the script editor", `!!document.querySelector('#actions-1-source')`)
+	m.do(chromedp.SendKeys(chromedp.CSS("#actions-1-source"), "fin"))
+	m.wait("the script API suggested", `[...document.querySelectorAll('.suggestions li code')].some(c => c.textContent === 'find')`)
+	m.do(chromedp.SendKeys(chromedp.CSS("#actions-1-source"), "\t"))
+	m.wait("the completed call", `document.querySelector('#actions-1-source').value === 'find('`)
+	m.do(clickSel(".builder-main > .panel .action-list > .add-action"), clickSel(`[data-testid=palette] button[data-action=for_each]`))
+	m.wait("the for_each card", `!!document.querySelector('#actions-2-over')`)
+	m.setInput("#actions-2-over", "contacts")
+	m.do(clickSel(`.action-card[data-pointer="/actions/2"] .branch .add-action`), clickSel(`.action-card[data-pointer="/actions/2"] [data-testid=palette] button[data-action=branch]`))
+	m.wait("the nested if", `!!document.querySelector('[data-testid=actions-2-actions-0-if-editor] [data-testid=condition-text]')`)
+	m.do(clickSel(`[data-testid=actions-2-actions-0-if-editor] [data-testid=condition-text]`))
+	m.wait("the nested if as text", `!!document.querySelector('#actions-2-actions-0-if')`)
+	m.do(chromedp.SendKeys(chromedp.CSS("#actions-2-actions-0-if"), "item.ful"))
+	m.wait("item fields suggested", `[...document.querySelectorAll('.suggestions li code')].some(c => c.textContent === 'item.full_name')`)
 }

@@ -643,7 +643,11 @@ function ConditionRow({ row, object, path, onChange, onRemove }) {
   const f = fields.find((x) => 'record.' + x.name === row.field);
   const kind = kindOf(f);
   const ops = opsFor(kind);
-  const setOp = (op) => onChange({ field: row.field, op, value: needsValue(op) === needsValue(row.op) && op !== 'in' && op !== 'notIn' && row.op !== 'in' && row.op !== 'notIn' ? row.value : defaultValue(kind, op), ...(needsValue(op) === 2 ? { value2: row.value2 ?? '' } : {}) });
+  // An operator change keeps the value when it is of the same sort (a list, a number of days,
+  // or a single value).
+  const sort = (op) => (op === 'in' || op === 'notIn' ? 'list' : ['agoMore', 'agoLess', 'nextDays'].includes(op) ? 'days' : needsValue(op) ? 'one' : '');
+  const setOp = (op) => onChange({ field: row.field, op, value: sort(op) && sort(op) === sort(row.op) ? row.value : defaultValue(kind, op),
+    ...(needsValue(op) === 2 ? { value2: row.value2 ?? defaultValue(kind, op) } : {}) });
   const n = needsValue(row.op);
   return html`<div class="condition-row" data-path=${path}>
     <select id=${path + '-field'} aria-label="Field" value=${f ? f.name : ''} onChange=${(e) => onChange(newRow(object, e.target.value))}>

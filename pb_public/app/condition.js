@@ -65,6 +65,7 @@ export function defaultValue(kind, op) {
   if (op === 'in' || op === 'notIn') return [];
   if (['agoMore', 'agoLess', 'nextDays'].includes(op)) return 14;
   if (kind === 'number') return 0;
+  if (kind === 'bool') return false;
   return '';
 }
 
