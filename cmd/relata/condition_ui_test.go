@@ -46,20 +46,20 @@ func TestBuilderConditionRows(t *testing.T) {
 	m.setInput("#wf-trigger", "manual")
 	m.do(clickSel(`[data-testid=wf-condition-editor] [data-testid=add-row]`))
 	m.wait("the first row", `!!document.querySelector('#wf-condition-0-field')`)
-	m.setInput("#wf-condition-0-field", "stage")
+	m.setInput("#wf-condition-0-field", "record.stage")
 	m.wait("the stage options", fmt.Sprintf(`!!document.querySelector('#wf-condition-0-value input[value=%q]')`, stage))
 	m.do(clickSel(fmt.Sprintf(`#wf-condition-0-value input[value=%q]`, stage)))
 	// An OR group: the close date is before the day after the deal's, or the amount is huge.
 	m.do(clickSel(`[data-testid=wf-condition-editor] .condition-group.top > .condition-add [data-testid=add-group]`))
 	m.wait("the group's first row", `!!document.querySelector('#wf-condition-1-0-field')`)
-	m.setInput("#wf-condition-1-0-field", "expected_close")
+	m.setInput("#wf-condition-1-0-field", "record.expected_close")
 	m.wait("the date operators", `!!document.querySelector('#wf-condition-1-0-op option[value=before]')`)
 	m.setInput("#wf-condition-1-0-op", "before")
 	m.wait("the date input", `document.querySelector('#wf-condition-1-0-value')?.type === 'date'`)
 	m.setInput("#wf-condition-1-0-value", before)
 	m.do(clickSel(`.condition-group[data-path=wf-condition-1] > .condition-add [data-testid=add-row]`))
 	m.wait("the group's second row", `!!document.querySelector('#wf-condition-1-1-field')`)
-	m.setInput("#wf-condition-1-1-field", "amount")
+	m.setInput("#wf-condition-1-1-field", "record.amount")
 	m.wait("the number operators", `!!document.querySelector('#wf-condition-1-1-op option[value=">"]')`)
 	m.setInput("#wf-condition-1-1-op", ">")
 	m.wait("the number input", `document.querySelector('#wf-condition-1-1-value')?.type === 'number'`)
@@ -88,7 +88,7 @@ func TestBuilderConditionRows(t *testing.T) {
 	got := eval[[]string](m, `['#wf-condition-0-field', '#wf-condition-0-op', '.condition-group[data-path=wf-condition-1] > select.join',
 		'#wf-condition-1-0-field', '#wf-condition-1-0-op', '#wf-condition-1-0-value', '#wf-condition-1-1-field', '#wf-condition-1-1-op', '#wf-condition-1-1-value'].map(s => document.querySelector(s).value)
 		.concat([...document.querySelectorAll('#wf-condition-0-value input:checked')].map(i => i.value))`)
-	if strings.Join(got, " ") != strings.Join([]string{"stage", "in", "or", "expected_close", "before", before, "amount", ">", "1000000000000", stage}, " ") {
+	if strings.Join(got, " ") != strings.Join([]string{"record.stage", "in", "or", "record.expected_close", "before", before, "record.amount", ">", "1000000000000", stage}, " ") {
 		m.fail("rows read back as %v", got)
 	}
 
@@ -112,9 +112,12 @@ func TestBuilderConditionRows(t *testing.T) {
 	m.wait("the for_each card", `!!document.querySelector('#actions-2-over')`)
 	m.setInput("#actions-2-over", "contacts")
 	m.do(clickSel(`.action-card[data-pointer="/actions/2"] .branch .add-action`), clickSel(`.action-card[data-pointer="/actions/2"] [data-testid=palette] button[data-action=branch]`))
-	m.wait("the nested if", `!!document.querySelector('[data-testid=actions-2-actions-0-if-editor] [data-testid=condition-text]')`)
+	m.wait("the nested if", `!!document.querySelector('[data-testid=actions-2-actions-0-if-editor] [data-testid=add-row]')`)
+	m.do(clickSel(`[data-testid=actions-2-actions-0-if-editor] [data-testid=add-row]`))
+	m.wait("item fields among the row's fields", `!!document.querySelector('#actions-2-actions-0-if-0-field option[value="item.full_name"]')`)
 	m.do(clickSel(`[data-testid=actions-2-actions-0-if-editor] [data-testid=condition-text]`))
 	m.wait("the nested if as text", `!!document.querySelector('#actions-2-actions-0-if')`)
+	m.setInput("#actions-2-actions-0-if", "")
 	m.do(chromedp.SendKeys(chromedp.CSS("#actions-2-actions-0-if"), "item.ful"))
 	m.wait("item fields suggested", `[...document.querySelectorAll('.suggestions li code')].some(c => c.textContent === 'item.full_name')`)
 }

@@ -374,7 +374,7 @@ function ActionCard({ action: a, pointer, object, item, vars, errorsAt, onChange
       case 'textarea': control = html`<textarea id=${id} rows="3" value=${v} onInput=${(e) => set(key, e.target.value)}></textarea>`; break;
       case 'code': control = html`<${ExprInput} id=${id} class="code" rows=${6} value=${v} vars=${scriptVars(vars)} onChange=${(x) => set(key, x)} />`; break;
       case 'expr': control = key === 'if'
-        ? html`<${ConditionEditor} id=${id} value=${v} object=${object} vars=${itemVars} onChange=${(x) => set(key, x)} />`
+        ? html`<${ConditionEditor} id=${id} value=${v} object=${object && item ? { ...object, item } : object} vars=${itemVars} onChange=${(x) => set(key, x)} />`
         : html`<${ExprInput} id=${id} value=${v} vars=${itemVars} onChange=${(x) => set(key, x)} />`; break;
       case 'checkbox': control = html`<input id=${id} type="checkbox" checked=${!!v} onChange=${(e) => set(key, e.target.checked)} />`; break;
       case 'select': control = html`<select id=${id} value=${v} onChange=${(e) => set(key, e.target.value)}>${choices.map((c) => html`<option value=${c}>${c || '—'}</option>`)}</select>`; break;
@@ -600,7 +600,7 @@ export function ConditionEditor({ id, value, object, vars, onChange, placeholder
     if ((value || '') === written) return;
     if (parsed.tree) setTree(parsed.tree);
     else setText(true);
-  }, [value, object?.name]);
+  }, [value, object?.name, object?.item?.name]);
   const change = (next) => {
     setTree(next);
     onChange(toExpr(object, next));
@@ -640,9 +640,9 @@ function ConditionGroup({ group, object, path, top, onChange, onRemove }) {
 
 function ConditionRow({ row, object, path, onChange, onRemove }) {
   const fields = conditionFields(object);
-  const f = fields.find((x) => 'record.' + x.name === row.field);
+  const f = fields.find((x) => x.path === row.field);
   const kind = kindOf(f);
-  const ops = opsFor(kind);
+  const ops = opsFor(kind, f?.item);
   // An operator change keeps the value when it is of the same sort (a list, a number of days,
   // or a single value).
   const sort = (op) => (op === 'in' || op === 'notIn' ? 'list' : ['agoMore', 'agoLess', 'nextDays'].includes(op) ? 'days' : needsValue(op) ? 'one' : '');
@@ -650,8 +650,8 @@ function ConditionRow({ row, object, path, onChange, onRemove }) {
     ...(needsValue(op) === 2 ? { value2: row.value2 ?? defaultValue(kind, op) } : {}) });
   const n = needsValue(row.op);
   return html`<div class="condition-row" data-path=${path}>
-    <select id=${path + '-field'} aria-label="Field" value=${f ? f.name : ''} onChange=${(e) => onChange(newRow(object, e.target.value))}>
-      ${fields.map((x) => html`<option value=${x.name}>${fieldLabel(x)}</option>`)}</select>
+    <select id=${path + '-field'} aria-label="Field" value=${f ? f.path : ''} onChange=${(e) => onChange(newRow(object, e.target.value))}>
+      ${fields.map((x) => html`<option value=${x.path}>${fieldLabel(x)}</option>`)}</select>
     <select id=${path + '-op'} aria-label="Operator" value=${row.op} onChange=${(e) => setOp(e.target.value)}>
       ${ops.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select>
     ${n >= 1 ? html`<${ConditionValue} id=${path + '-value'} f=${f} kind=${kind} op=${row.op} object=${object} value=${row.value} onChange=${(v) => onChange({ ...row, value: v })} />` : null}
@@ -663,7 +663,7 @@ function ConditionRow({ row, object, path, onChange, onRemove }) {
 }
 
 function ConditionValue({ id, f, kind, op, object, value, onChange }) {
-  const choices = kind === 'select' || (kind === 'list' && f.type === 'select') ? (f.type === 'stage' ? stageOptions(object, f) : optionsOf(f)) : null;
+  const choices = kind === 'select' || (kind === 'list' && f.type === 'select') ? (f.type === 'stage' ? stageOptions(f.item ? object.item : object, f) : optionsOf(f)) : null;
   if (op === 'in' || op === 'notIn') {
     const set = new Set(value || []);
     return html`<span class="option-picker" id=${id}>${choices.map((c) => html`<label key=${c.value} class="chip-check">

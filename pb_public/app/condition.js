@@ -40,25 +40,34 @@ export const operators = {
   relation: [['is', 'is'], ['isNot', 'is not'], ['empty', 'is empty'], ['notEmpty', 'is not empty'], ...changedOps],
 };
 
-export const opsFor = (kind) => operators[kind] || [];
+// opsFor lists a kind's operators; an item's field (inside a for_each) has no "changed" ones,
+// as the helpers look at the triggering record.
+export const opsFor = (kind, item = false) => (operators[kind] || []).filter(([op]) => !item || !op.startsWith('changed'));
 
-// fieldsOf lists the fields a condition can test: the object's own, and created/updated.
+// conditionFields lists the fields a condition can test, each with its path: the object's own
+// and created/updated as record.<name>; inside a for_each (object.item is the items' object)
+// also the item's as item.<name>.
 export function conditionFields(object) {
-  const own = (object?.fields || []).filter((f) => kindOf(f));
-  const names = new Set(own.map((f) => f.name));
-  const sys = [{ name: 'created', type: 'date', label: 'Created' }, { name: 'updated', type: 'date', label: 'Updated' }].filter((f) => !names.has(f.name));
-  return [...own, ...sys];
+  const of = (o, prefix) => {
+    const own = (o?.fields || []).filter((f) => kindOf(f));
+    const names = new Set(own.map((f) => f.name));
+    const sys = [{ name: 'created', type: 'date', label: 'Created' }, { name: 'updated', type: 'date', label: 'Updated' }].filter((f) => !names.has(f.name));
+    return [...own, ...sys].map((f) => ({ ...f, path: prefix + '.' + f.name }));
+  };
+  const items = object?.item ? of(object.item, 'item').map((f) => ({ ...f, item: true, label: 'Item: ' + (f.label || f.name.replace(/_/g, ' ')) })) : [];
+  return [...of(object, 'record'), ...items];
 }
 
-const fieldNamed = (object, path) => conditionFields(object).find((f) => 'record.' + f.name === path);
+const fieldNamed = (object, path) => conditionFields(object).find((f) => f.path === path);
 
 // newRow is a row for a field with its kind's first operator.
 export function newRow(object, field) {
-  const f = conditionFields(object).find((x) => x.name === field) || conditionFields(object)[0];
+  const all = conditionFields(object);
+  const f = all.find((x) => x.path === field) || all.find((x) => x.name === field) || all[0];
   if (!f) return { field: '', op: '', value: '' };
   const kind = kindOf(f);
   const op = opsFor(kind)[0][0];
-  return { field: 'record.' + f.name, op, value: defaultValue(kind, op) };
+  return { field: f.path, op, value: defaultValue(kind, op) };
 }
 
 export function defaultValue(kind, op) {
@@ -235,7 +244,7 @@ function parse(src) {
 class Unsupported extends Error {}
 const no = (why) => { throw new Unsupported(why); };
 
-const isRef = (n) => n && n.t === 'id' && /^record\.[A-Za-z_]\w*$/.test(n.v);
+const isRef = (n) => n && n.t === 'id' && /^(?:record|item)\.[A-Za-z_]\w*$/.test(n.v);
 const litOf = (n) => (n && ['str', 'num', 'bool'].includes(n.t) ? n.v : no('a value that is not a literal'));
 
 // rowOf reads one comparison or helper call as a row.
@@ -243,14 +252,14 @@ function rowOf(object, n) {
   const field = (path) => {
     const f = fieldNamed(object, path);
     if (!f) no(`${path} is not a field the editor offers`);
-    return { path, f, kind: kindOf(f) };
+    return { path, f, kind: kindOf(f), item: !!f.item };
   };
   const byName = (arg) => {
     if (!arg || arg.t !== 'str') no('a field name that is not a literal');
     return field('record.' + arg.v);
   };
   const make = (path, kind, op, value = defaultValue(kind, op), value2) => {
-    if (!opsFor(kind).some(([o]) => o === op)) no(`"${op}" does not apply to ${path}`);
+    if (!opsFor(kind, path.startsWith('item.')).some(([o]) => o === op)) no(`"${op}" does not apply to ${path}`);
     const row = { field: path, op, value };
     if (value2 !== undefined) row.value2 = value2;
     return row;

@@ -180,3 +180,21 @@ test('random trees round-trip and random text never throws', () => {
     if (r.tree) assert.equal(fromExpr(deals, toExpr(deals, r.tree)).error, undefined, s);
   }
 });
+
+test('inside a for_each, rows test the item too', () => {
+  const contacts = { name: 'contacts', fields: [{ name: 'full_name', type: 'text' }, { name: 'status', type: 'select', options: ['new', 'customer'] }, { name: 'vip', type: 'boolean' }] };
+  const scope = { ...deals, item: contacts };
+  const tree = { join: 'and', rows: [
+    { field: 'item.status', op: 'in', value: ['customer'] },
+    { field: 'item.vip', op: 'true', value: false },
+    { field: 'record.stage', op: 'changedTo', value: 'won' },
+    { field: 'item.created', op: 'agoMore', value: 30 },
+  ] };
+  const text = toExpr(scope, tree);
+  assert.equal(text, 'item.status in ["customer"] && item.vip == true && changedTo("stage", "won") && daysSince(item.created) > 30');
+  assert.deepEqual(fromExpr(scope, text).tree, tree);
+  assert.match(fromExpr(deals, text).error, /item\.status/);
+  assert.match(fromExpr(scope, 'isChanged("full_name")').error, /full_name/);
+  assert.equal(operators.text.some(([op]) => op === 'changed'), true);
+  assert.deepEqual(newRow(scope, 'item.full_name'), { field: 'item.full_name', op: 'is', value: '' });
+});
