@@ -120,4 +120,18 @@ func TestBuilderConditionRows(t *testing.T) {
 	m.setInput("#actions-2-actions-0-if", "")
 	m.do(chromedp.SendKeys(chromedp.CSS("#actions-2-actions-0-if"), "item.ful"))
 	m.wait("item fields suggested", `[...document.querySelectorAll('.suggestions li code')].some(c => c.textContent === 'item.full_name')`)
+
+	m.setInput("#actions-2-actions-0-if", `item.full_name != ""`)
+	m.setInput("#actions-1-source", `log(record.name)`)
+
+	// The for_each over records matching a filter, with a placeholder's value, without JSON.
+	m.setInput(`.action-card[data-pointer="/actions/2"] [data-testid=over-kind]`, "query")
+	m.wait("the object and filter", `!!document.querySelector('#actions-2-over-filter')`)
+	m.setInput("#actions-2-over-object", "contacts")
+	m.setInput("#actions-2-over-filter", "company = {:company}")
+	m.wait("the placeholder's input", `!!document.querySelector('#actions-2-over-param-company')`)
+	m.setInput("#actions-2-over-param-company", "=record.company")
+	m.wait("the server's verdict", `document.querySelector('[data-testid=validity]').textContent === '✓ Valid'`)
+	m.setInput("#actions-2-over-filter", "compny = {:company}")
+	m.wait("the located problem", `document.querySelector('[data-testid=problems]')?.textContent.includes('/actions/2/over/filter')`)
 }

@@ -564,6 +564,12 @@ function useItemVars(vars, item) {
   return useMemo(() => (itemVars.length ? [...itemVars, ...vars] : vars), [vars, itemVars]);
 }
 
+// placeholders: the {:name}s of a for_each filter and the params already set, in order.
+function placeholders(over) {
+  const names = [...(over.filter || '').matchAll(/\{:(\w+)\}/g)].map((m) => m[1]);
+  return [...new Set([...names, ...Object.keys(over.params || {})])];
+}
+
 // OverInput edits a for_each's over: a relation field, a back-relation, or records of an
 // object matching a filter (the {"object", "filter"} form, evaluated as the run-as user).
 function OverInput({ id, value, object, onChange }) {
@@ -579,7 +585,11 @@ function OverInput({ id, value, object, onChange }) {
         <option value="">—</option>${allObjects().map((x) => html`<option value=${x.name}>${objectLabel(x)}</option>`)}</select>
       <input id=${id + '-filter'} aria-label="Filter" placeholder='stage = "open" && company = {:id}' value=${value.filter || ''}
         onInput=${(e) => onChange({ ...value, filter: e.target.value })} />
-      <small class="muted">A PocketBase filter over ${objectLabel(objectNamed(value.object) || { name: 'records' }).toLowerCase()}; read as the run-as user.</small>`
+      <small class="muted">A PocketBase filter over ${objectLabel(objectNamed(value.object) || { name: 'records' }).toLowerCase()}; read as the run-as user.
+        Each {:name} in it takes its value below: a literal, or an expression after "=" (=record.id).</small>
+      ${placeholders(value).map((n) => html`<label key=${n} class="over-param"><code>{:${n}}</code>
+        <input id=${id + '-param-' + n} value=${value.params?.[n] ?? ''} placeholder="=record.id"
+          onInput=${(e) => onChange({ ...value, params: { ...(value.params || {}), [n]: e.target.value } })} /></label>`)}`
     : html`<input id=${id} list=${id + '-list'} value=${value || ''} placeholder="contacts, or deals.company" onInput=${(e) => onChange(e.target.value)} />
       <datalist id=${id + '-list'}>${rels.map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}
         ${backs.map(({ x, f }) => html`<option value=${x.name + '.' + f.name}>${objectLabel(x)} whose ${fieldLabel(f).toLowerCase()} is this record</option>`)}</datalist>`}
