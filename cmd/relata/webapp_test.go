@@ -606,7 +606,9 @@ func TestWebApp(t *testing.T) {
 		manager.wait("the stage selects", `!!document.querySelector('#wf-trigger-to')`)
 		manager.setInput("#wf-trigger-to", "proposal")
 
-		// The server's checker locates a mistake in the condition...
+		// The server's checker locates a mistake in the condition typed as text...
+		manager.do(chromedp.Click(chromedp.CSS(`[data-testid="wf-condition-editor"] [data-testid="condition-text"]`)))
+		manager.wait("the text editor", `!!document.querySelector('#wf-condition')`)
 		manager.do(chromedp.SendKeys(chromedp.CSS("#wf-condition"), "record.amout > 1000"))
 		manager.wait("the located error", `(document.querySelector('[data-testid="problems"]') || {innerText: ''}).innerText.includes('/condition')`)
 		if !strings.Contains(manager.pageText(), "amout") {

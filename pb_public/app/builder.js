@@ -6,7 +6,8 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { pb, relata, isManager, allObjects, objectNamed, objectLabel, fieldLabel, titleOf, errorMessage, subscribe, debounce } from './api.js';
 import { html, Spinner, ErrorBox, Empty, toast } from './ui.js';
-import { stageOptions } from './fields.js';
+import { stageOptions, options as optionsOf, RelationPicker } from './fields.js';
+import { conditionFields, kindOf, opsFor, newRow, needsValue, defaultValue, toExpr, fromExpr } from './condition.js';
 
 export const triggerTypes = [
   ['record_created', 'A record is created'],
@@ -262,7 +263,7 @@ function Editor({ id }) {
         </div>
         <div class="panel step-card">
           <h2>3. Only if <span class="muted small">(optional)</span></h2>
-          <${ExprInput} id="wf-condition" value=${w.condition} vars=${vars} onChange=${(v) => set({ condition: v })}
+          <${ConditionEditor} id="wf-condition" value=${w.condition} object=${o} vars=${vars} onChange=${(v) => set({ condition: v })}
             placeholder='record.amount > 10000 && record.source == "referral"' />
           <${PointerErrors} errors=${errorsAt('/condition')} />
         </div>
@@ -291,7 +292,7 @@ function PointerErrors({ errors }) {
 
 // ExprInput is a textarea for expr expressions with autocomplete of the variables the server
 // lists for the object (record.<field>, old.<field>, user.*, helpers).
-export function ExprInput({ id, value, vars, onChange, placeholder, rows = 2 }) {
+export function ExprInput({ id, value, vars, onChange, placeholder, rows = 2, class: cls = '' }) {
   const ref = useRef();
   const [sugg, setSugg] = useState([]);
   const [sel, setSel] = useState(0);
@@ -324,7 +325,7 @@ export function ExprInput({ id, value, vars, onChange, placeholder, rows = 2 }) 
     if (e.key === 'Escape') setSugg([]);
   };
   return html`<div class="expr">
-    <textarea id=${id} ref=${ref} rows=${rows} spellcheck="false" placeholder=${placeholder} value=${value}
+    <textarea id=${id} class=${cls} ref=${ref} rows=${rows} spellcheck="false" placeholder=${placeholder} value=${value}
       onInput=${(e) => { onChange(e.target.value); update(); }} onKeyDown=${keys} onBlur=${() => setTimeout(() => setSugg([]), 150)}></textarea>
     ${sugg.length ? html`<ul class="suggestions" role="listbox">${sugg.map((v, i) => html`<li key=${v.name} class=${i === sel ? 'selected' : ''} role="option"
       onMouseDown=${(e) => { e.preventDefault(); accept(v); }}><code>${v.name}</code> <span class="muted">${v.type}</span><div class="small muted">${v.doc}</div></li>`)}</ul>` : null}
@@ -363,6 +364,7 @@ function itemObjectOf(over, object) {
 
 function ActionCard({ action: a, pointer, object, item, vars, errorsAt, onChange, onRemove, onUp, onDown }) {
   const spec = actionSpecs[a.type] || { label: a.type, fields: [] };
+  const itemVars = useItemVars(vars, item);
   const set = (k, v) => onChange({ ...a, [k]: v });
   const input = ([key, kind, label, help, choices]) => {
     const v = a[key] ?? '';
@@ -370,8 +372,10 @@ function ActionCard({ action: a, pointer, object, item, vars, errorsAt, onChange
     let control;
     switch (kind) {
       case 'textarea': control = html`<textarea id=${id} rows="3" value=${v} onInput=${(e) => set(key, e.target.value)}></textarea>`; break;
-      case 'code': control = html`<textarea id=${id} class="code" rows="6" spellcheck="false" value=${v} onInput=${(e) => set(key, e.target.value)}></textarea>`; break;
-      case 'expr': control = html`<${ExprInput} id=${id} value=${v} vars=${vars} onChange=${(x) => set(key, x)} />`; break;
+      case 'code': control = html`<${ExprInput} id=${id} class="code" rows=${6} value=${v} vars=${scriptVars(vars)} onChange=${(x) => set(key, x)} />`; break;
+      case 'expr': control = key === 'if'
+        ? html`<${ConditionEditor} id=${id} value=${v} object=${object && item ? { ...object, item } : object} vars=${itemVars} onChange=${(x) => set(key, x)} />`
+        : html`<${ExprInput} id=${id} value=${v} vars=${itemVars} onChange=${(x) => set(key, x)} />`; break;
       case 'checkbox': control = html`<input id=${id} type="checkbox" checked=${!!v} onChange=${(e) => set(key, e.target.checked)} />`; break;
       case 'select': control = html`<select id=${id} value=${v} onChange=${(e) => set(key, e.target.value)}>${choices.map((c) => html`<option value=${c}>${c || '—'}</option>`)}</select>`; break;
       case 'object': control = html`<select id=${id} value=${v} onChange=${(e) => set(key, e.target.value)}><option value="">—</option>
@@ -394,13 +398,7 @@ function ActionCard({ action: a, pointer, object, item, vars, errorsAt, onChange
         control = html`<${ValuesEditor} id=${id} values=${a.values || {}} object=${target} onChange=${(x) => set('values', x)} />`;
         break;
       }
-      case 'over': // a field name, or the {"object", "filter", "params"} form as JSON
-        control = html`<input id=${id} value=${typeof v === 'string' ? v : JSON.stringify(v)} onInput=${(e) => {
-          const t = e.target.value.trim();
-          if (!t.startsWith('{')) return set(key, e.target.value);
-          try { set(key, JSON.parse(t)); } catch { /* keep typing: not JSON yet */ }
-        }} />`;
-        break;
+      case 'over': control = html`<${OverInput} id=${id} value=${a[key]} object=${object} onChange=${(x) => set(key, x)} />`; break;
       case 'secretRef': control = html`<${SecretPicker} id=${id} value=${a[key]?.ref || ''} onChange=${(x) => set(key, x ? { ref: x } : undefined)} />`; break;
       default: control = html`<input id=${id} value=${v} onInput=${(e) => set(key, e.target.value)} />`;
     }
@@ -535,4 +533,167 @@ function SecretPicker({ id, value, onChange }) {
       ${err ? html`<small class="error">${err}</small>` : null}`
       : html`<button type="button" class="link" onClick=${() => setAdding(true)}>Store a new secret…</button>`}
   </span>`;
+}
+
+// scriptAPI is what a script sees (docs/scripting.md), for the script editor's autocomplete.
+const scriptAPI = [
+  ['record', 'object', "The triggering record's values by field name (frozen)"],
+  ['old', 'object', 'The values before the change; null on create (frozen)'],
+  ['now', 'string', "The run's time as an ISO string"],
+  ['set', 'set(field, value)', 'Changes a field of the triggering record, applied when the script ends', true],
+  ['find', 'find(object, filter, params?, limit? | {limit, offset, sort})', 'Reads records as the run-as user', true],
+  ['create', 'create(object, values)', 'Creates a record and returns it', true],
+  ['update', 'update(object, id, values)', 'Changes a record and returns it', true],
+  ['log', 'log(...values)', "Writes a line to the step's log", true],
+].map(([name, type, doc, fn]) => ({ name, type, doc, function: !!fn }));
+
+// scriptVars: the script API and the record's and old values' fields.
+function scriptVars(vars) {
+  return [...scriptAPI, ...vars.filter((v) => v.name.startsWith('record.') || v.name.startsWith('old.'))];
+}
+
+// useItemVars adds item.<field> (the fields of a for_each's items) to the variables, for the
+// expressions inside a for_each.
+function useItemVars(vars, item) {
+  const [itemVars, setItemVars] = useState([]);
+  useEffect(() => {
+    if (!item) { setItemVars([]); return; }
+    relata(`/objects/${item.name}/variables`).then((l) => setItemVars(l.filter((v) => v.name.startsWith('record.'))
+      .map((v) => ({ ...v, name: 'item.' + v.name.slice(7), doc: 'Each item: ' + v.doc })))).catch(() => setItemVars([]));
+  }, [item?.name]);
+  return useMemo(() => (itemVars.length ? [...itemVars, ...vars] : vars), [vars, itemVars]);
+}
+
+// placeholders: the {:name}s of a for_each filter and the params already set, in order.
+function placeholders(over) {
+  const names = [...(over.filter || '').matchAll(/\{:(\w+)\}/g)].map((m) => m[1]);
+  return [...new Set([...names, ...Object.keys(over.params || {})])];
+}
+
+// OverInput edits a for_each's over: a relation field, a back-relation, or records of an
+// object matching a filter (the {"object", "filter"} form, evaluated as the run-as user).
+function OverInput({ id, value, object, onChange }) {
+  const query = value && typeof value === 'object';
+  const rels = (object?.fields || []).filter((f) => f.type === 'relation');
+  const backs = allObjects().flatMap((x) => x.fields.filter((f) => f.type === 'relation' && f.target === object?.name).map((f) => ({ x, f })));
+  return html`<div class="over" id=${id + '-form'}>
+    <select aria-label="Go over" data-testid="over-kind" value=${query ? 'query' : 'field'}
+      onChange=${(e) => onChange(e.target.value === 'query' ? { object: object?.name || '', filter: '' } : '')}>
+      <option value="field">related records</option><option value="query">records matching a filter</option></select>
+    ${query ? html`
+      <select id=${id + '-object'} aria-label="Object" value=${value.object || ''} onChange=${(e) => onChange({ ...value, object: e.target.value })}>
+        <option value="">—</option>${allObjects().map((x) => html`<option value=${x.name}>${objectLabel(x)}</option>`)}</select>
+      <input id=${id + '-filter'} aria-label="Filter" placeholder='stage = "open" && company = {:id}' value=${value.filter || ''}
+        onInput=${(e) => onChange({ ...value, filter: e.target.value })} />
+      <small class="muted">A PocketBase filter over ${objectLabel(objectNamed(value.object) || { name: 'records' }).toLowerCase()}; read as the run-as user.
+        Each {:name} in it takes its value below: a literal, or an expression after "=" (=record.id).</small>
+      ${placeholders(value).map((n) => html`<label key=${n} class="over-param"><code>{:${n}}</code>
+        <input id=${id + '-param-' + n} value=${value.params?.[n] ?? ''} placeholder="=record.id"
+          onInput=${(e) => onChange({ ...value, params: { ...(value.params || {}), [n]: e.target.value } })} /></label>`)}`
+    : html`<input id=${id} list=${id + '-list'} value=${value || ''} placeholder="contacts, or deals.company" onInput=${(e) => onChange(e.target.value)} />
+      <datalist id=${id + '-list'}>${rels.map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}
+        ${backs.map(({ x, f }) => html`<option value=${x.name + '.' + f.name}>${objectLabel(x)} whose ${fieldLabel(f).toLowerCase()} is this record</option>`)}</datalist>`}
+  </div>`;
+}
+
+// ConditionEditor edits a condition as rows of field / operator / value in AND/OR groups, and
+// shows the expr it writes; "Edit as text" gives the expression itself. A text the rows cannot
+// show (condition.js says why) stays in the text editor.
+export function ConditionEditor({ id, value, object, vars, onChange, placeholder }) {
+  const read = (text) => fromExpr(object, text || '');
+  const [tree, setTree] = useState(() => read(value).tree || { join: 'and', rows: [] });
+  const [text, setText] = useState(() => !!read(value).error);
+  const parsed = read(value);
+  let written = '';
+  try { written = toExpr(object, tree); } catch { written = null; }
+  useEffect(() => {
+    if ((value || '') === written) return;
+    if (parsed.tree) setTree(parsed.tree);
+    else setText(true);
+  }, [value, object?.name, object?.item?.name]);
+  const change = (next) => {
+    setTree(next);
+    onChange(toExpr(object, next));
+  };
+  if (text || !object) {
+    return html`<div class="condition-editor" data-testid=${id + '-editor'}>
+      <${ExprInput} id=${id} value=${value} vars=${vars} onChange=${onChange} placeholder=${placeholder} />
+      ${parsed.error && value ? html`<small class="muted" data-testid="condition-note">The row editor cannot show this: ${parsed.error}.</small>` : null}
+      ${object ? html`<button type="button" class="link" data-testid="condition-rows" disabled=${!!parsed.error}
+        onClick=${() => { setTree(parsed.tree); setText(false); }}>Edit with rows</button>` : null}
+    </div>`;
+  }
+  return html`<div class="condition-editor" data-testid=${id + '-editor'}>
+    <${ConditionGroup} group=${tree} object=${object} path=${id} top=${true} onChange=${change} />
+    <div class="condition-expr"><code id=${id + '-expr'} data-testid="condition-expr">${written || 'Always'}</code>
+      <button type="button" class="link" data-testid="condition-text" onClick=${() => setText(true)}>Edit as text</button></div>
+  </div>`;
+}
+
+function ConditionGroup({ group, object, path, top, onChange, onRemove }) {
+  const rows = group.rows || [];
+  const setRow = (i, r) => onChange({ ...group, rows: rows.map((x, j) => (j === i ? r : x)) });
+  const removeRow = (i) => onChange({ ...group, rows: rows.filter((_, j) => j !== i) });
+  return html`<div class=${'condition-group' + (top ? ' top' : '')} data-path=${path}>
+    ${rows.length > 1 || !top ? html`<select class="join" aria-label="Join" value=${group.join} onChange=${(e) => onChange({ ...group, join: e.target.value })}>
+      <option value="and">All of these (AND)</option><option value="or">Any of these (OR)</option></select>` : null}
+    ${rows.map((r, i) => (r.rows
+      ? html`<${ConditionGroup} key=${i} group=${r} object=${object} path=${path + '-' + i} onChange=${(x) => setRow(i, x)} onRemove=${() => removeRow(i)} />`
+      : html`<${ConditionRow} key=${i} row=${r} object=${object} path=${path + '-' + i} onChange=${(x) => setRow(i, x)} onRemove=${() => removeRow(i)} />`))}
+    <div class="condition-add">
+      <button type="button" class="small" data-testid="add-row" onClick=${() => onChange({ ...group, rows: [...rows, newRow(object)] })}>+ Condition</button>
+      <button type="button" class="small" data-testid="add-group" onClick=${() => onChange({ ...group, rows: [...rows, { join: group.join === 'and' ? 'or' : 'and', rows: [newRow(object)] }] })}>+ Group</button>
+      ${onRemove ? html`<button type="button" class="link" onClick=${onRemove}>Remove group</button>` : null}
+    </div>
+  </div>`;
+}
+
+function ConditionRow({ row, object, path, onChange, onRemove }) {
+  const fields = conditionFields(object);
+  const f = fields.find((x) => x.path === row.field);
+  const kind = kindOf(f);
+  const ops = opsFor(kind, f?.item);
+  // An operator change keeps the value when it is of the same sort (a list, a number of days,
+  // or a single value).
+  const sort = (op) => (op === 'in' || op === 'notIn' ? 'list' : ['agoMore', 'agoLess', 'nextDays'].includes(op) ? 'days' : needsValue(op) ? 'one' : '');
+  const setOp = (op) => onChange({ field: row.field, op, value: sort(op) && sort(op) === sort(row.op) ? row.value : defaultValue(kind, op),
+    ...(needsValue(op) === 2 ? { value2: row.value2 ?? defaultValue(kind, op) } : {}) });
+  const n = needsValue(row.op);
+  return html`<div class="condition-row" data-path=${path}>
+    <select id=${path + '-field'} aria-label="Field" value=${f ? f.path : ''} onChange=${(e) => onChange(newRow(object, e.target.value))}>
+      ${fields.map((x) => html`<option value=${x.path}>${fieldLabel(x)}</option>`)}</select>
+    <select id=${path + '-op'} aria-label="Operator" value=${row.op} onChange=${(e) => setOp(e.target.value)}>
+      ${ops.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select>
+    ${n >= 1 ? html`<${ConditionValue} id=${path + '-value'} f=${f} kind=${kind} op=${row.op} object=${object} value=${row.value} onChange=${(v) => onChange({ ...row, value: v })} />` : null}
+    ${n === 2 ? html`<span class="muted">${row.op === 'between' ? 'and' : 'to'}</span>
+      <${ConditionValue} id=${path + '-value2'} f=${f} kind=${kind} op=${row.op} object=${object} value=${row.value2} onChange=${(v) => onChange({ ...row, value2: v })} />` : null}
+    ${['agoMore', 'agoLess', 'nextDays'].includes(row.op) ? html`<span class="muted">days</span>` : null}
+    <button type="button" class="icon" title="Remove" onClick=${onRemove}>×</button>
+  </div>`;
+}
+
+function ConditionValue({ id, f, kind, op, object, value, onChange }) {
+  const choices = kind === 'select' || (kind === 'list' && f.type === 'select') ? (f.type === 'stage' ? stageOptions(f.item ? object.item : object, f) : optionsOf(f)) : null;
+  if (op === 'in' || op === 'notIn') {
+    const set = new Set(value || []);
+    return html`<span class="option-picker" id=${id}>${choices.map((c) => html`<label key=${c.value} class="chip-check">
+      <input type="checkbox" value=${c.value} checked=${set.has(c.value)}
+        onChange=${(e) => onChange(choices.map((x) => x.value).filter((v) => (v === c.value ? e.target.checked : set.has(v))))} />${c.label}</label>`)}</span>`;
+  }
+  if (['agoMore', 'agoLess', 'nextDays'].includes(op) || kind === 'number') {
+    return html`<input id=${id} type="number" class="num" value=${value} onInput=${(e) => onChange(e.target.value === '' ? '' : Number(e.target.value))} />`;
+  }
+  if (op === 'before' || op === 'after') return html`<input id=${id} type="date" value=${value} onInput=${(e) => onChange(e.target.value)} />`;
+  if (kind === 'bool') {
+    return html`<select id=${id} value=${String(value)} onChange=${(e) => onChange(e.target.value === 'true')}><option value="true">yes</option><option value="false">no</option></select>`;
+  }
+  if (choices) {
+    return html`<select id=${id} value=${value} onChange=${(e) => onChange(e.target.value)}><option value="">—</option>
+      ${choices.map((c) => html`<option value=${c.value}>${c.label}</option>`)}</select>`;
+  }
+  if (kind === 'user' || kind === 'relation') {
+    const target = kind === 'user' ? 'users' : f.target;
+    return html`<span id=${id}><${RelationPicker} field=${{ ...f, target, multiple: false }} value=${value} onChange=${onChange} /></span>`;
+  }
+  return html`<input id=${id} value=${value} onInput=${(e) => onChange(e.target.value)} />`;
 }
