@@ -25,6 +25,7 @@ type Workflow struct {
 	schedule *cron.Schedule
 	offset   time.Duration // date triggers
 	runAs    string        // user id
+	grouped  bool          // fresh runs may execute in a group transaction (RunBatch)
 }
 
 // step is one compiled action at a place of the workflow.
@@ -83,6 +84,7 @@ func (e *Engine) Compile(file string, d *Definition) (*Workflow, error) {
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	w.grouped = groupable(w.steps)
 	return w, nil
 }
 

@@ -11,7 +11,9 @@
 // that caused them ([Engine.Enqueue]); time triggers (schedule, date, dormant) are found by a
 // minute tick. A pool of workers runs queued runs outside request latency. Every run and every
 // action step is persisted; an action that writes to the database commits together with its
-// step record, so a run resumed after a crash never repeats a completed step. Transient
+// step record, so a run resumed after a crash never repeats a completed step. Fresh runs of
+// workflows that only write the database are executed up to [BatchSize] at a time in one
+// transaction ([Engine.RunBatch], a group commit). Transient
 // failures retry with exponential backoff and jitter, then the run goes dead with its error.
 //
 //	reg := schemas.MustRegister(app, app.RootCmd, schemas.Config{})

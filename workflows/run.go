@@ -43,6 +43,14 @@ func (e *Engine) worker() {
 				return
 			default:
 			}
+			n, err := e.RunBatch(BatchSize)
+			if err != nil {
+				e.app.Logger().Error("relata: workflow worker", "error", err)
+				break
+			}
+			if n > 0 {
+				continue
+			}
 			ran, err := e.RunNext()
 			if err != nil {
 				e.app.Logger().Error("relata: workflow worker", "error", err)
@@ -66,6 +74,14 @@ func (e *Engine) worker() {
 func (e *Engine) Drain() (int, error) {
 	n := 0
 	for {
+		b, err := e.RunBatch(BatchSize)
+		if err != nil {
+			return n, err
+		}
+		if b > 0 {
+			n += b
+			continue
+		}
 		ran, err := e.RunNext()
 		if err != nil || !ran {
 			return n, err
@@ -219,6 +235,17 @@ type executor struct {
 	rc       *RunContext
 	done     map[string]*core.Record
 	attempts int // attempts of the step that failed last
+	// tx, when set, is the transaction of a group of runs (RunBatch): every step writes
+	// through it and any error aborts the group instead of being recorded.
+	tx core.App
+}
+
+// app is where the executor records steps: the group's transaction, or the app.
+func (x *executor) app() core.App {
+	if x.tx != nil {
+		return x.tx
+	}
+	return x.e.app
 }
 
 func (x *executor) steps(steps []*step) error {
@@ -250,7 +277,7 @@ func (x *executor) step(st *step) error {
 		if ok {
 			taken = "then"
 		}
-		if err := x.record(x.e.app, st, prev, "succeeded", map[string]any{"branch": taken}, "", false); err != nil {
+		if err := x.record(x.app(), st, prev, "succeeded", map[string]any{"branch": taken}, "", false); err != nil {
 			return err
 		}
 		if ok {
@@ -275,7 +302,7 @@ func (x *executor) step(st *step) error {
 		return x.record(x.e.app, st, x.stepRec(st), "succeeded", out, "", false)
 	default:
 		var saved *core.Record
-		err := x.e.app.RunInTransaction(func(tx core.App) error {
+		err := x.app().RunInTransaction(func(tx core.App) error {
 			rc.App = tx
 			out, err := st.action.Run(&rc)
 			if err != nil {
@@ -341,6 +368,9 @@ func (x *executor) wait(st *step, a *wait, prev *core.Record, rc *RunContext) er
 
 // fail records a failed attempt of a step (outside any rolled back transaction).
 func (x *executor) fail(st *step, err error) error {
+	if x.tx != nil {
+		return err // the group rolls back; its runs are executed again one by one
+	}
 	_, isExternal := st.action.(External)
 	// An external step counted its attempt when it was marked running.
 	if rerr := x.record(x.e.app, st, x.stepRec(st), "failed", nil, err.Error(), !isExternal); rerr != nil {
