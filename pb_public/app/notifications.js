@@ -5,7 +5,7 @@
 import { useEffect, useState, useCallback } from 'preact/hooks';
 import { pb, me, formatDate, errorMessage } from './api.js';
 import { html, navigate, recordHref, ErrorBox, toast } from './ui.js';
-import { t, setLanguage, languages } from './i18n.js';
+import { t, lang, setLanguage, languages } from './i18n.js';
 
 const kinds = [
   ['assigned', 'prefs.kind.assigned'],
@@ -132,7 +132,7 @@ export function PreferencesPage() {
   const u = me();
   const prefs = u?.notify_prefs || {};
   const [timezone, setTimezone] = useState(u?.timezone || '');
-  const [language, setLang] = useState(u?.language || 'en');
+  const [language, setLang] = useState(u?.language || lang());
   const [channels, setChannels] = useState(Object.fromEntries(kinds.map(([k]) => [k, { app: true, email: false, ...(prefs.kinds?.[k] || {}) }])));
   const [digest, setDigest] = useState(prefs.digest !== false);
   const [reminder, setReminder] = useState(prefs.reminderMinutes ?? 15);
