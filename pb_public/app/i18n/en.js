@@ -341,4 +341,11 @@ export default {
   'fc.wonSoFar': 'Won so far',
   'fc.byMonth': 'By expected close month',
   'fc.quotas': 'Quotas',
+  'dup.object': 'Object',
+  'dup.none': 'No likely duplicates.',
+  'dup.score': 'Score',
+  'dup.why': 'Why',
+  'dup.mayExist': { one: 'This may already exist:', other: 'These may already exist:' },
+  'dup.sameAs': { one: 'This may be the same as:', other: 'This may be the same as these:' },
+  'dup.merge': 'Merge',
 };

@@ -337,4 +337,11 @@ export default {
   'fc.wonSoFar': 'Vinto finora',
   'fc.byMonth': 'Per mese di chiusura prevista',
   'fc.quotas': 'Obiettivi',
+  'dup.object': 'Oggetto',
+  'dup.none': 'Nessun probabile duplicato.',
+  'dup.score': 'Punteggio',
+  'dup.why': 'Perché',
+  'dup.mayExist': { one: 'Potrebbe esistere già:', other: 'Potrebbero esistere già:' },
+  'dup.sameAs': { one: 'Potrebbe essere lo stesso di:', other: 'Potrebbe essere lo stesso di questi:' },
+  'dup.merge': 'Unisci',
 };
