@@ -262,4 +262,6 @@ function App() {
   </div>`;
 }
 
+// The signed-in user's language from her cached record, until the server's answer confirms it.
+if (me()) setLanguage(me().language);
 render(html`<${App} />`, document.getElementById('app'));
