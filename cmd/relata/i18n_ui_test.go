@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -84,6 +85,39 @@ func TestItalianInterface(t *testing.T) {
 	}
 	if !strings.Contains(tasks, "aperte") && !strings.Contains(tasks, "aperta") {
 		alice.fail("no count of open tasks in Italian:\n%s", tasks)
+	}
+
+	// The other daily screens in Italian, each rendering without a script error.
+	var dealID string
+	{
+		var l list
+		if code := s.api(t, http.MethodGet, "/api/collections/deals/records?perPage=1&filter="+urlEscape(`owner = "`+aliceID+`"`), aliceTok, nil, &l); code != 200 || len(l.Items) == 0 {
+			t.Fatalf("alice's deals = %d %v", code, l.Items)
+		}
+		dealID = l.Items[0]["id"].(string)
+	}
+	for _, c := range []struct{ route, sel, want string }{
+		{"/list/deals", "#list-search", "Salva vista"},
+		{"/record/deals/" + dealID, `[data-testid="record-title"]`, "Dettagli"},
+		{"/dashboard", ".kpis", "Pipeline aperta"},
+		{"/trash", ".trash-page", "Cestino"},
+		{"/preferences", "#pref-language", "Fuso orario e lingua"},
+		{"/tokens", ".tokens-page", "Token API"},
+		{"/duplicates/contacts", "[data-testid=duplicates-object]", "Duplicati"},
+		{"/search/a", ".search-page", "Ricerca"},
+	} {
+		alice.open(c.route, c.sel)
+		alice.wait(c.want+" on "+c.route, fmt.Sprintf(`document.querySelector('.content').innerText.includes(%q)`, c.want))
+	}
+	alice.open("/list/deals", "#list-search")
+	if ph := eval[string](alice, `document.querySelector('#list-search').placeholder`); ph != "Cerca in trattative…" {
+		alice.fail("the list's search box says %q", ph)
+	}
+	alice.mu.Lock()
+	errs := strings.Join(alice.errors, "\n")
+	alice.mu.Unlock()
+	if errs != "" {
+		t.Fatalf("console errors in Italian:\n%s", errs)
 	}
 
 	// And back to English.
