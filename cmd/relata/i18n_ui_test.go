@@ -121,6 +121,7 @@ func TestItalianInterface(t *testing.T) {
 	}
 
 	// And back to English.
+	alice.open("/tasks", `.tasks-page`)
 	alice.setInput(`[data-testid=language-switch]`, "en")
 	alice.wait("the English tasks", `document.querySelector('.tasks-page h1')?.textContent === 'My tasks'`)
 	for i := 0; language() != "en"; i++ {
