@@ -2,6 +2,7 @@
 // user's token, and Relata's endpoints under /api/relata. Everything a user sees comes through
 // here, so the server's access rules decide what they see.
 import PocketBase from 'pocketbase';
+import { locale, t, label } from './i18n.js';
 
 export const pb = new PocketBase(location.origin);
 pb.autoCancellation(false);
@@ -46,7 +47,17 @@ export function activityObject() {
 }
 
 export function objectLabel(o, plural = true) {
-  return plural ? o.label?.plural || o.name : o.label?.singular || o.name;
+  return plural ? label(`object.${o.name}.plural`, o.label?.plural || o.name) : label(`object.${o.name}.singular`, o.label?.singular || o.name);
+}
+
+// pipelineLabel and stageLabel name a pipeline and a stage (in the user's language when the
+// catalogue knows the model's English name).
+export function pipelineLabel(o, p) {
+  return label(`pipeline.${o.name}.${p.name}`, p.label || p.name);
+}
+
+export function stageLabel(o, s) {
+  return label(`stage.${o.name}.${s.name}`, s.label || s.name);
 }
 
 export function fieldLabel(f) {
@@ -96,7 +107,7 @@ export function userZone() {
 }
 
 export function userLocale() {
-  return me()?.language === 'it' ? 'it-IT' : undefined;
+  return locale();
 }
 
 // dayIn is the calendar day ("2026-03-02") of moment d in time zone zone (the browser's when undefined).
@@ -143,27 +154,27 @@ export function isOverdue(v, now = new Date()) {
 export function formatMoney(n, currency) {
   const v = Number(n || 0);
   try {
-    return new Intl.NumberFormat(undefined, currency
+    return new Intl.NumberFormat(userLocale(), currency
       ? { style: 'currency', currency, maximumFractionDigits: 0 }
       : { maximumFractionDigits: 2 }).format(v);
   } catch {
-    return v.toLocaleString();
+    return v.toLocaleString(userLocale());
   }
 }
 
 export function formatPercent(v) {
-  return v == null ? '—' : (v * 100).toLocaleString(undefined, { maximumFractionDigits: 1 }) + '%';
+  return v == null ? '—' : (v * 100).toLocaleString(userLocale(), { maximumFractionDigits: 1 }) + '%';
 }
 
 // formatDays shows a duration given in days in the unit that reads best.
 export function formatDays(days) {
   if (days == null || isNaN(days)) return '—';
   const abs = Math.abs(days);
-  const n = (v, unit) => `${v.toLocaleString(undefined, { maximumFractionDigits: 1 })} ${unit}`;
-  if (abs >= 1) return n(days, abs === 1 ? 'day' : 'days');
-  if (abs * 24 >= 1) return n(days * 24, 'hours');
-  if (abs * 1440 >= 1) return n(days * 1440, 'min');
-  return n(days * 86400, 's');
+  const n = (v, unit) => t(unit, { n: v.toLocaleString(userLocale(), { maximumFractionDigits: 1 }) });
+  if (abs >= 1) return n(days, abs === 1 ? 'unit.day' : 'unit.days');
+  if (abs * 24 >= 1) return n(days * 24, 'unit.hours');
+  if (abs * 1440 >= 1) return n(days * 1440, 'unit.minutes');
+  return n(days * 86400, 'unit.seconds');
 }
 
 export function daysBetween(a, b) {

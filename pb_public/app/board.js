@@ -7,8 +7,9 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import Sortable from 'sortablejs';
 import {
   pb, relata, objectNamed, pipelineOf, stageField, amountField, expandFields, titleOf, formatMoney, formatDate,
-  parseDate, daysBetween, userNamed, subscribe, debounce, errorMessage, objectLabel,
+  parseDate, daysBetween, userNamed, subscribe, debounce, errorMessage, objectLabel, pipelineLabel, stageLabel,
 } from './api.js';
+import { t } from './i18n.js';
 import { html, recordHref, navigate, Spinner, ErrorBox, toast } from './ui.js';
 import { useScores, ScoreBadge } from './score.js';
 
@@ -65,7 +66,8 @@ export function Board({ object, pipeline }) {
     setCards((cs) => ({ ...cs, [from]: cs[from].filter((r) => r.id !== id), [to]: [{ ...card, [field.name]: to }, ...(cs[to] || [])] }));
     try {
       await pb.collection(object).update(id, { [field.name]: to });
-      toast(`Moved "${titleOf(o, card)}" to ${p.stages.find((s) => s.name === to)?.label || to}`);
+      const st = p.stages.find((s) => s.name === to);
+      toast(t('board.moved', { title: titleOf(o, card), stage: st ? stageLabel(o, st) : to }));
     } catch (err) {
       toast(errorMessage(err), 'error');
     }
@@ -75,21 +77,21 @@ export function Board({ object, pipeline }) {
   // One request scores every open card shown (closed columns need no forecast).
   const openIds = p ? p.stages.filter((s) => !s.won && !s.lost && !s.closed).flatMap((s) => (cards[s.name] || []).map((r) => r.id)) : [];
   const scores = useScores(o, openIds);
-  if (!o || !p || !field) return html`<${ErrorBox} error="This pipeline does not exist." />`;
+  if (!o || !p || !field) return html`<${ErrorBox} error=${t('board.noPipeline')} />`;
   if (!numbers && !error) return html`<${Spinner} />`;
   const cur = numbers?.currency || amount?.currency;
   const missing = numbers?.missingRates || [];
   return html`<section class="board-page">
     <header class="page-head">
-      <h1>${p.label || p.name} pipeline</h1>
+      <h1>${t('nav.pipeline', { name: pipelineLabel(o, p) })}</h1>
       ${numbers ? html`<div class="summary">
-        <span>Open: <b data-testid="open-count">${numbers.open.count}</b> ${objectLabel(o).toLowerCase()}</span>
-        <span>Total <b data-testid="open-total">${formatMoney(numbers.open.total, cur)}</b></span>
-        <span>Weighted <b data-testid="open-weighted">${formatMoney(numbers.open.weighted, cur)}</b></span>
-        <span>Won <b>${formatMoney(numbers.won.total, cur)}</b></span>
-        ${amount?.type === 'currency' ? html`<span class="muted small" data-testid="rates-note">in ${cur} at rates of ${numbers.ratesDate}</span>` : null}
+        <span>${t('board.open')} <b data-testid="open-count">${numbers.open.count}</b> ${objectLabel(o).toLowerCase()}</span>
+        <span>${t('board.total')} <b data-testid="open-total">${formatMoney(numbers.open.total, cur)}</b></span>
+        <span>${t('board.weighted')} <b data-testid="open-weighted">${formatMoney(numbers.open.weighted, cur)}</b></span>
+        <span>${t('board.won')} <b>${formatMoney(numbers.won.total, cur)}</b></span>
+        ${amount?.type === 'currency' ? html`<span class="muted small" data-testid="rates-note">${t('board.ratesNote', { currency: cur, date: numbers.ratesDate })}</span>` : null}
       </div>` : null}
-      <a class="button" href=${'#/list/' + object}>List view</a>
+      <a class="button" href=${'#/list/' + object}>${t('board.listView')}</a>
     </header>
     <${ErrorBox} error=${error} />
     ${missing.length ? html`<${MissingRates} codes=${missing} base=${cur} date=${numbers.ratesDate} />` : null}
@@ -97,7 +99,7 @@ export function Board({ object, pipeline }) {
       ${p.stages.map((s, i) => html`<button key=${s.name} type="button" role="tab" data-stage=${s.name}
         class="${s.name === (shown || p.stages[0].name) ? 'active' : ''} ${s.won ? 'won' : ''} ${s.lost ? 'lost' : ''}"
         aria-selected=${s.name === (shown || p.stages[0].name) ? 'true' : 'false'}
-        onClick=${() => setShown(s.name)}>${s.label || s.name} <span class="count">${numbers?.stages[i]?.count ?? 0}</span></button>`)}
+        onClick=${() => setShown(s.name)}>${stageLabel(o, s)} <span class="count">${numbers?.stages[i]?.count ?? 0}</span></button>`)}
     </div>
     <div class="board">
       ${p.stages.map((s, i) => html`<${Column} key=${s.name} shown=${s.name === (shown || p.stages[0].name)} object=${o} stage=${s} field=${field} amount=${amount}
@@ -110,8 +112,7 @@ export function Board({ object, pipeline }) {
 // MissingRates says which currencies have no exchange rate: their amounts are in no total.
 export function MissingRates({ codes, base, date }) {
   return html`<div class="notice warn" role="status" data-testid="missing-rates">
-    No exchange rate to ${base} on ${date} for ${codes.join(', ')}: those amounts are left out of the converted totals
-    (shown per currency instead). An admin adds rates in the dashboard (exchange_rates) or with <code>relata rates import</code>.
+    ${t('board.missingRates', { base, date, codes: codes.join(', ') })} <code>relata rates import</code>.
   </div>`;
 }
 
@@ -152,11 +153,11 @@ function Column({ shown, object: o, stage: s, field, amount, totals, cards, sinc
   const now = Date.now();
   return html`<div class="column ${s.won ? 'won' : ''} ${s.lost ? 'lost' : ''} ${shown ? 'shown' : ''}" data-testid=${'column-' + s.name}>
     <header>
-      <div class="stage-name">${s.label || s.name} <span class="muted">${s.probability}%</span></div>
+      <div class="stage-name">${stageLabel(o, s)} <span class="muted">${s.probability}%</span></div>
       <div class="stage-numbers">
         <span data-testid=${'count-' + s.name}>${totals?.count ?? 0}</span> ·
         <span data-testid=${'total-' + s.name}>${formatMoney(totals?.total, currency)}</span>
-        <span class="muted" title="Weighted by probability"> · ${formatMoney(totals?.weighted, currency)}</span>
+        <span class="muted" title=${t('board.weightedTitle')}> · ${formatMoney(totals?.weighted, currency)}</span>
       </div>
       <${CurrencyDetail} totals=${totals} base=${currency} testid=${'currencies-' + s.name} />
     </header>
@@ -169,7 +170,7 @@ function Column({ shown, object: o, stage: s, field, amount, totals, cards, sinc
         const owner = o.fields.find((f) => f.type === 'owner');
         return html`<li key=${r.id} class="card deal ${rotting ? 'rotting' : ''}" data-id=${r.id}
             onClick=${() => navigate(recordHref(o.name, r.id).slice(1))}
-            title=${rotting ? `In ${s.label || s.name} for ${days} days (rots after ${s.rottingDays})` : ''}>
+            title=${rotting ? t('board.rottingTitle', { stage: stageLabel(o, s), days, limit: s.rottingDays }) : ''}>
           <a class="title" href=${recordHref(o.name, r.id)} onClick=${(e) => e.preventDefault()}>${titleOf(o, r)}</a>
           ${amount ? html`<div class="amount">${formatMoney(r[amount.name], r[amount.name + '_currency'] || currency)}</div>` : null}
           <div class="meta">
@@ -177,13 +178,13 @@ function Column({ shown, object: o, stage: s, field, amount, totals, cards, sinc
             ${owner && r[owner.name] ? html`<span class="person">${userNamed(r[owner.name])?.name || r.expand?.[owner.name]?.name || ''}</span>` : null}
           </div>
           <div class="meta">
-            ${r.expected_close ? html`<span title="Expected close">closes ${formatDate(r.expected_close)}</span>` : null}
-            ${rotting ? html`<span class="rot-badge">${days} days in stage</span>` : html`<span class="muted">${days}d in stage</span>`}
+            ${r.expected_close ? html`<span title=${t('board.expectedClose')}>${t('board.closes', { date: formatDate(r.expected_close) })}</span>` : null}
+            ${rotting ? html`<span class="rot-badge">${t('board.daysInStage', { count: days })}</span>` : html`<span class="muted">${t('board.daysInStageShort', { count: days })}</span>`}
             <${ScoreBadge} score=${scores[r.id]} />
           </div>
         </li>`;
       })}
     </ul>
-    ${totals && totals.count > cards.length ? html`<button class="link more" onClick=${onMore}>Show more (${totals.count - cards.length})</button>` : null}
+    ${totals && totals.count > cards.length ? html`<button class="link more" onClick=${onMore}>${t('board.showMore', { count: totals.count - cards.length })}</button>` : null}
   </div>`;
 }

@@ -4,16 +4,17 @@
 // with the reason, never touched); this dialog previews the counts (a dry run), then starts
 // the job and shows its progress, polled, with a cancel button.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { relata, fieldLabel, objectLabel, errorMessage } from './api.js';
+import { relata, fieldLabel, objectLabel, errorMessage, userLocale } from './api.js';
 import { html, Modal, ErrorBox, toast } from './ui.js';
 import { FieldEditor } from './fields.js';
+import { t } from './i18n.js';
 
 const actions = [
-  ['update', 'Set a field'],
-  ['addTags', 'Add tags'],
-  ['removeTags', 'Remove tags'],
-  ['owner', 'Change owner'],
-  ['delete', 'Delete (to the trash)'],
+  ['update', 'bulk.update'],
+  ['addTags', 'bulk.addTags'],
+  ['removeTags', 'bulk.removeTags'],
+  ['owner', 'bulk.owner'],
+  ['delete', 'bulk.delete'],
 ];
 
 const tagField = (f) => f.type === 'tags' || (f.type === 'select' && f.multiple);
@@ -27,7 +28,7 @@ export function JobProgress({ job }) {
   return html`<div class="job" data-testid="job" data-status=${job.status} data-dry=${job.dryRun ? 'true' : 'false'}>
     <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax=${job.total} aria-valuenow=${job.processed}>
       <span style=${{ width: pct + '%' }}></span></div>
-    <p data-testid="job-counts">${job.dryRun ? 'Dry run: ' : ''}${`${job.processed.toLocaleString()} of ${job.total.toLocaleString()} checked — ${job.changed.toLocaleString()} ${job.dryRun ? 'would change' : 'changed'}, ${job.unchanged.toLocaleString()} already so, ${job.refused.toLocaleString()} refused, ${job.failed.toLocaleString()} failed`}${job.status === 'running' ? '' : html` <b>(${job.status})</b>`}</p>
+    <p data-testid="job-counts">${job.dryRun ? t('bulk.dryRun') + ' ' : ''}${t(job.dryRun ? 'bulk.countsDry' : 'bulk.counts', { processed: job.processed.toLocaleString(userLocale()), total: job.total.toLocaleString(userLocale()), changed: job.changed.toLocaleString(userLocale()), unchanged: job.unchanged.toLocaleString(userLocale()), refused: job.refused.toLocaleString(userLocale()), failed: job.failed.toLocaleString(userLocale()) })}${job.status === 'running' ? '' : html` <b>(${job.status})</b>`}</p>
     ${reasons.length ? html`<ul class="reasons" data-testid="job-reasons">${reasons.map(([r, n]) => html`<li key=${r}>${n.toLocaleString()} × ${r}</li>`)}</ul>` : null}
     ${job.error ? html`<div class="error" role="alert">${job.error}</div>` : null}
   </div>`;
@@ -100,37 +101,37 @@ export function BulkDialog({ object: o, ids: picked, filter, total, onClose, onD
   };
   const change = (fn) => (v) => { fn(v); setPreview(null); };
   const running = job && job.status === 'running';
-  return html`<${Modal} title=${`Change ${objectLabel(o).toLowerCase()} in bulk`} onClose=${running ? () => {} : onClose} wide>
+  return html`<${Modal} title=${t('bulk.title', { objects: objectLabel(o).toLowerCase() })} onClose=${running ? () => {} : onClose} wide>
     <div class="form-grid bulk" data-testid="bulk-dialog">
-      <label class="wide"><span>Records</span>
+      <label class="wide"><span>${t('bulk.records')}</span>
         <select data-testid="bulk-scope" value=${scope} disabled=${!!started} onChange=${(e) => change(setScope)(e.target.value)}>
-          ${ids.length ? html`<option value="selected">The ${ids.length} selected</option>` : null}
-          <option value="all">All ${total != null ? total.toLocaleString() + ' ' : ''}matching this list's filter</option>
+          ${ids.length ? html`<option value="selected">${t('bulk.theSelected', { count: ids.length })}</option>` : null}
+          <option value="all">${total != null ? t('bulk.allMatchingN', { n: total.toLocaleString(userLocale()) }) : t('bulk.allMatching')}</option>
         </select></label>
-      <label><span>Action</span>
+      <label><span>${t('bulk.action')}</span>
         <select data-testid="bulk-action" value=${action} disabled=${!!started} onChange=${(e) => { change(setAction)(e.target.value); setValue(''); }}>
-          ${actions.filter(([a]) => (a !== 'owner' || owner) && (!a.endsWith('Tags') || tagFields.length)).map(([a, l]) => html`<option value=${a}>${l}</option>`)}
+          ${actions.filter(([a]) => (a !== 'owner' || owner) && (!a.endsWith('Tags') || tagFields.length)).map(([a, l]) => html`<option value=${a}>${t(l)}</option>`)}
         </select></label>
-      ${action === 'update' ? html`<label><span>Field</span>
+      ${action === 'update' ? html`<label><span>${t('bulk.field')}</span>
         <select data-testid="bulk-field" value=${field} disabled=${!!started} onChange=${(e) => { change(setField)(e.target.value); setValue(''); }}>
           ${fields.map((x) => html`<option value=${x.name}>${fieldLabel(x)}</option>`)}</select></label>
-        <label class="wide" data-testid="bulk-value"><span>New value</span>
+        <label class="wide" data-testid="bulk-value"><span>${t('bulk.newValue')}</span>
           ${f ? html`<${FieldEditor} key=${field} object=${o} field=${{ ...f, required: false }} value=${value} onChange=${change(setValue)} />` : null}</label>` : null}
-      ${action === 'addTags' || action === 'removeTags' ? html`<label><span>Field</span>
+      ${action === 'addTags' || action === 'removeTags' ? html`<label><span>${t('bulk.field')}</span>
         <select value=${tagsField} onChange=${(e) => change(setTagsField)(e.target.value)}>${tagFields.map((x) => html`<option value=${x.name}>${fieldLabel(x)}</option>`)}</select></label>
-        <label class="wide"><span>Tags (separated by commas)</span><input data-testid="bulk-tags" value=${tags} onInput=${(e) => change(setTags)(e.target.value)} /></label>` : null}
-      ${action === 'owner' ? html`<label class="wide" data-testid="bulk-owner"><span>New owner</span>
+        <label class="wide"><span>${t('bulk.tags')}</span><input data-testid="bulk-tags" value=${tags} onInput=${(e) => change(setTags)(e.target.value)} /></label>` : null}
+      ${action === 'owner' ? html`<label class="wide" data-testid="bulk-owner"><span>${t('bulk.newOwner')}</span>
         <${FieldEditor} object=${o} field=${{ ...owner, required: false }} value=${value} onChange=${change(setValue)} /></label>` : null}
-      ${action === 'delete' ? html`<p class="wide muted">Deleted records go to the trash; whoever could see them restores them within 30 days.</p>` : null}
+      ${action === 'delete' ? html`<p class="wide muted">${t('bulk.deleteNote')}</p>` : null}
       <${ErrorBox} error=${error} />
       <div class="wide">${job ? html`<${JobProgress} job=${job} />` : preview ? html`<${JobProgress} job=${preview} />` : null}</div>
       <div class="actions wide">
-        ${running ? html`<button data-testid="bulk-cancel" onClick=${cancel}>Cancel job</button>`
-          : job ? html`<button class="primary" onClick=${onClose}>Close</button>`
-          : html`<button type="button" onClick=${onClose}>Cancel</button>
-            <button data-testid="bulk-preview" disabled=${busy} onClick=${() => send(true)}>Preview</button>
+        ${running ? html`<button data-testid="bulk-cancel" onClick=${cancel}>${t('reassign.cancelJob')}</button>`
+          : job ? html`<button class="primary" onClick=${onClose}>${t('common.close')}</button>`
+          : html`<button type="button" onClick=${onClose}>${t('common.cancel')}</button>
+            <button data-testid="bulk-preview" disabled=${busy} onClick=${() => send(true)}>${t('reassign.preview')}</button>
             <button class=${action === 'delete' ? 'danger' : 'primary'} data-testid="bulk-run" disabled=${busy || !preview || !preview.changed}
-              title=${preview ? '' : 'Preview first'} onClick=${() => send(false)}>${action === 'delete' ? 'Delete' : 'Apply'} to ${preview ? preview.changed.toLocaleString() : '…'}</button>`}
+              title=${preview ? '' : t('bulk.previewFirst')} onClick=${() => send(false)}>${t(action === 'delete' ? 'bulk.deleteTo' : 'bulk.applyTo', { n: preview ? preview.changed.toLocaleString(userLocale()) : '…' })}</button>`}
       </div>
     </div>
   </${Modal}>`;

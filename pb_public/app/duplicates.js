@@ -5,6 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { pb, relata, allObjects, objectNamed, objectLabel, fieldLabel, expandFields, titleOf, errorMessage } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, toast } from './ui.js';
 import { FieldValue } from './fields.js';
+import { t } from './i18n.js';
 
 const pct = (s) => `${Math.round(s * 100)}%`;
 
@@ -23,18 +24,18 @@ export function DuplicatesPage({ object }) {
     setData(null);
     relata(`/duplicates/${encodeURIComponent(object)}`).then(setData).catch((err) => setError(errorMessage(err)));
   }, [object]);
-  if (!o) return html`<${ErrorBox} error="This object does not exist." />`;
+  if (!o) return html`<${ErrorBox} error=${t('list.noObject')} />`;
   return html`<section class="duplicates-page">
-    <header class="page-head"><h1>Duplicates</h1>
-      <select aria-label="Object" data-testid="duplicates-object" value=${object} onChange=${(e) => navigate('/duplicates/' + e.target.value)}>
+    <header class="page-head"><h1>${t('nav.duplicates')}</h1>
+      <select aria-label=${t('dup.object')} data-testid="duplicates-object" value=${object} onChange=${(e) => navigate('/duplicates/' + e.target.value)}>
         ${allObjects().map((x) => html`<option key=${x.name} value=${x.name}>${objectLabel(x)}</option>`)}
       </select>
       ${data ? html`<span class="muted">${data.total} likely ${data.total === 1 ? 'pair' : 'pairs'} among ${data.records} ${objectLabel(o).toLowerCase()} you can see</span>` : null}
     </header>
     <${ErrorBox} error=${error} />
-    ${!data ? (error ? null : html`<${Spinner} />`) : !data.pairs.length ? html`<${Empty}>No likely duplicates.</${Empty}>` : html`
+    ${!data ? (error ? null : html`<${Spinner} />`) : !data.pairs.length ? html`<${Empty}>${t('dup.none')}</${Empty}>` : html`
     <div class="table-wrap"><table class="records duplicates" data-testid="duplicates">
-      <thead><tr><th>Score</th><th>Record</th><th>Record</th><th>Why</th><th></th></tr></thead>
+      <thead><tr><th>${t('dup.score')}</th><th>${t('trash.record')}</th><th>${t('trash.record')}</th><th>${t('dup.why')}</th><th></th></tr></thead>
       <tbody>${data.pairs.map((p) => html`<tr key=${p.a + p.b}>
         <td><span class="pill score">${pct(p.score)}</span></td>
         <td><a href=${recordHref(object, p.a)}>${p.aTitle || p.a}</a></td>
@@ -63,7 +64,7 @@ export function MergePage({ object, a, b }) {
     Promise.all([a, b].map((id) => pb.collection(object).getOne(id, { expand: expandFields(o) })))
       .then(setRecs).catch((err) => setError(errorMessage(err)));
   }, [object, a, b]);
-  if (!o) return html`<${ErrorBox} error="This object does not exist." />`;
+  if (!o) return html`<${ErrorBox} error=${t('list.noObject')} />`;
   if (error) return html`<${ErrorBox} error=${error} />`;
   if (!recs) return html`<${Spinner} />`;
   const byId = { [a]: recs[0], [b]: recs[1] };
@@ -162,7 +163,7 @@ export function useDuplicateCheck(o, values, exclude = '') {
 export function DuplicateWarning({ object: o, matches }) {
   if (!matches.length) return null;
   return html`<div class="warning wide" role="status" data-testid="duplicate-warning">
-    ${matches.length === 1 ? 'This may already exist:' : 'These may already exist:'}
+    ${t('dup.mayExist', { count: matches.length })}
     <ul>${matches.slice(0, 3).map((m) => html`<li key=${m.id}><a href=${recordHref(o.name, m.id)} target="_blank" rel="noopener">${m.title || m.id}</a>
       <span class="muted small"> ${pct(m.score)} · ${m.reasons.map((r) => reasonText(o, r)).join(' · ')}</span></li>`)}</ul>
   </div>`;
@@ -175,9 +176,9 @@ export function RecordDuplicates({ object: o, record }) {
   const matches = useDuplicateCheck(o, record, record.id);
   if (!matches.length) return null;
   return html`<div class="warning" role="status" data-testid="record-duplicates">
-    ${matches.length === 1 ? 'This may be the same as:' : 'This may be the same as these:'}
+    ${t('dup.sameAs', { count: matches.length })}
     <ul>${matches.slice(0, 3).map((m) => html`<li key=${m.id}><a href=${recordHref(o.name, m.id)}>${m.title || m.id}</a>
       <span class="muted small"> ${pct(m.score)} · ${m.reasons.map((r) => reasonText(o, r)).join(' · ')}</span>
-      ${' '}<a data-testid="merge-with" href=${`#/merge/${encodeURIComponent(o.name)}/${encodeURIComponent(record.id)}/${encodeURIComponent(m.id)}`}>Merge…</a></li>`)}</ul>
+      ${' '}<a data-testid="merge-with" href=${`#/merge/${encodeURIComponent(o.name)}/${encodeURIComponent(record.id)}/${encodeURIComponent(m.id)}`}>${t('dup.merge')}…</a></li>`)}</ul>
   </div>`;
 }

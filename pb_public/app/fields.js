@@ -2,8 +2,9 @@
 // definition, so custom objects and fields added in the dashboard work the same way.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
-  pb, objectNamed, allUsers, userNamed, titleOf, formatDate, formatDue, formatMoney, parseDate, pipelineOf, fieldLabel,
+  pb, objectNamed, allUsers, userNamed, titleOf, formatDate, formatDue, formatMoney, parseDate, pipelineOf, fieldLabel, userLocale,
 } from './api.js';
+import { t } from './i18n.js';
 import { html, recordHref } from './ui.js';
 import { RichText, safeURL } from './richtext.js';
 
@@ -48,9 +49,9 @@ export function FieldValue({ object, field: f, record }) {
     case 'currency':
       return html`<span class="num">${formatMoney(v, record[f.name + '_currency'] || f.currency)}</span>`;
     case 'number':
-      return html`<span class="num">${v == null ? '—' : Number(v).toLocaleString()}</span>`;
+      return html`<span class="num">${v == null ? '—' : Number(v).toLocaleString(userLocale())}</span>`;
     case 'boolean':
-      return v ? html`<span class="yes">Yes</span>` : html`<span class="muted">No</span>`;
+      return v ? html`<span class="yes">${t('fields.yes')}</span>` : html`<span class="muted">${t('fields.no')}</span>`;
     case 'date':
       return formatDate(v);
     case 'datetime':
@@ -91,7 +92,7 @@ export function FieldValue({ object, field: f, record }) {
       // Records the user may not see are counted, never named (their ids say nothing to a person).
       const list = shown.flatMap((x, i) => (i ? [', ', x] : [x]));
       if (hidden.length) {
-        list.push(html`<span class="muted" key="hidden" data-testid="hidden-related">${shown.length ? ', ' : ''}${hidden.length === 1 ? 'one record' : `${hidden.length} records`} not visible to you</span>`);
+        list.push(html`<span class="muted" key="hidden" data-testid="hidden-related">${shown.length ? ', ' : ''}${t('fields.hiddenRelated', { count: hidden.length })}</span>`);
       }
       return list;
     }
@@ -184,7 +185,7 @@ export function FieldEditor({ object, field: f, value, onChange, onCommit, onCan
         try { onChange(fromInput(f, e.target.value)); } catch { /* JSON still being typed */ }
       }}>${str}</textarea>`;
     case 'tags':
-      return html`<input ...${common} type="text" placeholder="tag, another tag" value=${str}
+      return html`<input ...${common} type="text" placeholder=${t('fields.tagsPlaceholder')} value=${str}
         onInput=${(e) => onChange(fromInput(f, e.target.value))} />`;
     case 'select':
     case 'stage': {
@@ -258,12 +259,12 @@ export function RelationPicker({ field: f, value, onChange, onCommit, onCancel, 
   const name = (id) => known[id] || userNamed(id)?.name || id;
   return html`<div class="picker">
     <div class="chosen">${ids.map((id) => html`<span class="chip" key=${id}>${name(id)}
-      <button type="button" class="icon" title="Remove" onClick=${() => remove(id)}>×</button></span>`)}</div>
-    <input type="search" placeholder=${'Search ' + (target ? target.label.plural : 'users').toLowerCase() + '…'} value=${q}
+      <button type="button" class="icon" title=${t('fields.remove')} onClick=${() => remove(id)}>×</button></span>`)}</div>
+    <input type="search" placeholder=${t('list.search', { objects: (target ? target.label.plural : t('fields.users')).toLowerCase() })} value=${q}
       autoFocus=${autoFocus} aria-label=${fieldLabel(f)} onInput=${(e) => setQ(e.target.value)}
       onKeyDown=${(e) => { if (e.key === 'Escape' && onCancel) onCancel(); if (e.key === 'Enter') { e.preventDefault(); if (found[0]) pick(found[0].id); else if (onCommit) onCommit(); } }} />
     <ul class="options">${found.filter((x) => !ids.includes(x.id)).map((x) => html`<li key=${x.id}>
       <button type="button" onMouseDown=${(e) => e.preventDefault()} onClick=${() => pick(x.id)}>${x.title}</button></li>`)}</ul>
-    ${onCommit ? html`<button type="button" class="small" onClick=${onCommit}>Done</button>` : null}
+    ${onCommit ? html`<button type="button" class="small" onClick=${onCommit}>${t('tokens.done')}</button>` : null}
   </div>`;
 }

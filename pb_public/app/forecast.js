@@ -4,13 +4,14 @@
 // on the first day of each past month against what was won). The server computes everything
 // over the records the user may list (/api/relata/forecast).
 import { useEffect, useState } from 'preact/hooks';
-import { relata, me, formatMoney, formatPercent, errorMessage } from './api.js';
+import { relata, me, formatMoney, formatPercent, errorMessage, userLocale } from './api.js';
 import { html, Spinner, ErrorBox, toast } from './ui.js';
 import { ChartBox, palette } from './dashboard.js';
+import { t } from './i18n.js';
 
 const monthLabel = (m) => {
   const [y, mm] = m.split('-').map(Number);
-  return new Date(Date.UTC(y, mm - 1, 1)).toLocaleDateString(undefined, { month: 'short', year: 'numeric', timeZone: 'UTC' });
+  return new Date(Date.UTC(y, mm - 1, 1)).toLocaleDateString(userLocale(), { month: 'short', year: 'numeric', timeZone: 'UTC' });
 };
 
 export function ForecastSection({ object: o, pipeline }) {
@@ -25,9 +26,9 @@ export function ForecastSection({ object: o, pipeline }) {
   };
   useEffect(load, [o.name, pipeline]);
   if (error) return html`<${ErrorBox} error=${error} />`;
-  if (!fc) return html`<${Spinner} label="Forecast…" />`;
+  if (!fc) return html`<${Spinner} label=${t('fc.loading')} />`;
   const money = (v) => formatMoney(v, fc.currency);
-  const t = fc.total;
+  const tot = fc.total;
   const groups = (by === 'reps' ? fc.reps : fc.teams) || [];
   const retrain = async () => {
     setBusy(true);
@@ -43,26 +44,26 @@ export function ForecastSection({ object: o, pipeline }) {
   };
   return html`<div class="forecast" data-testid="forecast">
     <div class="forecast-head">
-      <h2>Forecast, next 6 months</h2>
+      <h2>${t('fc.title')}</h2>
       <span class="muted small" data-testid="forecast-source">${fc.source === 'model'
         ? `weighted by the stage probability and by model v${fc.version}` : 'no model yet: weighted by the stage probability only'}
         · commit / best case ${fc.categories === 'field' ? 'from the forecast category field' : 'from the win probability (≥ 70 % / ≥ 40 %)'}
         ${fc.outside ? ` · ${fc.outside} open without a close date in the window` : ''}
         ${fc.unconverted ? ` · ${fc.unconverted} left out: no exchange rate for their currency` : ''}</span>
       <div class="spacer"></div>
-      ${me()?.role === 'admin' ? html`<button data-testid="retrain" disabled=${busy} onClick=${retrain}>${busy ? 'Training…' : 'Retrain model'}</button>` : null}
+      ${me()?.role === 'admin' ? html`<button data-testid="retrain" disabled=${busy} onClick=${retrain}>${busy ? t('fc.training') : t('fc.retrain')}</button>` : null}
     </div>
     <div class="kpis">
-      <div class="kpi"><div class="label">Commit</div><div class="value" data-testid="fc-commit">${money(t.commit)}</div><div class="muted small">${t.count} open in the window</div></div>
-      <div class="kpi"><div class="label">Best case</div><div class="value" data-testid="fc-best">${money(t.bestCase)}</div><div class="muted small">commit + best case</div></div>
-      <div class="kpi"><div class="label">Model-weighted</div><div class="value" data-testid="fc-model">${money(t.model)}</div><div class="muted small">${fc.source === 'model' ? 'by win probability' : 'stage (no model)'}</div></div>
-      <div class="kpi"><div class="label">Stage-weighted</div><div class="value" data-testid="fc-stage">${money(t.stage)}</div><div class="muted small">of ${money(t.total)} open</div></div>
-      <div class="kpi"><div class="label">Won so far</div><div class="value" data-testid="fc-won">${money(t.won)}</div><div class="muted small">since ${monthLabel(fc.months[0]?.month || '2000-01')}</div></div>
+      <div class="kpi"><div class="label">${t('fc.commit')}</div><div class="value" data-testid="fc-commit">${money(tot.commit)}</div><div class="muted small">${t('fc.openInWindow', { count: tot.count })}</div></div>
+      <div class="kpi"><div class="label">${t('fc.bestCase')}</div><div class="value" data-testid="fc-best">${money(tot.bestCase)}</div><div class="muted small">${t('fc.commitPlusBest')}</div></div>
+      <div class="kpi"><div class="label">${t('fc.modelWeighted')}</div><div class="value" data-testid="fc-model">${money(tot.model)}</div><div class="muted small">${fc.source === 'model' ? t('fc.byWinProbability') : t('fc.stageNoModel')}</div></div>
+      <div class="kpi"><div class="label">${t('fc.stageWeighted')}</div><div class="value" data-testid="fc-stage">${money(tot.stage)}</div><div class="muted small">${t('fc.ofOpen', { amount: money(tot.total) })}</div></div>
+      <div class="kpi"><div class="label">${t('fc.wonSoFar')}</div><div class="value" data-testid="fc-won">${money(tot.won)}</div><div class="muted small">${t('dash.since', { date: monthLabel(fc.months[0]?.month || '2000-01') })}</div></div>
     </div>
     <div class="charts">
       <div class="panel">
-        <h2>By expected close month</h2>
-        <${ChartBox} label="Forecast by month" config=${{
+        <h2>${t('fc.byMonth')}</h2>
+        <${ChartBox} label=${t('fc.byMonth')} config=${{
           type: 'bar',
           data: { labels: fc.months.map((m) => monthLabel(m.month)), datasets: [
             { label: 'Stage-weighted', data: fc.months.map((m) => m.stage), backgroundColor: palette[1] },
@@ -82,7 +83,7 @@ export function ForecastSection({ object: o, pipeline }) {
         <table class="numbers" data-testid="forecast-groups"><thead><tr><th>${by === 'reps' ? 'Rep' : 'Team'}</th><th>Open</th><th>Total</th><th>Stage</th><th>Model</th><th>Commit</th><th>Best case</th><th>Won</th></tr></thead>
           <tbody>${groups.map((g) => html`<tr key=${g.key}><td>${g.label}</td><td>${g.count}</td><td>${money(g.total)}</td>
             <td>${money(g.stage)}</td><td>${money(g.model)}</td><td>${money(g.commit)}</td><td>${money(g.bestCase)}</td><td>${money(g.won)}</td></tr>`)}</tbody></table>
-        <h3>Quotas</h3>
+        <h3>${t('fc.quotas')}</h3>
         ${fc.quotas?.length ? html`<table class="numbers" data-testid="quotas"><thead><tr><th>Who</th><th>Period</th><th>Quota</th><th>Won</th><th>Attainment</th><th>Expected (model)</th></tr></thead>
           <tbody>${fc.quotas.map((q) => html`<tr key=${q.id}><td>${q.label}</td><td>${q.period}</td>
             <td title=${q.currency !== fc.currency ? formatMoney(q.original, q.currency) : ''}>${q.unconverted ? html`<span class="bad">no ${q.currency} rate</span>` : money(q.quota)}</td>

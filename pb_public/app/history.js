@@ -4,14 +4,15 @@
 import { useEffect, useState } from 'preact/hooks';
 import { relata, userNamed, objectNamed, allObjects, allUsers, fieldLabel, formatDate, errorMessage } from './api.js';
 import { html, Spinner, ErrorBox, Empty } from './ui.js';
+import { t, label as tLabel } from './i18n.js';
 
 // who names an entry's actor.
 function who(e) {
   switch (e.actorKind) {
-    case 'user': return userNamed(e.actorId)?.name || userNamed(e.actorId)?.email || 'a user';
-    case 'superuser': return 'an administrator (dashboard)';
-    case 'workflow': return `workflow ${(e.via || '').replace(/^workflow:/, '')}`;
-    case 'import': return 'an import';
+    case 'user': return userNamed(e.actorId)?.name || userNamed(e.actorId)?.email || t('audit.aUser');
+    case 'superuser': return t('audit.superuser');
+    case 'workflow': return t('audit.workflow', { name: (e.via || '').replace(/^workflow:/, '') });
+    case 'import': return t('audit.import');
     default: return e.via ? `Relata (${e.via})` : 'Relata';
   }
 }
@@ -33,16 +34,16 @@ function Changes({ entry, object }) {
   return html`<ul class="changes">${rows.map(([name, c]) => {
     const f = o?.fields.find((x) => x.name === name);
     const label = f ? fieldLabel(f) : name;
-    if (c.redacted) return html`<li key=${name}><b>${label}</b> <span class="muted">(value not kept)</span></li>`;
+    if (c.redacted) return html`<li key=${name}><b>${label}</b> <span class="muted">${t('audit.notKept')}</span></li>`;
     if (entry.action === 'create') return html`<li key=${name}><b>${label}</b>: ${text(c.new)}</li>`;
-    if (entry.action === 'delete') return html`<li key=${name}><b>${label}</b> was ${text(c.old)}</li>`;
+    if (entry.action === 'delete') return html`<li key=${name}><b>${label}</b> ${t('audit.was', { value: text(c.old) })}</li>`;
     return html`<li key=${name}><b>${label}</b>: <s class="muted">${text(c.old)}</s> → ${text(c.new)}</li>`;
   })}</ul>`;
 }
 
 function Entries({ items, showRecord }) {
   return html`<ol class="history" data-testid="history">${items.map((e) => html`<li key=${e.id} class="history-entry" data-action=${e.action}>
-    <div><b>${who(e)}</b> ${verbs[e.action] || e.action} ${showRecord
+    <div><b>${who(e)}</b> ${(verbs[e.action] && tLabel('audit.verb.' + e.action, verbs[e.action])) || e.action} ${showRecord
       ? html`<a href=${`#/record/${e.object}/${e.record}`}>${e.object} ${e.record}</a>` : null}
       <span class="muted small" title=${e.at}> · ${formatDate(e.at, true)}</span></div>
     <${Changes} entry=${e} object=${e.object} />
@@ -72,13 +73,13 @@ function useTrail(path) {
 
 // RecordHistory is the History tab of a record page.
 export function RecordHistory({ object, id, version }) {
-  const t = useTrail(`/audit/${object}/${id}`);
-  useEffect(() => { if (version) t.reload(); }, [version]);
-  if (!t.items) return html`<${Spinner} />`;
+  const trail = useTrail(`/audit/${object}/${id}`);
+  useEffect(() => { if (version) trail.reload(); }, [version]);
+  if (!trail.items) return html`<${Spinner} />`;
   return html`<div>
-    <${ErrorBox} error=${t.error} />
-    ${t.items.length ? html`<${Entries} items=${t.items} />` : html`<p class="muted">No changes recorded yet.</p>`}
-    ${t.next ? html`<button class="link" onClick=${t.more}>Older changes</button>` : null}
+    <${ErrorBox} error=${trail.error} />
+    ${trail.items.length ? html`<${Entries} items=${trail.items} />` : html`<p class="muted">${t('audit.noChanges')}</p>`}
+    ${trail.next ? html`<button class="link" onClick=${trail.more}>${t('audit.older')}</button>` : null}
   </div>`;
 }
 

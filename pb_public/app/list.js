@@ -5,7 +5,7 @@
 // no assignment rule matched); sales users' access rules never show them others' records.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import {
-  pb, relata, me, isManager, objectNamed, objectLabel, fieldLabel, expandFields, subscribe, debounce, errorMessage,
+  pb, relata, me, isManager, objectNamed, objectLabel, fieldLabel, expandFields, subscribe, debounce, errorMessage, userLocale,
 } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Modal, toast } from './ui.js';
 import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOptions } from './fields.js';
@@ -14,6 +14,10 @@ import { BulkDialog } from './bulk.js';
 import { useDuplicateCheck, DuplicateWarning } from './duplicates.js';
 import { AddToSegment } from './segments.js';
 import { ImportWizard, exportList } from './importer.js';
+import { t, label as tLabel } from './i18n.js';
+
+// opName names a filter operator ("is empty") in the user's language.
+const opName = (l) => tLabel('op.' + l.replace(/ /g, '_'), l);
 
 const perPage = 50;
 const defaultSort = '-@rowid'; // newest first, on the primary key
@@ -60,7 +64,7 @@ function describe(o, c) {
   if (f && f.type === 'owner') v = c.label || v;
   if (f && f.type === 'relation') v = c.label || v;
   if (f && (f.type === 'date' || f.type === 'datetime') && typeof v === 'string') v = v.slice(0, 10);
-  return `${f ? fieldLabel(f) : c.field} ${op ? op[1] : c.op}${op && op[2] ? ' ' + v : ''}`;
+  return `${f ? fieldLabel(f) : c.field} ${op ? opName(op[1]) : c.op}${op && op[2] ? ' ' + v : ''}`;
 }
 
 function defaultColumns(o) {
@@ -123,7 +127,7 @@ export function List({ object, viewId }) {
 
   const scored = hasScore(o);
   const scores = useScores(scored ? o : null, items ? items.map((r) => r.id) : []);
-  if (!o) return html`<${ErrorBox} error="This object does not exist." />`;
+  if (!o) return html`<${ErrorBox} error=${t('list.noObject')} />`;
   const update = (patch) => { setView({ ...view, ...patch }); setPage(1); };
   const ownerField = o.fields.find((f) => f.type === 'owner');
   const unassigned = !!ownerField && view.filters.some((c) => c.field === ownerField.name && c.op === 'empty');
@@ -138,7 +142,7 @@ export function List({ object, viewId }) {
     await loadViews();
     setDialog(null);
     navigate(`/list/${object}?view=${saved.id}`);
-    toast(`View saved: ${name}`);
+    toast(t('list.viewSaved', { name }));
   };
   const deleteView = async () => {
     await pb.collection('saved_views').delete(current.id).catch((err) => toast(errorMessage(err), 'error'));
@@ -152,48 +156,48 @@ export function List({ object, viewId }) {
   return html`<section class="list-page">
     <header class="page-head">
       <h1>${objectLabel(o)}</h1>
-      <span class="muted" data-testid="list-total">${total == null ? '' : `${total.toLocaleString()} ${total === 1 ? objectLabel(o, false).toLowerCase() : objectLabel(o).toLowerCase()}`}</span>
+      <span class="muted" data-testid="list-total">${total == null ? '' : `${total.toLocaleString(userLocale())} ${total === 1 ? objectLabel(o, false).toLowerCase() : objectLabel(o).toLowerCase()}`}</span>
       <div class="spacer"></div>
-      <select aria-label="Saved views" value=${current?.id || ''} onChange=${(e) => {
+      <select aria-label=${t('list.savedViews')} value=${current?.id || ''} onChange=${(e) => {
         if (e.target.value) navigate(`/list/${object}?view=${e.target.value}`);
         else { setCurrent(null); setView({ search: '', filters: [], sort: defaultSort, columns: defaultColumns(o) }); navigate('/list/' + object); }
       }}>
-        <option value="">All ${objectLabel(o).toLowerCase()}</option>
-        ${views.map((v) => html`<option value=${v.id}>${v.name}${v.shared ? ' (shared)' : ''}</option>`)}
+        <option value="">${t('list.all', { objects: objectLabel(o).toLowerCase() })}</option>
+        ${views.map((v) => html`<option value=${v.id}>${v.name}${v.shared ? t('list.sharedSuffix') : ''}</option>`)}
       </select>
-      <button id="save-view" onClick=${() => setDialog('save')}>Save view</button>
-      ${current && current.owner === me().id ? html`<button class="link" onClick=${() => setDialog('delete')}>Delete view</button>` : null}
-      <button class="primary" onClick=${() => setDialog('new')}>New ${objectLabel(o, false).toLowerCase()}</button>
+      <button id="save-view" onClick=${() => setDialog('save')}>${t('list.saveView')}</button>
+      ${current && current.owner === me().id ? html`<button class="link" onClick=${() => setDialog('delete')}>${t('list.deleteView')}</button>` : null}
+      <button class="primary" onClick=${() => setDialog('new')}>${t('list.new', { object: objectLabel(o, false).toLowerCase() })}</button>
     </header>
     <div class="toolbar">
-      <input type="search" class="grow" id="list-search" placeholder=${`Search ${objectLabel(o).toLowerCase()}…`} value=${view.search}
+      <input type="search" class="grow" id="list-search" placeholder=${t('list.search', { objects: objectLabel(o).toLowerCase() })} value=${view.search}
         onInput=${debounce((e) => update({ search: e.target.value }), 250)} />
       <${FilterAdder} object=${o} onAdd=${(c) => update({ filters: [...view.filters, c] })} />
-      <button onClick=${() => setDialog('columns')}>Columns</button>
-      <button data-testid="bulk-edit" title="Change the selected records, or all matching ones, in one job" onClick=${() => setDialog('bulk')}>${selected.length ? `Bulk edit ${selected.length} selected` : 'Bulk edit…'}</button>
+      <button onClick=${() => setDialog('columns')}>${t('list.columns')}</button>
+      <button data-testid="bulk-edit" title=${t('list.bulkTitle')} onClick=${() => setDialog('bulk')}>${selected.length ? t('list.bulkSelected', { count: selected.length }) : t('list.bulk')}</button>
       ${selected.length && object === 'contacts' && isManager() ? html`<${AddToSegment} ids=${selected} onDone=${() => setSelected([])} />` : null}
-      <button id="import-open" onClick=${() => setDialog('import')}>Import</button>
-      <button id="export-csv" title="Download this list as you see it (filter, sort, columns)"
-        onClick=${() => exportList(o, { filter, sort: sortParam, columns: view.columns, format: 'csv' })}>Export CSV</button>
+      <button id="import-open" onClick=${() => setDialog('import')}>${t('list.import')}</button>
+      <button id="export-csv" title=${t('list.exportTitle')}
+        onClick=${() => exportList(o, { filter, sort: sortParam, columns: view.columns, format: 'csv' })}>${t('list.exportCsv')}</button>
       <button id="export-xlsx" onClick=${() => exportList(o, { filter, sort: sortParam, columns: view.columns, format: 'xlsx' })}>XLSX</button>
-      ${selected.length ? html`<button class="danger" data-testid="delete-selected" onClick=${() => setDialog('delete-records')}>Delete ${selected.length} selected</button>` : null}
+      ${selected.length ? html`<button class="danger" data-testid="delete-selected" onClick=${() => setDialog('delete-records')}>${t('list.deleteSelected', { count: selected.length })}</button>` : null}
       ${ownerField && isManager() ? html`<button data-testid="unassigned-view" class=${unassigned ? 'active' : ''} aria-pressed=${unassigned}
-        title="Records nobody owns" onClick=${() => update({ filters: unassigned
+        title=${t('list.unassignedTitle')} onClick=${() => update({ filters: unassigned
           ? view.filters.filter((c) => !(c.field === ownerField.name && c.op === 'empty'))
-          : [...view.filters, { field: ownerField.name, op: 'empty' }] })}>Unassigned</button>` : null}
+          : [...view.filters, { field: ownerField.name, op: 'empty' }] })}>${t('list.unassigned')}</button>` : null}
     </div>
     ${view.filters.length ? html`<div class="chips">${view.filters.map((c, i) => html`<span class="chip" key=${i}>${describe(o, c)}
-      <button class="icon" title="Remove filter" onClick=${() => update({ filters: view.filters.filter((_, j) => j !== i) })}>×</button></span>`)}</div>` : null}
+      <button class="icon" title=${t('list.removeFilter')} onClick=${() => update({ filters: view.filters.filter((_, j) => j !== i) })}>×</button></span>`)}</div>` : null}
     <${ErrorBox} error=${error} />
     ${advice.map((a) => html`<p class="notice warn small" key=${a.field} data-testid="index-advice">Sorting ${a.rows.toLocaleString()} records by ${fieldLabel(o.fields.find((f) => f.name === a.field) || { name: a.field })} reads them all for each page: ${a.suggestion}.</p>`)}
-    ${items == null ? html`<${Spinner} />` : items.length === 0 ? html`<${Empty}>No ${objectLabel(o).toLowerCase()} match.</${Empty}>` : html`
+    ${items == null ? html`<${Spinner} />` : items.length === 0 ? html`<${Empty}>${t('list.noMatch', { objects: objectLabel(o).toLowerCase() })}</${Empty}>` : html`
     <div class="table-wrap"><table class="records">
-      <thead><tr><th class="pick"><input type="checkbox" aria-label="Select all on this page" data-testid="select-all"
+      <thead><tr><th class="pick"><input type="checkbox" aria-label=${t('list.selectAll')} data-testid="select-all"
         checked=${items.length > 0 && items.every((r) => selected.includes(r.id))}
         onChange=${(e) => setSelected(e.target.checked ? [...new Set([...selected, ...items.map((r) => r.id)])] : selected.filter((id) => !items.some((r) => r.id === id)))} /></th>${cols.map((f) => html`<th key=${f.name} onClick=${() => sortBy(f.name)} class="sortable">
-        ${fieldLabel(f)} ${view.sort === f.name ? '▲' : view.sort === '-' + f.name ? '▼' : ''}</th>`)}${scored ? html`<th title="The model's probability, else the stage's">${scoreLabel(o)} %</th>` : null}</tr></thead>
+        ${fieldLabel(f)} ${view.sort === f.name ? '▲' : view.sort === '-' + f.name ? '▼' : ''}</th>`)}${scored ? html`<th title=${t('list.scoreTitle')}>${scoreLabel(o)} %</th>` : null}</tr></thead>
       <tbody>${items.map((r) => html`<tr key=${r.id} onClick=${() => navigate(recordHref(object, r.id).slice(1))}>
-        <td class="pick" onClick=${(e) => e.stopPropagation()}><input type="checkbox" data-id=${r.id} aria-label="Select"
+        <td class="pick" onClick=${(e) => e.stopPropagation()}><input type="checkbox" data-id=${r.id} aria-label=${t('list.select')}
           checked=${selected.includes(r.id)} onChange=${(e) => setSelected(e.target.checked ? [...selected, r.id] : selected.filter((x) => x !== r.id))} /></td>
         ${cols.map((f, i) => html`<td key=${f.name}>${i === 0 && f.name === o.titleField
           ? html`<a href=${recordHref(object, r.id)}>${r[f.name] || r.id}</a>` : html`<${FieldValue} object=${o} field=${f} record=${r} />`}</td>`)}
@@ -201,11 +205,11 @@ export function List({ object, viewId }) {
       </tr>`)}</tbody>
     </table></div>`}
     <footer class="pager">
-      <button disabled=${page === 1} onClick=${() => setPage(page - 1)}>← Previous</button>
-      <span>Page ${page}${total != null ? ` of ${Math.max(1, Math.ceil(total / perPage)).toLocaleString()}` : ''}</span>
-      <button disabled=${!items || items.length < perPage} onClick=${() => setPage(page + 1)}>Next →</button>
+      <button disabled=${page === 1} onClick=${() => setPage(page - 1)}>← ${t('list.previous')}</button>
+      <span>${total != null ? t('list.pageOf', { page, pages: Math.max(1, Math.ceil(total / perPage)).toLocaleString(userLocale()) }) : t('list.page', { page })}</span>
+      <button disabled=${!items || items.length < perPage} onClick=${() => setPage(page + 1)}>${t('list.next')} →</button>
     </footer>
-    ${dialog === 'columns' ? html`<${Modal} title="Columns" onClose=${() => setDialog(null)}>
+    ${dialog === 'columns' ? html`<${Modal} title=${t('list.columns')} onClose=${() => setDialog(null)}>
       <div class="column-choice">${o.fields.filter(isColumnType).map((f) => html`<label key=${f.name}><input type="checkbox"
         checked=${view.columns.includes(f.name)} onChange=${(e) => update({ columns: e.target.checked
           ? o.fields.filter((x) => x.name === f.name || view.columns.includes(x.name)).map((x) => x.name)
@@ -218,9 +222,9 @@ export function List({ object, viewId }) {
       onDone=${(left) => { setSelected(left); setDialog(null); load(); }} />` : null}
     ${dialog === 'bulk' ? html`<${BulkDialog} object=${o} ids=${selected} filter=${filter} total=${total} onClose=${() => setDialog(null)}
       onDone=${() => { setSelected([]); load(); }} />` : null}
-    ${dialog === 'delete' ? html`<${Modal} title="Delete view" onClose=${() => setDialog(null)}>
-      <p>Delete the view “${current?.name}”? The records stay as they are.</p>
-      <div class="actions"><button onClick=${() => setDialog(null)}>Cancel</button> <button class="primary" onClick=${deleteView}>Delete</button></div>
+    ${dialog === 'delete' ? html`<${Modal} title=${t('list.deleteView')} onClose=${() => setDialog(null)}>
+      <p>${t('list.deleteViewConfirm', { name: current?.name })}</p>
+      <div class="actions"><button onClick=${() => setDialog(null)}>${t('common.cancel')}</button> <button class="primary" onClick=${deleteView}>${t('common.delete')}</button></div>
     </${Modal}>` : null}
   </section>`;
 }
@@ -238,12 +242,12 @@ function SaveView({ current, onSave, onClose }) {
       setError(errorMessage(err));
     }
   };
-  return html`<${Modal} title="Save view" onClose=${onClose}>
+  return html`<${Modal} title=${t('list.saveView')} onClose=${onClose}>
     <form class="form-grid" onSubmit=${submit}>
-      <label class="wide"><span>Name</span><input id="view-name" required value=${name} onInput=${(e) => setName(e.target.value)} autoFocus /></label>
-      <label class="wide checkbox"><span><input id="view-shared" type="checkbox" checked=${shared} onChange=${(e) => setShared(e.target.checked)} /> Share with my colleagues</span></label>
+      <label class="wide"><span>${t('list.viewName')}</span><input id="view-name" required value=${name} onInput=${(e) => setName(e.target.value)} autoFocus /></label>
+      <label class="wide checkbox"><span><input id="view-shared" type="checkbox" checked=${shared} onChange=${(e) => setShared(e.target.checked)} /> ${t('list.share')}</span></label>
       <${ErrorBox} error=${error} />
-      <div class="actions wide"><button type="button" onClick=${onClose}>Cancel</button><button class="primary" type="submit">Save</button></div>
+      <div class="actions wide"><button type="button" onClick=${onClose}>${t('common.cancel')}</button><button class="primary" type="submit">${t('common.save')}</button></div>
     </form>
   </${Modal}>`;
 }
@@ -265,18 +269,18 @@ export function FilterAdder({ object: o, onAdd }) {
   const needsValue = (ops.find((x) => x[0] === op) || ops[0])[2];
   const editorField = { ...f, multiple: false, required: false };
   return html`<div class="filter-adder">
-    <select aria-label="Filter field" value=${field} onChange=${(e) => chooseField(e.target.value)}>
+    <select aria-label=${t('list.filterField')} value=${field} onChange=${(e) => chooseField(e.target.value)}>
       ${fields.map((x) => html`<option value=${x.name}>${fieldLabel(x)}</option>`)}
     </select>
-    <select aria-label="Filter operator" value=${op} onChange=${(e) => setOp(e.target.value)}>
-      ${ops.map(([v, l]) => html`<option value=${v}>${l}</option>`)}
+    <select aria-label=${t('list.filterOperator')} value=${op} onChange=${(e) => setOp(e.target.value)}>
+      ${ops.map(([v, l]) => html`<option value=${v}>${opName(l)}</option>`)}
     </select>
     ${needsValue ? (f.type === 'boolean'
-      ? html`<select aria-label="Filter value" value=${String(value)} onChange=${(e) => setValue(e.target.value === 'true')}><option value="true">yes</option><option value="false">no</option></select>`
-      : f.type === 'tags' ? html`<input aria-label="Filter value" value=${value} onInput=${(e) => setValue(e.target.value)} />`
+      ? html`<select aria-label=${t('list.filterValue')} value=${String(value)} onChange=${(e) => setValue(e.target.value === 'true')}><option value="true">${t('common.yes')}</option><option value="false">${t('common.no')}</option></select>`
+      : f.type === 'tags' ? html`<input aria-label=${t('list.filterValue')} value=${value} onInput=${(e) => setValue(e.target.value)} />`
       : html`<span class="filter-value"><${FieldEditor} key=${field} object=${o} field=${editorField} value=${value}
           onChange=${(v) => { const id = [].concat(v).pop() || ''; setValue(f.type === 'relation' ? id : v); setLabel(f.type === 'owner' ? (document.querySelector('.filter-value select')?.selectedOptions[0]?.text || '') : ''); }} /></span>`) : null}
-    <button id="add-filter" onClick=${() => { onAdd({ field, op, value, label }); setValue(''); }}>Add filter</button>
+    <button id="add-filter" onClick=${() => { onAdd({ field, op, value, label }); setValue(''); }}>${t('list.addFilter')}</button>
   </div>`;
 }
 
@@ -296,7 +300,7 @@ export function NewRecord({ object: o, initial = {}, onClose, onCreated }) {
       setError(errorMessage(err));
     }
   };
-  return html`<${Modal} title=${'New ' + objectLabel(o, false).toLowerCase()} onClose=${onClose} wide>
+  return html`<${Modal} title=${t('list.new', { object: objectLabel(o, false).toLowerCase() })} onClose=${onClose} wide>
     <form class="form-grid" onSubmit=${submit}>
       ${fields.map((f) => html`<label key=${f.name} class=${f.type === 'longtext' || f.type === 'richtext' ? 'wide' : ''}>
         <span>${fieldLabel(f)}${f.required ? ' *' : ''}</span>
@@ -306,7 +310,7 @@ export function NewRecord({ object: o, initial = {}, onClose, onCreated }) {
       </label>`)}
       <${DuplicateWarning} object=${o} matches=${matches} />
       <${ErrorBox} error=${error} />
-      <div class="actions wide"><button type="button" onClick=${onClose}>Cancel</button><button class="primary" type="submit">Create</button></div>
+      <div class="actions wide"><button type="button" onClick=${onClose}>${t('common.cancel')}</button><button class="primary" type="submit">${t('common.create')}</button></div>
     </form>
   </${Modal}>`;
 }
@@ -321,17 +325,17 @@ export function ConfirmDelete({ object: o, ids, onClose, onDone }) {
     const res = await Promise.allSettled(ids.map((id) => pb.collection(o.name).delete(id)));
     const failed = res.map((r, i) => (r.status === 'rejected' ? { id: ids[i], reason: errorMessage(r.reason) } : null)).filter(Boolean);
     const done = ids.length - failed.length;
-    if (done) toast(`${done} ${(done === 1 ? objectLabel(o, false) : objectLabel(o)).toLowerCase()} moved to the trash. Restore within 30 days from Trash.`);
+    if (done) toast(t('list.trashed', { count: done, objects: (done === 1 ? objectLabel(o, false) : objectLabel(o)).toLowerCase() }));
     setBusy(false);
     if (failed.length) setFailures(failed);
     else onDone([]);
   };
   const n = ids.length;
-  return html`<${Modal} title=${`Delete ${n} ${(n === 1 ? objectLabel(o, false) : objectLabel(o)).toLowerCase()}?`} onClose=${onClose}>
-    <p>${n === 1 ? 'It goes' : 'They go'} to the trash: you or a manager can restore ${n === 1 ? 'it' : 'them'} for 30 days, then ${n === 1 ? 'it is' : 'they are'} deleted for good.</p>
-    ${failures.length ? html`<div class="error" role="alert" data-testid="delete-failures">Not deleted:
+  return html`<${Modal} title=${t('list.deleteRecords', { count: n, objects: (n === 1 ? objectLabel(o, false) : objectLabel(o)).toLowerCase() })} onClose=${onClose}>
+    <p>${t('list.deleteNote', { count: n })}</p>
+    ${failures.length ? html`<div class="error" role="alert" data-testid="delete-failures">${t('list.notDeleted')}
       <ul>${failures.map((f) => html`<li key=${f.id}><code>${f.id}</code>: ${f.reason}</li>`)}</ul></div>` : null}
-    <div class="actions"><button onClick=${failures.length ? () => onDone(failures.map((f) => f.id)) : onClose}>${failures.length ? 'Close' : 'Cancel'}</button>
-      ${failures.length ? null : html`<button class="danger" data-testid="confirm-delete" disabled=${busy} onClick=${run}>${busy ? 'Deleting…' : 'Delete'}</button>`}</div>
+    <div class="actions"><button onClick=${failures.length ? () => onDone(failures.map((f) => f.id)) : onClose}>${failures.length ? t('common.close') : t('common.cancel')}</button>
+      ${failures.length ? null : html`<button class="danger" data-testid="confirm-delete" disabled=${busy} onClick=${run}>${busy ? t('common.deleting') : t('common.delete')}</button>`}</div>
   </${Modal}>`;
 }

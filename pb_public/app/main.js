@@ -1,8 +1,9 @@
 // Relata's web app: sign-in, the layout and the routes. Screens live in their own modules.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { pb, me, isManager, loadModel, allObjects, objectLabel, errorMessage } from './api.js';
-import { html, useRoute, navigate, Spinner, ErrorBox, Toasts } from './ui.js';
+import { pb, me, isManager, loadModel, allObjects, objectLabel, pipelineLabel, errorMessage } from './api.js';
+import { html, useRoute, navigate, Spinner, ErrorBox, Toasts, toast } from './ui.js';
+import { t, lang, setLanguage, onLanguage, languages } from './i18n.js';
 import { Board } from './board.js';
 import { List } from './list.js';
 import { RecordPage } from './record.js';
@@ -59,11 +60,11 @@ function Login({ onSignedIn }) {
             const { otpId } = await pb.collection('users').requestOTP(email);
             setMfa({ mfaId, otpId });
           } catch (err2) {
-            setError('Your account needs a sign-in code, and it could not be sent: ' + errorMessage(err2));
+            setError(t('login.codeNotSent', { error: errorMessage(err2) }));
           }
           return;
         }
-        setError(err.status === 400 ? 'Wrong email or password.' : errorMessage(err));
+        setError(err.status === 400 ? t('login.wrongPassword') : errorMessage(err));
       }
     });
   };
@@ -74,7 +75,7 @@ function Login({ onSignedIn }) {
         await pb.collection('users').authWithOTP(mfa.otpId, code.trim(), { mfaId: mfa.mfaId });
         onSignedIn();
       } catch (err) {
-        setError(err.status === 400 ? 'That code is wrong or has expired.' : errorMessage(err));
+        setError(err.status === 400 ? t('login.wrongCode') : errorMessage(err));
       }
     });
   };
@@ -90,25 +91,25 @@ function Login({ onSignedIn }) {
     return html`<main class="login">
       <form onSubmit=${submitCode} class="card" data-testid="mfa">
         <h1><span class="logo">◆</span> Relata</h1>
-        <p>We emailed a sign-in code to <strong>${email}</strong>. Enter it to finish signing in.</p>
-        <label>Code <input id="login-code" inputmode="numeric" autocomplete="one-time-code" required value=${code} onInput=${(e) => setCode(e.target.value)} /></label>
+        <p>${t('login.codeSent', { email })}</p>
+        <label>${t('login.code')} <input id="login-code" inputmode="numeric" autocomplete="one-time-code" required value=${code} onInput=${(e) => setCode(e.target.value)} /></label>
         <${ErrorBox} error=${error} />
-        <button class="primary" type="submit" disabled=${busy}>${busy ? 'Checking…' : 'Sign in'}</button>
-        <button type="button" class="link" onClick=${() => { setMfa(null); setCode(''); setError(''); }}>Start again</button>
+        <button class="primary" type="submit" disabled=${busy}>${busy ? t('login.checking') : t('login.signIn')}</button>
+        <button type="button" class="link" onClick=${() => { setMfa(null); setCode(''); setError(''); }}>${t('login.startAgain')}</button>
       </form>
     </main>`;
   }
   return html`<main class="login">
     <form onSubmit=${submit} class="card">
       <h1><span class="logo">◆</span> Relata</h1>
-      <label>Email <input id="login-email" type="email" autocomplete="username" required value=${email} onInput=${(e) => setEmail(e.target.value)} /></label>
-      <label>Password <input id="login-password" type="password" autocomplete="current-password" required value=${password} onInput=${(e) => setPassword(e.target.value)} /></label>
+      <label>${t('login.email')} <input id="login-email" type="email" autocomplete="username" required value=${email} onInput=${(e) => setEmail(e.target.value)} /></label>
+      <label>${t('login.password')} <input id="login-password" type="password" autocomplete="current-password" required value=${password} onInput=${(e) => setPassword(e.target.value)} /></label>
       <${ErrorBox} error=${error} />
-      <button class="primary" type="submit" disabled=${busy}>${busy ? 'Signing in…' : 'Sign in'}</button>
+      <button class="primary" type="submit" disabled=${busy}>${busy ? t('login.signingIn') : t('login.signIn')}</button>
       ${providers.length ? html`<div class="oauth" data-testid="oauth">
-        ${providers.map((p) => html`<button key=${p.name} type="button" disabled=${busy} onClick=${() => oauth(p.name)}>Sign in with ${p.displayName || p.name}</button>`)}
+        ${providers.map((p) => html`<button key=${p.name} type="button" disabled=${busy} onClick=${() => oauth(p.name)}>${t('login.signInWith', { provider: p.displayName || p.name })}</button>`)}
       </div>` : null}
-      <p class="muted small">Administrators manage objects and users in the <a href="/_/">admin dashboard</a>.</p>
+      <p class="muted small">${t('login.adminNote')} <a href="/_/">${t('login.adminDashboard')}</a>.</p>
     </form>
   </main>`;
 }
@@ -121,44 +122,61 @@ function Nav({ route, onClose }) {
   // On phones and tablets the sidebar is a drawer: a tap on a link (or beside it) closes it.
   return html`<nav class="sidebar" id="sidebar" data-testid="sidebar" onClick=${(e) => e.target.closest('a') && onClose()}>
     <a class="brand" href="#/"><span class="logo">◆</span> Relata</a>
-    <div class="group">Pipelines</div>
+    <div class="group">${t('nav.pipelines')}</div>
     ${boards.map(({ o, p }) => html`<a key=${o.name + p.name} class=${here(`/board/${o.name}/${p.name}`)} href=${`#/board/${o.name}/${p.name}`}>
-      ${boards.length > 1 || (o.pipelines || []).length > 1 ? `${objectLabel(o)}: ${p.label || p.name}` : `${p.label || p.name} pipeline`}</a>`)}
-    <a class=${here('/tasks')} href="#/tasks">My tasks</a>
-    <a class=${here('/dashboard')} href="#/dashboard">Dashboard</a>
-    <div class="group">Records</div>
+      ${boards.length > 1 || (o.pipelines || []).length > 1 ? `${objectLabel(o)}: ${pipelineLabel(o, p)}` : t('nav.pipeline', { name: pipelineLabel(o, p) })}</a>`)}
+    <a class=${here('/tasks')} href="#/tasks">${t('nav.tasks')}</a>
+    <a class=${here('/dashboard')} href="#/dashboard">${t('nav.dashboard')}</a>
+    <div class="group">${t('nav.records')}</div>
     ${allObjects().map((o) => html`<a key=${o.name} class=${here('/list/' + o.name)} href=${'#/list/' + o.name}>${objectLabel(o)}</a>`)}
-    <a class=${here('/trash')} href="#/trash">Trash</a>
-    ${isManager() ? html`<a class=${here('/reassign')} href="#/reassign">Reassign a rep</a>` : null}
-    <a class=${here('/duplicates') || here('/merge')} href="#/duplicates/contacts">Duplicates</a>
+    <a class=${here('/trash')} href="#/trash">${t('nav.trash')}</a>
+    ${isManager() ? html`<a class=${here('/reassign')} href="#/reassign">${t('nav.reassign')}</a>` : null}
+    <a class=${here('/duplicates') || here('/merge')} href="#/duplicates/contacts">${t('nav.duplicates')}</a>
     ${isManager() ? html`
-      <div class="group">Automation</div>
-      <a class=${here('/workflows')} href="#/workflows">Workflows</a>
-      <a class=${here('/runs')} href="#/runs">Run history</a>
-      <div class="group">Marketing</div>
-      <a class=${here('/segments')} href="#/segments">Segments</a>
-      <a class=${here('/campaigns')} href="#/campaigns">Campaigns</a>` : null}
+      <div class="group">${t('nav.automation')}</div>
+      <a class=${here('/workflows')} href="#/workflows">${t('nav.workflows')}</a>
+      <a class=${here('/runs')} href="#/runs">${t('nav.runs')}</a>
+      <div class="group">${t('nav.marketing')}</div>
+      <a class=${here('/segments')} href="#/segments">${t('nav.segments')}</a>
+      <a class=${here('/campaigns')} href="#/campaigns">${t('nav.campaigns')}</a>` : null}
     ${me()?.role === 'admin' ? html`
-      <div class="group">Administration</div>
-      <a class=${here('/privacy')} href="#/privacy">Privacy</a>
-      <a class=${here('/audit')} href="#/audit">Audit trail</a>
-      <a class=${here('/webhooks')} href="#/webhooks">Incoming webhooks</a>` : null}
+      <div class="group">${t('nav.administration')}</div>
+      <a class=${here('/privacy')} href="#/privacy">${t('nav.privacy')}</a>
+      <a class=${here('/audit')} href="#/audit">${t('nav.audit')}</a>
+      <a class=${here('/webhooks')} href="#/webhooks">${t('nav.webhooks')}</a>` : null}
   </nav>`;
+}
+
+// LanguageSwitch changes the interface's language at once and saves it as the user's.
+function LanguageSwitch() {
+  const change = async (e) => {
+    const l = e.target.value;
+    setLanguage(l);
+    try {
+      await pb.collection('users').update(me().id, { language: l });
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    }
+  };
+  return html`<select class="language-switch" data-testid="language-switch" aria-label=${t('topbar.language')} value=${lang()} onChange=${change}>
+    ${languages.map(([code, name]) => html`<option key=${code} value=${code}>${name}</option>`)}
+  </select>`;
 }
 
 function TopBar({ onSignOut, navOpen, onMenu }) {
   const [q, setQ] = useState('');
   const u = me();
   return html`<header class="topbar">
-    <button class="menu-button" type="button" data-testid="menu-button" aria-label="Menu" aria-controls="sidebar"
+    <button class="menu-button" type="button" data-testid="menu-button" aria-label=${t('topbar.menu')} aria-controls="sidebar"
       aria-expanded=${navOpen ? 'true' : 'false'} onClick=${onMenu}>☰</button>
     <form class="search" onSubmit=${(e) => { e.preventDefault(); if (q.trim()) navigate('/search/' + encodeURIComponent(q.trim())); }}>
-      <input id="global-search" type="search" placeholder="Search everything…" value=${q} onInput=${(e) => setQ(e.target.value)} />
+      <input id="global-search" type="search" placeholder=${t('topbar.search')} value=${q} onInput=${(e) => setQ(e.target.value)} />
     </form>
     <div class="who">
       <${Bell} />
-      <a class="user-name" href="#/preferences" title="Preferences">${u?.name || u?.email}</a> <span class="pill">${u?.role}</span>
-      <button class="link" onClick=${onSignOut}>Sign out</button>
+      <a class="user-name" href="#/preferences" title=${t('topbar.preferences')}>${u?.name || u?.email}</a> <span class="pill">${u?.role ? t('role.' + u.role) : ''}</span>
+      <${LanguageSwitch} />
+      <button class="link" onClick=${onSignOut}>${t('topbar.signOut')}</button>
     </div>
   </header>`;
 }
@@ -202,11 +220,15 @@ function App() {
   const [state, setState] = useState(me() ? 'loading' : 'signed-out');
   const [error, setError] = useState('');
   const [navOpen, setNavOpen] = useState(false);
+  // A switch of language draws every screen again, in the new language.
+  const [language, setLang] = useState(lang());
+  useEffect(() => onLanguage(setLang), []);
   useEffect(() => setNavOpen(false), [route.path]);
   const start = async () => {
     setState('loading');
     try {
       await pb.collection('users').authRefresh();
+      setLanguage(me()?.language);
       await loadModel();
       setState('ready');
     } catch (err) {
@@ -223,12 +245,13 @@ function App() {
   const signOut = () => {
     pb.realtime.unsubscribe();
     pb.authStore.clear();
+    setLanguage('');
     setState('signed-out');
   };
   if (state === 'signed-out') return html`<${Login} onSignedIn=${start} />`;
   if (state === 'loading') return html`<${Spinner} />`;
   if (state === 'failed') return html`<main class="content"><${ErrorBox} error=${error} /></main>`;
-  return html`<div class="shell ${navOpen ? 'nav-open' : ''}">
+  return html`<div class="shell ${navOpen ? 'nav-open' : ''}" key=${language}>
     <${Nav} route=${route} onClose=${() => setNavOpen(false)} />
     ${navOpen ? html`<div class="nav-backdrop" data-testid="nav-backdrop" onClick=${() => setNavOpen(false)}></div>` : null}
     <div class="main">
@@ -239,4 +262,6 @@ function App() {
   </div>`;
 }
 
+// The signed-in user's language from her cached record, until the server's answer confirms it.
+if (me()) setLanguage(me().language);
 render(html`<${App} />`, document.getElementById('app'));

@@ -5,13 +5,14 @@
 import { useEffect, useState, useCallback } from 'preact/hooks';
 import { pb, me, formatDate, errorMessage } from './api.js';
 import { html, navigate, recordHref, ErrorBox, toast } from './ui.js';
+import { t, lang, setLanguage, languages } from './i18n.js';
 
 const kinds = [
-  ['assigned', 'Assigned to me'],
-  ['mention', 'Mentions in notes'],
-  ['due', 'Tasks coming due'],
-  ['reply', 'Replies to emails'],
-  ['workflow', 'Workflow notifications'],
+  ['assigned', 'prefs.kind.assigned'],
+  ['mention', 'prefs.kind.mention'],
+  ['due', 'prefs.kind.due'],
+  ['reply', 'prefs.kind.reply'],
+  ['workflow', 'prefs.kind.workflow'],
 ];
 
 // Plain characters every font has (headless and older phones lack emoji fonts).
@@ -88,18 +89,18 @@ export function Bell() {
   };
   return html`<div class="bell-wrap" data-live=${live ? 'true' : 'false'}>
     <button class="bell" type="button" data-testid="bell" aria-haspopup="true" aria-expanded=${open ? 'true' : 'false'}
-      aria-label=${unread ? `Notifications, ${unread} unread` : 'Notifications'} onClick=${() => setOpen((v) => !v)}>
+      aria-label=${unread ? t('bell.unread', { count: unread }) : t('bell.title')} onClick=${() => setOpen((v) => !v)}>
       ${bellIcon}${unread ? html`<span class="badge" data-testid="bell-count">${unread > 99 ? '99+' : unread}</span>` : null}
     </button>
-    ${open ? html`<div class="bell-panel" role="dialog" aria-label="Notifications" data-testid="bell-panel">
+    ${open ? html`<div class="bell-panel" role="dialog" aria-label=${t('bell.title')} data-testid="bell-panel">
       <header>
-        <strong>Notifications</strong>
+        <strong>${t('bell.title')}</strong>
         <span class="spacer"></span>
-        <button class="link" type="button" data-testid="all-read" disabled=${!unread} onClick=${allRead}>Mark all read</button>
-        <a class="link" href="#/preferences" onClick=${() => setOpen(false)}>Preferences</a>
+        <button class="link" type="button" data-testid="all-read" disabled=${!unread} onClick=${allRead}>${t('bell.allRead')}</button>
+        <a class="link" href="#/preferences" onClick=${() => setOpen(false)}>${t('topbar.preferences')}</a>
       </header>
       <${ErrorBox} error=${error} />
-      ${items.length === 0 ? html`<p class="muted empty-note">Nothing yet. Assignments, mentions, reminders and replies show up here.</p>` : null}
+      ${items.length === 0 ? html`<p class="muted empty-note">${t('bell.empty')}</p>` : null}
       <ul>
         ${items.map((n) => html`<li key=${n.id} class=${n.read_at ? 'read' : 'unread'} data-testid="notification">
           <button type="button" class="item" onClick=${() => openItem(n)}>
@@ -110,7 +111,7 @@ export function Bell() {
               <span class="when muted small">${formatDate(n.created, true)}</span>
             </span>
           </button>
-          ${n.read_at ? null : html`<button type="button" class="icon" title="Mark read" aria-label="Mark read"
+          ${n.read_at ? null : html`<button type="button" class="icon" title=${t('bell.markRead')} aria-label=${t('bell.markRead')}
             onClick=${async () => { try { await markRead(n); } catch (err) { toast(errorMessage(err), 'error'); } load(); }}>✓</button>`}
         </li>`)}
       </ul>
@@ -131,7 +132,7 @@ export function PreferencesPage() {
   const u = me();
   const prefs = u?.notify_prefs || {};
   const [timezone, setTimezone] = useState(u?.timezone || '');
-  const [language, setLanguage] = useState(u?.language || 'en');
+  const [language, setLang] = useState(u?.language || lang());
   const [channels, setChannels] = useState(Object.fromEntries(kinds.map(([k]) => [k, { app: true, email: false, ...(prefs.kinds?.[k] || {}) }])));
   const [digest, setDigest] = useState(prefs.digest !== false);
   const [reminder, setReminder] = useState(prefs.reminderMinutes ?? 15);
@@ -148,7 +149,8 @@ export function PreferencesPage() {
         notify_prefs: { kinds: channels, digest, reminderMinutes: Math.max(0, Math.min(1440, Number(reminder) || 0)) },
       });
       await pb.collection('users').authRefresh();
-      toast('Preferences saved.');
+      setLanguage(language);
+      toast(t('prefs.saved'));
     } catch (err) {
       setError(errorMessage(err));
     } finally {
@@ -157,40 +159,39 @@ export function PreferencesPage() {
   };
   const here = Intl.DateTimeFormat().resolvedOptions().timeZone;
   return html`<section class="preferences">
-    <h1>Preferences</h1>
-    <p><a href="#/tokens" data-testid="tokens-link">Sign-in and API tokens</a>: a code by email when you sign in, tokens for integrations.</p>
+    <h1>${t('topbar.preferences')}</h1>
+    <p><a href="#/tokens" data-testid="tokens-link">${t('prefs.tokensLink')}</a>${t('prefs.tokensNote')}</p>
     <form class="card" onSubmit=${save}>
-      <h2>Time and language</h2>
-      <label>Time zone
+      <h2>${t('prefs.timeAndLanguage')}</h2>
+      <label>${t('prefs.timezone')}
         <select id="pref-timezone" value=${timezone} onChange=${(e) => setTimezone(e.target.value)}>
-          <option value="">UTC (not set)</option>
-          ${zones().map((z) => html`<option key=${z} value=${z}>${z}${z === here ? ' (this device)' : ''}</option>`)}
+          <option value="">${t('prefs.utcNotSet')}</option>
+          ${zones().map((z) => html`<option key=${z} value=${z}>${z}${z === here ? t('prefs.thisDevice') : ''}</option>`)}
         </select>
       </label>
-      <label>Language
-        <select id="pref-language" value=${language} onChange=${(e) => setLanguage(e.target.value)}>
-          <option value="en">English</option>
-          <option value="it">Italiano</option>
+      <label>${t('topbar.language')}
+        <select id="pref-language" value=${language} onChange=${(e) => setLang(e.target.value)}>
+          ${languages.map(([code, name]) => html`<option key=${code} value=${code}>${name}</option>`)}
         </select>
       </label>
-      <h2>Notifications</h2>
+      <h2>${t('bell.title')}</h2>
       <table class="pref-kinds">
-        <thead><tr><th></th><th>In the app</th><th>By email</th></tr></thead>
+        <thead><tr><th></th><th>${t('prefs.inApp')}</th><th>${t('prefs.byEmail')}</th></tr></thead>
         <tbody>
           ${kinds.map(([k, label]) => html`<tr key=${k}>
-            <th scope="row">${label}</th>
-            <td><input type="checkbox" aria-label=${label + ' in the app'} data-testid=${'pref-' + k + '-app'} checked=${channels[k].app} onChange=${(e) => set(k, 'app', e.target.checked)} /></td>
-            <td><input type="checkbox" aria-label=${label + ' by email'} data-testid=${'pref-' + k + '-email'} checked=${channels[k].email} onChange=${(e) => set(k, 'email', e.target.checked)} /></td>
+            <th scope="row">${t(label)}</th>
+            <td><input type="checkbox" aria-label=${t('prefs.inAppOf', { kind: t(label) })} data-testid=${'pref-' + k + '-app'} checked=${channels[k].app} onChange=${(e) => set(k, 'app', e.target.checked)} /></td>
+            <td><input type="checkbox" aria-label=${t('prefs.byEmailOf', { kind: t(label) })} data-testid=${'pref-' + k + '-email'} checked=${channels[k].email} onChange=${(e) => set(k, 'email', e.target.checked)} /></td>
           </tr>`)}
         </tbody>
       </table>
       <label class="inline"><input type="checkbox" id="pref-digest" checked=${digest} onChange=${(e) => setDigest(e.target.checked)} />
-        Morning digest: an email at 08:00 (my time zone) with today's and overdue tasks</label>
-      <label>Remind me before a task is due (minutes; 0 for never)
+        ${t('prefs.digest')}</label>
+      <label>${t('prefs.reminder')}
         <input id="pref-reminder" type="number" min="0" max="1440" value=${reminder} onInput=${(e) => setReminder(e.target.value)} />
       </label>
       <${ErrorBox} error=${error} />
-      <button class="primary" type="submit" disabled=${busy}>${busy ? 'Saving…' : 'Save'}</button>
+      <button class="primary" type="submit" disabled=${busy}>${busy ? t('common.saving') : t('common.save')}</button>
     </form>
   </section>`;
 }

@@ -5,8 +5,9 @@ import { useState } from 'preact/hooks';
 import { relata, allUsers, errorMessage } from './api.js';
 import { html, ErrorBox, toast } from './ui.js';
 import { JobProgress, useJob } from './bulk.js';
+import { t } from './i18n.js';
 
-const objectChoices = [['deals', 'Deals'], ['contacts', 'Contacts'], ['companies', 'Companies'], ['tasks', 'Open tasks']];
+const objectChoices = [['deals', 'object.deals.plural'], ['contacts', 'object.contacts.plural'], ['companies', 'object.companies.plural'], ['tasks', 'reassign.openTasks']];
 
 const who = (u) => (u ? `${u.name || u.email}${u.email && u.name !== u.email ? ` <${u.email}>` : ''}` : '');
 
@@ -37,35 +38,35 @@ export function ReassignPage() {
   };
   const running = job && job.status === 'running';
   return html`<section class="reassign-page" data-testid="reassign">
-    <header class="page-head"><h1>Reassign a rep's records</h1>
-      <span class="muted">When someone leaves or changes role: hand their deals, contacts, companies and open tasks over in one step.</span></header>
+    <header class="page-head"><h1>${t('reassign.title')}</h1>
+      <span class="muted">${t('reassign.note')}</span></header>
     <div class="form-grid">
-      <label><span>From (the departing rep)</span>
+      <label><span>${t('reassign.from')}</span>
         <select data-testid="reassign-from" value=${from} disabled=${running} onChange=${(e) => { reset(setFrom)(e.target.value); setTo(to.filter((x) => x !== e.target.value)); }}>
           <option value="">—</option>
           ${users.map((u) => html`<option key=${u.id} value=${u.id}>${who(u)}</option>`)}
         </select></label>
-      <fieldset class="wide"><legend>To (several share the records round robin)</legend>
+      <fieldset class="wide"><legend>${t('reassign.to')}</legend>
         <div class="column-choice">${users.filter((u) => u.id !== from).map((u) => html`<label key=${u.id}><input type="checkbox" data-testid="reassign-to" data-id=${u.id}
           disabled=${running} checked=${to.includes(u.id)} onChange=${(e) => reset(setTo)(toggle(to, u.id, e.target.checked))} /> ${who(u)}</label>`)}</div>
       </fieldset>
-      <fieldset class="wide"><legend>What</legend>
+      <fieldset class="wide"><legend>${t('reassign.what')}</legend>
         <div class="column-choice">${objectChoices.map(([o, l]) => html`<label key=${o}><input type="checkbox" data-testid="reassign-object" data-object=${o}
-          disabled=${running} checked=${objects.includes(o)} onChange=${(e) => reset(setObjects)(toggle(objects, o, e.target.checked))} /> ${l}</label>`)}</div>
+          disabled=${running} checked=${objects.includes(o)} onChange=${(e) => reset(setObjects)(toggle(objects, o, e.target.checked))} /> ${t(l)}</label>`)}</div>
       </fieldset>
       <${ErrorBox} error=${error} />
       ${preview ? html`<div class="wide" data-testid="reassign-preview">
-        <table class="records compact"><thead><tr><th>Records of ${who(users.find((u) => u.id === preview.from.id)) || preview.from.email}</th><th>Count</th></tr></thead>
+        <table class="records compact"><thead><tr><th>${t('reassign.recordsOf', { name: who(users.find((u) => u.id === preview.from.id)) || preview.from.email })}</th><th>${t('dash.count')}</th></tr></thead>
           <tbody>${preview.objects.map((o) => html`<tr key=${o.object} data-object=${o.object}><td>${o.label}</td><td class="num">${o.count.toLocaleString()}</td></tr>`)}
-          <tr><td><b>Total</b></td><td class="num"><b data-testid="reassign-total">${preview.total.toLocaleString()}</b></td></tr></tbody></table>
+          <tr><td><b>${t('board.total')}</b></td><td class="num"><b data-testid="reassign-total">${preview.total.toLocaleString()}</b></td></tr></tbody></table>
         <p class="muted">${preview.to.map((p) => `${p.name || p.email}: ${(preview.shares[p.id] || 0).toLocaleString()}`).join(' · ')}</p>
       </div>` : null}
       <div class="wide"><${JobProgress} job=${job} /></div>
       <div class="actions wide">
-        ${running ? html`<button data-testid="bulk-cancel" onClick=${cancel}>Cancel job</button>` : html`
-          <button data-testid="reassign-preview-button" disabled=${busy || !from || !to.length || !objects.length} onClick=${() => send(true)}>Preview</button>
+        ${running ? html`<button data-testid="bulk-cancel" onClick=${cancel}>${t('reassign.cancelJob')}</button>` : html`
+          <button data-testid="reassign-preview-button" disabled=${busy || !from || !to.length || !objects.length} onClick=${() => send(true)}>${t('reassign.preview')}</button>
           <button class="primary" data-testid="reassign-run" disabled=${busy || !preview || !preview.total || !!job}
-            onClick=${() => send(false)}>Reassign ${preview ? preview.total.toLocaleString() : ''} records</button>`}
+            onClick=${() => send(false)}>${t('reassign.run', { count: preview ? preview.total.toLocaleString() : '' })}</button>`}
       </div>
     </div>
   </section>`;

@@ -4,8 +4,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   pb, relata, me, formatDue, objectNamed, allObjects, objectLabel, fieldLabel, expandFields, titleOf, formatDate, formatMoney,
-  parseDate, daysBetween, userNamed, activityObject, pipelineOf, subscribe, debounce, errorMessage,
+  parseDate, daysBetween, userNamed, activityObject, pipelineOf, subscribe, debounce, errorMessage, stageLabel,
 } from './api.js';
+import { t, label } from './i18n.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
 import { FieldValue, FieldEditor } from './fields.js';
 import { RecordHistory } from './history.js';
@@ -69,12 +70,12 @@ export function RecordPage({ object, id }) {
     return () => stops.forEach((s) => s());
   }, [object, id]);
 
-  if (!o) return html`<${ErrorBox} error="This object does not exist." />`;
+  if (!o) return html`<${ErrorBox} error=${t('list.noObject')} />`;
   if (missing) {
     return html`<section class="record-page"><${Empty}>
-      <h2 data-testid="not-found">Record not found</h2>
-      <p>This ${objectLabel(o, false).toLowerCase()} does not exist, or you do not have access to it.</p>
-      <a href=${'#/list/' + object}>Back to ${objectLabel(o).toLowerCase()}</a>
+      <h2 data-testid="not-found">${t('record.notFound')}</h2>
+      <p>${t('record.notFoundNote', { object: objectLabel(o, false).toLowerCase() })}</p>
+      <a href=${'#/list/' + object}>${t('record.back', { objects: objectLabel(o).toLowerCase() })}</a>
     </${Empty}></section>`;
   }
   if (!rec) return html`<${ErrorBox} error=${error} /><${Spinner} />`;
@@ -99,7 +100,7 @@ export function RecordPage({ object, id }) {
       </div>
       <div class="spacer"></div>
       ${stage ? html`<${StageBar} object=${o} field=${stage} record=${rec} since=${since} onMove=${(s) => save({ [stage.name]: s })} />` : null}
-      <button class="danger" data-testid="delete-record" title="Move to the trash" onClick=${() => setDeleting(true)}>Delete</button>
+      <button class="danger" data-testid="delete-record" title=${t('record.deleteTitle')} onClick=${() => setDeleting(true)}>${t('common.delete')}</button>
     </header>
     ${deleting ? html`<${ConfirmDelete} object=${o} ids=${[id]} onClose=${() => setDeleting(false)}
       onDone=${(left) => { setDeleting(false); if (!left.length) navigate('/list/' + object); }} />` : null}
@@ -107,17 +108,17 @@ export function RecordPage({ object, id }) {
     <${RecordDuplicates} object=${o} record=${rec} />
     <div class="record-grid">
       <div class="panel fields">
-        <h2>Details</h2>
+        <h2>${t('record.details')}</h2>
         <dl>${o.fields.map((f) => html`<${EditableField} key=${f.name} object=${o} field=${f} record=${rec} onSave=${save} />`)}
-          <dt>Created</dt><dd>${formatDate(rec.created, true)}</dd>
-          <dt>Updated</dt><dd>${formatDate(rec.updated, true)}</dd>
-          ${rec.last_touched ? html`<dt>Last touched</dt><dd>${formatDate(rec.last_touched, true)}</dd>` : null}
+          <dt>${t('record.created')}</dt><dd>${formatDate(rec.created, true)}</dd>
+          <dt>${t('record.updated')}</dt><dd>${formatDate(rec.updated, true)}</dd>
+          ${rec.last_touched ? html`<dt>${t('record.lastTouched')}</dt><dd>${formatDate(rec.last_touched, true)}</dd>` : null}
         </dl>
       </div>
       <div class="panel timeline-panel">
         <div class="tabs" role="tablist">
-          <button role="tab" class=${tab === 'timeline' ? 'active' : ''} data-testid="tab-timeline" onClick=${() => setTab('timeline')}>Timeline</button>
-          <button role="tab" class=${tab === 'history' ? 'active' : ''} data-testid="tab-history" onClick=${() => setTab('history')}>History</button>
+          <button role="tab" class=${tab === 'timeline' ? 'active' : ''} data-testid="tab-timeline" onClick=${() => setTab('timeline')}>${t('record.timeline')}</button>
+          <button role="tab" class=${tab === 'history' ? 'active' : ''} data-testid="tab-history" onClick=${() => setTab('history')}>${t('record.history')}</button>
         </div>
         ${tab === 'timeline' ? html`
           <${QuickAdd} object=${o} record=${rec} request=${quick} onAdded=${loadTimeline} />
@@ -131,8 +132,8 @@ export function RecordPage({ object, id }) {
         </div>
       </div>
     </div>
-    ${activityObject() ? html`<nav class="quick-actions" data-testid="quick-actions" aria-label="Log an activity">
-      ${[['note', '✎ Note'], ['call', '☎ Call'], ['task', '☐ Task']].map(([k, l]) => html`<button key=${k} type="button" data-kind=${k}
+    ${activityObject() ? html`<nav class="quick-actions" data-testid="quick-actions" aria-label=${t('record.logActivity')}>
+      ${[['note', '✎ ' + t('record.note')], ['call', '☎ ' + t('record.call')], ['task', '☐ ' + t('record.task')]].map(([k, l]) => html`<button key=${k} type="button" data-kind=${k}
         onClick=${() => { setTab('timeline'); setQuick((q) => ({ kind: k, n: (q?.n || 0) + 1 })); }}>${l}</button>`)}
     </nav>` : null}
   </section>`;
@@ -146,8 +147,8 @@ function StageBar({ object: o, field, record, since, onMove }) {
   const rotting = st?.rottingDays && days > st.rottingDays;
   return html`<div class="stagebar">
     <div class="steps">${(p?.stages || []).map((s) => html`<button key=${s.name} class="step ${s.name === cur ? 'current' : ''} ${s.won ? 'won' : ''} ${s.lost ? 'lost' : ''}"
-      data-stage=${s.name} title=${`Move to ${s.label || s.name} (${s.probability}%)`} onClick=${() => s.name !== cur && onMove(s.name)}>${s.label || s.name}</button>`)}</div>
-    ${days != null ? html`<div class="muted small ${rotting ? 'rot-text' : ''}">In ${st?.label || cur} for ${days} day${days === 1 ? '' : 's'}${rotting ? ` — past ${st.rottingDays} days` : ''}</div>` : null}
+      data-stage=${s.name} title=${t('record.moveTo', { stage: stageLabel(o, s), probability: s.probability })} onClick=${() => s.name !== cur && onMove(s.name)}>${stageLabel(o, s)}</button>`)}</div>
+    ${days != null ? html`<div class="muted small ${rotting ? 'rot-text' : ''}">${t('record.inStage', { stage: st ? stageLabel(o, st) : cur, count: days })}${rotting ? t('record.pastDays', { limit: st.rottingDays }) : ''}</div>` : null}
   </div>`;
 }
 
@@ -163,7 +164,7 @@ function EditableField({ object: o, field: f, record, onSave }) {
   return html`
     <dt>${fieldLabel(f)}</dt>
     <dd class="editable ${editing ? 'editing' : ''}" data-field=${f.name}
-      onClick=${(e) => { if (!editing && !e.target.closest('a')) setEditing(true); }} title=${editing ? '' : 'Click to edit'}>
+      onClick=${(e) => { if (!editing && !e.target.closest('a')) setEditing(true); }} title=${editing ? '' : t('record.clickToEdit')}>
       ${editing
         ? html`<${FieldEditor} object=${o} field=${f} value=${value} onChange=${setValue} onCommit=${commit}
             onCancel=${() => { setValue(record[f.name]); setEditing(false); }} autoFocus />`
@@ -176,7 +177,7 @@ const activityIcons = { task: '☐', call: '☎', meeting: '👥', email: '✉',
 
 function Timeline({ items, object: o, onChanged }) {
   if (!items) return html`<${Spinner} />`;
-  if (!items.length) return html`<${Empty}>Nothing has happened yet.</${Empty}>`;
+  if (!items.length) return html`<${Empty}>${t('record.nothingYet')}</${Empty}>`;
   const complete = async (e) => {
     await pb.collection(e.object).update(e.id, { done: !e.done, done_at: e.done ? '' : new Date().toISOString() })
       .catch((err) => toast(errorMessage(err), 'error'));
@@ -186,15 +187,15 @@ function Timeline({ items, object: o, onChanged }) {
     <span class="icon-dot">${e.kind === 'activity' ? activityIcons[e.type] || kindIcons.activity : kindIcons[e.kind]}</span>
     <div class="body">
       ${e.kind === 'activity' ? html`<div class="line">
-          ${e.type === 'task' || e.due ? html`<input type="checkbox" title="Done" checked=${e.done} onChange=${() => complete(e)} />` : null}
-          <b class=${e.done && (e.type === 'task' || e.due) ? 'done' : ''}>${e.title}</b> <span class="muted">${e.type}</span>
-          ${e.due ? html`<span class="muted"> · due ${formatDue(e.due)}</span>` : null}
+          ${e.type === 'task' || e.due ? html`<input type="checkbox" title=${t('record.done')} checked=${e.done} onChange=${() => complete(e)} />` : null}
+          <b class=${e.done && (e.type === 'task' || e.due) ? 'done' : ''}>${e.title}</b> <span class="muted">${label(`activity.type.${e.type}`, e.type)}</span>
+          ${e.due ? html`<span class="muted"> · ${t('tasks.due', { date: formatDue(e.due) })}</span>` : null}
           ${e.owner ? html`<span class="muted"> · ${userNamed(e.owner)?.name || ''}</span>` : null}
         </div>${e.body ? html`<div class="prewrap small">${e.body}</div>` : null}` : null}
       ${e.kind === 'email' ? html`<div class="line"><b>${e.title}</b> <${Pill} kind=${e.status}>${e.status}</${Pill}></div>` : null}
-      ${e.kind === 'stage' ? html`<div class="line">${e.from ? html`Moved from <b>${stageName(o, e.field, e.from)}</b> to ` : 'Entered '}<b>${e.title}</b>${e.by ? html` <span class="muted">by ${e.by}</span>` : null}</div>` : null}
-      ${e.kind === 'run' ? html`<div class="line">Workflow <b>${e.title}</b> <${Pill} kind=${e.status}>${e.status}</${Pill}>${e.error ? html`<div class="error small">${e.error}</div>` : null}</div>` : null}
-      ${e.kind === 'created' ? html`<div class="line">Created</div>` : null}
+      ${e.kind === 'stage' ? html`<div class="line">${e.from ? html`${t('record.movedFrom')} <b>${stageName(o, e.field, e.from)}</b> ${t('record.movedTo')} ` : t('record.entered') + ' '}<b>${e.title}</b>${e.by ? html` <span class="muted">${t('record.by', { name: e.by })}</span>` : null}</div>` : null}
+      ${e.kind === 'run' ? html`<div class="line">${t('record.workflow')} <b>${e.title}</b> <${Pill} kind=${e.status}>${e.status}</${Pill}>${e.error ? html`<div class="error small">${e.error}</div>` : null}</div>` : null}
+      ${e.kind === 'created' ? html`<div class="line">${t('record.created')}</div>` : null}
       ${e.kind === 'campaign' ? html`<div class="line" data-testid="timeline-campaign">${e.title}</div>` : null}
       <div class="when muted small">${formatDate(e.at, true)}</div>
     </div>
@@ -204,7 +205,7 @@ function Timeline({ items, object: o, onChanged }) {
 function stageName(o, field, name) {
   const f = o.fields.find((x) => x.name === field);
   const s = f && pipelineOf(o, f.pipeline)?.stages.find((x) => x.name === name);
-  return s?.label || name;
+  return s ? stageLabel(o, s) : name;
 }
 
 // QuickAdd logs a note or a call, or creates a task, linked to the record.
@@ -232,7 +233,7 @@ function QuickAdd({ object: o, record, request, onAdded }) {
   if (!act || !link) return null;
   const submit = async (e) => {
     e.preventDefault();
-    const text = subject.trim() || body.trim().split('\n')[0].slice(0, 120) || (kind === 'call' ? `Call: ${titleOf(o, record)}`.slice(0, 120) : '');
+    const text = subject.trim() || body.trim().split('\n')[0].slice(0, 120) || (kind === 'call' ? t('record.callSubject', { title: titleOf(o, record) }).slice(0, 120) : '');
     if (!text) return;
     setBusy(true);
     const values = { type: kind, subject: text, body, [link.name]: link.multiple ? [record.id] : record.id, owner: me().id };
@@ -254,14 +255,14 @@ function QuickAdd({ object: o, record, request, onAdded }) {
     }
   };
   return html`<form class="quick-add" ref=${form} data-testid="quick-add" onSubmit=${submit}>
-    <div class="tabs">${[['note', 'Note'], ['call', 'Log call'], ['task', 'Task']].map(([k, l]) => html`<button type="button" key=${k}
+    <div class="tabs">${[['note', t('record.note')], ['call', t('record.logCall')], ['task', t('record.task')]].map(([k, l]) => html`<button type="button" key=${k}
       class=${kind === k ? 'active' : ''} onClick=${() => setKind(k)}>${l}</button>`)}</div>
-    ${kind !== 'note' ? html`<input placeholder=${kind === 'task' ? 'What needs doing?' : 'Call summary'} value=${subject} onInput=${(e) => setSubject(e.target.value)} />` : null}
-    <textarea rows="2" placeholder=${kind === 'note' ? 'Write a note…' : 'Details (optional)'} value=${body} onInput=${(e) => setBody(e.target.value)}></textarea>
+    ${kind !== 'note' ? html`<input placeholder=${kind === 'task' ? t('record.taskPlaceholder') : t('record.callPlaceholder')} value=${subject} onInput=${(e) => setSubject(e.target.value)} />` : null}
+    <textarea rows="2" placeholder=${kind === 'note' ? t('record.notePlaceholder') : t('record.detailsPlaceholder')} value=${body} onInput=${(e) => setBody(e.target.value)}></textarea>
     <div class="row">
-      ${kind === 'task' ? html`<label class="small">Due <input type="datetime-local" value=${due} onInput=${(e) => setDue(e.target.value)} /></label>` : null}
+      ${kind === 'task' ? html`<label class="small">${t('record.due')} <input type="datetime-local" value=${due} onInput=${(e) => setDue(e.target.value)} /></label>` : null}
       <div class="spacer"></div>
-      <button class="primary" type="submit" disabled=${busy}>${kind === 'note' ? 'Add note' : kind === 'call' ? 'Log call' : 'Add task'}</button>
+      <button class="primary" type="submit" disabled=${busy}>${kind === 'note' ? t('record.addNote') : kind === 'call' ? t('record.logCall') : t('record.addTask')}</button>
     </div>
   </form>`;
 }
@@ -276,7 +277,7 @@ function Related({ object: o, record }) {
     ${forward.map((f) => html`<div key=${f.name} class="related-group"><h3>${fieldLabel(f)}</h3>
       <ul>${[].concat(record.expand[f.name]).map((r) => html`<li key=${r.id}><a href=${recordHref(f.target, r.id)}>${titleOf(objectNamed(f.target) || o, r)}</a></li>`)}</ul></div>`)}
     ${links.map(({ other, f }) => html`<${RelatedList} key=${other.name + f.name} other=${other} field=${f} id=${record.id} />`)}
-    ${!forward.length && !links.length ? html`<p class="muted">No related records.</p>` : null}`;
+    ${!forward.length && !links.length ? html`<p class="muted">${t('record.noRelated')}</p>` : null}`;
 }
 
 function RelatedList({ other, field: f, id }) {
@@ -292,7 +293,7 @@ function RelatedList({ other, field: f, id }) {
     ${res.items.length ? html`<ul>${res.items.map((r) => html`<li key=${r.id}><a href=${recordHref(other.name, r.id)}>${titleOf(other, r)}</a>
       ${stage ? html` <${FieldValue} object=${other} field=${stage} record=${r} />` : null}
       ${amount ? html` <span class="muted">${formatMoney(r[amount.name], r[amount.name + '_currency'] || amount.currency)}</span>` : null}</li>`)}</ul>`
-      : html`<p class="muted small">None.</p>`}
-    ${res.totalItems > res.items.length ? html`<a class="small" href=${`#/list/${other.name}`}>All ${objectLabel(other).toLowerCase()}…</a>` : null}
+      : html`<p class="muted small">${t('record.none')}</p>`}
+    ${res.totalItems > res.items.length ? html`<a class="small" href=${`#/list/${other.name}`}>${t('list.all', { objects: objectLabel(other).toLowerCase() })}…</a>` : null}
   </div>`;
 }

@@ -4,6 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { pb, relata, objectNamed, titleOf, formatDate, subscribe, debounce, errorMessage } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
+import { t } from './i18n.js';
 
 const statuses = ['', 'pending', 'running', 'waiting', 'retry', 'succeeded', 'failed', 'dead', 'skipped'];
 const perPage = 50;
@@ -36,14 +37,14 @@ export function Runs({ workflow }) {
   useEffect(() => { load(); }, [filter, page]);
   useEffect(() => subscribe('workflow_runs', '*', debounce(load, 300)), [filter, page]);
   return html`<section class="runs-page">
-    <header class="page-head"><h1>Run history${workflow ? `: ${workflow}` : ''}</h1><div class="spacer"></div>
-      ${workflow ? html`<button class="link" onClick=${() => navigate('/runs')}>All workflows</button>` : null}
-      <select aria-label="Status" value=${status} onChange=${(e) => { setStatus(e.target.value); setPage(1); }}>
-        ${statuses.map((s) => html`<option value=${s}>${s || 'any status'}</option>`)}</select>
+    <header class="page-head"><h1>${t('nav.runs')}${workflow ? `: ${workflow}` : ''}</h1><div class="spacer"></div>
+      ${workflow ? html`<button class="link" onClick=${() => navigate('/runs')}>${t('runs.allWorkflows')}</button>` : null}
+      <select aria-label=${t('runs.status')} value=${status} onChange=${(e) => { setStatus(e.target.value); setPage(1); }}>
+        ${statuses.map((s) => html`<option value=${s}>${s || t('runs.anyStatus')}</option>`)}</select>
     </header>
     <${ErrorBox} error=${error} />
-    ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>No runs.</${Empty}>` : html`
-    <table class="records runs" data-testid="runs"><thead><tr><th>Workflow</th><th>Record</th><th>Event</th><th>Status</th><th>Started</th><th>Error</th></tr></thead>
+    ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>${t('runs.none')}</${Empty}>` : html`
+    <table class="records runs" data-testid="runs"><thead><tr><th>${t('record.workflow')}</th><th>${t('trash.record')}</th><th>${t('runs.event')}</th><th>${t('runs.status')}</th><th>${t('runs.started')}</th><th>${t('runs.error')}</th></tr></thead>
     <tbody>${items.map((r) => html`<${RunRow} key=${r.id} run=${r} name=${names[r.object + '/' + r.record_id]} open=${open === r.id} onToggle=${() => setOpen(open === r.id ? null : r.id)} onRetried=${load} />`)}</tbody></table>`}
     <footer class="pager">
       <button disabled=${page === 1} onClick=${() => setPage(page - 1)}>← Newer</button><span>Page ${page}</span>
@@ -62,7 +63,7 @@ function RunRow({ run: r, name, open, onToggle, onRetried }) {
     e.stopPropagation();
     try {
       await relata(`/runs/${r.id}/retry`, { method: 'POST' });
-      toast('Run queued again');
+      toast(t('runs.queued'));
       onRetried();
     } catch (err) {
       toast(errorMessage(err), 'error');
@@ -77,9 +78,9 @@ function RunRow({ run: r, name, open, onToggle, onRetried }) {
       <td>${r.event}</td>
       <td><${Pill} kind=${r.status}>${r.status}</${Pill}>${r.attempts > 1 ? html` <span class="muted small">${r.attempts} attempts</span>` : null}</td>
       <td>${formatDate(r.started || r.created, true)}</td>
-      <td class="error-cell">${r.error}${r.status === 'failed' || r.status === 'dead' ? html` <button class="small" onClick=${retry}>Retry</button>` : null}</td>
+      <td class="error-cell">${r.error}${r.status === 'failed' || r.status === 'dead' ? html` <button class="small" onClick=${retry}>${t('runs.retry')}</button>` : null}</td>
     </tr>
-    ${open ? html`<tr class="steps-row"><td colspan="6">${!steps ? html`<${Spinner} />` : !steps.length ? html`<span class="muted">No steps.</span>` : html`
+    ${open ? html`<tr class="steps-row"><td colspan="6">${!steps ? html`<${Spinner} />` : !steps.length ? html`<span class="muted">${t('runs.noSteps')}</span>` : html`
       <ol class="steps">${steps.map((s) => html`<li key=${s.id}><b>${s.action}</b> <span class="muted">step ${s.path}</span> <${Pill} kind=${s.status}>${s.status}</${Pill}>
         ${s.error ? html`<div class="error small">${s.error}</div>` : null}
         ${s.output ? html`<pre class="json small">${JSON.stringify(s.output, null, 2)}</pre>` : null}</li>`)}</ol>`}</td></tr>` : null}`;

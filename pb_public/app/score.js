@@ -6,13 +6,14 @@
 import { useEffect, useState } from 'preact/hooks';
 import { relata, formatDate, formatPercent } from './api.js';
 import { html } from './ui.js';
+import { t } from './i18n.js';
 
 // hasScore: records of an object with a stage field get a win probability; those of a lead
 // object (a lifecycle_stage select with a "disqualified" option) a conversion probability.
 export const isLead = (o) => !!o && !o.fields.some((f) => f.type === 'stage')
   && o.fields.some((f) => f.name === 'lifecycle_stage' && f.type === 'select' && (f.options || []).some((x) => (x.value ?? x) === 'disqualified'));
 export const hasScore = (o) => !!o && (o.fields.some((f) => f.type === 'stage') || isLead(o));
-export const scoreLabel = (o) => (isLead(o) ? 'Conversion' : 'Win');
+export const scoreLabel = (o) => (isLead(o) ? t('score.conversion') : t('score.win'));
 
 // useScores scores the records ids of object (at most 200 at a time) in one request per
 // change of ids, and returns { id: score } (empty while loading or when scoring fails).
@@ -40,8 +41,7 @@ function band(p) {
 // records (won, lost, converted, disqualified) show none: their outcome is known.
 export function ScoreBadge({ score }) {
   if (!score || score.closed) return null;
-  const kind = score.kind === 'conversion' ? 'Conversion' : 'Win';
-  const title = (score.source === 'model' ? `${kind} probability (model)` : 'Stage probability (no model trained yet)')
+  const title = (score.source === 'model' ? t(score.kind === 'conversion' ? 'score.conversionModel' : 'score.winModel') : t('score.stageNoModel'))
     + (score.factors?.length ? '\n' + score.factors.map((f) => f.text).join('\n') : '');
   return html`<span class=${'score-badge ' + band(score.p)} data-testid="score-badge" title=${title}>${Math.round(score.p * 100)}%</span>`;
 }
@@ -52,16 +52,16 @@ export function ScorePanel({ object: o, id, version }) {
   const s = scores[id];
   if (!hasScore(o) || !s) return null;
   return html`<div class="panel score-panel" data-testid="score-panel">
-    <h2>${s.kind === 'conversion' ? 'Conversion probability' : 'Win probability'}</h2>
+    <h2>${s.kind === 'conversion' ? t('score.conversionProbability') : t('score.winProbability')}</h2>
     <div class="score-figures">
       <div><div class=${'score-big ' + band(s.p)} data-testid="score-p">${formatPercent(s.p)}</div>
-        <div class="muted small">${s.source === 'model' ? 'model' : 'stage (no model yet)'}</div></div>
-      <div><div class="score-big muted" data-testid="score-stage">${formatPercent(s.stageP)}</div><div class="muted small">${s.kind === 'conversion' ? 'lifecycle stage' : 'stage'}</div></div>
+        <div class="muted small">${s.source === 'model' ? t('score.model') : t('score.stageNoModelShort')}</div></div>
+      <div><div class="score-big muted" data-testid="score-stage">${formatPercent(s.stageP)}</div><div class="muted small">${s.kind === 'conversion' ? t('score.lifecycleStage') : t('score.stage')}</div></div>
     </div>
     ${s.factors.length ? html`<ul class="factors" data-testid="score-factors">${s.factors.map((f) => html`<li key=${f.feature}
       class=${f.effect >= 0 ? 'up' : 'down'}>${f.text}</li>`)}</ul>` : null}
     <p class="muted small" data-testid="score-model">${s.source === 'model'
-      ? `Model v${s.version}, trained ${formatDate(s.trainedAt)}${s.auc ? ` · AUC ${s.auc.toFixed(3)}` : ''}${s.asOf && new Date(s.asOf) < Date.now() - 60000 ? ` · as of ${formatDate(s.asOf)}` : ''}`
-      : 'Fewer than 50 closed records, or no model trained yet: the stage probability.'}</p>
+      ? `${t('score.modelTrained', { version: s.version, date: formatDate(s.trainedAt) })}${s.auc ? ` · AUC ${s.auc.toFixed(3)}` : ''}${s.asOf && new Date(s.asOf) < Date.now() - 60000 ? ` · ${t('score.asOf', { date: formatDate(s.asOf) })}` : ''}`
+      : t('score.noModel')}</p>
   </div>`;
 }

@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { pb, allObjects, objectLabel, titleOf } from './api.js';
 import { html, recordHref, Spinner, Empty } from './ui.js';
 import { searchFields } from './fields.js';
+import { t } from './i18n.js';
 
 export function Search({ q }) {
   const [results, setResults] = useState(null);
@@ -21,8 +22,8 @@ export function Search({ q }) {
   if (!results) return html`<${Spinner} />`;
   const found = results.filter((r) => r.items.length);
   return html`<section class="search-page">
-    <header class="page-head"><h1>Search: “${q}”</h1></header>
-    ${found.length === 0 ? html`<${Empty}>Nothing found.</${Empty}>` : found.map(({ o, items, total }) => html`<div class="panel" key=${o.name}>
+    <header class="page-head"><h1>${t('search.title', { q })}</h1></header>
+    ${found.length === 0 ? html`<${Empty}>${t('search.nothing')}</${Empty}>` : found.map(({ o, items, total }) => html`<div class="panel" key=${o.name}>
       <h2>${objectLabel(o)} <span class="muted">${total}</span></h2>
       <ul class="search-results">${items.map((r) => html`<li key=${r.id}><a href=${recordHref(o.name, r.id)}>${titleOf(o, r)}</a></li>`)}</ul>
     </div>`)}

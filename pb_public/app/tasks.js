@@ -3,6 +3,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { pb, me, activityObject, objectNamed, titleOf, dueOf, formatDue, isOverdue, subscribe, debounce, errorMessage, dayIn, userZone } from './api.js';
 import { html, recordHref, Spinner, ErrorBox, Empty, toast } from './ui.js';
+import { t, label } from './i18n.js';
+
+// actType names an activity's type ("task", "call") in the user's language.
+const actType = (v) => label(`activity.type.${v}`, v);
 
 export function Tasks() {
   const act = activityObject();
@@ -35,31 +39,31 @@ export function Tasks() {
     return subscribe(act.name, '*', debounce(load, 250));
   }, []);
 
-  if (!act || !owner) return html`<${ErrorBox} error="No activity object with an owner field is defined." />`;
+  if (!act || !owner) return html`<${ErrorBox} error=${t('tasks.noActivity')} />`;
   if (!items) return html`<${ErrorBox} error=${error} /><${Spinner} />`;
 
-  const complete = async (t) => {
-    setItems((xs) => xs.filter((x) => x.id !== t.id));
+  const complete = async (task) => {
+    setItems((xs) => xs.filter((x) => x.id !== task.id));
     try {
-      await pb.collection(act.name).update(t.id, { done: true, done_at: new Date().toISOString() });
-      toast(`Done: ${t.subject}`);
+      await pb.collection(act.name).update(task.id, { done: true, done_at: new Date().toISOString() });
+      toast(t('tasks.doneToast', { subject: task.subject }));
     } catch (err) {
       toast(errorMessage(err), 'error');
     }
     load();
   };
-  const reopen = async (t) => {
-    await pb.collection(act.name).update(t.id, { done: false, done_at: '' }).catch((err) => toast(errorMessage(err), 'error'));
+  const reopen = async (task) => {
+    await pb.collection(act.name).update(task.id, { done: false, done_at: '' }).catch((err) => toast(errorMessage(err), 'error'));
     load();
   };
 
   // Calendar days in the user's time zone (her preferences; else the browser's).
   const today = dayIn(new Date(), userZone());
   const groups = [
-    ['overdue', 'Overdue', (d) => d && d < today],
-    ['today', 'Today', (d) => d === today],
-    ['upcoming', 'Upcoming', (d) => d && d > today],
-    ['someday', 'No due date', (d) => !d],
+    ['overdue', t('tasks.overdue'), (d) => d && d < today],
+    ['today', t('tasks.today'), (d) => d === today],
+    ['upcoming', t('tasks.upcoming'), (d) => d && d > today],
+    ['someday', t('tasks.someday'), (d) => !d],
   ];
   const dayOf = (v) => {
     const d = dueOf(v);
@@ -68,29 +72,29 @@ export function Tasks() {
   };
   const now = new Date();
   return html`<section class="tasks-page">
-    <header class="page-head"><h1>My tasks</h1><span class="muted">${items.length} open</span></header>
+    <header class="page-head"><h1>${t('nav.tasks')}</h1><span class="muted">${t('tasks.open', { count: items.length })}</span></header>
     <${ErrorBox} error=${error} />
     ${groups.map(([key, label, test]) => {
-      const list = items.filter((t) => test(dayOf(t.due)));
+      const list = items.filter((task) => test(dayOf(task.due)));
       if (!list.length && key === 'someday') return null;
       return html`<div class="task-group ${key}" key=${key} data-testid=${'tasks-' + key}>
         <h2>${label} <span class="muted">${list.length}</span></h2>
-        ${list.length ? html`<ul class="task-list">${list.map((t) => {
-          const due = t.due ? dueOf(t.due) : null;
-          return html`<li key=${t.id} class="task">
-            <input type="checkbox" title="Mark done" aria-label=${'Mark done: ' + t.subject} onChange=${() => complete(t)} />
+        ${list.length ? html`<ul class="task-list">${list.map((task) => {
+          const due = task.due ? dueOf(task.due) : null;
+          return html`<li key=${task.id} class="task">
+            <input type="checkbox" title=${t('tasks.markDone')} aria-label=${t('tasks.markDoneOf', { subject: task.subject })} onChange=${() => complete(task)} />
             <div class="body">
-              <div><b>${t.subject}</b> <span class="muted small">${t.type}</span></div>
+              <div><b>${task.subject}</b> <span class="muted small">${actType(task.type)}</span></div>
               <div class="muted small">
-                ${due ? html`<span class=${isOverdue(t.due, now) ? 'overdue-text' : ''} data-testid="due">due ${formatDue(t.due)}</span>` : null}
-                ${links.filter((f) => t.expand?.[f.name]).map((f) => html` · <a key=${f.name} href=${recordHref(f.target, t[f.name])}>${titleOf(objectNamed(f.target), t.expand[f.name])}</a>`)}
+                ${due ? html`<span class=${isOverdue(task.due, now) ? 'overdue-text' : ''} data-testid="due">${t('tasks.due', { date: formatDue(task.due) })}</span>` : null}
+                ${links.filter((f) => task.expand?.[f.name]).map((f) => html` · <a key=${f.name} href=${recordHref(f.target, task[f.name])}>${titleOf(objectNamed(f.target), task.expand[f.name])}</a>`)}
               </div>
             </div>
           </li>`;
-        })}</ul>` : html`<${Empty}>Nothing here.</${Empty}>`}
+        })}</ul>` : html`<${Empty}>${t('tasks.nothing')}</${Empty}>`}
       </div>`;
     })}
-    ${done.length ? html`<div class="task-group done"><h2>Done today</h2><ul class="task-list">${done.map((t) => html`<li key=${t.id} class="task">
-      <input type="checkbox" checked title="Reopen" onChange=${() => reopen(t)} /><div class="body"><s>${t.subject}</s></div></li>`)}</ul></div>` : null}
+    ${done.length ? html`<div class="task-group done"><h2>${t('tasks.doneToday')}</h2><ul class="task-list">${done.map((task) => html`<li key=${task.id} class="task">
+      <input type="checkbox" checked title=${t('tasks.reopen')} onChange=${() => reopen(task)} /><div class="body"><s>${task.subject}</s></div></li>`)}</ul></div>` : null}
   </section>`;
 }

@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { relata, objectNamed, objectLabel, userNamed, formatDate, errorMessage } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, toast } from './ui.js';
+import { t } from './i18n.js';
 
 export function TrashPage() {
   const [items, setItems] = useState(null);
@@ -14,7 +15,7 @@ export function TrashPage() {
     setBusy(it.id);
     try {
       const r = await relata(`/trash/${encodeURIComponent(it.id)}/restore`, { method: 'POST' });
-      toast(`Restored: ${it.title || it.record}`);
+      toast(t('trash.restored', { title: it.title || it.record }));
       navigate(recordHref(r.object, r.id).slice(1));
     } catch (err) {
       toast(errorMessage(err), 'error');
@@ -24,19 +25,19 @@ export function TrashPage() {
     }
   };
   return html`<section class="trash-page">
-    <header class="page-head"><h1>Trash</h1><span class="muted">Deleted records stay here for 30 days, then they are deleted for good.</span></header>
+    <header class="page-head"><h1>${t('nav.trash')}</h1><span class="muted">${t('trash.note')}</span></header>
     <${ErrorBox} error=${error} />
-    ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>The trash is empty.</${Empty}>` : html`
+    ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>${t('trash.empty')}</${Empty}>` : html`
     <div class="table-wrap"><table class="records trash" data-testid="trash">
-      <thead><tr><th>Record</th><th>Deleted by</th><th>Deleted</th><th>Restore until</th><th></th></tr></thead>
+      <thead><tr><th>${t('trash.record')}</th><th>${t('trash.deletedBy')}</th><th>${t('trash.deleted')}</th><th>${t('trash.restoreUntil')}</th><th></th></tr></thead>
       <tbody>${items.map((it) => {
         const o = objectNamed(it.object);
         return html`<tr key=${it.id} data-record=${it.record}>
           <td><b>${it.title || it.record}</b> <span class="muted small">${o ? objectLabel(o, false) : it.object}</span></td>
-          <td>${userNamed(it.deletedBy)?.name || (it.deletedBy ? it.deletedBy : 'the system')}</td>
+          <td>${userNamed(it.deletedBy)?.name || (it.deletedBy ? it.deletedBy : t('trash.system'))}</td>
           <td>${formatDate(it.deletedAt, true)}</td>
           <td>${formatDate(it.expiresAt)}</td>
-          <td><button data-testid="restore" disabled=${busy === it.id} onClick=${() => restore(it)}>Restore</button></td>
+          <td><button data-testid="restore" disabled=${busy === it.id} onClick=${() => restore(it)}>${t('trash.restore')}</button></td>
         </tr>`;
       })}</tbody></table></div>`}
   </section>`;

@@ -2,6 +2,7 @@
 import { h } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import htm from 'htm';
+import { t } from './i18n.js';
 
 export const html = htm.bind(h);
 
@@ -28,7 +29,7 @@ export function navigate(path) {
 
 export const recordHref = (object, id) => `#/record/${encodeURIComponent(object)}/${encodeURIComponent(id)}`;
 
-export function Spinner({ label = 'Loading…' }) {
+export function Spinner({ label = t('common.loading') }) {
   return html`<div class="spinner" role="status">${label}</div>`;
 }
 
@@ -67,7 +68,7 @@ export function Modal({ title, onClose, children, wide }) {
   return html`
     <div class="modal-backdrop" onClick=${(e) => e.target === e.currentTarget && onClose()}>
       <div class="modal ${wide ? 'wide' : ''}" role="dialog" aria-label=${title}>
-        <header><h2>${title}</h2><button class="icon" title="Close" onClick=${onClose}>×</button></header>
+        <header><h2>${title}</h2><button class="icon" title=${t('common.close')} onClick=${onClose}>×</button></header>
         ${children}
       </div>
     </div>`;
