@@ -78,6 +78,7 @@ type compiled struct {
 	schemaDoc map[string]any
 	schema    *jsonschema.Schema
 	maxBody   int64
+	captures  captureList
 }
 
 // Register adds the forms to app and, if rootCmd is set, the "form" command. When the server
@@ -130,6 +131,9 @@ func MustRegister(app core.App, rootCmd *cobra.Command, cfg Config) *Service {
 func (s *Service) Load() error {
 	forms, err := loadDirs(s.cfg.Dirs, s.reg.Objects())
 	if err != nil {
+		return err
+	}
+	if err := s.checkLoaded(forms); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -218,7 +222,7 @@ func (s *Service) lookup(slug string) (*compiled, error) {
 	if c != nil && c.obj == obj {
 		return c, nil
 	}
-	c, errs := compile(f, obj)
+	c, errs := compile(f, obj, s.reg.Objects())
 	if len(errs) > 0 {
 		s.app.Logger().Error("relata: form no longer fits its object", "form", slug, "error", errs.Error())
 		return nil, errUnavailable

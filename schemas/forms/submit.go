@@ -336,7 +336,12 @@ func (c *compiled) fromValues(vals url.Values, files map[string][]*multipart.Fil
 		}
 		in := c.input(k)
 		if in == nil {
-			sub.doc[k] = first // not a field of the form: refused by validation
+			if v := normalize(first, false); v != nil || c.capture(k) == nil {
+				sub.doc[k] = first // a captured parameter, or not a field of the form: refused by validation
+				if v != nil {
+					sub.doc[k] = v
+				}
+			}
 			continue
 		}
 		var v any
@@ -491,6 +496,19 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 		if errs := c.checkReferences(tx, hidden); len(errs) > 0 {
 			s.app.Logger().Error("relata: a form links to a record that does not exist", "form", f.Slug, "fields", fmt.Sprint(map[string]string(errs)))
 			return errs
+		}
+		// A picked id must be one of the picker's choices now: a forged id, or a record
+		// that left the filter since the page was served, is refused before anything is saved.
+		if errs, err := c.checkPicked(tx, sub.doc); err != nil || len(errs) > 0 {
+			if err != nil {
+				return err
+			}
+			return errs
+		}
+		for _, cp := range c.captures {
+			if v, ok := sub.doc[cp.Param]; ok {
+				hidden[cp.Field.Name] = v
+			}
 		}
 		value := func(name string) (any, bool) {
 			if files, ok := sub.files[name]; ok {
