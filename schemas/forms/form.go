@@ -45,6 +45,10 @@ type Form struct {
 	// that is not on the form. The page carries them in hidden inputs; a submission may set
 	// them under the parameter's name, and each value is checked as its field's value.
 	FromQuery map[string]string `json:"fromQuery,omitempty"`
+	// Create lists records of other objects created with each new record, in the same
+	// transaction, linked to it: an application for the picked job, pointing at the new
+	// candidate. See [Linked].
+	Create []*Linked `json:"create,omitempty"`
 	// AllowOrigins lists the sites ("https://www.example.com") that may embed the form and call
 	// its JSON endpoint from a browser. Default: every site ("*").
 	AllowOrigins []string `json:"allowOrigins,omitempty"`
@@ -73,6 +77,20 @@ type Field struct {
 	// Picker makes a relation field a list to choose from: the titles of the target's records
 	// that match the admin's filter (and only those; nothing else of them is shown).
 	Picker *Picker `json:"picker,omitempty"`
+}
+
+// Linked is a record of another object that a form creates with its record.
+type Linked struct {
+	// Object is the object of the linked record ("applications").
+	Object string `json:"object"`
+	// LinkTo is the relation field of Object that points at the form's new record.
+	LinkTo string `json:"linkTo"`
+	// Copy sets fields of the linked record from the submission: linked field -> a field
+	// of the form, hidden or taken from the address ({"job": "applied_for"}).
+	Copy map[string]string `json:"copy,omitempty"`
+	// Values are fixed values of the linked record ({"stage": "applied"}), checked like hidden
+	// values; relations among them must name existing records.
+	Values map[string]any `json:"values,omitempty"`
 }
 
 // Picker configures the choices of a relation field on a form.

@@ -354,6 +354,10 @@ func compile(f *Form, obj *schemas.Object, objects []*schemas.Object) (*compiled
 		}
 	}
 
+	for i, l := range f.Create {
+		checkLinked(fmt.Sprintf("/create/%d", i), l, f, obj, c, objects, add)
+	}
+
 	for _, of := range obj.Fields {
 		if of.Required && of.Default == nil && !seen[of.Name] && !hasKey(f.Hidden, of.Name) && !isOwnerByForm(f, obj, of) {
 			add("/fields", "%s requires field %q: put it on the form or give it a hidden value", obj.Name, of.Name)
@@ -548,6 +552,81 @@ func checkPicker(ptr string, ff *Field, of *schemas.Field, objects []*schemas.Ob
 		}
 	}
 	return ok
+}
+
+// textual reports whether a field type holds plain text.
+func textual(t string) bool {
+	switch t {
+	case schemas.TypeText, schemas.TypeLongText, schemas.TypeEmail, schemas.TypePhone, schemas.TypeURL, schemas.TypeSelect:
+		return true
+	}
+	return false
+}
+
+// checkLinked checks one record the form creates beside its own (Form.Create): the object,
+// the relation back to the form's record, the copied fields (same types; relations to the
+// same object) and the fixed values, and that every field the object requires is set.
+func checkLinked(ptr string, l *Linked, f *Form, obj *schemas.Object, c *compiled, objects []*schemas.Object, add func(ptr, format string, args ...any)) {
+	lo := targetObject(objects, l.Object)
+	if lo == nil {
+		add(ptr+"/object", "object %q is not defined", l.Object)
+		return
+	}
+	set := map[string]bool{}
+	if lf := lo.Field(l.LinkTo); lf == nil || lf.Type != schemas.TypeRelation || lf.Target != obj.Name {
+		add(ptr+"/linkTo", "%q must be a relation field of %s pointing at %s", l.LinkTo, lo.Name, obj.Name)
+	}
+	set[l.LinkTo] = true
+	for _, name := range sortedKeys(anyMap(l.Copy)) {
+		src := l.Copy[name]
+		p := ptr + "/copy/" + name
+		lf, sf := lo.Field(name), obj.Field(src)
+		switch {
+		case lf == nil:
+			add(p, "%q is not a field of %s", name, lo.Name)
+			continue
+		case set[name]:
+			add(p, "%q is already set by linkTo", name)
+			continue
+		case sf == nil || c.input(src) == nil && !hasKey(f.Hidden, src) && !c.captures.has(src):
+			add(p, "%q is neither a field of the form, hidden, nor taken from the address", src)
+			continue
+		case lf.Type == schemas.TypeFile || sf.Type == schemas.TypeFile:
+			add(p, "files cannot be copied to a linked record")
+			continue
+		case lf.Type == schemas.TypeRelation && (sf.Type != schemas.TypeRelation || sf.Target != lf.Target):
+			add(p, "%q is a relation to %s; copy a relation to the same object, not %s %q", name, lf.Target, sf.Type, src)
+			continue
+		case lf.Type != sf.Type && !(textual(sf.Type) && (lf.Type == schemas.TypeText || lf.Type == schemas.TypeLongText)):
+			add(p, "%q has type %s and %q type %s; copy a field of the same type", name, lf.Type, src, sf.Type)
+			continue
+		}
+		set[name] = true
+	}
+	for _, name := range sortedKeys(l.Values) {
+		p := ptr + "/values/" + name
+		lf := lo.Field(name)
+		switch {
+		case lf == nil:
+			add(p, "%q is not a field of %s", name, lo.Name)
+			continue
+		case set[name]:
+			add(p, "%q is already set by linkTo or copy", name)
+			continue
+		}
+		if t, ok := schemas.LookupFieldType(lf.Type); !ok {
+			add(p, "field %q has unknown type %s", name, lf.Type)
+		} else if err := t.CheckValue(lo, lf, l.Values[name]); err != nil {
+			add(p, "value of %q: %v", name, err)
+		}
+		set[name] = true
+	}
+	owner := lo.OwnerField()
+	for _, lf := range lo.Fields {
+		if lf.Required && lf.Default == nil && !set[lf.Name] && !(owner != nil && owner.Name == lf.Name && obj.OwnerField() != nil) {
+			add(ptr, "%s requires field %q: copy it from the form or give it a value", lo.Name, lf.Name)
+		}
+	}
 }
 
 func hasKey(m map[string]any, k string) bool {

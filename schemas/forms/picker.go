@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -172,6 +175,62 @@ func (s *Service) checkLoaded(forms []*Form) error {
 	}
 	if err := errs.Err(); err != nil {
 		return fmt.Errorf("form definitions:\n%w", err)
+	}
+	return nil
+}
+
+// createLinked creates the form's linked records (Form.Create) for rec, in the transaction
+// tx that saved rec. A fixed relation value naming a missing record, or a linked record the
+// database refuses, fails the whole submission: nothing is saved.
+func (s *Service) createLinked(tx core.App, c *compiled, rec *core.Record, now time.Time) error {
+	for i, l := range c.form.Create {
+		lo, ok := s.reg.Object(l.Object)
+		if !ok {
+			return fmt.Errorf("linked object %s is not defined", l.Object)
+		}
+		coll, err := tx.FindCachedCollectionByNameOrId(l.Object)
+		if err != nil {
+			return err
+		}
+		vals := make(map[string]any, len(l.Values))
+		for k, v := range l.Values {
+			if lf := lo.Field(k); lf != nil && (lf.Type == schemas.TypeDate || lf.Type == schemas.TypeDateTime) {
+				if str, ok := v.(string); ok && str != "" {
+					if v, err = schemas.ResolveDate(str, now); err != nil {
+						return fmt.Errorf("create/%d/values/%s: %w", i, k, err)
+					}
+				}
+			}
+			vals[k] = v
+		}
+		if errs := references(tx, lo, vals); len(errs) > 0 {
+			s.app.Logger().Error("relata: a form's linked record points to a record that does not exist", "form", c.form.Slug, "create", i, "fields", fmt.Sprint(map[string]string(errs)))
+			return storeErrors{KeyForm: "this form cannot take submissions right now: its configuration links to a record that does not exist"}
+		}
+		lr := core.NewRecord(coll)
+		for k, v := range vals {
+			lr.Set(k, v)
+		}
+		lr.Set(l.LinkTo, rec.Id)
+		for k, src := range l.Copy {
+			lr.Set(k, rec.Get(src))
+		}
+		if lof, of := lo.OwnerField(), c.obj.OwnerField(); lof != nil && of != nil && !hasKey(vals, lof.Name) && l.Copy[lof.Name] == "" {
+			lr.Set(lof.Name, rec.GetString(of.Name))
+		}
+		if err := tx.Save(lr); err != nil {
+			s.app.Logger().Error("relata: a form's linked record was refused", "form", c.form.Slug, "create", i, "error", err)
+			var fe storeErrors
+			if errors.As(fieldErrorsOf(err), &fe) {
+				msgs := make([]string, 0, len(fe))
+				for k, m := range fe {
+					msgs = append(msgs, k+" "+m)
+				}
+				slices.Sort(msgs)
+				return storeErrors{KeyForm: fmt.Sprintf("the %s record could not be created: %s", singular(l.Object), strings.Join(msgs, "; "))}
+			}
+			return err
+		}
 	}
 	return nil
 }

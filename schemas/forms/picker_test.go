@@ -217,6 +217,12 @@ func TestPickerAndQueryDefinitionErrors(t *testing.T) {
 		{"capture a hidden field", base + `"fields": [{"name": "full_name"}], "fromQuery": {"s": "secret"}}`, "/fromQuery/s", "showInForms is false"},
 		{"capture an unknown field", base + `"fields": [{"name": "full_name"}], "fromQuery": {"s": "nope"}}`, "/fromQuery/s", "is not a field of applicants"},
 		{"parameter is an input", base + `"fields": [{"name": "full_name"}], "fromQuery": {"full_name": "utm_source"}}`, "/fromQuery/full_name", "already an input"},
+		{"linked object unknown", base + `"fields": [{"name": "full_name"}], "create": [{"object": "nope", "linkTo": "x"}]}`, "/create/0/object", `object "nope" is not defined`},
+		{"linkTo not back", base + `"fields": [{"name": "full_name"}], "create": [{"object": "applications", "linkTo": "job", "copy": {"title": "full_name"}}]}`, "/create/0/linkTo", "must be a relation field of applications pointing at applicants"},
+		{"copy across objects", base + `"fields": [{"name": "full_name"}, {"name": "job", "picker": {}}], "create": [{"object": "applications", "linkTo": "applicant", "copy": {"title": "full_name", "job": "full_name"}}]}`, "/create/0/copy/job", "copy a relation to the same object"},
+		{"copy a field not on the form", base + `"fields": [{"name": "full_name"}], "create": [{"object": "applications", "linkTo": "applicant", "copy": {"title": "secret"}}]}`, "/create/0/copy/title", "neither a field of the form"},
+		{"linked required field unset", base + `"fields": [{"name": "full_name"}], "create": [{"object": "applications", "linkTo": "applicant", "copy": {"title": "full_name"}}]}`, "/create/0", `applications requires field "job"`},
+		{"linked bad value", base + `"fields": [{"name": "full_name"}, {"name": "job", "picker": {}}], "create": [{"object": "applications", "linkTo": "applicant", "copy": {"title": "full_name", "job": "job"}, "values": {"stage": "hired"}}]}`, "/create/0/values/stage", "value of \"stage\""},
 		{"prefill a file", `"slug": "x", "title": "X", "object": "inquiries", "fields": [{"name": "subject"}, {"name": "brief", "prefill": true}]}`, "/fields/1/prefill", "an address cannot fill it in"},
 	}
 	for _, c := range cases {

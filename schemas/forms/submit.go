@@ -581,6 +581,9 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 				return fieldErrorsOf(err)
 			}
 		}
+		if err := s.createLinked(tx, c, rec, now); err != nil {
+			return err
+		}
 		consentID := ""
 		if f.Consent != nil && sub.doc[KeyConsent] == true {
 			cc, err := tx.FindCachedCollectionByNameOrId(ConsentsCollection)
@@ -652,8 +655,15 @@ func (c *compiled) hiddenValues(now time.Time) (map[string]any, error) {
 // checkReferences returns an error per field whose value (submitted or hidden) names a
 // record that does not exist: a relation to another object, or an owner.
 func (c *compiled) checkReferences(tx core.App, hidden map[string]any) storeErrors {
+	return references(tx, c.obj, hidden)
+}
+
+// references returns an error per field of obj whose value in vals names a record that does
+// not exist.
+func references(tx core.App, obj *schemas.Object, vals map[string]any) storeErrors {
 	var errs storeErrors
-	for _, of := range c.obj.Fields {
+	hidden := vals
+	for _, of := range obj.Fields {
 		target := of.Target
 		switch of.Type {
 		case schemas.TypeOwner:
