@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -248,5 +250,28 @@ func decode(t *testing.T, body string, v any) {
 	t.Helper()
 	if err := json.Unmarshal([]byte(body), v); err != nil {
 		t.Fatalf("not JSON: %v: %s", err, body)
+	}
+}
+
+// TestPickerFilterCheckedAtLoad: a picker filter naming a field its target lacks is reported
+// when the forms load, with file, line and JSON pointer, and nothing is served.
+func TestPickerFilterCheckedAtLoad(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	def := "{\n  \"slug\": \"bad-picker\", \"title\": \"X\", \"object\": \"applicants\",\n  \"fields\": [\n    {\"name\": \"full_name\"},\n    {\"name\": \"job\", \"picker\": {\"filter\": \"statuss = 'open'\"}}\n  ]\n}\n"
+	if err := os.WriteFile(filepath.Join(dir, "bad.json"), []byte(def), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := forms.Register(e.app, nil, forms.Config{Registry: e.reg, Dirs: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = svc.Load()
+	want := filepath.Join(dir, "bad.json") + `:5 /fields/1/picker/filter: the picker of "job" cannot list jobs:`
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "statuss") {
+		t.Fatalf("Load = %v; want …%s… naming statuss", err, want)
+	}
+	if len(svc.Forms()) != 0 {
+		t.Errorf("a form with a bad picker was loaded")
 	}
 }
