@@ -62,6 +62,7 @@ type Service struct {
 
 	mu       sync.RWMutex
 	forms    map[string]*Form
+	fromFile map[string]bool // slugs of file forms (they take precedence over web forms)
 	compiled map[string]*compiled
 
 	limiter *limiter
@@ -96,6 +97,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 		cfg.Now = time.Now
 	}
 	s := &Service{app: app, reg: cfg.Registry, cfg: cfg, forms: map[string]*Form{}, compiled: map[string]*compiled{}, limiter: newLimiter()}
+	s.bindWebForms()
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id:       "relata.forms.start",
 		Priority: -40, // after the object model is in sync and example data is seeded
@@ -136,10 +138,19 @@ func (s *Service) Load() error {
 	if err := s.checkLoaded(forms); err != nil {
 		return err
 	}
+	web, err := s.loadWebForms(forms)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.forms = map[string]*Form{}
+	s.fromFile = map[string]bool{}
 	for _, f := range forms {
+		s.forms[f.Slug] = f
+		s.fromFile[f.Slug] = true
+	}
+	for _, f := range web {
 		s.forms[f.Slug] = f
 	}
 	s.compiled = map[string]*compiled{}
