@@ -110,4 +110,3 @@ func (s *Service) fileSlugs() map[string]struct{} {
 	}
 	return out
 }
-
