@@ -21,6 +21,7 @@ import { ReassignPage } from './reassign.js';
 import { Bell, PreferencesPage } from './notifications.js';
 import { Segments, SegmentEditor } from './segments.js';
 import { Campaigns, CampaignPage, NewCampaign } from './campaigns.js';
+import { FormsPage, FormEditor } from './formeditor.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
@@ -137,7 +138,8 @@ function Nav({ route, onClose }) {
       <a class=${here('/runs')} href="#/runs">Run history</a>
       <div class="group">Marketing</div>
       <a class=${here('/segments')} href="#/segments">Segments</a>
-      <a class=${here('/campaigns')} href="#/campaigns">Campaigns</a>` : null}
+      <a class=${here('/campaigns')} href="#/campaigns">Campaigns</a>
+      <a class=${here('/forms')} href="#/forms">Forms</a>` : null}
     ${me()?.role === 'admin' ? html`
       <div class="group">Administration</div>
       <a class=${here('/privacy')} href="#/privacy">Privacy</a>
@@ -184,6 +186,7 @@ function Screen({ route }) {
     case 'reassign': return html`<${ReassignPage} />`;
     case 'preferences': return html`<${PreferencesPage} />`;
     case 'segments': return b ? html`<${SegmentEditor} key=${b} id=${b === 'new' ? '' : b} />` : html`<${Segments} />`;
+    case 'forms': return b ? html`<${FormEditor} key=${b} id=${b === 'new' ? '' : b} />` : html`<${FormsPage} />`;
     case 'campaigns': return b === 'new' ? html`<${NewCampaign} />` : b ? html`<${CampaignPage} key=${b} id=${b} />` : html`<${Campaigns} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));
