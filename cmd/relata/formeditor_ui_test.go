@@ -73,8 +73,7 @@ func TestFormEditorPicker(t *testing.T) {
 	m.setInput("#f-email", "pat@partner.example")
 	m.setInput("#f-company", picked)
 	time.Sleep(3100 * time.Millisecond) // the form's minimum fill time
-	m.do(clickSel(".rf-submit"))
-	m.wait("thank you", `!!document.querySelector('#rf-success')`)
+	m.do(clickSel(".rf-submit"), chromedp.WaitVisible(chromedp.CSS("#rf-success")))
 	var got list
 	s.api(t, http.MethodGet, "/api/collections/contacts/records?filter="+urlEscape(`email = "pat@partner.example"`), tok, nil, &got)
 	if len(got.Items) != 1 || got.Items[0]["company"] != picked {
