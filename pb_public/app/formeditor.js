@@ -93,7 +93,7 @@ export function FormEditor({ id }) {
             return html`<div class="form-field-row" key=${f.name} data-field=${f.name}>
               <strong>${of ? fieldLabel(of) : f.name}</strong> <span class="muted">${of?.type}</span>
               <label>Label<input id=${'ff-' + f.name + '-label'} value=${f.label || ''} onInput=${(e) => setField(i, { label: e.currentTarget.value || undefined })} /></label>
-              <label class="check"><input type="checkbox" id=${'ff-' + f.name + '-required'} checked=${!!f.required} onChange=${(e) => setField(i, { required: e.currentTarget.checked || undefined })} /> Required</label>
+              <label class="check"><input type="checkbox" id=${'ff-' + f.name + '-required'} checked=${!!f.required || !!of?.required} disabled=${!!of?.required} title=${of?.required ? "The object requires this field" : ""} onChange=${(e) => setField(i, { required: e.currentTarget.checked || undefined })} /> Required</label>
               <label class="check"><input type="checkbox" id=${'ff-' + f.name + '-prefill'} checked=${!!f.prefill} onChange=${(e) => setField(i, { prefill: e.currentTarget.checked || undefined })} /> Prefill from the address</label>
               ${f.picker ? html`<label>Offer only ${of?.target} matching (filter)<input id=${'ff-' + f.name + '-filter'} placeholder="status = 'open'" value=${f.picker.filter || ''}
                 onInput=${(e) => setField(i, { picker: { ...f.picker, filter: e.currentTarget.value } })} /></label>` : null}
