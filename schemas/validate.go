@@ -15,6 +15,7 @@ var ReservedObjectNames = []string{
 	"inbound_emails", "email_bounces", "api_tokens", "incoming_webhooks", QuotasCollection,
 	"notifications", // workflows/notify
 	"segments", "segment_members", "campaigns", "campaign_recipients", "campaign_events",
+	"web_forms", // schemas/forms: forms written in the form editor
 }
 
 // ReservedFieldNames cannot be used as field names: PocketBase's system fields and the ones

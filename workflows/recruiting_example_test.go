@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -135,10 +136,24 @@ func TestRecruitingExample(t *testing.T) {
 		if code := schemastest.Call(t, srv, http.MethodGet, "/api/relata/forms/apply", "", nil, &def); code != 200 {
 			t.Fatalf("form = %d %v", code, def)
 		}
+		// The opening is a picker of the open jobs: their titles only, nothing of the others.
+		var offered []string
+		for _, f := range def["fields"].([]any) {
+			if f := f.(map[string]any); f["name"] == "applied_for" {
+				for _, o := range f["options"].([]any) {
+					o := o.(map[string]any)
+					offered = append(offered, o["value"].(string)+" "+o["label"].(string))
+				}
+			}
+		}
+		// (The steps above filled one opening and reopened another.)
+		if want := []string{"job000000000003 Data Analyst", "job000000000002 Frontend Developer", "job000000000004 Site Reliability Engineer"}; !slices.Equal(offered, want) {
+			t.Errorf("openings offered = %q; want the open ones %q", offered, want)
+		}
 		time.Sleep(3100 * time.Millisecond) // the form's minimum fill time
 		var out map[string]any
 		code := schemastest.Call(t, srv, http.MethodPost, "/api/relata/forms/apply", "", map[string]any{
-			"full_name": "Zoe Quinn", "email": "zoe@candidates.example", "applied_for": "OPS-SRE-04",
+			"full_name": "Zoe Quinn", "email": "zoe@candidates.example", "applied_for": "job000000000004",
 			"_consent": true, "_token": def["token"]}, &out)
 		if code != 200 {
 			t.Fatalf("submit = %d %v", code, out)

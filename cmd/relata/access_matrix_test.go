@@ -281,6 +281,7 @@ var collectionPolicies = map[string]policy{
 	"consents":                  readManager,
 	"form_submissions":          readManager,
 	"relata_form_blocks":        readManager,
+	"web_forms":                 writeManager,
 	"stage_changes":             readManager,
 	"relata_objects":            readNobody,
 	"relata_schema_changes":     readNobody,

@@ -22,6 +22,7 @@ import { ReassignPage } from './reassign.js';
 import { Bell, PreferencesPage } from './notifications.js';
 import { Segments, SegmentEditor } from './segments.js';
 import { Campaigns, CampaignPage, NewCampaign } from './campaigns.js';
+import { FormsPage, FormEditor } from './formeditor.js';
 
 function Login({ onSignedIn }) {
   const [email, setEmail] = useState('');
@@ -138,7 +139,8 @@ function Nav({ route, onClose }) {
       <a class=${here('/runs')} href="#/runs">${t('nav.runs')}</a>
       <div class="group">${t('nav.marketing')}</div>
       <a class=${here('/segments')} href="#/segments">${t('nav.segments')}</a>
-      <a class=${here('/campaigns')} href="#/campaigns">${t('nav.campaigns')}</a>` : null}
+      <a class=${here('/campaigns')} href="#/campaigns">${t('nav.campaigns')}</a>
+      <a class=${here('/forms')} href="#/forms">${t('nav.forms')}</a>` : null}
     ${me()?.role === 'admin' ? html`
       <div class="group">${t('nav.administration')}</div>
       <a class=${here('/privacy')} href="#/privacy">${t('nav.privacy')}</a>
@@ -202,6 +204,7 @@ function Screen({ route }) {
     case 'reassign': return html`<${ReassignPage} />`;
     case 'preferences': return html`<${PreferencesPage} />`;
     case 'segments': return b ? html`<${SegmentEditor} key=${b} id=${b === 'new' ? '' : b} />` : html`<${Segments} />`;
+    case 'forms': return b ? html`<${FormEditor} key=${b} id=${b === 'new' ? '' : b} />` : html`<${FormsPage} />`;
     case 'campaigns': return b === 'new' ? html`<${NewCampaign} />` : b ? html`<${CampaignPage} key=${b} id=${b} />` : html`<${Campaigns} />`;
     default: {
       const o = allObjects().find((x) => (x.pipelines || []).length && x.fields.some((f) => f.type === 'stage'));

@@ -190,6 +190,9 @@ type PublicForm struct {
 	Submit PublicSubmit `json:"submit"`
 	// Schema is the JSON Schema (2020-12) submissions are checked with.
 	Schema map[string]any `json:"schema"`
+	// FromQuery lists the query parameters of the page's address the form stores
+	// (utm_source, …): send them under these names.
+	FromQuery []string `json:"fromQuery,omitempty"`
 }
 
 // PublicField is one input of a [PublicForm].
@@ -235,8 +238,19 @@ func (s *Service) handleDefinition(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
+	p := c.public(tok)
+	for i, in := range c.inputs {
+		if in.Kind != kindPicker {
+			continue
+		}
+		opts, err := pickerChoices(s.app, in)
+		if err != nil {
+			return err
+		}
+		p.Fields[i].Options = opts
+	}
 	e.Response.Header().Set("Cache-Control", "no-store")
-	return e.JSON(http.StatusOK, c.public(tok))
+	return e.JSON(http.StatusOK, p)
 }
 
 func (c *compiled) public(token string) *PublicForm {
@@ -260,6 +274,9 @@ func (c *compiled) public(token string) *PublicForm {
 			pf.Multiple, pf.MaxSize, pf.MimeTypes = in.Multiple, in.MaxSize, in.MimeTypes
 		}
 		p.Fields = append(p.Fields, pf)
+	}
+	for _, cp := range c.captures {
+		p.FromQuery = append(p.FromQuery, cp.Param)
 	}
 	if cf := f.Consent; cf != nil {
 		p.Consent = &PublicConsent{Text: cf.Text, Version: cf.Version, URL: cf.URL, Required: cf.IsRequired()}

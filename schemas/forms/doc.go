@@ -17,6 +17,14 @@
 //	  "dedupe": {"by": "email", "update": ["message"], "fill": ["phone"]}
 //	}
 //
+// A relation field appears as a picker ([Picker]): the titles of the target's records that
+// match the admin's filter, read as the system through that filter only; the picked id is
+// checked against it again when the submission is stored. Inputs marked prefill take their
+// value from the page's address, [Form.FromQuery] stores query parameters (UTM) in fields
+// that are not on the form, and [Form.Create] creates linked records in the submission's
+// transaction. Forms are read from files and from the web_forms collection (the web app's
+// form editor), checked alike; files win on a shared slug.
+//
 // # Serving
 //
 // [Register] adds the forms to the app:

@@ -40,6 +40,15 @@ type Form struct {
 	// record that has none) by assignment rules: round robin or least loaded across a team,
 	// by territory or any field. See [schemas.Assignment].
 	Assign *schemas.Assignment `json:"assign,omitempty"`
+	// FromQuery captures query parameters of the page's address into fields of the record:
+	// {"utm_source": "utm_source", "utm_campaign": "campaign"} maps a parameter to a field
+	// that is not on the form. The page carries them in hidden inputs; a submission may set
+	// them under the parameter's name, and each value is checked as its field's value.
+	FromQuery map[string]string `json:"fromQuery,omitempty"`
+	// Create lists records of other objects created with each new record, in the same
+	// transaction, linked to it: an application for the picked job, pointing at the new
+	// candidate. See [Linked].
+	Create []*Linked `json:"create,omitempty"`
 	// AllowOrigins lists the sites ("https://www.example.com") that may embed the form and call
 	// its JSON endpoint from a browser. Default: every site ("*").
 	AllowOrigins []string `json:"allowOrigins,omitempty"`
@@ -62,7 +71,39 @@ type Field struct {
 	// Required overrides the field's required flag; a field the object requires cannot be
 	// made optional.
 	Required *bool `json:"required,omitempty"`
+	// Prefill lets the page's address fill the input in: /forms/contact?email=a@example.com.
+	// The visitor sees the value and may change it; it is checked like a typed value.
+	Prefill bool `json:"prefill,omitempty"`
+	// Picker makes a relation field a list to choose from: the titles of the target's records
+	// that match the admin's filter (and only those; nothing else of them is shown).
+	Picker *Picker `json:"picker,omitempty"`
 }
+
+// Linked is a record of another object that a form creates with its record.
+type Linked struct {
+	// Object is the object of the linked record ("applications").
+	Object string `json:"object"`
+	// LinkTo is the relation field of Object that points at the form's new record.
+	LinkTo string `json:"linkTo"`
+	// Copy sets fields of the linked record from the submission: linked field -> a field
+	// of the form, hidden or taken from the address ({"job": "applied_for"}).
+	Copy map[string]string `json:"copy,omitempty"`
+	// Values are fixed values of the linked record ({"stage": "applied"}), checked like hidden
+	// values; relations among them must name existing records.
+	Values map[string]any `json:"values,omitempty"`
+}
+
+// Picker configures the choices of a relation field on a form.
+type Picker struct {
+	// Filter selects the records offered, in PocketBase filter syntax ("status = 'open'");
+	// empty offers every record. A submitted id must match it too.
+	Filter string `json:"filter,omitempty"`
+	// Sort orders the choices ("title", "-created"). Default: by title.
+	Sort string `json:"sort,omitempty"`
+}
+
+// MaxPickerChoices bounds the choices of one picker.
+const MaxPickerChoices = 500
 
 // Consent is the consent a form asks for.
 type Consent struct {

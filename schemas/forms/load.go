@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ganigeorgiev/fexpr"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/relata/relata/schemas"
@@ -110,7 +111,7 @@ func Check(f *Form, objects []*schemas.Object) schemas.Errors {
 		return schemas.Errors{{File: f.file, Pointer: "/object",
 			Message: fmt.Sprintf("object %q is not defined (known: %s)", f.Object, strings.Join(names, ", "))}}
 	}
-	_, errs := compile(f, obj)
+	_, errs := compile(f, obj, objects)
 	return errs
 }
 
@@ -129,6 +130,7 @@ const (
 	kindCheckboxes = "checkboxes" // multi-select
 	kindTags       = "tags"
 	kindFile       = "file"
+	kindPicker     = "picker" // a relation as a list of titles (Field.Picker)
 )
 
 // inputKind returns the kind of input for a field type, or "" when a form cannot set it.
@@ -186,10 +188,32 @@ type input struct {
 	Multiple  bool
 	MaxSize   int64
 	MimeTypes []string
+	// Prefill: the page's query string may fill the input in.
+	Prefill bool
+	// Picker: the target object, its title field, and the admin's filter and sort.
+	Target, TitleField string
+	Picker             *Picker
+}
+
+type captureList []*capture
+
+func (l captureList) has(field string) bool {
+	for _, cp := range l {
+		if cp.Field.Name == field {
+			return true
+		}
+	}
+	return false
+}
+
+// capture is one query parameter the form stores into a field (Form.FromQuery).
+type capture struct {
+	Param string
+	Field *schemas.Field
 }
 
 // compile binds a form to its object: it checks the form's meaning and resolves its inputs.
-func compile(f *Form, obj *schemas.Object) (*compiled, schemas.Errors) {
+func compile(f *Form, obj *schemas.Object, objects []*schemas.Object) (*compiled, schemas.Errors) {
 	var errs schemas.Errors
 	add := func(ptr, format string, args ...any) {
 		errs = append(errs, &schemas.Error{File: f.file, Pointer: ptr, Message: fmt.Sprintf(format, args...)})
@@ -213,12 +237,21 @@ func compile(f *Form, obj *schemas.Object) (*compiled, schemas.Errors) {
 		case seen[ff.Name]:
 			add(ptr+"/name", "field %q is on the form twice", ff.Name)
 			continue
-		case !of.InForms():
+		case ff.Picker != nil && of.Type != schemas.TypeRelation:
+			add(ptr+"/picker", "field %q has type %s; only relation fields take a picker", ff.Name, of.Type)
+			continue
+		case of.Type == schemas.TypeRelation && ff.Picker == nil && (of.ShowInForms == nil || *of.ShowInForms):
+			add(ptr+"/name", "field %q is a relation: give it a picker, e.g. \"picker\": {\"filter\": \"status = 'open'\"}, so visitors choose among titles instead of typing ids", ff.Name)
+			continue
+		case !of.InForms() && !(of.Type == schemas.TypeRelation && of.ShowInForms == nil):
 			add(ptr+"/name", "field %q of %s may not appear on forms (showInForms is false, or its type %s is never shown)", ff.Name, obj.Name, of.Type)
 			continue
 		}
 		seen[ff.Name] = true
 		kind := inputKind(of)
+		if of.Type == schemas.TypeRelation {
+			kind = kindPicker
+		}
 		if kind == "" {
 			add(ptr+"/name", "field %q has type %s, which a form cannot fill in", ff.Name, of.Type)
 			continue
@@ -231,6 +264,17 @@ func compile(f *Form, obj *schemas.Object) (*compiled, schemas.Errors) {
 			// The object's help is written for CRM users; a form shows only its own.
 			Field: of, Name: of.Name, Label: of.DisplayLabel(), Help: ff.Help, Required: of.Required,
 			Kind: kind, Placeholder: ff.Placeholder, Multiple: of.Multiple, MaxSize: of.MaxSize, MimeTypes: of.MimeTypes,
+			Prefill: ff.Prefill,
+		}
+		if kind == kindPicker {
+			if !checkPicker(ptr, ff, of, objects, add) {
+				continue
+			}
+			in.Multiple, in.Target, in.Picker = false, of.Target, ff.Picker
+			in.TitleField = targetObject(objects, of.Target).TitleField
+		}
+		if ff.Prefill && kind == kindFile {
+			add(ptr+"/prefill", "field %q is a file; an address cannot fill it in", ff.Name)
 		}
 		if kind == kindNumber {
 			in.Min, in.Max = of.Min, of.Max // for text types they are lengths, see textLimits
@@ -283,6 +327,37 @@ func compile(f *Form, obj *schemas.Object) (*compiled, schemas.Errors) {
 		}
 	}
 
+	for _, param := range sortedKeys(anyMap(f.FromQuery)) {
+		ptr := "/fromQuery/" + param
+		name := f.FromQuery[param]
+		of := obj.Field(name)
+		switch {
+		case param == KeyConsent || param == KeyToken || param == f.Spam.HoneypotName() || c.input(param) != nil:
+			add(ptr, "parameter %q is already an input of the form; name the parameter differently", param)
+		case of == nil:
+			unknown(ptr, name)
+		case seen[name]:
+			add(ptr, "field %q is on the form; a parameter can only fill fields that are not (use \"prefill\": true on the field instead)", name)
+		case hasKey(f.Hidden, name):
+			add(ptr, "field %q has a hidden value; pick one", name)
+		case of.ShowInForms != nil && !*of.ShowInForms:
+			add(ptr, "field %q may not be set by forms (showInForms is false)", name)
+		case of.Type != schemas.TypeText && of.Type != schemas.TypeLongText && of.Type != schemas.TypeSelect && of.Type != schemas.TypeURL || of.Multiple:
+			add(ptr, "field %q has type %s; a query parameter can only fill text, longtext, url and single select fields", name, of.Type)
+		default:
+			for _, other := range c.captures {
+				if other.Field.Name == name {
+					add(ptr, "field %q is already filled by parameter %q", name, other.Param)
+				}
+			}
+			c.captures = append(c.captures, &capture{Param: param, Field: of})
+		}
+	}
+
+	for i, l := range f.Create {
+		checkLinked(fmt.Sprintf("/create/%d", i), l, f, obj, c, objects, add)
+	}
+
 	for _, of := range obj.Fields {
 		if of.Required && of.Default == nil && !seen[of.Name] && !hasKey(f.Hidden, of.Name) && !isOwnerByForm(f, obj, of) {
 			add("/fields", "%s requires field %q: put it on the form or give it a hidden value", obj.Name, of.Name)
@@ -310,8 +385,8 @@ func compile(f *Form, obj *schemas.Object) (*compiled, schemas.Errors) {
 		}
 		for key, list := range map[string][]string{"update": d.Update, "fill": d.Fill} {
 			for i, name := range list {
-				if c.input(name) == nil && !hasKey(f.Hidden, name) {
-					add(fmt.Sprintf("/dedupe/%s/%d", key, i), "%q is neither a field of the form nor hidden", name)
+				if c.input(name) == nil && !hasKey(f.Hidden, name) && !c.captures.has(name) {
+					add(fmt.Sprintf("/dedupe/%s/%d", key, i), "%q is neither a field of the form, hidden, nor taken from the address", name)
 				}
 			}
 		}
@@ -423,6 +498,135 @@ func (c *compiled) input(name string) *input {
 		}
 	}
 	return nil
+}
+
+func anyMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func targetObject(objects []*schemas.Object, name string) *schemas.Object {
+	for _, o := range objects {
+		if o.Name == name {
+			return o
+		}
+	}
+	return nil
+}
+
+// checkPicker checks a relation field's picker: a single relation to a defined object with a
+// title field, and a filter of plain field conditions (the filter is checked against the
+// database when the form is served, see [Service.Load]).
+func checkPicker(ptr string, ff *Field, of *schemas.Field, objects []*schemas.Object, add func(ptr, format string, args ...any)) bool {
+	ok := true
+	if of.Multiple {
+		add(ptr+"/name", "field %q holds several records; a picker chooses one (make the relation single)", ff.Name)
+		ok = false
+	}
+	target := targetObject(objects, of.Target)
+	switch {
+	case target == nil:
+		add(ptr+"/name", "field %q points to %q, which is not an object", ff.Name, of.Target)
+		return false
+	case target.TitleField == "" || target.Field(target.TitleField) == nil:
+		add(ptr+"/picker", "%s has no titleField: a picker shows titles only", target.Name)
+		ok = false
+	}
+	if ff.Picker == nil {
+		add(ptr+"/picker", "field %q is a relation: give it a picker", ff.Name)
+		return false
+	}
+	for key, s := range map[string]string{"filter": ff.Picker.Filter, "sort": ff.Picker.Sort} {
+		if strings.Contains(s, "@") {
+			add(ptr+"/picker/"+key, "a picker's %s may name fields of %s only, not @request or @collection", key, target.Name)
+			ok = false
+		}
+	}
+	if ff.Picker.Filter != "" {
+		if _, err := fexpr.Parse(ff.Picker.Filter); err != nil {
+			add(ptr+"/picker/filter", "filter %q does not parse: %v", ff.Picker.Filter, err)
+			ok = false
+		}
+	}
+	return ok
+}
+
+// textual reports whether a field type holds plain text.
+func textual(t string) bool {
+	switch t {
+	case schemas.TypeText, schemas.TypeLongText, schemas.TypeEmail, schemas.TypePhone, schemas.TypeURL, schemas.TypeSelect:
+		return true
+	}
+	return false
+}
+
+// checkLinked checks one record the form creates beside its own (Form.Create): the object,
+// the relation back to the form's record, the copied fields (same types; relations to the
+// same object) and the fixed values, and that every field the object requires is set.
+func checkLinked(ptr string, l *Linked, f *Form, obj *schemas.Object, c *compiled, objects []*schemas.Object, add func(ptr, format string, args ...any)) {
+	lo := targetObject(objects, l.Object)
+	if lo == nil {
+		add(ptr+"/object", "object %q is not defined", l.Object)
+		return
+	}
+	set := map[string]bool{}
+	if lf := lo.Field(l.LinkTo); lf == nil || lf.Type != schemas.TypeRelation || lf.Target != obj.Name {
+		add(ptr+"/linkTo", "%q must be a relation field of %s pointing at %s", l.LinkTo, lo.Name, obj.Name)
+	}
+	set[l.LinkTo] = true
+	for _, name := range sortedKeys(anyMap(l.Copy)) {
+		src := l.Copy[name]
+		p := ptr + "/copy/" + name
+		lf, sf := lo.Field(name), obj.Field(src)
+		switch {
+		case lf == nil:
+			add(p, "%q is not a field of %s", name, lo.Name)
+			continue
+		case set[name]:
+			add(p, "%q is already set by linkTo", name)
+			continue
+		case sf == nil || c.input(src) == nil && !hasKey(f.Hidden, src) && !c.captures.has(src):
+			add(p, "%q is neither a field of the form, hidden, nor taken from the address", src)
+			continue
+		case lf.Type == schemas.TypeFile || sf.Type == schemas.TypeFile:
+			add(p, "files cannot be copied to a linked record")
+			continue
+		case lf.Type == schemas.TypeRelation && (sf.Type != schemas.TypeRelation || sf.Target != lf.Target):
+			add(p, "%q is a relation to %s; copy a relation to the same object, not %s %q", name, lf.Target, sf.Type, src)
+			continue
+		case lf.Type != sf.Type && !(textual(sf.Type) && (lf.Type == schemas.TypeText || lf.Type == schemas.TypeLongText)):
+			add(p, "%q has type %s and %q type %s; copy a field of the same type", name, lf.Type, src, sf.Type)
+			continue
+		}
+		set[name] = true
+	}
+	for _, name := range sortedKeys(l.Values) {
+		p := ptr + "/values/" + name
+		lf := lo.Field(name)
+		switch {
+		case lf == nil:
+			add(p, "%q is not a field of %s", name, lo.Name)
+			continue
+		case set[name]:
+			add(p, "%q is already set by linkTo or copy", name)
+			continue
+		}
+		if t, ok := schemas.LookupFieldType(lf.Type); !ok {
+			add(p, "field %q has unknown type %s", name, lf.Type)
+		} else if err := t.CheckValue(lo, lf, l.Values[name]); err != nil {
+			add(p, "value of %q: %v", name, err)
+		}
+		set[name] = true
+	}
+	owner := lo.OwnerField()
+	for _, lf := range lo.Fields {
+		if lf.Required && lf.Default == nil && !set[lf.Name] && !(owner != nil && owner.Name == lf.Name && obj.OwnerField() != nil) {
+			add(ptr, "%s requires field %q: copy it from the form or give it a value", lo.Name, lf.Name)
+		}
+	}
 }
 
 func hasKey(m map[string]any, k string) bool {

@@ -58,8 +58,8 @@ func TestLoadTestdata(t *testing.T) {
 	if err != nil {
 		t.Fatalf("testdata/forms: %v", err)
 	}
-	if len(loaded) != 5 {
-		t.Errorf("loaded %d forms; want 5", len(loaded))
+	if len(loaded) != 6 {
+		t.Errorf("loaded %d forms; want 6", len(loaded))
 	}
 }
 
@@ -92,7 +92,7 @@ func TestCheckErrors(t *testing.T) {
 			[]string{
 				`bad.json:6 /fields/1/name: field "owner" of contacts may not appear on forms`,
 				`bad.json:6 /fields/2/name: field "lifecycle_stage" of contacts may not appear on forms`,
-				`bad.json:6 /fields/3/name: field "company" of contacts may not appear on forms`,
+				`bad.json:6 /fields/3/name: field "company" is a relation: give it a picker`,
 			}},
 		{"field twice", `{"name": "full_name"}, {"name": "full_name"}`, ``,
 			[]string{`/fields/1/name: field "full_name" is on the form twice`}},
@@ -116,7 +116,7 @@ func TestCheckErrors(t *testing.T) {
 			[]string{`/dedupe/by: dedupe field "email" must be required on the form`}},
 		{"dedupe updates a field not on the form", `{"name": "full_name"}, {"name": "email", "required": true}`,
 			`, "dedupe": {"by": "email", "update": ["phone"]}`,
-			[]string{`bad.json:7 /dedupe/update/0: "phone" is neither a field of the form nor hidden`}},
+			[]string{`bad.json:7 /dedupe/update/0: "phone" is neither a field of the form, hidden, nor taken from the address`}},
 		{"honeypot is a field", `{"name": "full_name"}`, `, "spam": {"honeypot": "email"}`,
 			[]string{`bad.json:7 /spam/honeypot: the honeypot "email" is a field of contacts; name it something else`}},
 		{"message and redirect", `{"name": "full_name"}`, `, "successMessage": "Thanks", "redirectUrl": "https://example.com/thanks"`,

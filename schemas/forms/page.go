@@ -46,6 +46,7 @@ type pageData struct {
 	Inputs                   []*pageInput
 	Consent                  *pageConsent
 	Honeypot                 string
+	Captured                 []pageChoice // query parameters the form stores (Form.FromQuery)
 	SubmitLabel              string
 	Errors                   []pageError
 	Success                  bool
@@ -112,12 +113,31 @@ func (s *Service) render(e *core.RequestEvent, c *compiled, status int, st pageS
 		Success: st.success, SuccessMessage: f.successMessage(),
 	}
 	raw := map[string][]string{}
-	if st.sub != nil {
+	switch {
+	case st.sub != nil:
 		raw = st.sub.raw
+	case !st.success:
+		if pre := c.prefill(e.Request.URL.Query()); pre != nil {
+			raw = pre
+		}
+	}
+	for _, cp := range c.captures {
+		if v := raw[cp.Param]; len(v) > 0 && v[0] != "" {
+			d.Captured = append(d.Captured, pageChoice{Value: cp.Param, Label: v[0]})
+		}
 	}
 	first := ""
 	for _, in := range c.inputs {
 		pi := c.pageInput(in, raw[in.Name], st.errors[in.Name])
+		if in.Kind == kindPicker && !st.success {
+			opts, err := pickerChoices(s.app, in)
+			if err != nil {
+				return err
+			}
+			for _, o := range opts {
+				pi.Choices = append(pi.Choices, pageChoice{Value: o.Value, Label: o.Label, Checked: slices.Contains(raw[in.Name], o.Value)})
+			}
+		}
 		if pi.Kind == kindFile {
 			d.Multipart = true
 		}

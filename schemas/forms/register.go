@@ -62,6 +62,7 @@ type Service struct {
 
 	mu       sync.RWMutex
 	forms    map[string]*Form
+	fromFile map[string]bool // slugs of file forms (they take precedence over web forms)
 	compiled map[string]*compiled
 
 	limiter *limiter
@@ -78,6 +79,7 @@ type compiled struct {
 	schemaDoc map[string]any
 	schema    *jsonschema.Schema
 	maxBody   int64
+	captures  captureList
 }
 
 // Register adds the forms to app and, if rootCmd is set, the "form" command. When the server
@@ -95,6 +97,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 		cfg.Now = time.Now
 	}
 	s := &Service{app: app, reg: cfg.Registry, cfg: cfg, forms: map[string]*Form{}, compiled: map[string]*compiled{}, limiter: newLimiter()}
+	s.bindWebForms()
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id:       "relata.forms.start",
 		Priority: -40, // after the object model is in sync and example data is seeded
@@ -132,10 +135,22 @@ func (s *Service) Load() error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkLoaded(forms); err != nil {
+		return err
+	}
+	web, err := s.loadWebForms(forms)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.forms = map[string]*Form{}
+	s.fromFile = map[string]bool{}
 	for _, f := range forms {
+		s.forms[f.Slug] = f
+		s.fromFile[f.Slug] = true
+	}
+	for _, f := range web {
 		s.forms[f.Slug] = f
 	}
 	s.compiled = map[string]*compiled{}
@@ -218,7 +233,7 @@ func (s *Service) lookup(slug string) (*compiled, error) {
 	if c != nil && c.obj == obj {
 		return c, nil
 	}
-	c, errs := compile(f, obj)
+	c, errs := compile(f, obj, s.reg.Objects())
 	if len(errs) > 0 {
 		s.app.Logger().Error("relata: form no longer fits its object", "form", slug, "error", errs.Error())
 		return nil, errUnavailable

@@ -336,7 +336,12 @@ func (c *compiled) fromValues(vals url.Values, files map[string][]*multipart.Fil
 		}
 		in := c.input(k)
 		if in == nil {
-			sub.doc[k] = first // not a field of the form: refused by validation
+			if v := normalize(first, false); v != nil || c.capture(k) == nil {
+				sub.doc[k] = first // a captured parameter, or not a field of the form: refused by validation
+				if v != nil {
+					sub.doc[k] = v
+				}
+			}
 			continue
 		}
 		var v any
@@ -492,6 +497,19 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 			s.app.Logger().Error("relata: a form links to a record that does not exist", "form", f.Slug, "fields", fmt.Sprint(map[string]string(errs)))
 			return errs
 		}
+		// A picked id must be one of the picker's choices now: a forged id, or a record
+		// that left the filter since the page was served, is refused before anything is saved.
+		if errs, err := c.checkPicked(tx, sub.doc); err != nil || len(errs) > 0 {
+			if err != nil {
+				return err
+			}
+			return errs
+		}
+		for _, cp := range c.captures {
+			if v, ok := sub.doc[cp.Param]; ok {
+				hidden[cp.Field.Name] = v
+			}
+		}
 		value := func(name string) (any, bool) {
 			if files, ok := sub.files[name]; ok {
 				return files, true
@@ -562,6 +580,9 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 			if err := tx.Save(rec); err != nil {
 				return fieldErrorsOf(err)
 			}
+		}
+		if err := s.createLinked(tx, c, rec, now); err != nil {
+			return err
 		}
 		consentID := ""
 		if f.Consent != nil && sub.doc[KeyConsent] == true {
@@ -634,8 +655,15 @@ func (c *compiled) hiddenValues(now time.Time) (map[string]any, error) {
 // checkReferences returns an error per field whose value (submitted or hidden) names a
 // record that does not exist: a relation to another object, or an owner.
 func (c *compiled) checkReferences(tx core.App, hidden map[string]any) storeErrors {
+	return references(tx, c.obj, hidden)
+}
+
+// references returns an error per field of obj whose value in vals names a record that does
+// not exist.
+func references(tx core.App, obj *schemas.Object, vals map[string]any) storeErrors {
 	var errs storeErrors
-	for _, of := range c.obj.Fields {
+	hidden := vals
+	for _, of := range obj.Fields {
 		target := of.Target
 		switch of.Type {
 		case schemas.TypeOwner:

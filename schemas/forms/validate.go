@@ -76,6 +76,12 @@ func (c *compiled) buildSchema() error {
 		case kindSelect:
 			p["type"] = "string"
 			p["enum"] = optionValues(in.Options)
+		case kindPicker:
+			// The choices change with the records: the id is checked against the picker's
+			// filter when the submission is stored.
+			p["type"] = "string"
+			p["pattern"] = pickerIDPattern
+			p["maxLength"] = 100
 		case kindCheckboxes:
 			p["type"] = "array"
 			p["items"] = map[string]any{"type": "string", "enum": optionValues(in.Options)}
@@ -95,6 +101,10 @@ func (c *compiled) buildSchema() error {
 		if in.Required {
 			required = append(required, in.Name)
 		}
+	}
+	for _, cp := range c.captures {
+		props[cp.Param] = map[string]any{"type": "string", "maxLength": captureMax,
+			"description": "Taken from the page's address (?" + cp.Param + "=…) into " + cp.Field.Name + "."}
 	}
 	f := c.form
 	if f.Consent != nil {
@@ -193,11 +203,32 @@ func (c *compiled) validate(doc map[string]any) FieldErrors {
 			errs.add(in.Name, clip(err.Error(), 200))
 		}
 	}
+	for _, cp := range c.captures {
+		v, ok := doc[cp.Param]
+		if !ok || errs[cp.Param] != "" {
+			continue
+		}
+		if msg := checkStrings(&input{Kind: kindText}, v); msg != "" {
+			errs.add(cp.Param, msg)
+			continue
+		}
+		if t, ok := schemas.LookupFieldType(cp.Field.Type); ok {
+			if err := t.CheckValue(c.obj, cp.Field, v); err != nil {
+				errs.add(cp.Param, clip(err.Error(), 200))
+			}
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return errs
 }
+
+// Limits of picked ids and captured parameters.
+const (
+	pickerIDPattern = "^[A-Za-z0-9_-]+$"
+	captureMax      = 500
+)
 
 // markup matches the start of an HTML tag, comment or declaration.
 var markup = regexp.MustCompile(`<[a-zA-Z!/?]`)
@@ -304,7 +335,7 @@ func (c *compiled) missingMessage(key string) string {
 		switch in.Kind {
 		case kindCheckbox:
 			return "must be ticked"
-		case kindSelect, kindCheckboxes:
+		case kindSelect, kindCheckboxes, kindPicker:
 			return "please choose an option"
 		}
 	}
@@ -327,6 +358,8 @@ func (c *compiled) message(key string, e *jsonschema.ValidationError) string {
 			return "must be a phone number: digits, an optional leading +, spaces and ( ) - . /"
 		case in != nil && in.Kind == kindURL:
 			return "must be a web address starting with http:// or https://"
+		case in != nil && in.Kind == kindPicker:
+			return "is not one of the choices"
 		}
 		return "is not in the expected format"
 	case *kind.Enum:

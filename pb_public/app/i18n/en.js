@@ -44,6 +44,7 @@ export default {
   'nav.marketing': 'Marketing',
   'nav.segments': 'Segments',
   'nav.campaigns': 'Campaigns',
+  'nav.forms': 'Forms',
   'nav.administration': 'Administration',
   'nav.privacy': 'Privacy',
   'nav.audit': 'Audit trail',

@@ -40,6 +40,7 @@ export default {
   'nav.marketing': 'Marketing',
   'nav.segments': 'Segmenti',
   'nav.campaigns': 'Campagne',
+  'nav.forms': 'Moduli',
   'nav.administration': 'Amministrazione',
   'nav.privacy': 'Privacy',
   'nav.audit': 'Registro delle modifiche',

@@ -7,7 +7,9 @@
   var origin = new URL(script.src).origin;
   var slug = {{.Slug}};
   var frame = document.createElement("iframe");
-  frame.src = origin + "/forms/" + encodeURIComponent(slug) + "?embed=1";
+  // The host page's query string travels to the form: prefilled fields and UTM parameters.
+  var query = window.location.search.replace(/^\?/, "");
+  frame.src = origin + "/forms/" + encodeURIComponent(slug) + "?embed=1" + (query ? "&" + query : "");
   frame.title = {{.Title}};
   frame.loading = "lazy";
   frame.setAttribute("allow", "");

@@ -1,0 +1,236 @@
+package forms
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+)
+
+// Pickers offer the records of a relation's target that match the admin's filter. The
+// records are read as the system (a stranger has no CRM access) but only through the
+// filter written in the form's definition, and only their id and title leave the server.
+
+// pickerQuery is the query of the records a picker offers, as [schemas.MatchQuery] builds it
+// for the system: the admin's filter and sort, with the package's filter checks.
+func pickerQuery(app core.App, in *input) (*dbx.SelectQuery, error) {
+	sort := in.Picker.Sort
+	if sort == "" {
+		sort = in.TitleField + ",id"
+	}
+	return schemas.MatchQuery(app, schemas.System, schemas.Query{Object: in.Target, Filter: in.Picker.Filter, Sort: sort})
+}
+
+// pickerChoices returns the choices of a picker: the id and title of each record its filter
+// matches, at most [MaxPickerChoices].
+func pickerChoices(app core.App, in *input) ([]schemas.Option, error) {
+	q, err := pickerQuery(app, in)
+	if err != nil {
+		return nil, err
+	}
+	var recs []*core.Record
+	if err := q.Limit(MaxPickerChoices).All(&recs); err != nil {
+		return nil, fmt.Errorf("choices of %s: %w", in.Name, err)
+	}
+	out := make([]schemas.Option, len(recs))
+	for i, r := range recs {
+		title := r.GetString(in.TitleField)
+		if title == "" {
+			title = r.Id
+		}
+		out[i] = schemas.Option{Value: r.Id, Label: title}
+	}
+	return out, nil
+}
+
+// checkPicked returns an error per picker whose submitted id is not one of its choices.
+func (c *compiled) checkPicked(tx core.App, doc map[string]any) (storeErrors, error) {
+	var errs storeErrors
+	for _, in := range c.inputs {
+		if in.Kind != kindPicker {
+			continue
+		}
+		id, ok := doc[in.Name].(string)
+		if !ok {
+			continue
+		}
+		q, err := pickerQuery(tx, in)
+		if err != nil {
+			return nil, fmt.Errorf("picker %s: %w", in.Name, err)
+		}
+		var found []string
+		if err := q.Select("[[" + in.Target + "]].[[id]]").AndWhere(dbx.HashExp{in.Target + ".id": id}).Limit(1).Column(&found); err != nil {
+			return nil, fmt.Errorf("picker %s: %w", in.Name, err)
+		}
+		if len(found) == 0 {
+			if errs == nil {
+				errs = storeErrors{}
+			}
+			errs[in.Name] = "is not one of the choices; load the form again and pick one"
+		}
+	}
+	return errs, nil
+}
+
+// checkPickers runs every picker's query once, so that a filter naming a field the target
+// does not have is reported when the forms load, located in the file.
+func (c *compiled) checkPickers(app core.App) schemas.Errors {
+	var errs schemas.Errors
+	for i, in := range c.inputs {
+		if in.Kind != kindPicker {
+			continue
+		}
+		_ = i
+		ptr := fmt.Sprintf("/fields/%d/picker", c.fieldIndex(in.Name))
+		if _, err := pickerChoices(app, in); err != nil {
+			where := "/filter"
+			var ae *schemas.AccessError
+			if errors.As(err, &ae) && ae.Where == "sort" {
+				where = "/sort"
+			}
+			errs = append(errs, &schemas.Error{File: c.form.file, Pointer: ptr + where,
+				Message: fmt.Sprintf("the picker of %q cannot list %s: %v", in.Name, in.Target, err)})
+		}
+	}
+	return errs
+}
+
+func (c *compiled) fieldIndex(name string) int {
+	for i, ff := range c.form.Fields {
+		if ff.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// capture returns the form's capture of a query parameter, or nil.
+func (c *compiled) capture(param string) *capture {
+	for _, cp := range c.captures {
+		if cp.Param == param {
+			return cp
+		}
+	}
+	return nil
+}
+
+// prefill returns what the page's address fills in: the values of inputs marked prefill
+// that pass the same checks as a submission (others are dropped, never shown as an error
+// to a visitor who followed a link), and the captured parameters that are valid.
+func (c *compiled) prefill(q url.Values) map[string][]string {
+	vals := url.Values{}
+	for _, in := range c.inputs {
+		if in.Prefill && in.Kind != kindFile && len(q[in.Name]) > 0 {
+			vals[in.Name] = q[in.Name]
+		}
+	}
+	for _, cp := range c.captures {
+		if v := q.Get(cp.Param); v != "" {
+			vals.Set(cp.Param, v)
+		}
+	}
+	if len(vals) == 0 {
+		return nil
+	}
+	sub := c.fromValues(vals, nil)
+	errs := c.validate(sub.doc)
+	out := map[string][]string{}
+	for k, v := range sub.raw {
+		if errs[k] == "" && sub.errs[k] == "" {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// checkLoaded checks forms against the database once it is ready: pickers' filters. Errors
+// carry the file, JSON pointer and line.
+func (s *Service) checkLoaded(forms []*Form) error {
+	var errs schemas.Errors
+	for _, f := range forms {
+		obj, ok := s.reg.Object(f.Object)
+		if !ok {
+			continue
+		}
+		c, cerrs := compile(f, obj, s.reg.Objects())
+		if len(cerrs) > 0 {
+			continue // reported by Load
+		}
+		perrs := c.checkPickers(s.app)
+		if len(perrs) == 0 {
+			continue
+		}
+		if data, err := os.ReadFile(f.file); err == nil {
+			schemas.Locate(perrs, f.file, data)
+		}
+		errs = append(errs, perrs...)
+	}
+	if err := errs.Err(); err != nil {
+		return fmt.Errorf("form definitions:\n%w", err)
+	}
+	return nil
+}
+
+// createLinked creates the form's linked records (Form.Create) for rec, in the transaction
+// tx that saved rec. A fixed relation value naming a missing record, or a linked record the
+// database refuses, fails the whole submission: nothing is saved.
+func (s *Service) createLinked(tx core.App, c *compiled, rec *core.Record, now time.Time) error {
+	for i, l := range c.form.Create {
+		lo, ok := s.reg.Object(l.Object)
+		if !ok {
+			return fmt.Errorf("linked object %s is not defined", l.Object)
+		}
+		coll, err := tx.FindCachedCollectionByNameOrId(l.Object)
+		if err != nil {
+			return err
+		}
+		vals := make(map[string]any, len(l.Values))
+		for k, v := range l.Values {
+			if lf := lo.Field(k); lf != nil && (lf.Type == schemas.TypeDate || lf.Type == schemas.TypeDateTime) {
+				if str, ok := v.(string); ok && str != "" {
+					if v, err = schemas.ResolveDate(str, now); err != nil {
+						return fmt.Errorf("create/%d/values/%s: %w", i, k, err)
+					}
+				}
+			}
+			vals[k] = v
+		}
+		if errs := references(tx, lo, vals); len(errs) > 0 {
+			s.app.Logger().Error("relata: a form's linked record points to a record that does not exist", "form", c.form.Slug, "create", i, "fields", fmt.Sprint(map[string]string(errs)))
+			return storeErrors{KeyForm: "this form cannot take submissions right now: its configuration links to a record that does not exist"}
+		}
+		lr := core.NewRecord(coll)
+		for k, v := range vals {
+			lr.Set(k, v)
+		}
+		lr.Set(l.LinkTo, rec.Id)
+		for k, src := range l.Copy {
+			lr.Set(k, rec.Get(src))
+		}
+		if lof, of := lo.OwnerField(), c.obj.OwnerField(); lof != nil && of != nil && !hasKey(vals, lof.Name) && l.Copy[lof.Name] == "" {
+			lr.Set(lof.Name, rec.GetString(of.Name))
+		}
+		if err := tx.Save(lr); err != nil {
+			s.app.Logger().Error("relata: a form's linked record was refused", "form", c.form.Slug, "create", i, "error", err)
+			var fe storeErrors
+			if errors.As(fieldErrorsOf(err), &fe) {
+				msgs := make([]string, 0, len(fe))
+				for k, m := range fe {
+					msgs = append(msgs, k+" "+m)
+				}
+				slices.Sort(msgs)
+				return storeErrors{KeyForm: fmt.Sprintf("the %s record could not be created: %s", singular(l.Object), strings.Join(msgs, "; "))}
+			}
+			return err
+		}
+	}
+	return nil
+}
