@@ -87,7 +87,7 @@ func TestSeedRejectsBadRecords(t *testing.T) {
 	got := err.Error()
 	for _, want := range []string{
 		`deals.json:3 /1/id: every seed record needs an "id" of 15 lowercase letters and digits`,
-		`deals.json:4 /2/stage: "closed" is not among the stages of this field (lead, qualified, proposal, negotiation, won, lost)`,
+		`deals.json:4 /2/stage: "closed" is not among the stages of this field (lead, qualified, proposal, negotiation, won, lost, renewal_due, renewal_talks, renewed, churned)`,
 		`deals.json:5 /3/amount: must be a number, not a string`,
 		`deals.json:5 /3/colour: deals has no field "colour"`,
 		`deals.json:6 /4/expected_close: "soon" is not a date`,
