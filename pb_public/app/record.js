@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   pb, relata, me, formatDue, objectNamed, allObjects, objectLabel, fieldLabel, expandFields, titleOf, formatDate, formatMoney,
-  parseDate, daysBetween, userNamed, activityObject, pipelineOf, subscribe, debounce, errorMessage,
+  parseDate, daysBetween, userNamed, activityObject, pipelineOf, stagePipelines, recordPipeline, subscribe, debounce, errorMessage,
 } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
 import { FieldValue, FieldEditor } from './fields.js';
@@ -139,7 +139,7 @@ export function RecordPage({ object, id }) {
 }
 
 function StageBar({ object: o, field, record, since, onMove }) {
-  const p = pipelineOf(o, field.pipeline);
+  const p = recordPipeline(o, field, record);
   const cur = record[field.name];
   const st = p?.stages.find((s) => s.name === cur);
   const days = since ? Math.floor(daysBetween(since, Date.now())) : null;
@@ -203,7 +203,7 @@ function Timeline({ items, object: o, onChanged }) {
 
 function stageName(o, field, name) {
   const f = o.fields.find((x) => x.name === field);
-  const s = f && pipelineOf(o, f.pipeline)?.stages.find((x) => x.name === name);
+  const s = f && stagePipelines(o, f).flatMap((p) => p.stages).find((x) => x.name === name);
   return s?.label || name;
 }
 
