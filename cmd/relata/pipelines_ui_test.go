@@ -3,8 +3,8 @@ package main_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -80,7 +80,7 @@ func TestBoardPipelinesInBrowser(t *testing.T) {
 			var list struct {
 				Items []map[string]any
 			}
-			s.api(t, http.MethodGet, "/api/collections/deals/records?filter="+urlQuery(`name="`+name+`"`), aliceTok, nil, &list)
+			s.api(t, http.MethodGet, "/api/collections/deals/records?filter="+url.QueryEscape(`name="`+name+`"`), aliceTok, nil, &list)
 			if len(list.Items) != 1 {
 				t.Fatalf("%d deals named %q; want 1", len(list.Items), name)
 			}
@@ -118,5 +118,3 @@ func TestBoardPipelinesInBrowser(t *testing.T) {
 		})
 	}
 }
-
-func urlQuery(s string) string { return strings.NewReplacer(" ", "%20", `"`, "%22", "=", "%3D").Replace(s) }
