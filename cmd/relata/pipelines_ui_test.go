@@ -115,6 +115,13 @@ func TestBoardPipelinesInBrowser(t *testing.T) {
 			}
 			mgr.setInput("[data-testid=team-filter]", team)
 			sameCounts(mgr, server(mgrTok, "pipeline=sales&team="+team))
+
+			// The dashboard per pipeline: the renewals' open count is the server's.
+			if size.name == "desktop" {
+				mgr.open("/dashboard/deals/renewals", `[data-testid="kpi-open-total"]`)
+				open := server(mgrTok, "pipeline=renewals").Open.Count
+				mgr.wait("the renewals dashboard", `document.querySelector('[data-testid="kpi-open-total"]').parentElement.innerText.includes('`+strconv.Itoa(open)+` open')`)
+			}
 		})
 	}
 }
