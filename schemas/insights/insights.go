@@ -707,6 +707,8 @@ func (s *Service) StageSince(info *core.RequestInfo, q Query, ids []string) (map
 	if err != nil {
 		return nil, err
 	}
+	// The records are named by id: whatever pipeline (or owner) each follows.
+	r.scope.pipe = ""
 	out := map[string]time.Time{}
 	if len(ids) == 0 {
 		return out, nil

@@ -207,6 +207,11 @@ func TestPipelinePerPipeline(t *testing.T) {
 			t.Errorf("filter %+v: %d deals; want %d (not 0)", q, n, want)
 		}
 	}
+	// Time in stage is per record, whatever its pipeline: the churned renewal left 20 days ago.
+	since, err := e.svc.StageSince(insights.Caller(mgr), insights.Query{Object: "deals"}, []string{"dea000000000905"})
+	if days := time.Since(since["dea000000000905"]).Hours() / 24; err != nil || days < 19.9 || days > 20.1 {
+		t.Errorf("the churned renewal is in its stage since %v (%v days, %v); want 20 days", since, days, err)
+	}
 	if _, err := e.svc.Pipeline(insights.Caller(e.users["manager@example.com"]), insights.Query{Object: "deals", Pipeline: "upsell"}); err == nil {
 		t.Error("an unknown pipeline was accepted")
 	}
