@@ -47,6 +47,7 @@ func Register(app core.App, cfg Config) error {
 	h.bindConsents(app)
 	bindRefusals(app, cfg.Registry)
 	sh := &stageHistory{h: h}
+	app.OnRecordValidate().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.stage-pipeline", Func: h.checkStagePipeline})
 	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.stage-history-create", Func: sh.record})
 	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.stage-history-update", Func: sh.record})
 	(&notifications{h: h}).bind(app)
@@ -104,6 +105,13 @@ func (h *handlers) defaults(e *core.RecordEvent) error {
 	for _, f := range o.Fields {
 		if f.Type == schemas.TypeCurrency && f.Currency != "" && e.Record.GetString(f.Name+schemas.CurrencySuffix) == "" {
 			e.Record.Set(f.Name+schemas.CurrencySuffix, f.Currency)
+		}
+		if f.Type == schemas.TypeStage && f.PipelineField != "" && isEmpty(e.Record.Get(f.Name)) {
+			// A record in another pipeline than the field's own starts in that pipeline's first stage.
+			if p := o.RecordPipeline(f, e.Record.GetString(f.PipelineField)); p != nil && p.Name != f.Pipeline && len(p.Stages) > 0 {
+				e.Record.Set(f.Name, p.Stages[0].Name)
+				continue
+			}
 		}
 		if f.Default == nil || !isEmpty(e.Record.Get(f.Name)) {
 			continue

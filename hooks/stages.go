@@ -2,7 +2,10 @@ package hooks
 
 import (
 	"fmt"
+	"strings"
 	"time"
+
+	validation "github.com/pocketbase/ozzo-validation/v4"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -94,4 +97,32 @@ func (s *stageHistory) record(e *core.RecordEvent) error {
 		}
 		return nil
 	})
+}
+
+// checkStagePipeline refuses a record whose stage is not a stage of the pipeline it follows
+// (objects whose stage field has a pipelineField: deals in "new business" and in "renewals"),
+// whoever saves it (API, import, workflow). The error names the field, the pipeline and its
+// stages; the API answers 400 with it under data.<stage field>.
+func (h *handlers) checkStagePipeline(e *core.RecordEvent) error {
+	o := h.object(e.Record)
+	if o == nil {
+		return e.Next()
+	}
+	for _, f := range o.Fields {
+		if f.Type != schemas.TypeStage || f.PipelineField == "" {
+			continue
+		}
+		stage := e.Record.GetString(f.Name)
+		p := o.RecordPipeline(f, e.Record.GetString(f.PipelineField))
+		if stage == "" || p == nil || p.Stage(stage) != nil {
+			continue // empty stage and unknown pipeline: the select columns' own checks answer
+		}
+		label := p.Label
+		if label == "" {
+			label = p.Name
+		}
+		return validation.Errors{f.Name: validation.NewError("validation_stage_not_in_pipeline",
+			fmt.Sprintf("stage %q is not a stage of the %s pipeline (%s: %s)", stage, label, p.Name, strings.Join(p.StageNames(), ", ")))}
+	}
+	return e.Next()
 }

@@ -3,6 +3,7 @@ package hooks_test
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -118,4 +119,61 @@ func dateOf(t *testing.T, v any) pbtypes.DateTime {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestStagePerPipeline: a deal follows the pipeline its pipeline field holds; a stage of
+// another pipeline is refused through the API with the reason under data.stage, a new renewal
+// starts in the renewals pipeline's first stage, and a deal without a pipeline is a sales deal.
+func TestStagePerPipeline(t *testing.T) {
+	e := newStageEnv(t)
+	_, tok := schemastest.NewUser(t, e.app, "alice@example.com", "sales", "north")
+
+	var deal map[string]any
+	if code := schemastest.Call(t, e.srv, http.MethodPost, "/api/collections/deals/records", tok,
+		map[string]any{"name": "Renewal 2027", "amount": 100, "pipeline": "renewals"}, &deal); code != 200 {
+		t.Fatalf("create renewal = %d %v", code, deal)
+	}
+	if deal["stage"] != "renewal_due" {
+		t.Errorf("new renewal stage = %v; want renewal_due (the renewals pipeline's first stage)", deal["stage"])
+	}
+	id := deal["id"].(string)
+
+	var refusal map[string]any
+	code := schemastest.Call(t, e.srv, http.MethodPatch, "/api/collections/deals/records/"+id, tok, map[string]any{"stage": "proposal"}, &refusal)
+	if code != http.StatusBadRequest {
+		t.Fatalf("move a renewal to proposal = %d %v; want 400", code, refusal)
+	}
+	msg, _ := refusal["data"].(map[string]any)["stage"].(map[string]any)["message"].(string)
+	if want := `Stage "proposal" is not a stage of the Renewals pipeline (renewals: renewal_due, renewal_talks, renewed, churned).`; msg != want {
+		t.Errorf("refusal reason = %q; want %q", msg, want)
+	}
+	if code := schemastest.Call(t, e.srv, http.MethodPatch, "/api/collections/deals/records/"+id, tok, map[string]any{"stage": "renewed"}, &deal); code != 200 {
+		t.Fatalf("move a renewal to renewed = %d %v", code, deal)
+	}
+
+	// No pipeline: the sales pipeline, whose stages only it accepts.
+	if code := schemastest.Call(t, e.srv, http.MethodPost, "/api/collections/deals/records", tok,
+		map[string]any{"name": "New logo", "amount": 5}, &deal); code != 200 || deal["stage"] != "lead" || deal["pipeline"] != "" {
+		t.Fatalf("create sales deal = %d %v; want stage lead, no pipeline", code, deal)
+	}
+	if code := schemastest.Call(t, e.srv, http.MethodPatch, "/api/collections/deals/records/"+deal["id"].(string), tok, map[string]any{"stage": "churned"}, &refusal); code != http.StatusBadRequest {
+		t.Errorf("move a sales deal to churned = %d; want 400", code)
+	}
+	// Switching pipeline needs a stage of the new one; with it, it works.
+	if code := schemastest.Call(t, e.srv, http.MethodPatch, "/api/collections/deals/records/"+deal["id"].(string), tok, map[string]any{"pipeline": "renewals"}, &refusal); code != http.StatusBadRequest {
+		t.Errorf("switch pipeline keeping stage lead = %d; want 400", code)
+	}
+	if code := schemastest.Call(t, e.srv, http.MethodPatch, "/api/collections/deals/records/"+deal["id"].(string), tok, map[string]any{"pipeline": "renewals", "stage": "renewal_talks"}, &deal); code != 200 {
+		t.Errorf("switch pipeline with its stage = %d %v", code, deal)
+	}
+
+	// The rule holds for system writes (imports, workflows) too.
+	rec, err := e.app.FindRecordById("deals", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Set("stage", "won")
+	if err := e.app.Save(rec); err == nil || !strings.Contains(err.Error(), "not a stage of the Renewals pipeline") {
+		t.Errorf("system save of a renewal in won = %v; want the refusal", err)
+	}
 }

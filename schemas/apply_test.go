@@ -33,8 +33,8 @@ func TestApplyCreatesCollectionsOnce(t *testing.T) {
 			t.Errorf("deals.%s = %v; want a %s field", name, f, typ)
 		}
 	}
-	if got := deals.Fields.GetByName("stage").(*core.SelectField).Values; !slices.Equal(got, []string{"lead", "qualified", "proposal", "negotiation", "won", "lost"}) {
-		t.Errorf("stage values = %v", got)
+	if got := deals.Fields.GetByName("stage").(*core.SelectField).Values; !slices.Equal(got, []string{"lead", "qualified", "proposal", "negotiation", "won", "lost", "renewal_due", "renewal_talks", "renewed", "churned"}) {
+		t.Errorf("stage values = %v; want the stages of both pipelines, sales first", got)
 	}
 	contacts, _ := app.FindCollectionByNameOrId("contacts")
 	if !slices.ContainsFunc(contacts.Indexes, func(s string) bool { return strings.Contains(s, "UNIQUE") && strings.Contains(s, "`email`") }) {

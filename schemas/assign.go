@@ -277,8 +277,10 @@ func leastLoaded(tx core.App, obj *Object, owner *Field, users []*core.Record, s
 	q := fmt.Sprintf("SELECT [[%s]] AS owner, COUNT(*) AS n FROM {{%s}} WHERE [[%s]] IN (%s) AND [[id]] != {:self}",
 		owner.Name, obj.Name, owner.Name, strings.Join(in, ", "))
 	if sf := obj.StageField(); sf != nil {
-		if pipe := obj.Pipeline(sf.Pipeline); pipe != nil {
-			var closed []string
+		// Closed stages of every pipeline the records may follow (names of one pipeline's
+		// closed stages are not open stages of another in any sane model).
+		var closed []string
+		for _, pipe := range obj.StagePipelines(sf) {
 			for _, s := range pipe.Stages {
 				if s.IsClosed() {
 					k := fmt.Sprintf("s%d", len(closed))
@@ -286,9 +288,9 @@ func leastLoaded(tx core.App, obj *Object, owner *Field, users []*core.Record, s
 					params[k] = s.Name
 				}
 			}
-			if len(closed) > 0 {
-				q += fmt.Sprintf(" AND [[%s]] NOT IN (%s)", sf.Name, strings.Join(closed, ", "))
-			}
+		}
+		if len(closed) > 0 {
+			q += fmt.Sprintf(" AND [[%s]] NOT IN (%s)", sf.Name, strings.Join(closed, ", "))
 		}
 	}
 	q += fmt.Sprintf(" GROUP BY [[%s]]", owner.Name)

@@ -69,7 +69,7 @@ func (stageType) Columns(o *Object, f *Field, _ CollectionIDs) ([]core.Field, er
 		return nil, fmt.Errorf("field %q names unknown pipeline %q", f.Name, f.Pipeline)
 	}
 	name, help, req := common(f)
-	return []core.Field{&core.SelectField{Name: name, Help: help, Required: req, Values: p.StageNames(), MaxSelect: 1}}, nil
+	return []core.Field{&core.SelectField{Name: name, Help: help, Required: req, Values: stageValues(o, f), MaxSelect: 1}}, nil
 }
 
 func (stageType) CheckValue(o *Object, f *Field, v any) error {
@@ -79,7 +79,20 @@ func (stageType) CheckValue(o *Object, f *Field, v any) error {
 	}
 	single := *f
 	single.Multiple = false
-	return checkChoices(&single, p.StageNames(), "stage", v)
+	return checkChoices(&single, stageValues(o, f), "stage", v)
+}
+
+// stageValues lists the stage names of every pipeline a stage field offers, in order, once.
+func stageValues(o *Object, f *Field) []string {
+	var vals []string
+	for _, p := range o.StagePipelines(f) {
+		for _, n := range p.StageNames() {
+			if !slices.Contains(vals, n) {
+				vals = append(vals, n)
+			}
+		}
+	}
+	return vals
 }
 
 // tagsType stores free-form tags as a JSON array of strings.

@@ -39,23 +39,27 @@ type Label struct {
 type Field struct {
 	Name string `json:"name"`
 	// Type is one of the registered field types (see [FieldTypes]).
-	Type        string   `json:"type"`
-	Label       string   `json:"label,omitempty"`
-	Help        string   `json:"help,omitempty"`
-	Required    bool     `json:"required,omitempty"`
-	Unique      bool     `json:"unique,omitempty"`
-	Default     any      `json:"default,omitempty"`
-	Min         *float64 `json:"min,omitempty"`
-	Max         *float64 `json:"max,omitempty"`
-	Pattern     string   `json:"pattern,omitempty"`
-	Options     []Option `json:"options,omitempty"`
-	Multiple    bool     `json:"multiple,omitempty"`
-	Target      string   `json:"target,omitempty"`
-	Pipeline    string   `json:"pipeline,omitempty"`
-	Currency    string   `json:"currency,omitempty"`
-	MaxSize     int64    `json:"maxSize,omitempty"`
-	MimeTypes   []string `json:"mimeTypes,omitempty"`
-	ShowInForms *bool    `json:"showInForms,omitempty"`
+	Type     string   `json:"type"`
+	Label    string   `json:"label,omitempty"`
+	Help     string   `json:"help,omitempty"`
+	Required bool     `json:"required,omitempty"`
+	Unique   bool     `json:"unique,omitempty"`
+	Default  any      `json:"default,omitempty"`
+	Min      *float64 `json:"min,omitempty"`
+	Max      *float64 `json:"max,omitempty"`
+	Pattern  string   `json:"pattern,omitempty"`
+	Options  []Option `json:"options,omitempty"`
+	Multiple bool     `json:"multiple,omitempty"`
+	Target   string   `json:"target,omitempty"`
+	Pipeline string   `json:"pipeline,omitempty"`
+	// PipelineField, on a stage field, names a select field of the same object whose options
+	// are pipeline names: each record then follows the pipeline its PipelineField holds (Pipeline
+	// when empty), and its stage must be one of that pipeline's stages.
+	PipelineField string   `json:"pipelineField,omitempty"`
+	Currency      string   `json:"currency,omitempty"`
+	MaxSize       int64    `json:"maxSize,omitempty"`
+	MimeTypes     []string `json:"mimeTypes,omitempty"`
+	ShowInForms   *bool    `json:"showInForms,omitempty"`
 	// Personal marks personal data (GDPR art. 4): privacy export and erasure and retention
 	// work on these fields. Email and phone fields are personal whatever this says.
 	Personal bool `json:"personal,omitempty"`
@@ -206,6 +210,56 @@ func (o *Object) StageField() *Field {
 	for _, f := range o.Fields {
 		if f.Type == TypeStage {
 			return f
+		}
+	}
+	return nil
+}
+
+// StagePipelines lists the pipelines the records of stage field f may follow: the pipelines
+// its PipelineField offers (f's own Pipeline first), or just f's Pipeline. Unknown names are
+// skipped (validation reports them).
+func (o *Object) StagePipelines(f *Field) []*Pipeline {
+	var out []*Pipeline
+	if p := o.Pipeline(f.Pipeline); p != nil {
+		out = append(out, p)
+	}
+	if pf := o.Field(f.PipelineField); f.PipelineField != "" && pf != nil {
+		for _, v := range pf.OptionValues() {
+			if p := o.Pipeline(v); p != nil && !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// RecordPipeline returns the pipeline a record follows in stage field f, given the value of
+// f's PipelineField in the record ("" when it has none): that pipeline when f has a
+// PipelineField and value names one of its pipelines, else f's Pipeline. Nil when value names
+// a pipeline f does not offer.
+func (o *Object) RecordPipeline(f *Field, value string) *Pipeline {
+	if f.PipelineField == "" || value == "" {
+		return o.Pipeline(f.Pipeline)
+	}
+	for _, p := range o.StagePipelines(f) {
+		if p.Name == value {
+			return p
+		}
+	}
+	return nil
+}
+
+// StageOf returns the stage definition of a stage name in any pipeline of stage field f,
+// looking first in the pipeline the record follows (pipelineValue), or nil.
+func (o *Object) StageOf(f *Field, pipelineValue, stage string) *Stage {
+	if p := o.RecordPipeline(f, pipelineValue); p != nil {
+		if s := p.Stage(stage); s != nil {
+			return s
+		}
+	}
+	for _, p := range o.StagePipelines(f) {
+		if s := p.Stage(stage); s != nil {
+			return s
 		}
 	}
 	return nil

@@ -19,7 +19,7 @@ func TestSeedExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{"users": 5, "companies": 50, "contacts": 200, "deals": 100, "activities": 300}
+	want := map[string]int{"users": 5, "companies": 50, "contacts": 200, "deals": 105, "activities": 300}
 	for name, n := range want {
 		if res.Created[name] != n {
 			t.Errorf("created %d %s; want %d", res.Created[name], name, n)
@@ -87,7 +87,7 @@ func TestSeedRejectsBadRecords(t *testing.T) {
 	got := err.Error()
 	for _, want := range []string{
 		`deals.json:3 /1/id: every seed record needs an "id" of 15 lowercase letters and digits`,
-		`deals.json:4 /2/stage: "closed" is not among the stages of this field (lead, qualified, proposal, negotiation, won, lost)`,
+		`deals.json:4 /2/stage: "closed" is not among the stages of this field (lead, qualified, proposal, negotiation, won, lost, renewal_due, renewal_talks, renewed, churned)`,
 		`deals.json:5 /3/amount: must be a number, not a string`,
 		`deals.json:5 /3/colour: deals has no field "colour"`,
 		`deals.json:6 /4/expected_close: "soon" is not a date`,

@@ -168,6 +168,7 @@ func validateField(o *Object, f *Field, file, ptr string, byName map[string]*Obj
 	onlyFor(len(f.Options) > 0, "options", TypeSelect)
 	onlyFor(f.Target != "", "target", TypeRelation)
 	onlyFor(f.Pipeline != "", "pipeline", TypeStage)
+	onlyFor(f.PipelineField != "", "pipelineField", TypeStage)
 	onlyFor(f.Currency != "", "currency", TypeCurrency)
 	onlyFor(f.MaxSize > 0, "maxSize", TypeFile)
 	onlyFor(len(f.MimeTypes) > 0, "mimeTypes", TypeFile)
@@ -202,6 +203,9 @@ func validateField(o *Object, f *Field, file, ptr string, byName map[string]*Obj
 		if f.Pipeline != "" && o.Pipeline(f.Pipeline) == nil {
 			add("/pipeline", "pipeline %q is not defined in this object's pipelines", f.Pipeline)
 		}
+		if f.PipelineField != "" {
+			errs = append(errs, validatePipelineField(o, f, file, ptr)...)
+		}
 	}
 	if f.Default != nil {
 		if t, ok := fieldTypes[f.Type]; ok && (f.Type != TypeStage || o.Pipeline(f.Pipeline) != nil) {
@@ -211,6 +215,43 @@ func validateField(o *Object, f *Field, file, ptr string, byName map[string]*Obj
 		}
 	}
 	return errs
+}
+
+// validatePipelineField checks the select field that carries a stage field's pipeline per
+// record: a single-value select whose options all name pipelines of the object, among them the
+// stage field's own (default) pipeline.
+func validatePipelineField(o *Object, f *Field, file, ptr string) Errors {
+	var errs Errors
+	pf := o.Field(f.PipelineField)
+	switch {
+	case pf == nil:
+		return Errors{{File: file, Pointer: ptr + "/pipelineField", Message: fmt.Sprintf("pipeline field %q is not a field of %s", f.PipelineField, o.Name)}}
+	case pf.Type != TypeSelect || pf.Multiple:
+		return Errors{{File: file, Pointer: ptr + "/pipelineField", Message: fmt.Sprintf("pipeline field %q must be a single-value select whose options name pipelines, not %s", pf.Name, describeType(pf))}}
+	}
+	pi := slices.Index(o.Fields, pf)
+	for i, opt := range pf.Options {
+		if o.Pipeline(opt.Value) == nil {
+			names := make([]string, len(o.Pipelines))
+			for j, p := range o.Pipelines {
+				names[j] = p.Name
+			}
+			errs = append(errs, &Error{File: file, Pointer: fmt.Sprintf("/fields/%d/options/%d", pi, i),
+				Message: fmt.Sprintf("option %q of pipeline field %q is not a pipeline of %s (pipelines: %s)", opt.Value, pf.Name, o.Name, strings.Join(names, ", "))})
+		}
+	}
+	if f.Pipeline != "" && !slices.Contains(pf.OptionValues(), f.Pipeline) {
+		errs = append(errs, &Error{File: file, Pointer: fmt.Sprintf("/fields/%d/options", pi),
+			Message: fmt.Sprintf("pipeline field %q must offer %q, the default pipeline of stage field %q", pf.Name, f.Pipeline, f.Name)})
+	}
+	return errs
+}
+
+func describeType(f *Field) string {
+	if f.Multiple {
+		return "a multiple " + f.Type + " field"
+	}
+	return "a " + f.Type + " field"
 }
 
 func knownObjects(byName map[string]*Object) string {

@@ -232,10 +232,17 @@ func (a *changeStage) Prepare(p *Prep) {
 		p.Errorf("/field", "%s has no stage field %q", p.Object.Name, a.Field)
 		return
 	}
-	pipe := p.Object.Pipeline(a.field.Pipeline)
-	if pipe == nil || pipe.Stage(a.Stage) == nil {
-		p.Errorf("/stage", "stage %q is not in pipeline %s (%s)", a.Stage, a.field.Pipeline, strings.Join(pipe.StageNames(), ", "))
+	// Any stage of a pipeline the field's records may follow; the record hook refuses, at run
+	// time, a stage outside the record's own pipeline.
+	var names, stages []string
+	for _, pipe := range p.Object.StagePipelines(a.field) {
+		if pipe.Stage(a.Stage) != nil {
+			return
+		}
+		names = append(names, pipe.Name)
+		stages = append(stages, pipe.StageNames()...)
 	}
+	p.Errorf("/stage", "stage %q is not in pipeline %s (%s)", a.Stage, strings.Join(names, " or "), strings.Join(stages, ", "))
 }
 
 func (a *changeStage) Run(rc *RunContext) (any, error) {

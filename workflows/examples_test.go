@@ -91,7 +91,7 @@ func TestExampleWorkflows(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.drain(t)
-		renewals := e.count(t, "deals", "name ~ 'Renewal:' && stage = 'qualified'") - before
+		renewals := e.count(t, "deals", "name ~ 'Renewal:' && pipeline = 'renewals' && stage = 'renewal_due'") - before
 		if renewals == 0 || renewals != want {
 			t.Fatalf("opened %d renewal deals; want %d", renewals, want)
 		}
@@ -100,7 +100,7 @@ func TestExampleWorkflows(t *testing.T) {
 		}
 	})
 	t.Run("idle deals: reminder after 14 quiet days", func(t *testing.T) {
-		open := e.count(t, "deals", "stage != 'won' && stage != 'lost'")
+		open := e.count(t, "deals", "stage != 'won' && stage != 'lost' && stage != 'renewed' && stage != 'churned'")
 		// The example data has deals that were idle already when seeded (no edit, no
 		// activity for over 14 days): the ticks of the tests above reminded them.
 		already := len(e.runs(t, "workflow_name = 'idle-deal-reminder'"))

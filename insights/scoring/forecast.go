@@ -156,8 +156,13 @@ func (s *Service) pipelineOf(object, pipeline string) (*schemas.Object, *schemas
 		return nil, nil, nil, &UnknownObjectError{Name: object}
 	}
 	for _, f := range o.Fields {
-		if f.Type == schemas.TypeStage && (pipeline == "" || f.Pipeline == pipeline) && o.Pipeline(f.Pipeline) != nil {
-			return o, f, o.Pipeline(f.Pipeline), nil
+		if f.Type != schemas.TypeStage {
+			continue
+		}
+		for _, p := range o.StagePipelines(f) {
+			if pipeline == "" && p.Name == f.Pipeline || p.Name == pipeline {
+				return o, f, p, nil
+			}
 		}
 	}
 	return nil, nil, nil, ErrNoPipeline
@@ -233,6 +238,14 @@ func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts F
 			wonCond = dbx.And(wonCond, dbx.NewExp("[["+coll.Name+".closed_at]] >= {:fcfrom}", dbx.Params{"fcfrom": from.Format(time.DateTime) + ".000Z"}))
 		}
 		cond = dbx.Or(cond, wonCond)
+	}
+	if pf := sf.PipelineField; pf != "" {
+		// Records pick their pipeline (empty: the stage field's own): only this one's count.
+		in := dbx.NewExp("[["+coll.Name+"."+pf+"]] = {:fcpipe}", dbx.Params{"fcpipe": pipe.Name})
+		if pipe.Name == sf.Pipeline {
+			in = dbx.Or(in, dbx.NewExp("[["+coll.Name+"."+pf+"]] = ''"), dbx.NewExp("[["+coll.Name+"."+pf+"]] IS NULL"))
+		}
+		cond = dbx.And(cond, in)
 	}
 	var recs []*core.Record
 	if err := q.AndWhere(cond).All(&recs); err != nil {

@@ -161,3 +161,38 @@ func TestForecastByRepTeamAndQuotas(t *testing.T) {
 		}
 	}
 }
+
+// TestForecastPerPipeline: pipeline=renewals forecasts the renewal deals only, weighted by the
+// renewals pipeline's probabilities; the default (sales) leaves them out.
+func TestForecastPerPipeline(t *testing.T) {
+	t.Parallel()
+	app, _, _ := newApp(t)
+	_, mgrTok := schemastest.NewUser(t, app, "manager@example.com", schemas.RoleManager, "")
+	alice, _ := schemastest.NewUser(t, app, "alice@example.com", schemas.RoleSales, "north")
+	close := time.Now().UTC().AddDate(0, 0, 3).Format(time.DateOnly)
+	srv := schemastest.Serve(t, app)
+	get := func(q string) scoring.ForecastReport {
+		var fc scoring.ForecastReport
+		if code := schemastest.Call(t, srv, "GET", "/api/relata/forecast/deals?months=3"+q, mgrTok, nil, &fc); code != 200 {
+			t.Fatalf("forecast%s: %d", q, code)
+		}
+		return fc
+	}
+	before := get("")
+	schemastest.MustCreate(t, app, "deals", map[string]any{"name": "r1", "owner": alice.Id, "pipeline": "renewals", "stage": "renewal_due", "amount": 1000, "amount_currency": "EUR", "expected_close": close})
+	schemastest.MustCreate(t, app, "deals", map[string]any{"name": "r2", "owner": alice.Id, "pipeline": "renewals", "stage": "renewal_talks", "amount": 500, "amount_currency": "EUR", "expected_close": close})
+	schemastest.MustCreate(t, app, "deals", map[string]any{"name": "s1", "owner": alice.Id, "stage": "proposal", "amount": 200, "amount_currency": "EUR", "expected_close": close})
+
+	fc := get("&pipeline=renewals")
+	if fc.Pipeline != "renewals" || fc.Total.Count != 2 || fc.Total.Total != 1500 || fc.Total.Stage != 1000 {
+		t.Errorf("renewals forecast %s: %+v; want 2 deals, 1500 total, 600+400 weighted", fc.Pipeline, fc.Total)
+	}
+	sales := get("&pipeline=sales")
+	if sales.Pipeline != "sales" || sales.Total.Count != before.Total.Count+1 || sales.Total.Total != before.Total.Total+200 {
+		t.Errorf("sales forecast %+v; want the one new sales deal added to %+v", sales.Total, before.Total)
+	}
+	var bad map[string]any
+	if code := schemastest.Call(t, srv, "GET", "/api/relata/forecast/deals?pipeline=upsell", mgrTok, nil, &bad); code != 404 {
+		t.Errorf("unknown pipeline: %d; want 404", code)
+	}
+}

@@ -48,19 +48,25 @@ func (oc *outcome) closed(v string) bool { return oc.won[v] || oc.lost[v] }
 // lifecycle field (see [DefaultLeads]); an error says why o cannot be scored.
 func outcomeOf(o *schemas.Object) (*outcome, error) {
 	if sf := o.StageField(); sf != nil {
-		pipe := o.Pipeline(sf.Pipeline)
-		if pipe == nil {
+		if o.Pipeline(sf.Pipeline) == nil {
 			return nil, fmt.Errorf("%s: stage field %s names no pipeline", o.Name, sf.Name)
 		}
 		oc := &outcome{field: sf.Name, won: map[string]bool{}, lost: map[string]bool{}, prob: map[string]float64{}, labels: map[string]string{}}
-		for _, st := range pipe.Stages {
-			oc.prob[st.Name] = st.Probability / 100
-			oc.labels[st.Name] = st.Label
-			switch {
-			case st.Won:
-				oc.won[st.Name] = true
-			case st.IsClosed():
-				oc.lost[st.Name] = true
+		// Every pipeline the records may follow (deals: sales and renewals); a stage name
+		// shared by two pipelines takes the first one's meaning.
+		for _, pipe := range o.StagePipelines(sf) {
+			for _, st := range pipe.Stages {
+				if _, seen := oc.prob[st.Name]; seen {
+					continue
+				}
+				oc.prob[st.Name] = st.Probability / 100
+				oc.labels[st.Name] = st.Label
+				switch {
+				case st.Won:
+					oc.won[st.Name] = true
+				case st.IsClosed():
+					oc.lost[st.Name] = true
+				}
 			}
 		}
 		return oc, nil

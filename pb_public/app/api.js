@@ -65,7 +65,32 @@ export function fieldLabel(f) {
 }
 
 export function stageField(o, pipeline) {
-  return o.fields.find((f) => f.type === 'stage' && (!pipeline || f.pipeline === pipeline));
+  return o.fields.find((f) => f.type === 'stage' && (!pipeline || stagePipelines(o, f).some((p) => p.name === pipeline)));
+}
+
+// The pipelines a stage field's records may follow: its own first, then those its
+// pipelineField (a select of pipeline names) offers.
+export function stagePipelines(o, f) {
+  const names = [f.pipeline];
+  const pf = f.pipelineField && o.fields.find((x) => x.name === f.pipelineField);
+  for (const opt of pf?.options || []) {
+    const v = typeof opt === 'string' ? opt : opt.value;
+    if (!names.includes(v)) names.push(v);
+  }
+  return names.map((n) => pipelineOf(o, n)).filter(Boolean);
+}
+
+// The pipeline a record follows in stage field f (an empty pipeline field means f's own).
+export function recordPipeline(o, f, rec) {
+  const v = f.pipelineField && rec?.[f.pipelineField];
+  return pipelineOf(o, v || f.pipeline);
+}
+
+// A PocketBase filter for the records of pipeline p in stage field f ('' when every record is).
+export function pipelineFilter(o, f, p) {
+  if (!f.pipelineField) return '';
+  if (p === f.pipeline) return pb.filter(`(${f.pipelineField} = '' || ${f.pipelineField} = {:p})`, { p });
+  return pb.filter(`${f.pipelineField} = {:p}`, { p });
 }
 
 export function pipelineOf(o, name) {

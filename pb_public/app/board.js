@@ -3,11 +3,14 @@
 // stayed longer than their stage's rotting days are highlighted. Updates arrive in realtime.
 // Totals are in the organisation's base currency at the rates of the day the server states;
 // a column with several currencies lists each one's own subtotal beneath.
+// An object whose records pick a pipeline (deals: sales, renewals) gets a pipeline switcher;
+// owner and team filters narrow cards and totals alike; "+" in a column creates a record there
+// (name and amount, owned by the signed-in user).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import Sortable from 'sortablejs';
 import {
   pb, relata, objectNamed, pipelineOf, stageField, amountField, expandFields, titleOf, formatMoney, formatDate,
-  parseDate, daysBetween, userNamed, subscribe, debounce, errorMessage, objectLabel, pipelineLabel, stageLabel,
+  parseDate, daysBetween, userNamed, subscribe, debounce, errorMessage, objectLabel, pipelineLabel, stageLabel, stagePipelines, pipelineFilter, allUsers, me,
 } from './api.js';
 import { t } from './i18n.js';
 import { html, recordHref, navigate, Spinner, ErrorBox, toast } from './ui.js';
@@ -27,14 +30,34 @@ export function Board({ object, pipeline }) {
   const [error, setError] = useState('');
   // On a phone the board shows one stage at a time; the switcher above it picks which.
   const [shown, setShown] = useState('');
+  // Owner and team filters: '' is everyone.
+  const [who, setWho] = useState({ owner: '', team: '' });
   const limitsRef = useRef(limits);
   limitsRef.current = limits;
+  const whoRef = useRef(who);
+  whoRef.current = who;
+  const ownerF = o && o.fields.find((f) => f.type === 'owner' && !f.multiple);
+  const teams = [...new Set(allUsers().map((u) => u.team).filter(Boolean))].sort();
+
+  // The filter of the cards shown besides their stage: pipeline, owner, team.
+  const cardFilter = () => {
+    const parts = [pipelineFilter(o, field, pipeline)];
+    const w = whoRef.current;
+    if (ownerF && w.owner) parts.push(pb.filter(`${ownerF.name} = {:u}`, { u: w.owner }));
+    if (ownerF && w.team) {
+      const ids = allUsers().filter((u) => u.team === w.team).map((u) => u.id);
+      parts.push(ids.length ? '(' + ids.map((id) => pb.filter(`${ownerF.name} = {:u}`, { u: id })).join(' || ') + ')' : 'id = ""');
+    }
+    return parts.filter(Boolean);
+  };
 
   const load = async () => {
     try {
-      const n = await relata(`/insights/pipeline?object=${object}&pipeline=${pipeline}&field=${field.name}`);
+      const w = whoRef.current;
+      const extra = (w.owner ? '&owner=' + encodeURIComponent(w.owner) : '') + (w.team ? '&team=' + encodeURIComponent(w.team) : '');
+      const n = await relata(`/insights/pipeline?object=${object}&pipeline=${pipeline}&field=${field.name}${extra}`);
       const lists = await Promise.all(p.stages.map((s) => pb.collection(object).getList(1, limitsRef.current[s.name] || pageSize, {
-        filter: pb.filter(`${field.name} = {:s}`, { s: s.name }),
+        filter: [pb.filter(`${field.name} = {:s}`, { s: s.name }), ...cardFilter()].join(' && '),
         sort: '-updated', expand: expandFields(o), skipTotal: true,
       })));
       const next = {};
@@ -57,7 +80,25 @@ export function Board({ object, pipeline }) {
     const reload = debounce(load, 250);
     return subscribe(object, '*', reload);
   }, [object, pipeline]);
-  useEffect(() => { if (numbers) load(); }, [limits]);
+  useEffect(() => { if (numbers) load(); }, [limits, who]);
+
+  // Quick create in a column: the title and the amount; the owner is the signed-in user, the
+  // stage that column's, the pipeline this board's.
+  const create = async (stage, title, value) => {
+    const data = { [o.titleField]: title, [field.name]: stage };
+    if (amount && value !== '') data[amount.name] = Number(value);
+    if (ownerF && me()) data[ownerF.name] = me().id;
+    if (field.pipelineField && pipeline !== field.pipeline) data[field.pipelineField] = pipeline;
+    try {
+      const rec = await pb.collection(object).create(data);
+      toast(`Created "${titleOf(o, rec)}" in ${p.stages.find((s) => s.name === stage)?.label || stage}`);
+      load();
+      return true;
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+      return false;
+    }
+  };
 
   const move = async (id, from, to) => {
     if (from === to) return;
@@ -93,6 +134,20 @@ export function Board({ object, pipeline }) {
       </div>` : null}
       <a class="button" href=${'#/list/' + object}>${t('board.listView')}</a>
     </header>
+    <div class="board-filters" data-testid="board-filters">
+      ${stagePipelines(o, field).length > 1 ? html`<label>Pipeline <select data-testid="pipeline-switcher" value=${pipeline}
+        onChange=${(e) => navigate(`/board/${object}/${e.target.value}`)}>
+        ${stagePipelines(o, field).map((x) => html`<option key=${x.name} value=${x.name}>${x.label || x.name}</option>`)}</select></label>` : null}
+      ${ownerF ? html`<label>Owner <select data-testid="owner-filter" value=${who.owner}
+        onChange=${(e) => { const v = e.target.value; setWho((w) => ({ ...w, owner: v })); }}>
+        <option value="">Everyone</option>
+        ${me() ? html`<option value=${me().id}>Me</option>` : null}
+        ${allUsers().filter((u) => u.id !== me()?.id).map((u) => html`<option key=${u.id} value=${u.id}>${u.name || u.email}</option>`)}</select></label>` : null}
+      ${ownerF && teams.length ? html`<label>Team <select data-testid="team-filter" value=${who.team}
+        onChange=${(e) => { const v = e.target.value; setWho((w) => ({ ...w, team: v })); }}>
+        <option value="">All teams</option>
+        ${teams.map((t) => html`<option key=${t} value=${t}>${t}</option>`)}</select></label>` : null}
+    </div>
     <${ErrorBox} error=${error} />
     ${missing.length ? html`<${MissingRates} codes=${missing} base=${cur} date=${numbers.ratesDate} />` : null}
     <div class="stage-switcher" role="tablist" data-testid="stage-switcher">
@@ -104,7 +159,7 @@ export function Board({ object, pipeline }) {
     <div class="board">
       ${p.stages.map((s, i) => html`<${Column} key=${s.name} shown=${s.name === (shown || p.stages[0].name)} object=${o} stage=${s} field=${field} amount=${amount}
         totals=${numbers?.stages[i]} cards=${cards[s.name] || []} since=${since} scores=${scores} currency=${cur}
-        onMove=${move} onMore=${() => setLimits((l) => ({ ...l, [s.name]: (l[s.name] || pageSize) + pageSize }))} />`)}
+        onMove=${move} onCreate=${create} onMore=${() => setLimits((l) => ({ ...l, [s.name]: (l[s.name] || pageSize) + pageSize }))} />`)}
     </div>
   </section>`;
 }
@@ -127,7 +182,34 @@ export function CurrencyDetail({ totals, base, testid }) {
   </div>`;
 }
 
-function Column({ shown, object: o, stage: s, field, amount, totals, cards, since, scores, currency, onMove, onMore }) {
+// QuickCreate is the "+" form at the top of a column: a title and an amount.
+function QuickCreate({ object: o, stage: s, amount, onCreate }) {
+  const [open, setOpen] = useState(false);
+  const [form, setForm] = useState({ title: '', amount: '' });
+  const [busy, setBusy] = useState(false);
+  if (!open) {
+    return html`<button type="button" class="link quick-create-open" data-testid=${'quick-create-' + s.name}
+      title=${`New ${objectLabel(o, false).toLowerCase()} in ${s.label || s.name}`} onClick=${() => setOpen(true)}>+ New</button>`;
+  }
+  const submit = async (e) => {
+    e.preventDefault();
+    if (!form.title.trim() || busy) return;
+    setBusy(true);
+    const ok = await onCreate(s.name, form.title.trim(), form.amount);
+    setBusy(false);
+    if (ok) { setForm({ title: '', amount: '' }); setOpen(false); }
+  };
+  return html`<form class="quick-create" data-testid=${'quick-form-' + s.name} onSubmit=${submit}>
+    <input name="title" required placeholder=${o.fields.find((f) => f.name === o.titleField)?.label || 'Name'} value=${form.title}
+      onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, title: v })); }} />
+    ${amount ? html`<input name="amount" type="number" min="0" step="any" placeholder="Amount" value=${form.amount}
+      onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, amount: v })); }} />` : null}
+    <div class="row"><button type="submit" disabled=${busy}>Create</button>
+      <button type="button" class="link" onClick=${() => setOpen(false)}>Cancel</button></div>
+  </form>`;
+}
+
+function Column({ shown, object: o, stage: s, field, amount, totals, cards, since, scores, currency, onMove, onMore, onCreate }) {
   const list = useRef();
   useEffect(() => {
     const sortable = Sortable.create(list.current, {
@@ -160,6 +242,7 @@ function Column({ shown, object: o, stage: s, field, amount, totals, cards, sinc
         <span class="muted" title=${t('board.weightedTitle')}> · ${formatMoney(totals?.weighted, currency)}</span>
       </div>
       <${CurrencyDetail} totals=${totals} base=${currency} testid=${'currencies-' + s.name} />
+      <${QuickCreate} object=${o} stage=${s} amount=${amount} onCreate=${onCreate} />
     </header>
     <ul class="cards" ref=${list} data-stage=${s.name}>
       ${cards.map((r) => {

@@ -2,7 +2,7 @@
 // definition, so custom objects and fields added in the dashboard work the same way.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
-  pb, objectNamed, allUsers, userNamed, titleOf, formatDate, formatDue, formatMoney, parseDate, pipelineOf, fieldLabel, userLocale,
+  pb, objectNamed, allUsers, userNamed, titleOf, formatDate, formatDue, formatMoney, parseDate, pipelineOf, fieldLabel, userLocale, stagePipelines, recordPipeline,
 } from './api.js';
 import { t } from './i18n.js';
 import { html, recordHref } from './ui.js';
@@ -19,9 +19,11 @@ export function options(f) {
   return (f.options || []).map((o) => (typeof o === 'string' ? { value: o, label: o } : { value: o.value, label: o.label || o.value }));
 }
 
-export function stageOptions(o, f) {
-  const p = pipelineOf(o, f.pipeline);
-  return (p?.stages || []).map((s) => ({ value: s.name, label: s.label || s.name }));
+// The stages a stage field offers: those of the record's pipeline when a record is given,
+// else those of every pipeline the field's records may follow.
+export function stageOptions(o, f, rec) {
+  const ps = rec ? [recordPipeline(o, f, rec)].filter(Boolean) : stagePipelines(o, f);
+  return ps.flatMap((p) => p.stages).map((s) => ({ value: s.name, label: s.label || s.name }));
 }
 
 // Whether a field makes a good list column.

@@ -67,13 +67,20 @@ function describe(o, c) {
   return `${f ? fieldLabel(f) : c.field} ${op ? opName(op[1]) : c.op}${op && op[2] ? ' ' + v : ''}`;
 }
 
+// The first columns of a list: the title, then the stage, amount, owner and main relation
+// (a deal's company) wherever they sit in the definition, then the other fields in order.
 function defaultColumns(o) {
   const cols = [o.titleField];
+  const firstOf = (test) => o.fields.find((f) => f.name !== o.titleField && isColumnType(f) && test(f));
+  for (const f of [firstOf((f) => f.type === 'stage'), firstOf((f) => f.type === 'currency'),
+    firstOf((f) => f.type === 'owner' && !f.multiple), firstOf((f) => f.type === 'relation' && !f.multiple)]) {
+    if (f && !cols.includes(f.name)) cols.push(f.name);
+  }
   for (const f of o.fields) {
     if (cols.length >= 6) break;
-    if (f.name !== o.titleField && isColumnType(f)) cols.push(f.name);
+    if (!cols.includes(f.name) && isColumnType(f)) cols.push(f.name);
   }
-  return cols;
+  return o.fields.filter((f) => cols.includes(f.name)).map((f) => f.name).sort((a, b) => (a === o.titleField ? -1 : b === o.titleField ? 1 : 0));
 }
 
 export function List({ object, viewId }) {

@@ -1,7 +1,7 @@
 // Relata's web app: sign-in, the layout and the routes. Screens live in their own modules.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { pb, me, isManager, loadModel, allObjects, objectLabel, pipelineLabel, errorMessage } from './api.js';
+import { pb, me, isManager, loadModel, allObjects, objectLabel, pipelineLabel, errorMessage, stagePipelines } from './api.js';
 import { html, useRoute, navigate, Spinner, ErrorBox, Toasts, toast } from './ui.js';
 import { t, lang, setLanguage, onLanguage, languages } from './i18n.js';
 import { Board } from './board.js';
@@ -118,7 +118,7 @@ function Login({ onSignedIn }) {
 function Nav({ route, onClose }) {
   const path = route.path;
   const here = (p) => (path === p || path.startsWith(p + '/') ? 'active' : '');
-  const boards = allObjects().flatMap((o) => (o.pipelines || []).filter((p) => o.fields.some((f) => f.type === 'stage' && f.pipeline === p.name))
+  const boards = allObjects().flatMap((o) => (o.pipelines || []).filter((p) => o.fields.some((f) => f.type === 'stage' && stagePipelines(o, f).includes(p)))
     .map((p) => ({ o, p })));
   // On phones and tablets the sidebar is a drawer: a tap on a link (or beside it) closes it.
   return html`<nav class="sidebar" id="sidebar" data-testid="sidebar" onClick=${(e) => e.target.closest('a') && onClose()}>

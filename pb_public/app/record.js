@@ -4,7 +4,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import {
   pb, relata, me, formatDue, objectNamed, allObjects, objectLabel, fieldLabel, expandFields, titleOf, formatDate, formatMoney,
-  parseDate, daysBetween, userNamed, activityObject, pipelineOf, subscribe, debounce, errorMessage, stageLabel,
+  parseDate, daysBetween, userNamed, activityObject, pipelineOf, subscribe, debounce, errorMessage, stageLabel, stagePipelines, recordPipeline,
 } from './api.js';
 import { t, label } from './i18n.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
@@ -140,7 +140,7 @@ export function RecordPage({ object, id }) {
 }
 
 function StageBar({ object: o, field, record, since, onMove }) {
-  const p = pipelineOf(o, field.pipeline);
+  const p = recordPipeline(o, field, record);
   const cur = record[field.name];
   const st = p?.stages.find((s) => s.name === cur);
   const days = since ? Math.floor(daysBetween(since, Date.now())) : null;
@@ -204,7 +204,7 @@ function Timeline({ items, object: o, onChanged }) {
 
 function stageName(o, field, name) {
   const f = o.fields.find((x) => x.name === field);
-  const s = f && pipelineOf(o, f.pipeline)?.stages.find((x) => x.name === name);
+  const s = f && stagePipelines(o, f).flatMap((p) => p.stages).find((x) => x.name === name);
   return s ? stageLabel(o, s) : name;
 }
 

@@ -34,14 +34,21 @@ func insightsCaller(info *core.RequestInfo) (schemas.Caller, error) {
 type scope struct {
 	sql    string // "" when every record is in scope; else a query of their ids
 	params dbx.Params
+	// pipe, when set, is a query of the ids of the records in the report's pipeline (objects
+	// whose records each pick a pipeline).
+	pipe string
 }
 
 // where returns the condition "column is the id of a record in scope" for raw SQL, or "1=1".
 func (s scope) where(column string) string {
-	if s.sql == "" {
-		return "1=1"
+	cond := "1=1"
+	if s.sql != "" {
+		cond = column + " IN (" + s.sql + ")"
 	}
-	return column + " IN (" + s.sql + ")"
+	if s.pipe != "" {
+		cond += " AND " + column + " IN (" + s.pipe + ")"
+	}
+	return cond
 }
 
 // scopeOf applies the collection's list rule for info through [schemas.ListScope].

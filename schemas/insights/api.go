@@ -77,7 +77,8 @@ func (s *Service) apiIndexAdvice(re *core.RequestEvent) error {
 func queryOf(re *core.RequestEvent) Query {
 	v := re.Request.URL.Query()
 	return Query{Object: v.Get("object"), Pipeline: v.Get("pipeline"), Field: v.Get("field"), Amount: v.Get("amount"),
-		Date: v.Get("date"), By: v.Get("by"), Closed: v.Get("closed"), At: v.Get("at")}
+		Date: v.Get("date"), By: v.Get("by"), Closed: v.Get("closed"), At: v.Get("at"),
+		Owner: v.Get("owner"), Team: v.Get("team")}
 }
 
 // report turns a computation into a handler, translating errors at the edge.

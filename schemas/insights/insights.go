@@ -41,6 +41,10 @@ type Query struct {
 	// At is the date ("2026-12-01") whose exchange rates convert amounts to the base
 	// currency; default: today (UTC).
 	At string `json:"at"`
+	// Owner, when set, keeps only the records of this user (the object's owner field).
+	Owner string `json:"owner"`
+	// Team, when set, keeps only the records whose owner is in this team.
+	Team string `json:"team"`
 }
 
 // QueryError is a report asked for something the object model does not have.
@@ -83,15 +87,22 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 		if f.Type != schemas.TypeStage {
 			continue
 		}
-		if (q.Field == "" || q.Field == f.Name) && (q.Pipeline == "" || q.Pipeline == f.Pipeline) {
-			r.stage = f
+		if q.Field != "" && q.Field != f.Name {
+			continue
+		}
+		if q.Pipeline == "" {
+			r.stage, r.pipeline = f, obj.Pipeline(f.Pipeline)
+			break
+		}
+		if i := slices.IndexFunc(obj.StagePipelines(f), func(p *schemas.Pipeline) bool { return p.Name == q.Pipeline }); i >= 0 {
+			r.stage, r.pipeline = f, obj.StagePipelines(f)[i]
 			break
 		}
 	}
 	if r.stage == nil {
 		return nil, badQuery("%s has no stage field for pipeline %q", obj.Name, q.Pipeline)
 	}
-	if r.pipeline = obj.Pipeline(r.stage.Pipeline); r.pipeline == nil {
+	if r.pipeline == nil {
 		return nil, badQuery("%s has no pipeline %q", obj.Name, r.stage.Pipeline)
 	}
 	if r.amount, err = pickField(obj, q.Amount, "", schemas.TypeCurrency, schemas.TypeNumber); err != nil {
@@ -113,6 +124,40 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 	}
 	if r.scope, err = s.scopeOf(coll, info); err != nil {
 		return nil, err
+	}
+	var conds []string
+	params := dbx.Params{}
+	if pf := r.stage.PipelineField; pf != "" {
+		// Records pick their pipeline: count only those in this one (empty is the field's own).
+		params["insightsPipeline"] = r.pipeline.Name
+		cond := "[[" + pf + "]] = {:insightsPipeline}"
+		if r.pipeline.Name == r.stage.Pipeline {
+			cond = "(" + cond + " OR [[" + pf + "]] = '' OR [[" + pf + "]] IS NULL)"
+		}
+		conds = append(conds, cond)
+	}
+	if q.Owner != "" || q.Team != "" {
+		of := obj.OwnerField()
+		if of == nil {
+			return nil, badQuery("%s has no owner field to filter by owner or team", obj.Name)
+		}
+		if q.Owner != "" {
+			params["insightsOwner"] = q.Owner
+			conds = append(conds, "[["+of.Name+"]] = {:insightsOwner}")
+		}
+		if q.Team != "" {
+			params["insightsTeam"] = q.Team
+			conds = append(conds, "[["+of.Name+"]] IN (SELECT [[id]] FROM {{"+schemas.UsersCollection+"}} WHERE [[team]] = {:insightsTeam})")
+		}
+	}
+	if len(conds) > 0 {
+		if r.scope.params == nil {
+			r.scope.params = dbx.Params{}
+		}
+		for k, v := range params {
+			r.scope.params[k] = v
+		}
+		r.scope.pipe = "SELECT [[id]] FROM {{" + obj.Name + "}} WHERE " + strings.Join(conds, " AND ")
 	}
 	at := time.Now()
 	if q.At != "" {
@@ -662,6 +707,8 @@ func (s *Service) StageSince(info *core.RequestInfo, q Query, ids []string) (map
 	if err != nil {
 		return nil, err
 	}
+	// The records are named by id: whatever pipeline (or owner) each follows.
+	r.scope.pipe = ""
 	out := map[string]time.Time{}
 	if len(ids) == 0 {
 		return out, nil

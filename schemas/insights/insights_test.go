@@ -49,14 +49,24 @@ func newEnv(t *testing.T, seed bool) *env {
 	return e
 }
 
-// visibleDeals is the direct query: every deal, filtered in Go the way the access policy
-// reads (sales users: their own; managers and admins: all).
+// visibleDeals is the direct query: every deal of the sales pipeline (the reports' default),
+// filtered in Go the way the access policy reads (sales users: their own; managers and admins: all).
 func (e *env) visibleDeals(t *testing.T, user *core.Record) []*core.Record {
+	t.Helper()
+	return e.visibleIn(t, user, "sales")
+}
+
+// visibleIn is visibleDeals for the named pipeline (deals without one are in sales).
+func (e *env) visibleIn(t *testing.T, user *core.Record, pipeline string) []*core.Record {
 	t.Helper()
 	all, err := e.app.FindAllRecords("deals")
 	if err != nil {
 		t.Fatal(err)
 	}
+	all = slices.DeleteFunc(all, func(r *core.Record) bool {
+		p := r.GetString("pipeline")
+		return p != pipeline && !(p == "" && pipeline == "sales")
+	})
 	if user.GetString("role") != schemas.RoleSales {
 		return all
 	}
@@ -137,6 +147,73 @@ func TestPipelineMatchesDirectQuery(t *testing.T) {
 				t.Errorf("conversion = %+v; want EUR at today's rates, none missing", got.Conversion)
 			}
 		})
+	}
+}
+
+// TestPipelinePerPipeline: the renewals board counts only renewal deals, per stage of the
+// renewals pipeline, for each user; an unknown pipeline is a located query error.
+func TestPipelinePerPipeline(t *testing.T) {
+	e := newEnv(t, true)
+	deals, _ := e.reg.Object("deals")
+	for _, email := range everyone {
+		user := e.users[email]
+		got, err := e.svc.Pipeline(insights.Caller(user), insights.Query{Object: "deals", Pipeline: "renewals"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Pipeline != "renewals" || len(got.Stages) != len(deals.Pipeline("renewals").Stages) {
+			t.Fatalf("%s: pipeline %q with %d stages; want renewals' 4", email, got.Pipeline, len(got.Stages))
+		}
+		want := map[string]int{}
+		total := map[string]float64{}
+		for _, d := range e.visibleIn(t, user, "renewals") {
+			want[d.GetString("stage")]++
+			total[d.GetString("stage")] += inEUR(t, d)
+		}
+		n := 0
+		for _, s := range got.Stages {
+			n += s.Count
+			if s.Count != want[s.Name] || !near(s.Total, total[s.Name]) {
+				t.Errorf("%s: renewals %s = %d / %v; want %d / %v", email, s.Name, s.Count, s.Total, want[s.Name], total[s.Name])
+			}
+		}
+		if email == "manager@example.com" && n != 5 {
+			t.Errorf("the manager sees %d renewals; want the 5 seeded", n)
+		}
+		if got.Other.Count != 0 {
+			t.Errorf("%s: %d records outside the renewals stages; want none (sales deals are not counted)", email, got.Other.Count)
+		}
+	}
+	fc, err := e.svc.Forecast(insights.Caller(e.users["manager@example.com"]), insights.Query{Object: "deals", Pipeline: "renewals"})
+	if err != nil || fc.Pipeline != "renewals" {
+		t.Fatalf("renewals forecast = %+v, %v", fc, err)
+	}
+	// The board's owner and team filters: the manager looking at Alice's deals, and at a team's.
+	mgr := e.users["manager@example.com"]
+	alice := e.users["alice@example.com"]
+	for _, q := range []insights.Query{{Object: "deals", Owner: alice.Id}, {Object: "deals", Team: alice.GetString("team")}} {
+		got, err := e.svc.Pipeline(insights.Caller(mgr), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for _, d := range e.visibleDeals(t, mgr) {
+			owner, err := e.app.FindRecordById("users", d.GetString("owner"))
+			if err == nil && (q.Owner != "" && owner.Id == q.Owner || q.Team != "" && owner.GetString("team") == q.Team) {
+				want++
+			}
+		}
+		if n := got.Open.Count + got.Won.Count + got.Lost.Count; n != want || want == 0 {
+			t.Errorf("filter %+v: %d deals; want %d (not 0)", q, n, want)
+		}
+	}
+	// Time in stage is per record, whatever its pipeline: the churned renewal left 20 days ago.
+	since, err := e.svc.StageSince(insights.Caller(mgr), insights.Query{Object: "deals"}, []string{"dea000000000905"})
+	if days := time.Since(since["dea000000000905"]).Hours() / 24; err != nil || days < 19.9 || days > 20.1 {
+		t.Errorf("the churned renewal is in its stage since %v (%v days, %v); want 20 days", since, days, err)
+	}
+	if _, err := e.svc.Pipeline(insights.Caller(e.users["manager@example.com"]), insights.Query{Object: "deals", Pipeline: "upsell"}); err == nil {
+		t.Error("an unknown pipeline was accepted")
 	}
 }
 
