@@ -189,6 +189,9 @@ func (e *Engine) runContext(w *Workflow, run *core.Record) (*RunContext, error) 
 	}
 	if w.Object == noObject {
 		rc.Object = nil
+	} else if rc.RecordID != "" {
+		// Branches, waits and values of the run may ask inSegment, replied and unsubscribed.
+		rc.Input.Facts = newFacts(e.app, w.Object.Name, rc.Input.Record, run.GetDateTime("created").Time())
 	}
 	if w.runAs != "" {
 		u, err := e.app.FindRecordById("users", w.runAs)

@@ -72,7 +72,8 @@ func TestSegmentTriggersFireOncePerEntryAndConditionsSeeMembership(t *testing.T)
 		"name": "Event leads", "kind": segments.Dynamic, "filter": `source = "event"`, "owner": e.mgr.Id})
 	svc := segments.New(e.app, segments.Config{Interval: -1, Now: e.clock.Now, OnChange: e.eng.SegmentChanged})
 	e.save(t, `{"name": "entered", "enabled": true, "object": "contacts", "trigger": {"type": "segment_entered", "segment": "Event leads"},
-	  "actions": [{"type": "create_task", "subject": "=\"Welcome \" + record.full_name"}]}`)
+	  "actions": [{"type": "create_task", "subject": "=\"Welcome \" + record.full_name"},
+	    {"type": "branch", "if": "inSegment(\"Event leads\") && !replied()", "then": [{"type": "create_task", "subject": "=\"Inside \" + record.full_name"}]}]}`)
 	e.save(t, `{"name": "left", "enabled": true, "object": "contacts", "trigger": {"type": "segment_left", "segment": "`+seg.Id+`"},
 	  "actions": [{"type": "create_task", "subject": "=\"Gone \" + record.full_name"}]}`)
 	e.save(t, `{"name": "member-update", "enabled": true, "object": "contacts", "trigger": {"type": "field_changed", "field": "phone"},
@@ -101,7 +102,7 @@ func TestSegmentTriggersFireOncePerEntryAndConditionsSeeMembership(t *testing.T)
 	}
 	evaluate()
 	evaluate() // nothing changed: nothing fires again
-	check("first evaluations", map[string]int{"Welcome Ada": 1, "Welcome Bea": 0, "Gone Ada": 0})
+	check("first evaluations", map[string]int{"Welcome Ada": 1, "Inside Ada": 1, "Welcome Bea": 0, "Gone Ada": 0})
 
 	e.setField(t, ada, "source", "website")
 	e.setField(t, bea, "source", "event")
