@@ -1,11 +1,13 @@
 package workflows_test
 
 import (
+	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas/schemastest"
@@ -148,6 +150,10 @@ func TestSequenceStopsOnReplyUnsubscribeAndStage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := in.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(in.Stop)
 	e.save(t, nurture)
 
 	people := map[string]*core.Record{}
@@ -165,10 +171,11 @@ func TestSequenceStopsOnReplyUnsubscribeAndStage(t *testing.T) {
 		}
 		return rec
 	}
-	// Ada replies (an auto-reply to the VERP address, through the inbox's Go API), Bea
-	// unsubscribes, Cy becomes a customer; Dan does nothing.
-	reply := "From: ada@client.test\r\nTo: crm@relata.test\r\nSubject: Re: Hello\r\nMessage-ID: <r1@client.test>\r\n\r\nTell me more.\r\n"
-	if _, err := in.Deliver("ada@client.test", []string{"bounce+" + first("ada").Id + "@" + domain}, []byte(reply)); err != nil {
+	// Ada replies (to the Message-ID of the first email, over SMTP to the inbound listener),
+	// Bea unsubscribes, Cy becomes a customer; Dan does nothing.
+	reply := "From: ada@client.test\r\nTo: crm@relata.test\r\nSubject: Re: Hello\r\nMessage-ID: <r1@client.test>\r\n" +
+		"In-Reply-To: " + first("ada").GetString("message_id") + "\r\n\r\nTell me more.\r\n"
+	if err := sendPlain(in.Addr(), "ada@client.test", "reply@"+domain, reply); err != nil {
 		t.Fatal(err)
 	}
 	if got := first("ada").GetString("replied_at"); got == "" {
@@ -205,4 +212,33 @@ func TestSequenceStopsOnReplyUnsubscribeAndStage(t *testing.T) {
 			t.Errorf("%s: %d emails, %d call tasks; want %d and %d", who, emails, tasks, wantEmails, wantTasks)
 		}
 	}
+}
+
+// sendPlain speaks SMTP (no TLS) to addr with go-smtp's client: one message, one recipient.
+func sendPlain(addr, from, to, raw string) error {
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Hello("mx.client.test"); err != nil {
+		return err
+	}
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, raw); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
 }

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { pb, relata, objectNamed, titleOf, formatDate, subscribe, debounce, errorMessage } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
 
-const statuses = ['', 'pending', 'running', 'waiting', 'retry', 'succeeded', 'failed', 'dead', 'skipped'];
+const statuses = ['', 'pending', 'running', 'waiting', 'retry', 'succeeded', 'failed', 'dead', 'skipped', 'stopped'];
 const perPage = 50;
 
 export function Runs({ workflow }) {
