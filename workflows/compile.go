@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/cron"
 
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/segments"
 	"github.com/relata/relata/workflows/condition"
 )
 
@@ -21,6 +22,8 @@ type Workflow struct {
 	EnabledAt time.Time
 
 	cond     *condition.Program
+	stopIf   *condition.Program
+	segment  string // segment id of segment_entered/segment_left triggers
 	steps    []*step
 	schedule *cron.Schedule
 	offset   time.Duration // date triggers
@@ -67,6 +70,15 @@ func (e *Engine) Compile(file string, d *Definition) (*Workflow, error) {
 			add("/condition", "%s", exprMessage(err))
 		}
 		w.cond = prog
+		e.checkSegments(prog, "/condition", add)
+	}
+	if d.StopIf != "" {
+		prog, err := condition.Compile(w.Object, d.StopIf)
+		if err != nil {
+			add("/stopIf", "%s", exprMessage(err))
+		}
+		w.stopIf = prog
+		e.checkSegments(prog, "/stopIf", add)
 	}
 	if d.RunAs != "" {
 		u, err := findUser(e.app, d.RunAs)
@@ -171,6 +183,15 @@ func (e *Engine) compileTrigger(w *Workflow, add func(ptr, format string, args .
 			}
 			w.offset = d
 		}
+	case TriggerSegmentEntered, TriggerSegmentLeft:
+		if obj.Name != segments.Object {
+			add("/object", "segments hold %s: a %s trigger needs object %q", segments.Object, t.Type, segments.Object)
+		}
+		id, err := segmentID(e.app, t.Segment)
+		if err != nil {
+			add("/trigger/segment", "%v", err)
+		}
+		w.segment = id
 	case TriggerDormant:
 		if obj.Activity {
 			add("/trigger", "activities are not touched by activities; dormant triggers suit companies, contacts, deals")

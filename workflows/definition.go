@@ -26,6 +26,10 @@ type Definition struct {
 	// Condition is an expr expression that must be true for the actions to run (see package
 	// condition for what it can use). Empty: always.
 	Condition string `json:"condition,omitempty"`
+	// StopIf is an exit criterion (an expr condition, like Condition): it is evaluated on the
+	// record's current values before every step of a run, and when it holds the run stops
+	// with status "stopped". Sequences use it: replied() || unsubscribed() || record.stage == "won".
+	StopIf string `json:"stopIf,omitempty"`
 	// RunAs is the email of the CRM user whose permissions the actions are checked against.
 	// Empty: the system, which may do anything.
 	RunAs   string            `json:"runAs,omitempty"`
@@ -44,6 +48,10 @@ const (
 	TriggerDormant       = "dormant"
 	TriggerFormSubmitted = "form_submitted"
 	TriggerManual        = "manual"
+	// TriggerSegmentEntered and TriggerSegmentLeft fire when the stored membership of a
+	// segment (package schemas/segments) gains or loses a contact: once per entry.
+	TriggerSegmentEntered = "segment_entered"
+	TriggerSegmentLeft    = "segment_left"
 )
 
 // Trigger says which events start a workflow.
@@ -68,6 +76,8 @@ type Trigger struct {
 	Days int `json:"days,omitempty"`
 	// Form is the slug of the form of form_submitted triggers.
 	Form string `json:"form,omitempty"`
+	// Segment is the name or id of the segment of segment_entered and segment_left triggers.
+	Segment string `json:"segment,omitempty"`
 }
 
 var (

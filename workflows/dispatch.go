@@ -226,6 +226,8 @@ func (e *Engine) Enqueue(tx core.App, ev Event) (int, error) {
 			continue
 		}
 		if w.cond != nil {
+			in := in
+			in.Facts = newFacts(tx, obj, newVals, time.Time{})
 			ok, err := w.cond.Eval(in)
 			if err != nil {
 				e.app.Logger().Warn("relata: workflow condition failed", "workflow", w.Def.Name, "record", ev.Record.Id, "error", err)

@@ -51,6 +51,7 @@ func (e *Engine) DryRun(w *Workflow, rec *core.Record, old map[string]any, actor
 		recordID, rep.Record = rec.Id, rec.Id
 		in.Record = rec.FieldsData()
 		in.Old = in.Record
+		in.Facts = newFacts(e.app, w.Object.Name, in.Record, time.Time{})
 		if old != nil {
 			in.Old = old
 			in.Changed = changedFields(old, in.Record)

@@ -27,6 +27,8 @@ const (
 	StatusFailed    = "failed"
 	StatusDead      = "dead"
 	StatusSkipped   = "skipped"
+	// StatusStopped is a run whose stopIf held before one of its steps (a sequence's exit).
+	StatusStopped = "stopped"
 )
 
 func dbTime(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout) }
@@ -143,10 +145,13 @@ func (e *Engine) execute(run *core.Record) {
 		e.finish(run, StatusRetry, err.Error(), e.cfg.Now().Add(e.cfg.RetryBase))
 		return
 	}
-	x := &executor{e: e, run: run, rc: rc, done: done}
+	x := &executor{e: e, w: w, run: run, rc: rc, done: done}
 	err = x.steps(w.steps)
 	var wt errWaiting
+	var stop errStopped
 	switch {
+	case errors.As(err, &stop):
+		e.finish(run, StatusStopped, stop.reason, time.Time{})
 	case err == nil:
 		e.finish(run, StatusSucceeded, "", time.Time{})
 	case errors.As(err, &wt):
@@ -200,6 +205,9 @@ func (e *Engine) runContext(w *Workflow, run *core.Record) (*RunContext, error) 
 	}
 	if w.Object == noObject {
 		rc.Object = nil
+	} else if rc.RecordID != "" {
+		// Branches, waits and values of the run may ask inSegment, replied and unsubscribed.
+		rc.Input.Facts = newFacts(e.app, w.Object.Name, rc.Input.Record, run.GetDateTime("created").Time())
 	}
 	if w.runAs != "" {
 		u, err := e.app.FindRecordById("users", w.runAs)
@@ -231,6 +239,7 @@ func (e *Engine) doneSteps(runID string) (map[string]*core.Record, error) {
 // executor walks a run's steps, skipping those already done.
 type executor struct {
 	e        *Engine
+	w        *Workflow
 	run      *core.Record
 	rc       *RunContext
 	done     map[string]*core.Record
@@ -264,6 +273,9 @@ func (x *executor) step(st *step) error {
 			return x.steps(b.pick(prev))
 		}
 		return nil
+	}
+	if err := x.checkStop(st); err != nil {
+		return err
 	}
 	rc := *x.rc
 	rc.StepKey = x.run.Id + ":" + st.path

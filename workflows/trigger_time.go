@@ -227,6 +227,8 @@ func (e *Engine) queueEach(w *Workflow, recs []*core.Record, now time.Time, even
 	for _, r := range recs {
 		in := condition.Input{Record: r.FieldsData(), Now: now, Event: event}
 		if w.cond != nil {
+			in := in
+			in.Facts = newFacts(e.app, w.Object.Name, in.Record, time.Time{})
 			ok, err := w.cond.Eval(in)
 			if err != nil {
 				e.app.Logger().Warn("relata: workflow condition failed", "workflow", w.Def.Name, "record", r.Id, "error", err)
@@ -282,6 +284,10 @@ func (e *Engine) trigger(tx core.App, w *Workflow, rec *core.Record, event strin
 		in.Record, id = rec.FieldsData(), rec.Id
 	}
 	if w.cond != nil {
+		in := in
+		if rec != nil {
+			in.Facts = newFacts(tx, w.Object.Name, in.Record, time.Time{})
+		}
 		ok, err := w.cond.Eval(in)
 		if err != nil {
 			return "", fmt.Errorf("condition: %w", err)

@@ -334,7 +334,7 @@ func setup(app *pocketbase.PocketBase) error {
 	}
 	// Marketing: segments of contacts (evaluated as the reader; stored every 15 minutes) and
 	// campaigns that send a template to one (schemas/segments, workflows/campaigns).
-	if _, err := segments.Register(app, segments.Config{}); err != nil {
+	if _, err := segments.Register(app, segments.Config{OnChange: eng.SegmentChanged}); err != nil {
 		return err
 	}
 	if _, err := campaigns.Register(app, campaigns.Config{Registry: reg}); err != nil {

@@ -20,6 +20,35 @@ export const triggerTypes = [
   ['schedule', 'On a schedule'],
   ['form_submitted', 'A form is submitted'],
   ['manual', 'Started by hand'],
+  ['segment_entered', 'A contact enters a segment'],
+  ['segment_left', 'A contact leaves a segment'],
+];
+
+// sequenceTemplate is the "New sequence" starting point: a multi-step nurture of a contact
+// (email → wait → email → wait → task) with exit criteria checked before every step.
+export function sequenceTemplate() {
+  return {
+    ...blank, name: 'nurture-sequence', object: 'contacts',
+    description: 'Nurture: email, wait 3 days, email, wait 2 days, call task. Stops on a reply, an unsubscribe or when the contact becomes a customer.',
+    trigger: { type: 'record_created' },
+    stopIf: 'replied() || unsubscribed() || record.lifecycle_stage == "customer"',
+    actions: [
+      { type: 'send_email', name: 'First email', to: 'email', category: 'marketing', subject: '="Hello " + record.full_name', text: 'Thanks for your interest. {{.unsubscribe_url}}' },
+      { type: 'wait', for: '3d' },
+      { type: 'send_email', name: 'Follow-up email', to: 'email', category: 'marketing', subject: '="Following up, " + record.full_name', text: 'Any questions? Just reply. {{.unsubscribe_url}}' },
+      { type: 'wait', for: '2d' },
+      { type: 'create_task', name: 'Call', subject: '="Call " + record.full_name', due: '1d', assignee: 'owner' },
+    ],
+  };
+}
+
+// Exit criteria a sequence offers as one-click additions to its stopIf.
+const exitCriteria = [
+  ['replied()', 'Replied'],
+  ['unsubscribed()', 'Unsubscribed'],
+  ['record.lifecycle_stage == "customer"', 'Stage reached'],
+  ['inSegment("…")', 'In a segment'],
+  ['!inSegment("…")', 'Left a segment'],
 ];
 
 // The palette: each action type with its form, field by field: [key, kind, label, help, choices].
@@ -84,7 +113,7 @@ export const actionSpecs = {
   ] },
 };
 
-const blank = { name: '', description: '', enabled: false, object: '', trigger: { type: 'record_created' }, condition: '', runAs: '', actions: [] };
+const blank = { name: '', description: '', enabled: false, object: '', trigger: { type: 'record_created' }, condition: '', stopIf: '', runAs: '', actions: [] };
 
 // clean drops empty settings, as the definition format has no empty values.
 function clean(v) {
@@ -103,7 +132,7 @@ function clean(v) {
 }
 
 function definitionOf(w) {
-  const d = clean({ object: w.object, trigger: w.trigger, condition: w.condition, runAs: w.runAs, actions: w.actions });
+  const d = clean({ object: w.object, trigger: w.trigger, condition: w.condition, stopIf: w.stopIf, runAs: w.runAs, actions: w.actions });
   d.actions = d.actions || [];
   return d;
 }
@@ -134,6 +163,7 @@ function WorkflowList() {
   return html`<section class="workflows-page">
     <header class="page-head"><h1>Workflows</h1><div class="spacer"></div>
       <a class="button" href="#/runs">Run history</a>
+      <a class="button" href="#/workflows/new-sequence" id="new-sequence">New sequence</a>
       <a class="button primary" href="#/workflows/new" id="new-workflow">New workflow</a></header>
     <${ErrorBox} error=${error} />
     ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>No workflows yet.</${Empty}>` : html`
@@ -148,13 +178,15 @@ function WorkflowList() {
   </section>`;
 }
 
-export function WorkflowEditor({ id }) {
+export function WorkflowEditor({ id, template }) {
   if (!isManager()) return html`<${ManagersOnly} />`;
-  return html`<${Editor} id=${id} />`;
+  return html`<${Editor} id=${id} template=${template} />`;
 }
 
-function Editor({ id }) {
-  const [w, setW] = useState(id ? null : { ...blank, object: allObjects().find((o) => o.name === 'deals')?.name || allObjects()[0]?.name });
+function Editor({ id, template }) {
+  const [w, setW] = useState(id ? null : template === 'sequence' ? sequenceTemplate() : { ...blank, object: allObjects().find((o) => o.name === 'deals')?.name || allObjects()[0]?.name });
+  const [segs, setSegs] = useState([]);
+  useEffect(() => { pb.collection('segments').getFullList({ sort: 'name' }).then(setSegs).catch(() => {}); }, []);
   const [recId, setRecId] = useState(id);
   const [errors, setErrors] = useState([]);
   const [valid, setValid] = useState(null);
@@ -257,6 +289,9 @@ function Editor({ id }) {
             ${t.type === 'date' ? html`<label><span>Offset</span><input value=${t.offset || ''} placeholder="-30d" onInput=${(e) => setTrigger({ offset: e.target.value })} /></label>` : null}
             ${t.type === 'dormant' ? html`<label><span>Quiet for days</span><input type="number" min="1" value=${t.days || ''} onInput=${(e) => setTrigger({ days: Number(e.target.value) || undefined })} /></label>` : null}
             ${t.type === 'schedule' ? html`<label><span>Cron (UTC)</span><input value=${t.cron || ''} placeholder="0 9 * * 1-5" onInput=${(e) => setTrigger({ cron: e.target.value })} /></label>` : null}
+            ${t.type === 'segment_entered' || t.type === 'segment_left' ? html`<label><span>Segment</span><select id="wf-trigger-segment" value=${t.segment || ''} onChange=${(e) => setTrigger({ segment: e.target.value })}>
+              <option value="">—</option>${segs.map((x) => html`<option value=${x.name}>${x.name}</option>`)}</select>
+              <small class="muted">Fired when the stored membership is refreshed (every 15 minutes), once per entry.</small></label>` : null}
             ${t.type === 'form_submitted' ? html`<label><span>Form</span><input value=${t.form || ''} placeholder="contact-us" onInput=${(e) => setTrigger({ form: e.target.value })} /></label>` : null}
           </div>
           <${PointerErrors} errors=${errorsAt('/trigger').concat(errorsAt('/object'))} />
@@ -266,6 +301,15 @@ function Editor({ id }) {
           <${ConditionEditor} id="wf-condition" value=${w.condition} object=${o} vars=${vars} onChange=${(v) => set({ condition: v })}
             placeholder='record.amount > 10000 && record.source == "referral"' />
           <${PointerErrors} errors=${errorsAt('/condition')} />
+        </div>
+        <div class="panel step-card" data-testid="stop-if">
+          <h2>Stop when <span class="muted small">(exit criteria, optional)</span></h2>
+          <p class="muted small">Checked on the record's current values before every step: when it holds, the run stops.</p>
+          <div class="chips">${exitCriteria.map(([expr, label]) => html`<button type="button" class="chip" key=${label}
+            onClick=${() => setW((cur) => ({ ...cur, stopIf: cur.stopIf ? cur.stopIf + ' || ' + expr : expr }))}>+ ${label}</button>`)}</div>
+          <${ExprInput} id="wf-stopif" value=${w.stopIf || ''} vars=${vars} onChange=${(v) => set({ stopIf: v })}
+            placeholder='replied() || unsubscribed()' />
+          <${PointerErrors} errors=${errorsAt('/stopIf')} />
         </div>
         <div class="panel step-card">
           <h2>4. Then</h2>

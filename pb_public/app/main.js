@@ -191,7 +191,7 @@ function Screen({ route }) {
     case 'record': return html`<${RecordPage} key=${b + c} object=${b} id=${c} />`;
     case 'tasks': return html`<${Tasks} />`;
     case 'dashboard': return html`<${Dashboard} object=${b} pipeline=${c} />`;
-    case 'workflows': return b ? html`<${WorkflowEditor} key=${b} id=${b === 'new' ? '' : b} />` : html`<${Workflows} />`;
+    case 'workflows': return b ? html`<${WorkflowEditor} key=${b} id=${b === 'new' || b === 'new-sequence' ? '' : b} template=${b === 'new-sequence' ? 'sequence' : ''} />` : html`<${Workflows} />`;
     case 'runs': return html`<${Runs} workflow=${route.params.get('workflow') || ''} />`;
     case 'search': return html`<${Search} key=${b} q=${b || ''} />`;
     case 'privacy': return html`<${PrivacyPage} />`;

@@ -6,7 +6,7 @@ import { pb, relata, objectNamed, titleOf, formatDate, subscribe, debounce, erro
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
 import { t } from './i18n.js';
 
-const statuses = ['', 'pending', 'running', 'waiting', 'retry', 'succeeded', 'failed', 'dead', 'skipped'];
+const statuses = ['', 'pending', 'running', 'waiting', 'retry', 'succeeded', 'failed', 'dead', 'skipped', 'stopped'];
 const perPage = 50;
 
 export function Runs({ workflow }) {

@@ -23,6 +23,20 @@ type Config struct {
 	Interval time.Duration
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
+	// OnChange, when set, is called by every evaluation of a dynamic segment with the
+	// contacts that entered and left its stored membership, in the transaction that stores
+	// the change: an error rolls the evaluation back. The workflow engine's
+	// SegmentChanged queues its "entered segment" and "left segment" runs here.
+	OnChange func(tx core.App, segmentID string, changes []Change) error
+}
+
+// Change is one contact entering or leaving a segment's stored membership. EnteredAt is when
+// it entered (for a contact that left, when the membership that ended began): a contact and
+// EnteredAt name one stay in the segment.
+type Change struct {
+	RecordID  string
+	EnteredAt time.Time
+	Left      bool
 }
 
 // Service evaluates segments for one app. Build it with [Register].
@@ -132,12 +146,23 @@ func (s *Service) evaluate(seg *core.Record) error {
 	if err != nil {
 		return err
 	}
-	now := s.cfg.Now().UTC().Format(types.DefaultDateLayout)
+	at := s.cfg.Now().UTC()
+	now := at.Format(types.DefaultDateLayout)
 	return s.app.RunInTransaction(func(tx core.App) error {
-		var had []string
-		if err := tx.DB().Select("record_id").From(MembersCollection).
-			Where(dbx.HashExp{"segment": seg.Id, "source": SourceEvaluated}).Column(&had); err != nil {
+		var rows []struct {
+			RecordID  string `db:"record_id"`
+			EnteredAt string `db:"entered_at"`
+		}
+		if err := tx.DB().Select("record_id", "entered_at").From(MembersCollection).
+			Where(dbx.HashExp{"segment": seg.Id, "source": SourceEvaluated}).All(&rows); err != nil {
 			return err
+		}
+		var changes []Change
+		had := make([]string, len(rows))
+		enteredAt := make(map[string]string, len(rows))
+		for i, r := range rows {
+			had[i] = r.RecordID
+			enteredAt[r.RecordID] = r.EnteredAt
 		}
 		now2 := map[string]bool{}
 		for _, id := range ids {
@@ -147,6 +172,8 @@ func (s *Service) evaluate(seg *core.Record) error {
 		for _, id := range had {
 			old[id] = true
 			if !now2[id] {
+				t, _ := types.ParseDateTime(enteredAt[id])
+				changes = append(changes, Change{RecordID: id, EnteredAt: t.Time(), Left: true})
 				if _, err := tx.DB().Delete(MembersCollection, dbx.HashExp{"segment": seg.Id, "record_id": id, "source": SourceEvaluated}).Execute(); err != nil {
 					return err
 				}
@@ -168,9 +195,15 @@ func (s *Service) evaluate(seg *core.Record) error {
 			if err := tx.SaveNoValidate(m); err != nil {
 				return err
 			}
+			changes = append(changes, Change{RecordID: id, EnteredAt: m.GetDateTime("entered_at").Time()})
 		}
-		_, err = tx.DB().Update(Collection, dbx.Params{"member_count": len(ids), "counted_at": now}, dbx.HashExp{"id": seg.Id}).Execute()
-		return err
+		if _, err := tx.DB().Update(Collection, dbx.Params{"member_count": len(ids), "counted_at": now}, dbx.HashExp{"id": seg.Id}).Execute(); err != nil {
+			return err
+		}
+		if s.cfg.OnChange != nil && len(changes) > 0 {
+			return s.cfg.OnChange(tx, seg.Id, changes)
+		}
+		return nil
 	})
 }
 

@@ -40,6 +40,7 @@ var ErrBudget = errors.New("evaluation budget exceeded")
 // variable, so the charging functions the compiler inserts reach it without global state.
 type budget struct {
 	steps, bytes int
+	facts        Facts // what inSegment, replied and unsubscribed ask (see facts.go)
 }
 
 func (b *budget) check() error {

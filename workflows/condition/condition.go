@@ -46,6 +46,8 @@ type Input struct {
 	// Item holds the values of the current item of a for_each, like Record, for programs
 	// compiled with an item object ([CompileFor]); other programs ignore it.
 	Item map[string]any
+	// Facts answers inSegment, replied and unsubscribed for the record; nil: they fail.
+	Facts Facts
 }
 
 // User is the acting user as expressions see it (user.id, user.email, user.name, user.role,

@@ -68,6 +68,15 @@
 //	addHours(t time.Time, n float64) time.Time  t plus n hours
 //	startOfDay(t time.Time) time.Time     midnight (UTC) of t's day
 //	isEmpty(v any) bool                   v is nil, "", 0, false, the zero time, or an empty list or map
+
+//	inSegment(segment string) bool        the record is in the segment's stored membership (literal name or id)
+//	replied() bool                        an email about the record was answered (since the run started)
+//	unsubscribed() bool                   the record's address is suppressed, or do_not_email is set
+//
+// inSegment, replied and unsubscribed ask the database through the [Facts] of the input (one
+// indexed lookup each); the workflow engine provides them for record-triggered runs, and they
+// fail without. inSegment reads the membership stored by the segment refresh, so it lags the
+// data by up to its interval (15 minutes).
 //
 // An empty date is infinitely far away: daysSince and daysUntil give +Inf for it, so
 // daysSince(record.last_touched) > 30 is true for a record never touched and

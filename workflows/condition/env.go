@@ -339,9 +339,9 @@ func (b *box) load(fills []fill, in *Input) {
 	*b.user = userEnv(in.User)
 	*b.now = in.Now.UTC()
 	*b.event = in.Event
-	b.spent = budget{}
+	b.spent = budget{facts: in.Facts}
 	*b.budget = &b.spent
 }
 
 // reset clears b for reuse, so no value of one evaluation outlives it in the pool.
-func (b *box) reset() { b.v.SetZero() }
+func (b *box) reset() { b.v.SetZero(); b.spent = budget{} }

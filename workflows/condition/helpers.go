@@ -24,7 +24,7 @@ type helper struct {
 
 const day = 24 * time.Hour
 
-var helpers = []helper{
+var helpers = append([]helper{
 	{
 		name: "daysSince", sig: "daysSince(t time.Time) float64",
 		doc: "Fractional days from t to now (negative when t is in the future). " +
@@ -146,7 +146,7 @@ var helpers = []helper{
 		typ:    new(func(any, string, *budget) string),
 		fn:     boundedJoin,
 	},
-}
+}, factHelpers...)
 
 // Rewritten by the compiler into plain expressions; listed for [Variables] and the docs.
 var macros = []helper{

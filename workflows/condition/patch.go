@@ -107,6 +107,12 @@ func (p *patcher) Visit(node *ast.Node) {
 			p.fail(n, "%s takes %d argument%s, got %d: %s", h.name, want, plural(want), len(n.Arguments), h.sig)
 			return
 		}
+		if h.name == "inSegment" {
+			if _, ok := n.Arguments[0].(*ast.StringNode); !ok {
+				p.fail(n.Arguments[0], "inSegment needs the segment's name or id as a literal string: inSegment(\"Lombardy VIPs\")")
+				return
+			}
+		}
 		if h.name == "isChanged" {
 			if s, ok := n.Arguments[0].(*ast.StringNode); ok {
 				p.checkField(s, s.Value)
