@@ -391,13 +391,20 @@ func (s *Service) queue(c *core.Record) (int, bool, error) {
 		if len(msgs) == 0 {
 			return nil
 		}
-		if _, err := outbox.EnqueueMany(tx, msgs); err != nil {
+		emailIDs, err := outbox.EnqueueMany(tx, msgs)
+		if err != nil {
 			return err
 		}
-		// Each row gets the id of its email, found by the email's idempotency key.
-		_, err := tx.DB().NewQuery(`UPDATE campaign_recipients SET status = 'queued', queued_at = {:at}, updated = {:at},
-			email_id = coalesce((SELECT e.id FROM emails e WHERE e.idempotency_key = 'campaign:' || campaign_recipients.campaign || ':' || campaign_recipients.key), '')
-			WHERE status = 'pending' AND ` + inIDs("id", len(queued))).Bind(bindIDs(dbx.Params{"at": queuedAt}, queued)).Execute()
+		// Each row gets the id of its email: one UPDATE … CASE id WHEN … for the batch.
+		var sb strings.Builder
+		params := dbx.Params{"at": queuedAt}
+		sb.WriteString(`UPDATE campaign_recipients SET status = 'queued', queued_at = {:at}, updated = {:at}, email_id = CASE id`)
+		for i := range queued {
+			fmt.Fprintf(&sb, " WHEN {:id%d} THEN {:e%d}", i, i)
+			params[fmt.Sprintf("e%d", i)] = emailIDs[i]
+		}
+		sb.WriteString(" END WHERE status = 'pending' AND " + inIDs("id", len(queued)))
+		_, err = tx.DB().NewQuery(sb.String()).Bind(bindIDs(params, queued)).Execute()
 		return err
 	})
 	if err != nil {
