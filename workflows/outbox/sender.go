@@ -398,6 +398,25 @@ func (s *Sender) markSentMany(sent []sentEmail) {
 	}
 	now := s.cfg.Now().UTC()
 	err := s.app.RunInTransaction(func(tx core.App) error {
+		// The records the emails are about, one read per object for the timeline activities.
+		byObject := map[string][]string{}
+		for _, e := range sent {
+			if o, id := e.rec.GetString("object"), e.rec.GetString("record_id"); o != "" && id != "" {
+				byObject[o] = append(byObject[o], id)
+			}
+		}
+		related := map[string]map[string]*core.Record{}
+		for o, ids := range byObject {
+			m := map[string]*core.Record{}
+			related[o] = m
+			recs, err := tx.FindRecordsByIds(o, ids)
+			if err != nil {
+				continue // an object no longer there: no activity, as logActivity does
+			}
+			for _, r := range recs {
+				m[r.Id] = r
+			}
+		}
 		for _, e := range sent {
 			e.rec.Set("status", StatusSent)
 			e.rec.Set("message_id", e.id)
@@ -407,7 +426,7 @@ func (s *Sender) markSentMany(sent []sentEmail) {
 			if err := tx.Save(e.rec); err != nil {
 				return err
 			}
-			if err := s.logActivity(tx, e.rec, now); err != nil {
+			if err := s.logActivity(tx, e.rec, now, related); err != nil {
 				return err
 			}
 		}
