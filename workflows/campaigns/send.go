@@ -172,6 +172,8 @@ func (s *Service) resolveBatch(tx core.App, coll *core.Collection, c *core.Recor
 		Where(dbx.And(dbx.HashExp{"campaign": c.Id}, dbx.In("key", keys...))).Column(&have); err != nil {
 		return err
 	}
+	now := dbTime(time.Now())
+	insert := make([][]any, 0, len(rows))
 	seen := map[string]bool{}
 	for _, k := range have {
 		seen[k] = true
@@ -189,18 +191,11 @@ func (s *Service) resolveBatch(tx core.App, coll *core.Collection, c *core.Recor
 				r.status, r.reason = RecipientSkipped, ReasonNoConsent
 			}
 		}
-		rec := core.NewRecord(coll)
-		rec.Set("campaign", c.Id)
-		rec.Set("key", r.key)
-		rec.Set("email", r.addr)
-		rec.Set("contact", r.contact)
-		rec.Set("status", r.status)
-		rec.Set("reason", r.reason)
-		if err := tx.SaveNoValidate(rec); err != nil {
-			return fmt.Errorf("recipient %s: %w", r.key, err)
-		}
+		insert = append(insert, []any{core.GenerateDefaultRandomId(), c.Id, r.key, r.addr, r.contact, r.status, r.reason, "", "", "", "", now, now})
 	}
-	return nil
+	// One multi-row insert for the batch (recipient rows have no record hooks).
+	return schemas.InsertMany(tx, coll.Name, []string{"id", "campaign", "key", "email", "contact", "status", "reason",
+		"email_id", "queued_at", "opened_at", "clicked_at", "created", "updated"}, insert)
 }
 
 // suppressedSet returns which of addrs are on the suppression list, by address or (erased
@@ -337,73 +332,111 @@ func (s *Service) queue(c *core.Record) (int, bool, error) {
 	if o, ok := s.cfg.Registry.Object(segments.Object); ok && o.TitleField != "" {
 		titleField = o.TitleField
 	}
-	// Render first, outside the transaction (reads only), so the outbox keeps sending while
-	// this batch is prepared; then one short transaction queues each email with its row.
-	type prepared struct {
-		r   *core.Record
-		msg *outbox.Message
-	}
-	batch := make([]prepared, 0, len(recips))
+	// Render first, outside the transaction (reads only: the owner's access checked once per
+	// batch), so the outbox keeps sending while this batch is prepared; then one short
+	// transaction queues the emails (multi-row inserts) and marks their rows.
+	ins := make([]outbox.RenderInput, 0, len(recips))
+	rendering := make([]*core.Record, 0, len(recips))
+	var skipped []any
 	for _, r := range recips {
 		contact := byID[r.GetString("contact")]
 		if contact == nil {
-			batch = append(batch, prepared{r: r})
+			skipped = append(skipped, r.Id)
 			continue
 		}
-		to := mail.Address{Name: contact.GetString(titleField), Address: r.GetString("email")}
-		out, err := tmpl.Render(s.app, outbox.RenderInput{Record: contact, Actor: owner, Recipient: to})
-		if errors.Is(err, outbox.ErrNoAccess) {
-			batch = append(batch, prepared{r: r})
+		ins = append(ins, outbox.RenderInput{Record: contact, Recipient: mail.Address{Name: contact.GetString(titleField), Address: r.GetString("email")}})
+		rendering = append(rendering, r)
+	}
+	outs, errs, err := tmpl.RenderMany(s.app, owner, ins)
+	if err != nil {
+		return 0, false, fmt.Errorf("render %q: %w", tmpl.Name, err)
+	}
+	msgs := make([]outbox.Message, 0, len(ins))
+	var queued []any
+	for i, r := range rendering {
+		if errors.Is(errs[i], outbox.ErrNoAccess) {
+			skipped = append(skipped, r.Id)
 			continue
 		}
-		if err != nil {
-			return 0, false, fmt.Errorf("render %q for %s: %w", tmpl.Name, r.GetString("email"), err)
+		if errs[i] != nil {
+			return 0, false, fmt.Errorf("render %q for %s: %w", tmpl.Name, r.GetString("email"), errs[i])
 		}
+		out := outs[i]
 		body, err := s.track(c, r, tmpl.HTML, out.HTML)
 		if err != nil {
 			return 0, false, err
 		}
-		batch = append(batch, prepared{r: r, msg: &outbox.Message{
-			To:             []string{to.String()},
+		msgs = append(msgs, outbox.Message{
+			To:             []string{ins[i].Recipient.String()},
 			Subject:        out.Subject,
 			HTML:           body,
 			Text:           out.Text,
 			Category:       outbox.Marketing,
 			Template:       tmpl.Name,
 			Object:         segments.Object,
-			RecordID:       contact.Id,
-			IdempotencyKey: "campaign:" + c.Id + ":" + r.GetString("key"),
-		}})
+			RecordID:       ins[i].Record.Id,
+			IdempotencyKey: idempotencyKey(c.Id, r.GetString("key")),
+		})
+		queued = append(queued, r.Id)
 	}
 	queuedAt := dbTime(now)
 	err = s.app.RunInTransaction(func(tx core.App) error {
-		for _, p := range batch {
-			r := p.r
-			if p.msg == nil {
-				r.Set("status", RecipientSkipped)
-				r.Set("reason", ReasonNoAccess)
-				if err := tx.SaveNoValidate(r); err != nil {
-					return err
-				}
-				continue
-			}
-			email, err := outbox.Enqueue(tx, *p.msg)
+		if len(skipped) > 0 {
+			_, err := tx.DB().Update(RecipientsCollection, dbx.Params{"status": RecipientSkipped, "reason": ReasonNoAccess, "updated": queuedAt},
+				dbx.And(dbx.In("id", skipped...), dbx.HashExp{"status": RecipientPending})).Execute()
 			if err != nil {
-				return fmt.Errorf("queue the email to %s: %w", r.GetString("email"), err)
-			}
-			r.Set("status", RecipientQueued)
-			r.Set("email_id", email.Id)
-			r.Set("queued_at", queuedAt)
-			if err := tx.SaveNoValidate(r); err != nil {
 				return err
 			}
 		}
-		return nil
+		if len(msgs) == 0 {
+			return nil
+		}
+		emailIDs, err := outbox.EnqueueMany(tx, msgs)
+		if err != nil {
+			return err
+		}
+		// Each row gets the id of its email: one UPDATE … CASE id WHEN … for the batch.
+		var sb strings.Builder
+		params := dbx.Params{"at": queuedAt}
+		sb.WriteString(`UPDATE campaign_recipients SET status = 'queued', queued_at = {:at}, updated = {:at}, email_id = CASE id`)
+		for i := range queued {
+			fmt.Fprintf(&sb, " WHEN {:id%d} THEN {:e%d}", i, i)
+			params[fmt.Sprintf("e%d", i)] = emailIDs[i]
+		}
+		sb.WriteString(" END WHERE status = 'pending' AND " + inIDs("id", len(queued)))
+		_, err = tx.DB().NewQuery(sb.String()).Bind(bindIDs(params, queued)).Execute()
+		return err
 	})
 	if err != nil {
 		return 0, false, err
 	}
+	outbox.Wake(s.app)
 	return len(recips), len(recips) == limit, nil
+}
+
+// idempotencyKey is the outbox key of a recipient's email: the same recipient is never queued
+// twice, also when a crash repeats a batch.
+func idempotencyKey(campaign, key string) string { return "campaign:" + campaign + ":" + key }
+
+// inIDs writes "col IN ({:id0}, {:id1}, …)" for n ids bound by bindIDs.
+func inIDs(col string, n int) string {
+	var sb strings.Builder
+	sb.WriteString(col + " IN (")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "{:id%d}", i)
+	}
+	sb.WriteString(")")
+	return sb.String()
+}
+
+func bindIDs(p dbx.Params, ids []any) dbx.Params {
+	for i, id := range ids {
+		p[fmt.Sprintf("id%d", i)] = id
+	}
+	return p
 }
 
 // ReasonNoAccess: the owner may no longer view the contact (reassigned since the start).

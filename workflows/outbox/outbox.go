@@ -1,13 +1,17 @@
 package outbox
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
 )
 
 // Collection names of the outbox.
@@ -155,6 +159,84 @@ func Enqueue(app core.App, m Message) (*core.Record, error) {
 		return nil, fmt.Errorf("queue email: %w", err)
 	}
 	return rec, nil
+}
+
+// EnqueueMany is [Enqueue] for a batch: it validates every message (an invalid one fails the
+// batch, naming its index), looks the idempotency keys up in one query, and writes the new
+// emails with multi-row inserts through app (pass the caller's transaction). It returns the
+// id of each message's email, in order: the existing one for a key already used (or used
+// earlier in the batch). The rows are written without record hooks (emails are the outbox's
+// own collection; nothing else reacts to their creation): call [Wake] after the transaction
+// commits so idle senders pick them up at once rather than at their next poll.
+func EnqueueMany(app core.App, ms []Message) ([]string, error) {
+	ids := make([]string, len(ms))
+	var keys []any
+	for i := range ms {
+		if err := ms[i].Validate(); err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+		if ms[i].IdempotencyKey != "" {
+			keys = append(keys, ms[i].IdempotencyKey)
+		}
+	}
+	have := map[string]string{}
+	for start := 0; start < len(keys); start += schemas.InsertMaxParams {
+		var rows []struct {
+			ID  string `db:"id"`
+			Key string `db:"idempotency_key"`
+		}
+		err := app.DB().Select("id", "idempotency_key").From(Collection).
+			Where(dbx.In("idempotency_key", keys[start:min(start+schemas.InsertMaxParams, len(keys))]...)).All(&rows)
+		if err != nil {
+			return nil, fmt.Errorf("look up idempotency keys: %w", err)
+		}
+		for _, r := range rows {
+			have[r.Key] = r.ID
+		}
+	}
+	now := dbTime(time.Now())
+	cols := []string{"id", "to", "from", "reply_to", "subject", "text", "html", "category", "template", "object",
+		"record_id", "run", "idempotency_key", "status", "attempts", "next_at", "last_error", "message_id", "sent_at",
+		"lease_until", "created", "updated"}
+	rows := make([][]any, 0, len(ms))
+	for i, m := range ms {
+		if id, ok := have[m.IdempotencyKey]; ok && m.IdempotencyKey != "" {
+			ids[i] = id
+			continue
+		}
+		if m.Category == "" {
+			m.Category = Transactional
+		}
+		if m.Text == "" && m.HTML != "" {
+			m.Text = HTMLToText(m.HTML)
+		}
+		to, err := json.Marshal(m.To)
+		if err != nil {
+			return nil, fmt.Errorf("message %d: %w", i, err)
+		}
+		id := core.GenerateDefaultRandomId()
+		ids[i] = id
+		if m.IdempotencyKey != "" {
+			have[m.IdempotencyKey] = id
+		}
+		rows = append(rows, []any{id, string(to), m.From, m.ReplyTo, m.Subject, m.Text, m.HTML, m.Category, m.Template, m.Object,
+			m.RecordID, m.RunID, m.IdempotencyKey, StatusQueued, 0, now, "", "", "", "", now, now})
+	}
+	if err := schemas.InsertMany(app, Collection, cols, rows); err != nil {
+		return nil, fmt.Errorf("queue emails: %w", err)
+	}
+	return ids, nil
+}
+
+// senderKey is where Register keeps the app's Sender in app.Store(), for [Wake].
+const senderKey = "relata.outbox.sender"
+
+// Wake tells the outbox of app (if one is registered) that emails were queued without record
+// hooks ([EnqueueMany]).
+func Wake(app core.App) {
+	if s, ok := app.Store().Get(senderKey).(*Sender); ok {
+		s.Wake()
+	}
 }
 
 // messageOf reads a stored email back as a Message.

@@ -39,6 +39,7 @@ func Register(app core.App, cfg Config) (*Sender, error) {
 		return nil, err
 	}
 	s := &Sender{app: app, cfg: cfg, wake: make(chan struct{}, 1)}
+	app.Store().Set(senderKey, s)
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id:       "relata.outbox.start",
 		Priority: -80, // after the object model is in sync

@@ -147,8 +147,24 @@ func (s *Sender) sendBatch(eff effective, recs []*core.Record) {
 	var c *conn
 	var dialErr error
 	defer func() { c.close() }()
+	// The suppression list, consents and do_not_email flags of the whole batch, read once; when
+	// that fails each email is checked on its own as it goes.
+	chk, err := s.preloadChecks(s.app, recs)
+	if err != nil {
+		s.app.Logger().Warn("relata: preload suppression checks", "error", err)
+		chk = nil
+	}
+	// Delivered emails are recorded a few at a time, each group in one transaction. A crash
+	// before that leaves them "sending": they go again after their lease, with the same
+	// Message-ID (as before, when one email was recorded at a time).
+	var sent []sentEmail
+	flush := func() {
+		s.markSentMany(sent)
+		sent = sent[:0]
+	}
+	defer flush()
 	for _, rec := range recs {
-		msg, id, err := s.prepare(eff, rec)
+		msg, id, err := s.prepare(eff, rec, chk)
 		if err != nil {
 			var skip *suppressedError
 			switch {
@@ -183,7 +199,10 @@ func (s *Sender) sendBatch(eff effective, recs []*core.Record) {
 			continue
 		}
 		if err == nil {
-			s.markSent(rec, id)
+			sent = append(sent, sentEmail{rec, id})
+			if len(sent) >= markSentEvery {
+				flush()
+			}
 			continue
 		}
 		switch code := replyCode(err); {
@@ -216,15 +235,21 @@ func (e *suppressedError) Error() string { return e.reason }
 
 // prepare checks a claimed email again (it may have been written to the collection directly)
 // and builds the message to send, with its Message-ID.
-func (s *Sender) prepare(eff effective, rec *core.Record) (*gomail.Msg, string, error) {
+func (s *Sender) prepare(eff effective, rec *core.Record, chk *checks) (*gomail.Msg, string, error) {
 	m := messageOf(rec)
 	if err := m.Validate(); err != nil {
 		return nil, "", err
 	}
 	if m.Category == Marketing {
-		why, err := s.suppressedReason(s.app, m)
-		if err != nil {
-			return nil, "", err
+		why, ok := "", false
+		if chk != nil {
+			why, ok = chk.reason(m)
+		}
+		if !ok {
+			var err error
+			if why, err = s.suppressedReason(s.app, m); err != nil {
+				return nil, "", err
+			}
 		}
 		if why != "" {
 			return nil, "", &suppressedError{reason: why}
@@ -354,6 +379,64 @@ func (s *Sender) markSent(rec *core.Record, id string) {
 	rec.Set("last_error", clip("sent, but not recorded on the timeline: "+err.Error()))
 	if err := s.app.Save(rec); err != nil {
 		s.app.Logger().Error("relata: record sent email", "email", rec.Id, "error", err)
+	}
+}
+
+// markSentEvery is how many delivered emails are recorded in one transaction.
+const markSentEvery = 50
+
+type sentEmail struct {
+	rec *core.Record
+	id  string
+}
+
+// markSentMany records delivered emails and their timeline activities in one transaction;
+// if that fails, each on its own (markSent), so one bad activity does not lose the others.
+func (s *Sender) markSentMany(sent []sentEmail) {
+	if len(sent) == 0 {
+		return
+	}
+	now := s.cfg.Now().UTC()
+	err := s.app.RunInTransaction(func(tx core.App) error {
+		// The records the emails are about, one read per object for the timeline activities.
+		byObject := map[string][]string{}
+		for _, e := range sent {
+			if o, id := e.rec.GetString("object"), e.rec.GetString("record_id"); o != "" && id != "" {
+				byObject[o] = append(byObject[o], id)
+			}
+		}
+		related := map[string]map[string]*core.Record{}
+		for o, ids := range byObject {
+			m := map[string]*core.Record{}
+			related[o] = m
+			recs, err := tx.FindRecordsByIds(o, ids)
+			if err != nil {
+				continue // an object no longer there: no activity, as logActivity does
+			}
+			for _, r := range recs {
+				m[r.Id] = r
+			}
+		}
+		for _, e := range sent {
+			e.rec.Set("status", StatusSent)
+			e.rec.Set("message_id", e.id)
+			e.rec.Set("sent_at", now)
+			e.rec.Set("last_error", "")
+			e.rec.Set("lease_until", "")
+			if err := tx.Save(e.rec); err != nil {
+				return err
+			}
+			if err := s.logActivity(tx, e.rec, now, related); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return
+	}
+	for _, e := range sent {
+		s.markSent(e.rec, e.id)
 	}
 }
 

@@ -330,7 +330,7 @@ func (t *Template) Render(app core.App, in RenderInput) (*Rendered, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: %s %s", ErrNoAccess, in.Record.Collection().Name, in.Record.Id)
 		}
-		if record, err = exportRecord(app, in.Record, in.Actor, 0); err != nil {
+		if record, err = exportRecord(app, in.Record, in.Actor, 0, nil); err != nil {
 			return nil, err
 		}
 	} else {
@@ -349,6 +349,146 @@ func (t *Template) Render(app core.App, in RenderInput) (*Rendered, error) {
 		r.Category = Transactional
 	}
 	return r, nil
+}
+
+// RenderMany renders the template for many records as one actor: the same as [Template.Render]
+// for each input (whose Actor it ignores), with the template compiled once and the access
+// checks and related records read once for the whole batch — a query per collection instead
+// of several per record. out[i] and errs[i] are the result for ins[i] (errs[i] wraps
+// [ErrNoAccess] when actor may not view ins[i].Record); err is a failure of the whole batch.
+func (t *Template) RenderMany(app core.App, actor *core.Record, ins []RenderInput) (out []*Rendered, errs []error, err error) {
+	c, err := t.compile()
+	if err != nil {
+		return nil, nil, err
+	}
+	var records []*core.Record
+	for _, in := range ins {
+		if in.Record != nil {
+			records = append(records, in.Record)
+		}
+	}
+	pre, err := preload(app, callerOf(actor), records)
+	if err != nil {
+		return nil, nil, err
+	}
+	sender := defaultSender(app)
+	out, errs = make([]*Rendered, len(ins)), make([]error, len(ins))
+	for i, in := range ins {
+		record := map[string]any{}
+		if rec := in.Record; rec != nil {
+			if !pre.visible[rec.Collection().Id][rec.Id] {
+				errs[i] = fmt.Errorf("%w: %s %s", ErrNoAccess, rec.Collection().Name, rec.Id)
+				continue
+			}
+			if record, err = exportRecord(app, rec, actor, 0, pre); err != nil {
+				return nil, nil, err
+			}
+		}
+		if in.Sender.Address == "" {
+			in.Sender = sender
+		}
+		r, err := c.execute(templateData(app, record, in.Recipient, in.Sender, actor))
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		r.Template = t.Name
+		r.Category = t.Category
+		if r.Category == "" {
+			r.Category = Transactional
+		}
+		out[i] = r
+	}
+	return out, errs, nil
+}
+
+// preloaded holds, for a batch of records, which of them and of their related records (one
+// level, as templates see them) the reader may view, and the related records themselves; both
+// keyed by collection id, then record id.
+type preloaded struct {
+	visible map[string]map[string]bool
+	records map[string]map[string]*core.Record
+}
+
+// preload reads what exportRecord needs for records, as caller: one view check per collection
+// of the records, one read and one view check per collection their relations point to.
+func preload(app core.App, caller schemas.Caller, records []*core.Record) (*preloaded, error) {
+	pre := &preloaded{visible: map[string]map[string]bool{}, records: map[string]map[string]*core.Record{}}
+	check := func(collID string, ids []string) error {
+		if len(ids) == 0 {
+			return nil
+		}
+		ok, err := caller.ViewableIDs(app, collID, ids)
+		if err != nil {
+			return err
+		}
+		if pre.visible[collID] == nil {
+			pre.visible[collID] = map[string]bool{}
+		}
+		for id, v := range ok {
+			if v {
+				pre.visible[collID][id] = true
+			}
+		}
+		return nil
+	}
+	byColl := map[string][]string{}
+	colls := map[string]*core.Collection{}
+	for _, r := range records {
+		byColl[r.Collection().Id] = append(byColl[r.Collection().Id], r.Id)
+		colls[r.Collection().Id] = r.Collection()
+	}
+	related := map[string]map[string]bool{} // target collection id → ids
+	for collID, ids := range byColl {
+		if err := check(collID, ids); err != nil {
+			return nil, err
+		}
+		for _, f := range colls[collID].Fields {
+			rf, ok := f.(*core.RelationField)
+			if !ok || f.GetHidden() {
+				continue
+			}
+			for _, r := range records {
+				if r.Collection().Id != collID || !pre.visible[collID][r.Id] {
+					continue
+				}
+				for _, id := range r.GetStringSlice(rf.Name) {
+					if related[rf.CollectionId] == nil {
+						related[rf.CollectionId] = map[string]bool{}
+					}
+					related[rf.CollectionId][id] = true
+				}
+			}
+		}
+	}
+	for collID, set := range related {
+		target, err := app.FindCachedCollectionByNameOrId(collID)
+		if err != nil {
+			continue // exportRecord then prints the ids as they are
+		}
+		ids := make([]string, 0, len(set))
+		for id := range set {
+			ids = append(ids, id)
+		}
+		recs, err := app.FindRecordsByIds(target, ids)
+		if err != nil {
+			return nil, fmt.Errorf("load related %s: %w", target.Name, err)
+		}
+		m := pre.records[target.Id]
+		if m == nil {
+			m = map[string]*core.Record{}
+			pre.records[target.Id] = m
+		}
+		found := make([]string, 0, len(recs))
+		for _, r := range recs {
+			m[r.Id] = r
+			found = append(found, r.Id)
+		}
+		if err := check(target.Id, found); err != nil {
+			return nil, err
+		}
+	}
+	return pre, nil
 }
 
 func templateData(app core.App, record map[string]any, to, from mail.Address, actor *core.Record) map[string]any {
@@ -383,7 +523,10 @@ func canView(app core.App, actor, rec *core.Record) (bool, error) {
 
 // exportRecord turns a record into template data: its visible fields, and at depth 0 its
 // related records (those actor may view) in place of their ids.
-func exportRecord(app core.App, rec *core.Record, actor *core.Record, depth int) (map[string]any, error) {
+//
+// With pre (from [preload]) the related records and their visibility are taken from it
+// instead of read per record.
+func exportRecord(app core.App, rec *core.Record, actor *core.Record, depth int, pre *preloaded) (map[string]any, error) {
 	out := map[string]any{"collectionName": rec.Collection().Name}
 	for _, f := range rec.Collection().Fields {
 		name := f.GetName()
@@ -407,27 +550,34 @@ func exportRecord(app core.App, rec *core.Record, actor *core.Record, depth int)
 		}
 		var related []map[string]any
 		if ids := rec.GetStringSlice(name); len(ids) > 0 {
-			recs, err := app.FindRecordsByIds(target, ids)
-			if err != nil {
-				return nil, fmt.Errorf("load %s of %s %s: %w", name, rec.Collection().Name, rec.Id, err)
-			}
-			byID := make(map[string]*core.Record, len(recs))
-			for _, r := range recs {
-				byID[r.Id] = r
+			var byID map[string]*core.Record
+			if pre != nil {
+				byID = pre.records[target.Id]
+			} else {
+				recs, err := app.FindRecordsByIds(target, ids)
+				if err != nil {
+					return nil, fmt.Errorf("load %s of %s %s: %w", name, rec.Collection().Name, rec.Id, err)
+				}
+				byID = make(map[string]*core.Record, len(recs))
+				for _, r := range recs {
+					byID[r.Id] = r
+				}
 			}
 			for _, id := range ids {
 				r := byID[id]
 				if r == nil {
 					continue
 				}
-				ok, err := canView(app, actor, r)
-				if err != nil {
+				var ok bool
+				if pre != nil {
+					ok = pre.visible[target.Id][id]
+				} else if ok, err = canView(app, actor, r); err != nil {
 					return nil, err
 				}
 				if !ok {
 					continue
 				}
-				m, err := exportRecord(app, r, actor, depth+1)
+				m, err := exportRecord(app, r, actor, depth+1, pre)
 				if err != nil {
 					return nil, err
 				}

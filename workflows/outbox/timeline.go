@@ -20,7 +20,10 @@ func (s *Sender) activityObject() *schemas.Object {
 // logActivity records a sent email as a done activity of type "email" on the timeline of the
 // record it is about, through tx (the transaction that marks the email sent). Emails about no
 // record, or about an object no activity field points to, leave no activity.
-func (s *Sender) logActivity(tx core.App, email *core.Record, now time.Time) error {
+//
+// related, when not nil, holds the records emails are about (by object, then id), read once
+// for a batch; a record missing from it was deleted.
+func (s *Sender) logActivity(tx core.App, email *core.Record, now time.Time, preloaded ...map[string]map[string]*core.Record) error {
 	object, id := email.GetString("object"), email.GetString("record_id")
 	act := s.activityObject()
 	if act == nil || object == "" || id == "" {
@@ -36,9 +39,16 @@ func (s *Sender) logActivity(tx core.App, email *core.Record, now time.Time) err
 	if link == nil {
 		return nil
 	}
-	related, err := tx.FindRecordById(object, id)
-	if err != nil {
-		return nil // the record was deleted since: nothing to attach the activity to
+	var related *core.Record
+	if len(preloaded) > 0 && preloaded[0] != nil {
+		if related = preloaded[0][object][id]; related == nil {
+			return nil // deleted since
+		}
+	} else {
+		var err error
+		if related, err = tx.FindRecordById(object, id); err != nil {
+			return nil // the record was deleted since: nothing to attach the activity to
+		}
 	}
 	coll, err := tx.FindCachedCollectionByNameOrId(act.Name)
 	if err != nil {

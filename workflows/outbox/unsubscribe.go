@@ -117,6 +117,156 @@ func consentReason(app core.App, m Message) (string, error) {
 	return "", nil
 }
 
+// checks are the suppression list, consents and do_not_email flags of a batch of claimed
+// emails, read with one query each, so suppressedReason asks no query per email.
+type checks struct {
+	byAddr   map[string][2]string // address → reason, created
+	byHash   map[string]string    // address hash → created
+	consent  map[string][2]int    // object/record → total, valid marketing consents
+	noEmail  map[string]bool      // object/record with do_not_email set
+	hashes   map[string]string    // address → its hash
+	prepared bool
+}
+
+// preloadChecks reads the checks of the marketing emails among recs.
+func (s *Sender) preloadChecks(app core.App, recs []*core.Record) (*checks, error) {
+	c := &checks{byAddr: map[string][2]string{}, byHash: map[string]string{}, consent: map[string][2]int{},
+		noEmail: map[string]bool{}, hashes: map[string]string{}, prepared: true}
+	var addrs, hashes []any
+	records := map[string][]string{}
+	for _, rec := range recs {
+		m := messageOf(rec)
+		if m.Category != Marketing || len(m.To) == 0 {
+			continue
+		}
+		to, err := parseAddress(m.To[0])
+		if err != nil {
+			continue // prepare refuses it
+		}
+		addr := strings.ToLower(to.Address)
+		if _, ok := c.hashes[addr]; !ok {
+			h, err := schemas.AddressHash(app, addr)
+			if err != nil {
+				return nil, err
+			}
+			c.hashes[addr] = h
+			addrs, hashes = append(addrs, addr), append(hashes, h)
+		}
+		if m.Object != "" && m.RecordID != "" {
+			records[m.Object] = append(records[m.Object], m.RecordID)
+		}
+	}
+	if len(addrs) == 0 {
+		return c, nil
+	}
+	var sup []struct {
+		Email   string `db:"email"`
+		Hash    string `db:"email_hash"`
+		Reason  string `db:"reason"`
+		Created string `db:"created"`
+	}
+	err := app.DB().Select("coalesce(email, '') AS email", "coalesce(email_hash, '') AS email_hash", "coalesce(reason, '') AS reason", "created").
+		From(SuppressionsCollection).Where(dbx.Or(dbx.In("email", addrs...), dbx.In("email_hash", hashes...))).All(&sup)
+	if err != nil {
+		return nil, fmt.Errorf("check the suppression list: %w", err)
+	}
+	for _, r := range sup {
+		if r.Email != "" {
+			if _, ok := c.byAddr[r.Email]; !ok {
+				c.byAddr[r.Email] = [2]string{r.Reason, r.Created}
+			}
+		}
+		if r.Hash != "" {
+			if _, ok := c.byHash[r.Hash]; !ok {
+				c.byHash[r.Hash] = r.Created
+			}
+		}
+	}
+	for object, ids := range records {
+		in := make([]any, len(ids))
+		for i, id := range ids {
+			in[i] = id
+		}
+		var rows []struct {
+			ID    string `db:"record_id"`
+			Total int    `db:"total"`
+			Valid int    `db:"valid"`
+		}
+		err := app.DB().NewQuery(`SELECT record_id, count(*) AS total, coalesce(sum(CASE WHEN coalesce(withdrawn_at, '') = ''
+			AND (needs_confirmation = FALSE OR coalesce(confirmed_at, '') != '') THEN 1 ELSE 0 END), 0) AS valid
+			FROM consents WHERE object = {:o} AND purpose = 'marketing_email' AND ` + inList("record_id", len(in)) + ` GROUP BY record_id`).
+			Bind(bindList(dbx.Params{"o": object}, in)).All(&rows)
+		if err != nil {
+			return nil, fmt.Errorf("check the marketing consent: %w", err)
+		}
+		for _, r := range rows {
+			c.consent[object+"/"+r.ID] = [2]int{r.Total, r.Valid}
+		}
+		coll, err := app.FindCachedCollectionByNameOrId(object)
+		if err != nil || coll.Fields.GetByName("do_not_email") == nil {
+			continue
+		}
+		var flagged []string
+		if err := app.DB().Select("id").From(coll.Name).Where(dbx.And(dbx.In("id", in...), dbx.NewExp("[[do_not_email]] = TRUE"))).Column(&flagged); err != nil {
+			return nil, fmt.Errorf("check do_not_email: %w", err)
+		}
+		for _, id := range flagged {
+			c.noEmail[object+"/"+id] = true
+		}
+	}
+	return c, nil
+}
+
+// reason is suppressedReason from the preloaded checks: the same answers, the same words.
+func (c *checks) reason(m Message) (string, bool) {
+	to, err := parseAddress(m.To[0])
+	if err != nil {
+		return "", false
+	}
+	addr := strings.ToLower(to.Address)
+	h, ok := c.hashes[addr]
+	if !ok {
+		return "", false // not preloaded: ask the database
+	}
+	if r, ok := c.byAddr[addr]; ok {
+		return fmt.Sprintf("%s is on the suppression list (%s since %s)", addr, r[0], r[1]), true
+	}
+	if created, ok := c.byHash[h]; ok {
+		return fmt.Sprintf("%s belongs to an erased person (suppressed since %s)", addr, created), true
+	}
+	if m.Object == "" || m.RecordID == "" {
+		return "", true
+	}
+	if n := c.consent[m.Object+"/"+m.RecordID]; n[0] > 0 && n[1] == 0 {
+		return fmt.Sprintf("%s %s has no valid marketing consent (withdrawn, or double opt-in not confirmed)", m.Object, m.RecordID), true
+	}
+	if c.noEmail[m.Object+"/"+m.RecordID] {
+		return fmt.Sprintf("%s %s has do_not_email set", m.Object, m.RecordID), true
+	}
+	return "", true
+}
+
+// inList writes "col IN ({:v0}, {:v1}, …)" for n values bound by bindList.
+func inList(col string, n int) string {
+	var sb strings.Builder
+	sb.WriteString(col + " IN (")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "{:v%d}", i)
+	}
+	sb.WriteString(")")
+	return sb.String()
+}
+
+func bindList(p dbx.Params, vs []any) dbx.Params {
+	for i, v := range vs {
+		p[fmt.Sprintf("v%d", i)] = v
+	}
+	return p
+}
+
 // suppressedReason says why a marketing email must not go out ("" when it may): its
 // recipient is on the suppression list, or the record it is about has do_not_email set.
 func (s *Sender) suppressedReason(app core.App, m Message) (string, error) {
