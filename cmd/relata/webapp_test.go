@@ -313,6 +313,8 @@ type deal struct {
 	Stage string  `json:"stage"`
 	Owner string  `json:"owner"`
 	Amt   float64 `json:"amount"`
+	// Pipeline is the deal's pipeline field ("" is the stage field's own, sales).
+	Pipeline string `json:"pipeline"`
 }
 
 func (s *server) deals(t *testing.T, token, filter string) []deal {
@@ -361,10 +363,12 @@ func TestWebApp(t *testing.T) {
 		ids := eval[[]string](alice, `[...document.querySelectorAll('li.card')].map(li => li.dataset.id)`)
 		mine := map[string]bool{}
 		for _, d := range aliceDeals {
-			mine[d.ID] = true
+			if d.Pipeline == "" || d.Pipeline == "sales" { // the renewals have their own board
+				mine[d.ID] = true
+			}
 		}
-		if len(ids) != len(aliceDeals) {
-			t.Errorf("board shows %d cards; alice has %d deals", len(ids), len(aliceDeals))
+		if len(ids) != len(mine) {
+			t.Errorf("board shows %d cards; alice has %d deals in the sales pipeline", len(ids), len(mine))
 		}
 		for _, id := range ids {
 			if !mine[id] {
