@@ -155,7 +155,8 @@ export function fromInput(f, s) {
 
 // FieldEditor edits one field. onChange gets the API value; onCommit, when set, is called
 // when the editor is done (Enter or leaving the field), onCancel on Escape.
-export function FieldEditor({ object, field: f, value, onChange, onCommit, onCancel, autoFocus, id }) {
+// record, when given, is the record being edited: a stage field then offers its pipeline's stages.
+export function FieldEditor({ object, field: f, value, onChange, onCommit, onCancel, autoFocus, id, record }) {
   const ref = useRef();
   useEffect(() => { if (autoFocus && ref.current) ref.current.focus(); }, []);
   const keys = (e) => {
@@ -191,7 +192,7 @@ export function FieldEditor({ object, field: f, value, onChange, onCommit, onCan
         onInput=${(e) => onChange(fromInput(f, e.target.value))} />`;
     case 'select':
     case 'stage': {
-      const opts = f.type === 'stage' ? stageOptions(object, f) : options(f);
+      const opts = f.type === 'stage' ? stageOptions(object, f, record) : options(f);
       if (f.multiple) {
         return html`<select ...${common} multiple onChange=${(e) => onChange([...e.target.selectedOptions].map((o) => o.value))}>
           ${opts.map((o) => html`<option value=${o.value} selected=${[].concat(value || []).includes(o.value)}>${o.label}</option>`)}

@@ -166,7 +166,7 @@ function EditableField({ object: o, field: f, record, onSave }) {
     <dd class="editable ${editing ? 'editing' : ''}" data-field=${f.name}
       onClick=${(e) => { if (!editing && !e.target.closest('a')) setEditing(true); }} title=${editing ? '' : t('record.clickToEdit')}>
       ${editing
-        ? html`<${FieldEditor} object=${o} field=${f} value=${value} onChange=${setValue} onCommit=${commit}
+        ? html`<${FieldEditor} object=${o} field=${f} record=${record} value=${value} onChange=${setValue} onCommit=${commit}
             onCancel=${() => { setValue(record[f.name]); setEditing(false); }} autoFocus />`
         : html`<${FieldValue} object=${o} field=${f} record=${record} />`}
     </dd>`;
