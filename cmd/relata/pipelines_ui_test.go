@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -91,6 +92,13 @@ func TestBoardPipelinesInBrowser(t *testing.T) {
 			sameCounts(alice, server(aliceTok, "pipeline=renewals"))
 			if size.name == "desktop" {
 				alice.screenshot("board-pipelines")
+				// The record page's stage editor offers the renewal's own stages only.
+				alice.open("/record/deals/"+d["id"].(string), `dd[data-field=stage]`)
+				alice.do(chromedp.Click(chromedp.CSS(`dd[data-field=stage]`)))
+				alice.wait("the stage editor", `!!document.querySelector('dd[data-field=stage] select')`)
+				if opts := eval[string](alice, `[...document.querySelectorAll('dd[data-field=stage] select option')].map(o => o.value).filter(Boolean).join(',')`); strings.Contains(opts, "proposal") || !strings.Contains(opts, "renewal_talks") {
+					t.Errorf("a renewal's stage editor offers %q; want the renewals pipeline's stages only", opts)
+				}
 			}
 			if size.name == "phone" {
 				if w := eval[int](alice, `document.documentElement.scrollWidth`); w > 390 {
