@@ -27,7 +27,9 @@ const ConfirmPath = "/confirm/"
 // ErrBadConfirmToken is returned for a confirmation token that is not Relata's.
 var ErrBadConfirmToken = errors.New("forms: invalid confirmation token")
 
-var b64 = base64.RawURLEncoding
+// b64 is strict: a token whose last character differs only in unused bits is not the same
+// token (it is refused, not read as the original).
+var b64 = base64.RawURLEncoding.Strict()
 
 func confirmKey(app core.App) ([]byte, error) { return schemas.StoredSecret(app, "consent-confirm") }
 
