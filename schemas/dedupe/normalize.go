@@ -16,12 +16,12 @@ import (
 // a "+tag" in the local part, and for Gmail without dots ("Mario.Rossi+crm@GMail.com" and
 // "mariorossi@gmail.com" are one mailbox). It returns "" for text that is not an address.
 func NormalizeEmail(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
+	s = strings.ToLower(strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD")))
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 {
 		return ""
 	}
-	local, domain := s[:at], strings.TrimSuffix(s[at+1:], ".")
+	local, domain := s[:at], strings.TrimRight(s[at+1:], ".")
 	if i := strings.IndexByte(local, '+'); i > 0 {
 		local = local[:i]
 	}
@@ -31,7 +31,8 @@ func NormalizeEmail(s string) string {
 	if domain == "gmail.com" {
 		local = strings.ReplaceAll(local, ".", "")
 	}
-	if local == "" || !strings.Contains(domain, ".") {
+	// A domain of labels: "a.b", never ".b", "a..b" or "." (so a result normalises to itself).
+	if local == "" || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.Contains(domain, "..") {
 		return ""
 	}
 	return local + "@" + domain
@@ -52,7 +53,14 @@ func NormalizePhone(s, region string) string {
 	if err != nil || !phonenumbers.IsPossibleNumber(n) {
 		return ""
 	}
-	return phonenumbers.Format(n, phonenumbers.E164)
+	e164 := phonenumbers.Format(n, phonenumbers.E164)
+	// Text with letters can parse to a number that does not read back as itself ("+382 00A0…"
+	// drops an extension): only a result that is its own normal form compares.
+	again, err := phonenumbers.Parse(e164, "")
+	if err != nil || !phonenumbers.IsPossibleNumber(again) || phonenumbers.Format(again, phonenumbers.E164) != e164 {
+		return ""
+	}
+	return e164
 }
 
 // NormalizeDomain returns the host of a web address, domain or email address, lower case and
