@@ -17,6 +17,9 @@ import (
 // "mariorossi@gmail.com" are one mailbox). It returns "" for text that is not an address.
 func NormalizeEmail(s string) string {
 	s = strings.ToLower(strings.TrimSpace(strings.ToValidUTF8(s, "\uFFFD")))
+	if strings.ContainsFunc(s, unicode.IsSpace) {
+		return "" // no address holds a space
+	}
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 {
 		return ""
