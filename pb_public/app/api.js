@@ -232,6 +232,23 @@ export function subscribe(collection, topic, callback) {
   };
 }
 
+// newest makes a loader whose answers are applied only while no later call has started:
+// a list reloaded by a realtime event just before its filter changed must not show the
+// older, unfiltered answer when that one arrives last. Use it once per component (useMemo)
+// and call it with a function returning the promise and one applying the result.
+export function newest() {
+  let seq = 0;
+  return async (request, apply, fail) => {
+    const n = ++seq;
+    try {
+      const res = await request();
+      if (n === seq) apply(res);
+    } catch (err) {
+      if (n === seq && fail) fail(err);
+    }
+  };
+}
+
 // debounce delays f until calls stop for ms.
 export function debounce(f, ms) {
   let t;

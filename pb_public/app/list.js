@@ -3,9 +3,9 @@
 // short indexed query even at 100,000 records; the count is asked for separately). Managers
 // get an "Unassigned" view of objects with an owner (records nobody owns, such as web leads
 // no assignment rule matched); sales users' access rules never show them others' records.
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import {
-  pb, relata, me, isManager, objectNamed, objectLabel, fieldLabel, expandFields, subscribe, debounce, errorMessage, userLocale,
+  pb, relata, me, isManager, objectNamed, objectLabel, fieldLabel, expandFields, subscribe, debounce, newest, errorMessage, userLocale,
 } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Modal, toast } from './ui.js';
 import { FieldValue, FieldEditor, isColumnType, searchFields, options, stageOptions } from './fields.js';
@@ -106,21 +106,23 @@ export function List({ object, viewId }) {
     if (v) { setCurrent(v); setView({ ...view, ...v.query, columns: v.query?.columns?.length ? v.query.columns : defaultColumns(o) }); setPage(1); }
   }, [viewId, views.length]);
 
-  const load = async () => {
-    try {
-      const res = await pb.collection(object).getList(page, perPage, { filter, sort: sortParam, expand: expandFields(o), skipTotal: true });
-      setItems(res.items);
-      setError('');
-    } catch (err) {
-      setError(errorMessage(err));
-      setItems([]);
-    }
+  // A reload (after a realtime event, a bulk job, an import) asks with the current filter,
+  // sort and page, and only the newest answer is shown.
+  const asked = useRef();
+  asked.current = { object, filter, sortParam, page };
+  const loader = useMemo(newest, [object]);
+  const counter = useMemo(newest, [object]);
+  const load = () => {
+    const q = asked.current;
+    return loader(() => pb.collection(q.object).getList(q.page, perPage, { filter: q.filter, sort: q.sortParam, expand: expandFields(o), skipTotal: true }),
+      (res) => { setItems(res.items); setError(''); },
+      (err) => { setError(errorMessage(err)); setItems([]); });
   };
   useEffect(() => { if (o) load(); }, [filter, sortParam, page]);
   useEffect(() => {
     if (!o) return;
     setTotal(null);
-    pb.collection(object).getList(1, 1, { filter, fields: 'id' }).then((r) => setTotal(r.totalItems)).catch(() => {});
+    counter(() => pb.collection(object).getList(1, 1, { filter, fields: 'id' }), (r) => setTotal(r.totalItems));
   }, [filter]);
   useEffect(() => (o ? subscribe(object, '*', debounce(load, 300)) : undefined), [object, filter, sortParam, page]);
   // Admins sorting a large object by an unindexed column are told which index would help.

@@ -1,8 +1,8 @@
 // Run history: every workflow run with its status and error, and the steps of a run with
 // their output; failed and dead runs can be queued again. Admins and managers only (the
 // workflow_runs and workflow_steps collections' rules).
-import { useEffect, useState } from 'preact/hooks';
-import { pb, relata, objectNamed, titleOf, formatDate, subscribe, debounce, errorMessage } from './api.js';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { pb, relata, objectNamed, titleOf, formatDate, subscribe, debounce, newest, errorMessage } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
 import { t } from './i18n.js';
 
@@ -17,8 +17,15 @@ export function Runs({ workflow }) {
   const [error, setError] = useState('');
   const filter = [workflow && pb.filter('workflow_name = {:w}', { w: workflow }), status && pb.filter('status = {:s}', { s: status })].filter(Boolean).join(' && ');
   const [names, setNames] = useState({}); // "object/id" -> the record's title
-  const load = () => pb.collection('workflow_runs').getList(page, perPage, { filter, sort: '-@rowid', skipTotal: true, fields: 'id,workflow_name,object,record_id,event,status,attempts,error,created,started,finished' })
-    .then((r) => { setItems(r.items); setError(''); loadNames(r.items); }).catch((err) => setError(errorMessage(err)));
+  // Reloads (realtime events) ask with the current filter and page; only the newest answer shows.
+  const current = useRef();
+  current.current = { filter, page };
+  const loader = useMemo(newest, []);
+  const load = () => {
+    const q = current.current;
+    return loader(() => pb.collection('workflow_runs').getList(q.page, perPage, { filter: q.filter, sort: '-@rowid', skipTotal: true, fields: 'id,workflow_name,object,record_id,event,status,attempts,error,created,started,finished' }),
+      (r) => { setItems(r.items); setError(''); loadNames(r.items); }, (err) => setError(errorMessage(err)));
+  };
   // The records' names, read through the REST API (so with the reader's rules), one request per
   // object on the page.
   const loadNames = async (runs) => {
