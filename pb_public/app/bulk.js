@@ -74,7 +74,7 @@ export function BulkDialog({ object: o, ids: picked, filter, total, onClose, onD
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const [job, cancel] = useJob(started, (j) => {
-    toast(`Bulk ${j.action}: ${j.changed} changed${j.refused + j.failed ? `, ${j.refused + j.failed} not` : ''}.`);
+    toast(j.refused + j.failed ? t('bulk.doneSome', { action: j.action, changed: j.changed, not: j.refused + j.failed }) : t('bulk.done', { action: j.action, changed: j.changed }));
     if (onDone) onDone(j);
   });
   const owner = o.fields.find((f) => f.type === 'owner');

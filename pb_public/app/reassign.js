@@ -20,7 +20,7 @@ export function ReassignPage() {
   const [started, setStarted] = useState(null);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const [job, cancel] = useJob(started, (j) => toast(`Reassigned ${j.changed.toLocaleString()} records${j.refused + j.failed ? `; ${j.refused + j.failed} not` : ''}.`));
+  const [job, cancel] = useJob(started, (j) => toast(j.refused + j.failed ? t('reassign.doneSome', { count: j.changed.toLocaleString(), not: j.refused + j.failed }) : t('reassign.done', { count: j.changed })));
   const reset = (fn) => (v) => { fn(v); setPreview(null); setStarted(null); };
   const toggle = (list, x, on) => (on ? [...list.filter((y) => y !== x), x] : list.filter((y) => y !== x));
   const send = async (dryRun) => {

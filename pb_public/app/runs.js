@@ -47,8 +47,8 @@ export function Runs({ workflow }) {
     <table class="records runs" data-testid="runs"><thead><tr><th>${t('record.workflow')}</th><th>${t('trash.record')}</th><th>${t('runs.event')}</th><th>${t('runs.status')}</th><th>${t('runs.started')}</th><th>${t('runs.error')}</th></tr></thead>
     <tbody>${items.map((r) => html`<${RunRow} key=${r.id} run=${r} name=${names[r.object + '/' + r.record_id]} open=${open === r.id} onToggle=${() => setOpen(open === r.id ? null : r.id)} onRetried=${load} />`)}</tbody></table>`}
     <footer class="pager">
-      <button disabled=${page === 1} onClick=${() => setPage(page - 1)}>← Newer</button><span>Page ${page}</span>
-      <button disabled=${!items || items.length < perPage} onClick=${() => setPage(page + 1)}>Older →</button>
+      <button disabled=${page === 1} onClick=${() => setPage(page - 1)}>${t('runs.newer')}</button><span>${t('runs.page', { n: page })}</span>
+      <button disabled=${!items || items.length < perPage} onClick=${() => setPage(page + 1)}>${t('runs.older')}</button>
     </footer>
   </section>`;
 }
@@ -76,12 +76,12 @@ function RunRow({ run: r, name, open, onToggle, onRetried }) {
       <td>${r.record_id && o ? html`<a href=${recordHref(r.object, r.record_id)} onClick=${(e) => e.stopPropagation()}>${name || html`${o.label.singular} <span class="muted">${r.record_id}</span>`}</a>
         ${name ? html` <span class="muted small">${o.label.singular}</span>` : null}` : '—'}</td>
       <td>${r.event}</td>
-      <td><${Pill} kind=${r.status}>${r.status}</${Pill}>${r.attempts > 1 ? html` <span class="muted small">${r.attempts} attempts</span>` : null}</td>
+      <td><${Pill} kind=${r.status}>${r.status}</${Pill}>${r.attempts > 1 ? html` <span class="muted small">${t('runs.attempts', { n: r.attempts })}</span>` : null}</td>
       <td>${formatDate(r.started || r.created, true)}</td>
       <td class="error-cell">${r.error}${r.status === 'failed' || r.status === 'dead' ? html` <button class="small" onClick=${retry}>${t('runs.retry')}</button>` : null}</td>
     </tr>
     ${open ? html`<tr class="steps-row"><td colspan="6">${!steps ? html`<${Spinner} />` : !steps.length ? html`<span class="muted">${t('runs.noSteps')}</span>` : html`
-      <ol class="steps">${steps.map((s) => html`<li key=${s.id}><b>${s.action}</b> <span class="muted">step ${s.path}</span> <${Pill} kind=${s.status}>${s.status}</${Pill}>
+      <ol class="steps">${steps.map((s) => html`<li key=${s.id}><b>${s.action}</b> <span class="muted">${t('runs.step', { path: s.path })}</span> <${Pill} kind=${s.status}>${s.status}</${Pill}>
         ${s.error ? html`<div class="error small">${s.error}</div>` : null}
         ${s.output ? html`<pre class="json small">${JSON.stringify(s.output, null, 2)}</pre>` : null}</li>`)}</ol>`}</td></tr>` : null}`;
 }
