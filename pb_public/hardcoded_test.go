@@ -124,7 +124,7 @@ func (s *templateScanner) expression(inMarkup bool) {
 var (
 	word        = regexp.MustCompile(`[A-Za-z]{2,}`)
 	codeElement = regexp.MustCompile(`(?s)<code\b[^>]*>.*?</code>`)
-	tagPattern  = regexp.MustCompile(`(?s)<[^>]*>`)
+	tagPattern  = regexp.MustCompile(`(?s)<(?:[^>"']|"[^"]*"|'[^']*')*>`)
 	// An example of a code, path or address ("/customer/email", "shop-signups"): no text.
 	codeLike = regexp.MustCompile(`^[\w.@{}=:-]*[/.@{}=:_-][\w./@{}=:-]*$`)
 	textAttr = regexp.MustCompile(`\b(title|placeholder|aria-label|alt)="([^"\x00]*)"`)
