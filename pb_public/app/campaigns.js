@@ -2,7 +2,7 @@
 // and its report (sent, delivered, bounced, opened, clicked, unsubscribed, replied, deals),
 // drawn with Chart.js beside a table of the exact figures.
 import { useEffect, useState } from 'preact/hooks';
-import { pb, relata, me, errorMessage } from './api.js';
+import { pb, relata, me, errorMessage, userLocale, formatDate } from './api.js';
 import { html, navigate, Spinner, ErrorBox, Empty, Pill, toast } from './ui.js';
 import { ChartBox, palette } from './dashboard.js';
 import { t, tx } from './i18n.js';
@@ -33,7 +33,7 @@ export function Campaigns() {
       <thead><tr><th>${t('camp.name')}</th><th>${t('camp.status')}</th><th>${t('camp.segment')}</th><th>${t('camp.template')}</th><th>${t('camp.started')}</th></tr></thead>
       <tbody>${items.map((c) => html`<tr key=${c.id} onClick=${() => navigate('/campaigns/' + c.id)}>
         <td><a href=${'#/campaigns/' + c.id}>${c.name}</a></td><td><${Pill}>${statusName(c.status || 'draft')}</${Pill}></td>
-        <td>${c.expand?.segment?.name || ''}</td><td>${c.template}</td><td>${(c.started_at || '').slice(0, 16)}</td></tr>`)}</tbody>
+        <td>${c.expand?.segment?.name || ''}</td><td>${c.template}</td><td>${c.started_at ? formatDate(c.started_at, true) : ''}</td></tr>`)}</tbody>
     </table></div>`}
   </section>`;
 }
@@ -128,27 +128,27 @@ export function CampaignPage({ id }) {
     </header>
     <${ErrorBox} error=${error || c.last_error} />
     <p class="muted">${tx('camp.summary', { template: html`<b>${c.template}</b>`, segment: html`<a href=${'#/segments/' + c.segment}>${c.expand?.segment?.name || c.segment}</a>` })}
-      ${c.throttle ? ' ' + t('camp.atMost', { n: c.throttle }) : ''}${c.send_at ? ' ' + t('camp.from', { time: c.send_at.slice(0, 16) }) : ''}
+      ${c.throttle ? ' ' + t('camp.atMost', { n: c.throttle }) : ''}${c.send_at ? ' ' + t('camp.from', { time: formatDate(c.send_at, true) }) : ''}
       ${t('camp.clicks', { state: c.track_clicks ? t('camp.tracked') : t('camp.notTracked') })} ${t('camp.opens', { state: c.track_opens ? t('camp.tracked') : t('camp.notTracked') })}</p>
     <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="100" aria-valuenow=${pct} data-testid="campaign-progress">
-      <div class="bar" style=${`width:${pct}%`}></div><span>${t('camp.progress', { pct, queued: r.queued.toLocaleString(), recipients: r.recipients.toLocaleString() })}${r.inFlight ? ' ' + t('camp.inOutbox', { n: r.inFlight }) : ''}</span></div>
+      <div class="bar" style=${`width:${pct}%`}></div><span>${t('camp.progress', { pct, queued: r.queued.toLocaleString(userLocale()), recipients: r.recipients.toLocaleString(userLocale()) })}${r.inFlight ? ' ' + t('camp.inOutbox', { n: r.inFlight }) : ''}</span></div>
     <div class="kpis">
-      <div class="kpi"><div class="label">${t('camp.audience')}</div><div class="value" data-testid="kpi-audience">${r.audience.toLocaleString()}</div><div class="muted small">${t('camp.duplicates', { n: r.duplicates })}</div></div>
-      <div class="kpi"><div class="label">${t('camp.sent')}</div><div class="value" data-testid="kpi-sent">${r.sent.toLocaleString()}</div><div class="muted small">${t('camp.deliveredBounced', { delivered: r.delivered.toLocaleString(), bounced: r.bounced })}</div></div>
-      <div class="kpi"><div class="label">${t('camp.skipped')}</div><div class="value" data-testid="kpi-skipped">${skippedTotal.toLocaleString()}</div><div class="muted small">${t('camp.suppressedAtSend', { n: r.suppressed })}</div></div>
-      <div class="kpi"><div class="label">${t('camp.clicked')}</div><div class="value">${r.clicked.toLocaleString()}</div><div class="muted small">${t('camp.openedReplied', { opened: r.opened, replied: r.replied })}</div></div>
+      <div class="kpi"><div class="label">${t('camp.audience')}</div><div class="value" data-testid="kpi-audience">${r.audience.toLocaleString(userLocale())}</div><div class="muted small">${t('camp.duplicates', { n: r.duplicates })}</div></div>
+      <div class="kpi"><div class="label">${t('camp.sent')}</div><div class="value" data-testid="kpi-sent">${r.sent.toLocaleString(userLocale())}</div><div class="muted small">${t('camp.deliveredBounced', { delivered: r.delivered.toLocaleString(userLocale()), bounced: r.bounced })}</div></div>
+      <div class="kpi"><div class="label">${t('camp.skipped')}</div><div class="value" data-testid="kpi-skipped">${skippedTotal.toLocaleString(userLocale())}</div><div class="muted small">${t('camp.suppressedAtSend', { n: r.suppressed })}</div></div>
+      <div class="kpi"><div class="label">${t('camp.clicked')}</div><div class="value">${r.clicked.toLocaleString(userLocale())}</div><div class="muted small">${t('camp.openedReplied', { opened: r.opened, replied: r.replied })}</div></div>
       <div class="kpi"><div class="label">${t('camp.dealsWithin', { days: r.days })}</div><div class="value" data-testid="kpi-deals">${r.dealsCreated}</div><div class="muted small">${t('camp.won', { n: r.dealsWon })}</div></div>
     </div>
     <div class="charts">
       <div class="panel"><h2>${t('camp.engagement')}</h2>
         <${ChartBox} label=${t('camp.engagement')} config=${{ type: 'bar', data: { labels: funnel.map((x) => x[0]),
           datasets: [{ label: t('camp.recipients'), data: funnel.map((x) => x[1]), backgroundColor: palette[0] }] }, options: { indexAxis: 'y', plugins: { legend: { display: false } } } }} />
-        <table class="numbers" data-testid="campaign-figures"><tbody>${funnel.map(([k, n]) => html`<tr key=${k}><th>${k}</th><td>${n.toLocaleString()}</td></tr>`)}</tbody></table>
+        <table class="numbers" data-testid="campaign-figures"><tbody>${funnel.map(([k, n]) => html`<tr key=${k}><th>${k}</th><td>${n.toLocaleString(userLocale())}</td></tr>`)}</tbody></table>
       </div>
       <div class="panel"><h2>${t('camp.skippedByReason')}</h2>
         ${skipped.length ? html`<${ChartBox} label=${t('camp.skippedChart')} config=${{ type: 'doughnut', data: { labels: skipped.map(([k]) => reasons[k] || k),
           datasets: [{ data: skipped.map(([, n]) => n), backgroundColor: palette }] } }} />` : html`<p class="muted">${t('camp.nobodySkipped')}</p>`}
-        <table class="numbers" data-testid="campaign-skips"><tbody>${skipped.map(([k, n]) => html`<tr key=${k} data-reason=${k}><th>${reasons[k] || k}</th><td>${n.toLocaleString()}</td></tr>`)}
+        <table class="numbers" data-testid="campaign-skips"><tbody>${skipped.map(([k, n]) => html`<tr key=${k} data-reason=${k}><th>${reasons[k] || k}</th><td>${n.toLocaleString(userLocale())}</td></tr>`)}
           <tr><th>${t('camp.duplicateAddress')}</th><td>${r.duplicates}</td></tr></tbody></table>
       </div>
       ${r.daily?.length ? html`<div class="panel"><h2>${t('camp.byDay')}</h2>

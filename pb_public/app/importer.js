@@ -4,7 +4,7 @@
 // then imports it as a job: a progress bar with live counts, a cancel button, and the failed
 // rows as a CSV with the reason of each. Every cell is shown as text (htm escapes it).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { pb, relata, objectLabel, fieldLabel, errorMessage } from './api.js';
+import { pb, relata, objectLabel, fieldLabel, errorMessage, userLocale } from './api.js';
 import { html, Modal, ErrorBox, toast, recordHref } from './ui.js';
 import { t } from './i18n.js';
 
@@ -157,7 +157,7 @@ export function ImportWizard({ object: o, onClose, onDone }) {
     ` : html`
       <p>${job.file || file?.name}: ${job.status === 'running' ? t('import.importing') : ({ done: t('import.status.done'), failed: t('import.status.failed'), cancelled: t('import.status.cancelled') })[job.status] || job.status}</p>
       <progress id="import-progress" max=${Math.max(1, job.total)} value=${job.rows}></progress>
-      <p data-testid="import-counts">${t('import.progress', { rows: job.rows.toLocaleString(), total: job.total.toLocaleString(), counts: counts(job) })}</p>
+      <p data-testid="import-counts">${t('import.progress', { rows: job.rows.toLocaleString(userLocale()), total: job.total.toLocaleString(userLocale()), counts: counts(job) })}</p>
       ${job.error ? html`<${ErrorBox} error=${job.error} />` : null}
       ${job.status === 'cancelled' ? html`<p class="muted">${t('import.stopped')}</p>` : null}
       <div class="actions">

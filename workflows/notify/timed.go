@@ -260,9 +260,9 @@ var messages = map[string]map[string]string{
 	},
 }
 
-// message is the text id in user's language (English when unset).
+// message is the text id in user's language (English when unset; see schemas.Languages).
 func message(user *core.Record, id string) string {
-	if m, ok := messages[user.GetString("language")][id]; ok {
+	if m, ok := messages[schemas.UserLanguage(user)][id]; ok {
 		return m
 	}
 	return messages["en"][id]

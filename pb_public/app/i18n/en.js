@@ -899,7 +899,7 @@ export default {
   'camp.cancelCampaign': 'Cancel campaign',
   'camp.summary': 'Template {template} to segment {segment}',
   'camp.atMost': '· at most {n} a minute',
-  'camp.from': '· from {time} UTC',
+  'camp.from': '· from {time}',
   'camp.clicks': '· clicks {state}',
   'camp.opens': '· opens {state}',
   'camp.tracked': 'tracked',

@@ -895,7 +895,7 @@ export default {
   'camp.cancelCampaign': 'Annulla la campagna',
   'camp.summary': 'Modello {template} al segmento {segment}',
   'camp.atMost': '· al massimo {n} al minuto',
-  'camp.from': '· dalle {time} UTC',
+  'camp.from': '· dal {time}',
   'camp.clicks': '· clic {state}',
   'camp.opens': '· aperture {state}',
   'camp.tracked': 'tracciati',
