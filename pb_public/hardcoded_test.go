@@ -127,6 +127,8 @@ var (
 	tagPattern  = regexp.MustCompile(`(?s)<(?:[^>"']|"[^"]*"|'[^']*')*>`)
 	// An example of a code, path or address ("/customer/email", "shop-signups"): no text.
 	codeLike = regexp.MustCompile(`^[\w.@{}=:-]*[/.@{}=:_-][\w./@{}=:-]*$`)
+	// An example of a filter or an expression ("status = 'open'", "replied() || x").
+	codeExpr = regexp.MustCompile(`\s(=|==|!=|&&|\|\|)\s|\w\(\)`)
 	textAttr = regexp.MustCompile(`\b(title|placeholder|aria-label|alt)="([^"\x00]*)"`)
 	// A capitalised literal of words ("Turn on", "Copied"), not an identifier or a code.
 	prose = regexp.MustCompile(`^[A-Z][a-z]+(\b|[ ,.…!?'’:]).*[a-z.…!?]$|^[A-Z][a-z]{2,}$`)
