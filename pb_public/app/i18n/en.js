@@ -1003,4 +1003,28 @@ export default {
   'forms.copy': 'Copy',
   'forms.open': 'Open the page',
   'forms.saveFirst': 'Save the form to publish it and see its preview and embed code.',
+  'cond.created': 'Created',
+  'cond.updated': 'Updated',
+  'cond.item': 'Item: {label}',
+
+  // Run statuses (runs.js)
+  'runs.st.pending': 'pending',
+  'runs.st.running': 'running',
+  'runs.st.waiting': 'waiting',
+  'runs.st.retry': 'retry',
+  'runs.st.succeeded': 'succeeded',
+  'runs.st.failed': 'failed',
+  'runs.st.dead': 'dead',
+  'runs.st.skipped': 'skipped',
+  'runs.st.stopped': 'stopped',
+  'runs.st.done': 'done',
+
+  // Email statuses on a record's timeline (record.js)
+  'email.st.queued': 'queued',
+  'email.st.sending': 'sending',
+  'email.st.sent': 'sent',
+  'email.st.failed': 'failed',
+  'email.st.suppressed': 'suppressed',
+  'email.st.delivered': 'delivered',
+  'email.st.bounced': 'bounced',
 };

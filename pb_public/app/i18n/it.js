@@ -999,4 +999,28 @@ export default {
   'forms.copy': 'Copia',
   'forms.open': 'Apri la pagina',
   'forms.saveFirst': 'Salva il modulo per pubblicarlo e vederne l\'anteprima e il codice da incorporare.',
+  'cond.created': 'Creato',
+  'cond.updated': 'Aggiornato',
+  'cond.item': 'Elemento: {label}',
+
+  // Run statuses (runs.js)
+  'runs.st.pending': 'in attesa',
+  'runs.st.running': 'in corso',
+  'runs.st.waiting': 'in pausa',
+  'runs.st.retry': 'da ritentare',
+  'runs.st.succeeded': 'riuscita',
+  'runs.st.failed': 'fallita',
+  'runs.st.dead': 'abbandonata',
+  'runs.st.skipped': 'saltata',
+  'runs.st.stopped': 'fermata',
+  'runs.st.done': 'fatto',
+
+  // Email statuses on a record's timeline (record.js)
+  'email.st.queued': 'in coda',
+  'email.st.sending': 'in invio',
+  'email.st.sent': 'inviata',
+  'email.st.failed': 'non riuscita',
+  'email.st.suppressed': 'bloccata',
+  'email.st.delivered': 'consegnata',
+  'email.st.bounced': 'respinta',
 };
