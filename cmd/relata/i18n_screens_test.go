@@ -124,7 +124,7 @@ func TestItalianScreens(t *testing.T) {
 	mgr.do(chromedp.Click(chromedp.CSS("#import-open")))
 	mgr.wait("the import wizard", `!!document.querySelector('#import-file') && document.body.innerText.includes('File CSV o Excel')`)
 	noEnglish(mgr, "the import wizard")
-	mgr.open("/list/contacts", "[data-testid=bulk-edit]")
+	mgr.open("/list/deals", "[data-testid=bulk-edit]")
 	mgr.do(chromedp.Click(chromedp.CSS("[data-testid=bulk-edit]")))
 	mgr.wait("bulk edit", `!!document.querySelector('[data-testid=bulk-action]')`)
 	noEnglish(mgr, "bulk edit")

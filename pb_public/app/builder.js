@@ -76,7 +76,7 @@ export const actionSpecs = () => ({
     ['link', 'checkbox', t('wf.field.create_record.link')],
   ] },
   send_email: { label: t('wf.action.send_email'), icon: '✉', init: { to: 'email', category: 'transactional' }, fields: [
-    [t('wf.to'), 'text', t('wf.field.send_email.to'), t('wf.help.send_email.to')],
+    ['to', 'text', t('wf.field.send_email.to'), t('wf.help.send_email.to')],
     ['subject', 'text', t('wf.field.send_email.subject')],
     ['text', 'textarea', t('wf.field.send_email.text')],
     ['template', 'text', t('wf.field.send_email.template'), t('wf.help.send_email.template')],
@@ -108,7 +108,7 @@ export const actionSpecs = () => ({
     ['over', 'over', t('wf.field.for_each.over'), t('wf.help.for_each.over')],
   ] },
   notify: { label: t('wf.action.notify'), icon: '!', init: { to: 'owner', title: '' }, fields: [
-    [t('wf.to'), 'text', t('wf.field.notify.to'), t('wf.help.notify.to')],
+    ['to', 'text', t('wf.field.notify.to'), t('wf.help.notify.to')],
     ['title', 'text', t('wf.field.notify.title'), t('wf.help.notify.title')],
     ['body', 'textarea', t('wf.field.notify.body')],
     ['template', 'text', t('wf.field.notify.template'), t('wf.help.notify.template')],
@@ -169,7 +169,7 @@ function WorkflowList() {
       <a class="button primary" href="#/workflows/new" id="new-workflow">${t('wf.new')}</a></header>
     <${ErrorBox} error=${error} />
     ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>${t('wf.none')}</${Empty}>` : html`
-    <table class=${t('wf.records')}><thead><tr><th>${t('wf.name')}</th><th>${t('wf.object')}</th><th>${t('wf.when')}</th><th>${t('wf.enabled')}</th><th></th></tr></thead>
+    <table class="records"><thead><tr><th>${t('wf.name')}</th><th>${t('wf.object')}</th><th>${t('wf.when')}</th><th>${t('wf.enabled')}</th><th></th></tr></thead>
     <tbody>${items.map((w) => html`<tr key=${w.id}>
       <td><a href=${'#/workflows/' + w.id}>${w.name}</a><div class="muted small">${w.description}</div></td>
       <td>${objectNamed(w.object) ? objectLabel(objectNamed(w.object)) : w.object}</td>
@@ -646,7 +646,7 @@ function OverInput({ id, value, object, onChange }) {
 // show (condition.js says why) stays in the text editor.
 export function ConditionEditor({ id, value, object, vars, onChange, placeholder }) {
   const read = (text) => fromExpr(object, text || '');
-  const [tree, setTree] = useState(() => read(value).tree || { join: t('wf.and'), rows: [] });
+  const [tree, setTree] = useState(() => read(value).tree || { join: 'and', rows: [] });
   const [text, setText] = useState(() => !!read(value).error);
   const parsed = read(value);
   let written = '';
@@ -681,13 +681,13 @@ function ConditionGroup({ group, object, path, top, onChange, onRemove }) {
   const removeRow = (i) => onChange({ ...group, rows: rows.filter((_, j) => j !== i) });
   return html`<div class=${'condition-group' + (top ? ' top' : '')} data-path=${path}>
     ${rows.length > 1 || !top ? html`<select class="join" aria-label=${t('wf.join')} value=${group.join} onChange=${(e) => onChange({ ...group, join: e.target.value })}>
-      <option value=${t('wf.and')}>${t('wf.allOf')}</option><option value="or">${t('wf.anyOf')}</option></select>` : null}
+      <option value="and">${t('wf.allOf')}</option><option value="or">${t('wf.anyOf')}</option></select>` : null}
     ${rows.map((r, i) => (r.rows
       ? html`<${ConditionGroup} key=${i} group=${r} object=${object} path=${path + '-' + i} onChange=${(x) => setRow(i, x)} onRemove=${() => removeRow(i)} />`
       : html`<${ConditionRow} key=${i} row=${r} object=${object} path=${path + '-' + i} onChange=${(x) => setRow(i, x)} onRemove=${() => removeRow(i)} />`))}
     <div class="condition-add">
       <button type="button" class="small" data-testid="add-row" onClick=${() => onChange({ ...group, rows: [...rows, newRow(object)] })}>${t('wf.addCondition')}</button>
-      <button type="button" class="small" data-testid="add-group" onClick=${() => onChange({ ...group, rows: [...rows, { join: group.join === t('wf.and') ? 'or' : t('wf.and'), rows: [newRow(object)] }] })}>${t('wf.addGroup')}</button>
+      <button type="button" class="small" data-testid="add-group" onClick=${() => onChange({ ...group, rows: [...rows, { join: group.join === 'and' ? 'or' : 'and', rows: [newRow(object)] }] })}>${t('wf.addGroup')}</button>
       ${onRemove ? html`<button type="button" class="link" onClick=${onRemove}>${t('wf.removeGroup')}</button>` : null}
     </div>
   </div>`;
@@ -709,7 +709,7 @@ function ConditionRow({ row, object, path, onChange, onRemove }) {
   const ops = opsFor(kind, f?.item);
   // An operator change keeps the value when it is of the same sort (a list, a number of days,
   // or a single value).
-  const sort = (op) => (op === 'in' || op === 'notIn' ? 'list' : ['agoMore', 'agoLess', 'nextDays'].includes(op) ? t('wf.days') : needsValue(op) ? 'one' : '');
+  const sort = (op) => (op === 'in' || op === 'notIn' ? 'list' : ['agoMore', 'agoLess', 'nextDays'].includes(op) ? 'days' : needsValue(op) ? 'one' : '');
   const setOp = (op) => onChange({ field: row.field, op, value: sort(op) && sort(op) === sort(row.op) ? row.value : defaultValue(kind, op),
     ...(needsValue(op) === 2 ? { value2: row.value2 ?? defaultValue(kind, op) } : {}) });
   const n = needsValue(row.op);

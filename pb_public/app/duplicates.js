@@ -74,7 +74,7 @@ export function MergePage({ object, a, b }) {
   // by default: lists (tags, multiple choices and links) get both records' values; other
   // fields the kept record's value, or the other's where the kept one is empty
   const isList = (f) => f.type === 'tags' || f.multiple;
-  const chosen = (f) => pick[f.name] || (isList(f) ? t('dup.both') : isEmpty(byId[keep][f.name]) && !isEmpty(byId[other][f.name]) ? other : keep);
+  const chosen = (f) => pick[f.name] || (isList(f) ? 'both' : isEmpty(byId[keep][f.name]) && !isEmpty(byId[other][f.name]) ? other : keep);
   const merge = async () => {
     setBusy(true);
     try {
@@ -121,8 +121,8 @@ export function MergePage({ object, a, b }) {
       <tbody>${fields.map((f) => {
         const diff = differs.includes(f);
         return html`<tr key=${f.name} class=${diff ? 'differs' : 'same'}>
-          <th>${fieldLabel(f)}${diff && isList(f) ? html`<label class=${t('dup.both')}><input type="radio" name=${'f-' + f.name} data-testid=${`pick-${f.name}-both`}
-            checked=${chosen(f) === t('dup.both')} onChange=${() => setPick((p) => ({ ...p, [f.name]: t('dup.both') }))} /> ${t('dup.both')}</label>` : null}</th>
+          <th>${fieldLabel(f)}${diff && isList(f) ? html`<label class="both"><input type="radio" name=${'f-' + f.name} data-testid=${`pick-${f.name}-both`}
+            checked=${chosen(f) === 'both'} onChange=${() => setPick((p) => ({ ...p, [f.name]: 'both' }))} /> ${t('dup.both')}</label>` : null}</th>
           ${[a, b].map((id) => html`<td key=${id}>${diff ? html`<label>
             <input type="radio" name=${'f-' + f.name} data-testid=${`pick-${f.name}-${id}`} checked=${chosen(f) === id}
               onChange=${() => setPick((p) => ({ ...p, [f.name]: id }))} />

@@ -96,7 +96,7 @@ export function AuditPage() {
       <label>${t('audit.object')} <select value=${f.object} onChange=${set('object')}>
         <option value="">${t('audit.all')}</option>
         ${allObjects().map((o) => html`<option key=${o.name} value=${o.name}>${o.name}</option>`)}
-        <option value=${t('audit.users')}>${t('audit.users')}</option>
+        <option value="users">${t('audit.users')}</option>
       </select></label>
       <label>${t('audit.user')} <select value=${f.user} onChange=${set('user')}>
         <option value="">${t('audit.anyone')}</option>
