@@ -105,8 +105,7 @@ export function MergePage({ object, a, b }) {
   if (done) {
     return html`<section class="merge-page" data-testid="merge-done">
       <header class="page-head"><h1>${t('dup.merged')}</h1></header>
-      <p>${tx('dup.mergedInto', { loser: html`<b>${titleOf(o, byId[done.loser])}</b>`, winner: html`<a data-testid="merged-winner" href=${recordHref(object, done.winner)}>${titleOf(o, byId[done.winner])}</a>` })}
-        ${t('dup.linksMoved', { count: done.repointed.length })}${done.fields.length ? t('dup.valuesChanged', { count: done.fields.length }) : ''}${t('dup.oldLinks')}</p>
+      <p>${tx('dup.mergedInto', { loser: html`<b>${titleOf(o, byId[done.loser])}</b>`, winner: html`<a data-testid="merged-winner" href=${recordHref(object, done.winner)}>${titleOf(o, byId[done.winner])}</a>` })} ${t('dup.linksMoved', { count: done.repointed.length })}${done.fields.length ? t('dup.valuesChanged', { count: done.fields.length }) : ''}${t('dup.oldLinks')}</p>
       <div class="actions"><button data-testid="undo-merge" disabled=${busy} onClick=${undo}>${t('dup.undo')}</button>
         <a class="button primary" href=${recordHref(object, done.winner)}>${t('dup.open', { title: titleOf(o, byId[done.winner]) })}</a></div>
     </section>`;

@@ -2,7 +2,7 @@
 // through what) for whoever may view the record, and the admins' view of the whole trail with
 // filters. Values are shown as text, never as markup.
 import { useEffect, useState } from 'preact/hooks';
-import { relata, userNamed, objectNamed, allObjects, allUsers, fieldLabel, formatDate, errorMessage } from './api.js';
+import { relata, userNamed, objectNamed, objectLabel, allObjects, allUsers, fieldLabel, formatDate, errorMessage } from './api.js';
 import { html, Spinner, ErrorBox, Empty } from './ui.js';
 import { t, label as tLabel } from './i18n.js';
 
@@ -44,7 +44,7 @@ function Changes({ entry, object }) {
 function Entries({ items, showRecord }) {
   return html`<ol class="history" data-testid="history">${items.map((e) => html`<li key=${e.id} class="history-entry" data-action=${e.action}>
     <div><b>${who(e)}</b> ${(verbs[e.action] && tLabel('audit.verb.' + e.action, verbs[e.action])) || e.action} ${showRecord
-      ? html`<a href=${`#/record/${e.object}/${e.record}`}>${e.object} ${e.record}</a>` : null}
+      ? html`<a href=${`#/record/${e.object}/${e.record}`}>${objectNamed(e.object) ? objectLabel(objectNamed(e.object), false) : e.object === 'users' ? t('audit.user') : e.object} ${e.record}</a>` : null}
       <span class="muted small" title=${e.at}> · ${formatDate(e.at, true)}</span></div>
     <${Changes} entry=${e} object=${e.object} />
   </li>`)}</ol>`;
@@ -95,8 +95,8 @@ export function AuditPage() {
     <form class="filters panel" data-testid="audit-filters" onSubmit=${(e) => { e.preventDefault(); setApplied(f); }}>
       <label>${t('audit.object')} <select value=${f.object} onChange=${set('object')}>
         <option value="">${t('audit.all')}</option>
-        ${allObjects().map((o) => html`<option key=${o.name} value=${o.name}>${o.name}</option>`)}
-        <option value="users">${t('audit.users')}</option>
+        ${allObjects().map((o) => html`<option key=${o.name} value=${o.name}>${objectLabel(o)}</option>`)}
+        <option value="users">${t('audit.usersObject')}</option>
       </select></label>
       <label>${t('audit.user')} <select value=${f.user} onChange=${set('user')}>
         <option value="">${t('audit.anyone')}</option>

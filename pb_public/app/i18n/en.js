@@ -486,7 +486,7 @@ export default {
   'webhooks.newSecret': 'New secret',
   'webhooks.turnOff': 'Turn off',
   'webhooks.turnOn': 'Turn on',
-  'audit.users': 'users',
+  'audit.usersObject': 'Users',
   'runs.page': 'Page {n}',
   'runs.attempts': '{n} attempts',
   'runs.step': 'step {path}',

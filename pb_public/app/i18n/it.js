@@ -482,7 +482,7 @@ export default {
   'webhooks.newSecret': 'Nuovo segreto',
   'webhooks.turnOff': 'Spegni',
   'webhooks.turnOn': 'Accendi',
-  'audit.users': 'utenti',
+  'audit.usersObject': 'Utenti',
   'runs.page': 'Pagina {n}',
   'runs.attempts': '{n} tentativi',
   'runs.step': 'passo {path}',
