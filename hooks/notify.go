@@ -101,7 +101,7 @@ func (n *notifications) assigned(tx core.App, o *schemas.Object, rec *core.Recor
 	_, err = notify.Send(tx, notify.Notification{
 		User:     to,
 		Kind:     notify.KindAssigned,
-		Title:    fmt.Sprintf(notify.Message(user, "assigned"), actorName(actor), singular(o)+" "+titleOf(o, rec)),
+		Title:    fmt.Sprintf(notify.Message(user, "assigned"), actorName(actor), notify.Noun(user, singular(o))+" "+titleOf(o, rec)),
 		Object:   o.Name,
 		RecordID: rec.Id,
 		Actor:    actorID(actor),

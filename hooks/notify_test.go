@@ -217,3 +217,34 @@ func TestNotifyReply(t *testing.T) {
 		t.Errorf("%d notifications after the same reply twice", n)
 	}
 }
+
+// A notification speaks its recipient's language: an Italian rep is told in Italian, with the
+// example model's record names translated, while an English one reads English.
+func TestNotifyAssignmentInItalian(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	bob := e.person(t, "bob@example.com", "Bob Bianchi", "sales", "north")
+	carol := e.person(t, "carol@example.com", "Carol Verdi", "sales", "north")
+	boss := e.person(t, "boss@example.com", "Boss", "manager", "")
+	bob.rec.Set("language", "it")
+	if err := e.app.Save(bob.rec); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []person{bob, carol} {
+		if code := e.call(t, boss, http.MethodPost, "/api/collections/deals/records", map[string]any{"name": "Acme", "owner": p.rec.Id}, nil); code != 200 {
+			t.Fatalf("create deal = %d", code)
+		}
+	}
+	for _, c := range []struct {
+		who  person
+		want string
+	}{{bob, "Boss ti ha assegnato la trattativa “Acme”"}, {carol, "Boss assigned you deal “Acme”"}} {
+		if got := e.notificationsOf(t, c.who); len(got) != 1 || got[0].GetString("title") != c.want {
+			var titles []string
+			for _, n := range got {
+				titles = append(titles, n.GetString("title"))
+			}
+			t.Errorf("%s's notifications = %q; want %q", c.who.rec.Email(), titles, c.want)
+		}
+	}
+}

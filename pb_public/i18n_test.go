@@ -16,7 +16,7 @@ import (
 // catalogueScript loads the message catalogues and i18n.js as the browser does (ES modules) and
 // prints them with a few translations made by t(), for the Go side to check.
 const catalogueScript = `
-const { catalogues, t, setLanguage } = await import('./app/i18n.js');
+const { catalogues, t, tx, setLanguage } = await import('./app/i18n.js');
 const samples = {};
 for (const l of Object.keys(catalogues)) {
   setLanguage(l);
@@ -26,6 +26,7 @@ for (const l of Object.keys(catalogues)) {
     thousands: t('tasks.open', { count: 1234 }),
     filled: t('board.moved', { title: 'Acme', stage: 'X' }),
     missing: t('no.such.key'),
+    parts: JSON.stringify(tx('board.moved', { title: { b: 'Acme' }, stage: 'X' })),
   };
 }
 console.log(JSON.stringify({ catalogues, samples }));
@@ -165,8 +166,8 @@ func TestCataloguesMatch(t *testing.T) {
 	// t() itself: plural forms by count, numbers in the language's format, {params} filled,
 	// an unknown key shown as itself.
 	want := map[string]map[string]string{
-		"en": {"one": "1 open", "three": "3 open", "thousands": "1,234 open", "filled": `Moved "Acme" to X`, "missing": "no.such.key"},
-		"it": {"one": "1 aperta", "three": "3 aperte", "thousands": "1234 aperte", "filled": `"Acme" spostata in X`, "missing": "no.such.key"},
+		"en": {"one": "1 open", "three": "3 open", "thousands": "1,234 open", "filled": `Moved "Acme" to X`, "missing": "no.such.key", "parts": `["Moved \"",{"b":"Acme"},"\" to ","X"]`},
+		"it": {"one": "1 aperta", "three": "3 aperte", "thousands": "1234 aperte", "filled": `"Acme" spostata in X`, "missing": "no.such.key", "parts": `["\"",{"b":"Acme"},"\" spostata in ","X"]`},
 	}
 	for lang, w := range want {
 		for k, v := range w {
@@ -177,8 +178,8 @@ func TestCataloguesMatch(t *testing.T) {
 	}
 }
 
-// tCall finds t('key') and t('key', …) calls with a literal key.
-var tCall = regexp.MustCompile(`\bt\(\s*'([^'\\]+)'\s*[,)]`)
+// tCall finds t('key'), t('key', …) and tx('key', …) calls with a literal key.
+var tCall = regexp.MustCompile(`\btx?\(\s*'([^'\\]+)'\s*[,)]`)
 
 // TestTranslatedKeysExist: every t('key') in the web app's sources is in the English catalogue
 // (and so, by TestCataloguesMatch, in every language).

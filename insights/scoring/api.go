@@ -58,6 +58,12 @@ func (s *Service) ScoreRecord(app core.App, rec *core.Record, factors int) (*Res
 // ScoreRecords is [Service.ScoreRecord] for several records of object at once: their
 // histories are read together and the model once. Results are in the order of recs.
 func (s *Service) ScoreRecords(app core.App, object string, recs []*core.Record, factors int) ([]*Result, error) {
+	return s.ScoreRecordsIn(app, object, recs, factors, "en")
+}
+
+// ScoreRecordsIn is [Service.ScoreRecords] with the factors in words of lang (see
+// [schemas.Languages]).
+func (s *Service) ScoreRecordsIn(app core.App, object string, recs []*core.Record, factors int, lang string) ([]*Result, error) {
 	d, err := LoadRecords(app, s.reg, object, recs)
 	if err != nil {
 		return nil, err
@@ -82,7 +88,7 @@ func (s *Service) ScoreRecords(app core.App, object string, recs []*core.Record,
 			out = append(out, res)
 			continue
 		}
-		res.P, res.Factors = stored.Model.Explain(snap, factors)
+		res.P, res.Factors = stored.Model.ExplainIn(snap, factors, lang)
 		res.Source, res.Version = "model", stored.Version
 		trained := stored.TrainedAt.UTC()
 		res.TrainedAt = &trained
@@ -240,10 +246,11 @@ func (s *Service) apiScore(re *core.RequestEvent) error {
 	if ok, err := c.CanView(re.App, rec); err != nil || !ok {
 		return re.NotFoundError("", nil)
 	}
-	score, err := s.ScoreRecord(re.App, rec, 5)
+	scores, err := s.ScoreRecordsIn(re.App, obj.Name, []*core.Record{rec}, 5, schemas.RequestLanguage(re))
 	if err != nil {
 		return err
 	}
+	score := scores[0]
 	s.hideUnseen(re.App, c, rec, score, map[string]bool{})
 	return re.JSON(http.StatusOK, score)
 }
@@ -291,7 +298,7 @@ func (s *Service) apiScoreMany(re *core.RequestEvent) error {
 			}
 		}
 	}
-	scores, err := s.ScoreRecords(re.App, obj.Name, visible, factors)
+	scores, err := s.ScoreRecordsIn(re.App, obj.Name, visible, factors, schemas.RequestLanguage(re))
 	if err != nil {
 		return err
 	}

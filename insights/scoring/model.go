@@ -279,10 +279,17 @@ type Factor struct {
 	Text string `json:"text"`
 }
 
-// Explain returns the win probability of s and its n strongest factors, strongest first.
-// One-hot features count only when they hold (a deal is explained by its source, not by
-// every source it does not have).
+// Explain returns the win probability of s and its n strongest factors, strongest first, in
+// English. One-hot features count only when they hold (a deal is explained by its source, not
+// by every source it does not have).
 func (m *Model) Explain(s Snapshot, n int) (float64, []Factor) {
+	return m.ExplainIn(s, n, "en")
+}
+
+// ExplainIn is [Model.Explain] with the factors' words in lang ("en", "it"; English for any
+// other).
+func (m *Model) ExplainIn(s Snapshot, n int, lang string) (float64, []Factor) {
+	w := wordsFor(lang)
 	var fs []Factor
 	for j := range m.Features {
 		f := &m.Features[j]
@@ -294,7 +301,7 @@ func (m *Model) Explain(s Snapshot, n int) (float64, []Factor) {
 		if math.Abs(eff) < 0.05 {
 			continue
 		}
-		fs = append(fs, Factor{Feature: f.Name, Effect: eff, Text: m.words(f, &s, eff)})
+		fs = append(fs, Factor{Feature: f.Name, Effect: eff, Text: m.words(w, f, &s, eff)})
 	}
 	sort.SliceStable(fs, func(a, b int) bool { return math.Abs(fs[a].Effect) > math.Abs(fs[b].Effect) })
 	if len(fs) > n {
@@ -303,16 +310,10 @@ func (m *Model) Explain(s Snapshot, n int) (float64, []Factor) {
 	return m.Predict(s), fs
 }
 
-func (m *Model) words(f *Feature, s *Snapshot, eff float64) string {
+func (m *Model) words(w *factorWords, f *Feature, s *Snapshot, eff float64) string {
 	sign := "+ "
 	if eff < 0 {
 		sign = "− "
-	}
-	plural := func(k float64, word string) string {
-		if k == 1 {
-			return "1 " + word
-		}
-		return fmt.Sprintf("%g %ss", k, word)
 	}
 	var t string
 	switch f.Kind {
@@ -321,27 +322,27 @@ func (m *Model) words(f *Feature, s *Snapshot, eff float64) string {
 		if label == "" {
 			label = f.Value
 		}
-		t = "in stage " + label
+		t = fmt.Sprintf(w.inStage, label)
 	case "cat":
 		t = strings.ReplaceAll(f.Key, ".", " ") + ": " + f.Value
 	case "days_in_stage":
-		t = fmt.Sprintf("%.0f days in the current stage", s.DaysInStage)
+		t = fmt.Sprintf(w.daysInStage, s.DaysInStage)
 	case "age":
-		t = fmt.Sprintf("open for %.0f days", s.AgeDays)
+		t = fmt.Sprintf(w.age, s.AgeDays)
 	case "amount":
-		t = fmt.Sprintf("amount %.0f", s.Amount)
+		t = fmt.Sprintf(w.amount, s.Amount)
 	case "since_touch":
-		t = fmt.Sprintf("last touch %.0f days ago", s.DaysSinceTouch)
+		t = fmt.Sprintf(w.sinceTouch, s.DaysSinceTouch)
 	case "count":
-		t = plural(s.Counts[f.Key], strings.TrimSuffix(f.Key, "s"))
+		t = w.count(s.Counts[f.Key], strings.TrimSuffix(f.Key, "s"))
 	case "recent":
 		if k := s.Recent[f.Key]; k == 0 {
-			t = fmt.Sprintf("no %s in the last %d days", f.Key, Window)
+			t = fmt.Sprintf(w.noneRecent, w.noun(f.Key), Window)
 		} else {
-			t = fmt.Sprintf("%s in the last %d days", plural(k, f.Key), Window)
+			t = fmt.Sprintf(w.recent, w.count(k, f.Key), Window)
 		}
 	case "total":
-		t = plural(s.Total[f.Key], f.Key) + " in total"
+		t = fmt.Sprintf(w.total, w.count(s.Total[f.Key], f.Key))
 	default:
 		t = f.Name
 	}

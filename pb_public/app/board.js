@@ -91,7 +91,7 @@ export function Board({ object, pipeline }) {
     if (field.pipelineField && pipeline !== field.pipeline) data[field.pipelineField] = pipeline;
     try {
       const rec = await pb.collection(object).create(data);
-      toast(`Created "${titleOf(o, rec)}" in ${p.stages.find((s) => s.name === stage)?.label || stage}`);
+      toast(t('board.created', { title: titleOf(o, rec), stage: p.stages.find((s) => s.name === stage)?.label || stage }));
       load();
       return true;
     } catch (err) {
@@ -135,17 +135,17 @@ export function Board({ object, pipeline }) {
       <a class="button" href=${'#/list/' + object}>${t('board.listView')}</a>
     </header>
     <div class="board-filters" data-testid="board-filters">
-      ${stagePipelines(o, field).length > 1 ? html`<label>Pipeline <select data-testid="pipeline-switcher" value=${pipeline}
+      ${stagePipelines(o, field).length > 1 ? html`<label>${t('board.pipeline')} <select data-testid="pipeline-switcher" value=${pipeline}
         onChange=${(e) => navigate(`/board/${object}/${e.target.value}`)}>
         ${stagePipelines(o, field).map((x) => html`<option key=${x.name} value=${x.name}>${x.label || x.name}</option>`)}</select></label>` : null}
-      ${ownerF ? html`<label>Owner <select data-testid="owner-filter" value=${who.owner}
+      ${ownerF ? html`<label>${t('board.owner')} <select data-testid="owner-filter" value=${who.owner}
         onChange=${(e) => { const v = e.target.value; setWho((w) => ({ ...w, owner: v })); }}>
-        <option value="">Everyone</option>
-        ${me() ? html`<option value=${me().id}>Me</option>` : null}
+        <option value="">${t('board.everyone')}</option>
+        ${me() ? html`<option value=${me().id}>${t('board.me')}</option>` : null}
         ${allUsers().filter((u) => u.id !== me()?.id).map((u) => html`<option key=${u.id} value=${u.id}>${u.name || u.email}</option>`)}</select></label>` : null}
-      ${ownerF && teams.length ? html`<label>Team <select data-testid="team-filter" value=${who.team}
+      ${ownerF && teams.length ? html`<label>${t('board.team')} <select data-testid="team-filter" value=${who.team}
         onChange=${(e) => { const v = e.target.value; setWho((w) => ({ ...w, team: v })); }}>
-        <option value="">All teams</option>
+        <option value="">${t('board.allTeams')}</option>
         ${teams.map((t) => html`<option key=${t} value=${t}>${t}</option>`)}</select></label>` : null}
     </div>
     <${ErrorBox} error=${error} />
@@ -189,7 +189,7 @@ function QuickCreate({ object: o, stage: s, amount, onCreate }) {
   const [busy, setBusy] = useState(false);
   if (!open) {
     return html`<button type="button" class="link quick-create-open" data-testid=${'quick-create-' + s.name}
-      title=${`New ${objectLabel(o, false).toLowerCase()} in ${s.label || s.name}`} onClick=${() => setOpen(true)}>+ New</button>`;
+      title=${t('board.newIn', { object: objectLabel(o, false).toLowerCase(), stage: s.label || s.name })} onClick=${() => setOpen(true)}>${t('board.newShort')}</button>`;
   }
   const submit = async (e) => {
     e.preventDefault();
@@ -200,12 +200,12 @@ function QuickCreate({ object: o, stage: s, amount, onCreate }) {
     if (ok) { setForm({ title: '', amount: '' }); setOpen(false); }
   };
   return html`<form class="quick-create" data-testid=${'quick-form-' + s.name} onSubmit=${submit}>
-    <input name="title" required placeholder=${o.fields.find((f) => f.name === o.titleField)?.label || 'Name'} value=${form.title}
+    <input name="title" required placeholder=${o.fields.find((f) => f.name === o.titleField)?.label || t('board.name')} value=${form.title}
       onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, title: v })); }} />
-    ${amount ? html`<input name="amount" type="number" min="0" step="any" placeholder="Amount" value=${form.amount}
+    ${amount ? html`<input name="amount" type="number" min="0" step="any" placeholder=${t('board.amount')} value=${form.amount}
       onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, amount: v })); }} />` : null}
-    <div class="row"><button type="submit" disabled=${busy}>Create</button>
-      <button type="button" class="link" onClick=${() => setOpen(false)}>Cancel</button></div>
+    <div class="row"><button type="submit" disabled=${busy}>${t('board.create')}</button>
+      <button type="button" class="link" onClick=${() => setOpen(false)}>${t('board.cancel')}</button></div>
   </form>`;
 }
 

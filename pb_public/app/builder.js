@@ -8,23 +8,25 @@ import { pb, relata, isManager, allObjects, objectNamed, objectLabel, fieldLabel
 import { html, Spinner, ErrorBox, Empty, toast } from './ui.js';
 import { stageOptions, options as optionsOf, RelationPicker } from './fields.js';
 import { conditionFields, kindOf, opsFor, newRow, needsValue, defaultValue, toExpr, fromExpr } from './condition.js';
+import { t } from './i18n.js';
 
-export const triggerTypes = [
-  ['record_created', 'A record is created'],
-  ['record_updated', 'A record is updated'],
-  ['record_deleted', 'A record is deleted'],
-  ['field_changed', 'A field changes'],
-  ['stage_changed', 'The stage changes'],
-  ['date', 'A date is reached'],
-  ['dormant', 'A record goes quiet'],
-  ['schedule', 'On a schedule'],
-  ['form_submitted', 'A form is submitted'],
-  ['manual', 'Started by hand'],
-  ['segment_entered', 'A contact enters a segment'],
-  ['segment_left', 'A contact leaves a segment'],
+// triggerTypes lists the trigger types with their names in the current language.
+export const triggerTypes = () => [
+  ['record_created', t('wf.trigger.record_created')],
+  ['record_updated', t('wf.trigger.record_updated')],
+  ['record_deleted', t('wf.trigger.record_deleted')],
+  ['field_changed', t('wf.trigger.field_changed')],
+  ['stage_changed', t('wf.trigger.stage_changed')],
+  ['date', t('wf.trigger.date')],
+  ['dormant', t('wf.trigger.dormant')],
+  ['schedule', t('wf.trigger.schedule')],
+  ['form_submitted', t('wf.trigger.form_submitted')],
+  ['manual', t('wf.trigger.manual')],
+  ['segment_entered', t('wf.trigger.segment_entered')],
+  ['segment_left', t('wf.trigger.segment_left')],
 ];
 
-// sequenceTemplate is the "New sequence" starting point: a multi-step nurture of a contact
+// sequenceTemplate is the t('wf.newSequence') starting point: a multi-step nurture of a contact
 // (email → wait → email → wait → task) with exit criteria checked before every step.
 export function sequenceTemplate() {
   return {
@@ -43,75 +45,76 @@ export function sequenceTemplate() {
 }
 
 // Exit criteria a sequence offers as one-click additions to its stopIf.
-const exitCriteria = [
-  ['replied()', 'Replied'],
-  ['unsubscribed()', 'Unsubscribed'],
-  ['record.lifecycle_stage == "customer"', 'Stage reached'],
-  ['inSegment("…")', 'In a segment'],
-  ['!inSegment("…")', 'Left a segment'],
+const exitCriteria = () => [
+  ['replied()', t('wf.exit.replied')],
+  ['unsubscribed()', t('wf.exit.unsubscribed')],
+  ['record.lifecycle_stage == "customer"', t('wf.exit.stagereached')],
+  ['inSegment("…")', t('wf.exit.inasegment')],
+  ['!inSegment("…")', t('wf.exit.leftasegment')],
 ];
 
 // The palette: each action type with its form, field by field: [key, kind, label, help, choices].
-export const actionSpecs = {
-  create_task: { label: 'Create task', icon: '☐', init: { subject: '', due: '1d', assignee: 'owner' }, fields: [
-    ['subject', 'text', 'Subject', 'Text, or an expression after "=": ="Call " + record.name'],
-    ['body', 'textarea', 'Details'],
-    ['due', 'text', 'Due', '1d, today+2d, or an expression'],
-    ['assignee', 'text', 'Assignee', 'owner, actor, an email, or an expression'],
-    ['activityType', 'select', 'Activity type', '', ['', 'task', 'call', 'meeting', 'email', 'note']],
+// actionSpecs is the palette in the current language.
+export const actionSpecs = () => ({
+  create_task: { label: t('wf.action.create_task'), icon: '☐', init: { subject: '', due: '1d', assignee: 'owner' }, fields: [
+    ['subject', 'text', t('wf.field.create_task.subject'), t('wf.help.create_task.subject')],
+    ['body', 'textarea', t('wf.field.create_task.body')],
+    ['due', 'text', t('wf.field.create_task.due'), t('wf.help.create_task.due')],
+    ['assignee', 'text', t('wf.field.create_task.assignee'), t('wf.help.create_task.assignee')],
+    ['activityType', 'select', t('wf.field.create_task.activityType'), '', ['', 'task', 'call', 'meeting', 'email', 'note']],
   ] },
-  update_record: { label: 'Update fields', icon: '✎', init: { values: {} }, fields: [
-    ['target', 'relationField', 'Record to update', 'Empty: the record itself; or a record it links to'],
-    ['values', 'values', 'New values', 'Values starting with "=" are expressions: =record.amount * 0.9'],
+  update_record: { label: t('wf.action.update_record'), icon: '✎', init: { values: {} }, fields: [
+    ['target', 'relationField', t('wf.field.update_record.target'), t('wf.help.update_record.target')],
+    ['values', 'values', t('wf.field.update_record.values'), t('wf.help.update_record.values')],
   ] },
-  change_stage: { label: 'Change stage', icon: '➜', init: { stage: '' }, fields: [
-    ['stage', 'stage', 'Move to stage'],
+  change_stage: { label: t('wf.action.change_stage'), icon: '➜', init: { stage: '' }, fields: [
+    ['stage', 'stage', t('wf.field.change_stage.stage')],
   ] },
-  create_record: { label: 'Create record', icon: '＋', init: { object: '', values: {} }, fields: [
-    ['object', 'object', 'Object'],
-    ['values', 'values', 'Values'],
-    ['link', 'checkbox', 'Link it to the triggering record'],
+  create_record: { label: t('wf.action.create_record'), icon: '＋', init: { object: '', values: {} }, fields: [
+    ['object', 'object', t('wf.field.create_record.object')],
+    ['values', 'values', t('wf.field.create_record.values')],
+    ['link', 'checkbox', t('wf.field.create_record.link')],
   ] },
-  send_email: { label: 'Send email', icon: '✉', init: { to: 'email', category: 'transactional' }, fields: [
-    ['to', 'text', 'To', 'An email field (email), a relation, owner, an address, an expression; item inside For each'],
-    ['subject', 'text', 'Subject'],
-    ['text', 'textarea', 'Text'],
-    ['template', 'text', 'Template', 'Or the name of an email template'],
-    ['category', 'select', 'Category', 'Marketing mail carries an unsubscribe link', ['transactional', 'marketing']],
+  send_email: { label: t('wf.action.send_email'), icon: '✉', init: { to: 'email', category: 'transactional' }, fields: [
+    ['to', 'text', t('wf.field.send_email.to'), t('wf.help.send_email.to')],
+    ['subject', 'text', t('wf.field.send_email.subject')],
+    ['text', 'textarea', t('wf.field.send_email.text')],
+    ['template', 'text', t('wf.field.send_email.template'), t('wf.help.send_email.template')],
+    ['category', 'select', t('wf.field.send_email.category'), t('wf.help.send_email.category'), ['transactional', 'marketing']],
   ] },
-  assign_owner: { label: 'Assign owner', icon: '👤', init: { strategy: 'round_robin', role: 'sales' }, fields: [
-    ['strategy', 'select', 'Strategy', '', ['round_robin', 'least_loaded']],
-    ['role', 'select', 'Among users with role', '', ['sales', 'manager', 'admin']],
-    ['team', 'text', 'Team (optional)'],
+  assign_owner: { label: t('wf.action.assign_owner'), icon: '👤', init: { strategy: 'round_robin', role: 'sales' }, fields: [
+    ['strategy', 'select', t('wf.field.assign_owner.strategy'), '', ['round_robin', 'least_loaded']],
+    ['role', 'select', t('wf.field.assign_owner.role'), '', ['sales', 'manager', 'admin']],
+    ['team', 'text', t('wf.field.assign_owner.team')],
   ] },
-  webhook: { label: 'Call webhook', icon: '⇄', init: { url: '', method: 'POST' }, fields: [
-    ['url', 'text', 'URL'],
-    ['method', 'select', 'Method', '', ['POST', 'PUT', 'PATCH']],
-    ['secret', 'secretRef', 'Signing secret (optional)', 'A stored secret, by name: its value is never shown again'],
-    ['timeout', 'text', 'Timeout', 'e.g. 10s'],
+  webhook: { label: t('wf.action.webhook'), icon: '⇄', init: { url: '', method: 'POST' }, fields: [
+    ['url', 'text', t('wf.field.webhook.url')],
+    ['method', 'select', t('wf.field.webhook.method'), '', ['POST', 'PUT', 'PATCH']],
+    ['secret', 'secretRef', t('wf.field.webhook.secret'), t('wf.help.webhook.secret')],
+    ['timeout', 'text', t('wf.field.webhook.timeout'), t('wf.help.webhook.timeout')],
   ] },
-  script: { label: 'Run script', icon: '{ }', init: { source: '' }, fields: [
-    ['source', 'code', 'JavaScript', 'Runs sandboxed with a time limit'],
-    ['timeout', 'text', 'Timeout', 'e.g. 500ms'],
+  script: { label: t('wf.action.script'), icon: '{ }', init: { source: '' }, fields: [
+    ['source', 'code', t('wf.field.script.source'), t('wf.help.script.source')],
+    ['timeout', 'text', t('wf.field.script.timeout'), t('wf.help.script.timeout')],
   ] },
-  wait: { label: 'Wait', icon: '⏸', init: { for: '1d' }, fields: [
-    ['for', 'text', 'Wait for', '30m, 4h, 2d, 1w'],
-    ['until', 'expr', 'Or until', 'an expression giving a time'],
+  wait: { label: t('wf.action.wait'), icon: '⏸', init: { for: '1d' }, fields: [
+    ['for', 'text', t('wf.field.wait.for'), t('wf.help.wait.for')],
+    ['until', 'expr', t('wf.field.wait.until'), t('wf.help.wait.until')],
   ] },
-  branch: { label: 'If / else', icon: '⑂', init: { if: '', then: [], else: [] }, fields: [
-    ['if', 'expr', 'If'],
+  branch: { label: t('wf.action.branch'), icon: '⑂', init: { if: '', then: [], else: [] }, fields: [
+    ['if', 'expr', t('wf.field.branch.if')],
   ] },
-  for_each: { label: 'For each related record', icon: '↻', init: { over: '', actions: [] }, fields: [
-    ['over', 'over', 'Over', 'A relation field (contacts), records pointing here (deals.company), or {"object": …, "filter": …}; the actions below see each one as item'],
+  for_each: { label: t('wf.action.for_each'), icon: '↻', init: { over: '', actions: [] }, fields: [
+    ['over', 'over', t('wf.field.for_each.over'), t('wf.help.for_each.over')],
   ] },
-  notify: { label: 'Notify a user', icon: '!', init: { to: 'owner', title: '' }, fields: [
-    ['to', 'text', 'To', 'owner, actor, a user field, an email, or an expression'],
-    ['title', 'text', 'Title', 'Text, or an expression after "=": ="Big deal: " + record.name'],
-    ['body', 'textarea', 'Details'],
-    ['template', 'text', 'Template', 'Or the name of an email template: its subject and text'],
-    ['email', 'checkbox', 'Also by email'],
+  notify: { label: t('wf.action.notify'), icon: '!', init: { to: 'owner', title: '' }, fields: [
+    ['to', 'text', t('wf.field.notify.to'), t('wf.help.notify.to')],
+    ['title', 'text', t('wf.field.notify.title'), t('wf.help.notify.title')],
+    ['body', 'textarea', t('wf.field.notify.body')],
+    ['template', 'text', t('wf.field.notify.template'), t('wf.help.notify.template')],
+    ['email', 'checkbox', t('wf.field.notify.email')],
   ] },
-};
+});
 
 const blank = { name: '', description: '', enabled: false, object: '', trigger: { type: 'record_created' }, condition: '', stopIf: '', runAs: '', actions: [] };
 
@@ -140,10 +143,9 @@ function definitionOf(w) {
 // ManagersOnly explains, to a sales rep who opens a workflow address, why there is nothing to see:
 // the workflows collection is readable by managers and admins only.
 function ManagersOnly() {
-  return html`<section class="workflows-page"><header class="page-head"><h1>Workflows</h1></header>
-    <div class="panel" data-testid="workflows-managers-only"><p>Workflows automate the pipeline: tasks, emails and stage changes
-    that happen on their own. Managers and admins set them up, so your account cannot see or change them.</p>
-    <p class="muted">Their results appear on each record's timeline. Ask your manager for a new rule.</p></div></section>`;
+  return html`<section class="workflows-page"><header class="page-head"><h1>${t('wf.title')}</h1></header>
+    <div class="panel" data-testid="workflows-managers-only"><p>${t('wf.managersOnly')}</p>
+    <p class="muted">${t('wf.managersOnlyNote')}</p></div></section>`;
 }
 
 export function Workflows() {
@@ -161,19 +163,19 @@ function WorkflowList() {
     load();
   };
   return html`<section class="workflows-page">
-    <header class="page-head"><h1>Workflows</h1><div class="spacer"></div>
-      <a class="button" href="#/runs">Run history</a>
-      <a class="button" href="#/workflows/new-sequence" id="new-sequence">New sequence</a>
-      <a class="button primary" href="#/workflows/new" id="new-workflow">New workflow</a></header>
+    <header class="page-head"><h1>${t('wf.title')}</h1><div class="spacer"></div>
+      <a class="button" href="#/runs">${t('wf.runHistory')}</a>
+      <a class="button" href="#/workflows/new-sequence" id="new-sequence">${t('wf.newSequence')}</a>
+      <a class="button primary" href="#/workflows/new" id="new-workflow">${t('wf.new')}</a></header>
     <${ErrorBox} error=${error} />
-    ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>No workflows yet.</${Empty}>` : html`
-    <table class="records"><thead><tr><th>Name</th><th>Object</th><th>When</th><th>Enabled</th><th></th></tr></thead>
+    ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>${t('wf.none')}</${Empty}>` : html`
+    <table class="records"><thead><tr><th>${t('wf.name')}</th><th>${t('wf.object')}</th><th>${t('wf.when')}</th><th>${t('wf.enabled')}</th><th></th></tr></thead>
     <tbody>${items.map((w) => html`<tr key=${w.id}>
       <td><a href=${'#/workflows/' + w.id}>${w.name}</a><div class="muted small">${w.description}</div></td>
       <td>${objectNamed(w.object) ? objectLabel(objectNamed(w.object)) : w.object}</td>
-      <td>${(triggerTypes.find((t) => t[0] === w.definition?.trigger?.type) || [])[1] || w.definition?.trigger?.type}</td>
-      <td><label class="switch"><input type="checkbox" checked=${w.enabled} onChange=${() => toggle(w)} aria-label=${'Enabled: ' + w.name} /><span></span></label></td>
-      <td><a href=${'#/runs?workflow=' + encodeURIComponent(w.name)}>Runs</a></td>
+      <td>${(triggerTypes().find((x) => x[0] === w.definition?.trigger?.type) || [])[1] || w.definition?.trigger?.type}</td>
+      <td><label class="switch"><input type="checkbox" checked=${w.enabled} onChange=${() => toggle(w)} aria-label=${t('wf.enabledOf', { name: w.name })} /><span></span></label></td>
+      <td><a href=${'#/runs?workflow=' + encodeURIComponent(w.name)}>${t('wf.runs')}</a></td>
     </tr>`)}</tbody></table>`}
   </section>`;
 }
@@ -241,7 +243,7 @@ function Editor({ id, template }) {
     try {
       const rec = recId ? await pb.collection('workflows').update(recId, body) : await pb.collection('workflows').create(body);
       set({ enabled: rec.enabled });
-      toast(`Saved${rec.enabled ? ' and enabled' : ''}: ${rec.name}`);
+      toast(t(rec.enabled ? 'wf.savedEnabled' : 'wf.saved', { name: rec.name }));
       if (!recId) { setRecId(rec.id); history.replaceState(null, '', '#/workflows/' + rec.id); }
     } catch (err) {
       setSaveError(errorMessage(err));
@@ -249,81 +251,81 @@ function Editor({ id, template }) {
   };
   const errorsAt = (prefix) => errors.filter((e) => e.pointer === prefix || (e.pointer.startsWith(prefix + '/') && !/^\/(then|else)\/\d+/.test(e.pointer.slice(prefix.length))));
   const fieldsOf = (types) => (o ? o.fields.filter((f) => types.includes(f.type)) : []);
-  const t = w.trigger;
+  const tr = w.trigger;
   const stageF = o && o.fields.find((f) => f.type === 'stage');
 
   return html`<section class="builder">
     <header class="page-head">
-      <div><div class="crumbs"><a href="#/workflows">Workflows</a></div><h1>${w.name || 'New workflow'}</h1></div>
+      <div><div class="crumbs"><a href="#/workflows">${t('wf.title')}</a></div><h1>${w.name || t('wf.new')}</h1></div>
       <div class="spacer"></div>
-      <span class=${'validity ' + (valid ? 'ok' : valid === false ? 'bad' : '')} data-testid="validity">${valid ? '✓ Valid' : valid === false ? `${errors.length} problem${errors.length === 1 ? '' : 's'}` : pristine ? 'New draft' : 'Checking…'}</span>
-      <label class="switch-label"><label class="switch"><input type="checkbox" id="wf-enabled" checked=${w.enabled} onChange=${(e) => set({ enabled: e.target.checked })} /><span></span></label> Enabled</label>
-      <button class="primary" id="wf-save" onClick=${() => save()}>Save</button>
+      <span class=${'validity ' + (valid ? 'ok' : valid === false ? 'bad' : '')} data-testid="validity">${valid ? t('wf.valid') : valid === false ? t('wf.problemsN', { count: errors.length }) : pristine ? t('wf.newDraft') : t('wf.checking')}</span>
+      <label class="switch-label"><label class="switch"><input type="checkbox" id="wf-enabled" checked=${w.enabled} onChange=${(e) => set({ enabled: e.target.checked })} /><span></span></label> ${t('wf.enabled')}</label>
+      <button class="primary" id="wf-save" onClick=${() => save()}>${t('wf.save')}</button>
     </header>
     <${ErrorBox} error=${saveError} />
     <div class="builder-grid">
       <div class="builder-main">
         <div class="panel step-card">
-          <h2>1. Name</h2>
+          <h2>${t('wf.step1')}</h2>
           <div class="form-grid">
-            <label><span>Name</span><input id="wf-name" value=${w.name} placeholder="big-deal-alert" pattern="[a-z0-9][a-z0-9_-]*" onInput=${(e) => set({ name: e.target.value })} />
-              <small class="muted">Lowercase letters, digits, - and _.</small></label>
-            <label><span>Description</span><input id="wf-description" value=${w.description} onInput=${(e) => set({ description: e.target.value })} /></label>
+            <label><span>${t('wf.name')}</span><input id="wf-name" value=${w.name} placeholder="big-deal-alert" pattern="[a-z0-9][a-z0-9_-]*" onInput=${(e) => set({ name: e.target.value })} />
+              <small class="muted">${t('wf.nameHelp')}</small></label>
+            <label><span>${t('wf.description')}</span><input id="wf-description" value=${w.description} onInput=${(e) => set({ description: e.target.value })} /></label>
           </div>
         </div>
         <div class="panel step-card">
-          <h2>2. When</h2>
+          <h2>${t('wf.step2')}</h2>
           <div class="form-grid">
-            <label><span>Object</span><select id="wf-object" value=${w.object} onChange=${(e) => set({ object: e.target.value })}>
+            <label><span>${t('wf.object')}</span><select id="wf-object" value=${w.object} onChange=${(e) => set({ object: e.target.value })}>
               ${allObjects().map((x) => html`<option value=${x.name}>${objectLabel(x)}</option>`)}</select></label>
-            <label><span>Trigger</span><select id="wf-trigger" value=${t.type} onChange=${(e) => set({ trigger: { type: e.target.value } })}>
-              ${triggerTypes.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></label>
-            ${t.type === 'field_changed' || t.type === 'date' ? html`<label><span>Field</span><select id="wf-trigger-field" value=${t.field || ''} onChange=${(e) => setTrigger({ field: e.target.value })}>
-              <option value="">—</option>${(t.type === 'date' ? fieldsOf(['date', 'datetime']) : o?.fields || []).map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}</select></label>` : null}
-            ${t.type === 'stage_changed' && stageF ? html`
-              <label><span>From stage</span><select id="wf-trigger-from" value=${t.from || ''} onChange=${(e) => setTrigger({ from: e.target.value })}>
-                <option value="">any</option>${stageOptions(o, stageF).map((s) => html`<option value=${s.value}>${s.label}</option>`)}</select></label>
-              <label><span>To stage</span><select id="wf-trigger-to" value=${t.to || ''} onChange=${(e) => setTrigger({ to: e.target.value })}>
-                <option value="">any</option>${stageOptions(o, stageF).map((s) => html`<option value=${s.value}>${s.label}</option>`)}</select></label>` : null}
-            ${t.type === 'field_changed' ? html`<label><span>To value (optional)</span><input value=${t.to || ''} onInput=${(e) => setTrigger({ to: e.target.value })} /></label>` : null}
-            ${t.type === 'date' ? html`<label><span>Offset</span><input value=${t.offset || ''} placeholder="-30d" onInput=${(e) => setTrigger({ offset: e.target.value })} /></label>` : null}
-            ${t.type === 'dormant' ? html`<label><span>Quiet for days</span><input type="number" min="1" value=${t.days || ''} onInput=${(e) => setTrigger({ days: Number(e.target.value) || undefined })} /></label>` : null}
-            ${t.type === 'schedule' ? html`<label><span>Cron (UTC)</span><input value=${t.cron || ''} placeholder="0 9 * * 1-5" onInput=${(e) => setTrigger({ cron: e.target.value })} /></label>` : null}
-            ${t.type === 'segment_entered' || t.type === 'segment_left' ? html`<label><span>Segment</span><select id="wf-trigger-segment" value=${t.segment || ''} onChange=${(e) => setTrigger({ segment: e.target.value })}>
+            <label><span>${t('wf.trigger')}</span><select id="wf-trigger" value=${tr.type} onChange=${(e) => set({ trigger: { type: e.target.value } })}>
+              ${triggerTypes().map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></label>
+            ${tr.type === 'field_changed' || tr.type === 'date' ? html`<label><span>${t('wf.field')}</span><select id="wf-trigger-field" value=${tr.field || ''} onChange=${(e) => setTrigger({ field: e.target.value })}>
+              <option value="">—</option>${(tr.type === 'date' ? fieldsOf(['date', 'datetime']) : o?.fields || []).map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}</select></label>` : null}
+            ${tr.type === 'stage_changed' && stageF ? html`
+              <label><span>${t('wf.fromStage')}</span><select id="wf-trigger-from" value=${tr.from || ''} onChange=${(e) => setTrigger({ from: e.target.value })}>
+                <option value="">${t('wf.any')}</option>${stageOptions(o, stageF).map((s) => html`<option value=${s.value}>${s.label}</option>`)}</select></label>
+              <label><span>${t('wf.toStage')}</span><select id="wf-trigger-to" value=${tr.to || ''} onChange=${(e) => setTrigger({ to: e.target.value })}>
+                <option value="">${t('wf.any')}</option>${stageOptions(o, stageF).map((s) => html`<option value=${s.value}>${s.label}</option>`)}</select></label>` : null}
+            ${tr.type === 'field_changed' ? html`<label><span>${t('wf.toValue')}</span><input value=${tr.to || ''} onInput=${(e) => setTrigger({ to: e.target.value })} /></label>` : null}
+            ${tr.type === 'date' ? html`<label><span>${t('wf.offset')}</span><input value=${tr.offset || ''} placeholder="-30d" onInput=${(e) => setTrigger({ offset: e.target.value })} /></label>` : null}
+            ${tr.type === 'dormant' ? html`<label><span>${t('wf.quietDays')}</span><input type="number" min="1" value=${tr.days || ''} onInput=${(e) => setTrigger({ days: Number(e.target.value) || undefined })} /></label>` : null}
+            ${tr.type === 'schedule' ? html`<label><span>${t('wf.cron')}</span><input value=${tr.cron || ''} placeholder="0 9 * * 1-5" onInput=${(e) => setTrigger({ cron: e.target.value })} /></label>` : null}
+            ${tr.type === 'segment_entered' || tr.type === 'segment_left' ? html`<label><span>${t('wf.segment')}</span><select id="wf-trigger-segment" value=${tr.segment || ''} onChange=${(e) => setTrigger({ segment: e.target.value })}>
               <option value="">—</option>${segs.map((x) => html`<option value=${x.name}>${x.name}</option>`)}</select>
-              <small class="muted">Fired when the stored membership is refreshed (every 15 minutes), once per entry.</small></label>` : null}
-            ${t.type === 'form_submitted' ? html`<label><span>Form</span><input value=${t.form || ''} placeholder="contact-us" onInput=${(e) => setTrigger({ form: e.target.value })} /></label>` : null}
+              <small class="muted">${t('wf.segmentNote')}</small></label>` : null}
+            ${tr.type === 'form_submitted' ? html`<label><span>${t('wf.form')}</span><input value=${tr.form || ''} placeholder="contact-us" onInput=${(e) => setTrigger({ form: e.target.value })} /></label>` : null}
           </div>
           <${PointerErrors} errors=${errorsAt('/trigger').concat(errorsAt('/object'))} />
         </div>
         <div class="panel step-card">
-          <h2>3. Only if <span class="muted small">(optional)</span></h2>
+          <h2>${t('wf.step3')} <span class="muted small">${t('wf.optional')}</span></h2>
           <${ConditionEditor} id="wf-condition" value=${w.condition} object=${o} vars=${vars} onChange=${(v) => set({ condition: v })}
             placeholder='record.amount > 10000 && record.source == "referral"' />
           <${PointerErrors} errors=${errorsAt('/condition')} />
         </div>
         <div class="panel step-card" data-testid="stop-if">
-          <h2>Stop when <span class="muted small">(exit criteria, optional)</span></h2>
-          <p class="muted small">Checked on the record's current values before every step: when it holds, the run stops.</p>
-          <div class="chips">${exitCriteria.map(([expr, label]) => html`<button type="button" class="chip" key=${label}
+          <h2>${t('wf.stopWhen')} <span class="muted small">${t('wf.exitOptional')}</span></h2>
+          <p class="muted small">${t('wf.stopNote')}</p>
+          <div class="chips">${exitCriteria().map(([expr, label]) => html`<button type="button" class="chip" key=${label}
             onClick=${() => setW((cur) => ({ ...cur, stopIf: cur.stopIf ? cur.stopIf + ' || ' + expr : expr }))}>+ ${label}</button>`)}</div>
           <${ExprInput} id="wf-stopif" value=${w.stopIf || ''} vars=${vars} onChange=${(v) => set({ stopIf: v })}
             placeholder='replied() || unsubscribed()' />
           <${PointerErrors} errors=${errorsAt('/stopIf')} />
         </div>
         <div class="panel step-card">
-          <h2>4. Then</h2>
+          <h2>${t('wf.step4')}</h2>
           <${ActionList} actions=${w.actions} pointer="/actions" object=${o} vars=${vars} errorsAt=${errorsAt}
             onChange=${(actions) => set({ actions })} />
         </div>
-        ${errors.length ? html`<div class="panel problems" data-testid="problems"><h2>Problems</h2><ul>${errors.map((e, i) => html`<li key=${i}>
+        ${errors.length ? html`<div class="panel problems" data-testid="problems"><h2>${t('wf.problems')}</h2><ul>${errors.map((e, i) => html`<li key=${i}>
           <code>${e.pointer || '/'}</code> ${e.message}</li>`)}</ul></div>` : null}
-        <p><button class="link" onClick=${() => setShowJSON(!showJSON)}>${showJSON ? 'Hide' : 'Show'} the definition (JSON)</button></p>
+        <p><button class="link" onClick=${() => setShowJSON(!showJSON)}>${showJSON ? t('wf.hideJSON') : t('wf.showJSON')}</button></p>
         ${showJSON ? html`<pre class="json">${JSON.stringify({ name: w.name, description: w.description || undefined, enabled: w.enabled, ...definitionOf(w) }, null, 2)}</pre>` : null}
       </div>
       <aside class="builder-side">
         <${TestPanel} w=${w} object=${o} onReport=${setReport} report=${report} />
-        ${recId ? html`<div class="panel"><h2>History</h2><a href=${'#/runs?workflow=' + encodeURIComponent(w.name)}>Runs of this workflow →</a></div>` : null}
+        ${recId ? html`<div class="panel"><h2>${t('wf.history')}</h2><a href=${'#/runs?workflow=' + encodeURIComponent(w.name)}>${t('wf.runsOf')}</a></div>` : null}
       </aside>
     </div>
   </section>`;
@@ -389,11 +391,11 @@ function ActionList({ actions, pointer, object, item, vars, errorsAt, onChange }
     ${actions.map((a, i) => html`<${ActionCard} key=${i} action=${a} pointer=${`${pointer}/${i}`} object=${object} item=${item} vars=${vars} errorsAt=${errorsAt}
       onChange=${(x) => setAt(i, x)} onRemove=${() => onChange(actions.filter((_, j) => j !== i))}
       onUp=${i > 0 ? () => move(i, -1) : null} onDown=${i < actions.length - 1 ? () => move(i, 1) : null} />`)}
-    ${adding ? html`<div class="palette" data-testid="palette">${Object.entries(actionSpecs).map(([type, spec]) => html`<button key=${type} data-action=${type}
+    ${adding ? html`<div class="palette" data-testid="palette">${Object.entries(actionSpecs()).map(([type, spec]) => html`<button key=${type} data-action=${type}
         onClick=${() => { onChange([...actions, { type, ...structuredClone(spec.init) }]); setAdding(false); }}>
         <span class="icon-dot">${spec.icon}</span> ${spec.label}</button>`)}
-        <button class="link" onClick=${() => setAdding(false)}>Cancel</button></div>`
-      : html`<button class="add-action" onClick=${() => setAdding(true)}>+ Add action</button>`}
+        <button class="link" onClick=${() => setAdding(false)}>${t('wf.cancel')}</button></div>`
+      : html`<button class="add-action" onClick=${() => setAdding(true)}>${t('wf.addAction')}</button>`}
   </div>`;
 }
 
@@ -407,7 +409,7 @@ function itemObjectOf(over, object) {
 }
 
 function ActionCard({ action: a, pointer, object, item, vars, errorsAt, onChange, onRemove, onUp, onDown }) {
-  const spec = actionSpecs[a.type] || { label: a.type, fields: [] };
+  const spec = actionSpecs()[a.type] || { label: a.type, fields: [] };
   const itemVars = useItemVars(vars, item);
   const set = (k, v) => onChange({ ...a, [k]: v });
   const input = ([key, kind, label, help, choices]) => {
@@ -431,8 +433,8 @@ function ActionCard({ action: a, pointer, object, item, vars, errorsAt, onChange
         break;
       }
       case 'relationField':
-        control = html`<select id=${id} value=${v} onChange=${(e) => set(key, e.target.value)}><option value="">The record itself</option>
-          ${item ? html`<option value="item">Each item (${objectLabel(item, false).toLowerCase()})</option>` : null}
+        control = html`<select id=${id} value=${v} onChange=${(e) => set(key, e.target.value)}><option value="">${t('wf.itself')}</option>
+          ${item ? html`<option value="item">${t('wf.eachItem', { object: objectLabel(item, false).toLowerCase() })}</option>` : null}
           ${(object?.fields || []).filter((f) => f.type === 'relation' && !f.multiple).map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}</select>`;
         break;
       case 'values': {
@@ -452,19 +454,19 @@ function ActionCard({ action: a, pointer, object, item, vars, errorsAt, onChange
   return html`<div class="action-card" data-pointer=${pointer}>
     <header>
       <span class="icon-dot">${spec.icon}</span><b>${spec.label}</b>
-      <input class="action-name" placeholder="name in the run log (optional)" value=${a.name || ''} onInput=${(e) => set('name', e.target.value)} />
+      <input class="action-name" placeholder=${t('wf.stepName')} value=${a.name || ''} onInput=${(e) => set('name', e.target.value)} />
       <div class="spacer"></div>
-      ${onUp ? html`<button class="icon" title="Move up" onClick=${onUp}>↑</button>` : null}
-      ${onDown ? html`<button class="icon" title="Move down" onClick=${onDown}>↓</button>` : null}
-      <button class="icon" title="Remove" onClick=${onRemove}>×</button>
+      ${onUp ? html`<button class="icon" title=${t('wf.moveUp')} onClick=${onUp}>↑</button>` : null}
+      ${onDown ? html`<button class="icon" title=${t('wf.moveDown')} onClick=${onDown}>↓</button>` : null}
+      <button class="icon" title=${t('wf.remove')} onClick=${onRemove}>×</button>
     </header>
     <div class="form-grid">${spec.fields.map(input)}</div>
     ${a.type === 'branch' ? html`<div class="branches">
-      <div class="branch"><h4>Then</h4><${ActionList} actions=${a.then || []} pointer=${pointer + '/then'} object=${object} item=${item} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('then', x)} /></div>
-      <div class="branch"><h4>Else</h4><${ActionList} actions=${a.else || []} pointer=${pointer + '/else'} object=${object} item=${item} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('else', x)} /></div>
+      <div class="branch"><h4>${t('wf.then')}</h4><${ActionList} actions=${a.then || []} pointer=${pointer + '/then'} object=${object} item=${item} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('then', x)} /></div>
+      <div class="branch"><h4>${t('wf.else')}</h4><${ActionList} actions=${a.else || []} pointer=${pointer + '/else'} object=${object} item=${item} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('else', x)} /></div>
     </div>` : null}
     ${a.type === 'for_each' ? html`<div class="branches">
-      <div class="branch"><h4>For each item</h4><${ActionList} actions=${a.actions || []} pointer=${pointer + '/actions'} object=${object} item=${itemObjectOf(a.over, object)} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('actions', x)} /></div>
+      <div class="branch"><h4>${t('wf.forEachItem')}</h4><${ActionList} actions=${a.actions || []} pointer=${pointer + '/actions'} object=${object} item=${itemObjectOf(a.over, object)} vars=${vars} errorsAt=${errorsAt} onChange=${(x) => set('actions', x)} /></div>
     </div>` : null}
     <${PointerErrors} errors=${errorsAt(pointer)} />
   </div>`;
@@ -482,16 +484,16 @@ function ValuesEditor({ id, values, object, onChange }) {
   return html`<div class="values" id=${id}>
     ${entries.map(([k, v]) => html`<div class="value-row" key=${k}>
       <code>${k}</code>
-      <input value=${typeof v === 'string' ? v : JSON.stringify(v)} placeholder='value, or =expression'
+      <input value=${typeof v === 'string' ? v : JSON.stringify(v)} placeholder=t('wf.valuePlaceholder')
         onInput=${(e) => onChange({ ...values, [k]: e.target.value })} />
-      <button class="icon" title="Remove" onClick=${() => { const next = { ...values }; delete next[k]; onChange(next); }}>×</button>
+      <button class="icon" title=${t('wf.remove')} onClick=${() => { const next = { ...values }; delete next[k]; onChange(next); }}>×</button>
     </div>`)}
     <div class="value-row">
-      <select aria-label="Field to set" value=${newField} onChange=${(e) => setNewField(e.target.value)}>
-        <option value="">field…</option>
+      <select aria-label=${t('wf.fieldToSet')} value=${newField} onChange=${(e) => setNewField(e.target.value)}>
+        <option value="">${t('wf.fieldPick')}</option>
         ${fields.filter((f) => !(f.name in values)).map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}
       </select>
-      <button class="small" onClick=${add}>Add value</button>
+      <button class="small" onClick=${add}>${t('wf.addValue')}</button>
     </div>
   </div>`;
 }
@@ -506,11 +508,11 @@ function TestPanel({ w, object: o, report, onReport }) {
   const [busy, setBusy] = useState(false);
   useEffect(() => {
     if (!o) return undefined;
-    const t = setTimeout(() => {
+    const timer = setTimeout(() => {
       pb.collection(o.name).getList(1, 8, { filter: q ? pb.filter(`${o.titleField} ~ {:q}`, { q }) : '', sort: '-@rowid', skipTotal: true })
         .then((r) => setFound(r.items)).catch(() => setFound([]));
     }, 200);
-    return () => clearTimeout(t);
+    return () => clearTimeout(timer);
   }, [q, o?.name]);
   const run = async () => {
     setBusy(true);
@@ -525,22 +527,22 @@ function TestPanel({ w, object: o, report, onReport }) {
     }
   };
   return html`<div class="panel test-panel">
-    <h2>Test</h2>
-    <p class="muted small">A dry run on a record: shows what would happen, changes nothing.</p>
-    ${o ? html`<input type="search" id="wf-test-search" placeholder=${'Find a ' + objectLabel(o, false).toLowerCase() + '…'} value=${q} onInput=${(e) => setQ(e.target.value)} />
+    <h2>${t('wf.test')}</h2>
+    <p class="muted small">${t('wf.testNote')}</p>
+    ${o ? html`<input type="search" id="wf-test-search" placeholder=${t('wf.find', { object: objectLabel(o, false).toLowerCase() })} value=${q} onInput=${(e) => setQ(e.target.value)} />
       <ul class="pick-list">${found.map((r) => html`<li key=${r.id}><button class=${rec?.id === r.id ? 'picked' : ''} data-id=${r.id}
         onClick=${() => setRec(r)}>${titleOf(o, r)}</button></li>`)}</ul>` : null}
-    <button class="primary" id="wf-test" disabled=${busy || (o && !rec)} onClick=${run}>${busy ? 'Testing…' : rec ? `Test on “${titleOf(o, rec)}”` : 'Pick a record to test'}</button>
+    <button class="primary" id="wf-test" disabled=${busy || (o && !rec)} onClick=${run}>${busy ? t('wf.testing') : rec ? t('wf.testOn', { title: titleOf(o, rec) }) : t('wf.pick')}</button>
     <${ErrorBox} error=${error} />
     ${report ? html`<div class="report" data-testid="test-report">
-      <div>${report.triggered ? '✓ Trigger fits' : '✗ Trigger does not fit'} · ${report.conditionMet ? '✓ Condition holds' : '✗ Condition does not hold'}</div>
+      <div>${report.triggered ? t('wf.triggerFits') : t('wf.triggerNot')} · ${report.conditionMet ? t('wf.condHolds') : t('wf.condNot')}</div>
       ${report.error ? html`<div class="error">${report.error}</div>` : null}
       <ol>${report.steps.map((s) => html`<li key=${s.path} class=${s.error ? 'failed' : ''}>
-        <b>${(actionSpecs[s.action] || {}).label || s.action}</b>${s.name ? ` (${s.name})` : ''} <span class="muted small">step ${s.path}</span>
+        <b>${(actionSpecs()[s.action] || {}).label || s.action}</b>${s.name ? ` (${s.name})` : ''} <span class="muted small">${t('wf.step', { path: s.path })}</span>
         ${s.error ? html`<div class="error small">${s.error}</div>` : null}
         ${s.output ? html`<pre class="json small">${JSON.stringify(s.output, null, 2)}</pre>` : null}
       </li>`)}</ol>
-      ${report.conditionMet && report.triggered && !report.steps.length ? html`<p class="muted">No actions.</p>` : null}
+      ${report.conditionMet && report.triggered && !report.steps.length ? html`<p class="muted">${t('wf.noActions')}</p>` : null}
     </div>` : null}
   </div>`;
 }
@@ -569,13 +571,13 @@ function SecretPicker({ id, value, onChange }) {
     }
   };
   return html`<span class="secret-picker">
-    <select id=${id} value=${value} onChange=${(e) => onChange(e.target.value)}><option value="">none</option>
+    <select id=${id} value=${value} onChange=${(e) => onChange(e.target.value)}><option value="">${t('wf.noneSecret')}</option>
       ${[...new Set([...names, ...(value ? [value] : [])])].map((n) => html`<option value=${n}>${n}</option>`)}</select>
-    ${adding ? html`<input aria-label="Secret name" placeholder="crm-hook" value=${name} onInput=${(e) => setName(e.target.value)} />
-      <input aria-label="Secret value" type="password" autocomplete="new-password" value=${secret} onInput=${(e) => setSecret(e.target.value)} />
-      <button type="button" onClick=${save}>Store</button> <button type="button" class="link" onClick=${() => setAdding(false)}>Cancel</button>
+    ${adding ? html`<input aria-label=${t('wf.secretName')} placeholder="crm-hook" value=${name} onInput=${(e) => setName(e.target.value)} />
+      <input aria-label=${t('wf.secretValue')} type="password" autocomplete="new-password" value=${secret} onInput=${(e) => setSecret(e.target.value)} />
+      <button type="button" onClick=${save}>${t('wf.store')}</button> <button type="button" class="link" onClick=${() => setAdding(false)}>${t('wf.cancel')}</button>
       ${err ? html`<small class="error">${err}</small>` : null}`
-      : html`<button type="button" class="link" onClick=${() => setAdding(true)}>Store a new secret…</button>`}
+      : html`<button type="button" class="link" onClick=${() => setAdding(true)}>${t('wf.storeNew')}</button>`}
   </span>`;
 }
 
@@ -621,27 +623,26 @@ function OverInput({ id, value, object, onChange }) {
   const rels = (object?.fields || []).filter((f) => f.type === 'relation');
   const backs = allObjects().flatMap((x) => x.fields.filter((f) => f.type === 'relation' && f.target === object?.name).map((f) => ({ x, f })));
   return html`<div class="over" id=${id + '-form'}>
-    <select aria-label="Go over" data-testid="over-kind" value=${query ? 'query' : 'field'}
+    <select aria-label=${t('wf.goOver')} data-testid="over-kind" value=${query ? 'query' : 'field'}
       onChange=${(e) => onChange(e.target.value === 'query' ? { object: object?.name || '', filter: '' } : '')}>
-      <option value="field">related records</option><option value="query">records matching a filter</option></select>
+      <option value="field">${t('wf.related')}</option><option value="query">${t('wf.matching')}</option></select>
     ${query ? html`
-      <select id=${id + '-object'} aria-label="Object" value=${value.object || ''} onChange=${(e) => onChange({ ...value, object: e.target.value })}>
+      <select id=${id + '-object'} aria-label=${t('wf.object')} value=${value.object || ''} onChange=${(e) => onChange({ ...value, object: e.target.value })}>
         <option value="">—</option>${allObjects().map((x) => html`<option value=${x.name}>${objectLabel(x)}</option>`)}</select>
-      <input id=${id + '-filter'} aria-label="Filter" placeholder='stage = "open" && company = {:id}' value=${value.filter || ''}
+      <input id=${id + '-filter'} aria-label=${t('wf.filter')} placeholder='stage = "open" && company = {:id}' value=${value.filter || ''}
         onInput=${(e) => onChange({ ...value, filter: e.target.value })} />
-      <small class="muted">A PocketBase filter over ${objectLabel(objectNamed(value.object) || { name: 'records' }).toLowerCase()}; read as the run-as user.
-        Each {:name} in it takes its value below: a literal, or an expression after "=" (=record.id).</small>
+      <small class="muted">${t('wf.filterNote', { objects: objectNamed(value.object) ? objectLabel(objectNamed(value.object)).toLowerCase() : t('wf.records') })}</small>
       ${placeholders(value).map((n) => html`<label key=${n} class="over-param"><code>{:${n}}</code>
         <input id=${id + '-param-' + n} value=${value.params?.[n] ?? ''} placeholder="=record.id"
           onInput=${(e) => onChange({ ...value, params: { ...(value.params || {}), [n]: e.target.value } })} /></label>`)}`
-    : html`<input id=${id} list=${id + '-list'} value=${value || ''} placeholder="contacts, or deals.company" onInput=${(e) => onChange(e.target.value)} />
+    : html`<input id=${id} list=${id + '-list'} value=${value || ''} placeholder=${t('wf.overPlaceholder')} onInput=${(e) => onChange(e.target.value)} />
       <datalist id=${id + '-list'}>${rels.map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}
-        ${backs.map(({ x, f }) => html`<option value=${x.name + '.' + f.name}>${objectLabel(x)} whose ${fieldLabel(f).toLowerCase()} is this record</option>`)}</datalist>`}
+        ${backs.map(({ x, f }) => html`<option value=${x.name + '.' + f.name}>${t('wf.whose', { objects: objectLabel(x), field: fieldLabel(f).toLowerCase() })}</option>`)}</datalist>`}
   </div>`;
 }
 
 // ConditionEditor edits a condition as rows of field / operator / value in AND/OR groups, and
-// shows the expr it writes; "Edit as text" gives the expression itself. A text the rows cannot
+// shows the expr it writes; t('wf.editText') gives the expression itself. A text the rows cannot
 // show (condition.js says why) stays in the text editor.
 export function ConditionEditor({ id, value, object, vars, onChange, placeholder }) {
   const read = (text) => fromExpr(object, text || '');
@@ -662,15 +663,15 @@ export function ConditionEditor({ id, value, object, vars, onChange, placeholder
   if (text || !object) {
     return html`<div class="condition-editor" data-testid=${id + '-editor'}>
       <${ExprInput} id=${id} value=${value} vars=${vars} onChange=${onChange} placeholder=${placeholder} />
-      ${parsed.error && value ? html`<small class="muted" data-testid="condition-note">The row editor cannot show this: ${parsed.error}.</small>` : null}
+      ${parsed.error && value ? html`<small class="muted" data-testid="condition-note">${t('wf.cannotShow', { reason: parsed.error })}</small>` : null}
       ${object ? html`<button type="button" class="link" data-testid="condition-rows" disabled=${!!parsed.error}
-        onClick=${() => { setTree(parsed.tree); setText(false); }}>Edit with rows</button>` : null}
+        onClick=${() => { setTree(parsed.tree); setText(false); }}>${t('wf.editRows')}</button>` : null}
     </div>`;
   }
   return html`<div class="condition-editor" data-testid=${id + '-editor'}>
     <${ConditionGroup} group=${tree} object=${object} path=${id} top=${true} onChange=${change} />
-    <div class="condition-expr"><code id=${id + '-expr'} data-testid="condition-expr">${written || 'Always'}</code>
-      <button type="button" class="link" data-testid="condition-text" onClick=${() => setText(true)}>Edit as text</button></div>
+    <div class="condition-expr"><code id=${id + '-expr'} data-testid="condition-expr">${written || t('wf.always')}</code>
+      <button type="button" class="link" data-testid="condition-text" onClick=${() => setText(true)}>${t('wf.editText')}</button></div>
   </div>`;
 }
 
@@ -679,18 +680,27 @@ function ConditionGroup({ group, object, path, top, onChange, onRemove }) {
   const setRow = (i, r) => onChange({ ...group, rows: rows.map((x, j) => (j === i ? r : x)) });
   const removeRow = (i) => onChange({ ...group, rows: rows.filter((_, j) => j !== i) });
   return html`<div class=${'condition-group' + (top ? ' top' : '')} data-path=${path}>
-    ${rows.length > 1 || !top ? html`<select class="join" aria-label="Join" value=${group.join} onChange=${(e) => onChange({ ...group, join: e.target.value })}>
-      <option value="and">All of these (AND)</option><option value="or">Any of these (OR)</option></select>` : null}
+    ${rows.length > 1 || !top ? html`<select class="join" aria-label=${t('wf.join')} value=${group.join} onChange=${(e) => onChange({ ...group, join: e.target.value })}>
+      <option value="and">${t('wf.allOf')}</option><option value="or">${t('wf.anyOf')}</option></select>` : null}
     ${rows.map((r, i) => (r.rows
       ? html`<${ConditionGroup} key=${i} group=${r} object=${object} path=${path + '-' + i} onChange=${(x) => setRow(i, x)} onRemove=${() => removeRow(i)} />`
       : html`<${ConditionRow} key=${i} row=${r} object=${object} path=${path + '-' + i} onChange=${(x) => setRow(i, x)} onRemove=${() => removeRow(i)} />`))}
     <div class="condition-add">
-      <button type="button" class="small" data-testid="add-row" onClick=${() => onChange({ ...group, rows: [...rows, newRow(object)] })}>+ Condition</button>
-      <button type="button" class="small" data-testid="add-group" onClick=${() => onChange({ ...group, rows: [...rows, { join: group.join === 'and' ? 'or' : 'and', rows: [newRow(object)] }] })}>+ Group</button>
-      ${onRemove ? html`<button type="button" class="link" onClick=${onRemove}>Remove group</button>` : null}
+      <button type="button" class="small" data-testid="add-row" onClick=${() => onChange({ ...group, rows: [...rows, newRow(object)] })}>${t('wf.addCondition')}</button>
+      <button type="button" class="small" data-testid="add-group" onClick=${() => onChange({ ...group, rows: [...rows, { join: group.join === 'and' ? 'or' : 'and', rows: [newRow(object)] }] })}>${t('wf.addGroup')}</button>
+      ${onRemove ? html`<button type="button" class="link" onClick=${onRemove}>${t('wf.removeGroup')}</button>` : null}
     </div>
   </div>`;
 }
+
+// opLabels names the condition operators in the current language (condition.js has the English).
+const opLabels = () => ({
+  changed: t('cond.changed'), changedTo: t('cond.changedTo'), changedFromTo: t('cond.changedFromTo'), is: t('cond.is'), isNot: t('cond.isNot'),
+  contains: t('cond.contains'), empty: t('cond.empty'), notEmpty: t('cond.notEmpty'), between: t('cond.between'), in: t('cond.in'),
+  notIn: t('cond.notIn'), has: t('cond.has'), hasNot: t('cond.hasNot'), before: t('cond.before'), after: t('cond.after'),
+  agoMore: t('cond.agoMore'), agoLess: t('cond.agoLess'), nextDays: t('cond.nextDays'), true: t('cond.true'), false: t('cond.false'),
+  actor: t('cond.actor'), notActor: t('cond.notActor'),
+});
 
 function ConditionRow({ row, object, path, onChange, onRemove }) {
   const fields = conditionFields(object);
@@ -704,15 +714,15 @@ function ConditionRow({ row, object, path, onChange, onRemove }) {
     ...(needsValue(op) === 2 ? { value2: row.value2 ?? defaultValue(kind, op) } : {}) });
   const n = needsValue(row.op);
   return html`<div class="condition-row" data-path=${path}>
-    <select id=${path + '-field'} aria-label="Field" value=${f ? f.path : ''} onChange=${(e) => onChange(newRow(object, e.target.value))}>
+    <select id=${path + '-field'} aria-label=${t('wf.field')} value=${f ? f.path : ''} onChange=${(e) => onChange(newRow(object, e.target.value))}>
       ${fields.map((x) => html`<option value=${x.path}>${fieldLabel(x)}</option>`)}</select>
-    <select id=${path + '-op'} aria-label="Operator" value=${row.op} onChange=${(e) => setOp(e.target.value)}>
-      ${ops.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select>
+    <select id=${path + '-op'} aria-label=${t('wf.operator')} value=${row.op} onChange=${(e) => setOp(e.target.value)}>
+      ${ops.map(([v, l]) => html`<option value=${v}>${opLabels()[v] || l}</option>`)}</select>
     ${n >= 1 ? html`<${ConditionValue} id=${path + '-value'} f=${f} kind=${kind} op=${row.op} object=${object} value=${row.value} onChange=${(v) => onChange({ ...row, value: v })} />` : null}
-    ${n === 2 ? html`<span class="muted">${row.op === 'between' ? 'and' : 'to'}</span>
+    ${n === 2 ? html`<span class="muted">${row.op === 'between' ? t('wf.and') : t('wf.to')}</span>
       <${ConditionValue} id=${path + '-value2'} f=${f} kind=${kind} op=${row.op} object=${object} value=${row.value2} onChange=${(v) => onChange({ ...row, value2: v })} />` : null}
-    ${['agoMore', 'agoLess', 'nextDays'].includes(row.op) ? html`<span class="muted">days</span>` : null}
-    <button type="button" class="icon" title="Remove" onClick=${onRemove}>×</button>
+    ${['agoMore', 'agoLess', 'nextDays'].includes(row.op) ? html`<span class="muted">${t('wf.days')}</span>` : null}
+    <button type="button" class="icon" title=${t('wf.remove')} onClick=${onRemove}>×</button>
   </div>`;
 }
 
@@ -729,7 +739,7 @@ function ConditionValue({ id, f, kind, op, object, value, onChange }) {
   }
   if (op === 'before' || op === 'after') return html`<input id=${id} type="date" value=${value} onInput=${(e) => onChange(e.target.value)} />`;
   if (kind === 'bool') {
-    return html`<select id=${id} value=${String(value)} onChange=${(e) => onChange(e.target.value === 'true')}><option value="true">yes</option><option value="false">no</option></select>`;
+    return html`<select id=${id} value=${String(value)} onChange=${(e) => onChange(e.target.value === 'true')}><option value="true">${t('wf.yes')}</option><option value="false">${t('wf.no')}</option></select>`;
   }
   if (choices) {
     return html`<select id=${id} value=${value} onChange=${(e) => onChange(e.target.value)}><option value="">—</option>

@@ -29,7 +29,7 @@ export function JobProgress({ job }) {
     <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax=${job.total} aria-valuenow=${job.processed}>
       <span style=${{ width: pct + '%' }}></span></div>
     <p data-testid="job-counts">${job.dryRun ? t('bulk.dryRun') + ' ' : ''}${t(job.dryRun ? 'bulk.countsDry' : 'bulk.counts', { processed: job.processed.toLocaleString(userLocale()), total: job.total.toLocaleString(userLocale()), changed: job.changed.toLocaleString(userLocale()), unchanged: job.unchanged.toLocaleString(userLocale()), refused: job.refused.toLocaleString(userLocale()), failed: job.failed.toLocaleString(userLocale()) })}${job.status === 'running' ? '' : html` <b>(${job.status})</b>`}</p>
-    ${reasons.length ? html`<ul class="reasons" data-testid="job-reasons">${reasons.map(([r, n]) => html`<li key=${r}>${n.toLocaleString()} × ${r}</li>`)}</ul>` : null}
+    ${reasons.length ? html`<ul class="reasons" data-testid="job-reasons">${reasons.map(([r, n]) => html`<li key=${r}>${n.toLocaleString(userLocale())} × ${r}</li>`)}</ul>` : null}
     ${job.error ? html`<div class="error" role="alert">${job.error}</div>` : null}
   </div>`;
 }
@@ -74,7 +74,7 @@ export function BulkDialog({ object: o, ids: picked, filter, total, onClose, onD
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
   const [job, cancel] = useJob(started, (j) => {
-    toast(`Bulk ${j.action}: ${j.changed} changed${j.refused + j.failed ? `, ${j.refused + j.failed} not` : ''}.`);
+    toast(j.refused + j.failed ? t('bulk.doneSome', { action: j.action, changed: j.changed, not: j.refused + j.failed }) : t('bulk.done', { action: j.action, changed: j.changed }));
     if (onDone) onDone(j);
   });
   const owner = o.fields.find((f) => f.type === 'owner');

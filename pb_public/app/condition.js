@@ -7,6 +7,8 @@
 // A tree is a group: { join: 'and' | 'or', rows: [row | group] }. A row is
 // { field, op, value, value2 } where field is "record.<name>" and op one of opsFor(kind).
 
+import { t } from './i18n.js';
+
 // kindOf maps a field of an object (as the web app holds it) to the editor's kind.
 export function kindOf(f) {
   if (!f) return '';
@@ -51,10 +53,10 @@ export function conditionFields(object) {
   const of = (o, prefix) => {
     const own = (o?.fields || []).filter((f) => kindOf(f));
     const names = new Set(own.map((f) => f.name));
-    const sys = [{ name: 'created', type: 'date', label: 'Created' }, { name: 'updated', type: 'date', label: 'Updated' }].filter((f) => !names.has(f.name));
+    const sys = [{ name: 'created', type: 'date', label: t('cond.created') }, { name: 'updated', type: 'date', label: t('cond.updated') }].filter((f) => !names.has(f.name));
     return [...own, ...sys].map((f) => ({ ...f, path: prefix + '.' + f.name }));
   };
-  const items = object?.item ? of(object.item, 'item').map((f) => ({ ...f, item: true, label: 'Item: ' + (f.label || f.name.replace(/_/g, ' ')) })) : [];
+  const items = object?.item ? of(object.item, 'item').map((f) => ({ ...f, item: true, label: t('cond.item', { label: f.label || f.name.replace(/_/g, ' ') }) })) : [];
   return [...of(object, 'record'), ...items];
 }
 

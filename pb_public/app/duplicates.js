@@ -5,7 +5,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { pb, relata, allObjects, objectNamed, objectLabel, fieldLabel, expandFields, titleOf, errorMessage } from './api.js';
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, toast } from './ui.js';
 import { FieldValue } from './fields.js';
-import { t } from './i18n.js';
+import { t, tx } from './i18n.js';
 
 const pct = (s) => `${Math.round(s * 100)}%`;
 
@@ -30,7 +30,7 @@ export function DuplicatesPage({ object }) {
       <select aria-label=${t('dup.object')} data-testid="duplicates-object" value=${object} onChange=${(e) => navigate('/duplicates/' + e.target.value)}>
         ${allObjects().map((x) => html`<option key=${x.name} value=${x.name}>${objectLabel(x)}</option>`)}
       </select>
-      ${data ? html`<span class="muted">${data.total} likely ${data.total === 1 ? 'pair' : 'pairs'} among ${data.records} ${objectLabel(o).toLowerCase()} you can see</span>` : null}
+      ${data ? html`<span class="muted">${t('dup.likely', { count: data.total, records: data.records, objects: objectLabel(o).toLowerCase() })}</span>` : null}
     </header>
     <${ErrorBox} error=${error} />
     ${!data ? (error ? null : html`<${Spinner} />`) : !data.pairs.length ? html`<${Empty}>${t('dup.none')}</${Empty}>` : html`
@@ -41,7 +41,7 @@ export function DuplicatesPage({ object }) {
         <td><a href=${recordHref(object, p.a)}>${p.aTitle || p.a}</a></td>
         <td><a href=${recordHref(object, p.b)}>${p.bTitle || p.b}</a></td>
         <td class="muted small">${p.reasons.map((r) => reasonText(o, r)).join(' · ')}</td>
-        <td><a class="button" data-testid="merge-pair" href=${`#/merge/${encodeURIComponent(object)}/${encodeURIComponent(p.a)}/${encodeURIComponent(p.b)}`}>Merge…</a></td>
+        <td><a class="button" data-testid="merge-pair" href=${`#/merge/${encodeURIComponent(object)}/${encodeURIComponent(p.a)}/${encodeURIComponent(p.b)}`}>${t('dup.mergeButton')}</a></td>
       </tr>`)}</tbody></table></div>`}
   </section>`;
 }
@@ -82,7 +82,7 @@ export function MergePage({ object, a, b }) {
       const kept = differs.filter((f) => chosen(f) === keep).map((f) => f.name);
       const res = await relata(`/merge/${encodeURIComponent(object)}`, { method: 'POST', body: { winner: keep, loser: other, take, keep: kept } });
       setDone(res);
-      toast(`Merged. ${res.repointed.length} ${res.repointed.length === 1 ? 'link' : 'links'} moved.`);
+      toast(t('dup.mergedToast', { count: res.repointed.length }));
     } catch (err) {
       toast(errorMessage(err), 'error');
     } finally {
@@ -93,7 +93,7 @@ export function MergePage({ object, a, b }) {
     setBusy(true);
     try {
       await relata(`/merges/${encodeURIComponent(done.id)}/undo`, { method: 'POST' });
-      toast('Merge undone: both records are back.');
+      toast(t('dup.undone'));
       setDone(null);
       setRecs(await Promise.all([a, b].map((id) => pb.collection(object).getOne(id, { expand: expandFields(o) }))));
     } catch (err) {
@@ -104,34 +104,33 @@ export function MergePage({ object, a, b }) {
   };
   if (done) {
     return html`<section class="merge-page" data-testid="merge-done">
-      <header class="page-head"><h1>Merged</h1></header>
-      <p><b>${titleOf(o, byId[done.loser])}</b>${' was merged into '}<a data-testid="merged-winner" href=${recordHref(object, done.winner)}>${titleOf(o, byId[done.winner])}</a>${': '}
-        ${`${done.repointed.length} ${done.repointed.length === 1 ? 'link' : 'links'} moved`}${done.fields.length ? `, ${done.fields.length} ${done.fields.length === 1 ? 'value' : 'values'} changed on the kept record` : ''}${'. Old links to the merged record now open the kept one.'}</p>
-      <div class="actions"><button data-testid="undo-merge" disabled=${busy} onClick=${undo}>Undo merge</button>
-        <a class="button primary" href=${recordHref(object, done.winner)}>Open ${titleOf(o, byId[done.winner])}</a></div>
+      <header class="page-head"><h1>${t('dup.merged')}</h1></header>
+      <p>${tx('dup.mergedInto', { loser: html`<b>${titleOf(o, byId[done.loser])}</b>`, winner: html`<a data-testid="merged-winner" href=${recordHref(object, done.winner)}>${titleOf(o, byId[done.winner])}</a>` })} ${t('dup.linksMoved', { count: done.repointed.length })}${done.fields.length ? t('dup.valuesChanged', { count: done.fields.length }) : ''}${t('dup.oldLinks')}</p>
+      <div class="actions"><button data-testid="undo-merge" disabled=${busy} onClick=${undo}>${t('dup.undo')}</button>
+        <a class="button primary" href=${recordHref(object, done.winner)}>${t('dup.open', { title: titleOf(o, byId[done.winner]) })}</a></div>
     </section>`;
   }
   return html`<section class="merge-page">
-    <header class="page-head"><h1>Merge ${objectLabel(o).toLowerCase()}</h1>
-      <span class="muted">Choose the record to keep and, where they differ, which value survives.</span></header>
+    <header class="page-head"><h1>${t('dup.mergeTitle', { objects: objectLabel(o).toLowerCase() })}</h1>
+      <span class="muted">${t('dup.choose')}</span></header>
     <div class="table-wrap"><table class="records merge" data-testid="merge-table">
       <thead><tr><th></th>${[a, b].map((id) => html`<th key=${id}>
         <label class="keep"><input type="radio" name="keep" data-testid=${'keep-' + id} checked=${keep === id} onChange=${() => { setKeep(id); setPick({}); }} />
-          Keep <a href=${recordHref(object, id)}>${titleOf(o, byId[id])}</a></label></th>`)}</tr></thead>
+          ${t('dup.keep')} <a href=${recordHref(object, id)}>${titleOf(o, byId[id])}</a></label></th>`)}</tr></thead>
       <tbody>${fields.map((f) => {
         const diff = differs.includes(f);
         return html`<tr key=${f.name} class=${diff ? 'differs' : 'same'}>
           <th>${fieldLabel(f)}${diff && isList(f) ? html`<label class="both"><input type="radio" name=${'f-' + f.name} data-testid=${`pick-${f.name}-both`}
-            checked=${chosen(f) === 'both'} onChange=${() => setPick((p) => ({ ...p, [f.name]: 'both' }))} /> both</label>` : null}</th>
+            checked=${chosen(f) === 'both'} onChange=${() => setPick((p) => ({ ...p, [f.name]: 'both' }))} /> ${t('dup.both')}</label>` : null}</th>
           ${[a, b].map((id) => html`<td key=${id}>${diff ? html`<label>
             <input type="radio" name=${'f-' + f.name} data-testid=${`pick-${f.name}-${id}`} checked=${chosen(f) === id}
               onChange=${() => setPick((p) => ({ ...p, [f.name]: id }))} />
             <${FieldValue} object=${o} field=${f} record=${byId[id]} /></label>` : html`<${FieldValue} object=${o} field=${f} record=${byId[id]} />`}</td>`)}
         </tr>`;
       })}</tbody></table></div>
-    <p class="muted">${'Deals, activities, emails, consents, form submissions, workflow runs and saved views that point at '}<b>${titleOf(o, byId[other])}</b>${' will point at '}<b>${titleOf(o, byId[keep])}</b>${'. You can undo the merge until either changes.'}</p>
-    <div class="actions"><a class="button" href=${'#/duplicates/' + encodeURIComponent(object)}>Cancel</a>
-      <button class="primary" data-testid="confirm-merge" disabled=${busy} onClick=${merge}>${busy ? 'Merging…' : `Merge into ${titleOf(o, byId[keep])}`}</button></div>
+    <p class="muted">${tx('dup.pointAt', { loser: html`<b>${titleOf(o, byId[other])}</b>`, winner: html`<b>${titleOf(o, byId[keep])}</b>` })}</p>
+    <div class="actions"><a class="button" href=${'#/duplicates/' + encodeURIComponent(object)}>${t('dup.cancel')}</a>
+      <button class="primary" data-testid="confirm-merge" disabled=${busy} onClick=${merge}>${busy ? t('dup.merging') : t('dup.mergeInto', { title: titleOf(o, byId[keep]) })}</button></div>
   </section>`;
 }
 

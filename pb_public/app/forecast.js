@@ -7,7 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { relata, me, formatMoney, formatPercent, errorMessage, userLocale } from './api.js';
 import { html, Spinner, ErrorBox, toast } from './ui.js';
 import { ChartBox, palette } from './dashboard.js';
-import { t } from './i18n.js';
+import { t, tx } from './i18n.js';
 
 const monthLabel = (m) => {
   const [y, mm] = m.split('-').map(Number);
@@ -45,11 +45,10 @@ export function ForecastSection({ object: o, pipeline }) {
   return html`<div class="forecast" data-testid="forecast">
     <div class="forecast-head">
       <h2>${t('fc.title')}</h2>
-      <span class="muted small" data-testid="forecast-source">${fc.source === 'model'
-        ? `weighted by the stage probability and by model v${fc.version}` : 'no model yet: weighted by the stage probability only'}
-        · commit / best case ${fc.categories === 'field' ? 'from the forecast category field' : 'from the win probability (≥ 70 % / ≥ 40 %)'}
-        ${fc.outside ? ` · ${fc.outside} open without a close date in the window` : ''}
-        ${fc.unconverted ? ` · ${fc.unconverted} left out: no exchange rate for their currency` : ''}</span>
+      <span class="muted small" data-testid="forecast-source">${fc.source === 'model' ? t('fc.sourceModel', { version: fc.version }) : t('fc.sourceStage')}
+        ${fc.categories === 'field' ? t('fc.categoriesField') : t('fc.categoriesProbability')}
+        ${fc.outside ? t('fc.outside', { n: fc.outside }) : ''}
+        ${fc.unconverted ? t('fc.unconverted', { n: fc.unconverted }) : ''}</span>
       <div class="spacer"></div>
       ${me()?.role === 'admin' ? html`<button data-testid="retrain" disabled=${busy} onClick=${retrain}>${busy ? t('fc.training') : t('fc.retrain')}</button>` : null}
     </div>
@@ -66,45 +65,45 @@ export function ForecastSection({ object: o, pipeline }) {
         <${ChartBox} label=${t('fc.byMonth')} config=${{
           type: 'bar',
           data: { labels: fc.months.map((m) => monthLabel(m.month)), datasets: [
-            { label: 'Stage-weighted', data: fc.months.map((m) => m.stage), backgroundColor: palette[1] },
-            { label: 'Model-weighted', data: fc.months.map((m) => m.model), backgroundColor: palette[0] },
-            { label: 'Commit', data: fc.months.map((m) => m.commit), backgroundColor: palette[2] },
-            { label: 'Won', data: fc.months.map((m) => m.won), backgroundColor: palette[3] },
+            { label: t('fc.stageWeighted'), data: fc.months.map((m) => m.stage), backgroundColor: palette[1] },
+            { label: t('fc.modelWeighted'), data: fc.months.map((m) => m.model), backgroundColor: palette[0] },
+            { label: t('fc.commit'), data: fc.months.map((m) => m.commit), backgroundColor: palette[2] },
+            { label: t('fc.won'), data: fc.months.map((m) => m.won), backgroundColor: palette[3] },
           ] },
         }} />
-        <table class="numbers" data-testid="forecast-months"><thead><tr><th>Month</th><th>Open</th><th>Total</th><th>Stage</th><th>Model</th><th>Commit</th><th>Best case</th><th>Won</th></tr></thead>
+        <table class="numbers" data-testid="forecast-months"><thead><tr><th>${t('fc.month')}</th><th>${t('fc.open')}</th><th>${t('fc.total')}</th><th>${t('fc.stage')}</th><th>${t('fc.model')}</th><th>${t('fc.commitCol')}</th><th>${t('fc.bestCaseCol')}</th><th>${t('fc.wonCol')}</th></tr></thead>
           <tbody>${fc.months.map((m) => html`<tr key=${m.month}><td>${monthLabel(m.month)}</td><td>${m.count}</td><td>${money(m.total)}</td>
             <td>${money(m.stage)}</td><td>${money(m.model)}</td><td>${money(m.commit)}</td><td>${money(m.bestCase)}</td><td>${money(m.won)}</td></tr>`)}</tbody></table>
       </div>
       <div class="panel">
-        <div class="forecast-head"><h2>By ${by === 'reps' ? 'rep' : 'team'}</h2><div class="spacer"></div>
-          <div class="tabs">${[['reps', 'Reps'], ['teams', 'Teams']].map(([k, l]) => html`<button key=${k} class=${by === k ? 'active' : ''}
+        <div class="forecast-head"><h2>${by === 'reps' ? t('fc.byRep') : t('fc.byTeam')}</h2><div class="spacer"></div>
+          <div class="tabs">${[['reps', t('fc.reps')], ['teams', t('fc.teams')]].map(([k, l]) => html`<button key=${k} class=${by === k ? 'active' : ''}
             data-testid=${'forecast-by-' + k} onClick=${() => setBy(k)}>${l}</button>`)}</div></div>
-        <table class="numbers" data-testid="forecast-groups"><thead><tr><th>${by === 'reps' ? 'Rep' : 'Team'}</th><th>Open</th><th>Total</th><th>Stage</th><th>Model</th><th>Commit</th><th>Best case</th><th>Won</th></tr></thead>
+        <table class="numbers" data-testid="forecast-groups"><thead><tr><th>${by === 'reps' ? t('fc.rep') : t('fc.team')}</th><th>${t('fc.open')}</th><th>${t('fc.total')}</th><th>${t('fc.stage')}</th><th>${t('fc.model')}</th><th>${t('fc.commitCol')}</th><th>${t('fc.bestCaseCol')}</th><th>${t('fc.wonCol')}</th></tr></thead>
           <tbody>${groups.map((g) => html`<tr key=${g.key}><td>${g.label}</td><td>${g.count}</td><td>${money(g.total)}</td>
             <td>${money(g.stage)}</td><td>${money(g.model)}</td><td>${money(g.commit)}</td><td>${money(g.bestCase)}</td><td>${money(g.won)}</td></tr>`)}</tbody></table>
         <h3>${t('fc.quotas')}</h3>
-        ${fc.quotas?.length ? html`<table class="numbers" data-testid="quotas"><thead><tr><th>Who</th><th>Period</th><th>Quota</th><th>Won</th><th>Attainment</th><th>Expected (model)</th></tr></thead>
+        ${fc.quotas?.length ? html`<table class="numbers" data-testid="quotas"><thead><tr><th>${t('fc.who')}</th><th>${t('fc.period')}</th><th>${t('fc.quota')}</th><th>${t('fc.wonCol')}</th><th>${t('fc.attainment')}</th><th>${t('fc.expectedModel')}</th></tr></thead>
           <tbody>${fc.quotas.map((q) => html`<tr key=${q.id}><td>${q.label}</td><td>${q.period}</td>
-            <td title=${q.currency !== fc.currency ? formatMoney(q.original, q.currency) : ''}>${q.unconverted ? html`<span class="bad">no ${q.currency} rate</span>` : money(q.quota)}</td>
+            <td title=${q.currency !== fc.currency ? formatMoney(q.original, q.currency) : ''}>${q.unconverted ? html`<span class="bad">${t('fc.noRate', { currency: q.currency })}</span>` : money(q.quota)}</td>
             <td>${money(q.won)}</td>
             <td class="attainment"><span class="bar"><span style=${`width:${Math.min(100, Math.round((q.attainment || 0) * 100))}%`}></span></span> ${formatPercent(q.attainment)}</td>
             <td>${money(q.model)}</td></tr>`)}</tbody></table>`
-          : html`<p class="muted small">No quotas for these months. Admins add them in the admin dashboard (collection quotas).</p>`}
+          : html`<p class="muted small">${t('fc.noQuotas')}</p>`}
       </div>
       <div class="panel wide" data-testid="backtest">
-        <h2>Backtest: forecast on the 1st of each month against what was won</h2>
-        ${!bt ? html`<${Spinner} label="Backtest…" />` : !bt.months?.length ? html`<p class="muted">No history to backtest.</p>` : html`
-          <${ChartBox} label="Backtest" config=${{
+        <h2>${t('fc.backtestTitle')}</h2>
+        ${!bt ? html`<${Spinner} label=${t('fc.backtesting')} />` : !bt.months?.length ? html`<p class="muted">${t('fc.noHistory')}</p>` : html`
+          <${ChartBox} label=${t('fc.backtest')} config=${{
             type: 'line',
             data: { labels: bt.months.map((m) => monthLabel(m.month)), datasets: [
-              { label: 'Won (actual)', data: bt.months.map((m) => m.actual), borderColor: '#111827', backgroundColor: '#111827' },
-              { label: 'Stage-weighted', data: bt.months.map((m) => m.stage), borderColor: palette[1], backgroundColor: palette[1] },
-              { label: 'Model-weighted', data: bt.months.map((m) => m.model), borderColor: palette[0], backgroundColor: palette[0] },
+              { label: t('fc.wonActual'), data: bt.months.map((m) => m.actual), borderColor: '#111827', backgroundColor: '#111827' },
+              { label: t('fc.stageWeighted'), data: bt.months.map((m) => m.stage), borderColor: palette[1], backgroundColor: palette[1] },
+              { label: t('fc.modelWeighted'), data: bt.months.map((m) => m.model), borderColor: palette[0], backgroundColor: palette[0] },
             ] },
           }} />
-          <p class="small" data-testid="backtest-mae">Mean absolute error per month: stage <b>${money(bt.stageMAE)}</b>, model <b>${money(bt.modelMAE)}</b></p>
-          <table class="numbers"><thead><tr><th>Month</th><th>Open on the 1st</th><th>Stage</th><th>Model</th><th>Won</th></tr></thead>
+          <p class="small" data-testid="backtest-mae">${tx('fc.mae', { stage: html`<b>${money(bt.stageMAE)}</b>`, model: html`<b>${money(bt.modelMAE)}</b>` })}</p>
+          <table class="numbers"><thead><tr><th>${t('fc.month')}</th><th>${t('fc.openOnFirst')}</th><th>${t('fc.stage')}</th><th>${t('fc.model')}</th><th>${t('fc.wonCol')}</th></tr></thead>
             <tbody>${bt.months.map((m) => html`<tr key=${m.month}><td>${monthLabel(m.month)}</td><td>${m.open}</td><td>${money(m.stage)}</td><td>${money(m.model)}</td><td>${money(m.actual)}</td></tr>`)}</tbody></table>`}
       </div>
     </div>

@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { pb, allObjects, objectLabel, fieldLabel, errorMessage } from './api.js';
 import { html, navigate, Spinner, ErrorBox, Empty, toast } from './ui.js';
+import { t } from './i18n.js';
 
 const formable = (f) => !['owner', 'json'].includes(f.type) && f.showInForms !== false;
 
@@ -16,10 +17,10 @@ export function FormsPage() {
     pb.collection('web_forms').getFullList({ sort: 'slug' }).then(setItems).catch((err) => setError(errorMessage(err)));
   }, []);
   return html`<section class="page forms-page">
-    <header class="page-head"><h1>Forms</h1><a class="btn primary" id="new-form" href="#/forms/new">New form</a></header>
+    <header class="page-head"><h1>${t('forms.title')}</h1><a class="btn primary" id="new-form" href="#/forms/new">${t('forms.new')}</a></header>
     <${ErrorBox} error=${error} />
     ${items === null && !error ? html`<${Spinner} />` : null}
-    ${items?.length === 0 ? html`<${Empty}>No forms written here yet. Forms in files (--formsDir) are served too and take precedence.</${Empty}>` : null}
+    ${items?.length === 0 ? html`<${Empty}>${t('forms.none')}</${Empty}>` : null}
     <ul class="plain-list">${(items || []).map((r) => html`<li key=${r.id}><a href=${'#/forms/' + r.id}>${r.definition?.title || r.slug}</a> <span class="muted">/forms/${r.slug}</span></li>`)}</ul>
   </section>`;
 }
@@ -59,7 +60,7 @@ export function FormEditor({ id }) {
       const r = rec.id ? await pb.collection('web_forms').update(rec.id, data) : await pb.collection('web_forms').create(data);
       setRec(r);
       setSaved((n) => n + 1);
-      toast('Form saved and published');
+      toast(t('forms.saved'));
       if (!rec.id) history.replaceState(null, '', '#/forms/' + r.id);
     } catch (err) {
       const d = err.response?.data || {};
@@ -69,55 +70,55 @@ export function FormEditor({ id }) {
     }
   };
   const remove = async () => {
-    if (!rec.id || !confirm('Delete this form? Its page stops working at once.')) return;
+    if (!rec.id || !confirm(t('forms.confirmDelete'))) return;
     try { await pb.collection('web_forms').delete(rec.id); navigate('/forms'); } catch (err) { setProblems(errorMessage(err)); }
   };
 
   const used = new Set(def.fields.map((f) => f.name));
   const embed = `<script src="${location.origin}/forms/${def.slug}/embed.js" async></script>`;
   return html`<section class="page form-editor">
-    <header class="page-head"><h1>${rec.id ? 'Edit form' : 'New form'}</h1>
-      <button class="btn primary" id="form-save" disabled=${busy} onClick=${save}>Save and publish</button>
-      ${rec.id ? html`<button class="btn danger" onClick=${remove}>Delete</button>` : null}</header>
+    <header class="page-head"><h1>${rec.id ? t('forms.edit') : t('forms.new')}</h1>
+      <button class="btn primary" id="form-save" disabled=${busy} onClick=${save}>${t('forms.save')}</button>
+      ${rec.id ? html`<button class="btn danger" onClick=${remove}>${t('forms.delete')}</button>` : null}</header>
     <div class="form-editor-grid">
       <div class="form-editor-main">
-        <label>Slug (the address /forms/…)<input id="form-slug" value=${def.slug} onInput=${(e) => set('slug', e.currentTarget.value)} /></label>
-        <label>Title<input id="form-title" value=${def.title} onInput=${(e) => set('title', e.currentTarget.value)} /></label>
-        <label>Object<select id="form-object" value=${def.object} onChange=${(e) => setDef((d) => ({ ...d, object: e.currentTarget.value, fields: [] }))}>
-          <option value="">Choose…</option>
+        <label>${t('forms.slug')}<input id="form-slug" value=${def.slug} onInput=${(e) => set('slug', e.currentTarget.value)} /></label>
+        <label>${t('forms.formTitle')}<input id="form-title" value=${def.title} onInput=${(e) => set('title', e.currentTarget.value)} /></label>
+        <label>${t('forms.object')}<select id="form-object" value=${def.object} onChange=${(e) => setDef((d) => ({ ...d, object: e.currentTarget.value, fields: [] }))}>
+          <option value="">${t('forms.choose')}</option>
           ${allObjects().map((o) => html`<option key=${o.name} value=${o.name}>${objectLabel(o)}</option>`)}
         </select></label>
-        ${obj ? html`<fieldset class="form-fields"><legend>Fields</legend>
+        ${obj ? html`<fieldset class="form-fields"><legend>${t('forms.fields')}</legend>
           ${def.fields.map((f, i) => {
             const of = obj.fields.find((x) => x.name === f.name);
             return html`<div class="form-field-row" key=${f.name} data-field=${f.name}>
               <strong>${of ? fieldLabel(of) : f.name}</strong> <span class="muted">${of?.type}</span>
-              <label>Label<input id=${'ff-' + f.name + '-label'} value=${f.label || ''} onInput=${(e) => setField(i, { label: e.currentTarget.value || undefined })} /></label>
-              <label class="check"><input type="checkbox" id=${'ff-' + f.name + '-required'} checked=${!!f.required || !!of?.required} disabled=${!!of?.required} title=${of?.required ? "The object requires this field" : ""} onChange=${(e) => setField(i, { required: e.currentTarget.checked || undefined })} /> Required</label>
-              <label class="check"><input type="checkbox" id=${'ff-' + f.name + '-prefill'} checked=${!!f.prefill} onChange=${(e) => setField(i, { prefill: e.currentTarget.checked || undefined })} /> Prefill from the address</label>
-              ${f.picker ? html`<label>Offer only ${of?.target} matching (filter)<input id=${'ff-' + f.name + '-filter'} placeholder="status = 'open'" value=${f.picker.filter || ''}
+              <label>${t('forms.label')}<input id=${'ff-' + f.name + '-label'} value=${f.label || ''} onInput=${(e) => setField(i, { label: e.currentTarget.value || undefined })} /></label>
+              <label class="check"><input type="checkbox" id=${'ff-' + f.name + '-required'} checked=${!!f.required || !!of?.required} disabled=${!!of?.required} title=${of?.required ? t('forms.objectRequires') : ''} onChange=${(e) => setField(i, { required: e.currentTarget.checked || undefined })} /> ${t('forms.required')}</label>
+              <label class="check"><input type="checkbox" id=${'ff-' + f.name + '-prefill'} checked=${!!f.prefill} onChange=${(e) => setField(i, { prefill: e.currentTarget.checked || undefined })} /> ${t('forms.prefill')}</label>
+              ${f.picker ? html`<label>${t('forms.offerOnly', { objects: of?.target })}<input id=${'ff-' + f.name + '-filter'} placeholder="status = 'open'" value=${f.picker.filter || ''}
                 onInput=${(e) => setField(i, { picker: { ...f.picker, filter: e.currentTarget.value } })} /></label>` : null}
-              <button class="btn small" onClick=${() => removeField(i)}>Remove</button>
+              <button class="btn small" onClick=${() => removeField(i)}>${t('forms.remove')}</button>
             </div>`;
           })}
-          <label>Add a field<select id="form-add-field" value="" onChange=${(e) => { addField(e.currentTarget.value); e.currentTarget.value = ''; }}>
-            <option value="">Choose a field…</option>
-            ${obj.fields.filter((f) => formable(f) && !used.has(f.name)).map((f) => html`<option key=${f.name} value=${f.name}>${fieldLabel(f)}${f.type === 'relation' ? ' (picker)' : ''}</option>`)}
+          <label>${t('forms.addField')}<select id="form-add-field" value="" onChange=${(e) => { addField(e.currentTarget.value); e.currentTarget.value = ''; }}>
+            <option value="">${t('forms.chooseField')}</option>
+            ${obj.fields.filter((f) => formable(f) && !used.has(f.name)).map((f) => html`<option key=${f.name} value=${f.name}>${fieldLabel(f)}${f.type === 'relation' ? ' ' + t('forms.picker') : ''}</option>`)}
           </select></label>
         </fieldset>` : null}
-        <label>Message after sending<input id="form-success" value=${def.successMessage || ''} onInput=${(e) => set('successMessage', e.currentTarget.value || undefined)} /></label>
+        <label>${t('forms.message')}<input id="form-success" value=${def.successMessage || ''} onInput=${(e) => set('successMessage', e.currentTarget.value || undefined)} /></label>
         ${problems ? html`<pre class="error" role="alert" data-testid="form-problems">${problems}</pre>` : null}
-        <details><summary>Definition (JSON)</summary><pre data-testid="form-json">${JSON.stringify(def, null, 2)}</pre></details>
+        <details><summary>${t('forms.definition')}</summary><pre data-testid="form-json">${JSON.stringify(def, null, 2)}</pre></details>
       </div>
       <div class="form-editor-side">
         ${rec.id && saved ? html`
-          <h2>Preview</h2>
-          <iframe key=${saved} id="form-preview" title="Preview of the form" src=${`/forms/${encodeURIComponent(rec.slug)}?preview=${saved}`}></iframe>
-          <h2>Embed code</h2>
+          <h2>${t('forms.preview')}</h2>
+          <iframe key=${saved} id="form-preview" title=${t('forms.previewOf')} src=${`/forms/${encodeURIComponent(rec.slug)}?preview=${saved}`}></iframe>
+          <h2>${t('forms.embed')}</h2>
           <textarea id="form-embed" readonly rows="3" value=${embed}></textarea>
-          <button class="btn small" onClick=${() => navigator.clipboard?.writeText(embed).then(() => toast('Copied'))}>Copy</button>
-          <p><a href=${'/forms/' + encodeURIComponent(rec.slug)} target="_blank" rel="noopener">Open the page</a></p>`
-        : html`<p class="muted">Save the form to publish it and see its preview and embed code.</p>`}
+          <button class="btn small" onClick=${() => navigator.clipboard?.writeText(embed).then(() => toast(t('forms.copied')))}>${t('forms.copy')}</button>
+          <p><a href=${'/forms/' + encodeURIComponent(rec.slug)} target="_blank" rel="noopener">${t('forms.open')}</a></p>`
+        : html`<p class="muted">${t('forms.saveFirst')}</p>`}
       </div>
     </div>
   </section>`;

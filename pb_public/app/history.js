@@ -2,7 +2,7 @@
 // through what) for whoever may view the record, and the admins' view of the whole trail with
 // filters. Values are shown as text, never as markup.
 import { useEffect, useState } from 'preact/hooks';
-import { relata, userNamed, objectNamed, allObjects, allUsers, fieldLabel, formatDate, errorMessage } from './api.js';
+import { relata, userNamed, objectNamed, objectLabel, allObjects, allUsers, fieldLabel, formatDate, errorMessage } from './api.js';
 import { html, Spinner, ErrorBox, Empty } from './ui.js';
 import { t, label as tLabel } from './i18n.js';
 
@@ -44,7 +44,7 @@ function Changes({ entry, object }) {
 function Entries({ items, showRecord }) {
   return html`<ol class="history" data-testid="history">${items.map((e) => html`<li key=${e.id} class="history-entry" data-action=${e.action}>
     <div><b>${who(e)}</b> ${(verbs[e.action] && tLabel('audit.verb.' + e.action, verbs[e.action])) || e.action} ${showRecord
-      ? html`<a href=${`#/record/${e.object}/${e.record}`}>${e.object} ${e.record}</a>` : null}
+      ? html`<a href=${`#/record/${e.object}/${e.record}`}>${objectNamed(e.object) ? objectLabel(objectNamed(e.object), false) : e.object === 'users' ? t('audit.user') : e.object} ${e.record}</a>` : null}
       <span class="muted small" title=${e.at}> · ${formatDate(e.at, true)}</span></div>
     <${Changes} entry=${e} object=${e.object} />
   </li>`)}</ol>`;
@@ -88,28 +88,28 @@ export function AuditPage() {
   const [f, setF] = useState({ object: '', user: '', field: '', from: '', to: '' });
   const [applied, setApplied] = useState(f);
   const q = Object.entries(applied).filter(([, v]) => v).map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&');
-  const t = useTrail(`/audit${q ? '?' + q : ''}`);
+  const trail = useTrail(`/audit${q ? '?' + q : ''}`);
   const set = (k) => (e) => setF({ ...f, [k]: e.target.value });
   return html`<section>
-    <header class="page-head"><h1>Audit trail</h1></header>
+    <header class="page-head"><h1>${t('audit.title')}</h1></header>
     <form class="filters panel" data-testid="audit-filters" onSubmit=${(e) => { e.preventDefault(); setApplied(f); }}>
-      <label>Object <select value=${f.object} onChange=${set('object')}>
-        <option value="">All</option>
-        ${allObjects().map((o) => html`<option key=${o.name} value=${o.name}>${o.name}</option>`)}
-        <option value="users">users</option>
+      <label>${t('audit.object')} <select value=${f.object} onChange=${set('object')}>
+        <option value="">${t('audit.all')}</option>
+        ${allObjects().map((o) => html`<option key=${o.name} value=${o.name}>${objectLabel(o)}</option>`)}
+        <option value="users">${t('audit.usersObject')}</option>
       </select></label>
-      <label>User <select value=${f.user} onChange=${set('user')}>
-        <option value="">Anyone</option>
+      <label>${t('audit.user')} <select value=${f.user} onChange=${set('user')}>
+        <option value="">${t('audit.anyone')}</option>
         ${allUsers().map((u) => html`<option key=${u.id} value=${u.id}>${u.name || u.email}</option>`)}
       </select></label>
-      <label>Field <input value=${f.field} onInput=${set('field')} placeholder="e.g. stage" /></label>
-      <label>From <input type="date" value=${f.from} onInput=${set('from')} /></label>
-      <label>To <input type="date" value=${f.to} onInput=${set('to')} /></label>
-      <button class="primary" type="submit">Filter</button>
+      <label>${t('audit.field')} <input value=${f.field} onInput=${set('field')} placeholder=${t('audit.fieldPlaceholder')} /></label>
+      <label>${t('audit.from')} <input type="date" value=${f.from} onInput=${set('from')} /></label>
+      <label>${t('audit.to')} <input type="date" value=${f.to} onInput=${set('to')} /></label>
+      <button class="primary" type="submit">${t('audit.filter')}</button>
     </form>
-    <${ErrorBox} error=${t.error} />
-    ${!t.items ? html`<${Spinner} />` : t.items.length ? html`<div class="panel"><${Entries} items=${t.items} showRecord=${true} /></div>`
-      : html`<${Empty}>No entries match.</${Empty}>`}
-    ${t.next ? html`<button class="link" onClick=${t.more}>Older entries</button>` : null}
+    <${ErrorBox} error=${trail.error} />
+    ${!trail.items ? html`<${Spinner} />` : trail.items.length ? html`<div class="panel"><${Entries} items=${trail.items} showRecord=${true} /></div>`
+      : html`<${Empty}>${t('audit.noMatch')}</${Empty}>`}
+    ${trail.next ? html`<button class="link" onClick=${trail.more}>${t('audit.olderEntries')}</button>` : null}
   </section>`;
 }

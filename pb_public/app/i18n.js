@@ -48,14 +48,29 @@ function fill(s, params) {
 // t('nav.tasks') → "My tasks"; t('tasks.open', { count: 3 }) → "3 open". A message whose
 // value is an object holds plural forms ({ one, other, … }) chosen by params.count.
 export function t(key, params = {}) {
+  const [m, p] = message(key, params);
+  return fill(m, p);
+}
+
+// message is the text of key in the current language with its plural form picked, and the
+// params with count in the locale's number format.
+function message(key, params) {
   let m = catalogues[current][key] ?? en[key];
-  if (m == null) return key;
+  if (m == null) return [key, params];
   if (typeof m === 'object') {
     const n = Number(params.count ?? 0);
     m = m[new Intl.PluralRules(locale() || 'en').select(n)] ?? m.other;
     params = { ...params, count: n.toLocaleString(locale()) };
   }
-  return fill(m, params);
+  return [m, params];
+}
+
+// tx is t for messages around markup: the params may be elements (a link, a bold name), and the
+// result is a list of text and those elements, in the order the language puts them, to render
+// in place: tx('dup.mergedInto', { loser: html`<b>${a}</b>`, winner: link }).
+export function tx(key, params = {}) {
+  const [m, p] = message(key, params);
+  return m.split(/\{(\w+)\}/).map((part, i) => (i % 2 ? (p[part] ?? `{${part}}`) : part)).filter((x) => x !== '');
 }
 
 // label translates a label from the object model (an object's, pipeline's or stage's name)

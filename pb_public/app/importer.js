@@ -4,8 +4,9 @@
 // then imports it as a job: a progress bar with live counts, a cancel button, and the failed
 // rows as a CSV with the reason of each. Every cell is shown as text (htm escapes it).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { pb, relata, objectLabel, fieldLabel, errorMessage } from './api.js';
+import { pb, relata, objectLabel, fieldLabel, errorMessage, userLocale } from './api.js';
 import { html, Modal, ErrorBox, toast, recordHref } from './ui.js';
+import { t } from './i18n.js';
 
 // download fetches a file from one of Relata's endpoints with the user's token and saves it.
 export async function download(path, name) {
@@ -32,7 +33,7 @@ export function exportList(o, { filter, sort, columns, format }) {
   if (sort) q.set('sort', sort);
   if (columns?.length) q.set('fields', columns.join(','));
   return download(`/export/${encodeURIComponent(o.name)}?${q}`, `${o.name}.${format}`)
-    .catch((err) => toast('Export failed: ' + err.message, 'error'));
+    .catch((err) => toast(t('import.exportFailed', { error: err.message }), 'error'));
 }
 
 const importable = (o) => o.fields.filter((f) => f.type !== 'file');
@@ -102,67 +103,67 @@ export function ImportWizard({ object: o, onClose, onDone }) {
     .catch((err) => setError(err.message));
 
   const keyFields = o.fields.filter((f) => f.unique || f.type === 'email' || f.name === 'domain');
-  const counts = (r) => `${r.created} created, ${r.updated} updated, ${r.unchanged} unchanged, ${r.failed} failed`;
+  const counts = (r) => t('import.counts', { created: r.created, updated: r.updated, unchanged: r.unchanged, failed: r.failed });
 
-  return html`<${Modal} title=${`Import ${objectLabel(o).toLowerCase()}`} onClose=${onClose} wide>
+  return html`<${Modal} title=${t('import.title', { objects: objectLabel(o).toLowerCase() })} onClose=${onClose} wide>
     <div class="importer">
     ${!job ? html`
       <div class="form-grid">
-        <label class="wide"><span>CSV or Excel file</span>
+        <label class="wide"><span>${t('import.file')}</span>
           <input type="file" id="import-file" accept=".csv,.tsv,.txt,.xlsx" onChange=${(e) => { setFile(e.target.files[0] || null); setPreview(null); setMapping(null); setDry(null); }} /></label>
-        <label><span>Match existing records by</span>
+        <label><span>${t('import.matchBy')}</span>
           <select id="import-key" value=${opts.key} onChange=${(e) => setOpts({ ...opts, key: e.target.value, mode: e.target.value ? opts.mode : '' })}>
-            <option value="">nothing: every row is new</option>
+            <option value="">${t('import.matchNothing')}</option>
             ${keyFields.map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}
           </select></label>
-        ${opts.key ? html`<label><span>Rows that match</span>
+        ${opts.key ? html`<label><span>${t('import.rowsThatMatch')}</span>
           <select id="import-mode" value=${opts.mode} onChange=${(e) => setOpts({ ...opts, mode: e.target.value })}>
-            <option value="">update, or create when none matches</option>
-            <option value="update">update only (others fail)</option>
-            <option value="create">create only (matches fail)</option>
+            <option value="">${t('import.upsert')}</option>
+            <option value="update">${t('import.updateOnly')}</option>
+            <option value="create">${t('import.createOnly')}</option>
           </select></label>` : null}
         <label class="checkbox"><span><input type="checkbox" id="import-workflows" checked=${opts.workflows}
-          onChange=${(e) => setOpts({ ...opts, workflows: e.target.checked })} /> Run workflows for each imported row</span></label>
+          onChange=${(e) => setOpts({ ...opts, workflows: e.target.checked })} /> ${t('import.workflows')}</span></label>
         <label class="checkbox"><span><input type="checkbox" id="import-create-missing" checked=${opts.createMissing}
-          onChange=${(e) => setOpts({ ...opts, createMissing: e.target.checked })} /> Create missing related records (companies…)</span></label>
+          onChange=${(e) => setOpts({ ...opts, createMissing: e.target.checked })} /> ${t('import.createMissing')}</span></label>
       </div>
-      <div class="actions"><button id="import-preview" class=${preview ? '' : 'primary'} disabled=${!file || busy} onClick=${() => loadPreview()}>${preview ? 'Preview again' : 'Preview'}</button></div>
+      <div class="actions"><button id="import-preview" class=${preview ? '' : 'primary'} disabled=${!file || busy} onClick=${() => loadPreview()}>${preview ? t('import.previewAgain') : t('import.preview')}</button></div>
       ${preview && mapping ? html`
-        <h3>Columns</h3>
-        <table class="records import-map"><thead><tr><th>Column in the file</th><th>Field</th></tr></thead><tbody>
+        <h3>${t('import.columns')}</h3>
+        <table class="records import-map"><thead><tr><th>${t('import.column')}</th><th>${t('import.field')}</th></tr></thead><tbody>
           ${preview.header.map((h) => html`<tr key=${h}><td>${h}</td><td>
-            <select data-column=${h} aria-label=${'Field for ' + h} value=${mapping[h] || ''} onChange=${(e) => remap(h, e.target.value)}>
-              <option value="">— skip —</option>
+            <select data-column=${h} aria-label=${t('import.fieldFor', { column: h })} value=${mapping[h] || ''} onChange=${(e) => remap(h, e.target.value)}>
+              <option value="">${t('import.skip')}</option>
               ${importable(o).map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}
             </select></td></tr>`)}
         </tbody></table>
-        <h3>First rows <span class="muted">(${counts(preview)})</span></h3>
-        <div class="table-wrap"><table class="records import-preview" data-testid="import-preview"><thead><tr><th>Row</th>
-          ${preview.header.map((h) => html`<th key=${h}>${h}${mapping[h] ? html`<div class="muted">→ ${fieldLabel(o.fields.find((f) => f.name === mapping[h]) || { name: mapping[h] })}</div>` : html`<div class="muted">skipped</div>`}</th>`)}
-          <th>Problem</th></tr></thead>
+        <h3>${t('import.firstRows')} <span class="muted">(${counts(preview)})</span></h3>
+        <div class="table-wrap"><table class="records import-preview" data-testid="import-preview"><thead><tr><th>${t('import.row')}</th>
+          ${preview.header.map((h) => html`<th key=${h}>${h}${mapping[h] ? html`<div class="muted">→ ${fieldLabel(o.fields.find((f) => f.name === mapping[h]) || { name: mapping[h] })}</div>` : html`<div class="muted">${t('import.skipped')}</div>`}</th>`)}
+          <th>${t('import.problem')}</th></tr></thead>
           <tbody>${preview.rows.map((r) => html`<tr key=${r.row} class=${Object.keys(r.errors).length || r.error ? 'row-error' : ''}>
             <td>${r.row}</td>
             ${preview.header.map((h, i) => html`<td key=${h} class=${r.errors[h] ? 'cell-error' : ''} title=${r.errors[h] || ''}>${r.cells[i] ?? ''}
               ${r.errors[h] ? html`<div class="cell-message">${r.errors[h]}</div>` : null}</td>`)}
             <td class="error-cell">${r.error || ''}
-              ${r.duplicates?.length ? html`<div class="dup-note" data-testid="import-duplicate">May duplicate
+              ${r.duplicates?.length ? html`<div class="dup-note" data-testid="import-duplicate">${t('import.mayDuplicate')}
                 ${r.duplicates.map((d, i) => html`${i ? ', ' : ' '}<a href=${recordHref(o.name, d.id)} target="_blank" rel="noopener">${d.title || d.id}</a>`)}</div>` : null}</td></tr>`)}</tbody>
         </table></div>
-        ${dry ? html`<p data-testid="import-dry-result">Dry run of the whole file: ${counts(dry)}. Nothing was written.</p>` : null}
+        ${dry ? html`<p data-testid="import-dry-result">${t('import.dryResult', { counts: counts(dry) })}</p>` : null}
         <div class="actions">
-          <button id="import-dry-run" disabled=${busy} onClick=${dryRun}>Dry run</button>
-          <button id="import-start" class="primary" disabled=${busy} onClick=${start}>Import</button>
+          <button id="import-dry-run" disabled=${busy} onClick=${dryRun}>${t('import.dryRun')}</button>
+          <button id="import-start" class="primary" disabled=${busy} onClick=${start}>${t('import.import')}</button>
         </div>` : null}
     ` : html`
-      <p>${job.file || file?.name}: ${job.status === 'running' ? 'importing…' : job.status}</p>
+      <p>${job.file || file?.name}: ${job.status === 'running' ? t('import.importing') : ({ done: t('import.status.done'), failed: t('import.status.failed'), cancelled: t('import.status.cancelled') })[job.status] || job.status}</p>
       <progress id="import-progress" max=${Math.max(1, job.total)} value=${job.rows}></progress>
-      <p data-testid="import-counts">${job.rows.toLocaleString()} of ${job.total.toLocaleString()} rows: ${counts(job)}</p>
+      <p data-testid="import-counts">${t('import.progress', { rows: job.rows.toLocaleString(userLocale()), total: job.total.toLocaleString(userLocale()), counts: counts(job) })}</p>
       ${job.error ? html`<${ErrorBox} error=${job.error} />` : null}
-      ${job.status === 'cancelled' ? html`<p class="muted">Stopped: the rows imported before stay; undo the batch to remove them.</p>` : null}
+      ${job.status === 'cancelled' ? html`<p class="muted">${t('import.stopped')}</p>` : null}
       <div class="actions">
-        ${job.status === 'running' ? html`<button id="import-cancel" onClick=${cancel}>Cancel</button>` : null}
-        ${job.status !== 'running' && job.failed > 0 ? html`<button id="import-failed" onClick=${failedCSV}>Download failed rows (CSV)</button>` : null}
-        ${job.status !== 'running' ? html`<button class="primary" id="import-close" onClick=${onClose}>Close</button>` : null}
+        ${job.status === 'running' ? html`<button id="import-cancel" onClick=${cancel}>${t('import.cancel')}</button>` : null}
+        ${job.status !== 'running' && job.failed > 0 ? html`<button id="import-failed" onClick=${failedCSV}>${t('import.failedRows')}</button>` : null}
+        ${job.status !== 'running' ? html`<button class="primary" id="import-close" onClick=${onClose}>${t('import.close')}</button>` : null}
       </div>`}
     <${ErrorBox} error=${error} />
     </div>

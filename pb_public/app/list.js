@@ -198,7 +198,7 @@ export function List({ object, viewId }) {
     ${view.filters.length ? html`<div class="chips">${view.filters.map((c, i) => html`<span class="chip" key=${i}>${describe(o, c)}
       <button class="icon" title=${t('list.removeFilter')} onClick=${() => update({ filters: view.filters.filter((_, j) => j !== i) })}>×</button></span>`)}</div>` : null}
     <${ErrorBox} error=${error} />
-    ${advice.map((a) => html`<p class="notice warn small" key=${a.field} data-testid="index-advice">Sorting ${a.rows.toLocaleString()} records by ${fieldLabel(o.fields.find((f) => f.name === a.field) || { name: a.field })} reads them all for each page: ${a.suggestion}.</p>`)}
+    ${advice.map((a) => html`<p class="notice warn small" key=${a.field} data-testid="index-advice">${t('list.sortAdvice', { rows: a.rows.toLocaleString(userLocale()), field: fieldLabel(o.fields.find((f) => f.name === a.field) || { name: a.field }), suggestion: a.suggestion })}</p>`)}
     ${items == null ? html`<${Spinner} />` : items.length === 0 ? html`<${Empty}>${t('list.noMatch', { objects: objectLabel(o).toLowerCase() })}</${Empty}>` : html`
     <div class="table-wrap"><table class="records">
       <thead><tr><th class="pick"><input type="checkbox" aria-label=${t('list.selectAll')} data-testid="select-all"

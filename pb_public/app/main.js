@@ -232,6 +232,9 @@ function App() {
     try {
       await pb.collection('users').authRefresh();
       setLanguage(me()?.language);
+      // A user who never chose keeps the browser's language, saved so that what the server
+      // writes for her (notifications, the morning digest) speaks it too.
+      if (me() && !me().language) pb.collection('users').update(me().id, { language: lang() }).catch(() => {});
       await loadModel();
       setState('ready');
     } catch (err) {

@@ -5,6 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { pb, relata, formatDate, errorMessage } from './api.js';
 import { html, Spinner, ErrorBox, Modal, toast } from './ui.js';
+import { t, tx } from './i18n.js';
 
 async function download(subject) {
   const res = await fetch('/api/relata/privacy/export', {
@@ -36,17 +37,19 @@ function Requests({ version }) {
   }, [version]);
   if (!items) return html`<${Spinner} />`;
   return html`<div><${ErrorBox} error=${error} />
-    <table class="grid" data-testid="privacy-requests"><thead><tr><th>Kind</th><th>Status</th><th>Requested</th><th>Due</th><th>Completed</th><th>What</th></tr></thead>
+    <table class="grid" data-testid="privacy-requests"><thead><tr><th>${t('privacy.kind')}</th><th>${t('privacy.status')}</th><th>${t('privacy.requested')}</th><th>${t('privacy.due')}</th><th>${t('privacy.completed')}</th><th>${t('privacy.what')}</th></tr></thead>
     <tbody>${items.map((r) => {
       const late = r.status === 'open' && r.due_at && new Date(r.due_at) < new Date();
       const c = r.certificate || {};
       const what = r.kind === 'erasure'
-        ? `deleted ${Object.entries(c.deleted || {}).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'}; scrubbed ${Object.values(c.scrubbed || {}).reduce((a, b) => a + b, 0)}; audit entries erased ${c.auditErased || 0}`
-        : `found ${Object.entries(c.found || {}).map(([k, n]) => `${n} ${k}`).join(', ') || 'nothing'}`;
-      return html`<tr key=${r.id}><td>${r.kind}</td><td class=${late ? 'rot-text' : ''}>${r.status}</td><td>${formatDate(r.requested_at, true)}</td>
+        ? t('privacy.erasedWhat', { deleted: Object.entries(c.deleted || {}).map(([k, n]) => `${n} ${k}`).join(', ') || t('privacy.nothing'), scrubbed: Object.values(c.scrubbed || {}).reduce((a, b) => a + b, 0), audit: c.auditErased || 0 })
+        : t('privacy.foundWhat', { found: Object.entries(c.found || {}).map(([k, n]) => `${n} ${k}`).join(', ') || t('privacy.nothing') });
+      const kinds = { erasure: t('privacy.kind.erasure'), export: t('privacy.kind.export') };
+      const statuses = { open: t('privacy.status.open'), done: t('privacy.status.done') };
+      return html`<tr key=${r.id}><td>${kinds[r.kind] || r.kind}</td><td class=${late ? 'rot-text' : ''}>${statuses[r.status] || r.status}</td><td>${formatDate(r.requested_at, true)}</td>
         <td>${formatDate(r.due_at)}</td><td>${formatDate(r.completed_at, true)}</td><td class="small">${what}</td></tr>`;
     })}</tbody></table>
-    ${items.length ? null : html`<p class="muted">No requests yet.</p>`}</div>`;
+    ${items.length ? null : html`<p class="muted">${t('privacy.none')}</p>`}</div>`;
 }
 
 function Policies({ version }) {
@@ -59,12 +62,12 @@ function Policies({ version }) {
   }, [version]);
   if (!items) return html`<${Spinner} />`;
   return html`<div><${ErrorBox} error=${error} />
-    <table class="grid" data-testid="retention-policies"><thead><tr><th>Policy</th><th>On</th><th>Last run</th><th>Last result</th><th>Due now</th></tr></thead>
-    <tbody>${items.map((p) => html`<tr key=${p.id}><td>${p.name}</td><td>${p.enabled ? 'yes' : 'no'}</td>
-      <td>${p.last_run_at ? formatDate(p.last_run_at, true) : 'never'}</td>
-      <td class="small">${p.last_report ? `${p.last_report.done} of ${p.last_report.matched}${p.last_report.error ? ' — ' + p.last_report.error : ''}` : ''}</td>
+    <table class="grid" data-testid="retention-policies"><thead><tr><th>${t('privacy.policy')}</th><th>${t('privacy.on')}</th><th>${t('privacy.lastRun')}</th><th>${t('privacy.lastResult')}</th><th>${t('privacy.dueNow')}</th></tr></thead>
+    <tbody>${items.map((p) => html`<tr key=${p.id}><td>${p.name}</td><td>${p.enabled ? t('privacy.yes') : t('privacy.no')}</td>
+      <td>${p.last_run_at ? formatDate(p.last_run_at, true) : t('privacy.never')}</td>
+      <td class="small">${p.last_report ? t('privacy.doneOf', { done: p.last_report.done, matched: p.last_report.matched }) + (p.last_report.error ? ' — ' + p.last_report.error : '') : ''}</td>
       <td>${p.enabled ? preview?.[p.name]?.matched ?? '…' : '—'}</td></tr>`)}</tbody></table>
-    <p class="muted small">Policies run every day at 03:30 UTC. Admins edit them in the <a href="/_/#/collections?collection=retention_policies">dashboard</a>.</p></div>`;
+    <p class="muted small">${tx('privacy.policiesRun', { dashboard: html`<a href="/_/#/collections?collection=retention_policies">${t('privacy.dashboard')}</a>` })}</p></div>`;
 }
 
 function Consents() {
@@ -78,16 +81,15 @@ function Consents() {
   }, []);
   if (!counts) return html`<${Spinner} />`;
   const rows = Object.entries(counts);
-  return rows.length ? html`<table class="grid"><thead><tr><th>Given through</th><th>Consents</th></tr></thead>
-    <tbody>${rows.map(([f, n]) => html`<tr key=${f}><td>${f}</td><td>${n}</td></tr>`)}</tbody></table>` : html`<p class="muted">No consents recorded.</p>`;
+  return rows.length ? html`<table class="grid"><thead><tr><th>${t('privacy.givenThrough')}</th><th>${t('privacy.consents')}</th></tr></thead>
+    <tbody>${rows.map(([f, n]) => html`<tr key=${f}><td>${f}</td><td>${n}</td></tr>`)}</tbody></table>` : html`<p class="muted">${t('privacy.noConsents')}</p>`;
 }
 
 // certificateText sums up an erasure certificate in a sentence.
 function certificateText(cert) {
-  const deleted = Object.entries(cert.deleted || {}).map(([k, n]) => `${n} from ${k}`).join(', ') || 'no records of their own';
+  const deleted = Object.entries(cert.deleted || {}).map(([k, n]) => t('privacy.fromObject', { n, object: k })).join(', ') || t('privacy.noOwnRecords');
   const scrubbed = Object.values(cert.scrubbed || {}).reduce((a, b) => a + b, 0);
-  return `Erased (request ${cert.request}): deleted ${deleted}; ${scrubbed} other records scrubbed; `
-    + `${cert.auditErased} audit entries erased. ${cert.note}`;
+  return t('privacy.certificate', { request: cert.request, deleted, scrubbed, audit: cert.auditErased, note: cert.note || '' }).trim();
 }
 
 export function PrivacyPage() {
@@ -102,7 +104,7 @@ export function PrivacyPage() {
     setBusy(true);
     try {
       await download(subjectOf(kind, value.trim()));
-      toast('The export was downloaded.');
+      toast(t('privacy.downloaded'));
       setVersion(version + 1);
     } catch (err) {
       toast(errorMessage(err), 'error');
@@ -124,29 +126,28 @@ export function PrivacyPage() {
     }
   };
   return html`<section class="privacy-page">
-    <header class="page-head"><h1>Privacy</h1><div class="spacer"></div>
-      <button onClick=${() => window.print()}>Print compliance report</button></header>
+    <header class="page-head"><h1>${t('privacy.title')}</h1><div class="spacer"></div>
+      <button onClick=${() => window.print()}>${t('privacy.print')}</button></header>
     <div class="panel">
-      <h2>A person's request</h2>
+      <h2>${t('privacy.request')}</h2>
       <form class="filters" onSubmit=${exportData} data-testid="privacy-request">
         <select value=${kind} onChange=${(e) => setKind(e.target.value)}>
-          <option value="email">Email</option><option value="phone">Phone</option><option value="record">Record id</option>
+          <option value="email">${t('privacy.email')}</option><option value="phone">${t('privacy.phone')}</option><option value="record">${t('privacy.recordId')}</option>
         </select>
         <input required value=${value} onInput=${(e) => setValue(e.target.value)} placeholder="ada@example.com" />
-        <button class="primary" type="submit" disabled=${busy}>Download their data</button>
-        <button type="button" class="danger" disabled=${busy || !value.trim()} onClick=${() => setConfirm(true)}>Erase them…</button>
+        <button class="primary" type="submit" disabled=${busy}>${t('privacy.download')}</button>
+        <button type="button" class="danger" disabled=${busy || !value.trim()} onClick=${() => setConfirm(true)}>${t('privacy.erase')}</button>
       </form>
-      <p class="muted small">The download answers access and portability requests (GDPR art. 15, 20); erasure (art. 17) removes the person
-        from every record, email, log and audit entry and cannot be undone.</p>
+      <p class="muted small">${t('privacy.downloadNote')}</p>
       ${cert ? html`<div class="notice" data-testid="erasure-certificate">${certificateText(cert)}</div>` : null}
     </div>
-    ${confirm ? html`<${Modal} title="Erase this person?" onClose=${() => setConfirm(false)}>
-      <p>Everything Relata holds about <b>${value}</b> will be erased or anonymised. Deals and activities stay, without them. This cannot be undone.</p>
-      <div class="actions"><button onClick=${() => setConfirm(false)}>Cancel</button>
-        <button class="danger" data-testid="confirm-erase" disabled=${busy} onClick=${erase}>Erase</button></div>
+    ${confirm ? html`<${Modal} title=${t('privacy.eraseTitle')} onClose=${() => setConfirm(false)}>
+      <p>${tx('privacy.eraseText', { who: html`<b>${value}</b>` })}</p>
+      <div class="actions"><button onClick=${() => setConfirm(false)}>${t('privacy.cancel')}</button>
+        <button class="danger" data-testid="confirm-erase" disabled=${busy} onClick=${erase}>${t('privacy.eraseButton')}</button></div>
     </${Modal}>` : null}
-    <div class="panel"><h2>Requests</h2><p class="muted small">Answer within 30 days (GDPR art. 12).</p><${Requests} version=${version} /></div>
-    <div class="panel"><h2>Retention</h2><${Policies} version=${version} /></div>
-    <div class="panel"><h2>Consents</h2><${Consents} /></div>
+    <div class="panel"><h2>${t('privacy.requests')}</h2><p class="muted small">${t('privacy.answerWithin')}</p><${Requests} version=${version} /></div>
+    <div class="panel"><h2>${t('privacy.retention')}</h2><${Policies} version=${version} /></div>
+    <div class="panel"><h2>${t('privacy.consents')}</h2><${Consents} /></div>
   </section>`;
 }

@@ -2,7 +2,7 @@
 // rep, or round robin to several, in one job. The counts per object are previewed (a dry run)
 // before anything changes. Managers and admins only (the server decides; the menu hides it).
 import { useState } from 'preact/hooks';
-import { relata, allUsers, errorMessage } from './api.js';
+import { relata, allUsers, errorMessage, userLocale } from './api.js';
 import { html, ErrorBox, toast } from './ui.js';
 import { JobProgress, useJob } from './bulk.js';
 import { t } from './i18n.js';
@@ -20,7 +20,7 @@ export function ReassignPage() {
   const [started, setStarted] = useState(null);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState(false);
-  const [job, cancel] = useJob(started, (j) => toast(`Reassigned ${j.changed.toLocaleString()} records${j.refused + j.failed ? `; ${j.refused + j.failed} not` : ''}.`));
+  const [job, cancel] = useJob(started, (j) => toast(j.refused + j.failed ? t('reassign.doneSome', { count: j.changed.toLocaleString(userLocale()), not: j.refused + j.failed }) : t('reassign.done', { count: j.changed })));
   const reset = (fn) => (v) => { fn(v); setPreview(null); setStarted(null); };
   const toggle = (list, x, on) => (on ? [...list.filter((y) => y !== x), x] : list.filter((y) => y !== x));
   const send = async (dryRun) => {
@@ -57,16 +57,16 @@ export function ReassignPage() {
       <${ErrorBox} error=${error} />
       ${preview ? html`<div class="wide" data-testid="reassign-preview">
         <table class="records compact"><thead><tr><th>${t('reassign.recordsOf', { name: who(users.find((u) => u.id === preview.from.id)) || preview.from.email })}</th><th>${t('dash.count')}</th></tr></thead>
-          <tbody>${preview.objects.map((o) => html`<tr key=${o.object} data-object=${o.object}><td>${o.label}</td><td class="num">${o.count.toLocaleString()}</td></tr>`)}
-          <tr><td><b>${t('board.total')}</b></td><td class="num"><b data-testid="reassign-total">${preview.total.toLocaleString()}</b></td></tr></tbody></table>
-        <p class="muted">${preview.to.map((p) => `${p.name || p.email}: ${(preview.shares[p.id] || 0).toLocaleString()}`).join(' · ')}</p>
+          <tbody>${preview.objects.map((o) => html`<tr key=${o.object} data-object=${o.object}><td>${o.label}</td><td class="num">${o.count.toLocaleString(userLocale())}</td></tr>`)}
+          <tr><td><b>${t('board.total')}</b></td><td class="num"><b data-testid="reassign-total">${preview.total.toLocaleString(userLocale())}</b></td></tr></tbody></table>
+        <p class="muted">${preview.to.map((p) => `${p.name || p.email}: ${(preview.shares[p.id] || 0).toLocaleString(userLocale())}`).join(' · ')}</p>
       </div>` : null}
       <div class="wide"><${JobProgress} job=${job} /></div>
       <div class="actions wide">
         ${running ? html`<button data-testid="bulk-cancel" onClick=${cancel}>${t('reassign.cancelJob')}</button>` : html`
           <button data-testid="reassign-preview-button" disabled=${busy || !from || !to.length || !objects.length} onClick=${() => send(true)}>${t('reassign.preview')}</button>
           <button class="primary" data-testid="reassign-run" disabled=${busy || !preview || !preview.total || !!job}
-            onClick=${() => send(false)}>${t('reassign.run', { count: preview ? preview.total.toLocaleString() : '' })}</button>`}
+            onClick=${() => send(false)}>${t('reassign.run', { count: preview ? preview.total.toLocaleString(userLocale()) : '' })}</button>`}
       </div>
     </div>
   </section>`;

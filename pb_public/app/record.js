@@ -13,6 +13,13 @@ import { RecordHistory } from './history.js';
 import { ConfirmDelete } from './list.js';
 import { ScorePanel } from './score.js';
 import { RecordDuplicates } from './duplicates.js';
+import { statusName } from './runs.js';
+
+// emailStatus is an email's delivery status in the current language.
+const emailStatus = (s) => ({
+  queued: t('email.st.queued'), sending: t('email.st.sending'), sent: t('email.st.sent'), failed: t('email.st.failed'),
+  suppressed: t('email.st.suppressed'), delivered: t('email.st.delivered'), bounced: t('email.st.bounced'),
+})[s] || s;
 
 export function RecordPage({ object, id }) {
   const o = objectNamed(object);
@@ -192,9 +199,9 @@ function Timeline({ items, object: o, onChanged }) {
           ${e.due ? html`<span class="muted"> · ${t('tasks.due', { date: formatDue(e.due) })}</span>` : null}
           ${e.owner ? html`<span class="muted"> · ${userNamed(e.owner)?.name || ''}</span>` : null}
         </div>${e.body ? html`<div class="prewrap small">${e.body}</div>` : null}` : null}
-      ${e.kind === 'email' ? html`<div class="line"><b>${e.title}</b> <${Pill} kind=${e.status}>${e.status}</${Pill}></div>` : null}
+      ${e.kind === 'email' ? html`<div class="line"><b>${e.title}</b> <${Pill} kind=${e.status}>${emailStatus(e.status)}</${Pill}></div>` : null}
       ${e.kind === 'stage' ? html`<div class="line">${e.from ? html`${t('record.movedFrom')} <b>${stageName(o, e.field, e.from)}</b> ${t('record.movedTo')} ` : t('record.entered') + ' '}<b>${e.title}</b>${e.by ? html` <span class="muted">${t('record.by', { name: e.by })}</span>` : null}</div>` : null}
-      ${e.kind === 'run' ? html`<div class="line">${t('record.workflow')} <b>${e.title}</b> <${Pill} kind=${e.status}>${e.status}</${Pill}>${e.error ? html`<div class="error small">${e.error}</div>` : null}</div>` : null}
+      ${e.kind === 'run' ? html`<div class="line">${t('record.workflow')} <b>${e.title}</b> <${Pill} kind=${e.status}>${statusName(e.status)}</${Pill}>${e.error ? html`<div class="error small">${e.error}</div>` : null}</div>` : null}
       ${e.kind === 'created' ? html`<div class="line">${t('record.created')}</div>` : null}
       ${e.kind === 'campaign' ? html`<div class="line" data-testid="timeline-campaign">${e.title}</div>` : null}
       <div class="when muted small">${formatDate(e.at, true)}</div>

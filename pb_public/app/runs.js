@@ -7,6 +7,13 @@ import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } fro
 import { t } from './i18n.js';
 
 const statuses = ['', 'pending', 'running', 'waiting', 'retry', 'succeeded', 'failed', 'dead', 'skipped', 'stopped'];
+
+// statusName is a run's or a step's status in the current language (the record page's too).
+export const statusName = (s) => ({
+  pending: t('runs.st.pending'), running: t('runs.st.running'), waiting: t('runs.st.waiting'), retry: t('runs.st.retry'),
+  succeeded: t('runs.st.succeeded'), failed: t('runs.st.failed'), dead: t('runs.st.dead'), skipped: t('runs.st.skipped'),
+  stopped: t('runs.st.stopped'), done: t('runs.st.done'),
+})[s] || s;
 const perPage = 50;
 
 export function Runs({ workflow }) {
@@ -47,15 +54,15 @@ export function Runs({ workflow }) {
     <header class="page-head"><h1>${t('nav.runs')}${workflow ? `: ${workflow}` : ''}</h1><div class="spacer"></div>
       ${workflow ? html`<button class="link" onClick=${() => navigate('/runs')}>${t('runs.allWorkflows')}</button>` : null}
       <select aria-label=${t('runs.status')} value=${status} onChange=${(e) => { setStatus(e.target.value); setPage(1); }}>
-        ${statuses.map((s) => html`<option value=${s}>${s || t('runs.anyStatus')}</option>`)}</select>
+        ${statuses.map((s) => html`<option value=${s}>${s ? statusName(s) : t('runs.anyStatus')}</option>`)}</select>
     </header>
     <${ErrorBox} error=${error} />
     ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>${t('runs.none')}</${Empty}>` : html`
     <table class="records runs" data-testid="runs"><thead><tr><th>${t('record.workflow')}</th><th>${t('trash.record')}</th><th>${t('runs.event')}</th><th>${t('runs.status')}</th><th>${t('runs.started')}</th><th>${t('runs.error')}</th></tr></thead>
     <tbody>${items.map((r) => html`<${RunRow} key=${r.id} run=${r} name=${names[r.object + '/' + r.record_id]} open=${open === r.id} onToggle=${() => setOpen(open === r.id ? null : r.id)} onRetried=${load} />`)}</tbody></table>`}
     <footer class="pager">
-      <button disabled=${page === 1} onClick=${() => setPage(page - 1)}>← Newer</button><span>Page ${page}</span>
-      <button disabled=${!items || items.length < perPage} onClick=${() => setPage(page + 1)}>Older →</button>
+      <button disabled=${page === 1} onClick=${() => setPage(page - 1)}>${t('runs.newer')}</button><span>${t('runs.page', { n: page })}</span>
+      <button disabled=${!items || items.length < perPage} onClick=${() => setPage(page + 1)}>${t('runs.older')}</button>
     </footer>
   </section>`;
 }
@@ -83,12 +90,12 @@ function RunRow({ run: r, name, open, onToggle, onRetried }) {
       <td>${r.record_id && o ? html`<a href=${recordHref(r.object, r.record_id)} onClick=${(e) => e.stopPropagation()}>${name || html`${o.label.singular} <span class="muted">${r.record_id}</span>`}</a>
         ${name ? html` <span class="muted small">${o.label.singular}</span>` : null}` : '—'}</td>
       <td>${r.event}</td>
-      <td><${Pill} kind=${r.status}>${r.status}</${Pill}>${r.attempts > 1 ? html` <span class="muted small">${r.attempts} attempts</span>` : null}</td>
+      <td><${Pill} kind=${r.status}>${statusName(r.status)}</${Pill}>${r.attempts > 1 ? html` <span class="muted small">${t('runs.attempts', { n: r.attempts })}</span>` : null}</td>
       <td>${formatDate(r.started || r.created, true)}</td>
       <td class="error-cell">${r.error}${r.status === 'failed' || r.status === 'dead' ? html` <button class="small" onClick=${retry}>${t('runs.retry')}</button>` : null}</td>
     </tr>
     ${open ? html`<tr class="steps-row"><td colspan="6">${!steps ? html`<${Spinner} />` : !steps.length ? html`<span class="muted">${t('runs.noSteps')}</span>` : html`
-      <ol class="steps">${steps.map((s) => html`<li key=${s.id}><b>${s.action}</b> <span class="muted">step ${s.path}</span> <${Pill} kind=${s.status}>${s.status}</${Pill}>
+      <ol class="steps">${steps.map((s) => html`<li key=${s.id}><b>${s.action}</b> <span class="muted">${t('runs.step', { path: s.path })}</span> <${Pill} kind=${s.status}>${statusName(s.status)}</${Pill}>
         ${s.error ? html`<div class="error small">${s.error}</div>` : null}
         ${s.output ? html`<pre class="json small">${JSON.stringify(s.output, null, 2)}</pre>` : null}</li>`)}</ol>`}</td></tr>` : null}`;
 }

@@ -7,14 +7,16 @@ import { useEffect, useState } from 'preact/hooks';
 import { pb, relata, me, isManager, objectNamed, fieldLabel, debounce, errorMessage } from './api.js';
 import { html, navigate, Spinner, ErrorBox, Empty, toast } from './ui.js';
 import { FilterAdder, opsFor } from './list.js';
+import { t } from './i18n.js';
 
 // The groups of conditions: the object they are about, the path from a contact, and whether
 // the path reaches many records (then every operator is an any-match one).
 const groups = [
-  { key: 'contact', object: 'contacts', label: 'Contact', prefix: '', many: false },
-  { key: 'company', object: 'companies', label: 'Company', prefix: 'company.', many: false },
-  { key: 'deal', object: 'deals', label: 'Any of their deals', prefix: 'deals_via_contacts.', many: true },
+  { key: 'contact', object: 'contacts', prefix: '', many: false },
+  { key: 'company', object: 'companies', prefix: 'company.', many: false },
+  { key: 'deal', object: 'deals', prefix: 'deals_via_contacts.', many: true },
 ];
+const groupLabel = (g) => ({ contact: t('seg.group.contact'), company: t('seg.group.company'), deal: t('seg.group.deal') })[g.key];
 
 // segmentFilter turns the builder's conditions into a PocketBase filter; values are escaped by pb.filter.
 export function segmentFilter(conds) {
@@ -40,7 +42,7 @@ function describe(c) {
   const f = o?.fields.find((x) => x.name === c.field);
   const op = f ? opsFor(f).find((x) => x[0] === c.op) : null;
   const v = c.label || (typeof c.value === 'string' && /^\d{4}-\d\d-\d\d/.test(c.value) ? c.value.slice(0, 10) : String(c.value ?? ''));
-  return `${g ? g.label : c.group}: ${f ? fieldLabel(f) : c.field} ${op ? op[1] : c.op}${op && op[2] ? ' ' + v : ''}`;
+  return `${g ? groupLabel(g) : c.group}: ${f ? fieldLabel(f) : c.field} ${op ? op[1] : c.op}${op && op[2] ? ' ' + v : ''}`;
 }
 
 export function Segments() {
@@ -57,14 +59,14 @@ export function Segments() {
   if (error) return html`<${ErrorBox} error=${error} />`;
   if (!items) return html`<${Spinner} />`;
   return html`<section class="segments-page">
-    <header class="page-head"><h1>Segments</h1><div class="spacer"></div>
-      ${isManager() ? html`<button class="primary" id="new-segment" onClick=${() => navigate('/segments/new')}>New segment</button>` : null}</header>
-    ${items.length === 0 ? html`<${Empty}>No segments yet.</${Empty}>` : html`<div class="table-wrap"><table class="records">
-      <thead><tr><th>Name</th><th>Kind</th><th>Contacts (as you see them)</th><th>Definition</th></tr></thead>
+    <header class="page-head"><h1>${t('seg.title')}</h1><div class="spacer"></div>
+      ${isManager() ? html`<button class="primary" id="new-segment" onClick=${() => navigate('/segments/new')}>${t('seg.new')}</button>` : null}</header>
+    ${items.length === 0 ? html`<${Empty}>${t('seg.none')}</${Empty}>` : html`<div class="table-wrap"><table class="records">
+      <thead><tr><th>${t('seg.name')}</th><th>${t('seg.kind')}</th><th>${t('seg.contactsYouSee')}</th><th>${t('seg.definition')}</th></tr></thead>
       <tbody>${items.map((s) => html`<tr key=${s.id} onClick=${() => navigate('/segments/' + s.id)}>
-        <td><a href=${'#/segments/' + s.id}>${s.name}</a></td><td>${s.kind}</td>
+        <td><a href=${'#/segments/' + s.id}>${s.name}</a></td><td>${s.kind === 'dynamic' ? t('seg.kind.dynamic') : s.kind === 'static' ? t('seg.kind.static') : s.kind}</td>
         <td data-testid=${'segment-count-' + s.id}>${counts[s.id] ?? '…'}</td>
-        <td class="muted small">${s.kind === 'dynamic' ? (s.query?.conditions || []).map(describe).join(' · ') || s.filter : 'list'}</td></tr>`)}</tbody>
+        <td class="muted small">${s.kind === 'dynamic' ? (s.query?.conditions || []).map(describe).join(' · ') || s.filter : t('seg.list')}</td></tr>`)}</tbody>
     </table></div>`}
   </section>`;
 }
@@ -105,7 +107,7 @@ export function SegmentEditor({ id }) {
     try {
       const saved = seg.id ? await pb.collection('segments').update(seg.id, body)
         : await pb.collection('segments').create({ ...body, owner: me().id });
-      toast(`Segment saved: ${saved.name}`);
+      toast(t('seg.saved', { name: saved.name }));
       setError('');
       if (!seg.id) navigate('/segments/' + saved.id);
       else setSeg({ ...saved, query: saved.query || { conditions: [] } });
@@ -117,7 +119,7 @@ export function SegmentEditor({ id }) {
     try {
       const list = emails.split(/[\s,;]+/).filter(Boolean);
       const r = await relata(`/segments/${seg.id}/members`, { method: 'POST', body: { emails: list } });
-      toast(`${r.added} added${r.unknown?.length ? `; no contact for ${r.unknown.join(', ')}` : ''}`);
+      toast(r.unknown?.length ? t('seg.addedUnknown', { added: r.added, unknown: r.unknown.join(', ') }) : t('seg.added', { added: r.added }));
       setEmails('');
       const c = await relata(`/segments/${seg.id}/count`);
       setCount(c.count);
@@ -128,38 +130,38 @@ export function SegmentEditor({ id }) {
   const editable = isManager();
   return html`<section class="segment-editor">
     <header class="page-head">
-      <h1>${seg.id ? seg.name : 'New segment'}</h1>
-      <span class="pill" data-testid="segment-live-count" title="Contacts you can see that match, counted by the server">
-        ${countError ? '—' : count == null ? '…' : `${count.toLocaleString()} contact${count === 1 ? '' : 's'}`}</span>
+      <h1>${seg.id ? seg.name : t('seg.new')}</h1>
+      <span class="pill" data-testid="segment-live-count" title=${t('seg.countTitle')}>
+        ${countError ? '—' : count == null ? '…' : t('seg.contacts', { count })}</span>
       <div class="spacer"></div>
-      <button onClick=${() => navigate('/segments')}>All segments</button>
-      ${editable ? html`<button class="primary" id="save-segment" onClick=${save}>Save</button>` : null}
+      <button onClick=${() => navigate('/segments')}>${t('seg.all')}</button>
+      ${editable ? html`<button class="primary" id="save-segment" onClick=${save}>${t('seg.save')}</button>` : null}
     </header>
     <${ErrorBox} error=${error} />
     <div class="form-grid">
-      <label><span>Name</span><input id="segment-name" value=${seg.name} disabled=${!editable} onInput=${(e) => setSeg({ ...seg, name: e.target.value })} /></label>
-      <label><span>Kind</span><select id="segment-kind" value=${seg.kind} disabled=${!editable || !!seg.id} onChange=${(e) => setSeg({ ...seg, kind: e.target.value })}>
-        <option value="dynamic">Dynamic: contacts matching conditions</option><option value="static">Static: a list of contacts</option></select></label>
-      <label class="wide"><span>Description</span><input value=${seg.description || ''} disabled=${!editable} onInput=${(e) => setSeg({ ...seg, description: e.target.value })} /></label>
+      <label><span>${t('seg.name')}</span><input id="segment-name" value=${seg.name} disabled=${!editable} onInput=${(e) => setSeg({ ...seg, name: e.target.value })} /></label>
+      <label><span>${t('seg.kind')}</span><select id="segment-kind" value=${seg.kind} disabled=${!editable || !!seg.id} onChange=${(e) => setSeg({ ...seg, kind: e.target.value })}>
+        <option value="dynamic">${t('seg.dynamic')}</option><option value="static">${t('seg.static')}</option></select></label>
+      <label class="wide"><span>${t('seg.description')}</span><input value=${seg.description || ''} disabled=${!editable} onInput=${(e) => setSeg({ ...seg, description: e.target.value })} /></label>
     </div>
     ${seg.kind === 'dynamic' ? html`
-      <h2>Conditions <span class="muted small">(all must hold)</span></h2>
+      <h2>${t('seg.conditions')} <span class="muted small">${t('seg.allMust')}</span></h2>
       ${editable ? html`<div class="toolbar segment-builder">
-        <select aria-label="Condition on" id="segment-group" value=${group} onChange=${(e) => setGroup(e.target.value)}>
-          ${groups.filter((x) => objectNamed(x.object)).map((x) => html`<option value=${x.key}>${x.label}</option>`)}</select>
+        <select aria-label=${t('seg.conditionOn')} id="segment-group" value=${group} onChange=${(e) => setGroup(e.target.value)}>
+          ${groups.filter((x) => objectNamed(x.object)).map((x) => html`<option value=${x.key}>${groupLabel(x)}</option>`)}</select>
         <${FilterAdder} key=${group} object=${objectNamed(g.object)} onAdd=${(c) => setConds([...conds, { ...c, group }])} />
       </div>` : null}
       ${conds.length ? html`<div class="chips">${conds.map((c, i) => html`<span class="chip" key=${i}>${describe(c)}
-        ${editable ? html`<button class="icon" title="Remove condition" onClick=${() => setConds(conds.filter((_, j) => j !== i))}>×</button>` : null}</span>`)}</div>`
-        : html`<p class="muted">No conditions: every contact you can see.</p>`}
+        ${editable ? html`<button class="icon" title=${t('seg.removeCondition')} onClick=${() => setConds(conds.filter((_, j) => j !== i))}>×</button>` : null}</span>`)}</div>`
+        : html`<p class="muted">${t('seg.noConditions')}</p>`}
       ${countError ? html`<div class="error" role="alert" data-testid="segment-count-error">${countError}</div>` : null}
-      <details><summary class="muted small">Filter</summary><code data-testid="segment-filter">${filter || '(none)'}</code></details>`
+      <details><summary class="muted small">${t('seg.filter')}</summary><code data-testid="segment-filter">${filter || t('seg.noneFilter')}</code></details>`
     : html`
-      <h2>Members</h2>
-      ${seg.id ? html`<p class="muted">Add contacts from a list (tick them, then “Add to segment”), or paste addresses:</p>
+      <h2>${t('seg.members')}</h2>
+      ${seg.id ? html`<p class="muted">${t('seg.addHelp')}</p>
         ${editable ? html`<textarea id="segment-emails" rows="4" placeholder="ada@example.com, alan@example.com" value=${emails} onInput=${(e) => setEmails(e.target.value)}></textarea>
-        <div class="actions"><button id="add-emails" onClick=${addEmails} disabled=${!emails.trim()}>Add addresses</button></div>` : null}`
-      : html`<p class="muted">Save the segment, then add contacts.</p>`}`}
+        <div class="actions"><button id="add-emails" onClick=${addEmails} disabled=${!emails.trim()}>${t('seg.addAddresses')}</button></div>` : null}`
+      : html`<p class="muted">${t('seg.saveFirst')}</p>`}`}
   </section>`;
 }
 
@@ -172,13 +174,13 @@ export function AddToSegment({ ids, onDone }) {
   const add = async () => {
     try {
       const r = await relata(`/segments/${target}/members`, { method: 'POST', body: { ids } });
-      toast(`${r.added} added to the segment`);
+      toast(t('seg.addedTo', { added: r.added }));
       onDone();
     } catch (err) {
       toast(errorMessage(err), 'error');
     }
   };
-  return html`<span class="add-to-segment"><select aria-label="Static segment" value=${target} onChange=${(e) => setTarget(e.target.value)}>
-    <option value="">Add to segment…</option>${segs.map((s) => html`<option value=${s.id}>${s.name}</option>`)}</select>
-    <button data-testid="add-to-segment" disabled=${!target} onClick=${add}>Add ${ids.length}</button></span>`;
+  return html`<span class="add-to-segment"><select aria-label=${t('seg.staticSegment')} value=${target} onChange=${(e) => setTarget(e.target.value)}>
+    <option value="">${t('seg.addTo')}</option>${segs.map((s) => html`<option value=${s.id}>${s.name}</option>`)}</select>
+    <button data-testid="add-to-segment" disabled=${!target} onClick=${add}>${t('seg.addN', { n: ids.length })}</button></span>`;
 }

@@ -4,6 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { pb, relata, allObjects, objectNamed, objectLabel, fieldLabel, allUsers, userNamed, formatDate, errorMessage } from './api.js';
 import { html, Spinner, ErrorBox, Empty, toast } from './ui.js';
+import { t } from './i18n.js';
 
 const blank = () => ({ name: '', slug: '', object: allObjects()[0]?.name || '', mode: 'upsert', key: '', mapping: [{ field: '', pointer: '' }], run_as: '', enabled: true });
 
@@ -53,53 +54,53 @@ export function WebhooksPage() {
   };
   const setRow = (i, patch) => setForm((f) => ({ ...f, mapping: f.mapping.map((m, j) => (j === i ? { ...m, ...patch } : m)) }));
   return html`<section class="tokens-page webhooks-page">
-    <header class="page-head"><h1>Incoming webhooks</h1>
-      <span class="muted">Other systems create or update records here with a signed JSON post (see docs/sign-in.md).</span></header>
+    <header class="page-head"><h1>${t('webhooks.title')}</h1>
+      <span class="muted">${t('webhooks.intro')}</span></header>
     ${secret ? html`<div class="card token-made" data-testid="webhook-secret">
-      <p><b>Signing secret of "${secret.name}"</b> — copy it now, it is not shown again. Post to <code>${secret.url}</code>
-        with <code>X-Relata-Timestamp</code> (Unix seconds) and <code>X-Relata-Signature: sha256=HMAC(secret, timestamp + "." + body)</code>.</p>
+      <p><b>${t('webhooks.secretOf', { name: secret.name })}</b> ${t('webhooks.copyNow')} <code>${secret.url}</code>
+        ${t('webhooks.with')} <code>X-Relata-Timestamp</code> ${t('webhooks.unixSeconds')} <code>X-Relata-Signature: sha256=HMAC(secret, timestamp + "." + body)</code>.</p>
       <code class="token" data-testid="webhook-secret-value">${secret.secret}</code>
-      <button type="button" onClick=${() => navigator.clipboard?.writeText(secret.secret).then(() => toast('Copied'))}>Copy</button>
-      <button type="button" class="link" onClick=${() => setSecret(null)}>Done</button>
+      <button type="button" onClick=${() => navigator.clipboard?.writeText(secret.secret).then(() => toast(t('webhooks.copied')))}>${t('webhooks.copy')}</button>
+      <button type="button" class="link" onClick=${() => setSecret(null)}>${t('webhooks.done')}</button>
     </div>` : null}
     <div class="card">
-      <h2>New webhook</h2>
+      <h2>${t('webhooks.new')}</h2>
       <form class="token-form" onSubmit=${create} data-testid="webhook-form">
-        <label>Name <input id="webhook-name" required value=${form.name} onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, name: v })); }} /></label>
-        <label>URL name <input id="webhook-slug" required pattern="[a-z0-9][a-z0-9\\-]*" placeholder="shop-signups" value=${form.slug} onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, slug: v })); }} /></label>
-        <label>Object <select id="webhook-object" value=${form.object} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, object: v, key: '', mapping: [{ field: '', pointer: '' }] })); }}>
+        <label>${t('webhooks.name')} <input id="webhook-name" required value=${form.name} onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, name: v })); }} /></label>
+        <label>${t('webhooks.slug')} <input id="webhook-slug" required pattern="[a-z0-9][a-z0-9\\-]*" placeholder="shop-signups" value=${form.slug} onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, slug: v })); }} /></label>
+        <label>${t('webhooks.object')} <select id="webhook-object" value=${form.object} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, object: v, key: '', mapping: [{ field: '', pointer: '' }] })); }}>
           ${allObjects().map((x) => html`<option value=${x.name}>${objectLabel(x)}</option>`)}</select></label>
-        <label>Mode <select id="webhook-mode" value=${form.mode} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, mode: v })); }}>
-          <option value="create">Create a record each time</option><option value="upsert">Update by key, else create</option><option value="update">Update by key only</option></select></label>
-        ${form.mode !== 'create' ? html`<label>Key <select id="webhook-key" required value=${form.key} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, key: v })); }}>
+        <label>${t('webhooks.mode')} <select id="webhook-mode" value=${form.mode} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, mode: v })); }}>
+          <option value="create">${t('webhooks.modeCreate')}</option><option value="upsert">${t('webhooks.modeUpsert')}</option><option value="update">${t('webhooks.modeUpdate')}</option></select></label>
+        ${form.mode !== 'create' ? html`<label>${t('webhooks.key')} <select id="webhook-key" required value=${form.key} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, key: v })); }}>
           <option value="">—</option>${fields.map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}</select></label>` : null}
-        <label>Acts as <select id="webhook-runas" required value=${form.run_as} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, run_as: v })); }}>
+        <label>${t('webhooks.actsAs')} <select id="webhook-runas" required value=${form.run_as} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, run_as: v })); }}>
           <option value="">—</option>${allUsers().map((u) => html`<option value=${u.id}>${u.name || u.email}</option>`)}</select></label>
-        <fieldset data-testid="webhook-mapping"><legend>Mapping: field ← JSON pointer into the payload</legend>
+        <fieldset data-testid="webhook-mapping"><legend>${t('webhooks.mapping')}</legend>
           ${form.mapping.map((m, i) => html`<div class="mapping-row" key=${i}>
             <select value=${m.field} onChange=${(e) => setRow(i, { field: e.target.value, pointer: m.pointer || '/' + e.target.value })}>
               <option value="">—</option>${fields.map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}</select>
             <input placeholder="/customer/email" value=${m.pointer} onInput=${(e) => setRow(i, { pointer: e.target.value })} />
           </div>`)}
-          <button type="button" onClick=${() => setForm((f) => ({ ...f, mapping: [...f.mapping, { field: '', pointer: '' }] }))}>Add a field</button>
+          <button type="button" onClick=${() => setForm((f) => ({ ...f, mapping: [...f.mapping, { field: '', pointer: '' }] }))}>${t('webhooks.addField')}</button>
         </fieldset>
-        <button class="primary" type="submit" disabled=${busy}>Make the webhook</button>
+        <button class="primary" type="submit" disabled=${busy}>${t('webhooks.make')}</button>
       </form>
       <${ErrorBox} error=${error} />
     </div>
     <div class="card">
-      ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>No webhooks yet.</${Empty}>` : html`
+      ${!items ? html`<${Spinner} />` : !items.length ? html`<${Empty}>${t('webhooks.none')}</${Empty}>` : html`
       <div class="table-wrap"><table class="records" data-testid="webhooks">
-        <thead><tr><th>Name</th><th>URL</th><th>Writes</th><th>As</th><th>Received</th><th>Failed</th><th>Last</th><th></th></tr></thead>
+        <thead><tr><th>${t('webhooks.name')}</th><th>${t('webhooks.url')}</th><th>${t('webhooks.writes')}</th><th>${t('webhooks.as')}</th><th>${t('webhooks.received')}</th><th>${t('webhooks.failed')}</th><th>${t('webhooks.last')}</th><th></th></tr></thead>
         <tbody>${items.map((w) => html`<tr key=${w.id}>
-          <td><b>${w.name}</b>${w.enabled ? null : html` <span class="pill">off</span>`}</td>
+          <td><b>${w.name}</b>${w.enabled ? null : html` <span class="pill">${t('webhooks.off')}</span>`}</td>
           <td><code>/api/relata/hooks/${w.slug}</code></td>
-          <td>${objectNamed(w.object) ? objectLabel(objectNamed(w.object)) : w.object} (${w.mode}${w.key ? ' by ' + w.key : ''})</td>
+          <td>${objectNamed(w.object) ? objectLabel(objectNamed(w.object)) : w.object} (${w.key ? t('webhooks.by', { mode: w.mode, key: w.key }) : w.mode})</td>
           <td>${userNamed(w.run_as)?.name || w.run_as}</td>
           <td>${w.received || 0}</td>
           <td title=${w.last_error || ''}>${w.failed || 0}</td>
-          <td>${w.last_received ? formatDate(w.last_received, true) : 'never'}</td>
-          <td><button onClick=${() => newSecret(w)}>New secret</button> <button onClick=${() => toggle(w)}>${w.enabled ? 'Turn off' : 'Turn on'}</button></td>
+          <td>${w.last_received ? formatDate(w.last_received, true) : t('webhooks.never')}</td>
+          <td><button onClick=${() => newSecret(w)}>${t('webhooks.newSecret')}</button> <button onClick=${() => toggle(w)}>${w.enabled ? t('webhooks.turnOff') : t('webhooks.turnOn')}</button></td>
         </tr>`)}</tbody></table></div>`}
     </div>
   </section>`;

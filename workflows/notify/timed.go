@@ -260,12 +260,28 @@ var messages = map[string]map[string]string{
 	},
 }
 
-// message is the text id in user's language (English when unset).
+// message is the text id in user's language (English when unset; see schemas.Languages).
 func message(user *core.Record, id string) string {
-	if m, ok := messages[user.GetString("language")][id]; ok {
+	if m, ok := messages[schemas.UserLanguage(user)][id]; ok {
 		return m
 	}
 	return messages["en"][id]
+}
+
+// nouns name the example model's records in a language other than English, with the article
+// the sentence needs ("ti ha assegnato la trattativa “Acme”").
+var nouns = map[string]map[string]string{
+	"it": {"deal": "la trattativa", "contact": "il contatto", "company": "l'azienda", "activity": "l'attività", "lead": "il lead"},
+}
+
+// Noun is how a notification to user names a record of an object whose singular label is
+// label (lower case, as "deal"): the translation of the example model's English label in her
+// language, else the label as the model writes it (an admin's own wording is not translated).
+func Noun(user *core.Record, label string) string {
+	if n, ok := nouns[schemas.UserLanguage(user)][label]; ok {
+		return n
+	}
+	return label
 }
 
 // Message is the text id (assigned, mention, reply) in user's language, for package hooks.
