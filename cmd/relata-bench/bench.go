@@ -98,6 +98,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"e2e", b.e2eWorkload},
 		{"forms", b.formWorkload},
 		{"data", b.dataWorkloads},
+		{"cpu", b.cpuWorkload},
 	}
 	for _, st := range steps {
 		if err := ctx.Err(); err != nil {

@@ -152,7 +152,7 @@ func parseFlags(args []string) (config, error) {
 	formsDir := fs.String("formsDir", d.formsDir, "directory of form definitions, relative to -src")
 	keep := fs.Bool("keep", false, "keep the temporary data directories and server logs")
 	verbose := fs.Bool("v", false, "print progress details")
-	only := fs.String("only", "", "run only these workloads, comma-separated: rest, workflows, e2e, forms, data")
+	only := fs.String("only", "", "run only these workloads, comma-separated: rest, workflows, e2e, forms, data, cpu")
 	applyGrowth := growthFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -241,7 +241,7 @@ func parseFlags(args []string) (config, error) {
 }
 
 // workloadNames are the steps of a run, in order; -only picks some.
-var workloadNames = []string{"rest", "workflows", "e2e", "forms", "data"}
+var workloadNames = []string{"rest", "workflows", "e2e", "forms", "data", "cpu"}
 
 func parseInts(s string) ([]int, error) {
 	var out []int
