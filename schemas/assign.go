@@ -203,12 +203,17 @@ func (r *AssignRule) Candidates(tx core.App) ([]*core.Record, error) {
 		if role == "" {
 			role = RoleSales
 		}
-		filter, params := "role = {:role}", dbx.Params{"role": role}
+		// A plain query rather than a filter: it runs for every assigned record (each form
+		// submission), and parsing a filter each time cost a tenth of a submission's CPU.
+		where := dbx.HashExp{"role": role}
 		if r.Team != "" {
-			filter += " && team = {:team}"
-			params["team"] = r.Team
+			where["team"] = r.Team
 		}
-		if users, err = tx.FindRecordsByFilter(UsersCollection, filter, "id", 0, 0, params); err != nil {
+		coll, cerr := tx.FindCachedCollectionByNameOrId(UsersCollection)
+		if cerr != nil {
+			return nil, fmt.Errorf("find users to assign: %w", cerr)
+		}
+		if err = tx.RecordQuery(coll).AndWhere(where).OrderBy("id").All(&users); err != nil {
 			return nil, fmt.Errorf("find users to assign: %w", err)
 		}
 	}

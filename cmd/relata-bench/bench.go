@@ -98,6 +98,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"e2e", b.e2eWorkload},
 		{"forms", b.formWorkload},
 		{"data", b.dataWorkloads},
+		{"cpu", b.cpuWorkload},
 	}
 	for _, st := range steps {
 		if err := ctx.Err(); err != nil {
@@ -838,11 +839,15 @@ func (b *bench) dataWorkloads(ctx context.Context) error {
 				ft.notes = append(ft.notes, fmt.Sprintf("%d contacts: %d failed, first: %s", size, r.errs, r.firstErr))
 			}
 		}
+		if err := b.growthAtSize(ctx, size); err != nil {
+			return err
+		}
 	}
 	t.write(b.out)
 	if len(ft.rows) > 0 {
 		ft.write(b.out)
 	}
+	b.writeGrowth()
 	return ctx.Err()
 }
 

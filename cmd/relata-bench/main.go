@@ -75,6 +75,8 @@ type config struct {
 	verbose  bool
 	// only, when set, names the workloads to run (rest, workflows, e2e, forms, data).
 	only map[string]bool
+	// growth configures what the data workload measures besides list pages (growth.go).
+	growth growthConfig
 }
 
 func defaultConfig() config {
@@ -93,6 +95,7 @@ func defaultConfig() config {
 		dataClients:    1,
 		form:           "contact-us",
 		formsDir:       "examples/sales/forms",
+		growth:         defaultGrowth(false),
 	}
 }
 
@@ -105,6 +108,7 @@ func quickConfig() config {
 	c.e2eRuns = 20
 	c.sizes = []int{5_000}
 	c.dataDuration, c.dataMax = time.Second, 50
+	c.growth = defaultGrowth(true)
 	return c
 }
 
@@ -148,7 +152,8 @@ func parseFlags(args []string) (config, error) {
 	formsDir := fs.String("formsDir", d.formsDir, "directory of form definitions, relative to -src")
 	keep := fs.Bool("keep", false, "keep the temporary data directories and server logs")
 	verbose := fs.Bool("v", false, "print progress details")
-	only := fs.String("only", "", "run only these workloads, comma-separated: rest, workflows, e2e, forms, data")
+	only := fs.String("only", "", "run only these workloads, comma-separated: rest, workflows, e2e, forms, data, cpu")
+	applyGrowth := growthFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -208,6 +213,9 @@ func parseFlags(args []string) (config, error) {
 	if set["dataClients"] {
 		cfg.dataClients = *dataClients
 	}
+	if err := applyGrowth(&cfg, set); err != nil {
+		return cfg, err
+	}
 	cfg.relataBin, cfg.srcDir = *relataBin, *src
 	cfg.form, cfg.formsDir = *form, *formsDir
 	cfg.keep, cfg.verbose = *keep, *verbose
@@ -233,7 +241,7 @@ func parseFlags(args []string) (config, error) {
 }
 
 // workloadNames are the steps of a run, in order; -only picks some.
-var workloadNames = []string{"rest", "workflows", "e2e", "forms", "data"}
+var workloadNames = []string{"rest", "workflows", "e2e", "forms", "data", "cpu"}
 
 func parseInts(s string) ([]int, error) {
 	var out []int

@@ -47,6 +47,9 @@ func TestQuick(t *testing.T) {
 		"### Form submissions",
 		"### List pages as contacts grow",
 		"| 5000 ",
+		"### Form submissions and creates as contacts grow",
+		"### Realtime delivery as contacts grow",
+		"### Server CPU per request", "| form submission ",
 		"### Aims",
 	} {
 		if !strings.Contains(got, want) {
@@ -56,6 +59,23 @@ func TestQuick(t *testing.T) {
 	// Every request of a quick run must succeed on both sides: a failure is a broken workload.
 	if strings.Contains(got, "failed requests") || strings.Contains(logs.String(), "failed, first") {
 		t.Errorf("some requests failed:\n%s", logs.String())
+	}
+	// Realtime: on both sides every allowed subscriber got every create, and nobody else.
+	sides := 0
+	for _, line := range strings.Split(got, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 6 || strings.TrimSpace(cells[2]) != "50" || (strings.TrimSpace(cells[3]) != "bare" && strings.TrimSpace(cells[3]) != "relata") {
+			continue
+		}
+		sides++
+		de := strings.Split(strings.TrimSpace(cells[4]), "/")
+		lw := strings.Split(strings.TrimSpace(cells[5]), "/")
+		if len(de) != 2 || de[0] != de[1] || de[0] == "0" || len(lw) != 2 || lw[0] != "0" || lw[1] == "0" {
+			t.Errorf("realtime: delivered/expected %s, leaked/withheld %s; want all delivered, some withheld, none leaked: %s", cells[4], cells[5], line)
+		}
+	}
+	if sides != 2 {
+		t.Errorf("realtime rows for %d sides; want 2", sides)
 	}
 	// The REST table holds figures for both sides, not dashes.
 	for _, line := range strings.Split(got, "\n") {
@@ -88,6 +108,17 @@ func TestParseFlags(t *testing.T) {
 			return c.only["rest"] && c.only["data"] && !c.only["e2e"]
 		}},
 		{name: "unknown workload", args: []string{"-only", "nap"}, wantErr: true},
+		{name: "growth defaults", check: func(c config) bool {
+			return c.growth.rtClients == 1000 && c.growth.rtCreates == 20 && len(c.growth.formClients) == 1
+		}},
+		{name: "growth quick", args: []string{"-quick"}, check: func(c config) bool {
+			return c.growth.rtClients == 50 && c.growth.rtCreates == 5
+		}},
+		{name: "growth flags win", args: []string{"-quick", "-realtimeClients", "0", "-growthFormClients", "1,8"}, check: func(c config) bool {
+			return c.growth.rtClients == 0 && len(c.growth.formClients) == 2
+		}},
+		{name: "realtime needs creates", args: []string{"-realtimeCreates", "0"}, wantErr: true},
+		{name: "only cpu", args: []string{"-only", "cpu"}, check: func(c config) bool { return c.only["cpu"] }},
 		{name: "size below the base seed", args: []string{"-contacts", "10"}, wantErr: true},
 		{name: "bad count", args: []string{"-clients", "x"}, wantErr: true},
 	}

@@ -708,13 +708,7 @@ func findByEmail(tx core.App, coll *core.Collection, field, email string) (*core
 		return nil, nil
 	}
 	rec := &core.Record{}
-	err := tx.RecordQuery(coll).
-		// Email fields are stored lower-cased (package hooks), so the unique index applies.
-		// The unique index is partial (WHERE field != ''): repeating that condition lets
-		// SQLite use it instead of scanning the table.
-		AndWhere(dbx.HashExp{field: strings.ToLower(strings.TrimSpace(email))}).
-		AndWhere(dbx.NewExp("[[" + field + "]] != ''")).
-		OrderBy("created ASC").Limit(1).One(rec)
+	err := emailQuery(tx, coll, field, email).One(rec)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -722,6 +716,18 @@ func findByEmail(tx core.App, coll *core.Collection, field, email string) (*core
 		return nil, fmt.Errorf("find %s by %s: %w", coll.Name, field, err)
 	}
 	return rec, nil
+}
+
+// emailQuery is the lookup of findByEmail. Its cost must not grow with the table: email
+// fields are stored lower-cased (package hooks), so comparing with the lower-cased value uses
+// the field's unique index; that index is partial (only non-empty values), and SQLite uses a
+// partial index only when the query repeats its condition. TestDedupeLookupUsesIndex checks the
+// plan (SEARCH … USING INDEX, never SCAN).
+func emailQuery(tx core.App, coll *core.Collection, field, email string) *dbx.SelectQuery {
+	return tx.RecordQuery(coll).
+		AndWhere(dbx.HashExp{field: strings.ToLower(strings.TrimSpace(email))}).
+		AndWhere(dbx.NewExp("[[" + field + "]] != ''")).
+		OrderBy("created ASC").Limit(1)
 }
 
 func isEmpty(v any) bool {
