@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"runtime/pprof"
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/core"
@@ -15,9 +16,21 @@ import (
 // imports no Relata package, so no Relata migration, hook or route is registered in it.
 func runBare(args []string) {
 	os.Args = append([]string{"pocketbase"}, args...)
+	// RELATA_BARE_CPUPROFILE: a CPU profile of the bare server, to compare with one of Relata
+	// (RELATA_CPUPROFILE) taken in the same run.
+	if path := os.Getenv("RELATA_BARE_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	app := pocketbase.New()
 	if err := app.Start(); err != nil {
-		log.Fatal(err)
+		log.Print(err)
 	}
 }
 

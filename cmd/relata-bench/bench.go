@@ -267,7 +267,11 @@ func (b *bench) cell(ctx context.Context, s *side, clients int, dur time.Duratio
 	if b.cfg.warmup > 0 {
 		measure(ctx, clients, b.cfg.warmup, maxN, fn)
 	}
+	cpu := processCPU(s.cmd.Process.Pid)
 	r := measure(ctx, clients, dur, maxN, fn)
+	if cpu > 0 {
+		r.cpu = processCPU(s.cmd.Process.Pid) - cpu
+	}
 	if r.errs > 0 {
 		b.logf("%s: %d of %d requests failed, first: %s", s.name, r.errs, r.errs+r.n, r.firstErr)
 	}
@@ -333,8 +337,11 @@ func (b *bench) createOp(s *side) op {
 func (b *bench) restWorkloads(ctx context.Context) error {
 	t := &table{
 		title: "REST on contacts, no workflows",
-		note:  "As a sales user (team scope rules apply on both sides); requests/s and latency per request.",
-		head:  []string{"workload", "clients", "bare req/s", "Relata req/s", "Relata/bare", "bare p50", "Relata p50", "bare p99", "Relata p99"},
+		note: "As a sales user (team scope rules apply on both sides); requests/s and latency per request. " +
+			"CPU/req is the server process's CPU time per request (user + system, from /proc): on a shared machine " +
+			"it moves much less than requests/s; \"bare/Relata CPU\" is the efficiency ratio (1.00× = same cost).",
+		head: []string{"workload", "clients", "bare req/s", "Relata req/s", "Relata/bare", "bare p50", "Relata p50", "bare p99", "Relata p99",
+			"bare CPU/req", "Relata CPU/req", "bare/Relata CPU"},
 	}
 	workloads := []struct {
 		name string
@@ -352,7 +359,8 @@ func (b *bench) restWorkloads(ctx context.Context) error {
 			r := b.pair(ctx, c, flip, w.mk)
 			flip = !flip
 			t.add(w.name, fmt.Sprint(c), fmtRate(r[0]), fmtRate(r[1]), ratio(r[1].rps(), r[0].rps()),
-				fmtDur(r[0].pct(50)), fmtDur(r[1].pct(50)), fmtDur(r[0].pct(99)), fmtDur(r[1].pct(99)))
+				fmtDur(r[0].pct(50)), fmtDur(r[1].pct(50)), fmtDur(r[0].pct(99)), fmtDur(r[1].pct(99)),
+				fmtCPU(r[0]), fmtCPU(r[1]), ratio(float64(r[0].cpuPerReq()), float64(r[1].cpuPerReq())))
 			t.errors(w.name, c, r)
 			if w.name == "create" {
 				b.createNone[c] = r

@@ -18,6 +18,17 @@ type result struct {
 	elapsed  time.Duration
 	lats     []time.Duration // successful requests, sorted
 	firstErr string
+	cpu      time.Duration // CPU time the server used during the cell (0: not measured)
+}
+
+// cpuPerReq is the server's CPU time per successful request, 0 when not measured. On a
+// shared machine it varies much less than requests/s: it does not count time spent waiting
+// for a core.
+func (r result) cpuPerReq() time.Duration {
+	if r.n == 0 || r.cpu <= 0 {
+		return 0
+	}
+	return r.cpu / time.Duration(r.n)
 }
 
 // rps is successful requests per second.
@@ -45,6 +56,7 @@ func (r result) merge(o result) result {
 	r.n += o.n
 	r.errs += o.errs
 	r.elapsed += o.elapsed
+	r.cpu += o.cpu
 	r.lats = append(r.lats, o.lats...)
 	slices.Sort(r.lats)
 	return r

@@ -95,6 +95,15 @@ func fmtRate(r result) string {
 	return fmt.Sprintf("%.0f", r.rps())
 }
 
+// fmtCPU is a cell's server CPU time per request in µs, "—" when not measured.
+func fmtCPU(r result) string {
+	c := r.cpuPerReq()
+	if c <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f µs", float64(c)/float64(time.Microsecond))
+}
+
 func fmtDur(d time.Duration) string {
 	switch {
 	case d <= 0:

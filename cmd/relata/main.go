@@ -71,7 +71,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
 	}
-	if err := execute(app); err != nil {
+	stopProfile, err := startProfile()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+	err = execute(app)
+	stopProfile()
+	if err != nil {
 		os.Exit(1)
 	}
 }
