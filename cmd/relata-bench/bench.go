@@ -267,10 +267,10 @@ func (b *bench) cell(ctx context.Context, s *side, clients int, dur time.Duratio
 	if b.cfg.warmup > 0 {
 		measure(ctx, clients, b.cfg.warmup, maxN, fn)
 	}
-	cpu := processCPU(s.cmd.Process.Pid)
+	c0, err0 := procCPU(s)
 	r := measure(ctx, clients, dur, maxN, fn)
-	if cpu > 0 {
-		r.cpu = processCPU(s.cmd.Process.Pid) - cpu
+	if c1, err1 := procCPU(s); err0 == nil && err1 == nil {
+		r.cpu = c1 - c0
 	}
 	if r.errs > 0 {
 		b.logf("%s: %d of %d requests failed, first: %s", s.name, r.errs, r.errs+r.n, r.firstErr)

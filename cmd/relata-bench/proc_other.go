@@ -2,12 +2,6 @@
 
 package main
 
-import (
-	"os/exec"
-	"time"
-)
+import "os/exec"
 
 func setDeathSignal(*exec.Cmd) {}
-
-// processCPU is not measured outside Linux.
-func processCPU(int) time.Duration { return 0 }
