@@ -14,8 +14,10 @@ import (
 
 // result is one measured cell: a workload run by some clients for a bounded time and count.
 type result struct {
-	n, errs  int
-	elapsed  time.Duration
+	n, errs int
+	elapsed time.Duration
+	// cpu is the CPU time the server process used during the measurement (0: not measured).
+	cpu      time.Duration
 	lats     []time.Duration // successful requests, sorted
 	firstErr string
 }
@@ -45,6 +47,7 @@ func (r result) merge(o result) result {
 	r.n += o.n
 	r.errs += o.errs
 	r.elapsed += o.elapsed
+	r.cpu += o.cpu
 	r.lats = append(r.lats, o.lats...)
 	slices.Sort(r.lats)
 	return r
@@ -153,4 +156,12 @@ func (b *bench) call(ctx context.Context, s *side, method, path, tok string, bod
 		return nil, &statusError{method: method, path: path, code: res.StatusCode, body: snippet}
 	}
 	return data, nil
+}
+
+// cpuPer is the server's CPU time per successful request, in milliseconds (0: not measured).
+func (r result) cpuPer() float64 {
+	if r.n == 0 || r.cpu == 0 {
+		return 0
+	}
+	return float64(r.cpu) / float64(time.Millisecond) / float64(r.n)
 }

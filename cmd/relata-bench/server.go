@@ -169,3 +169,11 @@ func moduleDir(ctx context.Context, src string) string {
 	}
 	return filepath.Dir(gomod)
 }
+
+// cpu is the CPU time the side's server process has used so far.
+func (s *side) cpu() (time.Duration, bool) {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0, false
+	}
+	return processCPU(s.cmd.Process.Pid)
+}
