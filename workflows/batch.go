@@ -6,6 +6,9 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
+
+	"github.com/relata/relata/schemas"
 )
 
 // BatchSize is how many fresh runs a worker claims at once for a group commit.
@@ -72,6 +75,8 @@ func (e *Engine) RunBatch(n int) (int, error) {
 		return len(claimed), err // the runs stay claimed; RunNext takes them after their lease
 	}
 	if err := e.executeGroup(runs); err != nil {
+		e.groupFallbacks.Add(1)
+		e.app.Logger().Debug("relata: a group of workflow runs failed; running them one by one", "runs", len(runs), "error", err)
 		for _, run := range runs {
 			e.execute(run)
 		}
@@ -95,8 +100,14 @@ func (e *Engine) groupableIDs() []string {
 
 // executeGroup executes claimed fresh runs in one transaction, with their outcomes; any
 // error rolls back all of them.
+//
+// The group's step records are written with multi-row inserts and its runs' outcomes with
+// one update, just before the commit (see [groupWrites]); the records the steps create (a
+// task, say) are saved one by one as always, with every hook a save runs.
 func (e *Engine) executeGroup(runs []*core.Record) error {
 	return e.app.RunInTransaction(func(tx core.App) error {
+		g := &groupWrites{}
+		ids := make([]any, 0, len(runs))
 		for _, run := range runs {
 			w := e.workflowByID(run.GetString("workflow"))
 			if w == nil || !w.grouped {
@@ -106,17 +117,90 @@ func (e *Engine) executeGroup(runs []*core.Record) error {
 			if err != nil {
 				return err
 			}
-			x := &executor{e: e, run: run, rc: rc, done: map[string]*core.Record{}, tx: tx}
+			x := &executor{e: e, run: run, rc: rc, done: map[string]*core.Record{}, tx: tx, group: g}
 			if err := x.steps(w.steps); err != nil {
 				return err
 			}
-			now := dbTime(e.cfg.Now())
-			if _, err := tx.DB().Update(RunsCollection,
-				dbx.Params{"status": StatusSucceeded, "error": "", "lease_until": "", "finished": now, "updated": now},
-				dbx.HashExp{"id": run.Id}).Execute(); err != nil {
-				return err
-			}
+			ids = append(ids, run.Id)
 		}
-		return nil
+		if err := schemas.InsertMany(tx, StepsCollection, stepColumns, g.rows); err != nil {
+			return err
+		}
+		now := dbTime(e.cfg.Now())
+		_, err := tx.DB().Update(RunsCollection,
+			dbx.Params{"status": StatusSucceeded, "error": "", "lease_until": "", "finished": now, "updated": now},
+			dbx.In("id", ids...)).Execute()
+		return err
 	})
+}
+
+// groupWrites holds the step records of a group of runs until the group writes them all at
+// once. They are the same rows a record save writes: a group's runs are fresh, so each of
+// their steps is new (no earlier attempt to update). Nothing listens to step records (no
+// hook, no realtime subscription in the web app), so no hook is skipped.
+type groupWrites struct {
+	rows [][]any
+}
+
+// stepColumns are the columns of a step row, in the order groupWrites.step fills them.
+var stepColumns = []string{"id", "run", "path", "action", "status", "attempts", "output", "error",
+	"started", "finished"}
+
+// Limits of the workflow_steps fields (see the migration) that a record save would enforce.
+const (
+	stepPathMax   = 200
+	stepActionMax = 40
+	stepOutputMax = 1 << 20
+)
+
+// step queues the row of a new step record and returns the record as it will be stored. A
+// value the collection would refuse is an error, which makes the group fall back to
+// executing its runs one by one, where the record save reports it as always.
+func (g *groupWrites) step(x *executor, st *step, status string, out any, msg string, attempt bool) (*core.Record, error) {
+	if len(st.path) > stepPathMax || len(st.kind) > stepActionMax {
+		return nil, fmt.Errorf("step %s of run %s: path or action too long for a step record", st.path, x.run.Id)
+	}
+	coll, err := x.tx.FindCachedCollectionByNameOrId(StepsCollection)
+	if err != nil {
+		return nil, err
+	}
+	var output any // NULL, as a record save stores an unset JSON field
+	var raw types.JSONRaw
+	if out != nil {
+		if raw, err = json.Marshal(out); err != nil {
+			return nil, err
+		}
+		if len(raw) > stepOutputMax {
+			return nil, fmt.Errorf("step %s of run %s: output of %d bytes is too large", st.path, x.run.Id, len(raw))
+		}
+		output = string(raw)
+	}
+	now := x.e.cfg.Now().UTC()
+	attempts := 0
+	if attempt {
+		attempts = 1
+	}
+	finished := ""
+	if status == "succeeded" || status == "failed" {
+		finished = dbTime(now)
+	}
+	id := core.GenerateDefaultRandomId()
+	g.rows = append(g.rows, []any{id, x.run.Id, st.path, st.kind, status, attempts, output, msg,
+		dbTime(now), finished})
+	rec := core.NewRecord(coll)
+	rec.Id = id
+	rec.Set("run", x.run.Id)
+	rec.Set("path", st.path)
+	rec.Set("action", st.kind)
+	rec.Set("status", status)
+	rec.Set("attempts", attempts)
+	if raw != nil {
+		rec.Set("output", raw)
+	}
+	rec.Set("error", msg)
+	rec.Set("started", now)
+	if finished != "" {
+		rec.Set("finished", now)
+	}
+	return rec, nil
 }

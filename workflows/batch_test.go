@@ -48,6 +48,9 @@ func TestRunBatchGroupCommitAndFallback(t *testing.T) {
 	if n, _ = e.eng.RunBatch(workflows.BatchSize); n != 0 {
 		t.Errorf("third batch took %d runs; want none", n)
 	}
+	if n := e.eng.GroupFallbacks(); n != 0 {
+		t.Errorf("%d group(s) fell back to one by one; want none", n)
+	}
 
 	// A group with one failing run: the others succeed, the failure is on its own run.
 	for i := 40; i < 45; i++ {
@@ -59,6 +62,9 @@ func TestRunBatchGroupCommitAndFallback(t *testing.T) {
 	}
 	if n, err = e.eng.RunBatch(workflows.BatchSize); err != nil || n != 5 {
 		t.Fatalf("RunBatch = %d, %v; want 5", n, err)
+	}
+	if n := e.eng.GroupFallbacks(); n != 1 {
+		t.Errorf("%d group(s) fell back to one by one; want the failing one", n)
 	}
 	failed := e.runs(t, `status = "failed"`)
 	if len(failed) != 1 || !strings.Contains(failed[0].GetString("error"), "line break") {

@@ -9,3 +9,6 @@ import (
 func ConditionSQL(src string, coll *core.Collection, params dbx.Params) string {
 	return conditionSQL(src, coll, params)
 }
+
+// GroupFallbacks is how many groups of runs failed and ran one by one.
+func (e *Engine) GroupFallbacks() int64 { return e.groupFallbacks.Load() }

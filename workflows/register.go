@@ -73,6 +73,8 @@ type Engine struct {
 
 	webhooks *webhookClient // built once from Config.WebhookAllow
 	ticking  atomic.Bool    // a minute tick is running
+	// groupFallbacks counts groups of runs (RunBatch) that failed and ran one by one.
+	groupFallbacks atomic.Int64
 }
 
 // Register adds the workflow engine to app and, if rootCmd is set, the "workflow" command.

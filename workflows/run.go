@@ -247,6 +247,9 @@ type executor struct {
 	// tx, when set, is the transaction of a group of runs (RunBatch): every step writes
 	// through it and any error aborts the group instead of being recorded.
 	tx core.App
+	// group, with tx, collects the group's step records, written with multi-row inserts
+	// before the group commits instead of one record save each.
+	group *groupWrites
 }
 
 // app is where the executor records steps: the group's transaction, or the app.
@@ -414,6 +417,14 @@ func (x *executor) record(app core.App, st *step, prev *core.Record, status stri
 
 // save upserts the step's record through app (the step's transaction, or the app).
 func (x *executor) save(app core.App, st *step, prev *core.Record, status string, out any, msg string, attempt bool) (*core.Record, error) {
+	if x.group != nil && prev == nil {
+		// A fresh run in a group has no step record yet: queue its row.
+		rec, err := x.group.step(x, st, status, out, msg, attempt)
+		if err == nil {
+			x.attempts = rec.GetInt("attempts")
+		}
+		return rec, err
+	}
 	var rec *core.Record
 	if prev != nil {
 		// Read it again through app: prev may come from an earlier attempt, and a record

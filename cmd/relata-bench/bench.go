@@ -364,6 +364,10 @@ func (b *bench) restWorkloads(ctx context.Context) error {
 			t.errors(w.name, c, r)
 			if w.name == "create" {
 				b.createNone[c] = r
+				if r[0].cpuPer() > 0 && r[1].cpuPer() > 0 {
+					t.notes = append(t.notes, fmt.Sprintf("Server CPU per create at %d clients (user + system time of the server process, "+
+						"from /proc): bare %.2f ms, Relata %.2f ms.", c, r[0].cpuPer(), r[1].cpuPer()))
+				}
 			}
 		}
 	}
@@ -551,6 +555,7 @@ func (b *bench) e2eWorkload(ctx context.Context) error {
 	emails := make([]string, n)
 	acked := make([]time.Time, n)
 	clients := min(8, n)
+	cpuStart, cpuOK := s.cpu()
 	start := time.Now()
 	r := measure(ctx, clients, 2*time.Minute, n, func(ctx context.Context, i int) error {
 		seq := s.seq.Add(1)
@@ -569,6 +574,10 @@ func (b *bench) e2eWorkload(ctx context.Context) error {
 	deadline := time.Now().Add(3 * time.Minute)
 	for b.sink.count("e2e-") < r.n && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
+	}
+	var runCPU time.Duration
+	if cpuEnd, ok := s.cpu(); ok && cpuOK {
+		runCPU = cpuEnd - cpuStart
 	}
 	var last time.Time
 	var lats []time.Duration
@@ -607,6 +616,16 @@ func (b *bench) e2eWorkload(ctx context.Context) error {
 		fmtDur(res.pct(50)), fmtDur(res.pct(99)), fmt.Sprint(tasks), fmt.Sprint(delivered), fmt.Sprint(b.sink.messages("e2e-")))
 	if delivered < r.n {
 		t.notes = append(t.notes, fmt.Sprintf("only %d of %d emails arrived within 3 minutes", delivered, r.n))
+	}
+	if runCPU > 0 && delivered > 0 {
+		perRun := float64(runCPU) / float64(time.Millisecond) / float64(delivered)
+		note := fmt.Sprintf("Server CPU per run (the create, the run, the email's delivery; user + system time of the "+
+			"server process from the first create to the last email): %.2f ms", perRun)
+		if bare, ok := b.createNone[clients]; ok && bare[0].cpuPer() > 0 {
+			note += fmt.Sprintf("; bare PocketBase's CPU per create at %d clients ÷ this = %.2f (the runs/s ÷ bare creates/s "+
+				"a server-bound run would reach)", clients, bare[0].cpuPer()/perRun)
+		}
+		t.notes = append(t.notes, note+".")
 	}
 	t.write(b.out)
 	return ctx.Err()

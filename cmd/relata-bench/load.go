@@ -166,3 +166,11 @@ func (b *bench) call(ctx context.Context, s *side, method, path, tok string, bod
 	}
 	return data, nil
 }
+
+// cpuPer is the server's CPU time per successful request, in milliseconds (0: not measured).
+func (r result) cpuPer() float64 {
+	if r.n == 0 || r.cpu == 0 {
+		return 0
+	}
+	return float64(r.cpu) / float64(time.Millisecond) / float64(r.n)
+}

@@ -169,3 +169,9 @@ func moduleDir(ctx context.Context, src string) string {
 	}
 	return filepath.Dir(gomod)
 }
+
+// cpu is the CPU time the side's server process has used so far.
+func (s *side) cpu() (time.Duration, bool) {
+	c, err := procCPU(s)
+	return c, err == nil
+}

@@ -126,7 +126,13 @@ func Enqueue(app core.App, m Message) (*core.Record, error) {
 		return nil, err
 	}
 	if m.IdempotencyKey != "" {
-		if rec, err := app.FindFirstRecordByData(Collection, "idempotency_key", m.IdempotencyKey); err == nil {
+		rec := &core.Record{}
+		// "!= ''" lets SQLite use the partial unique index on the key; without it every
+		// lookup scanned the whole outbox.
+		err := app.RecordQuery(Collection).
+			AndWhere(dbx.HashExp{"idempotency_key": m.IdempotencyKey}).
+			AndWhere(dbx.NewExp("[[idempotency_key]] != ''")).Limit(1).One(rec)
+		if err == nil {
 			return rec, nil
 		}
 	}
@@ -186,7 +192,9 @@ func EnqueueMany(app core.App, ms []Message) ([]string, error) {
 			Key string `db:"idempotency_key"`
 		}
 		err := app.DB().Select("id", "idempotency_key").From(Collection).
-			Where(dbx.In("idempotency_key", keys[start:min(start+schemas.InsertMaxParams, len(keys))]...)).All(&rows)
+			Where(dbx.In("idempotency_key", keys[start:min(start+schemas.InsertMaxParams, len(keys))]...)).
+			AndWhere(dbx.NewExp("[[idempotency_key]] != ''")). // uses the partial index instead of a scan
+			All(&rows)
 		if err != nil {
 			return nil, fmt.Errorf("look up idempotency keys: %w", err)
 		}
