@@ -350,6 +350,7 @@ export default {
   'dup.mayExist': { one: 'This may already exist:', other: 'These may already exist:' },
   'dup.sameAs': { one: 'This may be the same as:', other: 'This may be the same as these:' },
   'dup.merge': 'Merge',
+  'dup.createAndMerge': 'Create, then merge with this',
   'reassign.openTasks': 'Open tasks',
   'reassign.title': "Reassign a rep's records",
   'reassign.note': 'When someone leaves or changes role: hand their deals, contacts, companies and open tasks over in one step.',
@@ -404,4 +405,7 @@ export default {
   'bulk.previewFirst': 'Preview first',
   'bulk.applyTo': 'Apply to {n}',
   'bulk.deleteTo': 'Delete to {n}',
+  'bulk.undo': 'Undo',
+  'bulk.undoTitle': 'Give the changed records their previous values (for 30 days); records changed since are left alone',
+  'bulk.restoreFromTrash': 'Restore from the trash',
 };

@@ -346,6 +346,7 @@ export default {
   'dup.mayExist': { one: 'Potrebbe esistere già:', other: 'Potrebbero esistere già:' },
   'dup.sameAs': { one: 'Potrebbe essere lo stesso di:', other: 'Potrebbe essere lo stesso di questi:' },
   'dup.merge': 'Unisci',
+  'dup.createAndMerge': 'Crea, poi unisci con questo',
   'reassign.openTasks': 'Attività aperte',
   'reassign.title': 'Riassegna i record di un commerciale',
   'reassign.note': 'Quando qualcuno lascia o cambia ruolo: passa le sue trattative, i contatti, le aziende e le attività aperte in un solo passaggio.',
@@ -400,4 +401,7 @@ export default {
   'bulk.previewFirst': 'Prima l\'anteprima',
   'bulk.applyTo': 'Applica a {n}',
   'bulk.deleteTo': 'Elimina {n}',
+  'bulk.undo': 'Annulla modifiche',
+  'bulk.undoTitle': 'Riporta i record modificati ai valori precedenti (entro 30 giorni); i record modificati nel frattempo restano come sono',
+  'bulk.restoreFromTrash': 'Ripristina dal cestino',
 };
