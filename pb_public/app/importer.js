@@ -159,6 +159,9 @@ export function ImportWizard({ object: o, onClose, onDone }) {
       <p data-testid="import-counts">${job.rows.toLocaleString()} of ${job.total.toLocaleString()} rows: ${counts(job)}</p>
       ${job.error ? html`<${ErrorBox} error=${job.error} />` : null}
       ${job.status === 'cancelled' ? html`<p class="muted">Stopped: the rows imported before stay; undo the batch to remove them.</p>` : null}
+      ${job.duplicates ? html`<div class="warning" role="status" data-testid="import-duplicates">${job.duplicates.toLocaleString()} created ${job.duplicates === 1 ? 'record' : 'records'} may duplicate existing ones:
+        <ul>${(job.duplicateSamples || []).map((d) => html`<li key=${d.id}><a href=${recordHref(o.name, d.id)}>${d.title || d.id}</a> ≈ <a href=${recordHref(o.name, d.existing)}>${d.existingTitle || d.existing}</a>
+          <span class="muted small"> ${Math.round(d.score * 100)}%</span> <a href=${`#/merge/${encodeURIComponent(o.name)}/${encodeURIComponent(d.existing)}/${encodeURIComponent(d.id)}`}>Merge…</a></li>`)}</ul></div>` : null}
       <div class="actions">
         ${job.status === 'running' ? html`<button id="import-cancel" onClick=${cancel}>Cancel</button>` : null}
         ${job.status !== 'running' && job.failed > 0 ? html`<button id="import-failed" onClick=${failedCSV}>Download failed rows (CSV)</button>` : null}
