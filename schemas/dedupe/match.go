@@ -180,9 +180,10 @@ func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values 
 	return slices.DeleteFunc(matches, func(m Match) bool { return !ok[m.ID] }), nil
 }
 
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
-}
+// likeEscaper escapes LIKE's wildcards (built once: a Replacer is costly to build).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+
+func escapeLike(s string) string { return likeEscaper.Replace(s) }
 
 func newIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, where dbx.Expression) (*Index, error) {
 	ix := &Index{object: o, rules: rs.For(o), blocks: map[string][]int32{}}

@@ -70,11 +70,13 @@ func (e *env) undoAPI(t *testing.T, id, tok string) (int, *transfer.Job) {
 func bulkUndoAt(t *testing.T, n int) {
 	e := newEnv(t)
 	e.people(t, n)
+	fwd := time.Now()
 	j, err := e.svc.Bulk(context.Background(), transfer.BulkOptions{Object: "contacts", All: true, Filter: `job_title = "Buyer"`,
 		Action: transfer.ActionUpdate, Field: "lifecycle_stage", Value: "customer", As: e.mgr, BatchSize: 1000})
 	if err != nil || j.Changed != n {
 		t.Fatalf("job %+v, %v", j, err)
 	}
+	t.Logf("bulk update of %d records: %s", n, time.Since(fwd))
 	var recorded int
 	_ = e.app.DB().NewQuery("SELECT count(*) FROM relata_bulk_changes WHERE job = {:j}").Bind(dbx.Params{"j": j.ID}).Row(&recorded)
 	if recorded != n {
