@@ -25,7 +25,7 @@ export function JobProgress({ job }) {
   if (!job) return null;
   const pct = job.total ? Math.round((100 * job.processed) / job.total) : 100;
   const reasons = Object.entries(job.reasons || {});
-  return html`<div class="job" data-testid="job" data-status=${job.status} data-dry=${job.dryRun ? 'true' : 'false'}>
+  return html`<div class="job" data-testid="job" data-kind=${job.kind} data-status=${job.status} data-dry=${job.dryRun ? 'true' : 'false'}>
     <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax=${job.total} aria-valuenow=${job.processed}>
       <span style=${{ width: pct + '%' }}></span></div>
     <p data-testid="job-counts">${job.dryRun ? t('bulk.dryRun') + ' ' : ''}${t(job.dryRun ? 'bulk.countsDry' : 'bulk.counts', { processed: job.processed.toLocaleString(userLocale()), total: job.total.toLocaleString(userLocale()), changed: job.changed.toLocaleString(userLocale()), unchanged: job.unchanged.toLocaleString(userLocale()), refused: job.refused.toLocaleString(userLocale()), failed: job.failed.toLocaleString(userLocale()) })}${job.status === 'running' ? '' : html` <b>(${job.status})</b>`}</p>
