@@ -446,6 +446,11 @@ func (s *Service) start(p *plan) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.launch(rec, p), nil
+}
+
+// launch runs p's recorded job rec in the background.
+func (s *Service) launch(rec *core.Record, p *plan) *Job {
 	j := s.jobState()
 	ctx, cancel := context.WithCancel(j.ctx)
 	j.mu.Lock()
@@ -462,7 +467,7 @@ func (s *Service) start(p *plan) (*Job, error) {
 		}()
 		s.run(ctx, rec, p)
 	}()
-	return jobOf(rec), nil
+	return jobOf(rec)
 }
 
 // StopJobs cancels the jobs running in the background and waits for them to record it.

@@ -64,31 +64,44 @@ func (p *plan) changeRow(rec *core.Record, before map[string]any) ([]any, error)
 // triggering workflows, and is in the audit trail as "bulk undo JOB". A bulk delete is undone
 // by restoring its records from the trash.
 func (s *Service) UndoBulk(id string, as *core.Record) (*Job, error) {
-	p, err := s.planUndo(id, as)
+	p, rec, err := s.startUndo(id, as)
 	if err != nil {
 		return nil, err
 	}
-	j, err := s.start(p)
-	if err != nil {
-		return nil, err
-	}
-	return j, s.markUndone(id, j.ID)
+	return s.launch(rec, p), nil
 }
 
 // UndoBulkNow is [Service.UndoBulk] run to the end before it returns.
 func (s *Service) UndoBulkNow(ctx context.Context, id string, as *core.Record) (*Job, error) {
-	p, err := s.planUndo(id, as)
+	p, rec, err := s.startUndo(id, as)
 	if err != nil {
-		return nil, err
-	}
-	rec, err := s.newJob(p)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.markUndone(id, rec.Id); err != nil {
 		return nil, err
 	}
 	return s.run(ctx, rec, p), nil
+}
+
+// startUndo plans the undo of job id, claims the job (so that two undos started at once do
+// not both run) and records the undo job.
+func (s *Service) startUndo(id string, as *core.Record) (*plan, *core.Record, error) {
+	p, err := s.planUndo(id, as)
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := s.app.DB().NewQuery("UPDATE {{" + BulkJobsCollection + "}} SET [[undone_by]] = 'claimed' WHERE [[id]] = {:id}" +
+		" AND ([[undone_by]] = '' OR [[undone_by]] IN (SELECT [[id]] FROM {{" + BulkJobsCollection + "}} WHERE [[status]] = {:failed}))").
+		Bind(dbx.Params{"id": id, "failed": JobFailed}).Execute()
+	if err != nil {
+		return nil, nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, nil, badRequest("id", "the job is being undone, or was undone")
+	}
+	rec, err := s.newJob(p)
+	if err != nil {
+		_ = s.markUndone(id, "")
+		return nil, nil, err
+	}
+	return p, rec, s.markUndone(id, rec.Id)
 }
 
 func (s *Service) markUndone(id, by string) error {

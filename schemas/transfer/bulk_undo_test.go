@@ -200,6 +200,19 @@ func TestBulkUndoKindsAndRefusals(t *testing.T) {
 		t.Fatal("owners after undoing the reassignment")
 	}
 
+	// two undos started at once: one runs, the other is refused
+	j, err = e.svc.Bulk(ctx, transfer.BulkOptions{Object: "deals", IDs: []string{deals[2].Id}, Action: transfer.ActionUpdate, Field: "source", Value: "event", As: e.mgr})
+	if err != nil || j.Changed != 1 {
+		t.Fatalf("update %+v, %v", j, err)
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := e.svc.UndoBulkNow(ctx, j.ID, e.mgr); errs <- err }()
+	}
+	if a, b := <-errs, <-errs; (a == nil) == (b == nil) {
+		t.Fatalf("two undos at once: %v, %v; want one to run and one refused", a, b)
+	}
+
 	// refusals
 	del, err := e.svc.Bulk(ctx, transfer.BulkOptions{Object: "contacts", IDs: []string{b.Id}, Action: transfer.ActionDelete, As: e.alice})
 	if err != nil || del.Changed != 1 {
