@@ -51,6 +51,7 @@ func Register(app core.App, cfg Config) error {
 	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.stage-history-create", Func: sh.record})
 	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.stage-history-update", Func: sh.record})
 	(&notifications{h: h}).bind(app)
+	h.bindFormDuplicates(app)
 	if cfg.Engine != nil {
 		(&triggers{h: h, eng: cfg.Engine}).bind(app)
 		bindForms(app, cfg.Engine)

@@ -296,6 +296,7 @@ var collectionPolicies = map[string]policy{
 	"relata_audit":              readNobody, // read through /api/relata/audit, never written through the API
 	"relata_trash":              readNobody, // read and restored through /api/relata/trash
 	"relata_bulk_jobs":          readNobody, // read through /api/relata/bulk/{id} by its starter and admins
+	"relata_bulk_changes":       readNobody, // previous values of bulk jobs, read only by their undo
 	"relata_merges":             readNobody, // merges and redirects through /api/relata/merge(s)
 	"privacy_requests":          {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }},
 	"retention_policies":        {read: func(_ *matrixEnv, a actor, _ map[string]any) bool { return a == admin }, write: []actor{admin}},
@@ -542,6 +543,9 @@ func (e *matrixEnv) routes() []route {
 			body: map[string]any{"ids": []string{carolDeal}, "action": "update", "field": "source", "value": "referral", "dryRun": true}, allowed: users},
 		{method: "GET", pattern: "/api/relata/bulk/{id}", path: "/api/relata/bulk/not-a-job", allowed: nil},
 		{method: "POST", pattern: "/api/relata/bulk/{id}/cancel", path: "/api/relata/bulk/not-a-job/cancel", allowed: nil},
+		// Undo of a bulk job: a job that is not there (or not the caller's) is a 404 for everyone;
+		// TestBulkUndo* in schemas/transfer undo real jobs and refuse other users' (404).
+		{method: "POST", pattern: "/api/relata/bulk/{id}/undo", path: "/api/relata/bulk/not-a-job/undo", allowed: nil},
 		// Reassigning a rep's records: managers and admins only (a dry run changes nothing).
 		{method: "POST", pattern: "/api/relata/reassign", path: "/api/relata/reassign",
 			body: map[string]any{"from": "carol@example.com", "to": []string{"bob@example.com"}, "dryRun": true}, allowed: managers},

@@ -102,6 +102,21 @@ func TestBulkEditAndReassignPages(t *testing.T) {
 	if n := count("deals", `owner="`+bobID+`"`); n < want["deals"] {
 		t.Errorf("bob owns %d deals; want at least %d", n, want["deals"])
 	}
+	// Undo gives carol her records back, as one more job.
+	mgr.do(clickSel(`[data-testid=bulk-undo]`))
+	mgr.wait("the finished undo", `document.querySelector('[data-testid=job][data-kind=undo]')?.dataset.status === 'done'`)
+	if text := eval[string](mgr, `document.querySelector('[data-testid=job-counts]').textContent`); !strings.Contains(text, fmt.Sprintf("%d changed", total)) {
+		mgr.fail("undo counts %q; want %d changed", text, total)
+	}
+	for o, n := range map[string]int{"deals": count("deals", own), "contacts": count("contacts", own), "companies": count("companies", own),
+		"tasks": count("activities", own+` && type="task" && done=false`)} {
+		if n != want[o] {
+			t.Errorf("after the undo carol owns %d %s; want %d", n, o, want[o])
+		}
+	}
+	if eval[bool](mgr, `!!document.querySelector('[data-testid=bulk-undo]')`) {
+		mgr.fail("an undo job offers to be undone")
+	}
 }
 
 func atoi(s string) int {

@@ -25,7 +25,7 @@ export function JobProgress({ job }) {
   if (!job) return null;
   const pct = job.total ? Math.round((100 * job.processed) / job.total) : 100;
   const reasons = Object.entries(job.reasons || {});
-  return html`<div class="job" data-testid="job" data-status=${job.status} data-dry=${job.dryRun ? 'true' : 'false'}>
+  return html`<div class="job" data-testid="job" data-kind=${job.kind} data-status=${job.status} data-dry=${job.dryRun ? 'true' : 'false'}>
     <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax=${job.total} aria-valuenow=${job.processed}>
       <span style=${{ width: pct + '%' }}></span></div>
     <p data-testid="job-counts">${job.dryRun ? t('bulk.dryRun') + ' ' : ''}${t(job.dryRun ? 'bulk.countsDry' : 'bulk.counts', { processed: job.processed.toLocaleString(userLocale()), total: job.total.toLocaleString(userLocale()), changed: job.changed.toLocaleString(userLocale()), unchanged: job.unchanged.toLocaleString(userLocale()), refused: job.refused.toLocaleString(userLocale()), failed: job.failed.toLocaleString(userLocale()) })}${job.status === 'running' ? '' : html` <b>(${job.status})</b>`}</p>
@@ -56,6 +56,25 @@ export function useJob(initial, onFinished) {
   }, [initial?.id]);
   const cancel = () => relata(`/bulk/${encodeURIComponent(job.id)}/cancel`, { method: 'POST' }).catch((err) => toast(errorMessage(err), 'error'));
   return [job, cancel];
+}
+
+// UndoJob offers to undo a finished bulk job or reassignment (for 30 days, server-checked):
+// the undo is itself a job, shown through onStarted. A bulk delete links to the trash instead.
+export function UndoJob({ job, onStarted }) {
+  const [busy, setBusy] = useState(false);
+  if (!job || job.status === 'running' || job.dryRun || job.kind === 'undo' || !job.changed) return null;
+  if (job.action === 'delete') return html`<a class="button" data-testid="bulk-trash" href="#/trash">${t('bulk.restoreFromTrash')}</a>`;
+  const undo = async () => {
+    setBusy(true);
+    try {
+      onStarted(await relata(`/bulk/${encodeURIComponent(job.id)}/undo`, { method: 'POST' }));
+    } catch (err) {
+      toast(errorMessage(err), 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<button data-testid="bulk-undo" disabled=${busy} title=${t('bulk.undoTitle')} onClick=${undo}>${t('bulk.undo')}</button>`;
 }
 
 // BulkDialog: ids are the ticked records, filter and total the list's current filter and count.
@@ -127,7 +146,7 @@ export function BulkDialog({ object: o, ids: picked, filter, total, onClose, onD
       <div class="wide">${job ? html`<${JobProgress} job=${job} />` : preview ? html`<${JobProgress} job=${preview} />` : null}</div>
       <div class="actions wide">
         ${running ? html`<button data-testid="bulk-cancel" onClick=${cancel}>${t('reassign.cancelJob')}</button>`
-          : job ? html`<button class="primary" onClick=${onClose}>${t('common.close')}</button>`
+          : job ? html`<${UndoJob} job=${job} onStarted=${setStarted} /><button class="primary" onClick=${onClose}>${t('common.close')}</button>`
           : html`<button type="button" onClick=${onClose}>${t('common.cancel')}</button>
             <button data-testid="bulk-preview" disabled=${busy} onClick=${() => send(true)}>${t('reassign.preview')}</button>
             <button class=${action === 'delete' ? 'danger' : 'primary'} data-testid="bulk-run" disabled=${busy || !preview || !preview.changed}

@@ -158,13 +158,15 @@ export function useDuplicateCheck(o, values, exclude = '') {
   return matches;
 }
 
-// DuplicateWarning lists the likely duplicates of a record being created, each a link.
-export function DuplicateWarning({ object: o, matches }) {
+// DuplicateWarning lists the likely duplicates of a record being created, each a link; with
+// onMerge, each also offers to create the record and open the merge screen with both.
+export function DuplicateWarning({ object: o, matches, onMerge }) {
   if (!matches.length) return null;
   return html`<div class="warning wide" role="status" data-testid="duplicate-warning">
     ${t('dup.mayExist', { count: matches.length })}
     <ul>${matches.slice(0, 3).map((m) => html`<li key=${m.id}><a href=${recordHref(o.name, m.id)} target="_blank" rel="noopener">${m.title || m.id}</a>
-      <span class="muted small"> ${pct(m.score)} · ${m.reasons.map((r) => reasonText(o, r)).join(' · ')}</span></li>`)}</ul>
+      <span class="muted small"> ${pct(m.score)} · ${m.reasons.map((r) => reasonText(o, r)).join(' · ')}</span>
+      ${onMerge ? html` <button type="button" class="link" data-testid="create-and-merge" onClick=${() => onMerge(m)}>${t('dup.createAndMerge')}</button>` : null}</li>`)}</ul>
   </div>`;
 }
 

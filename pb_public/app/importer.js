@@ -160,6 +160,9 @@ export function ImportWizard({ object: o, onClose, onDone }) {
       <p data-testid="import-counts">${t('import.progress', { rows: job.rows.toLocaleString(userLocale()), total: job.total.toLocaleString(userLocale()), counts: counts(job) })}</p>
       ${job.error ? html`<${ErrorBox} error=${job.error} />` : null}
       ${job.status === 'cancelled' ? html`<p class="muted">${t('import.stopped')}</p>` : null}
+      ${job.duplicates ? html`<div class="warning" role="status" data-testid="import-duplicates">${t('import.duplicates', { n: job.duplicates.toLocaleString(userLocale()) })}
+        <ul>${(job.duplicateSamples || []).map((d) => html`<li key=${d.id}><a href=${recordHref(o.name, d.id)}>${d.title || d.id}</a> ≈ <a href=${recordHref(o.name, d.existing)}>${d.existingTitle || d.existing}</a>
+          <span class="muted small"> ${Math.round(d.score * 100)}%</span> <a href=${`#/merge/${encodeURIComponent(o.name)}/${encodeURIComponent(d.existing)}/${encodeURIComponent(d.id)}`}>${t('import.merge')}</a></li>`)}</ul></div>` : null}
       <div class="actions">
         ${job.status === 'running' ? html`<button id="import-cancel" onClick=${cancel}>${t('import.cancel')}</button>` : null}
         ${job.status !== 'running' && job.failed > 0 ? html`<button id="import-failed" onClick=${failedCSV}>${t('import.failedRows')}</button>` : null}

@@ -299,12 +299,13 @@ export function NewRecord({ object: o, initial = {}, onClose, onCreated }) {
   const [error, setError] = useState('');
   const fields = o.fields.filter((f) => !['file', 'json'].includes(f.type) && f.name !== 'last_touched');
   const matches = useDuplicateCheck(o, values);
-  const submit = async (e) => {
-    e.preventDefault();
+  const submit = async (e, merge) => {
+    if (e) e.preventDefault();
     try {
       const rec = await pb.collection(o.name).create(values);
       onClose();
-      if (onCreated) onCreated(rec); else navigate(recordHref(o.name, rec.id).slice(1));
+      if (merge) navigate(`/merge/${encodeURIComponent(o.name)}/${encodeURIComponent(merge.id)}/${encodeURIComponent(rec.id)}`);
+      else if (onCreated) onCreated(rec); else navigate(recordHref(o.name, rec.id).slice(1));
     } catch (err) {
       setError(errorMessage(err));
     }
@@ -317,7 +318,7 @@ export function NewRecord({ object: o, initial = {}, onClose, onCreated }) {
           onChange=${(v) => setValues((x) => ({ ...x, [f.name]: v }))} />
         ${f.help ? html`<small class="muted">${f.help}</small>` : null}
       </label>`)}
-      <${DuplicateWarning} object=${o} matches=${matches} />
+      <${DuplicateWarning} object=${o} matches=${matches} onMerge=${(m) => submit(null, m)} />
       <${ErrorBox} error=${error} />
       <div class="actions wide"><button type="button" onClick=${onClose}>${t('common.cancel')}</button><button class="primary" type="submit">${t('common.create')}</button></div>
     </form>

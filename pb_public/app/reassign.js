@@ -4,7 +4,7 @@
 import { useState } from 'preact/hooks';
 import { relata, allUsers, errorMessage, userLocale } from './api.js';
 import { html, ErrorBox, toast } from './ui.js';
-import { JobProgress, useJob } from './bulk.js';
+import { JobProgress, UndoJob, useJob } from './bulk.js';
 import { t } from './i18n.js';
 
 const objectChoices = [['deals', 'object.deals.plural'], ['contacts', 'object.contacts.plural'], ['companies', 'object.companies.plural'], ['tasks', 'reassign.openTasks']];
@@ -64,6 +64,7 @@ export function ReassignPage() {
       <div class="wide"><${JobProgress} job=${job} /></div>
       <div class="actions wide">
         ${running ? html`<button data-testid="bulk-cancel" onClick=${cancel}>${t('reassign.cancelJob')}</button>` : html`
+          <${UndoJob} job=${job} onStarted=${setStarted} />
           <button data-testid="reassign-preview-button" disabled=${busy || !from || !to.length || !objects.length} onClick=${() => send(true)}>${t('reassign.preview')}</button>
           <button class="primary" data-testid="reassign-run" disabled=${busy || !preview || !preview.total || !!job}
             onClick=${() => send(false)}>${t('reassign.run', { count: preview ? preview.total.toLocaleString(userLocale()) : '' })}</button>`}

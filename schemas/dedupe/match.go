@@ -18,6 +18,8 @@ import (
 const (
 	maxNameBlock  = 400
 	maxExactBlock = 40
+	// maxCheckRead bounds the records one check reads (a very common name at one company).
+	maxCheckRead = 2000
 )
 
 // Reason says why a pair matched: the rule's kind and field, and what they share (the
@@ -87,19 +89,22 @@ func NewIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules) (*In
 // part (Gmail: letter) at the same domain, phones ending in the same seven digits,
 // domain fields containing the domain, and names containing a word's first four letters
 // (at the same sameField value); names whose accents differ from the new one's are missed.
+// The caller's view rule is checked on the matches ([schemas.Caller.ViewableIDs]).
 func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values map[string]any, exclude string) ([]Match, error) {
 	ix := &Index{object: o, rules: rs.For(o)}
 	if rs != nil {
 		ix.region = rs.Region
 	}
 	e := ix.entryOf("", values)
+	// columns named with their table: the caller's list rule may join other tables
+	qc := func(f string) string { return "[[" + o.Name + "." + f + "]]" }
 	var ors []dbx.Expression
 	for i, r := range ix.rules.Rules {
 		v := e.vals[i]
 		if v == "" {
 			continue
 		}
-		col := "LOWER([[" + r.Field + "]])"
+		col := "LOWER(" + qc(r.Field) + ")"
 		switch r.Match {
 		case MatchEmail:
 			// the local part (its first letter for Gmail, which ignores dots), then anything
@@ -110,24 +115,27 @@ func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values 
 			if domains[0] == "@gmail.com" {
 				n, domains = 1, append(domains, "@googlemail.com")
 			}
+			// Relata's hooks store emails in lower case: the local part's prefix is a range of
+			// the field's index (the "!= ''" lets SQLite use a unique field's partial index).
+			prefix := local[:min(n, len(local))]
+			rng := fmt.Sprintf("%s != '' AND %s >= {:el%d} AND %s < {:eh%d} AND ", qc(r.Field), qc(r.Field), i, qc(r.Field), i)
 			for j, d := range domains {
 				key := fmt.Sprintf("e%d_%d", i, j)
-				ors = append(ors, dbx.NewExp(col+" LIKE {:"+key+"} ESCAPE '\\'",
-					dbx.Params{key: escapeLike(local[:min(n, len(local))]) + "%" + escapeLike(d)}))
+				ors = append(ors, dbx.NewExp(rng+col+" LIKE {:"+key+"} ESCAPE '\\'",
+					dbx.Params{key: escapeLike(prefix) + "%" + escapeLike(d),
+						fmt.Sprintf("el%d", i): prefix, fmt.Sprintf("eh%d", i): prefix + "\xff"}))
 			}
 		case MatchPhone:
+			// the last seven digits, whatever separates them (one LIKE, no REPLACE per row)
 			digits := strings.TrimPrefix(v, "+")
 			digits = digits[max(0, len(digits)-7):]
-			stripped := "[[" + r.Field + "]]"
-			for _, ch := range []string{" ", "-", "(", ")", ".", "/"} {
-				stripped = "REPLACE(" + stripped + ", '" + ch + "', '')"
-			}
-			ors = append(ors, dbx.NewExp(stripped+" LIKE {:p"+fmt.Sprint(i)+"}", dbx.Params{"p" + fmt.Sprint(i): "%" + digits}))
+			pattern := "%" + strings.Join(strings.Split(digits, ""), "%")
+			ors = append(ors, dbx.NewExp(qc(r.Field)+" LIKE {:p"+fmt.Sprint(i)+"}", dbx.Params{"p" + fmt.Sprint(i): pattern}))
 		case MatchDomain:
 			for j, q := range ix.rules.Rules { // any domain field may hold it
 				if q.Match == MatchDomain {
 					key := fmt.Sprintf("d%d_%d", i, j)
-					ors = append(ors, dbx.NewExp("LOWER([["+q.Field+"]]) LIKE {:"+key+"} ESCAPE '\\'", dbx.Params{key: "%" + escapeLike(v) + "%"}))
+					ors = append(ors, dbx.NewExp("LOWER("+qc(q.Field)+") LIKE {:"+key+"} ESCAPE '\\'", dbx.Params{key: "%" + escapeLike(v) + "%"}))
 				}
 			}
 		case MatchExact, MatchName:
@@ -145,7 +153,7 @@ func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values 
 			exp := dbx.Or(words...)
 			if r.SameField != "" {
 				key := fmt.Sprintf("s%d", i)
-				exp = dbx.And(exp, dbx.NewExp("[["+r.SameField+"]] = {:"+key+"}", dbx.Params{key: e.same[i]}))
+				exp = dbx.And(exp, dbx.NewExp(qc(r.SameField)+" = {:"+key+"}", dbx.Params{key: e.same[i]}))
 			}
 			ors = append(ors, exp)
 		}
@@ -157,12 +165,25 @@ func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values 
 	if err != nil {
 		return nil, err
 	}
-	return ix.Match(values, exclude), nil
+	matches := ix.Match(values, exclude)
+	if len(matches) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(matches))
+	for i, m := range matches {
+		ids[i] = m.ID
+	}
+	ok, err := c.ViewableIDs(app, o.Name, ids)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(matches, func(m Match) bool { return !ok[m.ID] }), nil
 }
 
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
-}
+// likeEscaper escapes LIKE's wildcards (built once: a Replacer is costly to build).
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
+
+func escapeLike(s string) string { return likeEscaper.Replace(s) }
 
 func newIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, where dbx.Expression) (*Index, error) {
 	ix := &Index{object: o, rules: rs.For(o), blocks: map[string][]int32{}}
@@ -172,10 +193,6 @@ func newIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, wher
 	coll, err := app.FindCachedCollectionByNameOrId(o.Name)
 	if err != nil {
 		return nil, fmt.Errorf("no object %q: %w", o.Name, err)
-	}
-	scope, params, err := schemas.ListScope(app, coll, c)
-	if err != nil {
-		return nil, err
 	}
 	cols := []string{"id"}
 	add := func(f string) {
@@ -188,13 +205,23 @@ func newIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, wher
 		add(r.Field)
 		add(r.SameField)
 	}
-	q := app.ConcurrentDB().Select(cols...).From(o.Name).OrderBy("created ASC", "id ASC")
-	if scope != "" {
-		q.AndWhere(dbx.NewExp("[[id]] IN ("+scope+")", params))
+	q := app.ConcurrentDB().Select(cols...).From(o.Name)
+	if where == nil {
+		// the whole object: the records the caller may list, by their list rule
+		scope, params, err := schemas.ListScope(app, coll, c)
+		if err != nil {
+			return nil, err
+		}
+		if scope != "" {
+			q.AndWhere(dbx.NewExp("[[id]] IN ("+scope+")", params))
+		}
+	} else {
+		// a check: the records sharing a key, found through the fields' indexes; the
+		// caller's view is checked on the matches alone ([Check]), as the list rule in the
+		// query would make SQLite list every record the caller may see first
+		q.AndWhere(where).Limit(maxCheckRead)
 	}
-	if where != nil {
-		q.AndWhere(where)
-	}
+	q.OrderBy(o.Name+".created ASC", o.Name+".id ASC")
 	rows, err := q.Rows()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", o.Name, err)

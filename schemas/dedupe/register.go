@@ -42,6 +42,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 		return nil, errors.New("dedupe: Config.Registry is required")
 	}
 	s := &Service{app: app, reg: cfg.Registry, cfg: cfg}
+	s.bindWarnings(app)
 	app.OnServe().BindFunc(func(e *core.ServeEvent) error {
 		if err := s.loadRules(); err != nil {
 			return err

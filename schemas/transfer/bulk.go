@@ -160,6 +160,14 @@ type plan struct {
 	dryRun    bool
 	batch     int
 	perObject bool
+	// record keeps each changed record's previous values (relata_bulk_changes) so that the
+	// job can be undone ([Service.Undo Bulk]); seq numbers them.
+	record bool
+	seq    int
+	// undoOf is the job an undo job reverts.
+	undoOf string
+	// job is the id of the job running the plan (set by run).
+	job string
 }
 
 // caller returns who acts for a job: the CRM user, or the system for a superuser.
@@ -207,7 +215,7 @@ func (s *Service) planBulk(opts BulkOptions) (*plan, error) {
 		return nil, errForbidden
 	}
 	p := &plan{kind: "bulk", object: o.Name, action: opts.Action, as: opts.As, workflows: opts.Workflows,
-		dryRun: opts.DryRun, batch: opts.BatchSize}
+		dryRun: opts.DryRun, batch: opts.BatchSize, record: opts.Action != ActionDelete}
 	params := map[string]any{"field": opts.Field, "value": opts.Value, "tags": opts.Tags, "all": opts.All,
 		"filter": opts.Filter, "selected": len(opts.IDs), "dryRun": opts.DryRun, "workflows": opts.Workflows}
 	p.params = params
@@ -438,6 +446,11 @@ func (s *Service) start(p *plan) (*Job, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.launch(rec, p), nil
+}
+
+// launch runs p's recorded job rec in the background.
+func (s *Service) launch(rec *core.Record, p *plan) *Job {
 	j := s.jobState()
 	ctx, cancel := context.WithCancel(j.ctx)
 	j.mu.Lock()
@@ -454,7 +467,7 @@ func (s *Service) start(p *plan) (*Job, error) {
 		}()
 		s.run(ctx, rec, p)
 	}()
-	return jobOf(rec), nil
+	return jobOf(rec)
 }
 
 // StopJobs cancels the jobs running in the background and waits for them to record it.
@@ -510,6 +523,7 @@ func (s *Service) newJob(p *plan) (*core.Record, error) {
 	rec.Set("status", JobRunning)
 	rec.Set("total", len(p.targets)+p.missing)
 	rec.Set("actor", "superuser")
+	rec.Set("undo_of", p.undoOf)
 	if p.as != nil && !p.as.IsSuperuser() {
 		rec.Set("user", p.as.Id)
 		rec.Set("actor", p.as.Email())
@@ -536,6 +550,7 @@ func (t *tally) reason(object, id, reason string) {
 // run changes p's targets a batch per transaction, recording the counts after each batch,
 // until done or ctx is cancelled.
 func (s *Service) run(ctx context.Context, rec *core.Record, p *plan) *Job {
+	p.job = rec.Id
 	t := &tally{Job: *jobOf(rec)}
 	t.Reasons = map[string]int{}
 	t.Samples = []Sample{}
@@ -677,6 +692,9 @@ func (s *Service) applyChunk(ctx context.Context, tx core.App, info *core.Reques
 		}
 		set, del, err := p.change(rec, tg)
 		switch {
+		case errors.Is(err, errChangedSince):
+			other(tg, &t.Unchanged, err.Error())
+			continue
 		case err != nil:
 			other(tg, &t.Failed, err.Error())
 			continue
@@ -689,6 +707,7 @@ func (s *Service) applyChunk(ctx context.Context, tx core.App, info *core.Reques
 		todo = append(todo, pd)
 		groups[pd.group] = append(groups[pd.group], pd)
 	}
+	var changes [][]any
 	allowed := map[string]map[string]bool{}
 	for key, g := range groups {
 		ids := make([]string, len(g))
@@ -716,6 +735,7 @@ func (s *Service) applyChunk(ctx context.Context, tx core.App, info *core.Reques
 			continue
 		}
 		var err error
+		var before map[string]any
 		switch {
 		case pd.del && p.dryRun:
 		case pd.del:
@@ -734,6 +754,7 @@ func (s *Service) applyChunk(ctx context.Context, tx core.App, info *core.Reques
 			if p.dryRun {
 				err = tx.ValidateWithContext(ctx, rec)
 			} else {
+				before = beforeOf(rec, pd.set) // the record as loaded, before the save
 				err = tx.SaveWithContext(ctx, rec)
 			}
 			if err != nil {
@@ -743,6 +764,16 @@ func (s *Service) applyChunk(ctx context.Context, tx core.App, info *core.Reques
 		}
 		t.Changed++
 		count(tg).Changed++
+		if p.record && !p.dryRun && !pd.del {
+			row, err := p.changeRow(rec, before)
+			if err != nil {
+				return err
+			}
+			changes = append(changes, row)
+		}
+	}
+	if err := schemas.InsertMany(tx, ChangesBulkCollection, bulkChangeColumns, changes); err != nil {
+		return fmt.Errorf("record the previous values: %w", err)
 	}
 	return nil
 }

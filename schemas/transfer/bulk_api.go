@@ -14,12 +14,14 @@ import (
 //	POST /api/relata/bulk/{object}     BulkOptions as JSON → 202 the job (200 the finished job with dryRun)
 //	GET  /api/relata/bulk/{id}         → the job (its starter, admins and superusers)
 //	POST /api/relata/bulk/{id}/cancel  → {"cancelled": true} once the running job stops
+//	POST /api/relata/bulk/{id}/undo    → 202 the undo job (its starter, admins and superusers; 30 days)
 //	POST /api/relata/reassign          ReassignOptions as JSON → 200 {"preview"} with dryRun, else 202 {"job", "preview"}
 func (s *Service) bulkRoutes(e *core.ServeEvent) {
 	g := e.Router.Group("/api/relata")
 	g.POST("/bulk/{object}", s.handleBulk).Bind(apis.RequireAuth())
 	g.GET("/bulk/{id}", s.handleJob).Bind(apis.RequireAuth())
 	g.POST("/bulk/{id}/cancel", s.handleCancel).Bind(apis.RequireAuth())
+	g.POST("/bulk/{id}/undo", s.handleUndoBulk).Bind(apis.RequireAuth())
 	g.POST("/reassign", s.handleReassign).Bind(apis.RequireAuth())
 }
 
@@ -78,6 +80,22 @@ func (s *Service) handleCancel(e *core.RequestEvent) error {
 		return e.NotFoundError("No running job with this id is yours to cancel.", nil)
 	}
 	return e.JSON(http.StatusOK, map[string]any{"cancelled": true})
+}
+
+// handleUndoBulk starts undoing a bulk job or reassignment: 404 for a job that is not the
+// caller's to see, 400 for one that cannot be undone (a delete, a dry run, too old, undone).
+func (s *Service) handleUndoBulk(e *core.RequestEvent) error {
+	if _, err := actor(e); err != nil {
+		return e.ForbiddenError("Only CRM users can undo bulk jobs.", nil)
+	}
+	j, err := s.UndoBulk(e.Request.PathValue("id"), e.Auth)
+	if errors.Is(err, ErrNoJob) {
+		return e.NotFoundError(err.Error(), nil)
+	}
+	if err != nil {
+		return refuse(e, err)
+	}
+	return e.JSON(http.StatusAccepted, j)
 }
 
 func (s *Service) handleReassign(e *core.RequestEvent) error {

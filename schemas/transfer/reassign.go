@@ -163,7 +163,7 @@ func (s *Service) planReassign(opts ReassignOptions) (*plan, *ReassignPreview, e
 		}
 	}
 	p := &plan{kind: "reassign", action: ActionReassign, as: opts.As, workflows: opts.Workflows, dryRun: opts.DryRun,
-		batch: opts.BatchSize, perObject: true}
+		batch: opts.BatchSize, perObject: true, record: true}
 	toIDs := make([]string, len(to))
 	for i, u := range to {
 		toIDs[i] = u.Id

@@ -54,6 +54,9 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 		if err := s.interruptJobs(); err != nil {
 			return err
 		}
+		if err := s.forgetOldChanges(); err != nil {
+			return err
+		}
 		return e.Next()
 	})
 	app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
