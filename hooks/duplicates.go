@@ -22,7 +22,8 @@ const maxFormDuplicates = 5
 // notified, with a link to their record (whose page lists the new one, to merge). The
 // anonymous submitter is told nothing: the form's answer is the same either way. It runs
 // after the submission's transaction has committed and never fails it. Matching uses each
-// object's default rules ([dedupe.DefaultRules]).
+// object's default rules ([dedupe.DefaultRules]), those an index bounds ([dedupe.CheckIndexed]):
+// this runs for every submission, however large the table.
 func (h *handlers) bindFormDuplicates(app core.App) {
 	app.OnRecordAfterCreateSuccess(forms.SubmissionsCollection).Bind(&hook.Handler[*core.RecordEvent]{
 		Id: "relata.hooks.form-duplicates",
@@ -48,7 +49,7 @@ func (h *handlers) formDuplicates(app core.App, sub *core.Record) error {
 		return err
 	}
 	var rules *dedupe.Rules
-	matches, err := dedupe.Check(app, schemas.System, o, rules, dedupe.RecordValues(o, rules.For(o), rec), rec.Id)
+	matches, err := dedupe.CheckIndexed(app, schemas.System, o, rules, dedupe.RecordValues(o, rules.For(o), rec), rec.Id)
 	if err != nil || len(matches) == 0 {
 		return err
 	}

@@ -91,6 +91,19 @@ func NewIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules) (*In
 // (at the same sameField value); names whose accents differ from the new one's are missed.
 // The caller's view rule is checked on the matches ([schemas.Caller.ViewableIDs]).
 func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values map[string]any, exclude string) ([]Match, error) {
+	return check(app, c, o, rs, values, exclude, false)
+}
+
+// CheckIndexed is [Check] with only the rules an index bounds: emails (a range of the field's
+// index) and names compared within the same value of another field (a relation's index, such
+// as contacts at the same company). Phone digits and domains are matched anywhere in the text,
+// which only a scan of the whole table can do: fine when someone asks, too costly for checks
+// made automatically on every form submission at a million records.
+func CheckIndexed(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values map[string]any, exclude string) ([]Match, error) {
+	return check(app, c, o, rs, values, exclude, true)
+}
+
+func check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values map[string]any, exclude string, indexedOnly bool) ([]Match, error) {
 	ix := &Index{object: o, rules: rs.For(o)}
 	if rs != nil {
 		ix.region = rs.Region
@@ -126,12 +139,18 @@ func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values 
 						fmt.Sprintf("el%d", i): prefix, fmt.Sprintf("eh%d", i): prefix + "\xff"}))
 			}
 		case MatchPhone:
+			if indexedOnly {
+				continue
+			}
 			// the last seven digits, whatever separates them (one LIKE, no REPLACE per row)
 			digits := strings.TrimPrefix(v, "+")
 			digits = digits[max(0, len(digits)-7):]
 			pattern := "%" + strings.Join(strings.Split(digits, ""), "%")
 			ors = append(ors, dbx.NewExp(qc(r.Field)+" LIKE {:p"+fmt.Sprint(i)+"}", dbx.Params{"p" + fmt.Sprint(i): pattern}))
 		case MatchDomain:
+			if indexedOnly {
+				continue
+			}
 			for j, q := range ix.rules.Rules { // any domain field may hold it
 				if q.Match == MatchDomain {
 					key := fmt.Sprintf("d%d_%d", i, j)
@@ -139,7 +158,7 @@ func Check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values 
 				}
 			}
 		case MatchExact, MatchName:
-			if r.SameField != "" && e.same[i] == "" {
+			if r.SameField != "" && e.same[i] == "" || r.SameField == "" && indexedOnly {
 				continue
 			}
 			var words []dbx.Expression

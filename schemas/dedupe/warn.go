@@ -12,7 +12,10 @@ import (
 
 // DuplicatesHeader is the response header of a REST create (or of an update that changes a
 // compared field) naming the existing records the new values may duplicate, best first, that
-// the caller may view: "contacts/ID;score=0.93, contacts/ID2;score=0.71". The body stays
+// the caller may view: "contacts/ID;score=0.93, contacts/ID2;score=0.71". A client asks for it
+// by sending the same header with the value "check": the check reads candidates before the
+// save (0.4–0.6 ms a create at 10,000 contacts, more with phone rules, which scan), a cost
+// writes that do not want the answer — integrations syncing in bulk — should not pay. The body stays
 // PocketBase's record, so every PocketBase client keeps working; a client that wants the
 // titles and reasons asks GET /api/relata/duplicates/{object}/check (docs/duplicates.md).
 const DuplicatesHeader = "X-Relata-Duplicates"
@@ -20,8 +23,8 @@ const DuplicatesHeader = "X-Relata-Duplicates"
 // maxWarned is how many likely duplicates the header names at most.
 const maxWarned = 5
 
-// bindWarnings makes REST creates and updates of CRM objects name their likely duplicates in
-// [DuplicatesHeader]. Only signed-in CRM users and superusers are told, and only of records
+// bindWarnings makes REST creates and updates of CRM objects that ask for it
+// ("X-Relata-Duplicates: check") name their likely duplicates in [DuplicatesHeader]. Only signed-in CRM users and superusers are told, and only of records
 // they may view (the check reads through [schemas.ListScope]); an anonymous create (a public
 // API rule) learns nothing. The check reads only the records sharing a blocking key with the
 // new values ([Check]).
@@ -33,7 +36,7 @@ func (s *Service) bindWarnings(app core.App) {
 }
 
 func (s *Service) warn(e *core.RecordRequestEvent, update bool) error {
-	if e.Auth == nil || e.Record == nil {
+	if e.Auth == nil || e.Record == nil || !strings.EqualFold(strings.TrimSpace(e.Request.Header.Get(DuplicatesHeader)), "check") {
 		return e.Next()
 	}
 	o, ok := s.reg.Object(e.Record.Collection().Name)

@@ -13,13 +13,22 @@ import (
 	"github.com/relata/relata/schemas/dedupe"
 )
 
-// rest sends one JSON request as tok and returns the status, the duplicates header and the
-// record id answered.
+// rest sends one JSON request as tok, asking for the duplicates check, and returns the
+// status, the duplicates header and the record id answered.
 func (e *env) rest(t *testing.T, method, path, tok string, body map[string]any) (int, string, string) {
+	t.Helper()
+	return e.restAsking(t, method, path, tok, body, "check")
+}
+
+// restAsking is rest with the request's X-Relata-Duplicates header set to ask ("" for none).
+func (e *env) restAsking(t *testing.T, method, path, tok string, body map[string]any, ask string) (int, string, string) {
 	t.Helper()
 	raw, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(raw))
 	req.Header.Set("Content-Type", "application/json")
+	if ask != "" {
+		req.Header.Set(dedupe.DuplicatesHeader, ask)
+	}
 	if tok != "" {
 		req.Header.Set("Authorization", tok)
 	}
@@ -89,6 +98,12 @@ func TestRESTCreateWarns(t *testing.T) {
 		}
 		if slices.Contains(warned(t, h), id) {
 			t.Errorf("%s: the new record %s names itself", s.name, id)
+		}
+	}
+	// a client that does not ask is not checked (nor one asking for something else)
+	for _, ask := range []string{"", "yes"} {
+		if code, h, _ := e.restAsking(t, http.MethodPost, path, e.aliceTok, body(e.alice.Id), ask); code != 200 || h != "" {
+			t.Errorf("create asking %q: status %d, header %q", ask, code, h)
 		}
 	}
 	// a distinct contact is not warned
