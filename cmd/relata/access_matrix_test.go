@@ -273,6 +273,7 @@ var collectionPolicies = map[string]policy{
 	"workflows":                 writeManager,
 	"workflow_runs":             readManager,
 	"workflow_steps":            readManager,
+	"workflow_events":           readNobody, // changes whose runs the engine is about to write (milliseconds)
 	"emails":                    readManager,
 	"email_templates":           readAllWriteManager,
 	"email_suppressions":        writeManager,
