@@ -104,8 +104,14 @@ func BenchmarkSaveContactSameObject(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
 			if v == "real=10" {
-				if n, _ := app.CountRecords(workflows.RunsCollection); n != int64(8*b.N) {
-					b.Fatalf("%d runs queued for %d contacts; want 8 each", n, b.N)
+				// Queued as runs, or as workflow events whose runs the engine is to write.
+				var runs, planned int
+				if err := app.DB().NewQuery("SELECT count(*) FROM workflow_runs").Row(&runs); err != nil {
+					b.Fatal(err)
+				}
+				_ = app.DB().NewQuery("SELECT coalesce(sum(json_array_length(runs)), 0) FROM workflow_events").Row(&planned)
+				if runs+planned != 8*b.N {
+					b.Fatalf("%d runs queued for %d contacts; want 8 each", runs+planned, b.N)
 				}
 			}
 		})
