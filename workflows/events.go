@@ -64,7 +64,6 @@ func (e *Engine) insertEvent(tx core.App, runs []newRun) error {
 	if err != nil {
 		return fmt.Errorf("queue runs of workflows on %s %s: %w", object, r.recordID, err)
 	}
-	e.pendingEvents.Add(1)
 	return nil
 }
 
@@ -151,22 +150,19 @@ func (e *Engine) eventLoop(stop <-chan struct{}) {
 	defer e.wg.Done()
 	tick := time.NewTicker(e.cfg.PollInterval)
 	defer tick.Stop()
-	poll := true // at start: events left by the previous process
 	for {
-		if poll || e.pendingEvents.Swap(0) > 0 {
-			if n, err := e.fanOut(); err != nil {
-				e.app.Logger().Error("relata: queue the runs of workflow events", "error", err)
-			} else if n > 0 {
-				e.wakeWorkers()
-			}
+		// At start (events left by the previous process), after every Wake and every poll.
+		// fanOut first reads whether any event is stored, outside the write lock.
+		if n, err := e.fanOut(); err != nil {
+			e.app.Logger().Error("relata: queue the runs of workflow events", "error", err)
+		} else if n > 0 {
+			e.wakeWorkers()
 		}
 		select {
 		case <-stop:
 			return
 		case <-e.events:
-			poll = false
 		case <-tick.C:
-			poll = true
 		}
 	}
 }

@@ -74,8 +74,6 @@ type Engine struct {
 
 	webhooks *webhookClient // built once from Config.WebhookAllow
 	ticking  atomic.Bool    // a minute tick is running
-	// pendingEvents counts workflow events stored since eventLoop last looked (events.go).
-	pendingEvents atomic.Int64
 }
 
 // Register adds the workflow engine to app and, if rootCmd is set, the "workflow" command.

@@ -126,3 +126,46 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkFanOutEvents measures the engine's side of BenchmarkSaveContactSameObject/real=10:
+// turning each stored workflow event into its eight runs (one transaction per 200 events).
+// Its cost per op adds to real=10's save to compare with the save that wrote eight run rows
+// itself.
+//
+//	go test -run '^$' -bench FanOutEvents -benchtime 2000x -count 3 ./workflows/
+func BenchmarkFanOutEvents(b *testing.B) {
+	e := newBareEnv(b, workflows.Config{})
+	for i := range 10 {
+		e.save(b, fmt.Sprintf(`{"name": "real-%d", "enabled": true, "object": "contacts", "trigger": {"type": "record_created"},
+			"condition": %q, "actions": [{"type": "create_task", "subject": "=\"Call \" + record.full_name", "due": "1d", "assignee": "owner"}]}`,
+			i, sameObjectConditions[i]))
+	}
+	owner, _ := schemastest.NewUser(b, e.app, "rep@example.com", "sales", "north")
+	coll, err := e.app.FindCollectionByNameOrId("contacts")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		rec := core.NewRecord(coll)
+		rec.Set("full_name", fmt.Sprintf("Contact %d", i))
+		rec.Set("email", fmt.Sprintf("c%d@example.com", i))
+		rec.Set("source", "website")
+		rec.Set("lifecycle_stage", "lead")
+		rec.Set("owner", owner.Id)
+		if err := e.app.Save(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := cpuTime()
+	n, err := e.eng.FanOut()
+	if err != nil || n != b.N {
+		b.Fatalf("FanOut = %d, %v; want %d events", n, err, b.N)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(time.Microsecond)/float64(b.N), "cpu-µs/op")
+	if runs, _ := e.app.CountRecords(workflows.RunsCollection); runs != int64(8*b.N) {
+		b.Fatalf("%d runs; want %d", runs, 8*b.N)
+	}
+}
