@@ -1,6 +1,8 @@
 package hooks
 
 import (
+	"sync"
+
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 
@@ -12,6 +14,9 @@ import (
 type triggers struct {
 	h   *handlers
 	eng *workflows.Engine
+	// queued holds the records whose save queued runs, until the transaction ends: only
+	// they wake the engine (a change no workflow's condition holds for wakes nobody).
+	queued sync.Map // *core.Record -> struct{}
 }
 
 func (t *triggers) bind(app core.App) {
@@ -19,14 +24,21 @@ func (t *triggers) bind(app core.App) {
 	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.enqueue-update", Func: func(e *core.RecordEvent) error { return t.enqueue(e, workflows.Updated) }})
 	app.OnRecordDeleteExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.enqueue-delete", Func: func(e *core.RecordEvent) error { return t.enqueue(e, workflows.Deleted) }})
 	wake := func(e *core.RecordEvent) error {
-		if t.eng.Listens(e.Record.Collection().Name, eventKind(e.Type)) {
+		if _, ok := t.queued.LoadAndDelete(e.Record); ok {
 			t.eng.Wake()
 		}
+		return e.Next()
+	}
+	forget := func(e *core.RecordErrorEvent) error {
+		t.queued.Delete(e.Record)
 		return e.Next()
 	}
 	app.OnRecordAfterCreateSuccess().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.wake-create", Func: wake})
 	app.OnRecordAfterUpdateSuccess().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.wake-update", Func: wake})
 	app.OnRecordAfterDeleteSuccess().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.wake-delete", Func: wake})
+	app.OnRecordAfterCreateError().Bind(&hook.Handler[*core.RecordErrorEvent]{Id: "relata.hooks.wake-create-error", Func: forget})
+	app.OnRecordAfterUpdateError().Bind(&hook.Handler[*core.RecordErrorEvent]{Id: "relata.hooks.wake-update-error", Func: forget})
+	app.OnRecordAfterDeleteError().Bind(&hook.Handler[*core.RecordErrorEvent]{Id: "relata.hooks.wake-delete-error", Func: forget})
 }
 
 func eventKind(modelEvent string) workflows.EventKind {
@@ -55,7 +67,10 @@ func (t *triggers) enqueue(e *core.RecordEvent, kind workflows.EventKind) error 
 		if err := e.Next(); err != nil {
 			return err
 		}
-		_, err := t.eng.Enqueue(tx, workflows.Event{Kind: kind, Record: e.Record, Actor: actor, Ctx: e.Context})
+		n, err := t.eng.Enqueue(tx, workflows.Event{Kind: kind, Record: e.Record, Actor: actor, Ctx: e.Context})
+		if n > 0 && err == nil {
+			t.queued.Store(e.Record, struct{}{})
+		}
 		return err
 	})
 }

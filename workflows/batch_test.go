@@ -27,6 +27,9 @@ func TestRunBatchGroupCommitAndFallback(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("create = %d %v", code, out)
 		}
+		if _, err := e.eng.FanOut(); err != nil { // two workflows: the runs wait as a workflow event
+			t.Fatal(err)
+		}
 	}
 	for i := range 40 {
 		create(i, "Hello")

@@ -67,6 +67,7 @@ type Engine struct {
 
 	sandbox *sandbox.Sandbox
 	wake    chan struct{}
+	events  chan struct{} // wakes eventLoop
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	running bool
@@ -122,6 +123,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Engine, error)
 		byName:  map[string]*Workflow{},
 		index:   map[indexKey][]*Workflow{},
 		wake:    make(chan struct{}, 1),
+		events:  make(chan struct{}, 1),
 		sandbox: sandbox.New(sandbox.Timeout(cfg.ScriptTimeout)),
 	}
 	e.webhooks = webhooks
@@ -258,6 +260,8 @@ func (e *Engine) Start() {
 		e.wg.Add(1)
 		go e.worker()
 	}
+	e.wg.Add(1)
+	go e.eventLoop(e.stop)
 	if e.cfg.WatchInterval > 0 {
 		e.wg.Add(1)
 		go e.watch(e.stop)
@@ -327,8 +331,17 @@ func (e *Engine) Stop() {
 	e.wg.Wait()
 }
 
-// Wake tells idle workers that runs were queued.
+// Wake tells idle workers that runs were queued (and the engine that a change stored a
+// workflow event whose runs it is to write).
 func (e *Engine) Wake() {
+	select {
+	case e.events <- struct{}{}:
+	default:
+	}
+	e.wakeWorkers()
+}
+
+func (e *Engine) wakeWorkers() {
 	select {
 	case e.wake <- struct{}{}:
 	default:

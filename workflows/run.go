@@ -76,6 +76,9 @@ func (e *Engine) worker() {
 func (e *Engine) Drain() (int, error) {
 	n := 0
 	for {
+		if _, err := e.fanOut(); err != nil { // runs stored as workflow events (events.go)
+			return n, err
+		}
 		b, err := e.RunBatch(BatchSize)
 		if err != nil {
 			return n, err

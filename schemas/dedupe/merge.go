@@ -32,6 +32,7 @@ var (
 // rather than by a relation: a merge moves them to the winner too.
 var textRefs = []struct{ collection, object, record string }{
 	{"workflow_runs", "object", "record_id"},
+	{"workflow_events", "object", "record_id"},
 	{"emails", "object", "record_id"},
 	{"consents", "object", "record_id"},
 	{"form_submissions", "object", "record_id"},

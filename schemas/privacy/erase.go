@@ -346,6 +346,11 @@ func (d *Dossier) scrubSystem(tx core.App, cert *Certificate) error {
 			return err
 		}
 	}
+	for _, r := range d.System[eventsCollection] { // their runs are written with the erased input
+		if err := update(eventsCollection, r.Id, dbx.Params{"input": erased}); err != nil {
+			return err
+		}
+	}
 	for _, r := range d.System[stepsCollection] {
 		if err := update(stepsCollection, r.Id, dbx.Params{"output": erased, "error": d.scrub(r.GetString("error"))}); err != nil {
 			return err

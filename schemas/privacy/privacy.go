@@ -38,6 +38,7 @@ const (
 	consentsCollection     = "consents"
 	submissionsCollection  = "form_submissions"
 	runsCollection         = "workflow_runs"
+	eventsCollection       = "workflow_events" // changes whose runs the engine has yet to write
 	stepsCollection        = "workflow_steps"
 	suppressionsCollection = "email_suppressions"
 	trashCollection        = "relata_trash"
@@ -255,6 +256,7 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 		{consentsCollection, byRecord()},
 		{submissionsCollection, byRecord()},
 		{runsCollection, dbx.Or(byRecord(), text("input", "error"))},
+		{eventsCollection, dbx.Or(byRecord(), text("input"))},
 		{suppressionsCollection, text("email")},
 		{inboundCollection, text("envelope_from", "envelope_to", "from", "to", "cc", "subject", "text", "html")},
 		{bouncesCollection, text("email", "diagnostic")},

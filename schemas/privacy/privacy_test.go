@@ -108,6 +108,10 @@ func seedPerson(t *testing.T) *world {
 	}
 	insert("workflow_steps", map[string]any{"run": run.ID, "path": "0", "action": "send_email", "status": "succeeded",
 		"output": map[string]any{"to": adaEmail}})
+	// A change whose runs the workflow engine has yet to write (workflows/events.go).
+	insert("workflow_events", map[string]any{"object": "contacts", "record_id": w.ada.Id, "event": "update",
+		"input": map[string]any{"record": map[string]any{"email": adaEmail, "full_name": adaName, "phone": adaPhone}},
+		"runs":  []map[string]any{{"workflow": "wf0000000000001", "name": "welcome"}, {"workflow": "wf0000000000002", "name": "score"}}})
 	insert("email_suppressions", map[string]any{"email": adaEmail, "reason": "unsubscribe", "source": "link"})
 	insert("inbound_emails", map[string]any{"kind": "logged", "envelope_from": adaEmail, "from": adaName + " <" + adaEmail + ">",
 		"to": []string{"rep@example.com"}, "subject": "Re: the engine", "text": "Call me on " + adaPhone, "size": 100})
@@ -149,7 +153,7 @@ func TestExportHoldsEveryPiece(t *testing.T) {
 		files[f.Name] = string(b)
 	}
 	for _, coll := range []string{"contacts", "deals", "activities", "emails", "consents", "form_submissions",
-		"workflow_runs", "workflow_steps", "email_suppressions", "relata_audit", "relata_trash", "inbound_emails", "email_bounces", "notifications"} {
+		"workflow_runs", "workflow_events", "workflow_steps", "email_suppressions", "relata_audit", "relata_trash", "inbound_emails", "email_bounces", "notifications"} {
 		js, ok := files["json/"+coll+".json"]
 		if !ok {
 			t.Errorf("the ZIP has no json/%s.json (files: %v)", coll, keys(files))
