@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/security"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/relata/relata/schemas"
@@ -70,8 +69,9 @@ func Blank(v any) bool {
 	return false
 }
 
-// AppendMany adds one entry per item to the trail, in tx, chained in order, with a few
-// multi-row inserts instead of one statement per entry: the audit of bulk writes (imports),
+// AppendMany adds one entry per item to the trail, in tx, chained in order (the chain is
+// computed here), with one prepared insert run per entry ([schemas.InsertEach]) instead of a
+// statement built and parsed per entry: the audit of bulk writes (imports),
 // which would otherwise cost more than the writes themselves. tx must be a write transaction
 // (the head read here cannot move before the inserts).
 func AppendMany(tx core.App, at time.Time, actor Actor, items []Item) error {
@@ -100,7 +100,7 @@ func AppendMany(tx core.App, at time.Time, actor Actor, items []Item) error {
 			return fmt.Errorf("audit: encode the changes of %s %s: %w", it.Object, it.Record, err)
 		}
 		e := &Entry{
-			ID: security.RandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789"),
+			ID: core.GenerateDefaultRandomId(), // [a-z0-9]{15}, without a crypto/rand big.Int per character
 			At: when, ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
 			Object: it.Object, Record: it.Record, Action: it.Action, ChangesJSON: string(b), ChangesHash: digest(b),
 			Seq: seq + 1, PrevHash: prev,
@@ -109,7 +109,7 @@ func AppendMany(tx core.App, at time.Time, actor Actor, items []Item) error {
 		seq, prev = e.Seq, e.Hash
 		rows = append(rows, []any{e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action, e.ChangesJSON, e.ChangesHash, false, e.PrevHash, e.Hash})
 	}
-	if err := schemas.InsertMany(tx, Collection, cols, rows); err != nil {
+	if err := schemas.InsertEach(tx, Collection, cols, rows); err != nil {
 		return fmt.Errorf("audit: append %d entries: %w", len(items), err)
 	}
 	return nil

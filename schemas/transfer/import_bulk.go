@@ -1,7 +1,10 @@
 package transfer
 
 import (
+	"context"
 	"fmt"
+	"regexp"
+	"sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -13,9 +16,10 @@ import (
 	"github.com/relata/relata/schemas/audit"
 )
 
-// The bulk path of imports: records an import creates are written many per statement at
-// the end of each chunk instead of one Save each, which costs most of a Save (a statement
-// per record, the audit hook's statement, a relation existence query per relation field).
+// The bulk path of imports: records an import creates are written in groups of bulkFlushAt
+// by one prepared single-row INSERT ([schemas.InsertEach]) instead of one Save each, which
+// costs most of a Save (a statement built and parsed per record, the audit hook's statement,
+// a relation existence query per relation field).
 //
 // What a Save does is still done, by the same code where it is not the write itself:
 //   - the create hooks (OnRecordCreate: PocketBase's field interceptors, Relata's defaults,
@@ -33,7 +37,7 @@ import (
 // not an activity (last touched). Other rows (updates, those objects) are saved one by one.
 type bulk struct {
 	pending []pendingRec
-	ids     map[string]bool                // ids of pending records
+	queued  map[string]bool                // ids of pending records
 	uniques map[string]map[string]struct{} // unique field -> values of the pending records
 }
 
@@ -42,6 +46,10 @@ type pendingRec struct {
 	rec   *core.Record
 	n     int
 	cells []string
+	// pre and body are the record as submitted (before the hooks) and its values, for the
+	// create rule of a user's import, checked for the whole group (nil for a superuser).
+	pre  *core.Record
+	body map[string]any
 }
 
 // bulkFlushAt is how many pending records are written at once, within a chunk.
@@ -79,11 +87,22 @@ func (im *importer) initUniques() {
 
 // bulkCreate prepares rec (not saved) as a Save would and queues it for the chunk's write.
 // resolved are the relation fields whose ids the import resolved.
-func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[string]bool, n int, cells []string) []*Error {
+func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[string]bool, n int, cells []string, body map[string]any) []*Error {
+	var pre *core.Record
+	if !isSuperuser(im.info) {
+		pre = rec.Clone()
+	}
 	ev := &core.RecordEvent{App: tx, Context: im.ctx, Type: core.ModelEventTypeCreate}
 	ev.Record = rec
 	var verrs validation.Errors
 	generatedID := rec.Id == ""
+	if generatedID {
+		// An id of the shape the id field's interceptor would generate ([a-z0-9]{15}), by
+		// PocketBase's default id generator, without parsing the pattern for every row.
+		if idf, ok := rec.Collection().Fields.GetByName(core.FieldNameId).(*core.TextField); ok && idf.AutogeneratePattern == defaultIDPattern {
+			rec.Id = core.GenerateDefaultRandomId()
+		}
+	}
 	err := tx.OnRecordCreate().Trigger(ev, func(e *core.RecordEvent) error {
 		verrs = validateNew(e, resolved, generatedID)
 		return nil
@@ -115,8 +134,8 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 			set[k] = struct{}{}
 		}
 	}
-	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells})
-	im.bulk.ids[rec.Id] = true
+	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells, pre: pre, body: body})
+	im.bulk.queued[rec.Id] = true
 	return nil
 }
 
@@ -131,6 +150,8 @@ func validateNew(e *core.RecordEvent, resolved map[string]bool, generatedID bool
 			err = relationCounts(rf, e.Record)
 		} else if tf, ok := f.(*core.TextField); ok && tf.PrimaryKey && generatedID {
 			continue // PocketBase's generator made it from the field's own pattern
+		} else if ok && !tf.PrimaryKey && tf.Pattern != "" {
+			err = validateText(tf, e.Record)
 		} else {
 			err = f.ValidateValue(e.Context, e.App, e.Record)
 		}
@@ -139,6 +160,42 @@ func validateNew(e *core.RecordEvent, resolved map[string]bool, generatedID bool
 		}
 	}
 	return errs
+}
+
+// defaultIDPattern is the autogenerate pattern of PocketBase's default id field.
+const defaultIDPattern = "[a-z0-9]{15}"
+
+// patterns holds the compiled patterns of text fields: TextField.ValidatePlainValue compiles
+// its pattern on every call (regexp.MatchString), a third of a row's validation.
+var textPatterns sync.Map // pattern -> *regexp.Regexp or error
+
+// validateText is TextField.ValidateValue for a field with a pattern (not the primary key),
+// with the pattern compiled once: PocketBase's own check without the pattern, then the
+// pattern, with PocketBase's error.
+func validateText(f *core.TextField, r *core.Record) error {
+	v, ok := r.GetRaw(f.Name).(string)
+	if !ok {
+		return f.ValidateValue(context.Background(), nil, r) // its own error for the type
+	}
+	plain := *f
+	plain.Pattern = ""
+	if err := plain.ValidatePlainValue(v); err != nil || v == "" {
+		return err
+	}
+	re, ok := textPatterns.Load(f.Pattern)
+	if !ok {
+		c, err := regexp.Compile(f.Pattern)
+		if err != nil {
+			re = err
+		} else {
+			re = c
+		}
+		textPatterns.Store(f.Pattern, re)
+	}
+	if c, ok := re.(*regexp.Regexp); !ok || !c.MatchString(v) {
+		return validation.NewError("validation_invalid_format", "Invalid value format.")
+	}
+	return nil
 }
 
 // relationCounts is RelationField.ValidateValue without the query of the related records.
@@ -179,12 +236,15 @@ func (im *importer) flushBulk(tx core.App) error {
 	if err != nil {
 		return err
 	}
+	if pend, err = im.dropDenied(tx, pend); err != nil {
+		return err
+	}
 	recs := make([]*core.Record, len(pend))
 	for i, p := range pend {
 		recs[i] = p.rec
 	}
 	im.bulk.pending = im.bulk.pending[:0]
-	clear(im.bulk.ids)
+	clear(im.bulk.queued)
 	for _, set := range im.bulk.uniques {
 		clear(set)
 	}
@@ -210,7 +270,7 @@ func (im *importer) flushBulk(tx core.App) error {
 		}
 		rows[i] = row
 	}
-	if err := schemas.InsertMany(tx, im.coll.Name, cols, rows); err != nil {
+	if err := schemas.InsertEach(tx, im.coll.Name, cols, rows); err != nil {
 		return err
 	}
 	actor, ok := audit.ActorFrom(im.ctx)
@@ -260,8 +320,38 @@ func (im *importer) dropStoredClashes(tx core.App, pend []pendingRec) ([]pending
 			}
 		}
 	}
-	if len(bad) == 0 {
+	return im.dropRows(pend, bad), nil
+}
+
+// dropDenied fails the pending rows whose record the importing user may not create (the
+// create rule and links of the whole group at once, schemas.Caller.CanCreateEach, on the
+// records as submitted) and returns the others.
+func (im *importer) dropDenied(tx core.App, pend []pendingRec) ([]pendingRec, error) {
+	if isSuperuser(im.info) || len(pend) == 0 {
 		return pend, nil
+	}
+	recs := make([]*core.Record, len(pend))
+	bodies := make([]map[string]any, len(pend))
+	for i, p := range pend {
+		recs[i], bodies[i] = p.pre, p.body
+	}
+	ok, err := schemas.Request(im.info).CanCreateEach(tx, recs, bodies)
+	if err != nil {
+		return nil, err
+	}
+	bad := map[string]*Error{}
+	for i, p := range pend {
+		if !ok[i] {
+			bad[p.rec.Id] = im.deniedErr(p.n)
+		}
+	}
+	return im.dropRows(pend, bad), nil
+}
+
+// dropRows fails the pending rows with an error in bad (by record id) and returns the others.
+func (im *importer) dropRows(pend []pendingRec, bad map[string]*Error) []pendingRec {
+	if len(bad) == 0 {
+		return pend
 	}
 	keep := pend[:0:0]
 	for _, p := range pend {
@@ -285,5 +375,5 @@ func (im *importer) dropStoredClashes(tx core.App, pend []pendingRec) ([]pending
 		}
 	}
 	im.chunkChanges = changes
-	return keep, nil
+	return keep
 }
