@@ -42,7 +42,7 @@ func TestQueueUsesIndex(t *testing.T) {
 	}
 	q := campaigns.PendingQuery(e.app, "campaignbbbbbbb", 500)
 	plan := schemastest.QueryPlan(t, e.app, q.SQL(), q.Params())
-	if strings.Contains(plan, "TEMP B-TREE") || !strings.Contains(plan, "idx_campaign_recipients_pending") {
+	if strings.Contains(plan, "TEMP B-TREE") || strings.Count(plan, "idx_campaign_recipients_pending") != 2 {
 		t.Fatalf("the queue sorts the backlog or misses its index:\n%s", plan)
 	}
 	var got []*core.Record

@@ -49,7 +49,7 @@ func TestClaimUsesIndex(t *testing.T) {
 
 	params := dbx.Params{"now": at(0), "lease": at(15 * time.Minute), "n": 30}
 	plan := schemastest.QueryPlan(t, e.app, outbox.ClaimQuery, params)
-	if strings.Contains(plan, "TEMP B-TREE") || !strings.Contains(plan, "idx_emails_claim") {
+	if strings.Contains(plan, "TEMP B-TREE") || strings.Count(plan, "idx_emails_claim") != 2 {
 		t.Fatalf("the claim sorts the backlog or misses its index:\n%s", plan)
 	}
 
