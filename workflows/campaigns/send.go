@@ -214,11 +214,12 @@ func suppressedSet(tx core.App, addrs []any) (map[string]bool, error) {
 	}
 	hashes := make([]any, 0, len(addrs))
 	byHash := map[string]string{}
+	hash, err := schemas.AddressHasher(tx)
+	if err != nil {
+		return nil, err
+	}
 	for _, a := range addrs {
-		h, err := schemas.AddressHash(tx, a.(string))
-		if err != nil {
-			return nil, err
-		}
+		h := hash(a.(string))
 		hashes = append(hashes, h)
 		byHash[h] = a.(string)
 	}

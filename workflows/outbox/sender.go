@@ -427,15 +427,31 @@ func (s *Sender) markSentMany(sent []sentEmail) {
 				m[r.Id] = r
 			}
 		}
+		// The emails: one UPDATE … CASE for the group. Emails are the outbox's own rows, queued
+		// without record hooks too (EnqueueMany): nothing reacts to one being sent, and a
+		// Save each re-validated and rewrote every column, bodies included.
+		var sb strings.Builder
+		when := dbx.Params{}
+		ids := make([]any, len(sent))
+		sb.WriteString("CASE [[id]]")
+		for i, e := range sent {
+			fmt.Fprintf(&sb, " WHEN {:w%d} THEN {:m%d}", i, i)
+			when[fmt.Sprintf("w%d", i)], when[fmt.Sprintf("m%d", i)] = e.rec.Id, e.id
+			ids[i] = e.rec.Id
+		}
+		sb.WriteString(" END")
+		at := dbTime(now)
+		if _, err := tx.DB().Update(Collection, dbx.Params{"status": StatusSent, "message_id": dbx.NewExp(sb.String(), when),
+			"sent_at": at, "last_error": "", "lease_until": "", "updated": at}, dbx.In("id", ids...)).Execute(); err != nil {
+			return err
+		}
 		for _, e := range sent {
 			e.rec.Set("status", StatusSent)
 			e.rec.Set("message_id", e.id)
 			e.rec.Set("sent_at", now)
 			e.rec.Set("last_error", "")
 			e.rec.Set("lease_until", "")
-			if err := tx.Save(e.rec); err != nil {
-				return err
-			}
+			// The activity keeps its Save: timelines, workflows and notifications react to it.
 			if err := s.logActivity(tx, e.rec, now, related); err != nil {
 				return err
 			}

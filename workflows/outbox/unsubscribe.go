@@ -134,6 +134,10 @@ func (s *Sender) preloadChecks(app core.App, recs []*core.Record) (*checks, erro
 		noEmail: map[string]bool{}, hashes: map[string]string{}, prepared: true}
 	var addrs, hashes []any
 	records := map[string][]string{}
+	hash, err := schemas.AddressHasher(app)
+	if err != nil {
+		return nil, err
+	}
 	for _, rec := range recs {
 		m := messageOf(rec)
 		if m.Category != Marketing || len(m.To) == 0 {
@@ -145,10 +149,7 @@ func (s *Sender) preloadChecks(app core.App, recs []*core.Record) (*checks, erro
 		}
 		addr := strings.ToLower(to.Address)
 		if _, ok := c.hashes[addr]; !ok {
-			h, err := schemas.AddressHash(app, addr)
-			if err != nil {
-				return nil, err
-			}
+			h := hash(addr)
 			c.hashes[addr] = h
 			addrs, hashes = append(addrs, addr), append(hashes, h)
 		}
@@ -165,7 +166,7 @@ func (s *Sender) preloadChecks(app core.App, recs []*core.Record) (*checks, erro
 		Reason  string `db:"reason"`
 		Created string `db:"created"`
 	}
-	err := app.DB().Select("coalesce(email, '') AS email", "coalesce(email_hash, '') AS email_hash", "coalesce(reason, '') AS reason", "created").
+	err = app.DB().Select("coalesce(email, '') AS email", "coalesce(email_hash, '') AS email_hash", "coalesce(reason, '') AS reason", "created").
 		From(SuppressionsCollection).Where(dbx.Or(dbx.In("email", addrs...), dbx.In("email_hash", hashes...))).All(&sup)
 	if err != nil {
 		return nil, fmt.Errorf("check the suppression list: %w", err)
