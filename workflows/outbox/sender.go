@@ -55,14 +55,17 @@ func (s *Sender) SendDue() (int, error) {
 const claimQuery = `
 		UPDATE emails
 		SET status = 'sending', lease_until = {:lease}, attempts = attempts + 1, updated = {:now}
-		WHERE id IN (
+		WHERE id IN (` + claimSelect + `)
+		RETURNING id`
+
+// claimSelect is the ids claimQuery claims.
+const claimSelect = `
 			SELECT id FROM (SELECT id FROM emails
 				WHERE status = 'sending' AND lease_until != '' AND lease_until <= {:now} LIMIT {:n})
 			UNION ALL
 			SELECT id FROM (SELECT id FROM emails INDEXED BY idx_emails_claim
 				WHERE status = 'queued' AND next_at <= {:now} ORDER BY next_at, created LIMIT {:n})
-			LIMIT {:n})
-		RETURNING id`
+			LIMIT {:n}`
 
 // claim marks up to BatchSize due emails as sending (claimQuery) and loads them, oldest due first.
 func (s *Sender) claim() ([]*core.Record, error) {
