@@ -26,6 +26,7 @@ require (
 	golang.org/x/net v0.62.0
 	golang.org/x/text v0.43.0
 	modernc.org/sqlite v1.55.0
+	mvdan.cc/xurls/v2 v2.6.0
 )
 
 require golang.org/x/tools v0.51.0 // indirect

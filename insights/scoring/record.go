@@ -397,6 +397,50 @@ func loadActivities(app core.App, reg *schemas.Registry, object string, ids []st
 	return nil
 }
 
+// EngagementPrefix prefixes the activity types of campaign engagement: a contact's
+// "campaign_open", "campaign_click", "campaign_reply", "campaign_bounce" and
+// "campaign_unsubscribe" (the campaign_events of workflows/campaigns), which behaviour rules
+// of a contacts score count like activities, e.g. {"activity": "campaign_click", "points": 5}.
+const EngagementPrefix = "campaign_"
+
+// loadEngagement adds the campaign events of contacts (to the records ids only, when not nil)
+// to their activities, for rule-based scores (not for the win-probability features). Without
+// campaigns (no campaign_events collection) it adds nothing.
+func loadEngagement(app core.App, object string, ids []string, byID map[string]*Record) error {
+	if object != "contacts" {
+		return nil
+	}
+	if _, err := app.FindCachedCollectionByNameOrId("campaign_events"); err != nil {
+		return nil
+	}
+	q := app.DB().Select("contact", "type", "created").From("campaign_events").Where(dbx.NewExp("[[contact]] != ''"))
+	if ids != nil {
+		q.AndWhere(dbx.In("contact", anys(ids)...))
+	}
+	var rows []struct {
+		Contact string `db:"contact"`
+		Type    string `db:"type"`
+		Created string `db:"created"`
+	}
+	if err := q.All(&rows); err != nil {
+		return fmt.Errorf("read the campaign events of contacts: %w", err)
+	}
+	touched := map[*Record]bool{}
+	for _, row := range rows {
+		r := byID[row.Contact]
+		at, err := parseTime(row.Created)
+		if r == nil || err != nil || at.IsZero() {
+			continue
+		}
+		r.Activities = append(r.Activities, Activity{Type: EngagementPrefix + row.Type, At: at})
+		touched[r] = true
+	}
+	for r := range touched {
+		slices.SortStableFunc(r.Activities, func(a, b Activity) int { return a.At.Compare(b.At) })
+	}
+	return nil
+}
+
 func anys(ids []string) []any {
 	out := make([]any, len(ids))
 	for i, id := range ids {

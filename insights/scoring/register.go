@@ -194,6 +194,9 @@ func (s *Service) Rescore(app core.App, rec *core.Record) error {
 			if err := loadActivities(app, s.reg, o.Name, []string{rec.Id}, byID); err != nil {
 				return err
 			}
+			if err := loadEngagement(app, o.Name, []string{rec.Id}, byID); err != nil {
+				return err
+			}
 			acts, loaded = byID[rec.Id].Activities, true
 		}
 		sc, err := rs.Score(rec.Id, Values(o, rec), acts, time.Now())

@@ -312,6 +312,9 @@ func RunRules(app core.App, reg *schemas.Registry, rs *RuleSet, now time.Time, a
 	if err := loadActivities(app, reg, o.Name, nil, byID); err != nil {
 		return nil, 0, err
 	}
+	if err := loadEngagement(app, o.Name, nil, byID); err != nil {
+		return nil, 0, err
+	}
 	out := make([]RuleScore, 0, len(recs))
 	changed := 0
 	for _, rec := range recs {

@@ -151,7 +151,8 @@ func (s *Service) emails(_ *core.RequestInfo, obj *schemas.Object, id string) ([
 	return out, nil
 }
 
-// campaignEvents lists the tracked clicks and opens of campaign emails to the contact, for
+// campaignEvents lists the tracked clicks and opens, the bounces, replies and unsubscribes of
+// campaign emails to the contact (workflows/campaigns/events.go), for
 // callers who may list campaign events (managers and admins).
 func (s *Service) campaignEvents(info *core.RequestInfo, obj *schemas.Object, id string) ([]Entry, error) {
 	coll, err := s.app.FindCachedCollectionByNameOrId("campaign_events")
@@ -175,8 +176,15 @@ func (s *Service) campaignEvents(info *core.RequestInfo, obj *schemas.Object, id
 			}
 		}
 		title := "Opened the campaign " + names[cid]
-		if r.GetString("type") == "click" {
+		switch r.GetString("type") {
+		case "click":
 			title = "Clicked " + r.GetString("url") + " in the campaign " + names[cid]
+		case "bounce":
+			title = "The campaign " + names[cid] + " bounced (" + r.GetString("detail") + ")"
+		case "reply":
+			title = "Replied to the campaign " + names[cid]
+		case "unsubscribe":
+			title = "Unsubscribed from the campaign " + names[cid]
 		}
 		out = append(out, Entry{Kind: KindCampaign, Object: "campaign_events", ID: r.Id, At: r.GetDateTime("created").Time(),
 			Title: title, Type: r.GetString("type")})

@@ -110,10 +110,10 @@ func TestCampaignToThousandContacts(t *testing.T) {
 	}
 
 	// Tracking: the template's link is a signed redirect to itself, and nothing else.
-	var html string
+	var html, text string
 	for _, m := range msgs {
 		if m.To[0] == "c0004@example.com" {
-			html = m.Part("text/html")
+			html, text = m.Part("text/html"), m.Part("text/plain")
 		}
 	}
 	var click, unsub string
@@ -130,6 +130,10 @@ func TestCampaignToThousandContacts(t *testing.T) {
 	}
 	if code, loc := get(t, click); code != http.StatusFound || loc != "https://shop.example.com/spring?src=mail&x=1" {
 		t.Errorf("click = %d → %q", code, loc)
+	}
+	// The plain-text part's link is tracked too, with the same signed token.
+	if strings.Contains(text, "shop.example.com") || !strings.Contains(text, click) {
+		t.Errorf("the text part's link is not the tracked one %q:\n%s", click, text)
 	}
 	rec, _ := e.app.FindFirstRecordByData(campaigns.RecipientsCollection, "email", "c0004@example.com")
 	evil, _ := e.svc.Token(rec.Id, "https://evil.example.com/")

@@ -84,6 +84,7 @@ func Register(app core.App, cfg Config) (*Service, error) {
 		return nil, errors.New("campaigns: Config.Registry is required")
 	}
 	s := New(app, cfg)
+	s.bindEngagement()
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id:       "relata.campaigns.start",
 		Priority: -70, // after the object model and the outbox

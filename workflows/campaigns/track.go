@@ -9,11 +9,13 @@ import (
 	"html"
 	"io"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	xhtml "golang.org/x/net/html"
+	"mvdan.cc/xurls/v2"
 
 	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/workflows/outbox"
@@ -88,14 +90,49 @@ func (s *Service) secretKey() ([]byte, error) {
 	return s.secret, nil
 }
 
+// templateSource is what tracked links must appear in: the template's HTML and text sources.
+func templateSource(t *outbox.Template) string { return t.HTML + "\n" + t.Text }
+
 // trackable reports whether target may be tracked and redirected to: an http(s) URL written
-// literally in the template's HTML source.
+// literally in the template's source (templateSource).
 func trackable(source, target string) bool {
 	u, err := url.Parse(target)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return false
 	}
 	return strings.Contains(source, target) || strings.Contains(html.UnescapeString(source), target)
+}
+
+// textURLs finds the http(s) URLs in a plain-text part (xurls' strict matcher, limited to the
+// schemes a click can be tracked for: the full list of schemes made it several times slower).
+var textURLs = func() *regexp.Regexp {
+	re, err := xurls.StrictMatchingScheme(`https?://`)
+	if err != nil {
+		panic(err) // a constant pattern
+	}
+	return re
+}()
+
+// trackText rewrites the plain-text part of recipient r's email: every http(s) URL of the
+// template source becomes a signed redirect, as in the HTML part (the same token for the
+// same URL, so the report counts the link once whichever part was clicked).
+func (s *Service) trackText(c, r *core.Record, source, text string) (string, error) {
+	if text == "" || !c.GetBool("track_clicks") {
+		return text, nil
+	}
+	var err error
+	out := textURLs.ReplaceAllStringFunc(text, func(u string) string {
+		if err != nil || !trackable(source, u) {
+			return u
+		}
+		t, terr := s.Token(r.Id, u)
+		if terr != nil {
+			err = terr
+			return u
+		}
+		return outbox.PublicURLPlaceholder + ClickPath + t
+	})
+	return out, err
 }
 
 // track rewrites the rendered HTML of recipient r's email: links to URLs of the template
@@ -174,10 +211,10 @@ func (s *Service) Click(token string) (string, error) {
 		return "", ErrBadLink
 	}
 	tmpl, err := outbox.LoadTemplate(s.app, c.GetString("template"))
-	if err != nil || !trackable(tmpl.HTML, target) {
+	if err != nil || !trackable(templateSource(tmpl), target) {
 		return "", ErrBadLink
 	}
-	return target, s.record(r, "click", target, "clicked_at")
+	return target, s.record(r, EventClick, target, "clicked_at")
 }
 
 // Open records an open of the recipient named by token.
@@ -190,24 +227,14 @@ func (s *Service) Open(token string) error {
 	if err != nil {
 		return ErrBadLink
 	}
-	return s.record(r, "open", "", "opened_at")
+	return s.record(r, EventOpen, "", "opened_at")
 }
 
 // record stores a tracking event and the recipient's first time of that kind.
 func (s *Service) record(r *core.Record, kind, target, field string) error {
-	coll, err := s.app.FindCachedCollectionByNameOrId(EventsCollection)
-	if err != nil {
-		return err
-	}
 	now := dbTime(s.cfg.Now())
 	return s.app.RunInTransaction(func(tx core.App) error {
-		ev := core.NewRecord(coll)
-		ev.Set("campaign", r.GetString("campaign"))
-		ev.Set("recipient", r.Id)
-		ev.Set("contact", r.GetString("contact"))
-		ev.Set("type", kind)
-		ev.Set("url", target)
-		if err := tx.Save(ev); err != nil {
+		if err := s.saveEvent(tx, r, kind, target, ""); err != nil {
 			return err
 		}
 		_, err := tx.DB().Update(RecipientsCollection, dbx.Params{field: now},

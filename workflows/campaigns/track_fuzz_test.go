@@ -9,7 +9,7 @@ import (
 	"github.com/relata/relata/workflows/outbox"
 )
 
-// FuzzTracking feeds the link rewriter any rendered HTML and template source, and the token
+// FuzzTracking feeds the link rewriters (HTML and plain text) any rendered part and template source, and the token
 // parser any string: nothing panics, every rewritten link carries a token that parses back to
 // its recipient and to a URL the template contains, and only signed tokens parse.
 //
@@ -18,6 +18,7 @@ func FuzzTracking(f *testing.F) {
 	f.Add(`<p><a href="https://shop.example.com/a?x=1&amp;y=2">Shop</a></p>`, `<a href="https://shop.example.com/a?x=1&amp;y=2">Shop</a>`, "bm90.YS10b2tlbg")
 	f.Add(`<a href="javascript:alert(1)">x</a><a href=https://evil.example/>y</a>`, `https://evil.example/`, "")
 	f.Add(`<html><body><a href="https://a.example/">a</a></body></html>`, `<a href="{{.url}}">`, "...")
+	f.Add("Shop (https://shop.example.com/a?x=1&y=2).\nhttps://evil.example/x", "Shop https://shop.example.com/a?x=1&y=2", "")
 	s := New(nil, Config{TrackingSecret: "fuzz-secret"})
 	coll := core.NewBaseCollection(Collection)
 	coll.Fields.Add(&core.BoolField{Name: "track_clicks"}, &core.BoolField{Name: "track_opens"})
@@ -36,8 +37,13 @@ func FuzzTracking(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, part := range strings.Split(out, outbox.PublicURLPlaceholder+ClickPath)[1:] {
-			end := strings.IndexAny(part, `"' >`)
+		// The same input as a plain-text part: its rewritten URLs obey the same rule.
+		text, err := s.trackText(c, r, source, rendered)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, part := range strings.Split(out+"\n"+text, outbox.PublicURLPlaceholder+ClickPath)[1:] {
+			end := strings.IndexAny(part, "\"' >\n\t\r)")
 			if end < 0 {
 				end = len(part)
 			}

@@ -134,6 +134,10 @@ func (s *Sender) preloadChecks(app core.App, recs []*core.Record) (*checks, erro
 		noEmail: map[string]bool{}, hashes: map[string]string{}, prepared: true}
 	var addrs, hashes []any
 	records := map[string][]string{}
+	hash, err := schemas.AddressHasher(app)
+	if err != nil {
+		return nil, err
+	}
 	for _, rec := range recs {
 		m := messageOf(rec)
 		if m.Category != Marketing || len(m.To) == 0 {
@@ -145,10 +149,7 @@ func (s *Sender) preloadChecks(app core.App, recs []*core.Record) (*checks, erro
 		}
 		addr := strings.ToLower(to.Address)
 		if _, ok := c.hashes[addr]; !ok {
-			h, err := schemas.AddressHash(app, addr)
-			if err != nil {
-				return nil, err
-			}
+			h := hash(addr)
 			c.hashes[addr] = h
 			addrs, hashes = append(addrs, addr), append(hashes, h)
 		}
@@ -165,7 +166,7 @@ func (s *Sender) preloadChecks(app core.App, recs []*core.Record) (*checks, erro
 		Reason  string `db:"reason"`
 		Created string `db:"created"`
 	}
-	err := app.DB().Select("coalesce(email, '') AS email", "coalesce(email_hash, '') AS email_hash", "coalesce(reason, '') AS reason", "created").
+	err = app.DB().Select("coalesce(email, '') AS email", "coalesce(email_hash, '') AS email_hash", "coalesce(reason, '') AS reason", "created").
 		From(SuppressionsCollection).Where(dbx.Or(dbx.In("email", addrs...), dbx.In("email_hash", hashes...))).All(&sup)
 	if err != nil {
 		return nil, fmt.Errorf("check the suppression list: %w", err)
@@ -192,10 +193,10 @@ func (s *Sender) preloadChecks(app core.App, recs []*core.Record) (*checks, erro
 			Total int    `db:"total"`
 			Valid int    `db:"valid"`
 		}
-		err := app.DB().NewQuery(`SELECT record_id, count(*) AS total, coalesce(sum(CASE WHEN coalesce(withdrawn_at, '') = ''
-			AND (needs_confirmation = FALSE OR coalesce(confirmed_at, '') != '') THEN 1 ELSE 0 END), 0) AS valid
-			FROM consents WHERE object = {:o} AND purpose = 'marketing_email' AND ` + inList("record_id", len(in)) + ` GROUP BY record_id`).
-			Bind(bindList(dbx.Params{"o": object}, in)).All(&rows)
+		err := app.DB().Select("record_id", "count(*) AS total", `coalesce(sum(CASE WHEN coalesce(withdrawn_at, '') = ''
+			AND (needs_confirmation = FALSE OR coalesce(confirmed_at, '') != '') THEN 1 ELSE 0 END), 0) AS valid`).
+			From("consents").Where(dbx.And(dbx.HashExp{"object": object, "purpose": "marketing_email"}, dbx.In("record_id", in...))).
+			GroupBy("record_id").All(&rows)
 		if err != nil {
 			return nil, fmt.Errorf("check the marketing consent: %w", err)
 		}
@@ -244,27 +245,6 @@ func (c *checks) reason(m Message) (string, bool) {
 		return fmt.Sprintf("%s %s has do_not_email set", m.Object, m.RecordID), true
 	}
 	return "", true
-}
-
-// inList writes "col IN ({:v0}, {:v1}, …)" for n values bound by bindList.
-func inList(col string, n int) string {
-	var sb strings.Builder
-	sb.WriteString(col + " IN (")
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		fmt.Fprintf(&sb, "{:v%d}", i)
-	}
-	sb.WriteString(")")
-	return sb.String()
-}
-
-func bindList(p dbx.Params, vs []any) dbx.Params {
-	for i, v := range vs {
-		p[fmt.Sprintf("v%d", i)] = v
-	}
-	return p
 }
 
 // suppressedReason says why a marketing email must not go out ("" when it may): its
