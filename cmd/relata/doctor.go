@@ -273,6 +273,20 @@ func checkWorkers(app core.App, now time.Time, grace time.Duration) (string, err
 	if overdue.N > 0 {
 		return "", fmt.Errorf("%d run(s) due for over 5 minutes (oldest due %s): is `relata serve` running?", overdue.N, overdue.T)
 	}
+	// A change that queued several runs waits as one workflow_events row until the engine
+	// writes its runs, within a second of the commit while it runs.
+	var waiting struct {
+		N int    `db:"n"`
+		T string `db:"t"`
+	}
+	err = app.DB().NewQuery(`SELECT COUNT(*) AS n, COALESCE(MIN(created), '') AS t FROM workflow_events WHERE created < {:t}`).
+		Bind(dbx.Params{"t": now.Add(-5 * time.Minute).Format(types.DefaultDateLayout)}).One(&waiting)
+	if err != nil {
+		return "", fmt.Errorf("read workflow_events: %w", err)
+	}
+	if waiting.N > 0 {
+		return "", fmt.Errorf("%d change(s) waiting over 5 minutes for their runs to be written (oldest %s): is `relata serve` running?", waiting.N, waiting.T)
+	}
 	return "no run stuck or overdue", nil
 }
 

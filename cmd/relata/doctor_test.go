@@ -27,6 +27,14 @@ func TestDoctorChecks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	insertEvent := func(t *testing.T, app core.App, created string) {
+		t.Helper()
+		_, err := app.DB().NewQuery(fmt.Sprintf(`INSERT INTO workflow_events (id, object, record_id, event, input, runs, created)
+			VALUES ('evt%012d', 'contacts', 'c1', 'created', '{}', '[]', '%s')`, time.Now().UnixNano()%1e12, created)).Execute()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	setSMTP := func(t *testing.T, app core.App, host string, port int) {
 		t.Helper()
 		s := app.Settings()
@@ -124,6 +132,10 @@ func TestDoctorChecks(t *testing.T) {
 			}},
 		{name: "a run due 10 minutes ago", check: "workers", wantErr: "due for over 5 minutes",
 			setup: func(t *testing.T, app core.App) { insertRun(t, app, "pending", "", dbTime(-10*time.Minute)) }},
+		{name: "a change's runs just queued as an event", check: "workers",
+			setup: func(t *testing.T, app core.App) { insertEvent(t, app, dbTime(-time.Second)) }},
+		{name: "a change's runs unwritten for 10 minutes", check: "workers", wantErr: "waiting over 5 minutes for their runs",
+			setup: func(t *testing.T, app core.App) { insertEvent(t, app, dbTime(-10*time.Minute)) }},
 		{name: "disk free", check: "disk", minFree: 1},
 		{name: "disk full", check: "disk", minFree: 1 << 60, wantErr: "MiB free, under"},
 		{name: "no demo password", check: "demo",

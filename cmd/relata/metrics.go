@@ -97,15 +97,18 @@ func metricsAllowed(re *core.RequestEvent, token string) bool {
 
 // queueCollector reads the run queue, the outbox and the database size at each scrape.
 type queueCollector struct {
-	app                                      core.App
-	runs, runsOldest, triggerLag, emails, db *prometheus.Desc
+	app                                              core.App
+	runs, events, runsOldest, triggerLag, emails, db *prometheus.Desc
 }
 
 func newQueueCollector(app core.App) *queueCollector {
 	return &queueCollector{
-		app:        app,
-		runs:       prometheus.NewDesc("relata_workflow_runs", "Workflow runs by status.", []string{"status"}, nil),
-		runsOldest: prometheus.NewDesc("relata_run_queue_oldest_age_seconds", "Age of the oldest run waiting to be executed (pending or retry).", nil, nil),
+		app:  app,
+		runs: prometheus.NewDesc("relata_workflow_runs", "Workflow runs by status.", []string{"status"}, nil),
+		events: prometheus.NewDesc("relata_workflow_events_pending",
+			"Changes that queued several runs whose runs are not written yet (workflow_events waiting to be fanned out).", nil, nil),
+		runsOldest: prometheus.NewDesc("relata_run_queue_oldest_age_seconds",
+			"Age of the oldest run waiting to be executed (pending or retry), or of the oldest change whose runs are not written yet.", nil, nil),
 		triggerLag: prometheus.NewDesc("relata_trigger_lag_seconds", "How long the most overdue run has been due (now minus its next_at) — how far the workers are behind.", nil, nil),
 		emails:     prometheus.NewDesc("relata_emails", "Outbox emails by status.", []string{"status"}, nil),
 		db:         prometheus.NewDesc("relata_db_size_bytes", "Size of the database files in the data directory.", []string{"file"}, nil),
@@ -114,6 +117,7 @@ func newQueueCollector(app core.App) *queueCollector {
 
 func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.runs
+	ch <- c.events
 	ch <- c.runsOldest
 	ch <- c.triggerLag
 	ch <- c.emails
@@ -128,10 +132,19 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	for status, n := range countBy(c.app, "emails") {
 		ch <- prometheus.MustNewConstMetric(c.emails, prometheus.GaugeValue, n, status)
 	}
+	var events struct {
+		N int `db:"n"`
+	}
+	_ = c.app.DB().NewQuery(`SELECT COUNT(*) AS n FROM workflow_events`).One(&events)
+	ch <- prometheus.MustNewConstMetric(c.events, prometheus.GaugeValue, float64(events.N))
 	var oldest, due struct {
 		T string `db:"t"`
 	}
-	_ = c.app.DB().NewQuery(`SELECT COALESCE(MIN(created), '') AS t FROM workflow_runs WHERE status IN ('pending', 'retry')`).One(&oldest)
+	// A change's runs wait as one workflow_events row until the engine writes them: the
+	// queue's oldest item is the older of the two.
+	_ = c.app.DB().NewQuery(`SELECT COALESCE(MIN(t), '') AS t FROM (
+		SELECT MIN(created) AS t FROM workflow_runs WHERE status IN ('pending', 'retry')
+		UNION ALL SELECT MIN(created) FROM workflow_events)`).One(&oldest)
 	ch <- prometheus.MustNewConstMetric(c.runsOldest, prometheus.GaugeValue, ageSeconds(oldest.T, now))
 	_ = c.app.DB().NewQuery(`SELECT COALESCE(MIN(next_at), '') AS t FROM workflow_runs
 		WHERE status IN ('pending', 'retry', 'waiting') AND next_at <= {:now}`).

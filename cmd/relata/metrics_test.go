@@ -55,6 +55,7 @@ func TestMetrics(t *testing.T) {
 		`relata_http_requests_total{method="GET",route="GET /api/health",status="200"}`,
 		`route="GET /api/collections/{collection}/records",status="`,
 		`relata_run_queue_oldest_age_seconds 0`,
+		`relata_workflow_events_pending 0`,
 		`relata_trigger_lag_seconds 0`,
 		`relata_db_size_bytes{file="data.db"}`,
 		`relata_http_request_duration_seconds_bucket`,
