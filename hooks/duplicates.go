@@ -3,6 +3,7 @@ package hooks
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -86,11 +87,14 @@ func (h *handlers) formDuplicates(app core.App, sub *core.Record) error {
 		}
 		// About the existing record, which its owner may view: the new record's details are
 		// on its page (the duplicates it may have), for those who may view the new one.
+		// In the owner's language (a user gone since is skipped by Send).
+		user, _ := app.FindRecordById(schemas.UsersCollection, owner)
 		if _, err := notify.Send(app, notify.Notification{
-			User:     owner,
-			Kind:     notify.KindWorkflow,
-			Title:    fmt.Sprintf("A submission of form %q may duplicate the %s %s (%.0f%% alike)", form, singular(o), titleOf(o, existing), m.Score*100),
-			Body:     "Open it to see the possible duplicate and merge them.",
+			User: owner,
+			Kind: notify.KindWorkflow,
+			Title: fmt.Sprintf(notify.Message(user, "form-duplicate"), form,
+				notify.Noun(user, singular(o))+" "+titleOf(o, existing), int(math.Round(m.Score*100))),
+			Body:     notify.Message(user, "form-dup-body"),
 			Object:   o.Name,
 			RecordID: existing.Id,
 			Key:      "duplicate:" + sub.Id + ":" + existing.Id,

@@ -78,3 +78,28 @@ func TestFormDuplicateFlaggedForTheTeam(t *testing.T) {
 		t.Fatalf("notifications %+v", notes)
 	}
 }
+
+// The owner of the existing record is told in her language.
+func TestFormDuplicateNoticeInTheOwnersLanguage(t *testing.T) {
+	e := newFormEnv(t)
+	ada, _ := schemastest.NewUser(t, e.app, "ada@example.com", "sales", "north")
+	ada.Set("language", "it")
+	if err := e.app.Save(ada); err != nil {
+		t.Fatal(err)
+	}
+	existing := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Grace Hopper", "email": "grace@example.com", "owner": ada.Id})
+	var raw json.RawMessage
+	if code := schemastest.Call(t, e.srv, http.MethodPost, "/api/relata/forms/lead", "", map[string]any{"full_name": "Grace Hopper", "email": "grace+web@example.com", "_consent": true}, &raw); code != http.StatusOK {
+		t.Fatalf("submit = %d %s", code, raw)
+	}
+	var notes []struct {
+		Title string `db:"title"`
+		Body  string `db:"body"`
+	}
+	if err := e.app.DB().Select("title", "body").From(notify.Collection).Where(dbx.HashExp{"record_id": existing.Id}).All(&notes); err != nil {
+		t.Fatal(err)
+	}
+	if len(notes) != 1 || !strings.Contains(notes[0].Title, `potrebbe duplicare il contatto “Grace Hopper”`) || !strings.Contains(notes[0].Body, "Aprilo") {
+		t.Fatalf("notifications %+v", notes)
+	}
+}

@@ -247,6 +247,8 @@ var messages = map[string]map[string]string{
 		"assigned":       "%s assigned you %s",
 		"mention":        "%s mentioned you in %s",
 		"reply":          "Reply from %s: %s",
+		"form-duplicate": "A submission of form %q may duplicate the %s (%d%% alike)",
+		"form-dup-body":  "Open it to see the possible duplicate and merge them.",
 	},
 	"it": {
 		"due":            "In scadenza alle %[2]s: %[1]s",
@@ -257,6 +259,8 @@ var messages = map[string]map[string]string{
 		"assigned":       "%s ti ha assegnato %s",
 		"mention":        "%s ti ha menzionato in %s",
 		"reply":          "Risposta da %s: %s",
+		"form-duplicate": "Un invio del modulo %q potrebbe duplicare %s (simile al %d%%)",
+		"form-dup-body":  "Aprilo per vedere il possibile doppione e unirli.",
 	},
 }
 
@@ -284,5 +288,6 @@ func Noun(user *core.Record, label string) string {
 	return label
 }
 
-// Message is the text id (assigned, mention, reply) in user's language, for package hooks.
+// Message is the text id (assigned, mention, reply, form-duplicate, form-dup-body) in user's
+// language, for package hooks.
 func Message(user *core.Record, id string) string { return message(user, id) }
