@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -337,10 +338,25 @@ func TestBulkAPI(t *testing.T) {
 func TestBulkJobsStopWithTheApp(t *testing.T) {
 	e := newEnv(t)
 	e.deals(t, e.alice, 40, "Alice")
+	// Each save of the job takes at least 25 ms (less once the job is stopped), and the app is
+	// stopped as soon as the first one has begun: the stop comes in the middle of the job
+	// however fast the machine. (A save cannot simply wait for the stop: it holds the write
+	// connection, which other stop handlers need.)
+	started := make(chan struct{})
+	var once sync.Once
+	e.app.OnRecordUpdate("deals").BindFunc(func(ev *core.RecordEvent) error {
+		once.Do(func() { close(started) })
+		select {
+		case <-ev.Context.Done():
+		case <-time.After(25 * time.Millisecond):
+		}
+		return ev.Next()
+	})
 	j, err := e.svc.StartBulk(transfer.BulkOptions{Object: "deals", All: true, Action: transfer.ActionUpdate, Field: "source", Value: "event", As: e.alice, BatchSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
+	<-started
 	if err := e.app.OnTerminate().Trigger(&core.TerminateEvent{App: e.app}); err != nil {
 		t.Fatal(err)
 	}
