@@ -185,7 +185,7 @@ func TestItalianPhone(t *testing.T) {
 	noEnglish(ss, "the board")
 
 	tap(`[data-testid=menu-button]`)
-	ss.wait("the drawer", `getComputedStyle(document.querySelector('.sidebar')).visibility === 'visible'`)
+	ss.wait("the drawer", `document.querySelector('.sidebar').getBoundingClientRect().left >= 0 && getComputedStyle(document.querySelector('.sidebar')).visibility === 'visible' && document.querySelector('.sidebar').getAnimations().length === 0`)
 	if nav := eval[string](ss, `document.querySelector('[data-testid=sidebar]').innerText`); !strings.Contains(nav, "Le mie attività") || !strings.Contains(nav, "Cestino") {
 		ss.fail("the drawer says %q", nav)
 	}

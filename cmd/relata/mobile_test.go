@@ -76,7 +76,7 @@ func TestPhoneAndTablet(t *testing.T) {
 
 			// The menu opens as a drawer, navigates and closes.
 			tap(`[data-testid=menu-button]`)
-			ss.wait("the drawer", `document.querySelector('.sidebar').getBoundingClientRect().left >= 0 && getComputedStyle(document.querySelector('.sidebar')).visibility === 'visible'`)
+			ss.wait("the drawer", `document.querySelector('.sidebar').getBoundingClientRect().left >= 0 && getComputedStyle(document.querySelector('.sidebar')).visibility === 'visible' && document.querySelector('.sidebar').getAnimations().length === 0`)
 			if size.phone {
 				ss.screenshot("phone-menu")
 			}
