@@ -300,6 +300,9 @@ func (b *bench) viewOp(s *side) op {
 	}
 }
 
+// restOpNames name the REST operations for -rest.
+var restOpNames = []string{"view", "list", "update", "create"}
+
 var listPath = "/api/collections/contacts/records?perPage=20&sort=-created&filter=" +
 	url.QueryEscape(fmt.Sprintf(`owner = "%s" && lifecycle_stage = "lead"`, userID(benchUser)))
 
@@ -344,16 +347,19 @@ func (b *bench) restWorkloads(ctx context.Context) error {
 			"bare CPU/req", "Relata CPU/req", "bare/Relata CPU"},
 	}
 	workloads := []struct {
-		name string
-		mk   func(*side) op
+		name, op string
+		mk       func(*side) op
 	}{
-		{"view", b.viewOp},
-		{"list with filter", b.listOp},
-		{"update", b.updateOp},
-		{"create", b.createOp},
+		{"view", "view", b.viewOp},
+		{"list with filter", "list", b.listOp},
+		{"update", "update", b.updateOp},
+		{"create", "create", b.createOp},
 	}
 	flip := false
 	for _, w := range workloads {
+		if b.cfg.restOps != nil && !b.cfg.restOps[w.op] {
+			continue
+		}
 		for _, c := range b.cfg.clients {
 			b.logf("REST %s, %d clients", w.name, c)
 			r := b.pair(ctx, c, flip, w.mk)

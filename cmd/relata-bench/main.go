@@ -75,6 +75,9 @@ type config struct {
 	verbose  bool
 	// only, when set, names the workloads to run (rest, workflows, e2e, forms, data).
 	only map[string]bool
+	// restOps, when set, names the REST operations measured (view, list, update, create):
+	// a profile of one operation (RELATA_CPUPROFILE) then holds nothing else.
+	restOps map[string]bool
 	// growth configures what the data workload measures besides list pages (growth.go).
 	growth growthConfig
 }
@@ -153,6 +156,7 @@ func parseFlags(args []string) (config, error) {
 	keep := fs.Bool("keep", false, "keep the temporary data directories and server logs")
 	verbose := fs.Bool("v", false, "print progress details")
 	only := fs.String("only", "", "run only these workloads, comma-separated: rest, workflows, e2e, forms, data, cpu")
+	restOps := fs.String("rest", "", "run only these REST operations, comma-separated: "+strings.Join(restOpNames, ", "))
 	applyGrowth := growthFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -227,6 +231,16 @@ func parseFlags(args []string) (config, error) {
 				return cfg, fmt.Errorf("-only: unknown workload %q (want %s)", w, strings.Join(workloadNames, ", "))
 			}
 			cfg.only[w] = true
+		}
+	}
+	if *restOps != "" {
+		cfg.restOps = map[string]bool{}
+		for _, w := range strings.Split(*restOps, ",") {
+			w = strings.TrimSpace(w)
+			if !slices.Contains(restOpNames, w) {
+				return cfg, fmt.Errorf("-rest: unknown operation %q (want %s)", w, strings.Join(restOpNames, ", "))
+			}
+			cfg.restOps[w] = true
 		}
 	}
 	if cfg.duration <= 0 || cfg.maxRequests <= 0 || cfg.repeat <= 0 || cfg.dataDuration <= 0 || cfg.dataMax <= 0 || cfg.dataClients <= 0 {
