@@ -78,9 +78,16 @@ func explainRefusal(e *core.RequestEvent, reg *schemas.Registry, err error) erro
 	if r == nil {
 		return err
 	}
+	// data names the field at fault — or, for a refusal of the request as a whole (a delete),
+	// the record's id — with the refusal's code and params, which a client words in its
+	// reader's language.
+	field := r.Field
+	if field == "" && e.Request.PathValue("id") != "" {
+		field = "id"
+	}
 	var data validation.Errors
-	if r.Field != "" {
-		data = validation.Errors{r.Field: validation.NewError("relata_access_rule", r.Message)}
+	if field != "" {
+		data = validation.Errors{field: validation.NewError(r.Code, r.Message).SetParams(r.Params)}
 	}
 	status := http.StatusForbidden
 	if action == schemas.ActionCreate {

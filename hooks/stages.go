@@ -122,7 +122,8 @@ func (h *handlers) checkStagePipeline(e *core.RecordEvent) error {
 			label = p.Name
 		}
 		return validation.Errors{f.Name: validation.NewError("validation_stage_not_in_pipeline",
-			fmt.Sprintf("stage %q is not a stage of the %s pipeline (%s: %s)", stage, label, p.Name, strings.Join(p.StageNames(), ", ")))}
+			fmt.Sprintf("stage %q is not a stage of the %s pipeline (%s: %s)", stage, label, p.Name, strings.Join(p.StageNames(), ", "))).
+			SetParams(map[string]any{"stage": stage, "pipeline": label, "stages": strings.Join(p.StageNames(), ", ")})}
 	}
 	return e.Next()
 }

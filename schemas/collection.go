@@ -194,8 +194,21 @@ type Actor struct {
 // It names a field and a policy, never another record's data.
 type Refusal struct {
 	Field   string // the request field at fault; "" for the request as a whole
-	Message string
+	Message string // in English
+	// Code names the refusal and Params its parts (object, field, role, roles), so that a
+	// client words it in its reader's language (the web app's catalogues have a message per
+	// code under "apiError.CODE").
+	Code   string
+	Params map[string]any
 }
+
+// The codes of a [Refusal].
+const (
+	RefusalSignIn      = "relata_sign_in"      // anonymous: sign in as a CRM user
+	RefusalCreateOwned = "relata_create_owned" // a scoped role creating a record for someone else
+	RefusalHandOver    = "relata_hand_over"    // a scoped role handing a record over
+	RefusalDeleteRoles = "relata_delete_roles" // a role that may not delete the object's records
+)
 
 // ExplainRefusal returns why the rules of [Rules] for o refuse action by actor with the
 // request body (field values as sent), or nil when these grounds do not explain it (the
@@ -203,7 +216,8 @@ type Refusal struct {
 // both together.
 func ExplainRefusal(o *Object, action string, actor Actor, body map[string]any) *Refusal {
 	if actor.ID == "" {
-		return &Refusal{Message: fmt.Sprintf("sign in as a CRM user to %s %s", action, strings.ToLower(o.Label.Plural))}
+		return &Refusal{Message: fmt.Sprintf("sign in as a CRM user to %s %s", action, strings.ToLower(o.Label.Plural)),
+			Code: RefusalSignIn, Params: map[string]any{"action": action, "object": o.Name}}
 	}
 	privileged := actor.Role == RoleAdmin || actor.Role == RoleManager
 	owner := o.OwnerField()
@@ -233,22 +247,23 @@ func ExplainRefusal(o *Object, action string, actor Actor, body map[string]any) 
 	case ActionCreate:
 		if scoped && !privileged && otherOwner(false) {
 			return &Refusal{Field: owner.Name, Message: fmt.Sprintf("%s can only create %s they own: leave %s empty or set it to yourself",
-				role, plural, owner.Name)}
+				role, plural, owner.Name), Code: RefusalCreateOwned, Params: map[string]any{"role": actor.Role, "object": o.Name, "field": owner.Name}}
 		}
 	case ActionUpdate:
 		if scoped && !privileged && otherOwner(true) {
 			return &Refusal{Field: owner.Name, Message: fmt.Sprintf("%s cannot hand %s over to someone else: leave %s out or set it to yourself; a manager or admin can reassign them",
-				role, plural, owner.Name)}
+				role, plural, owner.Name), Code: RefusalHandOver, Params: map[string]any{"role": actor.Role, "object": o.Name, "field": owner.Name}}
 		}
 	case ActionDelete:
 		if len(o.Access.DeleteRoles) > 0 && actor.Role != RoleAdmin && !slices.Contains(o.Access.DeleteRoles, actor.Role) {
-			roles := []string{"admins"}
+			roles, names := []string{"admins"}, []string{RoleAdmin}
 			for _, r := range o.Access.DeleteRoles {
 				if r != RoleAdmin {
-					roles = append(roles, r+"s")
+					roles, names = append(roles, r+"s"), append(names, r)
 				}
 			}
-			return &Refusal{Message: fmt.Sprintf("only %s can delete %s", strings.Join(roles, " and "), plural)}
+			return &Refusal{Message: fmt.Sprintf("only %s can delete %s", strings.Join(roles, " and "), plural),
+				Code: RefusalDeleteRoles, Params: map[string]any{"roles": strings.Join(names, ","), "object": o.Name}}
 		}
 	}
 	return nil

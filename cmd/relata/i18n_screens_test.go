@@ -234,3 +234,49 @@ func TestItalianPhone(t *testing.T) {
 		t.Fatalf("console errors:\n%s", errs)
 	}
 }
+
+// TestItalianErrors: the server's refusals and validation errors reach an Italian user in
+// Italian — PocketBase's generic wording replaced by the app's, each field error worded from
+// its code (with the field's label), and an access rule's reason worded from the refusal's
+// code and params (hooks/refusal.go) — never PocketBase's or Relata's English.
+func TestItalianErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := startServer(t, dir, exampleServeArgs...)
+	aliceTok, _ := setItalian(t, s, "alice@example.com")
+	_, bobID := s.login(t, "users", "bob@example.com", "relata-demo-1")
+	var companies list
+	if code := s.api(t, http.MethodGet, "/api/collections/companies/records?perPage=1", aliceTok, nil, &companies); code != 200 || len(companies.Items) == 0 {
+		t.Fatalf("alice's companies = %d", code)
+	}
+	company := companies.Items[0]["id"].(string)
+
+	b := newBrowser(t)
+	ss := b.signIn(t, s, "alice@example.com")
+	ss.open("/tasks", ".tasks-page")
+	ss.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`window.__errs = null; (async () => {
+  const { pb, errorMessage, objectNamed } = await import('/app/api.js');
+  const out = {};
+  const attempt = async (name, object, f) => { try { await f(); out[name] = 'no error'; } catch (err) { out[name] = errorMessage(err, objectNamed(object)); } };
+  await attempt('required', 'deals', () => pb.collection('deals').create({ stage: 'lead' }));
+  await attempt('for bob', 'deals', () => pb.collection('deals').create({ name: 'Per Bob', stage: 'lead', owner: %q }));
+  await attempt('delete', 'companies', () => pb.collection('companies').delete(%q));
+  await attempt('missing', 'deals', () => pb.collection('deals').getOne('doesnotexist123'));
+  await attempt('email', 'contacts', () => pb.collection('contacts').create({ full_name: 'X', email: 'not an address' }));
+  window.__errs = out;
+})()`, bobID, company)))
+	ss.wait("the errors", `window.__errs !== null`)
+	got := eval[map[string]string](ss, `window.__errs`)
+	for _, c := range []struct{ name, want string }{
+		// Field labels are the model's (examples/sales writes them in English).
+		{"required", "La modifica non è stata salvata. Deal name: obbligatorio."},
+		{"for bob", "La modifica non è stata salvata. Owner: come commerciale puoi creare solo trattative di cui sei proprietario: lascia vuoto Owner o scegli te stesso."},
+		{"delete", "Non hai il permesso di farlo. Solo questi ruoli possono eliminare aziende: amministratore, responsabile."},
+		{"missing", "Non trovato: potrebbe essere stato eliminato, o non hai il permesso di vederlo."},
+		{"email", "La modifica non è stata salvata. Email: non è un indirizzo email valido."},
+	} {
+		if got[c.name] != c.want {
+			t.Errorf("%s: the app says %q, want %q", c.name, got[c.name], c.want)
+		}
+	}
+}

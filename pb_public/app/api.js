@@ -2,7 +2,7 @@
 // user's token, and Relata's endpoints under /api/relata. Everything a user sees comes through
 // here, so the server's access rules decide what they see.
 import PocketBase from 'pocketbase';
-import { locale, t, label } from './i18n.js';
+import { locale, t, label, has } from './i18n.js';
 
 export const pb = new PocketBase(location.origin);
 pb.autoCancellation(false);
@@ -206,16 +206,59 @@ export function daysBetween(a, b) {
   return (b - a) / 86400000;
 }
 
-// errorMessage turns a PocketBase client error into what a person reads, with field errors.
-export function errorMessage(err) {
+// PocketBase's own wordings of a failed request, which the app says in its reader's language
+// (by status); any other message — a reason Relata wrote, a located error — is shown as sent.
+const pocketbaseMessages = new Set([
+  'Failed to create record.', 'Failed to update record.',
+  'Failed to delete record. Make sure that the record is not part of a required relation reference.',
+  "The requested resource wasn't found.", 'Something went wrong while processing your request.',
+  'You are not allowed to perform this request.', 'Missing or invalid authentication.', 'Too many requests.',
+  'Only superusers can perform this action.', 'An error occurred while validating the submitted data.',
+  'An error occurred while loading the submitted data.', 'Failed to authenticate.', 'Invalid or expired token.',
+  'The request requires valid record authorization token.',
+]);
+
+// A refusal by an access rule (hooks/refusal.go) starts with the action; its reason is worded
+// from the code and params in data.
+const refusalPrefix = /^(create|update|delete) refused: /i;
+
+// errorParams words the params of an error for the reader: objects, fields and roles by their
+// labels in her language.
+function errorParams(p = {}) {
+  const o = p.object && objectNamed(p.object);
+  const field = o && p.field ? o.fields.find((f) => f.name === p.field) : null;
+  return {
+    ...p,
+    objects: o ? objectLabel(o).toLowerCase() : p.object,
+    field: field ? fieldLabel(field) : p.field,
+    role: p.role ? t(`role.${p.role}`) : p.role,
+    roles: p.roles ? String(p.roles).split(',').map((r) => t(`role.${r}`)).join(', ') : p.roles,
+  };
+}
+
+// fieldError is one entry of an error's data, worded from its code when the catalogue knows
+// it ("apiError.CODE"), else as the server wrote it; a field of object o is named by its label.
+function fieldError(o, name, v) {
+  const known = v?.code && has(`apiError.${v.code}`);
+  const text = known ? t(`apiError.${v.code}`, errorParams(v.params)) : (v?.message || JSON.stringify(v));
+  if (name === 'id') return [text.charAt(0).toUpperCase() + text.slice(1), known]; // the record as a whole (a refused delete)
+  const f = o?.fields?.find((x) => x.name === name);
+  return [`${f ? fieldLabel(f) : name}: ${text}`, known];
+}
+
+// errorMessage turns a PocketBase client error into what a person reads, in her language where
+// the catalogue knows the wording, with the field errors (of object o, when given, by label).
+export function errorMessage(err, o) {
   if (!err) return '';
   const data = err.response?.data || err.data?.data;
-  const msg = err.response?.message || err.message || String(err);
-  if (data && typeof data === 'object') {
-    const parts = Object.entries(data).map(([k, v]) => `${k}: ${v?.message || JSON.stringify(v)}`);
-    if (parts.length) return `${msg} ${parts.join('; ')}`;
+  const status = err.status ?? err.response?.status;
+  let msg = err.response?.message || err.message || String(err);
+  const entries = data && typeof data === 'object' ? Object.entries(data).map(([k, v]) => fieldError(o, k, v)) : [];
+  if (status === 0 && !err.isAbort) msg = t('apiError.network');
+  else if (pocketbaseMessages.has(msg) || (entries.length && entries.every(([, known]) => known) && refusalPrefix.test(msg))) {
+    msg = t(has(`apiError.status.${status}`) ? `apiError.status.${status}` : 'apiError.failed');
   }
-  return msg;
+  return entries.length ? `${msg} ${entries.map(([text]) => text).join('; ')}` : msg;
 }
 
 // subscribe listens to realtime changes of a collection (topic "*") or one record (its id),

@@ -95,7 +95,7 @@ export function Board({ object, pipeline }) {
       load();
       return true;
     } catch (err) {
-      toast(errorMessage(err), 'error');
+      toast(errorMessage(err, o), 'error');
       return false;
     }
   };
@@ -110,7 +110,7 @@ export function Board({ object, pipeline }) {
       const st = p.stages.find((s) => s.name === to);
       toast(t('board.moved', { title: titleOf(o, card), stage: st ? stageLabel(o, st) : to }));
     } catch (err) {
-      toast(errorMessage(err), 'error');
+      toast(errorMessage(err, o), 'error');
     }
     load();
   };

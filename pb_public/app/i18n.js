@@ -65,6 +65,11 @@ function message(key, params) {
   return [m, params];
 }
 
+// has reports whether the catalogues know key (in the current language or in English).
+export function has(key) {
+  return catalogues[current][key] != null || en[key] != null;
+}
+
 // tx is t for messages around markup: the params may be elements (a link, a bold name), and the
 // result is a list of text and those elements, in the order the language puts them, to render
 // in place: tx('dup.mergedInto', { loser: html`<b>${a}</b>`, winner: link }).

@@ -307,7 +307,7 @@ export function NewRecord({ object: o, initial = {}, onClose, onCreated }) {
       if (merge) navigate(`/merge/${encodeURIComponent(o.name)}/${encodeURIComponent(merge.id)}/${encodeURIComponent(rec.id)}`);
       else if (onCreated) onCreated(rec); else navigate(recordHref(o.name, rec.id).slice(1));
     } catch (err) {
-      setError(errorMessage(err));
+      setError(errorMessage(err, o));
     }
   };
   return html`<${Modal} title=${t('list.new', { object: objectLabel(o, false).toLowerCase() })} onClose=${onClose} wide>
@@ -333,7 +333,7 @@ export function ConfirmDelete({ object: o, ids, onClose, onDone }) {
   const run = async () => {
     setBusy(true);
     const res = await Promise.allSettled(ids.map((id) => pb.collection(o.name).delete(id)));
-    const failed = res.map((r, i) => (r.status === 'rejected' ? { id: ids[i], reason: errorMessage(r.reason) } : null)).filter(Boolean);
+    const failed = res.map((r, i) => (r.status === 'rejected' ? { id: ids[i], reason: errorMessage(r.reason, o) } : null)).filter(Boolean);
     const done = ids.length - failed.length;
     if (done) toast(t('list.trashed', { count: done, objects: (done === 1 ? objectLabel(o, false) : objectLabel(o)).toLowerCase() }));
     setBusy(false);

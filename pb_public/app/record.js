@@ -94,7 +94,7 @@ export function RecordPage({ object, id }) {
       setError('');
       return true;
     } catch (err) {
-      toast(errorMessage(err), 'error');
+      toast(errorMessage(err, o), 'error');
       return false;
     }
   };
@@ -256,7 +256,7 @@ function QuickAdd({ object: o, record, request, onAdded }) {
       setSubject(''); setBody(''); setDue('');
       onAdded();
     } catch (err) {
-      toast(errorMessage(err), 'error');
+      toast(errorMessage(err, act), 'error');
     } finally {
       setBusy(false);
     }
