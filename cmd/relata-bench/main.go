@@ -132,6 +132,22 @@ func main() {
 	}
 }
 
+// nameSet parses a comma-separated list of names a flag allows; an empty list is nil (all).
+func nameSet(flagName, what, list string, allowed []string) (map[string]bool, error) {
+	if list == "" {
+		return nil, nil
+	}
+	set := map[string]bool{}
+	for _, w := range strings.Split(list, ",") {
+		w = strings.TrimSpace(w)
+		if !slices.Contains(allowed, w) {
+			return nil, fmt.Errorf("%s: unknown %s %q (want %s)", flagName, what, w, strings.Join(allowed, ", "))
+		}
+		set[w] = true
+	}
+	return set, nil
+}
+
 func parseFlags(args []string) (config, error) {
 	fs := flag.NewFlagSet("relata-bench", flag.ContinueOnError)
 	quick := fs.Bool("quick", false, "run every workload for about a second (a smoke test; the figures mean little)")
@@ -223,25 +239,11 @@ func parseFlags(args []string) (config, error) {
 	cfg.relataBin, cfg.srcDir = *relataBin, *src
 	cfg.form, cfg.formsDir = *form, *formsDir
 	cfg.keep, cfg.verbose = *keep, *verbose
-	if *only != "" {
-		cfg.only = map[string]bool{}
-		for _, w := range strings.Split(*only, ",") {
-			w = strings.TrimSpace(w)
-			if !slices.Contains(workloadNames, w) {
-				return cfg, fmt.Errorf("-only: unknown workload %q (want %s)", w, strings.Join(workloadNames, ", "))
-			}
-			cfg.only[w] = true
-		}
+	if cfg.only, err = nameSet("-only", "workload", *only, workloadNames); err != nil {
+		return cfg, err
 	}
-	if *restOps != "" {
-		cfg.restOps = map[string]bool{}
-		for _, w := range strings.Split(*restOps, ",") {
-			w = strings.TrimSpace(w)
-			if !slices.Contains(restOpNames, w) {
-				return cfg, fmt.Errorf("-rest: unknown operation %q (want %s)", w, strings.Join(restOpNames, ", "))
-			}
-			cfg.restOps[w] = true
-		}
+	if cfg.restOps, err = nameSet("-rest", "operation", *restOps, restOpNames); err != nil {
+		return cfg, err
 	}
 	if cfg.duration <= 0 || cfg.maxRequests <= 0 || cfg.repeat <= 0 || cfg.dataDuration <= 0 || cfg.dataMax <= 0 || cfg.dataClients <= 0 {
 		return cfg, fmt.Errorf("durations and request counts must be positive")
