@@ -73,6 +73,9 @@ type config struct {
 	formsDir string
 	keep     bool
 	verbose  bool
+	// serverCPUs, when set, pins both servers to these CPUs (taskset list) with GOMAXPROCS
+	// set to their number: the core-scaling measurement.
+	serverCPUs string
 	// only, when set, names the workloads to run (rest, workflows, e2e, forms, data).
 	only map[string]bool
 	// growth configures what the data workload measures besides list pages (growth.go).
@@ -152,6 +155,7 @@ func parseFlags(args []string) (config, error) {
 	formsDir := fs.String("formsDir", d.formsDir, "directory of form definitions, relative to -src")
 	keep := fs.Bool("keep", false, "keep the temporary data directories and server logs")
 	verbose := fs.Bool("v", false, "print progress details")
+	serverCPUs := fs.String("serverCPUs", "", "run both servers pinned to these CPUs (a taskset list: 0, 0,1, 0-3) with GOMAXPROCS = their number; the load tool stays unpinned")
 	only := fs.String("only", "", "run only these workloads, comma-separated: rest, workflows, e2e, forms, data, cpu")
 	applyGrowth := growthFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -219,6 +223,12 @@ func parseFlags(args []string) (config, error) {
 	cfg.relataBin, cfg.srcDir = *relataBin, *src
 	cfg.form, cfg.formsDir = *form, *formsDir
 	cfg.keep, cfg.verbose = *keep, *verbose
+	if *serverCPUs != "" {
+		if _, err := countCPUs(*serverCPUs); err != nil {
+			return cfg, err
+		}
+		cfg.serverCPUs = *serverCPUs
+	}
 	if *only != "" {
 		cfg.only = map[string]bool{}
 		for _, w := range strings.Split(*only, ",") {
