@@ -153,6 +153,9 @@ func (r *AssignRule) Matches(rec *core.Record) bool {
 
 // Assigned is the outcome of an assignment.
 type Assigned struct {
+	// UserID is the picked user; User is that user's record, read by Pick (Assign, which
+	// runs for every form submission, leaves it nil: its callers only set the owner).
+	UserID   string
 	User     *core.Record
 	Rule     int    // index of the rule that matched
 	Strategy string // its strategy
@@ -173,12 +176,12 @@ func (a *Assignment) Assign(tx core.App, obj *Object, key string, rec *core.Reco
 		if r == nil || !r.Matches(rec) {
 			continue
 		}
-		got, err := r.Pick(tx, obj, owner, fmt.Sprintf("%s#%d", key, i), rec.Id)
+		got, err := r.pick(tx, obj, owner, fmt.Sprintf("%s#%d", key, i), rec.Id)
 		if err != nil {
 			return nil, fmt.Errorf("assignment rule %d: %w", i+1, err)
 		}
 		got.Rule = i
-		rec.Set(owner.Name, got.User.Id)
+		rec.Set(owner.Name, got.UserID)
 		return got, nil
 	}
 	return nil, nil
@@ -249,6 +252,18 @@ func (e *NoCandidateError) Error() string { return "no user to assign: nobody ha
 // Pick chooses an owner for the record self (may be "") of obj by the rule, advancing the
 // round-robin counter key in tx.
 func (r *AssignRule) Pick(tx core.App, obj *Object, owner *Field, key, self string) (*Assigned, error) {
+	out, err := r.pick(tx, obj, owner, key, self)
+	if err != nil {
+		return nil, err
+	}
+	if out.User, err = tx.FindRecordById(UsersCollection, out.UserID); err != nil {
+		return nil, fmt.Errorf("read the assigned user %s: %w", out.UserID, err)
+	}
+	return out, nil
+}
+
+// pick is Pick without reading the picked user's record.
+func (r *AssignRule) pick(tx core.App, obj *Object, owner *Field, key, self string) (*Assigned, error) {
 	users, err := r.candidateIDs(tx)
 	if err != nil {
 		return nil, err
@@ -258,20 +273,16 @@ func (r *AssignRule) Pick(tx core.App, obj *Object, owner *Field, key, self stri
 		strategy = AssignRoundRobin
 	}
 	out := &Assigned{Strategy: strategy}
-	var picked string
 	if strategy == AssignLeastLoaded {
-		if picked, out.Load, err = leastLoaded(tx, obj, owner, users, self); err != nil {
+		if out.UserID, out.Load, err = leastLoaded(tx, obj, owner, users, self); err != nil {
 			return nil, err
 		}
-	} else {
-		if out.Seq, err = NextTurn(tx, key); err != nil {
-			return nil, err
-		}
-		picked = users[(out.Seq-1)%len(users)]
+		return out, nil
 	}
-	if out.User, err = tx.FindRecordById(UsersCollection, picked); err != nil {
-		return nil, fmt.Errorf("read the assigned user %s: %w", picked, err)
+	if out.Seq, err = NextTurn(tx, key); err != nil {
+		return nil, err
 	}
+	out.UserID = users[(out.Seq-1)%len(users)]
 	return out, nil
 }
 
