@@ -17,11 +17,41 @@ func TestCountCPUs(t *testing.T) {
 			t.Errorf("countCPUs(%q) = %d, %v; want %d", list, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "a", "1-", "2-1", "-1", "0,,1"} {
+	for _, bad := range []string{"", "a", "1-", "2-1", "-1", "0,,1", "0-4096"} {
 		if _, err := countCPUs(bad); err == nil {
 			t.Errorf("countCPUs(%q): no error", bad)
 		}
 	}
+}
+
+// FuzzCountCPUs: any text is refused or counted without a panic, and a counted list names at
+// least one CPU per part, each part a number or an ascending range below maxCPU.
+func FuzzCountCPUs(f *testing.F) {
+	for _, s := range []string{"0", "0,1", "0-3", "1-0", "0-1,4", "", ",", "9999", "-", "0-4095"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, list string) {
+		n, err := countCPUs(list)
+		if err != nil {
+			return
+		}
+		parts := strings.Split(list, ",")
+		if n < len(parts) || n > maxCPU*len(parts) {
+			t.Fatalf("countCPUs(%q) = %d for %d parts", list, n, len(parts))
+		}
+		for _, p := range parts {
+			lo, hi, isRange := strings.Cut(strings.TrimSpace(p), "-")
+			a, err := strconv.Atoi(lo)
+			if err != nil || a < 0 || a >= maxCPU {
+				t.Fatalf("countCPUs(%q) accepted the part %q", list, p)
+			}
+			if isRange {
+				if b, err := strconv.Atoi(hi); err != nil || b < a || b >= maxCPU {
+					t.Fatalf("countCPUs(%q) accepted the range %q", list, p)
+				}
+			}
+		}
+	})
 }
 
 // TestPinnedServer starts a bare server with -serverCPUs 0 and reads, from /proc, that the
