@@ -189,3 +189,51 @@ func TestConcurrentFormTriggers(t *testing.T) {
 		t.Errorf("runs %d, contacts %d, submissions %d; want %d each", runs, contacts, subs, n)
 	}
 }
+
+// TestFormWakesWorkersWhenItQueues: a submission whose form a workflow listens to wakes the
+// workers once its transaction commits (the run is done long before their one-minute poll);
+// a form no workflow listens to queues nothing, and ListensForm says which is which — the
+// hook skips reading the record and waking the workers for those.
+func TestFormWakesWorkersWhenItQueues(t *testing.T) {
+	dir := t.TempDir()
+	def := `{"slug": "lead", "title": "Lead", "object": "contacts",
+	  "fields": [{"name": "full_name"}, {"name": "email", "required": true}],
+	  "spam": {"minFillSeconds": 0, "ratePerMinute": 0, "ratePerHour": 0}}`
+	if err := os.WriteFile(filepath.Join(dir, "lead.json"), []byte(def), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{})
+	eng := workflows.MustRegister(app, nil, workflows.Config{Registry: reg, RetryBase: time.Minute, PollInterval: time.Minute})
+	hooks.MustRegister(app, hooks.Config{Registry: reg, Engine: eng})
+	forms.MustRegister(app, nil, forms.Config{Registry: reg, Dirs: []string{dir}})
+	srv := schemastest.Serve(t, app)
+	t.Cleanup(eng.Stop)
+	e := &formEnv{app: app, eng: eng, srv: srv}
+
+	if eng.ListensForm("lead", "contacts") {
+		t.Fatal("ListensForm(lead) = true before any workflow")
+	}
+	if code, out := e.submit(t, map[string]any{"full_name": "Bo", "email": "bo@example.com"}); code != http.StatusOK {
+		t.Fatalf("submit = %d %v", code, out)
+	}
+	if n := e.count(t, workflows.RunsCollection, ""); n != 0 {
+		t.Fatalf("runs after a submission no workflow listens to = %d; want 0", n)
+	}
+
+	e.saveWorkflow(t, leadTaskWorkflow)
+	if !eng.ListensForm("lead", "contacts") || eng.ListensForm("other", "contacts") || eng.ListensForm("lead", "companies") {
+		t.Fatalf("ListensForm: lead/contacts %v, other/contacts %v, lead/companies %v; want true, false, false",
+			eng.ListensForm("lead", "contacts"), eng.ListensForm("other", "contacts"), eng.ListensForm("lead", "companies"))
+	}
+	if code, out := e.submit(t, map[string]any{"full_name": "Cy", "email": "cy@example.com"}); code != http.StatusOK {
+		t.Fatalf("submit = %d %v", code, out)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for e.count(t, "activities", "subject = 'Answer Cy'") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the form's workflow did not run within 20 s: the submission did not wake the workers (they poll once a minute)")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -153,6 +153,9 @@ func (r *AssignRule) Matches(rec *core.Record) bool {
 
 // Assigned is the outcome of an assignment.
 type Assigned struct {
+	// UserID is the picked user; User is that user's record, read by Pick (Assign, which
+	// runs for every form submission, leaves it nil: its callers only set the owner).
+	UserID   string
 	User     *core.Record
 	Rule     int    // index of the rule that matched
 	Strategy string // its strategy
@@ -173,12 +176,12 @@ func (a *Assignment) Assign(tx core.App, obj *Object, key string, rec *core.Reco
 		if r == nil || !r.Matches(rec) {
 			continue
 		}
-		got, err := r.Pick(tx, obj, owner, fmt.Sprintf("%s#%d", key, i), rec.Id)
+		got, err := r.pick(tx, obj, owner, fmt.Sprintf("%s#%d", key, i), rec.Id)
 		if err != nil {
 			return nil, fmt.Errorf("assignment rule %d: %w", i+1, err)
 		}
 		got.Rule = i
-		rec.Set(owner.Name, got.User.Id)
+		rec.Set(owner.Name, got.UserID)
 		return got, nil
 	}
 	return nil, nil
@@ -186,47 +189,59 @@ func (a *Assignment) Assign(tx core.App, obj *Object, key string, rec *core.Reco
 
 // Candidates returns the users the rule picks from, by id.
 func (r *AssignRule) Candidates(tx core.App) ([]*core.Record, error) {
-	var (
-		users []*core.Record
-		err   error
-	)
+	ids, err := r.candidateIDs(tx)
+	if err != nil {
+		return nil, err
+	}
+	users := make([]*core.Record, 0, len(ids))
+	for _, id := range ids {
+		u, err := tx.FindRecordById(UsersCollection, id)
+		if err != nil {
+			return nil, fmt.Errorf("find users to assign: %w", err)
+		}
+		users = append(users, u)
+	}
+	return users, nil
+}
+
+// candidateIDs returns the ids of the users the rule picks from, sorted. Only ids: it runs
+// for every assigned record (each form submission), and reading every candidate as a whole
+// record cost about a tenth of a submission's CPU; Pick reads the one user it picks.
+func (r *AssignRule) candidateIDs(tx core.App) ([]string, error) {
+	var ids []string
 	if len(r.Users) > 0 {
 		for _, email := range r.Users {
 			u, ferr := tx.FindAuthRecordByEmail(UsersCollection, email)
 			if ferr != nil {
 				return nil, fmt.Errorf("%s is not a CRM user", email)
 			}
-			users = append(users, u)
+			ids = append(ids, u.Id)
 		}
 	} else {
 		role := r.Role
 		if role == "" {
 			role = RoleSales
 		}
-		// A plain query rather than a filter: it runs for every assigned record (each form
-		// submission), and parsing a filter each time cost a tenth of a submission's CPU.
+		// A plain query rather than a filter: parsing a filter each time cost a tenth of a
+		// submission's CPU.
 		where := dbx.HashExp{"role": role}
 		if r.Team != "" {
 			where["team"] = r.Team
 		}
-		coll, cerr := tx.FindCachedCollectionByNameOrId(UsersCollection)
-		if cerr != nil {
-			return nil, fmt.Errorf("find users to assign: %w", cerr)
-		}
-		if err = tx.RecordQuery(coll).AndWhere(where).OrderBy("id").All(&users); err != nil {
+		if err := tx.DB().Select("id").From(UsersCollection).Where(where).OrderBy("id").Column(&ids); err != nil {
 			return nil, fmt.Errorf("find users to assign: %w", err)
 		}
 	}
-	slices.SortFunc(users, func(x, y *core.Record) int { return strings.Compare(x.Id, y.Id) })
-	users = slices.CompactFunc(users, func(x, y *core.Record) bool { return x.Id == y.Id })
-	if len(users) == 0 {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	if len(ids) == 0 {
 		who := "role " + r.Role
 		if r.Team != "" {
 			who += " in team " + r.Team
 		}
 		return nil, &NoCandidateError{Who: who}
 	}
-	return users, nil
+	return ids, nil
 }
 
 // NoCandidateError is an assignment rule without anyone to assign.
@@ -237,7 +252,19 @@ func (e *NoCandidateError) Error() string { return "no user to assign: nobody ha
 // Pick chooses an owner for the record self (may be "") of obj by the rule, advancing the
 // round-robin counter key in tx.
 func (r *AssignRule) Pick(tx core.App, obj *Object, owner *Field, key, self string) (*Assigned, error) {
-	users, err := r.Candidates(tx)
+	out, err := r.pick(tx, obj, owner, key, self)
+	if err != nil {
+		return nil, err
+	}
+	if out.User, err = tx.FindRecordById(UsersCollection, out.UserID); err != nil {
+		return nil, fmt.Errorf("read the assigned user %s: %w", out.UserID, err)
+	}
+	return out, nil
+}
+
+// pick is Pick without reading the picked user's record.
+func (r *AssignRule) pick(tx core.App, obj *Object, owner *Field, key, self string) (*Assigned, error) {
+	users, err := r.candidateIDs(tx)
 	if err != nil {
 		return nil, err
 	}
@@ -247,13 +274,15 @@ func (r *AssignRule) Pick(tx core.App, obj *Object, owner *Field, key, self stri
 	}
 	out := &Assigned{Strategy: strategy}
 	if strategy == AssignLeastLoaded {
-		out.User, out.Load, err = leastLoaded(tx, obj, owner, users, self)
-		return out, err
+		if out.UserID, out.Load, err = leastLoaded(tx, obj, owner, users, self); err != nil {
+			return nil, err
+		}
+		return out, nil
 	}
 	if out.Seq, err = NextTurn(tx, key); err != nil {
 		return nil, err
 	}
-	out.User = users[(out.Seq-1)%len(users)]
+	out.UserID = users[(out.Seq-1)%len(users)]
 	return out, nil
 }
 
@@ -272,12 +301,12 @@ func NextTurn(tx core.App, key string) (int, error) {
 }
 
 // leastLoaded picks the user owning the fewest (open) records of obj, the lowest id on ties.
-func leastLoaded(tx core.App, obj *Object, owner *Field, users []*core.Record, self string) (*core.Record, int, error) {
+func leastLoaded(tx core.App, obj *Object, owner *Field, users []string, self string) (string, int, error) {
 	params := dbx.Params{"self": self}
 	in := make([]string, len(users))
 	for i, u := range users {
 		k := fmt.Sprintf("u%d", i)
-		in[i], params[k] = "{:"+k+"}", u.Id
+		in[i], params[k] = "{:"+k+"}", u
 	}
 	q := fmt.Sprintf("SELECT [[%s]] AS owner, COUNT(*) AS n FROM {{%s}} WHERE [[%s]] IN (%s) AND [[id]] != {:self}",
 		owner.Name, obj.Name, owner.Name, strings.Join(in, ", "))
@@ -304,7 +333,7 @@ func leastLoaded(tx core.App, obj *Object, owner *Field, users []*core.Record, s
 		N     int    `db:"n"`
 	}
 	if err := tx.DB().NewQuery(q).Bind(params).All(&rows); err != nil {
-		return nil, 0, fmt.Errorf("count the records of %s by owner: %w", obj.Name, err)
+		return "", 0, fmt.Errorf("count the records of %s by owner: %w", obj.Name, err)
 	}
 	load := make(map[string]int, len(rows))
 	for _, r := range rows {
@@ -312,9 +341,9 @@ func leastLoaded(tx core.App, obj *Object, owner *Field, users []*core.Record, s
 	}
 	best := users[0]
 	for _, u := range users[1:] {
-		if load[u.Id] < load[best.Id] {
+		if load[u] < load[best] {
 			best = u
 		}
 	}
-	return best, load[best.Id], nil
+	return best, load[best], nil
 }

@@ -141,7 +141,7 @@ func TestAssign(t *testing.T) {
 		case err != nil:
 			t.Errorf("%s: %v", c.source, err)
 		case c.want == "" && got != nil:
-			t.Errorf("%s: assigned %s; want no rule to match", c.source, got.User.Email())
+			t.Errorf("%s: assigned %s; want no rule to match", c.source, got.UserID)
 		case c.want != "" && (got == nil || rec.GetString("owner") != c.want):
 			t.Errorf("%s: owner = %q; want %q", c.source, rec.GetString("owner"), c.want)
 		}

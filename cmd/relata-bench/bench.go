@@ -140,6 +140,7 @@ func (b *bench) prepare(ctx context.Context) error {
 	b.bare = &side{name: "bare", dir: filepath.Join(b.root, "bare", "pb_data"), bin: self, argv: []string{"bare"},
 		env: []string{"RELATA_BENCH_BARE=1"}}
 	for _, s := range []*side{b.relata, b.bare} {
+		s.cpus = b.cfg.serverCPUs
 		if err := os.MkdirAll(s.dir, 0o755); err != nil {
 			return err
 		}
@@ -751,8 +752,11 @@ func (b *bench) formWorkload(ctx context.Context) error {
 	t := &table{
 		title: fmt.Sprintf("Form submissions (Relata only): POST /api/relata/forms/%s", b.cfg.form),
 		note: "JSON submissions of the example form with its rate limits off; each creates a contact, a consent and a " +
-			"form_submissions record. Bare PocketBase has no forms: its REST create of a contact is shown for scale.",
-		head: []string{"clients", "submissions/s", "p50", "p99", "bare REST create req/s", "forms/bare create"},
+			"form_submissions record. Bare PocketBase has no forms: its REST create of a contact, measured in the same run " +
+			"(cells interleaved with the submissions', alternating which goes first), is shown for scale. CPU/req is the " +
+			"server process's CPU time per request (user + system, from /proc).",
+		head: []string{"clients", "submissions/s", "p50", "p99", "bare REST create req/s", "forms/bare create",
+			"form CPU/req", "bare create CPU/req", "form/bare CPU"},
 	}
 	if b.formsNote != "" {
 		t.notes = append(t.notes, "not measured: "+b.formsNote)
@@ -765,12 +769,28 @@ func (b *bench) formWorkload(ctx context.Context) error {
 		return err
 	}
 	for _, c := range b.cfg.clients {
-		b.logf("form submissions, %d clients", c)
-		r := b.cell(ctx, s, c, b.cfg.duration, b.cfg.maxRequests, submit)
-		bare := b.createNone[c][0]
-		t.add(fmt.Sprint(c), fmtRate(r), fmtDur(r.pct(50)), fmtDur(r.pct(99)), fmtRate(bare), ratio(r.rps(), bare.rps()))
+		b.logf("form submissions and bare creates, %d clients", c)
+		var r, bare result
+		for rep := range b.cfg.repeat {
+			form := func() { r = r.merge(b.cell(ctx, s, c, b.cfg.duration, b.cfg.maxRequests, submit)) }
+			create := func() {
+				bare = bare.merge(b.cell(ctx, b.bare, c, b.cfg.duration, b.cfg.maxRequests, b.createOp(b.bare)))
+			}
+			if rep%2 == 0 {
+				form()
+				create()
+			} else {
+				create()
+				form()
+			}
+		}
+		t.add(fmt.Sprint(c), fmtRate(r), fmtDur(r.pct(50)), fmtDur(r.pct(99)), fmtRate(bare), ratio(r.rps(), bare.rps()),
+			fmtCPU(r), fmtCPU(bare), ratio(float64(r.cpuPerReq()), float64(bare.cpuPerReq())))
 		if r.errs > 0 {
 			t.notes = append(t.notes, fmt.Sprintf("%d clients: %d failed, first: %s", c, r.errs, r.firstErr))
+		}
+		if bare.errs > 0 {
+			t.notes = append(t.notes, fmt.Sprintf("%d clients: %d bare creates failed, first: %s", c, bare.errs, bare.firstErr))
 		}
 	}
 	t.write(b.out)

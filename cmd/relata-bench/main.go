@@ -73,6 +73,9 @@ type config struct {
 	formsDir string
 	keep     bool
 	verbose  bool
+	// serverCPUs, when set, pins both servers to these CPUs (taskset list) with GOMAXPROCS
+	// set to their number: the core-scaling measurement.
+	serverCPUs string
 	// only, when set, names the workloads to run (rest, workflows, e2e, forms, data).
 	only map[string]bool
 	// restOps, when set, names the REST operations measured (view, list, update, create):
@@ -171,6 +174,7 @@ func parseFlags(args []string) (config, error) {
 	formsDir := fs.String("formsDir", d.formsDir, "directory of form definitions, relative to -src")
 	keep := fs.Bool("keep", false, "keep the temporary data directories and server logs")
 	verbose := fs.Bool("v", false, "print progress details")
+	serverCPUs := fs.String("serverCPUs", "", "run both servers pinned to these CPUs (a taskset list: 0, 0,1, 0-3) with GOMAXPROCS = their number; the load tool stays unpinned")
 	only := fs.String("only", "", "run only these workloads, comma-separated: rest, workflows, e2e, forms, data, cpu")
 	restOps := fs.String("rest", "", "run only these REST operations, comma-separated: "+strings.Join(restOpNames, ", "))
 	applyGrowth := growthFlags(fs)
@@ -239,6 +243,12 @@ func parseFlags(args []string) (config, error) {
 	cfg.relataBin, cfg.srcDir = *relataBin, *src
 	cfg.form, cfg.formsDir = *form, *formsDir
 	cfg.keep, cfg.verbose = *keep, *verbose
+	if *serverCPUs != "" {
+		if _, err := countCPUs(*serverCPUs); err != nil {
+			return cfg, err
+		}
+		cfg.serverCPUs = *serverCPUs
+	}
 	if cfg.only, err = nameSet("-only", "workload", *only, workloadNames); err != nil {
 		return cfg, err
 	}

@@ -121,6 +121,10 @@ func TestParseFlags(t *testing.T) {
 		{name: "only cpu", args: []string{"-only", "cpu"}, check: func(c config) bool { return c.only["cpu"] }},
 		{name: "size below the base seed", args: []string{"-contacts", "10"}, wantErr: true},
 		{name: "bad count", args: []string{"-clients", "x"}, wantErr: true},
+		{name: "server CPUs", args: []string{"-serverCPUs", "0"}, check: func(c config) bool { return c.serverCPUs == "0" }},
+		{name: "server CPU list", args: []string{"-serverCPUs", "0,1"}, check: func(c config) bool { return c.serverCPUs == "0,1" }},
+		{name: "bad server CPUs", args: []string{"-serverCPUs", "one"}, wantErr: true},
+		{name: "backwards CPU range", args: []string{"-serverCPUs", "3-1"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

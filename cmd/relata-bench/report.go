@@ -134,6 +134,10 @@ func writeHeader(w io.Writer, cfg config, relataBin string) {
 	fmt.Fprintf(w, "- Go %s, PocketBase %s (bare and Relata alike)\n", strings.TrimPrefix(runtime.Version(), "go"), pbVersion())
 	fmt.Fprintf(w, "- relata binary: %s\n", relataBin)
 	fmt.Fprintf(w, "- load average at the start: %s\n", loadAvg())
+	if cfg.serverCPUs != "" {
+		n, _ := countCPUs(cfg.serverCPUs)
+		fmt.Fprintf(w, "- servers pinned to CPU(s) %s (taskset) with GOMAXPROCS=%d; the load tool runs on every CPU\n", cfg.serverCPUs, n)
+	}
 	fmt.Fprintf(w, "- each cell: %s after a %s warm-up, at most %d requests, %d time(s) per side; clients %s; data sizes %s\n",
 		cfg.duration, cfg.warmup, cfg.maxRequests, cfg.repeat, joinInts(cfg.clients), joinInts(cfg.sizes))
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -24,6 +25,9 @@ type side struct {
 	bin  string   // what to execute
 	argv []string // arguments before the serve flags
 	env  []string // extra environment
+	// cpus, when set, is a taskset CPU list ("0", "0,1"): the server runs pinned to those
+	// CPUs with GOMAXPROCS set to their number (-serverCPUs).
+	cpus string
 
 	cmd     *exec.Cmd
 	done    chan struct{}
@@ -64,6 +68,24 @@ func (s *side) start(ctx context.Context) error {
 	cmd.Args[0] = s.name
 	cmd.Dir = filepath.Dir(s.dir)
 	cmd.Env = append(os.Environ(), s.env...)
+	if s.cpus != "" {
+		// taskset pins itself and execs the server in place (same pid, so /proc CPU time
+		// still reads the server); the server's argv[0] is then its path, which only changes
+		// PocketBase's guess of its base directory — --dir and --dev=false are explicit.
+		n, err := countCPUs(s.cpus)
+		if err != nil {
+			s.logFile.Close()
+			return err
+		}
+		taskset, err := exec.LookPath("taskset")
+		if err != nil {
+			s.logFile.Close()
+			return fmt.Errorf("-serverCPUs needs taskset (util-linux): %w", err)
+		}
+		cmd.Path = taskset
+		cmd.Args = append([]string{"taskset", "-c", s.cpus, s.bin}, args...)
+		cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", n))
+	}
 	cmd.Stdout, cmd.Stderr = s.logFile, s.logFile
 	setDeathSignal(cmd)
 	if err := cmd.Start(); err != nil {
@@ -95,6 +117,29 @@ func (s *side) start(ctx context.Context) error {
 	}
 	s.stop()
 	return fmt.Errorf("%s did not answer within 90s:\n%s", s.name, s.logTail())
+}
+
+// maxCPU bounds the CPU numbers of a -serverCPUs list (taskset takes larger ones, but no
+// machine this tool measures has them).
+const maxCPU = 4096
+
+// countCPUs returns how many CPUs a taskset list ("0", "0,1", "0-3") names, counting a CPU
+// named twice twice (taskset pins to the union; GOMAXPROCS then exceeds it, harmlessly).
+func countCPUs(list string) (int, error) {
+	n := 0
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || a < 0 || b < a || b >= maxCPU {
+			return 0, fmt.Errorf("-serverCPUs: %q is not a CPU list (like 0 or 0,1 or 0-3)", list)
+		}
+		n += b - a + 1
+	}
+	return n, nil
 }
 
 // stop ends the server with SIGTERM (SIGKILL after 20s) and waits for it.
