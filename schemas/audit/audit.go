@@ -1,7 +1,15 @@
 // Package audit keeps Relata's audit trail: one entry for every create, update and delete of
-// a CRM record — who, when, through what, and each field's old and new value — appended in
-// the transaction of the change to the relata_audit collection, which no API can edit or
-// delete, and hash-chained so that [Verify] detects an entry changed or removed with SQL.
+// a CRM record — who, when, through what, and each field's old and new value — written in
+// the transaction of the change, kept in the relata_audit collection, which no API can edit
+// or delete, and hash-chained so that [Verify] detects an entry changed or removed with SQL.
+//
+// The record hooks write each entry into a journal ([Journal], an index-free table) in the
+// change's transaction; a background chainer ([StartChainer]) moves the journal into the trail
+// in batches, numbering and hashing the entries, within about [ChainDelay] of the commit.
+// Readers do not see the lag: [Find], [Verify] and every other reader call [Flush] first, and
+// the direct appends ([Append], [AppendMany], [Erase]) chain the journal before their own entry,
+// so the trail's order is the commit order. Tamper evidence starts when an entry is chained:
+// an entry waiting in the journal has no hash yet.
 //
 // Package hooks appends the entries (it alone binds record events); what made a change is
 // read from the save's context, set with [WithActor] by workflows, imports and commands, or
