@@ -82,7 +82,8 @@ func Journal(tx core.App, at time.Time, actor Actor, object, record, action stri
 // Flush chains every entry pending in the journal into the trail, synchronously. Every
 // reader of the trail calls it first (Find, Verify and the packages that read relata_audit
 // with SQL, privacy's export and erasure). In a transaction it chains in that transaction.
-// With nothing pending it costs one read.
+// With nothing pending it costs one read. Inside a transaction, pass the transaction: with
+// the app, Flush would wait for the write lock its own transaction holds.
 func Flush(app core.App) error {
 	var pending bool
 	if err := app.DB().NewQuery(`SELECT EXISTS (SELECT 1 FROM ` + JournalTable + `)`).Row(&pending); err != nil {
