@@ -15,8 +15,9 @@ import (
 	"github.com/relata/relata/schemas/audit"
 )
 
-// auditor appends an audit entry for every create, update and delete of a CRM record (and of
-// a user), in the transaction of the change, and refuses every change of the trail itself.
+// auditor journals an audit entry for every create, update and delete of a CRM record (and of
+// a user), in the transaction of the change (package audit chains it into the trail shortly
+// after; readers chain first), and refuses every change of the trail itself.
 type auditor struct {
 	h   *handlers
 	now func() time.Time
@@ -32,6 +33,8 @@ func (a *auditor) bind(app core.App) {
 		Func: func(e *core.RecordEvent) error { return a.write(e, audit.ActionUpdate) }})
 	app.OnRecordDeleteExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.audit-delete", Priority: priorityAudit,
 		Func: func(e *core.RecordEvent) error { return a.write(e, audit.ActionDelete) }})
+	// The entries are journaled in the change's transaction and chained shortly after.
+	audit.StartChainer(app)
 	refuse := func(e *core.RecordEvent) error { return errAuditReadOnly }
 	app.OnRecordCreateExecute(audit.Collection).BindFunc(refuse)
 	app.OnRecordUpdateExecute(audit.Collection).BindFunc(refuse)
@@ -63,8 +66,7 @@ func (a *auditor) write(e *core.RecordEvent, action string) error {
 		if action == audit.ActionUpdate && len(changes) == 0 {
 			return nil // a save that changed nothing
 		}
-		_, err := audit.Append(tx, a.now(), actor, e.Record.Collection().Name, e.Record.Id, action, changes)
-		return err
+		return audit.Journal(tx, a.now(), actor, e.Record.Collection().Name, e.Record.Id, action, changes)
 	})
 }
 

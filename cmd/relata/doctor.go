@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/audit"
 	"github.com/relata/relata/workflows/outbox"
 )
 
@@ -94,7 +95,22 @@ func doctorChecks(opt doctorOptions) []doctorCheck {
 		{"disk", func(app core.App, _ time.Time) (string, error) { return checkDisk(app.DataDir(), opt.minFree) }},
 		{"demo", checkDemoPasswords},
 		{"indexes", checkSortIndexes},
+		{"audit", checkAuditJournal},
 	}
+}
+
+// checkAuditJournal reports changes whose audit entries have waited in the journal for over
+// a minute: a running server chains them within audit.ChainDelay, and any start or reader
+// (`relata audit verify`) chains them.
+func checkAuditJournal(app core.App, now time.Time) (string, error) {
+	n, oldest, err := audit.Pending(app)
+	if err != nil {
+		return "", err
+	}
+	if n > 0 && now.Sub(oldest) > time.Minute {
+		return "", fmt.Errorf("%d change(s) in the audit journal not chained into the trail for over a minute (oldest %s): is the server's chainer stuck? `relata audit verify` chains them", n, oldest.Format(time.RFC3339))
+	}
+	return fmt.Sprintf("%d change(s) waiting to be chained", n), nil
 }
 
 // checkSortIndexes reports saved views that sort a large object by a column no index starts

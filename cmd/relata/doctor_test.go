@@ -10,6 +10,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/relata/relata/schemas/audit"
 	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/workflows/outbox/outboxtest"
 )
@@ -136,6 +137,11 @@ func TestDoctorChecks(t *testing.T) {
 			setup: func(t *testing.T, app core.App) { insertEvent(t, app, dbTime(-time.Second)) }},
 		{name: "a change's runs unwritten for 10 minutes", check: "workers", wantErr: "waiting over 5 minutes for their runs",
 			setup: func(t *testing.T, app core.App) { insertEvent(t, app, dbTime(-10*time.Minute)) }},
+		{name: "audit journal empty", check: "audit"},
+		{name: "an audit change just journaled", check: "audit",
+			setup: func(t *testing.T, app core.App) { journalChange(t, app, time.Now()) }},
+		{name: "an audit change unchained for 10 minutes", check: "audit", wantErr: "not chained into the trail for over a minute",
+			setup: func(t *testing.T, app core.App) { journalChange(t, app, time.Now().Add(-10*time.Minute)) }},
 		{name: "disk free", check: "disk", minFree: 1},
 		{name: "disk full", check: "disk", minFree: 1 << 60, wantErr: "MiB free, under"},
 		{name: "no demo password", check: "demo",
@@ -192,6 +198,17 @@ func newSuperuser(t *testing.T, app core.App, email, password string) {
 	r.SetEmail(email)
 	r.SetPassword(password)
 	if err := app.Save(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// journalChange leaves a change made at "at" in the audit journal (the test app runs no chainer).
+func journalChange(t *testing.T, app core.App, at time.Time) {
+	t.Helper()
+	err := app.RunInTransaction(func(tx core.App) error {
+		return audit.Journal(tx, at, audit.Actor{Kind: audit.KindSystem}, "companies", "cmp000000000001", audit.ActionCreate, nil)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }

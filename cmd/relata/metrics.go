@@ -18,6 +18,8 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/relata/relata/schemas/audit"
 )
 
 // registerMetrics adds GET /metrics in the Prometheus format, off unless --metrics (or
@@ -46,7 +48,7 @@ func registerMetrics(app *pocketbase.PocketBase) {
 				Help:    "HTTP request latency by route pattern.",
 				Buckets: prometheus.DefBuckets,
 			}, []string{"route"})
-			reg.MustRegister(requests, duration, newQueueCollector(e.App))
+			reg.MustRegister(requests, duration, newQueueCollector(e.App), newAuditJournalCollector(e.App))
 
 			e.Router.BindFunc(func(re *core.RequestEvent) error {
 				start := time.Now()
@@ -183,4 +185,39 @@ func ageSeconds(ts string, now time.Time) float64 {
 		return d
 	}
 	return 0
+}
+
+// auditJournalCollector reads the audit journal at each scrape: the changes whose entries
+// are not chained into the trail yet (see audit.Journal), normally chained within
+// audit.ChainDelay of their commit.
+type auditJournalCollector struct {
+	app             core.App
+	pending, oldest *prometheus.Desc
+}
+
+func newAuditJournalCollector(app core.App) *auditJournalCollector {
+	return &auditJournalCollector{
+		app:     app,
+		pending: prometheus.NewDesc("relata_audit_journal_pending", "Changes journaled whose audit entries are not chained into the trail yet.", nil, nil),
+		oldest: prometheus.NewDesc("relata_audit_journal_oldest_age_seconds",
+			"Age of the oldest change whose audit entry is not chained yet (0 when none): how long the trail's tamper evidence lags.", nil, nil),
+	}
+}
+
+func (c *auditJournalCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.oldest
+}
+
+func (c *auditJournalCollector) Collect(ch chan<- prometheus.Metric) {
+	n, oldest, err := audit.Pending(c.app)
+	if err != nil {
+		return
+	}
+	age := 0.0
+	if n > 0 && !oldest.IsZero() {
+		age = max(0, time.Since(oldest).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age)
 }

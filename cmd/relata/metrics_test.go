@@ -57,6 +57,8 @@ func TestMetrics(t *testing.T) {
 		`relata_run_queue_oldest_age_seconds 0`,
 		`relata_workflow_events_pending 0`,
 		`relata_trigger_lag_seconds 0`,
+		`relata_audit_journal_pending 0`,
+		`relata_audit_journal_oldest_age_seconds 0`,
 		`relata_db_size_bytes{file="data.db"}`,
 		`relata_http_request_duration_seconds_bucket`,
 	} {

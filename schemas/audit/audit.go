@@ -1,7 +1,15 @@
 // Package audit keeps Relata's audit trail: one entry for every create, update and delete of
-// a CRM record — who, when, through what, and each field's old and new value — appended in
-// the transaction of the change to the relata_audit collection, which no API can edit or
-// delete, and hash-chained so that [Verify] detects an entry changed or removed with SQL.
+// a CRM record — who, when, through what, and each field's old and new value — written in
+// the transaction of the change, kept in the relata_audit collection, which no API can edit
+// or delete, and hash-chained so that [Verify] detects an entry changed or removed with SQL.
+//
+// The record hooks write each entry into a journal ([Journal], an index-free table) in the
+// change's transaction; a background chainer ([StartChainer]) moves the journal into the trail
+// in batches, numbering and hashing the entries, within about [ChainDelay] of the commit.
+// Readers do not see the lag: [Find], [Verify] and every other reader call [Flush] first, and
+// the direct appends ([Append], [AppendMany], [Erase]) chain the journal before their own entry,
+// so the trail's order is the commit order. Tamper evidence starts when an entry is chained:
+// an entry waiting in the journal has no hash yet.
 //
 // Package hooks appends the entries (it alone binds record events); what made a change is
 // read from the save's context, set with [WithActor] by workflows, imports and commands, or
@@ -20,18 +28,14 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/security"
 
 	"github.com/relata/relata/schemas"
 )
@@ -110,25 +114,21 @@ func chainHash(e *Entry) string {
 	return digest(b)
 }
 
-// The append's statements. Preparing (parsing) a statement costs SQLite more than running
-// these, so they are prepared once per database pool (see [statements]) and reused by every
-// transaction on its connection.
-const (
-	sqlHead   = `SELECT seq, hash FROM relata_audit ORDER BY seq DESC LIMIT 1`
-	sqlInsert = `INSERT INTO relata_audit (id, seq, at, actor_kind, actor_id, via, object, record, action,
-		changes, changes_hash, erased, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, ?, ?)`
-)
+// sqlHead reads the trail's head.
 
-// Append adds an entry for a change of record to the trail, in tx — the transaction that
-// saves the change, so that both commit or neither does (outside a transaction, Append opens
-// its own). at is the time of the change.
+const sqlHead = `SELECT seq, hash FROM relata_audit ORDER BY seq DESC LIMIT 1`
+
+// Append adds an entry for a change of record to the trail at once, in tx — the transaction
+// that saves the change, so that both commit or neither does (outside a transaction, Append
+// opens its own). at is the time of the change. It first chains what is pending in the
+// journal, in the same transaction, so the trail keeps the order in which changes committed.
+// The record hooks use [Journal] instead; Append is for the few writers that need the entry
+// (its id, sequence number, hash) in the transaction: privacy erasure, tests.
 //
-// The entry links to the trail's head as the transaction sees it, read in the transaction
-// (one index lookup by a prepared statement): SQLite serialises writers, so two appends
-// never link to the same head — a transaction whose snapshot another writer has moved on
-// cannot write — and an entry rolled back leaves nothing behind to link to. (An earlier
-// version cached the head per process and checked it in the insert; there is now no cache
-// that could go stale, e.g. after a restore.)
+// The entry links to the trail's head as the transaction sees it, read in the transaction:
+// SQLite serialises writers, so two appends never link to the same head — a transaction
+// whose snapshot another writer has moved on cannot write — and an entry rolled back leaves
+// nothing behind to link to.
 func Append(tx core.App, at time.Time, actor Actor, object, record, action string, changes map[string]Change) (*Entry, error) {
 	if changes == nil {
 		changes = map[string]Change{}
@@ -138,28 +138,22 @@ func Append(tx core.App, at time.Time, actor Actor, object, record, action strin
 		return nil, fmt.Errorf("audit: encode the changes of %s %s: %w", object, record, err)
 	}
 	e := &Entry{
-		// unique, not secret: math/rand is enough and cheaper than crypto/rand
-		ID: security.PseudorandomStringWithAlphabet(15, "abcdefghijklmnopqrstuvwxyz0123456789"),
+		ID: core.GenerateDefaultRandomId(),
 		At: at.UTC().Format(timeFormat), ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
 		Object: object, Record: record, Action: action, Changes: changes, ChangesJSON: string(b), ChangesHash: digest(b),
 	}
 	err = tx.RunInTransaction(func(tx core.App) error {
-		q, err := statementsOf(tx)
+		if _, err := chainPending(tx); err != nil {
+			return err
+		}
+		seq, prev, err := head(tx)
 		if err != nil {
 			return err
 		}
-		defer q.close()
-		var cur struct {
-			seq  int64
-			hash string
-		}
-		if err := q.scan(sqlHead, &cur.seq, &cur.hash); err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("audit: read the last entry: %w", err)
-		}
-		e.Seq, e.PrevHash = cur.seq+1, cur.hash
+		e.Seq, e.PrevHash = seq+1, prev
 		e.Hash = chainHash(e)
-		if err := q.exec(sqlInsert, e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action,
-			e.ChangesJSON, e.ChangesHash, e.PrevHash, e.Hash); err != nil {
+		if err := schemas.InsertMany(tx, Collection, entryColumns, [][]any{{e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via,
+			e.Object, e.Record, e.Action, e.ChangesJSON, e.ChangesHash, false, e.PrevHash, e.Hash}}); err != nil {
 			return fmt.Errorf("audit: append the %s of %s %s: %w", action, object, record, err)
 		}
 		return nil
@@ -168,134 +162,6 @@ func Append(tx core.App, at time.Time, actor Actor, object, record, action strin
 		return nil, err
 	}
 	return e, nil
-}
-
-// prepared holds the append's statements prepared on a database pool (*sql.DB), and
-// preparing the pools whose statements are being prepared.
-var prepared, preparing sync.Map
-
-type appendStatements struct{ head, insert *sql.Stmt }
-
-// statements runs the append's statements in a transaction: prepared ones when its pool has
-// them, else as plain queries (the first transaction on a pool), preparing them for later
-// transactions once this one has ended — the pool of PocketBase's writes has one connection,
-// which the transaction holds.
-type statements struct {
-	ex       dbx.Executor
-	sqlTx    *sql.Tx
-	prepared *appendStatements
-	open     []*sql.Stmt
-}
-
-func statementsOf(tx core.App) (*statements, error) {
-	t, ok := tx.DB().(*dbx.Tx)
-	if !ok {
-		return nil, errors.New("audit: append outside a transaction")
-	}
-	b, ok := t.Builder.(interface {
-		DB() *dbx.DB
-		Executor() dbx.Executor
-	})
-	if !ok {
-		return nil, errors.New("audit: append in a transaction without an executor")
-	}
-	s := &statements{ex: b.Executor()}
-	stx, ok := s.ex.(*sql.Tx)
-	if !ok {
-		return s, nil
-	}
-	pool := b.DB().DB()
-	if p, ok := prepared.Load(pool); ok {
-		s.sqlTx, s.prepared = stx, p.(*appendStatements)
-		return s, nil
-	}
-	if info := tx.TxInfo(); info != nil {
-		if _, busy := preparing.LoadOrStore(pool, true); !busy {
-			info.OnComplete(func(error) error {
-				go prepare(pool)
-				return nil
-			})
-		}
-	}
-	return s, nil
-}
-
-// prepare prepares the append's statements on pool, once; on failure (a closed pool) the
-// appends on it keep using plain queries.
-func prepare(pool *sql.DB) {
-	var p appendStatements
-	for _, st := range []struct {
-		dst **sql.Stmt
-		sql string
-	}{{&p.head, sqlHead}, {&p.insert, sqlInsert}} {
-		stmt, err := pool.Prepare(st.sql)
-		if err != nil {
-			for _, s := range []*sql.Stmt{p.head, p.insert} {
-				if s != nil {
-					_ = s.Close()
-				}
-			}
-			return
-		}
-		*st.dst = stmt
-	}
-	prepared.Store(pool, &p)
-}
-
-// stmt returns the transaction's copy of the prepared statement of query, or nil.
-func (s *statements) stmt(query string) *sql.Stmt {
-	if s.prepared == nil {
-		return nil
-	}
-	var p *sql.Stmt
-	switch query {
-	case sqlHead:
-		p = s.prepared.head
-	case sqlInsert:
-		p = s.prepared.insert
-	}
-	st := s.sqlTx.Stmt(p)
-	s.open = append(s.open, st)
-	return st
-}
-
-// scan reads the single row of query into dest.
-func (s *statements) scan(query string, dest ...any) error {
-	if st := s.stmt(query); st != nil {
-		return st.QueryRow().Scan(dest...)
-	}
-	rows, err := s.ex.Query(query)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return sql.ErrNoRows
-	}
-	if err := rows.Scan(dest...); err != nil {
-		return err
-	}
-	return rows.Close()
-}
-
-func (s *statements) exec(query string, args ...any) error {
-	var err error
-	if st := s.stmt(query); st != nil {
-		_, err = st.Exec(args...)
-	} else {
-		_, err = s.ex.Exec(query, args...)
-	}
-	return err
-}
-
-// close closes the transaction's copies (the prepared statements stay with their pool).
-func (s *statements) close() {
-	for _, st := range s.open {
-		_ = st.Close()
-	}
 }
 
 // Problem is an entry that fails verification.
@@ -324,6 +190,9 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 // from the end of the trail leave no gap: compare the head (Report.HeadSeq and HeadHash) with
 // one kept elsewhere, e.g. printed by an earlier `relata audit verify`.
 func Verify(app core.App) (*Report, error) {
+	if err := Flush(app); err != nil {
+		return nil, err
+	}
 	r := &Report{}
 	rows, err := app.DB().Select("id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action",
 		"changes", "changes_hash", "erased", "prev_hash", "hash").From(Collection).OrderBy("seq ASC").Rows()
@@ -405,6 +274,9 @@ func Erase(tx core.App, at time.Time, actor Actor, object, record string, entryI
 		vals[i] = id
 	}
 	marker, _ := json.Marshal(map[string]Change{"*": {New: ErasedMarker}})
+	if err := Flush(tx); err != nil { // entries still in the journal get their ids
+		return nil, err
+	}
 	_, err := tx.DB().Update(Collection, dbx.Params{"changes": string(marker), "erased": true}, dbx.In("id", vals...)).Execute()
 	if err != nil {
 		return nil, fmt.Errorf("audit: erase %d entries: %w", len(entryIDs), err)
@@ -428,6 +300,9 @@ type Query struct {
 
 // Find returns the entries matching q, newest first.
 func Find(app core.App, q Query) ([]*Entry, error) {
+	if err := Flush(app); err != nil {
+		return nil, err
+	}
 	sel := app.DB().Select("id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action",
 		"changes", "changes_hash", "erased", "prev_hash", "hash").From(Collection)
 	if q.Object != "" {

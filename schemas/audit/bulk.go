@@ -1,9 +1,7 @@
 package audit
 
 import (
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -78,17 +76,14 @@ func AppendMany(tx core.App, at time.Time, actor Actor, items []Item) error {
 	if len(items) == 0 {
 		return nil
 	}
-	var last struct {
-		Seq  int64  `db:"seq"`
-		Hash string `db:"hash"`
+	if err := Flush(tx); err != nil { // what committed before comes first
+		return err
 	}
-	err := tx.DB().Select("seq", "hash").From(Collection).OrderBy("seq DESC").Limit(1).One(&last)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("audit: read the last entry: %w", err)
+	seq, prev, err := head(tx)
+	if err != nil {
+		return err
 	}
-	seq, prev := last.Seq, last.Hash
 	when := at.UTC().Format(timeFormat)
-	cols := []string{"id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action", "changes", "changes_hash", "erased", "prev_hash", "hash"}
 	rows := make([][]any, 0, len(items))
 	for _, it := range items {
 		changes := it.Changes
@@ -109,7 +104,7 @@ func AppendMany(tx core.App, at time.Time, actor Actor, items []Item) error {
 		seq, prev = e.Seq, e.Hash
 		rows = append(rows, []any{e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action, e.ChangesJSON, e.ChangesHash, false, e.PrevHash, e.Hash})
 	}
-	if err := schemas.InsertEach(tx, Collection, cols, rows); err != nil {
+	if err := schemas.InsertEach(tx, Collection, entryColumns, rows); err != nil {
 		return fmt.Errorf("audit: append %d entries: %w", len(items), err)
 	}
 	return nil

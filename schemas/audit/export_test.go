@@ -5,8 +5,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 )
 
-// Prepared reports whether the append's statements are prepared on app's pool of writes
-// (the first transaction that appends on a pool prepares them once it has ended).
+// Prepared reports whether the journal's insert is prepared on app's pool of writes (the
+// first transaction that journals on a pool prepares it once it has ended).
 func Prepared(app core.App) bool {
 	db, ok := app.NonconcurrentDB().(*dbx.DB)
 	if !ok {

@@ -41,6 +41,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 		return nil, errors.New("audit: Config.Registry is required")
 	}
 	s := &Service{app: app, cfg: cfg}
+	StartChainer(app)
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Id: "relata.audit.routes", Func: func(se *core.ServeEvent) error {
 		g := se.Router.Group("/api/relata/audit")
 		g.Bind(apis.RequireAuth())

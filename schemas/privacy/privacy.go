@@ -326,6 +326,9 @@ func (d *Dossier) auditEntries(app core.App) ([]*audit.Entry, error) {
 		conds = append(conds, dbx.HashExp{"object": r.Collection().Name, "record": r.Id})
 	}
 	conds = append(conds, d.mentions("changes"))
+	if err := audit.Flush(app); err != nil { // entries still in the journal
+		return nil, err
+	}
 	var entries []*audit.Entry
 	err := app.DB().Select("id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action",
 		"changes", "changes_hash", "erased", "prev_hash", "hash").From(audit.Collection).

@@ -14,6 +14,7 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/relata/relata/schemas/audit"
 	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/schemas/transfer"
 )
@@ -40,6 +41,9 @@ func (e *env) reload(t *testing.T, r *core.Record) *core.Record {
 func (e *env) auditVia(t *testing.T, prefix string) int {
 	t.Helper()
 	var n int
+	if err := audit.Flush(e.app); err != nil { // the entries still in the journal
+		t.Fatal(err)
+	}
 	if err := e.app.DB().NewQuery("SELECT count(*) FROM relata_audit WHERE via LIKE {:p}").Bind(dbx.Params{"p": prefix + "%"}).Row(&n); err != nil {
 		t.Fatal(err)
 	}

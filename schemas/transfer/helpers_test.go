@@ -12,6 +12,7 @@ import (
 	"github.com/relata/relata/hooks"
 	_ "github.com/relata/relata/migrations"
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/audit"
 	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/schemas/transfer"
 	"github.com/relata/relata/workflows"
@@ -92,6 +93,11 @@ func (e *env) one(t testing.TB, collection, field string, value any) *core.Recor
 
 func (e *env) count(t testing.TB, collection string) int {
 	t.Helper()
+	if collection == audit.Collection {
+		if err := audit.Flush(e.app); err != nil { // the entries still in the journal
+			t.Fatal(err)
+		}
+	}
 	n, err := e.app.CountRecords(collection)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,9 @@ import (
 func auditOf(t *testing.T, e *env, record string) []audit.Entry {
 	t.Helper()
 	var out []audit.Entry
+	if err := audit.Flush(e.app); err != nil { // the entries still in the journal
+		t.Fatal(err)
+	}
 	err := e.app.DB().Select("*").From(audit.Collection).Where(dbx.HashExp{"record": record}).OrderBy("seq ASC").All(&out)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,298 @@
+package audit
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+
+	"github.com/relata/relata/schemas"
+)
+
+// JournalTable is the journal of changes not yet chained into the trail: a plain SQLite
+// table (migration 1764003800), not a collection, so no API reaches it.
+const JournalTable = "_relata_audit_journal"
+
+// The chainer's pace: a batch is chained ChainDelay after the first change that journaled,
+// or at once when ChainBatch changes are pending. The delay bounds how long an entry waits
+// unchained on a running server (the window in which it is not yet tamper-evident); readers
+// never wait for it, they [Flush].
+const (
+	ChainDelay = 100 * time.Millisecond
+	ChainBatch = 500
+)
+
+const sqlJournal = `INSERT INTO _relata_audit_journal (at, actor_kind, actor_id, via, object, record, action, changes)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+// Journal records a change of record in the journal, in tx — the transaction that saves the
+// change, so both commit or neither does (outside a transaction it opens its own). The
+// entry gets its id, sequence number and hashes when the chainer moves it into the trail,
+// shortly after the commit; [Find], [Verify] and every other reader chain what is pending
+// first, so they see it at once.
+//
+// Journal is what the record hooks call on every create, update and delete: one insert into
+// a table with no index but its rowid, instead of reading the trail's head and writing an
+// entry into a table with four indexes. The journal's rowid order is the commit order: rowid
+// is one more than the largest present, and SQLite lets one transaction write at a time (a
+// write transaction holds the database's write lock from its first write until it commits
+// or rolls back), so every row a transaction inserts gets a rowid above those of every
+// transaction that committed before it, and below those of every later one. The chainer and
+// the direct appends ([Append], [AppendMany], [Erase]) chain the journal in rowid order
+// before they write, so the trail's order is the order in which the changes committed.
+func Journal(tx core.App, at time.Time, actor Actor, object, record, action string, changes map[string]Change) error {
+	if changes == nil {
+		changes = map[string]Change{}
+	}
+	b, err := json.Marshal(changes)
+	if err != nil {
+		return fmt.Errorf("audit: encode the changes of %s %s: %w", object, record, err)
+	}
+	return tx.RunInTransaction(func(tx core.App) error {
+		q, err := statementsOf(tx)
+		if err != nil {
+			return err
+		}
+		defer q.close()
+		if err := q.exec(sqlJournal, at.UTC().Format(timeFormat), actor.Kind, actor.ID, actor.Via, object, record, action, string(b)); err != nil {
+			return fmt.Errorf("audit: journal the %s of %s %s: %w", action, object, record, err)
+		}
+		if info := tx.TxInfo(); info != nil && q.pool != nil {
+			if c, ok := chainers.Load(q.pool); ok {
+				info.OnComplete(func(txErr error) error {
+					if txErr == nil {
+						c.(*chainer).poke()
+					}
+					return nil
+				})
+			}
+		}
+		return nil
+	})
+}
+
+// Flush chains every entry pending in the journal into the trail, synchronously. Every
+// reader of the trail calls it first (Find, Verify and the packages that read relata_audit
+// with SQL, privacy's export and erasure). In a transaction it chains in that transaction.
+// With nothing pending it costs one read. Inside a transaction, pass the transaction: with
+// the app, Flush would wait for the write lock its own transaction holds.
+func Flush(app core.App) error {
+	var pending bool
+	if err := app.DB().NewQuery(`SELECT EXISTS (SELECT 1 FROM ` + JournalTable + `)`).Row(&pending); err != nil {
+		return fmt.Errorf("audit: read the journal: %w", err)
+	}
+	if !pending {
+		return nil
+	}
+	return app.RunInTransaction(func(tx core.App) error {
+		_, err := chainPending(tx)
+		return err
+	})
+}
+
+// Pending returns the number of journaled entries not yet chained and the time of the
+// oldest change among them (zero when none), for /metrics and `relata doctor`.
+func Pending(app core.App) (n int, oldest time.Time, err error) {
+	var row struct {
+		N      int            `db:"n"`
+		Oldest sql.NullString `db:"oldest"`
+	}
+	if err := app.DB().NewQuery(`SELECT count(*) AS n, min(at) AS oldest FROM ` + JournalTable).One(&row); err != nil {
+		return 0, time.Time{}, fmt.Errorf("audit: read the journal: %w", err)
+	}
+	if row.Oldest.Valid {
+		oldest, _ = time.Parse(timeFormat, row.Oldest.String)
+	}
+	return row.N, oldest, nil
+}
+
+// chainPending moves every journaled entry into the trail, in batches of ChainBatch, in tx.
+func chainPending(tx core.App) (int, error) {
+	total := 0
+	for {
+		n, err := chainBatch(tx, ChainBatch)
+		total += n
+		if err != nil || n < ChainBatch {
+			return total, err
+		}
+	}
+}
+
+// journaled is a row of the journal.
+type journaled struct {
+	RowID     int64  `db:"id"`
+	At        string `db:"at"`
+	ActorKind string `db:"actor_kind"`
+	ActorID   string `db:"actor_id"`
+	Via       string `db:"via"`
+	Object    string `db:"object"`
+	Record    string `db:"record"`
+	Action    string `db:"action"`
+	Changes   string `db:"changes"`
+}
+
+var entryColumns = []string{"id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action", "changes", "changes_hash", "erased", "prev_hash", "hash"}
+
+// chainBatch moves up to limit journaled entries, oldest first, into the trail in tx: it
+// reads the trail's head in the transaction (no cache that could go stale), computes each
+// entry's sequence number and hashes, inserts them with one prepared statement ([schemas.InsertEach]) and deletes
+// the moved rows.
+func chainBatch(tx core.App, limit int) (int, error) {
+	var rows []journaled
+	if err := tx.DB().NewQuery(`SELECT id, at, actor_kind, actor_id, via, object, record, action, changes FROM ` +
+		JournalTable + ` ORDER BY id LIMIT {:n}`).Bind(dbx.Params{"n": limit}).All(&rows); err != nil {
+		return 0, fmt.Errorf("audit: read the journal: %w", err)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	seq, prev, err := head(tx)
+	if err != nil {
+		return 0, err
+	}
+	values := make([][]any, 0, len(rows))
+	for _, j := range rows {
+		e := &Entry{
+			ID: core.GenerateDefaultRandomId(), At: j.At, ActorKind: j.ActorKind, ActorID: j.ActorID, Via: j.Via,
+			Object: j.Object, Record: j.Record, Action: j.Action, ChangesJSON: j.Changes, ChangesHash: digest([]byte(j.Changes)),
+			Seq: seq + 1, PrevHash: prev,
+		}
+		e.Hash = chainHash(e)
+		seq, prev = e.Seq, e.Hash
+		values = append(values, []any{e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action, e.ChangesJSON, e.ChangesHash, false, e.PrevHash, e.Hash})
+	}
+	if err := schemas.InsertEach(tx, Collection, entryColumns, values); err != nil {
+		return 0, fmt.Errorf("audit: chain %d journaled entries: %w", len(rows), err)
+	}
+	if _, err := tx.DB().NewQuery(`DELETE FROM ` + JournalTable + ` WHERE id <= {:last}`).
+		Bind(dbx.Params{"last": rows[len(rows)-1].RowID}).Execute(); err != nil {
+		return 0, fmt.Errorf("audit: clear the journal: %w", err)
+	}
+	return len(rows), nil
+}
+
+// head returns the sequence number and hash of the trail's last entry (0, "" when empty).
+func head(tx core.App) (int64, string, error) {
+	var last struct {
+		Seq  int64  `db:"seq"`
+		Hash string `db:"hash"`
+	}
+	err := tx.DB().NewQuery(sqlHead).One(&last)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, "", fmt.Errorf("audit: read the last entry: %w", err)
+	}
+	return last.Seq, last.Hash, nil
+}
+
+// chainers are the running chainers by database pool of writes (what a transaction knows of
+// its app).
+var chainers sync.Map
+
+// chainer moves the journal into the trail in the background.
+type chainer struct {
+	app     core.App
+	wake    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	pending atomic.Int64 // commits that journaled since the last batch
+}
+
+// StartChainer starts app's chainer, once per app: it chains what a previous run left in the
+// journal (a crash after a commit, before chaining) as soon as the app is bootstrapped, then
+// each batch of changes that journaled, and everything pending when the app terminates.
+// [Register] and the record hooks start it.
+func StartChainer(app core.App) {
+	start := func(app core.App) {
+		db, ok := app.NonconcurrentDB().(*dbx.DB)
+		if !ok || db.DB() == nil {
+			return
+		}
+		pool := db.DB()
+		c := &chainer{app: app, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+		if _, loaded := chainers.LoadOrStore(pool, c); loaded {
+			return
+		}
+		go c.run()
+		c.poke() // leftovers of an earlier run
+		app.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{Id: "relata.audit.chainer", Func: func(e *core.TerminateEvent) error {
+			if chainers.CompareAndDelete(pool, c) {
+				close(c.stop)
+				<-c.done
+				if err := Flush(c.app); err != nil {
+					c.app.Logger().Error("audit: chain the journal on stop", slog.String("error", err.Error()))
+				}
+			}
+			return e.Next()
+		}})
+	}
+	if app.IsBootstrapped() {
+		start(app)
+		return
+	}
+	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{Id: "relata.audit.chainer", Func: func(e *core.BootstrapEvent) error {
+		if err := e.Next(); err != nil {
+			return err
+		}
+		start(e.App)
+		return nil
+	}})
+}
+
+// poke tells the chainer a commit journaled.
+func (c *chainer) poke() {
+	c.pending.Add(1)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *chainer) run() {
+	defer close(c.done)
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.wake:
+		}
+		// Wait ChainDelay for more commits to join the batch, or until a batch is full.
+		timer := time.NewTimer(ChainDelay)
+	gather:
+		for c.pending.Load() < ChainBatch {
+			select {
+			case <-c.stop:
+				timer.Stop()
+				return
+			case <-timer.C:
+				break gather
+			case <-c.wake:
+			}
+		}
+		timer.Stop()
+		c.pending.Store(0)
+		// One transaction per batch: the write lock is held for one batch at a time.
+		for {
+			var n int
+			err := c.app.RunInTransaction(func(tx core.App) error {
+				var err error
+				n, err = chainBatch(tx, ChainBatch)
+				return err
+			})
+			if err != nil {
+				c.app.Logger().Error("audit: chain the journal", slog.String("error", err.Error()))
+				break
+			}
+			if n < ChainBatch {
+				break
+			}
+		}
+	}
+}
