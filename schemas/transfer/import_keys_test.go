@@ -57,6 +57,10 @@ func TestImportKeysLookedUpPerRows(t *testing.T) {
 	e.expectRecord(t, "contacts", "id", stored.Id, map[string]string{"full_name": "Person 600", "email": "p600@example.com", "company": e.acme.Id})
 	e.expectRecord(t, "contacts", "email", "p3@example.com", map[string]string{"full_name": "Person 3"})
 
+	var pages int
+	if err := e.app.NonconcurrentDB().NewQuery("PRAGMA wal_autocheckpoint").Row(&pages); err != nil || pages != 1000 {
+		t.Fatalf("the writer connection checkpoints every %d pages after the import (%v); want SQLite's 1000 back", pages, err)
+	}
 	again := e.importBytes(t, "keys.csv", file, opts)
 	if got := countsOf(again); got != (counts{unchanged: 1000, failed: 1}) {
 		t.Fatalf("re-import %+v; errors %v", got, again.Errors)
