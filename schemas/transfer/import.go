@@ -80,14 +80,15 @@ type ImportOptions struct {
 	Batch *core.Record
 	// DuplicateCheck is how many created rows are checked for likely duplicates of records
 	// that were there before (schemas/dedupe's indexed rules, among the records the importer
-	// may view; about half a millisecond each). Default (0): DefaultDuplicateCheck; negative:
-	// none.
+	// may view; one indexed query each: ~0.4 ms at 100 contacts a company, ~8 ms at 1,000 a
+	// company, where the similar-name rule reads them all). Default (0): DefaultDuplicateCheck;
+	// negative: none.
 	DuplicateCheck int
 }
 
 // DefaultDuplicateCheck is how many created rows an import checks for likely duplicates
 // unless told otherwise ([ImportOptions.DuplicateCheck]).
-const DefaultDuplicateCheck = 1000
+const DefaultDuplicateCheck = 200
 
 // FailedRow is a row that was not imported, with its cells and the reasons.
 type FailedRow struct {
