@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -38,10 +39,12 @@ func (s *Service) user(email string) (*core.Record, error) {
 
 func (s *Service) newImportCommand() *cobra.Command {
 	var (
-		opts  ImportOptions
-		maps  []string
-		as    string
-		delim string
+		opts     ImportOptions
+		maps     []string
+		as       string
+		delim    string
+		asJSON   bool
+		dupCheck int
 	)
 	cmd := &cobra.Command{
 		Use:   "import OBJECT FILE",
@@ -79,6 +82,10 @@ func (s *Service) newImportCommand() *cobra.Command {
 				}
 				opts.Read.Delimiter = []rune(delim)[0]
 			}
+			opts.DuplicateCheck = dupCheck
+			if dupCheck <= 0 {
+				opts.DuplicateCheck = -1
+			}
 			f, err := os.Open(args[1])
 			if err != nil {
 				return err
@@ -88,7 +95,13 @@ func (s *Service) newImportCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), opts, res)
+			if asJSON {
+				if err := printJSON(cmd.OutOrStdout(), opts, res); err != nil {
+					return err
+				}
+			} else {
+				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), opts, res)
+			}
 			if res.Failed > 0 {
 				return fmt.Errorf("%s: %d rows failed", opts.File, res.Failed)
 			}
@@ -109,6 +122,8 @@ func (s *Service) newImportCommand() *cobra.Command {
 	fl.StringVar(&opts.DateOrder, "date-order", "", "dmy or mdy for dates such as 05/03/2025 (default: detected per column, else dmy)")
 	fl.StringVar(&opts.Decimal, "decimal", "", `decimal separator "," or "." (default: detected per column)`)
 	fl.IntVar(&opts.BatchSize, "batch-size", 0, "rows per transaction (default 1000)")
+	fl.IntVar(&dupCheck, "check-duplicates", DefaultDuplicateCheck, "check this many created rows for likely duplicates of existing records (0: none)")
+	fl.BoolVar(&asJSON, "json", false, "print the summary as JSON (counts, errors, warnings, likely duplicates)")
 	cmd.AddCommand(s.newUndoCommand())
 	return cmd
 }
@@ -131,6 +146,7 @@ func printResult(out, errOut io.Writer, opts ImportOptions, res *Result) {
 	for _, e := range res.Errors {
 		fmt.Fprintln(errOut, e.Error())
 	}
+	printDuplicates(out, opts, res)
 	verb := "imported into"
 	if res.DryRun {
 		verb = "dry run, nothing written; would import into"
@@ -144,6 +160,52 @@ func printResult(out, errOut io.Writer, opts ImportOptions, res *Result) {
 		fmt.Fprintf(out, "; batch %s (undo: relata import undo %s)", res.Batch, res.Batch)
 	}
 	fmt.Fprintln(out)
+}
+
+// printDuplicates writes the rows that may duplicate existing records, one line each:
+// "row 12 → contacts/ID "Ada Lovelace" (same email ada@x.example; 95%)".
+func printDuplicates(out io.Writer, opts ImportOptions, res *Result) {
+	if len(res.Duplicates) == 0 && res.DuplicatesChecked == 0 {
+		return
+	}
+	created := res.Created
+	checked := fmt.Sprintf("the %d created rows checked", res.DuplicatesChecked)
+	if res.DuplicatesChecked < created {
+		checked = fmt.Sprintf("the first %d of %d created rows checked; relata duplicates %s lists every pair", res.DuplicatesChecked, created, opts.Object)
+	}
+	if len(res.Duplicates) == 0 {
+		fmt.Fprintf(out, "no row may duplicate an existing record (%s)\n", checked)
+		return
+	}
+	rows := "rows"
+	if len(res.Duplicates) == 1 {
+		rows = "row"
+	}
+	fmt.Fprintf(out, "%d %s may duplicate existing records (%s):\n", len(res.Duplicates), rows, checked)
+	for _, d := range res.Duplicates {
+		reasons := make([]string, len(d.Reasons))
+		for i, r := range d.Reasons {
+			reasons[i] = r.String()
+		}
+		fmt.Fprintf(out, "  row %d → %s/%s %q (%s; %.0f%%)\n", d.Row, opts.Object, d.Existing, d.ExistingTitle, strings.Join(reasons, ", "), d.Score*100)
+	}
+}
+
+// printJSON writes the summary as one JSON object.
+func printJSON(out io.Writer, opts ImportOptions, res *Result) error {
+	warnings := make([]map[string]any, len(res.Warnings))
+	for i, w := range res.Warnings {
+		warnings[i] = map[string]any{"row": w.Row, "column": w.Column, "message": w.Message}
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(struct {
+		Object string `json:"object"`
+		File   string `json:"file"`
+		*Result
+		Errors   []map[string]any `json:"errors"`
+		Warnings []map[string]any `json:"warnings"`
+	}{opts.Object, opts.File, res, res.ErrorList(), warnings})
 }
 
 func (s *Service) newUndoCommand() *cobra.Command {

@@ -68,17 +68,9 @@ type jobView struct {
 	// Duplicates counts the created records that may duplicate records that were there
 	// before (schemas/dedupe's rules, among what the importer may view); DuplicateSamples
 	// are the first of them.
-	Duplicates       int               `json:"duplicates"`
-	DuplicateSamples []ImportDuplicate `json:"duplicateSamples,omitempty"`
-}
-
-// ImportDuplicate is a record an import created that may duplicate an existing one.
-type ImportDuplicate struct {
-	ID            string  `json:"id"`
-	Title         string  `json:"title"`
-	Existing      string  `json:"existing"`
-	ExistingTitle string  `json:"existingTitle"`
-	Score         float64 `json:"score"`
+	Duplicates        int               `json:"duplicates"`
+	DuplicateSamples  []ImportDuplicate `json:"duplicateSamples,omitempty"`
+	DuplicatesChecked int               `json:"duplicatesChecked"`
 }
 
 func (j *job) view() jobView {
@@ -90,6 +82,9 @@ func (j *job) view() jobView {
 		v.Created, v.Updated, v.Unchanged, v.Failed, v.Related = r.Created, r.Updated, r.Unchanged, r.Failed, r.Related
 	}
 	v.Duplicates, v.DuplicateSamples = j.dups, j.samples
+	if j.res != nil {
+		v.DuplicatesChecked = j.res.DuplicatesChecked
+	}
 	return v
 }
 
@@ -358,11 +353,9 @@ func (s *Service) runJob(j *job, tmp *os.File, opts ImportOptions) {
 	}
 	var dups int
 	var samples []ImportDuplicate
-	if err == nil && res != nil && res.Created > 0 && !opts.DryRun {
-		var derr error
-		if dups, samples, derr = s.importDuplicates(j.batch.Id, opts.Object, j.user); derr != nil {
-			s.app.Logger().Warn("relata: duplicates of an import", "batch", j.batch.Id, "error", derr)
-		}
+	if res != nil {
+		// The import checked its first created rows ([ImportOptions.DuplicateCheck]).
+		dups, samples = len(res.Duplicates), res.Duplicates[:min(len(res.Duplicates), 20)]
 	}
 	j.mu.Lock()
 	j.dups, j.samples = dups, samples
@@ -385,62 +378,6 @@ func (s *Service) runJob(j *job, tmp *os.File, opts ImportOptions) {
 		j.status = "done"
 	}
 	s.forgetOldJobs()
-}
-
-// maxDuplicateCheck is the most created records an import's summary checks for duplicates.
-const maxDuplicateCheck = 20000
-
-// importDuplicates finds the records import batch created that may duplicate records of
-// object that were there before, among the records user (or a superuser: "") may view: one
-// index of the object, its pairs with exactly one side created by the batch.
-func (s *Service) importDuplicates(batch, object, user string) (int, []ImportDuplicate, error) {
-	o, ok := s.reg.Object(object)
-	if !ok {
-		return 0, nil, nil
-	}
-	var created []string
-	if err := s.app.DB().Select("record").From(ChangesCollection).
-		Where(dbx.HashExp{"batch": batch, "action": "created", "object": object}).Column(&created); err != nil {
-		return 0, nil, err
-	}
-	if len(created) == 0 || len(created) > maxDuplicateCheck {
-		return 0, nil, nil
-	}
-	isNew := make(map[string]bool, len(created))
-	for _, id := range created {
-		isNew[id] = true
-	}
-	c := schemas.System
-	if user != "" {
-		u, err := s.app.FindRecordById(schemas.UsersCollection, user)
-		if err != nil {
-			return 0, nil, err
-		}
-		c = schemas.User(u)
-	}
-	ix, err := dedupe.NewIndex(s.app, c, o, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	seen := map[string]bool{}
-	var samples []ImportDuplicate
-	for _, p := range ix.Pairs() {
-		if isNew[p.A] == isNew[p.B] {
-			continue
-		}
-		d := ImportDuplicate{ID: p.B, Title: p.BTitle, Existing: p.A, ExistingTitle: p.ATitle, Score: p.Score}
-		if isNew[p.A] {
-			d = ImportDuplicate{ID: p.A, Title: p.ATitle, Existing: p.B, ExistingTitle: p.BTitle, Score: p.Score}
-		}
-		if seen[d.ID] {
-			continue
-		}
-		seen[d.ID] = true
-		if len(samples) < 20 {
-			samples = append(samples, d)
-		}
-	}
-	return len(seen), samples, nil
 }
 
 // forgetOldJobs drops finished jobs older than jobKeep.
