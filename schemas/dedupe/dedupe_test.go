@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -109,6 +110,8 @@ func TestPairs(t *testing.T) {
 		{"full_name": "Luca Verdy", "company": acme.Id},
 		{"full_name": "Nobody", "email": "nobody@nowhere.example", "phone": "+1 415 555 2671"},
 		{"full_name": "100%_x", "email": "%@%"},
+		{"full_name": "Mario Rossi", "email": "mario@acme.example", "phone": "+39 02 1234 5678"},
+		{"full_name": "Mario Rossi", "email": "mario@acme.example", "company": acme.Id},
 	} {
 		want := ixIT.Match(v, "")
 		got, err := dedupe.Check(e.app, schemas.System, contactsObj, it, v, "")
@@ -124,6 +127,11 @@ func TestPairs(t *testing.T) {
 		}
 		if !slices.Equal(ids, wantIDs) || (v["phone"] == "02 1234 5678" && len(ids) != 2) {
 			t.Errorf("Check(%v) = %v; the whole index finds %v", v, ids, wantIDs)
+		}
+		// The same scores and reasons too: a check leaves out the candidates' values of the
+		// rules the probe has no value for, which must not change what it finds.
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("Check(%v) = %+v; the whole index finds %+v", v, got, want)
 		}
 	}
 

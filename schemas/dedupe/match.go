@@ -73,13 +73,17 @@ type Index struct {
 	region  string
 	entries []entry
 	blocks  map[string][]int32
+	// unused marks the rules a check's probe has no value for: the candidates' values of
+	// those rules cannot change its score, so they are not normalised (a phone number's
+	// parse is the costliest step of a form's duplicate check). nil: every rule is used.
+	unused []bool
 }
 
 // NewIndex reads the records of o that c may view and indexes them by rs (nil: the default
 // rules of o). The caller's view is applied in SQL by [schemas.ListScope], so a pair or match
 // never names a record c cannot see.
 func NewIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules) (*Index, error) {
-	return newIndex(app, c, o, rs, nil)
+	return newIndex(app, c, o, rs, nil, nil)
 }
 
 // Check returns the records of o that c may view and that a record with values may
@@ -180,7 +184,7 @@ func check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values 
 	if len(ors) == 0 {
 		return nil, nil
 	}
-	ix, err := newIndex(app, c, o, rs, dbx.Or(ors...))
+	ix, err := newIndex(app, c, o, rs, dbx.Or(ors...), unusedRules(ix.rules, e))
 	if err != nil {
 		return nil, err
 	}
@@ -204,8 +208,25 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 func escapeLike(s string) string { return likeEscaper.Replace(s) }
 
-func newIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, where dbx.Expression) (*Index, error) {
-	ix := &Index{object: o, rules: rs.For(o), blocks: map[string][]int32{}}
+// unusedRules are the rules whose candidates' values cannot score against probe: those it
+// has no value for, and the domain rules when it has no domain at all (any domain field
+// matches any other, see [Index.score]).
+func unusedRules(rules *ObjectRules, probe entry) []bool {
+	unused := make([]bool, len(rules.Rules))
+	anyDomain := false
+	for i, r := range rules.Rules {
+		if r.Match == MatchDomain && probe.vals[i] != "" {
+			anyDomain = true
+		}
+	}
+	for i, r := range rules.Rules {
+		unused[i] = probe.vals[i] == "" && (r.Match != MatchDomain || !anyDomain)
+	}
+	return unused
+}
+
+func newIndex(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, where dbx.Expression, unused []bool) (*Index, error) {
+	ix := &Index{object: o, rules: rs.For(o), blocks: map[string][]int32{}, unused: unused}
 	if rs != nil {
 		ix.region = rs.Region
 	}
@@ -267,6 +288,9 @@ func (ix *Index) entryOf(id string, values map[string]any) entry {
 	e := entry{id: id, vals: make([]string, len(ix.rules.Rules)), same: make([]string, len(ix.rules.Rules))}
 	e.title = text(values[ix.object.TitleField])
 	for i, r := range ix.rules.Rules {
+		if ix.unused != nil && id != "" && ix.unused[i] {
+			continue
+		}
 		v := text(values[r.Field])
 		switch r.Match {
 		case MatchEmail:
