@@ -46,23 +46,35 @@ func groupable(steps []*step) bool {
 // way, so a failing run records its failure and does not hold back the others. It reports how
 // many runs it claimed.
 func (e *Engine) RunBatch(n int) (int, error) {
-	ids := e.groupableIDs()
-	if len(ids) == 0 || n <= 0 {
+	if n <= 0 {
 		return 0, nil
 	}
-	list, _ := json.Marshal(ids)
+	// The claim leaves out the runs of the few workflows that cannot be grouped, instead of
+	// listing the many that can: with 1,000 enabled workflows the list made SQLite build a
+	// 1,000-row table for every claim (about 0.1 ms of CPU per run under the e2e load).
+	not, grouped := e.ungroupedIDs()
+	if !grouped {
+		return 0, nil
+	}
+	filter := ""
+	params := dbx.Params{}
+	if len(not) > 0 {
+		list, _ := json.Marshal(not)
+		filter = "AND workflow NOT IN (SELECT value FROM json_each({:not}))"
+		params["not"] = string(list)
+	}
 	now := e.cfg.Now()
+	params["now"], params["lease"], params["n"] = dbTime(now), dbTime(now.Add(e.cfg.Lease)), n
 	var claimed []string
 	err := e.app.DB().NewQuery(`
 		UPDATE workflow_runs
 		SET status = 'running', lease_until = {:lease}, attempts = attempts + 1, started = {:now}
 		WHERE id IN (
 			SELECT id FROM workflow_runs
-			WHERE status = 'pending' AND attempts = 0 AND next_at <= {:now}
-			  AND workflow IN (SELECT value FROM json_each({:wf}))
+			WHERE status = 'pending' AND attempts = 0 AND next_at <= {:now} ` + filter + `
 			ORDER BY next_at LIMIT {:n})
 		RETURNING id`).
-		Bind(dbx.Params{"now": dbTime(now), "lease": dbTime(now.Add(e.cfg.Lease)), "wf": string(list), "n": n}).
+		Bind(params).
 		Column(&claimed)
 	if err != nil {
 		return 0, fmt.Errorf("claim a batch of runs: %w", err)
@@ -74,28 +86,45 @@ func (e *Engine) RunBatch(n int) (int, error) {
 	if err != nil {
 		return len(claimed), err // the runs stay claimed; RunNext takes them after their lease
 	}
-	if err := e.executeGroup(runs); err != nil {
-		e.groupFallbacks.Add(1)
-		e.app.Logger().Debug("relata: a group of workflow runs failed; running them one by one", "runs", len(runs), "error", err)
-		for _, run := range runs {
+	// Runs of a workflow disabled or deleted since they were queued (not in the list above)
+	// are executed one by one, as RunNext would.
+	group := runs[:0:0]
+	for _, run := range runs {
+		if w := e.workflowByID(run.GetString("workflow")); w != nil && w.grouped {
+			group = append(group, run)
+		} else {
 			e.execute(run)
 		}
 	}
-	e.Wake()
+	if len(group) > 0 {
+		if err := e.executeGroup(group); err != nil {
+			e.groupFallbacks.Add(1)
+			e.app.Logger().Debug("relata: a group of workflow runs failed; running them one by one", "runs", len(group), "error", err)
+			for _, run := range group {
+				e.execute(run)
+			}
+		}
+	}
+	e.wakeWorkers() // another worker may take more; the event loop has nothing new
 	return len(claimed), nil
 }
 
-// groupableIDs lists the ids of the enabled workflows whose fresh runs RunBatch may take.
-func (e *Engine) groupableIDs() []string {
+// ungroupedIDs lists the ids of the enabled workflows whose runs RunBatch must not take, and
+// reports whether any enabled workflow's runs may be grouped.
+func (e *Engine) ungroupedIDs() (ids []string, some bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	var ids []string
 	for _, w := range e.byName {
-		if w.ID != "" && w.grouped {
+		if w.ID == "" {
+			continue
+		}
+		if w.grouped {
+			some = true
+		} else {
 			ids = append(ids, w.ID)
 		}
 	}
-	return ids
+	return ids, some
 }
 
 // executeGroup executes claimed fresh runs in one transaction, with their outcomes; any

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ func dbTime(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout)
 // worker executes due runs until the engine stops.
 func (e *Engine) worker() {
 	defer e.wg.Done()
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("relata", "workflow worker"))) // CPU profiles tell the workers apart
 	tick := time.NewTicker(e.cfg.PollInterval)
 	defer tick.Stop()
 	for {
