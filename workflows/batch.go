@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/workflows/outbox"
 )
 
 // BatchSize is how many fresh runs a worker claims at once for a group commit.
@@ -130,12 +131,13 @@ func (e *Engine) ungroupedIDs() (ids []string, some bool) {
 // executeGroup executes claimed fresh runs in one transaction, with their outcomes; any
 // error rolls back all of them.
 //
-// The group's step records are written with multi-row inserts and its runs' outcomes with
-// one update, just before the commit (see [groupWrites]); the records the steps create (a
+// The group's step records are written with multi-row inserts, its emails with one
+// outbox.EnqueueMany and its runs' outcomes with one update, just before the commit (see
+// [groupWrites]); the records the steps create (a
 // task, say) are saved one by one as always, with every hook a save runs.
 func (e *Engine) executeGroup(runs []*core.Record) error {
-	return e.app.RunInTransaction(func(tx core.App) error {
-		g := &groupWrites{}
+	g := &groupWrites{}
+	err := e.app.RunInTransaction(func(tx core.App) error {
 		ids := make([]any, 0, len(runs))
 		for _, run := range runs {
 			w := e.workflowByID(run.GetString("workflow"))
@@ -146,11 +148,15 @@ func (e *Engine) executeGroup(runs []*core.Record) error {
 			if err != nil {
 				return err
 			}
+			rc.group = g
 			x := &executor{e: e, run: run, rc: rc, done: map[string]*core.Record{}, tx: tx, group: g}
 			if err := x.steps(w.steps); err != nil {
 				return err
 			}
 			ids = append(ids, run.Id)
+		}
+		if err := g.queueEmails(tx); err != nil {
+			return err
 		}
 		if err := schemas.InsertMany(tx, StepsCollection, stepColumns, g.rows); err != nil {
 			return err
@@ -161,6 +167,10 @@ func (e *Engine) executeGroup(runs []*core.Record) error {
 			dbx.In("id", ids...)).Execute()
 		return err
 	})
+	if err == nil && len(g.emails) > 0 {
+		outbox.Wake(e.app) // after the commit: the sender sees the emails
+	}
+	return err
 }
 
 // groupWrites holds the step records of a group of runs until the group writes them all at
@@ -169,6 +179,35 @@ func (e *Engine) executeGroup(runs []*core.Record) error {
 // hook, no realtime subscription in the web app), so no hook is skipped.
 type groupWrites struct {
 	rows [][]any
+	// emails are the send_email messages of the group's runs, each with the id its step
+	// recorded, queued together at the end (queueEmails).
+	emails []outbox.Message
+}
+
+// email keeps msg to be queued with the group and returns the id it will have.
+func (g *groupWrites) email(msg outbox.Message) string {
+	msg.ID = core.GenerateDefaultRandomId()
+	g.emails = append(g.emails, msg)
+	return msg.ID
+}
+
+// queueEmails queues the group's emails in one go. An email whose idempotency key is already
+// queued (it would keep another id than its step recorded) fails the group, whose runs then
+// execute one by one, where send_email queues each email itself.
+func (g *groupWrites) queueEmails(tx core.App) error {
+	if len(g.emails) == 0 {
+		return nil
+	}
+	ids, err := outbox.EnqueueMany(tx, g.emails)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		if id != g.emails[i].ID {
+			return fmt.Errorf("email %s: idempotency key %q already queued as %s", g.emails[i].ID, g.emails[i].IdempotencyKey, id)
+		}
+	}
+	return nil
 }
 
 // stepColumns are the columns of a step row, in the order groupWrites.step fills them.
