@@ -106,7 +106,9 @@ func (e *Engine) RunBatch(n int) (int, error) {
 			}
 		}
 	}
-	e.wakeWorkers() // another worker may take more; the event loop has nothing new
+	if len(claimed) == n {
+		e.wakeWorkers() // a full group: another worker may take more
+	}
 	return len(claimed), nil
 }
 

@@ -52,9 +52,11 @@ func (e *Engine) worker() {
 				e.app.Logger().Error("relata: workflow worker", "error", err)
 				break
 			}
-			if n > 0 {
-				continue
+			if n == BatchSize {
+				continue // a full group: more may be waiting
 			}
+			// A smaller group took every fresh run there was; runs queued since then woke
+			// the workers (e.wake), so no second claim now (it would find none).
 			ran, err := e.RunNext()
 			if err != nil {
 				e.app.Logger().Error("relata: workflow worker", "error", err)
