@@ -91,3 +91,36 @@ func TestRunBatchQueuesItsEmailsTogether(t *testing.T) {
 		t.Errorf("the email queued first is gone")
 	}
 }
+
+// After a group, a worker looks for retries, waits and crashed runs (RunNext) without taking
+// a fresh run RunBatch would group: executed alone, it costs about four write transactions.
+// Fresh runs of a workflow RunBatch cannot group are still taken there.
+func TestWorkerLeavesFreshRunsToGroups(t *testing.T) {
+	e := newEnv(t, workflows.Config{})
+	e.save(t, `{"name": "grouped", "enabled": true, "object": "contacts", "trigger": {"type": "record_created"},
+	  "actions": [{"type": "create_task", "subject": "Call", "due": "1d"}]}`)
+	e.save(t, `{"name": "alone", "enabled": true, "object": "companies", "trigger": {"type": "record_created"},
+	  "actions": [{"type": "wait", "for": "1h"}, {"type": "create_task", "subject": "Later", "due": "1d"}]}`)
+	for _, c := range []struct{ coll, field string }{{"contacts", "full_name"}, {"companies", "name"}} {
+		code, out := e.api(t, http.MethodPost, "/api/collections/"+c.coll+"/records", e.aliceTok, map[string]any{c.field: "X"})
+		if code != 200 {
+			t.Fatalf("create %s = %d %v", c.coll, code, out)
+		}
+	}
+	ran, err := e.eng.RunNextLeavingFresh()
+	if err != nil || !ran {
+		t.Fatalf("RunNextLeavingFresh = %v, %v; want the run of the workflow that cannot be grouped", ran, err)
+	}
+	if got := e.count(t, workflows.RunsCollection, "workflow_name = 'alone' && status = 'waiting'"); got != 1 {
+		t.Errorf("%d waiting runs of 'alone'; want 1", got)
+	}
+	if ran, err = e.eng.RunNextLeavingFresh(); err != nil || ran {
+		t.Fatalf("RunNextLeavingFresh = %v, %v; want nothing (the fresh grouped run is RunBatch's)", ran, err)
+	}
+	if n, err := e.eng.RunBatch(workflows.BatchSize); err != nil || n != 1 {
+		t.Fatalf("RunBatch = %d, %v; want the fresh run", n, err)
+	}
+	if got := e.count(t, workflows.RunsCollection, "workflow_name = 'grouped' && status = 'succeeded'"); got != 1 {
+		t.Errorf("%d succeeded runs of 'grouped'; want 1", got)
+	}
+}
