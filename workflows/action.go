@@ -173,6 +173,8 @@ type RunContext struct {
 	StepKey string
 	// DryRun is set when nothing may leave the (rolled back) transaction.
 	DryRun bool
+	// group collects the writes of a group of runs (RunBatch) made at its end; nil otherwise.
+	group *groupWrites
 }
 
 // Record loads the triggering record as it is now.

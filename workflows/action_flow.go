@@ -262,6 +262,18 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 	if n := utf8.RuneCountInString(msg.Subject); n > emailSubjectMax {
 		return nil, Permanent(fmt.Errorf("subject: %d characters, at most %d", n, emailSubjectMax))
 	}
+	if rc.group != nil {
+		// In a group of runs the email is queued with the group's others at its end (one
+		// idempotency lookup and one insert for the group); its id is chosen now.
+		if err := msg.Validate(); err != nil {
+			return nil, Permanent(err)
+		}
+		out := map[string]any{"email": rc.group.email(msg), "to": msg.To, "subject": msg.Subject}
+		if a.Template != "" {
+			out["template"] = a.Template
+		}
+		return out, nil
+	}
 	// One row written without record hooks (the outbox's wake-up is the only one; it is
 	// called after the commit instead): a record save validated the same fields at several
 	// times the cost per email.

@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/pprof"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -148,6 +150,7 @@ func (e *Engine) fanOutBatch() (int, error) {
 // workers.
 func (e *Engine) eventLoop(stop <-chan struct{}) {
 	defer e.wg.Done()
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("relata", "workflow events"))) // CPU profiles tell the workers apart
 	tick := time.NewTicker(e.cfg.PollInterval)
 	defer tick.Stop()
 	for {

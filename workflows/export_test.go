@@ -12,3 +12,7 @@ func ConditionSQL(src string, coll *core.Collection, params dbx.Params) string {
 
 // GroupFallbacks is how many groups of runs failed and ran one by one.
 func (e *Engine) GroupFallbacks() int64 { return e.groupFallbacks.Load() }
+
+// RunNextLeavingFresh is what the workers claim after a group: RunNext without the fresh runs
+// RunBatch groups.
+func (e *Engine) RunNextLeavingFresh() (bool, error) { return e.runNext(true) }

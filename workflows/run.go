@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ func dbTime(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout)
 // worker executes due runs until the engine stops.
 func (e *Engine) worker() {
 	defer e.wg.Done()
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("relata", "workflow worker"))) // CPU profiles tell the workers apart
 	tick := time.NewTicker(e.cfg.PollInterval)
 	defer tick.Stop()
 	for {
@@ -50,10 +52,12 @@ func (e *Engine) worker() {
 				e.app.Logger().Error("relata: workflow worker", "error", err)
 				break
 			}
-			if n > 0 {
-				continue
+			if n == BatchSize {
+				continue // a full group: more may be waiting
 			}
-			ran, err := e.RunNext()
+			// A smaller group took every fresh run there was; runs queued since then woke
+			// the workers (e.wake), so no second claim now (it would find none).
+			ran, err := e.runNext(true)
 			if err != nil {
 				e.app.Logger().Error("relata: workflow worker", "error", err)
 				break
@@ -97,8 +101,20 @@ func (e *Engine) Drain() (int, error) {
 
 // RunNext claims one due run — queued, retrying, waiting past its time, or running past its
 // lease (its worker died) — and executes it. It reports whether there was one.
-func (e *Engine) RunNext() (bool, error) {
+func (e *Engine) RunNext() (bool, error) { return e.runNext(false) }
+
+// runNext is RunNext; with leaveFresh (the workers), it leaves fresh runs to RunBatch, except
+// those of the workflows RunBatch cannot group: taking one here would execute it alone
+// (about four write transactions) while a group was about to take it with others.
+func (e *Engine) runNext(leaveFresh bool) (bool, error) {
 	now := e.cfg.Now()
+	params := dbx.Params{"now": dbTime(now), "lease": dbTime(now.Add(e.cfg.Lease))}
+	fresh := ""
+	if not, grouped := e.ungroupedIDs(); leaveFresh && grouped {
+		list, _ := json.Marshal(not)
+		fresh = "AND (status != 'pending' OR attempts > 0 OR workflow IN (SELECT value FROM json_each({:not})))"
+		params["not"] = string(list)
+	}
 	var id string
 	err := e.app.DB().NewQuery(`
 		UPDATE workflow_runs
@@ -106,11 +122,11 @@ func (e *Engine) RunNext() (bool, error) {
 		    started = CASE WHEN started = '' THEN {:now} ELSE started END
 		WHERE id = (
 			SELECT id FROM workflow_runs
-			WHERE (status IN ('pending', 'retry', 'waiting') AND next_at <= {:now})
-			   OR (status = 'running' AND lease_until <= {:now})
+			WHERE ((status IN ('pending', 'retry', 'waiting') AND next_at <= {:now})
+			   OR (status = 'running' AND lease_until <= {:now})) ` + fresh + `
 			ORDER BY next_at LIMIT 1)
 		RETURNING id`).
-		Bind(dbx.Params{"now": dbTime(now), "lease": dbTime(now.Add(e.cfg.Lease))}).Row(&id)
+		Bind(params).Row(&id)
 	if err != nil {
 		if strings.Contains(err.Error(), "no rows") {
 			return false, nil

@@ -61,6 +61,10 @@ type Message struct {
 	// IdempotencyKey makes Enqueue return the already queued email instead of a second one;
 	// the Message-ID header is derived from it, so receivers can spot a duplicate delivery.
 	IdempotencyKey string
+	// ID, when set, is the id the queued email gets, for a caller that must know it before
+	// the insert (a group of workflow runs queues its emails at its end); empty: a new id.
+	// A message whose idempotency key is already queued keeps the queued email's id.
+	ID string
 }
 
 // ErrInvalid is wrapped by errors about a message that cannot be sent as written.
@@ -222,7 +226,10 @@ func EnqueueMany(app core.App, ms []Message) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
-		id := core.GenerateDefaultRandomId()
+		id := m.ID
+		if id == "" {
+			id = core.GenerateDefaultRandomId()
+		}
 		ids[i] = id
 		if m.IdempotencyKey != "" {
 			have[m.IdempotencyKey] = id

@@ -1,7 +1,9 @@
 package outbox
 
 import (
+	"context"
 	"errors"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -125,6 +127,7 @@ func (s *Sender) Wake() {
 
 func (s *Sender) worker(stop <-chan struct{}) {
 	defer s.wg.Done()
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("relata", "outbox sender"))) // CPU profiles tell the workers apart
 	tick := time.NewTicker(s.cfg.PollInterval)
 	defer tick.Stop()
 	for {
