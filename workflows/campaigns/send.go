@@ -399,18 +399,22 @@ func (s *Service) queue(c *core.Record) (int, bool, error) {
 		if err != nil {
 			return err
 		}
-		// Each row gets the id of its email: one UPDATE … CASE id WHEN … for the batch.
+		// Each row gets the id of its email: one UPDATE … FROM (VALUES (row, email), …) for
+		// the batch, a join on the primary key (an UPDATE … CASE id WHEN … compared every row
+		// with every WHEN: 500² comparisons per batch).
 		var sb strings.Builder
-		when := dbx.Params{}
-		sb.WriteString("CASE [[id]]")
+		p := dbx.Params{"at": queuedAt}
+		sb.WriteString("UPDATE {{" + RecipientsCollection + "}} SET [[status]] = 'queued', [[queued_at]] = {:at}, [[updated]] = {:at}, " +
+			"[[email_id]] = v.column2 FROM (VALUES ")
 		for i, id := range queued {
-			fmt.Fprintf(&sb, " WHEN {:w%d} THEN {:e%d}", i, i)
-			when[fmt.Sprintf("w%d", i)], when[fmt.Sprintf("e%d", i)] = id, emailIDs[i]
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, "({:w%d}, {:e%d})", i, i)
+			p[fmt.Sprintf("w%d", i)], p[fmt.Sprintf("e%d", i)] = id, emailIDs[i]
 		}
-		sb.WriteString(" END")
-		_, err = tx.DB().Update(RecipientsCollection,
-			dbx.Params{"status": RecipientQueued, "queued_at": queuedAt, "updated": queuedAt, "email_id": dbx.NewExp(sb.String(), when)},
-			dbx.And(dbx.HashExp{"status": RecipientPending}, dbx.In("id", queued...))).Execute()
+		sb.WriteString(") AS v WHERE {{" + RecipientsCollection + "}}.[[id]] = v.column1 AND {{" + RecipientsCollection + "}}.[[status]] = 'pending'")
+		_, err = tx.DB().NewQuery(sb.String()).Bind(p).Execute()
 		return err
 	})
 	if err != nil {
