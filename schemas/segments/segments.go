@@ -124,15 +124,9 @@ func Each(app core.App, c schemas.Caller, seg *core.Record, batch int, fn func([
 	}
 	last := ""
 	for {
-		q, err := members(app, c, seg)
+		recs, err := Page(app, c, seg, last, batch)
 		if err != nil {
 			return err
-		}
-		var recs []*core.Record
-		err = q.AndWhere(dbx.NewExp("{{"+Object+"}}.[[id]] > {:last}", dbx.Params{"last": last})).
-			Limit(int64(batch)).All(&recs)
-		if err != nil {
-			return fmt.Errorf("read the members of %q: %w", seg.GetString("name"), err)
 		}
 		if len(recs) == 0 {
 			return nil
@@ -145,6 +139,23 @@ func Each(app core.App, c schemas.Caller, seg *core.Record, batch int, fn func([
 		}
 		last = recs[len(recs)-1].Id
 	}
+}
+
+// Page returns up to batch of seg's members that c may list whose id sorts after after ("":
+// from the start), in id order: one page of [Each], for callers that keep the cursor between
+// calls (a campaign resolving its audience a batch per step while it sends).
+func Page(app core.App, c schemas.Caller, seg *core.Record, after string, batch int) ([]*core.Record, error) {
+	q, err := members(app, c, seg)
+	if err != nil {
+		return nil, err
+	}
+	var recs []*core.Record
+	err = q.AndWhere(dbx.NewExp("{{"+Object+"}}.[[id]] > {:last}", dbx.Params{"last": after})).
+		Limit(int64(batch)).All(&recs)
+	if err != nil {
+		return nil, fmt.Errorf("read the members of %q: %w", seg.GetString("name"), err)
+	}
+	return recs, nil
 }
 
 // IDs returns the ids of seg's members that c may list.
