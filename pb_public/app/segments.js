@@ -48,7 +48,7 @@ function EngagementAdder({ campaigns, onAdd }) {
     <select aria-label=${t('seg.eng.campaign')} id="engagement-campaign" value=${e.campaign} onChange=${set('campaign')}>
       <option value="">${t('seg.eng.anyCampaign')}</option>
       ${campaigns.map((c) => html`<option value=${c.id}>${c.name}</option>`)}</select>
-    <input type="number" min="0" max="3650" id="engagement-days" aria-label=${t('seg.eng.days')} placeholder=${t('seg.eng.days')} value=${e.days} onInput=${set('days')} />
+    <input type="number" min="0" max="3650" id="engagement-days" style=${{ width: "9em" }} aria-label=${t('seg.eng.days')} placeholder=${t('seg.eng.days')} value=${e.days} onInput=${set('days')} />
     <button id="add-engagement" onClick=${add}>${t('seg.eng.add')}</button>
   </span>`;
 }
