@@ -439,7 +439,7 @@ const markSentEvery = 50
 
 // recordAhead is how many groups of delivered emails may wait for their transaction while
 // the connection goes on sending.
-const recordAhead = 4
+const recordAhead = 2
 
 type sentEmail struct {
 	rec *core.Record
