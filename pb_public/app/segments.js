@@ -3,6 +3,9 @@
 // deals (any deal matching, through the ?-operators the server's filter guard asks for); a
 // static segment is a list of contacts added from a list selection or by pasting addresses.
 // Counts are live and computed by the server as the signed-in user sees the contacts.
+// Engagement conditions (opened, clicked, replied to, bounced from a campaign — any or one —
+// optionally within N days, or not) are kept apart from the filter, in the segment's
+// engagement field: the server checks them and reads campaign events of the contacts in scope.
 import { useEffect, useState } from 'preact/hooks';
 import { pb, relata, me, isManager, objectNamed, fieldLabel, debounce, errorMessage } from './api.js';
 import { html, navigate, Spinner, ErrorBox, Empty, toast } from './ui.js';
@@ -17,6 +20,38 @@ const groups = [
   { key: 'deal', object: 'deals', prefix: 'deals_via_contacts.', many: true },
 ];
 const groupLabel = (g) => ({ contact: t('seg.group.contact'), company: t('seg.group.company'), deal: t('seg.group.deal') })[g.key];
+
+// Engagement events a condition may name (campaign_events.type).
+const engagementEvents = ['open', 'click', 'reply', 'bounce'];
+
+// describeEngagement says one engagement condition in words; campaigns maps ids to names.
+export function describeEngagement(e, campaigns = {}) {
+  const what = t((e.not ? 'seg.eng.not.' : 'seg.eng.did.') + e.event);
+  const which = e.campaign ? t('seg.eng.campaignNamed', { name: campaigns[e.campaign] || e.campaign }) : t('seg.eng.anyCampaign');
+  return `${t('seg.group.engagement')}: ${what} ${which}${e.days ? ' ' + t('seg.eng.withinDays', { count: e.days }) : ''}`;
+}
+
+// EngagementAdder builds one engagement condition: did / did not, the event, the campaign
+// (any, or one the user may see) and an optional number of days.
+function EngagementAdder({ campaigns, onAdd }) {
+  const [e, setE] = useState({ not: false, event: 'open', campaign: '', days: '' });
+  const set = (k) => (ev) => { const v = ev.target.value; setE((x) => ({ ...x, [k]: v })); };
+  const add = () => {
+    const days = parseInt(e.days, 10);
+    onAdd({ event: e.event, ...(e.campaign ? { campaign: e.campaign } : {}), ...(days > 0 ? { days } : {}), ...(e.not === 'true' || e.not === true ? { not: true } : {}) });
+  };
+  return html`<span class="engagement-adder">
+    <select aria-label=${t('seg.eng.didOrNot')} id="engagement-not" value=${String(e.not)} onChange=${set('not')}>
+      <option value="false">${t('seg.eng.did')}</option><option value="true">${t('seg.eng.didNot')}</option></select>
+    <select aria-label=${t('seg.eng.event')} id="engagement-event" value=${e.event} onChange=${set('event')}>
+      ${engagementEvents.map((x) => html`<option value=${x}>${t('seg.eng.event.' + x)}</option>`)}</select>
+    <select aria-label=${t('seg.eng.campaign')} id="engagement-campaign" value=${e.campaign} onChange=${set('campaign')}>
+      <option value="">${t('seg.eng.anyCampaign')}</option>
+      ${campaigns.map((c) => html`<option value=${c.id}>${c.name}</option>`)}</select>
+    <input type="number" min="0" max="3650" id="engagement-days" style=${{ width: "9em" }} aria-label=${t('seg.eng.days')} placeholder=${t('seg.eng.days')} value=${e.days} onInput=${set('days')} />
+    <button id="add-engagement" onClick=${add}>${t('seg.eng.add')}</button>
+  </span>`;
+}
 
 // segmentFilter turns the builder's conditions into a PocketBase filter; values are escaped by pb.filter.
 export function segmentFilter(conds) {
@@ -66,26 +101,32 @@ export function Segments() {
       <tbody>${items.map((s) => html`<tr key=${s.id} onClick=${() => navigate('/segments/' + s.id)}>
         <td><a href=${'#/segments/' + s.id}>${s.name}</a></td><td>${s.kind === 'dynamic' ? t('seg.kind.dynamic') : s.kind === 'static' ? t('seg.kind.static') : s.kind}</td>
         <td data-testid=${'segment-count-' + s.id}>${counts[s.id] ?? '…'}</td>
-        <td class="muted small">${s.kind === 'dynamic' ? (s.query?.conditions || []).map(describe).join(' · ') || s.filter : t('seg.list')}</td></tr>`)}</tbody>
+        <td class="muted small">${s.kind === 'dynamic' ? [...(s.query?.conditions || []).map(describe), ...(s.engagement || []).map((e) => describeEngagement(e))].join(' · ') || s.filter : t('seg.list')}</td></tr>`)}</tbody>
     </table></div>`}
   </section>`;
 }
 
 export function SegmentEditor({ id }) {
-  const [seg, setSeg] = useState(id ? null : { name: '', kind: 'dynamic', description: '', query: { conditions: [] } });
+  const [seg, setSeg] = useState(id ? null : { name: '', kind: 'dynamic', description: '', query: { conditions: [] }, engagement: [] });
+  const [campaigns, setCampaigns] = useState([]);
   const [group, setGroup] = useState('contact');
   const [count, setCount] = useState(null);
   const [countError, setCountError] = useState('');
   const [error, setError] = useState('');
   const [emails, setEmails] = useState('');
   useEffect(() => {
-    if (id) pb.collection('segments').getOne(id).then((s) => setSeg({ ...s, query: s.query || { conditions: [] } })).catch((err) => setError(errorMessage(err)));
+    if (id) pb.collection('segments').getOne(id).then((s) => setSeg({ ...s, query: s.query || { conditions: [] }, engagement: s.engagement || [] })).catch((err) => setError(errorMessage(err)));
   }, [id]);
+  // Campaigns the user may see (managers); others choose "any campaign" only.
+  useEffect(() => { pb.collection('campaigns').getFullList({ sort: '-created', fields: 'id,name' }).then(setCampaigns).catch(() => {}); }, []);
   const conds = seg?.query?.conditions || [];
   const filter = seg ? segmentFilter(conds) : '';
-  const recount = debounce(async (f) => {
+  const engagement = seg?.engagement || [];
+  const engagementKey = JSON.stringify(engagement);
+  const campaignNames = Object.fromEntries(campaigns.map((c) => [c.id, c.name]));
+  const recount = debounce(async (f, eng) => {
     try {
-      const r = await relata('/segments/count', { method: 'POST', body: { filter: f } });
+      const r = await relata('/segments/count', { method: 'POST', body: { filter: f, engagement: eng } });
       setCount(r.count);
       setCountError('');
     } catch (err) {
@@ -94,23 +135,25 @@ export function SegmentEditor({ id }) {
   }, 250);
   useEffect(() => {
     if (!seg) return;
-    if (seg.kind === 'dynamic') recount(filter);
+    if (seg.kind === 'dynamic') recount(filter, engagement);
     else if (seg.id) relata(`/segments/${seg.id}/count`).then((r) => setCount(r.count)).catch(() => {});
-  }, [filter, seg?.kind, seg?.id]);
+  }, [filter, engagementKey, seg?.kind, seg?.id]);
   if (error && !seg) return html`<${ErrorBox} error=${error} />`;
   if (!seg) return html`<${Spinner} />`;
   const g = groups.find((x) => x.key === group);
-  const setConds = (cs) => setSeg({ ...seg, query: { ...seg.query, conditions: cs } });
+  const setConds = (cs) => setSeg((x) => ({ ...x, query: { ...x.query, conditions: cs } }));
+  const setEngagement = (es) => setSeg((x) => ({ ...x, engagement: es }));
   const save = async () => {
     const body = { name: seg.name.trim(), kind: seg.kind, description: seg.description || '',
-      filter: seg.kind === 'dynamic' ? filter : '', query: seg.kind === 'dynamic' ? { conditions: conds } : null };
+      filter: seg.kind === 'dynamic' ? filter : '', query: seg.kind === 'dynamic' ? { conditions: conds } : null,
+      engagement: seg.kind === 'dynamic' ? engagement : [] };
     try {
       const saved = seg.id ? await pb.collection('segments').update(seg.id, body)
         : await pb.collection('segments').create({ ...body, owner: me().id });
       toast(t('seg.saved', { name: saved.name }));
       setError('');
       if (!seg.id) navigate('/segments/' + saved.id);
-      else setSeg({ ...saved, query: saved.query || { conditions: [] } });
+      else setSeg({ ...saved, query: saved.query || { conditions: [] }, engagement: saved.engagement || [] });
     } catch (err) {
       setError(errorMessage(err));
     }
@@ -148,11 +191,15 @@ export function SegmentEditor({ id }) {
       <h2>${t('seg.conditions')} <span class="muted small">${t('seg.allMust')}</span></h2>
       ${editable ? html`<div class="toolbar segment-builder">
         <select aria-label=${t('seg.conditionOn')} id="segment-group" value=${group} onChange=${(e) => setGroup(e.target.value)}>
-          ${groups.filter((x) => objectNamed(x.object)).map((x) => html`<option value=${x.key}>${groupLabel(x)}</option>`)}</select>
-        <${FilterAdder} key=${group} object=${objectNamed(g.object)} onAdd=${(c) => setConds([...conds, { ...c, group }])} />
+          ${groups.filter((x) => objectNamed(x.object)).map((x) => html`<option value=${x.key}>${groupLabel(x)}</option>`)}
+          <option value="engagement">${t('seg.group.engagement')}</option></select>
+        ${group === 'engagement' ? html`<${EngagementAdder} campaigns=${campaigns} onAdd=${(e) => setEngagement([...engagement, e])} />`
+          : html`<${FilterAdder} key=${group} object=${objectNamed(g.object)} onAdd=${(c) => setConds([...conds, { ...c, group }])} />`}
       </div>` : null}
-      ${conds.length ? html`<div class="chips">${conds.map((c, i) => html`<span class="chip" key=${i}>${describe(c)}
-        ${editable ? html`<button class="icon" title=${t('seg.removeCondition')} onClick=${() => setConds(conds.filter((_, j) => j !== i))}>×</button>` : null}</span>`)}</div>`
+      ${conds.length || engagement.length ? html`<div class="chips">${conds.map((c, i) => html`<span class="chip" key=${'c' + i}>${describe(c)}
+        ${editable ? html`<button class="icon" title=${t('seg.removeCondition')} onClick=${() => setConds(conds.filter((_, j) => j !== i))}>×</button>` : null}</span>`)}
+        ${engagement.map((e, i) => html`<span class="chip" key=${'e' + i} data-testid="engagement-chip">${describeEngagement(e, campaignNames)}
+        ${editable ? html`<button class="icon" title=${t('seg.removeCondition')} onClick=${() => setEngagement(engagement.filter((_, j) => j !== i))}>×</button>` : null}</span>`)}</div>`
         : html`<p class="muted">${t('seg.noConditions')}</p>`}
       ${countError ? html`<div class="error" role="alert" data-testid="segment-count-error">${countError}</div>` : null}
       <details><summary class="muted small">${t('seg.filter')}</summary><code data-testid="segment-filter">${filter || t('seg.noneFilter')}</code></details>`

@@ -1,6 +1,7 @@
 package segments
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -98,12 +99,20 @@ func (s *Service) checkSegment(e *core.RecordEvent) error {
 	seg := e.Record
 	switch seg.GetString("kind") {
 	case Dynamic:
-		if strings.TrimSpace(seg.GetString("filter")) == "" {
-			return badField("filter", "A dynamic segment needs a filter.")
+		raw, _ := seg.GetRaw("engagement").(types.JSONRaw)
+		conds, err := ParseEngagement(raw)
+		if err != nil {
+			return badField("engagement", err.Error())
+		}
+		if strings.TrimSpace(seg.GetString("filter")) == "" && len(conds) == 0 {
+			return badField("filter", "A dynamic segment needs a filter or an engagement condition.")
 		}
 		c, err := Owner(e.App, seg)
 		if err != nil {
 			return badField("owner", err.Error())
+		}
+		if err := CheckEngagement(e.App, c, conds); err != nil {
+			return badField("engagement", err.Error())
 		}
 		if err := Check(e.App, c, seg.GetString("filter")); err != nil {
 			return badField("filter", "The filter cannot be evaluated: "+err.Error())
@@ -111,6 +120,9 @@ func (s *Service) checkSegment(e *core.RecordEvent) error {
 	case Static:
 		if seg.GetString("filter") != "" {
 			return badField("filter", "A static segment has members, not a filter.")
+		}
+		if raw, _ := seg.GetRaw("engagement").(types.JSONRaw); len(raw) > 0 && string(raw) != "null" && string(raw) != "[]" {
+			return badField("engagement", "A static segment has members, not engagement conditions.")
 		}
 	}
 	return e.Next()
@@ -315,16 +327,21 @@ func accessError(re *core.RequestEvent, err error) error {
 // apiCountFilter counts the contacts a filter matches for the caller: the builder's live count.
 func (s *Service) apiCountFilter(re *core.RequestEvent) error {
 	var body struct {
-		Filter string `json:"filter"`
+		Filter     string          `json:"filter"`
+		Engagement json.RawMessage `json:"engagement"`
 	}
 	if err := re.BindBody(&body); err != nil {
-		return re.BadRequestError("The body must be JSON: {\"filter\": \"…\"}.", nil)
+		return re.BadRequestError("The body must be JSON: {\"filter\": \"…\", \"engagement\": […]}.", nil)
 	}
 	c, err := caller(re)
 	if err != nil {
 		return err
 	}
-	n, err := CountFilter(s.app, c, body.Filter)
+	conds, err := ParseEngagement(body.Engagement)
+	if err != nil {
+		return accessError(re, err)
+	}
+	n, err := CountDefinition(s.app, c, body.Filter, conds)
 	if err != nil {
 		return accessError(re, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -43,7 +44,11 @@ func members(app core.App, c schemas.Caller, seg *core.Record) (*dbx.SelectQuery
 		if err != nil {
 			return nil, fmt.Errorf("%w %q: %w", ErrInvalid, seg.GetString("name"), err)
 		}
-		return q, nil
+		conds, err := engagementOf(seg)
+		if err != nil {
+			return nil, err
+		}
+		return withEngagement(q, conds, time.Now()), nil
 	case Static:
 		coll, err := app.FindCachedCollectionByNameOrId(Object)
 		if err != nil {
@@ -76,11 +81,20 @@ func Check(app core.App, c schemas.Caller, filter string) error {
 
 // CountFilter counts the contacts matching filter that c may list (the builder's live count).
 func CountFilter(app core.App, c schemas.Caller, filter string) (int, error) {
+	return CountDefinition(app, c, filter, nil)
+}
+
+// CountDefinition counts the contacts matching filter and every engagement condition that c
+// may list: the builder's live count of a dynamic segment not saved yet.
+func CountDefinition(app core.App, c schemas.Caller, filter string, conds []Engagement) (int, error) {
+	if err := CheckEngagement(app, c, conds); err != nil {
+		return 0, err
+	}
 	q, err := schemas.MatchQuery(app, c, schemas.Query{Object: Object, Filter: filter})
 	if err != nil {
 		return 0, err
 	}
-	return count(app, q)
+	return count(app, withEngagement(q, conds, time.Now()))
 }
 
 // Count counts seg's members that c may list.
@@ -110,15 +124,9 @@ func Each(app core.App, c schemas.Caller, seg *core.Record, batch int, fn func([
 	}
 	last := ""
 	for {
-		q, err := members(app, c, seg)
+		recs, err := Page(app, c, seg, last, batch)
 		if err != nil {
 			return err
-		}
-		var recs []*core.Record
-		err = q.AndWhere(dbx.NewExp("{{"+Object+"}}.[[id]] > {:last}", dbx.Params{"last": last})).
-			Limit(int64(batch)).All(&recs)
-		if err != nil {
-			return fmt.Errorf("read the members of %q: %w", seg.GetString("name"), err)
 		}
 		if len(recs) == 0 {
 			return nil
@@ -131,6 +139,23 @@ func Each(app core.App, c schemas.Caller, seg *core.Record, batch int, fn func([
 		}
 		last = recs[len(recs)-1].Id
 	}
+}
+
+// Page returns up to batch of seg's members that c may list whose id sorts after after ("":
+// from the start), in id order: one page of [Each], for callers that keep the cursor between
+// calls (a campaign resolving its audience a batch per step while it sends).
+func Page(app core.App, c schemas.Caller, seg *core.Record, after string, batch int) ([]*core.Record, error) {
+	q, err := members(app, c, seg)
+	if err != nil {
+		return nil, err
+	}
+	var recs []*core.Record
+	err = q.AndWhere(dbx.NewExp("{{"+Object+"}}.[[id]] > {:last}", dbx.Params{"last": after})).
+		Limit(int64(batch)).All(&recs)
+	if err != nil {
+		return nil, fmt.Errorf("read the members of %q: %w", seg.GetString("name"), err)
+	}
+	return recs, nil
 }
 
 // IDs returns the ids of seg's members that c may list.

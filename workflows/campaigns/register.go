@@ -70,6 +70,7 @@ type Service struct {
 	wake    chan struct{}
 	wg      sync.WaitGroup
 	stepMu  sync.Mutex
+	cursors map[string]*resolveCursor // campaigns being resolved, guarded by stepMu
 
 	secretMu sync.Mutex
 	secret   []byte

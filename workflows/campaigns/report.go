@@ -94,6 +94,10 @@ func (s *Service) Report(reader schemas.Caller, id string) (*Report, error) {
 	}
 	if r.Recipients > 0 {
 		r.Progress = float64(r.Recipients-r.Pending) / float64(r.Recipients)
+		if !c.GetBool("resolved") {
+			// recipients are still being resolved while the first batches go out: not done
+			r.Progress = min(r.Progress, 0.99)
+		}
 	}
 	var em struct {
 		Sent       int `db:"sent"`

@@ -60,16 +60,24 @@ func (s *Service) step(stop <-chan struct{}) (bool, error) {
 	return busy, errors.Join(errs...)
 }
 
-// advance moves one sending campaign forward.
+// advance moves one sending campaign forward: while its audience is not all resolved, one
+// batch of recipients is resolved and then one batch queued, so sending starts with the first
+// batch instead of after the whole segment (36 s of 100,000 recipients at load 6).
 func (s *Service) advance(c *core.Record, stop <-chan struct{}) (bool, error) {
-	if !c.GetBool("resolved") {
-		if err := s.resolve(c, stop); err != nil {
+	resolving := !c.GetBool("resolved")
+	if resolving {
+		done, err := s.resolveStep(c, stop)
+		if err != nil {
 			return false, err
 		}
+		resolving = !done
 	}
 	_, more, err := s.queue(c)
 	if err != nil {
 		return false, err
+	}
+	if resolving {
+		return true, nil
 	}
 	if !more {
 		var pending int
@@ -86,21 +94,38 @@ func (s *Service) advance(c *core.Record, stop <-chan struct{}) (bool, error) {
 	return more, nil
 }
 
-// resolve writes a recipient row for every member of the campaign's segment, as the
-// campaign's owner sees it, a batch per transaction. Rows already written (a restart after a
-// crash) are kept as they are: the unique (campaign, key) index decides.
-func (s *Service) resolve(c *core.Record, stop <-chan struct{}) error {
+// resolveCursor is how far a campaign's audience was resolved in this process: the last
+// contact id written and how many members were read. It is not stored: after a restart the
+// audience is read again from the start, and rows already written are kept as they are (the
+// unique (campaign, key) index decides).
+type resolveCursor struct {
+	last     string
+	audience int
+}
+
+// resolveStep writes the recipient rows of the next batch of the segment's members (as the
+// campaign's owner sees them) in one transaction, and reports whether the audience is now
+// all resolved; then the campaign is marked resolved with its audience. The caller holds
+// stepMu.
+func (s *Service) resolveStep(c *core.Record, stop <-chan struct{}) (bool, error) {
+	if stop != nil {
+		select {
+		case <-stop:
+			return false, errStopped
+		default:
+		}
+	}
 	owner, err := segments.Owner(s.app, c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	seg, err := s.app.FindRecordById(segments.Collection, c.GetString("segment"))
 	if err != nil {
-		return fmt.Errorf("its segment no longer exists")
+		return false, fmt.Errorf("its segment no longer exists")
 	}
 	coll, err := s.app.FindCachedCollectionByNameOrId(RecipientsCollection)
 	if err != nil {
-		return err
+		return false, err
 	}
 	purpose := c.GetString("consent_purpose")
 	if purpose == "" {
@@ -108,30 +133,40 @@ func (s *Service) resolve(c *core.Record, stop <-chan struct{}) error {
 	}
 	var bases []string
 	_ = c.UnmarshalJSONField("consent_bases", &bases)
-	audience := 0
-	err = segments.Each(s.app, owner, seg, s.cfg.Batch, func(contacts []*core.Record) error {
-		if stop != nil {
-			select {
-			case <-stop:
-				return errStopped
-			default:
-			}
-		}
-		audience += len(contacts)
-		return s.app.RunInTransaction(func(tx core.App) error {
+	if s.cursors == nil {
+		s.cursors = map[string]*resolveCursor{}
+	}
+	cur := s.cursors[c.Id]
+	if cur == nil {
+		cur = &resolveCursor{}
+		s.cursors[c.Id] = cur
+	}
+	contacts, err := segments.Page(s.app, owner, seg, cur.last, s.cfg.Batch)
+	if err != nil {
+		return false, err
+	}
+	if len(contacts) > 0 {
+		err = s.app.RunInTransaction(func(tx core.App) error {
 			return s.resolveBatch(tx, coll, c, contacts, purpose, bases)
 		})
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return false, err
+		}
+		cur.last = contacts[len(contacts)-1].Id
+		cur.audience += len(contacts)
 	}
-	_, err = s.app.DB().Update(Collection, dbx.Params{"resolved": true, "audience": audience, "updated": dbTime(s.cfg.Now())},
+	if len(contacts) == s.cfg.Batch {
+		return false, nil
+	}
+	_, err = s.app.DB().Update(Collection, dbx.Params{"resolved": true, "audience": cur.audience, "updated": dbTime(s.cfg.Now())},
 		dbx.HashExp{"id": c.Id}).Execute()
-	if err == nil {
-		c.Set("resolved", true)
-		c.Set("audience", audience)
+	if err != nil {
+		return false, err
 	}
-	return err
+	c.Set("resolved", true)
+	c.Set("audience", cur.audience)
+	delete(s.cursors, c.Id)
+	return true, nil
 }
 
 func (s *Service) resolveBatch(tx core.App, coll *core.Collection, c *core.Record, contacts []*core.Record, purpose string, bases []string) error {
@@ -399,18 +434,22 @@ func (s *Service) queue(c *core.Record) (int, bool, error) {
 		if err != nil {
 			return err
 		}
-		// Each row gets the id of its email: one UPDATE … CASE id WHEN … for the batch.
+		// Each row gets the id of its email: one UPDATE … FROM (VALUES (row, email), …) for
+		// the batch, a join on the primary key (an UPDATE … CASE id WHEN … compared every row
+		// with every WHEN: 500² comparisons per batch).
 		var sb strings.Builder
-		when := dbx.Params{}
-		sb.WriteString("CASE [[id]]")
+		p := dbx.Params{"at": queuedAt}
+		sb.WriteString("UPDATE {{" + RecipientsCollection + "}} SET [[status]] = 'queued', [[queued_at]] = {:at}, [[updated]] = {:at}, " +
+			"[[email_id]] = v.column2 FROM (VALUES ")
 		for i, id := range queued {
-			fmt.Fprintf(&sb, " WHEN {:w%d} THEN {:e%d}", i, i)
-			when[fmt.Sprintf("w%d", i)], when[fmt.Sprintf("e%d", i)] = id, emailIDs[i]
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			fmt.Fprintf(&sb, "({:w%d}, {:e%d})", i, i)
+			p[fmt.Sprintf("w%d", i)], p[fmt.Sprintf("e%d", i)] = id, emailIDs[i]
 		}
-		sb.WriteString(" END")
-		_, err = tx.DB().Update(RecipientsCollection,
-			dbx.Params{"status": RecipientQueued, "queued_at": queuedAt, "updated": queuedAt, "email_id": dbx.NewExp(sb.String(), when)},
-			dbx.And(dbx.HashExp{"status": RecipientPending}, dbx.In("id", queued...))).Execute()
+		sb.WriteString(") AS v WHERE {{" + RecipientsCollection + "}}.[[id]] = v.column1 AND {{" + RecipientsCollection + "}}.[[status]] = 'pending'")
+		_, err = tx.DB().NewQuery(sb.String()).Bind(p).Execute()
 		return err
 	})
 	if err != nil {

@@ -97,6 +97,7 @@ func (s *Sender) claim() ([]*core.Record, error) {
 type conn struct {
 	client *gomail.Client
 	smtp   *gosmtp.Client
+	sent   int // messages delivered over it
 }
 
 func (c *conn) close() {
@@ -109,6 +110,14 @@ func (c *conn) close() {
 func dial(eff effective) (*conn, error) {
 	sc := eff.smtp
 	opts := []gomail.Option{
+		// No NOOP before each message and no RSET after each: two of the six round trips a
+		// message took on a reused connection. A transaction ends with the reply to DATA (RFC
+		// 5321 §4.1.1.4), and an RSET that failed after delivery made the delivered message look
+		// failed (a retry, a duplicate). A connection that died while idle now shows at MAIL
+		// FROM, where nothing was delivered yet: sendBatch reconnects once, as it did after a
+		// failed NOOP.
+		gomail.WithoutNoop(),
+		gomail.WithoutRset(),
 		gomail.WithPort(sc.Port),
 		gomail.WithTimeout(sc.Timeout),
 		gomail.WithTLSConfig(&tls.Config{
@@ -167,15 +176,32 @@ func (s *Sender) sendBatch(eff effective, recs []*core.Record) {
 		s.app.Logger().Warn("relata: preload suppression checks", "error", err)
 		chk = nil
 	}
-	// Delivered emails are recorded a few at a time, each group in one transaction. A crash
-	// before that leaves them "sending": they go again after their lease, with the same
-	// Message-ID (as before, when one email was recorded at a time).
-	var sent []sentEmail
+	// Delivered emails are recorded a few at a time, each group in one transaction, by a
+	// recorder goroutine: the connection keeps sending while a group waits for SQLite's write
+	// lock (held by a campaign queueing its next batch, or by another worker). At most
+	// recordAhead groups wait, so memory stays bounded; sendBatch returns only when every group
+	// is recorded. A crash before that leaves them "sending": they go again after their lease,
+	// with the same Message-ID (as when one email was recorded at a time).
+	groups := make(chan []sentEmail, recordAhead)
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		for g := range groups {
+			s.markSentMany(g)
+		}
+	}()
+	sent := make([]sentEmail, 0, markSentEvery)
 	flush := func() {
-		s.markSentMany(sent)
-		sent = sent[:0]
+		if len(sent) > 0 {
+			groups <- sent
+			sent = make([]sentEmail, 0, markSentEvery)
+		}
 	}
-	defer flush()
+	defer func() {
+		flush()
+		close(groups)
+		<-recorded
+	}()
 	for _, rec := range recs {
 		msg, id, err := s.prepare(eff, rec, chk)
 		if err != nil {
@@ -199,8 +225,10 @@ func (s *Sender) sendBatch(eff effective, recs []*core.Record) {
 				break
 			}
 			err = c.client.SendWithSMTPClient(c.smtp, msg)
-			var se *gomail.SendError
-			if err != nil && errors.As(err, &se) && se.Reason == gomail.ErrConnCheck && try == 0 {
+			if err == nil {
+				c.sent++
+			}
+			if try == 0 && idleConnDied(err, c) {
 				// The reused connection died while idle: the message was not sent; reconnect once.
 				c.close()
 				c = nil
@@ -229,6 +257,17 @@ func (s *Sender) sendBatch(eff effective, recs []*core.Record) {
 			}
 		}
 	}
+}
+
+// idleConnDied reports whether a send failed because a connection already used for earlier
+// messages was gone before this one began: no live connection, or a network error (no
+// server reply) at MAIL FROM — before any recipient or content, so nothing was delivered.
+func idleConnDied(err error, c *conn) bool {
+	var se *gomail.SendError
+	if err == nil || !errors.As(err, &se) {
+		return false
+	}
+	return se.Reason == gomail.ErrConnCheck || (se.Reason == gomail.ErrSMTPMailFrom && c.sent > 0 && se.ErrorCode() == 0)
 }
 
 // replyCode is the SMTP reply code of a send error, or 0 when the server did not answer
@@ -398,6 +437,10 @@ func (s *Sender) markSent(rec *core.Record, id string) {
 // markSentEvery is how many delivered emails are recorded in one transaction.
 const markSentEvery = 50
 
+// recordAhead is how many groups of delivered emails may wait for their transaction while
+// the connection goes on sending.
+const recordAhead = 2
+
 type sentEmail struct {
 	rec *core.Record
 	id  string
@@ -410,26 +453,27 @@ func (s *Sender) markSentMany(sent []sentEmail) {
 		return
 	}
 	now := s.cfg.Now().UTC()
+	// The records the emails are about, one read per object for the timeline activities, read
+	// before the transaction (from the read pool) so the write lock is held for writes only.
+	byObject := map[string][]string{}
+	for _, e := range sent {
+		if o, id := e.rec.GetString("object"), e.rec.GetString("record_id"); o != "" && id != "" {
+			byObject[o] = append(byObject[o], id)
+		}
+	}
+	related := map[string]map[string]*core.Record{}
+	for o, ids := range byObject {
+		m := map[string]*core.Record{}
+		related[o] = m
+		recs, err := s.app.FindRecordsByIds(o, ids)
+		if err != nil {
+			continue // an object no longer there: no activity, as logActivity does
+		}
+		for _, r := range recs {
+			m[r.Id] = r
+		}
+	}
 	err := s.app.RunInTransaction(func(tx core.App) error {
-		// The records the emails are about, one read per object for the timeline activities.
-		byObject := map[string][]string{}
-		for _, e := range sent {
-			if o, id := e.rec.GetString("object"), e.rec.GetString("record_id"); o != "" && id != "" {
-				byObject[o] = append(byObject[o], id)
-			}
-		}
-		related := map[string]map[string]*core.Record{}
-		for o, ids := range byObject {
-			m := map[string]*core.Record{}
-			related[o] = m
-			recs, err := tx.FindRecordsByIds(o, ids)
-			if err != nil {
-				continue // an object no longer there: no activity, as logActivity does
-			}
-			for _, r := range recs {
-				m[r.Id] = r
-			}
-		}
 		// The emails: one UPDATE … CASE for the group. Emails are the outbox's own rows, queued
 		// without record hooks too (EnqueueMany): nothing reacts to one being sent, and a
 		// Save each re-validated and rewrote every column, bodies included.

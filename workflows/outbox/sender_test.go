@@ -3,6 +3,7 @@ package outbox_test
 import (
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"mime"
 	"net"
 	"strconv"
@@ -361,5 +362,37 @@ func TestServerCertificateIsVerified(t *testing.T) {
 				t.Errorf("last_error = %q; want the certificate problem", got.GetString("last_error"))
 			}
 		})
+	}
+}
+
+// A server that drops a connection after some messages (as one does with an idle
+// connection) costs no message a retry: the sender no longer probes with NOOP before each
+// message, it sees the drop at MAIL FROM — before anything was delivered — and reconnects once.
+func TestDroppedConnectionReconnectsWithoutRetry(t *testing.T) {
+	t.Parallel()
+	e := newSender(t, outboxtest.Options{DropAfter: 3}, outbox.Config{BatchSize: 10})
+	var ids []string
+	for i := 0; i < 10; i++ {
+		ids = append(ids, e.enqueue(t, outbox.Message{To: []string{fmt.Sprintf("p%d@example.com", i)}, Subject: "Hi", Text: "Hello"}).Id)
+	}
+	if n := e.drain(t); n != 10 {
+		t.Fatalf("drained %d; want 10", n)
+	}
+	got := map[string]int{}
+	for _, m := range e.smtp.Messages() {
+		got[m.To[0]]++
+	}
+	for i := 0; i < 10; i++ {
+		if a := fmt.Sprintf("p%d@example.com", i); got[a] != 1 {
+			t.Errorf("%s received %d messages; want 1", a, got[a])
+		}
+	}
+	if conns := e.smtp.Connections(); conns != 4 {
+		t.Errorf("%d connections; want 4 (3 messages each, then dropped)", conns)
+	}
+	for _, id := range ids {
+		if rec := e.email(t, id); rec.GetString("status") != outbox.StatusSent || rec.GetInt("attempts") != 1 {
+			t.Errorf("email %s: status %q after %d attempts (%s); want sent after 1", id, rec.GetString("status"), rec.GetInt("attempts"), rec.GetString("last_error"))
+		}
 	}
 }

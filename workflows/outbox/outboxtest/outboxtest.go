@@ -59,6 +59,10 @@ type Options struct {
 	// Reply, when set, decides the answer to the n-th message (1-based) at the end of DATA:
 	// nil accepts it, an error from [Reply] is sent as the server's reply.
 	Reply func(n int) error
+	// DropAfter, when > 0, closes a connection once it has delivered that many messages,
+	// without a reply to whatever the client sends next: a server that dropped an idle
+	// connection.
+	DropAfter int
 }
 
 // Server is a running SMTP server that records every message it accepts.
@@ -177,11 +181,12 @@ func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
 }
 
 type session struct {
-	s    *Server
-	c    *smtp.Conn
-	auth string
-	from string
-	to   []string
+	s         *Server
+	c         *smtp.Conn
+	auth      string
+	from      string
+	to        []string
+	delivered int
 }
 
 var _ smtp.AuthSession = (*session)(nil)
@@ -217,6 +222,10 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.s.opts.DropAfter > 0 && ss.delivered >= ss.s.opts.DropAfter {
+		_ = ss.c.Conn().Close() // no reply: the client sees a network error
+		return errors.New("connection dropped")
+	}
 	if ss.s.opts.Username != "" && ss.auth == "" {
 		return smtp.ErrAuthRequired
 	}
@@ -246,6 +255,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	_, isTLS := ss.c.TLSConnectionState()
 	m := &Message{From: ss.from, To: slices.Clone(ss.to), Data: data, Header: msg.Header, TLS: isTLS, Auth: ss.auth}
+	ss.delivered++
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, m)
 	ss.s.mu.Unlock()

@@ -1,0 +1,4 @@
+package segments
+
+// Members is members, for the plan test.
+var Members = members
