@@ -18,6 +18,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"strings"
 	"sync"
 
 	"github.com/pocketbase/dbx"
@@ -103,6 +104,9 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	_, inUse := c.kept[query]
 	c.misses++
 	c.mu.Unlock()
+	if oneOff(query) {
+		return c.base.(driver.ConnPrepareContext).PrepareContext(ctx, query) // closed after use
+	}
 	st, err := c.base.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
@@ -119,6 +123,12 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	c.kept[query] = e
 	return &stmt{Stmt: st, c: c, e: e}, nil
 }
+
+// oneOff reports whether query is a text that never repeats, which keeping would only push
+// useful statements out (and cost an eviction each time): PocketBase checks a create rule
+// with a query whose CTE has a random name (`WITH contacts__pb_create__Ab3xYz as (SELECT ? AS
+// email, …)`) and lists the fields in map order — one such text per REST create.
+func oneOff(query string) bool { return strings.Contains(query, "__pb_create__") }
 
 // evict closes the least recently used idle statement; it reports whether there was one.
 func (c *conn) evict() bool {

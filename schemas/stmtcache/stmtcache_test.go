@@ -195,6 +195,23 @@ func TestEviction(t *testing.T) {
 	}
 }
 
+// A statement whose text never repeats (PocketBase's create-rule check, with a random CTE
+// name) is prepared, run and closed, never kept: it would push useful statements out.
+func TestOneOffNotKept(t *testing.T) {
+	db, stats := open(t)
+	_, _, before := stats()
+	for i := 0; i < 3; i++ {
+		var v int
+		q := fmt.Sprintf("WITH t__pb_create__r%d AS (SELECT {:v} AS v) SELECT v FROM t__pb_create__r%d", i, i)
+		if err := db.NewQuery(q).Bind(dbx.Params{"v": i}).Row(&v); err != nil || v != i {
+			t.Fatalf("one-off %d: %d, %v", i, v, err)
+		}
+	}
+	if _, _, kept := stats(); kept != before {
+		t.Fatalf("%d statements kept after three one-off texts, want %d", kept, before)
+	}
+}
+
 // BenchmarkInsertAndRead compares an insert and a read by id with and without the cache.
 func BenchmarkInsertAndRead(b *testing.B) {
 	for _, c := range []struct {
