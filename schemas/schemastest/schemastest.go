@@ -17,13 +17,26 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/stmtcache"
 )
 
 // OpenApp opens (or re-opens, to simulate a restart) a real PocketBase app on dir with
 // Relata's migrations applied.
 func OpenApp(t testing.TB, dir string) *core.BaseApp {
 	t.Helper()
-	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dir})
+	return openApp(t, core.BaseAppConfig{DataDir: dir})
+}
+
+// OpenServedApp is OpenApp with the databases opened as `relata serve` opens them, through
+// the statement cache (schemas/stmtcache): for benchmarks that stand for the served product.
+func OpenServedApp(t testing.TB, dir string) *core.BaseApp {
+	t.Helper()
+	return openApp(t, core.BaseAppConfig{DataDir: dir, DBConnect: stmtcache.Connect})
+}
+
+func openApp(t testing.TB, cfg core.BaseAppConfig) *core.BaseApp {
+	t.Helper()
+	app := core.NewBaseApp(cfg)
 	if err := app.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func cpuTime() time.Duration {
 //	go test ./workflows/campaigns -run '^$' -bench 'Campaign|BareMailer' -benchtime 100000x -count 3
 func BenchmarkCampaign(b *testing.B) {
 	sink, port := startSink(b)
-	app := schemastest.OpenApp(b, b.TempDir())
+	app := schemastest.OpenServedApp(b, b.TempDir()) // the databases as `relata serve` opens them
 	reg := schemas.MustRegister(app, nil, schemas.Config{})
 	sender, err := outbox.Register(app, outbox.Config{Registry: reg, BatchSize: 200, Workers: 2, PollInterval: 50 * time.Millisecond,
 		SMTP: outbox.SMTP{Host: "127.0.0.1", Port: port, TLS: outbox.TLSNone, Timeout: 10 * time.Second},
