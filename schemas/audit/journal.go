@@ -226,6 +226,12 @@ func StartChainer(app core.App) {
 			if chainers.CompareAndDelete(pool, c) {
 				close(c.stop)
 				<-c.done
+				// A command may have closed the databases already (`backup restore` and
+				// `replicate restore` swap the data directory): what is pending then is
+				// chained at the next start.
+				if !c.app.IsBootstrapped() {
+					return e.Next()
+				}
 				if err := Flush(c.app); err != nil {
 					c.app.Logger().Error("audit: chain the journal on stop", slog.String("error", err.Error()))
 				}
@@ -279,13 +285,8 @@ func (c *chainer) run() {
 		timer.Stop()
 		c.pending.Store(0)
 		// One transaction per batch: the write lock is held for one batch at a time.
-		for {
-			var n int
-			err := c.app.RunInTransaction(func(tx core.App) error {
-				var err error
-				n, err = chainBatch(tx, ChainBatch)
-				return err
-			})
+		for c.app.IsBootstrapped() { // not once a command has closed the databases
+			n, err := c.batch()
 			if err != nil {
 				c.app.Logger().Error("audit: chain the journal", slog.String("error", err.Error()))
 				break
@@ -295,4 +296,22 @@ func (c *chainer) run() {
 			}
 		}
 	}
+}
+
+// batch chains one batch in its own transaction. The databases may be closed under it by a
+// command that swaps the data directory (between the check in run and this call): that
+// shows as an error, or as a panic of PocketBase's closed app, returned as an error — the
+// entries stay in the journal and are chained at the next start.
+func (c *chainer) batch() (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the databases were closed: %v", r)
+		}
+	}()
+	err = c.app.RunInTransaction(func(tx core.App) error {
+		var err error
+		n, err = chainBatch(tx, ChainBatch)
+		return err
+	})
+	return n, err
 }

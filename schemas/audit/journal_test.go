@@ -312,3 +312,37 @@ func TestJournalLeftoversAreChainedOnStart(t *testing.T) {
 		t.Fatalf("entries after the stop: %d, %v; want 1207", count, err)
 	}
 }
+
+// TestJournalAfterDatabasesClosed: a command that closes the databases itself before the app
+// terminates (`backup restore` swaps the data directory) stops the chainer without chaining
+// and without a panic; what was pending is chained at the next start.
+func TestJournalAfterDatabasesClosed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dir})
+	if err := app.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.RunAllMigrations(); err != nil {
+		t.Fatal(err)
+	}
+	audit.StartChainer(app)
+	if err := audit.Journal(app, time.Now(), audit.Actor{Kind: audit.KindSystem}, "companies", "cmp000000000001",
+		audit.ActionCreate, map[string]audit.Change{"name": {New: "Acme"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.ResetBootstrapState(); err != nil { // before the chainer's delay has passed
+		t.Fatal(err)
+	}
+	time.Sleep(2 * audit.ChainDelay) // the chainer wakes with the databases closed
+	if err := app.OnTerminate().Trigger(&core.TerminateEvent{App: app}, func(e *core.TerminateEvent) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+
+	next := schemastest.OpenApp(t, dir)
+	audit.StartChainer(next)
+	waitChained(t, next)
+	if r := mustVerify(t, next); !r.OK() || r.Entries != 1 {
+		t.Fatalf("after the next start: %+v; want 1 entry, intact", r)
+	}
+}
