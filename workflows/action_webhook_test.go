@@ -412,26 +412,30 @@ func internal(ips []netip.Addr) bool {
 	return true
 }
 
+// TestWebhookTimeout: a receiver that never answers is given up after the action's timeout.
+// The timeout is 1 s and the receiver would hold the call for 30 s, so the test tells them
+// apart even on a loaded machine (with 200 ms the request sometimes had not reached the
+// receiver when the timeout ran out).
 func TestWebhookTimeout(t *testing.T) {
 	srv := newHookServer(t, func(_ int, w http.ResponseWriter, r *http.Request) {
 		select {
-		case <-time.After(5 * time.Second):
+		case <-time.After(30 * time.Second):
 		case <-r.Context().Done(): // the caller gave up
 		}
 	})
 	port := strconv.Itoa(srv.Listener.Addr().(*net.TCPAddr).Port)
 	// A host name on the allow-list may resolve to internal addresses.
 	e := newEnv(t, workflows.Config{WebhookAllow: []string{"LocalHost"}})
-	e.save(t, webhookFlow("slow", webhookAction("http://localhost:"+port+"/slow", `"timeout": "200ms"`)))
+	e.save(t, webhookFlow("slow", webhookAction("http://localhost:"+port+"/slow", `"timeout": "1s"`)))
 	schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Ada"})
 	start := time.Now()
 	e.drain(t)
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("the call took %s; its timeout is 200ms", d)
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("the call took %s; its timeout is 1s and the receiver holds it for 30s", d)
 	}
 	run := e.runs(t, "")[0]
-	if run.GetString("status") != workflows.StatusRetry || !strings.Contains(run.GetString("error"), "timed out after 200ms") {
-		t.Errorf("run = %s %q; want retry, timed out after 200ms", run.GetString("status"), run.GetString("error"))
+	if run.GetString("status") != workflows.StatusRetry || !strings.Contains(run.GetString("error"), "timed out after 1s") {
+		t.Errorf("run = %s %q; want retry, timed out after 1s", run.GetString("status"), run.GetString("error"))
 	}
 	if n := len(srv.requests()); n != 1 {
 		t.Errorf("the receiver got %d requests; want 1", n)
