@@ -2,6 +2,7 @@ package stmtcache
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -134,4 +135,17 @@ func FuzzCreateRuleText(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A normalised check given fewer arguments than its select list has columns is refused, not
+// run with its values in the wrong columns.
+func TestCreateRuleTooFewArguments(t *testing.T) {
+	s := &stmt{perm: []int{1, 0}}
+	if _, err := s.args([]driver.NamedValue{{Ordinal: 1, Value: "a"}}); err == nil {
+		t.Fatal("one argument for two columns accepted")
+	}
+	got, err := s.args([]driver.NamedValue{{Ordinal: 1, Value: "b"}, {Ordinal: 2, Value: "a"}, {Ordinal: 3, Value: "rule"}})
+	if err != nil || got[0].Value != "a" || got[1].Value != "b" || got[2].Value != "rule" || got[2].Ordinal != 3 {
+		t.Fatalf("args reordered to %v, %v", got, err)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -226,22 +227,33 @@ func (s *stmt) Close() error {
 }
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, s.args(args))
+	args, err := s.args(args)
+	if err != nil {
+		return nil, err
+	}
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, s.args(args))
+	args, err := s.args(args)
+	if err != nil {
+		return nil, err
+	}
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 }
 
 // args puts the arguments of a normalised create-rule check in the order of its text.
-func (s *stmt) args(args []driver.NamedValue) []driver.NamedValue {
-	if s.perm == nil || len(args) < len(s.perm) {
-		return args
+func (s *stmt) args(args []driver.NamedValue) ([]driver.NamedValue, error) {
+	if s.perm == nil {
+		return args, nil
+	}
+	if len(args) < len(s.perm) {
+		return nil, fmt.Errorf("stmtcache: create-rule check with %d arguments for %d columns", len(args), len(s.perm))
 	}
 	out := make([]driver.NamedValue, len(args))
 	copy(out, args)
 	for i, from := range s.perm {
 		out[i] = driver.NamedValue{Ordinal: i + 1, Value: args[from].Value}
 	}
-	return out
+	return out, nil
 }
