@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/pocketbase/pocketbase/core"
+
 	"github.com/relata/relata/schemas/schemastest"
 )
 
@@ -22,11 +24,17 @@ func BenchmarkRESTCreateContactParallel(b *testing.B) {
 	}{
 		{"bare", false, nil},
 		{"relata", true, nil},
+		{"relata-served", true, nil}, // as relata serve opens its databases (statement cache)
 		{"relata-without-audit", true, []string{"relata.hooks.audit-create"}},
 	}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
-			app := benchApp(b, v.hooks)
+			var app *core.BaseApp
+			if v.name == "relata-served" {
+				app = servedBenchApp(b)
+			} else {
+				app = benchApp(b, v.hooks)
+			}
 			app.OnRecordCreateExecute().Unbind(v.without...)
 			srv := schemastest.Serve(b, app)
 			user, tok := schemastest.NewUser(b, app, "rep@example.com", "sales", "north")

@@ -91,7 +91,10 @@ func (s *stageHistory) record(e *core.RecordEvent) error {
 			h.Set("to", c.to)
 			h.Set("changed_by", actor)
 			h.Set("at", at.Time().UTC().Truncate(time.Millisecond))
-			if err := tx.Save(h); err != nil {
+			// Not validated again: every value comes from the record just validated (its
+			// object, stage field and stage values) or is the signed-in user; validating
+			// would look the user up once more inside the write transaction.
+			if err := tx.SaveNoValidate(h); err != nil {
 				return fmt.Errorf("record the stage change of %s %s (%s → %s): %w", o.Name, e.Record.Id, c.from, c.to, err)
 			}
 		}

@@ -65,7 +65,7 @@ var version string
 func main() {
 	// Dev mode (every SQL statement on the console) only when asked for with --dev, also
 	// under `go run`, which is how the README starts Relata.
-	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false, DBConnect: dbConnect()})
+	app := pocketbase.NewWithConfig(appConfig())
 	app.RootCmd.Version = versionString()
 	if err := setup(app); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)

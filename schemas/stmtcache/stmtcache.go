@@ -18,6 +18,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -59,7 +60,7 @@ func (d *cachingDriver) Open(name string) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{base: c, kept: map[string]*entry{}}, nil
+	return &conn{base: c, kept: map[string]*entry{}, rules: map[string]*entry{}}, nil
 }
 
 // conn wraps a driver connection. It implements neither ExecerContext nor QueryerContext, so
@@ -69,9 +70,15 @@ type conn struct {
 	base driver.Conn
 	mu   sync.Mutex
 	kept map[string]*entry
-	tick uint64
+	// rules keeps PocketBase's create-rule checks by their normalised text (createRuleText),
+	// apart from kept: at most RuleSize, so that texts which still never repeat (a rule whose
+	// SQL holds other random parts) cannot push the ordinary statements out.
+	rules map[string]*entry
+	tick  uint64
 	// Hits and Misses count the statements taken from the cache and prepared (tests).
 	hits, misses uint64
+	// ruleHits counts the create-rule checks taken from rules (tests).
+	ruleHits uint64
 }
 
 type entry struct {
@@ -105,6 +112,9 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 	c.misses++
 	c.mu.Unlock()
 	if oneOff(query) {
+		if text, perm, ok := createRuleText(query); ok {
+			return c.prepareCreateRule(ctx, text, perm)
+		}
 		return c.base.(driver.ConnPrepareContext).PrepareContext(ctx, query) // closed after use
 	}
 	st, err := c.base.(driver.ConnPrepareContext).PrepareContext(ctx, query)
@@ -131,18 +141,21 @@ func (c *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, e
 func oneOff(query string) bool { return strings.Contains(query, "__pb_create__") }
 
 // evict closes the least recently used idle statement; it reports whether there was one.
-func (c *conn) evict() bool {
+func (c *conn) evict() bool { return evictFrom(c.kept) }
+
+// evictFrom closes and removes the least recently used idle statement of kept.
+func evictFrom(kept map[string]*entry) bool {
 	var oldest string
 	var at uint64
 	found := false
-	for q, e := range c.kept {
+	for q, e := range kept {
 		if !e.busy && (!found || e.used < at) {
 			oldest, at, found = q, e.used, true
 		}
 	}
 	if found {
-		c.kept[oldest].st.Close()
-		delete(c.kept, oldest)
+		kept[oldest].st.Close()
+		delete(kept, oldest)
 	}
 	return found
 }
@@ -152,6 +165,10 @@ func (c *conn) Close() error {
 	for q, e := range c.kept {
 		e.st.Close()
 		delete(c.kept, q)
+	}
+	for q, e := range c.rules {
+		e.st.Close()
+		delete(c.rules, q)
 	}
 	c.mu.Unlock()
 	return c.base.Close()
@@ -194,6 +211,9 @@ type stmt struct {
 	driver.Stmt
 	c *conn
 	e *entry
+	// perm, for a normalised create-rule check, maps the i-th argument of the statement as
+	// prepared to the argument PocketBase sent at position perm[i] (see createRuleText).
+	perm []int
 }
 
 func (s *stmt) Close() error {
@@ -207,9 +227,33 @@ func (s *stmt) Close() error {
 }
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	args, err := s.args(args)
+	if err != nil {
+		return nil, err
+	}
 	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	args, err := s.args(args)
+	if err != nil {
+		return nil, err
+	}
 	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+// args puts the arguments of a normalised create-rule check in the order of its text.
+func (s *stmt) args(args []driver.NamedValue) ([]driver.NamedValue, error) {
+	if s.perm == nil {
+		return args, nil
+	}
+	if len(args) < len(s.perm) {
+		return nil, fmt.Errorf("stmtcache: create-rule check with %d arguments for %d columns", len(args), len(s.perm))
+	}
+	out := make([]driver.NamedValue, len(args))
+	copy(out, args)
+	for i, from := range s.perm {
+		out[i] = driver.NamedValue{Ordinal: i + 1, Value: args[from].Value}
+	}
+	return out, nil
 }
