@@ -138,7 +138,6 @@ func Append(tx core.App, at time.Time, actor Actor, object, record, action strin
 		return nil, fmt.Errorf("audit: encode the changes of %s %s: %w", object, record, err)
 	}
 	e := &Entry{
-		ID: core.GenerateDefaultRandomId(),
 		At: at.UTC().Format(timeFormat), ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
 		Object: object, Record: record, Action: action, Changes: changes, ChangesJSON: string(b), ChangesHash: digest(b),
 	}
@@ -150,10 +149,9 @@ func Append(tx core.App, at time.Time, actor Actor, object, record, action strin
 		if err != nil {
 			return err
 		}
-		e.Seq, e.PrevHash = seq+1, prev
+		e.Seq, e.ID, e.PrevHash = seq+1, entryID(seq+1), prev
 		e.Hash = chainHash(e)
-		if err := schemas.InsertMany(tx, Collection, entryColumns, [][]any{{e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via,
-			e.Object, e.Record, e.Action, e.ChangesJSON, e.ChangesHash, false, e.PrevHash, e.Hash}}); err != nil {
+		if err := insertEntries(tx, []*Entry{e}); err != nil {
 			return fmt.Errorf("audit: append the %s of %s %s: %w", action, object, record, err)
 		}
 		return nil
