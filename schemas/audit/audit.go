@@ -109,9 +109,11 @@ func digest(b []byte) string {
 }
 
 // chainHash is the hash of an entry given its predecessor's hash.
+// It is SHA-256 over the JSON array of its fields (as json.Marshal writes it;
+// [appendChainFields] builds the same bytes without reflection).
 func chainHash(e *Entry) string {
-	b, _ := json.Marshal([]any{e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action, e.ChangesHash, e.PrevHash})
-	return digest(b)
+	var buf [512]byte
+	return digest(appendChainFields(buf[:0], e))
 }
 
 // sqlHead reads the trail's head.
@@ -133,7 +135,7 @@ func Append(tx core.App, at time.Time, actor Actor, object, record, action strin
 	if changes == nil {
 		changes = map[string]Change{}
 	}
-	b, err := json.Marshal(changes)
+	b, err := encodeChanges(changes)
 	if err != nil {
 		return nil, fmt.Errorf("audit: encode the changes of %s %s: %w", object, record, err)
 	}

@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -90,7 +89,7 @@ func AppendMany(tx core.App, at time.Time, actor Actor, items []Item) error {
 		if changes == nil {
 			changes = map[string]Change{}
 		}
-		b, err := json.Marshal(changes)
+		b, err := encodeChanges(changes)
 		if err != nil {
 			return fmt.Errorf("audit: encode the changes of %s %s: %w", it.Object, it.Record, err)
 		}

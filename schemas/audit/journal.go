@@ -2,7 +2,6 @@ package audit
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -50,7 +49,7 @@ func Journal(tx core.App, at time.Time, actor Actor, object, record, action stri
 	if changes == nil {
 		changes = map[string]Change{}
 	}
-	b, err := json.Marshal(changes)
+	b, err := encodeChanges(changes)
 	if err != nil {
 		return fmt.Errorf("audit: encode the changes of %s %s: %w", object, record, err)
 	}
