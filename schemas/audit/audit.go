@@ -109,9 +109,11 @@ func digest(b []byte) string {
 }
 
 // chainHash is the hash of an entry given its predecessor's hash.
+// It is SHA-256 over the JSON array of its fields (as json.Marshal writes it;
+// [appendChainFields] builds the same bytes without reflection).
 func chainHash(e *Entry) string {
-	b, _ := json.Marshal([]any{e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action, e.ChangesHash, e.PrevHash})
-	return digest(b)
+	var buf [512]byte
+	return digest(appendChainFields(buf[:0], e))
 }
 
 // sqlHead reads the trail's head.
@@ -133,12 +135,11 @@ func Append(tx core.App, at time.Time, actor Actor, object, record, action strin
 	if changes == nil {
 		changes = map[string]Change{}
 	}
-	b, err := json.Marshal(changes)
+	b, err := encodeChanges(changes)
 	if err != nil {
 		return nil, fmt.Errorf("audit: encode the changes of %s %s: %w", object, record, err)
 	}
 	e := &Entry{
-		ID: core.GenerateDefaultRandomId(),
 		At: at.UTC().Format(timeFormat), ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
 		Object: object, Record: record, Action: action, Changes: changes, ChangesJSON: string(b), ChangesHash: digest(b),
 	}
@@ -150,10 +151,9 @@ func Append(tx core.App, at time.Time, actor Actor, object, record, action strin
 		if err != nil {
 			return err
 		}
-		e.Seq, e.PrevHash = seq+1, prev
+		e.Seq, e.ID, e.PrevHash = seq+1, entryID(seq+1), prev
 		e.Hash = chainHash(e)
-		if err := schemas.InsertMany(tx, Collection, entryColumns, [][]any{{e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via,
-			e.Object, e.Record, e.Action, e.ChangesJSON, e.ChangesHash, false, e.PrevHash, e.Hash}}); err != nil {
+		if err := insertEntries(tx, []*Entry{e}); err != nil {
 			return fmt.Errorf("audit: append the %s of %s %s: %w", action, object, record, err)
 		}
 		return nil

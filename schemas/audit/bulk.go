@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -68,10 +67,9 @@ func Blank(v any) bool {
 }
 
 // AppendMany adds one entry per item to the trail, in tx, chained in order (the chain is
-// computed here), with one prepared insert run per entry ([schemas.InsertEach]) instead of a
-// statement built and parsed per entry: the audit of bulk writes (imports),
-// which would otherwise cost more than the writes themselves. tx must be a write transaction
-// (the head read here cannot move before the inserts).
+// computed here), inserted in chunks of several rows per statement ([insertEntries]): the
+// audit of bulk writes (imports), which would otherwise cost more than the writes themselves.
+// tx must be a write transaction (the head read here cannot move before the inserts).
 func AppendMany(tx core.App, at time.Time, actor Actor, items []Item) error {
 	if len(items) == 0 {
 		return nil
@@ -84,27 +82,29 @@ func AppendMany(tx core.App, at time.Time, actor Actor, items []Item) error {
 		return err
 	}
 	when := at.UTC().Format(timeFormat)
-	rows := make([][]any, 0, len(items))
-	for _, it := range items {
+	entries := make([]Entry, len(items))
+	ptrs := make([]*Entry, len(items))
+	for i, it := range items {
 		changes := it.Changes
 		if changes == nil {
 			changes = map[string]Change{}
 		}
-		b, err := json.Marshal(changes)
+		b, err := encodeChanges(changes)
 		if err != nil {
 			return fmt.Errorf("audit: encode the changes of %s %s: %w", it.Object, it.Record, err)
 		}
-		e := &Entry{
-			ID: core.GenerateDefaultRandomId(), // [a-z0-9]{15}, without a crypto/rand big.Int per character
-			At: when, ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
+		seq++
+		e := &entries[i]
+		*e = Entry{
+			ID: entryID(seq), Seq: seq, At: when, ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
 			Object: it.Object, Record: it.Record, Action: it.Action, ChangesJSON: string(b), ChangesHash: digest(b),
-			Seq: seq + 1, PrevHash: prev,
+			PrevHash: prev,
 		}
 		e.Hash = chainHash(e)
-		seq, prev = e.Seq, e.Hash
-		rows = append(rows, []any{e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action, e.ChangesJSON, e.ChangesHash, false, e.PrevHash, e.Hash})
+		prev = e.Hash
+		ptrs[i] = e
 	}
-	if err := schemas.InsertEach(tx, Collection, entryColumns, rows); err != nil {
+	if err := insertEntries(tx, ptrs); err != nil {
 		return fmt.Errorf("audit: append %d entries: %w", len(items), err)
 	}
 	return nil

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,8 +12,6 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
-
-	"github.com/relata/relata/schemas"
 )
 
 // JournalTable is the journal of changes not yet chained into the trail: a plain SQLite
@@ -52,7 +49,7 @@ func Journal(tx core.App, at time.Time, actor Actor, object, record, action stri
 	if changes == nil {
 		changes = map[string]Change{}
 	}
-	b, err := json.Marshal(changes)
+	b, err := encodeChanges(changes)
 	if err != nil {
 		return fmt.Errorf("audit: encode the changes of %s %s: %w", object, record, err)
 	}
@@ -126,58 +123,60 @@ func chainPending(tx core.App) (int, error) {
 	}
 }
 
-// journaled is a row of the journal.
-type journaled struct {
-	RowID     int64  `db:"id"`
-	At        string `db:"at"`
-	ActorKind string `db:"actor_kind"`
-	ActorID   string `db:"actor_id"`
-	Via       string `db:"via"`
-	Object    string `db:"object"`
-	Record    string `db:"record"`
-	Action    string `db:"action"`
-	Changes   string `db:"changes"`
-}
-
 var entryColumns = []string{"id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action", "changes", "changes_hash", "erased", "prev_hash", "hash"}
 
 // chainBatch moves up to limit journaled entries, oldest first, into the trail in tx: it
 // reads the trail's head in the transaction (no cache that could go stale), computes each
-// entry's sequence number and hashes, inserts them with one prepared statement ([schemas.InsertEach]) and deletes
-// the moved rows.
+// entry's sequence number, id and hashes, inserts them in chunks ([insertEntries]) and
+// deletes the moved rows.
 func chainBatch(tx core.App, limit int) (int, error) {
-	var rows []journaled
-	if err := tx.DB().NewQuery(`SELECT id, at, actor_kind, actor_id, via, object, record, action, changes FROM ` +
-		JournalTable + ` ORDER BY id LIMIT {:n}`).Bind(dbx.Params{"n": limit}).All(&rows); err != nil {
+	ex, err := executor(tx)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := ex.Query(sqlReadJournal, limit)
+	if err != nil {
 		return 0, fmt.Errorf("audit: read the journal: %w", err)
 	}
-	if len(rows) == 0 {
+	var entries []*Entry
+	var last int64
+	for rows.Next() {
+		e := &Entry{}
+		if err := rows.Scan(&last, &e.At, &e.ActorKind, &e.ActorID, &e.Via, &e.Object, &e.Record, &e.Action, &e.ChangesJSON); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("audit: read the journal: %w", err)
+		}
+		entries = append(entries, e)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("audit: read the journal: %w", err)
+	}
+	if len(entries) == 0 {
 		return 0, nil
 	}
 	seq, prev, err := head(tx)
 	if err != nil {
 		return 0, err
 	}
-	values := make([][]any, 0, len(rows))
-	for _, j := range rows {
-		e := &Entry{
-			ID: core.GenerateDefaultRandomId(), At: j.At, ActorKind: j.ActorKind, ActorID: j.ActorID, Via: j.Via,
-			Object: j.Object, Record: j.Record, Action: j.Action, ChangesJSON: j.Changes, ChangesHash: digest([]byte(j.Changes)),
-			Seq: seq + 1, PrevHash: prev,
-		}
+	for _, e := range entries {
+		seq++
+		e.Seq, e.ID, e.PrevHash, e.ChangesHash = seq, entryID(seq), prev, digest([]byte(e.ChangesJSON))
 		e.Hash = chainHash(e)
-		seq, prev = e.Seq, e.Hash
-		values = append(values, []any{e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action, e.ChangesJSON, e.ChangesHash, false, e.PrevHash, e.Hash})
+		prev = e.Hash
 	}
-	if err := schemas.InsertEach(tx, Collection, entryColumns, values); err != nil {
-		return 0, fmt.Errorf("audit: chain %d journaled entries: %w", len(rows), err)
+	if err := insertEntries(tx, entries); err != nil {
+		return 0, fmt.Errorf("audit: chain %d journaled entries: %w", len(entries), err)
 	}
-	if _, err := tx.DB().NewQuery(`DELETE FROM ` + JournalTable + ` WHERE id <= {:last}`).
-		Bind(dbx.Params{"last": rows[len(rows)-1].RowID}).Execute(); err != nil {
+	if _, err := ex.Exec(sqlClearJournal, last); err != nil {
 		return 0, fmt.Errorf("audit: clear the journal: %w", err)
 	}
-	return len(rows), nil
+	return len(entries), nil
 }
+
+const (
+	sqlReadJournal  = `SELECT id, at, actor_kind, actor_id, via, object, record, action, changes FROM ` + JournalTable + ` ORDER BY id LIMIT ?`
+	sqlClearJournal = `DELETE FROM ` + JournalTable + ` WHERE id <= ?`
+)
 
 // head returns the sequence number and hash of the trail's last entry (0, "" when empty).
 func head(tx core.App) (int64, string, error) {
