@@ -159,6 +159,9 @@ type importer struct {
 	// started is when the import began: records created since are its own, not duplicates.
 	started        types.DateTime
 	dupCheckFailed bool
+	// w is the current transaction's writer (import_pipe.go); nil: groups are written by the
+	// importer itself.
+	w *writer
 }
 
 // Import reads r and imports its rows into opts.Object. It returns an error only when the
@@ -221,6 +224,7 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 	im := &importer{s: s, opts: opts, obj: obj, coll: coll, info: info, cols: cols, lookups: map[string]*lookup{},
 		seen: map[string]int{}, res: &Result{DryRun: opts.DryRun, Mapping: mappingOf(cols), Ignored: ignored, Header: tab.Header()},
 		ctx: context.Background(), started: types.NowDateTime()}
+	defer im.sortResults()
 	switch {
 	case im.opts.DuplicateCheck == 0:
 		im.opts.DuplicateCheck = DefaultDuplicateCheck
@@ -244,7 +248,7 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 		im.keys, im.dupKeys = map[string]string{}, map[string]bool{}
 	}
 	if im.useBulk() {
-		im.bulk = &bulk{queued: map[string]bool{}}
+		im.bulk = &bulk{queued: map[string]bool{}, keys: map[string]string{}}
 		im.initUniques()
 	}
 	// Detect how each column writes dates and numbers from its first rows.
@@ -352,15 +356,23 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			if err := walCheckpointEvery(tx.DB(), importWALCheckpoint); err != nil {
 				return err
 			}
-			if err := chunk(tx); err != nil {
+			im.startWriter(tx)
+			err := chunk(tx)
+			if err == nil {
+				err = im.dispatch(tx)
+			}
+			// The writer has written all it was given before the transaction ends, whatever
+			// happened: nothing runs on tx after it commits or rolls back.
+			if werr := im.stopWriter(); err == nil {
+				err = werr
+			}
+			if err != nil {
 				return err
 			}
-			if err := im.flushBulk(tx); err != nil {
+			if err := im.writeChanges(tx, im.chunkChanges); err != nil {
 				return err
 			}
-			if err := im.flushChanges(tx); err != nil {
-				return err
-			}
+			im.chunkChanges = im.chunkChanges[:0]
 			if opts.DryRun {
 				return errDryRun
 			}
@@ -424,14 +436,12 @@ const keyBatch = 500
 
 // prefetchKeys looks up the stored records whose key the rows in cells hold (one indexed
 // query per [schemas.InsertMaxParams] keys) and keeps only theirs in im.keys: the map is
-// bounded by the rows of one look-up, not by the table. The queued new records are written
-// first, so that the rows' keys find them too.
+// bounded by the rows of one look-up, not by the table. When a row's key is one of a new
+// record not yet written (queued, or with the writer: a key repeated in the file), the
+// records are written first, so that the key finds its record.
 func (im *importer) prefetchKeys(tx core.App, rows [][]string) error {
 	if im.keyCol == nil {
 		return nil
-	}
-	if err := im.flushBulk(tx); err != nil {
-		return err
 	}
 	clear(im.keys)
 	clear(im.dupKeys)
@@ -452,8 +462,16 @@ func (im *importer) prefetchKeys(tx core.App, rows [][]string) error {
 		}
 	}
 	values := make([]any, 0, len(want))
-	for _, v := range want {
+	for k, v := range want {
 		values = append(values, v)
+		if im.bulk == nil {
+			continue
+		}
+		if _, waiting := im.bulk.keys[k]; waiting {
+			if err := im.flushBulk(tx); err != nil {
+				return err
+			}
+		}
 	}
 	key := im.opts.Key
 	for start := 0; start < len(values); start += schemas.InsertMaxParams {
@@ -508,6 +526,13 @@ func keyString(v any) string {
 // sampleRows is how many rows decide the date order and decimal separator of each column.
 const sampleRows = 1000
 
+// sortResults puts the failed rows in file order: rows the writer failed (a unique value a
+// stored record holds, a denied create) come back after rows failed later in the file.
+func (im *importer) sortResults() {
+	slices.SortStableFunc(im.res.Errors, func(a, b *Error) int { return a.Row - b.Row })
+	slices.SortStableFunc(im.res.FailedRows, func(a, b FailedRow) int { return a.Row - b.Row })
+}
+
 func (im *importer) fail(n int, cells []string, errs []*Error) {
 	im.res.Failed++
 	// a row queued, checked, then failed when written: it duplicates nothing
@@ -544,6 +569,9 @@ func (im *importer) row(tx core.App, cells []string, n int) error {
 		if im.bulk != nil && len(im.bulk.pending) > mark {
 			for _, p := range im.bulk.pending[mark:] {
 				delete(im.bulk.queued, p.rec.Id)
+				if p.key != "" && im.bulk.keys[p.key] == p.rec.Id {
+					delete(im.bulk.keys, p.key)
+				}
 			}
 			im.bulk.pending = im.bulk.pending[:mark]
 		}
@@ -564,7 +592,7 @@ func (im *importer) row(tx core.App, cells []string, n int) error {
 		return err
 	}
 	if im.bulk != nil && len(im.bulk.pending) >= bulkFlushAt {
-		return im.flushBulk(tx)
+		return im.dispatch(tx) // written by the writer while the next rows are prepared
 	}
 	return nil
 }
@@ -825,6 +853,10 @@ func (im *importer) create(tx core.App, vals map[string]any, n int) (string, []*
 			im.dupKeys[k] = true // an invisible record had the same key
 		}
 		im.keys[k] = rec.Id
+		if im.bulk != nil && im.bulk.queued[rec.Id] {
+			im.bulk.keys[k] = rec.Id
+			im.bulk.pending[len(im.bulk.pending)-1].key = k
+		}
 	}
 	return "created", nil
 }
@@ -948,10 +980,14 @@ func (im *importer) change(_ core.App, rec *core.Record, action string, before m
 // changeColumns are the columns of relata_import_changes written by flushChanges.
 var changeColumns = []string{"id", "batch", "seq", "object", "record", "action", "before", "stamp"}
 
-// flushChanges writes the chunk's changes in multi-row inserts.
-func (im *importer) flushChanges(tx core.App) error {
-	rows := make([][]any, len(im.chunkChanges))
-	for i, p := range im.chunkChanges {
+// writeChanges writes undo rows (prepared inserts), numbered in order: on the writer's
+// goroutine, or on the importer's once the writer is drained (never both at once).
+func (im *importer) writeChanges(tx core.App, changes []dbx.Params) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(changes))
+	for i, p := range changes {
 		im.seq++
 		p["seq"] = im.seq
 		row := make([]any, len(changeColumns))
@@ -960,7 +996,6 @@ func (im *importer) flushChanges(tx core.App) error {
 		}
 		rows[i] = row
 	}
-	im.chunkChanges = im.chunkChanges[:0]
 	if err := schemas.InsertEach(tx, ChangesCollection, changeColumns, rows); err != nil {
 		return fmt.Errorf("record the import's changes: %w", err)
 	}

@@ -39,6 +39,14 @@ func BenchmarkImport10kContacts(b *testing.B) { benchImport(b, 10_000, 1000) }
 // ratio in the same run. Run: go test -run XXX -bench 'Import10k' -benchtime 1x -count 3 ./schemas/transfer
 func BenchmarkImport10kContactsSaved(b *testing.B) { benchImportOpts(b, 10_000, 1000, true) }
 
+// BenchmarkImport10kContactsOneGoroutine is BenchmarkImport10kContacts with the writer off
+// (each group written on the importer's goroutine, as RELATA_IMPORT_SERIAL=1): the pipeline's
+// A/B in one run. Run: go test -run XXX -bench 'Import10kContacts($|One)' -benchtime 1x -count 3 ./schemas/transfer
+func BenchmarkImport10kContactsOneGoroutine(b *testing.B) {
+	defer transfer.SetSerialImport(true)()
+	benchImport(b, 10_000, 1000)
+}
+
 func benchImport(b *testing.B, n, m int) { benchImportOpts(b, n, m, false) }
 
 func benchImportOpts(b *testing.B, n, m int, workflows bool) {

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
-	"time"
 
-	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
@@ -37,8 +35,11 @@ import (
 // not an activity (last touched). Other rows (updates, those objects) are saved one by one.
 type bulk struct {
 	pending []pendingRec
-	queued  map[string]bool                // ids of pending records
+	queued  map[string]bool                // ids of pending records and of those the writer has not yet written
+	keys    map[string]string              // key values of the records in queued -> their ids
 	uniques map[string]map[string]struct{} // unique field -> values of the pending records
+	// uniqueNames are the unique fields, read by the writer (uniques is the importer's).
+	uniqueNames []string
 }
 
 // pendingRec is a new record waiting for its chunk's write, with its row.
@@ -50,6 +51,10 @@ type pendingRec struct {
 	// create rule of a user's import, checked for the whole group (nil for a superuser).
 	pre  *core.Record
 	body map[string]any
+	// data are the record's column values (DBExport), changes its audit entry's.
+	data    map[string]any
+	changes map[string]audit.Change
+	key     string // its key value (keyOf), with --key
 }
 
 // bulkFlushAt is how many pending records are written at once, within a chunk.
@@ -81,6 +86,7 @@ func (im *importer) initUniques() {
 	for _, f := range im.obj.Fields {
 		if f.Unique {
 			im.bulk.uniques[f.Name] = map[string]struct{}{}
+			im.bulk.uniqueNames = append(im.bulk.uniqueNames, f.Name)
 		}
 	}
 }
@@ -134,7 +140,16 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 			set[k] = struct{}{}
 		}
 	}
-	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells, pre: pre, body: body})
+	// The insert's values and the audit entry's changes are made here, while the writer
+	// writes the previous group: it only binds them.
+	data, err := rec.DBExport(tx)
+	if err != nil {
+		return []*Error{im.cellErr(n, nil, fmt.Sprintf("export %s: %v", im.coll.Name, err))}
+	}
+	data["id"] = rec.Id
+	changes := audit.Snapshot(rec, audit.ActionCreate)
+	rec.MarkAsNotNew()
+	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells, pre: pre, body: body, data: data, changes: changes})
 	im.bulk.queued[rec.Id] = true
 	return nil
 }
@@ -225,155 +240,4 @@ func (im *importer) columnOf(field string) *column {
 		}
 	}
 	return nil
-}
-
-// flushBulk writes the pending records (multi-row inserts) and their audit entries.
-func (im *importer) flushBulk(tx core.App) error {
-	if im.bulk == nil || len(im.bulk.pending) == 0 {
-		return nil
-	}
-	pend, err := im.dropStoredClashes(tx, im.bulk.pending)
-	if err != nil {
-		return err
-	}
-	if pend, err = im.dropDenied(tx, pend); err != nil {
-		return err
-	}
-	recs := make([]*core.Record, len(pend))
-	for i, p := range pend {
-		recs[i] = p.rec
-	}
-	im.bulk.pending = im.bulk.pending[:0]
-	clear(im.bulk.queued)
-	for _, set := range im.bulk.uniques {
-		clear(set)
-	}
-	if len(recs) == 0 {
-		return nil
-	}
-	var cols []string
-	rows := make([][]any, len(recs))
-	for i, r := range recs {
-		data, err := r.DBExport(tx)
-		if err != nil {
-			return fmt.Errorf("export %s %s: %w", im.coll.Name, r.Id, err)
-		}
-		data["id"] = r.Id
-		if cols == nil {
-			for k := range data {
-				cols = append(cols, k)
-			}
-		}
-		row := make([]any, len(cols))
-		for j, c := range cols {
-			row[j] = data[c]
-		}
-		rows[i] = row
-	}
-	if err := schemas.InsertEach(tx, im.coll.Name, cols, rows); err != nil {
-		return err
-	}
-	actor, ok := audit.ActorFrom(im.ctx)
-	if !ok {
-		actor = audit.Actor{Kind: audit.KindSystem}
-	}
-	items := make([]audit.Item, len(recs))
-	for i, r := range recs {
-		r.MarkAsNotNew()
-		items[i] = audit.Item{Object: im.coll.Name, Record: r.Id, Action: audit.ActionCreate, Changes: audit.Snapshot(r, audit.ActionCreate)}
-	}
-	return audit.AppendMany(tx, time.Now(), actor, items)
-}
-
-func (im *importer) uniqueErr(n int, field, value string) *Error {
-	return im.cellErr(n, im.columnOf(field), fmt.Sprintf("Value must be unique: a record with %s %q exists", field, value))
-}
-
-// dropStoredClashes fails the pending rows whose unique values a stored record holds (one
-// query per unique field and 100 values) and returns the others.
-func (im *importer) dropStoredClashes(tx core.App, pend []pendingRec) ([]pendingRec, error) {
-	bad := map[string]*Error{} // record id -> its row's error
-	for name := range im.bulk.uniques {
-		byValue := map[string]pendingRec{}
-		for _, p := range pend {
-			if k := keyString(p.rec.GetRaw(name)); k != "" {
-				byValue[k] = p
-			}
-		}
-		values := make([]any, 0, len(byValue))
-		for k := range byValue {
-			values = append(values, k)
-		}
-		for start := 0; start < len(values); start += 100 {
-			part := values[start:min(start+100, len(values))]
-			var found []string
-			// "!= ''" lets SQLite use the field's partial unique index.
-			err := tx.DB().Select(name).From(im.coll.Name).
-				Where(dbx.And(dbx.In(name, part...), dbx.NewExp("[["+name+"]] != ''"))).Column(&found)
-			if err != nil {
-				return nil, fmt.Errorf("check the unique %s values: %w", name, err)
-			}
-			for _, k := range found {
-				if p, ok := byValue[k]; ok && bad[p.rec.Id] == nil {
-					bad[p.rec.Id] = im.uniqueErr(p.n, name, k)
-				}
-			}
-		}
-	}
-	return im.dropRows(pend, bad), nil
-}
-
-// dropDenied fails the pending rows whose record the importing user may not create (the
-// create rule and links of the whole group at once, schemas.Caller.CanCreateEach, on the
-// records as submitted) and returns the others.
-func (im *importer) dropDenied(tx core.App, pend []pendingRec) ([]pendingRec, error) {
-	if isSuperuser(im.info) || len(pend) == 0 {
-		return pend, nil
-	}
-	recs := make([]*core.Record, len(pend))
-	bodies := make([]map[string]any, len(pend))
-	for i, p := range pend {
-		recs[i], bodies[i] = p.pre, p.body
-	}
-	ok, err := schemas.Request(im.info).CanCreateEach(tx, recs, bodies)
-	if err != nil {
-		return nil, err
-	}
-	bad := map[string]*Error{}
-	for i, p := range pend {
-		if !ok[i] {
-			bad[p.rec.Id] = im.deniedErr(p.n)
-		}
-	}
-	return im.dropRows(pend, bad), nil
-}
-
-// dropRows fails the pending rows with an error in bad (by record id) and returns the others.
-func (im *importer) dropRows(pend []pendingRec, bad map[string]*Error) []pendingRec {
-	if len(bad) == 0 {
-		return pend
-	}
-	keep := pend[:0:0]
-	for _, p := range pend {
-		e := bad[p.rec.Id]
-		if e == nil {
-			keep = append(keep, p)
-			continue
-		}
-		im.res.Created--
-		im.fail(p.n, p.cells, []*Error{e})
-		if im.keys != nil {
-			if k := im.keyOf(p.rec.Get(im.opts.Key)); im.keys[k] == p.rec.Id {
-				delete(im.keys, k)
-			}
-		}
-	}
-	changes := im.chunkChanges[:0]
-	for _, c := range im.chunkChanges {
-		if id, _ := c["record"].(string); bad[id] == nil {
-			changes = append(changes, c)
-		}
-	}
-	im.chunkChanges = changes
-	return keep
 }
