@@ -423,7 +423,8 @@ func TestCommands(t *testing.T) {
 		return out.String(), err
 	}
 	out, err := run("duplicates", "contacts", "--json")
-	if err != nil || !strings.Contains(out, `"a": "`+a.Id+`"`) || !strings.Contains(out, `"match": "email"`) {
+	// A pair names its records in either order (by id): look for both.
+	if err != nil || !strings.Contains(out, `": "`+a.Id+`"`) || !strings.Contains(out, `": "`+b.Id+`"`) || !strings.Contains(out, `"match": "email"`) {
 		t.Fatalf("duplicates --json: %v\n%s", err, out)
 	}
 	if _, err := run("merge", "contacts", a.Id, b.Id, "--field", "email"); err == nil || !strings.Contains(err.Error(), "field=loser") {
