@@ -53,9 +53,13 @@ func TestClaimUsesIndex(t *testing.T) {
 		t.Fatalf("the claim sorts the backlog or misses its index:\n%s", plan)
 	}
 
-	var claimed []string
-	if err := e.app.DB().NewQuery(outbox.ClaimQuery).Bind(params).Column(&claimed); err != nil {
+	var rows []dbx.NullStringMap // the claim returns whole rows
+	if err := e.app.DB().NewQuery(outbox.ClaimQuery).Bind(params).All(&rows); err != nil {
 		t.Fatal(err)
+	}
+	var claimed []string
+	for _, r := range rows {
+		claimed = append(claimed, r["id"].String)
 	}
 	if len(claimed) != 30 {
 		t.Fatalf("claimed %d, want the batch of 30", len(claimed))

@@ -18,6 +18,8 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 	gomail "github.com/wneessen/go-mail"
 	gosmtp "github.com/wneessen/go-mail/smtp"
+
+	"github.com/relata/relata/schemas"
 )
 
 func dbTime(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout) }
@@ -56,7 +58,7 @@ const claimQuery = `
 		UPDATE emails
 		SET status = 'sending', lease_until = {:lease}, attempts = attempts + 1, updated = {:now}
 		WHERE id IN (` + claimSelect + `)
-		RETURNING id`
+		RETURNING *`
 
 // claimSelect is the ids claimQuery claims.
 const claimSelect = `
@@ -67,20 +69,35 @@ const claimSelect = `
 				WHERE status = 'queued' AND next_at <= {:now} ORDER BY next_at, created LIMIT {:n})
 			LIMIT {:n}`
 
-// claim marks up to BatchSize due emails as sending (claimQuery) and loads them, oldest due first.
+// claim marks up to BatchSize due emails as sending (claimQuery) and loads them, oldest due
+// first. The claim returns the claimed rows: no second statement loads them by id.
 func (s *Sender) claim() ([]*core.Record, error) {
 	now := s.cfg.Now()
-	var ids []string
-	err := s.app.DB().NewQuery(claimQuery).
-		Bind(dbx.Params{"now": dbTime(now), "lease": dbTime(now.Add(s.cfg.Lease)), "n": s.cfg.BatchSize}).
-		Column(&ids)
+	coll, err := s.app.FindCachedCollectionByNameOrId(Collection)
 	if err != nil {
 		return nil, fmt.Errorf("claim emails: %w", err)
 	}
-	if len(ids) == 0 {
+	// Look before claiming: the claim is a write, and an UPDATE that finds nothing still takes
+	// SQLite's write lock (and the app's one write connection). After each batch the worker
+	// looks again, and usually finds nothing.
+	var due []string
+	if err := s.app.ConcurrentDB().NewQuery(claimSelect).Bind(dbx.Params{"now": dbTime(now), "n": 1}).Column(&due); err != nil {
+		return nil, fmt.Errorf("look for due emails: %w", err)
+	}
+	if len(due) == 0 {
 		return nil, nil
 	}
-	recs, err := s.app.FindRecordsByIds(Collection, ids)
+	var rows []dbx.NullStringMap
+	err = s.app.DB().NewQuery(claimQuery).
+		Bind(dbx.Params{"now": dbTime(now), "lease": dbTime(now.Add(s.cfg.Lease)), "n": s.cfg.BatchSize}).
+		All(&rows)
+	if err != nil {
+		return nil, fmt.Errorf("claim emails: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	recs, err := schemas.RecordsFromRows(coll, rows)
 	if err != nil {
 		return nil, fmt.Errorf("load claimed emails: %w", err)
 	}
