@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/pocketbase/dbx"
@@ -68,7 +69,9 @@ func (e *Engine) RunBatch(n int) (int, error) {
 		params["not"] = string(list)
 	}
 	now := e.cfg.Now()
-	params["now"], params["lease"], params["n"] = dbTime(now), dbTime(now.Add(e.cfg.Lease)), n
+	// The limit is written into the text, not bound: a bound LIMIT makes SQLite re-prepare the
+	// statement at every execution (see outbox's claimSelect).
+	params["now"], params["lease"] = dbTime(now), dbTime(now.Add(e.cfg.Lease))
 	coll, err := e.app.FindCachedCollectionByNameOrId(RunsCollection)
 	if err != nil {
 		return 0, fmt.Errorf("claim a batch of runs: %w", err)
@@ -92,7 +95,7 @@ func (e *Engine) RunBatch(n int) (int, error) {
 	err = e.app.DB().NewQuery(`
 		UPDATE workflow_runs
 		SET status = 'running', lease_until = {:lease}, attempts = attempts + 1, started = {:now}
-		WHERE id IN (` + fresh("{:n}") + `)
+		WHERE id IN (` + fresh(strconv.Itoa(n)) + `)
 		RETURNING *`).
 		Bind(params).
 		All(&rows)
