@@ -1,8 +1,12 @@
 package workflows
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -65,28 +69,50 @@ func (e *Engine) RunBatch(n int) (int, error) {
 		params["not"] = string(list)
 	}
 	now := e.cfg.Now()
-	params["now"], params["lease"], params["n"] = dbTime(now), dbTime(now.Add(e.cfg.Lease)), n
-	var claimed []string
-	err := e.app.DB().NewQuery(`
-		UPDATE workflow_runs
-		SET status = 'running', lease_until = {:lease}, attempts = attempts + 1, started = {:now}
-		WHERE id IN (
-			SELECT id FROM workflow_runs
-			WHERE status = 'pending' AND attempts = 0 AND next_at <= {:now} ` + filter + `
-			ORDER BY next_at LIMIT {:n})
-		RETURNING id`).
-		Bind(params).
-		Column(&claimed)
+	// The limit is written into the text, not bound: a bound LIMIT makes SQLite re-prepare the
+	// statement at every execution (see outbox's claimSelect).
+	params["now"], params["lease"] = dbTime(now), dbTime(now.Add(e.cfg.Lease))
+	coll, err := e.app.FindCachedCollectionByNameOrId(RunsCollection)
 	if err != nil {
 		return 0, fmt.Errorf("claim a batch of runs: %w", err)
 	}
-	if len(claimed) == 0 {
+	fresh := func(limit string) string {
+		return `SELECT id FROM workflow_runs
+			WHERE status = 'pending' AND attempts = 0 AND next_at <= {:now} ` + filter + `
+			ORDER BY next_at LIMIT ` + limit
+	}
+	// Look before claiming (see runNext): a worker woken after another took the runs finds
+	// none without taking the write lock.
+	var found []string
+	if err := e.app.ConcurrentDB().NewQuery(fresh("1")).Bind(params).Column(&found); err != nil {
+		return 0, fmt.Errorf("look for fresh runs: %w", err)
+	}
+	if len(found) == 0 {
 		return 0, nil
 	}
-	runs, err := e.app.FindRecordsByIds(RunsCollection, claimed)
+	// The claim returns the claimed rows: no second statement loads them by id.
+	var rows []dbx.NullStringMap
+	err = e.app.DB().NewQuery(`
+		UPDATE workflow_runs
+		SET status = 'running', lease_until = {:lease}, attempts = attempts + 1, started = {:now}
+		WHERE id IN (` + fresh(strconv.Itoa(n)) + `)
+		RETURNING *`).
+		Bind(params).
+		All(&rows)
 	if err != nil {
-		return len(claimed), err // the runs stay claimed; RunNext takes them after their lease
+		return 0, fmt.Errorf("claim a batch of runs: %w", err)
 	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	runs, err := schemas.RecordsFromRows(coll, rows)
+	if err != nil {
+		return len(rows), err // the runs stay claimed; RunNext takes them after their lease
+	}
+	slices.SortFunc(runs, func(a, b *core.Record) int { // queue order (RETURNING has none)
+		return cmp.Or(strings.Compare(a.GetString("next_at"), b.GetString("next_at")),
+			strings.Compare(a.GetString("created"), b.GetString("created")))
+	})
 	// Runs of a workflow disabled or deleted since they were queued (not in the list above)
 	// are executed one by one, as RunNext would.
 	group := runs[:0:0]
@@ -106,10 +132,10 @@ func (e *Engine) RunBatch(n int) (int, error) {
 			}
 		}
 	}
-	if len(claimed) == n {
+	if len(runs) == n {
 		e.wakeWorkers() // a full group: another worker may take more
 	}
-	return len(claimed), nil
+	return len(runs), nil
 }
 
 // ungroupedIDs lists the ids of the enabled workflows whose runs RunBatch must not take, and

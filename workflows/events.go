@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime/pprof"
+	"strconv"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -106,7 +107,7 @@ func (e *Engine) fanOutBatch() (int, error) {
 	err := e.app.RunInTransaction(func(tx core.App) error {
 		var rows []eventRow
 		err := tx.DB().NewQuery(`SELECT id, object, record_id, event, actor, depth, input, runs, next_at, created
-			FROM ` + EventsCollection + ` ORDER BY rowid LIMIT {:n}`).Bind(dbx.Params{"n": eventBatch}).All(&rows)
+			FROM ` + EventsCollection + ` ORDER BY rowid LIMIT ` + strconv.Itoa(eventBatch)).All(&rows) // a literal limit: see outbox's claimSelect
 		if err != nil {
 			return fmt.Errorf("read workflow events: %w", err)
 		}

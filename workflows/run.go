@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/types"
 
+	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/audit"
 	"github.com/relata/relata/workflows/condition"
 )
@@ -115,28 +115,45 @@ func (e *Engine) runNext(leaveFresh bool) (bool, error) {
 		fresh = "AND (status != 'pending' OR attempts > 0 OR workflow IN (SELECT value FROM json_each({:not})))"
 		params["not"] = string(list)
 	}
-	var id string
-	err := e.app.DB().NewQuery(`
-		UPDATE workflow_runs
-		SET status = 'running', lease_until = {:lease}, attempts = attempts + 1,
-		    started = CASE WHEN started = '' THEN {:now} ELSE started END
-		WHERE id = (
+	due := `
 			SELECT id FROM workflow_runs
 			WHERE ((status IN ('pending', 'retry', 'waiting') AND next_at <= {:now})
 			   OR (status = 'running' AND lease_until <= {:now})) ` + fresh + `
-			ORDER BY next_at LIMIT 1)
-		RETURNING id`).
-		Bind(params).Row(&id)
+			ORDER BY next_at LIMIT 1`
+	// Look before claiming: the claim is a write, and an UPDATE that finds nothing still takes
+	// SQLite's write lock (and the app's one write connection) from the groups that commit.
+	// Most looks find nothing (a group took the fresh runs); a run due just after the look
+	// is taken at the next wake or poll.
+	var found []string
+	if err := e.app.ConcurrentDB().NewQuery(due).Bind(params).Column(&found); err != nil {
+		return false, fmt.Errorf("look for a due run: %w", err)
+	}
+	if len(found) == 0 {
+		return false, nil
+	}
+	coll, err := e.app.FindCachedCollectionByNameOrId(RunsCollection)
 	if err != nil {
-		if strings.Contains(err.Error(), "no rows") {
-			return false, nil
-		}
+		return false, err
+	}
+	var rows []dbx.NullStringMap // the claim returns the run: no second statement loads it
+	err = e.app.DB().NewQuery(`
+		UPDATE workflow_runs
+		SET status = 'running', lease_until = {:lease}, attempts = attempts + 1,
+		    started = CASE WHEN started = '' THEN {:now} ELSE started END
+		WHERE id = (` + due + `)
+		RETURNING *`).
+		Bind(params).All(&rows)
+	if err != nil {
 		return false, fmt.Errorf("claim a run: %w", err)
 	}
-	run, err := e.app.FindRecordById(RunsCollection, id)
+	if len(rows) == 0 {
+		return false, nil // another worker took it
+	}
+	runs, err := schemas.RecordsFromRows(coll, rows)
 	if err != nil {
 		return true, err
 	}
+	run := runs[0]
 	e.execute(run)
 	e.Wake() // let another worker look for more
 	return true, nil

@@ -37,7 +37,7 @@ func BenchmarkClaimBacklog(b *testing.B) {
 		}
 	}
 	params := dbx.Params{"now": time.Now().Add(time.Minute).UTC().Format(types.DefaultDateLayout), "n": 200}
-	for _, bc := range []struct{ name, sql string }{{"sorted", sortedClaim}, {"indexed", outbox.ClaimSelect}} {
+	for _, bc := range []struct{ name, sql string }{{"sorted", sortedClaim}, {"indexed", outbox.ClaimSelect(200)}} {
 		b.Run(bc.name, func(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				var ids []string

@@ -47,15 +47,19 @@ func TestClaimUsesIndex(t *testing.T) {
 	// The oldest due: 20 queued an hour ago.
 	set(2900, 2920, dbx.Params{"next_at": at(-time.Hour)})
 
-	params := dbx.Params{"now": at(0), "lease": at(15 * time.Minute), "n": 30}
-	plan := schemastest.QueryPlan(t, e.app, outbox.ClaimQuery, params)
+	params := dbx.Params{"now": at(0), "lease": at(15 * time.Minute)}
+	plan := schemastest.QueryPlan(t, e.app, outbox.ClaimQuery(30), params)
 	if strings.Contains(plan, "TEMP B-TREE") || strings.Count(plan, "idx_emails_claim") != 2 {
 		t.Fatalf("the claim sorts the backlog or misses its index:\n%s", plan)
 	}
 
-	var claimed []string
-	if err := e.app.DB().NewQuery(outbox.ClaimQuery).Bind(params).Column(&claimed); err != nil {
+	var rows []dbx.NullStringMap // the claim returns whole rows
+	if err := e.app.DB().NewQuery(outbox.ClaimQuery(30)).Bind(params).All(&rows); err != nil {
 		t.Fatal(err)
+	}
+	var claimed []string
+	for _, r := range rows {
+		claimed = append(claimed, r["id"].String)
 	}
 	if len(claimed) != 30 {
 		t.Fatalf("claimed %d, want the batch of 30", len(claimed))

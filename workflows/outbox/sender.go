@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net/mail"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/pocketbase/pocketbase/tools/types"
 	gomail "github.com/wneessen/go-mail"
 	gosmtp "github.com/wneessen/go-mail/smtp"
+
+	"github.com/relata/relata/schemas"
 )
 
 func dbTime(t time.Time) string { return t.UTC().Format(types.DefaultDateLayout) }
@@ -45,42 +48,66 @@ func (s *Sender) SendDue() (int, error) {
 	return len(recs), nil
 }
 
-// claimQuery marks up to {:n} due emails as sending, with a lease, in one statement, so two
+// claimQuery marks up to n due emails as sending, with a lease, in one statement, so two
 // workers (or two processes) never claim the same email. Emails whose lease expired (their
 // sender crashed; few, found through idx_emails_due) come first, then queued ones in
 // (next_at, created) order read from the partial index idx_emails_claim: no sort of the
 // backlog. INDEXED BY, because without statistics (a database never ANALYZEd) SQLite picks
 // idx_emails_due and sorts every due email by created for each batch (TestClaimUsesIndex
 // checks the plan with and without statistics).
-const claimQuery = `
+func claimQuery(n int) string {
+	return `
 		UPDATE emails
 		SET status = 'sending', lease_until = {:lease}, attempts = attempts + 1, updated = {:now}
-		WHERE id IN (` + claimSelect + `)
-		RETURNING id`
+		WHERE id IN (` + claimSelect(n) + `)
+		RETURNING *`
+}
 
-// claimSelect is the ids claimQuery claims.
-const claimSelect = `
+// claimSelect is the ids claimQuery claims. The limit is written into the text, not bound:
+// SQLite re-prepares a statement at every execution once a LIMIT takes a bound parameter
+// (it plans with the bound value and marks the statement stale at the next bind), so a
+// bound limit made the statement cache useless for the claim. The text stays the same for
+// a given batch size, so it is still prepared once per connection.
+func claimSelect(n int) string {
+	limit := strconv.Itoa(n)
+	return `
 			SELECT id FROM (SELECT id FROM emails
-				WHERE status = 'sending' AND lease_until != '' AND lease_until <= {:now} LIMIT {:n})
+				WHERE status = 'sending' AND lease_until != '' AND lease_until <= {:now} LIMIT ` + limit + `)
 			UNION ALL
 			SELECT id FROM (SELECT id FROM emails INDEXED BY idx_emails_claim
-				WHERE status = 'queued' AND next_at <= {:now} ORDER BY next_at, created LIMIT {:n})
-			LIMIT {:n}`
+				WHERE status = 'queued' AND next_at <= {:now} ORDER BY next_at, created LIMIT ` + limit + `)
+			LIMIT ` + limit
+}
 
-// claim marks up to BatchSize due emails as sending (claimQuery) and loads them, oldest due first.
+// claim marks up to BatchSize due emails as sending (claimQuery) and loads them, oldest due
+// first. The claim returns the claimed rows: no second statement loads them by id.
 func (s *Sender) claim() ([]*core.Record, error) {
 	now := s.cfg.Now()
-	var ids []string
-	err := s.app.DB().NewQuery(claimQuery).
-		Bind(dbx.Params{"now": dbTime(now), "lease": dbTime(now.Add(s.cfg.Lease)), "n": s.cfg.BatchSize}).
-		Column(&ids)
+	coll, err := s.app.FindCachedCollectionByNameOrId(Collection)
 	if err != nil {
 		return nil, fmt.Errorf("claim emails: %w", err)
 	}
-	if len(ids) == 0 {
+	// Look before claiming: the claim is a write, and an UPDATE that finds nothing still takes
+	// SQLite's write lock (and the app's one write connection). After each batch the worker
+	// looks again, and usually finds nothing.
+	var due []string
+	if err := s.app.ConcurrentDB().NewQuery(claimSelect(1)).Bind(dbx.Params{"now": dbTime(now)}).Column(&due); err != nil {
+		return nil, fmt.Errorf("look for due emails: %w", err)
+	}
+	if len(due) == 0 {
 		return nil, nil
 	}
-	recs, err := s.app.FindRecordsByIds(Collection, ids)
+	var rows []dbx.NullStringMap
+	err = s.app.DB().NewQuery(claimQuery(s.cfg.BatchSize)).
+		Bind(dbx.Params{"now": dbTime(now), "lease": dbTime(now.Add(s.cfg.Lease))}).
+		All(&rows)
+	if err != nil {
+		return nil, fmt.Errorf("claim emails: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	recs, err := schemas.RecordsFromRows(coll, rows)
 	if err != nil {
 		return nil, fmt.Errorf("load claimed emails: %w", err)
 	}
