@@ -27,6 +27,9 @@ const (
 	ChainBatch = 500
 )
 
+// chainBatchText is ChainBatch as SQL text.
+const chainBatchText = "500"
+
 const sqlJournal = `INSERT INTO _relata_audit_journal (at, actor_kind, actor_id, via, object, record, action, changes)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
@@ -115,7 +118,7 @@ func Pending(app core.App) (n int, oldest time.Time, err error) {
 func chainPending(tx core.App) (int, error) {
 	total := 0
 	for {
-		n, err := chainBatch(tx, ChainBatch)
+		n, err := chainBatch(tx)
 		total += n
 		if err != nil || n < ChainBatch {
 			return total, err
@@ -125,16 +128,16 @@ func chainPending(tx core.App) (int, error) {
 
 var entryColumns = []string{"id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action", "changes", "changes_hash", "erased", "prev_hash", "hash"}
 
-// chainBatch moves up to limit journaled entries, oldest first, into the trail in tx: it
+// chainBatch moves up to ChainBatch journaled entries, oldest first, into the trail in tx: it
 // reads the trail's head in the transaction (no cache that could go stale), computes each
 // entry's sequence number, id and hashes, inserts them in chunks ([insertEntries]) and
 // deletes the moved rows.
-func chainBatch(tx core.App, limit int) (int, error) {
+func chainBatch(tx core.App) (int, error) {
 	ex, err := executor(tx)
 	if err != nil {
 		return 0, err
 	}
-	rows, err := ex.Query(sqlReadJournal, limit)
+	rows, err := ex.Query(sqlReadJournal)
 	if err != nil {
 		return 0, fmt.Errorf("audit: read the journal: %w", err)
 	}
@@ -174,7 +177,7 @@ func chainBatch(tx core.App, limit int) (int, error) {
 }
 
 const (
-	sqlReadJournal  = `SELECT id, at, actor_kind, actor_id, via, object, record, action, changes FROM ` + JournalTable + ` ORDER BY id LIMIT ?`
+	sqlReadJournal  = `SELECT id, at, actor_kind, actor_id, via, object, record, action, changes FROM ` + JournalTable + ` ORDER BY id LIMIT ` + chainBatchText // in the text: SQLite prepares a statement with a bound LIMIT again on every run
 	sqlClearJournal = `DELETE FROM ` + JournalTable + ` WHERE id <= ?`
 )
 
@@ -309,7 +312,7 @@ func (c *chainer) batch() (n int, err error) {
 	}()
 	err = c.app.RunInTransaction(func(tx core.App) error {
 		var err error
-		n, err = chainBatch(tx, ChainBatch)
+		n, err = chainBatch(tx)
 		return err
 	})
 	return n, err
