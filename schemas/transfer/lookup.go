@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas"
@@ -84,31 +85,56 @@ func newLookup(app core.App, reg registry, targetName string, info *core.Request
 		return nil, fmt.Errorf("relation target %s: %w", targetName, err)
 	}
 	l := &lookup{coll: coll, ids: map[string]string{}, ambiguous: map[string]bool{}}
-	var recs []*core.Record
+	// Only the ids and the naming fields are read, not whole records: a lookup of 100,000
+	// companies holds three short strings each, not 100,000 records.
+	var q *dbx.SelectQuery
+	cols := []string{"id", "email", "name"}
 	if targetName == schemas.UsersCollection {
 		// Owners are named by email or name; who may own what is the create and update
 		// rules' business, checked on every row.
-		if err := app.RecordQuery(coll).All(&recs); err != nil {
-			return nil, err
-		}
+		q = app.RecordQuery(coll)
 	} else {
 		o, ok := reg.Object(targetName)
 		if !ok {
 			return nil, fmt.Errorf("relation target %s is not an object", targetName)
 		}
 		l.obj = o
-		q, err := listQuery(app, coll, info, "", "")
-		if err != nil {
+		cols = append([]string{"id"}, keyFields(o)...)
+		if q, err = listQuery(app, coll, info, "", ""); err != nil {
 			return nil, fmt.Errorf("relation target %s: %w", targetName, err)
 		}
-		if err := q.All(&recs); err != nil {
-			return nil, err
-		}
 	}
-	for _, r := range recs {
-		l.addRecord(r)
+	sel := make([]string, len(cols))
+	for i, c := range cols {
+		sel[i] = coll.Name + "." + c + " AS " + c
+	}
+	var rows []dbx.NullStringMap
+	if err := q.Select(sel...).All(&rows); err != nil {
+		return nil, fmt.Errorf("relation target %s: %w", targetName, err)
+	}
+	for _, row := range rows {
+		l.addKeys(row)
 	}
 	return l, nil
+}
+
+// addKeys adds the keys of one row (its id and naming fields) to l.
+func (l *lookup) addKeys(row dbx.NullStringMap) {
+	get := func(name string) string { return row[name].String }
+	id := get("id")
+	l.add(strings.ToLower(id), id)
+	if l.obj == nil {
+		l.add(normKey(get("email")), id)
+		l.add(normKey(get("name")), id)
+		return
+	}
+	for _, name := range keyFields(l.obj) {
+		v := get(name)
+		if name == "domain" {
+			v = normDomain(v)
+		}
+		l.add(normKey(v), id)
+	}
 }
 
 // find returns the id of the record named by cell.
