@@ -198,7 +198,9 @@ func (s *Service) planReassign(opts ReassignOptions) (*plan, *ReassignPreview, e
 			}
 			q.AndWhere(dbx.HashExp{coll.Name + ".type": "task"}).AndWhere(dbx.NewExp("[[" + coll.Name + ".done]] = FALSE"))
 		}
-		q.OrderBy(coll.Name+".created ASC", coll.Name+".id ASC")
+		// Creation order: records created in the same millisecond in the order they were
+		// inserted (rowid), not by their random ids.
+		q.OrderBy(coll.Name+".created ASC", coll.Name+"._rowid_ ASC")
 		var ids []string
 		if err := q.Column(&ids); err != nil {
 			return nil, nil, fmt.Errorf("find %s's %s: %w", from.Email(), name, err)
