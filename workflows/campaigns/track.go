@@ -186,7 +186,7 @@ func (s *Service) track(c, r *core.Record, source, rendered string) (string, err
 			return "", err
 		}
 		pixel := `<img src="` + outbox.PublicURLPlaceholder + OpenPath + t + `.gif" width="1" height="1" alt="" style="display:block;border:0">`
-		if i := strings.LastIndex(strings.ToLower(body), "</body>"); i >= 0 {
+		if i := strings.LastIndex(lowerASCII(body), "</body>"); i >= 0 {
 			body = body[:i] + pixel + body[i:]
 		} else {
 			body += pixel
@@ -241,4 +241,16 @@ func (s *Service) record(r *core.Record, kind, target, field string) error {
 			dbx.And(dbx.HashExp{"id": r.Id}, dbx.NewExp("coalesce([["+field+"]], '') = ''"))).Execute()
 		return err
 	})
+}
+
+// lowerASCII lowers A–Z only, so the result has body's length and an index into it is an
+// index into body (strings.ToLower turns each invalid UTF-8 byte into a 3-byte U+FFFD).
+func lowerASCII(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
