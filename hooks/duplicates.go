@@ -45,9 +45,13 @@ func (h *handlers) formDuplicates(app core.App, sub *core.Record) error {
 	if !ok || o == nil {
 		return nil
 	}
-	rec, err := app.FindRecordById(o.Name, sub.GetString("record_id"))
-	if err != nil {
-		return err
+	// the record as the submission saved it, in its transaction (no second read)
+	rec := forms.SubmittedRecord(sub)
+	if rec == nil || rec.Id != sub.GetString("record_id") || rec.Collection().Name != o.Name {
+		var err error
+		if rec, err = app.FindRecordById(o.Name, sub.GetString("record_id")); err != nil {
+			return err
+		}
 	}
 	var rules *dedupe.Rules
 	matches, err := dedupe.CheckIndexed(app, schemas.System, o, rules, dedupe.RecordValues(o, rules.For(o), rec), rec.Id)
