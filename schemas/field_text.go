@@ -70,7 +70,7 @@ func (t textType) CheckValue(_ *Object, f *Field, v any) error {
 		return fmt.Errorf("must be at most %d characters long", hi)
 	}
 	if pattern != "" && s != "" {
-		re, err := compiledPattern(pattern)
+		re, err := CompiledPattern(pattern)
 		if err != nil {
 			return fmt.Errorf("pattern %q does not compile: %w", pattern, err)
 		}
@@ -84,10 +84,11 @@ func (t textType) CheckValue(_ *Object, f *Field, v any) error {
 // patterns holds the compiled patterns of text fields, by pattern: a value is checked for
 // every record a form, an import or a workflow writes, and compiling the pattern each time
 // was most of the check (a phone value's check allocated 25 KB). The patterns are those of
-// the object definitions (and the phone type's), a few.
+// the object definitions, the phone type's and PocketBase's id pattern: a few.
 var patterns sync.Map // string -> *regexp.Regexp
 
-func compiledPattern(pattern string) (*regexp.Regexp, error) {
+// CompiledPattern returns pattern compiled, compiling each pattern once.
+func CompiledPattern(pattern string) (*regexp.Regexp, error) {
 	if re, ok := patterns.Load(pattern); ok {
 		return re.(*regexp.Regexp), nil
 	}

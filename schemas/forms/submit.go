@@ -674,6 +674,10 @@ func SubmittedRecord(sub *core.Record) *core.Record {
 // is saved without PocketBase's validation pass (its only other work is the validate hooks:
 // Relata's check pipelines' stages, which only objects have; the stage history saves its
 // records the same way, hooks/stages.go).
+// pbIDPattern is the pattern of PocketBase's record ids; a new id with another pattern is
+// also looked up (PocketBase's TextField.ValidateValue), so saveMade leaves those to it.
+const pbIDPattern = "^[a-z0-9]+$"
+
 func saveMade(tx core.App, r *core.Record, made ...*core.Record) error {
 	if r.IsNew() {
 		// what the validation pass does first: a new record's id (and any other
@@ -706,6 +710,22 @@ func saveMade(tx core.App, r *core.Record, made ...*core.Record) error {
 	for _, f := range r.Collection().Fields {
 		if rf, ok := f.(*core.RelationField); ok && known(rf) {
 			continue
+		}
+		if tf, ok := f.(*core.TextField); ok && tf.Pattern != "" && (!tf.PrimaryKey || tf.Pattern == pbIDPattern) {
+			// PocketBase compiles a text field's pattern for every value it checks (the id's
+			// on every save): the same check, with the pattern compiled once
+			if v, ok := r.GetRaw(tf.Name).(string); ok {
+				plain := *tf
+				plain.Pattern = ""
+				err := plain.ValidatePlainValue(v)
+				if re, cerr := schemas.CompiledPattern(tf.Pattern); err == nil && v != "" && (cerr != nil || !re.MatchString(v)) {
+					err = validation.NewError("validation_invalid_format", "Invalid value format.")
+				}
+				if err != nil {
+					errs[f.GetName()] = err
+				}
+				continue
+			}
 		}
 		if err := f.ValidateValue(context.Background(), tx, r); err != nil {
 			errs[f.GetName()] = err
