@@ -14,8 +14,9 @@ import (
 // bindForms turns every new form_submissions record into the "form submitted" workflow
 // trigger of its form, queued in the transaction that stores the submission together with
 // its record and consent: the forms package writes the record and knows nothing of workflows
-// (STYLE.md B2, rule 6). The workers are woken once the transaction has committed, and only
-// when a run was queued: a form no workflow listens to neither reads the submitted record
+// (STYLE.md B2, rule 6). The submitted record is the one the forms package saved in this
+// transaction ([forms.SubmittedRecord]), not read again. The workers are woken once the
+// transaction has committed, and only when a run was queued: a form no workflow listens to neither reads the submitted record
 // again nor wakes the workers (whose claim is a write competing with the next submission).
 func bindForms(app core.App, eng *workflows.Engine) {
 	var queued sync.Map // *core.Record (the submission) -> struct{}, until its transaction ends
@@ -34,9 +35,14 @@ func bindForms(app core.App, eng *workflows.Engine) {
 					return err
 				}
 				id := e.Record.GetString("record_id")
-				target, err := tx.FindRecordById(object, id)
-				if err != nil {
-					return fmt.Errorf("form %s: the submitted %s record %s: %w", slug, object, id, err)
+				// the record as the submission saved it a moment ago in this transaction;
+				// read only when the submission was not saved by the forms package
+				target := forms.SubmittedRecord(e.Record)
+				if target == nil || target.Id != id || target.Collection().Name != object {
+					var err error
+					if target, err = tx.FindRecordById(object, id); err != nil {
+						return fmt.Errorf("form %s: the submitted %s record %s: %w", slug, object, id, err)
+					}
 				}
 				n, err := eng.EnqueueForm(tx, slug, target)
 				if err != nil {

@@ -2,6 +2,8 @@ package hooks_test
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,10 +11,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/hooks"
@@ -235,5 +239,49 @@ func TestFormWakesWorkersWhenItQueues(t *testing.T) {
 			t.Fatal("the form's workflow did not run within 20 s: the submission did not wake the workers (they poll once a minute)")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFormTriggerReadsNothingAgain: a workflow listening to the form is queued with the
+// record the submission saved in its transaction, which is not read again by id (created,
+// then updated: both runs see the submitted values).
+func TestFormTriggerReadsNothingAgain(t *testing.T) {
+	e := newFormEnv(t)
+	e.saveWorkflow(t, leadTaskWorkflow)
+	var (
+		mu    sync.Mutex
+		stmts []string
+	)
+	db := e.app.NonconcurrentDB().(*dbx.DB)
+	db.QueryLogFunc = func(_ context.Context, _ time.Duration, s string, _ *sql.Rows, _ error) {
+		mu.Lock()
+		stmts = append(stmts, s)
+		mu.Unlock()
+	}
+	for i, email := range []string{"ada@example.com", "ADA@example.com"} {
+		if code, out := e.submit(t, map[string]any{"full_name": "Ada", "email": email, "message": fmt.Sprint("visit ", i), "_consent": true}); code != http.StatusOK {
+			t.Fatalf("submit %d = %d %v", i, code, out)
+		}
+	}
+	db.QueryLogFunc = nil
+	mu.Lock()
+	for _, s := range stmts {
+		if strings.Contains(s, "`contacts`.`id`=") {
+			t.Errorf("the submitted contact was read again: %s", s)
+		}
+	}
+	mu.Unlock()
+	c, err := e.app.FindFirstRecordByData("contacts", "email", "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(t, workflows.RunsCollection, "workflow_name = 'lead-form-task' && event = 'form' && record_id = '"+c.Id+"'"); n != 2 {
+		t.Fatalf("queued form runs = %d; want 2", n)
+	}
+	if _, err := e.eng.Drain(); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(t, "activities", "contact = '"+c.Id+"' && subject = 'Answer Ada'"); n != 2 {
+		t.Errorf("tasks = %d; want 2", n)
 	}
 }
