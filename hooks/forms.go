@@ -16,8 +16,9 @@ import (
 // its record and consent: the forms package writes the record and knows nothing of workflows
 // (STYLE.md B2, rule 6). The submitted record is the one the forms package saved in this
 // transaction ([forms.SubmittedRecord]), not read again. The workers are woken once the
-// transaction has committed, and only when a run was queued: a form no workflow listens to neither reads the submitted record
-// again nor wakes the workers (whose claim is a write competing with the next submission).
+// transaction has committed, and only when a run was queued: a form no workflow listens to
+// neither queues runs nor wakes the workers (whose claim is a write competing with the next
+// submission).
 func bindForms(app core.App, eng *workflows.Engine) {
 	var queued sync.Map // *core.Record (the submission) -> struct{}, until its transaction ends
 	app.OnRecordCreateExecute(forms.SubmissionsCollection).Bind(&hook.Handler[*core.RecordEvent]{
