@@ -22,7 +22,7 @@ func TestProcessSQLCachedSameAsUncached(t *testing.T) {
 		db := &DB{driverName: driver}
 		db.Builder = db.newBuilder(nil)
 		for _, s := range texts {
-			wantSQL, wantNames := db.processSQLUncached(s)
+			wantSQL, wantNames := db.processSQLRegexp(s)
 			for n := 0; n < 3; n++ {
 				gotSQL, gotNames := db.processSQL(s)
 				if gotSQL != wantSQL || !equalNames(gotNames, wantNames) {
@@ -92,7 +92,12 @@ func BenchmarkProcessSQL(b *testing.B) {
 	db := &DB{driverName: "sqlite"}
 	db.Builder = db.newBuilder(nil)
 	s := "SELECT [[id]], [[status]] FROM {{workflow_runs}} WHERE [[status]] = {:status} AND [[next_at]] <= {:now} ORDER BY [[next_at]] LIMIT 32"
-	b.Run("uncached", func(b *testing.B) {
+	b.Run("regexp", func(b *testing.B) {
+		for b.Loop() {
+			db.processSQLRegexp(s)
+		}
+	})
+	b.Run("scan", func(b *testing.B) {
 		for b.Loop() {
 			db.processSQLUncached(s)
 		}
@@ -114,4 +119,31 @@ func equalNames(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// The scan gives what dbx's regular expressions give, for any text and every driver.
+func FuzzProcessSQL(f *testing.F) {
+	for _, s := range []string{
+		"SELECT * FROM {{users}} WHERE [[id]] = {:id}",
+		"{{{a}}} [[[b]]] {:{:x}} {:} {{}} [[]] {: x} {{a b.c-d}} [[a]]] {{a}",
+		"WITH {{_abc}} AS (SELECT {:p1} AS [[x]], {:p2} AS [[y.z]]) SELECT [[x]] FROM {{_abc}}",
+		"{:a}{:b}{:c}", "[[", "{", "{:", "{{", "x{:9_}y",
+	} {
+		f.Add(s)
+	}
+	dbs := []*DB{}
+	for _, driver := range []string{"sqlite", "mysql", "postgres", "mssql", "oci8"} {
+		db := &DB{driverName: driver}
+		db.Builder = db.newBuilder(nil)
+		dbs = append(dbs, db)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, db := range dbs {
+			wantSQL, wantNames := db.processSQLRegexp(s)
+			gotSQL, gotNames := db.processSQLUncached(s)
+			if gotSQL != wantSQL || !equalNames(gotNames, wantNames) {
+				t.Fatalf("%s %q: scan %q %v, regexp %q %v", db.driverName, s, gotSQL, gotNames, wantSQL, wantNames)
+			}
+		}
+	})
 }
