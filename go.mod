@@ -87,3 +87,6 @@ require (
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.11.0 // indirect
 )
+
+// A copy of dbx v1.12.0 whose processSQL keeps its results (third_party/dbx/PATCH.md).
+replace github.com/pocketbase/dbx => ./third_party/dbx
