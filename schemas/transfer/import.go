@@ -142,6 +142,7 @@ type importer struct {
 	lookups map[string]*lookup
 	keyCol  *column
 	seen    map[string]int // key value -> first row
+	indexes inIndexes      // the indexes the group reads (keys, unique values) go by
 	// rowChanges are the changes of the row being imported; chunkChanges those of the
 	// chunk's successful rows, written before the chunk commits.
 	rowChanges, chunkChanges []dbx.Params
@@ -480,9 +481,8 @@ func (im *importer) prefetchKeys(tx core.App, rows [][]string) error {
 			ID  string `db:"id"`
 			Key any    `db:"k"`
 		}
-		// "!= ''" lets SQLite use a unique field's partial index.
-		err := tx.DB().Select("id", "[["+key+"]] AS k").From(im.coll.Name).
-			Where(dbx.And(dbx.In(key, part...), dbx.NewExp("[["+key+"]] != ''"))).All(&found)
+		// "!= ''" lets SQLite use a unique field's partial index; selectIn names the index.
+		err := im.indexes.selectIn(tx.DB(), im.coll.Name, key, []string{"id", "[[" + key + "]] AS k"}, part, &found)
 		if err != nil {
 			return fmt.Errorf("look up the rows' %s values: %w", key, err)
 		}

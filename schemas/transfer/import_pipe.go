@@ -261,14 +261,15 @@ func (im *importer) storedClashes(tx core.App, pend []pendingRec, bad map[string
 		}
 		for start := 0; start < len(values); start += 100 {
 			part := values[start:min(start+100, len(values))]
-			var found []string
-			// "!= ''" lets SQLite use the field's partial unique index.
-			err := tx.DB().Select(name).From(im.coll.Name).
-				Where(dbx.And(dbx.In(name, part...), dbx.NewExp("[["+name+"]] != ''"))).Column(&found)
-			if err != nil {
+			var found []struct {
+				V string `db:"v"`
+			}
+			// "!= ''" lets SQLite use the field's partial unique index; selectIn names it.
+			if err := im.indexes.selectIn(tx.DB(), im.coll.Name, name, []string{"[[" + name + "]] AS v"}, part, &found); err != nil {
 				return fmt.Errorf("check the unique %s values: %w", name, err)
 			}
-			for _, k := range found {
+			for _, f := range found {
+				k := f.V
 				if p, ok := byValue[k]; ok && bad[p.rec.Id] == nil {
 					bad[p.rec.Id] = im.uniqueErr(p.n, name, k)
 				}

@@ -125,3 +125,50 @@ func TestUndoOldFormBatch(t *testing.T) {
 		t.Fatalf("%d contacts after undo; want 1", n)
 	}
 }
+
+// TestImportKeysReadByIndexWithStaleStatistics: once PRAGMA optimize has recorded a small
+// contacts table (PocketBase runs it after every schema change and nightly), SQLite reads
+// "email IN (400 values)" by scanning the table; the import's key and unique reads name the
+// index and keep searching it. The import after such statistics still finds its keys.
+func TestImportKeysReadByIndexWithStaleStatistics(t *testing.T) {
+	e := newEnv(t)
+	var b strings.Builder
+	b.WriteString("Full name,Email\n")
+	for i := 1; i <= 200; i++ {
+		fmt.Fprintf(&b, "Old %d,old%d@example.com\n", i, i)
+	}
+	e.importBytes(t, "old.csv", []byte(b.String()), transfer.ImportOptions{Object: "contacts", Key: "email"})
+	if _, err := e.app.DB().NewQuery("ANALYZE contacts").Execute(); err != nil {
+		t.Fatal(err)
+	}
+	values := make([]any, 400)
+	for i := range values {
+		values[i] = fmt.Sprintf("new%d@example.com", i)
+	}
+	plain, err := transfer.InQueryPlan(e.app.DB(), "contacts", "email", values, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(plain, "SCAN contacts") {
+		t.Logf("control: SQLite's own plan is %q (the statistics no longer make it scan)", plain)
+	}
+	for _, col := range []string{"email"} {
+		got, err := transfer.InQueryPlan(e.app.DB(), "contacts", col, values, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(got, "SEARCH contacts USING INDEX") {
+			t.Errorf("the import reads %s by %q; want a search of its index", col, got)
+		}
+	}
+	// An import after the statistics: its keys found (updates), new rows created.
+	b.Reset()
+	b.WriteString("Full name,Email\n")
+	for i := 1; i <= 1001; i++ {
+		fmt.Fprintf(&b, "Person %d,old%d@example.com\n", i, i)
+	}
+	res := e.importBytes(t, "after.csv", []byte(b.String()), transfer.ImportOptions{Object: "contacts", Key: "email"})
+	if got := countsOf(res); got != (counts{updated: 200, created: 801}) {
+		t.Fatalf("%+v; errors %v", got, res.Errors)
+	}
+}
