@@ -51,10 +51,11 @@ type pendingRec struct {
 	// create rule of a user's import, checked for the whole group (nil for a superuser).
 	pre  *core.Record
 	body map[string]any
-	// data are the record's column values (DBExport), changes its audit entry's.
-	data    map[string]any
-	changes map[string]audit.Change
-	key     string // its key value (keyOf), with --key
+	// data are the record's column values (DBExport), entry its audit entry's changes as
+	// stored (encoded here, on the importer's goroutine).
+	data  map[string]any
+	entry *audit.Encoded
+	key   string // its key value (keyOf), with --key
 }
 
 // bulkFlushAt is how many pending records are written at once, within a chunk.
@@ -147,9 +148,12 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 		return []*Error{im.cellErr(n, nil, fmt.Sprintf("export %s: %v", im.coll.Name, err))}
 	}
 	data["id"] = rec.Id
-	changes := audit.Snapshot(rec, audit.ActionCreate)
+	entry, err := audit.Encode(audit.Snapshot(rec, audit.ActionCreate))
+	if err != nil {
+		return []*Error{im.cellErr(n, nil, fmt.Sprintf("audit entry: %v", err))}
+	}
 	rec.MarkAsNotNew()
-	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells, pre: pre, body: body, data: data, changes: changes})
+	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells, pre: pre, body: body, data: data, entry: entry})
 	im.bulk.queued[rec.Id] = true
 	return nil
 }

@@ -215,7 +215,7 @@ func (im *importer) writeGroup(tx core.App, g *group) (map[string]*Error, error)
 			row[j] = p.data[c]
 		}
 		rows = append(rows, row)
-		items = append(items, audit.Item{Object: im.coll.Name, Record: p.rec.Id, Action: audit.ActionCreate, Changes: p.changes})
+		items = append(items, audit.Item{Object: im.coll.Name, Record: p.rec.Id, Action: audit.ActionCreate, Encoded: p.entry})
 	}
 	if len(rows) > 0 {
 		if err := schemas.InsertEach(tx, im.coll.Name, cols, rows); err != nil {
