@@ -38,3 +38,10 @@ func InQueryPlan(db dbx.Builder, table, column string, values []any, indexed boo
 	}
 	return strings.Join(b, "; "), nil
 }
+
+// SetNewID makes the bulk path give new records the ids f returns, until the returned function
+// restores the generator.
+func SetNewID(f func() string) func() {
+	testNewID = f
+	return func() { testNewID = nil }
+}

@@ -90,6 +90,9 @@ func (im *importer) initUniques() {
 			im.bulk.uniqueNames = append(im.bulk.uniqueNames, f.Name)
 		}
 	}
+	// The id too, against the stored records only (newID never repeats one within the
+	// import): a time-ordered id another import drew in the same millisecond fails its row.
+	im.bulk.uniqueNames = append(im.bulk.uniqueNames, core.FieldNameId)
 }
 
 // bulkCreate prepares rec (not saved) as a Save would and queues it for the chunk's write.
@@ -107,7 +110,7 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 		// An id of the shape the id field's interceptor would generate ([a-z0-9]{15}), by
 		// PocketBase's default id generator, without parsing the pattern for every row.
 		if idf, ok := rec.Collection().Fields.GetByName(core.FieldNameId).(*core.TextField); ok && idf.AutogeneratePattern == defaultIDPattern {
-			rec.Id = core.GenerateDefaultRandomId()
+			rec.Id = im.newID()
 		}
 	}
 	err := tx.OnRecordCreate().Trigger(ev, func(e *core.RecordEvent) error {

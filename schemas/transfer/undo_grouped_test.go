@@ -3,12 +3,14 @@ package transfer_test
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/schemas/transfer"
 )
 
@@ -171,4 +173,62 @@ func TestImportKeysReadByIndexWithStaleStatistics(t *testing.T) {
 	if got := countsOf(res); got != (counts{updated: 200, created: 801}) {
 		t.Fatalf("%+v; errors %v", got, res.Errors)
 	}
+}
+
+// TestImportIDsGrowWithTime: records created by the bulk path get ids of PocketBase's shape
+// whose first 9 characters (the creation time) never go down in file order, all distinct.
+func TestImportIDsGrowWithTime(t *testing.T) {
+	e := newEnv(t)
+	var b strings.Builder
+	b.WriteString("Full name,Email\n")
+	for i := 1; i <= 1500; i++ {
+		fmt.Fprintf(&b, "P %d,id%d@example.com\n", i, i)
+	}
+	res := e.importBytes(t, "ids.csv", []byte(b.String()), transfer.ImportOptions{Object: "contacts"})
+	if res.Created != 1500 {
+		t.Fatalf("%+v; errors %v", countsOf(res), res.Errors)
+	}
+	var ids []string
+	if err := e.app.DB().NewQuery("SELECT id FROM contacts WHERE email LIKE 'id%@example.com' ORDER BY rowid").Column(&ids); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	pattern := regexp.MustCompile(`^[a-z0-9]{15}$`)
+	for i, id := range ids {
+		if !pattern.MatchString(id) || seen[id] {
+			t.Fatalf("id %d %q: not of the id field's shape, or repeated", i, id)
+		}
+		seen[id] = true
+		if i > 0 && id[:9] < ids[i-1][:9] {
+			t.Fatalf("id %d %q comes before the previous %q", i, id, ids[i-1])
+		}
+	}
+	if len(ids) != 1500 {
+		t.Fatalf("%d ids", len(ids))
+	}
+}
+
+// TestImportIDClashFailsItsRow: a new record's id that a stored record holds (another import's
+// time-ordered id drawn alike) fails that row alone, with its row number; the others are
+// created in the same chunk.
+func TestImportIDClashFailsItsRow(t *testing.T) {
+	e := newEnv(t)
+	taken := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"id": "0000000000taken", "full_name": "Stored", "email": "stored@example.com"})
+	n := 0
+	defer transfer.SetNewID(func() string {
+		n++
+		if n == 2 {
+			return taken.Id
+		}
+		return fmt.Sprintf("0000000000new%02d", n)
+	})()
+	res := e.importBytes(t, "clash.csv", []byte("Full name,Email\nA,a@example.com\nB,b@example.com\nC,c@example.com\n"), transfer.ImportOptions{Object: "contacts"})
+	if got := countsOf(res); got != (counts{created: 2, failed: 1}) {
+		t.Fatalf("%+v; errors %v", got, res.Errors)
+	}
+	if res.Errors[0].Row != 3 || !strings.Contains(res.Errors[0].Error(), `a record with id "0000000000taken" exists`) {
+		t.Errorf("error %v; want row 3's id clash", res.Errors[0])
+	}
+	e.expectRecord(t, "contacts", "id", taken.Id, map[string]string{"full_name": "Stored"})
+	e.expectRecord(t, "contacts", "email", "c@example.com", map[string]string{"id": "0000000000new03"})
 }
