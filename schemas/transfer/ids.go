@@ -33,13 +33,14 @@ const idTimeChars = 9
 // testNewID, set by tests, replaces newID.
 var testNewID func() string
 
-// newID returns the id of a record the bulk path creates.
-func (im *importer) newID() string {
+// newID returns the id of a record the bulk path creates, and how it was made.
+func (im *importer) newID() (string, idSource) {
 	if testNewID != nil {
-		return testNewID()
+		im.lastID = testNewID()
+		return im.lastID, idOrdered
 	}
 	if randomIDs {
-		return core.GenerateDefaultRandomId()
+		return core.GenerateDefaultRandomId(), idRandom
 	}
 	ms := time.Now().UnixMilli()
 	if ms != im.idMs {
@@ -58,7 +59,8 @@ func (im *importer) newID() string {
 		id := im.idPrefix + security.RandomStringWithAlphabet(core.DefaultIdLength-idTimeChars, idAlphabet)
 		if _, dup := im.idsThisMs[id]; !dup {
 			im.idsThisMs[id] = struct{}{}
-			return id
+			im.lastID = id
+			return id, idOrdered
 		}
 	}
 }

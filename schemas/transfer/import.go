@@ -147,6 +147,7 @@ type importer struct {
 	idMs      int64
 	idPrefix  string
 	idsThisMs map[string]struct{}
+	lastID    string // the last id newID returned
 	// rowChanges are the changes of the row being imported; chunkChanges those of the
 	// chunk's successful rows, written before the chunk commits.
 	rowChanges, chunkChanges []dbx.Params

@@ -56,7 +56,19 @@ type pendingRec struct {
 	data  map[string]any
 	entry *audit.Encoded
 	key   string // its key value (keyOf), with --key
+	// idFrom says where its id came from: idGiven (the file or a hook: checked against the
+	// stored records like a unique value), idOrdered (newID: checked by one range read a
+	// group), idRandom (PocketBase's random generator: unchecked, as a save does).
+	idFrom idSource
 }
+
+type idSource uint8
+
+const (
+	idGiven idSource = iota
+	idOrdered
+	idRandom
+)
 
 // bulkFlushAt is how many pending records are written at once, within a chunk.
 const bulkFlushAt = 500
@@ -91,7 +103,8 @@ func (im *importer) initUniques() {
 		}
 	}
 	// The id too, against the stored records only (newID never repeats one within the
-	// import): a time-ordered id another import drew in the same millisecond fails its row.
+	// import): a time-ordered id another import drew in the same millisecond, or an id the
+	// file gave that a record holds, fails its row (storedClashes).
 	im.bulk.uniqueNames = append(im.bulk.uniqueNames, core.FieldNameId)
 }
 
@@ -106,11 +119,12 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 	ev.Record = rec
 	var verrs validation.Errors
 	generatedID := rec.Id == ""
+	idFrom := idGiven
 	if generatedID {
-		// An id of the shape the id field's interceptor would generate ([a-z0-9]{15}), by
-		// PocketBase's default id generator, without parsing the pattern for every row.
+		// An id of the shape the id field's interceptor would generate ([a-z0-9]{15}),
+		// growing with time (newID), without parsing the pattern for every row.
 		if idf, ok := rec.Collection().Fields.GetByName(core.FieldNameId).(*core.TextField); ok && idf.AutogeneratePattern == defaultIDPattern {
-			rec.Id = im.newID()
+			rec.Id, idFrom = im.newID()
 		}
 	}
 	err := tx.OnRecordCreate().Trigger(ev, func(e *core.RecordEvent) error {
@@ -131,7 +145,9 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 		}
 	}
 	if rec.Id == "" {
-		rec.Id = core.GenerateDefaultRandomId()
+		rec.Id, idFrom = core.GenerateDefaultRandomId(), idRandom
+	} else if idFrom == idOrdered && generatedID && rec.Id != im.lastID {
+		idFrom = idGiven // a hook replaced it
 	}
 	now := types.NowDateTime() // what the autodate fields' execute interceptor sets
 	for _, f := range rec.Collection().Fields {
@@ -156,7 +172,7 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 		return []*Error{im.cellErr(n, nil, fmt.Sprintf("audit entry: %v", err))}
 	}
 	rec.MarkAsNotNew()
-	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells, pre: pre, body: body, data: data, entry: entry})
+	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells, pre: pre, body: body, data: data, entry: entry, idFrom: idFrom})
 	im.bulk.queued[rec.Id] = true
 	return nil
 }
