@@ -17,8 +17,7 @@ import (
 // transaction of an import rewrote thousands of scattered index pages into the WAL. The ids
 // stay unique: a clash within the import is drawn again, and a clash with a stored record
 // (another import in the same millisecond drew the same 6 characters; about 1 in 2·10^9 a
-// pair) fails that row alone by the unique check of the writer (storedClashes), never the
-// chunk. What an id now tells is its record's creation time, which the record's `created`
+// pair) fails that row alone by the writer's check (storedIDClashes), never the chunk. What an id now tells is its record's creation time, which the record's `created`
 // field says already; the random part keeps ids of one millisecond unpredictable.
 //
 // RELATA_IMPORT_RANDOM_IDS=1 gives imported records PocketBase's random ids (for A/B
@@ -42,7 +41,7 @@ func (im *importer) newID() (string, idSource) {
 	if randomIDs {
 		return core.GenerateDefaultRandomId(), idRandom
 	}
-	ms := time.Now().UnixMilli()
+	ms := max(time.Now().UnixMilli(), im.idMs) // never back (a clock set back): ids never repeat
 	if ms != im.idMs {
 		im.idMs = ms
 		clear(im.idsThisMs)
