@@ -14,6 +14,25 @@ import (
 type Item struct {
 	Object, Record, Action string
 	Changes                map[string]Change
+	// Encoded, when set (by [Encode] of Changes), is used instead of encoding Changes again:
+	// a bulk writer encodes on the goroutine that prepares its records, so that the one
+	// holding the write transaction only chains and inserts.
+	Encoded *Encoded
+}
+
+// Encoded is a change list as an entry stores it: its JSON and that JSON's digest.
+type Encoded struct{ JSON, Hash string }
+
+// Encode returns changes as [AppendMany] stores them (the same bytes it would write).
+func Encode(changes map[string]Change) (*Encoded, error) {
+	if changes == nil {
+		changes = map[string]Change{}
+	}
+	b, err := encodeChanges(changes)
+	if err != nil {
+		return nil, err
+	}
+	return &Encoded{JSON: string(b), Hash: digest(b)}, nil
 }
 
 // Snapshot returns the changes an entry lists for a new record (action create: every
@@ -85,19 +104,18 @@ func AppendMany(tx core.App, at time.Time, actor Actor, items []Item) error {
 	entries := make([]Entry, len(items))
 	ptrs := make([]*Entry, len(items))
 	for i, it := range items {
-		changes := it.Changes
-		if changes == nil {
-			changes = map[string]Change{}
-		}
-		b, err := encodeChanges(changes)
-		if err != nil {
-			return fmt.Errorf("audit: encode the changes of %s %s: %w", it.Object, it.Record, err)
+		enc := it.Encoded
+		if enc == nil {
+			var err error
+			if enc, err = Encode(it.Changes); err != nil {
+				return fmt.Errorf("audit: encode the changes of %s %s: %w", it.Object, it.Record, err)
+			}
 		}
 		seq++
 		e := &entries[i]
 		*e = Entry{
 			ID: entryID(seq), Seq: seq, At: when, ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
-			Object: it.Object, Record: it.Record, Action: it.Action, ChangesJSON: string(b), ChangesHash: digest(b),
+			Object: it.Object, Record: it.Record, Action: it.Action, ChangesJSON: enc.JSON, ChangesHash: enc.Hash,
 			PrevHash: prev,
 		}
 		e.Hash = chainHash(e)

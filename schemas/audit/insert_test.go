@@ -108,3 +108,45 @@ func TestEntryIDsFollowTheSequence(t *testing.T) {
 		t.Fatalf("%d entries erased (%v), want 2", erased, err)
 	}
 }
+
+// TestAppendManyPreEncoded: entries appended with their changes encoded beforehand (Encode, as
+// imports do on their reading goroutine) store exactly what AppendMany encodes itself — same
+// JSON, same digest — and the trail verifies.
+func TestAppendManyPreEncoded(t *testing.T) {
+	t.Parallel()
+	app := schemastest.OpenApp(t, t.TempDir())
+	now := time.Now()
+	sys := audit.Actor{Kind: audit.KindImport, ID: "batch0000000001", Via: "import x.csv"}
+	changes := map[string]audit.Change{
+		"email": {New: "ada@example.com"}, "full_name": {New: `Ada "the first" Lovelace`},
+		"tags": {New: []string{"vip", "è"}}, "amount": {New: 12.5}, "secret": {Redacted: true},
+	}
+	enc, err := audit.Encode(changes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := []audit.Item{
+		{Object: "contacts", Record: "con000000000001", Action: audit.ActionCreate, Changes: changes},
+		{Object: "contacts", Record: "con000000000002", Action: audit.ActionCreate, Encoded: enc},
+		{Object: "contacts", Record: "con000000000003", Action: audit.ActionCreate}, // no changes
+	}
+	if err := app.RunInTransaction(func(tx core.App) error { return audit.AppendMany(tx, now, sys, items) }); err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		Changes string `db:"changes"`
+		Hash    string `db:"changes_hash"`
+	}
+	if err := app.DB().NewQuery("SELECT changes, changes_hash FROM relata_audit ORDER BY seq").All(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 3 || rows[0] != rows[1] || rows[0].Changes != enc.JSON || rows[0].Hash != enc.Hash {
+		t.Fatalf("entries %+v; want the first two identical to %+v", rows, enc)
+	}
+	if empty, _ := audit.Encode(nil); rows[2].Changes != "{}" || empty.JSON != "{}" || rows[2].Hash != empty.Hash {
+		t.Errorf("an entry without changes: %+v", rows[2])
+	}
+	if r := mustVerify(t, app); !r.OK() || r.Entries != 3 {
+		t.Fatalf("trail: %+v", r)
+	}
+}

@@ -121,7 +121,7 @@ func (s *Service) newImportCommand() *cobra.Command {
 	fl.BoolVar(&opts.CreateMissing, "create-missing", false, "create related records (such as companies) that are named but do not exist")
 	fl.StringVar(&opts.DateOrder, "date-order", "", "dmy or mdy for dates such as 05/03/2025 (default: detected per column, else dmy)")
 	fl.StringVar(&opts.Decimal, "decimal", "", `decimal separator "," or "." (default: detected per column)`)
-	fl.IntVar(&opts.BatchSize, "batch-size", 0, "rows per transaction (default 1000)")
+	fl.IntVar(&opts.BatchSize, "batch-size", 0, "rows per transaction (default 5000)")
 	fl.IntVar(&dupCheck, "check-duplicates", DefaultDuplicateCheck, "check this many created rows for likely duplicates of existing records (0: none)")
 	fl.BoolVar(&asJSON, "json", false, "print the summary as JSON (counts, errors, warnings, likely duplicates)")
 	cmd.AddCommand(s.newUndoCommand())

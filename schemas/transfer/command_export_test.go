@@ -1,6 +1,11 @@
 package transfer
 
-import "github.com/spf13/cobra"
+import (
+	"strings"
+
+	"github.com/pocketbase/dbx"
+	"github.com/spf13/cobra"
+)
 
 // ImportCommand is the `relata import` command, for tests that run it in process.
 func (s *Service) ImportCommand() *cobra.Command { return s.newImportCommand() }
@@ -11,4 +16,32 @@ func SetSerialImport(on bool) func() {
 	old := serialImport
 	serialImport = on
 	return func() { serialImport = old }
+}
+
+// InQueryPlan is SQLite's plan for the query by which imports read many values of column at
+// once (a group's keys or unique values): by its index when indexed, else as SQLite plans it.
+func InQueryPlan(db dbx.Builder, table, column string, values []any, indexed bool) (string, error) {
+	idx := ""
+	if indexed {
+		idx = (&inIndexes{}).on(db, table, column)
+	}
+	q := inQuery(db, table, idx, column, []string{"id"}, values).Build()
+	var rows []struct {
+		Detail string `db:"detail"`
+	}
+	if err := db.NewQuery("EXPLAIN QUERY PLAN " + q.SQL()).Bind(q.Params()).All(&rows); err != nil {
+		return "", err
+	}
+	var b []string
+	for _, r := range rows {
+		b = append(b, r.Detail)
+	}
+	return strings.Join(b, "; "), nil
+}
+
+// SetNewID makes the bulk path give new records the ids f returns, until the returned function
+// restores the generator.
+func SetNewID(f func() string) func() {
+	testNewID = f
+	return func() { testNewID = nil }
 }

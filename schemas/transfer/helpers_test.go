@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/hooks"
@@ -112,4 +113,16 @@ func countsOf(r *transfer.Result) counts { return counts{r.Created, r.Updated, r
 
 func parseWorkflow(def string) (*workflows.Definition, error) {
 	return workflows.Parse("test", []byte(def))
+}
+
+// undoRows reads a batch's undo rows: how many records they list (a "created_many" row lists
+// several), how many rows there are, and how many distinct sequence numbers they have.
+func (e *env) undoRows(t testing.TB, batch string) (records, rows, seqs int) {
+	t.Helper()
+	err := e.app.DB().NewQuery("SELECT coalesce(sum(CASE WHEN [[action]] = 'created_many' THEN json_array_length([[before]]) ELSE 1 END), 0), count(*), count(DISTINCT [[seq]]) FROM {{"+transfer.ChangesCollection+"}} WHERE [[batch]] = {:b}").
+		Bind(dbx.Params{"b": batch}).Row(&records, &rows, &seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return records, rows, seqs
 }

@@ -142,6 +142,12 @@ type importer struct {
 	lookups map[string]*lookup
 	keyCol  *column
 	seen    map[string]int // key value -> first row
+	indexes inIndexes      // the indexes the group reads (keys, unique values) go by
+	// idMs, idPrefix and idsThisMs make the ids of new records (newID).
+	idMs      int64
+	idPrefix  string
+	idsThisMs map[string]struct{}
+	lastID    string // the last id newID returned
 	// rowChanges are the changes of the row being imported; chunkChanges those of the
 	// chunk's successful rows, written before the chunk commits.
 	rowChanges, chunkChanges []dbx.Params
@@ -480,9 +486,8 @@ func (im *importer) prefetchKeys(tx core.App, rows [][]string) error {
 			ID  string `db:"id"`
 			Key any    `db:"k"`
 		}
-		// "!= ''" lets SQLite use a unique field's partial index.
-		err := tx.DB().Select("id", "[["+key+"]] AS k").From(im.coll.Name).
-			Where(dbx.And(dbx.In(key, part...), dbx.NewExp("[["+key+"]] != ''"))).All(&found)
+		// "!= ''" lets SQLite use a unique field's partial index; selectIn names the index.
+		err := im.indexes.selectIn(tx.DB(), im.coll.Name, key, []string{"id", "[[" + key + "]] AS k"}, part, &found)
 		if err != nil {
 			return fmt.Errorf("look up the rows' %s values: %w", key, err)
 		}
@@ -971,30 +976,68 @@ func (im *importer) change(_ core.App, rec *core.Record, action string, before m
 		}
 	}
 	im.rowChanges = append(im.rowChanges, dbx.Params{
-		"id": core.GenerateDefaultRandomId(), "batch": im.batch.Id, "object": rec.Collection().Name,
+		"batch": im.batch.Id, "object": rec.Collection().Name,
 		"record": rec.Id, "action": action, "before": string(b), "stamp": rec.GetDateTime(schemas.FieldUpdated).String(),
 	})
 	return nil
 }
 
-// changeColumns are the columns of relata_import_changes written by flushChanges.
+// changeColumns are the columns of relata_import_changes written by writeChanges.
 var changeColumns = []string{"id", "batch", "seq", "object", "record", "action", "before", "stamp"}
 
+// createdPerRow is the most records one "created_many" undo row lists.
+const createdPerRow = 1000
+
 // writeChanges writes undo rows (prepared inserts), numbered in order: on the writer's
-// goroutine, or on the importer's once the writer is drained (never both at once).
+// goroutine, or on the importer's once the writer is drained (never both at once). Records
+// created one after the other in one object become one "created_many" row listing
+// [id, stamp] pairs in creation order (up to createdPerRow), so an import of N new records
+// writes N/500 undo rows rather than N; an update, or a record of another object, starts a new
+// row, so the rows' order (seq) is still the order of the changes, which undo relies on.
 func (im *importer) writeChanges(tx core.App, changes []dbx.Params) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	rows := make([][]any, len(changes))
-	for i, p := range changes {
+	rows := make([][]any, 0, 8)
+	add := func(p dbx.Params) {
 		im.seq++
 		p["seq"] = im.seq
+		if p["id"] == nil {
+			p["id"] = core.GenerateDefaultRandomId()
+		}
 		row := make([]any, len(changeColumns))
 		for j, c := range changeColumns {
 			row[j] = p[c]
 		}
-		rows[i] = row
+		rows = append(rows, row)
+	}
+	created := func(p dbx.Params) bool { return p["action"] == "created" }
+	for i := 0; i < len(changes); {
+		first := changes[i]
+		j := i + 1
+		if created(first) {
+			for j < len(changes) && j-i < createdPerRow && created(changes[j]) && changes[j]["object"] == first["object"] {
+				j++
+			}
+		}
+		if j-i < 2 {
+			add(first)
+			i = j
+			continue
+		}
+		pairs := make([][2]string, 0, j-i)
+		for _, c := range changes[i:j] {
+			id, _ := c["record"].(string)
+			stamp, _ := c["stamp"].(string)
+			pairs = append(pairs, [2]string{id, stamp})
+		}
+		b, err := json.Marshal(pairs)
+		if err != nil {
+			return err
+		}
+		add(dbx.Params{"batch": first["batch"], "object": first["object"], "record": first["record"],
+			"action": "created_many", "before": string(b), "stamp": ""})
+		i = j
 	}
 	if err := schemas.InsertEach(tx, ChangesCollection, changeColumns, rows); err != nil {
 		return fmt.Errorf("record the import's changes: %w", err)

@@ -51,11 +51,24 @@ type pendingRec struct {
 	// create rule of a user's import, checked for the whole group (nil for a superuser).
 	pre  *core.Record
 	body map[string]any
-	// data are the record's column values (DBExport), changes its audit entry's.
-	data    map[string]any
-	changes map[string]audit.Change
-	key     string // its key value (keyOf), with --key
+	// data are the record's column values (DBExport), entry its audit entry's changes as
+	// stored (encoded here, on the importer's goroutine).
+	data  map[string]any
+	entry *audit.Encoded
+	key   string // its key value (keyOf), with --key
+	// idFrom says where its id came from: idGiven (the file or a hook: checked against the
+	// stored records like a unique value), idOrdered (newID: checked by one range read a
+	// group), idRandom (PocketBase's random generator: unchecked, as a save does).
+	idFrom idSource
 }
+
+type idSource uint8
+
+const (
+	idGiven idSource = iota
+	idOrdered
+	idRandom
+)
 
 // bulkFlushAt is how many pending records are written at once, within a chunk.
 const bulkFlushAt = 500
@@ -89,6 +102,10 @@ func (im *importer) initUniques() {
 			im.bulk.uniqueNames = append(im.bulk.uniqueNames, f.Name)
 		}
 	}
+	// The id too, against the stored records only (newID never repeats one within the
+	// import): a time-ordered id another import drew in the same millisecond, or an id the
+	// file gave that a record holds, fails its row (storedClashes).
+	im.bulk.uniqueNames = append(im.bulk.uniqueNames, core.FieldNameId)
 }
 
 // bulkCreate prepares rec (not saved) as a Save would and queues it for the chunk's write.
@@ -102,11 +119,12 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 	ev.Record = rec
 	var verrs validation.Errors
 	generatedID := rec.Id == ""
+	idFrom := idGiven
 	if generatedID {
-		// An id of the shape the id field's interceptor would generate ([a-z0-9]{15}), by
-		// PocketBase's default id generator, without parsing the pattern for every row.
+		// An id of the shape the id field's interceptor would generate ([a-z0-9]{15}),
+		// growing with time (newID), without parsing the pattern for every row.
 		if idf, ok := rec.Collection().Fields.GetByName(core.FieldNameId).(*core.TextField); ok && idf.AutogeneratePattern == defaultIDPattern {
-			rec.Id = core.GenerateDefaultRandomId()
+			rec.Id, idFrom = im.newID()
 		}
 	}
 	err := tx.OnRecordCreate().Trigger(ev, func(e *core.RecordEvent) error {
@@ -127,7 +145,9 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 		}
 	}
 	if rec.Id == "" {
-		rec.Id = core.GenerateDefaultRandomId()
+		rec.Id, idFrom = core.GenerateDefaultRandomId(), idRandom
+	} else if idFrom == idOrdered && generatedID && rec.Id != im.lastID {
+		idFrom = idGiven // a hook replaced it
 	}
 	now := types.NowDateTime() // what the autodate fields' execute interceptor sets
 	for _, f := range rec.Collection().Fields {
@@ -147,9 +167,12 @@ func (im *importer) bulkCreate(tx core.App, rec *core.Record, resolved map[strin
 		return []*Error{im.cellErr(n, nil, fmt.Sprintf("export %s: %v", im.coll.Name, err))}
 	}
 	data["id"] = rec.Id
-	changes := audit.Snapshot(rec, audit.ActionCreate)
+	entry, err := audit.Encode(audit.Snapshot(rec, audit.ActionCreate))
+	if err != nil {
+		return []*Error{im.cellErr(n, nil, fmt.Sprintf("audit entry: %v", err))}
+	}
 	rec.MarkAsNotNew()
-	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells, pre: pre, body: body, data: data, changes: changes})
+	im.bulk.pending = append(im.bulk.pending, pendingRec{rec: rec, n: n, cells: cells, pre: pre, body: body, data: data, entry: entry, idFrom: idFrom})
 	im.bulk.queued[rec.Id] = true
 	return nil
 }

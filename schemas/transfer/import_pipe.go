@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -195,6 +196,9 @@ func (im *importer) writeGroup(tx core.App, g *group) (map[string]*Error, error)
 	if err := im.storedClashes(tx, g.pend, bad); err != nil {
 		return nil, err
 	}
+	if err := im.storedIDClashes(tx, g.pend, bad); err != nil {
+		return nil, err
+	}
 	if err := im.denied(tx, g.pend, bad); err != nil {
 		return nil, err
 	}
@@ -215,7 +219,7 @@ func (im *importer) writeGroup(tx core.App, g *group) (map[string]*Error, error)
 			row[j] = p.data[c]
 		}
 		rows = append(rows, row)
-		items = append(items, audit.Item{Object: im.coll.Name, Record: p.rec.Id, Action: audit.ActionCreate, Changes: p.changes})
+		items = append(items, audit.Item{Object: im.coll.Name, Record: p.rec.Id, Action: audit.ActionCreate, Encoded: p.entry})
 	}
 	if len(rows) > 0 {
 		if err := schemas.InsertEach(tx, im.coll.Name, cols, rows); err != nil {
@@ -251,6 +255,9 @@ func (im *importer) storedClashes(tx core.App, pend []pendingRec, bad map[string
 	for _, name := range im.bulk.uniqueNames {
 		byValue := map[string]pendingRec{}
 		for _, p := range pend {
+			if name == core.FieldNameId && p.idFrom != idGiven {
+				continue // time-ordered ids: storedIDClashes; random ones: as a save
+			}
 			if k := keyString(p.rec.GetRaw(name)); k != "" {
 				byValue[k] = p
 			}
@@ -261,18 +268,58 @@ func (im *importer) storedClashes(tx core.App, pend []pendingRec, bad map[string
 		}
 		for start := 0; start < len(values); start += 100 {
 			part := values[start:min(start+100, len(values))]
-			var found []string
-			// "!= ''" lets SQLite use the field's partial unique index.
-			err := tx.DB().Select(name).From(im.coll.Name).
-				Where(dbx.And(dbx.In(name, part...), dbx.NewExp("[["+name+"]] != ''"))).Column(&found)
-			if err != nil {
+			var found []struct {
+				V string `db:"v"`
+			}
+			// "!= ''" lets SQLite use the field's partial unique index; selectIn names it.
+			if err := im.indexes.selectIn(tx.DB(), im.coll.Name, name, []string{"[[" + name + "]] AS v"}, part, &found); err != nil {
 				return fmt.Errorf("check the unique %s values: %w", name, err)
 			}
-			for _, k := range found {
+			for _, f := range found {
+				k := f.V
 				if p, ok := byValue[k]; ok && bad[p.rec.Id] == nil {
 					bad[p.rec.Id] = im.uniqueErr(p.n, name, k)
 				}
 			}
+		}
+	}
+	return nil
+}
+
+// storedIDClashes marks in bad the rows whose time-ordered id (newID) a stored record holds,
+// by one read of the ids between the group's least and greatest: the group's ids were made
+// within a few milliseconds, so the range holds only the records made in those milliseconds.
+func (im *importer) storedIDClashes(tx core.App, pend []pendingRec, bad map[string]*Error) error {
+	byID := map[string]pendingRec{}
+	lo, hi := "", ""
+	for _, p := range pend {
+		if p.idFrom != idOrdered {
+			continue
+		}
+		id := p.rec.Id
+		byID[id] = p
+		if lo == "" || id < lo {
+			lo = id
+		}
+		if id > hi {
+			hi = id
+		}
+	}
+	if len(byID) == 0 {
+		return nil
+	}
+	from := im.coll.Name
+	if idx := im.indexes.on(tx.DB(), im.coll.Name, core.FieldNameId); idx != "" {
+		from = "{{" + im.coll.Name + "}} INDEXED BY `" + strings.ReplaceAll(idx, "`", "``") + "`"
+	}
+	var found []string
+	err := tx.DB().Select("id").From(from).Where(dbx.Between("id", lo, hi)).Column(&found)
+	if err != nil {
+		return fmt.Errorf("check the new records' ids: %w", err)
+	}
+	for _, id := range found {
+		if p, ok := byID[id]; ok && bad[id] == nil {
+			bad[id] = im.uniqueErr(p.n, core.FieldNameId, id)
 		}
 	}
 	return nil

@@ -328,6 +328,11 @@ func (s *Service) handleStartJob(e *core.RequestEvent) error {
 	}
 	s.jobs.Store(b.Id, j)
 	opts.Batch, opts.Context = b, ctx
+	if opts.BatchSize <= 0 {
+		// The wizard's progress bar moves, and a cancel takes effect, at each commit: chunks
+		// of 1,000 rows keep both prompt (the CLI's default of 5,000 writes less per row).
+		opts.BatchSize = webBatchSize
+	}
 	opts.Progress = func(res *Result, rows int) {
 		counts := &Result{Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, Failed: res.Failed, Related: res.Related}
 		j.mu.Lock()
@@ -341,6 +346,9 @@ func (s *Service) handleStartJob(e *core.RequestEvent) error {
 	go s.runJob(j, tmp, opts)
 	return e.JSON(http.StatusOK, map[string]any{"batch": b.Id, "total": total})
 }
+
+// webBatchSize is the rows per transaction of an import job started from the web app.
+const webBatchSize = 1000
 
 func (s *Service) runJob(j *job, tmp *os.File, opts ImportOptions) {
 	defer os.Remove(tmp.Name())

@@ -23,7 +23,7 @@ type registry interface {
 type Config struct {
 	// Registry is the live object model; required.
 	Registry *schemas.Registry
-	// BatchSize is how many rows one transaction imports. Default: 1000.
+	// BatchSize is how many rows one transaction imports. Default: 5000.
 	BatchSize int
 }
 
@@ -45,7 +45,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 		return nil, errors.New("transfer: Config.Registry is required")
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 1000
+		cfg.BatchSize = 5000 // each commit rewrites the index pages it touched: fewer, larger ones write less
 	}
 	s := &Service{app: app, reg: cfg.Registry, cfg: cfg}
 	app.OnServe().BindFunc(func(e *core.ServeEvent) error {

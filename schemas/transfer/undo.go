@@ -56,18 +56,32 @@ func (s *Service) Undo(id string, as *core.Record) (*UndoResult, error) {
 	}
 	var steps []*step
 	byRecord := map[string]*step{}
-	for _, c := range changes { // newest first
-		key := c.GetString("object") + "/" + c.GetString("record")
+	at := func(object, record, stamp string) *step {
+		key := object + "/" + record
 		st := byRecord[key]
 		if st == nil {
-			st = &step{object: c.GetString("object"), record: c.GetString("record"), stamp: c.GetString("stamp"), before: map[string]any{}}
+			st = &step{object: object, record: record, stamp: stamp, before: map[string]any{}}
 			byRecord[key] = st
 			steps = append(steps, st)
 		}
+		return st
+	}
+	for _, c := range changes { // newest first
 		switch c.GetString("action") {
 		case "created":
-			st.created = true
+			at(c.GetString("object"), c.GetString("record"), c.GetString("stamp")).created = true
+		case "created_many":
+			// Records created one after the other (writeChanges): [[id, stamp], ...] in
+			// creation order, so newest first is from the end.
+			var pairs [][2]string
+			if err := json.Unmarshal([]byte(c.GetString("before")), &pairs); err != nil {
+				return nil, fmt.Errorf("change %s: %w", c.Id, err)
+			}
+			for i := len(pairs) - 1; i >= 0; i-- {
+				at(c.GetString("object"), pairs[i][0], pairs[i][1]).created = true
+			}
 		case "updated":
+			st := at(c.GetString("object"), c.GetString("record"), c.GetString("stamp"))
 			var before map[string]any
 			if err := json.Unmarshal([]byte(c.GetString("before")), &before); err != nil {
 				return nil, fmt.Errorf("change %s: %w", c.Id, err)
