@@ -137,6 +137,16 @@ func preimages(c rune) []rune {
 // false when there would be more than max variants (a name in a script with case, such as
 // Greek or Cyrillic, of many letters): the caller then reads the candidates another way.
 func KeyVariants(k string, max int) ([]string, bool) {
+	simple := true
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c >= 0x80 || c <= ' ' {
+			simple = false
+			break
+		}
+	}
+	if simple { // ASCII without spaces: the key itself (most names, every email and domain)
+		return []string{k}, max >= 1
+	}
 	out := []string{""}
 	for _, c := range k {
 		if unicode.IsSpace(c) {

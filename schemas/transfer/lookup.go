@@ -44,6 +44,8 @@ type lookup struct {
 const (
 	maxCached   = 4096
 	maxVariants = 64
+	// lookupBatch is how many keys one candidate query asks for.
+	lookupBatch = 100
 )
 
 func normKey(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
@@ -172,18 +174,10 @@ func (l *lookup) idsFor(k string) ([]string, error) {
 		}
 		return nil, nil
 	}
-	ids, ok := l.cache[k]
-	if !ok {
-		var err error
-		if ids, err = l.query(k); err != nil {
-			return nil, err
-		}
-		if len(l.cache) >= maxCached {
-			clear(l.cache)
-		}
-		l.cache[k] = ids
+	if err := l.prefetch([]string{k}); err != nil {
+		return nil, err
 	}
-	ids = slices.Clone(ids)
+	ids := slices.Clone(l.cache[k])
 	for _, more := range [][]string{l.created[k], l.urls[k]} {
 		for _, id := range more {
 			if !slices.Contains(ids, id) {
@@ -194,14 +188,39 @@ func (l *lookup) idsFor(k string) ([]string, error) {
 	return ids, nil
 }
 
-// query reads the records that may have key k through the lookup-key indexes and returns
-// the ids of those that have it.
-func (l *lookup) query(k string) ([]string, error) {
-	if k == "" {
-		return nil, nil
+// prefetch caches the ids of the keys not cached yet, read with one indexed query (a group
+// of rows' cells can be resolved at once this way).
+func (l *lookup) prefetch(keys []string) error {
+	if l.obj == nil {
+		return nil
 	}
-	fields := keyFields(l.obj)
-	if slices.Contains(fields, "domain") && l.urls == nil {
+	var missing []string
+	for _, k := range keys {
+		if _, ok := l.cache[k]; !ok && !slices.Contains(missing, k) {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	found, err := l.query(missing)
+	if err != nil {
+		return err
+	}
+	if len(l.cache)+len(missing) > maxCached {
+		clear(l.cache)
+	}
+	for _, k := range missing {
+		l.cache[k] = found[k]
+	}
+	return nil
+}
+
+// query reads the records that may have one of keys through the lookup-key indexes and
+// returns the ids of those that have it, by key.
+func (l *lookup) query(keys []string) (map[string][]string, error) {
+	found := map[string][]string{}
+	if slices.Contains(keyFields(l.obj), "domain") && l.urls == nil {
 		// Domains written as URLs: the index cannot reduce them to a host; read them once.
 		l.urls = map[string][]string{}
 		q, err := listQuery(l.app, l.coll, l.info, "", "")
@@ -219,46 +238,121 @@ func (l *lookup) query(k string) ([]string, error) {
 			}
 		}
 	}
-	q, err := l.candidates(k)
-	if err != nil {
-		return nil, err
-	}
-	if q == nil {
-		return l.fallback(k)
-	}
-	var rows []dbx.NullStringMap
-	l.queries++
-	if err := q.All(&rows); err != nil {
-		return nil, fmt.Errorf("relation target %s: %w", l.coll.Name, err)
-	}
-	var ids []string
-	for _, row := range rows {
-		id := row["id"].String
-		l.keysOf(func(name string) string { return row[name].String }, func(key string) {
-			if key == k && !slices.Contains(ids, id) {
-				ids = append(ids, id)
+	var indexed []string
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if !indexable(k) {
+			ids, err := l.fallback(k)
+			if err != nil {
+				return nil, err
 			}
-		})
+			found[k] = ids
+			continue
+		}
+		indexed = append(indexed, k)
 	}
-	return ids, nil
+	if len(indexed) == 0 {
+		return found, nil
+	}
+	want := map[string]bool{}
+	for _, k := range indexed {
+		want[k] = true
+	}
+	for chunk := range slices.Chunk(indexed, lookupBatch) {
+		q, err := l.candidates(chunk)
+		if err != nil {
+			return nil, err
+		}
+		var rows []dbx.NullStringMap
+		l.queries++
+		if err := q.All(&rows); err != nil {
+			return nil, fmt.Errorf("relation target %s: %w", l.coll.Name, err)
+		}
+		for _, row := range rows {
+			id := row["id"].String
+			l.keysOf(func(name string) string { return row[name].String }, func(key string) {
+				if want[key] && !slices.Contains(found[key], id) {
+					found[key] = append(found[key], id)
+				}
+			})
+		}
+	}
+	return found, nil
 }
 
-// candidates is the query of the records that may have key k: the record with id k and those
-// whose naming fields' lookup keys are among k's variants, read through the lookup-key
-// indexes, among the records the user may list. It is nil when k has too many variants.
-func (l *lookup) candidates(k string) (*dbx.SelectQuery, error) {
+// prefetchLookups resolves the relation cells of a group of rows before the rows are
+// imported one by one: one indexed query per target and lookupBatch keys. Errors are left
+// to the rows, which look their cells up again and report them where they are.
+func (im *importer) prefetchLookups(rows [][]string) {
+	for _, c := range im.cols {
+		f := c.field
+		if f == nil || c.currency || f.Type != schemas.TypeRelation {
+			continue
+		}
+		l := im.lookups[f.Target]
+		if l == nil {
+			var err error
+			if l, err = newLookup(im.s.app, im.s.reg, f.Target, im.info); err != nil {
+				continue
+			}
+			im.lookups[f.Target] = l
+		}
+		var keys []string
+		for _, cells := range rows {
+			if c.idx >= len(cells) || strings.TrimSpace(cells[c.idx]) == "" {
+				continue
+			}
+			parts := []string{strings.TrimSpace(cells[c.idx])}
+			if f.Multiple {
+				parts = SplitList(cells[c.idx])
+			}
+			for _, p := range parts {
+				k := normKey(p)
+				keys = append(keys, k)
+				if d := normDomain(p); d != k {
+					keys = append(keys, d)
+				}
+			}
+		}
+		_ = l.prefetch(keys)
+	}
+}
+
+// indexable reports whether k's index variants (and those of its domain forms) are few
+// enough for a candidate query.
+func indexable(k string) bool {
+	for _, form := range append(domainForms(k), k) {
+		if _, ok := schemas.KeyVariants(form, maxVariants); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// candidates is the query of the records that may have one of keys: the records with those
+// ids and those whose naming fields' lookup keys are among the keys' variants, read through
+// the lookup-key indexes, among the records the user may list. It is nil when a key has too
+// many variants.
+func (l *lookup) candidates(keys []string) (*dbx.SelectQuery, error) {
 	fields := keyFields(l.obj)
-	variants, ok := schemas.KeyVariants(k, maxVariants)
-	var dvariants []string
-	for _, form := range domainForms(k) {
-		v, ok2 := schemas.KeyVariants(form, maxVariants)
-		ok = ok && ok2
-		dvariants = append(dvariants, v...)
+	var variants, dvariants []string
+	for _, k := range keys {
+		v, ok := schemas.KeyVariants(k, maxVariants)
+		if !ok {
+			return nil, nil
+		}
+		variants = append(variants, v...)
+		for _, form := range domainForms(k) {
+			v, ok := schemas.KeyVariants(form, maxVariants)
+			if !ok {
+				return nil, nil
+			}
+			dvariants = append(dvariants, v...)
+		}
 	}
-	if !ok {
-		return nil, nil
-	}
-	params := dbx.Params{"k": k}
+	params := dbx.Params{}
 	in := func(prefix string, vals []string) string {
 		names := make([]string, len(vals))
 		for i, v := range vals {
@@ -267,7 +361,7 @@ func (l *lookup) candidates(k string) (*dbx.SelectQuery, error) {
 		}
 		return "(" + strings.Join(names, ", ") + ")"
 	}
-	terms := []string{"[[" + l.coll.Name + ".id]] = {:k}"}
+	terms := []string{"[[" + l.coll.Name + ".id]] IN " + in("k", keys)}
 	vin, din := in("v", variants), in("d", dvariants)
 	for _, f := range fields {
 		list := vin
@@ -311,6 +405,9 @@ func (l *lookup) find(cell string) (string, error) {
 	keys := []string{normKey(cell)}
 	if d := normDomain(cell); d != keys[0] {
 		keys = append(keys, d)
+	}
+	if err := l.prefetch(keys); err != nil { // both keys in one query
+		return "", err
 	}
 	for _, k := range keys {
 		ids, err := l.idsFor(k)

@@ -49,7 +49,7 @@ func (p *LookupProbe) ReadAll() bool { return p.l.full != nil }
 
 // Plan is SQLite's query plan of the candidates of cell's key.
 func (p *LookupProbe) Plan(cell string) ([]string, error) {
-	q, err := p.l.candidates(normKey(cell))
+	q, err := p.l.candidates([]string{normKey(cell)})
 	if err != nil || q == nil {
 		return nil, err
 	}
@@ -65,4 +65,16 @@ func (p *LookupProbe) Plan(cell string) ([]string, error) {
 		out[i] = r.Detail
 	}
 	return out, nil
+}
+
+// Prefetch resolves cells at once, as an import does for each group of rows.
+func (p *LookupProbe) Prefetch(cells []string) error {
+	var keys []string
+	for _, c := range cells {
+		keys = append(keys, normKey(c))
+		if d := normDomain(c); d != normKey(c) {
+			keys = append(keys, d)
+		}
+	}
+	return p.l.prefetch(keys)
 }
