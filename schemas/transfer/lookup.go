@@ -31,11 +31,12 @@ type lookup struct {
 	ids       map[string]string
 	ambiguous map[string]bool
 	// cache holds the ids stored records have per key (at most maxCached keys); created the
-	// keys of records the import created; urls the domain keys of records whose domain is
-	// written as a URL (read once, by the partial index); full is the fallback.
+	// keys of records the import created; odd the keys of records whose naming fields hold
+	// whitespace other than spaces or a domain written as a URL (read once, by the indexes);
+	// full is the fallback.
 	cache   map[string][]string
 	created map[string][]string
-	urls    map[string][]string
+	odd     map[string][]string
 	full    *lookup
 	queries int // indexed queries made (tests)
 }
@@ -178,7 +179,7 @@ func (l *lookup) idsFor(k string) ([]string, error) {
 		return nil, err
 	}
 	ids := slices.Clone(l.cache[k])
-	for _, more := range [][]string{l.created[k], l.urls[k]} {
+	for _, more := range [][]string{l.created[k], l.odd[k]} {
 		for _, id := range more {
 			if !slices.Contains(ids, id) {
 				ids = append(ids, id)
@@ -220,22 +221,34 @@ func (l *lookup) prefetch(keys []string) error {
 // returns the ids of those that have it, by key.
 func (l *lookup) query(keys []string) (map[string][]string, error) {
 	found := map[string][]string{}
-	if slices.Contains(keyFields(l.obj), "domain") && l.urls == nil {
-		// Domains written as URLs: the index cannot reduce them to a host; read them once.
-		l.urls = map[string][]string{}
+	if l.odd == nil {
+		// Texts with whitespace other than spaces (lookup key schemas.OddKey) and domains
+		// written as URLs: the index cannot reduce them; read them once, compare in Go.
+		l.odd = map[string][]string{}
+		fields := keyFields(l.obj)
+		var terms []string
+		for _, f := range fields {
+			terms = append(terms, schemas.KeyExpr("[["+l.coll.Name+"."+f+"]]")+" = char(1)")
+			if f == "domain" {
+				terms = append(terms, schemas.URLWhere("[["+l.coll.Name+".domain]]"))
+			}
+		}
 		q, err := listQuery(l.app, l.coll, l.info, "", "")
 		if err != nil {
 			return nil, err
 		}
 		var rows []dbx.NullStringMap
-		if err := q.AndWhere(dbx.NewExp(schemas.URLWhere("[[" + l.coll.Name + ".domain]]"))).
-			Select(l.columns([]string{"id", "domain"})...).All(&rows); err != nil {
+		if err := q.AndWhere(dbx.NewExp("(" + strings.Join(terms, " OR ") + ")")).
+			Select(l.columns(append([]string{"id"}, fields...))...).All(&rows); err != nil {
 			return nil, fmt.Errorf("relation target %s: %w", l.coll.Name, err)
 		}
 		for _, row := range rows {
-			if d := normKey(normDomain(row["domain"].String)); d != "" {
-				l.urls[d] = append(l.urls[d], row["id"].String)
-			}
+			id := row["id"].String
+			l.keysOf(func(name string) string { return row[name].String }, func(k string) {
+				if k != "" && !slices.Contains(l.odd[k], id) {
+					l.odd[k] = append(l.odd[k], id)
+				}
+			})
 		}
 	}
 	var indexed []string
