@@ -2,6 +2,7 @@ package schemas
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -34,9 +35,17 @@ const OddKey = "\x01"
 // KeyExpr is the SQL lookup key of column (a quoted or qualified column name): the
 // expression of the key indexes [Collection] declares; a query must spell it the same way
 // for SQLite to read the index.
-func KeyExpr(column string) string {
-	codes := make([]string, len(spaceRunes))
-	for i, r := range spaceRunes {
+func KeyExpr(column string) string { return keyExpr(column, spaceRunes) }
+
+// DomainKeyExpr is [KeyExpr] for a "domain" field: a value with a "/" (written as a URL,
+// "https://www.acme.example/about", whose host the database cannot extract) is odd too.
+func DomainKeyExpr(column string) string {
+	return keyExpr(column, append(slices.Clone(spaceRunes), '/'))
+}
+
+func keyExpr(column string, odd []rune) string {
+	codes := make([]string, len(odd))
+	for i, r := range odd {
 		codes[i] = fmt.Sprint(int(r))
 	}
 	return "(CASE WHEN " + column + " GLOB '*[' || char(" + strings.Join(codes, ",") + ") || ']*' THEN char(1) " +
@@ -45,14 +54,6 @@ func KeyExpr(column string) string {
 
 // KeyIndexName is the name of the lookup-key index of field on object.
 func KeyIndexName(object, field string) string { return "idx_" + object + "_" + field + "_key" }
-
-// URLIndexName is the name of the partial index of the records whose field holds a "/":
-// values written as URLs ("https://www.acme.example/about"), whose domain the database
-// cannot extract; lookups and duplicate checks read them all and compare in Go.
-func URLIndexName(object, field string) string { return "idx_" + object + "_" + field + "_url" }
-
-// URLWhere is the condition of [URLIndexName]'s index; a query must spell it the same way.
-func URLWhere(column string) string { return column + " LIKE '%/%'" }
 
 // KeyFields are the fields of o that name its records in imports (relation cells) and that
 // get a lookup-key index: the title field, email fields and a field named "domain".
@@ -78,8 +79,8 @@ func keyIndexed(f *Field) bool {
 	return false
 }
 
-// addKeyIndexes adds to c the lookup-key indexes of o's [KeyFields] it lacks (and for a
-// "domain" field the partial index of URL-like values), reporting whether it added any.
+// addKeyIndexes adds to c the lookup-key indexes of o's [KeyFields] it lacks, reporting
+// whether it added any.
 func addKeyIndexes(c *core.Collection, o *Object) bool {
 	have := map[string]bool{}
 	for _, idx := range c.Indexes {
@@ -92,14 +93,12 @@ func addKeyIndexes(c *core.Collection, o *Object) bool {
 			continue
 		}
 		if n := KeyIndexName(o.Name, name); !have[strings.ToLower(n)] {
-			c.AddIndex(n, false, KeyExpr("`"+name+"`"), "")
-			added = true
-		}
-		if name == "domain" {
-			if n := URLIndexName(o.Name, name); !have[strings.ToLower(n)] {
-				c.AddIndex(n, false, "`"+name+"`", URLWhere("`"+name+"`"))
-				added = true
+			expr := KeyExpr("`" + name + "`")
+			if name == "domain" {
+				expr = DomainKeyExpr("`" + name + "`")
 			}
+			c.AddIndex(n, false, expr, "")
+			added = true
 		}
 	}
 	return added

@@ -228,10 +228,7 @@ func (l *lookup) query(keys []string) (map[string][]string, error) {
 		fields := keyFields(l.obj)
 		var terms []string
 		for _, f := range fields {
-			terms = append(terms, schemas.KeyExpr("[["+l.coll.Name+"."+f+"]]")+" = char(1)")
-			if f == "domain" {
-				terms = append(terms, schemas.URLWhere("[["+l.coll.Name+".domain]]"))
-			}
+			terms = append(terms, l.keyExpr(f)+" = char(1)")
 		}
 		q, err := listQuery(l.app, l.coll, l.info, "", "")
 		if err != nil {
@@ -381,7 +378,7 @@ func (l *lookup) candidates(keys []string) (*dbx.SelectQuery, error) {
 		if f == "domain" {
 			list = din
 		}
-		terms = append(terms, schemas.KeyExpr("[["+l.coll.Name+"."+f+"]]")+" IN "+list)
+		terms = append(terms, l.keyExpr(f)+" IN "+list)
 	}
 	q, err := listQuery(l.app, l.coll, l.info, "", "")
 	if err != nil {
@@ -389,6 +386,14 @@ func (l *lookup) candidates(keys []string) (*dbx.SelectQuery, error) {
 	}
 	return q.AndWhere(dbx.NewExp("("+strings.Join(terms, " OR ")+")", params)).
 		Select(l.columns(append([]string{"id"}, fields...))...), nil
+}
+
+// keyExpr is the lookup key of field f, as its index spells it.
+func (l *lookup) keyExpr(f string) string {
+	if f == "domain" {
+		return schemas.DomainKeyExpr("[[" + l.coll.Name + "." + f + "]]")
+	}
+	return schemas.KeyExpr("[[" + l.coll.Name + "." + f + "]]")
 }
 
 // fallback answers k from the keys of every record the user may list, read once.

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
 )
@@ -77,4 +78,21 @@ func (p *LookupProbe) Prefetch(cells []string) error {
 		}
 	}
 	return p.l.prefetch(keys)
+}
+
+// OddPlan is SQLite's query plan of the read of the odd records (other whitespace, URLs).
+func (p *LookupProbe) OddPlan() ([]string, error) {
+	var terms []string
+	for _, f := range keyFields(p.l.obj) {
+		terms = append(terms, p.l.keyExpr(f)+" = char(1)")
+	}
+	var rows []struct {
+		Detail string `db:"detail"`
+	}
+	err := p.l.app.ConcurrentDB().NewQuery("EXPLAIN QUERY PLAN SELECT id FROM " + p.l.coll.Name + " WHERE " + strings.Join(terms, " OR ")).All(&rows)
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.Detail
+	}
+	return out, err
 }

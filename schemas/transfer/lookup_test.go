@@ -167,6 +167,13 @@ func TestLookupAsSalesUser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		odd, err := pp.OddPlan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j := strings.Join(odd, "\n"); strings.Contains(j, "SCAN "+who.target) {
+			t.Errorf("the %s lookup scans for odd records:\n%s", who.target, j)
+		}
 		joined := strings.Join(plan, "\n")
 		t.Logf("%s plan:\n%s", who.target, joined)
 		if strings.Contains(joined, "SCAN "+who.target) || !strings.Contains(joined, "_key") {
