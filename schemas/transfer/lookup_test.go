@@ -1,6 +1,8 @@
 package transfer_test
 
 import (
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -183,3 +185,19 @@ func TestLookupAsSalesUser(t *testing.T) {
 }
 
 type lookupPlanCase struct{ target, cell string }
+
+// TestLookupIndexesOpenInSQLiteShell: the key indexes' expressions are in the schema every
+// SQLite reading the file parses; builds with a fixed parser stack (the sqlite3 shell, which
+// administrators use on data.db) refused an earlier, deeply nested expression.
+func TestLookupIndexesOpenInSQLiteShell(t *testing.T) {
+	shell, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Skip("no sqlite3 shell")
+	}
+	e := newEnv(t)
+	out, err := exec.Command(shell, filepath.Join(e.app.DataDir(), "data.db"),
+		"SELECT count(*) FROM sqlite_master WHERE name LIKE '%\\_key' ESCAPE '\\'; SELECT name FROM companies ORDER BY name;").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Acme S.p.A.") {
+		t.Fatalf("sqlite3 cannot read the data directory: %v\n%s", err, out)
+	}
+}
