@@ -90,7 +90,7 @@ type Link struct {
 
 // linksTo lists the records whose relation fields hold r's id.
 func linksTo(app core.App, r *core.Record) ([]Link, error) {
-	refs, err := app.FindCollectionReferences(r.Collection())
+	refs, err := app.FindCachedCollectionReferences(r.Collection())
 	if err != nil {
 		return nil, err
 	}
