@@ -3,6 +3,7 @@ package dedupe
 import (
 	"net/url"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -106,6 +107,21 @@ var legalForms = map[string]bool{
 
 var stripMarks = runes.Remove(runes.In(unicode.Mn))
 
+// accentStrippers keep the chain that takes accents off (decompose, drop the marks,
+// recompose) for reuse: a chain holds ~24 KB of buffers, built anew on every call it was the
+// largest allocation of a form submission's duplicate check. A chain is not safe for
+// concurrent use, hence one per caller at a time.
+var accentStrippers = sync.Pool{New: func() any { return transform.Chain(norm.NFD, stripMarks, norm.NFC) }}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // NormalizeName returns the comparable form of a person's or company's name: lower case,
 // without accents or punctuation, single-spaced, without legal forms such as "S.r.l." or
 // "Inc." ("Café Rossi S.r.l." → "cafe rossi").
@@ -113,8 +129,12 @@ func NormalizeName(s string) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, " ")
 	}
-	if t, _, err := transform.String(transform.Chain(norm.NFD, stripMarks, norm.NFC), s); err == nil {
-		s = t
+	if !isASCII(s) { // accents only exist beyond ASCII: an ASCII name is its own decomposition
+		t := accentStrippers.Get().(transform.Transformer)
+		if out, _, err := transform.String(t, s); err == nil {
+			s = out
+		}
+		accentStrippers.Put(t) // transform.String resets it before use
 	}
 	s = strings.ToLower(strings.ReplaceAll(s, ".", ""))
 	words := strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })

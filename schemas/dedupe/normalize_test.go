@@ -2,6 +2,7 @@ package dedupe_test
 
 import (
 	"math"
+	"sync"
 	"testing"
 
 	"github.com/relata/relata/schemas/dedupe"
@@ -71,5 +72,36 @@ func TestJaroWinkler(t *testing.T) {
 	}
 	if got := dedupe.NameSimilarity("rossi mario", "mario rossi"); got != 1 {
 		t.Errorf("word order: got %.3f; want 1", got)
+	}
+}
+
+// TestNormalizeNameConcurrent: the accent-stripping chains are pooled (a chain is not safe
+// for concurrent use); names normalised at the same time on many goroutines, accented and
+// not, each come out as they do alone. Run with -race to see a shared chain.
+func TestNormalizeNameConcurrent(t *testing.T) {
+	cases := map[string]string{
+		"Café Rossi S.r.l.": "cafe rossi", "Škoda Auto a.s.": "skoda auto as", "Zoë  Ünal": "zoe unal",
+		"Acme Inc.": "acme", "O'Brien, Mary": "o brien mary", "Ångström GmbH": "angstrom",
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8*len(cases)*50)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				for in, want := range cases {
+					if got := dedupe.NormalizeName(in); got != want {
+						errs <- in + " -> " + got + ", want " + want
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+		break
 	}
 }
