@@ -133,3 +133,54 @@ func TestPairs10k(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLikelyPreview checks the import wizard's 20 preview rows for likely duplicates
+// among 10,000 and 100,000 contacts: Likely (a query per row, reading only candidates) beside
+// reading every contact into an Index once and matching the rows against it (what Likely did
+// before). `go test -run '^$' -bench LikelyPreview -benchtime 3x ./schemas/dedupe/`
+func BenchmarkLikelyPreview(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		e := newEnv(b, dedupe.Config{})
+		seedContacts(b, e.app, n, []string{e.alice.Id, e.carol.Id, e.mgr.Id})
+		o, _ := e.reg.Object("contacts")
+		rows := make([]map[string]any, 20)
+		for i := range rows { // every row has a phone (a scan); half share an email, a quarter a phone
+			k := i * 997 % n
+			rows[i] = map[string]any{"full_name": fmt.Sprintf("New Person %d", i), "email": fmt.Sprintf("new%d@example.org", i),
+				"phone": fmt.Sprintf("+44 20 7946 %04d", i)}
+			switch i % 4 {
+			case 0, 2:
+				rows[i]["email"] = fmt.Sprintf("Person%d@Example.com", k)
+			case 1:
+				rows[i]["phone"] = fmt.Sprintf("0039 02 %04d%04d", k/10000, k%10000)
+			}
+		}
+		var found int
+		b.Run(fmt.Sprintf("contacts=%d/per-row", n), func(b *testing.B) {
+			for b.Loop() {
+				m, err := dedupe.Likely(e.app, schemas.User(e.alice), o, rows)
+				if err != nil {
+					b.Fatal(err)
+				}
+				found = 0
+				for _, x := range m {
+					found += min(len(x), 1)
+				}
+			}
+			b.ReportMetric(float64(found), "rows-matched")
+		})
+		b.Run(fmt.Sprintf("contacts=%d/read-all", n), func(b *testing.B) {
+			for b.Loop() {
+				ix, err := dedupe.NewIndex(e.app, schemas.User(e.alice), o, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				found = 0
+				for _, r := range rows {
+					found += min(len(ix.Match(r, "")), 1)
+				}
+			}
+			b.ReportMetric(float64(found), "rows-matched")
+		})
+	}
+}
