@@ -59,8 +59,6 @@ func Collection(o *Object, ids CollectionIDs) (*core.Collection, error) {
 		}
 		c.AddIndex(indexName(o.Name, idx.Fields, idx.Unique), idx.Unique, strings.Join(cols, ", "), "")
 	}
-	// Imports find related records by these fields' lookup keys (lookupkey.go).
-	addKeyIndexes(c, o)
 	applyRules(c, o)
 	return c, nil
 }
@@ -87,7 +85,6 @@ func addMissingCursorIndexes(c *core.Collection, o *Object) bool {
 		}
 	}
 	add(FieldUpdated)
-	addKeyIndexes(c, o)
 	return len(c.Indexes) > before
 }
 

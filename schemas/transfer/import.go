@@ -344,7 +344,6 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			if err := im.prefetchKeys(tx, keyRows); err != nil {
 				return err
 			}
-			im.prefetchLookups(keyRows)
 			for _, r := range buf {
 				i++
 				if r.err != nil {
