@@ -125,6 +125,7 @@ func newRecord(rc *RunContext, object string, vals map[string]any) (*core.Record
 		return nil, Permanent(fmt.Errorf("object %s: %w", object, err))
 	}
 	rec := core.NewRecord(coll)
+	rec.Id = schemas.OrderedID() // see schemas.OrderedID; a value of "id" in vals wins
 	for k, v := range vals {
 		rec.Set(k, v)
 	}

@@ -214,7 +214,7 @@ type groupWrites struct {
 
 // email keeps msg to be queued with the group and returns the id it will have.
 func (g *groupWrites) email(msg outbox.Message) string {
-	msg.ID = core.GenerateDefaultRandomId()
+	msg.ID = schemas.OrderedID()
 	g.emails = append(g.emails, msg)
 	return msg.ID
 }
@@ -280,7 +280,7 @@ func (g *groupWrites) step(x *executor, st *step, status string, out any, msg st
 	if status == "succeeded" || status == "failed" {
 		finished = dbTime(now)
 	}
-	id := core.GenerateDefaultRandomId()
+	id := schemas.OrderedID()
 	g.rows = append(g.rows, []any{id, x.run.Id, st.path, st.kind, status, attempts, output, msg,
 		dbTime(now), finished})
 	rec := core.NewRecord(coll)

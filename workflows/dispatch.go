@@ -12,7 +12,6 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/security"
 	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/relata/relata/schemas"
@@ -467,7 +466,7 @@ func (e *Engine) writeRuns(tx core.App, runs []newRun) ([]string, int64, error) 
 		if r.status == StatusSkipped {
 			finished = dbTime(r.nextAt)
 		}
-		ids[i] = security.RandomStringWithAlphabet(15, idAlphabet)
+		ids[i] = schemas.OrderedID()
 		p := func(name string, v any) string {
 			key := fmt.Sprintf("%s%d", name, i)
 			params[key] = v
@@ -495,6 +494,3 @@ func (e *Engine) writeRuns(tx core.App, runs []newRun) ([]string, int64, error) 
 	n, err := res.RowsAffected()
 	return ids, n, err
 }
-
-// idAlphabet is PocketBase's default record id alphabet.
-const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"

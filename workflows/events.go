@@ -10,8 +10,9 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/security"
 	"github.com/pocketbase/pocketbase/tools/types"
+
+	"github.com/relata/relata/schemas"
 )
 
 // EventsCollection holds record changes that queued several runs, until the engine writes
@@ -61,7 +62,7 @@ func (e *Engine) insertEvent(tx core.App, runs []newRun) error {
 	_, err = tx.DB().NewQuery(`INSERT INTO ` + EventsCollection + `
 		(id, object, record_id, event, actor, depth, input, runs, next_at, created)
 		VALUES ({:id}, {:object}, {:record}, {:event}, {:actor}, {:depth}, {:input}, {:runs}, {:next}, {:now})`).
-		Bind(dbx.Params{"id": security.RandomStringWithAlphabet(15, idAlphabet), "object": object, "record": r.recordID,
+		Bind(dbx.Params{"id": schemas.OrderedID(), "object": object, "record": r.recordID,
 			"event": r.event, "actor": r.actor, "depth": r.depth, "input": string(r.input), "runs": string(list),
 			"next": dbTime(next), "now": dbTime(time.Now())}).Execute()
 	if err != nil {

@@ -473,6 +473,7 @@ func (x *executor) save(app core.App, st *step, prev *core.Record, status string
 			return nil, err
 		}
 		rec = core.NewRecord(coll)
+		rec.Id = schemas.OrderedID()
 		rec.Set("run", x.run.Id)
 		rec.Set("path", st.path)
 		rec.Set("action", st.kind)

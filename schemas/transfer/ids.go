@@ -2,11 +2,11 @@ package transfer
 
 import (
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/security"
+
+	"github.com/relata/relata/schemas"
 )
 
 // Ids of the records an import creates on the bulk path grow with time: 9 base-36 characters
@@ -24,10 +24,9 @@ import (
 // measurements).
 var randomIDs = os.Getenv("RELATA_IMPORT_RANDOM_IDS") == "1"
 
-const idAlphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-// idTimeChars is the width of the time prefix: 36^9 ms reach the year 5188.
-const idTimeChars = 9
+// idTimeChars is the width of the time prefix (see schemas.OrderedID, which gives the
+// workflow engine's rows ids of the same form).
+const idTimeChars = schemas.IDTimeChars
 
 // testNewID, set by tests, replaces newID.
 var testNewID func() string
@@ -45,17 +44,13 @@ func (im *importer) newID() (string, idSource) {
 	if ms != im.idMs {
 		im.idMs = ms
 		clear(im.idsThisMs)
-		p := strconv.FormatInt(ms, 36)
-		for len(p) < idTimeChars {
-			p = "0" + p
-		}
-		im.idPrefix = p
+		im.idPrefix = schemas.IDTimePrefix(ms)
 	}
 	if im.idsThisMs == nil {
 		im.idsThisMs = map[string]struct{}{}
 	}
 	for {
-		id := im.idPrefix + security.RandomStringWithAlphabet(core.DefaultIdLength-idTimeChars, idAlphabet)
+		id := im.idPrefix + schemas.RandomIDPart()
 		if _, dup := im.idsThisMs[id]; !dup {
 			im.idsThisMs[id] = struct{}{}
 			im.lastID = id

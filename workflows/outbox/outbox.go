@@ -151,6 +151,7 @@ func Enqueue(app core.App, m Message) (*core.Record, error) {
 		m.Text = HTMLToText(m.HTML)
 	}
 	rec := core.NewRecord(coll)
+	rec.Id = schemas.OrderedID()
 	rec.Set("to", m.To)
 	rec.Set("from", m.From)
 	rec.Set("reply_to", m.ReplyTo)
@@ -228,7 +229,7 @@ func EnqueueMany(app core.App, ms []Message) ([]string, error) {
 		}
 		id := m.ID
 		if id == "" {
-			id = core.GenerateDefaultRandomId()
+			id = schemas.OrderedID()
 		}
 		ids[i] = id
 		if m.IdempotencyKey != "" {

@@ -55,6 +55,7 @@ func (s *Sender) logActivity(tx core.App, email *core.Record, now time.Time, pre
 		return err
 	}
 	rec := core.NewRecord(coll)
+	rec.Id = schemas.OrderedID()
 	set := func(name string, v any) {
 		if coll.Fields.GetByName(name) != nil {
 			rec.Set(name, v)
