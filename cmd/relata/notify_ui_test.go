@@ -84,8 +84,15 @@ func TestNotificationCentre(t *testing.T) {
 		alice.fail("the due time shows in UTC")
 	}
 
-	// A task due at 23:30 UTC today is tomorrow in Rome: "Upcoming" on her task list.
-	late := time.Now().UTC().Truncate(24 * time.Hour).Add(23*time.Hour + 30*time.Minute)
+	// A task due at 00:30 tomorrow in Rome (23:30 UTC in winter, the day before in UTC) is
+	// "Upcoming" on her task list, not today's. Taken from Rome's date, not UTC's: from 23:00
+	// UTC on, 23:30 UTC "today" is already today in Rome (the test failed when run then).
+	rome, err := time.LoadLocation("Europe/Rome")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inRome := time.Now().In(rome)
+	late := time.Date(inRome.Year(), inRome.Month(), inRome.Day()+1, 0, 30, 0, 0, rome).UTC()
 	if code := s.api(t, http.MethodPost, "/api/collections/activities/records", mgrTok, map[string]any{
 		"type": "task", "subject": "Late call", "due": late.Format("2006-01-02 15:04:05.000Z"), "owner": aliceID,
 	}, nil); code != 200 {
