@@ -18,9 +18,9 @@ func TestOrderedIDFormatAndOrder(t *testing.T) {
 		want string // the time part
 	}{
 		{"epoch", 0, "000000000"},
-		{"a day in 2026", time.Date(2026, 12, 3, 22, 0, 0, 0, time.UTC).UnixMilli(), IDTimePrefix(time.Date(2026, 12, 3, 22, 0, 0, 0, time.UTC).UnixMilli())},
-		{"clock set back keeps the last time", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), IDTimePrefix(time.Date(2026, 12, 3, 22, 0, 0, 0, time.UTC).UnixMilli())},
-		{"year 5000", time.Date(5000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), IDTimePrefix(time.Date(5000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())},
+		{"a day in 2026", time.Date(2026, 12, 3, 22, 0, 0, 0, time.UTC).UnixMilli(), idTimePrefix(time.Date(2026, 12, 3, 22, 0, 0, 0, time.UTC).UnixMilli())},
+		{"clock set back keeps the last time", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), idTimePrefix(time.Date(2026, 12, 3, 22, 0, 0, 0, time.UTC).UnixMilli())},
+		{"year 5000", time.Date(5000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli(), idTimePrefix(time.Date(5000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())},
 	}
 	prev := ""
 	for _, c := range cases {
@@ -28,15 +28,15 @@ func TestOrderedIDFormatAndOrder(t *testing.T) {
 		if !pbID.MatchString(id) {
 			t.Fatalf("%s: %q is not a PocketBase id", c.name, id)
 		}
-		if id[:IDTimeChars] != c.want {
-			t.Errorf("%s: time part %q, want %q", c.name, id[:IDTimeChars], c.want)
+		if id[:idTimeChars] != c.want {
+			t.Errorf("%s: time part %q, want %q", c.name, id[:idTimeChars], c.want)
 		}
-		if id[:IDTimeChars] < prev {
+		if id[:idTimeChars] < prev {
 			t.Errorf("%s: %q sorts before the earlier id's time %q", c.name, id, prev)
 		}
-		prev = id[:IDTimeChars]
+		prev = id[:idTimeChars]
 	}
-	if len(IDTimePrefix(time.Date(5188, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())) != IDTimeChars {
+	if len(idTimePrefix(time.Date(5188, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli())) != idTimeChars {
 		t.Error("the time part outgrows its width before 5188")
 	}
 }
@@ -91,7 +91,7 @@ func BenchmarkOrderedID(b *testing.B) {
 func TestOrderedIDRandomPartCoversAlphabet(t *testing.T) {
 	var counts [6][36]int
 	for range 36000 {
-		r := RandomIDPart()
+		r := randomIDPart()
 		if len(r) != 6 {
 			t.Fatalf("random part %q", r)
 		}

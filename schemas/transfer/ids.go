@@ -2,31 +2,26 @@ package transfer
 
 import (
 	"os"
-	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas"
 )
 
-// Ids of the records an import creates on the bulk path grow with time: 9 base-36 characters
-// of the creation time in milliseconds, then 6 random ones ([a-z0-9]{15}, the id field's
-// pattern, as PocketBase's random ids). Each index on the id (the table's primary key, and the
+// Ids of the records an import creates on the bulk path grow with time
+// (schemas.TimeOrderedID): 9 base-36 characters of the creation time in milliseconds, then 6
+// random ones ([a-z0-9]{15}, the id field's pattern, as PocketBase's random ids). Each index on the id (the table's primary key, and the
 // audit trail's (object, record, seq)) then takes the new records near its end, a few pages
 // that stay in the page cache, instead of one random page each: with random ids every
 // transaction of an import rewrote thousands of scattered index pages into the WAL. The ids
-// stay unique: a clash within the import is drawn again, and a clash with a stored record
-// (another import in the same millisecond drew the same 6 characters; about 1 in 2·10^9 a
-// pair) fails that row alone by the writer's check (storedIDClashes), never the chunk. What an id now tells is its record's creation time, which the record's `created`
-// field says already; the random part keeps ids of one millisecond unpredictable.
+// stay unique: a clash within the process is drawn again, and a clash with a stored record
+// (another process in the same millisecond drew the same 6 characters; about 1 in 2·10^9 a
+// pair) fails that row alone by the writer's check (storedIDClashes), never the chunk. What an
+// id now tells is its record's creation time, which the record's `created` field says already; the random part keeps ids of one millisecond unpredictable.
 //
 // RELATA_IMPORT_RANDOM_IDS=1 gives imported records PocketBase's random ids (for A/B
 // measurements).
 var randomIDs = os.Getenv("RELATA_IMPORT_RANDOM_IDS") == "1"
-
-// idTimeChars is the width of the time prefix (see schemas.OrderedID, which gives the
-// workflow engine's rows ids of the same form).
-const idTimeChars = schemas.IDTimeChars
 
 // testNewID, set by tests, replaces newID.
 var testNewID func() string
@@ -40,21 +35,6 @@ func (im *importer) newID() (string, idSource) {
 	if randomIDs {
 		return core.GenerateDefaultRandomId(), idRandom
 	}
-	ms := max(time.Now().UnixMilli(), im.idMs) // never back (a clock set back): ids never repeat
-	if ms != im.idMs {
-		im.idMs = ms
-		clear(im.idsThisMs)
-		im.idPrefix = schemas.IDTimePrefix(ms)
-	}
-	if im.idsThisMs == nil {
-		im.idsThisMs = map[string]struct{}{}
-	}
-	for {
-		id := im.idPrefix + schemas.RandomIDPart()
-		if _, dup := im.idsThisMs[id]; !dup {
-			im.idsThisMs[id] = struct{}{}
-			im.lastID = id
-			return id, idOrdered
-		}
-	}
+	im.lastID = schemas.TimeOrderedID()
+	return im.lastID, idOrdered
 }

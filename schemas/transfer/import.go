@@ -143,11 +143,7 @@ type importer struct {
 	keyCol  *column
 	seen    map[string]int // key value -> first row
 	indexes inIndexes      // the indexes the group reads (keys, unique values) go by
-	// idMs, idPrefix and idsThisMs make the ids of new records (newID).
-	idMs      int64
-	idPrefix  string
-	idsThisMs map[string]struct{}
-	lastID    string // the last id newID returned
+	lastID  string         // the last id newID returned
 	// rowChanges are the changes of the row being imported; chunkChanges those of the
 	// chunk's successful rows, written before the chunk commits.
 	rowChanges, chunkChanges []dbx.Params
