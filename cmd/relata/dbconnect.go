@@ -1,11 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
 
+	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/stmtcache"
 )
 
@@ -27,4 +31,29 @@ func dbConnect() core.DBConnectFunc {
 // statements. At 64 clients creating contacts this churn was 6 % of the server's CPU.
 func appConfig() pocketbase.Config {
 	return pocketbase.Config{DefaultDev: false, DBConnect: dbConnect(), DataMaxIdleConns: core.DefaultDataMaxOpenConns}
+}
+
+// registerGroupCommit turns on group commit for data.db's writer once the app is bootstrapped
+// (schemas.EnableGroupCommit): up to RELATA_GROUP_COMMIT write transactions (default
+// schemas.DefaultGroupCommit; 0 or 1 turns it off) share one commit.
+func registerGroupCommit(app core.App) error {
+	limit := schemas.DefaultGroupCommit
+	if v := os.Getenv("RELATA_GROUP_COMMIT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("RELATA_GROUP_COMMIT=%q: want a number of transactions, 0 to turn group commit off", v)
+		}
+		limit = n
+	}
+	app.OnBootstrap().Bind(&hook.Handler[*core.BootstrapEvent]{
+		Id: "relata.main.groupcommit",
+		Func: func(e *core.BootstrapEvent) error {
+			if err := e.Next(); err != nil {
+				return err
+			}
+			schemas.EnableGroupCommit(e.App, limit)
+			return nil
+		},
+	})
+	return nil
 }

@@ -224,6 +224,9 @@ type flags struct {
 // setup registers Relata's parts and commands on app. It is main without Start, so tests can
 // build the same app.
 func setup(app *pocketbase.PocketBase) error {
+	if err := registerGroupCommit(app); err != nil { // shared commits on data.db (dbconnect.go)
+		return err
+	}
 	serve := cmd.NewServeCommand(app, true)
 	app.RootCmd.AddCommand(cmd.NewSuperuserCommand(app), serve)
 

@@ -49,6 +49,9 @@ func registerMetrics(app *pocketbase.PocketBase) {
 				Buckets: prometheus.DefBuckets,
 			}, []string{"route"})
 			reg.MustRegister(requests, duration, newQueueCollector(e.App), newAuditJournalCollector(e.App))
+			if db, ok := e.App.NonconcurrentDB().(*dbx.DB); ok {
+				reg.MustRegister(newGroupCommitCollectors(db)...)
+			}
 
 			e.Router.BindFunc(func(re *core.RequestEvent) error {
 				start := time.Now()
@@ -220,4 +223,19 @@ func (c *auditJournalCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(n))
 	ch <- prometheus.MustNewConstMetric(c.oldest, prometheus.GaugeValue, age)
+}
+
+// newGroupCommitCollectors exposes data.db's group commit (registerGroupCommit): commits and
+// the write transactions they held; their ratio is the mean group size.
+func newGroupCommitCollectors(db *dbx.DB) []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "relata_db_group_commits_total",
+			Help: "Commits of data.db's shared write transactions (group commit; 0 when RELATA_GROUP_COMMIT=0).",
+		}, func() float64 { groups, _ := db.GroupCommitStats(); return float64(groups) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "relata_db_group_commit_transactions_total",
+			Help: "Write transactions run in data.db's shared transactions, committed or not.",
+		}, func() float64 { _, members := db.GroupCommitStats(); return float64(members) }),
+	}
 }

@@ -3,6 +3,7 @@ package main_test
 import (
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -61,10 +62,15 @@ func TestMetrics(t *testing.T) {
 		`relata_audit_journal_oldest_age_seconds 0`,
 		`relata_db_size_bytes{file="data.db"}`,
 		`relata_http_request_duration_seconds_bucket`,
+		`relata_db_group_commits_total `,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	// The server's first writes (settings at its start) went through group commit.
+	if m := regexp.MustCompile(`(?m)^relata_db_group_commit_transactions_total (\S+)$`).FindStringSubmatch(body); m == nil || m[1] == "0" {
+		t.Errorf("/metrics: group commit transactions %v, want some", m)
 	}
 	// A superuser gets in without the token.
 	tok, _ := s.login(t, "_superusers", opsSuperEmail, opsSuperPassword)

@@ -43,6 +43,8 @@ func openApp(t testing.TB, cfg core.BaseAppConfig) *core.BaseApp {
 	if err := app.RunAllMigrations(); err != nil {
 		t.Fatal(err)
 	}
+	// Write transactions share commits as under `relata serve`.
+	schemas.EnableGroupCommit(app, schemas.DefaultGroupCommit)
 	// Terminate as the server does: OnTerminate stops Relata's workers, then PocketBase
 	// flushes its logs and closes the databases.
 	t.Cleanup(func() {

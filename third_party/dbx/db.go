@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -63,6 +64,8 @@ type (
 		sqlDB      *sql.DB
 		driverName string
 		ctx        context.Context
+		// group is the shared transaction of Transactional (EnableGroupCommit), or nil.
+		group atomic.Pointer[groupCommit]
 	}
 
 	// Errors represents a list of errors.
@@ -132,6 +135,7 @@ func (db *DB) Clone() *DB {
 		QueryLogFunc: db.QueryLogFunc,
 		ExecLogFunc:  db.ExecLogFunc,
 	}
+	db2.group.Store(db.group.Load())
 	db2.Builder = db2.newBuilder(db.sqlDB)
 	return db2
 }
@@ -173,7 +177,7 @@ func (db *DB) Begin() (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{db.newBuilder(tx), tx}, nil
+	return &Tx{Builder: db.newBuilder(tx), tx: tx}, nil
 }
 
 // BeginTx starts a transaction with the given context and transaction options.
@@ -182,18 +186,23 @@ func (db *DB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Tx{db.newBuilder(tx), tx}, nil
+	return &Tx{Builder: db.newBuilder(tx), tx: tx}, nil
 }
 
 // Wrap encapsulates an existing transaction.
 func (db *DB) Wrap(sqlTx *sql.Tx) *Tx {
-	return &Tx{db.newBuilder(sqlTx), sqlTx}
+	return &Tx{Builder: db.newBuilder(sqlTx), tx: sqlTx}
 }
 
 // Transactional starts a transaction and executes the given function.
 // If the function returns an error, the transaction will be rolled back.
 // Otherwise, the transaction will be committed.
+//
+// With group commit (EnableGroupCommit), f runs in a transaction shared with other calls.
 func (db *DB) Transactional(f func(*Tx) error) (err error) {
+	if g := db.group.Load(); g != nil {
+		return g.transactional(db, f)
+	}
 	tx, err := db.Begin()
 	if err != nil {
 		return err

@@ -10,14 +10,22 @@ import "database/sql"
 type Tx struct {
 	Builder
 	tx *sql.Tx
+	// member marks a transaction shared by a group commit (EnableGroupCommit).
+	member bool
 }
 
 // Commit commits the transaction.
 func (t *Tx) Commit() error {
+	if t.member {
+		return ErrGroupMember
+	}
 	return t.tx.Commit()
 }
 
 // Rollback aborts the transaction.
 func (t *Tx) Rollback() error {
+	if t.member {
+		return ErrGroupMember
+	}
 	return t.tx.Rollback()
 }
