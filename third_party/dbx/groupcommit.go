@@ -13,8 +13,8 @@ import (
 var ErrGroupMember = errors.New("dbx: a member of a group commit cannot commit or roll back itself")
 
 // EnableGroupCommit makes Transactional on db run its functions in shared transactions, one
-// function at a time, each inside a savepoint, and commit once for a group of up to max
-// functions (a Relata addition; see PATCH.md). It is meant for a DB limited to one open
+// function at a time, each after the first inside a savepoint, and commit once for a group of
+// up to max functions (a Relata addition; see PATCH.md). It is meant for a DB limited to one open
 // connection, such as a SQLite writer, where transactions queue for the connection anyway:
 // the functions that queued while one ran are added to its transaction, and the last of them
 // commits for all.
@@ -68,6 +68,9 @@ type openGroup struct {
 	err  error
 }
 
+// errFirstMemberFailed ends a group whose only member failed.
+var errFirstMemberFailed = errors.New("dbx: group commit: the group's only member failed")
+
 const (
 	savepoint        = "SAVEPOINT dbx_group_member"
 	releaseSavepoint = "RELEASE dbx_group_member"
@@ -98,14 +101,25 @@ func (g *groupCommit) transactional(db *DB, f func(*Tx) error) (err error) {
 		g.tx, g.n, g.group = tx, 0, &openGroup{done: make(chan struct{})}
 	}
 	tx, group := g.tx, g.group
-	if _, err := tx.Exec(savepoint); err != nil {
-		g.end(fmt.Errorf("dbx: group commit: %s: %w", savepoint, err))
-		return err
+	// The first member runs without a savepoint: if it fails, the transaction holds nothing
+	// else and is rolled back whole. (In a savepoint SQLite copies every page the member
+	// changes to a sub-journal, which a long transaction alone — an import — need not pay.)
+	first := g.n == 0
+	if !first {
+		if _, err := tx.Exec(savepoint); err != nil {
+			g.end(fmt.Errorf("dbx: group commit: %s: %w", savepoint, err))
+			return err
+		}
 	}
 
 	fErr, panicked, p := runMember(db, tx, f)
+	failed := fErr != nil || panicked
+	// endErr, when set, ends the group without committing: every member gets it.
 	var endErr error
-	if fErr != nil || panicked {
+	switch {
+	case failed && first:
+		endErr = errFirstMemberFailed // nobody else is in the transaction
+	case failed:
 		if _, err := tx.Exec(rollbackToMember); err != nil {
 			// SQLite ended the whole transaction (it does so on some errors, such as a full
 			// disk): the other members' changes are gone too.
@@ -113,9 +127,11 @@ func (g *groupCommit) transactional(db *DB, f func(*Tx) error) (err error) {
 		} else if _, err := tx.Exec(releaseSavepoint); err != nil {
 			endErr = fmt.Errorf("dbx: group commit: %s: %w", releaseSavepoint, err)
 		}
-	} else if _, err := tx.Exec(releaseSavepoint); err != nil {
-		fErr = err
-		endErr = fmt.Errorf("dbx: group commit: %s: %w", releaseSavepoint, err)
+	case !first:
+		if _, err := tx.Exec(releaseSavepoint); err != nil {
+			fErr = err
+			endErr = fmt.Errorf("dbx: group commit: %s: %w", releaseSavepoint, err)
+		}
 	}
 	g.n++
 	g.members.Add(1)
@@ -132,7 +148,7 @@ func (g *groupCommit) transactional(db *DB, f func(*Tx) error) (err error) {
 		panic(p)
 	}
 	if fErr != nil {
-		if endErr != nil {
+		if endErr != nil && endErr != errFirstMemberFailed {
 			return Errors{fErr, endErr}
 		}
 		return fErr

@@ -140,7 +140,14 @@ func TestGroupCommit(t *testing.T) {
 			if groups >= members {
 				t.Errorf("%d groups for %d members: nothing was grouped", groups, members)
 			}
-			if groups*uint64(tt.max) < members {
+			// A group whose first member fails is rolled back, not committed: it held only that member.
+			failed := uint64(0)
+			for i := 0; i < n; i++ {
+				if tt.wantErr(i) {
+					failed++
+				}
+			}
+			if groups*uint64(tt.max) < members-failed {
 				t.Errorf("%d groups for %d members exceed the limit of %d per group", groups, members, tt.max)
 			}
 		})
@@ -317,5 +324,45 @@ func TestGroupCommitOff(t *testing.T) {
 	}
 	if len(committedItems(t, db)) != 50 {
 		t.Error("rows missing")
+	}
+}
+
+// TestGroupCommitAlone: calls one after another each form a group of their own (the first
+// member, without a savepoint); a failing one is rolled back whole and the next starts
+// afresh.
+func TestGroupCommitAlone(t *testing.T) {
+	db := openGroupDB(t, 32)
+	for i := 0; i < 20; i++ {
+		err := db.Transactional(func(tx *Tx) error {
+			if err := insertItem(tx, i, 1); err != nil {
+				return err
+			}
+			if i%4 == 1 {
+				return errMember
+			}
+			return nil
+		})
+		if (err != nil) != (i%4 == 1) {
+			t.Errorf("call %d: %v", i, err)
+		}
+	}
+	func() {
+		defer func() { recover() }()
+		_ = db.Transactional(func(tx *Tx) error {
+			_ = insertItem(tx, 100, 1)
+			panic("boom")
+		})
+	}()
+	got := committedItems(t, db)
+	for i := 0; i < 20; i++ {
+		if got[i] == (i%4 == 1) {
+			t.Errorf("call %d: committed %v", i, got[i])
+		}
+	}
+	if got[100] {
+		t.Error("the panicking call's row was committed")
+	}
+	if groups, members := db.GroupCommitStats(); groups != 15 || members != 21 {
+		t.Errorf("%d groups committed of %d calls, want 15 of 21", groups, members)
 	}
 }
