@@ -14,8 +14,8 @@ var ErrGroupMember = errors.New("dbx: a member of a group commit cannot commit o
 
 // EnableGroupCommit makes Transactional on db run its functions in shared transactions, one
 // function at a time, each after the first inside a savepoint, and commit once for a group of
-// up to max functions (a Relata addition; see PATCH.md). It is meant for a DB limited to one open
-// connection, such as a SQLite writer, where transactions queue for the connection anyway:
+// up to max functions (a Relata addition; see PATCH.md). It is meant for a DB limited to one
+// open connection, such as a SQLite writer, where transactions queue for the connection anyway:
 // the functions that queued while one ran are added to its transaction, and the last of them
 // commits for all.
 //
@@ -23,9 +23,8 @@ var ErrGroupMember = errors.New("dbx: a member of a group commit cannot commit o
 // commit's error if the commit fails; a function that fails (or panics) has its own changes
 // rolled back to its savepoint and returns at once, without affecting the others. A function
 // must not wait for another Transactional call on db to return: the two may share a commit.
-// Begin, BeginTx and TransactionalContext are unchanged. Call it before db is used
-// at any time; calls already in Transactional finish as they began. max < 2 turns group
-// commit off.
+// Begin, BeginTx and TransactionalContext are unchanged. It may be called at any time: calls
+// already in Transactional finish as they began. max < 2 turns group commit off.
 func (db *DB) EnableGroupCommit(max int) {
 	if max < 2 {
 		db.group.Store(nil)
