@@ -93,19 +93,8 @@ func TestConcurrentCreatesUnderGroupCommit(t *testing.T) {
 		}
 	}
 
-	var stored []string
-	if err := e.app.DB().NewQuery("SELECT id FROM contacts WHERE email LIKE 'pair-%'").Column(&stored); err != nil {
-		t.Fatal(err)
-	}
-	if len(stored) != pairs {
-		t.Errorf("%d contacts stored, want %d", len(stored), pairs)
-	}
-	for _, id := range stored {
-		if !created[id] {
-			t.Errorf("contact %s is stored but its create was not answered 200", id)
-		}
-	}
-
+	// The contacts stored and the contacts whose creation was audited are exactly the winners.
+	expectCreated(t, e, "contacts stored", "SELECT id FROM contacts WHERE email LIKE 'pair-%'", created)
 	rep, err := audit.Verify(e.app)
 	if err != nil {
 		t.Fatal(err)
@@ -113,23 +102,30 @@ func TestConcurrentCreatesUnderGroupCommit(t *testing.T) {
 	if !rep.OK() {
 		t.Fatalf("audit chain broken: %+v", rep.Problems)
 	}
-	var audited []string
-	if err := e.app.DB().NewQuery("SELECT record FROM " + audit.Collection + " WHERE object = 'contacts' AND action = 'create'").Column(&audited); err != nil {
-		t.Fatal(err)
-	}
-	if len(audited) != pairs {
-		t.Errorf("%d audit entries for contact creates, want %d", len(audited), pairs)
-	}
-	for _, id := range audited {
-		if !created[id] {
-			t.Errorf("audit entry for contact %s, which was not created", id)
-		}
-	}
+	expectCreated(t, e, "audit entries of contact creates",
+		"SELECT record FROM "+audit.Collection+" WHERE object = 'contacts' AND action = 'create'", created)
 
 	groups, members := db.GroupCommitStats()
 	groups, members = groups-groups0, members-members0
 	t.Logf("%d write transactions in %d commits", members, groups)
 	if groups >= members {
 		t.Errorf("%d commits for %d transactions: the creates never shared a commit", groups, members)
+	}
+}
+
+// expectCreated checks that query's ids are exactly the keys of created.
+func expectCreated(t *testing.T, e *env, what, query string, created map[string]bool) {
+	t.Helper()
+	var ids []string
+	if err := e.app.DB().NewQuery(query).Column(&ids); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != len(created) {
+		t.Errorf("%s: %d, want %d", what, len(ids), len(created))
+	}
+	for _, id := range ids {
+		if !created[id] {
+			t.Errorf("%s: %s, whose create was not answered 200", what, id)
+		}
 	}
 }
