@@ -5,8 +5,8 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 )
 
-// DefaultGroupCommit is how many write transactions at most share one commit on data.db when
-// `relata serve` runs (RELATA_GROUP_COMMIT changes it).
+// DefaultGroupCommit is how many write transactions at most share one commit on data.db in the
+// relata binary (RELATA_GROUP_COMMIT changes it).
 const DefaultGroupCommit = 32
 
 // EnableGroupCommit turns on group commit on app's data.db writer for up to max transactions

@@ -33,8 +33,9 @@ func appConfig() pocketbase.Config {
 	return pocketbase.Config{DefaultDev: false, DBConnect: dbConnect(), DataMaxIdleConns: core.DefaultDataMaxOpenConns}
 }
 
-// registerGroupCommit turns on group commit for data.db's writer once the app is bootstrapped
-// (schemas.EnableGroupCommit): up to RELATA_GROUP_COMMIT write transactions (default
+// registerGroupCommit turns on group commit for data.db's writer once the app is bootstrapped,
+// for every command (schemas.EnableGroupCommit; a command that writes from one goroutine commits
+// each transaction alone, without a savepoint): up to RELATA_GROUP_COMMIT write transactions (default
 // schemas.DefaultGroupCommit; 0 or 1 turns it off) share one commit.
 func registerGroupCommit(app core.App) error {
 	limit := schemas.DefaultGroupCommit
