@@ -20,8 +20,9 @@ var ErrGroupMember = errors.New("dbx: a member of a group commit cannot commit o
 // commits for all.
 //
 // Each Transactional call still returns only when its changes are committed, and returns the
-// commit's error if the commit fails; a function that fails (or panics) has its own changes
-// rolled back to its savepoint and returns at once, without affecting the others. A function
+// commit's error if the commit fails; a function that fails (or panics, or calls
+// runtime.Goexit) has its own changes rolled back to its savepoint and returns at once,
+// without affecting the others, and a call whose DB's context is done is not run. A function
 // must not wait for another Transactional call on db to return: the two may share a commit.
 // Begin, BeginTx and TransactionalContext are unchanged. It may be called at any time: calls
 // already in Transactional finish as they began. max < 2 turns group commit off.
@@ -81,12 +82,28 @@ func (g *groupCommit) transactional(db *DB, f func(*Tx) error) (err error) {
 	g.mu.Lock()
 	g.waiting.Add(-1)
 	locked := true
+	// running is set while f runs: if f ends the goroutine (runtime.Goexit, such as testing's
+	// FailNow), the deferred function undoes f's changes as for a failure, so that they are
+	// not committed with the group's, and releases the group's other members.
+	running, first := false, false
 	defer func() {
+		if running {
+			g.finishMember(false, first, errGoexit)
+		}
 		if locked {
 			g.mu.Unlock()
 		}
 	}()
 
+	if db.ctx != nil {
+		if err := db.ctx.Err(); err != nil {
+			// Not run. A group left open for this call is committed if no other call waits.
+			if g.tx != nil && g.waiting.Load() == 0 {
+				g.end(nil)
+			}
+			return err
+		}
+	}
 	if g.tx == nil {
 		var tx *sql.Tx
 		if db.ctx != nil {
@@ -103,7 +120,7 @@ func (g *groupCommit) transactional(db *DB, f func(*Tx) error) (err error) {
 	// The first member runs without a savepoint: if it fails, the transaction holds nothing
 	// else and is rolled back whole. (In a savepoint SQLite copies every page the member
 	// changes to a sub-journal, which a long transaction alone — an import — need not pay.)
-	first := g.n == 0
+	first = g.n == 0
 	if !first {
 		if _, err := tx.Exec(savepoint); err != nil {
 			g.end(fmt.Errorf("dbx: group commit: %s: %w", savepoint, err))
@@ -111,35 +128,11 @@ func (g *groupCommit) transactional(db *DB, f func(*Tx) error) (err error) {
 		}
 	}
 
+	running = true
 	fErr, panicked, p := runMember(db, tx, f)
-	failed := fErr != nil || panicked
-	// endErr, when set, ends the group without committing: every member gets it.
+	running = false
 	var endErr error
-	switch {
-	case failed && first:
-		endErr = errFirstMemberFailed // nobody else is in the transaction
-	case failed:
-		if _, err := tx.Exec(rollbackToMember); err != nil {
-			// SQLite ended the whole transaction (it does so on some errors, such as a full
-			// disk): the other members' changes are gone too.
-			endErr = fmt.Errorf("dbx: group commit: the transaction ended after a member failed (%v): %w", fErr, err)
-		} else if _, err := tx.Exec(releaseSavepoint); err != nil {
-			endErr = fmt.Errorf("dbx: group commit: %s: %w", releaseSavepoint, err)
-		}
-	case !first:
-		if _, err := tx.Exec(releaseSavepoint); err != nil {
-			fErr = err
-			endErr = fmt.Errorf("dbx: group commit: %s: %w", releaseSavepoint, err)
-		}
-	}
-	g.n++
-	g.members.Add(1)
-	switch {
-	case endErr != nil:
-		g.end(endErr)
-	case g.waiting.Load() == 0 || g.n >= g.max:
-		g.end(nil)
-	}
+	fErr, endErr = g.finishMember(panicked, first, fErr)
 	locked = false
 	g.mu.Unlock()
 
@@ -147,13 +140,62 @@ func (g *groupCommit) transactional(db *DB, f func(*Tx) error) (err error) {
 		panic(p)
 	}
 	if fErr != nil {
-		if endErr != nil && endErr != errFirstMemberFailed {
+		if endErr != nil && endErr != errFirstMemberFailed && endErr != fErr {
 			return Errors{fErr, endErr}
 		}
 		return fErr
 	}
 	<-group.done
 	return group.err
+}
+
+// errGoexit is the error of a member whose function ended its goroutine.
+var errGoexit = errors.New("dbx: group commit: the function called runtime.Goexit in the transaction")
+
+// finishMember ends the part of the open transaction of a member whose function returned
+// fErr (or panicked), and ends the group when that member failed it, or when no call waits
+// to join it or it is full. It returns the member's error and the error that ended the group
+// without a commit, if any. g.mu is held.
+func (g *groupCommit) finishMember(panicked, first bool, fErr error) (error, error) {
+	failed := fErr != nil || panicked
+	endErr := g.finish(failed, first, fErr)
+	if !failed && endErr != nil {
+		fErr = endErr // the savepoint could not be released
+	}
+	switch {
+	case endErr != nil:
+		g.end(endErr)
+	case g.waiting.Load() == 0 || g.n >= g.max:
+		g.end(nil)
+	}
+	return fErr, endErr
+}
+
+// finish undoes a failed member's changes (back to its savepoint, or the whole transaction
+// for the first member), or releases a succeeded member's savepoint, and counts the member. It
+// returns the error that must end the group without a commit, if any. g.mu is held.
+func (g *groupCommit) finish(failed, first bool, fErr error) (endErr error) {
+	tx := g.tx
+	g.n++
+	g.members.Add(1)
+	switch {
+	case failed && first:
+		return errFirstMemberFailed // nobody else is in the transaction
+	case failed:
+		if _, err := tx.Exec(rollbackToMember); err != nil {
+			// SQLite ended the whole transaction (it does so on some errors, such as a full
+			// disk): the other members' changes are gone too.
+			return fmt.Errorf("dbx: group commit: the transaction ended after a member failed (%v): %w", fErr, err)
+		}
+		if _, err := tx.Exec(releaseSavepoint); err != nil {
+			return fmt.Errorf("dbx: group commit: %s: %w", releaseSavepoint, err)
+		}
+	case !first:
+		if _, err := tx.Exec(releaseSavepoint); err != nil {
+			return fmt.Errorf("dbx: group commit: %s: %w", releaseSavepoint, err)
+		}
+	}
+	return nil
 }
 
 // runMember runs f on tx as a member Tx, recovering a panic.

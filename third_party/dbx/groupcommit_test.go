@@ -1,9 +1,11 @@
 package dbx
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -364,5 +366,106 @@ func TestGroupCommitAlone(t *testing.T) {
 	}
 	if groups, members := db.GroupCommitStats(); groups != 15 || members != 21 {
 		t.Errorf("%d groups committed of %d calls, want 15 of 21", groups, members)
+	}
+}
+
+// TestGroupCommitGoexit: a function that calls runtime.Goexit (testing's FailNow) ends its
+// goroutine inside the shared transaction. Its changes must not be committed with the group's,
+// its call must not return, and every other call must return and say truly whether it was
+// committed (no call left waiting for a group that never ends).
+func TestGroupCommitGoexit(t *testing.T) {
+	for _, first := range []bool{true, false} {
+		t.Run(fmt.Sprint("first member ", first), func(t *testing.T) {
+			exiting := 60
+			db := openGroupDB(t, 32)
+			const n = 200
+			errs := make([]error, n)
+			returned := make([]bool, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := 0; i < n; i++ {
+				wg.Add(1)
+				go func(i int) {
+					defer wg.Done()
+					if !first || i != exiting {
+						<-start
+					}
+					errs[i] = db.Transactional(func(tx *Tx) error {
+						time.Sleep(100 * time.Microsecond)
+						if err := insertItem(tx, i, 1); err != nil {
+							return err
+						}
+						if i == exiting {
+							if first {
+								close(start)
+								time.Sleep(5 * time.Millisecond) // the others queue behind it
+							}
+							runtime.Goexit()
+						}
+						return nil
+					})
+					returned[i] = true
+				}(i)
+			}
+			if !first {
+				close(start) // 200 calls at once: the exiting one joins a group
+			}
+			wg.Wait()
+			got := committedItems(t, db)
+			if got[exiting] || returned[exiting] {
+				t.Errorf("the exiting call: row committed %v, returned %v", got[exiting], returned[exiting])
+			}
+			for i := 0; i < n; i++ {
+				if i == exiting {
+					continue
+				}
+				if !returned[i] || (errs[i] == nil) != got[i] {
+					t.Errorf("call %d: returned %v with %v, row committed %v", i, returned[i], errs[i], got[i])
+				}
+			}
+			if err := db.Transactional(func(tx *Tx) error { return insertItem(tx, 10_000, 1) }); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestGroupCommitCancelledContext: a call whose DB's context is done when its turn comes is
+// not run and returns the context's error — alone, or behind an open group that waited for it.
+func TestGroupCommitCancelledContext(t *testing.T) {
+	db := openGroupDB(t, 32)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cancelled := db.WithContext(ctx)
+	const n = 100
+	ran := make([]bool, n)
+	var wg sync.WaitGroup
+	errs, cErrs := make([]error, n), make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(2)
+		go func(i int) {
+			defer wg.Done()
+			cErrs[i] = cancelled.Transactional(func(tx *Tx) error {
+				ran[i] = true
+				return insertItem(tx, 1000+i, 1)
+			})
+		}(i)
+		go func(i int) {
+			defer wg.Done()
+			errs[i] = db.Transactional(func(tx *Tx) error {
+				time.Sleep(100 * time.Microsecond)
+				return insertItem(tx, 2000+i, 1)
+			})
+		}(i)
+	}
+	wg.Wait()
+	got := committedItems(t, db)
+	for i := 0; i < n; i++ {
+		if !errors.Is(cErrs[i], context.Canceled) || ran[i] || got[1000+i] {
+			t.Errorf("cancelled call %d: error %v, ran %v, committed %v; want context.Canceled, not run", i, cErrs[i], ran[i], got[1000+i])
+		}
+		if errs[i] != nil || !got[2000+i] {
+			t.Errorf("call %d: error %v, committed %v", i, errs[i], got[2000+i])
+		}
 	}
 }
