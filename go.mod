@@ -90,3 +90,7 @@ require (
 
 // A copy of dbx v1.12.0 whose processSQL keeps its results (third_party/dbx/PATCH.md).
 replace github.com/pocketbase/dbx => ./third_party/dbx
+
+// A copy of modernc.org/memory v1.11.0 (SQLite's allocator) that keeps a few empty pages
+// mapped instead of unmapping each at once (third_party/memory/PATCH.md).
+replace modernc.org/memory => ./third_party/memory
