@@ -90,15 +90,14 @@ func (e *Engine) RunBatch(n int) (int, error) {
 	if len(found) == 0 {
 		return 0, nil
 	}
-	// The claim returns the claimed rows: no second statement loads them by id.
+	// The claim returns the claimed rows: no second statement loads them by id. It runs in a
+	// transaction so that it joins the open group commit (see claimIn).
 	var rows []dbx.NullStringMap
-	err = e.app.DB().NewQuery(`
+	err = claimIn(e.app, `
 		UPDATE workflow_runs
 		SET status = 'running', lease_until = {:lease}, attempts = attempts + 1, started = {:now}
-		WHERE id IN (` + fresh(strconv.Itoa(n)) + `)
-		RETURNING *`).
-		Bind(params).
-		All(&rows)
+		WHERE id IN (`+fresh(strconv.Itoa(n))+`)
+		RETURNING *`, params, &rows)
 	if err != nil {
 		return 0, fmt.Errorf("claim a batch of runs: %w", err)
 	}

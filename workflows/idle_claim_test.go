@@ -1,14 +1,18 @@
 package workflows_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/relata/relata/schemas/audit"
 	"github.com/relata/relata/workflows"
 )
 
@@ -109,6 +113,66 @@ func TestNoBoundLimit(t *testing.T) {
 					t.Errorf("%s:%d: a bound LIMIT (re-prepared at every execution): %s", f, i+1, strings.TrimSpace(line))
 				}
 			}
+		}
+	}
+}
+
+// A claim that waits for the write connection joins the transaction holding it (group
+// commit) and commits with it, instead of committing alone after it: one commit fewer, and
+// the claim no longer holds the connection that the next group waits for. Shown by the
+// group-commit counters: the held transaction and the claim are two members of one group.
+func TestClaimJoinsTheOpenGroup(t *testing.T) {
+	e := newEnv(t, workflows.Config{})
+	db, ok := e.app.NonconcurrentDB().(*dbx.DB)
+	if !ok {
+		t.Fatalf("write connection: %T", e.app.NonconcurrentDB())
+	}
+	e.save(t, `{"name": "welcome", "enabled": true, "object": "contacts", "trigger": {"type": "record_created"},
+	  "actions": [{"type": "create_task", "subject": "=\"Call \" + record.full_name", "due": "1d"}]}`)
+	// The claim must be waiting for the writer when the holder lets go; a slow machine may
+	// not get it there in time, so the scenario is tried a few times. A claim that commits
+	// alone never shows as a member of the holder's group, whatever the timing.
+	for attempt := 1; ; attempt++ {
+		name := "Ann" + strconv.Itoa(attempt)
+		if code, out := e.api(t, "POST", "/api/collections/contacts/records", e.aliceTok,
+			map[string]any{"full_name": name, "email": strings.ToLower(name) + "@example.com"}); code != 200 {
+			t.Fatalf("create = %d %v", code, out)
+		}
+		// The contact's audit entry is chained now, not by the chainer during the hold (its
+		// transaction would join the group too).
+		if err := audit.Flush(e.app); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * audit.ChainDelay)
+		release := holdWriter(t, e.app)
+		groups0, members0 := db.GroupCommitStats()
+		claimed := make(chan error, 1)
+		go func() {
+			n, err := e.eng.RunBatch(workflows.BatchSize)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("RunBatch = %d; want the 1 due run", n)
+			}
+			claimed <- err
+		}()
+		time.Sleep(time.Duration(attempt) * 300 * time.Millisecond)
+		release()
+		if err := <-claimed; err != nil {
+			t.Fatal(err)
+		}
+		groups, members := db.GroupCommitStats()
+		// The holder's group, then the group that runs the claimed run: 2 commits. The claim
+		// shares the first: 3 members. (The task's audit entry is chained ChainDelay after
+		// the run's commit, after these counts.)
+		joined := groups-groups0 == 2 && members-members0 == 3
+		if got := e.count(t, "activities", "subject = 'Call "+name+"'"); got != 1 {
+			t.Fatalf("%d tasks for %s; want 1", got, name)
+		}
+		if joined {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("the claim did not join the open group: %d commits, %d transactions since the writer was held (want 2 and 3)",
+				groups-groups0, members-members0)
 		}
 	}
 }

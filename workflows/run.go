@@ -136,13 +136,12 @@ func (e *Engine) runNext(leaveFresh bool) (bool, error) {
 		return false, err
 	}
 	var rows []dbx.NullStringMap // the claim returns the run: no second statement loads it
-	err = e.app.DB().NewQuery(`
+	err = claimIn(e.app, `
 		UPDATE workflow_runs
 		SET status = 'running', lease_until = {:lease}, attempts = attempts + 1,
 		    started = CASE WHEN started = '' THEN {:now} ELSE started END
-		WHERE id = (` + due + `)
-		RETURNING *`).
-		Bind(params).All(&rows)
+		WHERE id = (`+due+`)
+		RETURNING *`, params, &rows)
 	if err != nil {
 		return false, fmt.Errorf("claim a run: %w", err)
 	}
@@ -499,4 +498,16 @@ func (x *executor) save(app core.App, st *step, prev *core.Record, status string
 		return nil, fmt.Errorf("record step %s of run %s: %w", st.path, x.run.Id, err)
 	}
 	return rec, nil
+}
+
+// claimIn runs a claim (an UPDATE … RETURNING) in a transaction of its own, and fills rows
+// with what it returns once that transaction has committed. Alone, the statement would
+// commit by itself on the app's one write connection: with group commit on, it joins the
+// open group instead, shares its commit (its WAL frames and any checkpoint), and does not
+// hold the connection that the group's next transaction waits for (BENCHMARKS.md, "Claims
+// join the group commit").
+func claimIn(app core.App, sql string, params dbx.Params, rows *[]dbx.NullStringMap) error {
+	return app.RunInTransaction(func(tx core.App) error {
+		return tx.DB().NewQuery(sql).Bind(params).All(rows)
+	})
 }
