@@ -63,6 +63,7 @@ import (
 var version string
 
 func main() {
+	tuneGC()
 	// Dev mode (every SQL statement on the console) only when asked for with --dev, also
 	// under `go run`, which is how the README starts Relata.
 	app := pocketbase.NewWithConfig(appConfig())
