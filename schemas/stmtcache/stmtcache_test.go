@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/pocketbase/dbx"
@@ -57,6 +58,15 @@ func TestPragmasAsPocketBase(t *testing.T) {
 		if got != want {
 			t.Errorf("PRAGMA %s = %s, want %s (as core.DefaultDBConnect)", pragma, got, want)
 		}
+	}
+	// Relata's own: fewer checkpoints (WALAutocheckpoint), on every connection, including one
+	// the pool opens again after closing an idle one.
+	var pages int
+	if err := db.NewQuery("PRAGMA wal_autocheckpoint").Row(&pages); err != nil || pages != WALAutocheckpoint {
+		t.Errorf("PRAGMA wal_autocheckpoint = %d (%v), want %d", pages, err, WALAutocheckpoint)
+	}
+	if walAutocheckpointText != strconv.Itoa(WALAutocheckpoint) {
+		t.Errorf("walAutocheckpointText %q, want %d", walAutocheckpointText, WALAutocheckpoint)
 	}
 }
 

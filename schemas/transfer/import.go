@@ -302,8 +302,12 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 		}
 	}
 	// The transactions below checkpoint the WAL less often; the app's writer connection gets
-	// SQLite's default back afterwards.
-	defer func() { _ = walCheckpointEvery(s.app.NonconcurrentDB(), sqliteWALCheckpoint) }()
+	// its own setting back afterwards.
+	var walPages int
+	if err := s.app.NonconcurrentDB().NewQuery("PRAGMA wal_autocheckpoint").Row(&walPages); err != nil {
+		return nil, fmt.Errorf("read the WAL's auto-checkpoint: %w", err)
+	}
+	defer func() { _ = walCheckpointEvery(s.app.NonconcurrentDB(), walPages) }()
 	eof, read := false, 0
 	type pendingRow struct {
 		cells []string
@@ -411,16 +415,14 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 }
 
 // importWALCheckpoint is how many WAL pages an import's writes let accumulate before SQLite
-// copies them into the database (its default, sqliteWALCheckpoint, is 1,000): an import's
+// copies them into the database (SQLite's default is 1,000; the server's connections,
+// stmtcache.WALAutocheckpoint, 10,000): an import's
 // transactions touch the same index pages again and again (record ids are random), and
 // checkpointing after every 1,000-row transaction wrote them back each time — 8 % of a
 // 100,000-row import's CPU in checkpoint writes. Measured: 7 % less CPU for 100,000 contacts
 // (BENCHMARKS.md, branch import3). The WAL grows to at most ~80 MB (4 KB pages) between
 // checkpoints; PocketBase's journal_size_limit truncates it afterwards.
-const (
-	importWALCheckpoint = 20000
-	sqliteWALCheckpoint = 1000
-)
+const importWALCheckpoint = 20000
 
 // walCheckpointEvery sets the WAL auto-checkpoint of db's connection (the app's single writer
 // connection, or the transaction's).
