@@ -41,14 +41,14 @@ func Calls(src string) ([]Call, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &callScanner{prg: prg, src: src, seen: map[any]bool{}}
+	c := &callScanner{prg: prg, lines: newLineIndex(src), seen: map[any]bool{}}
 	c.walk(reflect.ValueOf(prg))
 	return c.calls, nil
 }
 
 type callScanner struct {
 	prg   *ast.Program
-	src   string
+	lines *lineIndex
 	seen  map[any]bool
 	calls []Call
 }
@@ -58,7 +58,7 @@ func (c *callScanner) literal(e ast.Expression) *Literal {
 	if !ok {
 		return nil
 	}
-	line, col := userPosition(c.src, c.prg.File.Position(int(s.Idx0())-c.prg.File.Base()))
+	line, col := c.lines.wrapped(int(s.Idx0()) - c.prg.File.Base())
 	return &Literal{Value: s.Value.String(), Line: line, Column: col}
 }
 
@@ -118,7 +118,7 @@ func (c *callScanner) call(call *ast.CallExpression) {
 		if o, ok := call.ArgumentList[values].(*ast.ObjectLiteral); ok {
 			for _, p := range o.Value {
 				if sh, ok := p.(*ast.PropertyShort); ok { // {subject}
-					line, col := userPosition(c.src, c.prg.File.Position(int(sh.Name.Idx0())-c.prg.File.Base()))
+					line, col := c.lines.wrapped(int(sh.Name.Idx0()) - c.prg.File.Base())
 					out.Fields = append(out.Fields, Literal{Value: sh.Name.Name.String(), Line: line, Column: col})
 					continue
 				}
@@ -129,7 +129,7 @@ func (c *callScanner) call(call *ast.CallExpression) {
 				if l := c.literal(k.Key); l != nil {
 					out.Fields = append(out.Fields, *l)
 				} else if ident, ok := k.Key.(*ast.Identifier); ok {
-					line, col := userPosition(c.src, c.prg.File.Position(int(ident.Idx0())-c.prg.File.Base()))
+					line, col := c.lines.wrapped(int(ident.Idx0()) - c.prg.File.Base())
 					out.Fields = append(out.Fields, Literal{Value: ident.Name.String(), Line: line, Column: col})
 				}
 			}

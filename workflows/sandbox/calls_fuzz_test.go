@@ -1,12 +1,15 @@
 package sandbox_test
 
 import (
-	"strings"
+	"regexp"
 	"testing"
 	"unicode/utf16"
 
 	"github.com/relata/relata/workflows/sandbox"
 )
+
+// lineTerminators are JavaScript's, by which script positions count lines.
+var lineTerminators = regexp.MustCompile("\r\n|[\r\n\u2028\u2029]")
 
 // FuzzCalls feeds scripts to Calls: it never panics, refuses exactly what Compile refuses, and
 // every literal it reports lies inside the script at its line and column.
@@ -17,7 +20,7 @@ func FuzzCalls(f *testing.F) {
 		"find('deals', 'stage = \"won\"', {}, {limit: 2, offset: 4, sort: 'id'})",
 		"const x = create(\"tasks\", {subject: 'a', 'due': 1, [k]: 2, s});\nupdate('deals', x.id, {stage: 'won'})",
 		"// é\nfind('dé', `x`); find(a, 'b'); find()",
-		"update('a', 'b', {...o, 'c': 1})", "find(", "'", "",
+		"update('a', 'b', {...o, 'c': 1})", "find(\r'a')\u2028create('b', {c: 1})\r\nupdate('d', 'e', {f})", "find(", "'", "",
 	} {
 		f.Add(s)
 	}
@@ -27,7 +30,7 @@ func FuzzCalls(f *testing.F) {
 		if cerr := sb.Compile(src); (cerr == nil) != (err == nil) {
 			t.Fatalf("Compile: %v; Calls: %v", cerr, err)
 		}
-		lines := strings.Split(src, "\n")
+		lines := lineTerminators.Split(src, -1)
 		check := func(l *sandbox.Literal) {
 			if l == nil {
 				return

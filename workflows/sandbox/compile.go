@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"regexp/syntax"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,10 +83,11 @@ func compile(src string) (p *goja.Program, err error) {
 		var list parser.ErrorList
 		if errors.As(err, &list) && len(list) > 0 {
 			msg := list[0].Message
-			if list[0].Position.Line > strings.Count(src, "\n")+1 {
+			off := wrappedOffset(src, list[0].Position)
+			if off > len(prefix)+len(src) {
 				msg = "Unexpected end of input" // what the parser met was the wrapper's end
 			}
-			line, col := userPosition(src, list[0].Position)
+			line, col := wrappedPosition(src, off)
 			return nil, &SyntaxError{Line: line, Column: col, Message: msg}
 		}
 		return nil, &SyntaxError{Line: 1, Column: 1, Message: err.Error()}
@@ -120,7 +122,7 @@ func compileAST(prg *ast.Program, src string) (p *goja.Program, err error) {
 	if err != nil {
 		var ce *goja.CompilerSyntaxError
 		if errors.As(err, &ce) && ce.File != nil {
-			line, col := userPosition(src, ce.File.Position(ce.Offset))
+			line, col := wrappedPosition(src, ce.Offset)
 			return nil, &SyntaxError{Line: line, Column: col, Message: ce.Message}
 		}
 		return nil, &SyntaxError{Line: 1, Column: 1, Message: err.Error()}
@@ -149,7 +151,7 @@ func unwrap(prg *ast.Program, src string) (outer, inner *ast.FunctionLiteral, er
 	// The script closed the function it runs in: point at the brace that did.
 	line, col := 1, 1
 	if inner != nil {
-		line, col = userPosition(src, prg.File.Position(int(inner.Body.RightBrace)-base))
+		line, col = wrappedPosition(src, int(inner.Body.RightBrace)-base)
 	}
 	return nil, nil, &SyntaxError{Line: line, Column: col, Message: "Unexpected token }"}
 }
@@ -555,7 +557,7 @@ func (w *rewriter) fail(n any, msg string) {
 	}
 	line, col := 1, 1
 	if n, ok := n.(ast.Node); ok {
-		line, col = userPosition(w.src, w.file.Position(int(n.Idx0())-w.file.Base()))
+		line, col = wrappedPosition(w.src, int(n.Idx0())-w.file.Base())
 	}
 	w.err = &SyntaxError{Line: line, Column: col, Message: msg}
 }
@@ -672,30 +674,90 @@ func hex4(s string) (rune, bool) {
 	return r, true
 }
 
-// userPosition converts a position in the wrapped source (1-based line, byte column) to the
-// script's own: 1-based line and column in UTF-16 code units, as JavaScript editors count.
+// userPosition converts a position goja reports in the wrapped source (1-based line, byte column)
+// to the script's own: 1-based line and column in UTF-16 code units, as JavaScript editors count.
 func userPosition(src string, p file.Position) (line, col int) {
-	line, col = p.Line, p.Column-1 // col: byte offset in the line
-	if line == 1 {
-		col -= len(prefix)
+	return wrappedPosition(src, wrappedOffset(src, p))
+}
+
+// wrappedOffset returns the byte offset in the wrapped source of a position goja reports. goja
+// ends lines at every JavaScript line terminator (\r\n, \r, \n, U+2028, U+2029); the line and
+// column are turned back into an offset by the same rule, so a script with a lone \r is placed
+// as exactly as any other.
+func wrappedOffset(src string, p file.Position) int {
+	wrapped := prefix + src + suffix
+	off := 0
+	for l := 1; l < p.Line && off < len(wrapped); l++ {
+		next := nextLineStart(wrapped[off:])
+		if next < 0 {
+			off = len(wrapped)
+			break
+		}
+		off += next
 	}
-	lines := strings.Split(src, "\n")
-	switch {
-	case line < 1:
-		line, col = 1, 0
-	case line > len(lines): // in the suffix: the end of the script
-		line, col = len(lines), len(lines[len(lines)-1])
+	return min(off+max(0, p.Column-1), len(wrapped))
+}
+
+// wrappedPosition returns the script's 1-based line and UTF-16 column of byte offset off in the
+// wrapped source. An offset in the prefix is the script's start, one in the suffix its end.
+func wrappedPosition(src string, off int) (line, col int) {
+	return newLineIndex(src).wrapped(off)
+}
+
+// nextLineStart returns the offset of the line after the first JavaScript line terminator in
+// s, or -1, as goja's file package counts lines.
+func nextLineStart(s string) int {
+	for i, r := range s {
+		switch r {
+		case '\r':
+			if strings.HasPrefix(s[i+1:], "\n") {
+				return i + 2
+			}
+			return i + 1
+		case '\n':
+			return i + 1
+		case '\u2028', '\u2029':
+			return i + 3
+		}
 	}
-	text := lines[line-1]
-	col = max(0, min(col, len(text)))
-	return line, utf16Len(text[:col]) + 1
+	return -1
 }
 
 // sourcePosition returns the 1-based line and UTF-16 column of byte offset off in src.
 func sourcePosition(src string, off int) (line, col int) {
-	before := src[:off]
-	line = strings.Count(before, "\n") + 1
-	return line, utf16Len(before[strings.LastIndexByte(before, '\n')+1:]) + 1
+	return newLineIndex(src).position(off)
+}
+
+// lineIndex places byte offsets of a script on its lines, which end at every JavaScript line
+// terminator, as in goja's and browsers' error positions. Built once, it places each offset
+// in O(log lines), for callers that place many.
+type lineIndex struct {
+	src    string
+	starts []int // the byte offset of each line's start; starts[0] == 0
+}
+
+func newLineIndex(src string) *lineIndex {
+	l := &lineIndex{src: src, starts: []int{0}}
+	for off := 0; ; {
+		next := nextLineStart(src[off:])
+		if next < 0 {
+			return l
+		}
+		off += next
+		l.starts = append(l.starts, off)
+	}
+}
+
+// position returns the 1-based line and UTF-16 column of byte offset off in the script.
+func (l *lineIndex) position(off int) (line, col int) {
+	off = max(0, min(off, len(l.src)))
+	line = sort.Search(len(l.starts), func(i int) bool { return l.starts[i] > off })
+	return line, utf16Len(l.src[l.starts[line-1]:off]) + 1
+}
+
+// wrapped is position for an offset in the wrapped source.
+func (l *lineIndex) wrapped(off int) (line, col int) {
+	return l.position(off - len(prefix))
 }
 
 func utf16Len(s string) int {

@@ -109,6 +109,8 @@ func TestSyntaxError(t *testing.T) {
 		{name: "unexpected token", src: `let x = ;`, line: 1, column: 9, message: "Unexpected token ;"},
 		{name: "later line", src: "const a = 1;\n\nconst b = a +;", line: 3, column: 14, message: "Unexpected token ;"},
 		{name: "column in UTF-16 code units", src: `let s = '😀'; let t = ;`, line: 1, column: 23, message: "Unexpected token ;"},
+		{name: "lone carriage returns end lines", src: "let a = 1;\r\rlet b = ;", line: 3, column: 9, message: "Unexpected token ;"},
+		{name: "CRLF and U+2028 end lines", src: "let a = 1;\r\n\u2028let é = ;", line: 3, column: 9, message: "Unexpected token ;"},
 		{name: "unterminated block", src: "if (true) {\n  set('a', 1)", line: 2, column: 14, message: "Unexpected end of input"},
 		{name: "strict mode", src: "let a = 1;\nwith (a) {}", line: 2, column: 1, message: "with statement"},
 		{name: "closing the wrapper", src: "}}); set('x', 1); (function(){return function(){", line: 1, column: 1, message: "Unexpected token }"},
@@ -155,6 +157,7 @@ func TestScriptError(t *testing.T) {
 	}{
 		{name: "throw", src: "const a = 1;\nthrow new Error('boom')", line: 2, column: 7, message: "Error: boom"},
 		{name: "thrown string", src: `throw 'plain'`, line: 1, column: 1, message: "plain"},
+		{name: "after CRLF and a lone CR", src: "const a = 1;\r\n\rthrow new Error('boom')", line: 3, column: 7, message: "Error: boom"},
 		{name: "type error", src: "\n\n  record.missing.x", line: 3, column: 18, message: "TypeError: Cannot read property 'x' of undefined"},
 		{name: "in a function", src: "function f() {\n  return undefinedVariable\n}\nf()", line: 2, column: 10, message: "ReferenceError: undefinedVariable is not defined"},
 		{name: "record cannot be changed", src: `record.name = 'x'`, line: 1, column: 8, message: "read only"},
