@@ -230,7 +230,11 @@ func (s *Service) newUndoCommand() *cobra.Command {
 			for _, sk := range res.Skipped {
 				fmt.Fprintln(cmd.ErrOrStderr(), "left alone: "+sk)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "batch %s undone: %d records removed, %d restored, %d left alone\n", args[0], res.Removed, res.Restored, len(res.Skipped))
+			fmt.Fprintf(cmd.OutOrStdout(), "batch %s undone: %d records removed, %d restored, %d left alone", args[0], res.Removed, res.Restored, len(res.Skipped))
+			if res.Resumed > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), " (continued after the %d records an earlier undo went through)", res.Resumed)
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
 			return nil
 		},
 	}

@@ -45,3 +45,11 @@ func SetNewID(f func() string) func() {
 	testNewID = f
 	return func() { testNewID = nil }
 }
+
+// SetUndoChunk makes Undo go through n records a transaction until the returned function
+// restores the setting.
+func SetUndoChunk(n int) func() {
+	old := undoChunk
+	undoChunk = n
+	return func() { undoChunk = old }
+}
