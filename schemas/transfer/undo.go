@@ -83,7 +83,7 @@ func (s *Service) Undo(id string, as *core.Record) (*UndoResult, error) {
 			if err := claimUndoChunk(tx, id, start, end, end == len(steps)); err != nil {
 				return err
 			}
-			return undoChunkSteps(tx, ctx, info, steps[start:end], chunk)
+			return undoChunkSteps(ctx, tx, info, steps[start:end], chunk)
 		})
 		if err != nil {
 			if start == 0 {
@@ -122,7 +122,7 @@ func claimUndoChunk(tx core.App, id string, start, end int, last bool) error {
 }
 
 // undoChunkSteps undoes steps in tx, counting into res.
-func undoChunkSteps(tx core.App, ctx context.Context, info *core.RequestInfo, steps []*undoStep, res *UndoResult) error {
+func undoChunkSteps(ctx context.Context, tx core.App, info *core.RequestInfo, steps []*undoStep, res *UndoResult) error {
 	for _, st := range steps {
 		object, recID := st.object, st.record
 		rec, err := tx.FindRecordById(object, recID)
