@@ -382,7 +382,7 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			if opts.DryRun {
 				return errDryRun
 			}
-			return nil
+			return im.heartbeat(tx, read)
 		})
 		if err != nil && !errors.Is(err, errDryRun) {
 			if im.batch != nil {
@@ -1074,6 +1074,18 @@ func (im *importer) startBatch() error {
 	// The audit trail attributes the rows' changes to this batch.
 	im.ctx = schemas.WithOrigin(im.ctx, schemas.Origin{Kind: schemas.OriginImport, ID: b.Id, Via: "import " + b.GetString("file")})
 	return nil
+}
+
+// heartbeat records in tx, with the chunk it commits, that the batch's import is still
+// writing: its rows read so far and the time. Undo refuses a batch whose import wrote within
+// ImportLease, so it cannot miss rows the import adds after it read the batch's changes.
+func (im *importer) heartbeat(tx core.App, rows int) error {
+	if im.batch == nil {
+		return nil
+	}
+	_, err := tx.DB().Update(BatchesCollection, dbx.Params{"rows": rows, "updated": types.NowDateTime().String()},
+		dbx.HashExp{"id": im.batch.Id}).Execute()
+	return err
 }
 
 func (im *importer) finishBatch(status string) error {

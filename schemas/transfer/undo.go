@@ -17,6 +17,12 @@ import (
 // UndoWindow is how long an import can be undone.
 const UndoWindow = 30 * 24 * time.Hour
 
+// ImportLease is how long after an import last committed rows its batch, still "running",
+// counts as being written: Undo refuses it until then. Each chunk of an import (BatchSize
+// rows, well under a minute) renews it; an import whose process died leaves its batch
+// running, and the lease lets that batch be undone after a while.
+const ImportLease = 10 * time.Minute
+
 // undoChunk is how many records one transaction of an undo goes through. PocketBase keeps
 // every record a transaction deletes or saves (for the hooks it runs after the commit) until
 // that transaction ends: one transaction for the whole batch held about 12 KB a record (1.2
@@ -61,6 +67,15 @@ func (s *Service) Undo(id string, as *core.Record) (*UndoResult, error) {
 	}
 	if batch.GetString("status") == "undone" {
 		return nil, fmt.Errorf("import batch %s was already undone on %s", id, batch.GetDateTime("undone_at").Time().Format(time.RFC3339))
+	}
+	if batch.GetString("status") == "running" {
+		// The import may still be adding rows: an undo now would read the batch's changes so
+		// far and leave the later ones behind.
+		last := batch.GetDateTime("updated").Time()
+		if free := last.Add(ImportLease); time.Now().Before(free) {
+			return nil, fmt.Errorf("import batch %s is still running (it last committed rows at %s): undo it once it has finished; if its process stopped without finishing, it can be undone from %s on",
+				id, last.UTC().Format(time.RFC3339), free.UTC().Format(time.RFC3339))
+		}
 	}
 	if age := time.Since(batch.GetDateTime("created").Time()); age > UndoWindow {
 		return nil, fmt.Errorf("import batch %s is %d days old; imports can be undone for %d days", id, int(age.Hours()/24), int(UndoWindow.Hours()/24))
