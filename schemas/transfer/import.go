@@ -161,6 +161,7 @@ type importer struct {
 	// started is when the import began: records created since are its own, not duplicates.
 	started        types.DateTime
 	dupCheckFailed bool
+	probes         []dupProbe // the created rows checked for duplicates
 	// w is the current transaction's writer (import_pipe.go); nil: groups are written by the
 	// importer itself.
 	w *writer
@@ -406,6 +407,7 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 			return im.res, ErrCancelled
 		}
 	}
+	im.checkScanned()
 	if !opts.DryRun {
 		if err := im.finishBatch("done"); err != nil {
 			return im.res, err

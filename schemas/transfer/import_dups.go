@@ -36,6 +36,7 @@ func (im *importer) checkDuplicate(tx core.App, rec *core.Record, n int) error {
 		c = schemas.User(im.opts.As)
 	}
 	values := dedupe.RecordValues(im.obj, dedupe.DefaultRules(im.obj), rec)
+	im.probes = append(im.probes, dupProbe{row: n, id: rec.Id, title: rec.GetString(im.obj.TitleField), values: values})
 	matches, err := dedupe.CheckIndexed(tx, c, im.obj, nil, values, rec.Id)
 	if err != nil {
 		// A duplicate check is advice: it never fails the row; the summary says it failed.
@@ -68,4 +69,53 @@ func (im *importer) checkDuplicate(tx core.App, rec *core.Record, n int) error {
 		}
 	}
 	return nil
+}
+
+// dupProbe is a created row checked for duplicates: checked again by the phone and domain
+// rules once the import's rows are in (checkScanned).
+type dupProbe struct {
+	row       int
+	id, title string
+	values    map[string]any
+}
+
+// checkScanned checks the rows checkDuplicate checked by the rules it leaves out, phones and
+// domains, in one pass over the object's records that were there before the import
+// ([dedupe.CheckScanned]), and keeps for each row the best match of the two checks.
+func (im *importer) checkScanned() {
+	if len(im.probes) == 0 || im.dupCheckFailed {
+		return
+	}
+	c := schemas.System
+	if !isSuperuser(im.info) {
+		c = schemas.User(im.opts.As)
+	}
+	values := make([]map[string]any, len(im.probes))
+	exclude := make([]string, len(im.probes))
+	for i, p := range im.probes {
+		values[i], exclude[i] = p.values, p.id
+	}
+	found, err := dedupe.CheckScanned(im.s.app, c, im.obj, nil, values, exclude, im.started)
+	if err != nil {
+		im.dupCheckFailed = true
+		im.res.Warnings = append(im.res.Warnings, im.cellErr(im.probes[0].row, nil, "the duplicate check by phone and domain failed: "+err.Error()))
+		return
+	}
+	at := map[int]int{} // row → its entry in the result
+	for i, d := range im.res.Duplicates {
+		at[d.Row] = i
+	}
+	for i, matches := range found {
+		if len(matches) == 0 {
+			continue
+		}
+		p, m := im.probes[i], matches[0]
+		d := ImportDuplicate{Row: p.row, ID: p.id, Title: p.title, Existing: m.ID, ExistingTitle: m.Title, Score: m.Score, Reasons: m.Reasons}
+		if j, ok := at[p.row]; !ok {
+			at[p.row] = len(im.res.Duplicates)
+			im.res.Duplicates = append(im.res.Duplicates, d)
+		} else if d.Score > im.res.Duplicates[j].Score {
+			im.res.Duplicates[j] = d
+		}
+	}
 }
