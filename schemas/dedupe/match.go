@@ -188,7 +188,12 @@ func check(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, values 
 	if err != nil {
 		return nil, err
 	}
-	matches := ix.Match(values, exclude)
+	return viewable(app, c, o, ix.Match(values, exclude))
+}
+
+// viewable keeps the matches c may view, in their order (the caller's view rule checked on
+// the matches alone: [schemas.Caller.ViewableIDs]).
+func viewable(app core.App, c schemas.Caller, o *schemas.Object, matches []Match) ([]Match, error) {
 	if len(matches) == 0 {
 		return nil, nil
 	}

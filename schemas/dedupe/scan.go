@@ -1,7 +1,6 @@
 package dedupe
 
 import (
-	"cmp"
 	"database/sql"
 	"fmt"
 	"slices"
@@ -129,20 +128,9 @@ func CheckScanned(app core.App, c schemas.Caller, o *schemas.Object, rs *Rules, 
 		if err != nil {
 			return nil, err
 		}
-		matches := cix.Match(probes[p], excluded(exclude, p))
-		if len(matches) == 0 {
-			continue
-		}
-		found := make([]string, len(matches))
-		for i, m := range matches {
-			found[i] = m.ID
-		}
-		ok, err := c.ViewableIDs(app, o.Name, found)
-		if err != nil {
+		if out[p], err = viewable(app, c, o, cix.Match(probes[p], excluded(exclude, p))); err != nil {
 			return nil, err
 		}
-		out[p] = slices.DeleteFunc(matches, func(m Match) bool { return !ok[m.ID] })
-		slices.SortFunc(out[p], func(a, b Match) int { return cmp.Or(cmp.Compare(b.Score, a.Score), cmp.Compare(a.ID, b.ID)) })
 	}
 	return out, nil
 }
