@@ -105,8 +105,12 @@ func TestNotificationCentre(t *testing.T) {
 	}
 
 	alice.do(chromedp.Click(chromedp.CSS(`[data-testid=bell]`)))
+	alice.wait("Mark all read enabled", `document.querySelector('[data-testid=all-read]')?.disabled === false`)
 	alice.do(chromedp.Click(chromedp.CSS(`[data-testid=all-read]`)))
 	alice.wait("no unread", countIs(0))
+	if h := eval[string](alice, `location.hash`); h != "#/tasks" {
+		alice.fail("Mark all read left the task list for %s", h)
+	}
 	if n := unread(); n != 0 {
 		t.Errorf("%d unread after Mark all read", n)
 	}

@@ -69,11 +69,13 @@ export function Bell() {
       await pb.collection('notifications').update(n.id, { read_at: new Date().toISOString() });
     }
   };
-  const openItem = async (n) => {
+  // Opening a notification goes to its record at once and marks it read meanwhile: waiting
+  // for the update first made the page change a round trip later, even after the user had
+  // gone on to another page.
+  const openItem = (n) => {
     setOpen(false);
-    try { await markRead(n); } catch (err) { toast(errorMessage(err), 'error'); }
     if (n.object && n.record_id) navigate(recordHref(n.object, n.record_id).slice(1));
-    load();
+    markRead(n).catch((err) => toast(errorMessage(err), 'error')).finally(load);
   };
   const allRead = async () => {
     try {
