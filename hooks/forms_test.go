@@ -2,8 +2,6 @@ package hooks_test
 
 import (
 	"bytes"
-	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/hooks"
@@ -248,29 +245,17 @@ func TestFormWakesWorkersWhenItQueues(t *testing.T) {
 func TestFormTriggerReadsNothingAgain(t *testing.T) {
 	e := newFormEnv(t)
 	e.saveWorkflow(t, leadTaskWorkflow)
-	var (
-		mu    sync.Mutex
-		stmts []string
-	)
-	db := e.app.NonconcurrentDB().(*dbx.DB)
-	db.QueryLogFunc = func(_ context.Context, _ time.Duration, s string, _ *sql.Rows, _ error) {
-		mu.Lock()
-		stmts = append(stmts, s)
-		mu.Unlock()
-	}
+	stmts := schemastest.LogStatements(t, e.app)
 	for i, email := range []string{"ada@example.com", "ADA@example.com"} {
 		if code, out := e.submit(t, map[string]any{"full_name": "Ada", "email": email, "message": fmt.Sprint("visit ", i), "_consent": true}); code != http.StatusOK {
 			t.Fatalf("submit %d = %d %v", i, code, out)
 		}
 	}
-	db.QueryLogFunc = nil
-	mu.Lock()
-	for _, s := range stmts {
+	for _, s := range strings.Split(stmts(), "\n") {
 		if strings.Contains(s, "`contacts`.`id`=") {
 			t.Errorf("the submitted contact was read again: %s", s)
 		}
 	}
-	mu.Unlock()
 	c, err := e.app.FindFirstRecordByData("contacts", "email", "ada@example.com")
 	if err != nil {
 		t.Fatal(err)

@@ -1,18 +1,15 @@
 package forms_test
 
 import (
-	"context"
-	"database/sql"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas/forms"
+	"github.com/relata/relata/schemas/schemastest"
 )
 
 // TestSubmissionDoesNotLookUpWhatItMade: the consent and the form_submissions record point
@@ -23,29 +20,12 @@ func TestSubmissionDoesNotLookUpWhatItMade(t *testing.T) {
 	e := newEnv(t)
 	tok := e.token(t, "contact")
 	e.clock.Add(5 * time.Second)
-	var (
-		mu    sync.Mutex
-		stmts []string
-	)
-	db := e.app.NonconcurrentDB().(*dbx.DB)
-	db.QueryLogFunc = func(_ context.Context, _ time.Duration, s string, _ *sql.Rows, _ error) {
-		mu.Lock()
-		stmts = append(stmts, s)
-		mu.Unlock()
-	}
-	db.ExecLogFunc = func(_ context.Context, _ time.Duration, s string, _ sql.Result, _ error) {
-		mu.Lock()
-		stmts = append(stmts, s)
-		mu.Unlock()
-	}
+	stmts := schemastest.LogStatements(t, e.app)
 	code, res, _ := e.post(t, "contact", map[string]any{"full_name": "Ada", "email": "ada@example.com", "message": "Hello", "_consent": true, "_token": tok})
-	db.QueryLogFunc, db.ExecLogFunc = nil, nil
+	all := stmts()
 	if code != http.StatusOK || !res.OK {
 		t.Fatalf("submit = %d %+v", code, res)
 	}
-	mu.Lock()
-	all := strings.Join(stmts, "\n")
-	mu.Unlock()
 	for _, table := range []string{"contacts", forms.ConsentsCollection} {
 		if strings.Contains(all, "SELECT count(*) FROM `"+table+"`") {
 			t.Errorf("the transaction looked up the %s record it saved:\n%s", table, all)

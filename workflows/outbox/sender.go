@@ -504,6 +504,21 @@ func (s *Sender) markSentMany(sent []sentEmail) {
 			m[r.Id] = r
 		}
 	}
+	// The timeline activities, made and validated before the transaction too: validating
+	// a record reads (one count query per relation), and inside the transaction it would hold
+	// the writer that every other write waits for. The transaction checks again only what
+	// another writer can change meanwhile (schemas.SaveValidated). An activity that fails its
+	// validation is saved with it in the transaction, which then fails as before.
+	acts := make([]*core.Record, len(sent))
+	valid := make([]bool, len(sent))
+	for i, e := range sent {
+		rec, err := s.newActivity(s.app, e.rec, now, related)
+		if err != nil || rec == nil {
+			continue // none (made again in the transaction for an error, which it returns)
+		}
+		acts[i] = rec
+		valid[i] = schemas.ValidateBeforeWrite(context.Background(), s.app, rec) == nil
+	}
 	err := s.app.RunInTransaction(func(tx core.App) error {
 		// The emails: one UPDATE … CASE for the group. Emails are the outbox's own rows, queued
 		// without record hooks too (EnqueueMany): nothing reacts to one being sent, and a
@@ -523,18 +538,23 @@ func (s *Sender) markSentMany(sent []sentEmail) {
 			"sent_at": at, "last_error": "", "lease_until": "", "updated": at}, dbx.In("id", ids...)).Execute(); err != nil {
 			return err
 		}
-		for _, e := range sent {
+		var validated []*core.Record
+		for i, e := range sent {
 			e.rec.Set("status", StatusSent)
 			e.rec.Set("message_id", e.id)
 			e.rec.Set("sent_at", now)
 			e.rec.Set("last_error", "")
 			e.rec.Set("lease_until", "")
+			if valid[i] {
+				validated = append(validated, acts[i])
+				continue
+			}
 			// The activity keeps its Save: timelines, workflows and notifications react to it.
 			if err := s.logActivity(tx, e.rec, now, related); err != nil {
 				return err
 			}
 		}
-		return nil
+		return schemas.SaveValidated(tx, validated...)
 	})
 	if err == nil {
 		return

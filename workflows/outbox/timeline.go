@@ -24,10 +24,21 @@ func (s *Sender) activityObject() *schemas.Object {
 // related, when not nil, holds the records emails are about (by object, then id), read once
 // for a batch; a record missing from it was deleted.
 func (s *Sender) logActivity(tx core.App, email *core.Record, now time.Time, preloaded ...map[string]map[string]*core.Record) error {
+	rec, err := s.newActivity(tx, email, now, preloaded...)
+	if rec == nil || err != nil {
+		return err
+	}
+	return tx.Save(rec)
+}
+
+// newActivity makes, without saving it, the activity logActivity saves, or returns nil when
+// the email leaves none. app reads the record the email is about when preloaded does not
+// hold the records.
+func (s *Sender) newActivity(app core.App, email *core.Record, now time.Time, preloaded ...map[string]map[string]*core.Record) (*core.Record, error) {
 	object, id := email.GetString("object"), email.GetString("record_id")
 	act := s.activityObject()
 	if act == nil || object == "" || id == "" {
-		return nil
+		return nil, nil
 	}
 	var link *schemas.Field
 	for _, f := range act.Fields {
@@ -37,22 +48,22 @@ func (s *Sender) logActivity(tx core.App, email *core.Record, now time.Time, pre
 		}
 	}
 	if link == nil {
-		return nil
+		return nil, nil
 	}
 	var related *core.Record
 	if len(preloaded) > 0 && preloaded[0] != nil {
 		if related = preloaded[0][object][id]; related == nil {
-			return nil // deleted since
+			return nil, nil // deleted since
 		}
 	} else {
 		var err error
-		if related, err = tx.FindRecordById(object, id); err != nil {
-			return nil // the record was deleted since: nothing to attach the activity to
+		if related, err = app.FindRecordById(object, id); err != nil {
+			return nil, nil // the record was deleted since: nothing to attach the activity to
 		}
 	}
-	coll, err := tx.FindCachedCollectionByNameOrId(act.Name)
+	coll, err := app.FindCachedCollectionByNameOrId(act.Name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rec := core.NewRecord(coll)
 	rec.Id = schemas.OrderedID()
@@ -87,7 +98,7 @@ func (s *Sender) logActivity(tx core.App, email *core.Record, now time.Time, pre
 			if !ok || r.IsMultiple() {
 				continue
 			}
-			if target, err := tx.FindCachedCollectionByNameOrId(r.CollectionId); err == nil && target.Name == targetOf(f) {
+			if target, err := app.FindCachedCollectionByNameOrId(r.CollectionId); err == nil && target.Name == targetOf(f) {
 				if f.Type == schemas.TypeOwner && r.Name != ownerName(s, object) {
 					continue
 				}
@@ -101,7 +112,7 @@ func (s *Sender) logActivity(tx core.App, email *core.Record, now time.Time, pre
 			}
 		}
 	}
-	return tx.Save(rec)
+	return rec, nil
 }
 
 // targetOf is the collection a relation or owner field points to.
