@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -76,6 +78,34 @@ func TestQuick(t *testing.T) {
 	}
 	if sides != 2 {
 		t.Errorf("realtime rows for %d sides; want 2", sides)
+	}
+	// End-to-end: every run made its task and delivered its email, and bare creates were
+	// measured around it (a ratio, not a dash or zero).
+	e2eRows := 0
+	for _, line := range strings.Split(got, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 14 || strings.TrimSpace(cells[1]) != "1" || strings.TrimSpace(cells[2]) != fmt.Sprint(cfg.e2eRuns) {
+			continue
+		}
+		e2eRows++
+		for _, c := range cells[7:10] {
+			if strings.TrimSpace(c) != fmt.Sprint(cfg.e2eRuns) {
+				t.Errorf("end-to-end: tasks, contacts emailed, emails received = %s, %s, %s; want %d each: %s", cells[7], cells[8], cells[9], cfg.e2eRuns, line)
+				break
+			}
+		}
+		if bare := strings.Split(strings.TrimSpace(cells[10]), ", "); len(bare) != 2 || bare[0] == "0" || bare[1] == "0" {
+			t.Errorf("end-to-end: bare creates/s before, after = %q: %s", cells[10], line)
+		}
+		if r := strings.TrimSpace(cells[11]); r == "0.00" || r == "" {
+			t.Errorf("end-to-end: ratio %q: %s", r, line)
+		}
+	}
+	if e2eRows != 1 {
+		t.Errorf("%d end-to-end rows; want 1 (one repetition)", e2eRows)
+	}
+	if !strings.Contains(got, "| end-to-end runs/s ≥ 0.5× bare creates/s") {
+		t.Error("the aims lack the end-to-end one")
 	}
 	// The REST table holds figures for both sides, not dashes.
 	for _, line := range strings.Split(got, "\n") {
@@ -186,5 +216,26 @@ func TestMerge(t *testing.T) {
 	}
 	if !slices.Equal(m.lats, []time.Duration{1, 2, 3}) {
 		t.Errorf("latencies = %v; want sorted 1 2 3", m.lats)
+	}
+}
+
+func TestE2ERatios(t *testing.T) {
+	rep := func(runs, before, after float64) e2eRep {
+		return e2eRep{runsPerSec: runs, bare: [2]result{{n: int(before), elapsed: time.Second}, {n: int(after), elapsed: time.Second}}}
+	}
+	for _, c := range []struct {
+		reps        []e2eRep
+		lo, med, hi float64
+	}{
+		{nil, 0, 0, 0},
+		{[]e2eRep{rep(500, 900, 1100)}, 0.5, 0.5, 0.5},
+		{[]e2eRep{rep(600, 1000, 1000), rep(400, 1000, 1000), rep(500, 1000, 1000)}, 0.4, 0.5, 0.6},
+		{[]e2eRep{rep(600, 1000, 1000), rep(400, 1000, 1000), rep(450, 1000, 1000), rep(700, 1000, 1000)}, 0.4, 0.525, 0.7},
+		{[]e2eRep{rep(500, 0, 0)}, 0, 0, 0},
+	} {
+		lo, med, hi := e2eRatios(c.reps)
+		if math.Abs(lo-c.lo) > 1e-9 || math.Abs(med-c.med) > 1e-9 || math.Abs(hi-c.hi) > 1e-9 {
+			t.Errorf("e2eRatios(%d reps) = %v, %v, %v; want %v, %v, %v", len(c.reps), lo, med, hi, c.lo, c.med, c.hi)
+		}
 	}
 }
