@@ -159,7 +159,8 @@ func parseFlags(args []string) (config, error) {
 	duration := fs.Duration("duration", d.duration, "how long each measured cell runs")
 	warmup := fs.Duration("warmup", d.warmup, "unmeasured warm-up before each cell")
 	maxReq := fs.Int("max", d.maxRequests, "at most this many requests per cell")
-	repeat := fs.Int("repeat", d.repeat, "measure each bare/Relata pair this many times, alternating the order, and pool the samples")
+	repeat := fs.Int("repeat", d.repeat, "measure each bare/Relata pair this many times, alternating the order, and pool the samples; "+
+		"run the end-to-end workload this many times, each between two cells of bare creates, and report each")
 	clients := fs.String("clients", joinInts(d.clients), "concurrent clients, comma-separated")
 	same := fs.Int("sameWorkflows", d.sameWorkflows, "workflows enabled on contacts (the written object)")
 	other := fs.String("otherWorkflows", joinInts(d.otherWorkflows), "workflow counts on other objects, measured in turn")
