@@ -45,6 +45,11 @@ type Registry struct {
 	app core.App
 	cfg Config
 
+	// rebuild serialises Reload and Refresh: two at once (the watcher's tick and a dashboard
+	// edit's hook) could publish the older of the two models last, and the watcher's reload of
+	// PocketBase's collection cache could put an older cache back under the hook's refresh.
+	rebuild sync.Mutex
+
 	mu        sync.RWMutex
 	defs      []*Object // as loaded from the files, then as last applied by any process
 	objects   []*Object // merged with the database, sorted by name
@@ -82,7 +87,9 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Registry, erro
 			return err
 		}
 		if r.loaded() && !strings.HasPrefix(e.Collection.Name, "_") {
-			if err := r.Refresh(); err != nil {
+			// Reload, not Refresh: it reads the collections again from the database, where
+			// this change is committed, whatever a concurrent reload left in the cache.
+			if err := r.Reload(); err != nil {
 				app.Logger().Warn("relata: cannot refresh the object model", "collection", e.Collection.Name, "error", err)
 			}
 			// A date field added in the dashboard gets the index time triggers walk by.
@@ -202,6 +209,8 @@ func (r *Registry) stamp() (string, error) {
 // cached collections, takes the definitions as last applied (by whichever process) over the
 // loaded files, and merges them with the database.
 func (r *Registry) Reload() error {
+	r.rebuild.Lock()
+	defer r.rebuild.Unlock()
 	if err := r.app.ReloadCachedCollections(); err != nil {
 		return err
 	}
@@ -227,7 +236,7 @@ func (r *Registry) Reload() error {
 	slices.SortFunc(defs, func(a, b *Object) int { return strings.Compare(a.Name, b.Name) })
 	r.defs = defs
 	r.mu.Unlock()
-	return r.Refresh()
+	return r.refresh()
 }
 
 // MustRegister is like [Register] but panics on error. It is meant for main.
@@ -336,6 +345,13 @@ func (r *Registry) loaded() bool {
 
 // Refresh rebuilds the merged model from the loaded definitions and the database.
 func (r *Registry) Refresh() error {
+	r.rebuild.Lock()
+	defer r.rebuild.Unlock()
+	return r.refresh()
+}
+
+// refresh is Refresh with r.rebuild held.
+func (r *Registry) refresh() error {
 	r.mu.RLock()
 	defs := r.defs
 	r.mu.RUnlock()
