@@ -99,10 +99,14 @@ func resolves(r *core.Record, found map[string]map[string]bool) bool {
 	return true
 }
 
+// IDPattern is the pattern of PocketBase's default record ids. With it PocketBase's
+// validation only matches a new id; with another it also looks the id up in the table.
+const IDPattern = `^[a-z0-9]+$`
+
 // defaultIDPattern reports whether c's ids have PocketBase's default pattern. With another
 // pattern PocketBase's validation also looks a new id up in the table, case-insensitively,
 // which also depends on the data: such records keep their whole validation in the save.
 func defaultIDPattern(c *core.Collection) bool {
 	f, ok := c.Fields.GetByName(core.FieldNameId).(*core.TextField)
-	return ok && f.Pattern == `^[a-z0-9]+$`
+	return ok && f.Pattern == IDPattern
 }

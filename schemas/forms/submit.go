@@ -674,10 +674,8 @@ func SubmittedRecord(sub *core.Record) *core.Record {
 // is saved without PocketBase's validation pass (its only other work is the validate hooks:
 // Relata's check pipelines' stages, which only objects have; the stage history saves its
 // records the same way, hooks/stages.go).
-// pbIDPattern is the pattern of PocketBase's record ids; a new id with another pattern is
-// also looked up (PocketBase's TextField.ValidateValue), so saveMade leaves those to it.
-const pbIDPattern = "^[a-z0-9]+$"
-
+// A new id with another pattern than schemas.IDPattern is also looked up (PocketBase's
+// TextField.ValidateValue), so saveMade leaves those to it.
 func saveMade(tx core.App, r *core.Record, made ...*core.Record) error {
 	if r.IsNew() {
 		// what the validation pass does first: a new record's id (and any other
@@ -711,7 +709,7 @@ func saveMade(tx core.App, r *core.Record, made ...*core.Record) error {
 		if rf, ok := f.(*core.RelationField); ok && known(rf) {
 			continue
 		}
-		if tf, ok := f.(*core.TextField); ok && tf.Pattern != "" && (!tf.PrimaryKey || tf.Pattern == pbIDPattern) {
+		if tf, ok := f.(*core.TextField); ok && tf.Pattern != "" && (!tf.PrimaryKey || tf.Pattern == schemas.IDPattern) {
 			// PocketBase compiles a text field's pattern for every value it checks (the id's
 			// on every save): the same check, with the pattern compiled once
 			if v, ok := r.GetRaw(tf.Name).(string); ok {
