@@ -23,8 +23,9 @@ type Config struct {
 
 // Service authenticates requests that carry a token and makes tokens.
 type Service struct {
-	reg *schemas.Registry
-	now func() time.Time
+	reg      *schemas.Registry
+	now      func() time.Time
+	sessions *sessions // users of sign-in tokens, read once a second (sessions.go)
 }
 
 // requestKey marks, in a request's store, the token the request is authenticated with.
@@ -45,7 +46,8 @@ func Register(app core.App, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{reg: cfg.Registry, now: cfg.Now}
+	s := &Service{reg: cfg.Registry, now: cfg.Now, sessions: newSessions()}
+	s.sessions.bind(app)
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Id: "relata.tokens.routes", Func: func(se *core.ServeEvent) error {
 		se.Router.Bind(&hook.Handler[*core.RequestEvent]{
 			Id:       "relata.tokens.auth",
@@ -59,13 +61,20 @@ func Register(app core.App, cfg Config) (*Service, error) {
 }
 
 // authenticate serves a request that carries an API token as the token's user, within the
-// token's reach; other requests pass untouched.
+// token's reach, and one that carries a user's sign-in token as that user (read from the
+// sessions cache); other requests, and sign-in tokens it refuses, go on to PocketBase's own
+// token loading.
 func (s *Service) authenticate(e *core.RequestEvent) error {
 	raw := e.Request.Header.Get("Authorization")
 	if len(raw) > 7 && strings.EqualFold(raw[:7], "Bearer ") {
 		raw = raw[7:]
 	}
 	if !strings.HasPrefix(raw, Prefix) {
+		if raw != "" && e.Auth == nil {
+			if user, err := s.sessions.user(e.App, raw); err == nil {
+				e.Auth = user
+			}
+		}
 		return e.Next()
 	}
 	now := s.now()
