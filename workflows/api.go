@@ -260,7 +260,7 @@ func (e *Engine) Retry(runID string) error {
 	if s := run.GetString("status"); s != StatusFailed && s != StatusDead {
 		return errors.New("only failed or dead runs can be retried; this one is " + s)
 	}
-	return e.app.RunInTransaction(func(tx core.App) error {
+	err = e.app.RunInTransaction(func(tx core.App) error {
 		if _, err := tx.DB().Update(StepsCollection, dbx.Params{"attempts": 0}, dbx.HashExp{"run": runID, "status": "failed"}).Execute(); err != nil {
 			return err
 		}
@@ -268,10 +268,14 @@ func (e *Engine) Retry(runID string) error {
 		run.Set("error", "")
 		run.Set("next_at", e.cfg.Now().UTC())
 		run.Set("finished", "")
-		if err := tx.Save(run); err != nil {
-			return err
-		}
-		e.Wake()
-		return nil
+		return tx.Save(run)
 	})
+	if err != nil {
+		return err
+	}
+	// After the commit: a worker woken before it would look, not see the run, and leave it
+	// to the next poll.
+	e.requeued.Store(true)
+	e.Wake()
+	return nil
 }

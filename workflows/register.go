@@ -76,6 +76,8 @@ type Engine struct {
 	ticking  atomic.Bool    // a minute tick is running
 	// groupFallbacks counts groups of runs (RunBatch) that failed and ran one by one.
 	groupFallbacks atomic.Int64
+	// requeued is set when a run was queued again (Retry) and a worker has yet to look for it.
+	requeued atomic.Bool
 }
 
 // Register adds the workflow engine to app and, if rootCmd is set, the "workflow" command.

@@ -1,0 +1,62 @@
+package workflows_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/relata/relata/workflows"
+)
+
+// The workers look for runs other than fresh grouped ones (runNext) at a poll, and after a
+// wake only when the wake can have brought one: a fresh run of a workflow that cannot be
+// grouped, or a run queued again by Retry. With the poll an hour away, both run at once.
+func TestWorkersTakeWhatAWakeBrings(t *testing.T) {
+	waitFor := func(t *testing.T, e *env, filter string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for e.count(t, workflows.RunsCollection, filter) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("no run with %s; runs: %v", filter, e.runs(t, ""))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	t.Run("a fresh run of a workflow that cannot be grouped", func(t *testing.T) {
+		e := newEnv(t, workflows.Config{PollInterval: time.Hour})
+		e.save(t, `{"name": "scripted", "enabled": true, "object": "contacts", "trigger": {"type": "record_created"},
+		  "actions": [{"type": "script", "source": "set('job_title', 'Scripted')"}]}`)
+		e.eng.Start()
+		time.Sleep(200 * time.Millisecond) // the workers' first look (at start) is over
+		if code, out := e.api(t, http.MethodPost, "/api/collections/contacts/records", e.aliceTok,
+			map[string]any{"full_name": "Ann", "source": "website"}); code != 200 {
+			t.Fatalf("create = %d %v", code, out)
+		}
+		waitFor(t, e, "status = 'succeeded'")
+	})
+	t.Run("a retried run", func(t *testing.T) {
+		e := newEnv(t, workflows.Config{PollInterval: time.Hour, MaxAttempts: 1})
+		// Bob's automation may not edit Alice's deal: the run fails until the deal is his.
+		e.save(t, `{"name": "bobs", "enabled": true, "object": "deals", "trigger": {"type": "record_created"}, "runAs": "bob@example.com",
+		  "actions": [{"type": "update_record", "values": {"description": "touched by bob"}}]}`)
+		e.eng.Start()
+		code, d := e.api(t, http.MethodPost, "/api/collections/deals/records", e.aliceTok, map[string]any{"name": "Alice's"})
+		if code != 200 {
+			t.Fatalf("create = %d %v", code, d)
+		}
+		waitFor(t, e, "status = 'failed' || status = 'dead'")
+		deal, err := e.app.FindRecordById("deals", d["id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		deal.Set("owner", e.bob.Id)
+		if err := e.app.Save(deal); err != nil {
+			t.Fatal(err)
+		}
+		run := e.runs(t, "status = 'failed' || status = 'dead'")[0]
+		if err := e.eng.Retry(run.Id); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, e, "status = 'succeeded'")
+	})
+}
