@@ -25,32 +25,34 @@ const maxSessions = 10_000
 var errNotCached = errors.New("not a user's sign-in token")
 
 // sessions caches the users that sign-in tokens (PocketBase's auth JWTs of the users
-// collection) belong to. PocketBase reads the user from the database at every request to
-// check the token's signature against the user's token key; a signed-in client's requests
-// now read it once a second instead: about a twentieth of the CPU of an end-to-end workflow
+// collection) belong to. PocketBase reads the user from the database at every request and
+// checks the token's signature against the user's token key; a signed-in client's requests
+// now do that once a second instead: about a twentieth of the CPU of an end-to-end workflow
 // run, whose create is one such request (BENCHMARKS.md).
 //
-// The signature and expiry are checked at every request, against the cached user's token
-// key and the collection's secret, exactly as [core.App.FindAuthRecordByToken] does. Any
-// save or delete of a user (password, role, team, verification) and any change of the
-// users collection (its token secret) empties the cache before its write and again after
-// its commit. A request that read the user before the commit cannot store it after: the
+// The cache is keyed by the token itself: an entry is a token PocketBase's
+// [core.App.FindAuthRecordByToken] accepted (signature, expiry, type, collection), with its
+// user as read then. A hit checks the token's expiry again and returns a copy of the user.
+// Any save or delete of a user (password, role, team, verification) and any change of a
+// collection (the users' token secret) empties the cache before its write and again after
+// its commit. A request that read a user before the commit cannot store it after: the
 // cache keeps a generation, moved by every emptying, and a read stores only into the
 // generation it started in.
 type sessions struct {
 	mu  sync.Mutex
 	gen uint64
-	m   map[string]session // user id → user, read at
+	m   map[string]session // token → its user
 }
 
 type session struct {
 	user *core.Record
-	at   time.Time
+	at   time.Time // when the user was read
+	exp  time.Time // the token's expiry
 }
 
 func newSessions() *sessions { return &sessions{m: map[string]session{}} }
 
-// bind empties the cache around every change of a user or of the users collection.
+// bind empties the cache around every change of a user or of a collection.
 func (s *sessions) bind(app core.App) {
 	around := func(e *core.RecordEvent) error {
 		s.reset()
@@ -72,10 +74,14 @@ func (s *sessions) bind(app core.App) {
 		s.reset()
 		return err
 	}
+	collectionAfter := func(e *core.CollectionEvent) error {
+		s.reset()
+		return e.Next()
+	}
 	app.OnCollectionUpdate().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-update", Func: collection})
 	app.OnCollectionDelete().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-delete", Func: collection})
-	app.OnCollectionAfterUpdateSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-updated",
-		Func: func(e *core.CollectionEvent) error { s.reset(); return e.Next() }})
+	app.OnCollectionAfterUpdateSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-updated", Func: collectionAfter})
+	app.OnCollectionAfterDeleteSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-deleted", Func: collectionAfter})
 }
 
 func (s *sessions) reset() {
@@ -89,30 +95,27 @@ func (s *sessions) reset() {
 // or errNotCached for a token of another kind (another auth collection, another token
 // type), which PocketBase's loading then handles.
 func (s *sessions) user(app core.App, token string) (*core.Record, error) {
-	claims, err := security.ParseUnverifiedJWT(token)
+	now := time.Now()
+	s.mu.Lock()
+	c, ok := s.m[token]
+	gen := s.gen
+	s.mu.Unlock()
+	if ok && now.Sub(c.at) < SessionTTL && now.Before(c.exp) {
+		return c.user.Clone(), nil
+	}
+	claims, err := security.ParseUnverifiedJWT(token) // checks exp, nbf and iat
 	if err != nil {
 		return nil, errNotCached
 	}
-	id, _ := claims[core.TokenClaimId].(string)
 	collID, _ := claims[core.TokenClaimCollectionId].(string)
 	typ, _ := claims[core.TokenClaimType].(string)
-	if id == "" || typ != core.TokenTypeAuth {
+	exp, err := claims.GetExpirationTime()
+	if typ != core.TokenTypeAuth || err != nil || exp == nil {
 		return nil, errNotCached
 	}
 	users, err := app.FindCachedCollectionByNameOrId(schemas.UsersCollection)
 	if err != nil || collID != users.Id {
 		return nil, errNotCached
-	}
-	now := time.Now()
-	s.mu.Lock()
-	c, ok := s.m[id]
-	gen := s.gen
-	s.mu.Unlock()
-	if ok && now.Sub(c.at) < SessionTTL {
-		if _, err := security.ParseJWT(token, c.user.TokenKey()+c.user.Collection().AuthToken.Secret); err != nil {
-			return nil, err
-		}
-		return c.user.Clone(), nil
 	}
 	rec, err := app.FindAuthRecordByToken(token, core.TokenTypeAuth)
 	if err != nil {
@@ -123,7 +126,7 @@ func (s *sessions) user(app core.App, token string) (*core.Record, error) {
 		if len(s.m) >= maxSessions {
 			clear(s.m)
 		}
-		s.m[id] = session{user: rec.Clone(), at: now}
+		s.m[token] = session{user: rec.Clone(), at: now, exp: exp.Time}
 	}
 	s.mu.Unlock()
 	return rec, nil

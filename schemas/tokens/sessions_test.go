@@ -182,6 +182,26 @@ func TestSignInTokensAfterChanges(t *testing.T) {
 			c.check(t, u, tok)
 		})
 	}
+	t.Run("a cached token expires", func(t *testing.T) {
+		u, _ := newManager(t, "expiring@example.com")
+		// Expiry is in whole seconds: sign in 0.4 s before it, ask again 0.2 s after it,
+		// within the second the user is kept.
+		exp := time.Now().Truncate(time.Second).Add(2 * time.Second)
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{core.TokenClaimId: u.Id, core.TokenClaimType: core.TokenTypeAuth,
+			core.TokenClaimCollectionId: u.Collection().Id, core.TokenClaimRefreshable: true, "exp": exp.Unix()}).
+			SignedString([]byte(u.TokenKey() + u.Collection().AuthToken.Secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Until(exp.Add(-400 * time.Millisecond)))
+		if !signedIn(tok) {
+			t.Fatal("the token does not sign in before its expiry")
+		}
+		time.Sleep(time.Until(exp.Add(200 * time.Millisecond)))
+		if signedIn(tok) {
+			t.Error("a cached token still signs in after its expiry")
+		}
+	})
 	t.Run("superusers are not cached and still sign in", func(t *testing.T) {
 		su := schemastest.SuperuserToken(t, app)
 		for range 2 {
