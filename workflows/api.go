@@ -275,7 +275,7 @@ func (e *Engine) Retry(runID string) error {
 	}
 	// After the commit: a worker woken before it would look, not see the run, and leave it
 	// to the next poll.
-	e.requeued.Store(true)
+	e.loose.Store(true)
 	e.Wake()
 	return nil
 }

@@ -76,8 +76,9 @@ type Engine struct {
 	ticking  atomic.Bool    // a minute tick is running
 	// groupFallbacks counts groups of runs (RunBatch) that failed and ran one by one.
 	groupFallbacks atomic.Int64
-	// requeued is set when a run was queued again (Retry) and a worker has yet to look for it.
-	requeued atomic.Bool
+	// loose is set when runs that only runNext takes may be waiting for a worker that was
+	// woken: a run queued again (Retry), or more after the one runNext just took.
+	loose atomic.Bool
 }
 
 // Register adds the workflow engine to app and, if rootCmd is set, the "workflow" command.
