@@ -97,7 +97,7 @@ func TestQuick(t *testing.T) {
 		if bare := strings.Split(strings.TrimSpace(cells[10]), ", "); len(bare) != 2 || bare[0] == "0" || bare[1] == "0" {
 			t.Errorf("end-to-end: bare creates/s before, after = %q: %s", cells[10], line)
 		}
-		if r := strings.TrimSpace(cells[11]); r == "0.00" || r == "" {
+		if r := strings.TrimSpace(cells[11]); r == "0.000" || r == "" {
 			t.Errorf("end-to-end: ratio %q: %s", r, line)
 		}
 	}
