@@ -54,34 +54,32 @@ func newSessions() *sessions { return &sessions{m: map[string]session{}} }
 
 // bind empties the cache around every change of a user or of a collection.
 func (s *sessions) bind(app core.App) {
-	around := func(e *core.RecordEvent) error {
+	app.OnRecordUpdate(schemas.UsersCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.tokens.sessions-update", Func: emptyAround[*core.RecordEvent](s)})
+	app.OnRecordDelete(schemas.UsersCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.tokens.sessions-delete", Func: emptyAround[*core.RecordEvent](s)})
+	app.OnRecordAfterUpdateSuccess(schemas.UsersCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.tokens.sessions-updated", Func: emptyAfter[*core.RecordEvent](s)})
+	app.OnRecordAfterDeleteSuccess(schemas.UsersCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.tokens.sessions-deleted", Func: emptyAfter[*core.RecordEvent](s)})
+	app.OnCollectionUpdate().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-update", Func: emptyAround[*core.CollectionEvent](s)})
+	app.OnCollectionDelete().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-delete", Func: emptyAround[*core.CollectionEvent](s)})
+	app.OnCollectionAfterUpdateSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-updated", Func: emptyAfter[*core.CollectionEvent](s)})
+	app.OnCollectionAfterDeleteSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-deleted", Func: emptyAfter[*core.CollectionEvent](s)})
+}
+
+// emptyAround is a handler that empties the cache before the change and after its write.
+func emptyAround[E interface{ Next() error }](s *sessions) func(E) error {
+	return func(e E) error {
 		s.reset()
 		err := e.Next()
 		s.reset()
 		return err
 	}
-	after := func(e *core.RecordEvent) error {
+}
+
+// emptyAfter is a handler that empties the cache after a change committed.
+func emptyAfter[E interface{ Next() error }](s *sessions) func(E) error {
+	return func(e E) error {
 		s.reset()
 		return e.Next()
 	}
-	app.OnRecordUpdate(schemas.UsersCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.tokens.sessions-update", Func: around})
-	app.OnRecordDelete(schemas.UsersCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.tokens.sessions-delete", Func: around})
-	app.OnRecordAfterUpdateSuccess(schemas.UsersCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.tokens.sessions-updated", Func: after})
-	app.OnRecordAfterDeleteSuccess(schemas.UsersCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.tokens.sessions-deleted", Func: after})
-	collection := func(e *core.CollectionEvent) error {
-		s.reset()
-		err := e.Next()
-		s.reset()
-		return err
-	}
-	collectionAfter := func(e *core.CollectionEvent) error {
-		s.reset()
-		return e.Next()
-	}
-	app.OnCollectionUpdate().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-update", Func: collection})
-	app.OnCollectionDelete().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-delete", Func: collection})
-	app.OnCollectionAfterUpdateSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-updated", Func: collectionAfter})
-	app.OnCollectionAfterDeleteSuccess().Bind(&hook.Handler[*core.CollectionEvent]{Id: "relata.tokens.sessions-collection-deleted", Func: collectionAfter})
 }
 
 func (s *sessions) reset() {
