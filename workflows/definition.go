@@ -122,7 +122,17 @@ func ParseDuration(s string) (time.Duration, error) {
 	if len(s) < 2 {
 		return 0, fmt.Errorf("%q is not a duration such as 30m, 4h, 1d or 2w", s)
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(s[:len(s)-1], "+"))
+	// One optional sign, then digits only: strconv.Atoi alone would also take the
+	// sign of "+-1d" or "++1d" after the first one was cut off.
+	count := s[:len(s)-1]
+	digits := count
+	if digits != "" && (digits[0] == '+' || digits[0] == '-') {
+		digits = digits[1:]
+	}
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a duration such as 30m, 4h, 1d or 2w", s)
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(count, "+"))
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a duration such as 30m, 4h, 1d or 2w", s)
 	}
