@@ -119,13 +119,29 @@ func (s *sessions) user(app core.App, token string) (*core.Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.put(token, session{user: rec.Clone(), at: now, exp: exp.Time}, gen)
+	return rec, nil
+}
+
+// put stores a session read in generation gen, unless an emptying came since. A full cache
+// first drops the entries past SessionTTL (read again at their next request anyway); if
+// that leaves more than three quarters of maxSessions, it starts empty, so a sweep comes
+// at most once every maxSessions/4 new tokens.
+func (s *sessions) put(token string, c session, gen uint64) {
 	s.mu.Lock()
-	if s.gen == gen {
-		if len(s.m) >= maxSessions {
+	defer s.mu.Unlock()
+	if s.gen != gen {
+		return
+	}
+	if len(s.m) >= maxSessions {
+		for t, old := range s.m {
+			if c.at.Sub(old.at) >= SessionTTL {
+				delete(s.m, t)
+			}
+		}
+		if len(s.m) > maxSessions*3/4 {
 			clear(s.m)
 		}
-		s.m[token] = session{user: rec.Clone(), at: now, exp: exp.Time}
 	}
-	s.mu.Unlock()
-	return rec, nil
+	s.m[token] = c
 }
