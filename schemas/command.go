@@ -12,6 +12,11 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// StopsOnInterrupt is the annotation of a command that handles SIGINT and SIGTERM itself
+// (relata import: it stops after the rows it is writing). The relata binary then waits for
+// it at the first signal instead of ending the process; a second signal ends it at once.
+const StopsOnInterrupt = "relata.stops-on-interrupt"
+
 func (r *Registry) newSchemaCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "schema",

@@ -68,6 +68,9 @@ func main() {
 	// under `go run`, which is how the README starts Relata.
 	app := pocketbase.NewWithConfig(appConfig())
 	app.RootCmd.Version = versionString()
+	// PocketBase's error writer colours the text but prints it to standard output; commands'
+	// errors and warnings belong on standard error (`relata export … > file.csv`).
+	app.RootCmd.SetErr(os.Stderr)
 	if err := setup(app); err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", err)
 		os.Exit(1)
@@ -102,8 +105,19 @@ func execute(app *pocketbase.PocketBase) error {
 	select {
 	case err = <-done:
 	case s := <-sig:
-		// A graceful stop of `serve` is not a failure; an interrupted command is.
-		if c, _, ferr := app.RootCmd.Find(os.Args[1:]); ferr != nil || c.Name() != "serve" {
+		c, _, ferr := app.RootCmd.Find(os.Args[1:])
+		switch {
+		case ferr == nil && c.Annotations[schemas.StopsOnInterrupt] != "":
+			// The command stops by itself (relata import: after the rows it is writing) and
+			// returns its error; a second signal ends it now.
+			select {
+			case err = <-done:
+			case s = <-sig:
+				err = fmt.Errorf("interrupted again (%s)", s)
+				fmt.Fprintln(os.Stderr, "Error:", err)
+			}
+		case ferr != nil || c.Name() != "serve":
+			// A graceful stop of `serve` is not a failure; an interrupted command is.
 			err = fmt.Errorf("interrupted (%s)", s)
 			fmt.Fprintln(os.Stderr, "Error:", err)
 		}

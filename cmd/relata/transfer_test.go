@@ -1,9 +1,15 @@
 package main_test
 
 import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -65,5 +71,78 @@ func TestImportExportCommands(t *testing.T) {
 	}
 	if out, err := run(t, "export", "contacts", "--dir", data, "--filter", `email = "giulia@example.it"`); err != nil || strings.Contains(out, "giulia") {
 		t.Fatalf("after undo: %v\n%s", err, out)
+	}
+}
+
+// TestImportInterrupted interrupts `relata import` (SIGINT, as Ctrl-C sends) in the middle of
+// a 200,000-row file: it stops after the chunk it is writing, says how many rows it wrote and
+// in which batch, exits non-zero, and the batch can be undone at once — not only after the
+// 10 minutes a killed import's batch waits.
+func TestImportInterrupted(t *testing.T) {
+	data := t.TempDir()
+	if o, err := run(t, "seed", "examples/sales", "--dir", data); err != nil {
+		t.Fatalf("seed: %v\n%s", err, o)
+	}
+	const rows = 200_000
+	var b strings.Builder
+	b.WriteString("Full name,Email\n")
+	for i := range rows {
+		fmt.Fprintf(&b, "Bulk Person %d,p%d@bulk.example\n", i, i)
+	}
+	file := filepath.Join(t.TempDir(), "big.csv")
+	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(relataBin, "import", "contacts", file, "--dir", data, "--batch-size", "1000", "--check-duplicates", "0", "--dev=false")
+	cmd.Dir = repoRoot
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The import reports its progress every 2 seconds on stderr: interrupt it at the first report.
+	var errOut strings.Builder
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		errOut.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), " rows read: ") {
+			if err := cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	rest, _ := io.ReadAll(stderr)
+	errOut.Write(rest)
+	err = cmd.Wait()
+	all := out.String() + errOut.String()
+	m := regexp.MustCompile(`import interrupted after (\d+) rows; the rows written stay in batch (\w+), marked cancelled \(undo it now: relata import undo (\w+)\)`).FindStringSubmatch(all)
+	if err == nil || m == nil || m[2] != m[3] {
+		t.Fatalf("interrupted import: %v (want a non-zero exit and the batch to undo)\n%s", err, all)
+	}
+	// Errors and progress go to standard error, the summary to standard output.
+	if strings.Contains(out.String(), "Error:") || !strings.Contains(errOut.String(), "Error: big.csv: import interrupted") {
+		t.Fatalf("the error is not on standard error alone:\nstdout:\n%s\nstderr:\n%s", &out, errOut.String())
+	}
+	written, _ := strconv.Atoi(m[1])
+	if written <= 0 || written >= rows || written%1000 != 0 {
+		t.Fatalf("the interrupted import wrote %d of %d rows; want whole chunks of 1,000, not all\n%s", written, rows, all)
+	}
+	if !strings.Contains(all, fmt.Sprintf("big.csv: imported into contacts: %d created, 0 updated, 0 unchanged, 0 failed", written)) {
+		t.Fatalf("no summary of the rows written:\n%s", all)
+	}
+
+	undo, err := run(t, "import", "undo", m[2], "--dir", data)
+	if err != nil || !strings.Contains(undo, fmt.Sprintf("%d records removed, 0 restored, 0 left alone", written)) {
+		t.Fatalf("undo right after the interrupt: %v\n%s", err, undo)
+	}
+	left, err := run(t, "export", "contacts", "--dir", data, "--filter", `email ~ "bulk.example"`, "--fields", "email")
+	if err != nil || strings.Contains(left, "bulk.example") {
+		t.Fatalf("contacts of the interrupted import left after its undo: %v\n%.500s", err, left)
 	}
 }

@@ -1,14 +1,18 @@
 package transfer
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
@@ -54,6 +58,7 @@ func (s *Service) newImportCommand() *cobra.Command {
   relata import undo BATCH_ID`,
 		Args:         cobra.ExactArgs(2),
 		SilenceUsage: true,
+		Annotations:  map[string]string{schemas.StopsOnInterrupt: "true"},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := s.ready(); err != nil {
 				return err
@@ -91,7 +96,16 @@ func (s *Service) newImportCommand() *cobra.Command {
 				return err
 			}
 			defer f.Close()
+			ctx, stop := interruptible(cmd.Context(), cmd.ErrOrStderr())
+			defer stop()
+			opts.Context = ctx
+			opts.Progress = progressEvery(cmd.ErrOrStderr(), 2*time.Second)
 			res, err := s.Import(f, opts)
+			if errors.Is(err, ErrCancelled) && res != nil {
+				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), opts, res)
+				return fmt.Errorf("%s: import interrupted after %d rows; the rows written stay in batch %s, marked cancelled (undo it now: relata import undo %s)",
+					opts.File, res.Created+res.Updated+res.Unchanged+res.Failed, res.Batch, res.Batch)
+			}
 			if err != nil {
 				return err
 			}
@@ -126,6 +140,45 @@ func (s *Service) newImportCommand() *cobra.Command {
 	fl.BoolVar(&asJSON, "json", false, "print the summary as JSON (counts, errors, warnings, likely duplicates)")
 	cmd.AddCommand(s.newUndoCommand())
 	return cmd
+}
+
+// interruptible returns a context that the first SIGINT (Ctrl-C) or SIGTERM cancels: the
+// import stops after the chunk of rows it is writing and marks its batch cancelled, which
+// can be undone at once. The signal's default comes back with it, so a second Ctrl-C ends
+// the process there and then — its batch stays "running", and undo waits for ImportLease.
+func interruptible(parent context.Context, errOut io.Writer) (context.Context, func()) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-sigs:
+			signal.Stop(sigs)
+			fmt.Fprintf(errOut, "interrupted: stopping after the rows being written (a second interrupt ends at once, and the batch can then be undone only %.0f minutes later)\n", ImportLease.Minutes())
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		cancel()
+	}
+}
+
+// progressEvery returns an import's Progress callback that writes the counts so far to w at
+// most once per interval, and not before the first interval: a short import prints nothing.
+func progressEvery(w io.Writer, interval time.Duration) func(*Result, int) {
+	last := time.Now()
+	return func(res *Result, rows int) {
+		if time.Since(last) < interval {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "%d rows read: %d created, %d updated, %d unchanged, %d failed\n", rows, res.Created, res.Updated, res.Unchanged, res.Failed)
+	}
 }
 
 func printResult(out, errOut io.Writer, opts ImportOptions, res *Result) {
