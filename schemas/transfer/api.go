@@ -40,7 +40,8 @@ func (s *Service) handleExport(e *core.RequestEvent) error {
 		return e.ForbiddenError("Only CRM users can export records.", nil)
 	}
 	q := e.Request.URL.Query()
-	opts := ExportOptions{Object: e.Request.PathValue("object"), Filter: q.Get("filter"), Sort: q.Get("sort"), Format: q.Get("format"), As: as}
+	opts := ExportOptions{Object: e.Request.PathValue("object"), Filter: q.Get("filter"), Sort: q.Get("sort"), Format: q.Get("format"), As: as,
+		Context: e.Request.Context()} // a client that goes away stops the export
 	if f := q.Get("fields"); f != "" {
 		opts.Fields = strings.Split(f, ",")
 	}

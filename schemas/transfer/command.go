@@ -96,7 +96,8 @@ func (s *Service) newImportCommand() *cobra.Command {
 				return err
 			}
 			defer f.Close()
-			ctx, stop := interruptible(cmd.Context(), cmd.ErrOrStderr())
+			ctx, stop := interruptible(cmd.Context(), cmd.ErrOrStderr(), fmt.Sprintf(
+				"interrupted: stopping after the rows being written (a second interrupt ends at once, and the batch can then be undone only %.0f minutes later)", ImportLease.Minutes()))
 			defer stop()
 			opts.Context = ctx
 			opts.Progress = progressEvery(cmd.ErrOrStderr(), 2*time.Second)
@@ -142,11 +143,12 @@ func (s *Service) newImportCommand() *cobra.Command {
 	return cmd
 }
 
-// interruptible returns a context that the first SIGINT (Ctrl-C) or SIGTERM cancels: the
-// import stops after the chunk of rows it is writing and marks its batch cancelled, which
-// can be undone at once. The signal's default comes back with it, so a second Ctrl-C ends
-// the process there and then — its batch stays "running", and undo waits for ImportLease.
-func interruptible(parent context.Context, errOut io.Writer) (context.Context, func()) {
+// interruptible returns a context that the first SIGINT (Ctrl-C) or SIGTERM cancels, after
+// writing msg to errOut: an import stops after the chunk of rows it is writing and marks its
+// batch cancelled, which can be undone at once; an export stops and removes its unfinished
+// file. The signal's default comes back with it, so a second Ctrl-C ends the process there
+// and then (an import's batch then stays "running", and undo waits for ImportLease).
+func interruptible(parent context.Context, errOut io.Writer, msg string) (context.Context, func()) {
 	if parent == nil {
 		parent = context.Background()
 	}
@@ -157,7 +159,7 @@ func interruptible(parent context.Context, errOut io.Writer) (context.Context, f
 		select {
 		case <-sigs:
 			signal.Stop(sigs)
-			fmt.Fprintf(errOut, "interrupted: stopping after the rows being written (a second interrupt ends at once, and the batch can then be undone only %.0f minutes later)\n", ImportLease.Minutes())
+			fmt.Fprintln(errOut, msg)
 			cancel()
 		case <-ctx.Done():
 		}
@@ -324,27 +326,30 @@ func (s *Service) newExportCommand() *cobra.Command {
 			if opts.Format == "" && strings.HasSuffix(strings.ToLower(out), ".xlsx") {
 				opts.Format = FormatXLSX
 			}
+			ctx, stop := interruptible(cmd.Context(), cmd.ErrOrStderr(), "interrupted: stopping the export")
+			defer stop()
+			opts.Context = ctx
 			x, err := s.prepareExport(opts)
 			if err != nil {
 				return err
 			}
-			w := cmd.OutOrStdout()
 			if out != "" && out != "-" {
-				f, err := os.Create(out)
+				var n int
+				err := writeFile(out, func(f io.Writer) (err error) {
+					n, err = x.write(f)
+					return err
+				})
 				if err != nil {
-					return err
-				}
-				n, werr := x.write(f)
-				if err := errors.Join(werr, f.Close()); err != nil {
-					return err
+					return fmt.Errorf("%s: export not written: %w", out, err)
 				}
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d %s exported\n", out, n, opts.Object)
 				return nil
 			}
-			_, err = x.write(w)
+			_, err = x.write(cmd.OutOrStdout())
 			return err
 		},
 	}
+	cmd.Annotations = map[string]string{schemas.StopsOnInterrupt: "true"}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Filter, "filter", "", `PocketBase filter, e.g. 'owner.email = "alice@example.com"'`)
 	fl.StringVar(&opts.Sort, "sort", "", "sort fields, e.g. -created,name")
@@ -353,4 +358,35 @@ func (s *Service) newExportCommand() *cobra.Command {
 	fl.StringVarP(&out, "output", "o", "", "write to this file (default: stdout)")
 	fl.StringVar(&as, "as", "", "export as this CRM user (email), under their access rules (default: superuser)")
 	return cmd
+}
+
+// writeFile writes what write produces to path whole or not at all: into a temporary file
+// beside it, renamed over path once complete and synced. A failed or interrupted export
+// leaves no partial file and an earlier file at path as it was. The file is readable by its
+// owner only (0600), as the privacy export's: an export holds personal data.
+func writeFile(path string, write func(io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".*.part")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = write(f); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

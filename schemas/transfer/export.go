@@ -1,7 +1,9 @@
 package transfer
 
 import (
+	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -35,7 +37,13 @@ type ExportOptions struct {
 	Format string
 	// As is the CRM user whose access rules apply; nil exports as a superuser.
 	As *core.Record
+	// Context stops the export between chunks of records (Ctrl-C, a download the client
+	// gave up) with ErrExportStopped. Default: never stopped.
+	Context context.Context
 }
+
+// ErrExportStopped ends an export whose Context was cancelled.
+var ErrExportStopped = errors.New("export stopped")
 
 // exportColumn is one column of an export.
 type exportColumn struct {
@@ -158,6 +166,9 @@ func (x *export) write(w io.Writer) (int, error) {
 	n := 0
 	ids := make([]string, 0, exportChunk)
 	flush := func() error {
+		if ctx := x.opts.Context; ctx != nil && ctx.Err() != nil {
+			return ErrExportStopped
+		}
 		if len(ids) == 0 {
 			return nil
 		}
