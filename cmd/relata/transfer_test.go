@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestImportExportCommands runs `relata import`, `relata import undo` and `relata export` on
@@ -77,7 +78,8 @@ func TestImportExportCommands(t *testing.T) {
 // TestImportInterrupted interrupts `relata import` (SIGINT, as Ctrl-C sends) in the middle of
 // a 200,000-row file: it stops after the chunk it is writing, says how many rows it wrote and
 // in which batch, exits non-zero, and the batch can be undone at once — not only after the
-// 10 minutes a killed import's batch waits.
+// 10 minutes a killed import's batch waits. Interrupted twice, it ends at once: the chunk
+// being written is rolled back, and the batch (named in the progress lines) waits.
 func TestImportInterrupted(t *testing.T) {
 	data := t.TempDir()
 	if o, err := run(t, "seed", "examples/sales", "--dir", data); err != nil {
@@ -93,41 +95,25 @@ func TestImportInterrupted(t *testing.T) {
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	cmd := exec.Command(relataBin, "import", "contacts", file, "--dir", data, "--batch-size", "1000", "--check-duplicates", "0", "--dev=false")
-	cmd.Dir = repoRoot
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// The import reports its progress every 2 seconds on stderr: interrupt it at the first report.
-	var errOut strings.Builder
-	lines := bufio.NewScanner(stderr)
-	for lines.Scan() {
-		errOut.WriteString(lines.Text() + "\n")
-		if strings.Contains(lines.Text(), " rows read: ") {
-			if err := cmd.Process.Signal(os.Interrupt); err != nil {
-				t.Fatal(err)
-			}
-			break
+	bulkContacts := func() int {
+		t.Helper()
+		out, err := run(t, "export", "contacts", "--dir", data, "--filter", `email ~ "bulk.example"`, "--fields", "email")
+		if err != nil {
+			t.Fatalf("export: %v\n%.500s", err, out)
 		}
+		return strings.Count(out, "@bulk.example")
 	}
-	rest, _ := io.ReadAll(stderr)
-	errOut.Write(rest)
-	err = cmd.Wait()
-	all := out.String() + errOut.String()
+
+	// Once: the import stops after its chunk, and the batch is undone at once.
+	stdout, stderr, err := interruptImport(t, data, file, "1000", 1)
+	all := stdout + stderr
 	m := regexp.MustCompile(`import interrupted after (\d+) rows; the rows written stay in batch (\w+), marked cancelled \(undo it now: relata import undo (\w+)\)`).FindStringSubmatch(all)
 	if err == nil || m == nil || m[2] != m[3] {
 		t.Fatalf("interrupted import: %v (want a non-zero exit and the batch to undo)\n%s", err, all)
 	}
 	// Errors and progress go to standard error, the summary to standard output.
-	if strings.Contains(out.String(), "Error:") || !strings.Contains(errOut.String(), "Error: big.csv: import interrupted") {
-		t.Fatalf("the error is not on standard error alone:\nstdout:\n%s\nstderr:\n%s", &out, errOut.String())
+	if strings.Contains(stdout, "Error:") || !strings.Contains(stderr, "Error: big.csv: import interrupted") {
+		t.Fatalf("the error is not on standard error alone:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
 	}
 	written, _ := strconv.Atoi(m[1])
 	if written <= 0 || written >= rows || written%1000 != 0 {
@@ -136,13 +122,66 @@ func TestImportInterrupted(t *testing.T) {
 	if !strings.Contains(all, fmt.Sprintf("big.csv: imported into contacts: %d created, 0 updated, 0 unchanged, 0 failed", written)) {
 		t.Fatalf("no summary of the rows written:\n%s", all)
 	}
-
+	if n := bulkContacts(); n != written {
+		t.Fatalf("%d contacts stored after the interrupted import, which reported %d", n, written)
+	}
 	undo, err := run(t, "import", "undo", m[2], "--dir", data)
 	if err != nil || !strings.Contains(undo, fmt.Sprintf("%d records removed, 0 restored, 0 left alone", written)) {
 		t.Fatalf("undo right after the interrupt: %v\n%s", err, undo)
 	}
-	left, err := run(t, "export", "contacts", "--dir", data, "--filter", `email ~ "bulk.example"`, "--fields", "email")
-	if err != nil || strings.Contains(left, "bulk.example") {
-		t.Fatalf("contacts of the interrupted import left after its undo: %v\n%.500s", err, left)
+	if n := bulkContacts(); n != 0 {
+		t.Fatalf("%d contacts of the interrupted import left after its undo", n)
 	}
+
+	// Twice, in chunks of 100,000: the first chunk stays, the second is rolled back, and the
+	// batch stays running.
+	stdout, stderr, err = interruptImport(t, data, file, "100000", 2)
+	all = stdout + stderr
+	batch := regexp.MustCompile(`batch (\w+): 100000 rows read: 100000 created`).FindStringSubmatch(stderr)
+	if err == nil || batch == nil || !strings.Contains(stderr, "Error: interrupted again") || strings.Contains(all, "imported into contacts") {
+		t.Fatalf("import interrupted twice: %v (want a non-zero exit at once, the batch in the progress line)\n%s", err, all)
+	}
+	if n := bulkContacts(); n != 100_000 {
+		t.Fatalf("%d contacts stored after the import interrupted twice, want the first chunk's 100000", n)
+	}
+	if undo, err := run(t, "import", "undo", batch[1], "--dir", data); err == nil || !strings.Contains(undo, "import batch "+batch[1]+" is still running") {
+		t.Fatalf("undo of a killed import's batch: %v (want it refused for now)\n%s", err, undo)
+	}
+}
+
+// interruptImport starts `relata import` of file, sends it signals SIGINTs 100 ms apart at its
+// first progress line (every 2 seconds on stderr), and returns its output once it ended.
+func interruptImport(t *testing.T, data, file, batchSize string, signals int) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(relataBin, "import", "contacts", file, "--dir", data, "--batch-size", batchSize, "--check-duplicates", "0", "--dev=false")
+	cmd.Dir = repoRoot
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var errOut strings.Builder
+	lines := bufio.NewScanner(pipe)
+	for lines.Scan() {
+		errOut.WriteString(lines.Text() + "\n")
+		if strings.Contains(lines.Text(), " rows read: ") {
+			for i := range signals {
+				if i > 0 {
+					time.Sleep(100 * time.Millisecond)
+				}
+				if err := cmd.Process.Signal(os.Interrupt); err != nil {
+					t.Fatal(err)
+				}
+			}
+			break
+		}
+	}
+	rest, _ := io.ReadAll(pipe)
+	errOut.Write(rest)
+	err = cmd.Wait()
+	return out.String(), errOut.String(), err
 }

@@ -170,8 +170,9 @@ func interruptible(parent context.Context, errOut io.Writer, msg string) (contex
 	}
 }
 
-// progressEvery returns an import's Progress callback that writes the counts so far to w at
-// most once per interval, and not before the first interval: a short import prints nothing.
+// progressEvery returns an import's Progress callback that writes the batch and the counts so
+// far to w at most once per interval, and not before the first interval: a short import
+// prints nothing. The batch is there for an import killed before its summary.
 func progressEvery(w io.Writer, interval time.Duration) func(*Result, int) {
 	last := time.Now()
 	return func(res *Result, rows int) {
@@ -179,7 +180,7 @@ func progressEvery(w io.Writer, interval time.Duration) func(*Result, int) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(w, "%d rows read: %d created, %d updated, %d unchanged, %d failed\n", rows, res.Created, res.Updated, res.Unchanged, res.Failed)
+		fmt.Fprintf(w, "batch %s: %d rows read: %d created, %d updated, %d unchanged, %d failed\n", res.Batch, rows, res.Created, res.Updated, res.Unchanged, res.Failed)
 	}
 }
 
