@@ -364,8 +364,16 @@ func (s *Service) newExportCommand() *cobra.Command {
 // writeFile writes what write produces to path whole or not at all: into a temporary file
 // beside it, renamed over path once complete and synced. A failed or interrupted export
 // leaves no partial file and an earlier file at path as it was. The file is readable by its
-// owner only (0600), as the privacy export's: an export holds personal data.
+// owner only (0600), as the privacy export's: an export holds personal data. A path that is
+// not a regular file (/dev/stdout, a named pipe) is written as it is.
 func writeFile(path string, write func(io.Writer) error) (err error) {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		return errors.Join(write(f), f.Close())
+	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

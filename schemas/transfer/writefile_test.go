@@ -51,6 +51,13 @@ func TestWriteFile(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("the export's mode is %v (%v), want 0600", fi.Mode().Perm(), err)
 	}
+	// A device is written as it is, without a temporary file beside it.
+	if err := writeFile(os.DevNull, func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
+		t.Fatalf("writeFile(%s): %v", os.DevNull, err)
+	}
+	if fi, err := os.Stat(os.DevNull); err != nil || fi.Mode()&os.ModeDevice == 0 {
+		t.Fatalf("%s is no longer a device: %v, %v", os.DevNull, fi.Mode(), err)
+	}
 	// A file name without a directory is written in the working directory.
 	t.Chdir(dir)
 	if err := writeFile("here.csv", func(w io.Writer) error { _, err := io.WriteString(w, "x"); return err }); err != nil {
