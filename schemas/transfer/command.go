@@ -96,14 +96,20 @@ func (s *Service) newImportCommand() *cobra.Command {
 				return err
 			}
 			defer f.Close()
-			ctx, stop := interruptible(cmd.Context(), cmd.ErrOrStderr(), fmt.Sprintf(
-				"interrupted: stopping after the rows being written (a second interrupt ends at once, and the batch can then be undone only %.0f minutes later)", ImportLease.Minutes()))
+			msg := fmt.Sprintf("interrupted: stopping after the rows being written (a second interrupt ends at once, and the batch can then be undone only %.0f minutes later)", ImportLease.Minutes())
+			if opts.DryRun {
+				msg = "interrupted: stopping the dry run (nothing is written)"
+			}
+			ctx, stop := interruptible(cmd.Context(), cmd.ErrOrStderr(), msg)
 			defer stop()
 			opts.Context = ctx
 			opts.Progress = progressEvery(cmd.ErrOrStderr(), 2*time.Second)
 			res, err := s.Import(f, opts)
 			if errors.Is(err, ErrCancelled) && res != nil {
 				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), opts, res)
+				if res.Batch == "" { // a dry run: nothing was written
+					return fmt.Errorf("%s: dry run interrupted after %d rows; nothing was written", opts.File, res.Created+res.Updated+res.Unchanged+res.Failed)
+				}
 				return fmt.Errorf("%s: import interrupted after %d rows; the rows written stay in batch %s, marked cancelled (undo it now: relata import undo %s)",
 					opts.File, res.Created+res.Updated+res.Unchanged+res.Failed, res.Batch, res.Batch)
 			}
@@ -180,7 +186,11 @@ func progressEvery(w io.Writer, interval time.Duration) func(*Result, int) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(w, "batch %s: %d rows read: %d created, %d updated, %d unchanged, %d failed\n", res.Batch, rows, res.Created, res.Updated, res.Unchanged, res.Failed)
+		batch := "dry run"
+		if res.Batch != "" {
+			batch = "batch " + res.Batch
+		}
+		fmt.Fprintf(w, "%s: %d rows read: %d created, %d updated, %d unchanged, %d failed\n", batch, rows, res.Created, res.Updated, res.Unchanged, res.Failed)
 	}
 }
 

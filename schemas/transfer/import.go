@@ -318,6 +318,10 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 	buf := make([]pendingRow, 0, keyBatch)
 	chunk := func(tx core.App) error {
 		for i := 0; (i < opts.BatchSize || opts.DryRun) && !eof; {
+			// A dry run is one transaction, rolled back: cancelled, it stops at once.
+			if opts.DryRun && opts.Context != nil && opts.Context.Err() != nil {
+				return ErrCancelled
+			}
 			// Read up to keyBatch rows, look their keys up at once, then import them.
 			buf = buf[:0]
 			for len(buf) < keyBatch && (i+len(buf) < opts.BatchSize || opts.DryRun) {
