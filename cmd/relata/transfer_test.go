@@ -104,10 +104,24 @@ func TestImportInterrupted(t *testing.T) {
 		return strings.Count(out, "@bulk.example")
 	}
 
-	// Once: the import stops after its chunk, and the batch is undone at once.
-	stdout, stderr, err := interruptImport(t, data, file, "1000", 1)
+	// A dry run (one transaction) stops at once and writes nothing.
+	stdout, stderr, err := interruptImport(t, data, file, "1000", 1, "--dry-run")
 	all := stdout + stderr
-	m := regexp.MustCompile(`import interrupted after (\d+) rows; the rows written stay in batch (\w+), marked cancelled \(undo it now: relata import undo (\w+)\)`).FindStringSubmatch(all)
+	m := regexp.MustCompile(`Error: big\.csv: dry run interrupted after (\d+) rows; nothing was written`).FindStringSubmatch(stderr)
+	if err == nil || m == nil || !strings.Contains(stderr, "dry run: ") {
+		t.Fatalf("interrupted dry run: %v (want its progress, a non-zero exit and that nothing was written)\n%s", err, all)
+	}
+	if n, _ := strconv.Atoi(m[1]); n <= 0 || n >= rows {
+		t.Fatalf("the interrupted dry run read %d of %d rows; want some, not all\n%s", n, rows, all)
+	}
+	if n := bulkContacts(); n != 0 {
+		t.Fatalf("%d contacts stored by an interrupted dry run", n)
+	}
+
+	// Once: the import stops after its chunk, and the batch is undone at once.
+	stdout, stderr, err = interruptImport(t, data, file, "1000", 1)
+	all = stdout + stderr
+	m = regexp.MustCompile(`import interrupted after (\d+) rows; the rows written stay in batch (\w+), marked cancelled \(undo it now: relata import undo (\w+)\)`).FindStringSubmatch(all)
 	if err == nil || m == nil || m[2] != m[3] {
 		t.Fatalf("interrupted import: %v (want a non-zero exit and the batch to undo)\n%s", err, all)
 	}
@@ -151,9 +165,10 @@ func TestImportInterrupted(t *testing.T) {
 
 // interruptImport starts `relata import` of file, sends it signals SIGINTs 100 ms apart at its
 // first progress line (every 2 seconds on stderr), and returns its output once it ended.
-func interruptImport(t *testing.T, data, file, batchSize string, signals int) (stdout, stderr string, err error) {
+func interruptImport(t *testing.T, data, file, batchSize string, signals int, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	cmd := exec.Command(relataBin, "import", "contacts", file, "--dir", data, "--batch-size", batchSize, "--check-duplicates", "0", "--dev=false")
+	args = append([]string{"import", "contacts", file, "--dir", data, "--batch-size", batchSize, "--check-duplicates", "0", "--dev=false"}, args...)
+	cmd := exec.Command(relataBin, args...)
 	cmd.Dir = repoRoot
 	var out bytes.Buffer
 	cmd.Stdout = &out

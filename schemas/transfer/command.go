@@ -107,11 +107,12 @@ func (s *Service) newImportCommand() *cobra.Command {
 			res, err := s.Import(f, opts)
 			if errors.Is(err, ErrCancelled) && res != nil {
 				printResult(cmd.OutOrStdout(), cmd.ErrOrStderr(), opts, res)
+				rows := res.Created + res.Updated + res.Unchanged + res.Failed
 				if res.Batch == "" { // a dry run: nothing was written
-					return fmt.Errorf("%s: dry run interrupted after %d rows; nothing was written", opts.File, res.Created+res.Updated+res.Unchanged+res.Failed)
+					return fmt.Errorf("%s: dry run interrupted after %d rows; nothing was written", opts.File, rows)
 				}
 				return fmt.Errorf("%s: import interrupted after %d rows; the rows written stay in batch %s, marked cancelled (undo it now: relata import undo %s)",
-					opts.File, res.Created+res.Updated+res.Unchanged+res.Failed, res.Batch, res.Batch)
+					opts.File, rows, res.Batch, res.Batch)
 			}
 			if err != nil {
 				return err

@@ -73,7 +73,9 @@ type ImportOptions struct {
 	// marked "cancelled" and can be undone). Default: never cancelled.
 	Context context.Context
 	// Progress is called after each committed chunk with the counts so far and the number of
-	// data rows read.
+	// data rows read. A dry run is one transaction: there it is also called after each group
+	// of rows, inside that transaction, so it must not write (the CLI prints; an import job,
+	// whose Progress saves its batch, is never a dry run).
 	Progress func(res *Result, rows int)
 	// Batch, when set, is the batch record to fill (created by the caller, e.g. a job that
 	// answers with its id before the import starts).
@@ -358,6 +360,9 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 				if err := im.row(tx, r.cells, r.n); err != nil {
 					return err
 				}
+			}
+			if opts.DryRun && opts.Progress != nil {
+				opts.Progress(im.res, read)
 			}
 		}
 		return nil
