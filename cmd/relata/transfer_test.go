@@ -161,6 +161,43 @@ func TestImportInterrupted(t *testing.T) {
 	if undo, err := run(t, "import", "undo", batch[1], "--dir", data); err == nil || !strings.Contains(undo, "import batch "+batch[1]+" is still running") {
 		t.Fatalf("undo of a killed import's batch: %v (want it refused for now)\n%s", err, undo)
 	}
+
+	// An export of those 100,000 contacts interrupted twice while it writes its file ends at
+	// once and leaves neither the file nor its temporary file. (The first interrupt alone
+	// stops an export within a chunk of 500 records, which can beat the second: a few tries,
+	// each of which must leave nothing, until one ends on the second.)
+	for try := 1; ; try++ {
+		outDir := t.TempDir()
+		cmd := exec.Command(relataBin, "export", "contacts", "--dir", data, "-o", filepath.Join(outDir, "all.csv"), "--dev=false")
+		cmd.Dir = repoRoot
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			if entries, _ := os.ReadDir(outDir); len(entries) > 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		for range 2 {
+			if err := cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		err := cmd.Wait()
+		entries, _ := os.ReadDir(outDir)
+		if err == nil || len(entries) != 0 {
+			t.Fatalf("interrupted export: %v, files left %v (want a non-zero exit and none)\n%s", err, entries, out.String())
+		}
+		if strings.Contains(out.String(), "Error: interrupted again") {
+			break
+		}
+		if try == 5 {
+			t.Fatalf("no export of 5 ended on its second interrupt:\n%s", out.String())
+		}
+	}
 }
 
 // interruptImport starts `relata import` of file, sends it signals SIGINTs 100 ms apart at its

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -154,7 +155,8 @@ func (s *Service) newImportCommand() *cobra.Command {
 // writing msg to errOut: an import stops after the chunk of rows it is writing and marks its
 // batch cancelled, which can be undone at once; an export stops and removes its unfinished
 // file. The signal's default comes back with it, so a second Ctrl-C ends the process there
-// and then (an import's batch then stays "running", and undo waits for ImportLease).
+// and then (an import's batch then stays "running", and undo waits for ImportLease; an
+// export's unfinished file is removed by removeUnfinished on the way out).
 func interruptible(parent context.Context, errOut io.Writer, msg string) (context.Context, func()) {
 	if parent == nil {
 		parent = context.Background()
@@ -346,6 +348,12 @@ func (s *Service) newExportCommand() *cobra.Command {
 				return err
 			}
 			if out != "" && out != "-" {
+				// A second Ctrl-C ends the process without waiting for the export; relata's
+				// main triggers OnTerminate on the way out, and the unfinished file goes.
+				s.app.OnTerminate().BindFunc(func(e *core.TerminateEvent) error {
+					removeUnfinished()
+					return e.Next()
+				})
 				var n int
 				err := writeFile(out, func(f io.Writer) (err error) {
 					n, err = x.write(f)
@@ -393,10 +401,16 @@ func writeFile(path string, write func(io.Writer) error) (err error) {
 	if err != nil {
 		return err
 	}
+	unfinished.Lock()
+	unfinished.files[f.Name()] = true
+	unfinished.Unlock()
 	defer func() {
 		if err != nil {
 			f.Close()
+			unfinished.Lock()
+			delete(unfinished.files, f.Name())
 			os.Remove(f.Name())
+			unfinished.Unlock()
 		}
 	}()
 	if err = write(f); err != nil {
@@ -408,5 +422,29 @@ func writeFile(path string, write func(io.Writer) error) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
+	unfinished.Lock()
+	defer unfinished.Unlock()
+	if !unfinished.files[f.Name()] {
+		return errors.New("stopped: the unfinished file was removed")
+	}
+	delete(unfinished.files, f.Name())
 	return os.Rename(f.Name(), path)
+}
+
+// unfinished holds the temporary files writeFile is writing.
+var unfinished = struct {
+	sync.Mutex
+	files map[string]bool
+}{files: map[string]bool{}}
+
+// removeUnfinished removes the temporary files of the exports still being written, for a
+// process that ends without waiting for them (a second Ctrl-C). An export whose file goes
+// fails instead of renaming it into place.
+func removeUnfinished() {
+	unfinished.Lock()
+	defer unfinished.Unlock()
+	for name := range unfinished.files {
+		os.Remove(name)
+		delete(unfinished.files, name)
+	}
 }

@@ -48,6 +48,34 @@ func TestWriteFile(t *testing.T) {
 			}
 		})
 	}
+	// The process ends while the export is written (a second Ctrl-C): removeUnfinished takes
+	// the temporary file away, and the export, when it completes, fails instead of renaming.
+	t.Run("a process ending midway", func(t *testing.T) {
+		started, release, done := make(chan struct{}), make(chan struct{}), make(chan error)
+		go func() {
+			done <- writeFile(path, func(w io.Writer) error {
+				close(started)
+				<-release
+				_, err := io.WriteString(w, "an export cut short\n")
+				return err
+			})
+		}()
+		<-started
+		if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+			t.Fatalf("while writing, the directory holds %v, want the export and its temporary file", entries)
+		}
+		removeUnfinished()
+		close(release)
+		if err := <-done; err == nil {
+			t.Fatal("writeFile succeeded after its file was removed")
+		}
+		if got, _ := os.ReadFile(path); string(got) != "new export\n" {
+			t.Fatalf("the file holds %q, want the earlier export", got)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+			t.Fatalf("the directory holds %v, want the export alone", entries)
+		}
+	})
 	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("the export's mode is %v (%v), want 0600", fi.Mode().Perm(), err)
 	}
