@@ -5,12 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
+
 	"github.com/relata/relata/workflows"
 )
 
 // The workers look for runs other than fresh grouped ones (runNext) at a poll, and after a
 // wake only when the wake can have brought one: a fresh run of a workflow that cannot be
-// grouped, or a run queued again by Retry. With the poll an hour away, both run at once.
+// grouped, a run queued again by Retry, or more after a run runNext took. With the poll an
+// hour away, all run at once.
 func TestWorkersTakeWhatAWakeBrings(t *testing.T) {
 	waitFor := func(t *testing.T, e *env, filter string) {
 		t.Helper()
@@ -58,5 +61,51 @@ func TestWorkersTakeWhatAWakeBrings(t *testing.T) {
 			t.Fatal(err)
 		}
 		waitFor(t, e, "status = 'succeeded'")
+	})
+	t.Run("due retries found by a worker that ran one", func(t *testing.T) {
+		// Runs that came due with time (retries) are found by a poll, or by a worker that a
+		// run just executed by runNext woke: the chain goes on until none is left, without
+		// waiting an hour for the poll.
+		e := newEnv(t, workflows.Config{PollInterval: time.Hour, MaxAttempts: 1})
+		e.save(t, `{"name": "bobs", "enabled": true, "object": "deals", "trigger": {"type": "record_created"}, "runAs": "bob@example.com",
+		  "actions": [{"type": "update_record", "values": {"description": "touched by bob"}}]}`)
+		const n = 6
+		for i := range n {
+			if code, d := e.api(t, http.MethodPost, "/api/collections/deals/records", e.aliceTok, map[string]any{"name": "Alice's " + string(rune('A'+i))}); code != 200 {
+				t.Fatalf("create = %d %v", code, d)
+			}
+		}
+		e.eng.Start() // the workers look at start: every run fails, Bob may not edit the deals
+		deadline := time.Now().Add(15 * time.Second)
+		for e.count(t, workflows.RunsCollection, "status = 'failed' || status = 'dead'") < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d runs failed", e.count(t, workflows.RunsCollection, "status = 'failed' || status = 'dead'"), n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if _, err := e.app.DB().NewQuery("UPDATE deals SET owner = {:bob}").Bind(dbx.Params{"bob": e.bob.Id}).Execute(); err != nil {
+			t.Fatal(err)
+		}
+		failed := e.runs(t, "status = 'failed' || status = 'dead'")
+		// All but one come due as retries, written straight to the table: nothing wakes a worker.
+		for _, run := range failed[1:] {
+			if _, err := e.app.DB().NewQuery("UPDATE workflow_runs SET status = 'retry', attempts = 0, next_at = '2000-01-01 00:00:00.000Z' WHERE id = {:id}").
+				Bind(dbx.Params{"id": run.Id}).Execute(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		if got := e.count(t, workflows.RunsCollection, "status = 'succeeded'"); got != 0 {
+			t.Fatalf("%d runs succeeded before any wake", got)
+		}
+		if err := e.eng.Retry(failed[0].Id); err != nil {
+			t.Fatal(err)
+		}
+		for e.count(t, workflows.RunsCollection, "status = 'succeeded'") < n {
+			if time.Now().After(deadline.Add(10 * time.Second)) {
+				t.Fatalf("%d of %d runs succeeded: the due retries wait for the poll", e.count(t, workflows.RunsCollection, "status = 'succeeded'"), n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	})
 }
