@@ -325,7 +325,7 @@ func setup(app *pocketbase.PocketBase) error {
 	if _, err := scoring.Register(app, app.RootCmd, scoring.Config{Registry: reg}); err != nil {
 		return err
 	}
-	transfer.MustRegister(app, app.RootCmd, transfer.Config{Registry: reg}) // relata import|export, /api/relata/{import,export}
+	transfer.MustRegister(app, app.RootCmd, transfer.Config{Registry: reg, LoadWorkflows: eng.Load}) // relata import|export, /api/relata/{import,export}
 	// Duplicates and merge: `relata duplicates|merge`, /api/relata/{duplicates,merge,merges}.
 	if _, err := dedupe.Register(app, app.RootCmd, dedupe.Config{Registry: reg, RulesFile: f.dedupeRules}); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -236,4 +237,110 @@ func interruptImport(t *testing.T, data, file, batchSize string, signals int, ar
 	errOut.Write(rest)
 	err = cmd.Wait()
 	return out.String(), errOut.String(), err
+}
+
+// TestCommandsTriggerWorkflows: `relata import --workflows` and `relata reassign --workflows`
+// queue the runs their writes trigger, as the server's own saves do, and the server runs
+// them. (The engine reads the workflows when the server starts; a command that does not
+// load them queues nothing.) 1,001 rows, two workflows each (one stored event per contact).
+func TestCommandsTriggerWorkflows(t *testing.T) {
+	t.Parallel()
+	data, wfDir := t.TempDir(), t.TempDir()
+	if o, err := run(t, "seed", "examples/sales", "--dir", data); err != nil {
+		t.Fatalf("seed: %v\n%s", err, o)
+	}
+	for name, def := range map[string]string{
+		"welcome.json": `{"name": "welcome", "enabled": true, "object": "contacts", "trigger": {"type": "record_created"},
+		  "actions": [{"type": "create_task", "subject": "=\"Welcome \" + record.full_name", "due": "1d", "assignee": "owner"}]}`,
+		"tag.json": `{"name": "tag", "enabled": true, "object": "contacts", "trigger": {"type": "record_created"},
+		  "actions": [{"type": "update_record", "values": {"job_title": "Imported lead"}}]}`,
+		"handover.json": `{"name": "handover", "enabled": true, "object": "deals", "trigger": {"type": "record_updated"},
+		  "condition": "record.owner != old.owner",
+		  "actions": [{"type": "create_task", "subject": "=\"Handover \" + record.name", "due": "1d", "assignee": "owner"}]}`,
+	} {
+		if err := os.WriteFile(filepath.Join(wfDir, name), []byte(def), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{
+		{"workflow", "import", wfDir, "--dir", data},
+		{"superuser", "upsert", "root@example.com", "root-password-1", "--dir", data},
+	} {
+		if o, err := run(t, args...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, o)
+		}
+	}
+	const rows = 1001
+	var b strings.Builder
+	b.WriteString("Full name,Email\n")
+	for i := range rows {
+		fmt.Fprintf(&b, "Flow Person %d,f%d@flow.example\n", i, i)
+	}
+	withRuns, without := filepath.Join(t.TempDir(), "with.csv"), filepath.Join(t.TempDir(), "without.csv")
+	if err := os.WriteFile(withRuns, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(without, []byte("Full name,Email\nQuiet Person,quiet@flow.example\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"import", "contacts", withRuns, "--dir", data, "--workflows", "--as", "alice@example.com", "--check-duplicates", "0"},
+		{"import", "contacts", without, "--dir", data, "--as", "alice@example.com"},
+	} {
+		if o, err := run(t, args...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, o)
+		}
+	}
+	out, err := run(t, "reassign", "--from", "alice@example.com", "--to", "bob@example.com", "--objects", "deals", "--workflows", "--dir", data)
+	m := regexp.MustCompile(`(\d+) of \d+ records reassigned`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("reassign: %v\n%s", err, out)
+	}
+	deals, _ := strconv.Atoi(m[1])
+	if deals == 0 {
+		t.Fatalf("no deal of Alice's to hand over:\n%s", out)
+	}
+
+	// The server, started after the commands, runs what they queued.
+	s := startServer(t, data)
+	tok, _ := s.login(t, "_superusers", "root@example.com", "root-password-1")
+	count := func(collection, filter string) int {
+		var l list
+		if code := s.api(t, http.MethodGet, "/api/collections/"+collection+"/records?perPage=1&filter="+urlEscape(filter), tok, nil, &l); code != 200 {
+			t.Fatalf("count %s = %d", collection, code)
+		}
+		return l.TotalItems
+	}
+	want := map[string]int{"welcome": rows, "tag": rows, "handover": deals}
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		done := true
+		for name, n := range want {
+			if count("workflow_runs", fmt.Sprintf("workflow.name = %q && status = 'succeeded'", name)) != n {
+				done = false
+			}
+		}
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			for name, n := range want {
+				t.Errorf("workflow %s: %d runs succeeded, want %d", name, count("workflow_runs", fmt.Sprintf("workflow.name = %q && status = 'succeeded'", name)), n)
+			}
+			t.FailNow()
+		}
+	}
+	for _, c := range []struct {
+		collection, filter string
+		want               int
+	}{
+		{"activities", `subject ~ "Welcome Flow Person"`, rows},
+		{"activities", `subject ~ "Handover "`, deals},
+		{"contacts", `job_title = "Imported lead"`, rows},
+		{"activities", `subject = "Welcome Quiet Person"`, 0}, // imported without --workflows
+		{"workflow_runs", `status != 'succeeded'`, 0},
+	} {
+		if got := count(c.collection, c.filter); got != c.want {
+			t.Errorf("%s with %s: %d, want %d", c.collection, c.filter, got, c.want)
+		}
+	}
 }

@@ -30,6 +30,19 @@ func (s *Service) ready() error {
 	return s.reg.Sync()
 }
 
+// loadWorkflows makes this process's workflow engine know the enabled workflows, for a
+// command with --workflows: the runs its writes trigger are queued with them, and the server
+// runs them (at its next poll, or when it starts).
+func (s *Service) loadWorkflows() error {
+	if s.cfg.LoadWorkflows == nil {
+		return errors.New("--workflows: this program has no workflow engine")
+	}
+	if err := s.cfg.LoadWorkflows(); err != nil {
+		return fmt.Errorf("--workflows: %w", err)
+	}
+	return nil
+}
+
 // user finds the CRM user of --as.
 func (s *Service) user(email string) (*core.Record, error) {
 	if email == "" {
@@ -69,6 +82,11 @@ func (s *Service) newImportCommand() *cobra.Command {
 				return err
 			}
 			opts.As = u
+			if opts.Workflows {
+				if err := s.loadWorkflows(); err != nil {
+					return err
+				}
+			}
 			opts.Object, opts.File = args[0], filepath.Base(args[1])
 			opts.Map = map[string]string{}
 			for _, m := range maps {

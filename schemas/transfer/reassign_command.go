@@ -26,6 +26,11 @@ func (s *Service) newReassignCommand() *cobra.Command {
 			if err := s.ready(); err != nil {
 				return err
 			}
+			if opts.Workflows && !opts.DryRun {
+				if err := s.loadWorkflows(); err != nil {
+					return err
+				}
+			}
 			for _, t := range strings.Split(to, ",") {
 				if t = strings.TrimSpace(t); t != "" {
 					opts.To = append(opts.To, t)

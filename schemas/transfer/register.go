@@ -25,6 +25,11 @@ type Config struct {
 	Registry *schemas.Registry
 	// BatchSize is how many rows one transaction imports. Default: 5000.
 	BatchSize int
+	// LoadWorkflows reads the enabled workflows into the app's workflow engine
+	// (workflows.Engine.Load). The commands whose writes trigger workflows (import and
+	// reassign with --workflows) call it first: the engine reads them when the server
+	// starts, which a command does not. Without it those commands refuse --workflows.
+	LoadWorkflows func() error
 }
 
 // Service imports and exports the records of a PocketBase app.
