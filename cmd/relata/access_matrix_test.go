@@ -531,6 +531,10 @@ func (e *matrixEnv) routes() []route {
 			body: map[string]any{"email": "matrix-nobody@example.com"}, allowed: nil},
 		{method: "GET", pattern: "/api/relata/privacy/retention", path: "/api/relata/privacy/retention", allowed: []actor{admin}},
 		{method: "POST", pattern: "/api/relata/privacy/retention", path: "/api/relata/privacy/retention", allowed: []actor{admin}},
+		// Each user marks her own notifications read (the superuser has none: 403).
+		{method: "POST", pattern: "/api/relata/notifications/read", path: "/api/relata/notifications/read", allowed: users},
+		// Counts under the consents' list rule: a rep gets an empty list (as from the REST API).
+		{method: "GET", pattern: "/api/relata/privacy/consents", path: "/api/relata/privacy/consents", allowed: users},
 		{method: "GET", pattern: "/api/relata/secrets", path: "/api/relata/secrets", allowed: managers},
 		// Setting and deleting a secret is checked with a name that no workflow uses.
 		{method: "PUT", pattern: "/api/relata/secrets/{name}", path: "/api/relata/secrets/matrix-probe", body: map[string]any{"value": "matrix-secret-value-1"}, allowed: managers},

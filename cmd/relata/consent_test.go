@@ -126,4 +126,9 @@ func TestDoubleOptInInBrowser(t *testing.T) {
 			t.Errorf("a forged token %q = %d; want 400", forged, res.StatusCode)
 		}
 	}
+
+	// The admin's privacy page counts the consent by its form (counted by the server).
+	admin := b.signIn(t, s, "admin@example.com")
+	admin.open("/privacy", "[data-testid=privacy-request]")
+	admin.wait("the consents by form", `[...document.querySelectorAll('.panel table.grid tr')].some((r) => r.innerText.replace(/\s+/g, ' ').trim() === 'newsletter 1')`)
 }

@@ -3,7 +3,7 @@
 // with mark-as-read and all-read, and the preferences page (time zone, language, what to be
 // notified of). Everything is rendered as text by htm/preact: no HTML from the server.
 import { useEffect, useState, useCallback } from 'preact/hooks';
-import { pb, me, formatDate, errorMessage } from './api.js';
+import { pb, relata, me, formatDate, errorMessage, debounce } from './api.js';
 import { html, navigate, recordHref, ErrorBox, toast } from './ui.js';
 import { t, lang, setLanguage, languages } from './i18n.js';
 
@@ -47,8 +47,10 @@ export function Bell() {
     // Load again once the subscription stands: what arrived in between is not missed.
     let stopped = false;
     let unsubscribe = null;
+    // A burst of changes (a reassignment of many records) loads the list once, not per event.
+    const reload = debounce(load, 250);
     pb.collection('notifications').subscribe('*', (e) => {
-      load();
+      reload();
       if (e.action === 'create') toast(e.record.title);
     }).then((fn) => {
       if (stopped) { fn(); return; }
@@ -79,11 +81,8 @@ export function Bell() {
   };
   const allRead = async () => {
     try {
-      const now = new Date().toISOString();
-      await Promise.all(items.filter((n) => !n.read_at).map((n) => pb.collection('notifications').update(n.id, { read_at: now })));
-      // Older unread ones than the list shows.
-      const rest = await pb.collection('notifications').getFullList({ filter: 'read_at = ""', fields: 'id' });
-      await Promise.all(rest.map((n) => pb.collection('notifications').update(n.id, { read_at: now })));
+      // Every unread one, including those older than the list shows, in one request.
+      await relata('/notifications/read', { method: 'POST' });
     } catch (err) {
       toast(errorMessage(err), 'error');
     }

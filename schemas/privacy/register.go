@@ -61,6 +61,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 		g.POST("/erase", s.apiErase)
 		g.GET("/retention", s.apiRetention)
 		g.POST("/retention", s.apiRetention)
+		g.GET("/consents", s.apiConsents)
 		return se.Next()
 	}})
 	// Policies are checked when saved, whoever saves them.

@@ -64,6 +64,13 @@ func Register(app core.App, cfg Config) (*Notifier, error) {
 		cfg.Keep = 90 * 24 * time.Hour
 	}
 	n := &Notifier{app: app, cfg: cfg, done: map[string]bool{}}
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id: "relata.notify.routes",
+		Func: func(se *core.ServeEvent) error {
+			n.routes(se)
+			return se.Next()
+		},
+	})
 	if !cfg.NoCron {
 		app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 			Id: "relata.notify.cron",
