@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,5 +149,70 @@ func TestDueDatesInTheUsersZone(t *testing.T) {
 	}
 	if eval[bool](alice, `!!document.querySelector('[data-testid=tasks-overdue]')?.innerText.includes('Date-only task 4713')`) {
 		alice.fail("a task due today (a day without a time) is overdue")
+	}
+}
+
+// TestTasksBeyondAPage: a rep with more open tasks than the page holds (1,002 made here: 501
+// without a due date, 500 upcoming, one overdue) still sees her overdue task — sorted by due
+// in one list, the undated came first and pushed every dated task out — and the page says how
+// many it leaves out; the count in the header is all of them.
+func TestTasksBeyondAPage(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), exampleServeArgs...)
+	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
+	at := func(d time.Duration) string { return time.Now().Add(d).UTC().Format("2006-01-02 15:04:05.000Z") }
+	var bodies []map[string]any
+	for i := range 501 {
+		bodies = append(bodies, map[string]any{"type": "task", "subject": fmt.Sprintf("Someday task %d", i), "owner": aliceID})
+	}
+	for i := range 500 {
+		bodies = append(bodies, map[string]any{"type": "task", "subject": fmt.Sprintf("Upcoming task %d", i), "owner": aliceID, "due": at(time.Duration(48+i) * time.Hour)})
+	}
+	bodies = append(bodies, map[string]any{"type": "task", "subject": "Overdue task 4715", "owner": aliceID, "due": at(-72 * time.Hour)})
+	work := make(chan map[string]any)
+	failed := make(chan int, len(bodies))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for body := range work {
+				if code := s.apiQuiet(http.MethodPost, "/api/collections/activities/records", aliceTok, body); code != 200 {
+					failed <- code
+				}
+			}
+		}()
+	}
+	for _, b := range bodies {
+		work <- b
+	}
+	close(work)
+	wg.Wait()
+	close(failed)
+	for code := range failed {
+		t.Fatalf("create a task = %d", code)
+	}
+	count := func(filter string) int {
+		var l list
+		mine := fmt.Sprintf(`owner = %q && done = false && `, aliceID)
+		if code := s.api(t, http.MethodGet, "/api/collections/activities/records?perPage=1&filter="+urlEscape(mine+filter), aliceTok, nil, &l); code != 200 {
+			t.Fatalf("count = %d", code)
+		}
+		return l.TotalItems
+	}
+	dated, undated := count(`due != ""`), count(`type = "task" && due = ""`)
+
+	alice := newBrowser(t).signIn(t, s, "alice@example.com")
+	alice.do(chromedp.EmulateViewport(1400, 900))
+	alice.open("/tasks", `[data-testid=tasks-overdue]`)
+	alice.wait("the overdue task", `document.querySelector('[data-testid=tasks-overdue]').innerText.includes('Overdue task 4715')`)
+	for sel, want := range map[string]string{
+		"[data-testid=tasks-more-later]":   fmt.Sprintf("and %d later tasks, not shown", dated-500),
+		"[data-testid=tasks-more-undated]": fmt.Sprintf("and %d more without a due date, not shown", undated-100),
+		".tasks-page .page-head .muted":    fmt.Sprintf("%d,%03d open", (dated+undated)/1000, (dated+undated)%1000), // over 1,000 here
+	} {
+		if got := eval[string](alice, fmt.Sprintf(`document.querySelector(%q)?.textContent ?? ''`, sel)); got != want {
+			alice.fail("%s reads %q; want %q", sel, got, want)
+		}
 	}
 }

@@ -8,10 +8,15 @@ import { t, label } from './i18n.js';
 // actType names an activity's type ("task", "call") in the user's language.
 const actType = (v) => label(`activity.type.${v}`, v);
 
+// How many dated and undated open tasks the page shows; it says how many more there are.
+const datedPage = 500;
+const undatedPage = 100;
+
 export function Tasks() {
   const act = activityObject();
   const [items, setItems] = useState(null);
   const [done, setDone] = useState([]);
+  const [totals, setTotals] = useState({});
   const [error, setError] = useState('');
   const owner = act?.fields.find((f) => f.type === 'owner');
   const links = act ? act.fields.filter((f) => f.type === 'relation' && !f.multiple) : [];
@@ -19,14 +24,20 @@ export function Tasks() {
   const load = async () => {
     try {
       const mine = pb.filter(`${owner.name} = {:me}`, { me: me().id });
-      const res = await pb.collection(act.name).getList(1, 500, {
-        filter: `${mine} && done = false && (type = "task" || due != "")`, sort: 'due,-@rowid', expand: links.map((f) => f.name).join(','), skipTotal: true,
-      });
+      // The dated ones by due time, and those without a due date apart: in one list sorted by
+      // due, the undated sort first, and a rep with hundreds of them lost her overdue tasks
+      // beyond the page. Each list says how many it leaves out.
+      const expand = links.map((f) => f.name).join(',');
+      const [dated, undated] = await Promise.all([
+        pb.collection(act.name).getList(1, datedPage, { filter: `${mine} && done = false && due != ""`, sort: 'due,-@rowid', expand }),
+        pb.collection(act.name).getList(1, undatedPage, { filter: `${mine} && done = false && type = "task" && due = ""`, sort: '-@rowid', expand }),
+      ]);
       const startOfToday = new Date(); startOfToday.setHours(0, 0, 0, 0);
       const recent = await pb.collection(act.name).getList(1, 10, {
         filter: `${mine} && done = true && done_at >= ${pb.filter('{:t}', { t: startOfToday.toISOString().replace('T', ' ') })}`, sort: '-done_at', skipTotal: true,
       });
-      setItems(res.items);
+      setItems([...dated.items, ...undated.items]);
+      setTotals({ open: dated.totalItems + undated.totalItems, later: dated.totalItems - dated.items.length, undated: undated.totalItems - undated.items.length });
       setDone(recent.items);
       setError('');
     } catch (err) {
@@ -72,7 +83,7 @@ export function Tasks() {
   };
   const now = new Date();
   return html`<section class="tasks-page">
-    <header class="page-head"><h1>${t('nav.tasks')}</h1><span class="muted">${t('tasks.open', { count: items.length })}</span></header>
+    <header class="page-head"><h1>${t('nav.tasks')}</h1><span class="muted">${t('tasks.open', { count: totals.open ?? items.length })}</span></header>
     <${ErrorBox} error=${error} />
     ${groups.map(([key, label, test]) => {
       const list = items.filter((task) => test(dayOf(task.due)));
@@ -92,6 +103,8 @@ export function Tasks() {
             </div>
           </li>`;
         })}</ul>` : html`<${Empty}>${t('tasks.nothing')}</${Empty}>`}
+        ${key === 'upcoming' && totals.later > 0 ? html`<p class="muted small" data-testid="tasks-more-later">${t('tasks.moreLater', { count: totals.later })}</p>` : null}
+        ${key === 'someday' && totals.undated > 0 ? html`<p class="muted small" data-testid="tasks-more-undated">${t('tasks.moreUndated', { count: totals.undated })}</p>` : null}
       </div>`;
     })}
     ${done.length ? html`<div class="task-group done"><h2>${t('tasks.doneToday')}</h2><ul class="task-list">${done.map((task) => html`<li key=${task.id} class="task">

@@ -111,6 +111,8 @@ export default {
   'tasks.nothing': 'Nothing here.',
   'tasks.doneToday': 'Done today',
   'tasks.reopen': 'Reopen',
+  'tasks.moreLater': { one: 'and {count} later task, not shown', other: 'and {count} later tasks, not shown' },
+  'tasks.moreUndated': { one: 'and {count} more without a due date, not shown', other: 'and {count} more without a due date, not shown' },
 
   'search.title': 'Search: “{q}”',
   'search.nothing': 'Nothing found.',

@@ -107,6 +107,8 @@ export default {
   'tasks.nothing': 'Niente qui.',
   'tasks.doneToday': 'Completate oggi',
   'tasks.reopen': 'Riapri',
+  'tasks.moreLater': { one: 'e {count} attività successiva, non mostrata', other: 'e altre {count} attività successive, non mostrate' },
+  'tasks.moreUndated': { one: 'e {count} altra senza scadenza, non mostrata', other: 'e altre {count} senza scadenza, non mostrate' },
 
   'search.title': 'Ricerca: “{q}”',
   'search.nothing': 'Nessun risultato.',
