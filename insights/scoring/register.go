@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -85,6 +86,18 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 			return e.Next()
 		},
 	})
+	// A save of a record of a scored object sets its score and grade then and there: fit
+	// rules on its values, behaviour rules on its activities so far. The daily run keeps
+	// behaviour points decaying and catches records written without a record save.
+	rescore := func(e *core.RecordEvent) error {
+		if err := s.Rescore(e.App, e.Record); err != nil {
+			// A score is advice: it never stops a save.
+			e.App.Logger().Warn("scoring: rescore on save", "object", e.Record.Collection().Name, "record", e.Record.Id, "error", err)
+		}
+		return e.Next()
+	}
+	app.OnRecordCreate().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.scoring.rescore-create", Func: rescore})
+	app.OnRecordUpdate().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.scoring.rescore-update", Func: rescore})
 	schedule := cfg.Schedule
 	if schedule == "" {
 		schedule = "30 3 * * 1"
@@ -173,13 +186,18 @@ func (s *Service) applyRules(app core.App) {
 }
 
 // Rescore sets the score and grade fields of rec from the loaded rule sets of its object,
-// without saving: package hooks calls it before a record is saved, so the score changes
-// with the record. It does nothing when no rule set scores the object.
+// without saving: Register calls it in every record save (create and update), before the
+// validation, so the score changes with the record. It does nothing when no rule set
+// scores the object.
 func (s *Service) Rescore(app core.App, rec *core.Record) error {
 	s.mu.RLock()
 	sets := s.rules
 	s.mu.RUnlock()
-	o, ok := s.reg.Object(rec.Collection().Name)
+	name := rec.Collection().Name
+	if !slices.ContainsFunc(sets, func(rs *RuleSet) bool { return rs.Object == name }) {
+		return nil // every save passes here: most objects have no score
+	}
+	o, ok := s.reg.Object(name)
 	if !ok {
 		return nil
 	}

@@ -226,3 +226,49 @@ func TestRescoreWithRulesLoadedAtServe(t *testing.T) {
 		t.Fatalf("serve with a bad definition: %v", err)
 	}
 }
+
+// TestScoresFollowSaves: with rule sets loaded, saving a record of a scored object sets its
+// score and grade in the same save — a new contact, a changed job title, an activity logged
+// then the contact saved — and records of other objects are left alone.
+func TestScoresFollowSaves(t *testing.T) {
+	t.Parallel()
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
+	schemastest.Serve(t, app) // loads the rule sets
+	stored := func(id string) (float64, string) {
+		t.Helper()
+		r, err := app.FindRecordById("contacts", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetFloat("score"), r.GetString("grade")
+	}
+	c := schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": "Cy", "job_title": "Director of IT", "source": "website"})
+	if sc, g := stored(c.Id); sc != 30 || g != "B" {
+		t.Fatalf("a new contact is stored with %v %q; want 30 (director 20 + website 10) and B", sc, g)
+	}
+	c.Set("job_title", "Intern")
+	if err := app.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	if sc, g := stored(c.Id); sc != 10 || g != "D" {
+		t.Fatalf("after the job title changed: %v %q; want 10 and D", sc, g)
+	}
+	schemastest.MustCreate(t, app, "activities", map[string]any{"type": "meeting", "subject": "Demo", "done": true,
+		"done_at": time.Now().Add(-time.Minute), "contact": c.Id})
+	c.Set("full_name", "Cy Young")
+	if err := app.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	if sc, g := stored(c.Id); sc != 25 || g != "C" {
+		t.Fatalf("after a meeting and a save: %v %q; want 25 (website 10 + meeting 15) and C", sc, g)
+	}
+	d := schemastest.MustCreate(t, app, "deals", map[string]any{"name": "x", "stage": "lead"})
+	if _, err := app.FindRecordById("deals", d.Id); err != nil {
+		t.Fatal(err)
+	}
+}
