@@ -1,9 +1,7 @@
 package privacy_test
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -40,25 +38,15 @@ func TestConsentCounts(t *testing.T) {
 	}
 	get := func(token string) (int, map[string]int) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/relata/privacy/consents", nil)
-		if token != "" {
-			req.Header.Set("Authorization", token)
-		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
 		var out struct {
 			Forms []privacy.ConsentCount `json:"forms"`
 		}
-		_ = json.Unmarshal(b, &out)
+		code := schemastest.Call(t, srv, http.MethodGet, "/api/relata/privacy/consents", token, nil, &out)
 		got := map[string]int{}
 		for _, f := range out.Forms {
 			got[f.Form] = f.Count
 		}
-		return res.StatusCode, got
+		return code, got
 	}
 	for _, c := range []struct {
 		who, token string

@@ -1,8 +1,6 @@
 package notify_test
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
 	"testing"
 
@@ -42,18 +40,12 @@ func TestReadAll(t *testing.T) {
 		}
 		return n
 	}
-	post := func(token string) (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/relata/notifications/read", nil)
-		if token != "" {
-			req.Header.Set("Authorization", token)
+	post := func(token string) (int, int) {
+		var out struct {
+			Read int `json:"read"`
 		}
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		code := schemastest.Call(t, srv, http.MethodPost, "/api/relata/notifications/read", token, nil, &out)
+		return code, out.Read
 	}
 	for _, c := range []struct {
 		who, token string
@@ -67,17 +59,9 @@ func TestReadAll(t *testing.T) {
 		{"alice again", aliceTok, 200, 0, 0, 3},
 		{"bob", bobTok, 200, 3, 0, 0},
 	} {
-		code, body := post(c.token)
-		if code != c.code {
-			t.Fatalf("%s: %d %s, want %d", c.who, code, body, c.code)
-		}
-		if c.read >= 0 {
-			var out struct {
-				Read int `json:"read"`
-			}
-			if err := json.Unmarshal([]byte(body), &out); err != nil || out.Read != c.read {
-				t.Fatalf("%s: %s, want %d read", c.who, body, c.read)
-			}
+		code, read := post(c.token)
+		if code != c.code || c.read >= 0 && read != c.read {
+			t.Fatalf("%s: %d, %d read; want %d, %d read", c.who, code, read, c.code, c.read)
 		}
 		if a, b := unread(alice.Id), unread(bob.Id); a != c.alice || b != c.bob {
 			t.Fatalf("after %s: alice %d and bob %d unread, want %d and %d", c.who, a, b, c.alice, c.bob)
