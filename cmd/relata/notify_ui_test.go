@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,4 +145,69 @@ func TestNotificationCentre(t *testing.T) {
 		phone.fail("the panel spans %v..%v on a %v px screen", r[0], r[1], r[2])
 	}
 	phone.screenshot("notifications-phone")
+}
+
+// TestNotificationBurst: 300 assignments in a few seconds (a manager handing over a rep's
+// book) reach alice's open app as a few toasts that say how many arrived — never more than
+// four on screen — and one reload of the bell per burst; her count ends at all of them.
+func TestNotificationBurst(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), exampleServeArgs...)
+	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
+	mgrTok, _ := s.login(t, "users", "manager@example.com", "relata-demo-1")
+	var start list
+	if code := s.api(t, http.MethodGet, "/api/collections/notifications/records?perPage=1&filter="+urlEscape(`read_at = ""`), aliceTok, nil, &start); code != 200 {
+		t.Fatalf("alice's notifications = %d", code)
+	}
+	alice := newBrowser(t).signIn(t, s, "alice@example.com")
+	alice.do(chromedp.EmulateViewport(1400, 900))
+	alice.open("/tasks", `[data-testid=bell]`)
+	alice.wait("the realtime subscription", `document.querySelector('.bell-wrap')?.dataset.live === 'true'`)
+	// Watch the toasts from inside the page: the most ever on screen at once, and their texts.
+	eval[float64](alice, `window.__toasts = { most: 0, texts: new Set() };
+	  new MutationObserver(() => {
+	    const ts = document.querySelectorAll('.toast');
+	    window.__toasts.most = Math.max(window.__toasts.most, ts.length);
+	    ts.forEach((x) => window.__toasts.texts.add(x.textContent));
+	  }).observe(document.body, { childList: true, subtree: true }); 0`)
+
+	const n = 300
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				if code := s.apiQuiet(http.MethodPost, "/api/collections/deals/records", mgrTok, map[string]any{"name": fmt.Sprintf("Handed over %d", i), "owner": aliceID}); code != 200 {
+					t.Errorf("assign deal %d = %d", i, code)
+				}
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	total := start.TotalItems + n
+	want := fmt.Sprint(total)
+	if total > 99 {
+		want = "99+"
+	}
+	alice.wait("the count after the burst", fmt.Sprintf(`document.querySelector('[data-testid=bell-count]')?.textContent === %q`, want))
+	if most := eval[float64](alice, `window.__toasts.most`); most > 4 {
+		alice.fail("%v toasts on screen at once", most)
+	}
+	texts := eval[[]string](alice, `[...window.__toasts.texts]`)
+	summed := 0
+	for _, x := range texts {
+		var k int
+		if _, err := fmt.Sscanf(x, "%d new notifications", &k); err == nil {
+			summed += k
+		}
+	}
+	if summed == 0 {
+		alice.fail("no toast says how many arrived: %q", texts)
+	}
 }

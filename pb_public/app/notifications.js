@@ -47,11 +47,18 @@ export function Bell() {
     // Load again once the subscription stands: what arrived in between is not missed.
     let stopped = false;
     let unsubscribe = null;
-    // A burst of changes (a reassignment of many records) loads the list once, not per event.
-    const reload = debounce(load, 250);
+    // A burst of changes (a reassignment of many records) loads the list once, not per event,
+    // and raises one toast: "250 new notifications" rather than 250 toasts.
+    let fresh = [];
+    const settle = debounce(() => {
+      load();
+      if (fresh.length === 1) toast(fresh[0]);
+      else if (fresh.length > 1) toast(t('bell.newMany', { count: fresh.length }));
+      fresh = [];
+    }, 250);
     pb.collection('notifications').subscribe('*', (e) => {
-      reload();
-      if (e.action === 'create') toast(e.record.title);
+      if (e.action === 'create') fresh.push(e.record.title);
+      settle();
     }).then((fn) => {
       if (stopped) { fn(); return; }
       unsubscribe = fn;

@@ -44,6 +44,9 @@ export function Empty({ children }) {
 
 // Toasts: short notices at the bottom of the screen.
 let pushToast = () => {};
+// maxToasts is how many toasts show at once; older ones give way.
+const maxToasts = 4;
+
 export function toast(message, kind = 'info') {
   pushToast({ message, kind, id: Math.random() });
 }
@@ -52,7 +55,7 @@ export function Toasts() {
   const [items, setItems] = useState([]);
   useEffect(() => {
     pushToast = (t) => {
-      setItems((xs) => [...xs, t]);
+      setItems((xs) => [...xs.slice(-(maxToasts - 1)), t]); // the newest few: a burst cannot fill the screen
       setTimeout(() => setItems((xs) => xs.filter((x) => x.id !== t.id)), 4000);
     };
   }, []);

@@ -132,6 +132,7 @@ export default {
   'bell.allRead': 'Mark all read',
   'bell.empty': 'Nothing yet. Assignments, mentions, reminders and replies show up here.',
   'bell.markRead': 'Mark read',
+  'bell.newMany': { one: '{count} new notification', other: '{count} new notifications' },
 
   'prefs.saved': 'Preferences saved.',
   'prefs.tokensLink': 'Sign-in and API tokens',

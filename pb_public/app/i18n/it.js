@@ -128,6 +128,7 @@ export default {
   'bell.allRead': 'Segna tutte come lette',
   'bell.empty': 'Ancora niente. Qui compaiono assegnazioni, menzioni, promemoria e risposte.',
   'bell.markRead': 'Segna come letta',
+  'bell.newMany': { one: '{count} nuova notifica', other: '{count} nuove notifiche' },
 
   'prefs.saved': 'Preferenze salvate.',
   'prefs.tokensLink': 'Accesso e token API',
