@@ -207,7 +207,7 @@ func (s *Service) Rescore(app core.App, rec *core.Record) error {
 		if rs.Object != o.Name {
 			continue
 		}
-		if !loaded && rec.Id != "" {
+		if !loaded && rec.Id != "" && !rec.IsNew() { // a record being created has no activities yet
 			byID := map[string]*Record{rec.Id: {ID: rec.Id}}
 			if err := loadActivities(app, s.reg, o.Name, []string{rec.Id}, byID); err != nil {
 				return err
