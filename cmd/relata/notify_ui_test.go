@@ -150,6 +150,7 @@ func TestNotificationCentre(t *testing.T) {
 // TestNotificationBurst: 300 assignments in a few seconds (a manager handing over a rep's
 // book) reach alice's open app as a few toasts that say how many arrived — never more than
 // four on screen — and one reload of the bell per burst; her count ends at all of them.
+// Marking them all read in one tab clears the count in her other open tab too.
 func TestNotificationBurst(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, t.TempDir(), exampleServeArgs...)
@@ -159,7 +160,8 @@ func TestNotificationBurst(t *testing.T) {
 	if code := s.api(t, http.MethodGet, "/api/collections/notifications/records?perPage=1&filter="+urlEscape(`read_at = ""`), aliceTok, nil, &start); code != 200 {
 		t.Fatalf("alice's notifications = %d", code)
 	}
-	alice := newBrowser(t).signIn(t, s, "alice@example.com")
+	b := newBrowser(t)
+	alice := b.signIn(t, s, "alice@example.com")
 	alice.do(chromedp.EmulateViewport(1400, 900))
 	alice.open("/tasks", `[data-testid=bell]`)
 	alice.wait("the realtime subscription", `document.querySelector('.bell-wrap')?.dataset.live === 'true'`)
@@ -210,4 +212,15 @@ func TestNotificationBurst(t *testing.T) {
 	if summed == 0 {
 		alice.fail("no toast says how many arrived: %q", texts)
 	}
+
+	// Mark all read in one tab: her other open tab follows in realtime.
+	other := b.signIn(t, s, "alice@example.com")
+	other.open("/tasks", `[data-testid=bell]`)
+	other.wait("the other tab's subscription", `document.querySelector('.bell-wrap')?.dataset.live === 'true'`)
+	other.wait("the other tab's count", fmt.Sprintf(`document.querySelector('[data-testid=bell-count]')?.textContent === %q`, want))
+	alice.do(chromedp.Click(chromedp.CSS(`[data-testid=bell]`)))
+	alice.wait("Mark all read enabled", `document.querySelector('[data-testid=all-read]')?.disabled === false`)
+	alice.do(chromedp.Click(chromedp.CSS(`[data-testid=all-read]`)))
+	alice.wait("no unread", `!document.querySelector('[data-testid=bell-count]')`)
+	other.wait("no unread in the other tab, without a reload", `!document.querySelector('[data-testid=bell-count]')`)
 }
