@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -169,29 +168,7 @@ func TestTasksBeyondAPage(t *testing.T) {
 		bodies = append(bodies, map[string]any{"type": "task", "subject": fmt.Sprintf("Upcoming task %d", i), "owner": aliceID, "due": at(time.Duration(48+i) * time.Hour)})
 	}
 	bodies = append(bodies, map[string]any{"type": "task", "subject": "Overdue task 4715", "owner": aliceID, "due": at(-72 * time.Hour)})
-	work := make(chan map[string]any)
-	failed := make(chan int, len(bodies))
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for body := range work {
-				if code := s.apiQuiet(http.MethodPost, "/api/collections/activities/records", aliceTok, body); code != 200 {
-					failed <- code
-				}
-			}
-		}()
-	}
-	for _, b := range bodies {
-		work <- b
-	}
-	close(work)
-	wg.Wait()
-	close(failed)
-	for code := range failed {
-		t.Fatalf("create a task = %d", code)
-	}
+	s.postMany(t, "/api/collections/activities/records", aliceTok, bodies)
 	count := func(filter string) int {
 		var l list
 		mine := fmt.Sprintf(`owner = %q && done = false && `, aliceID)

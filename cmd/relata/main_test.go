@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -165,6 +166,35 @@ func (s *server) apiQuiet(method, path, token string, body any) int {
 	io.Copy(io.Discard, res.Body)
 	res.Body.Close()
 	return res.StatusCode
+}
+
+// postMany POSTs each body to path with 8 concurrent clients, as a burst of users would, and
+// fails the test if any answer is not 200.
+func (s *server) postMany(t *testing.T, path, token string, bodies []map[string]any) {
+	t.Helper()
+	work := make(chan map[string]any)
+	failed := make(chan int, len(bodies))
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for body := range work {
+				if code := s.apiQuiet(http.MethodPost, path, token, body); code != 200 {
+					failed <- code
+				}
+			}
+		}()
+	}
+	for _, b := range bodies {
+		work <- b
+	}
+	close(work)
+	wg.Wait()
+	close(failed)
+	for code := range failed {
+		t.Fatalf("POST %s = %d", path, code)
+	}
 }
 
 func urlEscape(s string) string { return url.QueryEscape(s) }
