@@ -51,9 +51,10 @@ type Registry struct {
 	rebuild sync.Mutex
 
 	mu        sync.RWMutex
-	defs      []*Object // as loaded from the files, then as last applied by any process
-	objects   []*Object // merged with the database, sorted by name
-	listeners []func()  // called after a refresh the watcher made
+	defs      []*Object      // as loaded from the files, then as last applied by any process
+	objects   []*Object      // merged with the database, sorted by name
+	listeners []func()       // called after a refresh the watcher made
+	onLoad    []func() error // called after Sync or Open loaded the model
 
 	stopWatch chan struct{}
 	watching  sync.WaitGroup
@@ -113,6 +114,28 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Registry, erro
 		r.cfg.WatchInterval = time.Second
 	}
 	return r, nil
+}
+
+// OnLoad registers fn to be called each time [Registry.Sync] or [Registry.Open] has loaded
+// the model, in `serve` and in the commands alike: a feature that reads files checked
+// against the model (score definitions) reads them then. An error of fn is theirs.
+func (r *Registry) OnLoad(fn func() error) {
+	r.mu.Lock()
+	r.onLoad = append(r.onLoad, fn)
+	r.mu.Unlock()
+}
+
+// loadedNow tells the OnLoad functions.
+func (r *Registry) loadedNow() error {
+	r.mu.RLock()
+	fns := slices.Clone(r.onLoad)
+	r.mu.RUnlock()
+	for _, fn := range fns {
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // OnChange registers fn to be called after the model was refreshed because the database's
@@ -321,7 +344,10 @@ func (r *Registry) Sync() error {
 	r.mu.Lock()
 	r.defs = defs
 	r.mu.Unlock()
-	return r.Refresh()
+	if err := r.Refresh(); err != nil {
+		return err
+	}
+	return r.loadedNow()
 }
 
 // Open loads the definitions and builds the merged model without applying anything: for
@@ -334,7 +360,10 @@ func (r *Registry) Open() error {
 	r.mu.Lock()
 	r.defs = defs
 	r.mu.Unlock()
-	return r.Refresh()
+	if err := r.Refresh(); err != nil {
+		return err
+	}
+	return r.loadedNow()
 }
 
 func (r *Registry) loaded() bool {

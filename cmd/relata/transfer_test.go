@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -341,6 +342,123 @@ func TestCommandsTriggerWorkflows(t *testing.T) {
 	} {
 		if got := count(c.collection, c.filter); got != c.want {
 			t.Errorf("%s with %s: %d, want %d", c.collection, c.filter, got, c.want)
+		}
+	}
+}
+
+// TestCommandsScore: a command that loads the object model loads the score definitions of
+// its scores/ folder too, so an import from the command line stores the scores of the
+// contacts it creates (1,001, on the bulk path) and of those its activities concern; a
+// definition that does not check stops the import with its file, line and JSON pointer.
+func TestCommandsScore(t *testing.T) {
+	t.Parallel()
+	data, defs := t.TempDir(), t.TempDir()
+	objects, err := filepath.Glob("../../schemas/objects/*.json")
+	if err != nil || len(objects) == 0 {
+		t.Fatalf("object definitions: %v", err)
+	}
+	for _, f := range objects {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(f) == "contacts.json" { // a score and a grade, as the README says
+			var def map[string]any
+			if err := json.Unmarshal(b, &def); err != nil {
+				t.Fatal(err)
+			}
+			def["fields"] = append(def["fields"].([]any),
+				map[string]any{"name": "score", "type": "number", "label": "Score"},
+				map[string]any{"name": "grade", "type": "select", "label": "Grade", "options": []string{"A", "B", "C", "D"}})
+			if b, err = json.Marshal(def); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(defs, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules, err := os.ReadFile("../../insights/scoring/testdata/rules/valid/contact-fit.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(defs, "scores"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(defs, "scores", "contact-fit.json"), rules, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const rows = 1001
+	var people, meetings strings.Builder
+	people.WriteString("Full name,Email,Job title\n")
+	meetings.WriteString("Type,Subject,Done,Done at,Contact\n")
+	held := time.Now().Add(-time.Hour).UTC().Format("2006-01-02 15:04:05")
+	for i := range rows {
+		title := "Engineer"
+		if i%2 == 0 {
+			title = "Head of Sales"
+		}
+		fmt.Fprintf(&people, "Scored Person %d,s%d@score.example,%s\n", i, i, title)
+		if i < 10 {
+			fmt.Fprintf(&meetings, "meeting,Demo %d,true,%s,s%d@score.example\n", i, held, i)
+		}
+	}
+	peopleCSV, meetingsCSV := filepath.Join(t.TempDir(), "people.csv"), filepath.Join(t.TempDir(), "meetings.csv")
+	if err := os.WriteFile(peopleCSV, []byte(people.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(meetingsCSV, []byte(meetings.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"superuser", "upsert", "root@example.com", "root-password-1", "--dir", data},
+		{"import", "contacts", peopleCSV, "--dir", data, "--schemasDir", defs},
+		{"import", "activities", meetingsCSV, "--dir", data, "--schemasDir", defs},
+	} {
+		if o, err := run(t, args...); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, o)
+		}
+	}
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "bad.json"), []byte(`{"name": "bad", "object": "contacts", "field": "score",
+ "rules": [{"name": "x", "when": "record.nope", "points": 1}], "grades": {"A": 3, "B": 2, "C": 1}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(defs, "scores"), filepath.Join(defs, "scores.good")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(broken, filepath.Join(defs, "scores")); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCode(t, "import", "contacts", peopleCSV, "--dir", data, "--schemasDir", defs)
+	if code == 0 || !strings.Contains(out, "bad.json:2 /rules/0/when") {
+		t.Fatalf("import with a broken score definition: exit %d\n%s", code, out)
+	}
+	if err := os.RemoveAll(filepath.Join(defs, "scores")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(defs, "scores.good"), filepath.Join(defs, "scores")); err != nil {
+		t.Fatal(err)
+	}
+
+	s := startServer(t, data, "--schemasDir", defs)
+	tok, _ := s.login(t, "_superusers", "root@example.com", "root-password-1")
+	for _, c := range []struct {
+		filter string
+		want   int
+	}{
+		{`email ~ "@score.example"`, rows},
+		{`email ~ "@score.example" && job_title = "Head of Sales" && score = 20 && grade = "C"`, 496},  // no meeting
+		{`email ~ "@score.example" && job_title = "Head of Sales" && score = 35 && grade = "B"`, 5},    // and a meeting
+		{`email ~ "@score.example" && job_title = "Engineer" && score = 15 && grade = "C"`, 5},         // a meeting
+		{`email ~ "@score.example" && job_title = "Engineer" && score = 0 && grade = "D"`, rows/2 - 5}, // neither
+	} {
+		var l list
+		if code := s.api(t, http.MethodGet, "/api/collections/contacts/records?perPage=1&filter="+urlEscape(c.filter), tok, nil, &l); code != 200 {
+			t.Fatalf("list %s = %d", c.filter, code)
+		}
+		if l.TotalItems != c.want {
+			t.Errorf("contacts with %s: %d, want %d", c.filter, l.TotalItems, c.want)
 		}
 	}
 }

@@ -21,7 +21,10 @@ func (s *Service) command() *cobra.Command {
 }
 
 // ready runs the migrations and loads the object model, as the commands run without serve.
+// Definitions of the scores folder that do not load are logged, not fatal: these commands
+// report their own (`relata score rules DIR`).
 func (s *Service) ready() error {
+	s.checking.Store(true)
 	if err := s.app.RunAllMigrations(); err != nil {
 		return fmt.Errorf("run migrations: %w", err)
 	}
@@ -218,26 +221,46 @@ func (s *Service) rulesCommand() *cobra.Command {
 				return fmt.Errorf("%s holds no *.json score definitions", args[0])
 			}
 			out := cmd.OutOrStdout()
-			all := map[string][]RuleScore{}
-			for _, rs := range sets {
-				scores, changed, err := RunRules(s.app, s.reg, rs, time.Now(), apply)
+			var enc *json.Encoder
+			if asJSON {
+				// Every record's score, streamed: {"set": [score, …], …}, records in id order.
+				enc = json.NewEncoder(out)
+				fmt.Fprint(out, "{")
+			}
+			for i, rs := range sets {
+				opts := RunOptions{Apply: apply, Top: top}
+				if asJSON {
+					if i > 0 {
+						fmt.Fprint(out, ",")
+					}
+					name, _ := json.Marshal(rs.Name)
+					fmt.Fprintf(out, "%s:[", name)
+					n := 0
+					opts.Each = func(sc RuleScore) error {
+						if n++; n > 1 {
+							fmt.Fprint(out, ",")
+						}
+						return enc.Encode(sc)
+					}
+				}
+				run, err := RunRules(s.app, s.reg, rs, opts)
 				if err != nil {
+					if run != nil && run.Changed > 0 {
+						fmt.Fprintf(cmd.ErrOrStderr(), "%s: %d updated before the error\n", rs.Name, run.Changed)
+					}
 					return err
 				}
-				all[rs.Name] = scores
 				if asJSON {
+					fmt.Fprint(out, "]")
 					continue
 				}
-				grades := map[string]int{}
-				for _, sc := range scores {
-					grades[sc.Grade]++
-				}
-				fmt.Fprintf(out, "%s (%s): %d records: A %d, B %d, C %d, D %d", rs.Name, rs.Object, len(scores), grades["A"], grades["B"], grades["C"], grades["D"])
+				g := run.Grades
+				fmt.Fprintf(out, "%s (%s): %d records: A %d, B %d, C %d, D %d", rs.Name, rs.Object, run.Records, g["A"], g["B"], g["C"], g["D"])
 				if apply {
-					fmt.Fprintf(out, "; %d updated", changed)
+					fmt.Fprintf(out, "; %d updated", run.Changed)
 				}
 				fmt.Fprintln(out)
-				for _, sc := range scores[:min(top, len(scores))] {
+				for _, sc := range run.Top {
 					fmt.Fprintf(out, "  %s  %g (%s)", sc.ID, sc.Score, sc.Grade)
 					for _, h := range sc.Hits {
 						fmt.Fprintf(out, "  %+g %s", h.Points, h.Rule)
@@ -246,7 +269,7 @@ func (s *Service) rulesCommand() *cobra.Command {
 				}
 			}
 			if asJSON {
-				return json.NewEncoder(out).Encode(all)
+				fmt.Fprintln(out, "}")
 			}
 			return nil
 		},

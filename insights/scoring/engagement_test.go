@@ -43,13 +43,13 @@ func TestEngagementScores(t *testing.T) {
 			t.Fatal(i, err)
 		}
 	}
-	scores, _, err := scoring.RunRules(app, reg, rs, time.Now(), false)
+	got := map[string]float64{}
+	_, err := scoring.RunRules(app, reg, rs, scoring.RunOptions{Each: func(s scoring.RuleScore) error {
+		got[s.ID] = s.Score
+		return nil
+	}})
 	if err != nil {
 		t.Fatal(err)
-	}
-	got := map[string]float64{}
-	for _, s := range scores {
-		got[s.ID] = s.Score
 	}
 	if got[ada.Id] != 50 || got[bo.Id] != -5 {
 		t.Errorf("scores: Ada %v, Bo %v; want 50 (two clicks, a reply) and -5 (a bounce)", got[ada.Id], got[bo.Id])

@@ -284,7 +284,7 @@ func load(app core.App, reg *schemas.Registry, object string, only []*core.Recor
 	if err := loadStages(app, object, oc.field, ids, byID); err != nil {
 		return nil, err
 	}
-	if err := loadActivities(app, reg, object, ids, byID); err != nil {
+	if err := loadActivities(app, reg, object, ids, byID, false); err != nil {
 		return nil, err
 	}
 	for _, r := range out {
@@ -334,8 +334,9 @@ func loadStages(app core.App, object, field string, ids []string, byID map[strin
 }
 
 // loadActivities reads the activities of every activity object that links to object (to the
-// records ids only, when not nil).
-func loadActivities(app core.App, reg *schemas.Registry, object string, ids []string, byID map[string]*Record) error {
+// records ids only, when not nil); with doneOnly, of an object with a "done" flag, only
+// those done (behaviour rules count what happened, not what is planned).
+func loadActivities(app core.App, reg *schemas.Registry, object string, ids []string, byID map[string]*Record, doneOnly bool) error {
 	for _, ao := range reg.Objects() {
 		if !ao.Activity {
 			continue
@@ -352,6 +353,9 @@ func loadActivities(app core.App, reg *schemas.Registry, object string, ids []st
 				Where(dbx.NewExp("[[" + f.Name + "]] != ''"))
 			if ids != nil {
 				q.AndWhere(dbx.In(f.Name, anys(ids)...))
+			}
+			if d := ao.Field("done"); doneOnly && d != nil && d.Type == schemas.TypeBoolean {
+				q.AndWhere(dbx.HashExp{"done": true}) // a planned meeting is not one held
 			}
 			if ao.Field("done_at") != nil {
 				q.AndSelect("done_at")

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -39,9 +40,13 @@ type Service struct {
 	opts     Options
 	rulesDir string
 
-	mu        sync.RWMutex
-	rules     []*RuleSet                // loaded when serving
-	backtests map[string]cachedBacktest // by object, months and the caller's records
+	// checking is set by the scoring commands: definitions that do not load are theirs to report.
+	checking atomic.Bool
+
+	mu         sync.RWMutex
+	rules      []*RuleSet                // loaded with the object model (loadRules)
+	loadedFrom string                    // their folder
+	backtests  map[string]cachedBacktest // by object, months and the caller's records
 }
 
 // Register adds the "score" command to rootCmd (when set), the routes under
@@ -62,34 +67,29 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 			return e.Next()
 		},
 	})
+	// The score definitions are loaded with the object model, by `serve` and by every command
+	// that loads it (import, reassign, merge …), so the records their writes touch are scored.
+	s.reg.OnLoad(s.loadRules)
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id:       "relata.scoring.rules",
 		Priority: -40, // after the object model is in sync
 		Func: func(e *core.ServeEvent) error {
-			dir := s.rulesDir
-			if dir == "" && s.reg.Dir() != "" {
-				dir = filepath.Join(s.reg.Dir(), "scores")
-			}
-			if st, err := os.Stat(dir); dir == "" || err != nil || !st.IsDir() {
-				return e.Next()
-			}
-			sets, err := LoadRules(os.DirFS(dir), s.reg)
-			if err != nil {
-				return fmt.Errorf("scores in %s:\n%w", dir, err)
-			}
-			s.mu.Lock()
-			s.rules = sets
-			s.mu.Unlock()
-			if err := e.App.Cron().Add("relata.scoring.rules", "15 2 * * *", func() { s.applyRules(e.App) }); err != nil {
-				return err
+			if s.rulesFrom() != "" {
+				if err := e.App.Cron().Add("relata.scoring.rules", "15 2 * * *", func() { s.applyRules(e.App) }); err != nil {
+					return err
+				}
 			}
 			return e.Next()
 		},
 	})
 	// A save of a record of a scored object sets its score and grade then and there: fit
-	// rules on its values, behaviour rules on its activities so far. The daily run keeps
-	// behaviour points decaying and catches records written without a record save.
+	// rules on its values, behaviour rules on its activities so far; a write of an activity
+	// (or campaign event) scores the records it concerns again (bindFollow). The daily run
+	// keeps behaviour points decaying and catches records written without a record save.
 	rescore := func(e *core.RecordEvent) error {
+		if e.Context != nil && e.Context.Value(scoredKey{}) != nil {
+			return e.Next() // a save of RunRules: scored for it
+		}
 		if err := s.Rescore(e.App, e.Record); err != nil {
 			// A score is advice: it never stops a save.
 			e.App.Logger().Warn("scoring: rescore on save", "object", e.Record.Collection().Name, "record", e.Record.Id, "error", err)
@@ -98,6 +98,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 	}
 	app.OnRecordCreate().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.scoring.rescore-create", Func: rescore})
 	app.OnRecordUpdate().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.scoring.rescore-update", Func: rescore})
+	s.bindFollow(app) // and when an activity it counts is written
 	schedule := cfg.Schedule
 	if schedule == "" {
 		schedule = "30 3 * * 1"
@@ -117,6 +118,49 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 		})
 	}
 	return s, nil
+}
+
+// rulesDirectory is the folder of the score definitions: Config.RulesDir, else "scores"
+// beside the object definitions; "" when there is none.
+func (s *Service) rulesDirectory() string {
+	dir := s.rulesDir
+	if dir == "" && s.reg.Dir() != "" {
+		dir = filepath.Join(s.reg.Dir(), "scores")
+	}
+	if st, err := os.Stat(dir); dir == "" || err != nil || !st.IsDir() {
+		return ""
+	}
+	return dir
+}
+
+// loadRules (re)reads the score definitions; a definition that does not check stops what
+// loads the model (serve, a command) with its file, line and JSON pointer. The scoring
+// commands, which check definitions themselves, only log it.
+func (s *Service) loadRules() error {
+	dir := s.rulesDirectory()
+	var sets []*RuleSet
+	if dir != "" {
+		var err error
+		if sets, err = LoadRules(os.DirFS(dir), s.reg); err != nil {
+			err = fmt.Errorf("scores in %s:\n%w", dir, err)
+			if s.checking.Load() {
+				s.app.Logger().Warn("scoring: the score definitions do not load", "error", err)
+				return nil
+			}
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.rules, s.loadedFrom = sets, dir
+	s.mu.Unlock()
+	return nil
+}
+
+// rulesFrom is the folder the loaded definitions came from ("" when none).
+func (s *Service) rulesFrom() string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.loadedFrom
 }
 
 // MustRegister is like [Register] but panics on error. It is meant for main.
@@ -176,12 +220,14 @@ func (s *Service) applyRules(app core.App) {
 	sets := s.rules
 	s.mu.RUnlock()
 	for _, rs := range sets {
-		_, changed, err := RunRules(app, s.reg, rs, time.Now(), true)
+		run, err := RunRules(app, s.reg, rs, RunOptions{Apply: true})
 		if err != nil {
+			// Logged with what was done: a record that cannot be saved does not stop the rest.
 			app.Logger().Error("scoring: rule-based scores failed", "score", rs.Name, "error", err)
-			continue
 		}
-		app.Logger().Info("scoring: rule-based scores", "score", rs.Name, "updated", changed)
+		if run != nil {
+			app.Logger().Info("scoring: rule-based scores", "score", rs.Name, "records", run.Records, "updated", run.Changed, "failed", run.Failed)
+		}
 	}
 }
 
@@ -209,7 +255,7 @@ func (s *Service) Rescore(app core.App, rec *core.Record) error {
 		}
 		if !loaded && rec.Id != "" && !rec.IsNew() { // a record being created has no activities yet
 			byID := map[string]*Record{rec.Id: {ID: rec.Id}}
-			if err := loadActivities(app, s.reg, o.Name, []string{rec.Id}, byID); err != nil {
+			if err := loadActivities(app, s.reg, o.Name, []string{rec.Id}, byID, true); err != nil {
 				return err
 			}
 			if err := loadEngagement(app, o.Name, []string{rec.Id}, byID); err != nil {

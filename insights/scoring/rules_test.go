@@ -1,6 +1,7 @@
 package scoring_test
 
 import (
+	"encoding/json"
 	"math"
 	"os"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/cron"
@@ -173,6 +175,16 @@ func TestRulesCommandApplies(t *testing.T) {
 	if err != nil || !strings.Contains(out, "; 0 updated") {
 		t.Fatalf("second --apply: %v\n%s", err, out)
 	}
+	out, err = run(t, root, "score", "rules", "testdata/rules/valid", "--json") // last: cobra keeps a flag set
+	var all map[string][]scoring.RuleScore
+	if err != nil || json.Unmarshal([]byte(out), &all) != nil || len(all["contact-fit"]) != 2 {
+		t.Fatalf("rules --json: %v\n%s", err, out)
+	}
+	for _, sc := range all["contact-fit"] {
+		if want := map[string]float64{boss.Id: 45, quiet.Id: -15}[sc.ID]; sc.Score != want || len(sc.Hits) == 0 {
+			t.Errorf("--json: %+v; want score %v with its rules", sc, want)
+		}
+	}
 	dir := t.TempDir()
 	if err := os.WriteFile(dir+"/bad.json", []byte(`{"name": "bad", "object": "people", "rules": [{"name": "x", "when": "true", "points": 1}], "grades": {"A": 3, "B": 2, "C": 1}}`), 0o644); err != nil {
 		t.Fatal(err)
@@ -270,5 +282,179 @@ func TestScoresFollowSaves(t *testing.T) {
 	d := schemastest.MustCreate(t, app, "deals", map[string]any{"name": "x", "stage": "lead"})
 	if _, err := app.FindRecordById("deals", d.Id); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunRulesPages: the daily run over 2,503 contacts (three pages of reads, writes in
+// groups) writes every changed score at the run's moment — not recomputed at another by the
+// save hook —, keeps a title changed during the run and scores it on it, and goes on past a
+// record that cannot be saved, reporting it.
+func TestRunRulesPages(t *testing.T) {
+	t.Parallel()
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	sets, err := scoring.LoadRules(os.DirFS("testdata/rules/valid"), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-"})
+	svc.SetRules(sets) // the save hook scores at time.Now()
+	const n = 2503
+	seedContacts(t, app, n)
+	broken, moved := "c00000000001500", "c00000000002100"
+	if _, err := app.DB().NewQuery("UPDATE contacts SET full_name = '' WHERE id = {:id}").Bind(dbx.Params{"id": broken}).Execute(); err != nil {
+		t.Fatal(err) // a required field left empty (by another program): its save fails
+	}
+	later := time.Now().Add(45 * 24 * time.Hour)
+	run, err := scoring.RunRules(app, reg, sets[0], scoring.RunOptions{Now: later, Apply: true, Top: 5, Each: func(sc scoring.RuleScore) error {
+		if sc.ID == moved { // a user changes the contact while the run is at its page
+			r, err := app.FindRecordById("contacts", moved)
+			if err != nil {
+				return err
+			}
+			r.Set("job_title", "Chief of staff")
+			return app.Save(r)
+		}
+		return nil
+	}})
+	if err == nil || !strings.Contains(err.Error(), "1 scores of contacts not saved") || !strings.Contains(err.Error(), broken) {
+		t.Fatalf("run: %v; want the broken record reported", err)
+	}
+	if run.Records != n || run.Failed != 1 || run.Changed != n-1 {
+		t.Fatalf("records %d, changed %d, failed %d; want %d, %d, 1", run.Records, run.Changed, run.Failed, n, n-1)
+	}
+	if g := run.Grades; g["A"]+g["B"]+g["C"]+g["D"] != n {
+		t.Fatalf("grades %v do not add up to %d", g, n)
+	}
+	// Scored again at the same moment: every stored score is the run's.
+	want := map[string]float64{}
+	var all []float64
+	again, err := scoring.RunRules(app, reg, sets[0], scoring.RunOptions{Now: later, Each: func(sc scoring.RuleScore) error {
+		want[sc.ID] = sc.Score
+		all = append(all, sc.Score)
+		return nil
+	}})
+	if err != nil || again.Records != n {
+		t.Fatalf("second run: %v, %+v", err, again)
+	}
+	var recs []*core.Record
+	if err := app.RecordQuery("contacts").All(&recs); err != nil {
+		t.Fatal(err)
+	}
+	wrong := 0
+	for _, r := range recs {
+		if r.Id != broken && r.GetFloat("score") != want[r.Id] {
+			if wrong++; wrong < 4 {
+				t.Errorf("%s: stored %v, scored at the run's moment %v", r.Id, r.GetFloat("score"), want[r.Id])
+			}
+		}
+	}
+	if wrong > 0 {
+		t.Fatalf("%d of %d stored scores are not the run's", wrong, n)
+	}
+	if r, _ := app.FindRecordById("contacts", moved); r.GetString("job_title") != "Chief of staff" {
+		t.Fatalf("the title changed during the run became %q", r.GetString("job_title"))
+	}
+	slices.Sort(all)
+	slices.Reverse(all)
+	for i, sc := range run.Top {
+		if sc.Score != all[i] {
+			t.Fatalf("top %d is %v; the %d-th highest is %v", i, sc.Score, i+1, all[i])
+		}
+	}
+	if len(run.Top) != 5 {
+		t.Fatalf("%d top scores; want 5", len(run.Top))
+	}
+}
+
+// TestScoresFollowActivities: with behaviour rules loaded, logging, moving, deleting and
+// completing an activity, and a campaign event, change the stored score of the contacts
+// concerned without any save of them; a planned meeting counts once it is done; an activity
+// of an unscored kind saves nothing.
+func TestScoresFollowActivities(t *testing.T) {
+	t.Parallel()
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
+	schemastest.Serve(t, app) // loads the rule sets
+	rs, errs := scoring.ParseRules("engagement.json", []byte(`{"name": "engagement", "object": "contacts", "field": "score",
+		"rules": [{"name": "Clicked a campaign", "activity": "campaign_click", "points": 7}], "grades": {"A": 40, "B": 20, "C": 5}}`), reg.Object)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	stored := func(id string) (float64, string, string) {
+		t.Helper()
+		r, err := app.FindRecordById("contacts", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.GetFloat("score"), r.GetString("grade"), r.GetString("updated")
+	}
+	ada := schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": "Ada", "job_title": "CEO"})
+	bo := schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": "Bo"})
+	if sc, g, _ := stored(ada.Id); sc != 20 || g != "C" {
+		t.Fatalf("Ada starts at %v %q; want 20 C", sc, g)
+	}
+	meeting := schemastest.MustCreate(t, app, "activities", map[string]any{"type": "meeting", "subject": "Demo", "done": true,
+		"done_at": time.Now().Add(-time.Minute), "contact": ada.Id})
+	if sc, g, _ := stored(ada.Id); sc != 35 || g != "B" {
+		t.Fatalf("after a meeting with Ada: %v %q; want 35 (CEO 20 + meeting 15) B", sc, g)
+	}
+	_, _, was := stored(bo.Id)
+	schemastest.MustCreate(t, app, "activities", map[string]any{"type": "note", "subject": "Likes tea", "contact": bo.Id})
+	if sc, _, now := stored(bo.Id); sc != 0 || now != was {
+		t.Fatalf("a note (no rule counts it) saved Bo: score %v, updated %s → %s", sc, was, now)
+	}
+	meeting.Set("contact", bo.Id) // logged on the wrong contact: moved
+	if err := app.Save(meeting); err != nil {
+		t.Fatal(err)
+	}
+	if a, _, _ := stored(ada.Id); a != 20 {
+		t.Fatalf("Ada after the meeting moved away: %v; want 20", a)
+	}
+	if b, _, _ := stored(bo.Id); b != 15 {
+		t.Fatalf("Bo after the meeting moved to him: %v; want 15", b)
+	}
+	if err := app.Delete(meeting); err != nil {
+		t.Fatal(err)
+	}
+	if b, g, _ := stored(bo.Id); b != 0 || g != "D" {
+		t.Fatalf("Bo after the meeting was deleted: %v %q; want 0 D", b, g)
+	}
+	planned := schemastest.MustCreate(t, app, "activities", map[string]any{"type": "meeting", "subject": "Call back",
+		"due": time.Now().Add(48 * time.Hour), "contact": bo.Id})
+	if b, _, _ := stored(bo.Id); b != 0 {
+		t.Fatalf("Bo with a meeting planned: %v; want 0 (not held yet)", b)
+	}
+	planned.Set("done", true)
+	planned.Set("done_at", time.Now().Add(-time.Minute))
+	if err := app.Save(planned); err != nil {
+		t.Fatal(err)
+	}
+	if b, _, _ := stored(bo.Id); b != 15 {
+		t.Fatalf("Bo once the meeting was held: %v; want 15", b)
+	}
+	// A campaign click (saved as workflows/campaigns does) counts for a rule on engagement.
+	svc.SetRules([]*scoring.RuleSet{rs})
+	coll, err := app.FindCollectionByNameOrId("campaign_events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := core.NewRecord(coll)
+	ev.Set("campaign", "c")
+	ev.Set("recipient", "r")
+	ev.Set("contact", bo.Id)
+	ev.Set("type", "click")
+	if err := app.SaveNoValidate(ev); err != nil { // the campaign and recipient are not there
+		t.Fatal(err)
+	}
+	if b, _, _ := stored(bo.Id); b != 7 {
+		t.Fatalf("Bo after a campaign click: %v; want 7", b)
 	}
 }
