@@ -348,7 +348,8 @@ func TestCommandsTriggerWorkflows(t *testing.T) {
 
 // TestCommandsScore: a command that loads the object model loads the score definitions of
 // its scores/ folder too, so an import from the command line stores the scores of the
-// contacts it creates (1,001, on the bulk path) and of those its activities concern; a
+// contacts it creates (1,001, on the bulk path) and of those its activities concern (991
+// meetings: scored behind the import, before the command ends); a
 // definition that does not check stops the import with its file, line and JSON pointer.
 func TestCommandsScore(t *testing.T) {
 	t.Parallel()
@@ -399,7 +400,7 @@ func TestCommandsScore(t *testing.T) {
 			title = "Head of Sales"
 		}
 		fmt.Fprintf(&people, "Scored Person %d,s%d@score.example,%s\n", i, i, title)
-		if i < 10 {
+		if i < rows-10 {
 			fmt.Fprintf(&meetings, "meeting,Demo %d,true,%s,s%d@score.example\n", i, held, i)
 		}
 	}
@@ -448,10 +449,10 @@ func TestCommandsScore(t *testing.T) {
 		want   int
 	}{
 		{`email ~ "@score.example"`, rows},
-		{`email ~ "@score.example" && job_title = "Head of Sales" && score = 20 && grade = "C"`, 496},  // no meeting
-		{`email ~ "@score.example" && job_title = "Head of Sales" && score = 35 && grade = "B"`, 5},    // and a meeting
-		{`email ~ "@score.example" && job_title = "Engineer" && score = 15 && grade = "C"`, 5},         // a meeting
-		{`email ~ "@score.example" && job_title = "Engineer" && score = 0 && grade = "D"`, rows/2 - 5}, // neither
+		{`email ~ "@score.example" && job_title = "Head of Sales" && score = 20 && grade = "C"`, 5},   // no meeting
+		{`email ~ "@score.example" && job_title = "Head of Sales" && score = 35 && grade = "B"`, 496}, // and a meeting
+		{`email ~ "@score.example" && job_title = "Engineer" && score = 15 && grade = "C"`, 495},      // a meeting
+		{`email ~ "@score.example" && job_title = "Engineer" && score = 0 && grade = "D"`, 5},         // neither
 	} {
 		var l list
 		if code := s.api(t, http.MethodGet, "/api/collections/contacts/records?perPage=1&filter="+urlEscape(c.filter), tok, nil, &l); code != 200 {

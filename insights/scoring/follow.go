@@ -3,6 +3,7 @@ package scoring
 import (
 	"context"
 	"slices"
+	"sync"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
@@ -16,18 +17,36 @@ const engagementCollection = "campaign_events"
 
 // bindFollow makes the behaviour points of a score follow what happens: when an activity, or
 // a campaign event of a contact, is created, changed or deleted, the records it concerns —
-// before and after, when it moved — are scored again in the same write (transaction, when
-// there is one), and saved if their score or grade changed. A score is advice: a failure to
-// score is logged and never stops the activity's write (the daily run corrects it).
+// before and after, when it moved — are queued to be scored again, and saved if their score
+// or grade changed. The queue is worked off behind the writes (rescoreQueued): a merge that
+// moves 4,000 activities, or an import of a record's history, scores the record once or
+// twice, not once per activity. A score is advice: a failure to score is logged and never
+// stops the activity's write; the daily run corrects what a crash left unscored.
 func (s *Service) bindFollow(app core.App) {
 	follow := func(e *core.RecordEvent) error { return s.follow(e) }
 	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.scoring.follow-create", Func: follow})
 	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.scoring.follow-update", Func: follow})
 	app.OnRecordDeleteExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.scoring.follow-delete", Func: follow})
+	app.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{
+		Id: "relata.scoring.follow-flush",
+		Func: func(e *core.TerminateEvent) error {
+			s.Flush() // a command's last activities are scored before it ends
+			return e.Next()
+		},
+	})
 }
 
 // followed is a record whose score counts a written activity.
 type followed struct{ object, id string }
+
+// queue holds the records waiting to be scored again after an activity's write.
+type queue struct {
+	mu      sync.Mutex
+	idle    sync.Cond // signalled when the worker stops
+	pending map[followed]context.Context
+	order   []followed
+	working bool
+}
 
 func (s *Service) follow(e *core.RecordEvent) error {
 	s.mu.RLock()
@@ -58,31 +77,106 @@ func (s *Service) follow(e *core.RecordEvent) error {
 	if err := e.Next(); err != nil {
 		return err
 	}
-	// The saves carry the writer's context (a workflow's depth: a workflow reacting to a new
-	// score cannot loop through activities without end) and the score made for them.
-	ctx := e.Context
-	if ctx == nil {
-		ctx = context.Background()
+	// The save of a score carries the writer's context, without its end (a request's ends with
+	// its response): a workflow's depth, so a workflow reacting to a new score cannot loop
+	// through activities without end.
+	ctx := context.Background()
+	if e.Context != nil {
+		ctx = context.WithoutCancel(e.Context)
 	}
-	ctx = context.WithValue(ctx, scoredKey{}, true)
-	for _, t := range targets {
-		rec, err := e.App.FindRecordById(t.object, t.id)
-		if err != nil {
-			continue // deleted, or never there
-		}
-		before := rec.Clone()
-		if err := s.Rescore(e.App, rec); err != nil {
-			e.App.Logger().Warn("scoring: rescore after an activity", "object", t.object, "record", t.id, "error", err)
-			continue
-		}
-		if same(before, rec, sets, t.object) {
-			continue
-		}
-		if err := e.App.SaveWithContext(ctx, rec); err != nil {
-			e.App.Logger().Warn("scoring: save a score after an activity", "object", t.object, "record", t.id, "error", err)
-		}
-	}
+	s.enqueue(targets, ctx)
 	return nil
+}
+
+// enqueue queues targets and starts the worker if it is not running. The worker's
+// transaction waits for the writer, so it reads what the activity's write left — committed,
+// or rolled back — never the state before it.
+func (s *Service) enqueue(targets []followed, ctx context.Context) {
+	q := &s.queue
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.pending == nil {
+		q.pending = map[followed]context.Context{}
+		q.idle.L = &q.mu
+	}
+	for _, t := range targets {
+		if _, ok := q.pending[t]; !ok {
+			q.order = append(q.order, t)
+		}
+		q.pending[t] = ctx
+	}
+	if !q.working {
+		q.working = true
+		go s.rescoreQueued(s.app) // the app, not the writer's transaction
+	}
+}
+
+// rescoreEvery is how many queued records one transaction of the worker scores.
+const rescoreEvery = 100
+
+// rescoreQueued scores the queued records again until the queue is empty, a transaction per
+// rescoreEvery records, and saves those whose score or grade changed.
+func (s *Service) rescoreQueued(app core.App) {
+	q := &s.queue
+	for {
+		q.mu.Lock()
+		n := min(len(q.order), rescoreEvery)
+		if n == 0 {
+			q.working = false
+			q.idle.Broadcast()
+			q.mu.Unlock()
+			return
+		}
+		batch := slices.Clone(q.order[:n])
+		ctxs := make([]context.Context, n)
+		for i, t := range batch {
+			ctxs[i] = q.pending[t]
+			delete(q.pending, t)
+		}
+		q.order = q.order[n:]
+		q.mu.Unlock()
+
+		if err := app.RunInTransaction(func(tx core.App) error {
+			for i, t := range batch {
+				s.rescoreOne(tx, t, ctxs[i])
+			}
+			return nil
+		}); err != nil {
+			app.Logger().Warn("scoring: rescore after activities", "records", n, "error", err)
+		}
+	}
+}
+
+// rescoreOne scores t again through tx and saves it if its score or grade changed.
+func (s *Service) rescoreOne(tx core.App, t followed, ctx context.Context) {
+	s.mu.RLock()
+	sets := s.rules
+	s.mu.RUnlock()
+	rec, err := tx.FindRecordById(t.object, t.id)
+	if err != nil {
+		return // deleted, or never there
+	}
+	before := rec.Clone()
+	if err := s.Rescore(tx, rec); err != nil {
+		tx.Logger().Warn("scoring: rescore after an activity", "object", t.object, "record", t.id, "error", err)
+		return
+	}
+	if same(before, rec, sets, t.object) {
+		return
+	}
+	if err := tx.SaveWithContext(context.WithValue(ctx, scoredKey{}, true), rec); err != nil {
+		tx.Logger().Warn("scoring: save a score after an activity", "object", t.object, "record", t.id, "error", err)
+	}
+}
+
+// Flush waits until the records queued by activity writes are scored.
+func (s *Service) Flush() {
+	q := &s.queue
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.working {
+		q.idle.Wait()
+	}
 }
 
 // countedLinks returns the fields of collection name that make its rows count in the

@@ -40,6 +40,8 @@ type Service struct {
 	opts     Options
 	rulesDir string
 
+	queue queue // records to score again after activity writes (follow.go)
+
 	// checking is set by the scoring commands: definitions that do not load are theirs to report.
 	checking atomic.Bool
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -390,6 +391,7 @@ func TestScoresFollowActivities(t *testing.T) {
 	}
 	stored := func(id string) (float64, string, string) {
 		t.Helper()
+		svc.Flush() // the scores follow behind the writes
 		r, err := app.FindRecordById("contacts", id)
 		if err != nil {
 			t.Fatal(err)
@@ -456,5 +458,76 @@ func TestScoresFollowActivities(t *testing.T) {
 	}
 	if b, _, _ := stored(bo.Id); b != 7 {
 		t.Fatalf("Bo after a campaign click: %v; want 7", b)
+	}
+}
+
+// TestScoresFollowAMerge: 2,000 activities moved from one contact to another in one
+// transaction, as a merge moves them, score the two contacts again a few times, not once per
+// activity, and leave both with the score the daily run would give them.
+func TestScoresFollowAMerge(t *testing.T) {
+	t.Parallel()
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
+	schemastest.Serve(t, app)
+	seedContacts(t, app, 2) // c00000000000000, c00000000000001
+	winner, loser := "c00000000000000", "c00000000000001"
+	const n = 2000
+	if _, err := app.DB().NewQuery(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i < {:last})
+		INSERT INTO activities (id, type, subject, done, done_at, contact, created, updated)
+		SELECT printf('x%014d', i), 'email', 'Hi', 1, {:at}, {:loser}, {:at}, {:at} FROM n`).
+		Bind(dbx.Params{"last": n - 1, "at": time.Now().Add(-time.Hour).UTC().Format("2006-01-02 15:04:05.000Z"), "loser": loser}).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	var saves atomic.Int32
+	app.OnRecordUpdateExecute("contacts").BindFunc(func(e *core.RecordEvent) error {
+		saves.Add(1)
+		return e.Next()
+	})
+	err := app.RunInTransaction(func(tx core.App) error {
+		var acts []*core.Record
+		if err := tx.RecordQuery("activities").Where(dbx.HashExp{"contact": loser}).All(&acts); err != nil {
+			return err
+		}
+		for _, a := range acts {
+			a.Set("contact", winner)
+			if err := tx.Save(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Flush()
+	if s := saves.Load(); s < 1 || s > 4 {
+		t.Fatalf("%d saves of the two contacts for %d moved activities; want 1–4", s, n)
+	}
+	sets, err := scoring.LoadRules(os.DirFS("testdata/rules/valid"), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	if _, err := scoring.RunRules(app, reg, sets[0], scoring.RunOptions{Each: func(sc scoring.RuleScore) error {
+		want[sc.ID] = sc.Score
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{winner, loser} {
+		r, err := app.FindRecordById("contacts", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.GetFloat("score") != want[id] {
+			t.Errorf("%s: stored %v, the daily run's %v", id, r.GetFloat("score"), want[id])
+		}
+	}
+	if want[winner] < 7000 {
+		t.Fatalf("the winner's score %v does not count the moved emails", want[winner])
 	}
 }
