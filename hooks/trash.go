@@ -111,12 +111,12 @@ func linksTo(app core.App, r *core.Record) ([]Link, error) {
 			if col.Id == r.Collection().Id {
 				q.AndWhere(dbx.Not(dbx.HashExp{col.Name + ".id": r.Id}))
 			}
-			var rows []*core.Record
-			if err := q.All(&rows); err != nil {
+			var ids []string // the ids only: a company may have 100,000 contacts
+			if err := q.Select(col.Name + ".id").Column(&ids); err != nil {
 				return nil, err
 			}
-			for _, x := range rows {
-				links = append(links, Link{Collection: col.Name, Record: x.Id, Field: f.GetName()})
+			for _, id := range ids {
+				links = append(links, Link{Collection: col.Name, Record: id, Field: f.GetName()})
 			}
 		}
 	}
