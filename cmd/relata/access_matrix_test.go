@@ -579,6 +579,8 @@ func (e *matrixEnv) routes() []route {
 		{method: "POST", pattern: "/api/relata/merges/{id}/undo", path: "/api/relata/merges/not-a-merge/undo", allowed: nil},
 		{method: "GET", pattern: "/api/relata/merges/redirect/{object}/{id}", path: "/api/relata/merges/redirect/deals/" + carolDeal, allowed: nil},
 		{method: "GET", pattern: "/api/relata/score/{object}/{id}", path: "/api/relata/score/deals/" + carolDeal, allowed: []actor{carol, manager, admin}},
+		// A record's rule-based scores explained: whoever may view it (the demo scores no deals: an empty list).
+		{method: "GET", pattern: "/api/relata/score/{object}/{id}/rules", path: "/api/relata/score/deals/" + carolDeal + "/rules", allowed: []actor{carol, manager, admin}},
 		// Bulk scoring answers every CRM user, with only the records each may view (TestAPIScoreManyAsTheCaller).
 		{method: "GET", pattern: "/api/relata/score/{object}", path: "/api/relata/score/deals?ids=" + carolDeal, allowed: users},
 		// Retraining on demand is for admins (the demo has too few closed deals: it answers the fallback).

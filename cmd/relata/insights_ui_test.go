@@ -127,3 +127,35 @@ func TestDealFactorsAndForecastPages(t *testing.T) {
 	manager.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('[data-testid=forecast]').scrollIntoView()`))
 	manager.screenshot("forecast")
 }
+
+// TestRuleScoresOnRecordPage: with a score definition on contacts, a contact's page shows its
+// score, grade and the rules that make them, and follows a meeting logged through the API
+// (scored behind the write, the page told by realtime) without a reload.
+func TestRuleScoresOnRecordPage(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), append(exampleServeArgs, "--schemasDir", scoredDefinitions(t))...)
+	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
+	var c map[string]any
+	if code := s.api(t, http.MethodPost, "/api/collections/contacts/records", aliceTok,
+		map[string]any{"full_name": "Rita Rule", "job_title": "Head of Marketing", "owner": aliceID}, &c); code != 200 {
+		t.Fatalf("create contact = %d", code)
+	}
+	id := c["id"].(string)
+
+	alice := newBrowser(t).signIn(t, s, "alice@example.com")
+	alice.do(chromedp.EmulateViewport(1400, 900))
+	alice.open("/record/contacts/"+id, "[data-testid=rule-score-panel]")
+	panel := func() string { return eval[string](alice, `document.querySelector('[data-testid=rule-score-panel]').innerText`) }
+	for _, want := range []string{"Score", "contact-fit", "20", "Grade C", "+20 Decision maker"} {
+		if !strings.Contains(panel(), want) {
+			alice.fail("the score panel reads %q; want %q in it", panel(), want)
+		}
+	}
+	if code := s.api(t, http.MethodPost, "/api/collections/activities/records", aliceTok, map[string]any{"type": "meeting", "subject": "Kick-off",
+		"done": true, "done_at": time.Now().Add(-time.Minute).UTC().Format("2006-01-02 15:04:05.000Z"), "contact": id, "owner": aliceID}, nil); code != 200 {
+		t.Fatalf("log a meeting = %d", code)
+	}
+	alice.wait("the meeting's points", `document.querySelector('[data-testid=rule-score-value]')?.innerText === '35'
+		&& document.querySelector('[data-testid=rule-score-hits]').innerText.includes('+15 Meeting held')
+		&& document.querySelector('[data-testid=rule-score-grade]').innerText === 'Grade B'`)
+}

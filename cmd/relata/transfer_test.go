@@ -353,42 +353,7 @@ func TestCommandsTriggerWorkflows(t *testing.T) {
 // definition that does not check stops the import with its file, line and JSON pointer.
 func TestCommandsScore(t *testing.T) {
 	t.Parallel()
-	data, defs := t.TempDir(), t.TempDir()
-	objects, err := filepath.Glob("../../schemas/objects/*.json")
-	if err != nil || len(objects) == 0 {
-		t.Fatalf("object definitions: %v", err)
-	}
-	for _, f := range objects {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if filepath.Base(f) == "contacts.json" { // a score and a grade, as the README says
-			var def map[string]any
-			if err := json.Unmarshal(b, &def); err != nil {
-				t.Fatal(err)
-			}
-			def["fields"] = append(def["fields"].([]any),
-				map[string]any{"name": "score", "type": "number", "label": "Score"},
-				map[string]any{"name": "grade", "type": "select", "label": "Grade", "options": []string{"A", "B", "C", "D"}})
-			if b, err = json.Marshal(def); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.WriteFile(filepath.Join(defs, filepath.Base(f)), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rules, err := os.ReadFile("../../insights/scoring/testdata/rules/valid/contact-fit.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(filepath.Join(defs, "scores"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(defs, "scores", "contact-fit.json"), rules, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data, defs := t.TempDir(), scoredDefinitions(t)
 	const rows = 1001
 	var people, meetings strings.Builder
 	people.WriteString("Full name,Email,Job title\n")
@@ -462,4 +427,48 @@ func TestCommandsScore(t *testing.T) {
 			t.Errorf("contacts with %s: %d, want %d", c.filter, l.TotalItems, c.want)
 		}
 	}
+}
+
+// scoredDefinitions writes the default object definitions with a score and a grade on
+// contacts, and scores/contact-fit.json (insights/scoring's test definition: decision makers
+// +20, website +10, meetings held +15, emails +4), and returns their directory.
+func scoredDefinitions(t *testing.T) string {
+	t.Helper()
+	defs := t.TempDir()
+	objects, err := filepath.Glob("../../schemas/objects/*.json")
+	if err != nil || len(objects) == 0 {
+		t.Fatalf("object definitions: %v", err)
+	}
+	for _, f := range objects {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Base(f) == "contacts.json" { // a score and a grade, as the README says
+			var def map[string]any
+			if err := json.Unmarshal(b, &def); err != nil {
+				t.Fatal(err)
+			}
+			def["fields"] = append(def["fields"].([]any),
+				map[string]any{"name": "score", "type": "number", "label": "Score"},
+				map[string]any{"name": "grade", "type": "select", "label": "Grade", "options": []string{"A", "B", "C", "D"}})
+			if b, err = json.Marshal(def); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(defs, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules, err := os.ReadFile("../../insights/scoring/testdata/rules/valid/contact-fit.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(defs, "scores"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(defs, "scores", "contact-fit.json"), rules, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return defs
 }

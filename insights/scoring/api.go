@@ -140,6 +140,7 @@ func (s *Service) routes(se *core.ServeEvent) {
 	g.Bind(apis.RequireAuth(), &hook.Handler[*core.RequestEvent]{Id: "relata.scoring.users", Func: crmUsers})
 	g.GET("/{object}", s.apiScoreMany)
 	g.GET("/{object}/{id}", s.apiScore)
+	g.GET("/{object}/{id}/rules", s.apiRuleScores)
 	g.POST("/{object}/train", s.apiTrain)
 
 	f := se.Router.Group("/api/relata/forecast")
@@ -309,4 +310,30 @@ func (s *Service) apiScoreMany(re *core.RequestEvent) error {
 		out[res.ID] = res
 	}
 	return re.JSON(http.StatusOK, map[string]any{"scores": out})
+}
+
+// apiRuleScores answers GET /api/relata/score/{object}/{id}/rules: the record's rule-based
+// scores ({"scores": [...]}, empty when no definition scores the object) with the rules that
+// make them, to whoever may view the record (its view rule), and 404 to anyone else.
+func (s *Service) apiRuleScores(re *core.RequestEvent) error {
+	obj, ok := s.reg.Object(re.Request.PathValue("object"))
+	if !ok {
+		return re.NotFoundError("Unknown object.", nil)
+	}
+	rec, err := re.App.FindRecordById(obj.Name, re.Request.PathValue("id"))
+	if err != nil {
+		return re.NotFoundError("", nil)
+	}
+	info, err := re.RequestInfo()
+	if err != nil {
+		return re.BadRequestError("", err)
+	}
+	if ok, err := schemas.Request(info).CanView(re.App, rec); err != nil || !ok {
+		return re.NotFoundError("", nil)
+	}
+	scores, err := s.ExplainRules(re.App, obj, rec)
+	if err != nil {
+		return re.InternalServerError("", err)
+	}
+	return re.JSON(http.StatusOK, map[string]any{"scores": scores})
 }

@@ -255,15 +255,12 @@ func (s *Service) Rescore(app core.App, rec *core.Record) error {
 		if rs.Object != o.Name {
 			continue
 		}
-		if !loaded && rec.Id != "" && !rec.IsNew() { // a record being created has no activities yet
-			byID := map[string]*Record{rec.Id: {ID: rec.Id}}
-			if err := loadActivities(app, s.reg, o.Name, []string{rec.Id}, byID, true); err != nil {
+		if !loaded {
+			var err error
+			if acts, err = s.activitiesOf(app, o, rec); err != nil {
 				return err
 			}
-			if err := loadEngagement(app, o.Name, []string{rec.Id}, byID); err != nil {
-				return err
-			}
-			acts, loaded = byID[rec.Id].Activities, true
+			loaded = true
 		}
 		sc, err := rs.Score(rec.Id, Values(o, rec), acts, time.Now())
 		if err != nil {
@@ -277,6 +274,64 @@ func (s *Service) Rescore(app core.App, rec *core.Record) error {
 		}
 	}
 	return nil
+}
+
+// activitiesOf reads what behaviour rules count for rec: its done activities and, for a
+// contact, its campaign events, oldest first. A record being created has none yet.
+func (s *Service) activitiesOf(app core.App, o *schemas.Object, rec *core.Record) ([]Activity, error) {
+	if rec.Id == "" || rec.IsNew() {
+		return nil, nil
+	}
+	byID := map[string]*Record{rec.Id: {ID: rec.Id}}
+	if err := loadActivities(app, s.reg, o.Name, []string{rec.Id}, byID, true); err != nil {
+		return nil, err
+	}
+	if err := loadEngagement(app, o.Name, []string{rec.Id}, byID); err != nil {
+		return nil, err
+	}
+	return byID[rec.Id].Activities, nil
+}
+
+// RuleExplanation is a record's rule-based score as computed now, with the rules that make it.
+type RuleExplanation struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description,omitempty"`
+	Field       string  `json:"field,omitempty"`
+	GradeField  string  `json:"gradeField,omitempty"`
+	Score       float64 `json:"score"`
+	Grade       string  `json:"grade"`
+	Hits        []Hit   `json:"hits"`
+}
+
+// ExplainRules scores rec with every loaded rule set of its object, as its next save would,
+// with the rules that contributed. It reads as the server (every activity, as the stored
+// score counts them); callers serving a user check that the user may view rec first.
+func (s *Service) ExplainRules(app core.App, o *schemas.Object, rec *core.Record) ([]RuleExplanation, error) {
+	s.mu.RLock()
+	sets := s.rules
+	s.mu.RUnlock()
+	out := []RuleExplanation{}
+	var acts []Activity
+	loaded := false
+	for _, rs := range sets {
+		if rs.Object != o.Name {
+			continue
+		}
+		if !loaded {
+			var err error
+			if acts, err = s.activitiesOf(app, o, rec); err != nil {
+				return nil, err
+			}
+			loaded = true
+		}
+		sc, err := rs.Score(rec.Id, Values(o, rec), acts, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, RuleExplanation{Name: rs.Name, Description: rs.Description, Field: rs.Field,
+			GradeField: rs.GradeField, Score: sc.Score, Grade: sc.Grade, Hits: sc.Hits})
+	}
+	return out, nil
 }
 
 // SetRules replaces the loaded rule sets (for tests and callers that load them elsewhere).

@@ -531,3 +531,54 @@ func TestScoresFollowAMerge(t *testing.T) {
 		t.Fatalf("the winner's score %v does not count the moved emails", want[winner])
 	}
 }
+
+// TestAPIRuleScores: GET /api/relata/score/{object}/{id}/rules explains a record's rule-based
+// score to whoever may view the record — its owner, her team, a manager — and is a 404 to a
+// rep of another team; an object no definition scores answers an empty list.
+func TestAPIRuleScores(t *testing.T) {
+	t.Parallel()
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
+	alice, aliceTok := schemastest.NewUser(t, app, "alice@example.com", schemas.RoleSales, "north")
+	_, carolTok := schemastest.NewUser(t, app, "carol@example.com", schemas.RoleSales, "north")
+	_, bobTok := schemastest.NewUser(t, app, "bob@example.com", schemas.RoleSales, "south")
+	_, mgrTok := schemastest.NewUser(t, app, "manager@example.com", schemas.RoleManager, "")
+	srv := schemastest.Serve(t, app) // loads the rule sets
+	ada := schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": "Ada", "job_title": "CEO", "owner": alice.Id})
+	schemastest.MustCreate(t, app, "activities", map[string]any{"type": "meeting", "subject": "Demo", "done": true,
+		"done_at": time.Now().Add(-time.Minute), "contact": ada.Id, "owner": alice.Id})
+	deal := schemastest.MustCreate(t, app, "deals", map[string]any{"name": "x", "stage": "lead", "owner": alice.Id})
+	path := "/api/relata/score/contacts/" + ada.Id + "/rules"
+	for _, tok := range []string{aliceTok, carolTok, mgrTok} {
+		var got struct{ Scores []scoring.RuleExplanation }
+		if code := schemastest.Call(t, srv, "GET", path, tok, nil, &got); code != 200 || len(got.Scores) != 1 {
+			t.Fatalf("%d %+v; want one score", code, got)
+		}
+		sc := got.Scores[0]
+		if sc.Name != "contact-fit" || sc.Field != "score" || sc.Score != 35 || sc.Grade != "B" ||
+			!slices.Equal(sc.Hits, []scoring.Hit{{Rule: "Decision maker", Points: 20}, {Rule: "Meeting held", Points: 15}}) {
+			t.Fatalf("explained: %+v; want 35 B from Decision maker +20 and Meeting held +15", sc)
+		}
+	}
+	var none struct{ Scores []scoring.RuleExplanation }
+	if code := schemastest.Call(t, srv, "GET", "/api/relata/score/deals/"+deal.Id+"/rules", aliceTok, nil, &none); code != 200 || none.Scores == nil || len(none.Scores) != 0 {
+		t.Fatalf("an unscored object: %d %+v; want 200 and []", code, none)
+	}
+	for _, c := range []struct {
+		name, path, token string
+		want              int
+	}{
+		{"a rep of another team", path, bobTok, 404},
+		{"anonymous", path, "", 401},
+		{"no such contact", "/api/relata/score/contacts/nosuchcontact00/rules", aliceTok, 404},
+		{"no such object", "/api/relata/score/people/" + ada.Id + "/rules", aliceTok, 404},
+	} {
+		if code := schemastest.Call(t, srv, "GET", c.path, c.token, nil, nil); code != c.want {
+			t.Errorf("%s: %d; want %d", c.name, code, c.want)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import { html, navigate, recordHref, Spinner, ErrorBox, Empty, Pill, toast } fro
 import { FieldValue, FieldEditor } from './fields.js';
 import { RecordHistory } from './history.js';
 import { ConfirmDelete } from './list.js';
-import { ScorePanel } from './score.js';
+import { ScorePanel, RuleScorePanel } from './score.js';
 import { RecordDuplicates } from './duplicates.js';
 import { statusName } from './runs.js';
 
@@ -134,6 +134,7 @@ export function RecordPage({ object, id }) {
       </div>
       <div class="side">
         <${ScorePanel} object=${o} id=${id} version=${version} />
+        <${RuleScorePanel} object=${o} id=${id} version=${version} />
         <div class="panel related">
           <${Related} object=${o} record=${rec} />
         </div>

@@ -4,7 +4,7 @@
 // for records the user may view and leaves out factors about records she may not view; a
 // page of cards or rows is scored in one request.
 import { useEffect, useState } from 'preact/hooks';
-import { relata, formatDate, formatPercent } from './api.js';
+import { relata, formatDate, formatMoney, formatPercent } from './api.js';
 import { html } from './ui.js';
 import { t } from './i18n.js';
 
@@ -63,5 +63,34 @@ export function ScorePanel({ object: o, id, version }) {
     <p class="muted small" data-testid="score-model">${s.source === 'model'
       ? `${t('score.modelTrained', { version: s.version, date: formatDate(s.trainedAt) })}${s.auc ? ` · AUC ${s.auc.toFixed(3)}` : ''}${s.asOf && new Date(s.asOf) < Date.now() - 60000 ? ` · ${t('score.asOf', { date: formatDate(s.asOf) })}` : ''}`
       : t('score.noModel')}</p>
+  </div>`;
+}
+
+// RuleScorePanel is the record page's rule-based scores (score definitions, see the README's
+// "Rule-based scores"): each score and grade with the rules that make it, from
+// /api/relata/score/{object}/{id}/rules, reloaded when the record changes (a new activity
+// moves its score). Hidden when no definition scores the object.
+export function RuleScorePanel({ object: o, id, version }) {
+  const [scores, setScores] = useState([]);
+  useEffect(() => {
+    let live = true;
+    relata(`/score/${encodeURIComponent(o.name)}/${encodeURIComponent(id)}/rules`)
+      .then((r) => { if (live) setScores(r.scores || []); })
+      .catch(() => { if (live) setScores([]); });
+    return () => { live = false; };
+  }, [o?.name, id, version]);
+  if (!scores.length) return null;
+  return html`<div class="panel score-panel" data-testid="rule-score-panel">
+    ${scores.map((s) => html`<div key=${s.name} data-testid="rule-score">
+      <h2>${t('score.rules')} <span class="muted small">${s.name}</span></h2>
+      <div class="score-figures">
+        <div><div class="score-big" data-testid="rule-score-value">${formatMoney(s.score)}</div>
+          <div class="muted small" data-testid="rule-score-grade">${t('score.grade', { grade: s.grade })}</div></div>
+      </div>
+      ${s.hits.length ? html`<ul class="factors" data-testid="rule-score-hits">${s.hits.map((h) => html`<li key=${h.rule}
+        class=${h.points >= 0 ? 'up' : 'down'}>${h.points > 0 ? '+' : ''}${formatMoney(h.points)} ${h.rule}</li>`)}</ul>`
+      : html`<p class="muted small">${t('score.noPoints')}</p>`}
+    </div>`)}
+    <p class="muted small">${t('score.rulesNote')}</p>
   </div>`;
 }
