@@ -158,4 +158,5 @@ func TestRuleScoresOnRecordPage(t *testing.T) {
 	alice.wait("the meeting's points", `document.querySelector('[data-testid=rule-score-value]')?.innerText === '35'
 		&& document.querySelector('[data-testid=rule-score-hits]').innerText.includes('+15 Meeting held')
 		&& document.querySelector('[data-testid=rule-score-grade]').innerText === 'Grade B'`)
+	alice.screenshot("rule-score")
 }
