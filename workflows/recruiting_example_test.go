@@ -12,6 +12,7 @@ import (
 	"github.com/pocketbase/dbx"
 
 	"github.com/relata/relata/hooks"
+	"github.com/relata/relata/insights/scoring"
 	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/forms"
 	"github.com/relata/relata/schemas/schemastest"
@@ -36,6 +37,7 @@ func TestRecruitingExample(t *testing.T) {
 	eng := workflows.MustRegister(app, nil, workflows.Config{Registry: reg, Now: c.Now, RetryBase: time.Minute})
 	hooks.MustRegister(app, hooks.Config{Registry: reg, Engine: eng})
 	forms.MustRegister(app, nil, forms.Config{Registry: reg, Dirs: []string{filepath.Join(dir, "forms")}})
+	scores := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-"}) // schemas/scores
 	srv := schemastest.Serve(t, app)
 	eng.Stop()
 	t.Cleanup(eng.Stop)
@@ -75,6 +77,35 @@ func TestRecruitingExample(t *testing.T) {
 		return n
 	}
 	e.drain(t) // nothing seeded starts a run but the interview dates (below)
+
+	t.Run("candidates are scored as they are seeded and as calls are held", func(t *testing.T) {
+		grade := func(id string) (float64, string) {
+			t.Helper()
+			scores.Flush()
+			r, err := app.FindRecordById("candidates", id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r.GetFloat("score"), r.GetString("grade")
+		}
+		for id, want := range map[string]struct {
+			score float64
+			grade string
+		}{
+			"cnd000000000001": {30, "B"}, // Ada: referred, frontend developer
+			"cnd000000000012": {20, "C"}, // Liam: backend developer, interested in two openings
+			"cnd000000000002": {0, "D"},  // Bruno: analyst from a job board
+		} {
+			if sc, g := grade(id); sc != want.score || g != want.grade {
+				t.Errorf("%s: %v %q; want %v %q", id, sc, g, want.score, want.grade)
+			}
+		}
+		schemastest.MustCreate(t, app, "activities", map[string]any{"type": "call", "subject": "Screening call", "done": true,
+			"done_at": time.Now().Add(-time.Minute), "candidate": "cnd000000000002"})
+		if sc, g := grade("cnd000000000002"); sc != 10 || g != "C" {
+			t.Errorf("Bruno after a call: %v %q; want 10 C", sc, g)
+		}
+	})
 
 	t.Run("a reopened job emails every interested candidate", func(t *testing.T) {
 		// Data Analyst (on hold) interests candidates 3, 6, 9 and 12.
