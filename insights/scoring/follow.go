@@ -2,6 +2,8 @@ package scoring
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"slices"
 	"sync"
 
@@ -30,7 +32,12 @@ func (s *Service) bindFollow(app core.App) {
 	app.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{
 		Id: "relata.scoring.follow-flush",
 		Func: func(e *core.TerminateEvent) error {
-			s.Flush() // a command's last activities are scored before it ends
+			// A command's last activities are scored before it ends (an import of 20,000
+			// meetings leaves about 4 s of them): say so when it will take a moment.
+			if n := s.queued(); n >= 1000 {
+				fmt.Fprintf(os.Stderr, "scoring the %d records the last activities written concern…\n", n)
+			}
+			s.Flush()
 			return e.Next()
 		},
 	})
@@ -167,6 +174,13 @@ func (s *Service) rescoreOne(tx core.App, t followed, ctx context.Context) {
 	if err := tx.SaveWithContext(context.WithValue(ctx, scoredKey{}, true), rec); err != nil {
 		tx.Logger().Warn("scoring: save a score after an activity", "object", t.object, "record", t.id, "error", err)
 	}
+}
+
+// queued is how many records wait to be scored again.
+func (s *Service) queued() int {
+	s.queue.mu.Lock()
+	defer s.queue.mu.Unlock()
+	return len(s.queue.order)
 }
 
 // Flush waits until the records queued by activity writes are scored.
