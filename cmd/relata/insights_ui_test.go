@@ -145,7 +145,9 @@ func TestRuleScoresOnRecordPage(t *testing.T) {
 	alice := newBrowser(t).signIn(t, s, "alice@example.com")
 	alice.do(chromedp.EmulateViewport(1400, 900))
 	alice.open("/record/contacts/"+id, "[data-testid=rule-score-panel]")
-	panel := func() string { return eval[string](alice, `document.querySelector('[data-testid=rule-score-panel]').innerText`) }
+	panel := func() string {
+		return eval[string](alice, `document.querySelector('[data-testid=rule-score-panel]').innerText`)
+	}
 	for _, want := range []string{"Score", "contact-fit", "20", "Grade C", "+20 Decision maker"} {
 		if !strings.Contains(panel(), want) {
 			alice.fail("the score panel reads %q; want %q in it", panel(), want)
