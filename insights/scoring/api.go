@@ -235,17 +235,9 @@ func (s *Service) apiScore(re *core.RequestEvent) error {
 	if !ok || !Scorable(obj) {
 		return re.NotFoundError("Unknown object, or one without a pipeline or lifecycle.", nil)
 	}
-	rec, err := re.App.FindRecordById(obj.Name, re.Request.PathValue("id"))
+	rec, c, err := viewed(re, obj)
 	if err != nil {
-		return re.NotFoundError("", nil)
-	}
-	info, err := re.RequestInfo()
-	if err != nil {
-		return re.BadRequestError("", err)
-	}
-	c := schemas.Request(info)
-	if ok, err := c.CanView(re.App, rec); err != nil || !ok {
-		return re.NotFoundError("", nil)
+		return err
 	}
 	scores, err := s.ScoreRecordsIn(re.App, obj.Name, []*core.Record{rec}, 5, schemas.RequestLanguage(re))
 	if err != nil {
@@ -320,20 +312,31 @@ func (s *Service) apiRuleScores(re *core.RequestEvent) error {
 	if !ok {
 		return re.NotFoundError("Unknown object.", nil)
 	}
-	rec, err := re.App.FindRecordById(obj.Name, re.Request.PathValue("id"))
+	rec, _, err := viewed(re, obj)
 	if err != nil {
-		return re.NotFoundError("", nil)
-	}
-	info, err := re.RequestInfo()
-	if err != nil {
-		return re.BadRequestError("", err)
-	}
-	if ok, err := schemas.Request(info).CanView(re.App, rec); err != nil || !ok {
-		return re.NotFoundError("", nil)
+		return err
 	}
 	scores, err := s.ExplainRules(re.App, obj, rec)
 	if err != nil {
 		return re.InternalServerError("", err)
 	}
 	return re.JSON(http.StatusOK, map[string]any{"scores": scores})
+}
+
+// viewed finds the record of obj named by the path's {id} for a caller who may view it (its
+// view rule), with the caller; anyone else gets the 404 of a record that is not there.
+func viewed(re *core.RequestEvent, obj *schemas.Object) (*core.Record, schemas.Caller, error) {
+	rec, err := re.App.FindRecordById(obj.Name, re.Request.PathValue("id"))
+	if err != nil {
+		return nil, schemas.Caller{}, re.NotFoundError("", nil)
+	}
+	info, err := re.RequestInfo()
+	if err != nil {
+		return nil, schemas.Caller{}, re.BadRequestError("", err)
+	}
+	c := schemas.Request(info)
+	if ok, err := c.CanView(re.App, rec); err != nil || !ok {
+		return nil, schemas.Caller{}, re.NotFoundError("", nil)
+	}
+	return rec, c, nil
 }

@@ -249,28 +249,16 @@ func (s *Service) Rescore(app core.App, rec *core.Record) error {
 	if !ok {
 		return nil
 	}
-	var acts []Activity
-	loaded := false
-	for _, rs := range sets {
-		if rs.Object != o.Name {
-			continue
+	scores, err := s.ExplainRules(app, o, rec)
+	if err != nil {
+		return err
+	}
+	for _, sc := range scores {
+		if sc.Field != "" {
+			rec.Set(sc.Field, sc.Score)
 		}
-		if !loaded {
-			var err error
-			if acts, err = s.activitiesOf(app, o, rec); err != nil {
-				return err
-			}
-			loaded = true
-		}
-		sc, err := rs.Score(rec.Id, Values(o, rec), acts, time.Now())
-		if err != nil {
-			return err
-		}
-		if rs.Field != "" {
-			rec.Set(rs.Field, sc.Score)
-		}
-		if rs.GradeField != "" {
-			rec.Set(rs.GradeField, sc.Grade)
+		if sc.GradeField != "" {
+			rec.Set(sc.GradeField, sc.Grade)
 		}
 	}
 	return nil

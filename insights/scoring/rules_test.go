@@ -3,6 +3,7 @@ package scoring_test
 import (
 	"encoding/json"
 	"math"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
@@ -245,13 +246,7 @@ func TestRescoreWithRulesLoadedAtServe(t *testing.T) {
 // then the contact saved — and records of other objects are left alone.
 func TestScoresFollowSaves(t *testing.T) {
 	t.Parallel()
-	app := schemastest.OpenApp(t, t.TempDir())
-	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
-	if err := reg.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
-	schemastest.Serve(t, app) // loads the rule sets
+	app, _, _, _ := servedRules(t)
 	stored := func(id string) (float64, string) {
 		t.Helper()
 		r, err := app.FindRecordById("contacts", id)
@@ -377,13 +372,7 @@ func TestRunRulesPages(t *testing.T) {
 // of an unscored kind saves nothing.
 func TestScoresFollowActivities(t *testing.T) {
 	t.Parallel()
-	app := schemastest.OpenApp(t, t.TempDir())
-	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
-	if err := reg.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
-	schemastest.Serve(t, app) // loads the rule sets
+	app, reg, svc, _ := servedRules(t)
 	rs, errs := scoring.ParseRules("engagement.json", []byte(`{"name": "engagement", "object": "contacts", "field": "score",
 		"rules": [{"name": "Clicked a campaign", "activity": "campaign_click", "points": 7}], "grades": {"A": 40, "B": 20, "C": 5}}`), reg.Object)
 	if len(errs) > 0 {
@@ -466,13 +455,7 @@ func TestScoresFollowActivities(t *testing.T) {
 // activity, and leave both with the score the daily run would give them.
 func TestScoresFollowAMerge(t *testing.T) {
 	t.Parallel()
-	app := schemastest.OpenApp(t, t.TempDir())
-	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
-	if err := reg.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
-	schemastest.Serve(t, app)
+	app, reg, svc, _ := servedRules(t)
 	seedContacts(t, app, 2) // c00000000000000, c00000000000001
 	winner, loser := "c00000000000000", "c00000000000001"
 	const n = 2000
@@ -537,17 +520,11 @@ func TestScoresFollowAMerge(t *testing.T) {
 // rep of another team; an object no definition scores answers an empty list.
 func TestAPIRuleScores(t *testing.T) {
 	t.Parallel()
-	app := schemastest.OpenApp(t, t.TempDir())
-	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
-	if err := reg.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
+	app, _, _, srv := servedRules(t)
 	alice, aliceTok := schemastest.NewUser(t, app, "alice@example.com", schemas.RoleSales, "north")
 	_, carolTok := schemastest.NewUser(t, app, "carol@example.com", schemas.RoleSales, "north")
 	_, bobTok := schemastest.NewUser(t, app, "bob@example.com", schemas.RoleSales, "south")
 	_, mgrTok := schemastest.NewUser(t, app, "manager@example.com", schemas.RoleManager, "")
-	srv := schemastest.Serve(t, app) // loads the rule sets
 	ada := schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": "Ada", "job_title": "CEO", "owner": alice.Id})
 	schemastest.MustCreate(t, app, "activities", map[string]any{"type": "meeting", "subject": "Demo", "done": true,
 		"done_at": time.Now().Add(-time.Minute), "contact": ada.Id, "owner": alice.Id})
@@ -581,4 +558,17 @@ func TestAPIRuleScores(t *testing.T) {
 			t.Errorf("%s: %d; want %d", c.name, code, c.want)
 		}
 	}
+}
+
+// servedRules opens an app with the objects of testdata/rules/objects and serves it, which
+// loads the score definitions of testdata/rules/valid as `relata serve` does.
+func servedRules(t *testing.T) (*core.BaseApp, *schemas.Registry, *scoring.Service, *httptest.Server) {
+	t.Helper()
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{Dir: "testdata/rules/objects"})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
+	return app, reg, svc, schemastest.Serve(t, app)
 }
