@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -34,7 +35,10 @@ func (s *Service) bindFollow(app core.App) {
 		Func: func(e *core.TerminateEvent) error {
 			// A command's last activities are scored before it ends (an import of 20,000
 			// meetings leaves about 4 s of them): say so when it will take a moment.
-			if n := s.queued(); n >= 1000 {
+			switch n, all, max := s.queued(); {
+			case len(all) > 0:
+				fmt.Fprintf(os.Stderr, "scoring every record of %s (the activities written concern more than %d)…\n", strings.Join(all, ", "), max)
+			case n >= 1000:
 				fmt.Fprintf(os.Stderr, "scoring the %d records the last activities written concern…\n", n)
 			}
 			s.Flush()
@@ -53,7 +57,16 @@ type queue struct {
 	pending map[followed]context.Context
 	order   []followed
 	working bool
+	// overflow names the objects of records left out of a full queue: the worker scores
+	// all their records once the queue is empty.
+	overflow map[string]bool
+	max      int // the queue's bound (maxQueued; tests lower it)
 }
+
+// maxQueued bounds the queue. Past it a record is not queued, its object is marked, and the
+// worker then scores every record of the object a page at a time ([RunRules]): an import of
+// a million activities keeps its memory flat (a queued record costs about 100 bytes).
+const maxQueued = 50_000
 
 func (s *Service) follow(e *core.RecordEvent) error {
 	s.mu.RLock()
@@ -106,8 +119,18 @@ func (s *Service) enqueue(targets []followed, ctx context.Context) {
 		q.pending = map[followed]context.Context{}
 		q.idle.L = &q.mu
 	}
+	if q.max == 0 {
+		q.max = maxQueued
+	}
 	for _, t := range targets {
 		if _, ok := q.pending[t]; !ok {
+			if len(q.order) >= q.max {
+				if q.overflow == nil {
+					q.overflow = map[string]bool{}
+				}
+				q.overflow[t.object] = true
+				continue
+			}
 			q.order = append(q.order, t)
 		}
 		q.pending[t] = ctx
@@ -128,6 +151,13 @@ func (s *Service) rescoreQueued(app core.App) {
 	for {
 		q.mu.Lock()
 		n := min(len(q.order), rescoreEvery)
+		if n == 0 && len(q.overflow) > 0 {
+			objects := q.overflow
+			q.overflow = nil
+			q.mu.Unlock()
+			s.rescoreObjects(app, objects)
+			continue
+		}
 		if n == 0 {
 			q.working = false
 			q.idle.Broadcast()
@@ -154,6 +184,25 @@ func (s *Service) rescoreQueued(app core.App) {
 	}
 }
 
+// rescoreObjects scores every record of objects with their rule sets (after a full queue).
+func (s *Service) rescoreObjects(app core.App, objects map[string]bool) {
+	s.mu.RLock()
+	sets := s.rules
+	s.mu.RUnlock()
+	for _, rs := range sets {
+		if !objects[rs.Object] {
+			continue
+		}
+		run, err := RunRules(app, s.reg, rs, RunOptions{Apply: true})
+		if err != nil {
+			app.Logger().Error("scoring: rescore after many activities", "score", rs.Name, "error", err)
+		}
+		if run != nil {
+			app.Logger().Info("scoring: rescored after many activities", "score", rs.Name, "records", run.Records, "updated", run.Changed)
+		}
+	}
+}
+
 // rescoreOne scores t again through tx and saves it if its score or grade changed.
 func (s *Service) rescoreOne(tx core.App, t followed, ctx context.Context) {
 	s.mu.RLock()
@@ -176,11 +225,16 @@ func (s *Service) rescoreOne(tx core.App, t followed, ctx context.Context) {
 	}
 }
 
-// queued is how many records wait to be scored again.
-func (s *Service) queued() int {
+// queued is how many records wait to be scored again, the objects whose records will all be
+// scored (the queue was full), and the queue's bound.
+func (s *Service) queued() (n int, all []string, max int) {
 	s.queue.mu.Lock()
 	defer s.queue.mu.Unlock()
-	return len(s.queue.order)
+	for o := range s.queue.overflow {
+		all = append(all, o)
+	}
+	slices.Sort(all)
+	return len(s.queue.order), all, s.queue.max
 }
 
 // Flush waits until the records queued by activity writes are scored.

@@ -2,6 +2,7 @@ package scoring_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"net/http/httptest"
 	"os"
@@ -506,7 +507,7 @@ func TestScoresFollowAMerge(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.GetFloat("score") != want[id] {
+		if math.Abs(r.GetFloat("score")-want[id]) > 0.1 { // 0.1: decay between the two moments
 			t.Errorf("%s: stored %v, the daily run's %v", id, r.GetFloat("score"), want[id])
 		}
 	}
@@ -571,4 +572,52 @@ func servedRules(t *testing.T) (*core.BaseApp, *schemas.Registry, *scoring.Servi
 	}
 	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-", RulesDir: "testdata/rules/valid"})
 	return app, reg, svc, schemastest.Serve(t, app)
+}
+
+// TestScoresFollowPastAFullQueue: more activity writes than the queue holds (bounded, so an
+// import of a million activities keeps its memory flat) still score every contact concerned:
+// the records left out are scored with their whole object once the queue is empty.
+func TestScoresFollowPastAFullQueue(t *testing.T) {
+	t.Parallel()
+	app, reg, svc, _ := servedRules(t)
+	svc.SetMaxQueued(10)
+	const n = 120
+	seedContacts(t, app, n) // each with an email an hour to 60 days old
+	longest := 0
+	err := app.RunInTransaction(func(tx core.App) error {
+		for i := range n {
+			schemastest.MustCreate(t, tx, "activities", map[string]any{"type": "meeting", "subject": "Demo", "done": true,
+				"done_at": time.Now().Add(-time.Minute), "contact": fmt.Sprintf("c%014d", i)})
+			longest = max(longest, svc.Queued())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Flush()
+	if longest > 10 {
+		t.Fatalf("the queue held %d records; its bound is 10", longest)
+	}
+	sets, err := scoring.LoadRules(os.DirFS("testdata/rules/valid"), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	if _, err := scoring.RunRules(app, reg, sets[0], scoring.RunOptions{Each: func(sc scoring.RuleScore) error {
+		want[sc.ID] = sc.Score
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		id := fmt.Sprintf("c%014d", i)
+		r, err := app.FindRecordById("contacts", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(r.GetFloat("score")-want[id]) > 0.1 || want[id] < 15 { // 0.1: decay between the two moments
+			t.Fatalf("%s: stored %v, the daily run's %v (with a meeting: at least 15)", id, r.GetFloat("score"), want[id])
+		}
+	}
 }
