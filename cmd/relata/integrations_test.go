@@ -113,6 +113,8 @@ func TestAPITokensInBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid=token-form] button[type=submit]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=token-value]`)))
 	token := eval[string](alice, `document.querySelector('[data-testid=token-value]').textContent`)
+	// The list reloads after the token is shown: wait for its row.
+	alice.wait("the token's row", `!!document.querySelector('[data-testid=tokens] tbody tr td:nth-child(4)')`)
 	object := eval[string](alice, `document.querySelector('[data-testid=tokens] tbody tr td:nth-child(4)').textContent`)
 	if !strings.HasPrefix(token, "rlt_") || strings.Contains(object, ",") || object == "all" {
 		alice.fail("token %q for %q", token, object)
