@@ -193,3 +193,30 @@ func TestTasksBeyondAPage(t *testing.T) {
 		}
 	}
 }
+
+// TestListSearchSurvivesARerender: the list re-renders while a user types in its search box
+// (here a dialog opens; a realtime reload does the same) — the typed text stays and the list
+// is searched for it. The box used to be reset to the last searched text by the re-render,
+// and the search then ran for that (found by TestImportWizard, flaky under load).
+func TestListSearchSurvivesARerender(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), exampleServeArgs...)
+	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
+	if code := s.api(t, http.MethodPost, "/api/collections/contacts/records", aliceTok,
+		map[string]any{"full_name": "Zyxel Searchable", "owner": aliceID}, nil); code != 200 {
+		t.Fatalf("create = %d", code)
+	}
+	alice := newBrowser(t).signIn(t, s, "alice@example.com")
+	alice.do(chromedp.EmulateViewport(1400, 900))
+	alice.open("/list/contacts", "table.records tbody tr")
+	// Type, and before the search is handed on (250 ms), open the columns dialog.
+	if !eval[bool](alice, `(() => { const el = document.querySelector('#list-search');
+		el.value = 'Zyxel'; el.dispatchEvent(new Event('input', {bubbles: true}));
+		const b = [...document.querySelectorAll('.toolbar button')].find((x) => x.textContent === 'Columns');
+		if (!b) return false; b.click(); return true; })()`) {
+		alice.fail("no Columns button")
+	}
+	alice.wait("the searched list", `document.querySelectorAll('table.records tbody tr').length === 1
+		&& document.querySelector('table.records tbody').innerText.includes('Zyxel Searchable')
+		&& document.querySelector('#list-search').value === 'Zyxel'`)
+}

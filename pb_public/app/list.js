@@ -179,8 +179,8 @@ export function List({ object, viewId }) {
       <button class="primary" onClick=${() => setDialog('new')}>${t('list.new', { object: objectLabel(o, false).toLowerCase() })}</button>
     </header>
     <div class="toolbar">
-      <input type="search" class="grow" id="list-search" placeholder=${t('list.search', { objects: objectLabel(o).toLowerCase() })} value=${view.search}
-        onInput=${debounce((e) => update({ search: e.target.value }), 250)} />
+      <${SearchBox} value=${view.search} placeholder=${t('list.search', { objects: objectLabel(o).toLowerCase() })}
+        onSearch=${(search) => update({ search })} />
       <${FilterAdder} object=${o} onAdd=${(c) => update({ filters: [...view.filters, c] })} />
       <button onClick=${() => setDialog('columns')}>${t('list.columns')}</button>
       <button data-testid="bulk-edit" title=${t('list.bulkTitle')} onClick=${() => setDialog('bulk')}>${selected.length ? t('list.bulkSelected', { count: selected.length }) : t('list.bulk')}</button>
@@ -236,6 +236,20 @@ export function List({ object, viewId }) {
       <div class="actions"><button onClick=${() => setDialog(null)}>${t('common.cancel')}</button> <button class="primary" onClick=${deleteView}>${t('common.delete')}</button></div>
     </${Modal}>` : null}
   </section>`;
+}
+
+// SearchBox keeps what the user types — a re-render of the list meanwhile (a realtime reload,
+// a dialog opened) must not put the last searched text back into the box — and hands it on
+// 250 ms after the last key. A search set from outside (a saved view, a reset) replaces it.
+function SearchBox({ value, placeholder, onSearch }) {
+  const [text, setText] = useState(value);
+  const sent = useRef(value);
+  const handOn = useRef(onSearch);
+  handOn.current = onSearch;
+  const later = useMemo(() => debounce((v) => { sent.current = v; handOn.current(v); }, 250), []);
+  useEffect(() => { if (value !== sent.current) { sent.current = value; setText(value); } }, [value]);
+  return html`<input type="search" class="grow" id="list-search" placeholder=${placeholder} value=${text}
+    onInput=${(e) => { setText(e.target.value); later(e.target.value); }} />`;
 }
 
 // SaveView names the current search, filters, sort and columns, and may share them.
