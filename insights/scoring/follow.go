@@ -205,19 +205,16 @@ func (s *Service) rescoreObjects(app core.App, objects map[string]bool) {
 
 // rescoreOne scores t again through tx and saves it if its score or grade changed.
 func (s *Service) rescoreOne(tx core.App, t followed, ctx context.Context) {
-	s.mu.RLock()
-	sets := s.rules
-	s.mu.RUnlock()
 	rec, err := tx.FindRecordById(t.object, t.id)
 	if err != nil {
 		return // deleted, or never there
 	}
-	before := rec.Clone()
-	if err := s.Rescore(tx, rec); err != nil {
+	changed, err := s.rescore(tx, rec)
+	if err != nil {
 		tx.Logger().Warn("scoring: rescore after an activity", "object", t.object, "record", t.id, "error", err)
 		return
 	}
-	if same(before, rec, sets, t.object) {
+	if !changed {
 		return
 	}
 	if err := tx.SaveWithContext(context.WithValue(ctx, scoredKey{}, true), rec); err != nil {
@@ -273,18 +270,4 @@ func (s *Service) countedLinks(sets []*RuleSet, name string) map[string]string {
 		}
 	}
 	return links
-}
-
-// same reports whether a and b hold the same scores and grades of the sets of object.
-func same(a, b *core.Record, sets []*RuleSet, object string) bool {
-	for _, rs := range sets {
-		if rs.Object != object {
-			continue
-		}
-		if rs.Field != "" && a.GetFloat(rs.Field) != b.GetFloat(rs.Field) ||
-			rs.GradeField != "" && a.GetString(rs.GradeField) != b.GetString(rs.GradeField) {
-			return false
-		}
-	}
-	return true
 }

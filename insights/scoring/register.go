@@ -238,30 +238,39 @@ func (s *Service) applyRules(app core.App) {
 // validation, so the score changes with the record. It does nothing when no rule set
 // scores the object.
 func (s *Service) Rescore(app core.App, rec *core.Record) error {
+	_, err := s.rescore(app, rec)
+	return err
+}
+
+// rescore is Rescore, and reports whether a score or grade of rec changed.
+func (s *Service) rescore(app core.App, rec *core.Record) (bool, error) {
 	s.mu.RLock()
 	sets := s.rules
 	s.mu.RUnlock()
 	name := rec.Collection().Name
 	if !slices.ContainsFunc(sets, func(rs *RuleSet) bool { return rs.Object == name }) {
-		return nil // every save passes here: most objects have no score
+		return false, nil // every save passes here: most objects have no score
 	}
 	o, ok := s.reg.Object(name)
 	if !ok {
-		return nil
+		return false, nil
 	}
 	scores, err := s.ExplainRules(app, o, rec)
 	if err != nil {
-		return err
+		return false, err
 	}
+	changed := false
 	for _, sc := range scores {
-		if sc.Field != "" {
+		if sc.Field != "" && rec.GetFloat(sc.Field) != sc.Score {
 			rec.Set(sc.Field, sc.Score)
+			changed = true
 		}
-		if sc.GradeField != "" {
+		if sc.GradeField != "" && rec.GetString(sc.GradeField) != sc.Grade {
 			rec.Set(sc.GradeField, sc.Grade)
+			changed = true
 		}
 	}
-	return nil
+	return changed, nil
 }
 
 // activitiesOf reads what behaviour rules count for rec: its done activities and, for a
