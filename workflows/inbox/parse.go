@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // decode the charsets mail arrives in
@@ -204,7 +205,17 @@ func readCapped(r io.Reader, bodyCap int, cut bool) (string, bool) {
 		}
 		cut = true
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD"), cut
+	text := strings.ToValidUTF8(string(b), "\uFFFD")
+	if len(text) > bodyCap {
+		// A replacement (3 bytes) for a stray byte can take the text past the cap: cut it
+		// back, at the start of a rune.
+		n := bodyCap
+		for n > 0 && !utf8.RuneStart(text[n]) {
+			n--
+		}
+		text, cut = text[:n], true
+	}
+	return text, cut
 }
 
 // readReport reads a message/delivery-status body (RFC 3464 §2.1): a block of per-message
