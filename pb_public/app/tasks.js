@@ -1,6 +1,6 @@
 // My tasks: open activities assigned to me, overdue, due today and upcoming; one click marks
 // one done (done + done_at).
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { pb, me, activityObject, objectNamed, titleOf, dueOf, formatDue, isOverdue, subscribe, debounce, errorMessage, dayIn, userZone } from './api.js';
 import { html, recordHref, Spinner, ErrorBox, Empty, toast } from './ui.js';
 import { t, label } from './i18n.js';
@@ -8,9 +8,23 @@ import { t, label } from './i18n.js';
 // actType names an activity's type ("task", "call") in the user's language.
 const actType = (v) => label(`activity.type.${v}`, v);
 
-// How many dated and undated open tasks the page shows; it says how many more there are.
+// How many dated and undated open tasks the page shows at first, and how many more each
+// "Show more" adds; the page says how many it leaves out.
 const datedPage = 500;
 const undatedPage = 100;
+
+// upTo reads the first n records of a list, a page of at most 500 at a time (the server
+// refuses pages of over 1,000); the first page's total is all of them.
+async function upTo(coll, n, query) {
+  const first = await coll.getList(1, Math.min(n, 500), query);
+  let items = first.items;
+  for (let page = 2; items.length < n && (page - 1) * 500 < first.totalItems; page++) {
+    const next = await coll.getList(page, 500, { ...query, skipTotal: true });
+    items = items.concat(next.items);
+    if (next.items.length < 500) break;
+  }
+  return { items: items.slice(0, n), totalItems: first.totalItems };
+}
 
 export function Tasks() {
   const act = activityObject();
@@ -18,19 +32,23 @@ export function Tasks() {
   const [done, setDone] = useState([]);
   const [totals, setTotals] = useState({});
   const [error, setError] = useState('');
+  // How many of each list to show; a ref, so that a realtime reload keeps what "Show more" added.
+  const shown = useRef({ dated: datedPage, undated: undatedPage });
   const owner = act?.fields.find((f) => f.type === 'owner');
   const links = act ? act.fields.filter((f) => f.type === 'relation' && !f.multiple) : [];
 
   const load = async () => {
+    const limits = shown.current;
     try {
       const mine = pb.filter(`${owner.name} = {:me}`, { me: me().id });
       // The dated ones by due time, and those without a due date apart: in one list sorted by
       // due, the undated sort first, and a rep with hundreds of them lost her overdue tasks
       // beyond the page. Each list says how many it leaves out.
       const expand = links.map((f) => f.name).join(',');
+      const coll = pb.collection(act.name);
       const [dated, undated] = await Promise.all([
-        pb.collection(act.name).getList(1, datedPage, { filter: `${mine} && done = false && due != ""`, sort: 'due,-@rowid', expand }),
-        pb.collection(act.name).getList(1, undatedPage, { filter: `${mine} && done = false && type = "task" && due = ""`, sort: '-@rowid', expand }),
+        upTo(coll, limits.dated, { filter: `${mine} && done = false && due != ""`, sort: 'due,-@rowid', expand }),
+        upTo(coll, limits.undated, { filter: `${mine} && done = false && type = "task" && due = ""`, sort: '-@rowid', expand }),
       ]);
       const startOfToday = new Date(); startOfToday.setHours(0, 0, 0, 0);
       const recent = await pb.collection(act.name).getList(1, 10, {
@@ -82,12 +100,21 @@ export function Tasks() {
     return d.dateOnly ? dayIn(d.at) : dayIn(d.at, userZone());
   };
   const now = new Date();
+  // Where the dated list was cut: at the group of its last task shown. The groups after it are
+  // left out until "Show more" reaches them (they would say "nothing" of tasks not yet read).
+  const dated = items.filter((x) => x.due);
+  const cutAt = totals.later > 0 && dated.length ? groups.findIndex(([, , test]) => test(dayOf(dated[dated.length - 1].due))) : -1;
+  const showMore = (which, page) => {
+    shown.current = { ...shown.current, [which]: shown.current[which] + page };
+    load();
+  };
   return html`<section class="tasks-page">
     <header class="page-head"><h1>${t('nav.tasks')}</h1><span class="muted">${t('tasks.open', { count: totals.open ?? items.length })}</span></header>
     <${ErrorBox} error=${error} />
-    ${groups.map(([key, label, test]) => {
+    ${groups.map(([key, label, test], i) => {
       const list = items.filter((task) => test(dayOf(task.due)));
       if (!list.length && key === 'someday') return null;
+      if (cutAt >= 0 && i > cutAt && key !== 'someday') return null;
       return html`<div class="task-group ${key}" key=${key} data-testid=${'tasks-' + key}>
         <h2>${label} <span class="muted">${list.length}</span></h2>
         ${list.length ? html`<ul class="task-list">${list.map((task) => {
@@ -103,8 +130,10 @@ export function Tasks() {
             </div>
           </li>`;
         })}</ul>` : html`<${Empty}>${t('tasks.nothing')}</${Empty}>`}
-        ${key === 'upcoming' && totals.later > 0 ? html`<p class="muted small" data-testid="tasks-more-later">${t('tasks.moreLater', { count: totals.later })}</p>` : null}
-        ${key === 'someday' && totals.undated > 0 ? html`<p class="muted small" data-testid="tasks-more-undated">${t('tasks.moreUndated', { count: totals.undated })}</p>` : null}
+        ${i === cutAt ? html`<p class="muted small"><span data-testid="tasks-more-later">${t('tasks.moreLater', { count: totals.later })}</span>
+          <button class="link more" data-testid="tasks-show-more-later" onClick=${() => showMore('dated', datedPage)}>${t('tasks.showMore', { count: Math.min(totals.later, datedPage) })}</button></p>` : null}
+        ${key === 'someday' && totals.undated > 0 ? html`<p class="muted small"><span data-testid="tasks-more-undated">${t('tasks.moreUndated', { count: totals.undated })}</span>
+          <button class="link more" data-testid="tasks-show-more-undated" onClick=${() => showMore('undated', undatedPage)}>${t('tasks.showMore', { count: Math.min(totals.undated, undatedPage) })}</button></p>` : null}
       </div>`;
     })}
     ${done.length ? html`<div class="task-group done"><h2>${t('tasks.doneToday')}</h2><ul class="task-list">${done.map((task) => html`<li key=${task.id} class="task">

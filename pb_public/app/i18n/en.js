@@ -113,6 +113,7 @@ export default {
   'tasks.reopen': 'Reopen',
   'tasks.moreLater': { one: 'and {count} later task, not shown', other: 'and {count} later tasks, not shown' },
   'tasks.moreUndated': { one: 'and {count} more without a due date, not shown', other: 'and {count} more without a due date, not shown' },
+  'tasks.showMore': 'Show {count} more',
 
   'search.title': 'Search: “{q}”',
   'search.nothing': 'Nothing found.',

@@ -109,6 +109,7 @@ export default {
   'tasks.reopen': 'Riapri',
   'tasks.moreLater': { one: 'e {count} attività successiva, non mostrata', other: 'e altre {count} attività successive, non mostrate' },
   'tasks.moreUndated': { one: 'e {count} altra senza scadenza, non mostrata', other: 'e altre {count} senza scadenza, non mostrate' },
+  'tasks.showMore': 'Mostra altre {count}',
 
   'search.title': 'Ricerca: “{q}”',
   'search.nothing': 'Nessun risultato.',
