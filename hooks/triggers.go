@@ -70,6 +70,7 @@ func (t *triggers) enqueue(e *core.RecordEvent, kind workflows.EventKind) error 
 		n, err := t.eng.Enqueue(tx, workflows.Event{Kind: kind, Record: e.Record, Actor: actor, Ctx: e.Context})
 		if n > 0 && err == nil {
 			t.queued.Store(e.Record, struct{}{})
+			schemas.CountRuns(e.Context, n)
 		}
 		return err
 	})

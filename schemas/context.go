@@ -1,6 +1,9 @@
 package schemas
 
-import "context"
+import (
+	"context"
+	"sync/atomic"
+)
 
 type noTriggersKey struct{}
 
@@ -20,6 +23,29 @@ func TriggersSuppressed(ctx context.Context) bool {
 	}
 	v, _ := ctx.Value(noTriggersKey{}).(bool)
 	return v
+}
+
+type runCounterKey struct{}
+
+// WithRunCounter returns a context whose record saves count the workflow runs they queue
+// ([CountRuns]; package hooks counts them), and the counter: an import with workflows says
+// how many runs it queued.
+func WithRunCounter(ctx context.Context) (context.Context, *atomic.Int64) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	n := new(atomic.Int64)
+	return context.WithValue(ctx, runCounterKey{}, n), n
+}
+
+// CountRuns adds n runs queued by a save made with ctx to its [WithRunCounter] counter, if any.
+func CountRuns(ctx context.Context, n int) {
+	if ctx == nil {
+		return
+	}
+	if c, ok := ctx.Value(runCounterKey{}).(*atomic.Int64); ok {
+		c.Add(int64(n))
+	}
 }
 
 // Origin says who or what makes a change, for the audit trail (package schemas/audit): saves

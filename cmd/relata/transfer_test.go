@@ -284,22 +284,37 @@ func TestCommandsTriggerWorkflows(t *testing.T) {
 	if err := os.WriteFile(without, []byte("Full name,Email\nQuiet Person,quiet@flow.example\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{
-		{"import", "contacts", withRuns, "--dir", data, "--workflows", "--as", "alice@example.com", "--check-duplicates", "0"},
-		{"import", "contacts", without, "--dir", data, "--as", "alice@example.com"},
+	// Each command says how many runs it queued (a dry run: would queue): two per contact.
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"import", "contacts", withRuns, "--dir", data, "--workflows", "--as", "alice@example.com", "--check-duplicates", "0", "--dry-run"}, fmt.Sprintf("; would queue %d workflow runs", 2*rows)},
+		{[]string{"import", "contacts", withRuns, "--dir", data, "--workflows", "--as", "alice@example.com", "--check-duplicates", "0"}, fmt.Sprintf("; %d workflow runs queued (relata serve runs them);", 2*rows)},
+		{[]string{"import", "contacts", without, "--dir", data, "--as", "alice@example.com"}, ""},
 	} {
-		if o, err := run(t, args...); err != nil {
-			t.Fatalf("%v: %v\n%s", args, err, o)
+		o, err := run(t, c.args...)
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", c.args, err, o)
+		}
+		if c.says != "" && !strings.Contains(o, c.says) {
+			t.Errorf("%v says\n%s\nwant it to say %q", c.args, o, c.says)
+		}
+		if c.says == "" && strings.Contains(o, "workflow run") {
+			t.Errorf("%v (no --workflows) says\n%s", c.args, o)
 		}
 	}
 	out, err := run(t, "reassign", "--from", "alice@example.com", "--to", "bob@example.com", "--objects", "deals", "--workflows", "--dir", data)
-	m := regexp.MustCompile(`(\d+) of \d+ records reassigned`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`(\d+) of \d+ records reassigned.*; (\d+) workflow runs queued`).FindStringSubmatch(out)
 	if err != nil || m == nil {
 		t.Fatalf("reassign: %v\n%s", err, out)
 	}
 	deals, _ := strconv.Atoi(m[1])
 	if deals == 0 {
 		t.Fatalf("no deal of Alice's to hand over:\n%s", out)
+	}
+	if queued, _ := strconv.Atoi(m[2]); queued != deals { // one handover run per deal
+		t.Errorf("reassign says %d runs queued for %d deals handed over:\n%s", queued, deals, out)
 	}
 
 	// The server, started after the commands, runs what they queued.

@@ -149,7 +149,7 @@ export function ImportWizard({ object: o, onClose, onDone }) {
               ${r.duplicates?.length ? html`<div class="dup-note" data-testid="import-duplicate">${t('import.mayDuplicate')}
                 ${r.duplicates.map((d, i) => html`${i ? ', ' : ' '}<a href=${recordHref(o.name, d.id)} target="_blank" rel="noopener">${d.title || d.id}</a>`)}</div>` : null}</td></tr>`)}</tbody>
         </table></div>
-        ${dry ? html`<p data-testid="import-dry-result">${t('import.dryResult', { counts: counts(dry) })}</p>` : null}
+        ${dry ? html`<p data-testid="import-dry-result">${t('import.dryResult', { counts: counts(dry) })}${opts.workflows ? ' ' + t('import.wouldQueue', { count: dry.runsQueued ?? 0 }) : ''}</p>` : null}
         <div class="actions">
           <button id="import-dry-run" disabled=${busy} onClick=${dryRun}>${t('import.dryRun')}</button>
           <button id="import-start" class="primary" disabled=${busy} onClick=${start}>${t('import.import')}</button>
@@ -158,6 +158,7 @@ export function ImportWizard({ object: o, onClose, onDone }) {
       <p>${job.file || file?.name}: ${job.status === 'running' ? t('import.importing') : ({ done: t('import.status.done'), failed: t('import.status.failed'), cancelled: t('import.status.cancelled') })[job.status] || job.status}</p>
       <progress id="import-progress" max=${Math.max(1, job.total)} value=${job.rows}></progress>
       <p data-testid="import-counts">${t('import.progress', { rows: job.rows.toLocaleString(userLocale()), total: job.total.toLocaleString(userLocale()), counts: counts(job) })}</p>
+      ${opts.workflows ? html`<p data-testid="import-runs">${t('import.runsQueued', { count: job.runsQueued ?? 0 })}</p>` : null}
       ${job.error ? html`<${ErrorBox} error=${job.error} />` : null}
       ${job.status === 'cancelled' ? html`<p class="muted">${t('import.stopped')}</p>` : null}
       ${job.duplicates ? html`<div class="warning" role="status" data-testid="import-duplicates">${t('import.duplicates', { n: job.duplicates.toLocaleString(userLocale()) })}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
@@ -101,6 +102,8 @@ type Job struct {
 	Reasons map[string]int `json:"reasons"`
 	// Samples are the first refused or failed records with their reason.
 	Samples []Sample `json:"samples"`
+	// RunsQueued is how many workflow runs the changes queued (only with workflows on).
+	RunsQueued int `json:"runsQueued"`
 	// Objects counts per object (reassignments).
 	Objects map[string]*ObjectCounts `json:"objects,omitempty"`
 	Error   string                   `json:"error,omitempty"`
@@ -581,8 +584,11 @@ func (s *Service) run(ctx context.Context, rec *core.Record, p *plan) *Job {
 		origin.ID = p.as.Id
 	}
 	saveCtx := schemas.WithOrigin(context.Background(), origin)
+	var runs *atomic.Int64
 	if !p.workflows {
 		saveCtx = schemas.WithoutTriggers(saveCtx)
+	} else {
+		saveCtx, runs = schemas.WithRunCounter(saveCtx)
 	}
 	info := caller(p.as, "PATCH")
 	if p.as != nil && p.as.IsSuperuser() {
@@ -596,6 +602,10 @@ func (s *Service) run(ctx context.Context, rec *core.Record, p *plan) *Job {
 		}
 		var local tally
 		var err error
+		var runsBefore int64
+		if runs != nil {
+			runsBefore = runs.Load()
+		}
 		if p.dryRun {
 			// A dry run writes nothing: no write transaction, so writers are not held up.
 			local = tally{Job: Job{Reasons: map[string]int{}, Objects: map[string]*ObjectCounts{}}}
@@ -607,9 +617,15 @@ func (s *Service) run(ctx context.Context, rec *core.Record, p *plan) *Job {
 			})
 		}
 		if err != nil {
+			if runs != nil {
+				runs.Store(runsBefore) // rolled back with the chunk
+			}
 			status = JobFailed
 			t.Error = err.Error()
 			break
+		}
+		if runs != nil {
+			t.RunsQueued = int(runs.Load())
 		}
 		t.Processed += local.Processed
 		t.Changed += local.Changed
@@ -828,7 +844,7 @@ func (s *Service) saveJob(rec *core.Record, j *Job, status string) {
 	rec.Set("unchanged", j.Unchanged)
 	rec.Set("refused", j.Refused)
 	rec.Set("failed", j.Failed)
-	rec.Set("reasons", map[string]any{"reasons": j.Reasons, "samples": j.Samples})
+	rec.Set("reasons", map[string]any{"reasons": j.Reasons, "samples": j.Samples, "runsQueued": j.RunsQueued})
 	if j.Objects != nil {
 		rec.Set("counts", j.Objects)
 	}
@@ -857,10 +873,12 @@ func jobOf(rec *core.Record) *Job {
 	_ = rec.UnmarshalJSONField("params", &params)
 	j.DryRun = params.DryRun
 	var rs struct {
-		Reasons map[string]int `json:"reasons"`
-		Samples []Sample       `json:"samples"`
+		Reasons    map[string]int `json:"reasons"`
+		Samples    []Sample       `json:"samples"`
+		RunsQueued int            `json:"runsQueued"`
 	}
 	if rec.UnmarshalJSONField("reasons", &rs) == nil {
+		j.RunsQueued = rs.RunsQueued
 		if rs.Reasons != nil {
 			j.Reasons = rs.Reasons
 		}

@@ -243,6 +243,17 @@ func printResult(out, errOut io.Writer, opts ImportOptions, res *Result) {
 	if res.Related > 0 {
 		fmt.Fprintf(out, " (%d related records created)", res.Related)
 	}
+	if opts.Workflows {
+		runs := "workflow runs"
+		if res.RunsQueued == 1 {
+			runs = "workflow run"
+		}
+		if res.DryRun {
+			fmt.Fprintf(out, "; would queue %d %s", res.RunsQueued, runs)
+		} else {
+			fmt.Fprintf(out, "; %d %s queued (relata serve runs them)", res.RunsQueued, runs)
+		}
+	}
 	if res.Batch != "" {
 		fmt.Fprintf(out, "; batch %s (undo: relata import undo %s)", res.Batch, res.Batch)
 	}

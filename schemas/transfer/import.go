@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/pocketbase/dbx"
 	validation "github.com/pocketbase/ozzo-validation/v4"
@@ -101,16 +102,19 @@ type FailedRow struct {
 
 // Result is the outcome of an import (or of a dry run: what would happen).
 type Result struct {
-	Batch     string            `json:"batch,omitempty"`
-	DryRun    bool              `json:"dryRun"`
-	Created   int               `json:"created"`
-	Updated   int               `json:"updated"`
-	Unchanged int               `json:"unchanged"`
-	Failed    int               `json:"failed"`
-	Related   int               `json:"related"` // related records created (CreateMissing)
-	Mapping   map[string]string `json:"mapping"`
-	Ignored   []string          `json:"ignored"`
-	Header    []string          `json:"header"`
+	Batch     string `json:"batch,omitempty"`
+	DryRun    bool   `json:"dryRun"`
+	Created   int    `json:"created"`
+	Updated   int    `json:"updated"`
+	Unchanged int    `json:"unchanged"`
+	Failed    int    `json:"failed"`
+	Related   int    `json:"related"` // related records created (CreateMissing)
+	// RunsQueued is how many workflow runs the imported rows queued (ImportOptions.Workflows;
+	// a dry run: would queue).
+	RunsQueued int               `json:"runsQueued"`
+	Mapping    map[string]string `json:"mapping"`
+	Ignored    []string          `json:"ignored"`
+	Header     []string          `json:"header"`
 	// Errors are the problems of failed rows, one per bad cell.
 	Errors Errors `json:"-"`
 	// Warnings are rows imported with a remark (a duplicate merged into an earlier row).
@@ -160,6 +164,8 @@ type importer struct {
 	bulk  *bulk
 	sp    bool
 	cells []string // the current row's
+	// runs counts the workflow runs the rows' saves queued (Workflows; nil without).
+	runs *atomic.Int64
 	// started is when the import began: records created since are its own, not duplicates.
 	started        types.DateTime
 	dupCheckFailed bool
@@ -248,6 +254,8 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 	}
 	if !opts.Workflows {
 		im.ctx = schemas.WithoutTriggers(im.ctx)
+	} else {
+		im.ctx, im.runs = schemas.WithRunCounter(im.ctx)
 	}
 	if im.keyCol != nil {
 		im.keys, im.dupKeys = map[string]string{}, map[string]bool{}
@@ -404,6 +412,7 @@ func (s *Service) Import(r io.Reader, opts ImportOptions) (*Result, error) {
 		if im.batch != nil {
 			im.batch.Set("rows", read)
 		}
+		im.res.RunsQueued = int(im.runsQueued())
 		if opts.Progress != nil {
 			opts.Progress(im.res, read)
 		}
@@ -573,8 +582,15 @@ func (im *importer) row(tx core.App, cells []string, n int) error {
 	if im.bulk != nil {
 		mark = len(im.bulk.pending)
 	}
+	var runs int64
+	if im.runs != nil {
+		runs = im.runs.Load()
+	}
 	outcome, errs := im.apply(tx, cells, n)
 	if len(errs) > 0 {
+		if im.runs != nil {
+			im.runs.Store(runs) // rolled back with the row
+		}
 		if im.sp {
 			if _, err := tx.DB().NewQuery("ROLLBACK TO relata_import_row").Execute(); err != nil {
 				return err
@@ -1101,9 +1117,17 @@ func (im *importer) heartbeat(tx core.App, rows int) error {
 
 func (im *importer) finishBatch(status string) error {
 	im.batch.Set("counts", map[string]int{"created": im.res.Created, "updated": im.res.Updated,
-		"unchanged": im.res.Unchanged, "failed": im.res.Failed, "related": im.res.Related})
+		"unchanged": im.res.Unchanged, "failed": im.res.Failed, "related": im.res.Related, "runs": int(im.runsQueued())})
 	im.batch.Set("status", status)
 	return im.s.app.Save(im.batch)
+}
+
+// runsQueued is how many workflow runs the rows written so far queued.
+func (im *importer) runsQueued() int64 {
+	if im.runs == nil {
+		return 0
+	}
+	return im.runs.Load()
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -65,6 +65,8 @@ type jobView struct {
 	Unchanged int    `json:"unchanged"`
 	Failed    int    `json:"failed"`
 	Related   int    `json:"related"`
+	// RunsQueued is how many workflow runs the rows written so far queued (workflows on).
+	RunsQueued int `json:"runsQueued"`
 	// Duplicates counts the created records that may duplicate records that were there
 	// before (schemas/dedupe's rules, among what the importer may view); DuplicateSamples
 	// are the first of them.
@@ -79,7 +81,7 @@ func (j *job) view() jobView {
 	v := jobView{Batch: j.batch.Id, Object: j.batch.GetString("object"), File: j.batch.GetString("file"),
 		Status: j.status, Error: j.err, Total: j.total, Rows: j.rows}
 	if r := j.res; r != nil {
-		v.Created, v.Updated, v.Unchanged, v.Failed, v.Related = r.Created, r.Updated, r.Unchanged, r.Failed, r.Related
+		v.Created, v.Updated, v.Unchanged, v.Failed, v.Related, v.RunsQueued = r.Created, r.Updated, r.Unchanged, r.Failed, r.Related, r.RunsQueued
 	}
 	v.Duplicates, v.DuplicateSamples = j.dups, j.samples
 	if j.res != nil {
@@ -334,12 +336,12 @@ func (s *Service) handleStartJob(e *core.RequestEvent) error {
 		opts.BatchSize = webBatchSize
 	}
 	opts.Progress = func(res *Result, rows int) {
-		counts := &Result{Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, Failed: res.Failed, Related: res.Related}
+		counts := &Result{Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, Failed: res.Failed, Related: res.Related, RunsQueued: res.RunsQueued}
 		j.mu.Lock()
 		j.res, j.rows = counts, rows // a copy: the import goes on changing res
 		j.mu.Unlock()
 		b.Set("counts", map[string]int{"created": res.Created, "updated": res.Updated,
-			"unchanged": res.Unchanged, "failed": res.Failed, "related": res.Related})
+			"unchanged": res.Unchanged, "failed": res.Failed, "related": res.Related, "runs": res.RunsQueued})
 		_ = s.app.Save(b) // the batch record shows the progress to managers too (realtime)
 	}
 	keep = true

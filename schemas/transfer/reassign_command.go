@@ -55,8 +55,12 @@ func (s *Service) newReassignCommand() *cobra.Command {
 				return flagError(err)
 			}
 			printPreview(out, pv, false)
-			fmt.Fprintf(out, "job %s: %s; %d of %d records reassigned, %d unchanged, %d refused, %d failed\n",
+			fmt.Fprintf(out, "job %s: %s; %d of %d records reassigned, %d unchanged, %d refused, %d failed",
 				j.ID, j.Status, j.Changed, j.Total, j.Unchanged, j.Refused, j.Failed)
+			if opts.Workflows {
+				fmt.Fprintf(out, "; %d workflow runs queued (relata serve runs them)", j.RunsQueued)
+			}
+			fmt.Fprintln(out)
 			for _, sm := range j.Samples {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s %s: %s\n", sm.Object, sm.ID, sm.Reason)
 			}

@@ -764,6 +764,8 @@ export default {
   'import.importing': 'importing…',
   'import.progress': '{rows} of {total} rows: {counts}',
   'import.counts': '{created} created, {updated} updated, {unchanged} unchanged, {failed} failed',
+  'import.runsQueued': { one: '{count} workflow run queued: it runs in the background.', other: '{count} workflow runs queued: they run in the background.' },
+  'import.wouldQueue': { one: 'It would queue {count} workflow run.', other: 'It would queue {count} workflow runs.' },
   'import.stopped': 'Stopped: the rows imported before stay; undo the batch to remove them.',
   'import.cancel': 'Cancel',
   'import.failedRows': 'Download failed rows (CSV)',

@@ -760,6 +760,8 @@ export default {
   'import.importing': 'importazione…',
   'import.progress': '{rows} di {total} righe: {counts}',
   'import.counts': '{created} creati, {updated} aggiornati, {unchanged} invariati, {failed} falliti',
+  'import.runsQueued': { one: '{count} esecuzione di workflow in coda: parte in background.', other: '{count} esecuzioni di workflow in coda: partono in background.' },
+  'import.wouldQueue': { one: 'Metterebbe in coda {count} esecuzione di workflow.', other: 'Metterebbe in coda {count} esecuzioni di workflow.' },
   'import.stopped': 'Interrotta: le righe già importate restano; annulla il lotto per toglierle.',
   'import.cancel': 'Annulla',
   'import.failedRows': 'Scarica le righe fallite (CSV)',
