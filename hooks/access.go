@@ -10,7 +10,7 @@ import (
 	validation "github.com/pocketbase/ozzo-validation/v4"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
-	"github.com/pocketbase/pocketbase/tools/subscriptions"
+	"github.com/spf13/cast"
 
 	"github.com/relata/relata/schemas"
 )
@@ -70,27 +70,59 @@ func guardList(e *core.RequestEvent) error {
 }
 
 // guardSubscriptions applies the filter guard to the options of each subscription
-// ("deals/*?options={"query":{"filter":…}}").
+// ("deals/*?options={"query":{"filter":…}}"), read as PocketBase reads them
+// (subscriptionQuery): options it can read a filter from with any leniency — an extra key
+// that is not a string, a header that is not, a topic whose query string has a stray "%" or
+// ";" — are guarded, not skipped. After PocketBase has stored the subscriptions, each one's
+// stored options are checked once more and any the guard refuses is removed: what is guarded
+// is what the broker filters events with.
 func guardSubscriptions(e *core.RealtimeSubscribeRequestEvent) error {
 	for _, sub := range e.Subscriptions {
-		topic, raw, found := strings.Cut(sub, "?")
-		if !found {
-			continue
-		}
-		vals, err := url.ParseQuery(raw)
-		if err != nil || vals.Get("options") == "" {
-			continue
-		}
-		var opts subscriptions.SubscriptionOptions
-		if err := json.Unmarshal([]byte(vals.Get("options")), &opts); err != nil {
-			continue // PocketBase ignores options it cannot read
-		}
-		name, _, _ := strings.Cut(topic, "/")
-		if err := guard(e.RequestEvent, name, opts.Query["filter"], opts.Query["sort"]); err != nil {
+		q := subscriptionQuery(sub)
+		if err := guard(e.RequestEvent, subscriptionCollection(sub), q["filter"], q["sort"]); err != nil {
 			return err
 		}
 	}
-	return e.Next()
+	if err := e.Next(); err != nil {
+		return err
+	}
+	if e.Client == nil {
+		return nil
+	}
+	for sub, opts := range e.Client.Subscriptions() {
+		if err := guard(e.RequestEvent, subscriptionCollection(sub), opts.Query["filter"], opts.Query["sort"]); err != nil {
+			e.Client.Unsubscribe(sub)
+			e.App.Logger().Warn("relata: a realtime subscription the filter guard refuses was removed", "subscription", sub, "error", err)
+		}
+	}
+	return nil
+}
+
+// subscriptionCollection is the collection (name or id) a subscription topic is about:
+// "deals/*?options=…" → "deals".
+func subscriptionCollection(sub string) string {
+	topic, _, _ := strings.Cut(sub, "?")
+	name, _, _ := strings.Cut(topic, "/")
+	return name
+}
+
+// subscriptionQuery reads a subscription's options.query as PocketBase's subscription client
+// does (tools/subscriptions DefaultClient.Subscribe): url.Parse, the options parameter
+// decoded into maps of any value, errors ignored, each value made a string with cast.
+func subscriptionQuery(sub string) map[string]string {
+	raw := struct {
+		Query map[string]any `json:"query"`
+	}{}
+	if u, err := url.Parse(sub); err == nil {
+		if opts := u.Query().Get("options"); opts != "" {
+			_ = json.Unmarshal([]byte(opts), &raw) // PocketBase keeps what it could decode
+		}
+	}
+	out := make(map[string]string, len(raw.Query))
+	for k, v := range raw.Query {
+		out[k] = cast.ToString(v)
+	}
+	return out
 }
 
 func guard(e *core.RequestEvent, collection, filter, sort string) error {

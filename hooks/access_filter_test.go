@@ -14,6 +14,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/subscriptions"
 
 	"github.com/relata/relata/hooks"
 	"github.com/relata/relata/schemas"
@@ -147,6 +148,39 @@ func TestFilterOracle(t *testing.T) {
 	if r := e.list(t, alice, "companies", "", "-deals_via_company.amount"); r.Status != http.StatusBadRequest {
 		t.Fatalf("sort through a back-relation: %+v, want 400", r)
 	}
+}
+
+// TestSortByHiddenEmail: PocketBase orders a list by every user's email, hidden or not
+// (its filters match only public ones): alice sorting users, or contacts by owner, by email
+// learnt her colleagues' order. Such sorts are refused; sorting by name is not; a
+// superuser's are not refused.
+func TestSortByHiddenEmail(t *testing.T) {
+	e := newSeededEnv(t)
+	for _, c := range []struct{ collection, sort string }{
+		{"users", "email"}, {"users", "-email"}, {"users", "email:lower"}, {"users", "name,-email"},
+		{"contacts", "owner.email"}, {"deals", "-owner.email"}, {"activities", "owner.email:lower"},
+	} {
+		if r := e.list(t, alice, c.collection, "", c.sort); r.Status != http.StatusBadRequest || !strings.Contains(r.Message, "emails of users are hidden") {
+			t.Errorf("alice sorts %s by %s: %d %q, want 400", c.collection, c.sort, r.Status, r.Message)
+		}
+	}
+	for _, c := range []struct{ collection, sort string }{{"users", "name"}, {"contacts", "email"}, {"contacts", "owner.name"}} {
+		if r := e.list(t, alice, c.collection, "", c.sort); r.Status != http.StatusOK {
+			t.Errorf("alice sorts %s by %s: %d %q, want 200", c.collection, c.sort, r.Status, r.Message)
+		}
+	}
+	if err := schemas.CheckFilter(e.app, mustCollection(t, e.app, "users"), schemas.System, "", "-email"); err != nil {
+		t.Errorf("the system's sort by email: %v", err)
+	}
+}
+
+func mustCollection(t *testing.T, app core.App, name string) *core.Collection {
+	t.Helper()
+	c, err := app.FindCachedCollectionByNameOrId(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // TestFilterGuardEveryPath tries every operator on every relation and back-relation path of
@@ -332,6 +366,70 @@ func TestSubscribeFilterGuard(t *testing.T) {
 	}
 	if st, msg := sub(`deals_via_company.amount ?< 17200`); st != http.StatusNoContent {
 		t.Fatalf("any-match subscription: %d %q, want 204", st, msg)
+	}
+	// Options PocketBase reads with more leniency than encoding/json into strings or
+	// url.ParseQuery: the guard used to skip them, and PocketBase filtered events with them.
+	const oracle = `deals_via_company.amount < 17200`
+	q := encodeQuery(jsonText(map[string]any{"query": map[string]any{"filter": oracle}}))
+	for name, topic := range map[string]string{
+		"a query key that is not a string": "companies/*?options=" + encodeQuery(jsonText(map[string]any{"query": map[string]any{"filter": oracle, "x": 1}})),
+		"a header that is not a string":    "companies/*?options=" + encodeQuery(jsonText(map[string]any{"query": map[string]any{"filter": oracle}, "headers": map[string]any{"h": true}})),
+		"a bad escape in the topic":        "companies/*?options=" + q + "&z=%zz",
+		"a semicolon in the topic":         "companies/*?a=1;b=2&options=" + q,
+		"the filter a number":              "companies/*?options=" + encodeQuery(`{"query":{"filter":"`+oracle+`","sort":5}}`),
+	} {
+		var out struct {
+			Message string `json:"message"`
+		}
+		st := schemastest.Call(t, e.srv, http.MethodPost, "/api/realtime", e.tokens[alice], map[string]any{"clientId": clientID, "subscriptions": []string{topic}}, &out)
+		if st != http.StatusBadRequest || !strings.Contains(out.Message, "?<") {
+			t.Errorf("%s: %d %q, want 400", name, st, out.Message)
+		}
+	}
+}
+
+// TestSubscriptionQueryAsPocketBase: the guard reads a subscription's options.query exactly
+// as PocketBase's subscription client stores them, for well-formed and malformed topics.
+func TestSubscriptionQueryAsPocketBase(t *testing.T) {
+	for _, sub := range subscriptionSeeds {
+		checkSubscriptionQuery(t, sub)
+	}
+}
+
+func FuzzSubscriptionQuery(f *testing.F) {
+	for _, s := range subscriptionSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(checkSubscriptionQuery)
+}
+
+var subscriptionSeeds = []string{
+	"companies/*",
+	`companies/*?options={"query":{"filter":"name = 'x'"}}`,
+	`companies/*?options=%7B%22query%22%3A%7B%22filter%22%3A%22a%3C1%22%2C%22x%22%3A1%7D%7D`,
+	`companies/*?options={"query":{"filter":"a<1"},"headers":{"h":true}}&z=%zz`,
+	`companies/*?a=1;b=2&options={"query":{"filter":"a<1","sort":5}}`,
+	`companies/*?options={"query":"filter"}`,
+	`companies/*?options={"query":{"filter":"a"},"query":{"filter":"b"}}`,
+	`deals/abc?options={"query":{"filter":["x"]}}`,
+	"%zz?options={}",
+}
+
+func checkSubscriptionQuery(t *testing.T, sub string) {
+	if sub == "" {
+		return // PocketBase skips empty topics
+	}
+	c := subscriptions.NewDefaultClient()
+	c.Subscribe(sub)
+	want := c.Subscriptions()[sub].Query
+	got := hooks.SubscriptionQuery(sub)
+	if len(got) != len(want) {
+		t.Fatalf("%q: read %v; PocketBase stores %v", sub, got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("%q: read %v; PocketBase stores %v", sub, got, want)
+		}
 	}
 }
 

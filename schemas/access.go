@@ -393,6 +393,12 @@ func CheckFilter(app core.App, coll *core.Collection, c Caller, filter, sort str
 	}
 	for _, s := range search.ParseSortFromString(sort) {
 		reached, multi := g.walk(s.Name)
+		if g.hiddenEmail(s.Name, reached) {
+			// PocketBase hides an auth record's email unless it is public, in filters too
+			// ("email = x" matches only public ones), but a sort orders by every email:
+			// sorting colleagues by email told their order.
+			return &AccessError{Where: "sort", Path: s.Name, Message: "emails of users are hidden: sort by another field"}
+		}
 		if !multi {
 			continue
 		}
@@ -515,6 +521,24 @@ func (g *guard) walk(path string) ([]*core.Collection, bool) {
 	// A ":each" on the last field after single hops builds the all-match subquery too, but
 	// over the one record the main query already joins with its rule: nothing more is read.
 	return reached, multi
+}
+
+// hiddenEmail reports whether path, whose relation hops walk reached, ends at the email of an
+// auth collection (users): "email", "owner.email", "owner.email:lower".
+func (g *guard) hiddenEmail(path string, reached []*core.Collection) bool {
+	props := strings.Split(path, ".")
+	last, _, _ := strings.Cut(props[len(props)-1], ":")
+	if last != core.FieldNameEmail {
+		return false
+	}
+	coll := g.base
+	if len(props) > 1 {
+		if len(reached) != len(props)-1 {
+			return false // the path does not resolve: PocketBase refuses it
+		}
+		coll = reached[len(reached)-1]
+	}
+	return coll.IsAuth()
 }
 
 // firstRestricted returns the name of the first collection in colls that the caller may list

@@ -1,0 +1,4 @@
+package hooks
+
+// SubscriptionQuery exposes subscriptionQuery to the package's external tests.
+var SubscriptionQuery = subscriptionQuery
