@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -138,6 +141,12 @@ func ParseRules(file string, data []byte, object func(string) (*schemas.Object, 
 		if r.When == "" {
 			continue
 		}
+		if msg := unknownField(r.When, o, rs.names); msg != "" {
+			// expr would name the generated struct type ("type struct { F0 string … } has
+			// no field headlin"); say it as the workflow conditions do.
+			add("/rules/"+strconv.Itoa(i)+"/when", "%s", msg)
+			continue
+		}
 		p, err := expr.Compile(r.When, expr.Env(env), expr.AsBool())
 		if err != nil {
 			add("/rules/"+strconv.Itoa(i)+"/when", "%v", err)
@@ -150,6 +159,47 @@ func ParseRules(file string, data []byte, object func(string) (*schemas.Object, 
 		return nil, errs
 	}
 	return &rs, nil
+}
+
+// unknownField returns a message for the first record.<name> in src that names no field of
+// o (names), with the closest name as a suggestion, and where it is; "" when there is none or
+// src does not parse (the compile then says why).
+func unknownField(src string, o *schemas.Object, names []string) string {
+	tree, err := parser.Parse(src)
+	if err != nil {
+		return ""
+	}
+	var found *ast.MemberNode
+	var name string
+	ast.Find(tree.Node, func(n ast.Node) bool {
+		m, ok := n.(*ast.MemberNode)
+		if !ok || found != nil {
+			return false
+		}
+		id, ok := m.Node.(*ast.IdentifierNode)
+		prop, isStr := m.Property.(*ast.StringNode)
+		if !ok || !isStr || id.Value != "record" || slices.Contains(names, prop.Value) {
+			return false
+		}
+		found, name = m, prop.Value
+		return true
+	})
+	if found == nil {
+		return ""
+	}
+	msg := fmt.Sprintf("unknown field %q of %s", name, o.Name)
+	best, bestDist := "", 2
+	for _, n := range names {
+		if d := schemas.EditDistance(name, n); d <= bestDist && (best == "" || d < bestDist) {
+			best, bestDist = n, d
+		}
+	}
+	if best != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	at := &file.Error{Location: found.Property.Location()}
+	at.Bind(file.NewSource(src))
+	return fmt.Sprintf("%s (line %d, column %d)", msg, at.Line, at.Column+1)
 }
 
 // recordType returns a struct type with one field per field of o (and id), tagged with

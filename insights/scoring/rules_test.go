@@ -47,7 +47,7 @@ func TestParseRulesErrors(t *testing.T) {
 		{"unknown object", `"object": "contacts"`, `"object": "people"`, []string{`f.json:4 /object: no object named "people"`}},
 		{"score field is text", `"field": "score"`, `"field": "job_title"`, []string{`/field: contacts has no number field "job_title"`}},
 		{"grade field lacks options", `"gradeField": "grade"`, `"gradeField": "lifecycle_stage"`, []string{`/gradeField: select field lifecycle_stage has no option "A"`}},
-		{"typo in a condition", `record.job_title matches`, `record.job_tittle matches`, []string{`/rules/0/when:`, `job_tittle`}},
+		{"typo in a condition", `record.job_title matches`, `record.job_tittle matches`, []string{`/rules/0/when: unknown field "job_tittle" of contacts (did you mean "job_title"?) (line 1, column 8)`}},
 		{"condition not boolean", `"record.source == \"website\""`, `"record.source"`, []string{`/rules/1/when:`, `bool`}},
 		{"grades do not descend", `"B": 30`, `"B": 60`, []string{`/grades: grades must descend: A (50) > B (60) > C (15)`}},
 		{"both when and activity", `"activity": "meeting", "points": 15`, `"activity": "meeting", "when": "true", "points": 15`, []string{`/rules/3`}},
