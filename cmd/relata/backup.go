@@ -61,9 +61,10 @@ func registerBackups(app *pocketbase.PocketBase) {
 
 	backup := &cobra.Command{Use: "backup", Short: "Create, list and restore backups of the data directory (PocketBase backups)"}
 	backup.AddCommand(&cobra.Command{
-		Use:   "create [name.zip]",
-		Short: "Back up the data directory (stop the server first, or use the dashboard's backups)",
-		Args:  cobra.MaximumNArgs(1),
+		Use:          "create [name.zip]",
+		SilenceUsage: true,
+		Short:        "Back up the data directory (stop the server first, or use the dashboard's backups)",
+		Args:         cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			name := ""
 			if len(args) == 1 {
@@ -88,9 +89,10 @@ func registerBackups(app *pocketbase.PocketBase) {
 		},
 	})
 	backup.AddCommand(&cobra.Command{
-		Use:   "list",
-		Short: "List the backups, newest first",
-		Args:  cobra.NoArgs,
+		Use:          "list",
+		SilenceUsage: true,
+		Short:        "List the backups, newest first",
+		Args:         cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			list, err := listBackups(app)
 			if err != nil {
@@ -103,9 +105,10 @@ func registerBackups(app *pocketbase.PocketBase) {
 		},
 	})
 	backup.AddCommand(&cobra.Command{
-		Use:   "restore NAME|FILE.zip",
-		Short: "Replace the data directory (--dir) with a backup: a name from `backup list`, or a zip file path (stop the server first)",
-		Args:  cobra.ExactArgs(1),
+		Use:          "restore NAME|FILE.zip",
+		SilenceUsage: true,
+		Short:        "Replace the data directory (--dir) with a backup: a name from `backup list`, or a zip file path (stop the server first)",
+		Args:         cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := restoreBackup(c.Context(), app, args[0]); err != nil {
 				return fmt.Errorf("backup restore %s: %w", args[0], err)

@@ -48,9 +48,10 @@ func registerDoctor(app *pocketbase.PocketBase) {
 	opt := doctorOptions{lease: time.Minute, smtpTimeout: 10 * time.Second, backupFactor: 2}
 	var minFreeMB uint64
 	c := &cobra.Command{
-		Use:   "doctor",
-		Short: "Check the deployment (SMTP, backups, workers, disk, migrations, demo passwords); exits 1 on a problem",
-		Args:  cobra.NoArgs,
+		Use:          "doctor",
+		SilenceUsage: true,
+		Short:        "Check the deployment (SMTP, backups, workers, disk, migrations, demo passwords); exits 1 on a problem",
+		Args:         cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			opt.minFree = minFreeMB << 20
 			if f := os.Getenv("RELATA_SMTP_CA_FILE"); f != "" {

@@ -95,9 +95,10 @@ func registerReplication(app *pocketbase.PocketBase) {
 
 	var from string
 	restore := &cobra.Command{
-		Use:   "restore --from URL --dir NEWDIR",
-		Short: "Restore data.db from a Litestream replica into a data directory that has none",
-		Args:  cobra.NoArgs,
+		Use:          "restore --from URL --dir NEWDIR",
+		SilenceUsage: true,
+		Short:        "Restore data.db from a Litestream replica into a data directory that has none",
+		Args:         cobra.NoArgs,
 		RunE: func(c *cobra.Command, args []string) error {
 			if from == "" {
 				return errors.New("restore: --from URL is required (the --replicate URL of the primary)")
