@@ -26,10 +26,10 @@ func TestImportWizard(t *testing.T) {
 	s := startServer(t, dir, exampleServeArgs...)
 	aliceTok, aliceID := s.login(t, "users", "alice@example.com", "relata-demo-1")
 	file := filepath.Join(t.TempDir(), "new-leads.csv")
-	csv := "Full name;E-mail;Job title;Owner;Lifecycle stage\n" +
-		"Wizard Ok;wizard.ok@example.com;Buyer;alice@example.com;Lead\n" +
-		"Wizard Bad;not-an-email;Buyer;;lead\n" +
-		"Wizard Carol;wizard.carol@example.com;CFO;carol@example.com;lead\n"
+	csv := "Full name;E-mail;Job title;Owner;Lifecycle stage;Source\n" +
+		"Wizard Ok;wizard.ok@example.com;Buyer;alice@example.com;Lead;Website\n" +
+		"Wizard Bad;not-an-email;Buyer;;lead;website\n" +
+		"Wizard Carol;wizard.carol@example.com;CFO;carol@example.com;lead;website\n"
 	if err := os.WriteFile(file, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -52,9 +52,13 @@ func TestImportWizard(t *testing.T) {
 	}
 	alice.screenshot("import-wizard")
 
+	// With workflows on, the dry run and the job say how many runs the rows queue: the
+	// example's two workflows on new website leads, for the one row that imports.
+	alice.do(clickSel("#import-workflows"))
 	alice.do(clickSel("#import-dry-run"))
 	alice.wait("the dry run", `!!document.querySelector('[data-testid=import-dry-result]')`)
-	if got := eval[string](alice, `document.querySelector('[data-testid=import-dry-result]').textContent`); !strings.Contains(got, "1 created, 0 updated, 0 unchanged, 2 failed") {
+	if got := eval[string](alice, `document.querySelector('[data-testid=import-dry-result]').textContent`); !strings.Contains(got, "1 created, 0 updated, 0 unchanged, 2 failed") ||
+		!strings.Contains(got, "It would queue 2 workflow runs.") {
 		alice.fail("dry run: %q", got)
 	}
 	var found list
@@ -67,6 +71,9 @@ func TestImportWizard(t *testing.T) {
 	alice.wait("the job's end", `!!document.querySelector('#import-close')`)
 	if got := eval[string](alice, `document.querySelector('[data-testid=import-counts]').textContent`); !strings.Contains(got, "3 of 3 rows: 1 created, 0 updated, 0 unchanged, 2 failed") {
 		alice.fail("counts: %q", got)
+	}
+	if got := eval[string](alice, `document.querySelector('[data-testid=import-runs]')?.textContent ?? ''`); got != "2 workflow runs queued: they run in the background." {
+		alice.fail("runs: %q", got)
 	}
 	if v := eval[float64](alice, `document.querySelector('#import-progress').value`); v != 3 {
 		alice.fail("progress %v; want 3", v)

@@ -92,7 +92,7 @@ func (s *Service) handleImport(e *core.RequestEvent) error {
 	}
 	return e.JSON(http.StatusOK, map[string]any{
 		"batch": res.Batch, "dryRun": res.DryRun, "created": res.Created, "updated": res.Updated,
-		"unchanged": res.Unchanged, "failed": res.Failed, "related": res.Related, "mapping": res.Mapping,
+		"unchanged": res.Unchanged, "failed": res.Failed, "related": res.Related, "runsQueued": res.RunsQueued, "mapping": res.Mapping,
 		"ignored": res.Ignored, "errors": res.ErrorList(), "failedRows": res.FailedRows,
 	})
 }
