@@ -413,6 +413,56 @@ func CheckFilter(app core.App, coll *core.Collection, c Caller, filter, sort str
 	return nil
 }
 
+// Reached returns the names of the collections other than coll that the field paths of
+// filter and sort join — "company.name" reaches companies, "deals_via_company.amount" deals —
+// in the order first named. @request paths (the caller's own values) and @random or @rowid
+// reach nothing; an @collection path reaches the collection it names. A filter that does not
+// parse is an error.
+func Reached(app core.App, coll *core.Collection, filter, sort string) ([]string, error) {
+	var paths []string
+	if strings.TrimSpace(filter) != "" {
+		groups, err := fexpr.Parse(placeholder.ReplaceAllString(filter, `""`))
+		if err != nil {
+			return nil, &AccessError{Where: "filter", Path: filter, Message: err.Error()}
+		}
+		var collect func([]fexpr.ExprGroup)
+		collect = func(groups []fexpr.ExprGroup) {
+			for _, grp := range groups {
+				switch item := grp.Item.(type) {
+				case fexpr.Expr:
+					paths = append(paths, identifiers(item.Left, item.Right)...)
+				case []fexpr.ExprGroup:
+					collect(item)
+				}
+			}
+		}
+		collect(groups)
+	}
+	for _, s := range search.ParseSortFromString(sort) {
+		paths = append(paths, s.Name)
+	}
+	g := &guard{app: app, base: coll}
+	var out []string
+	add := func(name string) {
+		if name != coll.Name && !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	for _, p := range paths {
+		if rest, ok := strings.CutPrefix(p, "@collection."); ok {
+			name, _, _ := strings.Cut(rest, ".")
+			name, _, _ = strings.Cut(name, ":") // @collection.deals:alias
+			add(name)
+			continue
+		}
+		reached, _ := g.walk(p)
+		for _, c := range reached {
+			add(c.Name)
+		}
+	}
+	return out, nil
+}
+
 type guard struct {
 	app        core.App
 	base       *core.Collection

@@ -88,6 +88,9 @@ func (s *Service) authenticate(e *core.RequestEvent) error {
 	if why := s.refusal(t, e.Request.Method, e.Request.URL.Path); why != "" {
 		return e.ForbiddenError(why, nil)
 	}
+	if why := reachRefusal(e, t); why != "" {
+		return e.ForbiddenError(why, nil)
+	}
 	touch(e.App, t, now)
 	e.Auth = user
 	e.Set(requestKey, t)
@@ -121,6 +124,44 @@ func (s *Service) refusal(t *Token, method, path string) string {
 		return object(p[3], false)
 	}
 	return "API tokens reach record, file, import and export routes only; sign in for " + path + "."
+}
+
+// reachRefusal says why a token scoped to some objects may not filter or sort the request's
+// object by the paths it names, or "": a path that joins an object the token does not reach
+// ("deals_via_contact.amount ?> 30000" with a token for contacts) would read that object
+// through the one it does.
+func reachRefusal(e *core.RequestEvent, t *Token) string {
+	if len(t.Objects) == 0 {
+		return ""
+	}
+	q := e.Request.URL.Query()
+	if q.Get("filter") == "" && q.Get("sort") == "" {
+		return ""
+	}
+	p := strings.Split(strings.Trim(e.Request.URL.Path, "/"), "/")
+	name := ""
+	switch {
+	case len(p) >= 4 && p[0] == "api" && p[1] == "collections" && p[3] == "records":
+		name = p[2]
+	case len(p) == 4 && p[0] == "api" && p[1] == "relata" && p[2] == "export":
+		name = p[3]
+	default:
+		return ""
+	}
+	coll, err := e.App.FindCachedCollectionByNameOrId(name)
+	if err != nil {
+		return "" // the route answers an unknown collection itself
+	}
+	reached, err := schemas.Reached(e.App, coll, q.Get("filter"), q.Get("sort"))
+	if err != nil {
+		return "" // the route answers a filter that does not parse itself
+	}
+	for _, r := range reached {
+		if r != "users" && !t.Reaches(r) {
+			return "This API token does not reach " + r + ": its filter or sort may name only fields of the objects it reaches."
+		}
+	}
+	return ""
 }
 
 // apiCreate makes a token for the signed-in user (not with a token: a token makes no tokens).
