@@ -158,17 +158,10 @@ func eraseTx(tx core.App, reg *schemas.Registry, s Subject, now time.Time, anony
 		return nil, err
 	}
 	cert.Suppressed = strings.TrimSpace(s.Email) != ""
-	// Every audit entry that holds the person's values, the ones written above included.
-	entries, err := d.auditEntries(tx)
-	if err != nil {
-		return nil, err
-	}
-	var eids []string
-	for _, en := range entries {
-		if en.Action != audit.ActionErase && mentionsAny(en.ChangesJSON, d.needles) || persons[en.Record] {
-			eids = append(eids, en.ID)
-		}
-	}
+	// Every audit entry that held the person's values when the erasure began: the set the
+	// preview counts (erasureCount). The entries written above hold none of her values (only
+	// record ids and redaction marks), and stay readable as the record of what it did.
+	eids := d.erasableAudit()
 	if _, err := audit.Erase(tx, now, actor, "privacy", key[:15], eids); err != nil {
 		return nil, err
 	}
@@ -377,6 +370,8 @@ func (d *Dossier) scrubSystem(tx core.App, cert *Certificate) error {
 		if _, err := tx.DB().Delete(suppressionsCollection, dbx.HashExp{"id": r.Id}).Execute(); err != nil {
 			return fmt.Errorf("privacy: delete suppression %s: %w", r.Id, err)
 		}
+		// Counted, as the preview counts it; the hashed entry that replaces it is Suppressed.
+		cert.Deleted[suppressionsCollection]++
 	}
 	return nil
 }

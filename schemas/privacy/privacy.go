@@ -363,3 +363,33 @@ func (d *Dossier) Count() map[string]int {
 	}
 	return out
 }
+
+// erasureCount is what [Erase] would change, by collection: [Dossier.Count], except that the
+// audit trail counts the entries whose values erasure erases (the certificate's AuditErased),
+// not every entry an export shows — entries of linked records that hold only record ids
+// keep their values.
+func (d *Dossier) erasureCount() map[string]int {
+	out := d.Count()
+	delete(out, audit.Collection)
+	if n := len(d.erasableAudit()); n > 0 {
+		out[audit.Collection] = n
+	}
+	return out
+}
+
+// erasableAudit are the ids of the audit entries erasure erases: every entry of the person's
+// own records, and any other entry whose values name the person (an erasure's own entry lists
+// entry ids only and is left alone).
+func (d *Dossier) erasableAudit() []string {
+	persons := map[string]bool{}
+	for _, p := range d.Persons {
+		persons[p.Id] = true
+	}
+	var ids []string
+	for _, en := range d.Audit {
+		if en.Action != audit.ActionErase && mentionsAny(en.ChangesJSON, d.needles) || persons[en.Record] {
+			ids = append(ids, en.ID)
+		}
+	}
+	return ids
+}

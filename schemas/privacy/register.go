@@ -225,7 +225,7 @@ func (s *Service) newCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				printCounts(cmd, d.Count())
+				printCounts(cmd, d.erasureCount())
 				fmt.Fprintln(w, "nothing was changed: add --yes to erase (it cannot be undone)")
 				return nil
 			}
