@@ -126,6 +126,10 @@ func (s *Service) apiHistory(re *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
+	info, _ := re.RequestInfo()
+	if err := redact(s.app, items, schemas.Request(info)); err != nil {
+		return err
+	}
 	return re.JSON(http.StatusOK, page(items, q.Limit))
 }
 
@@ -142,7 +146,56 @@ func (s *Service) apiTrail(re *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
+	info, _ := re.RequestInfo()
+	if err := redact(s.app, items, schemas.Request(info)); err != nil {
+		return err
+	}
 	return re.JSON(http.StatusOK, page(items, q.Limit))
+}
+
+// redact blanks in entries what c may not read on their records now, as the REST API hides it
+// ([schemas.Visible]): the values of fields that are hidden now (an entry written before its
+// field was hidden holds them), and an auth record's email unless [schemas.Caller.MayReadEmail]
+// allows it — a superuser, the user themself, or a user whose email is visible now. A deleted
+// user's email is shown to superusers only: there is no emailVisibility left to ask. The
+// change stays listed, Redacted, as entries of hidden fields are written.
+func redact(app core.App, entries []*Entry, c schemas.Caller) error {
+	if c.IsSuperuser() {
+		return nil
+	}
+	users := map[string][]string{} // auth collection → ids of records with an email change
+	for _, e := range entries {
+		coll, err := app.FindCachedCollectionByNameOrId(e.Object)
+		if err != nil {
+			continue // an object since removed: nothing is hidden by a definition that is gone
+		}
+		for _, f := range coll.Fields {
+			if ch, ok := e.Changes[f.GetName()]; ok && f.GetHidden() && !ch.Redacted {
+				e.Changes[f.GetName()] = Change{Redacted: true}
+			}
+		}
+		if _, ok := e.Changes[core.FieldNameEmail]; ok && coll.IsAuth() {
+			users[coll.Name] = append(users[coll.Name], e.Record)
+		}
+	}
+	for coll, ids := range users {
+		recs, err := app.FindRecordsByIds(coll, ids)
+		if err != nil {
+			return fmt.Errorf("audit: read the %s whose email changes are listed: %w", coll, err)
+		}
+		readable := map[string]bool{}
+		for _, r := range recs {
+			readable[r.Id] = c.MayReadEmail(r)
+		}
+		for _, e := range entries {
+			if e.Object == coll && !readable[e.Record] {
+				if _, ok := e.Changes[core.FieldNameEmail]; ok {
+					e.Changes[core.FieldNameEmail] = Change{Redacted: true}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // query reads the filters of a request: object, record, user, field, from, to (RFC 3339 or
