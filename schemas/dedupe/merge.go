@@ -72,8 +72,12 @@ type Result struct {
 	Loser  string `json:"loser"`
 	// Fields are the winner's fields that took the loser's value.
 	Fields []string `json:"fields"`
-	// Repointed are the references moved from the loser to the winner.
+	// Repointed are the references moved from the loser to the winner (by an undo: back to
+	// the loser) that the caller may view.
 	Repointed []Moved `json:"repointed"`
+	// RepointedHidden counts the references moved in records the caller may not view: moved
+	// all the same (leaving them pointing at nothing would lose data), but not named.
+	RepointedHidden int `json:"repointedHidden"`
 }
 
 // origin attributes the merge's saves in the audit trail.
@@ -232,10 +236,56 @@ func (s *Service) Merge(c schemas.Caller, opts MergeOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if res.Repointed == nil {
-		res.Repointed = []Moved{}
+	if res.Repointed, res.RepointedHidden, err = visible(app, c, res.Repointed); err != nil {
+		return nil, err
 	}
 	return res, nil
+}
+
+// visible splits moved into the references c may view, as the REST API decides, and the
+// number of the others. The system (the command line) and superusers view them all.
+func visible(app core.App, c schemas.Caller, moved []Moved) ([]Moved, int, error) {
+	out := make([]Moved, 0, len(moved))
+	if c.IsSystem() || c.IsSuperuser() {
+		return append(out, moved...), 0, nil
+	}
+	ids := map[string][]string{}
+	for _, mv := range moved {
+		ids[mv.Collection] = append(ids[mv.Collection], mv.Record)
+	}
+	viewable := map[string]map[string]bool{}
+	for coll, list := range ids {
+		v, err := c.ViewableIDs(app, coll, list)
+		if err != nil {
+			return nil, 0, fmt.Errorf("check which moved references of %s the caller may view: %w", coll, err)
+		}
+		viewable[coll] = v
+	}
+	for _, mv := range moved {
+		if viewable[mv.Collection][mv.Record] {
+			out = append(out, mv)
+		}
+	}
+	return out, len(moved) - len(out), nil
+}
+
+// mayUndo reports whether c may undo merge m: the user (or superuser) who made it, a manager
+// or an admin, superusers, and the system (the command line). An undo rewrites every
+// reference the merge moved, in records the caller may not see too, so it is for the merge's
+// author or for those who see every record, not for anyone who may edit the kept record.
+func mayUndo(c schemas.Caller, m *core.Record) bool {
+	if c.IsSystem() || c.IsSuperuser() {
+		return true
+	}
+	a := c.Auth()
+	if a == nil {
+		return false
+	}
+	if by := m.GetString("merged_by"); by != "" && by == a.Id {
+		return true
+	}
+	role := a.GetString("role")
+	return a.Collection().Name == schemas.UsersCollection && (role == schemas.RoleManager || role == schemas.RoleAdmin)
 }
 
 // repoint moves every reference to loser (a record of coll) to winner.
@@ -334,12 +384,17 @@ func repoint(ctx context.Context, tx core.App, coll *core.Collection, loser, win
 // Undo reverses merge id for c, in one transaction: the loser comes back with its id, fields
 // and dates, the winner's changed fields and every re-pointed reference are restored, and the
 // redirect ends. It fails with [ErrChanged] (naming what) when anything the merge wrote has
-// changed since; c must be allowed to update the winner.
+// changed since. c must be the merge's author, a manager or an admin (or a superuser, or the
+// system), and be allowed to view and update the winner and to view the loser brought back;
+// the answer lists only the references c may view.
 func (s *Service) Undo(c schemas.Caller, id string) (*Result, error) {
 	app := s.app
 	m, err := app.FindRecordById(Collection, id)
 	if err != nil {
 		return nil, fmt.Errorf("merge %q: %w", id, ErrNotFound)
+	}
+	if !mayUndo(c, m) {
+		return nil, forbidden("only the user who made merge %s, a manager or an admin may undo it", id)
 	}
 	if m.GetBool("undone") {
 		return nil, fmt.Errorf("merge %s was already undone", id)
@@ -409,6 +464,13 @@ func (s *Service) Undo(c schemas.Caller, id string) (*Result, error) {
 		if err := tx.SaveWithContext(ctx, rec); err != nil {
 			return fmt.Errorf("recreate %s %s: %w", object, loserID, err)
 		}
+		// As merging needed: the caller views the record she brings back.
+		if ok, err := c.CanView(tx, rec); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			return forbidden("you may not view %s %s, which the undo would bring back", object, loserID)
+		}
 		// back to its own dates
 		dates := dbx.Params{}
 		for _, k := range []string{"created", "updated"} {
@@ -440,7 +502,11 @@ func (s *Service) Undo(c schemas.Caller, id string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Result{ID: id, Object: object, Winner: winner.Id, Loser: loserID, Fields: keys(before), Repointed: moved}, nil
+	res := &Result{ID: id, Object: object, Winner: winner.Id, Loser: loserID, Fields: keys(before)}
+	if res.Repointed, res.RepointedHidden, err = visible(app, c, moved); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func currentValue(app core.App, mv Moved) (any, error) {
