@@ -76,7 +76,9 @@ type Result struct {
 	// the loser) that the caller may view.
 	Repointed []Moved `json:"repointed"`
 	// RepointedHidden counts the references moved in records the caller may not view: moved
-	// all the same (leaving them pointing at nothing would lose data), but not named.
+	// all the same (leaving them pointing at nothing would lose data), but not named. Only
+	// managers and admins get the count (of system records: runs, emails, consents); for a
+	// sales user it would count records of other teams, so it is 0.
 	RepointedHidden int `json:"repointedHidden"`
 }
 
@@ -265,6 +267,9 @@ func visible(app core.App, c schemas.Caller, moved []Moved) ([]Moved, int, error
 		if viewable[mv.Collection][mv.Record] {
 			out = append(out, mv)
 		}
+	}
+	if a := c.Auth(); a == nil || (a.GetString("role") != schemas.RoleManager && a.GetString("role") != schemas.RoleAdmin) {
+		return out, 0, nil // how many records of other teams point at it is theirs to know
 	}
 	return out, len(moved) - len(out), nil
 }

@@ -76,8 +76,10 @@ func TestUndoAccess(t *testing.T) {
 		for _, mv := range r.Repointed {
 			ids = append(ids, mv.Record)
 		}
-		if len(ids) != 1 || ids[0] != shown.Id || r.RepointedHidden != 1 {
-			t.Errorf("%s lists %v and %d hidden; want alice's activity %s and 1 hidden (carol's deal)", name, ids, r.RepointedHidden, shown.Id)
+		// carol's deal moved too, neither named nor counted: how many records of other teams
+		// point at her contact is not alice's to know.
+		if len(ids) != 1 || ids[0] != shown.Id || r.RepointedHidden != 0 {
+			t.Errorf("%s lists %v and %d hidden; want alice's activity %s and no count", name, ids, r.RepointedHidden, shown.Id)
 		}
 	}
 	var mine dedupe.Result
