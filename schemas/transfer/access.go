@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/pocketbase/dbx"
@@ -60,6 +61,32 @@ func canDelete(app core.App, info *core.RequestInfo, rec *core.Record) (bool, er
 	return schemas.Request(info).CanDelete(app, rec)
 }
 
+// viewableIDs returns which of ids (stored records of coll) info may view, as the REST view
+// API decides: superusers every one; a user through [schemas.Caller.ViewableIDs], one query
+// per viewBatch ids, so that batch work (an import's key look-ups) costs a query per batch,
+// not one per record.
+func viewableIDs(app core.App, coll *core.Collection, info *core.RequestInfo, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	if isSuperuser(info) {
+		for _, id := range ids {
+			out[id] = true
+		}
+		return out, nil
+	}
+	for chunk := range slices.Chunk(ids, viewBatch) {
+		ok, err := schemas.Request(info).ViewableIDs(app, coll.Name, chunk)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, ok)
+	}
+	return out, nil
+}
+
+// viewBatch is how many ids one view-rule query checks: well under SQLite's bound parameters,
+// and as many as an import's key look-up usually finds (keyBatch).
+const viewBatch = keyBatch
+
 // listQuery returns a query of the records of coll that info may list (its list rule,
 // through PocketBase's resolver, as the REST list API), narrowed by the user's filter and
 // ordered by sort (both in PocketBase syntax; hidden fields are not allowed in them).
@@ -72,6 +99,9 @@ func listQuery(app core.App, coll *core.Collection, info *core.RequestInfo, filt
 		}
 	}
 	if !superuser {
+		if err := superuserOnlyRefs(filter, sort); err != nil {
+			return nil, err
+		}
 		// A filter or sort across a multi-valued relation must not become an oracle.
 		if err := schemas.CheckFilter(app, coll, schemas.Request(info), filter, sort); err != nil {
 			return nil, err
@@ -116,6 +146,25 @@ func listQuery(app core.App, coll *core.Collection, info *core.RequestInfo, filt
 		return nil, err
 	}
 	return q, nil
+}
+
+// superuserOnlyRefs refuses a non-superuser's filter or sort that names @collection or
+// @request, as PocketBase's REST list does (apis/record_helpers.go,
+// checkForSuperuserOnlyRuleFields) and [schemas.MatchQuery] for Relata's own reads. The
+// resolver would otherwise join @collection.deals with no list rule of its own, so that an
+// export's row count answers questions about records the user cannot see
+// ("@collection.deals.amount < 150001"). The check is the same loose substring match as
+// PocketBase's: a quoted "@collection." in a value is refused too, which errs on the safe side.
+func superuserOnlyRefs(filter, sort string) error {
+	for _, p := range []struct{ where, s string }{{"filter", filter}, {"sort", sort}} {
+		for _, ref := range []string{"@collection.", "@request."} {
+			if strings.Contains(p.s, ref) {
+				return &schemas.AccessError{Where: p.where, Path: p.s,
+					Message: fmt.Sprintf("only superusers can filter or sort by %s references", strings.TrimSuffix(ref, "."))}
+			}
+		}
+	}
+	return nil
 }
 
 // noTriggers marks a save that must not trigger workflows.

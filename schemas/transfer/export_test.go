@@ -132,19 +132,27 @@ func TestExportAPIAccess(t *testing.T) {
 		token  string
 		status int
 		emails []string // first column values of the rows, sorted
+		says   string   // in the body of a refusal
 	}{
-		{"anonymous", "/api/relata/export/contacts", "", 401, nil},
-		{"sales sees the team's contacts", "/api/relata/export/contacts?fields=email&sort=email", e.aliceTok, 200, []string{"bl@example.com", "evil@example.com"}},
-		{"sales of another team", "/api/relata/export/contacts?fields=email&sort=email", e.carolTok, 200, []string{"cl@example.com"}},
-		{"a filter cannot widen the scope", "/api/relata/export/contacts?fields=email&filter=" + q(`owner = "`+e.carol.Id+`"`), e.aliceTok, 200, nil},
-		{"sales sees only own deals", "/api/relata/export/deals?fields=name", e.bobTok, 200, []string{"Bob deal"}},
-		{"manager sees every contact", "/api/relata/export/contacts?fields=email&sort=email", e.mgrTok, 200, []string{"bl@example.com", "cl@example.com", "evil@example.com"}},
-		{"admin with a filter", "/api/relata/export/contacts?fields=email&filter=" + q(`lifecycle_stage = "customer"`), e.adminTok, 200, []string{"cl@example.com"}},
-		{"superuser", "/api/relata/export/deals?fields=name&sort=name", e.su, 200, []string{"Alice deal", "Bob deal"}},
-		{"hidden fields stay hidden in filters", "/api/relata/export/contacts?filter=" + q(`owner.tokenKey != ""`), e.aliceTok, 400, nil},
-		{"hidden fields cannot be exported", "/api/relata/export/users?fields=tokenKey", e.aliceTok, 400, nil},
-		{"unknown field", "/api/relata/export/contacts?fields=salary", e.aliceTok, 400, nil},
-		{"bad format", "/api/relata/export/contacts?format=pdf", e.aliceTok, 400, nil},
+		{"anonymous", "/api/relata/export/contacts", "", 401, nil, ""},
+		{"sales sees the team's contacts", "/api/relata/export/contacts?fields=email&sort=email", e.aliceTok, 200, []string{"bl@example.com", "evil@example.com"}, ""},
+		{"sales of another team", "/api/relata/export/contacts?fields=email&sort=email", e.carolTok, 200, []string{"cl@example.com"}, ""},
+		{"a filter cannot widen the scope", "/api/relata/export/contacts?fields=email&filter=" + q(`owner = "`+e.carol.Id+`"`), e.aliceTok, 200, nil, ""},
+		{"sales sees only own deals", "/api/relata/export/deals?fields=name", e.bobTok, 200, []string{"Bob deal"}, ""},
+		{"manager sees every contact", "/api/relata/export/contacts?fields=email&sort=email", e.mgrTok, 200, []string{"bl@example.com", "cl@example.com", "evil@example.com"}, ""},
+		{"admin with a filter", "/api/relata/export/contacts?fields=email&filter=" + q(`lifecycle_stage = "customer"`), e.adminTok, 200, []string{"cl@example.com"}, ""},
+		{"superuser", "/api/relata/export/deals?fields=name&sort=name", e.su, 200, []string{"Alice deal", "Bob deal"}, ""},
+		{"hidden fields stay hidden in filters", "/api/relata/export/contacts?filter=" + q(`owner.tokenKey != ""`), e.aliceTok, 400, nil, ""},
+		// @collection joins every deal with no list rule: the export's rows would answer
+		// "is there a deal of anyone's under 150001?" (PocketBase's REST list refuses it too).
+		{"sales cannot filter by @collection", "/api/relata/export/companies?fields=name&filter=" + q(`@collection.deals.amount < 150001`), e.aliceTok, 400, nil,
+			`Cannot export: filter \"@collection.deals.amount`},
+		{"nor by @request", "/api/relata/export/companies?fields=name&filter=" + q(`@request.auth.id != ""`), e.aliceTok, 400, nil, "only superusers can filter or sort by @request"},
+		{"nor sort by @collection", "/api/relata/export/companies?fields=name&sort=" + q(`@collection.contacts.email`), e.aliceTok, 400, nil, `sort \"@collection.contacts.email\": only superusers can filter or sort by @collection references`},
+		{"superuser may filter by @collection", "/api/relata/export/companies?fields=name&sort=name&filter=" + q(`@collection.deals.name ?= "Bob deal"`), e.su, 200, []string{"Acme S.p.A.", "Beta Srl"}, ""},
+		{"hidden fields cannot be exported", "/api/relata/export/users?fields=tokenKey", e.aliceTok, 400, nil, ""},
+		{"unknown field", "/api/relata/export/contacts?fields=salary", e.aliceTok, 400, nil, ""},
+		{"bad format", "/api/relata/export/contacts?format=pdf", e.aliceTok, 400, nil, ""},
 	}
 	for _, s := range scenarios {
 		t.Run(s.name, func(t *testing.T) {
@@ -153,6 +161,9 @@ func TestExportAPIAccess(t *testing.T) {
 				t.Fatalf("status %d; want %d: %s", status, s.status, body)
 			}
 			if status != 200 {
+				if !strings.Contains(string(body), s.says) {
+					t.Fatalf("body %s; want it to say %s", body, s.says)
+				}
 				return
 			}
 			rows := readCSV(t, body)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"sort"
@@ -153,8 +154,8 @@ type importer struct {
 	// rowChanges are the changes of the row being imported; chunkChanges those of the
 	// chunk's successful rows, written before the chunk commits.
 	rowChanges, chunkChanges []dbx.Params
-	keys                     map[string]string // key value -> id of the stored record
-	dupKeys                  map[string]bool   // key values of more than one stored record
+	keys                     map[string]string // key value -> id of the stored record (one the importer may view)
+	dupKeys                  map[string]bool   // key values of more than one stored record the importer may view
 	res                      *Result
 	batch                    *core.Record
 	seq                      int
@@ -459,8 +460,8 @@ var ErrCancelled = errors.New("import cancelled")
 const keyBatch = 500
 
 // prefetchKeys looks up the stored records whose key the rows in cells hold (one indexed
-// query per [schemas.InsertMaxParams] keys) and keeps only theirs in im.keys: the map is
-// bounded by the rows of one look-up, not by the table. When a row's key is one of a new
+// query per [schemas.InsertMaxParams] keys) and keeps in im.keys only those the importer may
+// view: the map is bounded by the rows of one look-up, not by the table. When a row's key is one of a new
 // record not yet written (queued, or with the writer: a key repeated in the file), the
 // records are written first, so that the key finds its record.
 func (im *importer) prefetchKeys(tx core.App, rows [][]string) error {
@@ -498,6 +499,7 @@ func (im *importer) prefetchKeys(tx core.App, rows [][]string) error {
 		}
 	}
 	key := im.opts.Key
+	keyOfID := map[string]string{} // id of a stored record -> its key (keyOf)
 	for start := 0; start < len(values); start += schemas.InsertMaxParams {
 		part := values[start:min(start+schemas.InsertMaxParams, len(values))]
 		var found []struct {
@@ -511,12 +513,30 @@ func (im *importer) prefetchKeys(tx core.App, rows [][]string) error {
 		}
 		for _, f := range found {
 			if k := im.keyOf(f.Key); k != "" {
-				if prev, dup := im.keys[k]; dup && prev != f.ID {
-					im.dupKeys[k] = true
-				}
-				im.keys[k] = f.ID
+				keyOfID[f.ID] = k
 			}
 		}
+	}
+	// Only the records the importer may view match, and only they make a key ambiguous: a
+	// row's result must not tell whether records the importer cannot see hold its key (with a
+	// record of their own as a probe, "more than one stored record has amount 3900" would
+	// say that a hidden one does). A hidden record with a unique key still fails a row that
+	// would create its twin, through the unique check of the create (the "value must be
+	// unique" the REST create answers too). One view-rule query per 500 ids, not one a row.
+	ids := slices.Collect(maps.Keys(keyOfID))
+	visible, err := viewableIDs(tx, im.coll, im.info, ids)
+	if err != nil {
+		return fmt.Errorf("look up the rows' %s values: %w", key, err)
+	}
+	for _, id := range ids {
+		if !visible[id] {
+			continue
+		}
+		k := keyOfID[id]
+		if prev, dup := im.keys[k]; dup && prev != id {
+			im.dupKeys[k] = true
+		}
+		im.keys[k] = id
 	}
 	return nil
 }
@@ -651,10 +671,11 @@ func (im *importer) cellErr(n int, c *column, msg string) *Error {
 	return &Error{File: im.opts.File, Row: n, Column: col, Message: msg}
 }
 
-// values converts the row's cells into field values.
-func (im *importer) values(tx core.App, cells []string, n int) (map[string]any, []*Error) {
-	vals := map[string]any{}
-	var errs []*Error
+// values converts the row's cells into field values. later are the stage columns whose
+// pipeline is the stored record's (an update's row that sets none): apply converts them once
+// it has found the record.
+func (im *importer) values(tx core.App, cells []string, n int) (vals map[string]any, later []*column, errs []*Error) {
+	vals = map[string]any{}
 	for _, c := range im.cols {
 		if c.idx >= len(cells) {
 			continue
@@ -664,6 +685,25 @@ func (im *importer) values(tx core.App, cells []string, n int) (map[string]any, 
 			continue
 		}
 		f := c.field
+		if f.Type == schemas.TypeStage && f.PipelineField != "" && !c.currency {
+			// A stage is one of the record's own pipeline (its name or label), not of the
+			// field's default one: "renewed" is a stage of renewals only.
+			pipeline, known, ok := im.rowPipeline(cells, c)
+			switch {
+			case !ok:
+				continue // the pipeline cell is wrong: its own error fails the row
+			case !known:
+				later = append(later, c)
+				continue
+			}
+			v, err := stageValue(im.obj, f, pipeline, strings.TrimSpace(unneutralize(cell)))
+			if err != nil {
+				errs = append(errs, im.cellErr(n, c, err.Error()))
+				continue
+			}
+			vals[f.Name] = v
+			continue
+		}
 		if c.currency {
 			code := strings.ToUpper(strings.TrimSpace(cell))
 			if _, sym := stripCurrency(cell); sym != "" && len(code) != 3 {
@@ -700,7 +740,47 @@ func (im *importer) values(tx core.App, cells []string, n int) (map[string]any, 
 			}
 		}
 	}
-	return vals, errs
+	return vals, later, errs
+}
+
+// rowPipeline returns the pipeline the row's record follows in stage column c's field f: the
+// value of f's PipelineField the row sets (in whichever column), else for a row that can only
+// create a record the pipeline a new record gets (the pipeline field's default; "" for f's
+// own). known is false when the row may update a stored record and sets none: the record's
+// own pipeline then applies. ok is false when the row's pipeline cell is not a pipeline.
+func (im *importer) rowPipeline(cells []string, c *column) (pipeline string, known, ok bool) {
+	f := c.field
+	for _, pc := range im.cols {
+		if pc.field.Name != f.PipelineField || pc.currency || pc.idx >= len(cells) {
+			continue
+		}
+		v, _, err := Value(im.obj, pc.field, cells[pc.idx], pc.hints)
+		if errors.Is(err, errNoValue) {
+			break
+		}
+		if err != nil {
+			return "", false, false
+		}
+		s, _ := v.(string)
+		return s, true, true
+	}
+	// The key column's stage is converted before any record is found (prefetchKeys), so a
+	// stage used as the key follows the default pipeline.
+	if im.keyCol == nil || im.opts.Mode == ModeCreate || c == im.keyCol {
+		return im.newPipeline(f), true, true
+	}
+	return "", false, true
+}
+
+// newPipeline is the pipeline of a new record that sets none: the default of f's
+// PipelineField, which Relata's create hook fills in ("" for f's own pipeline).
+func (im *importer) newPipeline(f *schemas.Field) string {
+	if pf := im.obj.Field(f.PipelineField); pf != nil {
+		if d, ok := pf.Default.(string); ok {
+			return d
+		}
+	}
+	return ""
 }
 
 // relation resolves a relation or owner cell by natural keys.
@@ -776,7 +856,7 @@ func (im *importer) createRelated(tx core.App, l *lookup, p string) (string, err
 
 // apply imports one row: it returns "created", "updated" or "unchanged", or the row's problems.
 func (im *importer) apply(tx core.App, cells []string, n int) (string, []*Error) {
-	vals, errs := im.values(tx, cells, n)
+	vals, later, errs := im.values(tx, cells, n)
 	if len(cells) > len(im.res.Header) {
 		errs = append(errs, im.cellErr(n, nil, fmt.Sprintf("the row has %d cells, the header %d", len(cells), len(im.res.Header))))
 	}
@@ -825,6 +905,22 @@ func (im *importer) apply(tx core.App, cells []string, n int) (string, []*Error)
 		case existing == nil && im.opts.Mode == ModeUpdate:
 			return "", []*Error{im.cellErr(n, im.keyCol, fmt.Sprintf("no record with %s %q to update", im.opts.Key, ks))}
 		}
+	}
+	// Stages of the stored record's pipeline (the row sets none), or of a new record's.
+	for _, c := range later {
+		pipeline := im.newPipeline(c.field)
+		if existing != nil {
+			pipeline = existing.GetString(c.field.PipelineField)
+		}
+		v, err := stageValue(im.obj, c.field, pipeline, strings.TrimSpace(unneutralize(cells[c.idx])))
+		if err != nil {
+			errs = append(errs, im.cellErr(n, c, err.Error()))
+			continue
+		}
+		vals[c.field.Name] = v
+	}
+	if len(errs) > 0 {
+		return "", errs
 	}
 	if existing == nil {
 		return im.create(tx, vals, n)
@@ -878,10 +974,9 @@ func (im *importer) create(tx core.App, vals map[string]any, n int) (string, []*
 		return "", []*Error{im.cellErr(n, nil, err.Error())}
 	}
 	if im.keys != nil {
+		// Later rows with this key match the new record: a record im.keys held for it was not
+		// found, or the importer may no longer view it (im.keys holds only viewable records).
 		k := im.keyOf(rec.Get(im.opts.Key))
-		if prev, ok := im.keys[k]; ok && prev != rec.Id {
-			im.dupKeys[k] = true // an invisible record had the same key
-		}
 		im.keys[k] = rec.Id
 		if im.bulk != nil && im.bulk.queued[rec.Id] {
 			im.bulk.keys[k] = rec.Id

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pocketbase/pocketbase/core"
+
 	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/schemas/transfer"
 )
@@ -148,5 +150,78 @@ func writeFile(t *testing.T, name, content string) {
 	t.Helper()
 	if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImportKeysMatchOnlyVisibleRecords: what a row's result says depends only on the records
+// the importer may view. Carol's deals are invisible to Alice (sales see their own deals), so
+// they neither match her rows nor make a key ambiguous — else a dry run with --key amount
+// would answer "more than one stored record has amount 3900" about deals she cannot see, an
+// oracle on any value. Ambiguity among her own deals is still an error, a manager (who sees
+// every deal) still gets it for Carol's, and a hidden contact's unique email still fails the
+// row that would create its twin, saying no more than the REST create would.
+func TestImportKeysMatchOnlyVisibleRecords(t *testing.T) {
+	e := newEnv(t)
+	for _, d := range []struct {
+		name   string
+		amount int
+		owner  string
+	}{
+		{"Carol A", 3900, e.carol.Id}, {"Carol B", 3900, e.carol.Id},
+		{"Carol C", 4100, e.carol.Id}, {"Carol D", 4100, e.carol.Id}, {"Alice probe", 4100, e.alice.Id},
+		{"Alice 1", 7000, e.alice.Id}, {"Alice 2", 7000, e.alice.Id},
+	} {
+		schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": d.name, "stage": "lead", "amount": d.amount, "owner": d.owner})
+	}
+	schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Carol's lead", "email": "cl@example.com", "owner": e.carol.Id})
+
+	scenarios := []struct {
+		name   string
+		object string
+		key    string
+		mode   string
+		csv    string
+		as     *core.Record
+		want   counts
+		err    string // the row's error, "" for none
+	}{
+		{"two hidden deals hold the key: nothing to update", "deals", "amount", transfer.ModeUpdate, "Deal name,Amount\nProbe,3900\n", e.alice,
+			counts{failed: 1}, `row 2, column "Amount": no record with amount "3900" to update`},
+		{"her own deal matches, whatever hidden deals share its key", "deals", "amount", transfer.ModeUpdate, "Deal name,Amount\nRenamed probe,4100\n", e.alice,
+			counts{updated: 1}, ""},
+		{"hidden deals do not stop an upsert from creating", "deals", "amount", transfer.ModeUpsert, "Deal name,Amount\nNew,3900\n", e.alice,
+			counts{created: 1}, ""},
+		{"two of her own deals are ambiguous", "deals", "amount", transfer.ModeUpdate, "Deal name,Amount\nWhich,7000\n", e.alice,
+			counts{failed: 1}, `row 2, column "Amount": more than one stored record has amount "7000"`},
+		{"a manager sees both of Carol's deals", "deals", "amount", transfer.ModeUpdate, "Deal name,Amount\nProbe,3900\n", e.mgr,
+			counts{failed: 1}, `row 2, column "Amount": more than one stored record has amount "3900"`},
+		{"a superuser too", "deals", "amount", transfer.ModeUpdate, "Deal name,Amount\nProbe,3900\n", nil,
+			counts{failed: 1}, `row 2, column "Amount": more than one stored record has amount "3900"`},
+		{"a hidden contact's unique email fails the row as a create would", "contacts", "email", transfer.ModeUpsert, "Full name,Email\nTwin,cl@example.com\n", e.alice,
+			counts{failed: 1}, `row 2, column "Email": Value must be unique`},
+	}
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			res := e.importBytes(t, "probe.csv", []byte(s.csv), transfer.ImportOptions{Object: s.object, Key: s.key, Mode: s.mode, DryRun: true, As: s.as})
+			if got := countsOf(res); got != s.want {
+				t.Fatalf("%+v; want %+v; errors %v", got, s.want, res.Errors)
+			}
+			if s.err == "" {
+				return
+			}
+			if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), s.err) {
+				t.Fatalf("errors %v; want one with %q", res.Errors, s.err)
+			}
+			if msg := res.Errors[0].Message; strings.Contains(msg, "Carol") || strings.Contains(msg, e.carol.Id) {
+				t.Fatalf("the error names a record the importer may not view: %s", msg)
+			}
+		})
+	}
+
+	// Over the API, as the report had it.
+	status, body := e.postImport(t, "/api/relata/import/deals", e.aliceTok, "probe.csv", "Deal name,Amount\nProbe,3900\n",
+		map[string]string{"key": "amount", "mode": "update", "dryRun": "true"})
+	if status != 200 || !strings.Contains(string(body), `no record with amount \"3900\" to update`) {
+		t.Fatalf("API dry run: %d %s", status, body)
 	}
 }

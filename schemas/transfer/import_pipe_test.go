@@ -166,3 +166,37 @@ func TestImportPipelineCancel(t *testing.T) {
 		t.Fatalf("undo %+v, %v", u, err)
 	}
 }
+
+// TestImportDryRunCancel cancels a dry run of 5,000 rows (one transaction, rolled back) when
+// its progress first passes 1,000 rows: it stops within the next group of rows (the rows one
+// key look-up reads, 500), not at the end of the file or of a chunk, and writes nothing. The
+// context is cancelled from the progress callback, which a dry run calls after each group,
+// so the test does not depend on timing; the CLI's Ctrl-C cancels the same context.
+func TestImportDryRunCancel(t *testing.T) {
+	e := newEnv(t)
+	var b strings.Builder
+	b.WriteString("Full name,Email\n")
+	for i := range 5000 {
+		fmt.Fprintf(&b, "Person %d,p%d@dry.example\n", i, i)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cancelledAt := 0
+	opts := transfer.ImportOptions{Object: "contacts", File: "dry.csv", DryRun: true, Context: ctx, DuplicateCheck: -1,
+		Progress: func(r *transfer.Result, rows int) {
+			if cancelledAt == 0 && rows >= 1000 {
+				cancelledAt = rows
+				cancel()
+			}
+		}}
+	res, err := e.svc.Import(strings.NewReader(b.String()), opts)
+	if !errors.Is(err, transfer.ErrCancelled) || res == nil {
+		t.Fatalf("%v; want ErrCancelled with the counts so far", err)
+	}
+	if n := res.Created + res.Failed; cancelledAt == 0 || n < cancelledAt || n > cancelledAt+500 {
+		t.Fatalf("the dry run went on to %d rows after it was cancelled at %d; want at most one more group of 500", n, cancelledAt)
+	}
+	if n := e.count(t, "contacts"); n != 0 {
+		t.Fatalf("%d contacts stored by a dry run", n)
+	}
+}

@@ -1,6 +1,7 @@
 package transfer_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/schemas/transfer"
 )
 
@@ -374,4 +376,91 @@ func carolsID(t *testing.T, e *env) string {
 	}
 	t.Fatal("Carol's deal is gone")
 	return ""
+}
+
+// TestImportStagesFollowTheRowsPipeline: a deal's stage is one of the pipeline the deal
+// follows (its pipeline field), for imports as for the API. A stage cell — its name or label —
+// is converted against the pipeline the row sets, whatever the column order; a row that sets
+// none updates a stored deal in the deal's own pipeline, and creates a deal in the default
+// one. A stage of another pipeline fails its row, naming the pipeline and its stages.
+func TestImportStagesFollowTheRowsPipeline(t *testing.T) {
+	e := newEnv(t)
+	for _, d := range []map[string]any{
+		{"name": "Stored renewal", "pipeline": "renewals", "stage": "renewal_due"},
+		{"name": "Stored sale", "stage": "lead"},
+		{"name": "Other sale", "stage": "lead"},
+	} {
+		schemastest.MustCreate(t, e.app, "deals", d)
+	}
+	const renewalStages = "(renewal_due, renewal_talks, renewed, churned)"
+	const salesStages = "(lead, qualified, proposal, negotiation, won, lost)"
+	scenarios := []struct {
+		name  string
+		csv   string
+		key   string
+		want  counts
+		err   string            // the row's error, "" for none
+		deal  string            // the deal to check afterwards
+		after map[string]string // its stored fields
+	}{
+		{"a renewals stage by name", "Deal name,Pipeline,Stage,Amount\nRenewal X,renewals,renewal_due,100\n", "",
+			counts{created: 1}, "", "Renewal X", map[string]string{"pipeline": "renewals", "stage": "renewal_due"}},
+		{"a renewals stage by label", "Deal name,Pipeline,Stage,Amount\nRenewal Y,renewals,Renewal due,100\n", "",
+			counts{created: 1}, "", "Renewal Y", map[string]string{"pipeline": "renewals", "stage": "renewal_due"}},
+		{"the pipeline after the stage, both by label", "Stage,Amount,Deal name,Pipeline\nIn talks,5,Renewal Z,Renewals\n", "",
+			counts{created: 1}, "", "Renewal Z", map[string]string{"pipeline": "renewals", "stage": "renewal_talks"}},
+		{"a sales stage in renewals", "Deal name,Pipeline,Stage\nBad renewal,renewals,won\n", "",
+			counts{failed: 1}, `row 2, column "Stage": "won" is not a stage of pipeline renewals ` + renewalStages, "", nil},
+		{"a renewals stage in a new deal of the default pipeline", "Deal name,Pipeline,Stage\nBad sale,,renewed\n", "",
+			counts{failed: 1}, `row 2, column "Stage": "renewed" is not a stage of pipeline sales ` + salesStages, "", nil},
+		{"an update without a pipeline column keeps the stored deal's", "Deal name,Stage\nStored renewal,Renewed\n", "name",
+			counts{updated: 1}, "", "Stored renewal", map[string]string{"pipeline": "renewals", "stage": "renewed"}},
+		{"an update moving a deal to renewals", "Deal name,Stage,Pipeline\nStored sale,renewal_talks,renewals\n", "name",
+			counts{updated: 1}, "", "Stored sale", map[string]string{"pipeline": "renewals", "stage": "renewal_talks"}},
+		{"an update of a renewals deal with a sales stage", "Deal name,Stage\nRenewal X,won\n", "name",
+			counts{failed: 1}, `row 2, column "Stage": "won" is not a stage of pipeline renewals ` + renewalStages, "", nil},
+		{"an update of a sales deal with a renewals stage", "Deal name,Stage\nOther sale,Renewed\n", "name",
+			counts{failed: 1}, `row 2, column "Stage": "Renewed" is not a stage of pipeline sales ` + salesStages, "", nil},
+	}
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			res := e.importBytes(t, "deals.csv", []byte(s.csv), transfer.ImportOptions{Object: "deals", Key: s.key})
+			if got := countsOf(res); got != s.want {
+				t.Fatalf("%+v; want %+v; errors %v", got, s.want, res.Errors)
+			}
+			if s.err != "" && (len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), s.err)) {
+				t.Fatalf("errors %v; want one with %q", res.Errors, s.err)
+			}
+			if s.deal != "" {
+				e.expectRecord(t, "deals", "name", s.deal, s.after)
+			}
+		})
+	}
+}
+
+// TestImportRenewalsRoundTrip exports deals of both pipelines and imports the file back: as a
+// dry run of new deals (the export's rows as they are), and by name, which finds every deal
+// unchanged.
+func TestImportRenewalsRoundTrip(t *testing.T) {
+	e := newEnv(t)
+	for _, d := range []map[string]any{
+		{"name": "Renewed one", "pipeline": "renewals", "stage": "renewed", "amount": 1000},
+		{"name": "Churned one", "pipeline": "renewals", "stage": "churned"},
+		{"name": "Due one", "pipeline": "renewals", "stage": "renewal_due"},
+		{"name": "Won sale", "stage": "won", "amount": 500},
+	} {
+		schemastest.MustCreate(t, e.app, "deals", d)
+	}
+	var buf bytes.Buffer
+	if n, err := e.svc.Export(&buf, transfer.ExportOptions{Object: "deals", Sort: "name"}); err != nil || n != 4 {
+		t.Fatalf("export: %d, %v", n, err)
+	}
+	dry := e.importBytes(t, "deals.csv", buf.Bytes(), transfer.ImportOptions{Object: "deals", DryRun: true, DuplicateCheck: -1})
+	if got := countsOf(dry); got != (counts{created: 4}) {
+		t.Fatalf("dry run of the export: %+v; errors %v", got, dry.Errors)
+	}
+	again := e.importBytes(t, "deals.csv", buf.Bytes(), transfer.ImportOptions{Object: "deals", Key: "name"})
+	if got := countsOf(again); got != (counts{unchanged: 4}) {
+		t.Fatalf("re-import of the export by name: %+v; errors %v", got, again.Errors)
+	}
 }

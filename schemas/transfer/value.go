@@ -280,6 +280,37 @@ func choose(cell string, values, labels []string) (string, bool) {
 	return "", false
 }
 
+// stageValue converts cell (trimmed, not empty: a stage's name or label) of stage field f for
+// a record that follows pipelineValue, the value of f's PipelineField in the record ("" for
+// f's own pipeline): deals in the renewals pipeline have the stages of renewals, and a label
+// names the stage of that pipeline.
+func stageValue(o *schemas.Object, f *schemas.Field, pipelineValue, cell string) (string, error) {
+	p := o.RecordPipeline(f, pipelineValue)
+	if p == nil {
+		if pipelineValue == "" {
+			return "", fmt.Errorf("the field names unknown pipeline %q", f.Pipeline)
+		}
+		return "", fmt.Errorf("the record's pipeline %q is not one of the field's (%s)", pipelineValue, strings.Join(pipelineNames(o.StagePipelines(f)), ", "))
+	}
+	labels := make([]string, len(p.Stages))
+	for i, s := range p.Stages {
+		labels[i] = s.Label
+	}
+	v, ok := choose(cell, p.StageNames(), labels)
+	if !ok {
+		return "", fmt.Errorf("%q is not a stage of pipeline %s (%s)", cell, p.Name, strings.Join(p.StageNames(), ", "))
+	}
+	return v, nil
+}
+
+func pipelineNames(ps []*schemas.Pipeline) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.Name
+	}
+	return out
+}
+
 // errNoValue marks an empty cell: the field is left as it is.
 var errNoValue = errors.New("no value")
 
@@ -338,17 +369,11 @@ func Value(o *schemas.Object, f *schemas.Field, cell string, h Hints) (v any, cu
 		}
 		return vals[0], "", nil
 	case schemas.TypeStage:
-		p := o.Pipeline(f.Pipeline)
-		if p == nil {
-			return nil, "", fmt.Errorf("the field names unknown pipeline %q", f.Pipeline)
-		}
-		labels := make([]string, len(p.Stages))
-		for i, s := range p.Stages {
-			labels[i] = s.Label
-		}
-		v, ok := choose(cell, p.StageNames(), labels)
-		if !ok {
-			return nil, "", fmt.Errorf("%q is not a stage of pipeline %s (%s)", cell, p.Name, strings.Join(p.StageNames(), ", "))
+		// The field's own pipeline: the importer converts the stage of a record that follows
+		// another one (f.PipelineField) itself, knowing the record (importer.rowPipeline).
+		v, err := stageValue(o, f, "", cell)
+		if err != nil {
+			return nil, "", err
 		}
 		return v, "", nil
 	case schemas.TypeTags:
