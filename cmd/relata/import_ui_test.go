@@ -29,7 +29,7 @@ func TestImportWizard(t *testing.T) {
 	csv := "Full name;E-mail;Job title;Owner;Lifecycle stage;Source\n" +
 		"Wizard Ok;wizard.ok@example.com;Buyer;alice@example.com;Lead;Website\n" +
 		"Wizard Bad;not-an-email;Buyer;;lead;website\n" +
-		"Wizard Carol;wizard.carol@example.com;CFO;carol@example.com;lead;website\n"
+		"Wizard Carol;wizard.carol@example.com;CFO;Carol Esposito;lead;website\n"
 	if err := os.WriteFile(file, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}

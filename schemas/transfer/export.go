@@ -300,8 +300,9 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// title names a related record as an import would find it again: a user by email, a record
-// by its title field; the id when the caller may not view the record.
+// title names a related record as an import would find it again: a user by email where the
+// caller may read it (PocketBase's rule: herself, a public email, a superuser), else by name;
+// a record by its title field; the id when the caller may not view the record.
 func (x *export) title(target, id string) (string, error) {
 	m := x.titles[target]
 	if m == nil {
@@ -315,7 +316,11 @@ func (x *export) title(target, id string) (string, error) {
 	rec, err := x.s.app.FindRecordById(target, id)
 	if err == nil {
 		if target == schemas.UsersCollection {
-			t = rec.Email()
+			if isSuperuser(x.info) || schemas.Request(x.info).MayReadEmail(rec) {
+				t = rec.Email()
+			} else if name := rec.GetString("name"); name != "" {
+				t = name // a colleague's hidden email stays hidden, as through the REST API
+			}
 		} else if o, ok := x.s.reg.Object(target); ok && o.TitleField != "" {
 			visible := isSuperuser(x.info)
 			if !visible {

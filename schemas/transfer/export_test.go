@@ -151,6 +151,10 @@ func TestExportAPIAccess(t *testing.T) {
 		{"nor sort by @collection", "/api/relata/export/companies?fields=name&sort=" + q(`@collection.contacts.email`), e.aliceTok, 400, nil, `sort \"@collection.contacts.email\": only superusers can filter or sort by @collection references`},
 		{"superuser may filter by @collection", "/api/relata/export/companies?fields=name&sort=name&filter=" + q(`@collection.deals.name ?= "Bob deal"`), e.su, 200, []string{"Acme S.p.A.", "Beta Srl"}, ""},
 		{"hidden fields cannot be exported", "/api/relata/export/users?fields=tokenKey", e.aliceTok, 400, nil, ""},
+		// An owner is written as an import finds it again: by email where the reader may read
+		// it (her own), by name where PocketBase hides it (a colleague's), for a superuser by email.
+		{"a colleague's hidden email stays hidden", "/api/relata/export/contacts?fields=owner&sort=email", e.aliceTok, 200, []string{"Bob Berg", "alice@example.com"}, ""},
+		{"a superuser reads every owner's email", "/api/relata/export/contacts?fields=owner&sort=email", e.su, 200, []string{"bob@example.com", "carol@example.com", "alice@example.com"}, ""},
 		{"unknown field", "/api/relata/export/contacts?fields=salary", e.aliceTok, 400, nil, ""},
 		{"bad format", "/api/relata/export/contacts?format=pdf", e.aliceTok, 400, nil, ""},
 	}

@@ -100,8 +100,8 @@ func TestImportBatchPathSalesUserRule(t *testing.T) {
 	for i := 1; i <= 1001; i++ {
 		owner, phone := "alice@example.com", ""
 		switch i {
-		case 100, 999: // file rows 101 and 1000: someone else's
-			owner = "bob@example.com"
+		case 100, 999: // file rows 101 and 1000: someone else's (by name: his email is hidden from her)
+			owner = "Bob Berg"
 		case 500: // file row 501: no owner given
 			owner = ""
 		case 600: // file row 601: a bad phone, found while the row is read

@@ -226,6 +226,28 @@ func TestImportDryRunReportsExactlyAndWritesNothing(t *testing.T) {
 	}
 }
 
+// TestImportRelatedOfAFailedRow: a row creates its missing company, then fails (its email is
+// taken); its savepoint takes the company back, and so must the import: the next row naming
+// the company creates it again instead of linking the id of one that is no longer there,
+// and the summary counts one related record.
+func TestImportRelatedOfAFailedRow(t *testing.T) {
+	e := newEnv(t)
+	e.importBytes(t, "base.csv", []byte("Full name,Email\nAda,ada@example.com\n"), transfer.ImportOptions{Object: "contacts"})
+	res := e.importBytes(t, "f.csv", []byte("Full name,Email,Company\nAda again,ada@example.com,Phantom Co\nBen,ben@example.com,Phantom Co\n"),
+		transfer.ImportOptions{Object: "contacts", CreateMissing: true, Workflows: true}) // rows saved one by one, each in its savepoint
+	if got := countsOf(res); got != (counts{created: 1, failed: 1}) || res.Related != 1 {
+		t.Fatalf("%+v related %d; errors %v", got, res.Related, res.Errors)
+	}
+	ben := e.one(t, "contacts", "email", "ben@example.com")
+	co, err := e.app.FindRecordById("companies", ben.GetString("company"))
+	if err != nil || co.GetString("name") != "Phantom Co" {
+		t.Fatalf("Ben's company %q: %v", ben.GetString("company"), err)
+	}
+	if n := e.count(t, "companies"); n != 3 { // Acme, Beta and Phantom Co once
+		t.Errorf("%d companies; want 3", n)
+	}
+}
+
 func TestImportUndo(t *testing.T) {
 	e := newEnv(t)
 	e.importBytes(t, "base.csv", []byte("Full name,Email,Job title\nAda,ada@example.com,CTO\nBen,ben@example.com,Buyer\n"), transfer.ImportOptions{Object: "contacts", Key: "email"})
@@ -279,14 +301,19 @@ func TestImportAsSalesUser(t *testing.T) {
 		"Alice own,lead,alice@example.com,10\n" +
 		"No owner given,lead,,20\n" +
 		"For Bob,lead,bob@example.com,30\n" +
+		"For Bob by name,lead,Bob Berg,35\n" +
 		"Carol deal,won,,40\n"
 	res := e.importBytes(t, "deals.csv", []byte(csv), transfer.ImportOptions{Object: "deals", Key: "name", As: e.alice})
 	// Carol's deal is invisible to Alice: it does not exist for her (as in the REST API), so
-	// her row creates a deal of her own and Carol's is untouched.
-	if got := countsOf(res); got != (counts{created: 3, failed: 1}) {
+	// her row creates a deal of her own and Carol's is untouched. Bob's email is hidden from
+	// her (as through the REST API): it names nobody, as a made-up address would — else the
+	// import would tell her whose address it is; his name names him, and her rules refuse
+	// a deal for him.
+	if got := countsOf(res); got != (counts{created: 3, failed: 2}) {
 		t.Fatalf("%+v; errors %v", got, res.Errors)
 	}
-	if !strings.Contains(res.Errors[0].Error(), `row 4, column "Owner": you may not create this record`) {
+	if len(res.Errors) != 2 || !strings.Contains(res.Errors[0].Error(), `row 4, column "Owner": no user with email or name "bob@example.com"`) ||
+		!strings.Contains(res.Errors[1].Error(), `row 5, column "Owner": you may not create this record`) {
 		t.Errorf("errors: %v", res.Errors)
 	}
 	e.expectRecord(t, "deals", "name", "No owner given", map[string]string{"owner": e.alice.Id})
@@ -295,15 +322,26 @@ func TestImportAsSalesUser(t *testing.T) {
 	// A manager may hand deals to anyone; the name now matches two deals, which is an error.
 	res = e.importBytes(t, "deals.csv", []byte(csv), transfer.ImportOptions{Object: "deals", Key: "name", As: e.mgr})
 	// Empty cells never clear a field: "No owner given" stays as it is.
-	if got := countsOf(res); got != (counts{created: 1, unchanged: 2, failed: 1}) {
+	if got := countsOf(res); got != (counts{created: 2, unchanged: 2, failed: 1}) {
 		t.Fatalf("manager: %+v; errors %v", got, res.Errors)
 	}
-	if !strings.Contains(res.Errors[0].Error(), `row 5, column "Name": more than one stored record has name "Carol deal"`) {
+	e.expectRecord(t, "deals", "name", "For Bob", map[string]string{"owner": e.bob.Id}) // a manager names owners by email
+	if !strings.Contains(res.Errors[0].Error(), `row 6, column "Name": more than one stored record has name "Carol deal"`) {
 		t.Errorf("errors: %v", res.Errors)
 	}
 	b := e.one(t, transfer.BatchesCollection, "id", res.Batch)
 	if b.GetString("user") != e.mgr.Id || b.GetString("actor") != "mgr@example.com" {
 		t.Errorf("batch user %q actor %q", b.GetString("user"), b.GetString("actor"))
+	}
+
+	// A public email names its user for everyone.
+	e.carol.Set("emailVisibility", true)
+	if err := e.app.Save(e.carol); err != nil {
+		t.Fatal(err)
+	}
+	res = e.importBytes(t, "carol.csv", []byte("Name,Stage,Owner\nFor Carol,lead,carol@example.com\n"), transfer.ImportOptions{Object: "deals", As: e.alice})
+	if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error(), `column "Owner": you may not create this record`) {
+		t.Errorf("a public email: %v", res.Errors)
 	}
 }
 

@@ -20,6 +20,8 @@ type lookup struct {
 	coll      *core.Collection
 	ids       map[string]string
 	ambiguous map[string]bool
+	// byEmail says whether a user's email names them (users only; nil: every email does).
+	byEmail func(id string, public bool) bool
 }
 
 func normKey(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
@@ -77,6 +79,28 @@ func (l *lookup) addRecord(r *core.Record) {
 	}
 }
 
+// removeRecord takes back the keys addRecord gave r (a record created by a row that then
+// failed: its savepoint rolled the record back, and later rows must not name its id).
+func (l *lookup) removeRecord(r *core.Record) {
+	keys := []string{strings.ToLower(r.Id)}
+	if l.obj == nil {
+		keys = append(keys, normKey(r.GetString("email")), normKey(r.GetString("name")))
+	} else {
+		for _, name := range keyFields(l.obj) {
+			v := r.GetString(name)
+			if name == "domain" {
+				v = normDomain(v)
+			}
+			keys = append(keys, normKey(v))
+		}
+	}
+	for _, k := range keys {
+		if l.ids[k] == r.Id {
+			delete(l.ids, k)
+		}
+	}
+}
+
 // newLookup loads the keys of every record of target (an object name, or users) that info
 // may list.
 func newLookup(app core.App, reg registry, targetName string, info *core.RequestInfo) (*lookup, error) {
@@ -91,8 +115,13 @@ func newLookup(app core.App, reg registry, targetName string, info *core.Request
 	cols := []string{"id", "email", "name"}
 	if targetName == schemas.UsersCollection {
 		// Owners are named by email or name; who may own what is the create and update
-		// rules' business, checked on every row.
+		// rules' business, checked on every row. Whether an email names its user depends on
+		// the importer (byEmail): a sales user reads colleagues' emails nowhere else, and a
+		// row naming one must fail as a made-up address does, or the import tells her whose
+		// address it is.
 		q = app.RecordQuery(coll)
+		cols = append(cols, core.FieldNameEmailVisibility)
+		l.byEmail = emailReader(info)
 	} else {
 		o, ok := reg.Object(targetName)
 		if !ok {
@@ -118,13 +147,30 @@ func newLookup(app core.App, reg registry, targetName string, info *core.Request
 	return l, nil
 }
 
+// emailReader returns whether the importer may name user id by email, given whether the
+// user's email is public; nil when she may name every user so (superusers, the command line
+// without --as, admins and managers, who hand records to people and create their accounts).
+// A sales user may name herself and users whose email is public, as the REST API shows them.
+func emailReader(info *core.RequestInfo) func(id string, public bool) bool {
+	if isSuperuser(info) {
+		return nil
+	}
+	if role := info.Auth.GetString("role"); role == schemas.RoleAdmin || role == schemas.RoleManager {
+		return nil
+	}
+	me := info.Auth.Id
+	return func(id string, public bool) bool { return public || id == me }
+}
+
 // addKeys adds the keys of one row (its id and naming fields) to l.
 func (l *lookup) addKeys(row dbx.NullStringMap) {
 	get := func(name string) string { return row[name].String }
 	id := get("id")
 	l.add(strings.ToLower(id), id)
 	if l.obj == nil {
-		l.add(normKey(get("email")), id)
+		if l.byEmail == nil || l.byEmail(id, row[core.FieldNameEmailVisibility].String == "1" || row[core.FieldNameEmailVisibility].String == "true") {
+			l.add(normKey(get("email")), id)
+		}
 		l.add(normKey(get("name")), id)
 		return
 	}
