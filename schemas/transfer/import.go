@@ -61,6 +61,9 @@ type ImportOptions struct {
 	// CreateMissing creates related records (such as companies) named in a relation column
 	// that do not exist yet.
 	CreateMissing bool
+	// Reaches, when set, says which objects the importer may write (an API token scoped to
+	// some objects): CreateMissing creates no related record of an object it does not reach.
+	Reaches func(object string) bool
 	// DateOrder overrides the detected order of day-month dates: DayFirst or MonthFirst.
 	DateOrder string
 	// Decimal overrides the detected decimal separator: "," or ".".
@@ -165,6 +168,9 @@ type importer struct {
 	bulk  *bulk
 	sp    bool
 	cells []string // the current row's
+	// rowRelated are the related records the current row created (CreateMissing): taken
+	// back out of the lookups and the count if the row fails and its savepoint undoes them.
+	rowRelated []madeRelated
 	// runs counts the workflow runs the rows' saves queued (Workflows; nil without).
 	runs *atomic.Int64
 	// started is when the import began: records created since are its own, not duplicates.
@@ -596,7 +602,7 @@ func (im *importer) fail(n int, cells []string, errs []*Error) {
 // row imports one row. A row writes in its own savepoint, opened before its first write, so
 // a failed row leaves nothing behind; a row that only queues a new record (bulk) needs none.
 func (im *importer) row(tx core.App, cells []string, n int) error {
-	im.rowChanges = im.rowChanges[:0]
+	im.rowChanges, im.rowRelated = im.rowChanges[:0], im.rowRelated[:0]
 	im.sp, im.cells = false, cells
 	mark := 0
 	if im.bulk != nil {
@@ -610,6 +616,10 @@ func (im *importer) row(tx core.App, cells []string, n int) error {
 	if len(errs) > 0 {
 		if im.runs != nil {
 			im.runs.Store(runs) // rolled back with the row
+		}
+		for _, m := range im.rowRelated { // so are the related records it created
+			m.l.removeRecord(m.rec)
+			im.res.Related--
 		}
 		if im.sp {
 			if _, err := tx.DB().NewQuery("ROLLBACK TO relata_import_row").Execute(); err != nil {
@@ -818,6 +828,12 @@ func (im *importer) relation(tx core.App, f *schemas.Field, cell string) (any, e
 	return ids[0], nil
 }
 
+// madeRelated is a related record a row created, in the lookup that names it.
+type madeRelated struct {
+	l   *lookup
+	rec *core.Record
+}
+
 // createRelated creates the missing record named p in l's object: a domain fills the
 // object's domain field too.
 func (im *importer) createRelated(tx core.App, l *lookup, p string) (string, error) {
@@ -837,6 +853,9 @@ func (im *importer) createRelated(tx core.App, l *lookup, p string) (string, err
 	for k, v := range body {
 		rec.Set(k, v)
 	}
+	if im.opts.Reaches != nil && !im.opts.Reaches(o.Name) {
+		return "", fmt.Errorf("no %s record named %q, and this API token does not reach %s to create one", o.Name, p, o.Name)
+	}
 	if ok, err := canCreate(tx, l.coll, im.info, rec, body); err != nil || !ok {
 		return "", fmt.Errorf("no %s record named %q, and you may not create one", o.Name, p)
 	}
@@ -851,6 +870,7 @@ func (im *importer) createRelated(tx core.App, l *lookup, p string) (string, err
 	}
 	l.addRecord(rec)
 	im.res.Related++
+	im.rowRelated = append(im.rowRelated, madeRelated{l, rec})
 	return rec.Id, nil
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/dedupe"
+	"github.com/relata/relata/schemas/tokens"
 )
 
 // The web app's import wizard: a preview (the first rows dry-run, with each cell's problem),
@@ -113,6 +114,9 @@ func importRequest(e *core.RequestEvent) (multipart.File, ImportOptions, error) 
 		Object: e.Request.PathValue("object"), File: filepath.Base(hdr.Filename), Key: form("key"), Mode: form("mode"),
 		DryRun: form("dryRun") == "true", Workflows: form("workflows") == "true", CreateMissing: form("createMissing") == "true",
 		DateOrder: form("dateOrder"), Decimal: form("decimal"), Read: ReadOptions{Sheet: form("sheet")}, As: as,
+	}
+	if t, ok := tokens.FromRequest(e); ok && len(t.Objects) > 0 {
+		opts.Reaches = t.Reaches // its related records too: a token for contacts creates no companies
 	}
 	if m := form("mapping"); m != "" {
 		if err := json.Unmarshal([]byte(m), &opts.Map); err != nil {
