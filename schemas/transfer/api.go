@@ -39,6 +39,11 @@ func (s *Service) handleExport(e *core.RequestEvent) error {
 	if err != nil {
 		return e.ForbiddenError("Only CRM users can export records.", nil)
 	}
+	release, err := s.acquire(as)
+	if err != nil {
+		return busyError(e)
+	}
+	defer release()
 	q := e.Request.URL.Query()
 	opts := ExportOptions{Object: e.Request.PathValue("object"), Filter: q.Get("filter"), Sort: q.Get("sort"), Format: q.Get("format"), As: as,
 		Context: e.Request.Context()} // a client that goes away stops the export
@@ -80,6 +85,11 @@ func (s *Service) handleImport(e *core.RequestEvent) error {
 		return err
 	}
 	defer file.Close()
+	release, err := s.acquire(opts.As)
+	if err != nil {
+		return busyError(e)
+	}
+	defer release()
 	res, err := s.Import(file, opts)
 	if err != nil && res == nil {
 		return importError(e, opts, err)

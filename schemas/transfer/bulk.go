@@ -443,17 +443,23 @@ func (s *Service) jobState() *jobs {
 	return s.bg
 }
 
-// start records p's job and runs it in the background.
+// start records p's job and runs it in the background, in one of its user's slots
+// ([MaxBusyPerUser]).
 func (s *Service) start(p *plan) (*Job, error) {
-	rec, err := s.newJob(p)
+	release, err := s.acquire(p.as)
 	if err != nil {
 		return nil, err
 	}
-	return s.launch(rec, p), nil
+	rec, err := s.newJob(p)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return s.launch(rec, p, release), nil
 }
 
-// launch runs p's recorded job rec in the background.
-func (s *Service) launch(rec *core.Record, p *plan) *Job {
+// launch runs p's recorded job rec in the background; release is called when it ends.
+func (s *Service) launch(rec *core.Record, p *plan, release func()) *Job {
 	j := s.jobState()
 	ctx, cancel := context.WithCancel(j.ctx)
 	j.mu.Lock()
@@ -467,6 +473,7 @@ func (s *Service) launch(rec *core.Record, p *plan) *Job {
 			delete(j.cancels, rec.Id)
 			j.mu.Unlock()
 			cancel()
+			release()
 		}()
 		s.run(ctx, rec, p)
 	}()

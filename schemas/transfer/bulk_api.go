@@ -28,6 +28,9 @@ func (s *Service) bulkRoutes(e *core.ServeEvent) {
 // refuse turns a bulk or reassignment error into its HTTP answer.
 func refuse(e *core.RequestEvent, err error) error {
 	var bad *BadRequestError
+	if errors.Is(err, ErrBusy) {
+		return busyError(e)
+	}
 	switch {
 	case errors.Is(err, ErrNotManager):
 		return e.ForbiddenError("Only managers and admins may reassign a rep's records.", nil)

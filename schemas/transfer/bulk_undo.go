@@ -64,11 +64,16 @@ func (p *plan) changeRow(rec *core.Record, before map[string]any) ([]any, error)
 // triggering workflows, and is in the audit trail as "bulk undo JOB". A bulk delete is undone
 // by restoring its records from the trash.
 func (s *Service) UndoBulk(id string, as *core.Record) (*Job, error) {
-	p, rec, err := s.startUndo(id, as)
+	release, err := s.acquire(as)
 	if err != nil {
 		return nil, err
 	}
-	return s.launch(rec, p), nil
+	p, rec, err := s.startUndo(id, as)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return s.launch(rec, p, release), nil
 }
 
 // UndoBulkNow is [Service.UndoBulk] run to the end before it returns.

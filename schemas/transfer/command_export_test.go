@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/pocketbase/dbx"
+	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
 )
 
@@ -52,4 +53,25 @@ func SetUndoChunk(n int) func() {
 	old := undoChunk
 	undoChunk = n
 	return func() { undoChunk = old }
+}
+
+// Occupy takes n of user's slots ([MaxBusyPerUser]) as running imports, exports or jobs
+// would; the returned function gives them back.
+func (s *Service) Occupy(user *core.Record, n int) (func(), error) {
+	var releases []func()
+	for range n {
+		r, err := s.acquire(user)
+		if err != nil {
+			for _, r := range releases {
+				r()
+			}
+			return nil, err
+		}
+		releases = append(releases, r)
+	}
+	return func() {
+		for _, r := range releases {
+			r()
+		}
+	}, nil
 }

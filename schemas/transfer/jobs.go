@@ -290,6 +290,16 @@ func (s *Service) handleStartJob(e *core.RequestEvent) error {
 	if opts.DryRun {
 		return e.BadRequestError("A job is a real import; dry-run with POST /api/relata/import/{object}.", nil)
 	}
+	release, err := s.acquire(opts.As)
+	if err != nil {
+		return busyError(e)
+	}
+	started := false
+	defer func() {
+		if !started {
+			release() // the job did not start: its slot is free again
+		}
+	}()
 	check := opts
 	check.DryRun, check.Limit = true, 1
 	if _, err := s.Import(file, check); err != nil {
@@ -349,7 +359,11 @@ func (s *Service) handleStartJob(e *core.RequestEvent) error {
 		_ = s.app.Save(b) // the batch record shows the progress to managers too (realtime)
 	}
 	keep = true
-	go s.runJob(j, tmp, opts)
+	started = true
+	go func() {
+		defer release()
+		s.runJob(j, tmp, opts)
+	}()
 	return e.JSON(http.StatusOK, map[string]any{"batch": b.Id, "total": total})
 }
 

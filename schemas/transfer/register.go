@@ -41,6 +41,7 @@ type Service struct {
 	jobsOnce sync.Once
 	bg       *jobs    // bulk jobs running in the background (bulk.go)
 	jobs     sync.Map // batch id -> *job (the wizard's imports)
+	busy     busy     // each user's imports, exports and jobs in progress (busy.go)
 }
 
 // Register adds import and export to app: its routes when the server starts and, if rootCmd
