@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -167,16 +168,6 @@ func eraseTx(tx core.App, reg *schemas.Registry, s Subject, now time.Time, anony
 	}
 	cert.AuditErased = len(eids)
 	return e, nil
-}
-
-func mentionsAny(s string, needles []string) bool {
-	s = strings.ToLower(s)
-	for _, n := range needles {
-		if strings.Contains(s, strings.ToLower(n)) {
-			return true
-		}
-	}
-	return false
 }
 
 // textual reports whether a field type holds free text that may name the person.
@@ -431,18 +422,23 @@ func register(tx core.App, kind, key, by string, now time.Time, cert any) error 
 	return nil
 }
 
-// purgeLogs deletes the server's request logs that name the person or their records.
+// purgeLogs deletes the server's request logs that name the person or their records. SQL
+// finds the candidates by substring; only those that name the person as [mentionsAny] says
+// are deleted (a log of joann@example.com is not Ann's). The candidates are streamed and only
+// their ids kept, so a large log costs memory for the deleted rows' ids only.
 func purgeLogs(app core.App, needles []string, ids []any) (int64, error) {
 	var or []dbx.Expression
 	add := func(i int, v string) {
 		p := fmt.Sprintf("v%d", i)
 		or = append(or, dbx.NewExp(fmt.Sprintf("instr(lower(data), {:%s}) > 0 OR instr(lower(message), {:%s}) > 0", p, p), dbx.Params{p: strings.ToLower(v)}))
 	}
+	all := slices.Clone(needles)
 	for i, n := range needles {
 		add(i, n)
 	}
 	for i, id := range ids {
 		add(len(needles)+i, id.(string))
+		all = append(all, id.(string))
 	}
 	if len(or) == 0 {
 		return 0, nil
@@ -452,11 +448,32 @@ func purgeLogs(app core.App, needles []string, ids []any) (int64, error) {
 		if _, err := tx.AuxNonconcurrentDB().NewQuery("PRAGMA secure_delete = ON").Execute(); err != nil {
 			return err
 		}
-		res, err := tx.AuxNonconcurrentDB().Delete("_logs", dbx.Or(or...)).Execute()
+		rows, err := tx.AuxNonconcurrentDB().Select("id", "data", "message").From("_logs").Where(dbx.Or(or...)).Rows()
 		if err != nil {
-			return fmt.Errorf("privacy: purge the logs: %w", err)
+			return fmt.Errorf("privacy: search the logs: %w", err)
 		}
-		deleted, _ = res.RowsAffected()
+		var hits []any
+		for rows.Next() {
+			var id, data, message string
+			if err := rows.Scan(&id, &data, &message); err != nil {
+				rows.Close()
+				return fmt.Errorf("privacy: search the logs: %w", err)
+			}
+			if mentionsAny(data, all) || mentionsAny(message, all) {
+				hits = append(hits, id)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("privacy: search the logs: %w", err)
+		}
+		for chunk := range slices.Chunk(hits, 500) {
+			res, err := tx.AuxNonconcurrentDB().Delete("_logs", dbx.In("id", chunk...)).Execute()
+			if err != nil {
+				return fmt.Errorf("privacy: purge the logs: %w", err)
+			}
+			n, _ := res.RowsAffected()
+			deleted += n
+		}
 		return nil
 	})
 	return deleted, err

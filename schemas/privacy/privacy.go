@@ -93,6 +93,9 @@ type Dossier struct {
 	Audit []*audit.Entry
 	// needles are the values searched for in free text: emails, phones, names.
 	needles []string
+	// emails are the person's addresses in lower case (the one asked for and those of their
+	// records), for the columns that hold one address each.
+	emails []string
 }
 
 // digits keeps the digits of a phone number.
@@ -165,7 +168,14 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 			d.needles = append(d.needles, v)
 		}
 	}
+	addEmail := func(v string) {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if v != "" && !slices.Contains(d.emails, v) {
+			d.emails = append(d.emails, v)
+		}
+	}
 	addNeedle(email)
+	addEmail(email)
 	addNeedle(s.Phone)
 	for _, p := range d.Persons {
 		o, _ := reg.Object(p.Collection().Name)
@@ -173,6 +183,9 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 		for _, f := range o.Fields {
 			if f.Type == schemas.TypeEmail || f.Type == schemas.TypePhone {
 				addNeedle(p.GetString(f.Name))
+			}
+			if f.Type == schemas.TypeEmail {
+				addEmail(p.GetString(f.Name))
 			}
 		}
 	}
@@ -183,13 +196,18 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 		if ids := d.ids(); len(ids) > 0 {
 			cond = dbx.Or(cond, dbx.In("record", ids...))
 		}
-		var trashed []*core.Record
-		if err := app.RecordQuery(trashCollection).AndWhere(cond).All(&trashed); err != nil {
+		var candidates, trashed []*core.Record
+		if err := app.RecordQuery(trashCollection).AndWhere(cond).All(&candidates); err != nil {
 			return nil, fmt.Errorf("privacy: search %s: %w", trashCollection, err)
+		}
+		for _, r := range candidates {
+			if d.isPerson(r.GetString("record")) || d.recordMentions(r, "data", "title") {
+				trashed = append(trashed, r)
+			}
 		}
 		for _, r := range trashed {
 			if o, ok := reg.Object(r.GetString("object")); ok && slices.ContainsFunc(o.Fields, func(f *schemas.Field) bool {
-				return f.Type == schemas.TypeEmail && mentionsAny(r.GetString("data"), []string{email})
+				return f.Type == schemas.TypeEmail && (email == "" || mentionsAny(fieldText(r, "data"), []string{email}))
 			}) {
 				addNeedle(r.GetString("title")) // the deleted person record's name
 			}
@@ -234,56 +252,82 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 			return nil, fmt.Errorf("privacy: search %s: %w", o.Name, err)
 		}
 		for _, r := range recs {
-			if !seen[o.Name+"/"+r.Id] {
+			if !seen[o.Name+"/"+r.Id] && d.recordMentions(r, cols...) {
 				add(&d.Linked, r)
 			}
 		}
 	}
-	// System collections.
+	// System collections: by the person's record ids, by an address column that holds one
+	// address (matched exactly), and by free text (SQL finds candidates, recordMentions keeps
+	// those that name the person; see match.go).
 	ids := d.ids()
-	byRecord := func() dbx.Expression {
-		if len(ids) == 0 {
-			return dbx.NewExp("0")
-		}
-		return dbx.In("record_id", ids...)
-	}
-	text := func(cols ...string) dbx.Expression { return d.mentions(cols...) }
 	queries := []struct {
-		coll string
-		cond dbx.Expression
+		coll     string
+		byRecord bool     // record_id may be one of the person's records
+		address  string   // a column holding one address
+		text     []string // columns of text or JSON that may name the person among other things
 	}{
-		{emailsCollection, dbx.Or(byRecord(), text("to", "from", "reply_to", "subject", "html", "text"))},
-		{consentsCollection, byRecord()},
-		{submissionsCollection, byRecord()},
-		{runsCollection, dbx.Or(byRecord(), text("input", "error"))},
-		{eventsCollection, dbx.Or(byRecord(), text("input"))},
-		{suppressionsCollection, text("email")},
-		{inboundCollection, text("envelope_from", "envelope_to", "from", "to", "cc", "subject", "text", "html")},
-		{bouncesCollection, text("email", "diagnostic")},
-		{notificationsCollection, dbx.Or(byRecord(), text("title", "body"))},
+		{emailsCollection, true, "", []string{"to", "from", "reply_to", "subject", "html", "text"}},
+		{consentsCollection, true, "", nil},
+		{submissionsCollection, true, "", nil},
+		{runsCollection, true, "", []string{"input", "error"}},
+		{eventsCollection, true, "", []string{"input"}},
+		{suppressionsCollection, false, "email", nil},
+		{inboundCollection, false, "envelope_from", []string{"envelope_to", "from", "to", "cc", "subject", "text", "html"}},
+		{bouncesCollection, false, "email", []string{"diagnostic"}},
+		{notificationsCollection, true, "", []string{"title", "body"}},
 	}
 	for _, q := range queries {
 		if _, err := app.FindCachedCollectionByNameOrId(q.coll); err != nil {
 			continue // a feature that is not installed
 		}
-		var recs []*core.Record
-		if err := app.RecordQuery(q.coll).AndWhere(q.cond).All(&recs); err != nil {
+		var conds []dbx.Expression
+		if q.byRecord && len(ids) > 0 {
+			conds = append(conds, dbx.In("record_id", ids...))
+		}
+		if q.address != "" {
+			conds = append(conds, d.hasAddress(q.address))
+		}
+		if len(q.text) > 0 {
+			conds = append(conds, d.mentions(q.text...))
+		}
+		if len(conds) == 0 {
+			continue // nothing to look for (dbx.Or of nothing would read every row)
+		}
+		var candidates []*core.Record
+		if err := app.RecordQuery(q.coll).AndWhere(dbx.Or(conds...)).All(&candidates); err != nil {
 			return nil, fmt.Errorf("privacy: search %s: %w", q.coll, err)
+		}
+		var recs []*core.Record
+		for _, r := range candidates {
+			if q.byRecord && d.isPerson(r.GetString("record_id")) ||
+				q.address != "" && slices.Contains(d.emails, strings.ToLower(strings.TrimSpace(r.GetString(q.address)))) ||
+				d.recordMentions(r, q.text...) {
+				recs = append(recs, r)
+			}
 		}
 		d.System[q.coll] = recs
 	}
 	// Steps of the person's runs, and any step whose output names them.
 	runIDs := make([]any, 0, len(d.System[runsCollection]))
+	runs := map[string]bool{}
 	for _, r := range d.System[runsCollection] {
 		runIDs = append(runIDs, r.Id)
+		runs[r.Id] = true
 	}
-	stepCond := text("output", "error")
+	stepCond := d.mentions("output", "error")
 	if len(runIDs) > 0 {
 		stepCond = dbx.Or(dbx.In("run", runIDs...), stepCond)
 	}
-	var steps []*core.Record
-	if err := app.RecordQuery(stepsCollection).AndWhere(stepCond).All(&steps); err != nil {
+	var candidates []*core.Record
+	if err := app.RecordQuery(stepsCollection).AndWhere(stepCond).All(&candidates); err != nil {
 		return nil, fmt.Errorf("privacy: search %s: %w", stepsCollection, err)
+	}
+	var steps []*core.Record
+	for _, r := range candidates {
+		if runs[r.GetString("run")] || d.recordMentions(r, "output", "error") {
+			steps = append(steps, r)
+		}
 	}
 	d.System[stepsCollection] = steps
 	// Audit entries.
@@ -304,7 +348,23 @@ func (d *Dossier) ids() []any {
 	return out
 }
 
-// mentions is the condition "one of cols contains a needle" (case-insensitive).
+// hasAddress is the condition "col holds one of the person's addresses" (case-insensitive).
+func (d *Dossier) hasAddress(col string) dbx.Expression {
+	if len(d.emails) == 0 {
+		return dbx.NewExp("0")
+	}
+	params := dbx.Params{}
+	var in []string
+	for i, e := range d.emails {
+		p := fmt.Sprintf("email%d", i)
+		params[p] = e
+		in = append(in, "{:"+p+"}")
+	}
+	return dbx.NewExp("lower(trim([["+col+"]])) IN ("+strings.Join(in, ", ")+")", params)
+}
+
+// mentions is the condition "one of cols contains a needle" (case-insensitive): the
+// candidates, of which [Dossier.recordMentions] keeps those that name the person.
 func (d *Dossier) mentions(cols ...string) dbx.Expression {
 	var or []dbx.Expression
 	for i, n := range d.needles {
@@ -322,26 +382,39 @@ func (d *Dossier) mentions(cols ...string) dbx.Expression {
 // auditEntries are the entries of the person's and linked records, and those naming them.
 func (d *Dossier) auditEntries(app core.App) ([]*audit.Entry, error) {
 	var conds []dbx.Expression
+	own := map[string]bool{}
 	for _, r := range append(slices.Clone(d.Persons), d.Linked...) {
 		conds = append(conds, dbx.HashExp{"object": r.Collection().Name, "record": r.Id})
+		own[r.Collection().Name+"/"+r.Id] = true
 	}
 	conds = append(conds, d.mentions("changes"))
 	if err := audit.Flush(app); err != nil { // entries still in the journal
 		return nil, err
 	}
-	var entries []*audit.Entry
+	var candidates []*audit.Entry
 	err := app.DB().Select("id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action",
 		"changes", "changes_hash", "erased", "prev_hash", "hash").From(audit.Collection).
-		AndWhere(dbx.Or(conds...)).AndWhere(dbx.HashExp{"erased": false}).OrderBy("seq").All(&entries)
+		AndWhere(dbx.Or(conds...)).AndWhere(dbx.HashExp{"erased": false}).OrderBy("seq").All(&candidates)
 	if err != nil {
 		return nil, fmt.Errorf("privacy: search the audit trail: %w", err)
+	}
+	var entries []*audit.Entry
+	for _, en := range candidates {
+		if own[en.Object+"/"+en.Record] || mentionsAny(en.ChangesJSON, d.needles) {
+			entries = append(entries, en)
+		}
 	}
 	return entries, nil
 }
 
-// scrub replaces every needle in s (case-insensitive) by [Marker].
+// scrub replaces every needle in s (case-insensitive) by [Marker]: an address only where it
+// stands whole, so that "joann@example.com" keeps its "ann@example.com".
 func (d *Dossier) scrub(s string) string {
 	for _, n := range d.needles {
+		if isAddress(n) {
+			s = replaceAddress(s, n, Marker)
+			continue
+		}
 		s = regexp.MustCompile("(?i)"+regexp.QuoteMeta(n)).ReplaceAllLiteralString(s, Marker)
 	}
 	return s
