@@ -15,8 +15,6 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
-	"github.com/relata/relata/hooks"
-	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/audit"
 	"github.com/relata/relata/schemas/privacy"
 	"github.com/relata/relata/schemas/schemastest"
@@ -48,14 +46,8 @@ var lookalikeCollections = map[string]int{
 // a sentence too. No row holds two people's addresses.
 func seedLookalikes(t *testing.T) *world {
 	t.Helper()
-	dir := t.TempDir()
-	app := schemastest.OpenApp(t, dir)
-	reg := schemas.MustRegister(app, nil, schemas.Config{})
-	hooks.MustRegister(app, hooks.Config{Registry: reg})
-	if err := reg.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	w := &world{app: app, reg: reg, dir: dir}
+	w := newWorld(t)
+	app := w.app
 	rep, _ := schemastest.NewUser(t, app, "rep@relata.test", "sales", "north")
 	n := 0
 	insert := func(coll string, values map[string]any) string {

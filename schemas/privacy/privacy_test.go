@@ -41,10 +41,9 @@ type world struct {
 	other *core.Record // a contact who stays
 }
 
-// seedPerson puts Ada into every collection: her contact, a deal and activities linked to her,
-// an activity elsewhere naming her, an email to her and one about her, a consent, a form
-// submission, a workflow run and step, a suppression entry, audit entries, and a server log.
-func seedPerson(t *testing.T) *world {
+// newWorld is an app on a temporary data directory with the default objects and Relata's
+// hooks.
+func newWorld(t *testing.T) *world {
 	t.Helper()
 	dir := t.TempDir()
 	app := schemastest.OpenApp(t, dir)
@@ -53,7 +52,16 @@ func seedPerson(t *testing.T) *world {
 	if err := reg.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	w := &world{app: app, reg: reg, dir: dir}
+	return &world{app: app, reg: reg, dir: dir}
+}
+
+// seedPerson puts Ada into every collection: her contact, a deal and activities linked to her,
+// an activity elsewhere naming her, an email to her and one about her, a consent, a form
+// submission, a workflow run and step, a suppression entry, audit entries, and a server log.
+func seedPerson(t *testing.T) *world {
+	t.Helper()
+	w := newWorld(t)
+	app := w.app
 	co := schemastest.MustCreate(t, app, "companies", map[string]any{"name": "Analytical Engines Ltd"})
 	w.ada = schemastest.MustCreate(t, app, "contacts", map[string]any{"full_name": adaName, "email": adaEmail, "phone": adaPhone,
 		"job_title": "Countess of numbers", "company": co.Id, "message": "Please call me about the engine"})
