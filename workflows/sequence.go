@@ -10,7 +10,6 @@ import (
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
-	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/segments"
 	"github.com/relata/relata/workflows/condition"
 	"github.com/relata/relata/workflows/outbox"
@@ -99,17 +98,10 @@ func (f *facts) Unsubscribed() (bool, error) {
 	if addr == "" {
 		return false, nil
 	}
-	// An erased person stays on the list only as the keyed hash of their address (see
-	// schemas/privacy): the outbox refuses mail to it, so the sequence must stop for it too.
-	// Both columns are indexed; SQLite answers the OR with the two indexes.
-	hash, err := schemas.AddressHash(f.app, addr)
-	if err != nil {
-		return false, err
-	}
-	var n int
-	err = f.app.DB().Select("count(*)").From(outbox.SuppressionsCollection).
-		Where(dbx.Or(dbx.HashExp{"email": addr}, dbx.HashExp{"email_hash": hash})).Row(&n)
-	return n > 0, err
+	// By address, or by the keyed hash an erased person is kept as (schemas/privacy): the
+	// outbox refuses mail to both, so the sequence stops for both.
+	hit, err := outbox.Suppressed(f.app, []string{addr})
+	return hit[addr], err
 }
 
 // errStopped ends a run whose stopIf held.

@@ -174,7 +174,8 @@ func (s *Service) resolveBatch(tx core.App, coll *core.Collection, c *core.Recor
 		key, addr, contact, status, reason string
 	}
 	rows := make([]row, 0, len(contacts))
-	var addrs, ids []any
+	var addrs []string
+	var ids []any
 	for _, rec := range contacts {
 		addr := strings.ToLower(strings.TrimSpace(rec.GetString("email")))
 		r := row{key: addr, addr: addr, contact: rec.Id, status: RecipientPending}
@@ -190,7 +191,7 @@ func (s *Service) resolveBatch(tx core.App, coll *core.Collection, c *core.Recor
 		ids = append(ids, rec.Id)
 		rows = append(rows, r)
 	}
-	suppressed, err := suppressedSet(tx, addrs)
+	suppressed, err := outbox.Suppressed(tx, addrs)
 	if err != nil {
 		return err
 	}
@@ -231,41 +232,6 @@ func (s *Service) resolveBatch(tx core.App, coll *core.Collection, c *core.Recor
 	// One multi-row insert for the batch (recipient rows have no record hooks).
 	return schemas.InsertMany(tx, coll.Name, []string{"id", "campaign", "key", "email", "contact", "status", "reason",
 		"email_id", "queued_at", "opened_at", "clicked_at", "created", "updated"}, insert)
-}
-
-// suppressedSet returns which of addrs are on the suppression list, by address or (erased
-// people) by keyed hash.
-func suppressedSet(tx core.App, addrs []any) (map[string]bool, error) {
-	out := map[string]bool{}
-	if len(addrs) == 0 {
-		return out, nil
-	}
-	var hit []string
-	if err := tx.DB().Select("email").From(outbox.SuppressionsCollection).Where(dbx.In("email", addrs...)).Column(&hit); err != nil {
-		return nil, fmt.Errorf("read the suppression list: %w", err)
-	}
-	for _, a := range hit {
-		out[strings.ToLower(a)] = true
-	}
-	hashes := make([]any, 0, len(addrs))
-	byHash := map[string]string{}
-	hash, err := schemas.AddressHasher(tx)
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range addrs {
-		h := hash(a.(string))
-		hashes = append(hashes, h)
-		byHash[h] = a.(string)
-	}
-	hit = hit[:0]
-	if err := tx.DB().Select("email_hash").From(outbox.SuppressionsCollection).Where(dbx.In("email_hash", hashes...)).Column(&hit); err != nil {
-		return nil, fmt.Errorf("read the suppression list: %w", err)
-	}
-	for _, h := range hit {
-		out[byHash[h]] = true
-	}
-	return out, nil
 }
 
 // consentRefused returns the contacts among ids that lack the consent needed: with bases, a

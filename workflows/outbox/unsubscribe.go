@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,6 +127,47 @@ type checks struct {
 	noEmail  map[string]bool      // object/record with do_not_email set
 	hashes   map[string]string    // address → its hash
 	prepared bool
+}
+
+// Suppressed returns which of addrs (lower-cased addresses) are on the suppression list: by
+// address, or — for an erased person, kept only as the keyed hash of their address — by
+// hash. It is the check campaigns and sequences make before they mail; the sender's own, with
+// each entry's reason, is preloadChecks. Addresses are read InsertMaxParams at a time, each
+// group in one query that SQLite answers with the two indexes.
+func Suppressed(app core.App, addrs []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(addrs) == 0 {
+		return out, nil
+	}
+	hash, err := schemas.AddressHasher(app)
+	if err != nil {
+		return nil, err
+	}
+	for part := range slices.Chunk(addrs, schemas.InsertMaxParams/2) {
+		in, hashes := make([]any, len(part)), make([]any, len(part))
+		byHash := make(map[string]string, len(part))
+		for i, a := range part {
+			h := hash(a)
+			in[i], hashes[i], byHash[h] = a, h, a
+		}
+		var rows []struct {
+			Email string `db:"email"`
+			Hash  string `db:"email_hash"`
+		}
+		if err := app.DB().Select("coalesce(email, '') AS email", "coalesce(email_hash, '') AS email_hash").From(SuppressionsCollection).
+			Where(dbx.Or(dbx.In("email", in...), dbx.In("email_hash", hashes...))).All(&rows); err != nil {
+			return nil, fmt.Errorf("read the suppression list: %w", err)
+		}
+		for _, r := range rows {
+			if r.Email != "" {
+				out[strings.ToLower(r.Email)] = true
+			}
+			if a, ok := byHash[r.Hash]; ok && r.Hash != "" {
+				out[a] = true
+			}
+		}
+	}
+	return out, nil
 }
 
 // preloadChecks reads the checks of the marketing emails among recs.
