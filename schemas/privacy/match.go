@@ -2,7 +2,9 @@ package privacy
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -15,14 +17,16 @@ import (
 // them. An email address must stand alone: "ann@example.com" is a substring of
 // joann@example.com, xann@example.com and ann@example.com.evil.org, three other people whose
 // rows an access request must not export and an erasure must not delete or scrub. Names and
-// phone numbers match as substrings: nothing in their syntax marks where they end.
+// phone numbers must stand as whole words: "Mario Rossi" is in "Mario Rossini", and
+// "+39 333 1234567" in "+39 333 12345678", other people again. (A name inside a longer one
+// made of whole words — "Ann Lee" in "Jo Ann Lee" — still matches: nothing in the text tells
+// them apart.)
 //
 // The candidates are the rows whose text holds the needle as a substring: the person's rows and
 // those of the longer addresses that contain hers. The check in Go adds no query and loads no
 // row the substring search did not already load.
 
-// isAddress reports whether a needle is an email address (matched whole) rather than a name or
-// a phone number (matched as a substring).
+// isAddress reports whether a needle is an email address rather than a name or a phone number.
 func isAddress(needle string) bool { return strings.Contains(needle, "@") }
 
 // addressRune reports whether r may be part of an address's local part or domain. Letters and
@@ -110,9 +114,54 @@ func addressSpans(s, addr string) [][2]int {
 	return out
 }
 
-// replaceAddress replaces every whole occurrence of addr in s by repl.
-func replaceAddress(s, addr, repl string) string {
-	spans := addressSpans(s, addr)
+// wordRune reports whether r is part of a word: a name or phone number next to one is part
+// of a longer one.
+func wordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
+
+// termPatterns caches the case-insensitive pattern of each name or phone needle.
+var termPatterns sync.Map // string → *regexp.Regexp
+
+// termSpans returns the byte spans [i, j) of s where term (a name or a phone number) stands as
+// whole words, ignoring case (Unicode case folding): not preceded or followed by a letter or
+// digit, a JSON escape before it ("\nMario") counting as a boundary.
+func termSpans(s, term string) [][2]int {
+	term = strings.TrimSpace(term)
+	if term == "" {
+		return nil
+	}
+	re, ok := termPatterns.Load(term)
+	if !ok {
+		re, _ = termPatterns.LoadOrStore(term, regexp.MustCompile("(?i)"+regexp.QuoteMeta(term)))
+	}
+	var out [][2]int
+	for _, m := range re.(*regexp.Regexp).FindAllStringIndex(s, -1) {
+		i, j := m[0], m[1]
+		if i > 0 {
+			if r, _ := utf8.DecodeLastRuneInString(s[:i]); wordRune(r) && !jsonEscapeEndsAt(s, i) {
+				continue
+			}
+		}
+		if j < len(s) {
+			if r, _ := utf8.DecodeRuneInString(s[j:]); wordRune(r) {
+				continue
+			}
+		}
+		out = append(out, [2]int{i, j})
+	}
+	return out
+}
+
+// spansOf returns where needle names the person in s: an address standing alone, or a name or
+// phone number as whole words.
+func spansOf(s, needle string) [][2]int {
+	if isAddress(needle) {
+		return addressSpans(s, needle)
+	}
+	return termSpans(s, needle)
+}
+
+// replaceSpans replaces the spans of s (in order, not overlapping) by repl.
+func replaceSpans(s string, spans [][2]int, repl string) string {
 	if len(spans) == 0 {
 		return s
 	}
@@ -128,23 +177,11 @@ func replaceAddress(s, addr, repl string) string {
 }
 
 // mentionsAny reports whether s names one of the needles: an address standing alone, or a
-// name or phone number anywhere (case-insensitive). Empty needles name nothing.
+// name or phone number as whole words (case-insensitive). Empty needles name nothing.
 func mentionsAny(s string, needles []string) bool {
-	lower := ""
 	for _, n := range needles {
-		switch {
-		case strings.TrimSpace(n) == "":
-		case isAddress(n):
-			if len(addressSpans(s, n)) > 0 {
-				return true
-			}
-		default:
-			if lower == "" {
-				lower = strings.ToLower(s)
-			}
-			if strings.Contains(lower, strings.ToLower(n)) {
-				return true
-			}
+		if strings.TrimSpace(n) != "" && len(spansOf(s, n)) > 0 {
+			return true
 		}
 	}
 	return false

@@ -2,11 +2,12 @@ package privacy
 
 import "testing"
 
-// TestMentionsWholeAddress: an address names the person only where it stands whole, and is
-// scrubbed only there. Matching by substring named (and scrubbed) every longer address that
-// holds it: joann@example.com lost her "ann@example.com" in Ann's erasure.
+// TestMentionsWholeAddress: an address names the person only where it stands whole, a name or
+// phone number only as whole words, and each is scrubbed only there. Matching by substring
+// named (and scrubbed) every longer address, name or number that holds it:
+// joann@example.com lost her "ann@example.com" in Ann's erasure.
 func TestMentionsWholeAddress(t *testing.T) {
-	needles := []string{"ann@example.com", "Ann Marlowe"}
+	needles := []string{"ann@example.com", "Ann Marlowe", "+39 333 1234567"}
 	scenarios := []struct {
 		name, text string
 		want       bool
@@ -30,7 +31,15 @@ func TestMentionsWholeAddress(t *testing.T) {
 		{"a longer domain, in a sentence", "Wrote to ann@example.com.evil.org.", false, ""},
 		{"a longer top-level domain", "ann@example.community", false, ""},
 		{"a domain with a hyphen", "ann@example.com-mail.org", false, ""},
-		{"a name still matches as a substring", "Call ANN MARLOWE today", true, "Call " + Marker + " today"},
+		{"a name, any case", "Call ANN MARLOWE today", true, "Call " + Marker + " today"},
+		{"a name at a sentence's end", "Met Ann Marlowe.", true, "Met " + Marker + "."},
+		{"a name after a JSON newline", `"hi\nAnn Marlowe"`, true, `"hi\n` + Marker + `"`},
+		{"a name in a longer one", "Ann Marlowes and Jo-Ann Marlowe", true, "Ann Marlowes and Jo-" + Marker},
+		{"a longer surname", "Ann Marlowesky called", false, ""},
+		{"a longer first name", "Joann Marlowe called", false, ""},
+		{"a phone number", "call +39 333 1234567 now", true, "call " + Marker + " now"},
+		{"a longer phone number", "call +39 333 12345678 now", false, ""},
+		{"a phone number after digits", "ref 1+39 333 1234567", false, ""},
 		{"nothing", "", false, ""},
 	}
 	d := &Dossier{needles: needles}

@@ -17,7 +17,6 @@ package privacy
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -407,15 +406,12 @@ func (d *Dossier) auditEntries(app core.App) ([]*audit.Entry, error) {
 	return entries, nil
 }
 
-// scrub replaces every needle in s (case-insensitive) by [Marker]: an address only where it
-// stands whole, so that "joann@example.com" keeps its "ann@example.com".
+// scrub replaces every needle in s (case-insensitive) by [Marker] where it names the person
+// (spansOf): "joann@example.com" keeps its "ann@example.com", "Mario Rossini" his
+// "Mario Rossi".
 func (d *Dossier) scrub(s string) string {
 	for _, n := range d.needles {
-		if isAddress(n) {
-			s = replaceAddress(s, n, Marker)
-			continue
-		}
-		s = regexp.MustCompile("(?i)"+regexp.QuoteMeta(n)).ReplaceAllLiteralString(s, Marker)
+		s = replaceSpans(s, spansOf(s, n), Marker)
 	}
 	return s
 }
