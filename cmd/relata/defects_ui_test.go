@@ -212,9 +212,11 @@ func TestTasksBeyondAPage(t *testing.T) {
 	shown := func(group string) string {
 		return fmt.Sprintf(`document.querySelectorAll('[data-testid=tasks-%s] .task').length`, group)
 	}
-	datedShown := fmt.Sprintf("%s + %s + %s === %d", shown("overdue"), shown("today"), shown("upcoming"), dated)
+	// Every dated task is shown: more than the first 500, and no note of more. (The example's
+	// idle-deal workflow may give her a task of its own meanwhile: no exact count.)
+	datedShown := fmt.Sprintf("%s + %s + %s >= %d && !document.querySelector('[data-testid=tasks-more-later]')", shown("overdue"), shown("today"), shown("upcoming"), dated)
 	alice.do(chromedp.Click(chromedp.CSS(`[data-testid=tasks-show-more-later]`)))
-	alice.wait("every dated task", datedShown+` && document.querySelector('[data-testid=tasks-upcoming]').innerText.includes('Upcoming task 2') && !document.querySelector('[data-testid=tasks-more-later]')`)
+	alice.wait("every dated task", datedShown+` && document.querySelector('[data-testid=tasks-upcoming]').innerText.includes('Upcoming task 2')`)
 	alice.do(chromedp.Click(chromedp.CSS(`[data-testid=tasks-show-more-undated]`)))
 	alice.wait("200 undated tasks", fmt.Sprintf(`%s === 200 && document.querySelector('[data-testid=tasks-more-undated]')?.textContent === 'and %d more without a due date, not shown'`, shown("someday"), undated-200))
 	// A colleague (the manager) gives her one more: the realtime reload keeps the 200 and the
