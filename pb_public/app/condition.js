@@ -1,5 +1,5 @@
 // The no-code condition editor's translation, as pure functions (no DOM, no Preact) so that
-// node can test them (condition.test.mjs): a tree of rows and AND/OR groups is written as the
+// node can test them (../testdata/condition.test.mjs): a tree of rows and AND/OR groups is written as the
 // same expr text power users type (toExpr), and expr text in the subset the editor writes is
 // read back into rows (fromExpr). Anything outside that subset is reported, with the reason,
 // and the builder keeps the text editor for it.

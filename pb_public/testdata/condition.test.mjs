@@ -1,9 +1,9 @@
 // Tests of the condition editor's translation (condition.js), run by node:
-//   node --test pb_public/app/condition.test.mjs
+//   node --test pb_public/testdata/condition.test.mjs
 // (pb_public's TestConditionJS runs it from go test.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toExpr, fromExpr, operators, kindOf, newRow, needsValue, defaultValue } from './condition.js';
+import { toExpr, fromExpr, operators, kindOf, newRow, needsValue, defaultValue } from '../app/condition.js';
 
 const deals = {
   name: 'deals',
