@@ -9,7 +9,9 @@
 //   - Replies: a message whose In-Reply-To/References name an outbound email's Message-ID, or
 //     that was sent to its VERP return address (bounce+<emailid>@DOMAIN, which
 //     [outbox.Config.InboundDomain] makes the envelope sender), marks that email replied_at,
-//     lands on the record's timeline and gives the record's owner a task.
+//     lands on the record's timeline and gives the record's owner a task — one open task per
+//     sent email, which further replies are counted on, and at most
+//     [Config.MaxRepliesPerDay] replies per email a day (the rest are dropped).
 //   - Bounces: delivery status notifications (RFC 3464) are read per recipient; a hard bounce
 //     (5.x.x) suppresses the address with reason "bounce", soft bounces (4.x.x) are counted
 //     and suppress after [Config.SoftBounceLimit].

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"time"
 
 	gomail "github.com/emersion/go-message/mail"
 	"github.com/pocketbase/dbx"
@@ -32,8 +33,9 @@ const (
 
 // Deliver handles one message received from the envelope sender from for rcpts (accepted
 // addresses of the domain): it parses raw, stores it in inbound_emails and logs, marks or
-// suppresses what it says, all in one transaction. It returns the stored record. A message
-// that does not parse returns an error wrapping [ErrNotMail].
+// suppresses what it says, all in one transaction. It returns the stored record, or nil for
+// a reply dropped beyond [Config.MaxRepliesPerDay]. A message that does not parse returns an
+// error wrapping [ErrNotMail].
 func (in *Inbox) Deliver(from string, rcpts []string, raw []byte) (*core.Record, error) {
 	msg, err := Parse(bytes.NewReader(raw), in.cfg.BodyCap)
 	if err != nil {
@@ -99,12 +101,22 @@ func (in *Inbox) handle(tx core.App, from string, rcpts []string, msg *Message, 
 			rec.Set("email", outbound.Id)
 			result = "a notice from the null sender (a bounce that is no RFC 3464 report, or an auto-reply) about email " + outbound.Id + ": not read"
 		case outbound != nil:
+			// One email may be answered on the timeline only so often a day, whoever replies.
+			n, err := repliesSince(tx, outbound, in.cfg.Now().Add(-24*time.Hour))
+			if err != nil {
+				return nil, err
+			}
+			if n >= in.cfg.MaxRepliesPerDay {
+				in.app.Logger().Warn("relata: inbound reply dropped: too many replies to one email today",
+					"email", outbound.Id, "replies", n, "from", clip(rec.GetString("from"), 320), "messageId", msg.MessageID)
+				return nil, nil
+			}
 			rec.Set("kind", KindReply)
 			rec.Set("email", outbound.Id)
 			if err := tx.Save(rec); err != nil {
 				return nil, err
 			}
-			result, err = in.reply(tx, msg, outbound)
+			result, err = in.reply(tx, rec, msg, outbound)
 		case dropbox:
 			rec.Set("kind", KindQuarantined)
 			result = "quarantined: the sender is not a user of this CRM, nothing was logged"

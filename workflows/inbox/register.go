@@ -48,6 +48,11 @@ type Config struct {
 	MaxRecipients int
 	// BodyCap is how much of the text and of the HTML is stored. Default: 256 KiB.
 	BodyCap int
+	// MaxRepliesPerDay is the most replies to one sent email put on the timeline in 24
+	// hours; further ones are accepted and dropped (not stored) with a warning in the log, so
+	// that whoever received one email cannot flood a record's timeline by replying to it.
+	// Default: 20.
+	MaxRepliesPerDay int
 	// SoftBounceLimit is how many soft bounces (of distinct messages) suppress an address.
 	// Default: 3.
 	SoftBounceLimit int
@@ -112,6 +117,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BodyCap <= 0 {
 		c.BodyCap = 256 << 10
+	}
+	if c.MaxRepliesPerDay <= 0 {
+		c.MaxRepliesPerDay = 20
 	}
 	if c.SoftBounceLimit <= 0 {
 		c.SoftBounceLimit = 3

@@ -3,10 +3,12 @@ package inbox
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	gomail "github.com/emersion/go-message/mail"
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/relata/relata/schemas"
 )
@@ -35,10 +37,10 @@ type activity struct {
 }
 
 // save writes a as a record of the activity object act.
-func (in *Inbox) save(tx core.App, act *schemas.Object, a activity) error {
+func (in *Inbox) save(tx core.App, act *schemas.Object, a activity) (*core.Record, error) {
 	coll, err := tx.FindCachedCollectionByNameOrId(act.Name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rec := core.NewRecord(coll)
 	set := func(name string, v any) {
@@ -70,7 +72,7 @@ func (in *Inbox) save(tx core.App, act *schemas.Object, a activity) error {
 	for k, v := range a.links {
 		set(k, v)
 	}
-	return tx.Save(rec)
+	return rec, tx.Save(rec)
 }
 
 // fitField cuts v to the maximum length of a text field.
@@ -212,13 +214,13 @@ func (in *Inbox) logMail(tx core.App, msg *Message, user *core.Record) (string, 
 						extra = open[1:]
 					}
 				}
-				if err := in.save(tx, act, activity{kind: "email", subject: subject, body: body, done: true, owner: user.Id, links: links}); err != nil {
+				if _, err := in.save(tx, act, activity{kind: "email", subject: subject, body: body, done: true, owner: user.Id, links: links}); err != nil {
 					return "", fmt.Errorf("log on %s %s: %w", target.Name, c.Id, err)
 				}
 				logged++
 				deals += len(open)
 				for _, d := range extra {
-					if err := in.save(tx, act, activity{kind: "email", subject: subject, body: body, done: true, owner: user.Id,
+					if _, err := in.save(tx, act, activity{kind: "email", subject: subject, body: body, done: true, owner: user.Id,
 						links: map[string]string{linkField(act, d): d.Id}}); err != nil {
 						return "", err
 					}
@@ -296,18 +298,18 @@ func (in *Inbox) openDeals(tx core.App, act *schemas.Object, c *core.Record, use
 }
 
 // reply marks the outbound email replied, puts the reply on the timeline of the record the
-// email was about and gives that record's owner a task to answer it.
-func (in *Inbox) reply(tx core.App, msg *Message, outbound *core.Record) (string, error) {
+// email was about and gives that record's owner a task to answer it: one open task per sent
+// email, which further replies are counted on while it is open. Anyone who received one email
+// from the CRM can reply to it any number of times with new Message-IDs; a task for each would
+// bury the owner's task list in one stranger's messages. rec is the reply's stored record; it
+// is given the task.
+func (in *Inbox) reply(tx core.App, rec *core.Record, msg *Message, outbound *core.Record) (string, error) {
 	now := in.cfg.Now().UTC()
 	if outbound.GetString("replied_at") == "" {
 		outbound.Set("replied_at", now)
 		if err := tx.Save(outbound); err != nil {
 			return "", err
 		}
-	}
-	sender := "(unknown sender)"
-	if msg.From != nil {
-		sender = msg.From.String()
 	}
 	result := fmt.Sprintf("reply to email %s", outbound.Id)
 	act := in.activityObject()
@@ -329,17 +331,119 @@ func (in *Inbox) reply(tx core.App, msg *Message, outbound *core.Record) (string
 			owner = related.GetString(f.Name)
 		}
 	}
-	if err := in.save(tx, act, activity{kind: "email", subject: "Reply: " + msg.Subject, body: "From " + sender + "\n\n" + msg.Text,
+	if _, err := in.save(tx, act, activity{kind: "email", subject: "Reply: " + msg.Subject, body: "From " + fromLine(msg) + "\n\n" + msg.Text,
 		done: true, owner: owner, links: links}); err != nil {
 		return "", err
 	}
-	if err := in.save(tx, act, activity{kind: "task", subject: "Answer the reply from " + sender + ": " + msg.Subject,
-		body: msg.Text, owner: owner, links: links}); err != nil {
+	result += "; on the timeline of " + object + "/" + id
+	task, first, replies, err := in.openReplyTask(tx, outbound)
+	if err != nil {
 		return "", err
 	}
-	result += "; on the timeline of " + object + "/" + id
+	if task != nil {
+		replies++ // this one
+		if act.TitleField != "" {
+			task.Set(act.TitleField, fitField(task.Collection(), act.TitleField, replyTaskTitle(first, outbound, replies)))
+			if err := tx.Save(task); err != nil {
+				return "", err
+			}
+		}
+		rec.Set("task", task.Id)
+		return result + fmt.Sprintf(", counted on the open task %s (%d replies)", task.Id, replies), nil
+	}
+	task, err = in.save(tx, act, activity{kind: "task", subject: replyTaskTitle(fromAddress(msg), outbound, 1),
+		body: msg.Text, owner: owner, links: links})
+	if err != nil {
+		return "", err
+	}
+	rec.Set("task", task.Id)
 	if owner != "" {
 		result += ", task for its owner " + owner
 	}
 	return result, nil
+}
+
+// openReplyTask is the open task that earlier replies to outbound raised, with the address
+// of the first reply counted on it and how many are; nil when there is none (none raised, or
+// the last one is done or deleted).
+func (in *Inbox) openReplyTask(tx core.App, outbound *core.Record) (task *core.Record, first string, replies int, err error) {
+	var last struct {
+		Task string `db:"task"`
+	}
+	err = tx.DB().Select("task").From(Collection).
+		Where(dbx.HashExp{"email": outbound.Id, "kind": KindReply}).AndWhere(dbx.NewExp("[[task]] != ''")).
+		OrderBy("created DESC", "id DESC").Limit(1).One(&last)
+	if err != nil {
+		return nil, "", 0, nil // no reply raised a task yet
+	}
+	act := in.activityObject()
+	task, err = tx.FindRecordById(act.Name, last.Task)
+	if err != nil || task.GetBool("done") {
+		return nil, "", 0, nil
+	}
+	var counted []struct {
+		From string `db:"from"`
+	}
+	if err := tx.DB().Select("from").From(Collection).
+		Where(dbx.HashExp{"email": outbound.Id, "kind": KindReply, "task": task.Id}).
+		OrderBy("created ASC", "id ASC").All(&counted); err != nil {
+		return nil, "", 0, err
+	}
+	first = "an unknown sender" // the replies counted on it were erased
+	if len(counted) > 0 {
+		first = addressOf(counted[0].From)
+	}
+	return task, first, len(counted), nil
+}
+
+// replyTaskTitle is the title of the task to answer n replies to the sent email outbound,
+// the first from the address first. It is built from what the CRM knows: the subject of the
+// email it sent, and the sender's address, which the owner can compare with the contact's.
+// Neither the display name nor the subject of a reply is in it: anyone can write
+// "Your CEO (urgent)" there, and a task list shows the title as the CRM's own words.
+func replyTaskTitle(first string, outbound *core.Record, n int) string {
+	subject := strings.TrimSpace(outbound.GetString("subject"))
+	if subject == "" {
+		subject = "(no subject)"
+	}
+	if n <= 1 {
+		return fmt.Sprintf("Answer the reply from %s to %q", first, subject)
+	}
+	return fmt.Sprintf("Answer %d replies to %q (the first from %s)", n, subject, first)
+}
+
+// fromAddress is the address msg's From header names, in lower case.
+func fromAddress(msg *Message) string {
+	if msg.From == nil || msg.From.Address == "" {
+		return "an unknown sender"
+	}
+	return strings.ToLower(msg.From.Address)
+}
+
+// fromLine is the sender of msg as the timeline shows it: the address first, then the display
+// name in quotes, the sender's claim.
+func fromLine(msg *Message) string {
+	addr := fromAddress(msg)
+	if msg.From != nil && strings.TrimSpace(msg.From.Name) != "" {
+		return fmt.Sprintf("%s (%q)", addr, strings.TrimSpace(msg.From.Name))
+	}
+	return addr
+}
+
+// addressOf is the address of a stored From header, in lower case.
+func addressOf(from string) string {
+	if a, err := gomail.ParseAddress(from); err == nil && a.Address != "" {
+		return strings.ToLower(a.Address)
+	}
+	if from == "" {
+		return "an unknown sender"
+	}
+	return from
+}
+
+// repliesSince counts the replies to outbound stored since t.
+func repliesSince(tx core.App, outbound *core.Record, t time.Time) (int, error) {
+	n, err := tx.CountRecords(Collection, dbx.HashExp{"email": outbound.Id, "kind": KindReply},
+		dbx.NewExp("[[created]] >= {:since}", dbx.Params{"since": t.UTC().Format(types.DefaultDateLayout)}))
+	return int(n), err
 }
