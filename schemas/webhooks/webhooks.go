@@ -14,11 +14,14 @@
 //	X-Relata-Signature: sha256=HEX(HMAC-SHA256(secret, timestamp + "." + body))
 //
 // and optionally X-Relata-Delivery: an id that makes a retried delivery change nothing twice.
-// The answer is 200 {"id", "action": "created"|"updated"|"unchanged"} or a located error:
-// 400 for a value a field refuses (with the field and the payload's JSON pointer), 401 for a
-// bad signature, 403 when the run-as user may not make the change, 404 for an unknown or
-// disabled webhook. The secret is made by POST /api/relata/webhooks/{id}/secret (admins),
-// which returns it once; only its holder can sign.
+// A request whose signature was already applied (the same timestamp and body: a captured
+// request sent again, whatever its delivery id) changes nothing either; both get the first
+// answer marked duplicate. The answer is 200 {"id", "action": "created"|"updated"|"unchanged"}
+// or a located error: 400 for a value a field refuses (with the field and the payload's JSON
+// pointer), 401 for a bad signature or an unknown or disabled webhook (the same answer, so the
+// route tells no one which slugs exist), 403 when the run-as user may not make the change. The
+// secret is made by POST /api/relata/webhooks/{id}/secret (admins), which returns it once; only
+// its holder can sign.
 //
 // Writes go through Relata's one access check (schemas.Caller.CanCreate/CanUpdate, the
 // record found by the key only if the user may view it), are saved with the run-as user as
@@ -84,6 +87,9 @@ type Config struct {
 type Service struct {
 	reg *schemas.Registry
 	now func() time.Time
+	// decoy is the secret an unknown or disabled slug is checked against, so that it is
+	// refused by the very check, and with the very answer, of a wrong signature.
+	decoy string
 }
 
 // Register adds the routes POST /api/relata/hooks/{slug} (the senders') and
@@ -95,7 +101,11 @@ func Register(app core.App, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{reg: cfg.Registry, now: cfg.Now}
+	decoy, err := newSecret()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{reg: cfg.Registry, now: cfg.Now, decoy: decoy}
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Id: "relata.webhooks.routes", Func: func(se *core.ServeEvent) error {
 		se.Router.POST("/api/relata/hooks/{slug}", s.receive).Bind(apis.BodyLimit(MaxBody))
 		se.Router.POST("/api/relata/webhooks/{id}/secret", s.apiSecret).Bind(apis.RequireAuth("users"))
@@ -186,23 +196,30 @@ type Result struct {
 }
 
 func (s *Service) receive(e *core.RequestEvent) error {
-	slug := e.Request.PathValue("slug")
-	w, err := e.App.FindFirstRecordByData(Collection, "slug", slug)
-	if err != nil || !w.GetBool("enabled") {
-		return e.NotFoundError("No enabled webhook "+slug+".", nil)
-	}
+	w, err := e.App.FindFirstRecordByData(Collection, "slug", e.Request.PathValue("slug"))
+	known := err == nil && w.GetBool("enabled")
 	body, err := io.ReadAll(e.Request.Body)
 	if err != nil {
 		return e.BadRequestError("The body could not be read (at most 1 MB).", nil)
 	}
-	if why := s.verify(w, e.Request.Header, body); why != "" {
+	secret := s.decoy
+	if known {
+		secret = w.GetString("secret")
+	}
+	// An unknown slug goes through the same check as a known one, with a secret nobody has:
+	// a 404 beside a 401 would tell a stranger which slugs exist.
+	at, sig, why := s.verify(secret, e.Request.Header, body)
+	if !known && why == "" {
+		why = errSignature
+	}
+	if why != "" {
 		return e.UnauthorizedError(why, nil)
 	}
 	delivery := strings.TrimSpace(e.Request.Header.Get(HeaderDelivery))
 	if len(delivery) > 200 {
 		return e.BadRequestError(HeaderDelivery+" is longer than 200 characters.", nil)
 	}
-	res, err := s.Deliver(e.App, w, body, delivery)
+	res, err := s.Deliver(e.App, w, body, Delivery{ID: delivery, Signature: sig, SignedAt: at})
 	s.count(e.App, w, err)
 	if err != nil {
 		var de *DeliveryError
@@ -214,21 +231,41 @@ func (s *Service) receive(e *core.RequestEvent) error {
 	return e.JSON(http.StatusOK, res)
 }
 
-// verify says why a delivery's signature is refused, or "".
-func (s *Service) verify(w *core.Record, h http.Header, body []byte) string {
+const errSignature = HeaderSignature + " does not match: sign timestamp + \".\" + body with HMAC-SHA256 and the webhook's secret."
+
+// verify checks a delivery's timestamp and signature against secret and returns them, or
+// says why they are refused.
+func (s *Service) verify(secret string, h http.Header, body []byte) (at time.Time, signature, why string) {
 	ts, err := strconv.ParseInt(h.Get(HeaderTimestamp), 10, 64)
 	if err != nil {
-		return HeaderTimestamp + " is missing or not Unix seconds."
+		return at, "", HeaderTimestamp + " is missing or not Unix seconds."
 	}
-	at := time.Unix(ts, 0)
+	at = time.Unix(ts, 0)
 	if d := s.now().Sub(at); d > MaxSkew || d < -MaxSkew {
-		return HeaderTimestamp + " is more than 5 minutes from the server's clock (a replayed or delayed delivery)."
+		return at, "", HeaderTimestamp + " is more than 5 minutes from the server's clock (a replayed or delayed delivery)."
 	}
-	want := Sign(w.GetString("secret"), at, body)
+	want := Sign(secret, at, body)
 	if !hmac.Equal([]byte(h.Get(HeaderSignature)), []byte(want)) {
-		return HeaderSignature + " does not match: sign timestamp + \".\" + body with HMAC-SHA256 and the webhook's secret."
+		return at, "", errSignature
 	}
-	return ""
+	return at, want, ""
+}
+
+// Delivery is what identifies one verified request of a webhook.
+type Delivery struct {
+	// ID is the sender's X-Relata-Delivery, or "".
+	ID string
+	// Signature is the verified X-Relata-Signature and SignedAt its X-Relata-Timestamp. The
+	// signature does not cover the delivery id, so a second request with the same signature
+	// within MaxSkew is the first one captured and sent again.
+	Signature string
+	SignedAt  time.Time
+}
+
+// signatureKey is what is stored of a signature: enough to recognise it, not to send it.
+func signatureKey(signature string) string {
+	sum := sha256.Sum256([]byte(signature))
+	return hex.EncodeToString(sum[:])
 }
 
 // DeliveryError is a refused delivery: Status is the HTTP status; Field and Pointer locate it.
@@ -257,8 +294,9 @@ func (e *DeliveryError) data() map[string]any {
 
 // Deliver applies one verified payload of webhook w: it maps the payload, finds the record by
 // the key (if it may be seen), checks the run-as user's rights and saves, all in one
-// transaction with the delivery id.
-func (s *Service) Deliver(app core.App, w *core.Record, body []byte, delivery string) (*Result, error) {
+// transaction with the delivery's id and signature. A delivery whose id or signature was
+// already applied changes nothing and gets the first answer, marked Duplicate.
+func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery) (*Result, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var payload any
@@ -303,18 +341,27 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, delivery st
 	}
 	var res *Result
 	ctx := schemas.WithOrigin(context.Background(), schemas.Origin{Kind: schemas.OriginUser, ID: runAs.Id, Via: "webhook:" + w.GetString("slug")})
+	sig := ""
+	if d.Signature != "" {
+		sig = signatureKey(d.Signature)
+	}
 	err = app.RunInTransaction(func(tx core.App) error {
-		if delivery != "" {
+		// The conditions repeat those of the partial unique indexes, or SQLite reads neither.
+		for _, same := range []dbx.Expression{
+			dbx.And(dbx.HashExp{"webhook": w.Id, "delivery": d.ID}, dbx.NewExp("[[delivery]] != ''")),
+			dbx.And(dbx.HashExp{"webhook": w.Id, "signature": sig}, dbx.NewExp("[[signature]] != ''")),
+		} {
 			var prev struct {
 				Record string `db:"record"`
 				Action string `db:"action"`
 			}
-			err := tx.DB().Select("record", "action").From(DeliveriesCollection).
-				Where(dbx.HashExp{"webhook": w.Id, "delivery": delivery}).Limit(1).One(&prev)
-			if err == nil {
+			if err := tx.DB().Select("record", "action").From(DeliveriesCollection).Where(same).Limit(1).One(&prev); err == nil {
 				res = &Result{ID: prev.Record, Action: prev.Action, Duplicate: true}
 				return nil
 			}
+		}
+		if err := s.prune(tx); err != nil {
+			return err
 		}
 		rec, err := s.find(tx, w, coll, caller, values)
 		if err != nil {
@@ -362,24 +409,41 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, delivery st
 			}
 		}
 		res = &Result{ID: rec.Id, Action: action}
-		if delivery != "" {
-			dc, err := tx.FindCachedCollectionByNameOrId(DeliveriesCollection)
-			if err != nil {
-				return err
-			}
-			d := core.NewRecord(dc)
-			d.Set("webhook", w.Id)
-			d.Set("delivery", delivery)
-			d.Set("record", rec.Id)
-			d.Set("action", action)
-			return tx.Save(d)
+		if d.ID == "" && sig == "" {
+			return nil
 		}
-		return nil
+		dc, err := tx.FindCachedCollectionByNameOrId(DeliveriesCollection)
+		if err != nil {
+			return err
+		}
+		dr := core.NewRecord(dc)
+		dr.Set("webhook", w.Id)
+		dr.Set("delivery", d.ID)
+		dr.Set("signature", sig)
+		if !d.SignedAt.IsZero() {
+			dr.Set("signed_at", d.SignedAt.UTC())
+		}
+		dr.Set("record", rec.Id)
+		dr.Set("action", action)
+		return tx.Save(dr)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// prune deletes the rows kept only to recognise a replayed signature (those without a
+// delivery id) whose timestamp is out of the window: a request carrying it is refused by its
+// timestamp. Rows with a delivery id stay, as retries may come later than the window.
+func (s *Service) prune(tx core.App) error {
+	before := s.now().Add(-MaxSkew).UTC().Format(types.DefaultDateLayout)
+	// `delivery` = '' repeats the condition of idx_relata_webhook_deliveries_signed.
+	_, err := tx.DB().Delete(DeliveriesCollection, dbx.And(
+		dbx.NewExp("[[delivery]] = ''"),
+		dbx.NewExp("[[signed_at]] < {:before}", dbx.Params{"before": before}),
+	)).Execute()
+	return err
 }
 
 // find returns the record the key names, if the run-as user may see it; nil to create one.
