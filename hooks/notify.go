@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"fmt"
+	"net/mail"
 	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -180,10 +181,21 @@ func (n *notifications) reply(e *core.RecordEvent) error {
 	if err != nil {
 		return nil
 	}
+	// The title names the sender's address and the subject the CRM sent, not the reply's
+	// display name and subject: free text whoever replies fills ("Your CEO (urgent)"), which a
+	// notification would present as the CRM's own words (the inbox's task title does the same).
+	from := e.Record.GetString("from")
+	if a, err := mail.ParseAddress(from); err == nil {
+		from = strings.ToLower(a.Address)
+	}
+	subject := out.GetString("subject")
+	if strings.TrimSpace(subject) == "" {
+		subject = e.Record.GetString("subject")
+	}
 	_, err = notify.Send(e.App, notify.Notification{
 		User:     owner.Id,
 		Kind:     notify.KindReply,
-		Title:    fmt.Sprintf(notify.Message(owner, "reply"), e.Record.GetString("from"), e.Record.GetString("subject")),
+		Title:    fmt.Sprintf(notify.Message(owner, "reply"), from, subject),
 		Body:     e.Record.GetString("text"),
 		Object:   o.Name,
 		RecordID: rec.Id,

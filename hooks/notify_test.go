@@ -186,7 +186,9 @@ func TestNotificationsAccess(t *testing.T) {
 	}
 }
 
-// A reply to an email about a deal notifies the deal's owner.
+// A reply to an email about a deal notifies the deal's owner, titled with the sender's address
+// and the subject the CRM sent, not the reply's display name and subject (free text the
+// sender writes).
 func TestNotifyReply(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -200,13 +202,13 @@ func TestNotifyReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := "From: Buyer <buyer@acme.test>\r\nTo: x@crm.example.com\r\nSubject: Re: Our offer\r\nMessage-ID: <r1@acme.test>\r\n\r\nYes please.\r\n"
+	raw := "From: \"Your CEO (urgent)\" <Buyer@acme.test>\r\nTo: x@crm.example.com\r\nSubject: Wire the money today\r\nMessage-ID: <r1@acme.test>\r\n\r\nYes please.\r\n"
 	if _, err := in.Deliver("buyer@acme.test", []string{inbox.VERPPrefix + sent.Id + "@crm.example.com"}, []byte(raw)); err != nil {
 		t.Fatal(err)
 	}
 	got := e.notificationsOf(t, bob)
 	if len(got) != 1 || got[0].GetString("kind") != notify.KindReply || got[0].GetString("record_id") != deal.Id ||
-		!strings.Contains(got[0].GetString("title"), "Re: Our offer") || !strings.Contains(got[0].GetString("body"), "Yes please") {
+		got[0].GetString("title") != "Reply from buyer@acme.test: Our offer" || !strings.Contains(got[0].GetString("body"), "Yes please") {
 		t.Fatalf("bob's notifications = %v", got)
 	}
 	// The same message again is handled once.
