@@ -271,7 +271,8 @@ const (
 
 // Click records a click of the recipient named by token and returns where to redirect: the
 // signed URL, only while the campaign's template still contains it. A repeated click within
-// clickWindow redirects without being recorded.
+// clickWindow, or any click once the campaign no longer tracks clicks, redirects without
+// being recorded.
 func (s *Service) Click(token string) (string, error) {
 	rid, target, err := s.ParseToken(token)
 	if err != nil || target == "" {
@@ -288,6 +289,9 @@ func (s *Service) Click(token string) (string, error) {
 	tmpl, err := outbox.LoadTemplate(s.app, c.GetString("template"))
 	if err != nil || !trackable(templateSource(tmpl), target) {
 		return "", ErrBadLink
+	}
+	if !c.GetBool("track_clicks") {
+		return target, nil // tracking turned off since the email was sent: the link still works
 	}
 	return target, s.record(r, EventClick, target, "clicked_at", clickWindow)
 }

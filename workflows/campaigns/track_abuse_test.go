@@ -279,6 +279,22 @@ func TestClickNeedsExactLink(t *testing.T) {
 	}
 }
 
+// TestClickOfACampaignNoLongerTracked: a campaign whose click tracking was turned off after
+// its emails went out still redirects their links, and records nothing.
+func TestClickOfACampaignNoLongerTracked(t *testing.T) {
+	e, c, r, _ := tracked(t, map[string]any{"track_clicks": true})
+	c.Set("track_clicks", false)
+	if err := e.app.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	if code, loc, _ := fetch(t, e.srv.URL+campaigns.ClickPath+sign(t, e.app, r.Id, shop)); code != http.StatusFound || loc != shop {
+		t.Errorf("click = %d → %q; want 302 → %s", code, loc, shop)
+	}
+	if got := events(t, e.app, r)["click"]; got != 0 {
+		t.Errorf("%d clicks recorded; want none", got)
+	}
+}
+
 // TestRepeatCheckUsesIndex: the check for a repeated open or click is a seek of
 // idx_campaign_events_engagement on (contact, type, created), with or without statistics,
 // never a scan of the campaign's events.
