@@ -290,7 +290,7 @@ func TestClickOfACampaignNoLongerTracked(t *testing.T) {
 	if code, loc, _ := fetch(t, e.srv.URL+campaigns.ClickPath+sign(t, e.app, r.Id, shop)); code != http.StatusFound || loc != shop {
 		t.Errorf("click = %d → %q; want 302 → %s", code, loc, shop)
 	}
-	if got := events(t, e.app, r)["click"]; got != 0 {
+	if got := events(t, e.app, r)["click "+shop]; got != 0 {
 		t.Errorf("%d clicks recorded; want none", got)
 	}
 }
