@@ -236,7 +236,9 @@ func (s *Service) resolveBatch(tx core.App, coll *core.Collection, c *core.Recor
 
 // consentRefused returns the contacts among ids that lack the consent needed: with bases, a
 // valid consent of the purpose on one of them (not withdrawn; confirmed when double opt-in);
-// without, no consent of the purpose that is all withdrawn or unconfirmed (the outbox's rule).
+// without, consents of the purpose that are all withdrawn (the outbox's rule). A consent
+// waiting for its confirmation refuses nothing there: anyone can post a form with someone
+// else's address, and that must not turn off their mail.
 func consentRefused(tx core.App, ids []any, purpose string, bases []string) (map[string]bool, error) {
 	var rows []struct {
 		Record    string `db:"record_id"`
@@ -253,6 +255,9 @@ func consentRefused(tx core.App, ids []any, purpose string, bases []string) (map
 	}
 	has, valid := map[string]bool{}, map[string]bool{}
 	for _, r := range rows {
+		if r.Withdrawn == "" && r.Needs && r.Confirmed == "" {
+			continue // pending: as if absent
+		}
 		has[r.Record] = true
 		ok := r.Withdrawn == "" && (!r.Needs || r.Confirmed != "")
 		if ok && (len(bases) == 0 || contains(bases, r.Basis)) {

@@ -94,9 +94,13 @@ func withdrawMarketing(app core.App, addr string) error {
 }
 
 // consentReason says why marketing mail about a record must not go out for lack of a valid
-// marketing consent: the record has marketing consents, but every one is withdrawn or waits
-// for its double opt-in confirmation. A record without any consent is mailed on the basis
-// the organisation declares for it (see README, "Consent").
+// marketing consent: the record has marketing consents, but every one is withdrawn. A record
+// without any consent is mailed on the basis the organisation declares for it (see README,
+// "Consent").
+//
+// A consent still waiting for its double opt-in confirmation counts as absent, not as a
+// refusal: anyone can post a public form with someone else's address, and an unconfirmed
+// consent refusing would let them turn off that person's marketing mail for good.
 func consentReason(app core.App, m Message) (string, error) {
 	if m.Object == "" || m.RecordID == "" {
 		return "", nil
@@ -107,16 +111,20 @@ func consentReason(app core.App, m Message) (string, error) {
 	}
 	err := app.DB().NewQuery(`SELECT count(*) AS total, coalesce(sum(CASE WHEN coalesce(withdrawn_at, '') = ''
 		AND (needs_confirmation = FALSE OR coalesce(confirmed_at, '') != '') THEN 1 ELSE 0 END), 0) AS valid
-		FROM consents WHERE object = {:o} AND record_id = {:id} AND purpose = 'marketing_email'`).
+		FROM consents WHERE object = {:o} AND record_id = {:id} AND purpose = 'marketing_email' AND NOT ` + pendingConsent).
 		Bind(dbx.Params{"o": m.Object, "id": m.RecordID}).One(&row)
 	if err != nil {
 		return "", fmt.Errorf("check the marketing consent: %w", err)
 	}
 	if row.Total > 0 && row.Valid == 0 {
-		return fmt.Sprintf("%s %s has no valid marketing consent (withdrawn, or double opt-in not confirmed)", m.Object, m.RecordID), nil
+		return fmt.Sprintf("%s %s has no valid marketing consent (withdrawn)", m.Object, m.RecordID), nil
 	}
 	return "", nil
 }
+
+// pendingConsent is the SQL condition of a consent waiting for its double opt-in
+// confirmation (neither confirmed nor withdrawn), which the consent rule leaves out.
+const pendingConsent = `(coalesce(withdrawn_at, '') = '' AND needs_confirmation = TRUE AND coalesce(confirmed_at, '') = '')`
 
 // checks are the suppression list, consents and do_not_email flags of a batch of claimed
 // emails, read with one query each, so suppressedReason asks no query per email.
@@ -235,9 +243,11 @@ func (s *Sender) preloadChecks(app core.App, recs []*core.Record) (*checks, erro
 			Total int    `db:"total"`
 			Valid int    `db:"valid"`
 		}
+		// A consent pending its confirmation counts as absent, as in consentReason.
 		err := app.DB().Select("record_id", "count(*) AS total", `coalesce(sum(CASE WHEN coalesce(withdrawn_at, '') = ''
 			AND (needs_confirmation = FALSE OR coalesce(confirmed_at, '') != '') THEN 1 ELSE 0 END), 0) AS valid`).
-			From("consents").Where(dbx.And(dbx.HashExp{"object": object, "purpose": "marketing_email"}, dbx.In("record_id", in...))).
+			From("consents").Where(dbx.And(dbx.HashExp{"object": object, "purpose": "marketing_email"}, dbx.In("record_id", in...),
+			dbx.NewExp("NOT "+pendingConsent))).
 			GroupBy("record_id").All(&rows)
 		if err != nil {
 			return nil, fmt.Errorf("check the marketing consent: %w", err)
@@ -281,7 +291,7 @@ func (c *checks) reason(m Message) (string, bool) {
 		return "", true
 	}
 	if n := c.consent[m.Object+"/"+m.RecordID]; n[0] > 0 && n[1] == 0 {
-		return fmt.Sprintf("%s %s has no valid marketing consent (withdrawn, or double opt-in not confirmed)", m.Object, m.RecordID), true
+		return fmt.Sprintf("%s %s has no valid marketing consent (withdrawn)", m.Object, m.RecordID), true
 	}
 	if c.noEmail[m.Object+"/"+m.RecordID] {
 		return fmt.Sprintf("%s %s has do_not_email set", m.Object, m.RecordID), true
