@@ -121,7 +121,8 @@ type Consent struct {
 	// "contract", "legitimate_interest" or "legal_obligation".
 	Basis string `json:"basis,omitempty"`
 	// DoubleOptIn sends a confirmation email with a signed link; the consent counts only once
-	// the person has confirmed it. The form must ask for the record's email.
+	// the person has confirmed it. The form must ask for the record's email. A submission
+	// that matches an existing record (Dedupe) is confirmed this way even without it.
 	DoubleOptIn bool `json:"doubleOptIn,omitempty"`
 }
 

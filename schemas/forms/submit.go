@@ -485,6 +485,7 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 		rec    *core.Record
 		action = ActionCreated
 		stored *core.Record // the form_submissions record, once made
+		given  *core.Record // the consent, once made
 	)
 	err := s.app.RunInTransaction(func(tx core.App) error {
 		coll, err := tx.FindCachedCollectionByNameOrId(c.obj.Name)
@@ -604,12 +605,18 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 			cr.Set("given_at", now)
 			cr.Set("purpose", f.Consent.PurposeOrDefault())
 			cr.Set("basis", f.Consent.BasisOrDefault())
-			cr.Set("needs_confirmation", f.Consent.DoubleOptIn)
+			// A submission that matched an existing record cannot vouch for that record's
+			// address (anyone can type it): its consent counts only once the address's owner
+			// confirms it, whatever the form's own setting.
+			cr.Set("needs_confirmation", f.Consent.DoubleOptIn || action == ActionUpdated)
 			cr.Set("client_ip", cl.ip)
 			cr.Set("user_agent", cl.userAgent)
 			if cc.Fields.GetByName("contact") != nil && c.obj.Name == ContactsObject {
 				cr.Set("contact", rec.Id)
 			}
+			// The hook that emails its confirmation reads the record from here.
+			given = cr
+			submitted.Store(cr, rec)
 			if err := saveMade(tx, cr, rec); err != nil {
 				return fmt.Errorf("save consent: %w", err)
 			}
@@ -645,6 +652,9 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 	if stored != nil {
 		submitted.Delete(stored) // its after-commit hooks have run (or it was rolled back)
 	}
+	if given != nil {
+		submitted.Delete(given)
+	}
 	if err != nil {
 		return nil, "", err
 	}
@@ -652,13 +662,13 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 }
 
 // submitted holds, while its transaction runs and its after-commit hooks run, the record a
-// form_submissions record being saved names (record_id), by that submission record.
+// form_submissions or consents record being saved names (record_id), by that record.
 var submitted sync.Map // *core.Record -> *core.Record
 
-// SubmittedRecord returns the record (contact, …) a form_submissions record being saved by
-// a form names, as the submission saved it, or nil when sub was not saved by this package's
-// submission path or its transaction has ended. Hooks on the submission's save (and after
-// its commit) use it instead of reading the record again.
+// SubmittedRecord returns the record (contact, …) a form_submissions or consents record
+// being saved by a form names, as the submission saved it, or nil when sub was not saved by
+// this package's submission path or its transaction has ended. Hooks on the submission's
+// (or consent's) save, and after its commit, use it instead of reading the record again.
 func SubmittedRecord(sub *core.Record) *core.Record {
 	if v, ok := submitted.Load(sub); ok {
 		return v.(*core.Record)
