@@ -1,10 +1,8 @@
 package privacy_test
 
 import (
-	"archive/zip"
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -154,20 +152,11 @@ func TestExportFindsOnlyTheWholeAddress(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			b := sc.export(t)
-			z, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			files := map[string]string{}
-			for _, f := range z.File {
-				rc, _ := f.Open()
-				data, _ := io.ReadAll(rc)
-				rc.Close()
-				files[f.Name] = string(data)
+			files := unzip(t, sc.export(t))
+			for name, data := range files {
 				for _, l := range lookalikes {
-					if strings.Contains(strings.ToLower(string(data)), l) {
-						t.Errorf("%s holds another person's address %s", f.Name, l)
+					if strings.Contains(strings.ToLower(data), l) {
+						t.Errorf("%s holds another person's address %s", name, l)
 					}
 				}
 			}

@@ -41,6 +41,26 @@ type world struct {
 	other *core.Record // a contact who stays
 }
 
+// unzip returns the files of a ZIP archive by name.
+func unzip(t *testing.T, b []byte) map[string]string {
+	t.Helper()
+	z, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, f := range z.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(rc)
+		rc.Close()
+		files[f.Name] = string(data)
+	}
+	return files
+}
+
 // newWorld is an app on a temporary data directory with the default objects and Relata's
 // hooks.
 func newWorld(t *testing.T) *world {
@@ -149,17 +169,7 @@ func TestExportHoldsEveryPiece(t *testing.T) {
 	if err := d.WriteZip(&buf); err != nil {
 		t.Fatal(err)
 	}
-	z, err := zip.NewReader(bytes.NewReader(buf.Bytes()), int64(buf.Len()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{}
-	for _, f := range z.File {
-		rc, _ := f.Open()
-		b, _ := io.ReadAll(rc)
-		rc.Close()
-		files[f.Name] = string(b)
-	}
+	files := unzip(t, buf.Bytes())
 	for _, coll := range []string{"contacts", "deals", "activities", "emails", "consents", "form_submissions",
 		"workflow_runs", "workflow_events", "workflow_steps", "email_suppressions", "relata_audit", "relata_trash", "inbound_emails", "email_bounces", "notifications"} {
 		js, ok := files["json/"+coll+".json"]
