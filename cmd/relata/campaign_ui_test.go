@@ -14,6 +14,54 @@ import (
 	"github.com/relata/relata/workflows/outbox/outboxtest"
 )
 
+// TestSegmentLiveCountIgnoresAStaleAnswer: the live count of a segment being built shows the
+// answer for the latest conditions even when an earlier, broader count comes back after it
+// (here the page's fetch holds the first answer back 1.5 s). The older answer used to stay
+// on screen; found as a flaky TestSegmentAndCampaignInBrowser in a clean-clone CI run.
+func TestSegmentLiveCountIgnoresAStaleAnswer(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir(), exampleServeArgs...)
+	tok, _ := s.login(t, "users", "manager@example.com", "relata-demo-1")
+	counts := map[string]int{}
+	for _, f := range []string{`email != ""`, `email != "" && company.name != ""`} {
+		var c struct {
+			Count int `json:"count"`
+		}
+		if code := s.api(t, http.MethodPost, "/api/relata/segments/count", tok, map[string]any{"filter": f}, &c); code != 200 {
+			t.Fatalf("count %s = %d", f, code)
+		}
+		counts[f] = c.Count
+	}
+	if counts[`email != ""`] == counts[`email != "" && company.name != ""`] {
+		t.Fatalf("the two filters count alike (%v): the test could not tell them apart", counts)
+	}
+	mgr := newBrowser(t).signIn(t, s, "manager@example.com")
+	mgr.do(chromedp.EmulateViewport(1400, 900))
+	mgr.open("/segments/new", "#segment-name")
+	// Hold back the answer of the first, broader count.
+	eval[bool](mgr, `(() => { const orig = window.fetch; window.fetch = async (url, opts) => {
+		const res = await orig(url, opts);
+		if (String(url).includes('/segments/count') && opts?.body && JSON.parse(opts.body).filter === 'email != ""') {
+			await new Promise((r) => setTimeout(r, 1500));
+		}
+		return res; }; return true; })()`)
+	mgr.setInput(`.segment-builder select[aria-label="Filter field"]`, "email")
+	mgr.setInput(`.segment-builder select[aria-label="Filter operator"]`, "set")
+	mgr.do(chromedp.Click(chromedp.CSS("#add-filter")))
+	time.Sleep(400 * time.Millisecond) // its count is asked (250 ms), its answer held
+	mgr.setInput("#segment-group", "company")
+	mgr.wait("the company fields", `[...document.querySelectorAll('.segment-builder select[aria-label="Filter field"] option')].some(o => o.value === 'domain')`)
+	mgr.setInput(`.segment-builder select[aria-label="Filter field"]`, "name")
+	mgr.setInput(`.segment-builder select[aria-label="Filter operator"]`, "set")
+	mgr.do(chromedp.Click(chromedp.CSS("#add-filter")))
+	want := fmt.Sprintf("%d contact", counts[`email != "" && company.name != ""`])
+	mgr.wait("the live count", fmt.Sprintf(`document.querySelector('[data-testid=segment-live-count]').textContent.trim().startsWith(%q)`, want))
+	time.Sleep(2 * time.Second) // the held answer arrives
+	if got := eval[string](mgr, `document.querySelector('[data-testid=segment-live-count]').textContent.trim()`); !strings.HasPrefix(got, want) {
+		mgr.fail("the live count reads %q after the older answer came back; want %q", got, want)
+	}
+}
+
 // TestSegmentAndCampaignInBrowser: a manager builds a segment in the web app (contacts with
 // an address at a company with a name), sees its live count — the server's count as they
 // see contacts — saves it, creates a campaign with a template and sends it; the progress

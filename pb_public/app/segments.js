@@ -6,8 +6,8 @@
 // Engagement conditions (opened, clicked, replied to, bounced from a campaign — any or one —
 // optionally within N days, or not) are kept apart from the filter, in the segment's
 // engagement field: the server checks them and reads campaign events of the contacts in scope.
-import { useEffect, useState } from 'preact/hooks';
-import { pb, relata, me, isManager, objectNamed, fieldLabel, debounce, errorMessage } from './api.js';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { pb, relata, me, isManager, objectNamed, fieldLabel, errorMessage } from './api.js';
 import { html, navigate, Spinner, ErrorBox, Empty, toast } from './ui.js';
 import { FilterAdder, opsFor } from './list.js';
 import { t } from './i18n.js';
@@ -124,19 +124,21 @@ export function SegmentEditor({ id }) {
   const engagement = seg?.engagement || [];
   const engagementKey = JSON.stringify(engagement);
   const campaignNames = Object.fromEntries(campaigns.map((c) => [c.id, c.name]));
-  const recount = debounce(async (f, eng) => {
-    try {
-      const r = await relata('/segments/count', { method: 'POST', body: { filter: f, engagement: eng } });
-      setCount(r.count);
-      setCountError('');
-    } catch (err) {
-      setCountError(errorMessage(err));
-    }
-  }, 250);
+  // The live count follows the conditions 250 ms after they stop changing, and only the
+  // answer for the latest conditions is shown: the counts of two edits made in a row can come
+  // back in either order (a broader filter's often last), and the older one used to stay.
+  const countFor = useRef(0);
   useEffect(() => {
     if (!seg) return;
-    if (seg.kind === 'dynamic') recount(filter, engagement);
-    else if (seg.id) relata(`/segments/${seg.id}/count`).then((r) => setCount(r.count)).catch(() => {});
+    const asked = ++countFor.current;
+    const show = (r) => { if (asked === countFor.current) { setCount(r.count); setCountError(''); } };
+    const fail = (err) => { if (asked === countFor.current) setCountError(errorMessage(err)); };
+    if (seg.kind !== 'dynamic') {
+      if (seg.id) relata(`/segments/${seg.id}/count`).then(show).catch(() => {});
+      return;
+    }
+    const timer = setTimeout(() => relata('/segments/count', { method: 'POST', body: { filter, engagement } }).then(show).catch(fail), 250);
+    return () => clearTimeout(timer);
   }, [filter, engagementKey, seg?.kind, seg?.id]);
   if (error && !seg) return html`<${ErrorBox} error=${error} />`;
   if (!seg) return html`<${Spinner} />`;
