@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -93,8 +94,16 @@ func TestBulkEditAndReassignPages(t *testing.T) {
 	mgr.screenshot("reassign")
 	mgr.do(clickSel(`[data-testid=reassign-run]`))
 	mgr.wait("the finished job", `document.querySelector('[data-testid=job]')?.dataset.status === 'done'`)
-	if text := eval[string](mgr, `document.querySelector('[data-testid=job-counts]').textContent`); !strings.Contains(text, fmt.Sprintf("%d changed", total)) {
-		mgr.fail("job counts %q; want %d changed", text, total)
+	// Every record checked was changed. The example's idle-deal workflow may give carol tasks
+	// while the page is used (its first tick after the start): the job hands over what she
+	// owns when it runs, at least what the preview counted.
+	text := eval[string](mgr, `document.querySelector('[data-testid=job-counts]').textContent`)
+	m = regexp.MustCompile(`^(\d+) of (\d+) checked — (\d+) changed, 0 already so, 0 refused, 0 failed`).FindStringSubmatch(strings.TrimSpace(text))
+	if m == nil || m[1] != m[2] || m[2] != m[3] {
+		mgr.fail("job counts %q; want every record checked changed", text)
+	}
+	if n, _ := strconv.Atoi(m[3]); n < total {
+		mgr.fail("job counts %q; want at least the %d previewed changed", text, total)
 	}
 	if n := count("deals", own) + count("contacts", own) + count("companies", own) + count("activities", own+` && type="task" && done=false`); n != 0 {
 		t.Errorf("carol still owns %d of the reassigned records", n)
@@ -105,12 +114,12 @@ func TestBulkEditAndReassignPages(t *testing.T) {
 	// Undo gives carol her records back, as one more job.
 	mgr.do(clickSel(`[data-testid=bulk-undo]`))
 	mgr.wait("the finished undo", `document.querySelector('[data-testid=job][data-kind=undo]')?.dataset.status === 'done'`)
-	if text := eval[string](mgr, `document.querySelector('[data-testid=job-counts]').textContent`); !strings.Contains(text, fmt.Sprintf("%d changed", total)) {
-		mgr.fail("undo counts %q; want %d changed", text, total)
+	if text := eval[string](mgr, `document.querySelector('[data-testid=job-counts]').textContent`); !strings.Contains(text, m[3]+" changed") {
+		mgr.fail("undo counts %q; want the %s the job changed", text, m[3])
 	}
 	for o, n := range map[string]int{"deals": count("deals", own), "contacts": count("contacts", own), "companies": count("companies", own),
 		"tasks": count("activities", own+` && type="task" && done=false`)} {
-		if n != want[o] {
+		if n < want[o] { // and any the workflow gave her meanwhile
 			t.Errorf("after the undo carol owns %d %s; want %d", n, o, want[o])
 		}
 	}
