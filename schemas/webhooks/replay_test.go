@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,7 @@ type answer struct {
 	Action    string
 	Duplicate bool
 	Message   string
+	Data      map[string]map[string]string
 }
 
 func post(t *testing.T, srv *httptest.Server, r request) answer {
@@ -203,7 +205,7 @@ func TestUnknownSlugLooksLikeBadSignature(t *testing.T) {
 		}
 		for name, a := range answers {
 			for other, b := range answers {
-				if a != b {
+				if !reflect.DeepEqual(a, b) {
 					t.Errorf("%s: %s answers %+v, %s answers %+v; want the same", g.name, name, a, other, b)
 				}
 			}

@@ -1,11 +1,7 @@
 package webhooks_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -81,34 +77,10 @@ func TestIncomingWebhook(t *testing.T) {
 		t.Errorf("the secret is readable over REST")
 	}
 
-	type answer struct {
-		Status    int
-		ID        string
-		Action    string
-		Duplicate bool
-		Message   string
-		Data      map[string]map[string]string
-	}
 	send := func(slug, secret string, at time.Time, delivery string, payload any) answer {
 		t.Helper()
 		body, _ := json.Marshal(payload)
-		req, _ := http.NewRequest("POST", srv.URL+"/api/relata/hooks/"+slug, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(webhooks.HeaderTimestamp, strconv.FormatInt(at.Unix(), 10))
-		req.Header.Set(webhooks.HeaderSignature, webhooks.Sign(secret, at, body))
-		if delivery != "" {
-			req.Header.Set(webhooks.HeaderDelivery, delivery)
-		}
-		res, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		data, _ := io.ReadAll(res.Body)
-		var a answer
-		_ = json.Unmarshal(data, &a)
-		a.Status = res.StatusCode
-		return a
+		return post(t, srv, signed(slug, secret, at, delivery, body))
 	}
 	now := time.Now()
 	ada := map[string]any{"customer": map[string]any{"email": "ada@shop.example", "name": "Ada Lovelace", "title": "CTO"}}
