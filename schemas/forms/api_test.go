@@ -3,6 +3,7 @@ package forms_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -455,6 +456,40 @@ func TestPageTypes(t *testing.T) {
 	}
 	if n := e.count(t, "inquiries", ""); n != 1 {
 		t.Errorf("inquiries = %d; want 1", n)
+	}
+}
+
+// TestFileNameNotUTF8: a browser that sends a file's name in its local encoding (Latin-1
+// "Angebot \xe4.txt") gets its submission stored, not a 500 from the file storage, which
+// takes only UTF-8 names.
+func TestFileNameNotUTF8(t *testing.T) {
+	e := newEnv(t)
+	for i, name := range []string{"Angebot \xe4.txt", "\xff.txt", "brief.tx\xff"} {
+		subject := fmt.Sprintf("Latin-1 file %d", i)
+		var body bytes.Buffer
+		w := multipart.NewWriter(&body)
+		_ = w.WriteField("subject", subject)
+		_ = w.WriteField("size", "small")
+		_ = w.WriteField("budget", "100")
+		fw, _ := w.CreateFormFile("brief", name)
+		_, _ = fw.Write([]byte("plain text brief"))
+		w.Close()
+		res, err := noRedirect(e.srv).Post(e.srv.URL+"/forms/inquiry", w.FormDataContentType(), &body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusSeeOther {
+			b, _ := io.ReadAll(res.Body)
+			t.Fatalf("file %q: submit = %d; want a redirect to the thank-you page\n%s", name, res.StatusCode, b)
+		}
+		r, err := e.app.FindFirstRecordByData("inquiries", "subject", subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.GetStringSlice("brief"); len(got) != 1 {
+			t.Errorf("file %q: brief = %v; want the uploaded file", name, got)
+		}
 	}
 }
 

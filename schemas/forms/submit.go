@@ -427,6 +427,10 @@ func (c *compiled) fromValues(vals url.Values, files map[string][]*multipart.Fil
 				sub.addErr(k, "the file could not be read")
 				break
 			}
+			// The name the sender gave is kept with the stored file, whose storage takes
+			// only UTF-8 text: a name in another encoding ("\xff.txt") would fail the save
+			// after validation. Its stored name (file.Name) is already made of safe characters.
+			file.OriginalName = strings.ToValidUTF8(file.OriginalName, "\uFFFD")
 			if sub.files == nil {
 				sub.files = map[string][]*filesystem.File{}
 			}

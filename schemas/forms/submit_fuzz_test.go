@@ -89,6 +89,7 @@ func FuzzSubmit(f *testing.F) {
 		{1, 1, `subject=Quote&size=small&interests=crm&interests=email&budget=12&newsletter=on&start=2026-01-02&call_at=2026-01-02T10%3A00`},
 		{1, 2, multipartBody(map[string]string{"subject": "File", "size": "medium"}, "brief.txt", "hello")},
 		{1, 2, multipartBody(map[string]string{"subject": "File", "size": "medium"}, "brief.exe", strings.Repeat("MZ", 2000))},
+		{1, 2, multipartBody(map[string]string{"subject": "Latin-1", "size": "small"}, "Angebot \xe4.txt", "hello")},
 		{1, 3, `{"subject": "x"}`},
 	}
 	for _, s := range seeds {
