@@ -57,3 +57,12 @@ func TestServeInboundNeedsDomain(t *testing.T) {
 		t.Errorf("exit %d, output %q; want a failure naming --inboundDomain", code, out)
 	}
 }
+
+func TestServeInboundAuthMode(t *testing.T) {
+	t.Parallel()
+	out, code := runCode(t, "serve", "--http", freePort(t), "--dir", t.TempDir(), "--smtpInbound", freePort(t),
+		"--inboundDomain", "crm.example.com", "--inboundAuth", "spf")
+	if code == 0 || !strings.Contains(out, `"spf" is not dkim, results:<authserv-id> or off`) {
+		t.Errorf("exit %d, output %q; want a failure naming the modes", code, out)
+	}
+}

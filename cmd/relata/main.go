@@ -262,6 +262,7 @@ func setup(app *pocketbase.PocketBase) error {
 	sf.StringVar(&f.inbound.Domain, "inboundDomain", os.Getenv("RELATA_INBOUND_DOMAIN"), "the only domain inbound mail is accepted for; outbound mail then returns bounces to bounce+ID@DOMAIN (env RELATA_INBOUND_DOMAIN)")
 	sf.StringVar(&f.inbound.TLSCert, "inboundTLSCert", os.Getenv("RELATA_INBOUND_TLS_CERT"), "PEM certificate file: offer STARTTLS on the inbound listener (with --inboundTLSKey; env RELATA_INBOUND_TLS_CERT)")
 	sf.StringVar(&f.inbound.TLSKey, "inboundTLSKey", os.Getenv("RELATA_INBOUND_TLS_KEY"), "PEM key file of --inboundTLSCert (env RELATA_INBOUND_TLS_KEY)")
+	sf.StringVar(&f.inbound.Auth, "inboundAuth", os.Getenv("RELATA_INBOUND_AUTH"), "how the From of inbound mail is authenticated before a user's BCC is logged: dkim (verify DKIM signatures), results:AUTHSERV-ID (trust your MX's Authentication-Results) or off (env RELATA_INBOUND_AUTH; default dkim)")
 	// Read our flags now, before the commands run, as PocketBase does for its own; cobra
 	// parses them again, and reports unknown ones, when the command runs.
 	eager := pflag.NewFlagSet("relata", pflag.ContinueOnError)

@@ -4,7 +4,9 @@
 //   - BCC and forward logging: a message from a CRM user to the dropbox address (log@DOMAIN by
 //     default) becomes a done email activity on the timelines of the contacts it was
 //     exchanged with (by To/Cc, or for a forward the original sender and recipients), with
-//     their company and open deals linked. Messages to the dropbox from anyone else are
+//     their company and open deals linked, when its From is authenticated (a DKIM signature
+//     of the user's domain by default; see auth.go and [Config.Auth]). Messages to the
+//     dropbox from anyone else, or from a user's address nobody vouches for, are
 //     quarantined, never logged.
 //   - Replies: a message whose In-Reply-To/References name an outbound email's Message-ID, or
 //     that was sent to its VERP return address (bounce+<emailid>@DOMAIN, which

@@ -41,16 +41,24 @@ func (in *Inbox) Deliver(from string, rcpts []string, raw []byte) (*core.Record,
 	if err != nil {
 		return nil, err
 	}
+	// The From is authenticated before the transaction: a DNS lookup must not hold the
+	// write lock. A delivery status report is read for what it reports, whoever sent it.
+	auth := verdict{text: "not checked (a delivery status report)"}
+	if msg.Report == nil {
+		if auth, err = in.authenticate(raw, msg); err != nil {
+			return nil, fmt.Errorf("%w: %s", err, auth.text)
+		}
+	}
 	var rec *core.Record
 	err = in.app.RunInTransaction(func(tx core.App) error {
 		var err error
-		rec, err = in.handle(tx, from, rcpts, msg, len(raw))
+		rec, err = in.handle(tx, from, rcpts, msg, auth, len(raw))
 		return err
 	})
 	return rec, err
 }
 
-func (in *Inbox) handle(tx core.App, from string, rcpts []string, msg *Message, size int) (*core.Record, error) {
+func (in *Inbox) handle(tx core.App, from string, rcpts []string, msg *Message, auth verdict, size int) (*core.Record, error) {
 	verpID, dropbox := "", false
 	for _, r := range rcpts {
 		local, _, _ := strings.Cut(strings.ToLower(r), "@")
@@ -72,12 +80,19 @@ func (in *Inbox) handle(tx core.App, from string, rcpts []string, msg *Message, 
 	if err != nil {
 		return nil, err
 	}
+	rec.Set("sender_auth", clip(auth.text, 1000))
 	var user *core.Record
 	if dropbox && msg.From != nil {
 		user = userByEmail(tx, msg.From.Address)
 	}
 	var result string
 	switch {
+	case msg.Report == nil && user != nil && !auth.pass:
+		// A user's address anyone could have written: logging it would put a stranger's
+		// words on the contacts that user may view.
+		rec.Set("kind", KindQuarantined)
+		result = fmt.Sprintf("quarantined: the From names the user %s but is not authenticated (%s); nothing was logged. "+
+			"If your mail server does not sign with DKIM, see RELATA_INBOUND_AUTH in docs/inbound-mail.md", user.GetString("email"), auth.text)
 	case msg.Report != nil:
 		rec.Set("kind", KindBounce)
 		if err := tx.Save(rec); err != nil {
@@ -116,7 +131,7 @@ func (in *Inbox) handle(tx core.App, from string, rcpts []string, msg *Message, 
 			if err := tx.Save(rec); err != nil {
 				return nil, err
 			}
-			result, err = in.reply(tx, rec, msg, outbound)
+			result, err = in.reply(tx, rec, msg, outbound, auth)
 		case dropbox:
 			rec.Set("kind", KindQuarantined)
 			result = "quarantined: the sender is not a user of this CRM, nothing was logged"

@@ -41,6 +41,13 @@ type Config struct {
 	TLSCert, TLSKey string
 	// TLSConfig, when set, is used instead of TLSCert/TLSKey.
 	TLSConfig *tls.Config
+	// Auth is how the From of a message is authenticated (env RELATA_INBOUND_AUTH):
+	// [AuthDKIM] (Relata verifies DKIM signatures), "results:ID" (trust the
+	// Authentication-Results of the MX whose authserv-id is ID) or [AuthOff]. Only an
+	// authenticated From of a user logs a BCC. Default: "dkim". See auth.go.
+	Auth string
+	// Resolver looks up DKIM keys. Default: net.DefaultResolver.
+	Resolver *net.Resolver
 	// MaxMessageBytes is the largest message accepted (env RELATA_INBOUND_MAX_BYTES).
 	// Default: 25 MiB.
 	MaxMessageBytes int64
@@ -78,6 +85,13 @@ func (c Config) withDefaults() (Config, error) {
 	env(&c.Dropbox, "RELATA_INBOUND_DROPBOX")
 	env(&c.TLSCert, "RELATA_INBOUND_TLS_CERT")
 	env(&c.TLSKey, "RELATA_INBOUND_TLS_KEY")
+	env(&c.Auth, "RELATA_INBOUND_AUTH")
+	if c.Auth == "" {
+		c.Auth = AuthDKIM
+	}
+	if err := checkAuthMode(c.Auth); err != nil {
+		return c, err
+	}
 	if v := c.Getenv("RELATA_INBOUND_MAX_BYTES"); c.MaxMessageBytes == 0 && v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n <= 0 {
@@ -221,7 +235,10 @@ func (in *Inbox) Start() error {
 			in.app.Logger().Error("relata: inbound SMTP stopped", "error", err)
 		}
 	}(in.done)
-	in.app.Logger().Info("relata: inbound SMTP listening", "addr", ln.Addr().String(), "domain", in.cfg.Domain, "starttls", in.cfg.TLSConfig != nil)
+	in.app.Logger().Info("relata: inbound SMTP listening", "addr", ln.Addr().String(), "domain", in.cfg.Domain, "starttls", in.cfg.TLSConfig != nil, "senderAuth", in.cfg.Auth)
+	if in.cfg.Auth == AuthOff {
+		in.app.Logger().Warn("relata: inbound sender authentication is off (RELATA_INBOUND_AUTH=off): anyone who knows a user's address can log mail as that user")
+	}
 	return nil
 }
 

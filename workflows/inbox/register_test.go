@@ -24,6 +24,9 @@ func TestConfigErrors(t *testing.T) {
 		{name: "certificate without key", cfg: inbox.Config{Domain: "crm.example.com", TLSCert: "cert.pem"}, want: "both a certificate and a key"},
 		{name: "missing certificate files", cfg: inbox.Config{Domain: "crm.example.com", TLSCert: "/missing/cert.pem", TLSKey: "/missing/key.pem"}, want: "/missing/cert.pem"},
 		{name: "bad size from the environment", cfg: inbox.Config{Domain: "crm.example.com"}, env: map[string]string{"RELATA_INBOUND_MAX_BYTES": "25MB"}, want: "RELATA_INBOUND_MAX_BYTES"},
+		{name: "unknown sender check", cfg: inbox.Config{Domain: "crm.example.com", Auth: "spf"}, want: `RELATA_INBOUND_AUTH "spf" is not dkim, results:<authserv-id> or off`},
+		{name: "results without an authserv-id", cfg: inbox.Config{Domain: "crm.example.com"}, env: map[string]string{"RELATA_INBOUND_AUTH": "results:"}, want: "the authserv-id of your MX"},
+		{name: "authserv-id with a space", cfg: inbox.Config{Domain: "crm.example.com", Auth: "results:mx example"}, want: "the authserv-id of your MX"},
 		{name: "domain from the environment", env: map[string]string{"RELATA_INBOUND_ADDR": "127.0.0.1:0", "RELATA_INBOUND_DOMAIN": "CRM.Example.com."}},
 	}
 	for _, sc := range scenarios {

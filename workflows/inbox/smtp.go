@@ -61,6 +61,10 @@ func (s *session) Data(r io.Reader) error {
 		if errors.Is(err, ErrNotMail) {
 			return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: clip(err.Error(), 200)}
 		}
+		if errors.Is(err, errAuthTemporary) {
+			s.in.app.Logger().Warn("relata: inbound mail deferred: its DKIM signature could not be checked now", "from", s.from, "error", err)
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 5}, Message: "the sender's DKIM key could not be looked up, try again later"}
+		}
 		s.in.app.Logger().Error("relata: inbound mail not stored", "from", s.from, "error", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "could not store the message, try again later"}
 	}

@@ -303,7 +303,7 @@ func (in *Inbox) openDeals(tx core.App, act *schemas.Object, c *core.Record, use
 // from the CRM can reply to it any number of times with new Message-IDs; a task for each would
 // bury the owner's task list in one stranger's messages. rec is the reply's stored record; it
 // is given the task.
-func (in *Inbox) reply(tx core.App, rec *core.Record, msg *Message, outbound *core.Record) (string, error) {
+func (in *Inbox) reply(tx core.App, rec *core.Record, msg *Message, outbound *core.Record, auth verdict) (string, error) {
 	now := in.cfg.Now().UTC()
 	if outbound.GetString("replied_at") == "" {
 		outbound.Set("replied_at", now)
@@ -331,7 +331,7 @@ func (in *Inbox) reply(tx core.App, rec *core.Record, msg *Message, outbound *co
 			owner = related.GetString(f.Name)
 		}
 	}
-	if _, err := in.save(tx, act, activity{kind: "email", subject: "Reply: " + msg.Subject, body: "From " + fromLine(msg) + "\n\n" + msg.Text,
+	if _, err := in.save(tx, act, activity{kind: "email", subject: "Reply: " + msg.Subject, body: "From " + fromLine(msg) + senderNote(auth) + "\n\n" + msg.Text,
 		done: true, owner: owner, links: links}); err != nil {
 		return "", err
 	}
