@@ -94,20 +94,32 @@ func FuzzSubmit(f *testing.F) {
 	}
 	for _, s := range seeds {
 		f.Add(s.form, s.kind, []byte(s.body))
+		f.Add(s.form, s.kind|4, []byte(s.body)) // the same to the form's page
 	}
 	e := newFuzzEnv(f)
 	f.Fuzz(func(t *testing.T, form, kind uint8, body []byte) {
 		slug := []string{"fuzz-lead", "fuzz-every"}[int(form)%2]
 		ctype := []string{"application/json", "application/x-www-form-urlencoded",
 			"multipart/form-data; boundary=" + fuzzBoundary, "text/plain"}[int(kind)%4]
+		// Every other input goes to the form's own page, which answers in HTML and shows
+		// the submitted values again beside their errors.
+		page := kind&4 != 0
+		path := "/api/relata/forms/" + slug
+		if page {
+			path = "/forms/" + slug
+		}
 		before := e.counts(t)
-		req := httptest.NewRequest(http.MethodPost, "/api/relata/forms/"+slug, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
 		req.Header.Set("Content-Type", ctype)
 		rec := httptest.NewRecorder()
 		e.mux.ServeHTTP(rec, req)
 		res := rec.Result()
 		after := e.counts(t)
-		switch res.StatusCode {
+		status := res.StatusCode
+		if page && status == http.StatusSeeOther {
+			status = http.StatusOK // accepted, on to the thank-you page
+		}
+		switch status {
 		case http.StatusOK:
 			if after.submissions != before.submissions+1 {
 				t.Fatalf("accepted, but %d submission records were stored", after.submissions-before.submissions)
@@ -120,7 +132,13 @@ func FuzzSubmit(f *testing.F) {
 				t.Fatalf("refused with %d, but something was stored: %+v → %+v\nanswer: %s", res.StatusCode, before, after, rec.Body)
 			}
 		default:
-			t.Fatalf("%s %s: status %d\nanswer: %s", slug, ctype, res.StatusCode, rec.Body)
+			t.Fatalf("%s %s: status %d\nanswer: %s", path, ctype, res.StatusCode, rec.Body)
+		}
+		if page {
+			if ct := res.Header.Get("Content-Type"); status != http.StatusOK && !strings.HasPrefix(ct, "text/html") {
+				t.Fatalf("the page answered %d with %q, not HTML", res.StatusCode, ct)
+			}
+			return
 		}
 		var out map[string]any
 		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
