@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-msgauth/authres"
 	"github.com/emersion/go-msgauth/dkim"
+	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -88,8 +89,11 @@ func (in *Inbox) authenticate(raw []byte, msg *Message) (verdict, error) {
 	if err != nil {
 		return verdict{text: "none: the header could not be read"}, nil
 	}
-	if n := len(hdr.Values("From")); n != 1 || msg.From == nil {
+	if n := len(hdr.Values("From")); n != 1 {
 		return verdict{text: fmt.Sprintf("fail: the message has %d From fields", n)}, nil
+	}
+	if msg.From == nil {
+		return verdict{text: "fail: the From could not be read"}, nil
 	}
 	_, fromDomain, _ := strings.Cut(strings.ToLower(msg.From.Address), "@")
 	if fromDomain == "" {
@@ -187,7 +191,7 @@ func trustedResults(hdr textproto.Header, id, fromDomain string) verdict {
 // aligned reports whether a signing (or envelope) domain stands for the From's domain: the
 // same domain, or the same organizational domain (DMARC's relaxed alignment).
 func aligned(domain, fromDomain string) bool {
-	domain, fromDomain = strings.TrimSuffix(domain, "."), strings.TrimSuffix(fromDomain, ".")
+	domain, fromDomain = asciiDomain(domain), asciiDomain(fromDomain)
 	if domain == "" {
 		return false
 	}
@@ -208,4 +212,15 @@ func senderNote(v verdict) string {
 		return " — verified sender (" + v.text + ")"
 	}
 	return " — sender NOT verified (" + v.text + ")"
+}
+
+// asciiDomain is a domain in lower case and its ASCII form (a signature names "xn--bcher-kva.example"
+// where a From may say "bücher.example"), "" when it is no domain name.
+func asciiDomain(d string) string {
+	d = strings.ToLower(strings.TrimSuffix(d, "."))
+	a, err := idna.Lookup.ToASCII(d)
+	if err != nil {
+		return ""
+	}
+	return a
 }
