@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
@@ -26,6 +27,7 @@ func (n *notifications) bind(app core.App) {
 	app.OnRecordCreateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.notify-create", Func: func(e *core.RecordEvent) error { return n.record(e, true) }})
 	app.OnRecordUpdateExecute().Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.notify-update", Func: func(e *core.RecordEvent) error { return n.record(e, false) }})
 	app.OnRecordCreateExecute(inbox.Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.notify-reply", Func: n.reply})
+	app.OnRecordCreateExecute(inbox.Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.notify-unverified", Func: n.unverified})
 	checkZone := func(e *core.RecordEvent) error {
 		if err := notify.CheckZone(e.Record.GetString("timezone")); err != nil {
 			return fmt.Errorf("timezone: %w", err)
@@ -200,6 +202,34 @@ func (n *notifications) reply(e *core.RecordEvent) error {
 		Object:   o.Name,
 		RecordID: rec.Id,
 		Key:      "reply:" + e.Record.Id,
+	})
+	return err
+}
+
+// unverified tells a user, at most once a day, that mail to the dropbox in her name was not
+// logged because its From could not be authenticated (workflows/inbox, auth.go): her own
+// BCCs from a server that does not sign (so she knows why her timeline stays empty), or
+// someone forging her address. The title is the CRM's own words; the subject and the reason
+// are in the body.
+func (n *notifications) unverified(e *core.RecordEvent) error {
+	if err := e.Next(); err != nil {
+		return err
+	}
+	if e.Record.GetString("kind") != inbox.KindQuarantined || e.Record.GetString("user") == "" {
+		return nil
+	}
+	user, err := e.App.FindRecordById(schemas.UsersCollection, e.Record.GetString("user"))
+	if err != nil {
+		return nil
+	}
+	day := time.Now().In(notify.Location(user)).Format(time.DateOnly)
+	_, err = notify.Send(e.App, notify.Notification{
+		User:  user.Id,
+		Kind:  notify.KindWorkflow,
+		Title: notify.Message(user, "inbox-unverified"),
+		Body: fmt.Sprintf(notify.Message(user, "inbox-unverified-body"), e.Record.GetString("subject"),
+			e.Record.GetString("sender_auth")),
+		Key: "inbox-unverified:" + user.Id + ":" + day,
 	})
 	return err
 }

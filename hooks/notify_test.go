@@ -220,6 +220,39 @@ func TestNotifyReply(t *testing.T) {
 	}
 }
 
+// Mail to the dropbox in a user's name that is quarantined because its From is not
+// authenticated tells that user, once a day: her own BCCs from a server that does not sign,
+// or someone forging her address.
+func TestNotifyUnverifiedBCC(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	bob := e.person(t, "bob@example.com", "Bob Bianchi", "sales", "north")
+	carol := e.person(t, "carol@example.com", "Carol Verdi", "sales", "north")
+	in, err := inbox.Register(e.app, inbox.Config{Registry: e.reg, Domain: "crm.example.com", Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, subject := range []string{"Offer for Acme", "Second offer"} {
+		raw := fmt.Sprintf("From: Bob <Bob@Example.com>\r\nTo: buyer@acme.test\r\nSubject: %s\r\nMessage-ID: <f%d@example.com>\r\n\r\nHi\r\n", subject, i)
+		rec, err := in.Deliver("bob@example.com", []string{"log@crm.example.com"}, []byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.GetString("kind") != inbox.KindQuarantined || rec.GetString("user") != bob.rec.Id {
+			t.Fatalf("inbound %s for %q; want quarantined, naming Bob", rec.GetString("kind"), rec.GetString("user"))
+		}
+	}
+	got := e.notificationsOf(t, bob)
+	if len(got) != 1 || got[0].GetString("kind") != notify.KindWorkflow ||
+		got[0].GetString("title") != "Mail in your name to the CRM was not logged: its sender could not be verified" ||
+		!strings.Contains(got[0].GetString("body"), "Subject: Offer for Acme\nWhy: none: no DKIM signature") {
+		t.Fatalf("bob's notifications = %v; want one, the first of the day", got)
+	}
+	if n := len(e.notificationsOf(t, carol)); n != 0 {
+		t.Errorf("carol got %d notifications about bob's mail", n)
+	}
+}
+
 // A notification speaks its recipient's language: an Italian rep is told in Italian, with the
 // example model's record names translated, while an English one reads English.
 func TestNotifyAssignmentInItalian(t *testing.T) {

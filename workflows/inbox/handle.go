@@ -91,6 +91,7 @@ func (in *Inbox) handle(tx core.App, from string, rcpts []string, msg *Message, 
 		// A user's address anyone could have written: logging it would put a stranger's
 		// words on the contacts that user may view.
 		rec.Set("kind", KindQuarantined)
+		rec.Set("user", user.Id) // whom the From names: told once a day (package hooks)
 		result = fmt.Sprintf("quarantined: the From names the user %s but is not authenticated (%s); nothing was logged. "+
 			"If your mail server does not sign with DKIM, see RELATA_INBOUND_AUTH in docs/inbound-mail.md", user.GetString("email"), auth.text)
 	case msg.Report != nil:
