@@ -413,12 +413,21 @@ func CheckFilter(app core.App, coll *core.Collection, c Caller, filter, sort str
 	return nil
 }
 
-// Reached returns the names of the collections other than coll that the field paths of
-// filter and sort join — "company.name" reaches companies, "deals_via_company.amount" deals —
-// in the order first named. @request paths (the caller's own values) and @random or @rowid
-// reach nothing; an @collection path reaches the collection it names. A filter that does not
-// parse is an error.
-func Reached(app core.App, coll *core.Collection, filter, sort string) ([]string, error) {
+// FilterPath is one field path a filter or sort names, with what it joins.
+type FilterPath struct {
+	// Path is the path as written: "company.name", "deals_via_company.amount", "owner.email:lower".
+	Path string
+	// Reached are the collections other than the base that the path joins, in order; an
+	// @collection path reaches the collection it names, @request, @random and @rowid nothing.
+	Reached []string
+	// UserEmail tells that the path ends at the email of an auth collection (users), which
+	// users may keep hidden: "email" on users, "owner.email", "owner.email:lower".
+	UserEmail bool
+}
+
+// FilterPaths returns the field paths of filter and sort on coll, in the order named. A
+// filter that does not parse is an error.
+func FilterPaths(app core.App, coll *core.Collection, filter, sort string) ([]FilterPath, error) {
 	var paths []string
 	if strings.TrimSpace(filter) != "" {
 		groups, err := fexpr.Parse(placeholder.ReplaceAllString(filter, `""`))
@@ -442,22 +451,39 @@ func Reached(app core.App, coll *core.Collection, filter, sort string) ([]string
 		paths = append(paths, s.Name)
 	}
 	g := &guard{app: app, base: coll}
-	var out []string
-	add := func(name string) {
-		if name != coll.Name && !slices.Contains(out, name) {
-			out = append(out, name)
-		}
-	}
+	out := make([]FilterPath, 0, len(paths))
 	for _, p := range paths {
+		fp := FilterPath{Path: p}
 		if rest, ok := strings.CutPrefix(p, "@collection."); ok {
 			name, _, _ := strings.Cut(rest, ".")
 			name, _, _ = strings.Cut(name, ":") // @collection.deals:alias
-			add(name)
-			continue
+			fp.Reached = []string{name}
+		} else {
+			reached, _ := g.walk(p)
+			for _, c := range reached {
+				fp.Reached = append(fp.Reached, c.Name)
+			}
+			fp.UserEmail = !strings.HasPrefix(p, "@") && g.hiddenEmail(p, reached)
 		}
-		reached, _ := g.walk(p)
-		for _, c := range reached {
-			add(c.Name)
+		out = append(out, fp)
+	}
+	return out, nil
+}
+
+// Reached returns the names of the collections other than coll that the field paths of
+// filter and sort join — "company.name" reaches companies, "deals_via_company.amount" deals —
+// in the order first named (see [FilterPaths]). A filter that does not parse is an error.
+func Reached(app core.App, coll *core.Collection, filter, sort string) ([]string, error) {
+	paths, err := FilterPaths(app, coll, filter, sort)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range paths {
+		for _, name := range p.Reached {
+			if name != coll.Name && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
 		}
 	}
 	return out, nil

@@ -169,10 +169,14 @@ type RunContext struct {
 	ItemID string
 	// Actor is the run-as user; nil means the system.
 	Actor *core.Record
+	// runAs is the run-as user as the definition names them (an email or an id), for messages.
+	runAs string
 	// StepKey identifies this step of this run, for idempotency keys.
 	StepKey string
 	// DryRun is set when nothing may leave the (rolled back) transaction.
 	DryRun bool
+	// deadline, in a dry run, is when it stops (Config.DryRunTimeout); zero otherwise.
+	deadline time.Time
 	// group collects the writes of a group of runs (RunBatch) made at its end; nil otherwise.
 	group *groupWrites
 }
@@ -198,12 +202,37 @@ func (rc *RunContext) load(obj *schemas.Object, id, none string) (*core.Record, 
 	return rec, nil
 }
 
+// overtime reports why a dry run must stop now, or "" while it may go on.
+func (rc *RunContext) overtime() string {
+	if rc.deadline.IsZero() || time.Now().Before(rc.deadline) {
+		return ""
+	}
+	return fmt.Sprintf("the dry run stopped after %v: it holds the database's writer while it runs, so every save waits for it; "+
+		"test fewer items (a lower max, a narrower filter) or shorter scripts", rc.Engine.cfg.DryRunTimeout)
+}
+
 // Caller is who the run reads for: the run-as user, or [schemas.System] without one.
 func (rc *RunContext) Caller() schemas.Caller {
 	if rc.Actor == nil {
 		return schemas.System
 	}
 	return schemas.User(rc.Actor)
+}
+
+// actorName names the run-as user in messages as the definition names them ("runAs", which
+// its author wrote), else by their email only when they made it visible, else by id. Errors
+// are kept in the run history and shown by dry runs to every manager: the address of a user
+// who keeps it hidden must not appear in them.
+func (rc *RunContext) actorName() string {
+	switch {
+	case rc.Actor == nil:
+		return "the system"
+	case rc.runAs != "":
+		return rc.runAs
+	case schemas.System.MayReadEmail(rc.Actor):
+		return rc.Actor.Email()
+	}
+	return "user " + rc.Actor.Id
 }
 
 // CanView reports whether the run's caller may view rec (see [schemas.Caller.CanView]).
@@ -253,7 +282,7 @@ func (rc *RunContext) check(rec *core.Record, rule *string, what string, body ma
 		return fmt.Errorf("check %s rule of %s: %w", what, rec.Collection().Name, err)
 	}
 	if !ok {
-		return Permanent(fmt.Errorf("%s may not %s %s %s: %w", rc.Actor.Email(), what, rec.Collection().Name, rec.Id, ErrForbidden))
+		return Permanent(fmt.Errorf("%s may not %s %s %s: %w", rc.actorName(), what, rec.Collection().Name, rec.Id, ErrForbidden))
 	}
 	return nil
 }

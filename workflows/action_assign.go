@@ -27,7 +27,7 @@ var _ Action = (*assignOwner)(nil)
 // object (for objects with a stage field, only records in open stages; the triggering record
 // is not counted); ties go to the lowest id. When no rule matches, the step does nothing.
 //
-// Output: {"owner": id, "email", "strategy", "rule": index, "seq": turn number
+// Output: {"owner": id, "name", "email" (only when the user made it visible), "strategy", "rule": index, "seq": turn number
 // (round_robin), "load": records owned before (least_loaded)}; {"matched": false} when no
 // rule matched.
 type assignOwner struct {
@@ -117,7 +117,12 @@ func (a *assignOwner) Run(rc *RunContext) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		out := map[string]any{"strategy": got.Strategy, "rule": i, "owner": got.User.Id, "email": got.User.Email()}
+		out := map[string]any{"strategy": got.Strategy, "rule": i, "owner": got.User.Id, "name": got.User.GetString("name")}
+		if schemas.System.MayReadEmail(got.User) {
+			// the run history and dry runs show it to every manager: only an address its user
+			// made visible
+			out["email"] = got.User.Email()
+		}
 		if got.Strategy == schemas.AssignLeastLoaded {
 			out["load"] = got.Load
 		} else {

@@ -323,7 +323,7 @@ func (a *sendEmail) related(rc *RunContext, obj *schemas.Object, values map[stri
 	if rc.Actor != nil {
 		ok, err := schemas.User(rc.Actor).CanView(rc.App, rec)
 		if err != nil || !ok {
-			return "", "", Permanent(fmt.Errorf("to: %s is not allowed to view %s %s", rc.Actor.GetString("email"), target, id))
+			return "", "", Permanent(fmt.Errorf("to: %s is not allowed to view %s %s", rc.actorName(), target, id))
 		}
 	}
 	if target == schemas.UsersCollection {

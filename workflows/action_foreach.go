@@ -141,7 +141,9 @@ func (a *forEach) prepareOver(p *Prep) {
 	}
 	// The filter is checked the way the run will use it: fields, operators, no hidden fields.
 	if strings.TrimSpace(q.Filter) != "" {
-		if _, err := schemas.Find(p.Engine.app, schemas.System, schemas.Query{Object: t.Name, Filter: q.Filter, Params: dummy, Limit: 1}); err != nil {
+		if err := checkReadFilter(p.Engine.app, p.Registry, t.Name, q.Filter, ""); err != nil {
+			p.Errorf("/over/filter", "%v", err)
+		} else if _, err := schemas.Find(p.Engine.app, schemas.System, schemas.Query{Object: t.Name, Filter: q.Filter, Params: dummy, Limit: 1}); err != nil {
 			p.Errorf("/over/filter", "%v", err)
 		}
 	}
@@ -259,6 +261,11 @@ func (a *forEach) each(rc *RunContext, limit int, fn func(*core.Record) error) (
 		}
 		return n, nil
 	}
+	if a.filter != "" {
+		if err := checkReadFilter(rc.App, rc.Engine.reg, a.item.Name, a.filter, ""); err != nil {
+			return 0, Permanent(fmt.Errorf("over %s: %w", a.describe(), err))
+		}
+	}
 	params := dbx.Params{forEachAfter: "", "relata_record": rc.RecordID}
 	for k, v := range a.params {
 		x, err := v.Eval(rc.Input)
@@ -268,6 +275,9 @@ func (a *forEach) each(rc *RunContext, limit int, fn func(*core.Record) error) (
 		params[k] = x
 	}
 	for n < limit {
+		if msg := rc.overtime(); msg != "" {
+			return n, Permanent(errors.New(msg))
+		}
 		recs, err := schemas.Find(rc.App, rc.Caller(), schemas.Query{Object: a.item.Name, Filter: a.pageFilter(),
 			Sort: "id", Limit: min(forEachPage, limit-n), Params: params})
 		if err != nil {

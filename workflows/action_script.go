@@ -81,7 +81,9 @@ func checkScriptNames(p *Prep, src string) {
 			for _, m := range placeholderRe.FindAllStringSubmatch(c.Filter.Value, -1) {
 				params[m[1]] = ""
 			}
-			if _, err := schemas.Find(p.Engine.app, schemas.System, schemas.Query{Object: obj.Name, Filter: c.Filter.Value, Params: params, Limit: 1}); err != nil {
+			if err := checkReadFilter(p.Engine.app, p.Registry, obj.Name, c.Filter.Value, ""); err != nil {
+				at(c.Filter, "find: %v", err)
+			} else if _, err := schemas.Find(p.Engine.app, schemas.System, schemas.Query{Object: obj.Name, Filter: c.Filter.Value, Params: params, Limit: 1}); err != nil {
 				at(c.Filter, "find: %v", err)
 			}
 		}
@@ -107,9 +109,17 @@ func suggestField(obj *schemas.Object, name string) string {
 const MaxScriptTimeout = 10 * time.Second
 
 func (a *script) Run(rc *RunContext) (any, error) {
+	timeout := a.timeout
+	if !rc.deadline.IsZero() {
+		// a dry run ends at its deadline, scripts included
+		if timeout <= 0 {
+			timeout = rc.Engine.cfg.ScriptTimeout
+		}
+		timeout = max(min(timeout, time.Until(rc.deadline)), time.Millisecond)
+	}
 	res, err := rc.Engine.sandbox.Run(context.Background(), a.Source, sandbox.Input{
 		Record: rc.Input.Record, Old: rc.Input.Old, Store: &scriptStore{rc: rc}, Now: rc.Input.Now,
-		Timeout: a.timeout,
+		Timeout: timeout,
 	})
 	if err != nil {
 		switch {
@@ -155,6 +165,9 @@ func (s *scriptStore) Find(_ context.Context, q sandbox.Query) ([]map[string]any
 		return nil, fmt.Errorf("unknown object %q", q.Object)
 	}
 	c := s.rc.Caller()
+	if err := checkReadFilter(s.rc.App, s.rc.Engine.reg, q.Object, q.Filter, q.Sort); err != nil {
+		return nil, err
+	}
 	recs, err := schemas.Find(s.rc.App, c, schemas.Query{Object: q.Object, Filter: q.Filter, Sort: q.Sort,
 		Limit: q.Limit, Offset: q.Offset, Params: dbx.Params(q.Params)})
 	if err != nil {

@@ -71,13 +71,14 @@ func (e *Engine) DryRun(w *Workflow, rec *core.Record, old map[string]any, actor
 	if !rep.Triggered || !rep.ConditionMet {
 		return rep, nil
 	}
-	rc := &RunContext{Engine: e, Object: w.Object, RecordID: recordID, Input: in, Actor: actor, DryRun: true}
+	rc := &RunContext{Engine: e, Object: w.Object, RecordID: recordID, Input: in, Actor: actor, DryRun: true,
+		deadline: time.Now().Add(e.cfg.DryRunTimeout)}
 	if w.Object == noObject {
 		rc.Object = nil
 	}
 	if actor == nil && w.runAs != "" {
 		if u, err := e.app.FindRecordById("users", w.runAs); err == nil {
-			rc.Actor = u
+			rc.Actor, rc.runAs = u, w.Def.RunAs
 		}
 	}
 	rc.Ctx = withRun(context.Background(), e.cfg.MaxDepth, "") // writes in a dry run trigger nothing
@@ -103,6 +104,9 @@ func (e *Engine) DryRun(w *Workflow, rec *core.Record, old map[string]any, actor
 
 func dryRunSteps(rc *RunContext, steps []*step, out *[]StepReport) string {
 	for _, st := range steps {
+		if msg := rc.overtime(); msg != "" {
+			return msg
+		}
 		r := StepReport{Path: st.path, Action: st.kind, Name: st.name}
 		sc := *rc
 		sc.StepKey = "dry-run:" + st.path
@@ -140,6 +144,9 @@ func dryRunSteps(rc *RunContext, steps []*step, out *[]StepReport) string {
 		if err != nil {
 			r.Error = err.Error()
 			*out = append(*out, r)
+			if msg := rc.overtime(); msg != "" {
+				return msg // a script cut short by the dry run's end
+			}
 			return fmt.Sprintf("step %s (%s): %v", st.path, st.kind, err)
 		}
 		*out = append(*out, r)

@@ -50,6 +50,11 @@ type Config struct {
 	WatchInterval time.Duration
 	// ScriptTimeout bounds one script action. Default: 1s.
 	ScriptTimeout time.Duration
+	// DryRunTimeout bounds a dry run (POST /api/relata/workflows/test, `relata workflow
+	// test`): it runs every step, of every item of a for_each, in one transaction, which holds
+	// the database's only writer, so every save waits for it. A dry run still going after it
+	// stops and says so. Default: 5s.
+	DryRunTimeout time.Duration
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
 }
@@ -105,6 +110,9 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Engine, error)
 	}
 	if cfg.Lease <= 0 {
 		cfg.Lease = 5 * time.Minute
+	}
+	if cfg.DryRunTimeout <= 0 {
+		cfg.DryRunTimeout = 5 * time.Second
 	}
 	if cfg.ScriptTimeout <= 0 {
 		cfg.ScriptTimeout = time.Second

@@ -270,7 +270,7 @@ func (e *Engine) runContext(w *Workflow, run *core.Record) (*RunContext, error) 
 		if err != nil {
 			return nil, fmt.Errorf("run-as user %s no longer exists", w.Def.RunAs)
 		}
-		rc.Actor = u
+		rc.Actor, rc.runAs = u, w.Def.RunAs
 	}
 	actorID := w.runAs
 	// The run's writes are audited as the run's (package schemas/audit).

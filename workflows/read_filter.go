@@ -1,0 +1,50 @@
+package workflows
+
+import (
+	"strings"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+)
+
+// checkReadFilter refuses a filter or sort of a workflow's read (a for_each's "over" query, a
+// script's find) that reaches past the CRM objects and their users, or compares users'
+// emails. Reads as the system actor (no runAs) run without rules and with hidden fields
+// allowed ([schemas.Find]), so a path into another collection ("owner.api_tokens_via_user.hint
+// ?~ 'rlt_a'", "owner.saved_views_via_owner.name ?~ 'x'") would compare records that only
+// their owner may list, and "owner.email ~ 'a%'" addresses their users keep hidden — told, one
+// comparison at a time, through how many items a dry run (POST /api/relata/workflows/test) or
+// a run's history shows. A manager may also name as runAs any user whose email they know, an
+// admin (who lists every user's API tokens) among them: so the same limits hold for run-as
+// users too. Workflows act on CRM records; what else a user may read is read
+// through its own API, as that user.
+func checkReadFilter(app core.App, reg *schemas.Registry, object, filter, sort string) error {
+	coll, err := app.FindCachedCollectionByNameOrId(object)
+	if err != nil {
+		return nil // Find answers an unknown object
+	}
+	paths, err := schemas.FilterPaths(app, coll, filter, sort)
+	if err != nil {
+		return nil // Find answers a filter that does not parse
+	}
+	for _, p := range paths {
+		if strings.HasPrefix(p.Path, "@") {
+			continue // @request and @collection: Find refuses them for everyone but superusers
+		}
+		where := "filter"
+		if !strings.Contains(filter, p.Path) {
+			where = "sort"
+		}
+		for _, name := range p.Reached {
+			if _, ok := reg.Object(name); !ok && name != schemas.UsersCollection {
+				return &schemas.AccessError{Where: where, Path: p.Path, Message: "workflows read the CRM objects and their users only, not " + name}
+			}
+		}
+		if p.UserEmail {
+			return &schemas.AccessError{Where: where, Path: p.Path, Message: "emails of users are hidden: " +
+				"compare the user (owner = {:id}) or another of their fields"}
+		}
+	}
+	return nil
+}
