@@ -266,22 +266,89 @@ const ErasedMarker = "[erased]"
 // the chain verifies) and appends an erasure entry that lists them, in tx. It is the only
 // change of the trail Relata makes; privacy erasure calls it.
 func Erase(tx core.App, at time.Time, actor Actor, object, record string, entryIDs []string) (*Entry, error) {
-	if len(entryIDs) == 0 {
+	return EraseFields(tx, at, actor, object, record, entryIDs, nil)
+}
+
+// WholeErasedJSON is what the changes of an entry erased whole hold.
+const WholeErasedJSON = `{"*":{"new":"[erased]"}}`
+
+// EraseFields is [Erase] for entries of which only some fields hold erased values: the
+// entries of entryIDs lose every value, and in each entry of fields (entry id → field
+// names) the values of the named fields are replaced by [ErasedMarker] while the other
+// changes stay readable (a deal's amount, an activity's type). An entry of fields that holds
+// no value of the named fields is left as it is. The erasure entry lists every entry changed.
+func EraseFields(tx core.App, at time.Time, actor Actor, object, record string, entryIDs []string, fields map[string][]string) (*Entry, error) {
+	if len(entryIDs) == 0 && len(fields) == 0 {
 		return nil, nil
 	}
-	vals := make([]any, len(entryIDs))
-	for i, id := range entryIDs {
-		vals[i] = id
-	}
-	marker, _ := json.Marshal(map[string]Change{"*": {New: ErasedMarker}})
+	marker := []byte(WholeErasedJSON)
 	if err := Flush(tx); err != nil { // entries still in the journal get their ids
 		return nil, err
 	}
-	_, err := tx.DB().Update(Collection, dbx.Params{"changes": string(marker), "erased": true}, dbx.In("id", vals...)).Execute()
-	if err != nil {
-		return nil, fmt.Errorf("audit: erase %d entries: %w", len(entryIDs), err)
+	listed := slices.Clone(entryIDs)
+	whole := make(map[string]bool, len(entryIDs))
+	for _, id := range entryIDs {
+		whole[id] = true
 	}
-	return Append(tx, at, actor, object, record, ActionErase, map[string]Change{"entries": {New: entryIDs}})
+	partial := make([]string, 0, len(fields))
+	for id := range fields {
+		if !whole[id] {
+			partial = append(partial, id)
+		}
+	}
+	slices.Sort(partial)
+	for _, id := range partial {
+		var row struct {
+			Changes string `db:"changes"`
+		}
+		if err := tx.DB().Select("changes").From(Collection).AndWhere(dbx.HashExp{"id": id}).One(&row); err != nil {
+			return nil, fmt.Errorf("audit: read entry %s to erase: %w", id, err)
+		}
+		var changes map[string]Change
+		if err := json.Unmarshal([]byte(row.Changes), &changes); err != nil {
+			return nil, fmt.Errorf("audit: read entry %s to erase: %w", id, err)
+		}
+		erased := false
+		for _, name := range fields[id] {
+			c, ok := changes[name]
+			if !ok || c.Redacted || (c.Old == nil && c.New == nil) {
+				continue
+			}
+			if c.Old != nil && c.Old != ErasedMarker {
+				c.Old, erased = ErasedMarker, true
+			}
+			if c.New != nil && c.New != ErasedMarker {
+				c.New, erased = ErasedMarker, true
+			}
+			changes[name] = c
+		}
+		if !erased {
+			continue
+		}
+		b, err := encodeChanges(changes)
+		if err != nil {
+			return nil, fmt.Errorf("audit: erase entry %s: %w", id, err)
+		}
+		if _, err := tx.DB().Update(Collection, dbx.Params{"changes": string(b), "erased": true}, dbx.HashExp{"id": id}).Execute(); err != nil {
+			return nil, fmt.Errorf("audit: erase entry %s: %w", id, err)
+		}
+		listed = append(listed, id)
+	}
+	if len(listed) == 0 {
+		return nil, nil
+	}
+	// In chunks: a person may have more entries than one statement may bind parameters.
+	for chunk := range slices.Chunk(entryIDs, 500) {
+		vals := make([]any, len(chunk))
+		for i, id := range chunk {
+			vals[i] = id
+		}
+		_, err := tx.DB().Update(Collection, dbx.Params{"changes": string(marker), "erased": true}, dbx.In("id", vals...)).Execute()
+		if err != nil {
+			return nil, fmt.Errorf("audit: erase %d entries: %w", len(entryIDs), err)
+		}
+	}
+	return Append(tx, at, actor, object, record, ActionErase, map[string]Change{"entries": {New: listed}})
 }
 
 // decode fills e.Changes from e.ChangesJSON.

@@ -123,6 +123,51 @@ func TestEraseKeepsTheChain(t *testing.T) {
 	}
 }
 
+// TestEraseFieldsKeepsTheRest erases the values of some fields of entries, as erasure does for
+// a record linked to the person and retention for the fields it clears: those values are gone,
+// the entry's other changes stay readable, the erasure entry lists it, the chain verifies. An
+// entry that holds no value of the fields is left alone.
+func TestEraseFieldsKeepsTheRest(t *testing.T) {
+	t.Parallel()
+	app := schemastest.OpenApp(t, t.TempDir())
+	now := time.Now()
+	actor := audit.Actor{Kind: audit.KindSystem}
+	a, err := audit.Append(app, now, actor, "activities", "act1", audit.ActionCreate,
+		map[string]audit.Change{"body": {New: "Diagnosed with asthma"}, "type": {New: "call"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := audit.Append(app, now, actor, "activities", "act1", audit.ActionUpdate,
+		map[string]audit.Change{"done": {Old: false, New: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	erasure, err := audit.EraseFields(app, now, actor, "privacy", "subject", nil, map[string][]string{a.ID: {"body", "subject"}, b.ID: {"body"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if erasure == nil || fmt.Sprint(erasure.Changes["entries"].New) != fmt.Sprint([]string{a.ID}) {
+		t.Fatalf("the erasure entry = %+v; want it to list %s only", erasure, a.ID)
+	}
+	items, err := audit.Find(app, audit.Query{Object: "activities", Record: "act1"})
+	if err != nil || len(items) != 2 {
+		t.Fatalf("find = %d %v", len(items), err)
+	}
+	byID := map[string]*audit.Entry{}
+	for _, e := range items {
+		byID[e.ID] = e
+	}
+	if c := byID[a.ID].Changes; c["body"].New != audit.ErasedMarker || c["type"].New != "call" || !byID[a.ID].Erased {
+		t.Errorf("the erased entry = %+v", byID[a.ID])
+	}
+	if byID[b.ID].Erased || byID[b.ID].Changes["done"].New != true {
+		t.Errorf("an entry without the fields was changed: %+v", byID[b.ID])
+	}
+	if r := mustVerify(t, app); !r.OK() {
+		t.Fatalf("after erasure: %+v", r)
+	}
+}
+
 // TestRecordChangesAreAudited drives the REST API and Go saves: who, through what, and each
 // field's old and new value; the trail refuses every write, superusers' included.
 func TestRecordChangesAreAudited(t *testing.T) {

@@ -162,11 +162,11 @@ func eraseTx(tx core.App, reg *schemas.Registry, s Subject, now time.Time, anony
 	// Every audit entry that held the person's values when the erasure began: the set the
 	// preview counts (erasureCount). The entries written above hold none of her values (only
 	// record ids and redaction marks), and stay readable as the record of what it did.
-	eids := d.erasableAudit()
-	if _, err := audit.Erase(tx, now, actor, "privacy", key[:15], eids); err != nil {
+	eids, fields := d.erasableAudit()
+	if _, err := audit.EraseFields(tx, now, actor, "privacy", key[:15], eids, fields); err != nil {
 		return nil, err
 	}
-	cert.AuditErased = len(eids)
+	cert.AuditErased = len(eids) + len(fields)
 	return e, nil
 }
 
@@ -448,7 +448,7 @@ func purgeLogs(app core.App, needles []string, ids []any) (int64, error) {
 		if _, err := tx.AuxNonconcurrentDB().NewQuery("PRAGMA secure_delete = ON").Execute(); err != nil {
 			return err
 		}
-		rows, err := tx.AuxNonconcurrentDB().Select("id", "data", "message").From("_logs").Where(dbx.Or(or...)).Rows()
+		rows, err := tx.AuxNonconcurrentDB().Select("id", "data", "message").From("_logs").Where(anyOf(or)).Rows()
 		if err != nil {
 			return fmt.Errorf("privacy: search the logs: %w", err)
 		}

@@ -15,6 +15,8 @@
 package privacy
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -62,6 +64,17 @@ func (s Subject) validate() error {
 	if strings.TrimSpace(s.Email) == "" && digits(s.Phone) == "" && strings.TrimSpace(s.RecordID) == "" {
 		return errors.New("privacy: name the person by email, phone or record id")
 	}
+	// The values are searched for in every text: "example.com" or "1234" would name everyone
+	// whose address or text holds them, and erasure would scrub them all.
+	if e := strings.TrimSpace(s.Email); e != "" {
+		at := strings.LastIndex(e, "@")
+		if at <= 0 || at == len(e)-1 || strings.ContainsAny(e, " \t\r\n<>,;:\"()[]\\") {
+			return fmt.Errorf("privacy: %q is not an email address", e)
+		}
+	}
+	if strings.TrimSpace(s.Phone) != "" && len(digits(s.Phone)) < 6 {
+		return fmt.Errorf("privacy: %q is not a phone number: it has fewer than 6 digits", s.Phone)
+	}
 	return nil
 }
 
@@ -90,6 +103,10 @@ type Dossier struct {
 	// Audit are the audit entries of the person's and the linked records, and any entry whose
 	// values name the person.
 	Audit []*audit.Entry
+	// personal are, for each record linked to a person through a relation ("object/id"), its
+	// personal text fields: erasure replaces them on the record ([Dossier.scrubLinked]), and
+	// their values in the record's audit entries with them.
+	personal map[string][]string
 	// needles are the values searched for in free text: emails, phones, names.
 	needles []string
 	// emails are the person's addresses in lower case (the one asked for and those of their
@@ -121,7 +138,7 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 	if err := s.validate(); err != nil {
 		return nil, err
 	}
-	d := &Dossier{Subject: s, System: map[string][]*core.Record{}}
+	d := &Dossier{Subject: s, System: map[string][]*core.Record{}, personal: map[string][]string{}}
 	email := strings.ToLower(strings.TrimSpace(s.Email))
 	phone := digits(s.Phone)
 	seen := map[string]bool{}
@@ -153,7 +170,7 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 			continue
 		}
 		var recs []*core.Record
-		if err := app.RecordQuery(o.Name).AndWhere(dbx.Or(conds...)).All(&recs); err != nil {
+		if err := app.RecordQuery(o.Name).AndWhere(anyOf(conds)).All(&recs); err != nil {
 			return nil, fmt.Errorf("privacy: search %s: %w", o.Name, err)
 		}
 		add(&d.Persons, recs...)
@@ -178,7 +195,9 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 	addNeedle(s.Phone)
 	for _, p := range d.Persons {
 		o, _ := reg.Object(p.Collection().Name)
-		addNeedle(p.GetString(o.TitleField))
+		if namesPerson(o) {
+			addNeedle(p.GetString(o.TitleField))
+		}
 		for _, f := range o.Fields {
 			if f.Type == schemas.TypeEmail || f.Type == schemas.TypePhone {
 				addNeedle(p.GetString(f.Name))
@@ -193,15 +212,28 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 	if len(d.needles) > 0 || len(d.Persons) > 0 {
 		cond := d.mentions("data", "title")
 		if ids := d.ids(); len(ids) > 0 {
-			cond = dbx.Or(cond, dbx.In("record", ids...))
+			// Deleted records that linked to the person (an activity with her) hold her
+			// record's id in their data.
+			refs := []dbx.Expression{dbx.In("record", ids...)}
+			for i, id := range ids {
+				p := fmt.Sprintf("ref%d", i)
+				refs = append(refs, dbx.NewExp("instr(CAST([[data]] AS TEXT), {:"+p+"}) > 0", dbx.Params{p: id}))
+			}
+			cond = dbx.Or(cond, anyOf(refs))
 		}
 		var candidates, trashed []*core.Record
 		if err := app.RecordQuery(trashCollection).AndWhere(cond).All(&candidates); err != nil {
 			return nil, fmt.Errorf("privacy: search %s: %w", trashCollection, err)
 		}
 		for _, r := range candidates {
-			if d.isPerson(r.GetString("record")) || d.recordMentions(r, "data", "title") {
+			switch o, _ := reg.Object(r.GetString("object")); {
+			case d.isPerson(r.GetString("record")) || d.recordMentions(r, "data", "title"):
 				trashed = append(trashed, r)
+			case o != nil && d.linksToPerson(o, r):
+				// Deleted with her details: purged from the trash, and its audit entries
+				// erased in part, as a linked record's are.
+				trashed = append(trashed, r)
+				d.personal[o.Name+"/"+r.GetString("record")] = personalTextFields(o)
 			}
 		}
 		for _, r := range trashed {
@@ -231,6 +263,9 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 					return nil, fmt.Errorf("privacy: records of %s linked to %s: %w", o.Name, p.Id, err)
 				}
 				add(&d.Linked, recs...)
+				for _, r := range recs {
+					d.personal[o.Name+"/"+r.Id] = personalTextFields(o)
+				}
 			}
 		}
 	}
@@ -294,7 +329,7 @@ func Find(app core.App, reg *schemas.Registry, s Subject) (*Dossier, error) {
 			continue // nothing to look for (dbx.Or of nothing would read every row)
 		}
 		var candidates []*core.Record
-		if err := app.RecordQuery(q.coll).AndWhere(dbx.Or(conds...)).All(&candidates); err != nil {
+		if err := app.RecordQuery(q.coll).AndWhere(anyOf(conds)).All(&candidates); err != nil {
 			return nil, fmt.Errorf("privacy: search %s: %w", q.coll, err)
 		}
 		var recs []*core.Record
@@ -372,37 +407,86 @@ func (d *Dossier) mentions(cols ...string) dbx.Expression {
 			or = append(or, dbx.NewExp(fmt.Sprintf("instr(lower(CAST([[%s]] AS TEXT)), {:%s}) > 0", c, p), dbx.Params{p: strings.ToLower(n)}))
 		}
 	}
-	if len(or) == 0 {
-		return dbx.NewExp("0")
-	}
-	return dbx.Or(or...)
+	return anyOf(or)
 }
 
-// auditEntries are the entries of the person's and linked records, and those naming them.
-func (d *Dossier) auditEntries(app core.App) ([]*audit.Entry, error) {
-	var conds []dbx.Expression
-	own := map[string]bool{}
-	for _, r := range append(slices.Clone(d.Persons), d.Linked...) {
-		conds = append(conds, dbx.HashExp{"object": r.Collection().Name, "record": r.Id})
-		own[r.Collection().Name+"/"+r.Id] = true
+// anyOf is the disjunction of exprs ("0" when there are none), nested as a balanced tree:
+// SQLite parses "a OR b OR c …" as a chain whose depth is the number of terms and refuses a
+// chain over 1,000 ("Expression tree is too large"), which a person with many records, names
+// or linked records reaches.
+func anyOf(exprs []dbx.Expression) dbx.Expression {
+	switch len(exprs) {
+	case 0:
+		return dbx.NewExp("0")
+	case 1:
+		return exprs[0]
+	case 2:
+		return dbx.Or(exprs[0], exprs[1])
 	}
-	conds = append(conds, d.mentions("changes"))
+	mid := len(exprs) / 2
+	return dbx.Or(anyOf(exprs[:mid]), anyOf(exprs[mid:]))
+}
+
+// inChunk bounds the values of one IN list, well under SQLite's limit of bound parameters.
+const inChunk = 500
+
+// auditEntries are the entries of the person's and linked records, and those naming them.
+// The records' entries are read by object, their ids in chunks (an index lookup each), so
+// that a person with thousands of linked records makes neither too deep an expression nor
+// too many parameters for one statement.
+func (d *Dossier) auditEntries(app core.App) ([]*audit.Entry, error) {
+	own := map[string]bool{}
+	byObject := map[string][]any{}
+	var objects []string
+	var keys []string
+	for _, r := range append(slices.Clone(d.Persons), d.Linked...) {
+		keys = append(keys, r.Collection().Name+"/"+r.Id)
+	}
+	for k := range d.personal { // linked records, deleted ones in the trash too
+		keys = append(keys, k)
+	}
+	slices.Sort(keys[len(d.Persons)+len(d.Linked):])
+	for _, k := range keys {
+		if own[k] {
+			continue
+		}
+		own[k] = true
+		object, id, _ := strings.Cut(k, "/")
+		if _, ok := byObject[object]; !ok {
+			objects = append(objects, object)
+		}
+		byObject[object] = append(byObject[object], id)
+	}
+	conds := []dbx.Expression{d.mentions("changes")}
+	for _, o := range objects {
+		for chunk := range slices.Chunk(byObject[o], inChunk) {
+			conds = append(conds, dbx.And(dbx.HashExp{"object": o}, dbx.In("record", chunk...)))
+		}
+	}
 	if err := audit.Flush(app); err != nil { // entries still in the journal
 		return nil, err
 	}
-	var candidates []*audit.Entry
-	err := app.DB().Select("id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action",
-		"changes", "changes_hash", "erased", "prev_hash", "hash").From(audit.Collection).
-		AndWhere(dbx.Or(conds...)).AndWhere(dbx.HashExp{"erased": false}).OrderBy("seq").All(&candidates)
-	if err != nil {
-		return nil, fmt.Errorf("privacy: search the audit trail: %w", err)
-	}
+	seen := map[string]bool{}
 	var entries []*audit.Entry
-	for _, en := range candidates {
-		if own[en.Object+"/"+en.Record] || mentionsAny(en.ChangesJSON, d.needles) {
-			entries = append(entries, en)
+	for _, cond := range conds {
+		var candidates []*audit.Entry
+		// Entries erased whole hold nothing more; entries erased in part (another person's
+		// linked record) may hold this person's values in their other fields.
+		err := app.DB().Select("id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action",
+			"changes", "changes_hash", "erased", "prev_hash", "hash").From(audit.Collection).
+			AndWhere(cond).AndWhere(dbx.NewExp("changes != {:whole}", dbx.Params{"whole": audit.WholeErasedJSON})).
+			OrderBy("seq").All(&candidates)
+		if err != nil {
+			return nil, fmt.Errorf("privacy: search the audit trail: %w", err)
+		}
+		for _, en := range candidates {
+			if !seen[en.ID] && (own[en.Object+"/"+en.Record] || mentionsAny(en.ChangesJSON, d.needles)) {
+				seen[en.ID] = true
+				entries = append(entries, en)
+			}
 		}
 	}
+	slices.SortFunc(entries, func(a, b *audit.Entry) int { return cmp.Compare(a.Seq, b.Seq) })
 	return entries, nil
 }
 
@@ -440,25 +524,99 @@ func (d *Dossier) Count() map[string]int {
 func (d *Dossier) erasureCount() map[string]int {
 	out := d.Count()
 	delete(out, audit.Collection)
-	if n := len(d.erasableAudit()); n > 0 {
+	whole, fields := d.erasableAudit()
+	if n := len(whole) + len(fields); n > 0 {
 		out[audit.Collection] = n
 	}
 	return out
 }
 
-// erasableAudit are the ids of the audit entries erasure erases: every entry of the person's
-// own records, and any other entry whose values name the person (an erasure's own entry lists
-// entry ids only and is left alone).
-func (d *Dossier) erasableAudit() []string {
+// erasableAudit are the audit entries erasure erases: whole, every entry of the person's own
+// records and any other entry whose values name the person (an erasure's own entry lists
+// entry ids only and is left alone); in part (entry id → fields), the entries of records
+// linked to the person that hold values of the personal fields erasure replaces on them — an
+// activity's subject and details go, its type and dates stay, as on the record.
+func (d *Dossier) erasableAudit() (whole []string, fields map[string][]string) {
 	persons := map[string]bool{}
 	for _, p := range d.Persons {
 		persons[p.Id] = true
 	}
-	var ids []string
+	fields = map[string][]string{}
 	for _, en := range d.Audit {
 		if en.Action != audit.ActionErase && mentionsAny(en.ChangesJSON, d.needles) || persons[en.Record] {
-			ids = append(ids, en.ID)
+			whole = append(whole, en.ID)
+			continue
+		}
+		names := d.personal[en.Object+"/"+en.Record]
+		if len(names) == 0 || en.Action == audit.ActionErase {
+			continue
+		}
+		var changes map[string]audit.Change
+		_ = json.Unmarshal([]byte(en.ChangesJSON), &changes)
+		var held []string
+		for _, n := range names {
+			if c, ok := changes[n]; ok && !c.Redacted && (c.Old != nil && c.Old != Marker || c.New != nil && c.New != Marker) {
+				held = append(held, n)
+			}
+		}
+		if len(held) > 0 {
+			fields[en.ID] = held
 		}
 	}
-	return ids
+	return whole, fields
+}
+
+// linksToPerson reports whether the deleted record kept in trash entry r links to one of the
+// person's records through a relation field of its object o.
+func (d *Dossier) linksToPerson(o *schemas.Object, r *core.Record) bool {
+	var data map[string]any
+	if json.Unmarshal([]byte(r.GetString("data")), &data) != nil {
+		return false
+	}
+	for _, f := range o.Fields {
+		if f.Type != schemas.TypeRelation {
+			continue
+		}
+		switch v := data[f.Name].(type) {
+		case string:
+			if d.isPerson(v) {
+				return true
+			}
+		case []any:
+			for _, x := range v {
+				if id, ok := x.(string); ok && d.isPerson(id) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// namesPerson reports whether the title of o's records is a person's name, to look for in
+// free text: the title of an object with an email or phone field (contacts' full name), or a
+// personal title of an object that is no activity. A record named by its id need not be a
+// person (retention deletes old deals and activities through erasure): a deal's name or an
+// activity's subject ("Quarterly review") in every other record, email, log and audit entry
+// is not about anyone, and erasing it there destroyed other people's data.
+func namesPerson(o *schemas.Object) bool {
+	for _, f := range o.Fields {
+		if f.Type == schemas.TypeEmail || f.Type == schemas.TypePhone {
+			return true
+		}
+	}
+	t := o.Field(o.TitleField)
+	return !o.Activity && t != nil && t.IsPersonal()
+}
+
+// personalTextFields are the fields of o that erasure replaces on a record linked to the
+// person ([Dossier.scrubLinked]): its personal fields of text.
+func personalTextFields(o *schemas.Object) []string {
+	var out []string
+	for _, f := range o.Fields {
+		if f.IsPersonal() && textual(f.Type) {
+			out = append(out, f.Name)
+		}
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/audit"
 )
 
 // PoliciesCollection holds the retention policies, editable by admins (in the web app, the
@@ -83,8 +84,15 @@ func (p *Policy) Validate(app core.App, reg *schemas.Registry) error {
 	switch {
 	case err != nil:
 		errs = append(errs, fmt.Sprintf("collection: %q does not exist", p.Collection))
-	case strings.HasPrefix(p.Collection, "_") || p.Collection == "relata_audit" || p.Collection == RequestsCollection:
-		errs = append(errs, fmt.Sprintf("collection: %q is not subject to retention (the audit trail and the register of requests are kept)", p.Collection))
+	case p.Collection != coll.Name:
+		// Collection names are case-insensitive to PocketBase and SQLite alike, and the
+		// lookup takes ids too: a policy on "Privacy_Requests" or "Contacts" slipped past the
+		// checks below (and the erasure objects get) and deleted rows with SQL.
+		errs = append(errs, fmt.Sprintf("collection: write %q as %q", p.Collection, coll.Name))
+	case strings.HasPrefix(coll.Name, "_") || strings.HasPrefix(coll.Name, "relata_") || coll.Name == RequestsCollection || coll.Name == PoliciesCollection:
+		errs = append(errs, fmt.Sprintf("collection: %q is not subject to retention (the audit trail, the register of requests and Relata's internal collections are kept)", p.Collection))
+	case coll.IsAuth():
+		errs = append(errs, fmt.Sprintf("collection: %q is not subject to retention: users are deleted in the app, with their tokens and their audit", p.Collection))
 	default:
 		f := coll.Fields.GetByName(p.Field)
 		if f == nil || (f.Type() != core.FieldTypeDate && f.Type() != core.FieldTypeAutodate) {
@@ -229,6 +237,9 @@ func runPolicy(app core.App, reg *schemas.Registry, p *Policy, now time.Time, dr
 		}
 		var after []*erasure
 		err := app.RunInTransaction(func(tx core.App) error {
+			if _, isObject := reg.Object(p.Collection); isObject && p.Action == ActionClear {
+				return clearAudited(tx, p, ids, now)
+			}
 			for _, id := range ids {
 				switch p.Action {
 				case ActionClear:
@@ -269,4 +280,61 @@ func runPolicy(app core.App, reg *schemas.Registry, p *Policy, now time.Time, dr
 		done += len(ids)
 	}
 	return total, done, nil
+}
+
+// clearAudited empties p's fields on the records ids of an object, as [RunRetention] does for
+// system collections, and keeps the audit trail true to it: each cleared record gets an
+// entry of the change (the fields redacted, as erasure writes them), and the fields' values
+// are erased from the records' earlier entries — or a rep who may view the record would
+// read on its History tab what retention removed.
+func clearAudited(tx core.App, p *Policy, ids []string, now time.Time) error {
+	actor := audit.Actor{Kind: audit.KindSystem, Via: "retention"}
+	in := make([]any, len(ids))
+	for i, id := range ids {
+		in[i] = id
+	}
+	var recs []*core.Record
+	if err := tx.RecordQuery(p.Collection).AndWhere(dbx.In("id", in...)).All(&recs); err != nil {
+		return err
+	}
+	set := dbx.Params{}
+	for _, f := range p.Fields {
+		set[f] = ""
+	}
+	for _, r := range recs {
+		changes := map[string]audit.Change{}
+		for _, f := range p.Fields {
+			if !audit.Blank(r.Get(f)) {
+				changes[f] = audit.Change{Redacted: true}
+			}
+		}
+		if _, err := tx.DB().Update(p.Collection, set, dbx.HashExp{"id": r.Id}).Execute(); err != nil {
+			return err
+		}
+		if len(changes) == 0 {
+			continue
+		}
+		if _, err := audit.Append(tx, now, actor, p.Collection, r.Id, audit.ActionUpdate, changes); err != nil {
+			return err
+		}
+	}
+	var entries []*audit.Entry
+	err := tx.DB().Select("id", "changes").From(audit.Collection).
+		AndWhere(dbx.HashExp{"object": p.Collection}).AndWhere(dbx.In("record", in...)).
+		AndWhere(dbx.NewExp("changes != {:whole}", dbx.Params{"whole": audit.WholeErasedJSON})).All(&entries)
+	if err != nil {
+		return fmt.Errorf("read the audit entries of the cleared records: %w", err)
+	}
+	fields := map[string][]string{}
+	for _, en := range entries {
+		var changes map[string]audit.Change
+		_ = json.Unmarshal([]byte(en.ChangesJSON), &changes)
+		for _, f := range p.Fields {
+			if c, ok := changes[f]; ok && !c.Redacted && (c.Old != nil || c.New != nil) {
+				fields[en.ID] = append(fields[en.ID], f)
+			}
+		}
+	}
+	_, err = audit.EraseFields(tx, now, actor, "retention", p.ID, nil, fields)
+	return err
 }
