@@ -423,6 +423,8 @@ type FilterPath struct {
 	// UserEmail tells that the path ends at the email of an auth collection (users), which
 	// users may keep hidden: "email" on users, "owner.email", "owner.email:lower".
 	UserEmail bool
+	// Sort tells that the path is a sort key, not a path of the filter.
+	Sort bool
 }
 
 // FilterPaths returns the field paths of filter and sort on coll, in the order named. A
@@ -447,13 +449,14 @@ func FilterPaths(app core.App, coll *core.Collection, filter, sort string) ([]Fi
 		}
 		collect(groups)
 	}
+	inFilter := len(paths)
 	for _, s := range search.ParseSortFromString(sort) {
 		paths = append(paths, s.Name)
 	}
 	g := &guard{app: app, base: coll}
 	out := make([]FilterPath, 0, len(paths))
-	for _, p := range paths {
-		fp := FilterPath{Path: p}
+	for i, p := range paths {
+		fp := FilterPath{Path: p, Sort: i >= inFilter}
 		if rest, ok := strings.CutPrefix(p, "@collection."); ok {
 			name, _, _ := strings.Cut(rest, ".")
 			name, _, _ = strings.Cut(name, ":") // @collection.deals:alias

@@ -33,7 +33,7 @@ func checkReadFilter(app core.App, reg *schemas.Registry, object, filter, sort s
 			continue // @request and @collection: Find refuses them for everyone but superusers
 		}
 		where := "filter"
-		if !strings.Contains(filter, p.Path) {
+		if p.Sort {
 			where = "sort"
 		}
 		for _, name := range p.Reached {
