@@ -57,7 +57,25 @@ func run(t *testing.T, args ...string) (string, error) {
 type server struct {
 	cmd  *exec.Cmd
 	url  string
-	logs *bytes.Buffer
+	logs *logBuffer
+}
+
+// logBuffer holds a server's output: written by exec's copying goroutine while tests read it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func freePort(t *testing.T) string {
@@ -79,6 +97,23 @@ func startServer(t *testing.T, dataDir string, extra ...string) *server {
 // startServerEnv is startServer with extra environment variables ("KEY=value").
 func startServerEnv(t *testing.T, dataDir string, env []string, extra ...string) *server {
 	t.Helper()
+	// freePort's port is free when it answers, not when the server binds it: another test's
+	// server may take it in between. Then ours fails to listen while the health check below
+	// reaches the other one — so a server counts as up only once its own output says it
+	// listens, and one that found its port taken is started again on another.
+	for attempt := 1; ; attempt++ {
+		s, taken := startServerOnce(t, dataDir, env, extra...)
+		if !taken {
+			return s
+		}
+		if attempt == 3 {
+			t.Fatalf("relata serve found its port taken three times:\n%s", s.logs)
+		}
+	}
+}
+
+func startServerOnce(t *testing.T, dataDir string, env []string, extra ...string) (*server, bool) {
+	t.Helper()
 	addr := freePort(t)
 	args := append([]string{"serve", "--http", addr, "--dir", dataDir, "--dev=false"}, extra...)
 	cmd := exec.Command(relataBin, args...)
@@ -86,7 +121,7 @@ func startServerEnv(t *testing.T, dataDir string, env []string, extra ...string)
 	// Tests sign in and post forms far more often than people do: raise the rate limits
 	// (TestRateLimits passes its own factor of 1, which wins as the later entry).
 	cmd.Env = append(append(os.Environ(), "RELATA_RATE_LIMIT_FACTOR=1000"), env...)
-	logs := &bytes.Buffer{}
+	logs := &logBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -95,20 +130,24 @@ func startServerEnv(t *testing.T, dataDir string, env []string, extra ...string)
 	t.Cleanup(func() { s.stop(t) })
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		res, err := http.Get(s.url + "/api/health")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return s
-			}
+		out := logs.String()
+		if strings.Contains(out, "address already in use") {
+			s.stop(t)
+			return s, true
 		}
-		if cmd.ProcessState != nil {
-			break
+		if strings.Contains(out, "Server started at") { // PocketBase's banner, once it listens
+			res, err := http.Get(s.url + "/api/health")
+			if err == nil {
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					return s, false
+				}
+			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("relata serve did not come up:\n%s", logs)
-	return nil
+	return nil, false
 }
 
 func (s *server) stop(t *testing.T) {
