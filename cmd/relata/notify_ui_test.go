@@ -79,9 +79,10 @@ func TestNotificationCentre(t *testing.T) {
 
 	// The task's due time in her zone.
 	alice.open("/record/activities/"+task["id"].(string), `[data-testid=record-title]`)
-	alice.wait("the due time in Rome", `document.body.innerText.includes('3:30 PM')`)
-	if strings.Contains(alice.pageText(), "2:30 PM") {
-		alice.fail("the due time shows in UTC")
+	// Only the due field: the page's own created time may be 2:30 PM in Rome (at 13:30 UTC).
+	alice.wait("the due time in Rome", `document.querySelector('[data-field=due]')?.innerText.includes('3:30 PM')`)
+	if due := eval[string](alice, `document.querySelector('[data-field=due]').innerText`); strings.Contains(due, "2:30 PM") {
+		alice.fail("the due time shows in UTC: %q", due)
 	}
 
 	// A task due at 00:30 tomorrow in Rome (23:30 UTC in winter, the day before in UTC) is
