@@ -119,6 +119,10 @@ type Item struct {
 // the record when it was deleted, by its object's access policy applied to the stored copy.
 // An entry of an object that no longer exists is for admins only.
 func (s *Service) MaySee(auth *core.Record, t *core.Record) bool {
+	return s.maySee(auth, t.GetString("object"), t.GetString("owner"))
+}
+
+func (s *Service) maySee(auth *core.Record, object, owner string) bool {
 	if auth == nil {
 		return false
 	}
@@ -132,19 +136,14 @@ func (s *Service) MaySee(auth *core.Record, t *core.Record) bool {
 	if role == schemas.RoleAdmin {
 		return true
 	}
-	o, ok := s.reg.Object(t.GetString("object"))
+	o, ok := s.reg.Object(object)
 	if !ok || o == nil {
 		return false
 	}
 	if role == schemas.RoleManager {
 		return true
 	}
-	scope := o.Access.Scope
-	if o.OwnerField() == nil {
-		scope = schemas.ScopeAll
-	}
-	owner := t.GetString("owner")
-	switch scope {
+	switch scopeOf(o) {
 	case schemas.ScopeOwner:
 		return owner != "" && owner == auth.Id
 	case schemas.ScopeTeam:
@@ -162,28 +161,86 @@ func (s *Service) MaySee(auth *core.Record, t *core.Record) bool {
 	}
 }
 
-func (s *Service) item(t *core.Record) Item {
-	at := t.GetDateTime("deleted_at")
-	return Item{ID: t.Id, Object: t.GetString("object"), Record: t.GetString("record"), Title: t.GetString("title"),
-		Owner: t.GetString("owner"), DeletedBy: t.GetString("deleted_by"), DeletedAt: at.String(),
-		ExpiresAt: at.Add(Retention).String()}
+// scopeOf is o's access scope, "all" for an object without an owner field.
+func scopeOf(o *schemas.Object) string {
+	if o.OwnerField() == nil {
+		return schemas.ScopeAll
+	}
+	return o.Access.Scope
 }
 
-// List returns the entries auth may see, deleted within Retention, newest first (at most 500).
+// visibleWhere is the SQL condition of the entries auth may see (as maySee decides, which
+// List still asks of each entry read), so that a listing reads only those: a trash holding a
+// bulk delete of 100,000 records must not be read whole, copies included, on every listing.
+func (s *Service) visibleWhere(auth *core.Record) dbx.Expression {
+	if auth == nil || (!auth.IsSuperuser() && auth.Collection().Name != schemas.UsersCollection) {
+		return dbx.NewExp("1=0")
+	}
+	role := auth.GetString("role")
+	if auth.IsSuperuser() || role == schemas.RoleAdmin {
+		return nil
+	}
+	var ors []dbx.Expression
+	for i, o := range s.reg.Objects() {
+		obj := dbx.HashExp{"object": o.Name}
+		if role == schemas.RoleManager {
+			ors = append(ors, obj)
+			continue
+		}
+		switch scopeOf(o) {
+		case schemas.ScopeOwner:
+			ors = append(ors, dbx.And(obj, dbx.HashExp{"owner": auth.Id}))
+		case schemas.ScopeTeam:
+			mine := dbx.Expression(dbx.HashExp{"owner": auth.Id})
+			if team := auth.GetString("team"); team != "" {
+				key := fmt.Sprintf("team%d", i)
+				mine = dbx.Or(mine, dbx.NewExp("[[owner]] != '' AND [[owner]] IN (SELECT [[id]] FROM {{"+schemas.UsersCollection+
+					"}} WHERE [[team]] = {:"+key+"})", dbx.Params{key: team}))
+			}
+			ors = append(ors, dbx.And(obj, mine))
+		default:
+			ors = append(ors, obj)
+		}
+	}
+	if len(ors) == 0 {
+		return dbx.NewExp("1=0")
+	}
+	return dbx.Or(ors...)
+}
+
+// maxListed is how many entries List answers at most.
+const maxListed = 500
+
+// List returns the entries auth may see, deleted within Retention, newest first (at most
+// maxListed). It reads only those entries, and not their copies of the records.
 func (s *Service) List(auth *core.Record) ([]Item, error) {
 	cut, _ := types.ParseDateTime(s.now().Add(-Retention))
-	recs, err := s.app.FindRecordsByFilter(Collection, "deleted_at >= {:cut}", "-deleted_at", 0, 0, dbx.Params{"cut": cut.String()})
-	if err != nil {
-		return nil, err
+	q := s.app.ConcurrentDB().Select("id", "object", "record", "title", "owner", "deleted_by", "deleted_at").From(Collection).
+		Where(dbx.NewExp("[[deleted_at]] >= {:cut}", dbx.Params{"cut": cut.String()})).
+		OrderBy("deleted_at DESC", "id DESC").Limit(maxListed)
+	if where := s.visibleWhere(auth); where != nil {
+		q.AndWhere(where)
+	}
+	var rows []struct {
+		ID        string `db:"id"`
+		Object    string `db:"object"`
+		Record    string `db:"record"`
+		Title     string `db:"title"`
+		Owner     string `db:"owner"`
+		DeletedBy string `db:"deleted_by"`
+		DeletedAt string `db:"deleted_at"`
+	}
+	if err := q.All(&rows); err != nil {
+		return nil, fmt.Errorf("trash: list: %w", err)
 	}
 	items := []Item{}
-	for _, t := range recs {
-		if s.MaySee(auth, t) {
-			items = append(items, s.item(t))
-			if len(items) == 500 {
-				break
-			}
+	for _, r := range rows {
+		if !s.maySee(auth, r.Object, r.Owner) {
+			continue
 		}
+		at, _ := types.ParseDateTime(r.DeletedAt)
+		items = append(items, Item{ID: r.ID, Object: r.Object, Record: r.Record, Title: r.Title, Owner: r.Owner,
+			DeletedBy: r.DeletedBy, DeletedAt: at.String(), ExpiresAt: at.Add(Retention).String()})
 	}
 	return items, nil
 }
@@ -196,7 +253,8 @@ var ErrNotFound = errors.New("this deleted record is not in the trash, or you ma
 var ErrExists = errors.New("a record with this id exists already")
 
 // Restore saves the entry id's record again, with its old id and fields, as auth (who must be
-// allowed to see it), links it again from the records that linked to it (when they still exist
+// allowed to see it, and to view every record its relations name, as the REST API's link
+// check demands: it fails naming the field otherwise), links it again from the records that linked to it (when they still exist
 // and the link is free), and removes the entry, in one transaction. The record's create hooks
 // run (audit, workflows on "record_created").
 func (s *Service) Restore(auth *core.Record, id string) (*core.Record, error) {
@@ -224,6 +282,11 @@ func (s *Service) Restore(auth *core.Record, id string) (*core.Record, error) {
 	}
 	ctx := audit.WithActor(context.Background(), actor)
 	err = s.app.RunInTransaction(func(tx core.App) error {
+		// Nobody links a record they cannot view: a deal the restored activity named may
+		// have gone to another rep since (the REST API's check, for a record new again).
+		if err := schemas.CheckLinks(tx, rec, schemas.User(auth)); err != nil {
+			return err
+		}
 		if err := tx.SaveWithContext(ctx, rec); err != nil {
 			return err
 		}
