@@ -21,8 +21,14 @@ export function DuplicatesPage({ object }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState('');
   useEffect(() => {
+    // Another object's scan answering late (or refused) must not show on this one.
+    let current = true;
     setData(null);
-    relata(`/duplicates/${encodeURIComponent(object)}`).then(setData).catch((err) => setError(errorMessage(err)));
+    setError('');
+    relata(`/duplicates/${encodeURIComponent(object)}`)
+      .then((d) => current && setData(d))
+      .catch((err) => current && setError(errorMessage(err)));
+    return () => { current = false; };
   }, [object]);
   if (!o) return html`<${ErrorBox} error=${t('list.noObject')} />`;
   return html`<section class="duplicates-page">

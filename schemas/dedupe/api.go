@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -53,6 +54,12 @@ func (s *Service) handleList(e *core.RequestEvent) error {
 	if !ok {
 		return e.ForbiddenError("Only CRM users can look for duplicates.", nil)
 	}
+	done, ok := s.startScan(c)
+	if !ok {
+		return e.Error(http.StatusTooManyRequests, fmt.Sprintf(
+			"You already have %d duplicate scans running: wait for one to end.", MaxScansPerUser), nil)
+	}
+	defer done()
 	start := time.Now()
 	ix, err := s.Index(c, e.Request.PathValue("object"))
 	if err != nil {

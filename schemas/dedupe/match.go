@@ -296,7 +296,7 @@ func (ix *Index) entryOf(id string, values map[string]any) entry {
 		if ix.unused != nil && id != "" && ix.unused[i] {
 			continue
 		}
-		v := text(values[r.Field])
+		v := clip(text(values[r.Field]))
 		switch r.Match {
 		case MatchEmail:
 			e.vals[i] = NormalizeEmail(v)

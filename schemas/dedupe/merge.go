@@ -102,7 +102,8 @@ func forbidden(format string, args ...any) error {
 // references of workflow runs, emails, consents, form submissions and stage changes, and
 // saved views' filters — is moved to the winner; the winner takes the chosen values; the
 // loser is deleted (to the trash, audited) and its id redirects to the winner. c must be
-// allowed to view and update both records and to delete the loser, as the REST API decides.
+// allowed to view and update both records and to delete the loser, as the REST API decides;
+// a record c may not view is [ErrNotFound], as one that is not there.
 func (s *Service) Merge(c schemas.Caller, opts MergeOptions) (*Result, error) {
 	app := s.app
 	o, ok := s.reg.Object(opts.Object)
@@ -116,13 +117,27 @@ func (s *Service) Merge(c schemas.Caller, opts MergeOptions) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("object %q: %w", o.Name, ErrNotFound)
 	}
-	winner, err := app.FindRecordById(coll, opts.Winner)
-	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w", o.Name, opts.Winner, ErrNotFound)
+	// A record the caller may not view is not found, as the REST API answers: neither its
+	// existence nor anything of it (its files below) is told.
+	found := func(id string) (*core.Record, error) {
+		rec, err := app.FindRecordById(coll, id)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", o.Name, id, ErrNotFound)
+		}
+		if ok, err := c.CanView(app, rec); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, fmt.Errorf("%s %q: %w", o.Name, id, ErrNotFound)
+		}
+		return rec, nil
 	}
-	loser, err := app.FindRecordById(coll, opts.Loser)
+	winner, err := found(opts.Winner)
 	if err != nil {
-		return nil, fmt.Errorf("%s %q: %w", o.Name, opts.Loser, ErrNotFound)
+		return nil, err
+	}
+	loser, err := found(opts.Loser)
+	if err != nil {
+		return nil, err
 	}
 	// PocketBase deletes a record's files with it, and undo could not bring them back.
 	for _, f := range coll.Fields {
@@ -163,7 +178,7 @@ func (s *Service) Merge(c schemas.Caller, opts MergeOptions) (*Result, error) {
 			took = append(took, f.Name)
 		}
 	}
-	// As the REST API would decide: c views both, may update the winner with the new values
+	// As the REST API would decide: c views both (above), may update the winner with the new values
 	// (their links checked) and the loser, and may delete the loser.
 	probe := winner.Clone()
 	for k, v := range changes {
@@ -174,8 +189,6 @@ func (s *Service) Merge(c schemas.Caller, opts MergeOptions) (*Result, error) {
 		rec  *core.Record
 		can  func() (bool, error)
 	}{
-		{"view", winner, func() (bool, error) { return c.CanView(app, winner) }},
-		{"view", loser, func() (bool, error) { return c.CanView(app, loser) }},
 		{"update", winner, func() (bool, error) { return c.CanUpdate(app, probe, changes) }},
 		{"update", loser, func() (bool, error) { return c.CanUpdate(app, loser, map[string]any{}) }},
 		{"delete", loser, func() (bool, error) { return c.CanDelete(app, loser) }},
@@ -438,15 +451,34 @@ func (s *Service) Undo(c schemas.Caller, id string) (*Result, error) {
 			changed = append(changed, fmt.Sprintf("%s %s: field %s", object, winner.Id, k))
 		}
 	}
+	var refs []Moved // the moved references changed since
+	why := map[Moved]string{}
 	for _, mv := range moved {
 		cur, err := currentValue(app, mv)
-		if err != nil {
-			changed = append(changed, fmt.Sprintf("%s %s: %v", mv.Collection, mv.Record, err))
+		switch {
+		case err != nil:
+			why[key(mv)] = fmt.Sprintf("%s %s: %v", mv.Collection, mv.Record, err)
+		case !same(cur, mv.After):
+			why[key(mv)] = fmt.Sprintf("%s %s: field %s", mv.Collection, mv.Record, mv.Field)
+		default:
 			continue
 		}
-		if !same(cur, mv.After) {
-			changed = append(changed, fmt.Sprintf("%s %s: field %s", mv.Collection, mv.Record, mv.Field))
-		}
+		refs = append(refs, mv)
+	}
+	// As the merge's answer: name only the references the caller may view (a sales user who
+	// merged her contacts is not told which records of other teams point at them).
+	shown, hidden, err := visible(app, c, refs)
+	if err != nil {
+		return nil, err
+	}
+	for _, mv := range shown {
+		changed = append(changed, why[key(mv)])
+	}
+	switch {
+	case hidden > 0:
+		changed = append(changed, fmt.Sprintf("%d references in records you may not view", hidden))
+	case len(shown) < len(refs):
+		changed = append(changed, "references in records you may not view")
 	}
 	if len(changed) > 0 {
 		slices.Sort(changed)
@@ -513,6 +545,9 @@ func (s *Service) Undo(c schemas.Caller, id string) (*Result, error) {
 	}
 	return res, nil
 }
+
+// key is mv without its values, to key a map by.
+func key(mv Moved) Moved { return Moved{Collection: mv.Collection, Record: mv.Record, Field: mv.Field} }
 
 func currentValue(app core.App, mv Moved) (any, error) {
 	coll, err := app.FindCachedCollectionByNameOrId(mv.Collection)

@@ -2,6 +2,7 @@ package dedupe
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -214,17 +215,19 @@ func NameSimilarity(a, b string) float64 {
 
 func sortedWords(s string) string {
 	w := strings.Fields(s)
-	for i := 1; i < len(w); i++ { // insertion sort: names have few words
-		for j := i; j > 0 && w[j] < w[j-1]; j-- {
-			w[j], w[j-1] = w[j-1], w[j]
-		}
-	}
+	slices.Sort(w)
 	return strings.Join(w, " ")
 }
 
-// nameKeys are the blocking keys of a normalized name: the first four letters of each word.
-// Two names are compared only when they share one, so a typo in every word's first letters
-// goes unnoticed; that is the price of not comparing every pair.
+// maxNameKeys bounds the blocking keys of one name: a check's query has one LIKE per key,
+// and a "name" of a thousand words (sent to the duplicate check) made a query SQLite refuses
+// or takes seconds to run.
+const maxNameKeys = 8
+
+// nameKeys are the blocking keys of a normalized name: the first four letters of each word
+// (of its first maxNameKeys distinct ones). Two names are compared only when they share one,
+// so a typo in every word's first letters goes unnoticed; that is the price of not comparing
+// every pair.
 func nameKeys(name string) []string {
 	var keys []string
 	for _, w := range strings.Fields(name) {
@@ -232,7 +235,33 @@ func nameKeys(name string) []string {
 		if len(r) < 2 {
 			continue
 		}
-		keys = append(keys, string(r[:min(4, len(r))]))
+		if k := string(r[:min(4, len(r))]); !slices.Contains(keys, k) {
+			keys = append(keys, k)
+			if len(keys) == maxNameKeys {
+				break
+			}
+		}
 	}
 	return keys
+}
+
+// maxCompared bounds the runes of a value the rules compare: names are compared by
+// Jaro–Winkler, whose cost grows with the product of the lengths, and a value sent to the
+// duplicate check (or in a create, checked before PocketBase validates its length) may be
+// megabytes long. No name, email, phone or domain is this long.
+const maxCompared = 500
+
+// clip is s cut to maxCompared runes.
+func clip(s string) string {
+	if len(s) <= maxCompared {
+		return s
+	}
+	n := 0
+	for i := range s {
+		if n == maxCompared {
+			return s[:i]
+		}
+		n++
+	}
+	return s
 }

@@ -2,6 +2,7 @@ package dedupe_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/relata/relata/schemas"
@@ -129,5 +130,37 @@ func TestUndoAccess(t *testing.T) {
 	if code := schemastest.Call(t, e.srv, http.MethodPost, "/api/relata/merge/contacts", e.su,
 		map[string]any{"winner": win.Id, "loser": lose.Id}, &mine); code != 200 || len(mine.Repointed) != 2 || mine.RepointedHidden != 0 {
 		t.Errorf("a superuser merges = %d, %d listed, %d hidden; want both references listed", code, len(mine.Repointed), mine.RepointedHidden)
+	}
+}
+
+// TestUndoConflictNamesNoHiddenRecord: alice merged her contacts; a deal of carol's (another
+// team) named the loser and has changed since. Alice's undo is refused (409), as it must be,
+// but its answer names no record she may not view — as her merge's answer did not; a
+// manager's answer names it.
+func TestUndoConflictNamesNoHiddenRecord(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, dedupe.Config{})
+	win := e.create(t, "contacts", map[string]any{"full_name": "Mario", "owner": e.alice.Id})
+	lose := e.create(t, "contacts", map[string]any{"full_name": "Mario R", "owner": e.alice.Id})
+	other := e.create(t, "contacts", map[string]any{"full_name": "Luigi", "owner": e.carol.Id})
+	hidden := e.create(t, "deals", map[string]any{"name": "Carol's Mario", "stage": "lead", "contacts": []string{lose.Id}, "owner": e.carol.Id})
+	var merged dedupe.Result
+	if code := schemastest.Call(t, e.srv, http.MethodPost, "/api/relata/merge/contacts", e.aliceTok,
+		map[string]any{"winner": win.Id, "loser": lose.Id}, &merged); code != 200 {
+		t.Fatalf("alice merges her contacts = %d", code)
+	}
+	deal := e.get(t, "deals", hidden.Id)
+	deal.Set("contacts", []string{win.Id, other.Id}) // carol adds a contact of hers
+	if err := e.app.Save(deal); err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	code := schemastest.Call(t, e.srv, http.MethodPost, "/api/relata/merges/"+merged.ID+"/undo", e.aliceTok, nil, &out)
+	if msg, _ := out["message"].(string); code != 409 || strings.Contains(msg, hidden.Id) || !strings.Contains(msg, "records you may not view") {
+		t.Errorf("alice's undo = %d %q; want 409 without carol's deal %s", code, msg, hidden.Id)
+	}
+	code = schemastest.Call(t, e.srv, http.MethodPost, "/api/relata/merges/"+merged.ID+"/undo", e.mgrTok, nil, &out)
+	if msg, _ := out["message"].(string); code != 409 || !strings.Contains(msg, "deals "+hidden.Id+": field contacts") {
+		t.Errorf("the manager's undo = %d %q; want 409 naming carol's deal", code, msg)
 	}
 }
