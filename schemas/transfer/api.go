@@ -80,16 +80,12 @@ func (s *Service) handleExport(e *core.RequestEvent) error {
 // "createMissing", "workflows", "dateOrder", "decimal". It answers the summary with the
 // per-row errors, or with ?failed=csv the failed rows as CSV with a Reason column.
 func (s *Service) handleImport(e *core.RequestEvent) error {
-	file, opts, err := importRequest(e)
+	file, opts, release, err := s.importRequest(e)
 	if err != nil {
 		return err
 	}
-	defer file.Close()
-	release, err := s.acquire(opts.As)
-	if err != nil {
-		return busyError(e)
-	}
 	defer release()
+	defer file.Close()
 	res, err := s.Import(file, opts)
 	if err != nil && res == nil {
 		return importError(e, opts, err)

@@ -183,7 +183,14 @@ func callerOf(as *core.Record) schemas.Caller {
 
 // Bulk runs a bulk action to the end and returns the finished job (see [Service.StartBulk]
 // for running it in the background).
+// A dry run (the dialog's Preview) loads and checks every record as the job would: it takes
+// one of the user's slots ([MaxBusyPerUser]) while it runs, as the job does.
 func (s *Service) Bulk(ctx context.Context, opts BulkOptions) (*Job, error) {
+	release, err := s.acquire(opts.As)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	p, err := s.planBulk(opts)
 	if err != nil {
 		return nil, err
@@ -196,13 +203,10 @@ func (s *Service) Bulk(ctx context.Context, opts BulkOptions) (*Job, error) {
 }
 
 // StartBulk checks a bulk action, records its job and runs it in the background; poll the
-// job with [Service.Job], stop it with [Service.Cancel].
+// job with [Service.Job], stop it with [Service.Cancel]. The user's slot ([MaxBusyPerUser])
+// is taken before the check, which reads the id of every matching record.
 func (s *Service) StartBulk(opts BulkOptions) (*Job, error) {
-	p, err := s.planBulk(opts)
-	if err != nil {
-		return nil, err
-	}
-	return s.start(p)
+	return s.start(opts.As, func() (*plan, error) { return s.planBulk(opts) })
 }
 
 func (s *Service) planBulk(opts BulkOptions) (*plan, error) {
@@ -222,6 +226,9 @@ func (s *Service) planBulk(opts BulkOptions) (*plan, error) {
 	params := map[string]any{"field": opts.Field, "value": opts.Value, "tags": opts.Tags, "all": opts.All,
 		"filter": opts.Filter, "selected": len(opts.IDs), "dryRun": opts.DryRun, "workflows": opts.Workflows}
 	p.params = params
+	if err := checkParamSizes(opts); err != nil {
+		return nil, err
+	}
 	if p.change, err = bulkChange(s.app, o, &opts); err != nil {
 		return nil, err
 	}
@@ -245,6 +252,25 @@ func (s *Service) planBulk(opts BulkOptions) (*plan, error) {
 		p.targets[i] = jobTarget{coll: coll, id: id, group: coll.Name}
 	}
 	return p, nil
+}
+
+// maxBulkValue bounds the JSON of a bulk change's value and of its tags: the job keeps its
+// request in relata_bulk_jobs.params (64 KiB), so a larger one could not be recorded.
+const maxBulkValue = 28 << 10
+
+// checkParamSizes refuses, naming the field, a request too large to be recorded as its job's
+// parameters: a filter longer than the REST API takes (PocketBase's search.MaxFilterLength),
+// a value or tags over maxBulkValue.
+func checkParamSizes(opts BulkOptions) error {
+	if len(opts.Filter) > search.MaxFilterLength {
+		return badRequest("filter", "the filter is %d characters long; at most %d are allowed, as in the REST API", len(opts.Filter), search.MaxFilterLength)
+	}
+	for field, v := range map[string]any{"value": opts.Value, "tags": opts.Tags} {
+		if b, _ := json.Marshal(v); len(b) > maxBulkValue {
+			return badRequest(field, "%d KiB is more than a bulk change takes (%d KiB)", len(b)>>10, maxBulkValue>>10)
+		}
+	}
+	return nil
 }
 
 // bulkChange checks an action's options against the object and returns what it does to each
@@ -443,11 +469,17 @@ func (s *Service) jobState() *jobs {
 	return s.bg
 }
 
-// start records p's job and runs it in the background, in one of its user's slots
-// ([MaxBusyPerUser]).
-func (s *Service) start(p *plan) (*Job, error) {
-	release, err := s.acquire(p.as)
+// start takes one of as's slots ([MaxBusyPerUser]), plans a job with planJob — in the slot:
+// planning reads the id of every record the job changes —, records it and runs it in the
+// background.
+func (s *Service) start(as *core.Record, planJob func() (*plan, error)) (*Job, error) {
+	release, err := s.acquire(as)
 	if err != nil {
+		return nil, err
+	}
+	p, err := planJob()
+	if err != nil {
+		release()
 		return nil, err
 	}
 	rec, err := s.newJob(p)

@@ -100,14 +100,19 @@ func (s *Service) jobRoutes(g *router.RouterGroup[*core.RequestEvent]) {
 }
 
 // importRequest reads the multipart form of an import: the file and the options.
-func importRequest(e *core.RequestEvent) (multipart.File, ImportOptions, error) {
+func (s *Service) importRequest(e *core.RequestEvent) (_ multipart.File, _ ImportOptions, release func(), _ error) {
 	as, err := actor(e)
 	if err != nil {
-		return nil, ImportOptions{}, e.ForbiddenError("Only CRM users can import records.", nil)
+		return nil, ImportOptions{}, nil, e.ForbiddenError("Only CRM users can import records.", nil)
+	}
+	// The slot is taken before the upload (up to 200 MB) is read into a temporary file.
+	if release, err = s.acquire(as); err != nil {
+		return nil, ImportOptions{}, nil, busyError(e)
 	}
 	file, hdr, err := e.Request.FormFile("file")
 	if err != nil {
-		return nil, ImportOptions{}, e.BadRequestError("Send the spreadsheet as the multipart field \"file\".", nil)
+		release()
+		return nil, ImportOptions{}, nil, e.BadRequestError("Send the spreadsheet as the multipart field \"file\".", nil)
 	}
 	form := e.Request.FormValue
 	opts := ImportOptions{
@@ -121,10 +126,11 @@ func importRequest(e *core.RequestEvent) (multipart.File, ImportOptions, error) 
 	if m := form("mapping"); m != "" {
 		if err := json.Unmarshal([]byte(m), &opts.Map); err != nil {
 			file.Close()
-			return nil, opts, e.BadRequestError("mapping: must be a JSON object of column heading to field name: "+err.Error(), nil)
+			release()
+			return nil, opts, nil, e.BadRequestError("mapping: must be a JSON object of column heading to field name: "+err.Error(), nil)
 		}
 	}
-	return file, opts, nil
+	return file, opts, release, nil
 }
 
 // importError answers an import that could not start.
@@ -140,10 +146,13 @@ func importError(e *core.RequestEvent, opts ImportOptions, err error) error {
 // the ignored columns, and those rows with each cell's problem: {header, mapping, ignored,
 // rows: [{row, cells, errors: {heading: message}, error}], created, updated, unchanged, failed}.
 func (s *Service) handlePreview(e *core.RequestEvent) error {
-	file, opts, err := importRequest(e)
+	// Opening a spreadsheet of up to 200 MB is the heavy part of a preview: it takes one of
+	// the user's slots, as an import does.
+	file, opts, release, err := s.importRequest(e)
 	if err != nil {
 		return err
 	}
+	defer release()
 	defer file.Close()
 	opts.DryRun, opts.Limit = true, previewRows
 	res, err := s.Import(file, opts)
@@ -282,17 +291,9 @@ func joinMsg(a, b string) string {
 // the file is kept in a temporary file, the batch recorded, and the answer {batch, total}
 // comes before the import runs.
 func (s *Service) handleStartJob(e *core.RequestEvent) error {
-	file, opts, err := importRequest(e)
+	file, opts, release, err := s.importRequest(e)
 	if err != nil {
 		return err
-	}
-	defer file.Close()
-	if opts.DryRun {
-		return e.BadRequestError("A job is a real import; dry-run with POST /api/relata/import/{object}.", nil)
-	}
-	release, err := s.acquire(opts.As)
-	if err != nil {
-		return busyError(e)
 	}
 	started := false
 	defer func() {
@@ -300,6 +301,10 @@ func (s *Service) handleStartJob(e *core.RequestEvent) error {
 			release() // the job did not start: its slot is free again
 		}
 	}()
+	defer file.Close()
+	if opts.DryRun {
+		return e.BadRequestError("A job is a real import; dry-run with POST /api/relata/import/{object}.", nil)
+	}
 	check := opts
 	check.DryRun, check.Limit = true, 1
 	if _, err := s.Import(file, check); err != nil {

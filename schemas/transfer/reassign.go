@@ -68,13 +68,24 @@ var ErrNotManager = fmt.Errorf("only managers and admins may reassign a rep's re
 
 // PreviewReassign counts what a reassignment would hand over, per object and per new owner.
 func (s *Service) PreviewReassign(opts ReassignOptions) (*ReassignPreview, error) {
+	release, err := s.acquire(opts.As)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	_, pv, err := s.planReassign(opts)
 	return pv, err
 }
 
 // Reassign hands a departing rep's records over, to the end, as one job. With DryRun it
-// checks each change (rules and validation) and writes only the job.
+// checks each change (rules and validation) and writes only the job. Like the preview, it
+// runs in one of the user's slots ([MaxBusyPerUser]).
 func (s *Service) Reassign(ctx context.Context, opts ReassignOptions) (*Job, *ReassignPreview, error) {
+	release, err := s.acquire(opts.As)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer release()
 	p, pv, err := s.planReassign(opts)
 	if err != nil {
 		return nil, nil, err
@@ -86,13 +97,14 @@ func (s *Service) Reassign(ctx context.Context, opts ReassignOptions) (*Job, *Re
 	return s.run(ctx, rec, p), pv, nil
 }
 
-// StartReassign checks a reassignment and runs it as a background job.
+// StartReassign checks a reassignment and runs it as a background job; the user's slot is
+// taken before the check.
 func (s *Service) StartReassign(opts ReassignOptions) (*Job, *ReassignPreview, error) {
-	p, pv, err := s.planReassign(opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	j, err := s.start(p)
+	var pv *ReassignPreview
+	j, err := s.start(opts.As, func() (p *plan, err error) {
+		p, pv, err = s.planReassign(opts)
+		return p, err
+	})
 	return j, pv, err
 }
 
