@@ -1,6 +1,7 @@
 package scoring
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -64,6 +65,16 @@ func (s *Service) ScoreRecords(app core.App, object string, recs []*core.Record,
 // ScoreRecordsIn is [Service.ScoreRecords] with the factors in words of lang (see
 // [schemas.Languages]).
 func (s *Service) ScoreRecordsIn(app core.App, object string, recs []*core.Record, factors int, lang string) ([]*Result, error) {
+	return s.scoreRecords(app, object, recs, factors, lang, nil)
+}
+
+// scoreRecords is [Service.ScoreRecordsIn]; with as, the factors say only what as may see.
+// The probability is the server's, from every activity of the record; but a record may have
+// activities as may not open (a manager's call on a rep's contact, the calls of its former
+// owner in another team), and words such as "2 calls in total" or "last touch 3 days ago"
+// would tell that they exist, their kind and when. Such a record's factors are explained
+// from the activities as may open.
+func (s *Service) scoreRecords(app core.App, object string, recs []*core.Record, factors int, lang string, as *schemas.Caller) ([]*Result, error) {
 	d, err := LoadRecords(app, s.reg, object, recs)
 	if err != nil {
 		return nil, err
@@ -71,6 +82,12 @@ func (s *Service) ScoreRecordsIn(app core.App, object string, recs []*core.Recor
 	stored, err := Latest(app, d.Object)
 	if err != nil {
 		return nil, err
+	}
+	var seen map[string][]Activity // the activities as may open, of the records where they differ
+	if as != nil && !as.IsSuperuser() && stored != nil && len(d.Records) > 0 {
+		if seen, err = s.listedActivities(app, d, as); err != nil {
+			return nil, err
+		}
 	}
 	now := time.Now()
 	out := make([]*Result, 0, len(d.Records))
@@ -89,6 +106,11 @@ func (s *Service) ScoreRecordsIn(app core.App, object string, recs []*core.Recor
 			continue
 		}
 		res.P, res.Factors = stored.Model.ExplainIn(snap, factors, lang)
+		if acts, ok := seen[r.ID]; ok {
+			listed := *r
+			listed.Activities = acts
+			_, res.Factors = stored.Model.ExplainIn(listed.At(at), factors, lang)
+		}
 		res.Source, res.Version = "model", stored.Version
 		trained := stored.TrainedAt.UTC()
 		res.TrainedAt = &trained
@@ -97,6 +119,27 @@ func (s *Service) ScoreRecordsIn(app core.App, object string, recs []*core.Recor
 			res.AUC = &auc
 		}
 		out = append(out, res)
+	}
+	return out, nil
+}
+
+// listedActivities returns, for each record of d with an activity as may not open, the
+// activities as may open (as the model reads them).
+func (s *Service) listedActivities(app core.App, d *Data, as *schemas.Caller) (map[string][]Activity, error) {
+	ids := make([]string, len(d.Records))
+	byID := make(map[string]*Record, len(d.Records))
+	for i, r := range d.Records {
+		ids[i] = r.ID
+		byID[r.ID] = &Record{ID: r.ID}
+	}
+	if err := loadActivities(app, s.reg, d.Object, ids, byID, false, as); err != nil {
+		return nil, err
+	}
+	out := map[string][]Activity{}
+	for _, r := range d.Records {
+		if listed := byID[r.ID].Activities; len(listed) != len(r.Activities) {
+			out[r.ID] = listed
+		}
 	}
 	return out, nil
 }
@@ -212,13 +255,22 @@ func (s *Service) apiBacktest(re *core.RequestEvent) error {
 	if err != nil {
 		return re.BadRequestError("", err)
 	}
-	out, err := s.BacktestFor(re.App, schemas.Request(info), re.Request.PathValue("object"), months)
+	out, err := s.BacktestForContext(re.Request.Context(), re.App, schemas.Request(info), re.Request.PathValue("object"), months)
+	switch {
+	case errors.Is(err, ErrBacktestBusy):
+		return re.Error(http.StatusTooManyRequests, "Too many at once: "+ErrBacktestBusy.Error()+".", nil)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return re.Error(http.StatusServiceUnavailable, "The backtest was not computed: the request ended first.", nil)
+	}
 	return s.answer(re, out, err)
 }
 
 func (s *Service) answer(re *core.RequestEvent, out any, err error) error {
 	var unknown *UnknownObjectError
+	var pipeline *UnknownPipelineError
 	switch {
+	case errors.As(err, &pipeline):
+		return re.BadRequestError(pipeline.Error(), nil)
 	case errors.As(err, &unknown), errors.Is(err, ErrNoPipeline):
 		return re.NotFoundError("Unknown object, or one without a pipeline.", nil)
 	case errors.Is(err, schemas.ErrForbidden):
@@ -239,7 +291,7 @@ func (s *Service) apiScore(re *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	scores, err := s.ScoreRecordsIn(re.App, obj.Name, []*core.Record{rec}, 5, schemas.RequestLanguage(re))
+	scores, err := s.scoreRecords(re.App, obj.Name, []*core.Record{rec}, 5, schemas.RequestLanguage(re), &c)
 	if err != nil {
 		return err
 	}
@@ -291,7 +343,7 @@ func (s *Service) apiScoreMany(re *core.RequestEvent) error {
 			}
 		}
 	}
-	scores, err := s.ScoreRecordsIn(re.App, obj.Name, visible, factors, schemas.RequestLanguage(re))
+	scores, err := s.scoreRecords(re.App, obj.Name, visible, factors, schemas.RequestLanguage(re), &c)
 	if err != nil {
 		return err
 	}
@@ -312,11 +364,11 @@ func (s *Service) apiRuleScores(re *core.RequestEvent) error {
 	if !ok {
 		return re.NotFoundError("Unknown object.", nil)
 	}
-	rec, _, err := viewed(re, obj)
+	rec, c, err := viewed(re, obj)
 	if err != nil {
 		return err
 	}
-	scores, err := s.ExplainRules(re.App, obj, rec)
+	scores, err := s.ExplainRulesAs(re.App, c, obj, rec, schemas.RequestLanguage(re))
 	if err != nil {
 		return re.InternalServerError("", err)
 	}

@@ -1,10 +1,14 @@
 package scoring
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"slices"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -117,15 +121,59 @@ func examplesAlong(recs []*Record, step int) ([]Snapshot, []bool) {
 // change only when old records are edited.
 const backtestTTL = 10 * time.Minute
 
+// MaxBacktestMonths is the most months a backtest covers. [Service.BacktestFor] computes them
+// all once per set of records and answers any shorter backtest from them: a month's forecast
+// does not depend on how many months are asked for.
+const MaxBacktestMonths = 24
+
+// ErrBacktestBusy is the answer to a user whose previous backtest is still being computed.
+var ErrBacktestBusy = errors.New("a backtest of yours is still being computed: wait for it to end")
+
 type cachedBacktest struct {
 	at time.Time
 	bt *Backtest
 }
 
+// backtestFlight is a backtest being computed; callers asking for the same records wait for it.
+type backtestFlight struct {
+	done chan struct{}
+	bt   *Backtest
+	err  error
+}
+
+// Last is the backtest of the last n of bt's months, with their mean absolute errors.
+func (bt *Backtest) Last(n int) *Backtest {
+	out := &Backtest{Object: bt.Object, Months: []Month{}}
+	if n <= 0 {
+		return out
+	}
+	out.Months = append(out.Months, bt.Months[max(0, len(bt.Months)-n):]...)
+	for _, m := range out.Months {
+		out.StageMAE += math.Abs(m.Stage - m.Actual)
+		out.ModelMAE += math.Abs(m.Model - m.Actual)
+	}
+	out.StageMAE = math.Round(out.StageMAE / float64(n))
+	out.ModelMAE = math.Round(out.ModelMAE / float64(n))
+	return out
+}
+
 // BacktestFor runs [RunBacktest] over the records of object that c may list (and trains its
-// monthly models on those only), for the last months full months. Results are reused for
-// [backtestTTL] per set of records.
+// monthly models on those only), for the last months full months (at most
+// [MaxBacktestMonths]). It reads only those records, computes [MaxBacktestMonths] months
+// once per set of records and reuses them for [backtestTTL]; callers asking for the same
+// records meanwhile wait for that computation.
+//
+// A backtest trains a model per month: it is the dearest read a CRM user can ask for. So a
+// user computes one at a time ([ErrBacktestBusy] otherwise; superusers are not bounded), and
+// the server about one per two CPUs at once, the others waiting their turn (until ctx ends).
 func (s *Service) BacktestFor(app core.App, c schemas.Caller, object string, months int) (*Backtest, error) {
+	return s.BacktestForContext(context.Background(), app, c, object, months)
+}
+
+// BacktestForContext is [Service.BacktestFor] that stops waiting when ctx ends (the request's
+// client went away).
+func (s *Service) BacktestForContext(ctx context.Context, app core.App, c schemas.Caller, object string, months int) (*Backtest, error) {
+	months = min(max(months, 1), MaxBacktestMonths)
 	o, _, _, err := s.pipelineOf(object, "")
 	if err != nil {
 		return nil, err
@@ -143,42 +191,128 @@ func (s *Service) BacktestFor(app core.App, c schemas.Caller, object string, mon
 		return nil, fmt.Errorf("read %s: %w", o.Name, err)
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%d\x00", o.Name, months)
+	fmt.Fprintf(h, "%s\x00", o.Name)
 	for _, id := range ids {
 		h.Write([]byte(id))
 		h.Write([]byte{0})
 	}
 	key := hex.EncodeToString(h.Sum(nil))
-	s.mu.RLock()
-	hit, ok := s.backtests[key]
-	s.mu.RUnlock()
-	if ok && time.Since(hit.at) < backtestTTL {
+	user := ""
+	if a := c.Auth(); a != nil && !c.IsSuperuser() {
+		user = a.Id
+	}
+
+	for {
+		bt, err := s.backtestOnce(ctx, app, o.Name, ids, key, user)
+		if errors.Is(err, errRetryBacktest) && ctx.Err() == nil {
+			continue // the caller who computed it went away first: compute it for this one
+		}
+		if err != nil {
+			return nil, err
+		}
+		return bt.Last(months), nil
+	}
+}
+
+// errRetryBacktest tells the waiters of a backtest that its computation stopped before it
+// began, because the caller it was computed for went away.
+var errRetryBacktest = errors.New("the backtest was abandoned")
+
+// backtestOnce returns the cached backtest of key, waits for the one being computed, or
+// computes it for user.
+func (s *Service) backtestOnce(ctx context.Context, app core.App, object string, ids []string, key, user string) (*Backtest, error) {
+	s.mu.Lock()
+	if hit, ok := s.backtests[key]; ok && time.Since(hit.at) < backtestTTL {
+		s.mu.Unlock()
 		return hit.bt, nil
 	}
-	d, err := Load(app, s.reg, o.Name)
-	if err != nil {
-		return nil, err
-	}
-	visible := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		visible[id] = true
-	}
-	kept := d.Records[:0]
-	for _, r := range d.Records {
-		if visible[r.ID] {
-			kept = append(kept, r)
+	f, running := s.flights[key]
+	if !running {
+		if user != "" && s.computing[user] {
+			s.mu.Unlock()
+			return nil, ErrBacktestBusy
+		}
+		s.initBacktests()
+		f = &backtestFlight{done: make(chan struct{})}
+		s.flights[key] = f
+		if user != "" {
+			s.computing[user] = true
 		}
 	}
-	d.Records = kept
-	bt, err := RunBacktest(d, months, time.Now(), s.opts)
-	if err != nil {
+	slots := s.slots
+	s.mu.Unlock()
+
+	if running {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		return f.bt, f.err
+	}
+	f.bt, f.err = s.computeBacktest(ctx, app, object, ids, slots)
+	s.mu.Lock()
+	delete(s.flights, key)
+	if user != "" {
+		delete(s.computing, user)
+	}
+	if f.err == nil {
+		if s.backtests == nil || len(s.backtests) > 100 {
+			s.backtests = map[string]cachedBacktest{}
+		}
+		s.backtests[key] = cachedBacktest{at: time.Now(), bt: f.bt}
+	}
+	s.mu.Unlock()
+	if errors.Is(f.err, ctx.Err()) && ctx.Err() != nil {
+		err := f.err
+		f.err = errRetryBacktest
+		close(f.done)
 		return nil, err
 	}
-	s.mu.Lock()
-	if s.backtests == nil || len(s.backtests) > 100 {
-		s.backtests = map[string]cachedBacktest{}
+	close(f.done)
+	return f.bt, f.err
+}
+
+// initBacktests makes the maps and the slots of the backtests being computed, once; s.mu is
+// held.
+func (s *Service) initBacktests() {
+	if s.flights == nil {
+		s.flights, s.computing = map[string]*backtestFlight{}, map[string]bool{}
+		s.slots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
 	}
-	s.backtests[key] = cachedBacktest{at: time.Now(), bt: bt}
-	s.mu.Unlock()
-	return bt, nil
+}
+
+// computeBacktest reads the records ids of object (500 at a time) and backtests
+// [MaxBacktestMonths] months over them, once one of slots is free.
+func (s *Service) computeBacktest(ctx context.Context, app core.App, object string, ids []string, slots chan struct{}) (*Backtest, error) {
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	s.backtested.Add(1)
+	var d *Data
+	for chunk := range slices.Chunk(ids, 500) {
+		recs, err := app.FindRecordsByIds(object, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", object, err)
+		}
+		part, err := LoadRecords(app, s.reg, object, recs)
+		if err != nil {
+			return nil, err
+		}
+		if d == nil {
+			d = part
+		} else {
+			d.Records = append(d.Records, part.Records...)
+		}
+	}
+	if d == nil {
+		var err error
+		if d, err = LoadRecords(app, s.reg, object, nil); err != nil {
+			return nil, err
+		}
+	}
+	return RunBacktest(d, MaxBacktestMonths, time.Now(), s.opts)
 }

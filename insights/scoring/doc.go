@@ -25,5 +25,13 @@
 //	GET  /api/relata/score/{object}?ids=a,b         a page of records, those the caller may view
 //	POST /api/relata/score/{object}/train           retrain now (admins)
 //	GET  /api/relata/forecast/{object}              the forecast with quotas
-//	GET  /api/relata/forecast/{object}/backtest     the backtest of both weightings
+//	GET  /api/relata/forecast/{object}/backtest     the backtest of both weightings (one being
+//	                                                computed per user at a time: 429 beyond)
+//
+// What a caller reads is the server's number (a probability, a rule-based score) with words
+// about what she may see: factors about a related record she may not view are left out,
+// factors about activities and the hits of behaviour rules count only those she may open
+// (the rest of a rule-based score is one hit saying so), and the model gives a categorical
+// value a weight only when at least [Options.MinLevel] closed records had it, so no weight is
+// the outcome of one record.
 package scoring

@@ -150,20 +150,32 @@ type UnknownObjectError struct{ Name string }
 
 func (e *UnknownObjectError) Error() string { return fmt.Sprintf("no object named %q", e.Name) }
 
+// UnknownPipelineError is returned for a pipeline the object does not have.
+type UnknownPipelineError struct{ Object, Name string }
+
+func (e *UnknownPipelineError) Error() string {
+	return fmt.Sprintf("pipeline: %s has no pipeline %q", e.Object, e.Name)
+}
+
 func (s *Service) pipelineOf(object, pipeline string) (*schemas.Object, *schemas.Field, *schemas.Pipeline, error) {
 	o, ok := s.reg.Object(object)
 	if !ok {
 		return nil, nil, nil, &UnknownObjectError{Name: object}
 	}
+	staged := false
 	for _, f := range o.Fields {
 		if f.Type != schemas.TypeStage {
 			continue
 		}
+		staged = true
 		for _, p := range o.StagePipelines(f) {
 			if pipeline == "" && p.Name == f.Pipeline || p.Name == pipeline {
 				return o, f, p, nil
 			}
 		}
+	}
+	if staged && pipeline != "" {
+		return nil, nil, nil, &UnknownPipelineError{Object: o.Name, Name: pipeline}
 	}
 	return nil, nil, nil, ErrNoPipeline
 }

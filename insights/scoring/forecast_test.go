@@ -1,6 +1,7 @@
 package scoring_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -191,8 +192,8 @@ func TestForecastPerPipeline(t *testing.T) {
 	if sales.Pipeline != "sales" || sales.Total.Count != before.Total.Count+1 || sales.Total.Total != before.Total.Total+200 {
 		t.Errorf("sales forecast %+v; want the one new sales deal added to %+v", sales.Total, before.Total)
 	}
-	var bad map[string]any
-	if code := schemastest.Call(t, srv, "GET", "/api/relata/forecast/deals?pipeline=upsell", mgrTok, nil, &bad); code != 404 {
-		t.Errorf("unknown pipeline: %d; want 404", code)
+	var bad struct{ Message string }
+	if code := schemastest.Call(t, srv, "GET", "/api/relata/forecast/deals?pipeline=upsell", mgrTok, nil, &bad); code != 400 || !strings.HasPrefix(bad.Message, "Pipeline: deals has no pipeline") {
+		t.Errorf("unknown pipeline: %d %q; want 400 naming the parameter", code, bad.Message)
 	}
 }

@@ -49,8 +49,11 @@ type Model struct {
 type Options struct {
 	// Lambda is the L2 penalty on the standardised weights (default 0.01).
 	Lambda float64
-	// MinLevel is how often a categorical value must occur in training to get its own
-	// feature (default 5).
+	// MinLevel is how many closed records (not snapshots: a record gives one every
+	// [LifeStep] days of its life) must have had a categorical value or stage in training for
+	// it to get its own feature (default 5). A value of fewer records would be a statistic of
+	// those few: with one, its weight says whether that record was won — to a sales rep who
+	// may not view it, by setting her own deal's company to one in that country.
 	MinLevel int
 }
 
@@ -64,19 +67,41 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// features chooses the model's features from the training snapshots.
+// features chooses the model's features from the training snapshots. A stage or categorical
+// value gets a feature when at least minLevel distinct records (by snapshot ID; a snapshot
+// without one counts as a record of its own) had it.
 func features(snaps []Snapshot, minLevel int) []Feature {
 	stages := map[string]int{}
 	cats := map[string]map[string]int{}
 	counts := map[string]bool{}
 	types := map[string]bool{}
-	for _, s := range snaps {
-		stages[s.Stage]++
+	// The records that had each level, until there are minLevel of them (so memory is bounded
+	// by the levels, not by the records).
+	type level struct{ key, value string }
+	records := map[level]map[string]bool{}
+	note := func(l level, i int, id string) int {
+		set := records[l]
+		if set == nil {
+			set = map[string]bool{}
+			records[l] = set
+		}
+		if len(set) >= minLevel {
+			return len(set)
+		}
+		if id == "" {
+			id = fmt.Sprint("\x00", i)
+		}
+		set[id] = true
+		return len(set)
+	}
+	for i := range snaps {
+		s := &snaps[i]
+		stages[s.Stage] = note(level{"\x00stage", s.Stage}, i, s.ID)
 		for k, v := range s.Cats {
 			if cats[k] == nil {
 				cats[k] = map[string]int{}
 			}
-			cats[k][v]++
+			cats[k][v] = note(level{k, v}, i, s.ID)
 		}
 		for k := range s.Counts {
 			counts[k] = true

@@ -284,7 +284,7 @@ func load(app core.App, reg *schemas.Registry, object string, only []*core.Recor
 	if err := loadStages(app, object, oc.field, ids, byID); err != nil {
 		return nil, err
 	}
-	if err := loadActivities(app, reg, object, ids, byID, false); err != nil {
+	if err := loadActivities(app, reg, object, ids, byID, false, nil); err != nil {
 		return nil, err
 	}
 	for _, r := range out {
@@ -335,8 +335,9 @@ func loadStages(app core.App, object, field string, ids []string, byID map[strin
 
 // loadActivities reads the activities of every activity object that links to object (to the
 // records ids only, when not nil); with doneOnly, of an object with a "done" flag, only
-// those done (behaviour rules count what happened, not what is planned).
-func loadActivities(app core.App, reg *schemas.Registry, object string, ids []string, byID map[string]*Record, doneOnly bool) error {
+// those done (behaviour rules count what happened, not what is planned). With as, only those
+// as may open; without, all of them (as the server).
+func loadActivities(app core.App, reg *schemas.Registry, object string, ids []string, byID map[string]*Record, doneOnly bool, as *schemas.Caller) error {
 	for _, ao := range reg.Objects() {
 		if !ao.Activity {
 			continue
@@ -368,17 +369,22 @@ func loadActivities(app core.App, reg *schemas.Registry, object string, ids []st
 				q.AndSelect("id AS type")
 			}
 			var rows []struct {
+				ID      string `db:"id"`
 				Rec     string `db:"rec"`
 				Created string `db:"created"`
 				DoneAt  string `db:"done_at"`
 				Type    string `db:"type"`
 			}
-			if err := q.All(&rows); err != nil {
+			if err := q.AndSelect("id").All(&rows); err != nil {
 				return fmt.Errorf("read the %s of %s: %w", ao.Name, object, err)
+			}
+			open, err := viewable(app, as, ao.Name, len(rows), func(i int) string { return rows[i].ID })
+			if err != nil {
+				return err
 			}
 			for _, row := range rows {
 				r := byID[row.Rec]
-				if r == nil {
+				if r == nil || (as != nil && !open[row.ID]) {
 					continue
 				}
 				at, err := parseTime(row.DoneAt)
@@ -410,18 +416,19 @@ const EngagementPrefix = "campaign_"
 // loadEngagement adds the campaign events of contacts (to the records ids only, when not nil)
 // to their activities, for rule-based scores (not for the win-probability features). Without
 // campaigns (no campaign_events collection) it adds nothing.
-func loadEngagement(app core.App, object string, ids []string, byID map[string]*Record) error {
+func loadEngagement(app core.App, object string, ids []string, byID map[string]*Record, as *schemas.Caller) error {
 	if object != "contacts" {
 		return nil
 	}
 	if _, err := app.FindCachedCollectionByNameOrId("campaign_events"); err != nil {
 		return nil
 	}
-	q := app.DB().Select("contact", "type", "created").From("campaign_events").Where(dbx.NewExp("[[contact]] != ''"))
+	q := app.DB().Select("id", "contact", "type", "created").From("campaign_events").Where(dbx.NewExp("[[contact]] != ''"))
 	if ids != nil {
 		q.AndWhere(dbx.In("contact", anys(ids)...))
 	}
 	var rows []struct {
+		ID      string `db:"id"`
 		Contact string `db:"contact"`
 		Type    string `db:"type"`
 		Created string `db:"created"`
@@ -429,11 +436,15 @@ func loadEngagement(app core.App, object string, ids []string, byID map[string]*
 	if err := q.All(&rows); err != nil {
 		return fmt.Errorf("read the campaign events of contacts: %w", err)
 	}
+	open, err := viewable(app, as, "campaign_events", len(rows), func(i int) string { return rows[i].ID })
+	if err != nil {
+		return err
+	}
 	touched := map[*Record]bool{}
 	for _, row := range rows {
 		r := byID[row.Contact]
 		at, err := parseTime(row.Created)
-		if r == nil || err != nil || at.IsZero() {
+		if r == nil || err != nil || at.IsZero() || (as != nil && !open[row.ID]) {
 			continue
 		}
 		r.Activities = append(r.Activities, Activity{Type: EngagementPrefix + row.Type, At: at})
@@ -443,6 +454,30 @@ func loadEngagement(app core.App, object string, ids []string, byID map[string]*
 		slices.SortStableFunc(r.Activities, func(a, b Activity) int { return a.At.Compare(b.At) })
 	}
 	return nil
+}
+
+// viewable returns which of n records of collection (the ith's id is id(i)) as may open
+// (their view rule; nil when as is nil), 500 per query: the rule is checked on those records
+// alone, not on every record of the collection (a manager's rule matches them all).
+func viewable(app core.App, as *schemas.Caller, collection string, n int, id func(int) string) (map[string]bool, error) {
+	if as == nil {
+		return nil, nil
+	}
+	out := map[string]bool{}
+	for from := 0; from < n; from += 500 {
+		ids := make([]string, 0, min(500, n-from))
+		for i := from; i < min(from+500, n); i++ {
+			ids = append(ids, id(i))
+		}
+		ok, err := as.ViewableIDs(app, collection, ids)
+		if err != nil {
+			return nil, fmt.Errorf("check the %s the caller may open: %w", collection, err)
+		}
+		for id, v := range ok {
+			out[id] = out[id] || v
+		}
+	}
+	return out, nil
 }
 
 func anys(ids []string) []any {

@@ -3,6 +3,7 @@ package scoring
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,9 +47,13 @@ type Service struct {
 	checking atomic.Bool
 
 	mu         sync.RWMutex
-	rules      []*RuleSet                // loaded with the object model (loadRules)
-	loadedFrom string                    // their folder
-	backtests  map[string]cachedBacktest // by object, months and the caller's records
+	rules      []*RuleSet                 // loaded with the object model (loadRules)
+	loadedFrom string                     // their folder
+	backtests  map[string]cachedBacktest  // by object and the caller's records
+	flights    map[string]*backtestFlight // backtests being computed, by the same key
+	computing  map[string]bool            // users whose backtest is being computed
+	slots      chan struct{}              // bounds the backtests computed at once
+	backtested atomic.Int64               // backtests computed (for tests)
 }
 
 // Register adds the "score" command to rootCmd (when set), the routes under
@@ -276,14 +281,19 @@ func (s *Service) rescore(app core.App, rec *core.Record) (bool, error) {
 // activitiesOf reads what behaviour rules count for rec: its done activities and, for a
 // contact, its campaign events, oldest first. A record being created has none yet.
 func (s *Service) activitiesOf(app core.App, o *schemas.Object, rec *core.Record) ([]Activity, error) {
+	return s.activitiesAs(app, o, rec, nil)
+}
+
+// activitiesAs is activitiesOf with only what as may open (as nil: everything).
+func (s *Service) activitiesAs(app core.App, o *schemas.Object, rec *core.Record, as *schemas.Caller) ([]Activity, error) {
 	if rec.Id == "" || rec.IsNew() {
 		return nil, nil
 	}
 	byID := map[string]*Record{rec.Id: {ID: rec.Id}}
-	if err := loadActivities(app, s.reg, o.Name, []string{rec.Id}, byID, true); err != nil {
+	if err := loadActivities(app, s.reg, o.Name, []string{rec.Id}, byID, true, as); err != nil {
 		return nil, err
 	}
-	if err := loadEngagement(app, o.Name, []string{rec.Id}, byID); err != nil {
+	if err := loadEngagement(app, o.Name, []string{rec.Id}, byID, as); err != nil {
 		return nil, err
 	}
 	return byID[rec.Id].Activities, nil
@@ -304,31 +314,77 @@ type RuleExplanation struct {
 // with the rules that contributed. It reads as the server (every activity, as the stored
 // score counts them); callers serving a user check that the user may view rec first.
 func (s *Service) ExplainRules(app core.App, o *schemas.Object, rec *core.Record) ([]RuleExplanation, error) {
+	out, _, err := s.explainRules(app, o, rec, s.ruleSets(), nil, time.Now())
+	return out, err
+}
+
+// ruleSets returns the loaded rule sets.
+func (s *Service) ruleSets() []*RuleSet {
 	s.mu.RLock()
-	sets := s.rules
-	s.mu.RUnlock()
+	defer s.mu.RUnlock()
+	return s.rules
+}
+
+// ExplainRulesAs is [Service.ExplainRules] for c, who may view rec: the scores and grades are
+// the same (the server's, as stored on the record), but the hits of behaviour rules count
+// only the activities and campaign events c may open; what the others add is one hit,
+// "activities you may not open" (in lang), so that nothing tells c which kind of hidden
+// activity happened, nor when.
+func (s *Service) ExplainRulesAs(app core.App, c schemas.Caller, o *schemas.Object, rec *core.Record, lang string) ([]RuleExplanation, error) {
+	now, sets := time.Now(), s.ruleSets()
+	out, acts, err := s.explainRules(app, o, rec, sets, nil, now)
+	if err != nil || len(out) == 0 || c.IsSuperuser() {
+		return out, err
+	}
+	listed, err := s.activitiesAs(app, o, rec, &c)
+	if err != nil {
+		return nil, err
+	}
+	if len(listed) == len(acts) {
+		return out, nil
+	}
+	if listed == nil {
+		listed = []Activity{} // none (nil would read them all)
+	}
+	seen, _, err := s.explainRules(app, o, rec, sets, listed, now)
+	if err != nil {
+		return nil, err
+	}
+	label := wordsFor(lang).hidden
+	for i := range out {
+		out[i].Hits = seen[i].Hits
+		if rest := math.Round((out[i].Score-seen[i].Score)*10) / 10; rest != 0 {
+			out[i].Hits = append(out[i].Hits, Hit{Rule: label, Points: rest, Hidden: true})
+		}
+	}
+	return out, nil
+}
+
+// explainRules scores rec at now with every rule set of sets that scores its object, from
+// acts (nil: every activity of rec, read and returned).
+func (s *Service) explainRules(app core.App, o *schemas.Object, rec *core.Record, sets []*RuleSet, acts []Activity, now time.Time) ([]RuleExplanation, []Activity, error) {
 	out := []RuleExplanation{}
-	var acts []Activity
-	loaded := false
 	for _, rs := range sets {
 		if rs.Object != o.Name {
 			continue
 		}
-		if !loaded {
+		if acts == nil {
 			var err error
 			if acts, err = s.activitiesOf(app, o, rec); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			loaded = true
+			if acts == nil {
+				acts = []Activity{}
+			}
 		}
-		sc, err := rs.Score(rec.Id, Values(o, rec), acts, time.Now())
+		sc, err := rs.Score(rec.Id, Values(o, rec), acts, now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, RuleExplanation{Name: rs.Name, Description: rs.Description, Field: rs.Field,
 			GradeField: rs.GradeField, Score: sc.Score, Grade: sc.Grade, Hits: sc.Hits})
 	}
-	return out, nil
+	return out, acts, nil
 }
 
 // SetRules replaces the loaded rule sets (for tests and callers that load them elsewhere).

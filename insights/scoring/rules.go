@@ -276,6 +276,9 @@ func (rs *RuleSet) env(values map[string]any, now time.Time) map[string]any {
 type Hit struct {
 	Rule   string  `json:"rule"`
 	Points float64 `json:"points"`
+	// Hidden marks the points of the activities the reader may not open, summed into one
+	// hit whose Rule says so (see [Service.ExplainRulesAs]).
+	Hidden bool `json:"hidden,omitempty"`
 }
 
 // RuleScore is the score of one record.

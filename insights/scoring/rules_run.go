@@ -139,10 +139,10 @@ func (rs *RuleSet) scoreAll(app core.App, reg *schemas.Registry, o *schemas.Obje
 		ids[i] = r.Id
 		byID[r.Id] = &Record{ID: r.Id}
 	}
-	if err := loadActivities(app, reg, o.Name, ids, byID, true); err != nil {
+	if err := loadActivities(app, reg, o.Name, ids, byID, true, nil); err != nil {
 		return nil, err
 	}
-	if err := loadEngagement(app, o.Name, ids, byID); err != nil {
+	if err := loadEngagement(app, o.Name, ids, byID, nil); err != nil {
 		return nil, err
 	}
 	out := make([]RuleScore, len(recs))

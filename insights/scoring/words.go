@@ -11,6 +11,8 @@ import (
 type factorWords struct {
 	inStage, daysInStage, age, amount, sinceTouch string
 	noneRecent, recent, total                     string
+	// hidden names the points of the activities a reader may not open (rule-based scores).
+	hidden string
 	// nouns name activity types and related records: singular and plural.
 	nouns map[string][2]string
 }
@@ -25,6 +27,7 @@ var factorLanguages = map[string]*factorWords{
 		noneRecent:  "no %s in the last %d days",
 		recent:      "%s in the last %d days",
 		total:       "%s in total",
+		hidden:      "activities you may not open",
 	},
 	"it": {
 		inStage:     "nella fase %s",
@@ -35,6 +38,7 @@ var factorLanguages = map[string]*factorWords{
 		noneRecent:  "nessuna %s negli ultimi %d giorni",
 		recent:      "%s negli ultimi %d giorni",
 		total:       "%s in tutto",
+		hidden:      "attività che non puoi aprire",
 		nouns: map[string][2]string{
 			"call": {"chiamata", "chiamate"}, "meeting": {"riunione", "riunioni"}, "email": {"email", "email"},
 			"note": {"nota", "note"}, "task": {"attività", "attività"}, "contact": {"contatto", "contatti"},

@@ -113,7 +113,7 @@ func (s *Service) apiStageSince(info *core.RequestInfo, q Query, re *core.Reques
 		}
 	}
 	if len(ids) > maxStageSinceIDs {
-		return nil, badQuery("at most %d ids per request", maxStageSinceIDs)
+		return nil, badQuery("ids: at most %d ids per request", maxStageSinceIDs)
 	}
 	since, err := s.StageSince(info, q, ids)
 	if err != nil {

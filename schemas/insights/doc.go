@@ -18,6 +18,7 @@
 //	GET /api/relata/insights/cycle?object=deals       average days to close and time in each stage
 //	GET /api/relata/insights/stage-since?object=deals&ids=a,b   when records entered their stage
 //	GET /api/relata/timeline/{object}/{id}            activities, emails, stage changes, runs
+//	                                                  (a run's error only to who may read runs)
 //
 // The insights endpoints take optional parameters that default from the object model:
 // pipeline, field (the stage field), amount (a currency or number field), date (the expected

@@ -76,11 +76,14 @@ type report struct {
 func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 	obj, ok := s.reg.Object(q.Object)
 	if !ok {
-		return nil, badQuery("unknown object %q", q.Object)
+		if q.Object == "" {
+			return nil, badQuery("object: required (one of %s)", strings.Join(s.reg.ObjectNames(), ", "))
+		}
+		return nil, badQuery("object: no object named %q", q.Object)
 	}
 	coll, err := s.app.FindCachedCollectionByNameOrId(obj.Name)
 	if err != nil {
-		return nil, badQuery("object %q has no collection", q.Object)
+		return nil, badQuery("object: %q has no collection", q.Object)
 	}
 	r := &report{obj: obj, coll: coll}
 	for _, f := range obj.Fields {
@@ -100,25 +103,33 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 		}
 	}
 	if r.stage == nil {
-		return nil, badQuery("%s has no stage field for pipeline %q", obj.Name, q.Pipeline)
+		switch f := obj.Field(q.Field); {
+		case q.Field != "" && (f == nil || f.Type != schemas.TypeStage):
+			return nil, badQuery("field: %s has no stage field %q", obj.Name, q.Field)
+		case q.Pipeline != "" && q.Field != "":
+			return nil, badQuery("pipeline: %s.%s has no pipeline %q", obj.Name, q.Field, q.Pipeline)
+		case q.Pipeline != "":
+			return nil, badQuery("pipeline: %s has no pipeline %q", obj.Name, q.Pipeline)
+		}
+		return nil, badQuery("object: %s has no stage field", obj.Name)
 	}
 	if r.pipeline == nil {
-		return nil, badQuery("%s has no pipeline %q", obj.Name, r.stage.Pipeline)
+		return nil, badQuery("field: the pipeline %q of %s.%s is not defined", r.stage.Pipeline, obj.Name, r.stage.Name)
 	}
-	if r.amount, err = pickField(obj, q.Amount, "", schemas.TypeCurrency, schemas.TypeNumber); err != nil {
+	if r.amount, err = pickField(obj, "amount", q.Amount, "", schemas.TypeCurrency, schemas.TypeNumber); err != nil {
 		return nil, err
 	}
-	if r.date, err = pickField(obj, q.Date, "expected_close", schemas.TypeDate, schemas.TypeDateTime); err != nil {
+	if r.date, err = pickField(obj, "date", q.Date, "expected_close", schemas.TypeDate, schemas.TypeDateTime); err != nil {
 		return nil, err
 	}
-	if r.by, err = pickField(obj, q.By, "source", schemas.TypeSelect, schemas.TypeText); err != nil {
+	if r.by, err = pickField(obj, "by", q.By, "source", schemas.TypeSelect, schemas.TypeText); err != nil {
 		return nil, err
 	}
 	if f := obj.Field(r.by); f != nil && f.Multiple {
-		return nil, badQuery("%s.%s holds several values; group by a single-value field", obj.Name, r.by)
+		return nil, badQuery("by: %s.%s holds several values; group by a single-value field", obj.Name, r.by)
 	}
 	if q.Closed != "" || obj.Field("closed_at") != nil {
-		if r.closed, err = pickField(obj, q.Closed, "closed_at", schemas.TypeDate, schemas.TypeDateTime); err != nil {
+		if r.closed, err = pickField(obj, "closed", q.Closed, "closed_at", schemas.TypeDate, schemas.TypeDateTime); err != nil {
 			return nil, err
 		}
 	}
@@ -139,7 +150,11 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 	if q.Owner != "" || q.Team != "" {
 		of := obj.OwnerField()
 		if of == nil {
-			return nil, badQuery("%s has no owner field to filter by owner or team", obj.Name)
+			param := "owner"
+			if q.Owner == "" {
+				param = "team"
+			}
+			return nil, badQuery("%s: %s has no owner field to filter by owner or team", param, obj.Name)
 		}
 		if q.Owner != "" {
 			params["insightsOwner"] = q.Owner
@@ -183,12 +198,13 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 var currencyCode = regexp.MustCompile(schemas.CurrencyPattern)
 
 // pickField returns the named field (which must have one of types), or the preferred one,
-// or the first field of the first type that has one; "" when there is none.
-func pickField(obj *schemas.Object, name, preferred string, types ...string) (string, error) {
+// or the first field of the first type that has one; "" when there is none. param is the
+// query parameter that named it, for the error.
+func pickField(obj *schemas.Object, param, name, preferred string, types ...string) (string, error) {
 	if name != "" {
 		f := obj.Field(name)
 		if f == nil || !slices.Contains(types, f.Type) {
-			return "", badQuery("%s has no %s field %q", obj.Name, strings.Join(types, " or "), name)
+			return "", badQuery("%s: %s has no %s field %q", param, obj.Name, strings.Join(types, " or "), name)
 		}
 		return name, nil
 	}
@@ -411,7 +427,7 @@ func (s *Service) Forecast(info *core.RequestInfo, q Query) (*Forecast, error) {
 		return nil, err
 	}
 	if r.date == "" {
-		return nil, badQuery("%s has no date field to forecast by", r.obj.Name)
+		return nil, badQuery("date: %s has no date field to forecast by", r.obj.Name)
 	}
 	rows, err := s.groupByStage(r, "substr(COALESCE([["+r.date+"]], ''), 1, 7)", "", nil)
 	if err != nil {
@@ -481,7 +497,7 @@ func (s *Service) Sources(info *core.RequestInfo, q Query) (*Sources, error) {
 		return nil, err
 	}
 	if r.by == "" {
-		return nil, badQuery("%s has no field to group by", r.obj.Name)
+		return nil, badQuery("by: %s has no field to group by", r.obj.Name)
 	}
 	rows, err := s.groupByStage(r, "COALESCE([["+r.by+"]], '')", "", nil)
 	if err != nil {
@@ -603,35 +619,44 @@ func (s *Service) Cycle(info *core.RequestInfo, q Query) (*Cycle, error) {
 		"WHERE sc.[[object]] = {:insightsObject} AND sc.[[field]] = {:insightsField} AND %[3]s "+
 		"ORDER BY sc.[[record]], sc.[[at]], sc.[[rowid]]",
 		StageChangesCollection, r.obj.Name, r.scope.where("o.[[id]]"))
-	var changes []changeRow
-	if _, err := s.app.FindCachedCollectionByNameOrId(StageChangesCollection); err == nil {
-		if err := s.query(hq, r.scope, dbx.Params{"insightsObject": r.obj.Name, "insightsField": r.stage.Name}).All(&changes); err != nil {
-			return nil, fmt.Errorf("insights stage history of %s: %w", r.obj.Name, err)
-		}
-	}
 	wonAt := map[string]time.Time{} // record -> when it last entered a won stage
 	stays := map[string]*Average{}
-	var prev *changeRow
-	for i := range changes {
-		c := &changes[i]
-		at := parseTime(c.At)
-		var start time.Time
-		switch {
-		case prev != nil && prev.Record == c.Record:
-			start = parseTime(prev.At)
-		case c.From != "":
-			start = parseTime(c.Created) // the first stay began when the record was created
+	if _, err := s.app.FindCachedCollectionByNameOrId(StageChangesCollection); err == nil {
+		// Read a row at a time (a manager's history may hold millions of changes): each stay
+		// needs only the change before it.
+		rows, err := s.query(hq, r.scope, dbx.Params{"insightsObject": r.obj.Name, "insightsField": r.stage.Name}).Rows()
+		if err != nil {
+			return nil, fmt.Errorf("insights stage history of %s: %w", r.obj.Name, err)
 		}
-		if c.From != "" && !start.IsZero() && !at.Before(start) {
-			if stays[c.From] == nil {
-				stays[c.From] = &Average{}
+		defer rows.Close()
+		var prev, c changeRow
+		for first := true; rows.Next(); first = false {
+			c = changeRow{}
+			if err := rows.ScanStruct(&c); err != nil {
+				return nil, fmt.Errorf("insights stage history of %s: %w", r.obj.Name, err)
 			}
-			stays[c.From].add(at.Sub(start))
+			at := parseTime(c.At)
+			var start time.Time
+			switch {
+			case !first && prev.Record == c.Record:
+				start = parseTime(prev.At)
+			case c.From != "":
+				start = parseTime(c.Created) // the first stay began when the record was created
+			}
+			if c.From != "" && !start.IsZero() && !at.Before(start) {
+				if stays[c.From] == nil {
+					stays[c.From] = &Average{}
+				}
+				stays[c.From].add(at.Sub(start))
+			}
+			if st := r.pipeline.Stage(c.To); st != nil && st.Won {
+				wonAt[c.Record] = at
+			}
+			prev = c
 		}
-		if st := r.pipeline.Stage(c.To); st != nil && st.Won {
-			wonAt[c.Record] = at
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("insights stage history of %s: %w", r.obj.Name, err)
 		}
-		prev = c
 	}
 	for _, st := range r.pipeline.Stages {
 		if a := stays[st.Name]; a != nil {

@@ -5,7 +5,9 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -467,12 +469,18 @@ func TestTimeline(t *testing.T) {
 	}
 }
 
-// TestAPI drives the HTTP endpoints with real tokens.
-func TestAPI(t *testing.T) {
+// served is the default CRM model without records, served over HTTP.
+func served(t *testing.T) (*core.BaseApp, *httptest.Server) {
+	t.Helper()
 	app := schemastest.OpenApp(t, t.TempDir())
 	reg := schemas.MustRegister(app, nil, schemas.Config{})
 	insights.MustRegister(app, insights.Config{Registry: reg})
-	srv := schemastest.Serve(t, app)
+	return app, schemastest.Serve(t, app)
+}
+
+// TestAPI drives the HTTP endpoints with real tokens.
+func TestAPI(t *testing.T) {
+	app, srv := served(t)
 	alice, aliceTok := schemastest.NewUser(t, app, "alice@example.com", "sales", "north")
 	bob, bobTok := schemastest.NewUser(t, app, "bob@example.com", "sales", "north")
 	_, mgrTok := schemastest.NewUser(t, app, "mgr@example.com", "manager", "")
@@ -516,6 +524,88 @@ func TestAPI(t *testing.T) {
 	} {
 		if code := schemastest.Call(t, srv, http.MethodGet, c.path, c.token, nil, nil); code != c.status {
 			t.Errorf("%s: %s = %d; want %d", c.name, c.path, code, c.status)
+		}
+	}
+}
+
+// TestTimelineRunErrorsOnlyForRunReaders: a failed run's error names the workflow's internals
+// (here a webhook URL with its key, as action_webhook.go writes it). A sales rep who may view
+// the record sees the run and its status on the timeline, never its error; managers, admins
+// and superusers, who read run history, see it.
+func TestTimelineRunErrorsOnlyForRunReaders(t *testing.T) {
+	app, srv := served(t)
+	alice, aliceTok := schemastest.NewUser(t, app, "alice@example.com", "sales", "north")
+	_, mgrTok := schemastest.NewUser(t, app, "mgr@example.com", "manager", "")
+	_, adminTok := schemastest.NewUser(t, app, "admin@example.com", "admin", "")
+	d := schemastest.MustCreate(t, app, "deals", map[string]any{"name": "A", "stage": "lead", "owner": alice.Id})
+	const secret = "sk_live_0123456789"
+	schemastest.MustCreate(t, app, "workflow_runs", map[string]any{"workflow_name": "crm-sync", "status": "failed",
+		"error":  "step 0 (webhook): webhook POST https://hooks.example.com/T0/B0/" + secret + "?key=" + secret + " answered 500: internal",
+		"object": "deals", "record_id": d.Id})
+	schemastest.MustCreate(t, app, "workflow_runs", map[string]any{"workflow_name": "welcome", "status": "succeeded",
+		"object": "deals", "record_id": d.Id})
+	for _, c := range []struct {
+		who, token string
+		errors     bool
+	}{
+		{"sales rep owning the deal", aliceTok, false},
+		{"manager", mgrTok, true},
+		{"admin", adminTok, true},
+		{"superuser", schemastest.SuperuserToken(t, app), true},
+	} {
+		var got struct {
+			Items []insights.Entry `json:"items"`
+		}
+		if code := schemastest.Call(t, srv, http.MethodGet, "/api/relata/timeline/deals/"+d.Id, c.token, nil, &got); code != 200 {
+			t.Fatalf("%s: %d", c.who, code)
+		}
+		runs := map[string]insights.Entry{}
+		for _, it := range got.Items {
+			if it.Kind == insights.KindRun {
+				runs[it.Title] = it
+			}
+		}
+		if len(runs) != 2 || runs["crm-sync"].Status != "failed" || runs["welcome"].Status != "succeeded" {
+			t.Errorf("%s: runs %+v; want both runs with their status", c.who, runs)
+		}
+		if shown := strings.Contains(runs["crm-sync"].Error, secret); shown != c.errors {
+			t.Errorf("%s: run error %q; shown %v, want %v", c.who, runs["crm-sync"].Error, shown, c.errors)
+		}
+	}
+}
+
+// TestBadParametersAre400NamingThem: every parameter a report does not understand is a 400
+// whose message starts with the parameter's name, never a 500 or a message naming another.
+func TestBadParametersAre400NamingThem(t *testing.T) {
+	app, srv := served(t)
+	_, tok := schemastest.NewUser(t, app, "alice@example.com", "sales", "north")
+	many := strings.Repeat("x,", 501)
+	for query, param := range map[string]string{
+		"":                                     "object",
+		"object=users":                         "object",
+		"object=contacts":                      "object",
+		"object=deals&field=name":              "field",
+		"object=deals&field=nope":              "field",
+		"object=deals&pipeline=nope":           "pipeline",
+		"object=deals&field=stage&pipeline=x":  "pipeline",
+		"object=deals&amount=name":             "amount",
+		"object=deals&date=amount":             "date",
+		"object=deals&by=contacts":             "by",
+		"object=deals&closed=name":             "closed",
+		"object=deals&at=2026-13-01":           "at",
+		"object=companies&owner=x":             "object",
+		"object=deals&ids=" + many:             "ids",
+		"object=deals&at=" + many + "&ids=one": "at",
+	} {
+		for _, report := range []string{"pipeline", "forecast", "sources", "cycle", "stage-since"} {
+			if param == "ids" && report != "stage-since" {
+				continue
+			}
+			var got struct{ Message string }
+			code := schemastest.Call(t, srv, http.MethodGet, "/api/relata/insights/"+report+"?"+query, tok, nil, &got)
+			if code != 400 || !strings.HasPrefix(strings.ToLower(got.Message), param+":") {
+				t.Errorf("%s?%.60s: %d %q; want 400 naming %s", report, query, code, got.Message, param)
+			}
 		}
 	}
 }

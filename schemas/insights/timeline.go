@@ -40,7 +40,8 @@ type Entry struct {
 	Due   *time.Time `json:"due,omitempty"`
 	Done  bool       `json:"done,omitempty"`
 	Owner string     `json:"owner,omitempty"`
-	// Status of emails and workflow runs; Error of failed runs.
+	// Status of emails and workflow runs; Error of failed runs, for callers who may read
+	// the run (managers and admins: see [Service.Timeline]).
 	Status string `json:"status,omitempty"`
 	Error  string `json:"error,omitempty"`
 	// Stage changes: the field, the stages and who changed it.
@@ -55,7 +56,8 @@ const TimelineLimit = 200
 
 // Timeline returns the events of one record, newest first: the activities linked to it (those
 // the caller may list), the emails sent about it, its stage changes and the workflow runs it
-// started. The caller must be allowed to view the record.
+// started (a run's error only to callers who may read the run). The caller must be allowed to
+// view the record.
 func (s *Service) Timeline(info *core.RequestInfo, object, id string) ([]Entry, error) {
 	obj, ok := s.reg.Object(object)
 	if !ok {
@@ -229,15 +231,36 @@ func stageLabel(obj *schemas.Object, field, stage string) string {
 	return stage
 }
 
-func (s *Service) runs(_ *core.RequestInfo, obj *schemas.Object, id string) ([]Entry, error) {
+// runs lists the workflow runs the record started: their workflow's name and status for
+// whoever may view the record, and their error only for callers who may read the run itself
+// (run history is for managers and admins). An error tells the workflow's internals — a
+// webhook's URL with the key in its path or query, the body another system answered with, a
+// script's message — which a sales rep who may view the record must not read.
+func (s *Service) runs(info *core.RequestInfo, obj *schemas.Object, id string) ([]Entry, error) {
 	recs, err := s.related("workflow_runs", dbx.HashExp{"object": obj.Name, "record_id": id})
-	if err != nil {
+	if err != nil || len(recs) == 0 {
 		return nil, err
+	}
+	failed := []string{}
+	for _, r := range recs {
+		if r.GetString("error") != "" {
+			failed = append(failed, r.Id)
+		}
+	}
+	readable := map[string]bool{}
+	if len(failed) > 0 {
+		if readable, err = schemas.Request(info).ViewableIDs(s.app, "workflow_runs", failed); err != nil {
+			return nil, fmt.Errorf("timeline runs of %s %s: %w", obj.Name, id, err)
+		}
 	}
 	out := make([]Entry, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, Entry{Kind: KindRun, Object: "workflow_runs", ID: r.Id, At: r.GetDateTime("created").Time(),
-			Title: r.GetString("workflow_name"), Status: r.GetString("status"), Error: r.GetString("error")})
+		e := Entry{Kind: KindRun, Object: "workflow_runs", ID: r.Id, At: r.GetDateTime("created").Time(),
+			Title: r.GetString("workflow_name"), Status: r.GetString("status")}
+		if readable[r.Id] {
+			e.Error = r.GetString("error")
+		}
+		out = append(out, e)
 	}
 	return out, nil
 }
