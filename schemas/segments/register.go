@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,10 +26,16 @@ type Config struct {
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
 	// OnChange, when set, is called by every evaluation of a dynamic segment with the
-	// contacts that entered and left its stored membership, in the transaction that stores
-	// the change: an error rolls the evaluation back. The workflow engine's
+	// contacts that entered and left its stored membership, up to [EvaluateBatch] at a time,
+	// in the transaction that stores those changes: an error rolls them back (the next
+	// evaluation finds them again). The workflow engine's
 	// SegmentChanged queues its "entered segment" and "left segment" runs here.
 	OnChange func(tx core.App, segmentID string, changes []Change) error
+	// Timeout bounds each count made for a request or a save — the builder's live count, a
+	// segment's count, the check of a dynamic segment's filter when it is saved — so that a
+	// filter joining relations upon relations is refused (400 on the filter) instead of
+	// holding a core for minutes. Default: 5s.
+	Timeout time.Duration
 }
 
 // Change is one contact entering or leaving a segment's stored membership. EnteredAt is when
@@ -55,6 +62,8 @@ func Register(app core.App, cfg Config) (*Service, error) {
 	cfg = s.cfg
 	app.OnRecordCreate(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.segments.check-create", Func: s.checkSegment})
 	app.OnRecordUpdate(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.segments.check-update", Func: s.checkSegment})
+	app.OnRecordEnrich(Collection).Bind(&hook.Handler[*core.RecordEnrichEvent]{Id: "relata.segments.hide-owner-count", Func: hideOwnerCount})
+	app.OnRecordsListRequest(Collection).Bind(&hook.Handler[*core.RecordsListRequestEvent]{Id: "relata.segments.owner-count-filter", Func: guardOwnerCount})
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "relata.segments.routes",
 		Func: func(se *core.ServeEvent) error {
@@ -90,6 +99,9 @@ func New(app core.App, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
 	return &Service{app: app, cfg: cfg}
 }
 
@@ -114,7 +126,9 @@ func (s *Service) checkSegment(e *core.RecordEvent) error {
 		if err := CheckEngagement(e.App, c, conds); err != nil {
 			return badField("engagement", err.Error())
 		}
-		if err := Check(e.App, c, seg.GetString("filter")); err != nil {
+		ctx, cancel := withTimeout(e.Context, s.cfg.Timeout)
+		defer cancel()
+		if err := check(ctx, e.App, c, seg.GetString("filter")); err != nil {
 			return badField("filter", "The filter cannot be evaluated: "+err.Error())
 		}
 	case Static:
@@ -130,6 +144,60 @@ func (s *Service) checkSegment(e *core.RecordEvent) error {
 
 func badField(field, msg string) error {
 	return apis.NewBadRequestError(msg, map[string]any{field: map[string]string{"code": "invalid", "message": msg}})
+}
+
+// ownerCount is the field that holds the owner's count of a segment's members: a manager's
+// segment counts contacts of every team, so only those who may list every contact (managers,
+// admins, superusers: the marketing rule) read, filter or sort by it.
+const ownerCount = "member_count"
+
+// marketer reports whether info is of a manager, an admin or a superuser.
+func marketer(info *core.RequestInfo) bool {
+	switch {
+	case info == nil || info.Auth == nil:
+		return false
+	case info.HasSuperuserAuth():
+		return true
+	}
+	role := info.Auth.GetString("role")
+	return info.Auth.Collection().Name == schemas.UsersCollection && (role == schemas.RoleAdmin || role == schemas.RoleManager)
+}
+
+// hideOwnerCount leaves the owner's count out of segments served to anyone else (REST views
+// and lists, realtime events).
+func hideOwnerCount(e *core.RecordEnrichEvent) error {
+	if !marketer(e.RequestInfo) {
+		e.Record.Hide(ownerCount)
+	}
+	return e.Next()
+}
+
+// guardOwnerCount refuses a list of segments filtered or sorted by the owner's count to
+// anyone but a marketer: the items (or their order) would tell the count.
+func guardOwnerCount(e *core.RecordsListRequestEvent) error {
+	info, err := e.RequestInfo()
+	if err != nil {
+		return err
+	}
+	if marketer(info) {
+		return e.Next()
+	}
+	q := e.Request.URL.Query()
+	paths, err := schemas.FilterPaths(e.App, e.Collection, q.Get("filter"), q.Get("sort"))
+	if err != nil {
+		return e.BadRequestError(err.Error(), nil)
+	}
+	for _, p := range paths {
+		if name, _, _ := strings.Cut(p.Path, ":"); name == ownerCount {
+			where := "filter"
+			if p.Sort {
+				where = "sort"
+			}
+			msg := fmt.Sprintf("%s: %s is the segment owner's count, for managers and admins; count a segment as you see it with GET /api/relata/segments/{id}/count", where, ownerCount)
+			return e.BadRequestError(msg, map[string]any{where: map[string]string{"code": "invalid", "message": msg}})
+		}
+	}
+	return e.Next()
 }
 
 // Evaluate stores the members of every dynamic segment as its owner sees them: contacts
@@ -160,134 +228,192 @@ func (s *Service) evaluate(seg *core.Record) error {
 	}
 	at := s.cfg.Now().UTC()
 	now := at.Format(types.DefaultDateLayout)
-	return s.app.RunInTransaction(func(tx core.App) error {
-		var rows []struct {
-			RecordID  string `db:"record_id"`
-			EnteredAt string `db:"entered_at"`
+	var rows []struct {
+		RecordID  string `db:"record_id"`
+		EnteredAt string `db:"entered_at"`
+	}
+	if err := s.app.DB().Select("record_id", "entered_at").From(MembersCollection).
+		Where(dbx.HashExp{"segment": seg.Id, "source": SourceEvaluated}).All(&rows); err != nil {
+		return err
+	}
+	var changes []Change
+	now2 := map[string]bool{}
+	for _, id := range ids {
+		now2[id] = true
+	}
+	old := map[string]bool{}
+	for _, r := range rows {
+		old[r.RecordID] = true
+		if !now2[r.RecordID] {
+			t, _ := types.ParseDateTime(r.EnteredAt)
+			changes = append(changes, Change{RecordID: r.RecordID, EnteredAt: t.Time(), Left: true})
 		}
-		if err := tx.DB().Select("record_id", "entered_at").From(MembersCollection).
-			Where(dbx.HashExp{"segment": seg.Id, "source": SourceEvaluated}).All(&rows); err != nil {
-			return err
+	}
+	entered, _ := types.ParseDateTime(now)
+	for _, id := range ids {
+		if !old[id] {
+			changes = append(changes, Change{RecordID: id, EnteredAt: entered.Time()})
 		}
-		var changes []Change
-		had := make([]string, len(rows))
-		enteredAt := make(map[string]string, len(rows))
-		for i, r := range rows {
-			had[i] = r.RecordID
-			enteredAt[r.RecordID] = r.EnteredAt
-		}
-		now2 := map[string]bool{}
-		for _, id := range ids {
-			now2[id] = true
-		}
-		old := map[string]bool{}
-		for _, id := range had {
-			old[id] = true
-			if !now2[id] {
-				t, _ := types.ParseDateTime(enteredAt[id])
-				changes = append(changes, Change{RecordID: id, EnteredAt: t.Time(), Left: true})
-				if _, err := tx.DB().Delete(MembersCollection, dbx.HashExp{"segment": seg.Id, "record_id": id, "source": SourceEvaluated}).Execute(); err != nil {
+	}
+	// The changes are stored EvaluateBatch at a time, each batch in its own transaction with
+	// its OnChange, a few hundred rows per statement: one transaction for a segment of 100,000
+	// held the writer for seconds, every Interval. A batch that fails is rolled back alone;
+	// the next evaluation finds its changes again (the stored membership is what was committed).
+	for part := range slices.Chunk(changes, EvaluateBatch) {
+		err := s.app.RunInTransaction(func(tx core.App) error {
+			var gone []any
+			var insert [][]any
+			for _, ch := range part {
+				if ch.Left {
+					gone = append(gone, ch.RecordID)
+				} else {
+					insert = append(insert, []any{core.GenerateDefaultRandomId(), seg.Id, ch.RecordID, SourceEvaluated, now, now})
+				}
+			}
+			for del := range slices.Chunk(gone, schemas.InsertMaxParams) {
+				if _, err := tx.DB().Delete(MembersCollection, dbx.And(dbx.HashExp{"segment": seg.Id, "source": SourceEvaluated},
+					dbx.In("record_id", del...))).Execute(); err != nil {
 					return err
 				}
 			}
-		}
-		coll, err := tx.FindCachedCollectionByNameOrId(MembersCollection)
+			if err := schemas.InsertMany(tx, MembersCollection, memberColumns, insert); err != nil {
+				return err
+			}
+			if s.cfg.OnChange != nil {
+				return s.cfg.OnChange(tx, seg.Id, part)
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if old[id] {
-				continue
-			}
-			m := core.NewRecord(coll)
-			m.Set("segment", seg.Id)
-			m.Set("record_id", id)
-			m.Set("source", SourceEvaluated)
-			m.Set("entered_at", now)
-			if err := tx.SaveNoValidate(m); err != nil {
-				return err
-			}
-			changes = append(changes, Change{RecordID: id, EnteredAt: m.GetDateTime("entered_at").Time()})
-		}
-		if _, err := tx.DB().Update(Collection, dbx.Params{"member_count": len(ids), "counted_at": now}, dbx.HashExp{"id": seg.Id}).Execute(); err != nil {
-			return err
-		}
-		if s.cfg.OnChange != nil && len(changes) > 0 {
-			return s.cfg.OnChange(tx, seg.Id, changes)
-		}
-		return nil
-	})
+	}
+	_, err = s.app.DB().Update(Collection, dbx.Params{"member_count": len(ids), "counted_at": now}, dbx.HashExp{"id": seg.Id}).Execute()
+	return err
 }
 
+// EvaluateBatch is how many membership changes (contacts entering or leaving a segment) one
+// write transaction of [Service.Evaluate] stores, with one call of Config.OnChange.
+const EvaluateBatch = 1000
+
+// memberColumns are the columns of a membership row, in the order rows are inserted.
+var memberColumns = []string{"id", "segment", "record_id", "source", "entered_at", "created"}
+
 // Add adds contacts to a static segment as c (who must be allowed to view each of them);
-// contacts already in it stay as they are. It returns how many were added.
+// contacts already in it stay as they are. It returns how many were added. Contacts are
+// checked first, then added a few hundred per statement and transaction (an error leaves
+// those added before it: adding the same list again adds the rest).
 func Add(app core.App, c schemas.Caller, seg *core.Record, ids []string, source string) (int, error) {
 	if seg.GetString("kind") != Static {
 		return 0, fmt.Errorf("%w: %q is dynamic: change its filter instead", ErrInvalid, seg.GetString("name"))
 	}
-	coll, err := app.FindCachedCollectionByNameOrId(MembersCollection)
-	if err != nil {
-		return 0, err
+	var uniq []any
+	seen := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	for part := range slices.Chunk(uniq, schemas.InsertMaxParams) {
+		var found []string
+		if err := app.DB().Select("id").From(Object).Where(dbx.In("id", part...)).Column(&found); err != nil {
+			return 0, err
+		}
+		viewable, err := c.ViewableIDs(app, Object, found)
+		if err != nil {
+			return 0, err
+		}
+		for _, id := range part {
+			if !viewable[id.(string)] {
+				return 0, fmt.Errorf("%w: no contact %q", schemas.ErrForbidden, id)
+			}
+		}
 	}
 	added := 0
-	err = app.RunInTransaction(func(tx core.App) error {
-		for _, id := range ids {
-			rec, err := tx.FindRecordById(Object, id)
-			if err != nil {
-				return fmt.Errorf("%w: no contact %q", schemas.ErrForbidden, id)
-			}
-			if ok, err := c.CanView(tx, rec); err != nil || !ok {
-				return fmt.Errorf("%w: no contact %q", schemas.ErrForbidden, id)
-			}
-			var n int
-			if err := tx.DB().Select("count(*)").From(MembersCollection).
-				Where(dbx.HashExp{"segment": seg.Id, "record_id": id}).Row(&n); err != nil {
+	now := types.NowDateTime().String()
+	for part := range slices.Chunk(uniq, schemas.InsertMaxParams) {
+		// a transaction per few hundred contacts: the writer is not held for the whole list
+		err := app.RunInTransaction(func(tx core.App) error {
+			var have []string
+			if err := tx.DB().Select("record_id").From(MembersCollection).
+				Where(dbx.And(dbx.HashExp{"segment": seg.Id}, dbx.In("record_id", part...))).Column(&have); err != nil {
 				return err
 			}
-			if n > 0 {
-				continue
+			in := make(map[string]bool, len(have))
+			for _, id := range have {
+				in[id] = true
 			}
-			m := core.NewRecord(coll)
-			m.Set("segment", seg.Id)
-			m.Set("record_id", id)
-			m.Set("source", source)
-			m.Set("entered_at", time.Now().UTC())
-			if err := tx.Save(m); err != nil {
+			var insert [][]any
+			for _, id := range part {
+				if !in[id.(string)] {
+					insert = append(insert, []any{core.GenerateDefaultRandomId(), seg.Id, id, source, now, now})
+				}
+			}
+			if err := schemas.InsertMany(tx, MembersCollection, memberColumns, insert); err != nil {
 				return err
 			}
-			added++
+			added += len(insert)
+			return nil
+		})
+		if err != nil {
+			return added, err
 		}
-		return nil
-	})
-	return added, err
+	}
+	return added, nil
 }
 
 // AddByEmail adds to a static segment the contacts c may list whose email is one of addrs
 // (an import of addresses), and returns how many were added and the addresses no contact
-// has.
+// has. Addresses are looked up a few hundred per query (one scan each: lower(email) has no
+// index).
 func AddByEmail(app core.App, c schemas.Caller, seg *core.Record, addrs []string) (int, []string, error) {
+	if seg.GetString("kind") != Static {
+		return 0, nil, fmt.Errorf("%w: %q is dynamic: change its filter instead", ErrInvalid, seg.GetString("name"))
+	}
 	coll, err := app.FindCachedCollectionByNameOrId(Object)
 	if err != nil {
 		return 0, nil, err
 	}
-	var ids, missing []string
+	var want []string
+	seen := map[string]bool{}
 	for _, a := range addrs {
 		a = strings.ToLower(strings.TrimSpace(a))
-		if a == "" {
-			continue
+		if a != "" && !seen[a] {
+			seen[a] = true
+			want = append(want, a)
 		}
+	}
+	var ids, missing []string
+	for part := range slices.Chunk(want, schemas.InsertMaxParams) {
 		q, err := schemas.ListQuery(app, coll, c)
 		if err != nil {
 			return 0, nil, err
 		}
-		var found []string
-		if err := q.Select("{{" + Object + "}}.[[id]]").AndWhere(dbx.NewExp("lower({{"+Object+"}}.[[email]]) = {:a}", dbx.Params{"a": a})).Column(&found); err != nil {
+		p := dbx.Params{}
+		marks := make([]string, len(part))
+		for i, a := range part {
+			marks[i] = fmt.Sprintf("{:a%d}", i)
+			p[fmt.Sprintf("a%d", i)] = a
+		}
+		var rows []struct {
+			ID    string `db:"id"`
+			Email string `db:"email"`
+		}
+		if err := q.Select("{{"+Object+"}}.[[id]] AS id", "lower({{"+Object+"}}.[[email]]) AS email").
+			AndWhere(dbx.NewExp("lower({{"+Object+"}}.[[email]]) IN ("+strings.Join(marks, ", ")+")", p)).All(&rows); err != nil {
 			return 0, nil, err
 		}
-		if len(found) == 0 {
-			missing = append(missing, a)
+		found := map[string]bool{}
+		for _, r := range rows {
+			found[r.Email] = true
+			ids = append(ids, r.ID)
 		}
-		ids = append(ids, found...)
+		for _, a := range part {
+			if !found[a] {
+				missing = append(missing, a)
+			}
+		}
 	}
 	n, err := Add(app, c, seg, ids, SourceImport)
 	return n, missing, err
@@ -341,7 +467,9 @@ func (s *Service) apiCountFilter(re *core.RequestEvent) error {
 	if err != nil {
 		return accessError(re, err)
 	}
-	n, err := CountDefinition(s.app, c, body.Filter, conds)
+	ctx, cancel := withTimeout(re.Request.Context(), s.cfg.Timeout)
+	defer cancel()
+	n, err := countDefinition(ctx, s.app, c, body.Filter, conds)
 	if err != nil {
 		return accessError(re, err)
 	}
@@ -361,7 +489,9 @@ func (s *Service) apiCount(re *core.RequestEvent) error {
 	if ok, err := c.CanView(s.app, seg); err != nil || !ok {
 		return re.NotFoundError("No such segment.", nil)
 	}
-	n, err := Count(s.app, c, seg)
+	ctx, cancel := withTimeout(re.Request.Context(), s.cfg.Timeout)
+	defer cancel()
+	n, err := countSegment(ctx, s.app, c, seg)
 	if err != nil {
 		return accessError(re, err)
 	}

@@ -1,6 +1,7 @@
 package segments
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -67,16 +68,28 @@ func members(app core.App, c schemas.Caller, seg *core.Record) (*dbx.SelectQuery
 	}
 }
 
+// MaxFilterLength is the longest filter a segment may have (the segments.filter field's
+// maximum), also for the builder's live count.
+const MaxFilterLength = 10000
+
 // Check reports whether a dynamic segment's filter can be evaluated for c: it parses, names
 // fields c may filter by, and passes the filter guard. The error says where and why.
 func Check(app core.App, c schemas.Caller, filter string) error {
+	return check(context.Background(), app, c, filter)
+}
+
+// check is Check within ctx: the filter is counted once, so one that the database cannot run,
+// or not before ctx ends, is refused with the reason.
+func check(ctx context.Context, app core.App, c schemas.Caller, filter string) error {
+	if len(filter) > MaxFilterLength {
+		return fmt.Errorf("%w: filter: %d characters, at most %d", ErrInvalid, len(filter), MaxFilterLength)
+	}
 	q, err := schemas.MatchQuery(app, c, schemas.Query{Object: Object, Filter: filter})
 	if err != nil {
 		return err
 	}
-	// building the SQL resolves every path of the filter
-	var n int
-	return q.Select("count(*)").OrderBy().Limit(1).Row(&n)
+	_, err = count(ctx, app, q)
+	return err
 }
 
 // CountFilter counts the contacts matching filter that c may list (the builder's live count).
@@ -87,6 +100,13 @@ func CountFilter(app core.App, c schemas.Caller, filter string) (int, error) {
 // CountDefinition counts the contacts matching filter and every engagement condition that c
 // may list: the builder's live count of a dynamic segment not saved yet.
 func CountDefinition(app core.App, c schemas.Caller, filter string, conds []Engagement) (int, error) {
+	return countDefinition(context.Background(), app, c, filter, conds)
+}
+
+func countDefinition(ctx context.Context, app core.App, c schemas.Caller, filter string, conds []Engagement) (int, error) {
+	if len(filter) > MaxFilterLength {
+		return 0, fmt.Errorf("%w: filter: %d characters, at most %d", ErrInvalid, len(filter), MaxFilterLength)
+	}
 	if err := CheckEngagement(app, c, conds); err != nil {
 		return 0, err
 	}
@@ -94,26 +114,56 @@ func CountDefinition(app core.App, c schemas.Caller, filter string, conds []Enga
 	if err != nil {
 		return 0, err
 	}
-	return count(app, withEngagement(q, conds, time.Now()))
+	return count(ctx, app, withEngagement(q, conds, time.Now()))
 }
 
 // Count counts seg's members that c may list.
 func Count(app core.App, c schemas.Caller, seg *core.Record) (int, error) {
+	return countSegment(context.Background(), app, c, seg)
+}
+
+func countSegment(ctx context.Context, app core.App, c schemas.Caller, seg *core.Record) (int, error) {
 	q, err := members(app, c, seg)
 	if err != nil {
 		return 0, err
 	}
-	return count(app, q)
+	return count(ctx, app, q)
 }
 
-func count(app core.App, q *dbx.SelectQuery) (int, error) {
+// count counts the contacts of q within ctx. The query is a user's filter: when the database
+// cannot run it (nested too deeply, a pattern too long) or ctx ends first, the error wraps
+// ErrInvalid and says so, for a 400 on the filter instead of a 500 or a core held for minutes.
+func count(ctx context.Context, app core.App, q *dbx.SelectQuery) (int, error) {
 	built := q.Select("{{" + Object + "}}.[[id]]").OrderBy().Build()
 	var n int
-	err := app.ConcurrentDB().NewQuery("SELECT count(*) FROM (" + built.SQL() + ")").Bind(built.Params()).Row(&n)
-	if err != nil {
-		return 0, fmt.Errorf("count the segment: %w", err)
+	err := app.ConcurrentDB().NewQuery("SELECT count(*) FROM (" + built.SQL() + ")").Bind(built.Params()).WithContext(ctx).Row(&n)
+	switch {
+	case err == nil:
+		return n, nil
+	case ctx.Err() != nil:
+		limit := ""
+		if d, ok := ctx.Value(timeoutKey{}).(time.Duration); ok {
+			limit = " longer than " + d.String()
+		}
+		return 0, fmt.Errorf("%w: filter: counting it took%s; use fewer relations in it", ErrInvalid, limit)
+	default:
+		// the driver's reason, without the SQL the error carries
+		for u := errors.Unwrap(err); u != nil; u = errors.Unwrap(err) {
+			err = u
+		}
+		return 0, fmt.Errorf("%w: filter: the database cannot evaluate it: %v", ErrInvalid, err)
 	}
-	return n, nil
+}
+
+// timeoutKey holds, in a context made by withTimeout, the limit it was made with.
+type timeoutKey struct{}
+
+// withTimeout is context.WithTimeout that remembers d for the error of count.
+func withTimeout(parent context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if parent == nil {
+		parent = context.Background()
+	}
+	return context.WithTimeout(context.WithValue(parent, timeoutKey{}, d), d)
 }
 
 // Each calls fn with seg's members that c may list, batch at a time, in id order (keyset

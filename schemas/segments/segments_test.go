@@ -25,6 +25,12 @@ type world struct {
 // a manager. Contacts of an Italian company with a won deal over 10,000 are the audience.
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldWith(t, segments.Config{Interval: -1})
+}
+
+// newWorldWith is newWorld with segments registered with cfg.
+func newWorldWith(t *testing.T, cfg segments.Config) *world {
+	t.Helper()
 	app := schemastest.OpenApp(t, t.TempDir())
 	objs, err := schemas.Load(schemas.Defaults())
 	if err != nil {
@@ -32,7 +38,7 @@ func newWorld(t *testing.T) *world {
 	}
 	schemastest.ApplyObjs(t, app, objs, false)
 	w := &world{app: app}
-	if _, err := segments.Register(app, segments.Config{Interval: -1}); err != nil {
+	if _, err := segments.Register(app, cfg); err != nil {
 		t.Fatal(err)
 	}
 	w.alice, w.aliceTok = schemastest.NewUser(t, app, "alice@example.com", "sales", "north")

@@ -49,7 +49,7 @@ func (s *Service) action(f func(string) error) func(*core.RequestEvent) error {
 		err := f(id)
 		switch {
 		case err == nil:
-		case errors.Is(err, ErrState), errors.Is(err, outbox.ErrTemplateNotFound), errors.Is(err, segments.ErrInvalid):
+		case errors.Is(err, ErrState), errors.Is(err, ErrInvalid), errors.Is(err, outbox.ErrTemplateNotFound), errors.Is(err, segments.ErrInvalid):
 			return re.BadRequestError(err.Error(), nil)
 		default:
 			return err

@@ -104,6 +104,8 @@ func Register(app core.App, cfg Config) (*Service, error) {
 			return e.Next()
 		},
 	})
+	app.OnRecordCreate(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.campaigns.check-create", Func: checkCampaign})
+	app.OnRecordUpdate(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.campaigns.check-update", Func: checkCampaign})
 	app.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{
 		Id: "relata.campaigns.stop",
 		Func: func(te *core.TerminateEvent) error {

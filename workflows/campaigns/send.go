@@ -101,6 +101,9 @@ func (s *Service) advance(c *core.Record, stop <-chan struct{}) (bool, error) {
 type resolveCursor struct {
 	last     string
 	audience int
+	// optedOut are the addresses of every contact (in the segment or not) that opted out,
+	// read once when resolving starts in this process, with the reason.
+	optedOut map[string]string
 }
 
 // resolveStep writes the recipient rows of the next batch of the segment's members (as the
@@ -131,8 +134,10 @@ func (s *Service) resolveStep(c *core.Record, stop <-chan struct{}) (bool, error
 	if purpose == "" {
 		purpose = DefaultConsentPurpose
 	}
-	var bases []string
-	_ = c.UnmarshalJSONField("consent_bases", &bases)
+	bases, err := consentBases(s.app, c)
+	if err != nil {
+		return false, err
+	}
 	if s.cursors == nil {
 		s.cursors = map[string]*resolveCursor{}
 	}
@@ -141,13 +146,18 @@ func (s *Service) resolveStep(c *core.Record, stop <-chan struct{}) (bool, error
 		cur = &resolveCursor{}
 		s.cursors[c.Id] = cur
 	}
+	if cur.optedOut == nil {
+		if cur.optedOut, err = optedOut(s.app, purpose); err != nil {
+			return false, err
+		}
+	}
 	contacts, err := segments.Page(s.app, owner, seg, cur.last, s.cfg.Batch)
 	if err != nil {
 		return false, err
 	}
 	if len(contacts) > 0 {
 		err = s.app.RunInTransaction(func(tx core.App) error {
-			return s.resolveBatch(tx, coll, c, contacts, purpose, bases)
+			return s.resolveBatch(tx, coll, c, contacts, purpose, bases, cur.optedOut)
 		})
 		if err != nil {
 			return false, err
@@ -169,7 +179,7 @@ func (s *Service) resolveStep(c *core.Record, stop <-chan struct{}) (bool, error
 	return true, nil
 }
 
-func (s *Service) resolveBatch(tx core.App, coll *core.Collection, c *core.Record, contacts []*core.Record, purpose string, bases []string) error {
+func (s *Service) resolveBatch(tx core.App, coll *core.Collection, c *core.Record, contacts []*core.Record, purpose string, bases []string, optedOut map[string]string) error {
 	type row struct {
 		key, addr, contact, status, reason string
 	}
@@ -225,6 +235,9 @@ func (s *Service) resolveBatch(tx core.App, coll *core.Collection, c *core.Recor
 				r.status, r.reason = RecipientSkipped, ReasonSuppressed
 			case refused[r.contact]:
 				r.status, r.reason = RecipientSkipped, ReasonNoConsent
+			case optedOut[r.addr] != "":
+				// another contact of the address opted out: it is the same person's mailbox
+				r.status, r.reason = RecipientSkipped, optedOut[r.addr]
 			}
 		}
 		insert = append(insert, []any{core.GenerateDefaultRandomId(), c.Id, r.key, r.addr, r.contact, r.status, r.reason, "", "", "", "", now, now})
@@ -273,6 +286,51 @@ func consentRefused(tx core.App, ids []any, purpose string, bases []string) (map
 			out[id] = true
 		case has[id]:
 			out[id] = true
+		}
+	}
+	return out, nil
+}
+
+// optedOut returns the addresses (lower case) of the contacts that opted out of marketing
+// mail, with the skip reason: do_not_email set, or every consent of purpose withdrawn (a
+// consent pending its confirmation counts as none, as in consentRefused). A campaign mails
+// an address once, as its first contact in id order; another contact of the same address
+// (the unique index on email is case-sensitive) may be the one that opted out, and the
+// outbox checks only the contact an email is about. The opted out are few: one scan of the
+// contacts and one of the consents, when a campaign starts resolving.
+func optedOut(app core.App, purpose string) (map[string]string, error) {
+	out := map[string]string{}
+	var rows []struct {
+		Addr string `db:"addr"`
+	}
+	coll, err := app.FindCachedCollectionByNameOrId(segments.Object)
+	if err != nil {
+		return nil, err
+	}
+	if coll.Fields.GetByName("do_not_email") != nil {
+		err := app.DB().NewQuery(`SELECT DISTINCT lower(trim(email)) AS addr FROM {{` + segments.Object + `}}
+			WHERE [[do_not_email]] = TRUE AND coalesce(email, '') != ''`).All(&rows)
+		if err != nil {
+			return nil, fmt.Errorf("read the contacts that opted out: %w", err)
+		}
+		for _, r := range rows {
+			out[r.Addr] = ReasonDoNotEmail
+		}
+	}
+	rows = nil
+	err = app.DB().NewQuery(`SELECT DISTINCT lower(trim(c.email)) AS addr FROM {{` + segments.Object + `}} c
+		WHERE coalesce(c.email, '') != '' AND c.id IN (
+			SELECT record_id FROM consents
+			WHERE object = {:object} AND purpose = {:purpose}
+				AND NOT (coalesce(withdrawn_at, '') = '' AND needs_confirmation = TRUE AND coalesce(confirmed_at, '') = '')
+			GROUP BY record_id HAVING sum(coalesce(withdrawn_at, '') = '') = 0)`).
+		Bind(dbx.Params{"object": segments.Object, "purpose": purpose}).All(&rows)
+	if err != nil {
+		return nil, fmt.Errorf("read the withdrawn consents: %w", err)
+	}
+	for _, r := range rows {
+		if out[r.Addr] == "" {
+			out[r.Addr] = ReasonNoConsent
 		}
 	}
 	return out, nil
@@ -459,6 +517,9 @@ func (s *Service) Send(id string) error {
 		return err
 	}
 	if _, err := segments.Owner(s.app, c); err != nil {
+		return err
+	}
+	if _, err := consentBases(s.app, c); err != nil {
 		return err
 	}
 	return s.transition(id, []string{StatusDraft, ""}, StatusScheduled)
