@@ -428,8 +428,8 @@ func recordIDs(t *testing.T, app core.App) []string {
 	return ids
 }
 
-// TestTimeline: a record's timeline holds its activities, emails, stage changes and runs for
-// anyone who may view the record, and nothing for anyone else.
+// TestTimeline: a record's timeline holds its activities, emails (not notices to users about
+// it), stage changes and runs for anyone who may view the record, and nothing for anyone else.
 func TestTimeline(t *testing.T) {
 	e := newEnv(t, false)
 	alice, _ := schemastest.NewUser(t, e.app, "alice@example.com", "sales", "north")
@@ -438,6 +438,9 @@ func TestTimeline(t *testing.T) {
 	schemastest.MustCreate(t, e.app, "activities", map[string]any{"type": "call", "subject": "Intro call", "deal": d.Id, "owner": alice.Id})
 	schemastest.MustCreate(t, e.app, "activities", map[string]any{"type": "note", "subject": "Carol's private note", "deal": d.Id, "owner": carol.Id})
 	schemastest.MustCreate(t, e.app, "emails", map[string]any{"to": []string{"x@example.com"}, "subject": "Welcome", "status": "sent", "object": "deals", "record_id": d.Id})
+	// a notification to the manager about the deal is not the deal's correspondence
+	schemastest.MustCreate(t, e.app, "emails", map[string]any{"to": []string{"boss@example.com"}, "subject": "For the boss only", "status": "sent",
+		"object": "deals", "record_id": d.Id, "notice": true})
 	schemastest.MustCreate(t, e.app, "workflow_runs", map[string]any{"workflow_name": "deal-won-onboarding", "status": "failed", "error": "boom", "object": "deals", "record_id": d.Id})
 	schemastest.MustCreate(t, e.app, insights.StageChangesCollection, map[string]any{"object": "deals", "record": d.Id, "field": "stage", "from": "", "to": "lead", "at": time.Now()})
 

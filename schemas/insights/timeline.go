@@ -138,7 +138,9 @@ func (s *Service) activities(info *core.RequestInfo, obj *schemas.Object, id str
 }
 
 func (s *Service) emails(_ *core.RequestInfo, obj *schemas.Object, id string) ([]Entry, error) {
-	recs, err := s.related("emails", dbx.HashExp{"object": obj.Name, "record_id": id})
+	// Notices to users about the record (a manager's notification) are not its correspondence:
+	// whoever may view the record must not read what was written to someone else.
+	recs, err := s.related("emails", dbx.And(dbx.HashExp{"object": obj.Name, "record_id": id}, dbx.NewExp("[[notice]] IS NOT TRUE")))
 	if err != nil {
 		return nil, err
 	}

@@ -14,20 +14,30 @@ type Person struct {
 
 var mentionEmail = regexp.MustCompile(`^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`)
 
+// MaxMentions is the most people one text mentions; further names in it stay text. Each
+// mention is checked for access and notified (by email too, when wanted) in the transaction
+// that saves the note: a note naming every colleague must not notify them all.
+const MaxMentions = 50
+
 // Mentions returns the ids of the people text mentions, each once, in the order first
-// mentioned. A mention is "@" at the start of the text or after a character that is neither a
-// letter, a digit nor one of ._%+- (so the "@" inside ada@example.com is no mention), followed
-// by a person's email address ("@ada@example.com"), full name ("@Ada Lovelace", any case) or
-// the part of the address before "@" ("@ada") when it names only one person. The longest
-// name that fits wins ("@Ada Lovelace" over "@Ada"), and a name must end where a word ends
-// ("@Adam" does not mention Ada).
+// mentioned, at most [MaxMentions]. A mention is "@" at the start of the text or after a
+// character that is neither a letter, a digit nor one of ._%+- (so the "@" inside
+// ada@example.com is no mention), followed by a person's email address ("@ada@example.com"),
+// full name ("@Ada Lovelace", any case) or the part of the address before "@" ("@ada") when
+// it names only one person. The longest name that fits wins ("@Ada Lovelace" over "@Ada"),
+// and a name must end where a word ends ("@Adam" does not mention Ada).
+//
+// The work is linear in the text (times the longest name), whatever the number of people:
+// names are looked up in a trie, not compared one by one at every "@".
 func Mentions(text string, people []Person) []string {
 	if !strings.Contains(text, "@") || len(people) == 0 {
 		return nil
 	}
 	byEmail := map[string]string{}
 	local := map[string]string{} // local part → id, "" when shared by several
+	names := nameTrie{edges: map[nameEdge]int32{}, ids: []string{""}}
 	for _, p := range people {
+		names.add(p.Name, p.ID)
 		e := strings.ToLower(strings.TrimSpace(p.Email))
 		if e == "" {
 			continue
@@ -48,7 +58,7 @@ func Mentions(text string, people []Person) []string {
 			out = append(out, id)
 		}
 	}
-	for i := 0; i < len(text); i++ {
+	for i := 0; i < len(text) && len(out) < MaxMentions; i++ {
 		if text[i] != '@' {
 			continue
 		}
@@ -66,13 +76,7 @@ func Mentions(text string, people []Person) []string {
 				continue
 			}
 		}
-		best, bestLen := "", 0
-		for _, p := range people {
-			name := strings.Join(strings.Fields(p.Name), " ")
-			if n := prefixFold(rest, name); n > bestLen {
-				best, bestLen = p.ID, n
-			}
-		}
+		best, bestLen := names.longest(rest)
 		if best == "" {
 			// The local part of an address: the longest run of address characters.
 			end := 0
@@ -92,40 +96,89 @@ func Mentions(text string, people []Person) []string {
 	return out
 }
 
-// prefixFold returns the length in bytes of the prefix of s equal to name ignoring case,
-// when that prefix ends a word; else 0. Spaces in s may be any run of white space.
-func prefixFold(s, name string) int {
+// nameTrie holds people's full names, letter case folded and spaces single, one node per
+// character: node 0 is the root, ids[n] the person whose name ends at node n ("" for none).
+type nameTrie struct {
+	edges map[nameEdge]int32
+	ids   []string
+}
+
+type nameEdge struct {
+	from int32
+	r    rune
+}
+
+// add adds name (any spacing) for id; of two people with the same name the first is meant.
+func (t *nameTrie) add(name, id string) {
+	name = strings.Join(strings.Fields(name), " ")
 	if name == "" {
-		return 0
+		return
 	}
-	i := 0
-	for _, want := range name {
-		if i >= len(s) {
-			return 0
+	node := int32(0)
+	for _, r := range name {
+		e := nameEdge{node, foldRune(r)}
+		next, ok := t.edges[e]
+		if !ok {
+			next = int32(len(t.ids))
+			t.ids = append(t.ids, "")
+			t.edges[e] = next
 		}
-		got, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case want == ' ' && unicode.IsSpace(got):
-			for i < len(s) {
-				r, n := utf8.DecodeRuneInString(s[i:])
+		node = next
+	}
+	if t.ids[node] == "" {
+		t.ids[node] = id
+	}
+}
+
+// longest returns the person whose name is the longest prefix of s ending a word, ignoring
+// case, a run of white space in s matching a space of the name, and the prefix's length in
+// bytes; "", 0 when no name fits.
+func (t *nameTrie) longest(s string) (string, int) {
+	best, bestLen := "", 0
+	node, i := int32(0), 0
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		k := foldRune(r)
+		if unicode.IsSpace(r) {
+			k = ' '
+			for i+size < len(s) {
+				r, n := utf8.DecodeRuneInString(s[i+size:])
 				if !unicode.IsSpace(r) {
 					break
 				}
-				i += n
+				size += n
 			}
-			continue
-		case unicode.SimpleFold(want) == got || want == got || unicode.ToLower(want) == unicode.ToLower(got):
-		default:
-			return 0
 		}
-		i += size
-	}
-	if i < len(s) {
-		if next, _ := utf8.DecodeRuneInString(s[i:]); unicode.IsLetter(next) || unicode.IsDigit(next) {
-			return 0
+		next, ok := t.edges[nameEdge{node, k}]
+		if !ok {
+			break
+		}
+		node, i = next, i+size
+		if id := t.ids[node]; id != "" && wordEnds(s[i:]) {
+			best, bestLen = id, i
 		}
 	}
-	return i
+	return best, bestLen
+}
+
+// wordEnds reports whether s does not go on with a letter or digit.
+func wordEnds(s string) bool {
+	if s == "" {
+		return true
+	}
+	next, _ := utf8.DecodeRuneInString(s)
+	return !unicode.IsLetter(next) && !unicode.IsDigit(next)
+}
+
+// foldRune is r's letter case folded: the same for every case of a letter ("A", "a"; "S",
+// "s", "ſ"; "İ", "i").
+func foldRune(r rune) rune {
+	r = unicode.ToLower(r)
+	least := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		least = min(least, f)
+	}
+	return least
 }
 
 func isWordRune(r rune) bool {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -116,6 +117,7 @@ func sendEmail(app core.App, user *core.Record, n Notification) error {
 		Text:           text,
 		Object:         n.Object,
 		RecordID:       n.RecordID,
+		Notice:         true, // to the user, not to the record's person: not on its timeline
 		IdempotencyKey: clip("notify:"+n.Key, 300),
 	})
 	return err
@@ -131,8 +133,18 @@ func RecordURL(app core.App, object, id string) string {
 	return base + "/#/record/" + object + "/" + id
 }
 
-// oneLine folds line breaks and runs of spaces into single spaces.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+// oneLine folds line breaks and runs of spaces into single spaces and drops the other
+// control characters: a title is one line of text, and a NUL in the email's subject (a
+// header) refused the whole notification, and with it the save that caused it.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
+}
 
 // clip cuts s to at most n characters, on a character boundary, with an ellipsis.
 func clip(s string, n int) string {

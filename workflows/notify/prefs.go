@@ -57,8 +57,9 @@ func (p Prefs) Reminder() time.Duration {
 	if p.ReminderMinutes == nil {
 		return DefaultReminder
 	}
-	d := time.Duration(*p.ReminderMinutes) * time.Minute
-	return min(max(d, 0), MaxReminder)
+	// Clamped in minutes: a huge number of minutes overflows a Duration.
+	m := min(max(*p.ReminderMinutes, 0), int(MaxReminder/time.Minute))
+	return time.Duration(m) * time.Minute
 }
 
 // Location is user's time zone (UTC when unset or unknown).

@@ -173,7 +173,9 @@ func (n *Notifier) digest(t tasks, u *core.Record, now time.Time) error {
 	var overdue, today []string
 	for _, rec := range recs {
 		due := rec.GetDateTime("due").Time()
-		title := rec.GetString(t.obj.TitleField)
+		// One line: a title with line breaks (anyone who may edit the task writes it) would
+		// add links and sections to the digest that look like the CRM's own.
+		title := oneLine(rec.GetString(t.obj.TitleField))
 		line := func(when string) string {
 			s := "- " + title
 			if when != "" {
@@ -221,6 +223,7 @@ func (n *Notifier) digest(t tasks, u *core.Record, now time.Time) error {
 		To:             []string{to},
 		Subject:        fmt.Sprintf(message(u, "digest-subject"), day, len(today), len(overdue)),
 		Text:           strings.TrimSpace(b.String()),
+		Notice:         true,
 		IdempotencyKey: key,
 	}); err != nil {
 		n.forget(key)

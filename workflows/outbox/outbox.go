@@ -56,6 +56,10 @@ type Message struct {
 	Template string // the template it was rendered from, if any
 	// Object and RecordID name the CRM record the email is about (for its timeline).
 	Object, RecordID string
+	// Notice marks an email to a CRM user about the record (a notification), not to the
+	// record's person: it leaves no activity on the record's timeline, which everyone who may
+	// view the record reads.
+	Notice bool
 	// RunID is the workflow run that produced the email, if any.
 	RunID string
 	// IdempotencyKey makes Enqueue return the already queued email instead of a second one;
@@ -162,6 +166,7 @@ func Enqueue(app core.App, m Message) (*core.Record, error) {
 	rec.Set("template", m.Template)
 	rec.Set("object", m.Object)
 	rec.Set("record_id", m.RecordID)
+	rec.Set("notice", m.Notice)
 	rec.Set("run", m.RunID)
 	rec.Set("idempotency_key", m.IdempotencyKey)
 	rec.Set("status", StatusQueued)
@@ -210,7 +215,7 @@ func EnqueueMany(app core.App, ms []Message) ([]string, error) {
 	now := dbTime(time.Now())
 	cols := []string{"id", "to", "from", "reply_to", "subject", "text", "html", "category", "template", "object",
 		"record_id", "run", "idempotency_key", "status", "attempts", "next_at", "last_error", "message_id", "sent_at",
-		"lease_until", "created", "updated"}
+		"lease_until", "notice", "created", "updated"}
 	rows := make([][]any, 0, len(ms))
 	for i, m := range ms {
 		if id, ok := have[m.IdempotencyKey]; ok && m.IdempotencyKey != "" {
@@ -236,7 +241,7 @@ func EnqueueMany(app core.App, ms []Message) ([]string, error) {
 			have[m.IdempotencyKey] = id
 		}
 		rows = append(rows, []any{id, string(to), m.From, m.ReplyTo, m.Subject, m.Text, m.HTML, m.Category, m.Template, m.Object,
-			m.RecordID, m.RunID, m.IdempotencyKey, StatusQueued, 0, now, "", "", "", "", now, now})
+			m.RecordID, m.RunID, m.IdempotencyKey, StatusQueued, 0, now, "", "", "", "", m.Notice, now, now})
 	}
 	if err := schemas.InsertMany(app, Collection, cols, rows); err != nil {
 		return nil, fmt.Errorf("queue emails: %w", err)
@@ -268,6 +273,7 @@ func messageOf(rec *core.Record) Message {
 		Template:       rec.GetString("template"),
 		Object:         rec.GetString("object"),
 		RecordID:       rec.GetString("record_id"),
+		Notice:         rec.GetBool("notice"),
 		RunID:          rec.GetString("run"),
 		IdempotencyKey: rec.GetString("idempotency_key"),
 	}

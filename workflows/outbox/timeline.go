@@ -37,8 +37,8 @@ func (s *Sender) logActivity(tx core.App, email *core.Record, now time.Time, pre
 func (s *Sender) newActivity(app core.App, email *core.Record, now time.Time, preloaded ...map[string]map[string]*core.Record) (*core.Record, error) {
 	object, id := email.GetString("object"), email.GetString("record_id")
 	act := s.activityObject()
-	if act == nil || object == "" || id == "" {
-		return nil, nil
+	if act == nil || object == "" || id == "" || email.GetBool("notice") {
+		return nil, nil // a notice to a user is not correspondence with the record's person
 	}
 	var link *schemas.Field
 	for _, f := range act.Fields {

@@ -1,6 +1,7 @@
 package outbox_test
 
 import (
+	"strings"
 	"sync"
 	"testing"
 
@@ -55,5 +56,40 @@ func TestTimelineWhenTheContactGoesMeanwhile(t *testing.T) {
 	}
 	if len(acts) != 2 || got[contacts[0].Id] != 1 || got[contacts[2].Id] != 1 {
 		t.Errorf("activities by contact = %v; want one each for %s and %s, none for the deleted %s", got, contacts[0].Id, contacts[2].Id, bea.Id)
+	}
+}
+
+// TestNoticesLeaveNoActivity: an email to a CRM user about a record (a notification: Notice)
+// is sent like any other but logs no activity on the record's timeline, where the record's
+// rep and her team would read what was written to the manager; an email to the record's
+// person about it does.
+func TestNoticesLeaveNoActivity(t *testing.T) {
+	t.Parallel()
+	e := newServed(t, outboxtest.Options{}, outbox.Config{})
+	owner, _ := schemastest.NewUser(t, e.app, "olga@example.com", "sales", "north")
+	ada := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Ada", "email": "ada@example.com", "owner": owner.Id})
+	notice := e.enqueue(t, outbox.Message{To: []string{"boss@example.com"}, Subject: "For the boss only", Text: "Olga is on the list",
+		Object: "contacts", RecordID: ada.Id, Notice: true})
+	mail := e.enqueue(t, outbox.Message{To: []string{"ada@example.com"}, Subject: "Welcome", Text: "Hello Ada",
+		Object: "contacts", RecordID: ada.Id})
+	e.drain(t)
+	for _, m := range []*core.Record{notice, mail} {
+		if got := e.email(t, m.Id); got.GetString("status") != outbox.StatusSent {
+			t.Errorf("email %q = %s; want sent", got.GetString("subject"), got.GetString("status"))
+		}
+	}
+	acts, err := e.app.FindAllRecords("activities")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var titles []string
+	for _, a := range acts {
+		titles = append(titles, a.GetString("subject"))
+	}
+	if len(acts) != 1 || acts[0].GetString("contact") != ada.Id || strings.Contains(strings.Join(titles, "|"), "boss") {
+		t.Errorf("activities %q; want one, for the welcome email only", titles)
+	}
+	if !e.email(t, notice.Id).GetBool("notice") {
+		t.Error("the notice is not stored as one")
 	}
 }
