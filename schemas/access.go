@@ -429,6 +429,9 @@ type FilterPath struct {
 	UserEmail bool
 	// Sort tells that the path is a sort key, not a path of the filter.
 	Sort bool
+	// BackRelations is how many back-relations that are not unique the path crosses (see
+	// [MaxBackRelations]).
+	BackRelations int
 }
 
 // FilterPaths returns the field paths of filter and sort on coll, in the order named. A
@@ -466,7 +469,8 @@ func FilterPaths(app core.App, coll *core.Collection, filter, sort string) ([]Fi
 			name, _, _ = strings.Cut(name, ":") // @collection.deals:alias
 			fp.Reached = []string{name}
 		} else {
-			reached, _, _ := g.walk(p)
+			reached, _, backs := g.walk(p)
+			fp.BackRelations = backs
 			for _, c := range reached {
 				fp.Reached = append(fp.Reached, c.Name)
 			}
@@ -475,6 +479,42 @@ func FilterPaths(app core.App, coll *core.Collection, filter, sort string) ([]Fi
 		out = append(out, fp)
 	}
 	return out, nil
+}
+
+// CheckSystemFilter is the guard of a filter and sort that the system actor runs for someone
+// who is not a superuser — a workflow's read for the manager who wrote it, a web form's picker
+// for anyone who loads the page. The system reads without rules and with hidden fields, so
+// such a filter may reach only the CRM objects (isObject) and users, never compare users'
+// emails ("owner.email ~ 'a%'" told hidden addresses one letter at a time,
+// "owner.api_tokens_via_user.hint ?~ …" records only their owner may list), and cross at most
+// [MaxBackRelations] back-relations in a path. reader names who reads, in the refusal
+// ("workflows", "a picker").
+func CheckSystemFilter(app core.App, coll *core.Collection, filter, sort string, isObject func(string) bool, reader string) error {
+	paths, err := FilterPaths(app, coll, filter, sort)
+	if err != nil {
+		return nil // the query that runs it answers a filter that does not parse
+	}
+	for _, p := range paths {
+		if strings.HasPrefix(p.Path, "@") {
+			continue // @request and @collection: Find and MatchQuery refuse them for everyone but superusers
+		}
+		where := "filter"
+		if p.Sort {
+			where = "sort"
+		}
+		for _, name := range p.Reached {
+			if name != UsersCollection && !isObject(name) {
+				return &AccessError{Where: where, Path: p.Path, Message: reader + " read the CRM objects and their users only, not " + name}
+			}
+		}
+		if p.UserEmail {
+			return &AccessError{Where: where, Path: p.Path, Message: "emails of users are hidden: compare the user (owner = {:id}) or another of their fields"}
+		}
+		if err := tooManyHops(where, p.Path, p.BackRelations); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Reached returns the names of the collections other than coll that the field paths of

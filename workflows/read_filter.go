@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"strings"
-
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas"
@@ -18,33 +16,15 @@ import (
 // a run's history shows. A manager may also name as runAs any user whose email they know, an
 // admin (who lists every user's API tokens) among them: so the same limits hold for run-as
 // users too. Workflows act on CRM records; what else a user may read is read
-// through its own API, as that user.
+// through its own API, as that user. A path crosses at most [schemas.MaxBackRelations]
+// back-relations, as for users.
 func checkReadFilter(app core.App, reg *schemas.Registry, object, filter, sort string) error {
 	coll, err := app.FindCachedCollectionByNameOrId(object)
 	if err != nil {
 		return nil // Find answers an unknown object
 	}
-	paths, err := schemas.FilterPaths(app, coll, filter, sort)
-	if err != nil {
-		return nil // Find answers a filter that does not parse
-	}
-	for _, p := range paths {
-		if strings.HasPrefix(p.Path, "@") {
-			continue // @request and @collection: Find refuses them for everyone but superusers
-		}
-		where := "filter"
-		if p.Sort {
-			where = "sort"
-		}
-		for _, name := range p.Reached {
-			if _, ok := reg.Object(name); !ok && name != schemas.UsersCollection {
-				return &schemas.AccessError{Where: where, Path: p.Path, Message: "workflows read the CRM objects and their users only, not " + name}
-			}
-		}
-		if p.UserEmail {
-			return &schemas.AccessError{Where: where, Path: p.Path, Message: "emails of users are hidden: " +
-				"compare the user (owner = {:id}) or another of their fields"}
-		}
-	}
-	return nil
+	return schemas.CheckSystemFilter(app, coll, filter, sort, func(name string) bool {
+		_, ok := reg.Object(name)
+		return ok
+	}, "workflows")
 }

@@ -56,6 +56,10 @@ func TestDryRunFiltersAreNoOracle(t *testing.T) {
 		{"system find through API tokens", script, "", `owner.api_tokens_via_user.hint ?~ "rlt_9"`, `owner.api_tokens_via_user.hint ?~ "rlt_0"`, "not api_tokens"},
 		{"system for_each through private saved views", forEach, "", `owner.saved_views_via_owner.name ?~ "private"`, `owner.saved_views_via_owner.name ?~ "public"`, "not saved_views"},
 		{"run as an admin through API tokens", script, asAdmin, `owner.api_tokens_via_user.name ?= "Zapier"`, `owner.api_tokens_via_user.name ?= "Zapiex"`, "not api_tokens"},
+		// not an oracle but a cost: two back-relations compare every record pointing back at
+		// every record pointing back (schemas.MaxBackRelations holds for the system too)
+		{"system for_each through two back-relations", forEach, "", `company.deals_via_company.company.deals_via_company.name ?= "D"`,
+			`company.deals_via_company.company.deals_via_company.name ?= "E"`, "2 back-relations"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

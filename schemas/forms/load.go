@@ -193,6 +193,9 @@ type input struct {
 	// Picker: the target object, its title field, and the admin's filter and sort.
 	Target, TitleField string
 	Picker             *Picker
+	// Reachable are the collections a picker's filter and sort may reach: the CRM objects
+	// and their users (see [checkPickerPaths]).
+	Reachable map[string]bool
 }
 
 type captureList []*capture
@@ -272,6 +275,10 @@ func compile(f *Form, obj *schemas.Object, objects []*schemas.Object) (*compiled
 			}
 			in.Multiple, in.Target, in.Picker = false, of.Target, ff.Picker
 			in.TitleField = targetObject(objects, of.Target).TitleField
+			in.Reachable = map[string]bool{schemas.UsersCollection: true}
+			for _, o := range objects {
+				in.Reachable[o.Name] = true
+			}
 		}
 		if ff.Prefill && kind == kindFile {
 			add(ptr+"/prefill", "field %q is a file; an address cannot fill it in", ff.Name)

@@ -26,7 +26,23 @@ func pickerQuery(app core.App, in *input) (*dbx.SelectQuery, error) {
 	if sort == "" {
 		sort = in.TitleField + ",id"
 	}
+	if err := checkPickerPaths(app, in, sort); err != nil {
+		return nil, err
+	}
 	return schemas.MatchQuery(app, schemas.System, schemas.Query{Object: in.Target, Filter: in.Picker.Filter, Sort: sort})
+}
+
+// checkPickerPaths refuses a picker's filter or sort that reaches past the CRM objects and
+// their users, compares users' emails or crosses more than [schemas.MaxBackRelations]
+// back-relations ([schemas.CheckSystemFilter]): the choices are read as the system —
+// without rules, hidden fields allowed — and shown to anyone who loads the page, as often as
+// they like; managers, who write forms in the form editor, may read none of those.
+func checkPickerPaths(app core.App, in *input, sort string) error {
+	coll, err := app.FindCachedCollectionByNameOrId(in.Target)
+	if err != nil {
+		return nil // MatchQuery answers an unknown object
+	}
+	return schemas.CheckSystemFilter(app, coll, in.Picker.Filter, sort, func(name string) bool { return in.Reachable[name] }, "pickers")
 }
 
 // pickerChoices returns the choices of a picker: the id and title of each record its filter
@@ -36,17 +52,23 @@ func pickerChoices(app core.App, in *input) ([]schemas.Option, error) {
 	if err != nil {
 		return nil, err
 	}
-	var recs []*core.Record
-	if err := q.Limit(MaxPickerChoices).All(&recs); err != nil {
+	// Only the id and the title: the page is anyone's to load, as often as they like, and the
+	// records may hold long texts (500 of 90 KB were 45 MB per view).
+	var rows []struct {
+		ID    string `db:"id"`
+		Title string `db:"title"`
+	}
+	q.Select("[["+in.Target+"]].[[id]] AS [[id]]", "COALESCE(CAST([["+in.Target+"]].[["+in.TitleField+"]] AS TEXT), '') AS [[title]]")
+	if err := q.Limit(MaxPickerChoices).All(&rows); err != nil {
 		return nil, fmt.Errorf("choices of %s: %w", in.Name, err)
 	}
-	out := make([]schemas.Option, len(recs))
-	for i, r := range recs {
-		title := r.GetString(in.TitleField)
+	out := make([]schemas.Option, len(rows))
+	for i, r := range rows {
+		title := r.Title
 		if title == "" {
-			title = r.Id
+			title = r.ID
 		}
-		out[i] = schemas.Option{Value: r.Id, Label: title}
+		out[i] = schemas.Option{Value: r.ID, Label: title}
 	}
 	return out, nil
 }
