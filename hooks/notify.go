@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/security"
@@ -30,12 +31,26 @@ func (n *notifications) bind(app core.App) {
 	app.OnRecordCreateExecute(inbox.Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.notify-unverified", Func: n.unverified})
 	checkZone := func(e *core.RecordEvent) error {
 		if err := notify.CheckZone(e.Record.GetString("timezone")); err != nil {
-			return fmt.Errorf("timezone: %w", err)
+			return fieldError("timezone", err)
+		}
+		// Preferences are checked when they change: stored ones of old, unreadable, must not
+		// stop an admin's change of the user's role.
+		if prefs := e.Record.GetString("notify_prefs"); e.Record.IsNew() || prefs != e.Record.Original().GetString("notify_prefs") {
+			if err := notify.CheckPrefs(prefs); err != nil {
+				return fieldError("notify_prefs", err)
+			}
 		}
 		return e.Next()
 	}
 	app.OnRecordCreate(schemas.UsersCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.user-zone-create", Func: checkZone})
 	app.OnRecordUpdate(schemas.UsersCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.hooks.user-zone-update", Func: checkZone})
+}
+
+// fieldError is a 400 naming field and why, as the REST API answers a field's validation
+// error (a plain error from a hook became "Failed to update record.").
+func fieldError(field string, err error) error {
+	msg := field + ": " + err.Error()
+	return apis.NewBadRequestError(msg, map[string]any{field: map[string]string{"code": "invalid", "message": msg}})
 }
 
 // record notifies the new owner of an assigned record, and the users newly mentioned in an

@@ -175,11 +175,21 @@ func TestNotificationsAccess(t *testing.T) {
 		t.Errorf("second send = %v, %v", again, err)
 	}
 	// Time zones are IANA names.
-	if code := e.call(t, alice, http.MethodPatch, "/api/collections/users/records/"+alice.rec.Id, map[string]any{"timezone": "Mars/Olympus"}, nil); code != 400 {
-		t.Errorf("an unknown time zone = %d, want 400", code)
+	var zone struct{ Message string }
+	if code := e.call(t, alice, http.MethodPatch, "/api/collections/users/records/"+alice.rec.Id, map[string]any{"timezone": "Mars/Olympus"}, &zone); code != 400 ||
+		zone.Message != `Timezone: time zone "Mars/Olympus" is not an IANA time zone name such as Europe/Rome.` {
+		t.Errorf("an unknown time zone = %d %q, want 400 naming timezone", code, zone.Message)
 	}
 	if code := e.call(t, alice, http.MethodPatch, "/api/collections/users/records/"+alice.rec.Id, map[string]any{"timezone": "Europe/Rome", "language": "it", "notify_prefs": map[string]any{"digest": false}}, nil); code != 200 {
 		t.Errorf("saving her preferences = %d", code)
+	}
+	// Preferences that would read as the defaults are refused, naming the key.
+	for _, bad := range []map[string]any{{"digest": "no"}, {"reminderMinutes": 99999}, {"reminderMinutes": "30"},
+		{"kinds": map[string]any{"mentions": map[string]any{"email": true}}}, {"kinds": map[string]any{"mention": map[string]any{"email": "yes"}}}, {"digets": false}} {
+		var out struct{ Message string }
+		if code := e.call(t, alice, http.MethodPatch, "/api/collections/users/records/"+alice.rec.Id, map[string]any{"notify_prefs": bad}, &out); code != 400 || !strings.HasPrefix(strings.ToLower(out.Message), "notify_prefs: ") {
+			t.Errorf("preferences %v = %d %q, want 400 naming notify_prefs and the key", bad, code, out.Message)
+		}
 	}
 	if code := e.call(t, bob, http.MethodPatch, "/api/collections/users/records/"+alice.rec.Id, map[string]any{"notify_prefs": map[string]any{"digest": true}}, nil); code < 400 {
 		t.Errorf("bob changed alice's preferences (%d)", code)

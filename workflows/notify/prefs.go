@@ -2,7 +2,11 @@ package notify
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -70,6 +74,38 @@ func Location(user *core.Record) *time.Location {
 		}
 	}
 	return time.UTC
+}
+
+// CheckPrefs reports what is wrong with raw, a user's notify_prefs as saved: unknown keys or
+// kinds, values of the wrong type, a reminder lead time outside 0–1440 minutes. Read back,
+// such preferences would silently count as the defaults ([PrefsOf]); at save the user (or
+// the app) is told, naming the key.
+func CheckPrefs(raw string) error {
+	if raw == "" || raw == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var p Prefs
+	if err := dec.Decode(&p); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Field != "" {
+			return fmt.Errorf("%s: a %s, not a %s", typ.Field, typ.Value, typ.Type)
+		}
+		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("more than one JSON value")
+	}
+	for kind := range p.Kinds {
+		if !slices.Contains(Kinds, kind) {
+			return fmt.Errorf("kinds: %q is not a kind of notification (%s)", kind, strings.Join(Kinds, ", "))
+		}
+	}
+	if m := p.ReminderMinutes; m != nil && (*m < 0 || *m > int(MaxReminder/time.Minute)) {
+		return fmt.Errorf("reminderMinutes: %d is not between 0 and %d", *m, int(MaxReminder/time.Minute))
+	}
+	return nil
 }
 
 // CheckZone returns an error naming the problem when name is not an IANA time zone.
