@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
@@ -34,8 +33,7 @@ type Service struct {
 	cfg   Config
 	rules *Rules
 
-	scansMu sync.Mutex
-	scans   map[string]int // the duplicate scans each user runs now
+	scans schemas.UserSlots // the duplicate scans each user runs now ([MaxScansPerUser])
 }
 
 // MaxScansPerUser bounds the duplicate scans (GET /api/relata/duplicates/{object}) one user
@@ -53,22 +51,7 @@ func (s *Service) startScan(c schemas.Caller) (done func(), ok bool) {
 	if a == nil || c.IsSuperuser() {
 		return func() {}, true
 	}
-	s.scansMu.Lock()
-	defer s.scansMu.Unlock()
-	if s.scans == nil {
-		s.scans = map[string]int{}
-	}
-	if s.scans[a.Id] >= MaxScansPerUser {
-		return nil, false
-	}
-	s.scans[a.Id]++
-	return func() {
-		s.scansMu.Lock()
-		defer s.scansMu.Unlock()
-		if s.scans[a.Id]--; s.scans[a.Id] <= 0 {
-			delete(s.scans, a.Id)
-		}
-	}, true
+	return s.scans.Take(a.Id)
 }
 
 // Register adds duplicates and merge to app: its routes when the server starts and, if
@@ -78,7 +61,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 	if cfg.Registry == nil {
 		return nil, errors.New("dedupe: Config.Registry is required")
 	}
-	s := &Service{app: app, reg: cfg.Registry, cfg: cfg}
+	s := &Service{app: app, reg: cfg.Registry, cfg: cfg, scans: schemas.UserSlots{Max: MaxScansPerUser}}
 	s.bindWarnings(app)
 	app.OnServe().BindFunc(func(e *core.ServeEvent) error {
 		if err := s.loadRules(); err != nil {

@@ -39,9 +39,9 @@ type Service struct {
 	cfg Config
 
 	jobsOnce sync.Once
-	bg       *jobs    // bulk jobs running in the background (bulk.go)
-	jobs     sync.Map // batch id -> *job (the wizard's imports)
-	busy     busy     // each user's imports, exports and jobs in progress (busy.go)
+	bg       *jobs             // bulk jobs running in the background (bulk.go)
+	jobs     sync.Map          // batch id -> *job (the wizard's imports)
+	busy     schemas.UserSlots // each user's imports, exports and jobs in progress (busy.go)
 }
 
 // Register adds import and export to app: its routes when the server starts and, if rootCmd
@@ -53,7 +53,7 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Service, error
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 5000 // each commit rewrites the index pages it touched: fewer, larger ones write less
 	}
-	s := &Service{app: app, reg: cfg.Registry, cfg: cfg}
+	s := &Service{app: app, reg: cfg.Registry, cfg: cfg, busy: schemas.UserSlots{Max: MaxBusyPerUser}}
 	app.OnServe().BindFunc(func(e *core.ServeEvent) error {
 		s.routes(e)
 		s.bulkRoutes(e)
