@@ -1,7 +1,6 @@
 package hooks_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -368,25 +367,7 @@ func TestFilterGuardEveryPath(t *testing.T) {
 // TestSubscribeFilterGuard: a realtime subscription with the oracle filter is refused too.
 func TestSubscribeFilterGuard(t *testing.T) {
 	e := newSeededEnv(t)
-	res, err := http.Get(e.srv.URL + "/api/realtime")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	sc := bufio.NewScanner(res.Body)
-	clientID := ""
-	for sc.Scan() && clientID == "" {
-		if data, ok := strings.CutPrefix(sc.Text(), "data:"); ok {
-			var m struct {
-				ClientID string `json:"clientId"`
-			}
-			_ = json.Unmarshal([]byte(data), &m)
-			clientID = m.ClientID
-		}
-	}
-	if clientID == "" {
-		t.Fatal("no realtime client id")
-	}
+	clientID := schemastest.RealtimeClient(t, e.srv)
 	sub := func(filter string) (int, string) {
 		opts, _ := json.Marshal(map[string]any{"query": map[string]string{"filter": filter}})
 		var out struct {
@@ -477,4 +458,42 @@ func callJSON(t *testing.T, e *seededEnv, method, path, token string, body any, 
 func jsonText(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestRestrictedFieldGuard: a field registered with schemas.RestrictField (here deals'
+// amount, for managers) cannot be filtered or sorted by anyone else — on its collection's
+// list, through a relation from another collection, or in a realtime subscription — while
+// those who may read it, and filters on other fields, pass.
+func TestRestrictedFieldGuard(t *testing.T) {
+	e := newSeededEnv(t)
+	schemas.RestrictField(e.app, schemas.RestrictedField{Collection: "deals", Field: "amount", Message: "for managers",
+		May: func(c schemas.Caller) bool { return c.Auth() != nil && c.Auth().GetString("role") == "manager" }})
+	refused := []struct{ collection, filter, sort string }{
+		{"deals", "amount > 5", ""},
+		{"deals", `(name != "" || amount:isset = true)`, ""},
+		{"deals", "", "-amount"},
+		{"deals", "", "name,amount"},
+		{"companies", "deals_via_company.amount ?> 5", ""},
+		{"contacts", "", "company.deals_via_company.amount"},
+	}
+	for _, c := range refused {
+		if r := e.list(t, alice, c.collection, c.filter, c.sort); r.Status != http.StatusBadRequest || !strings.Contains(r.Message, "deals.amount: for managers") {
+			t.Errorf("alice lists %s with %q %q: %d %q, want 400", c.collection, c.filter, c.sort, r.Status, r.Message)
+		}
+		if r := e.list(t, manager, c.collection, c.filter, c.sort); r.Status != http.StatusOK {
+			t.Errorf("manager lists %s with %q %q: %d %q, want 200", c.collection, c.filter, c.sort, r.Status, r.Message)
+		}
+	}
+	for _, c := range []struct{ collection, filter, sort string }{{"deals", `name != ""`, "-name"}, {"companies", `deals_via_company.name ?!= ""`, ""}} {
+		if r := e.list(t, alice, c.collection, c.filter, c.sort); r.Status != http.StatusOK {
+			t.Errorf("alice lists %s with %q %q: %d %q, want 200", c.collection, c.filter, c.sort, r.Status, r.Message)
+		}
+	}
+	client := schemastest.RealtimeClient(t, e.srv)
+	if st, msg := schemastest.Subscribe(t, e.srv, client, e.tokens[alice], "deals/*", map[string]string{"filter": "amount > 17200"}); st != http.StatusBadRequest || !strings.Contains(msg, "deals.amount") {
+		t.Errorf("alice subscribes to deals by amount: %d %q, want 400", st, msg)
+	}
+	if st, msg := schemastest.Subscribe(t, e.srv, client, e.tokens[alice], "companies/*", map[string]string{"filter": "deals_via_company.amount ?> 17200"}); st != http.StatusBadRequest {
+		t.Errorf("alice subscribes to companies by their deals' amount: %d %q, want 400", st, msg)
+	}
 }

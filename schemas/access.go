@@ -20,8 +20,9 @@
 //     PocketBase builds those as a subquery without the reached collection's list rule, so
 //     they would compare values of records the caller cannot see. The any-match forms (?=,
 //     ?<, …) apply the rule and pass. It also refuses a path that crosses more than
-//     [MaxBackRelations] back-relations (a cost, not an access, bound). hooks binds it to
-//     record lists (and their counts) and realtime subscriptions.
+//     [MaxBackRelations] back-relations (a cost, not an access, bound), and a path ending at
+//     a field only some callers may read ([RestrictField]). hooks binds it to record lists
+//     (and their counts) and realtime subscriptions.
 //   - [CheckLinks]: nobody links a record they cannot view (hooks binds it to REST and batch
 //     creates and updates; workflow writes call it for their run-as user).
 //   - [Visible] and [Caller.MayReadEmail] say which fields of a record may be shown.
@@ -397,6 +398,9 @@ func CheckFilter(app core.App, coll *core.Collection, c Caller, filter, sort str
 		if err := tooManyHops("sort", s.Name, backs); err != nil {
 			return err
 		}
+		if err := g.refuseRestricted("sort", s.Name, reached); err != nil {
+			return err
+		}
 		if g.hiddenEmail(s.Name, reached) {
 			// PocketBase hides an auth record's email unless it is public, in filters too
 			// ("email = x" matches only public ones), but a sort orders by every email:
@@ -563,6 +567,9 @@ func (g *guard) expr(e fexpr.Expr) error {
 	for _, ident := range identifiers(e.Left, e.Right) {
 		reached, multi, backs := g.walk(ident)
 		if err := tooManyHops("filter", ident, backs); err != nil {
+			return err
+		}
+		if err := g.refuseRestricted("filter", ident, reached); err != nil {
 			return err
 		}
 		if !multi || anyOps[e.Op] {

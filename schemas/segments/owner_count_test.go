@@ -3,8 +3,11 @@ package segments_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
+	"github.com/relata/relata/hooks"
+	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/schemas/segments"
 )
@@ -15,6 +18,8 @@ import (
 // (here: that bob has an Italian contact, which she cannot list).
 func TestOwnersCountIsNotShownToSales(t *testing.T) {
 	w := newWorld(t)
+	// the filter guard of lists and realtime subscriptions, as the product binds it
+	hooks.MustRegister(w.app, hooks.Config{Registry: schemas.MustRegister(w.app, nil, schemas.Config{})})
 	srv := schemastest.Serve(t, w.app)
 	mustContact(t, w, "ada", w.alice, w.lombard, 0)
 	mustContact(t, w, "bea", w.bob, w.lombard, 0)
@@ -59,8 +64,30 @@ func TestOwnersCountIsNotShownToSales(t *testing.T) {
 			t.Errorf("alice lists segments with %s = %d (%d items), want 400", q, code, len(list.Items))
 		}
 	}
+	// through a relation from another collection: the users a rep may list, by their segments
+	for _, f := range []string{"segments_via_owner.member_count ?>= 2", "segments_via_owner.member_count:length > 0"} {
+		var out struct{ Message string }
+		code := schemastest.Call(t, srv, http.MethodGet, "/api/collections/users/records?filter="+url.QueryEscape(f), w.aliceTok, nil, &out)
+		if code != http.StatusBadRequest || !strings.Contains(out.Message, "member_count") {
+			t.Errorf("alice lists users with %s = %d %q, want 400", f, code, out.Message)
+		}
+	}
+	// realtime: an event of the segment would reach her only while the filter matches
+	client := schemastest.RealtimeClient(t, srv)
+	for _, q := range []map[string]string{{"filter": "member_count >= 2"}, {"sort": "member_count"}} {
+		if code, msg := schemastest.Subscribe(t, srv, client, w.aliceTok, "segments/*", q); code != http.StatusBadRequest || !strings.Contains(msg, "member_count") {
+			t.Errorf("alice subscribes to segments with %v = %d %q, want 400", q, code, msg)
+		}
+	}
+	if code, msg := schemastest.Subscribe(t, srv, client, w.aliceTok, "segments/*", map[string]string{"filter": "name != ''"}); code != http.StatusNoContent {
+		t.Errorf("alice subscribes to segments by name = %d %q, want 204", code, msg)
+	}
 	// the manager may
 	if code := schemastest.Call(t, srv, http.MethodGet, "/api/collections/segments/records?filter="+url.QueryEscape("member_count >= 2"), w.bossTok, nil, &list); code != 200 || len(list.Items) != 1 {
 		t.Errorf("manager filters by member_count = %d %d", code, len(list.Items))
+	}
+	bossClient := schemastest.RealtimeClient(t, srv)
+	if code, msg := schemastest.Subscribe(t, srv, bossClient, w.bossTok, "segments/*", map[string]string{"filter": "member_count >= 2"}); code != http.StatusNoContent {
+		t.Errorf("manager subscribes by member_count = %d %q, want 204", code, msg)
 	}
 }

@@ -63,7 +63,8 @@ func Register(app core.App, cfg Config) (*Service, error) {
 	app.OnRecordCreate(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.segments.check-create", Func: s.checkSegment})
 	app.OnRecordUpdate(Collection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.segments.check-update", Func: s.checkSegment})
 	app.OnRecordEnrich(Collection).Bind(&hook.Handler[*core.RecordEnrichEvent]{Id: "relata.segments.hide-owner-count", Func: hideOwnerCount})
-	app.OnRecordsListRequest(Collection).Bind(&hook.Handler[*core.RecordsListRequestEvent]{Id: "relata.segments.owner-count-filter", Func: guardOwnerCount})
+	schemas.RestrictField(app, schemas.RestrictedField{Collection: Collection, Field: ownerCount, May: marketer,
+		Message: "the segment owner's count, for managers and admins; count a segment as you see it with GET /api/relata/segments/{id}/count"})
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "relata.segments.routes",
 		Func: func(se *core.ServeEvent) error {
@@ -148,54 +149,29 @@ func badField(field, msg string) error {
 
 // ownerCount is the field that holds the owner's count of a segment's members: a manager's
 // segment counts contacts of every team, so only those who may list every contact (managers,
-// admins, superusers: the marketing rule) read, filter or sort by it.
+// admins, superusers: the marketing rule) read, filter or sort by it — the filter guard
+// refuses it to the others on lists, realtime subscriptions and through relations
+// (campaigns' segment.member_count), see [schemas.RestrictField].
 const ownerCount = "member_count"
 
-// marketer reports whether info is of a manager, an admin or a superuser.
-func marketer(info *core.RequestInfo) bool {
-	switch {
-	case info == nil || info.Auth == nil:
-		return false
-	case info.HasSuperuserAuth():
+// marketer reports whether c is a manager, an admin or a superuser (or the system).
+func marketer(c schemas.Caller) bool {
+	if c.IsSystem() || c.IsSuperuser() {
 		return true
 	}
-	role := info.Auth.GetString("role")
-	return info.Auth.Collection().Name == schemas.UsersCollection && (role == schemas.RoleAdmin || role == schemas.RoleManager)
+	u := c.Auth()
+	if u == nil || u.Collection().Name != schemas.UsersCollection {
+		return false
+	}
+	role := u.GetString("role")
+	return role == schemas.RoleAdmin || role == schemas.RoleManager
 }
 
 // hideOwnerCount leaves the owner's count out of segments served to anyone else (REST views
 // and lists, realtime events).
 func hideOwnerCount(e *core.RecordEnrichEvent) error {
-	if !marketer(e.RequestInfo) {
+	if !marketer(schemas.Request(e.RequestInfo)) {
 		e.Record.Hide(ownerCount)
-	}
-	return e.Next()
-}
-
-// guardOwnerCount refuses a list of segments filtered or sorted by the owner's count to
-// anyone but a marketer: the items (or their order) would tell the count.
-func guardOwnerCount(e *core.RecordsListRequestEvent) error {
-	info, err := e.RequestInfo()
-	if err != nil {
-		return err
-	}
-	if marketer(info) {
-		return e.Next()
-	}
-	q := e.Request.URL.Query()
-	paths, err := schemas.FilterPaths(e.App, e.Collection, q.Get("filter"), q.Get("sort"))
-	if err != nil {
-		return e.BadRequestError(err.Error(), nil)
-	}
-	for _, p := range paths {
-		if name, _, _ := strings.Cut(p.Path, ":"); name == ownerCount {
-			where := "filter"
-			if p.Sort {
-				where = "sort"
-			}
-			msg := fmt.Sprintf("%s: %s is the segment owner's count, for managers and admins; count a segment as you see it with GET /api/relata/segments/{id}/count", where, ownerCount)
-			return e.BadRequestError(msg, map[string]any{where: map[string]string{"code": "invalid", "message": msg}})
-		}
 	}
 	return e.Next()
 }
