@@ -5,6 +5,18 @@ import { relata, objectNamed, objectLabel, userNamed, formatDate, errorMessage }
 import { html, navigate, recordHref, Spinner, ErrorBox, Empty, toast } from './ui.js';
 import { t } from './i18n.js';
 
+// deletedBy names who deleted an entry: a user by name (their id when no longer listed), a
+// superuser, a workflow or an import by kind, the rest as the system.
+function deletedBy(it) {
+  if (it.deletedBy && it.deletedByKind === 'user') return userNamed(it.deletedBy)?.name || it.deletedBy;
+  switch (it.deletedByKind) {
+    case 'superuser': return t('trash.superuser');
+    case 'workflow': return t('trash.workflow');
+    case 'import': return t('trash.import');
+    default: return t('trash.system');
+  }
+}
+
 export function TrashPage() {
   const [items, setItems] = useState(null);
   const [error, setError] = useState('');
@@ -34,7 +46,7 @@ export function TrashPage() {
         const o = objectNamed(it.object);
         return html`<tr key=${it.id} data-record=${it.record}>
           <td><b>${it.title || it.record}</b> <span class="muted small">${o ? objectLabel(o, false) : it.object}</span></td>
-          <td>${userNamed(it.deletedBy)?.name || (it.deletedBy ? it.deletedBy : t('trash.system'))}</td>
+          <td>${deletedBy(it)}</td>
           <td>${formatDate(it.deletedAt, true)}</td>
           <td>${formatDate(it.expiresAt)}</td>
           <td><button data-testid="restore" disabled=${busy === it.id} onClick=${() => restore(it)}>${t('trash.restore')}</button></td>

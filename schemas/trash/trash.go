@@ -105,14 +105,19 @@ func Purge(app core.App, now time.Time) (int64, error) {
 
 // Item is one entry of the trash as the API lists it.
 type Item struct {
-	ID        string `json:"id"`
-	Object    string `json:"object"`
-	Record    string `json:"record"`
-	Title     string `json:"title"`
-	Owner     string `json:"owner"`
+	ID     string `json:"id"`
+	Object string `json:"object"`
+	Record string `json:"record"`
+	Title  string `json:"title"`
+	Owner  string `json:"owner"`
+	// DeletedBy is the user who deleted the record; "" when a workflow, an import or the
+	// system did (DeletedByKind says which), and a superuser's id is shown to superusers only.
 	DeletedBy string `json:"deletedBy"`
-	DeletedAt string `json:"deletedAt"`
-	ExpiresAt string `json:"expiresAt"`
+	// DeletedByKind is who deleted it: user, superuser, workflow, import, token or system
+	// (the audit's actor kinds).
+	DeletedByKind string `json:"deletedByKind"`
+	DeletedAt     string `json:"deletedAt"`
+	ExpiresAt     string `json:"expiresAt"`
 }
 
 // MaySee reports whether auth may see and restore the trash entry t: whether auth could view
@@ -215,7 +220,7 @@ const maxListed = 500
 // maxListed). It reads only those entries, and not their copies of the records.
 func (s *Service) List(auth *core.Record) ([]Item, error) {
 	cut, _ := types.ParseDateTime(s.now().Add(-Retention))
-	q := s.app.ConcurrentDB().Select("id", "object", "record", "title", "owner", "deleted_by", "deleted_at").From(Collection).
+	q := s.app.ConcurrentDB().Select("id", "object", "record", "title", "owner", "deleted_by", "deleted_by_kind", "deleted_at").From(Collection).
 		Where(dbx.NewExp("[[deleted_at]] >= {:cut}", dbx.Params{"cut": cut.String()})).
 		OrderBy("deleted_at DESC", "id DESC").Limit(maxListed)
 	if where := s.visibleWhere(auth); where != nil {
@@ -228,6 +233,7 @@ func (s *Service) List(auth *core.Record) ([]Item, error) {
 		Title     string `db:"title"`
 		Owner     string `db:"owner"`
 		DeletedBy string `db:"deleted_by"`
+		Kind      string `db:"deleted_by_kind"`
 		DeletedAt string `db:"deleted_at"`
 	}
 	if err := q.All(&rows); err != nil {
@@ -239,8 +245,12 @@ func (s *Service) List(auth *core.Record) ([]Item, error) {
 			continue
 		}
 		at, _ := types.ParseDateTime(r.DeletedAt)
+		by := r.DeletedBy
+		if r.Kind != audit.KindUser && !auth.IsSuperuser() {
+			by = "" // a superuser's id is no user's to look up
+		}
 		items = append(items, Item{ID: r.ID, Object: r.Object, Record: r.Record, Title: r.Title, Owner: r.Owner,
-			DeletedBy: r.DeletedBy, DeletedAt: at.String(), ExpiresAt: at.Add(Retention).String()})
+			DeletedBy: by, DeletedByKind: r.Kind, DeletedAt: at.String(), ExpiresAt: at.Add(Retention).String()})
 	}
 	return items, nil
 }

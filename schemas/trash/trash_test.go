@@ -169,3 +169,49 @@ func TestListReadsOnlyWhatItShows(t *testing.T) {
 		t.Errorf("alice's listing of one entry allocated %d MB (in %v): it read the whole trash", alloc>>20, took)
 	}
 }
+
+// TestDeletedByNamesUsersOnly: the trash names the user who deleted a record; one deleted by
+// a superuser shows "superuser" without the id (no user's to look up) except to superusers.
+func TestDeletedByNamesUsersOnly(t *testing.T) {
+	e := newEnv(t)
+	suTok := schemastest.SuperuserToken(t, e.app)
+	byBob := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Deleted by bob", "owner": e.alice.Id})
+	bySu := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Deleted by a superuser", "owner": e.alice.Id})
+	for _, d := range []struct{ id, tok string }{{byBob.Id, e.bobTok}, {bySu.Id, suTok}} {
+		if code := schemastest.Call(t, e.srv, http.MethodDelete, "/api/collections/contacts/records/"+d.id, d.tok, nil, nil); code != 204 {
+			t.Fatalf("delete %s = %d", d.id, code)
+		}
+	}
+	list := func(tok string) map[string]trash.Item {
+		var out struct{ Items []trash.Item }
+		if code := schemastest.Call(t, e.srv, http.MethodGet, "/api/relata/trash", tok, nil, &out); code != 200 {
+			t.Fatalf("list the trash = %d", code)
+		}
+		m := map[string]trash.Item{}
+		for _, it := range out.Items {
+			m[it.Record] = it
+		}
+		return m
+	}
+	su, err := e.app.FindAuthRecordByToken(strings.TrimPrefix(suTok, "Bearer "), core.TokenTypeAuth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		who                string
+		tok                string
+		wantSu, wantSuKind string
+	}{
+		{"alice", e.aliceTok, "", "superuser"},
+		{"the manager", e.mgrTok, "", "superuser"},
+		{"a superuser", suTok, su.Id, "superuser"},
+	} {
+		items := list(c.tok)
+		if it := items[byBob.Id]; it.DeletedBy != e.bob.Id || it.DeletedByKind != "user" {
+			t.Errorf("%s reads bob's deletion as %q %q; want bob's id, user", c.who, it.DeletedBy, it.DeletedByKind)
+		}
+		if it := items[bySu.Id]; it.DeletedBy != c.wantSu || it.DeletedByKind != c.wantSuKind {
+			t.Errorf("%s reads the superuser's deletion as %q %q; want %q %q", c.who, it.DeletedBy, it.DeletedByKind, c.wantSu, c.wantSuKind)
+		}
+	}
+}

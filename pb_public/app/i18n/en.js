@@ -126,6 +126,9 @@ export default {
   'trash.deleted': 'Deleted',
   'trash.restoreUntil': 'Restore until',
   'trash.system': 'the system',
+  'trash.superuser': 'an administrator',
+  'trash.workflow': 'a workflow',
+  'trash.import': 'an import',
   'trash.restore': 'Restore',
 
   'bell.title': 'Notifications',

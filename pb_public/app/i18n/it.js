@@ -122,6 +122,9 @@ export default {
   'trash.deleted': 'Eliminato',
   'trash.restoreUntil': 'Ripristinabile fino al',
   'trash.system': 'il sistema',
+  'trash.superuser': 'un amministratore',
+  'trash.workflow': 'un flusso di lavoro',
+  'trash.import': 'un\'importazione',
   'trash.restore': 'Ripristina',
 
   'bell.title': 'Notifiche',
