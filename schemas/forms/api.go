@@ -243,7 +243,7 @@ func (s *Service) handleDefinition(e *core.RequestEvent) error {
 		if in.Kind != kindPicker {
 			continue
 		}
-		opts, err := pickerChoices(s.app, in)
+		opts, err := pickerChoices(s.app, c.pickerReader(e.Auth), in)
 		if err != nil {
 			return err
 		}

@@ -18,8 +18,10 @@
 //	}
 //
 // A relation field appears as a picker ([Picker]): the titles of the target's records that
-// match the admin's filter, read as the system through that filter only; the picked id is
-// checked against it again when the submission is stored. Inputs marked prefill take their
+// match the admin's filter, read through that filter only — as the system on a public form,
+// as the signed-in user on a private one ([Form.Public] false: her list rule applies, so she
+// is offered only records she may view) — and the picked id is checked against the same read
+// again when the submission is stored. Inputs marked prefill take their
 // value from the page's address, [Form.FromQuery] stores query parameters (UTM) in fields
 // that are not on the form, and [Form.Create] creates linked records in the submission's
 // transaction. Forms are read from files and from the web_forms collection (the web app's

@@ -13,7 +13,8 @@ type Form struct {
 	// Object is the object a submission creates a record of ("contacts").
 	Object string `json:"object"`
 	// Public, when false, hides the form from anonymous callers: only signed-in CRM users and
-	// superusers reach it. Default: true.
+	// superusers reach it, and its pickers offer (and accept) only the records the user may
+	// view. Default: true.
 	Public *bool `json:"public,omitempty"`
 	// Fields are the inputs, in order. Only these fields can be set by a submission.
 	Fields []*Field `json:"fields"`

@@ -137,10 +137,19 @@ func (e *env) post(t testing.TB, slug string, body any, header ...string) (int, 
 	return res.StatusCode, out, res.Header
 }
 
-// postForm posts URL-encoded form data to the page, as a browser without JavaScript does.
-func (e *env) postForm(t testing.TB, slug string, vals url.Values) (int, string, http.Header) {
+// postForm posts URL-encoded form data to the page, as a browser without JavaScript does,
+// with the given header names and values.
+func (e *env) postForm(t testing.TB, slug string, vals url.Values, header ...string) (int, string, http.Header) {
 	t.Helper()
-	res, err := noRedirect(e.srv).PostForm(e.srv.URL+"/forms/"+slug, vals)
+	req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/forms/"+slug, strings.NewReader(vals.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := noRedirect(e.srv).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,10 +127,11 @@ func (s *Service) render(e *core.RequestEvent, c *compiled, status int, st pageS
 		}
 	}
 	first := ""
+	reader := c.pickerReader(e.Auth)
 	for _, in := range c.inputs {
 		pi := c.pageInput(in, raw[in.Name], st.errors[in.Name])
 		if in.Kind == kindPicker && !st.success {
-			opts, err := pickerChoices(s.app, in)
+			opts, err := pickerChoices(s.app, reader, in)
 			if err != nil {
 				return err
 			}

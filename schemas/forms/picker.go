@@ -15,13 +15,28 @@ import (
 	"github.com/relata/relata/schemas"
 )
 
-// Pickers offer the records of a relation's target that match the admin's filter. The
-// records are read as the system (a stranger has no CRM access) but only through the
-// filter written in the form's definition, and only their id and title leave the server.
+// Pickers offer the records of a relation's target that match the admin's filter, and only
+// their id and title leave the server. Who reads them depends on the form ([compiled.pickerReader]):
+// on a public form the system (a stranger has no CRM access; the admin's filter is what the
+// form publishes), on a private form the signed-in user, through the one access check
+// ([schemas.MatchQuery]) — she is offered, and may pick, only records she may view.
 
-// pickerQuery is the query of the records a picker offers, as [schemas.MatchQuery] builds it
-// for the system: the admin's filter and sort, with the package's filter checks.
-func pickerQuery(app core.App, in *input) (*dbx.SelectQuery, error) {
+// pickerReader is who reads the choices of c's pickers for a request signed in as auth (nil:
+// signed out): [schemas.System] for a public form, the user ([schemas.User]) for a private
+// one — her list rule applies, as on GET /api/collections/{target}/records; a superuser
+// lists every record. A private form never reads as the system: without auth (which its
+// routes refuse first) it reads as a guest, who may list no CRM record.
+func (c *compiled) pickerReader(auth *core.Record) schemas.Caller {
+	if c.form.IsPublic() {
+		return schemas.System
+	}
+	return schemas.User(auth)
+}
+
+// pickerQuery is the query of the records a picker offers to as, as [schemas.MatchQuery]
+// builds it: the admin's filter and sort, with the package's filter checks, and as's list
+// rule when as is a user.
+func pickerQuery(app core.App, as schemas.Caller, in *input) (*dbx.SelectQuery, error) {
 	sort := in.Picker.Sort
 	if sort == "" {
 		sort = in.TitleField + ",id"
@@ -29,14 +44,32 @@ func pickerQuery(app core.App, in *input) (*dbx.SelectQuery, error) {
 	if err := checkPickerPaths(app, in, sort); err != nil {
 		return nil, err
 	}
-	return schemas.MatchQuery(app, schemas.System, schemas.Query{Object: in.Target, Filter: in.Picker.Filter, Sort: sort})
+	return schemas.MatchQuery(app, as, schemas.Query{Object: in.Target, Filter: in.Picker.Filter, Sort: sort})
+}
+
+// refusedToUser reports whether err is the access check refusing a user's read of a picker
+// (the filter guard, or a target she may not list at all). She is then offered nothing
+// rather than an error page: what she may not list, she may not pick. The refusal is logged
+// for the admin. The system's refusals are errors of the definition, reported at load.
+func refusedToUser(app core.App, as schemas.Caller, in *input, err error) bool {
+	if as.IsSystem() || !errors.Is(err, schemas.ErrForbidden) {
+		return false
+	}
+	user := ""
+	if a := as.Auth(); a != nil {
+		user = a.Id
+	}
+	app.Logger().Warn("relata: a private form's picker offers a user nothing: the access check refuses its read", "field", in.Name, "target", in.Target, "user", user, "error", err)
+	return true
 }
 
 // checkPickerPaths refuses a picker's filter or sort that reaches past the CRM objects and
 // their users, compares users' emails or crosses more than [schemas.MaxBackRelations]
-// back-relations ([schemas.CheckSystemFilter]): the choices are read as the system —
-// without rules, hidden fields allowed — and shown to anyone who loads the page, as often as
-// they like; managers, who write forms in the form editor, may read none of those.
+// back-relations ([schemas.CheckSystemFilter]): a public form's choices are read as the
+// system — without rules, hidden fields allowed — and shown to anyone who loads the page, as
+// often as they like; managers, who write forms in the form editor, may read none of those.
+// Private forms, read as the user, keep the same guard: a definition is checked once, as
+// the system, when it loads, whichever way it is later read.
 func checkPickerPaths(app core.App, in *input, sort string) error {
 	coll, err := app.FindCachedCollectionByNameOrId(in.Target)
 	if err != nil {
@@ -45,15 +78,18 @@ func checkPickerPaths(app core.App, in *input, sort string) error {
 	return schemas.CheckSystemFilter(app, coll, in.Picker.Filter, sort, func(name string) bool { return in.Reachable[name] }, "pickers")
 }
 
-// pickerChoices returns the choices of a picker: the id and title of each record its filter
-// matches, at most [MaxPickerChoices].
-func pickerChoices(app core.App, in *input) ([]schemas.Option, error) {
-	q, err := pickerQuery(app, in)
+// pickerChoices returns the choices of a picker offered to as: the id and title of each
+// record its filter matches that as may list, at most [MaxPickerChoices].
+func pickerChoices(app core.App, as schemas.Caller, in *input) ([]schemas.Option, error) {
+	q, err := pickerQuery(app, as, in)
 	if err != nil {
+		if refusedToUser(app, as, in, err) {
+			return nil, nil
+		}
 		return nil, err
 	}
-	// Only the id and the title: the page is anyone's to load, as often as they like, and the
-	// records may hold long texts (500 of 90 KB were 45 MB per view).
+	// Only the id and the title: a public page is anyone's to load, as often as they like, and
+	// the records may hold long texts (500 of 90 KB were 45 MB per view).
 	var rows []struct {
 		ID    string `db:"id"`
 		Title string `db:"title"`
@@ -73,8 +109,9 @@ func pickerChoices(app core.App, in *input) ([]schemas.Option, error) {
 	return out, nil
 }
 
-// checkPicked returns an error per picker whose submitted id is not one of its choices.
-func (c *compiled) checkPicked(tx core.App, doc map[string]any) (storeErrors, error) {
+// checkPicked returns an error per picker whose submitted id is not one of the choices it
+// offers to as (see [compiled.pickerReader]).
+func (c *compiled) checkPicked(tx core.App, as schemas.Caller, doc map[string]any) (storeErrors, error) {
 	var errs storeErrors
 	for _, in := range c.inputs {
 		if in.Kind != kindPicker {
@@ -84,13 +121,18 @@ func (c *compiled) checkPicked(tx core.App, doc map[string]any) (storeErrors, er
 		if !ok {
 			continue
 		}
-		q, err := pickerQuery(tx, in)
-		if err != nil {
-			return nil, fmt.Errorf("picker %s: %w", in.Name, err)
-		}
 		var found []string
-		if err := q.Select("[[" + in.Target + "]].[[id]]").AndWhere(dbx.HashExp{in.Target + ".id": id}).Limit(1).Column(&found); err != nil {
+		q, err := pickerQuery(tx, as, in)
+		switch {
+		case err != nil && refusedToUser(tx, as, in, err):
+			// no choices: found stays empty
+		case err != nil:
 			return nil, fmt.Errorf("picker %s: %w", in.Name, err)
+		default:
+			err = q.Select("[[" + in.Target + "]].[[id]]").AndWhere(dbx.HashExp{in.Target + ".id": id}).Limit(1).Column(&found)
+			if err != nil {
+				return nil, fmt.Errorf("picker %s: %w", in.Name, err)
+			}
 		}
 		if len(found) == 0 {
 			if errs == nil {
@@ -112,7 +154,7 @@ func (c *compiled) checkPickers(app core.App) schemas.Errors {
 		}
 		_ = i
 		ptr := fmt.Sprintf("/fields/%d/picker", c.fieldIndex(in.Name))
-		if _, err := pickerChoices(app, in); err != nil {
+		if _, err := pickerChoices(app, schemas.System, in); err != nil {
 			where := "/filter"
 			var ae *schemas.AccessError
 			if errors.As(err, &ae) && ae.Where == "sort" {

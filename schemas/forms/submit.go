@@ -61,6 +61,8 @@ type result struct {
 // client describes who sent a submission.
 type client struct {
 	ip, userAgent, origin string
+	// auth is the signed-in sender (a users record or a superuser); nil when signed out.
+	auth *core.Record
 }
 
 func clientOf(e *core.RequestEvent) client {
@@ -68,7 +70,7 @@ func clientOf(e *core.RequestEvent) client {
 	if origin == "" || origin == "null" {
 		origin = e.Request.Referer()
 	}
-	return client{ip: e.RealIP(), userAgent: clip(e.Request.UserAgent(), 1000), origin: clip(origin, 1000)}
+	return client{ip: e.RealIP(), userAgent: clip(e.Request.UserAgent(), 1000), origin: clip(origin, 1000), auth: e.Auth}
 }
 
 func refuse(status int, key, msg string) *result {
@@ -506,9 +508,11 @@ func (s *Service) store(c *compiled, sub *submission, cl client, now time.Time) 
 			s.app.Logger().Error("relata: a form links to a record that does not exist", "form", f.Slug, "fields", fmt.Sprint(map[string]string(errs)))
 			return errs
 		}
-		// A picked id must be one of the picker's choices now: a forged id, or a record
-		// that left the filter since the page was served, is refused before anything is saved.
-		if errs, err := c.checkPicked(tx, sub.doc); err != nil || len(errs) > 0 {
+		// A picked id must be one of the picker's choices now, as the sender would be offered
+		// them (on a private form: records she may view): a forged id, a record she may not
+		// view, or a record that left the filter since the page was served, is refused
+		// before anything is saved.
+		if errs, err := c.checkPicked(tx, c.pickerReader(cl.auth), sub.doc); err != nil || len(errs) > 0 {
 			if err != nil {
 				return err
 			}
