@@ -52,6 +52,11 @@ func Collection(o *Object, ids CollectionIDs) (*core.Collection, error) {
 		}
 	}
 	addCursorIndex(c, o, FieldUpdated)
+	for _, f := range o.Fields {
+		if f.Type == TypeEmail {
+			addAddressIndex(c, o, f.Name)
+		}
+	}
 	for _, idx := range o.Indexes {
 		cols := make([]string, len(idx.Fields))
 		for i, n := range idx.Fields {
@@ -63,10 +68,11 @@ func Collection(o *Object, ids CollectionIDs) (*core.Collection, error) {
 	return c, nil
 }
 
-// addMissingCursorIndexes adds to c the cursor indexes of o (see [Collection]) it lacks, and
-// reports whether it added any: a date field added in the dashboard gets its index at once,
-// as if it had come from a file, so an export and the database stay in step.
-func addMissingCursorIndexes(c *core.Collection, o *Object) bool {
+// addMissingDerivedIndexes adds to c the cursor and address indexes of o (see [Collection])
+// it lacks, and reports whether it added any: a date or email field added in the dashboard
+// gets its index at once, as if it had come from a file, so an export and the database stay
+// in step.
+func addMissingDerivedIndexes(c *core.Collection, o *Object) bool {
 	before := len(c.Indexes)
 	have := map[string]bool{}
 	for _, idx := range c.Indexes {
@@ -85,7 +91,37 @@ func addMissingCursorIndexes(c *core.Collection, o *Object) bool {
 		}
 	}
 	add(FieldUpdated)
+	for _, f := range o.Fields {
+		if f.Type == TypeEmail && !have[addressIndexName(o.Name, f.Name)] && c.Fields.GetByName(f.Name) != nil {
+			addAddressIndex(c, o, f.Name)
+		}
+	}
 	return len(c.Indexes) > before
+}
+
+// AddressExpr is the SQL expression of an email column's address as lookups compare it,
+// lower-cased ("Ann@Example.com" and "ann@example.com" are one person's): every email field
+// has an index on it ([Collection]), which a query uses when it compares the same
+// expression — AddressExpr("{{contacts}}.[[email]]") IN (…), the values lower-cased with
+// strings.ToLower. column is written as in the query ("[[email]]", "c.[[email]]"). Stored
+// addresses carry no surrounding spaces (the field's validation refuses them).
+func AddressExpr(column string) string { return "lower(" + column + ")" }
+
+// addAddressIndex indexes the lower-cased address of an email field (see [AddressExpr]),
+// unless the object's own indexes already use the name. The index is not partial: a partial
+// one (WHERE email != ”) is not used by a comparison that does not imply its condition.
+func addAddressIndex(c *core.Collection, o *Object, field string) {
+	name := addressIndexName(o.Name, field)
+	for _, idx := range o.Indexes {
+		if indexName(o.Name, idx.Fields, idx.Unique) == name {
+			return
+		}
+	}
+	c.AddIndex(name, false, "lower(`"+field+"`)", "")
+}
+
+func addressIndexName(object, field string) string {
+	return indexName(object, []string{field, "lower"}, false)
 }
 
 // addCursorIndex indexes column and id, unless the object's own indexes already use the name.

@@ -93,11 +93,12 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Registry, erro
 			if err := r.Reload(); err != nil {
 				app.Logger().Warn("relata: cannot refresh the object model", "collection", e.Collection.Name, "error", err)
 			}
-			// A date field added in the dashboard gets the index time triggers walk by.
+			// A date or email field added in the dashboard gets its derived index (time
+			// triggers walk dates by one, address lookups compare lower-cased emails by one).
 			if o, ok := r.Object(e.Collection.Name); ok && e.Type != core.ModelEventTypeDelete {
-				if c, err := e.App.FindCollectionByNameOrId(e.Collection.Id); err == nil && addMissingCursorIndexes(c, o) {
+				if c, err := e.App.FindCollectionByNameOrId(e.Collection.Id); err == nil && addMissingDerivedIndexes(c, o) {
 					if err := e.App.Save(c); err != nil {
-						app.Logger().Warn("relata: cannot index a new date field", "collection", c.Name, "error", err)
+						app.Logger().Warn("relata: cannot index a new date or email field", "collection", c.Name, "error", err)
 					}
 				}
 			}

@@ -341,8 +341,8 @@ func Add(app core.App, c schemas.Caller, seg *core.Record, ids []string, source 
 
 // AddByEmail adds to a static segment the contacts c may list whose email is one of addrs
 // (an import of addresses), and returns how many were added and the addresses no contact
-// has. Addresses are looked up a few hundred per query (one scan each: lower(email) has no
-// index).
+// has. Addresses are looked up a few hundred per query, each a seek in the index of
+// lower-cased addresses ([schemas.AddressExpr]).
 func AddByEmail(app core.App, c schemas.Caller, seg *core.Record, addrs []string) (int, []string, error) {
 	if seg.GetString("kind") != Static {
 		return 0, nil, fmt.Errorf("%w: %q is dynamic: change its filter instead", ErrInvalid, seg.GetString("name"))
@@ -376,8 +376,8 @@ func AddByEmail(app core.App, c schemas.Caller, seg *core.Record, addrs []string
 			ID    string `db:"id"`
 			Email string `db:"email"`
 		}
-		if err := q.Select("{{"+Object+"}}.[[id]] AS id", "lower({{"+Object+"}}.[[email]]) AS email").
-			AndWhere(dbx.NewExp("lower({{"+Object+"}}.[[email]]) IN ("+strings.Join(marks, ", ")+")", p)).All(&rows); err != nil {
+		if err := q.Select("{{"+Object+"}}.[[id]] AS id", schemas.AddressExpr("{{"+Object+"}}.[[email]]")+" AS email").
+			AndWhere(dbx.NewExp(schemas.AddressExpr("{{"+Object+"}}.[[email]]")+" IN ("+strings.Join(marks, ", ")+")", p)).All(&rows); err != nil {
 			return 0, nil, err
 		}
 		found := map[string]bool{}

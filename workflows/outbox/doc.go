@@ -53,5 +53,9 @@
 // template, else a footer) and the List-Unsubscribe and List-Unsubscribe-Post headers
 // (RFC 8058 one-click). Unsubscribing adds the address to "email_suppressions"; marketing
 // email to a suppressed address, or about a record with do_not_email set, is recorded as
-// "suppressed" and not sent. Transactional email ignores the list.
+// "suppressed" and not sent. So is marketing email to an address that any contact with it —
+// letters in any case, another team's record too — opted out of: do_not_email set, or every
+// marketing consent withdrawn ([OptedOut], read through the index of the contacts' addresses in
+// lower case that every email field has, see schemas.AddressExpr). Transactional email ignores the
+// list and these checks.
 package outbox

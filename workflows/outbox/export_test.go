@@ -6,3 +6,7 @@ var (
 	ClaimQuery  = claimQuery
 	ClaimSelect = claimSelect
 )
+
+// SuppressedReason is the sender's check of one marketing email, without the batch's
+// preloaded checks.
+func (s *Sender) SuppressedReason(m Message) (string, error) { return s.suppressedReason(s.app, m) }

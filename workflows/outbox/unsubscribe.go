@@ -133,6 +133,7 @@ type checks struct {
 	byHash   map[string]string    // address hash → created
 	consent  map[string][2]int    // object/record → total, valid marketing consents
 	noEmail  map[string]bool      // object/record with do_not_email set
+	optedOut map[string]string    // address → why a contact with it opted out (OptedOut)
 	hashes   map[string]string    // address → its hash
 	prepared bool
 }
@@ -181,7 +182,7 @@ func Suppressed(app core.App, addrs []string) (map[string]bool, error) {
 // preloadChecks reads the checks of the marketing emails among recs.
 func (s *Sender) preloadChecks(app core.App, recs []*core.Record) (*checks, error) {
 	c := &checks{byAddr: map[string][2]string{}, byHash: map[string]string{}, consent: map[string][2]int{},
-		noEmail: map[string]bool{}, hashes: map[string]string{}, prepared: true}
+		noEmail: map[string]bool{}, optedOut: map[string]string{}, hashes: map[string]string{}, prepared: true}
 	var addrs, hashes []any
 	records := map[string][]string{}
 	hash, err := schemas.AddressHasher(app)
@@ -232,6 +233,14 @@ func (s *Sender) preloadChecks(app core.App, recs []*core.Record) (*checks, erro
 				c.byHash[r.Hash] = r.Created
 			}
 		}
+	}
+	// Every contact with a recipient's address, not only the one an email is about.
+	lower := make([]string, len(addrs))
+	for i, a := range addrs {
+		lower[i] = a.(string)
+	}
+	if c.optedOut, err = OptedOut(app, marketingPurpose, lower); err != nil {
+		return nil, err
 	}
 	for object, ids := range records {
 		in := make([]any, len(ids))
@@ -288,7 +297,7 @@ func (c *checks) reason(m Message) (string, bool) {
 		return fmt.Sprintf("%s belongs to an erased person (suppressed since %s)", addr, created), true
 	}
 	if m.Object == "" || m.RecordID == "" {
-		return "", true
+		return c.siblingReason(addr), true
 	}
 	if n := c.consent[m.Object+"/"+m.RecordID]; n[0] > 0 && n[1] == 0 {
 		return fmt.Sprintf("%s %s has no valid marketing consent (withdrawn)", m.Object, m.RecordID), true
@@ -296,11 +305,21 @@ func (c *checks) reason(m Message) (string, bool) {
 	if c.noEmail[m.Object+"/"+m.RecordID] {
 		return fmt.Sprintf("%s %s has do_not_email set", m.Object, m.RecordID), true
 	}
-	return "", true
+	return c.siblingReason(addr), true
+}
+
+// siblingReason is why marketing mail to addr must not go out because a contact with that
+// address opted out ("" when none did).
+func (c *checks) siblingReason(addr string) string {
+	if why := c.optedOut[addr]; why != "" {
+		return optedOutReason(addr, why)
+	}
+	return ""
 }
 
 // suppressedReason says why a marketing email must not go out ("" when it may): its
-// recipient is on the suppression list, or the record it is about has do_not_email set.
+// recipient is on the suppression list, the record it is about has do_not_email set or no
+// valid marketing consent, or so has any contact with the recipient's address ([OptedOut]).
 func (s *Sender) suppressedReason(app core.App, m Message) (string, error) {
 	to, err := parseAddress(m.To[0])
 	if err != nil {
@@ -334,6 +353,14 @@ func (s *Sender) suppressedReason(app core.App, m Message) (string, error) {
 		if err == nil && r.Collection().Fields.GetByName("do_not_email") != nil && r.GetBool("do_not_email") {
 			return fmt.Sprintf("%s %s has do_not_email set", m.Object, m.RecordID), nil
 		}
+	}
+	// Any contact with the address, in letters of any case: it is the same mailbox.
+	out, err := OptedOut(app, marketingPurpose, []string{addr})
+	if err != nil {
+		return "", err
+	}
+	if why := out[addr]; why != "" {
+		return optedOutReason(addr, why), nil
 	}
 	return "", nil
 }
