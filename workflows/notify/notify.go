@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas"
@@ -45,7 +47,8 @@ type Notification struct {
 	// Key makes the notification happen once: a second Send with it does nothing. Required.
 	Key string
 	// Email sends it by email too, whatever the user's preferences for the kind say (the
-	// notify action's "email": true). Without it, the preferences decide.
+	// notify action's "email": true). Without it, the preferences decide. Either way the
+	// email counts towards the user's cap (Config.MaxEmailsPerHour) and is not sent beyond it.
 	Email bool
 }
 
@@ -53,8 +56,10 @@ type Notification struct {
 var ErrInvalid = errors.New("invalid notification")
 
 // Send creates n through app (pass the transaction of the change that caused it) and queues
-// its email when wanted. It returns the notification, or nil when the user turned this kind
-// off in the app, the user is gone, or the key was used before (then nothing is done).
+// its email when wanted, unless the user had Config.MaxEmailsPerHour notification emails in
+// the last hour (counted in the outbox through app, so the emails this transaction queued
+// count too). It returns the notification, or nil when the user turned this kind off in the
+// app, the user is gone, or the key was used before (then nothing is done).
 func Send(app core.App, n Notification) (*core.Record, error) {
 	if n.User == "" || n.Kind == "" || strings.TrimSpace(n.Title) == "" || n.Key == "" {
 		return nil, fmt.Errorf("%w: user, kind, title and key are required", ErrInvalid)
@@ -69,8 +74,14 @@ func Send(app core.App, n Notification) (*core.Record, error) {
 	prefs := PrefsOf(user)
 	ch := prefs.Channel(n.Kind)
 	if (n.Email || ch.Email) && user.Email() != "" {
-		if err := sendEmail(app, user, n); err != nil {
+		capped, err := overCap(app, user)
+		if err != nil {
 			return nil, err
+		}
+		if !capped {
+			if err := sendEmail(app, user, n); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if !ch.App {
@@ -122,6 +133,38 @@ func sendEmail(app core.App, user *core.Record, n Notification) error {
 	})
 	return err
 }
+
+// overCap reports whether user had the cap of notification emails in the rolling hour: the
+// emails of the outbox marked notice, to her address, created since an hour ago. It counts
+// no further than the cap.
+//
+// The outbox stores addresses, not users: a row is hers when one of its recipients is her
+// address, bare or after a name ("Ada" <ada@example.com>), in any letter case.
+func overCap(app core.App, user *core.Record) (bool, error) {
+	c := capOf(app)
+	addr := strings.ToLower(user.Email())
+	tail := "<" + addr + ">"
+	var count int
+	err := app.DB().NewQuery(capCount).Bind(dbx.Params{
+		"since":   dbTime(c.now().Add(-time.Hour)),
+		"addr":    addr,
+		"tail":    tail,
+		"tailLen": utf8.RuneCountInString(tail),
+		"max":     c.max,
+	}).Row(&count)
+	if err != nil {
+		return false, fmt.Errorf("count the notification emails of %s: %w", user.Id, err)
+	}
+	return count >= c.max, nil
+}
+
+// capCount counts a user's notification emails of the last hour, no further than the cap. It
+// reads only the last hour's notices (SEARCH emails USING INDEX idx_emails_notice
+// (created>?), migration 1764005500; TestEmailCapUsesIndex), not the whole outbox.
+const capCount = `SELECT COUNT(*) FROM (SELECT 1 FROM {{` + outbox.Collection + `}}
+	WHERE [[notice]] = 1 AND [[created]] > {:since}
+	AND EXISTS (SELECT 1 FROM json_each([[to]]) WHERE lower([[value]]) = {:addr} OR substr(lower([[value]]), -{:tailLen}) = {:tail})
+	LIMIT {:max})`
 
 // RecordURL is the web app's address of a record ("" without a record or an application
 // URL in the settings).

@@ -30,6 +30,33 @@ type Config struct {
 	// Keep is how long notifications are kept; older ones are deleted by the minute job,
 	// at most once an hour. Default: 90 days.
 	Keep time.Duration
+	// MaxEmailsPerHour is the most notification emails [Send] queues to one user in a rolling
+	// hour (measured with Now), counted in the outbox: every email of hers marked notice (the
+	// digest too) created in the hour before. Beyond it the notification is still created in
+	// the app, when she wants it there, but not emailed. 0: DefaultMaxEmailsPerHour; negative
+	// is refused.
+	MaxEmailsPerHour int
+}
+
+// DefaultMaxEmailsPerHour is Config.MaxEmailsPerHour's default.
+const DefaultMaxEmailsPerHour = 20
+
+// capKey is where Register keeps the email cap in app.Store(), for [Send] (a transaction's
+// app shares its store).
+const capKey = "relata.notify.emailcap"
+
+// emailCap is the cap on notification emails per user that [Send] applies.
+type emailCap struct {
+	max int
+	now func() time.Time
+}
+
+// capOf is the email cap registered on app, or the defaults.
+func capOf(app core.App) emailCap {
+	if c, ok := app.Store().Get(capKey).(emailCap); ok {
+		return c
+	}
+	return emailCap{max: DefaultMaxEmailsPerHour, now: time.Now}
 }
 
 // CronJob is the id of the minute job in PocketBase's cron.
@@ -63,6 +90,14 @@ func Register(app core.App, cfg Config) (*Notifier, error) {
 	if cfg.Keep <= 0 {
 		cfg.Keep = 90 * 24 * time.Hour
 	}
+	if cfg.MaxEmailsPerHour < 0 {
+		return nil, fmt.Errorf("notify: Config.MaxEmailsPerHour is %d: give a number of emails, or 0 for the default (%d)",
+			cfg.MaxEmailsPerHour, DefaultMaxEmailsPerHour)
+	}
+	if cfg.MaxEmailsPerHour == 0 {
+		cfg.MaxEmailsPerHour = DefaultMaxEmailsPerHour
+	}
+	app.Store().Set(capKey, emailCap{max: cfg.MaxEmailsPerHour, now: cfg.Now})
 	n := &Notifier{app: app, cfg: cfg, done: map[string]bool{}}
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "relata.notify.routes",

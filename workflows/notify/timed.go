@@ -48,36 +48,61 @@ func dateOnly(t time.Time) bool {
 // Reminders notifies the owners of open tasks whose due time is less than their reminder lead
 // time away (default 15 minutes), once per task and due time. Tasks due on a day without a
 // time get no reminder: the morning digest lists them.
+//
+// Every task due within MaxReminder is read, every minute, so the pages are read by key
+// (sorted by due time and id, each page starting after the last task of the one before), not
+// by offset: with an index on the due time each page is a range of it, where an offset made
+// the database walk and drop every task of the pages before (quadratic in the tasks due).
 func (n *Notifier) Reminders(now time.Time) error {
 	t, ok := n.tasks()
 	if !ok {
 		return nil
 	}
+	users := map[string]*core.Record{} // owners read in this pass (nil: gone)
 	var errs []error
-	for offset := 0; ; offset += schemas.FindMaxLimit {
-		recs, err := schemas.Find(n.app, schemas.System, schemas.Query{
-			Object: t.obj.Name,
-			Filter: t.open() + t.owner + " != '' && due > {:from} && due <= {:to}",
-			Sort:   "due,id",
-			Offset: offset,
-			Params: dbx.Params{"from": dbTime(now), "to": dbTime(now.Add(MaxReminder))},
-		})
-		if err != nil {
-			return fmt.Errorf("reminders: %w", err)
+	err := n.dueTasks(t, now, func(rec *core.Record) {
+		if err := n.remind(t, rec, now, users); err != nil {
+			errs = append(errs, err)
 		}
-		for _, rec := range recs {
-			if err := n.remind(t, rec, now); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if len(recs) < schemas.FindMaxLimit {
-			break
-		}
+	})
+	if err != nil {
+		return fmt.Errorf("reminders: %w", err)
 	}
 	return errors.Join(errs...)
 }
 
-func (n *Notifier) remind(t tasks, rec *core.Record, now time.Time) error {
+// dueTasks calls fn with each open task with an owner due after now and within MaxReminder,
+// in order of due time and id, reading them a page (FindMaxLimit) at a time: the first page
+// from now, each next one after the last task read, so none is skipped or read twice where a
+// page ends among tasks due at the same time.
+func (n *Notifier) dueTasks(t tasks, now time.Time, fn func(*core.Record)) error {
+	base := t.open() + t.owner + " != '' && due <= {:to}"
+	filter := base + " && due > {:from}"
+	params := dbx.Params{"from": dbTime(now), "to": dbTime(now.Add(MaxReminder))}
+	for {
+		recs, err := schemas.Find(n.app, schemas.System, schemas.Query{
+			Object: t.obj.Name,
+			Filter: filter,
+			Sort:   "due,id",
+			Limit:  schemas.FindMaxLimit,
+			Params: params,
+		})
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			fn(rec)
+		}
+		if len(recs) < schemas.FindMaxLimit {
+			return nil
+		}
+		last := recs[len(recs)-1]
+		filter = base + " && due >= {:due} && (due > {:due} || id > {:id})" // (due, id) > last
+		params = dbx.Params{"to": params["to"], "due": last.GetDateTime("due").String(), "id": last.Id}
+	}
+}
+
+func (n *Notifier) remind(t tasks, rec *core.Record, now time.Time, users map[string]*core.Record) error {
 	due := rec.GetDateTime("due").Time()
 	if dateOnly(due) {
 		return nil
@@ -89,8 +114,13 @@ func (n *Notifier) remind(t tasks, rec *core.Record, now time.Time) error {
 	if handled {
 		return nil
 	}
-	user, err := n.app.FindRecordById(schemas.UsersCollection, rec.GetString(t.owner))
-	if err != nil {
+	owner := rec.GetString(t.owner)
+	user, seen := users[owner]
+	if !seen {
+		user, _ = n.app.FindRecordById(schemas.UsersCollection, owner)
+		users[owner] = user
+	}
+	if user == nil {
 		return nil
 	}
 	lead := PrefsOf(user).Reminder()
@@ -103,7 +133,7 @@ func (n *Notifier) remind(t tasks, rec *core.Record, now time.Time) error {
 	loc := Location(user)
 	title := rec.GetString(t.obj.TitleField)
 	msg := message(user, "due")
-	_, err = Send(n.app, Notification{
+	_, err := Send(n.app, Notification{
 		User:     user.Id,
 		Kind:     KindDue,
 		Title:    fmt.Sprintf(msg, title, due.In(loc).Format("15:04")),

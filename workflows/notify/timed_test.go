@@ -176,3 +176,49 @@ func TestOldNotificationsPurged(t *testing.T) {
 		t.Fatalf("after 91 days: %d notifications, want 0", n)
 	}
 }
+
+// TestRemindersEveryDueTask: with more tasks due within the window than one page holds, and
+// a page ending among tasks due at the same second, every open task of the user due within
+// her lead time is reminded once — and no task done, nobody's, outside the window or due on
+// a day without a time.
+func TestRemindersEveryDueTask(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ada := e.user(t, "ada@example.com", "", `{"reminderMinutes": 1440, "digest": false}`)
+	now := e.clock.Now()
+	var tasks []sqlTask
+	for i := range 995 { // the first page's first 995
+		tasks = append(tasks, sqlTask{Due: now.Add(time.Minute + time.Duration(i)*time.Second), Owner: ada.Id})
+	}
+	same := now.Add(2 * time.Hour)
+	for range 8 { // 995–1002 due at the same second: the first page ends among them
+		tasks = append(tasks, sqlTask{Due: same, Owner: ada.Id})
+	}
+	tasks = append(tasks, sqlTask{Due: now.Add(notify.MaxReminder), Owner: ada.Id}) // the window's last moment
+	want := writeTasks(t, e.app, tasks)
+	writeTasks(t, e.app, []sqlTask{
+		{Due: same, Owner: ada.Id, Done: true}, // done
+		{Due: same},                            // nobody's
+		{Due: now, Owner: ada.Id},              // due now: past
+		{Due: now.Add(notify.MaxReminder + time.Second), Owner: ada.Id},   // beyond the window
+		{Due: time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC), Owner: ada.Id}, // a day: the digest's
+		{Owner: ada.Id}, // no due time
+	})
+
+	for range 2 { // the second minute reminds nobody again
+		e.tick(t, now)
+		got := map[string]int{}
+		for _, rec := range e.notifications(t, ada) {
+			got[rec.GetString("record_id")]++
+		}
+		for _, id := range want {
+			if got[id] != 1 {
+				t.Errorf("task %s: %d reminders, want 1", id, got[id])
+			}
+			delete(got, id)
+		}
+		if len(got) > 0 {
+			t.Errorf("reminders of tasks not due for one: %v", got)
+		}
+	}
+}
