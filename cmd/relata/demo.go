@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -43,7 +44,7 @@ func checkExposure(app core.App, addr string, demo bool) error {
 		return fmt.Errorf("refusing to serve on %s: --demo creates accounts with published passwords (relata-demo-1) "+
 			"and only runs on a loopback address such as --http 127.0.0.1:8090", addr)
 	}
-	accounts, err := schemas.DemoAccounts(app)
+	accounts, err := demoAccounts(app)
 	if err != nil {
 		return fmt.Errorf("check for demo accounts: %w", err)
 	}
@@ -53,6 +54,35 @@ func checkExposure(app core.App, addr string, demo bool) error {
 			addr, len(accounts), strings.Join(accounts, ", "))
 	}
 	return nil
+}
+
+// demoAccounts lists the users created in demo mode whose demo password still opens them:
+// those of schemas.DemoAccounts (found by their seeded email) and any user whose password hash
+// is still one the seed ledger recorded — an account whose email was changed since keeps its
+// published password, and schemas.DemoAccounts, looking it up by its old email, misses it.
+func demoAccounts(app core.App) ([]string, error) {
+	accounts, err := schemas.DemoAccounts(app)
+	if err != nil || !hasCollection(app, schemas.SeededCollection) {
+		return accounts, err
+	}
+	var renamed []string
+	err = app.DB().NewQuery("SELECT u.email FROM " + schemas.UsersCollection + " u WHERE u." + core.FieldNamePassword +
+		" IN (SELECT demo_hash FROM " + schemas.SeededCollection + " WHERE demo_hash != '')").Column(&renamed)
+	if err != nil {
+		return nil, fmt.Errorf("read the demo accounts: %w", err)
+	}
+	for _, e := range renamed {
+		if !slices.Contains(accounts, e) {
+			accounts = append(accounts, e)
+		}
+	}
+	slices.Sort(accounts)
+	return accounts, nil
+}
+
+func hasCollection(app core.App, name string) bool {
+	_, err := app.FindCachedCollectionByNameOrId(name)
+	return err == nil
 }
 
 // demoBanner warns that demo mode is on.

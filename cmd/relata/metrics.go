@@ -12,6 +12,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase"
+	"github.com/pocketbase/pocketbase/apis"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
 	"github.com/pocketbase/pocketbase/tools/router"
@@ -53,28 +54,35 @@ func registerMetrics(app *pocketbase.PocketBase) {
 				reg.MustRegister(newGroupCommitCollectors(db)...)
 			}
 
-			e.Router.BindFunc(func(re *core.RequestEvent) error {
-				start := time.Now()
-				err := re.Next()
-				route := re.Request.Pattern
-				if route == "" {
-					route = "unmatched"
-				}
-				status := re.Status()
-				if err != nil {
-					var apiErr *router.ApiError
-					if errors.As(err, &apiErr) {
-						status = apiErr.Status
-					} else {
-						status = http.StatusInternalServerError
+			// Counted around PocketBase's rate limiter, superuser IP list, body limit and panic
+			// recovery (their priorities are below a default middleware's): bound with the
+			// default priority, the refusals they answer — a brute force's 429s — never showed.
+			e.Router.Bind(&hook.Handler[*core.RequestEvent]{
+				Id:       "relata.metrics",
+				Priority: apis.DefaultActivityLoggerMiddlewarePriority + 1,
+				Func: func(re *core.RequestEvent) error {
+					start := time.Now()
+					err := re.Next()
+					route := re.Request.Pattern
+					if route == "" {
+						route = "unmatched"
 					}
-				}
-				if status == 0 {
-					status = http.StatusOK
-				}
-				requests.WithLabelValues(route, re.Request.Method, strconv.Itoa(status)).Inc()
-				duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-				return err
+					status := re.Status()
+					if err != nil {
+						var apiErr *router.ApiError
+						if errors.As(err, &apiErr) {
+							status = apiErr.Status
+						} else {
+							status = http.StatusInternalServerError
+						}
+					}
+					if status == 0 {
+						status = http.StatusOK
+					}
+					requests.WithLabelValues(route, methodLabel(re.Request.Method), strconv.Itoa(status)).Inc()
+					duration.WithLabelValues(route).Observe(time.Since(start).Seconds())
+					return err
+				},
 			})
 
 			// The default registry holds the Go runtime and process series, and Litestream's
@@ -90,6 +98,19 @@ func registerMetrics(app *pocketbase.PocketBase) {
 			return e.Next()
 		},
 	})
+}
+
+// methodLabel is the method label of a request: the standard methods as they are, any other
+// "other". The method is the client's choice (any token up to the header limit, routed to
+// the catch-all route "/"), so taking it as is let anyone add a series per request — with a
+// label as long as the request line — to the server's memory and every scrape.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 func metricsAllowed(re *core.RequestEvent, token string) bool {

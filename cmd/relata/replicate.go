@@ -46,9 +46,14 @@ func registerReplication(app *pocketbase.PocketBase) {
 			if replicaURL == "" {
 				return e.Next()
 			}
+			source := "--replicate"
+			if f := pf.Lookup("replicate"); f != nil && !f.Changed {
+				source = "RELATA_REPLICATE_URL" // the flag's default came from the environment
+			}
+			shown := redactURL(replicaURL)
 			client, err := replicaClient(replicaURL)
 			if err != nil {
-				return fmt.Errorf("--replicate: %w", err)
+				return fmt.Errorf("%s: %w", source, err)
 			}
 			db := litestream.NewDB(filepath.Join(e.App.DataDir(), "data.db"))
 			db.MonitorInterval = interval
@@ -61,7 +66,7 @@ func registerReplication(app *pocketbase.PocketBase) {
 			}
 			store = litestream.NewStore([]*litestream.DB{db}, litestream.DefaultCompactionLevels)
 			if err := store.Open(context.Background()); err != nil {
-				return fmt.Errorf("--replicate %s: start Litestream: %w", replicaURL, err)
+				return fmt.Errorf("%s %s: start Litestream: %w", source, shown, err)
 			}
 			// Ship a first snapshot now: Litestream otherwise starts at its first tick, and a
 			// stop before it would leave the replica empty. It also proves the replica writable.
@@ -71,9 +76,9 @@ func registerReplication(app *pocketbase.PocketBase) {
 				db.ShutdownSyncTimeout = 0 // one last attempt, not 30 s of retries
 				_ = store.Close(context.Background())
 				store = nil
-				return fmt.Errorf("--replicate %s: first sync: %w", replicaURL, err)
+				return fmt.Errorf("%s %s: first sync: %w", source, shown, err)
 			}
-			e.App.Logger().Info("replicating data.db", "replica", replicaURL, "interval", interval.String())
+			e.App.Logger().Info("replicating data.db", "replica", shown, "interval", interval.String())
 			return e.Next()
 		},
 	})
@@ -125,9 +130,9 @@ func registerReplication(app *pocketbase.PocketBase) {
 			opt.OutputPath = dst
 			opt.IntegrityCheck = litestream.IntegrityCheckQuick
 			if err := r.Restore(c.Context(), opt); err != nil {
-				return fmt.Errorf("restore --from %s: %w", from, err)
+				return fmt.Errorf("restore --from %s: %w", redactURL(from), err)
 			}
-			fmt.Fprintf(c.OutOrStdout(), "restored %s from %s\n", dst, from)
+			fmt.Fprintf(c.OutOrStdout(), "restored %s from %s\n", dst, redactURL(from))
 			return nil
 		},
 	}
@@ -135,29 +140,65 @@ func registerReplication(app *pocketbase.PocketBase) {
 	app.RootCmd.AddCommand(restore)
 }
 
-// replicaClient opens the replica at raw: a file:// URL or a directory path.
+// replicaClient opens the replica at raw: a file:// URL or a directory path. Its errors show
+// raw without credentials (redactURL): a URL such as sftp://user:password@host/x is refused
+// with a message that goes to the console and the logs.
 func replicaClient(raw string) (litestream.ReplicaClient, error) {
+	shown := redactURL(raw)
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("replica URL %q: %w", raw, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // *url.Error repeats the whole URL
+		}
+		return nil, fmt.Errorf("replica URL %q: %w", shown, err)
 	}
 	switch u.Scheme {
 	case "", "file":
 		p := raw
 		if u.Scheme == "file" {
+			// file://dir/x would silently replicate to /x (dir is the URL's host).
+			if u.Host != "" && u.Host != "localhost" {
+				return nil, fmt.Errorf("replica URL %q: %q is read as a host name, not part of the path: write file:///absolute/path (three slashes) or a plain directory", shown, u.Host)
+			}
+			if u.User != nil {
+				return nil, fmt.Errorf("replica URL %q: a file URL takes no user or password", shown)
+			}
 			p = u.Path
 		}
 		if p == "" {
-			return nil, fmt.Errorf("replica URL %q: no path", raw)
+			return nil, fmt.Errorf("replica URL %q: no path", shown)
 		}
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return nil, fmt.Errorf("replica URL %q: %w", raw, err)
+			return nil, fmt.Errorf("replica URL %q: %w", shown, err)
 		}
 		return file.NewReplicaClient(abs), nil
 	case "s3", "gs", "abs", "sftp", "webdav", "nats":
-		return nil, fmt.Errorf("replica URL %q: %s:// replicas need the litestream companion process (see docs/SCALING.md); built in: file://", raw, u.Scheme)
+		return nil, fmt.Errorf("replica URL %q: %s:// replicas need the litestream companion process (see docs/SCALING.md); built in: file://", shown, u.Scheme)
 	default:
-		return nil, fmt.Errorf("replica URL %q: unknown scheme %q (use file:///path or a directory)", raw, strings.ToLower(u.Scheme))
+		return nil, fmt.Errorf("replica URL %q: unknown scheme %q (use file:///path or a directory)", shown, strings.ToLower(u.Scheme))
 	}
+}
+
+// redactURL is raw as it may be shown in messages and logs: a URL's user and password and its
+// query (where replica URLs carry keys and tokens) replaced by "REDACTED", its fragment
+// dropped. A value without "://" is a directory path and shown as it is; a URL that does not
+// parse is not shown at all.
+func redactURL(raw string) string {
+	if !strings.Contains(raw, "://") {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		u.RawQuery, u.ForceQuery = "REDACTED", false
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }

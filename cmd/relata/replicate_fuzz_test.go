@@ -9,9 +9,9 @@ import (
 )
 
 // FuzzReplicaClient: any --replicate/--from value either yields a file client on an absolute
-// path or an error naming the value; it never panics.
+// path or an error naming the value — without its user and password; it never panics.
 func FuzzReplicaClient(f *testing.F) {
-	for _, seed := range []string{"file:///mnt/replica", "/tmp/r", "rel/dir", "s3://bucket/x", "file://", "http://x", "%zz", ""} {
+	for _, seed := range []string{"file:///mnt/replica", "/tmp/r", "rel/dir", "s3://bucket/x", "file://", "http://x", "%zz", "", "sftp://u:pw@h/x", "file://dir/x", "webdav://u:pw@h%zz/x"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -19,6 +19,12 @@ func FuzzReplicaClient(f *testing.F) {
 		if err != nil {
 			if !strings.Contains(err.Error(), "replica URL") {
 				t.Fatalf("%q: error %q does not name the replica URL", raw, err)
+			}
+			if i := strings.Index(raw, "://"); i >= 0 {
+				if at := strings.LastIndex(raw, "@"); at > i+3 && !strings.ContainsAny(raw[i+3:at], "/?#") &&
+					raw[i+3:at] != "REDACTED" && strings.Contains(err.Error(), raw) {
+					t.Fatalf("%q: error %q shows the user and password", raw, err)
+				}
 			}
 			return
 		}
