@@ -23,11 +23,22 @@
 // The insights endpoints take optional parameters that default from the object model:
 // pipeline, field (the stage field), amount (a currency or number field), date (the expected
 // close date of the forecast), by (the field the sources report groups by) and closed (the
-// date a record was closed).
+// date a record was closed). Fields hidden in the collection (PocketBase's hidden flag) do not
+// exist for CRM users, as in the REST API: no report sums, groups, forecasts or filters by
+// one (naming one is a 400, and the defaults pass over them), and timelines leave them out;
+// superusers use them.
+//
+// Reports are bounded by [MaxGroups]: the sources report groups by at most that many values
+// (more is a 400 naming by: group a free text field's values elsewhere), and the forecast
+// lists the MaxGroups months nearest the current one, summing the open records of the others
+// in otherMonths.
 //
 // Money: amounts of a currency field are summed per currency, then converted to the
 // organisation's base currency with the exchange rates in effect on the date given as at
 // (YYYY-MM-DD, default today; see [schemas.LoadRates]). Each report states its currency,
 // ratesDate, the rates used and missingRates: currencies without a rate on that date, whose
-// amounts are left out of every converted total (and kept in each total's byCurrency).
+// amounts are left out of every converted total (and kept in each total's byCurrency). At most
+// [MaxUnratedCurrencies] currencies without a rate are listed (any three capital letters are a
+// valid code); records in further ones are counted and unconverted, their currencies counted
+// in moreMissingRates.
 package insights

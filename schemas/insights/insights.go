@@ -71,6 +71,8 @@ type report struct {
 	currency string
 	rates    *schemas.Rates
 	missing  map[string]bool
+	// unlisted are the currencies without a rate beyond the first MaxUnratedCurrencies.
+	unlisted map[string]bool
 }
 
 func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
@@ -86,8 +88,14 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 		return nil, badQuery("object: %q has no collection", q.Object)
 	}
 	r := &report{obj: obj, coll: coll}
+	// Hidden fields do not exist for users (as in the REST API): no report reads, sums, groups
+	// or filters by one, or its sums and groups would tell the values.
+	hidden := hiddenFor(coll, schemas.Request(info))
+	stageHidden := func(f *schemas.Field) bool {
+		return hidden(f.Name) || (f.PipelineField != "" && hidden(f.PipelineField))
+	}
 	for _, f := range obj.Fields {
-		if f.Type != schemas.TypeStage {
+		if f.Type != schemas.TypeStage || stageHidden(f) {
 			continue
 		}
 		if q.Field != "" && q.Field != f.Name {
@@ -104,7 +112,7 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 	}
 	if r.stage == nil {
 		switch f := obj.Field(q.Field); {
-		case q.Field != "" && (f == nil || f.Type != schemas.TypeStage):
+		case q.Field != "" && (f == nil || f.Type != schemas.TypeStage || stageHidden(f)):
 			return nil, badQuery("field: %s has no stage field %q", obj.Name, q.Field)
 		case q.Pipeline != "" && q.Field != "":
 			return nil, badQuery("pipeline: %s.%s has no pipeline %q", obj.Name, q.Field, q.Pipeline)
@@ -116,20 +124,22 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 	if r.pipeline == nil {
 		return nil, badQuery("field: the pipeline %q of %s.%s is not defined", r.stage.Pipeline, obj.Name, r.stage.Name)
 	}
-	if r.amount, err = pickField(obj, "amount", q.Amount, "", schemas.TypeCurrency, schemas.TypeNumber); err != nil {
+	// a currency amount comes with its currency code, which must be readable too
+	amountHidden := func(name string) bool { return hidden(name) || hidden(name+schemas.CurrencySuffix) }
+	if r.amount, err = pickField(obj, amountHidden, "amount", q.Amount, "", schemas.TypeCurrency, schemas.TypeNumber); err != nil {
 		return nil, err
 	}
-	if r.date, err = pickField(obj, "date", q.Date, "expected_close", schemas.TypeDate, schemas.TypeDateTime); err != nil {
+	if r.date, err = pickField(obj, hidden, "date", q.Date, "expected_close", schemas.TypeDate, schemas.TypeDateTime); err != nil {
 		return nil, err
 	}
-	if r.by, err = pickField(obj, "by", q.By, "source", schemas.TypeSelect, schemas.TypeText); err != nil {
+	if r.by, err = pickField(obj, hidden, "by", q.By, "source", schemas.TypeSelect, schemas.TypeText); err != nil {
 		return nil, err
 	}
 	if f := obj.Field(r.by); f != nil && f.Multiple {
 		return nil, badQuery("by: %s.%s holds several values; group by a single-value field", obj.Name, r.by)
 	}
-	if q.Closed != "" || obj.Field("closed_at") != nil {
-		if r.closed, err = pickField(obj, "closed", q.Closed, "closed_at", schemas.TypeDate, schemas.TypeDateTime); err != nil {
+	if q.Closed != "" || (obj.Field("closed_at") != nil && !hidden("closed_at")) {
+		if r.closed, err = pickField(obj, hidden, "closed", q.Closed, "closed_at", schemas.TypeDate, schemas.TypeDateTime); err != nil {
 			return nil, err
 		}
 	}
@@ -149,7 +159,7 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 	}
 	if q.Owner != "" || q.Team != "" {
 		of := obj.OwnerField()
-		if of == nil {
+		if of == nil || hidden(of.Name) {
 			param := "owner"
 			if q.Owner == "" {
 				param = "team"
@@ -183,7 +193,7 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 	if r.rates, err = schemas.LoadRates(s.app, at); err != nil {
 		return nil, err
 	}
-	r.currency, r.missing = "''", map[string]bool{}
+	r.currency, r.missing, r.unlisted = "''", map[string]bool{}, map[string]bool{}
 	if f := obj.Field(r.amount); f != nil && f.Type == schemas.TypeCurrency {
 		// A record without a currency code is in the field's default currency, else the base.
 		def := f.Currency
@@ -197,23 +207,35 @@ func (s *Service) resolve(q Query, info *core.RequestInfo) (*report, error) {
 
 var currencyCode = regexp.MustCompile(schemas.CurrencyPattern)
 
+// hiddenFor returns whether a field of coll is hidden from c: PocketBase's hidden fields are
+// read, filtered and sorted by superusers only (and by the system).
+func hiddenFor(coll *core.Collection, c schemas.Caller) func(name string) bool {
+	return func(name string) bool {
+		if c.IsSuperuser() || c.IsSystem() {
+			return false
+		}
+		f := coll.Fields.GetByName(name)
+		return f != nil && f.GetHidden()
+	}
+}
+
 // pickField returns the named field (which must have one of types), or the preferred one,
 // or the first field of the first type that has one; "" when there is none. param is the
-// query parameter that named it, for the error.
-func pickField(obj *schemas.Object, param, name, preferred string, types ...string) (string, error) {
+// query parameter that named it, for the error. Fields hidden from the caller do not exist.
+func pickField(obj *schemas.Object, hidden func(string) bool, param, name, preferred string, types ...string) (string, error) {
 	if name != "" {
 		f := obj.Field(name)
-		if f == nil || !slices.Contains(types, f.Type) {
+		if f == nil || !slices.Contains(types, f.Type) || hidden(f.Name) {
 			return "", badQuery("%s: %s has no %s field %q", param, obj.Name, strings.Join(types, " or "), name)
 		}
 		return name, nil
 	}
-	if f := obj.Field(preferred); f != nil && slices.Contains(types, f.Type) {
+	if f := obj.Field(preferred); f != nil && slices.Contains(types, f.Type) && !hidden(f.Name) {
 		return f.Name, nil
 	}
 	for _, t := range types {
 		for _, f := range obj.Fields {
-			if f.Type == t && !f.Multiple {
+			if f.Type == t && !f.Multiple && !hidden(f.Name) {
 				return f.Name, nil
 			}
 		}
@@ -249,11 +271,25 @@ type Subtotal struct {
 	Weighted float64 `json:"weighted"`
 }
 
+// MaxUnratedCurrencies caps the currencies without a rate that a report lists (in
+// MissingRates and in each ByCurrency): ISO 4217 has fewer than 200 codes in use, while any
+// three capital letters are a valid code, so one rep's deals in thousands of made-up codes
+// would otherwise multiply every total of every report that counts them. Records in further
+// such currencies are counted, and in Unconverted, but not by currency (Conversion's
+// MoreMissingRates counts those currencies).
+const MaxUnratedCurrencies = 100
+
 // add counts row's records at probability (0-100), converting its sum with r's rates.
 func (t *Totals) add(r *report, row stageRow, probability float64) {
 	total := row.Total.Float64
 	t.Count += row.N
 	if row.Cur != "" {
+		converted, ok := r.rates.Convert(total, row.Cur)
+		if !ok && !r.missing[row.Cur] && len(r.missing) >= MaxUnratedCurrencies {
+			r.unlisted[row.Cur] = true
+			t.Unconverted += row.N
+			return
+		}
 		if t.ByCurrency == nil {
 			t.ByCurrency = map[string]*Subtotal{}
 		}
@@ -265,7 +301,6 @@ func (t *Totals) add(r *report, row stageRow, probability float64) {
 		sub.Count += row.N
 		sub.Total += total
 		sub.Weighted += total * probability / 100
-		converted, ok := r.rates.Convert(total, row.Cur)
 		if !ok {
 			r.missing[row.Cur] = true
 			t.Unconverted += row.N
@@ -293,6 +328,9 @@ type Conversion struct {
 	RatesDate    string         `json:"ratesDate"`
 	Rates        []schemas.Rate `json:"rates"`
 	MissingRates []string       `json:"missingRates"`
+	// MoreMissingRates counts the currencies without a rate left out of MissingRates and of
+	// ByCurrency (beyond MaxUnratedCurrencies of them).
+	MoreMissingRates int `json:"moreMissingRates,omitempty"`
 }
 
 // conversion reports the rates used by r so far.
@@ -309,6 +347,7 @@ func (r *report) conversion() Conversion {
 		c.MissingRates = append(c.MissingRates, code)
 	}
 	slices.Sort(c.MissingRates)
+	c.MoreMissingRates = len(r.unlisted)
 	return c
 }
 
@@ -342,22 +381,59 @@ type stageRow struct {
 	Total sql.NullFloat64 `db:"total"`
 }
 
-// groupByStage sums the records in scope by stage (and by group, a SQL expression, if set).
-func (s *Service) groupByStage(r *report, group, where string, params dbx.Params) ([]stageRow, error) {
-	grp := "NULL"
-	if group != "" {
-		grp = group
+// MaxGroups caps the groups of one report: the values of the sources report's by (a free
+// text field has about one value per record, and a report of one group per record is a list
+// of every record in scope, unpaged) and the months of the forecast.
+const MaxGroups = 1000
+
+// groupSQL is the query summing the records in scope that match where (SQL; "" for all) by
+// stage, by group (a SQL expression; NULL when "") and by currency, in order (a SQL ORDER BY;
+// "" for none).
+func (r *report) groupSQL(group, where, order string) string {
+	if group == "" {
+		group = "NULL"
 	}
 	if where == "" {
 		where = "1=1"
 	}
-	q := fmt.Sprintf("SELECT COALESCE([[%[1]s]], '') AS stage, %[2]s AS grp, %[7]s AS cur, COUNT(*) AS n, SUM(%[3]s) AS total FROM {{%[4]s}} WHERE %[5]s AND (%[6]s) GROUP BY 1, 2, 3",
-		r.stage.Name, grp, r.amountSQL(), r.obj.Name, r.scope.where("[["+r.obj.Name+".id]]"), where, r.currency)
+	q := fmt.Sprintf("SELECT COALESCE([[%[1]s]], '') AS stage, %[2]s AS grp, %[5]s AS cur, COUNT(*) AS n, SUM(%[3]s) AS total FROM {{%[4]s}} WHERE %[6]s AND (%[7]s) GROUP BY 1, 2, 3",
+		r.stage.Name, group, r.amountSQL(), r.obj.Name, r.currency, r.scope.where("[["+r.obj.Name+".id]]"), where)
+	if order != "" {
+		q += " ORDER BY " + order
+	}
+	return q
+}
+
+// groupByStage sums the records in scope by stage (and by group, a SQL expression, if set).
+func (s *Service) groupByStage(r *report, group string) ([]stageRow, error) {
 	var rows []stageRow
-	if err := s.query(q, r.scope, params).All(&rows); err != nil {
+	if err := s.query(r.groupSQL(group, "", ""), r.scope, nil).All(&rows); err != nil {
 		return nil, fmt.Errorf("insights %s: %w", r.obj.Name, err)
 	}
 	return rows, nil
+}
+
+// eachGroup is groupByStage over the records matching where, a row at a time, in order,
+// until f fails.
+func (s *Service) eachGroup(r *report, group, where, order string, params dbx.Params, f func(stageRow) error) error {
+	res, err := s.query(r.groupSQL(group, where, order), r.scope, params).Rows()
+	if err != nil {
+		return fmt.Errorf("insights %s: %w", r.obj.Name, err)
+	}
+	defer res.Close()
+	for res.Next() {
+		var row stageRow
+		if err := res.ScanStruct(&row); err != nil {
+			return fmt.Errorf("insights %s: %w", r.obj.Name, err)
+		}
+		if err := f(row); err != nil {
+			return err
+		}
+	}
+	if err := res.Err(); err != nil {
+		return fmt.Errorf("insights %s: %w", r.obj.Name, err)
+	}
+	return nil
 }
 
 // Pipeline returns the count, total and probability-weighted total of each stage, over the
@@ -367,7 +443,7 @@ func (s *Service) Pipeline(info *core.RequestInfo, q Query) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.groupByStage(r, "", "", nil)
+	rows, err := s.groupByStage(r, "")
 	if err != nil {
 		return nil, err
 	}
@@ -417,6 +493,10 @@ type Forecast struct {
 	Amount   string `json:"amount"`
 	Conversion
 	Months []Month `json:"months"`
+	// OtherMonths sums the open records of the months left out of Months, which holds the
+	// MaxGroups months nearest the current one (and records without a date): close dates
+	// centuries away are data errors, and a month each would make the answer unbounded.
+	OtherMonths *Totals `json:"otherMonths,omitempty"`
 }
 
 // Forecast returns the open records' totals and weighted totals by the month of their
@@ -429,23 +509,51 @@ func (s *Service) Forecast(info *core.RequestInfo, q Query) (*Forecast, error) {
 	if r.date == "" {
 		return nil, badQuery("date: %s has no date field to forecast by", r.obj.Name)
 	}
-	rows, err := s.groupByStage(r, "substr(COALESCE([["+r.date+"]], ''), 1, 7)", "", nil)
+	var open []any
+	for _, st := range r.pipeline.Stages {
+		if !st.IsClosed() {
+			open = append(open, st.Name)
+		}
+	}
+	out := &Forecast{Object: r.obj.Name, Pipeline: r.pipeline.Name, Date: r.date, Amount: r.amount, Months: []Month{}}
+	if len(open) == 0 {
+		out.Conversion = r.conversion()
+		return out, nil
+	}
+	// Open records only, the months nearest this one first (records without a date before
+	// them, a month that is no date after them), so that the first MaxGroups are kept.
+	params := namedParams("insightsOpen", open)
+	params["insightsToday"] = time.Now().UTC().Format(time.DateOnly)
+	where := "COALESCE([[" + r.stage.Name + "]], '') IN (" + placeholders("insightsOpen", len(open)) + ")"
+	order := "CASE WHEN grp = '' THEN 0 ELSE 1 END, COALESCE(abs(julianday(grp || '-01') - julianday({:insightsToday})), 1e18), grp"
+	byMonth := map[string]*Totals{}
+	dated := 0 // months in byMonth, "" (no date) aside
+	err = s.eachGroup(r, "substr(COALESCE([["+r.date+"]], ''), 1, 7)", where, order, params, func(row stageRow) error {
+		st := r.pipeline.Stage(row.Stage)
+		if st == nil || st.IsClosed() {
+			return nil
+		}
+		t := byMonth[row.Group.String]
+		if t == nil && row.Group.String != "" && dated >= MaxGroups {
+			if out.OtherMonths == nil {
+				out.OtherMonths = &Totals{}
+			}
+			t = out.OtherMonths
+		} else if t == nil {
+			t = &Totals{}
+			byMonth[row.Group.String] = t
+			if row.Group.String != "" {
+				dated++
+			}
+		}
+		t.add(r, row, st.Probability)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	out := &Forecast{Object: r.obj.Name, Pipeline: r.pipeline.Name, Date: r.date, Amount: r.amount, Months: []Month{}}
-	byMonth := map[string]*Totals{}
-	for _, row := range rows {
-		st := r.pipeline.Stage(row.Stage)
-		if st == nil || st.IsClosed() {
-			continue
-		}
-		t := byMonth[row.Group.String]
-		if t == nil {
-			t = &Totals{}
-			byMonth[row.Group.String] = t
-		}
-		t.add(r, row, st.Probability)
+	if out.OtherMonths != nil {
+		out.OtherMonths.round()
 	}
 	for m, t := range byMonth {
 		t.round()
@@ -499,16 +607,15 @@ func (s *Service) Sources(info *core.RequestInfo, q Query) (*Sources, error) {
 	if r.by == "" {
 		return nil, badQuery("by: %s has no field to group by", r.obj.Name)
 	}
-	rows, err := s.groupByStage(r, "COALESCE([["+r.by+"]], '')", "", nil)
-	if err != nil {
-		return nil, err
-	}
 	byField := r.obj.Field(r.by)
 	bySource := map[string]*Source{}
-	for _, row := range rows {
+	err = s.eachGroup(r, "COALESCE([["+r.by+"]], '')", "", "", nil, func(row stageRow) error {
 		v := row.Group.String
 		src := bySource[v]
 		if src == nil {
+			if len(bySource) >= MaxGroups {
+				return badQuery("by: %s.%s has more than %d values among these records; group by a field with fewer (a select field)", r.obj.Name, r.by, MaxGroups)
+			}
 			src = &Source{Value: v, Label: optionLabel(byField, v)}
 			bySource[v] = src
 		}
@@ -524,6 +631,10 @@ func (s *Service) Sources(info *core.RequestInfo, q Query) (*Sources, error) {
 		case st != nil && !st.IsClosed():
 			src.Open += row.N
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := &Sources{Object: r.obj.Name, Pipeline: r.pipeline.Name, By: r.by, Sources: []Source{}}
 	for _, src := range bySource {

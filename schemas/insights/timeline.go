@@ -120,14 +120,22 @@ func (s *Service) activities(info *core.RequestInfo, obj *schemas.Object, id str
 		if err != nil {
 			return nil, fmt.Errorf("timeline activities of %s %s: %w", obj.Name, id, err)
 		}
+		// the activity's fields as the REST API shows them to the caller: no hidden ones
+		hidden := hiddenFor(coll, schemas.Request(info))
+		str := func(r *core.Record, name string) string {
+			if name == "" || hidden(name) {
+				return ""
+			}
+			return r.GetString(name)
+		}
 		for _, r := range recs {
 			e := Entry{Kind: KindActivity, Object: act.Name, ID: r.Id, At: r.GetDateTime(schemas.FieldCreated).Time(),
-				Title: r.GetString(act.TitleField), Type: r.GetString("type"), Body: r.GetString("body"),
-				Done: r.GetBool("done")}
+				Title: str(r, act.TitleField), Type: str(r, "type"), Body: str(r, "body"),
+				Done: !hidden("done") && r.GetBool("done")}
 			if of := act.OwnerField(); of != nil {
-				e.Owner = r.GetString(of.Name)
+				e.Owner = str(r, of.Name)
 			}
-			if due := r.GetDateTime("due"); !due.IsZero() {
+			if due := r.GetDateTime("due"); !due.IsZero() && !hidden("due") {
 				t := due.Time()
 				e.Due = &t
 			}
@@ -201,9 +209,16 @@ func (s *Service) stageChanges(info *core.RequestInfo, obj *schemas.Object, id s
 	if err != nil {
 		return nil, err
 	}
+	hidden := func(string) bool { return false }
+	if coll, err := s.app.FindCachedCollectionByNameOrId(obj.Name); err == nil {
+		hidden = hiddenFor(coll, schemas.Request(info))
+	}
 	names := map[string]string{}
 	out := make([]Entry, 0, len(recs))
 	for _, r := range recs {
+		if hidden(r.GetString("field")) {
+			continue // the history of a hidden stage field tells its values
+		}
 		e := Entry{Kind: KindStage, At: r.GetDateTime("at").Time(), Field: r.GetString("field"),
 			From: r.GetString("from"), To: r.GetString("to")}
 		e.Title = stageLabel(obj, e.Field, e.To)
