@@ -200,7 +200,8 @@ func crmUsers(re *core.RequestEvent) error {
 	return re.ForbiddenError("Only CRM users can read scores and forecasts.", nil)
 }
 
-// apiTrain retrains the model of an object now (admins only) and answers with its figures.
+// apiTrain retrains the model of an object now (admins only) and answers with its figures;
+// 409 while a training of the object runs (see [Service.TrainAndSave]).
 func (s *Service) apiTrain(re *core.RequestEvent) error {
 	if !re.HasSuperuserAuth() && re.Auth.GetString("role") != schemas.RoleAdmin {
 		return re.ForbiddenError("Only admins can retrain models.", nil)
@@ -210,6 +211,11 @@ func (s *Service) apiTrain(re *core.RequestEvent) error {
 		return re.NotFoundError("Unknown object, or one without a pipeline or lifecycle.", nil)
 	}
 	rep, v, err := s.TrainAndSave(re.App, obj.Name)
+	if errors.Is(err, ErrTrainingRunning) {
+		// Not a second training beside the first (twice the CPU, two versions of the same
+		// records): the one running stores the model this request asked for.
+		return re.Error(http.StatusConflict, "A training of "+obj.Name+" is already running: its model will be the next version. Try again when it has ended.", nil)
+	}
 	if err != nil {
 		return re.BadRequestError(err.Error(), nil)
 	}

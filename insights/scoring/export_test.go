@@ -1,5 +1,13 @@
 package scoring
 
+import (
+	"sync"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/schemas"
+)
+
 // SetMaxQueued lowers the bound of the queue of records to score after activity writes.
 func (s *Service) SetMaxQueued(n int) {
 	s.queue.mu.Lock()
@@ -38,4 +46,28 @@ func (s *Service) Computing() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.flights)
+}
+
+// ForecastPaged is [Service.Forecast] reading page records at a time.
+func (s *Service) ForecastPaged(app core.App, c schemas.Caller, object string, opts ForecastOptions, page int) (*ForecastReport, error) {
+	opts.pageSize = page
+	return s.Forecast(app, c, object, opts)
+}
+
+// HoldFirstTraining makes the next training (of any object) wait, once it has begun, until
+// release is called; started is closed when it has begun. Later trainings run through.
+func (s *Service) HoldFirstTraining() (started <-chan struct{}, release func()) {
+	begun, hold := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.mu.Lock()
+	s.trainHook = func(string) {
+		first := false
+		once.Do(func() { first = true })
+		if first {
+			close(begun)
+			<-hold
+		}
+	}
+	s.mu.Unlock()
+	return begun, func() { close(hold) }
 }

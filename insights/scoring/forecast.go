@@ -39,6 +39,8 @@ type ForecastOptions struct {
 	// Pipeline picks the stage field whose pipeline it is, when the object has several
 	// (default: the first stage field's).
 	Pipeline string
+
+	pageSize int // records read at once (default forecastPage; tests lower it)
 }
 
 // Amounts are sums in the base currency over a month, a rep, a team or the whole window.
@@ -239,13 +241,23 @@ func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts F
 			open = append(open, st.Name)
 		}
 	}
-	q, err := schemas.ListQuery(app, coll, c)
-	if err != nil {
-		return nil, err
+	// The stage terms are kept off the stage index ("+" before the column): on that index
+	// SQLite would read and sort every open record again for each page, where the pages'
+	// keyset on the primary key reads each record once.
+	stageIn := func(key string, stages []any) dbx.Expression {
+		if len(stages) == 0 {
+			return dbx.NewExp("0=1")
+		}
+		marks, params := make([]string, len(stages)), dbx.Params{}
+		for i, st := range stages {
+			k := fmt.Sprintf("%s%d", key, i)
+			marks[i], params[k] = "{:"+k+"}", st
+		}
+		return dbx.NewExp("+[["+coll.Name+"."+sf.Name+"]] IN ("+strings.Join(marks, ", ")+")", params)
 	}
-	cond := dbx.In(sf.Name, open...)
+	cond := stageIn("fcopen", open)
 	if len(won) > 0 {
-		wonCond := dbx.In(sf.Name, won...)
+		wonCond := stageIn("fcwon", won)
 		if f := o.Field("closed_at"); f != nil {
 			wonCond = dbx.And(wonCond, dbx.NewExp("[["+coll.Name+".closed_at]] >= {:fcfrom}", dbx.Params{"fcfrom": from.Format(time.DateTime) + ".000Z"}))
 		}
@@ -259,10 +271,6 @@ func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts F
 		}
 		cond = dbx.And(cond, in)
 	}
-	var recs []*core.Record
-	if err := q.AndWhere(cond).All(&recs); err != nil {
-		return nil, fmt.Errorf("read %s: %w", o.Name, err)
-	}
 
 	stored, err := Latest(app, o.Name)
 	if err != nil {
@@ -271,12 +279,9 @@ func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts F
 	if stored != nil {
 		out.Source, out.Version = "model", stored.Version
 	}
-	users := map[string]*core.Record{}
-	if all, err := app.FindAllRecords(schemas.UsersCollection); err == nil {
-		for _, u := range all {
-			users[u.Id] = u
-		}
-	}
+	// The owners' names and teams, read as they turn up (and the quotas' users): as many as
+	// there are owners, not records.
+	people := map[string]*person{}
 	ownerField := o.OwnerField()
 	months := map[string]*Amounts{}
 	for m := start; m.Before(end); m = m.AddDate(0, 1, 0) {
@@ -290,19 +295,51 @@ func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts F
 		return m[key]
 	}
 	now := opts.Now
-	for i := 0; i < len(recs); i += 500 {
-		chunk := recs[i:min(i+500, len(recs))]
+	page := opts.pageSize
+	if page <= 0 {
+		page = forecastPage
+	}
+	// The records are read a page at a time in the order of their ids (keyset: each page
+	// starts after the last id of the one before), each page through the caller's list rule,
+	// and summed as they come: memory holds one page, however many records the caller may list.
+	idCol := "[[" + coll.Name + ".id]]"
+	for after := ""; ; {
+		q, err := schemas.ListQuery(app, coll, c)
+		if err != nil {
+			return nil, err
+		}
+		q.AndWhere(cond)
+		if after != "" {
+			q.AndWhere(dbx.NewExp(idCol+" > {:fcafter}", dbx.Params{"fcafter": after}))
+		}
+		var chunk []*core.Record
+		if err := q.OrderBy(idCol + " ASC").Limit(int64(page)).All(&chunk); err != nil {
+			return nil, fmt.Errorf("read %s: %w", o.Name, err)
+		}
+		if len(chunk) == 0 {
+			break
+		}
+		after = chunk[len(chunk)-1].Id
 		d, err := LoadRecords(app, s.reg, o.Name, chunk)
 		if err != nil {
 			return nil, err
+		}
+		if ownerField != nil {
+			ids := make([]string, 0, len(chunk))
+			for _, row := range chunk {
+				ids = append(ids, row.GetString(ownerField.Name))
+			}
+			if err := readPeople(app, people, ids); err != nil {
+				return nil, err
+			}
 		}
 		for k, r := range d.Records {
 			row := chunk[k]
 			owner, team := "", ""
 			if ownerField != nil {
 				owner = row.GetString(ownerField.Name)
-				if u := users[owner]; u != nil {
-					team = u.GetString("team")
+				if u := people[owner]; u != nil {
+					team = u.team
 				}
 			}
 			if r.Unconverted {
@@ -364,6 +401,16 @@ func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts F
 				}
 			}
 		}
+		if len(chunk) < page {
+			break
+		}
+	}
+	quotaUsers := make([]string, 0, len(quotas))
+	for _, q := range quotas {
+		quotaUsers = append(quotaUsers, q.User)
+	}
+	if err := readPeople(app, people, quotaUsers); err != nil {
+		return nil, err
 	}
 	for m := start; m.Before(end); m = m.AddDate(0, 1, 0) {
 		key := m.Format("2006-01")
@@ -374,10 +421,10 @@ func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts F
 	for id, a := range reps {
 		a.round()
 		label := "Unassigned"
-		if u := users[id]; u != nil {
-			label = u.GetString("name")
+		if u := people[id]; u != nil {
+			label = u.name
 			if label == "" {
-				label = u.Id
+				label = id
 			}
 		}
 		out.Reps = append(out.Reps, ForecastGroup{Key: id, Label: label, Amounts: *a})
@@ -405,8 +452,8 @@ func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts F
 			a := math.Round(qp.Won/qp.Quota*10000) / 10000
 			qp.Attainment = &a
 		}
-		if u := users[qp.User]; u != nil {
-			qp.Label = u.GetString("name")
+		if u := people[qp.User]; u != nil {
+			qp.Label = u.name
 		} else if qp.User == "" {
 			qp.Label = "Team " + qp.Team
 		}
@@ -415,6 +462,41 @@ func (s *Service) Forecast(app core.App, c schemas.Caller, object string, opts F
 		out.Quotas = quotas
 	}
 	return out, nil
+}
+
+// forecastPage is how many records [Service.Forecast] reads at once.
+const forecastPage = 1000
+
+// person is what the forecast needs of a user.
+type person struct{ name, team string }
+
+// readPeople adds to people the users of ids it does not hold yet (nil for an id that names
+// no user, so it is not asked for again). It reads as the server, as the labels always were.
+func readPeople(app core.App, people map[string]*person, ids []string) error {
+	var missing []string
+	for _, id := range ids {
+		if _, known := people[id]; !known && id != "" {
+			people[id] = nil
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	var rows []struct {
+		ID   string `db:"id"`
+		Name string `db:"name"`
+		Team string `db:"team"`
+	}
+	err := app.DB().Select("id", "name", "team").From(schemas.UsersCollection).
+		Where(dbx.In("id", anys(missing)...)).All(&rows)
+	if err != nil {
+		return fmt.Errorf("read the owners: %w", err)
+	}
+	for _, r := range rows {
+		people[r.ID] = &person{name: r.Name, team: r.Team}
+	}
+	return nil
 }
 
 func (q *QuotaProgress) span() (time.Time, time.Time) {

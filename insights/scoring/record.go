@@ -185,14 +185,37 @@ func load(app core.App, reg *schemas.Registry, object string, only []*core.Recor
 	} else if rows, err = app.FindAllRecords(object); err != nil {
 		return nil, fmt.Errorf("read %s: %w", object, err)
 	}
+	// The owners' names (of the given records' owners only: a page of a forecast reads the
+	// users it names, not every user).
 	users := map[string]string{}
-	if ur, err := app.FindAllRecords(schemas.UsersCollection); err == nil {
-		for _, u := range ur {
-			name := u.GetString("name")
-			if name == "" {
-				name = u.Id
+	uq := app.DB().Select("id", "name").From(schemas.UsersCollection)
+	if only != nil {
+		var owners []any
+		seen := map[string]bool{}
+		for _, f := range o.Fields {
+			if f.Type != schemas.TypeOwner || f.Multiple {
+				continue
 			}
-			users[u.Id] = name
+			for _, r := range only {
+				if id := r.GetString(f.Name); id != "" && !seen[id] {
+					seen[id] = true
+					owners = append(owners, id)
+				}
+			}
+		}
+		uq.Where(dbx.In("id", owners...)) // none: no user
+	}
+	var ur []struct {
+		ID   string `db:"id"`
+		Name string `db:"name"`
+	}
+	if err := uq.All(&ur); err == nil {
+		for _, u := range ur {
+			name := u.Name
+			if name == "" {
+				name = u.ID
+			}
+			users[u.ID] = name
 		}
 	}
 	// The records single relations point to, by field.

@@ -54,6 +54,8 @@ type Service struct {
 	computing  map[string]bool            // users whose backtest is being computed
 	slots      chan struct{}              // bounds the backtests computed at once
 	backtested atomic.Int64               // backtests computed (for tests)
+	training   map[string]bool            // objects whose model is being trained (TrainAndSave)
+	trainHook  func(object string)        // tests: called when a training has begun
 }
 
 // Register adds the "score" command to rootCmd (when set), the routes under
@@ -179,10 +181,37 @@ func MustRegister(app core.App, rootCmd *cobra.Command, cfg Config) *Service {
 	return s
 }
 
+// ErrTrainingRunning is returned by [Service.TrainAndSave] while a training of the same object
+// runs in the process.
+var ErrTrainingRunning = errors.New("a training of this object is running: its model will be the next version")
+
 // TrainAndSave evaluates and trains the model of object on its closed records and stores it
 // as a new version. With fewer than [MinClosed] closed records it stores nothing and
 // returns the report saying so (Fallback), and version 0.
+//
+// One training of an object runs at a time in the process: while one runs, another of the same
+// object (a second admin's click, a retry, the schedule) returns [ErrTrainingRunning] at once
+// rather than train the same records again beside it.
 func (s *Service) TrainAndSave(app core.App, object string) (*Report, int, error) {
+	s.mu.Lock()
+	if s.training[object] {
+		s.mu.Unlock()
+		return nil, 0, fmt.Errorf("%s: %w", object, ErrTrainingRunning)
+	}
+	if s.training == nil {
+		s.training = map[string]bool{}
+	}
+	s.training[object] = true
+	hook := s.trainHook
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.training, object)
+		s.mu.Unlock()
+	}()
+	if hook != nil {
+		hook(object)
+	}
 	d, err := Load(app, s.reg, object)
 	if err != nil {
 		return nil, 0, err
@@ -211,6 +240,8 @@ func (s *Service) RetrainAll(app core.App) {
 		}
 		rep, v, err := s.TrainAndSave(app, o.Name)
 		switch {
+		case errors.Is(err, ErrTrainingRunning):
+			app.Logger().Info("scoring: a training is already running; skipped", "object", o.Name)
 		case err != nil:
 			app.Logger().Error("scoring: retrain failed", "object", o.Name, "error", err)
 		case v == 0:
