@@ -38,7 +38,14 @@ func (in *Inbox) bounce(tx core.App, rec *core.Record, msg *Message, verpID stri
 	}
 	var notes []string
 	failed := false
+	seen := map[string]bool{}
 	for _, r := range rep.Recipients {
+		// A report names each recipient once; one naming an address a thousand times
+		// (anyone who received the email can send one) records it once.
+		if seen[r.Address] {
+			continue
+		}
+		seen[r.Address] = true
 		class := ""
 		switch {
 		case r.Hard():
@@ -54,12 +61,11 @@ func (in *Inbox) bounce(tx core.App, rec *core.Record, msg *Message, verpID stri
 			continue
 		}
 		failed = failed || r.Action == "failed" || class == "hard"
-		if class == "soft" {
-			// A delay warning and the final failure of the same message count once.
-			if prev, _ := tx.FindAllRecords(BouncesCollection, dbx.HashExp{"email": r.Address, "class": "soft", "original": clip(original, 998)}); len(prev) > 0 {
-				notes = append(notes, fmt.Sprintf("%s: soft bounce %s of a message already counted", r.Address, r.Status))
-				continue
-			}
+		// A delay warning and the final failure of the same message count once, and a
+		// message bounces hard once.
+		if prev, _ := tx.FindAllRecords(BouncesCollection, dbx.HashExp{"email": r.Address, "class": class, "original": clip(original, 998)}); len(prev) > 0 {
+			notes = append(notes, fmt.Sprintf("%s: %s bounce %s of a message already counted", r.Address, class, r.Status))
+			continue
 		}
 		b := core.NewRecord(coll)
 		b.Set("email", r.Address)

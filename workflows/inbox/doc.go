@@ -18,6 +18,13 @@
 //     (5.x.x) suppresses the address with reason "bounce", soft bounces (4.x.x) are counted
 //     and suppress after [Config.SoftBounceLimit].
 //
+// What an outsider can make the listener spend is bounded: connections (Config.MaxConnections,
+// MaxConnectionsPerIP; beyond them 421), messages per client and minute
+// (Config.MaxMessagesPerMinute; 451), the bytes of all messages being received at once
+// (Config.MaxInflightBytes, a quarter of it per client; 452), and in each message the MIME
+// structure read (parse.go: 1,000 header fields, 64 KiB per part header, 16 levels of
+// nesting, 1,000 parts).
+//
 // Every accepted message is stored in the inbound_emails collection (managers read it), its
 // HTML sanitised with [schemas.SanitizeHTML]. MIME is read with github.com/emersion/go-message.
 package inbox

@@ -430,3 +430,36 @@ func TestBCCToAThousandAddresses(t *testing.T) {
 		t.Errorf("101 recipients: %v; want 452", err)
 	}
 }
+
+// TestBounceRecordedOnce: whoever received an email knows its VERP address and can send
+// reports about it. One naming the recipient a thousand times, and the same report sent
+// again, record one bounce (they wrote a row and suppressed the address again each time).
+func TestBounceRecordedOnce(t *testing.T) {
+	t.Parallel()
+	e := newInbox(t, inbox.Config{})
+	seed(t, e)
+	sink := outboxtest.NewServer(t, outboxtest.Options{})
+	email := e.sent(t, sink, "gone@client.test", "", "")
+	rcpt := "bounce+" + email.Id + "@" + domain
+	block := "Final-Recipient: rfc822; gone@client.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+	for i := 0; i < 2; i++ {
+		raw := readFixture(t, "postfix_hard.eml", "{{RCPT}}", rcpt, "{{ORIGINAL_ID}}", email.GetString("message_id"), "{{DSN_ID}}", dsnID(i))
+		raw = strings.Replace(raw, "Final-Recipient: rfc822; gone@client.test", strings.Repeat(block, 999)+"Final-Recipient: rfc822; gone@client.test", 1)
+		if err := e.send(t, "", []string{rcpt}, raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.count(t, inbox.BouncesCollection, dbx.HashExp{"email": "gone@client.test"}); n != 1 {
+		t.Errorf("%d bounces recorded; want 1 (%s)", n, clip(e.lastInbound(t).GetString("result"), 300))
+	}
+	if n := e.count(t, outbox.SuppressionsCollection, dbx.HashExp{"email": "gone@client.test"}); n != 1 {
+		t.Errorf("%d suppressions; want 1", n)
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

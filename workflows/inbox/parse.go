@@ -76,7 +76,7 @@ const maxReport = 256 << 10
 // Parse reads a MIME message with go-message. bodyCap bounds the text and the HTML kept
 // (each); longer bodies are cut and Truncated is set.
 func Parse(r io.Reader, bodyCap int) (*Message, error) {
-	e, err := message.Read(r)
+	e, err := message.Read(&fieldCap{r: r})
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		return nil, fmt.Errorf("%w: header: %v", ErrNotMail, err)
 	}
@@ -89,7 +89,7 @@ func Parse(r io.Reader, bodyCap int) (*Message, error) {
 	m.InReplyTo, _ = h.MsgIDList("In-Reply-To")
 	m.References, _ = h.MsgIDList("References")
 
-	err = e.Walk(func(path []int, part *message.Entity, err error) error {
+	err = walk(e, func(path []int, part *message.Entity, err error) error {
 		if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 			return err
 		}
@@ -107,7 +107,7 @@ func Parse(r io.Reader, bodyCap int) (*Message, error) {
 				m.Report = rep
 			}
 		case ct == "message/rfc822" || ct == "message/global":
-			inner, err := message.Read(io.LimitReader(part.Body, maxReport))
+			inner, err := message.Read(&fieldCap{r: io.LimitReader(part.Body, maxReport)})
 			if inner == nil {
 				return nil // not a message after all: ignore the attachment
 			}
@@ -120,7 +120,7 @@ func Parse(r io.Reader, bodyCap int) (*Message, error) {
 				}
 			}
 		case ct == "text/rfc822-headers" || ct == "message/global-headers":
-			hdr, err := textproto.ReadHeader(bufio.NewReader(io.LimitReader(part.Body, maxReport)))
+			hdr, err := textproto.ReadHeader(bufio.NewReader(&fieldCap{r: io.LimitReader(part.Body, maxReport)}))
 			if err == nil || hdr.Len() > 0 {
 				m.setForwarded(message.Header{Header: hdr})
 			}
@@ -179,7 +179,7 @@ func addresses(h gomail.Header) (from *gomail.Address, to, cc []*gomail.Address,
 func firstText(e *message.Entity, bodyCap int) (string, bool, error) {
 	var text string
 	var cut bool
-	err := e.Walk(func(_ []int, part *message.Entity, err error) error {
+	err := walk(e, func(_ []int, part *message.Entity, err error) error {
 		if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 			return err
 		}
@@ -189,6 +189,136 @@ func firstText(e *message.Entity, bodyCap int) (string, bool, error) {
 		return nil
 	})
 	return text, cut, err
+}
+
+// Bounds of the MIME structure read. go-message reads a part's header whole, each field
+// costing some hundred bytes of memory whatever its length ("A:" and a line break is one),
+// and reads a part nested n deep through n multipart readers, each scanning it for its
+// boundary: a 5 MiB header of empty fields took 600 MiB, 20,000 nested parts in 1 MB took
+// minutes of CPU. Parse needs the first text and HTML, a report and a forward; these bounds
+// are far beyond what mail programs write.
+const (
+	// maxDepth is how deep multiparts are read; parts nested deeper are skipped.
+	maxDepth = 16
+	// maxParts is how many parts are read; the rest are skipped.
+	maxParts = 1000
+	// maxPartHeader bounds what is read for one part's header (with the boundary line and
+	// preamble before it): a part with a longer one fails the message.
+	maxPartHeader = 64 << 10
+	// maxHeaderFields is how many fields a message's header (or an embedded message's) may
+	// have: go-message reads up to 1 MB of it, 120 MiB as empty fields.
+	maxHeaderFields = 1000
+)
+
+// errHeaderFields fails a message with a header of more than maxHeaderFields fields.
+var errHeaderFields = fmt.Errorf("the header has more than %d fields", maxHeaderFields)
+
+// fieldCap reads a message and fails when its header (up to the first empty line) has more
+// than maxHeaderFields fields, before they are read.
+type fieldCap struct {
+	r       io.Reader
+	fields  int
+	body    bool // the header has ended
+	midLine bool
+}
+
+func (f *fieldCap) Read(p []byte) (int, error) {
+	if f.fields > maxHeaderFields {
+		return 0, errHeaderFields // and on every later read
+	}
+	n, err := f.r.Read(p)
+	for i := 0; i < n && !f.body; i++ {
+		b := p[i]
+		if !f.midLine {
+			switch b {
+			case '\r', '\n':
+				f.body = true
+				continue
+			case ' ', '\t':
+			default:
+				if f.fields++; f.fields > maxHeaderFields {
+					return 0, errHeaderFields
+				}
+			}
+		}
+		f.midLine = b != '\n'
+	}
+	return n, err
+}
+
+// errPartHeader fails a message with a part header over maxPartHeader.
+var errPartHeader = fmt.Errorf("a MIME part's header is over %d KiB", maxPartHeader>>10)
+
+// errStopWalk ends walk early without an error.
+var errStopWalk = errors.New("inbox: enough parts read")
+
+// walkFunc is called by walk for each part, as by [message.Entity.Walk].
+type walkFunc func(path []int, part *message.Entity, err error) error
+
+// walk is [message.Entity.Walk] within the bounds above: multiparts nested deeper than
+// maxDepth are not read, parts after the maxParts-th are not read, and each part's header is
+// read from at most maxPartHeader bytes.
+func walk(e *message.Entity, fn walkFunc) error {
+	parts := 0
+	if err := walkPart(e, nil, nil, &parts, fn); err != nil && !errors.Is(err, errStopWalk) {
+		return err
+	}
+	return nil
+}
+
+func walkPart(e *message.Entity, path []int, perr error, parts *int, fn walkFunc) error {
+	if *parts++; *parts > maxParts {
+		return errStopWalk
+	}
+	if err := fn(path, e, perr); err != nil {
+		return err
+	}
+	ct, params, _ := e.Header.ContentType()
+	if !strings.HasPrefix(ct, "multipart/") || len(path) >= maxDepth {
+		return nil
+	}
+	g := &headerGuard{r: e.Body}
+	mr := textproto.NewMultipartReader(g, params["boundary"])
+	for i := 0; ; i++ {
+		g.left = maxPartHeader
+		p, err := mr.NextPart()
+		g.left = -1
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		child, cerr := message.New(message.Header{Header: p.Header}, p)
+		if err := walkPart(child, append(path[:len(path):len(path)], i), cerr, parts, fn); err != nil {
+			return err
+		}
+		// The rest of the part is skipped raw, outside the header's budget.
+		_, _ = io.Copy(io.Discard, p)
+	}
+}
+
+// headerGuard reads a multipart body and fails once more than left bytes are read while
+// left is not negative (while the multipart reader looks for the next part and reads its
+// header).
+type headerGuard struct {
+	r    io.Reader
+	left int
+}
+
+func (g *headerGuard) Read(p []byte) (int, error) {
+	if g.left < 0 {
+		return g.r.Read(p)
+	}
+	if g.left == 0 {
+		return 0, errPartHeader
+	}
+	if len(p) > g.left {
+		p = p[:g.left]
+	}
+	n, err := g.r.Read(p)
+	g.left -= n
+	return n, err
 }
 
 // readCapped reads at most bodyCap bytes of r and says whether there was more.
@@ -312,7 +442,7 @@ func inlineForward(text string) *Forwarded {
 		if !found {
 			continue
 		}
-		br := bufio.NewReader(strings.NewReader(strings.TrimLeft(rest, "\r\n ")))
+		br := bufio.NewReader(&fieldCap{r: strings.NewReader(strings.TrimLeft(rest, "\r\n "))})
 		h, _ := textproto.ReadHeader(br)
 		if h.Len() == 0 {
 			return nil

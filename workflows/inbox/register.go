@@ -51,8 +51,20 @@ type Config struct {
 	// MaxMessageBytes is the largest message accepted (env RELATA_INBOUND_MAX_BYTES).
 	// Default: 25 MiB.
 	MaxMessageBytes int64
+	// MaxMessagesPerMinute is the most messages one client (IP address, IPv6 /64) may send
+	// a minute; further ones are answered 451 and retried later by their sender. Every
+	// accepted message is stored, whoever sent it. Default: 60.
+	MaxMessagesPerMinute int
+	// MaxInflightBytes bounds the bytes of all messages being received at once (each is
+	// read into memory); a message that would take more is answered 452 and its sender
+	// retries later. Default: 8 × MaxMessageBytes.
+	MaxInflightBytes int64
 	// MaxRecipients is the most RCPT TO per message. Default: 100.
 	MaxRecipients int
+	// MaxConnections is the most SMTP connections open at once, MaxConnectionsPerIP the
+	// most from one client address; a connection beyond either is answered 421 and closed
+	// (the sending server retries later). Defaults: 100 and 20.
+	MaxConnections, MaxConnectionsPerIP int
 	// BodyCap is how much of the text and of the HTML is stored. Default: 256 KiB.
 	BodyCap int
 	// MaxRepliesPerDay is the most replies to one sent email put on the timeline in 24
@@ -126,8 +138,23 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxMessageBytes <= 0 {
 		c.MaxMessageBytes = 25 << 20
 	}
+	if c.MaxMessagesPerMinute <= 0 {
+		c.MaxMessagesPerMinute = 60
+	}
+	if c.MaxInflightBytes <= 0 {
+		c.MaxInflightBytes = 8 * c.MaxMessageBytes
+	}
+	if c.MaxInflightBytes < c.MaxMessageBytes {
+		c.MaxInflightBytes = c.MaxMessageBytes
+	}
 	if c.MaxRecipients <= 0 {
 		c.MaxRecipients = 100
+	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = 100
+	}
+	if c.MaxConnectionsPerIP <= 0 {
+		c.MaxConnectionsPerIP = 20
 	}
 	if c.BodyCap <= 0 {
 		c.BodyCap = 256 << 10
@@ -151,6 +178,9 @@ func (c Config) withDefaults() (Config, error) {
 type Inbox struct {
 	app core.App
 	cfg Config
+
+	budget budget    // bytes of the messages being received (readMessage)
+	rate   rateLimit // messages per client and minute
 
 	mu     sync.Mutex
 	server *smtp.Server
@@ -215,10 +245,11 @@ func (in *Inbox) Start() error {
 	if in.cfg.Domain == "" {
 		return errors.New("inbox: no domain configured")
 	}
-	ln, err := net.Listen("tcp", in.cfg.Addr)
+	tcp, err := net.Listen("tcp", in.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("inbox: listen on %s: %w", in.cfg.Addr, err)
 	}
+	ln := &limitListener{Listener: tcp, max: in.cfg.MaxConnections, perIP: in.cfg.MaxConnectionsPerIP, byIP: map[string]int{}, app: in.app}
 	s := smtp.NewServer(&backend{in: in})
 	s.Addr = ln.Addr().String()
 	s.Domain = in.cfg.Domain
@@ -265,6 +296,66 @@ func (in *Inbox) Stop() {
 	// Serve may not have registered the listener with the server yet: close it here too.
 	_ = ln.Close()
 	<-done
+}
+
+// limitListener bounds the connections open at once, in all and per client address: each
+// one holds a goroutine, buffers and a file descriptor (which the HTTP server needs too) for
+// up to Config.Timeout per command, and a message of up to MaxMessageBytes while it is read.
+// A connection beyond a bound is answered 421 and closed, so the sender retries later.
+type limitListener struct {
+	net.Listener
+	max, perIP int
+	app        core.App
+
+	mu   sync.Mutex
+	open int
+	byIP map[string]int
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		ip := clientKey(c.RemoteAddr())
+		l.mu.Lock()
+		ok := l.open < l.max && l.byIP[ip] < l.perIP
+		if ok {
+			l.open++
+			l.byIP[ip]++
+		}
+		l.mu.Unlock()
+		if ok {
+			return &limitConn{Conn: c, l: l, ip: ip}, nil
+		}
+		l.app.Logger().Warn("relata: inbound SMTP connection refused: too many open", "client", ip)
+		go func() {
+			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_, _ = c.Write([]byte("421 4.7.0 Too many connections, try again later\r\n"))
+			_ = c.Close()
+		}()
+	}
+}
+
+// limitConn gives its slot back when closed.
+type limitConn struct {
+	net.Conn
+	l    *limitListener
+	ip   string
+	once sync.Once
+}
+
+func (c *limitConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		c.l.open--
+		if c.l.byIP[c.ip]--; c.l.byIP[c.ip] <= 0 {
+			delete(c.l.byIP, c.ip)
+		}
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 // smtpLogger sends go-smtp's connection errors to the app's log.
