@@ -2,7 +2,6 @@ package scoring_test
 
 import (
 	"fmt"
-	"io"
 	"runtime"
 	"testing"
 	"time"
@@ -19,14 +18,7 @@ import (
 // open deals (EUR and USD, due over 8 months), inserted in bulk.
 func forecastBenchApp(b *testing.B, n int) (*core.BaseApp, *scoring.Service, *core.Record) {
 	b.Helper()
-	app := schemastest.OpenApp(b, b.TempDir())
-	reg := schemas.MustRegister(app, nil, schemas.Config{})
-	if err := reg.Sync(); err != nil {
-		b.Fatal(err)
-	}
-	if err := reg.SeedFrom(io.Discard, "testdata/leakage"); err != nil {
-		b.Fatal(err)
-	}
+	app, reg := seededApp(b)
 	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-"})
 	m, err := scoring.TrainAll(history(2000, 3), scoring.Options{})
 	if err != nil {

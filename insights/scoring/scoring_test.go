@@ -22,17 +22,24 @@ import (
 // newApp is the default CRM model with testdata/leakage seeded, and the score command.
 func newApp(t *testing.T) (*core.BaseApp, *schemas.Registry, *cobra.Command) {
 	t.Helper()
-	app := schemastest.OpenApp(t, t.TempDir())
-	reg := schemas.MustRegister(app, nil, schemas.Config{})
-	if err := reg.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if err := reg.SeedFrom(io.Discard, "testdata/leakage"); err != nil {
-		t.Fatal(err)
-	}
+	app, reg := seededApp(t)
 	root := &cobra.Command{Use: "relata"}
 	scoring.MustRegister(app, root, scoring.Config{Registry: reg, Schedule: "-"})
 	return app, reg, root
+}
+
+// seededApp is the default CRM model with testdata/leakage seeded.
+func seededApp(tb testing.TB) (*core.BaseApp, *schemas.Registry) {
+	tb.Helper()
+	app := schemastest.OpenApp(tb, tb.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{})
+	if err := reg.Sync(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := reg.SeedFrom(io.Discard, "testdata/leakage"); err != nil {
+		tb.Fatal(err)
+	}
+	return app, reg
 }
 
 func run(t *testing.T, root *cobra.Command, args ...string) (string, error) {

@@ -40,14 +40,7 @@ func post(srv interface{ Client() *http.Client }, url, token string) (int, strin
 // (version 2).
 func TestTrainOneAtATime(t *testing.T) {
 	t.Parallel()
-	app := schemastest.OpenApp(t, t.TempDir())
-	reg := schemas.MustRegister(app, nil, schemas.Config{})
-	if err := reg.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	if err := reg.SeedFrom(io.Discard, "testdata/leakage"); err != nil {
-		t.Fatal(err)
-	}
+	app, reg := seededApp(t)
 	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-"})
 	_, adminTok := schemastest.NewUser(t, app, "admin@example.com", schemas.RoleAdmin, "")
 	_, otherTok := schemastest.NewUser(t, app, "admin2@example.com", schemas.RoleAdmin, "")
