@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"slices"
@@ -83,6 +84,36 @@ func demoAccounts(app core.App) ([]string, error) {
 func hasCollection(app core.App, name string) bool {
 	_, err := app.FindCachedCollectionByNameOrId(name)
 	return err == nil
+}
+
+// viaProxyHeaders are the request headers reverse proxies add (nginx, Caddy, Apache,
+// Traefik, load balancers) naming the client they forward for.
+var viaProxyHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "Via"}
+
+// fromThisMachine reports whether r reached the server directly from this machine: it names
+// a loopback host (localhost, 127.0.0.1, [::1]) and carries none of the headers a reverse
+// proxy adds. A proxy that adds none and sends the upstream's own address as the host is
+// not seen.
+func fromThisMachine(r *http.Request) bool {
+	for _, h := range viaProxyHeaders {
+		if r.Header.Get(h) != "" {
+			return false
+		}
+	}
+	return isLoopback(r.Host)
+}
+
+// demoLocalOnly answers 403 to requests that came through a reverse proxy or by another host
+// name while accounts with published demo passwords exist: --demo, and data seeded in demo
+// mode, listen on a loopback address only (checkExposure), but a proxy on the same machine
+// would publish them all the same.
+func demoLocalOnly(re *core.RequestEvent) error {
+	if fromThisMachine(re.Request) {
+		return re.Next()
+	}
+	return re.ForbiddenError("This Relata has accounts with published demo passwords (demo mode) and answers "+
+		"this machine only, not through a proxy or another host name. Change or delete those accounts, then "+
+		"restart it (relata doctor lists them).", nil)
 }
 
 // demoBanner warns that demo mode is on.

@@ -212,3 +212,48 @@ func TestRateLimits(t *testing.T) {
 		t.Error("a restart turned the rate limits the admin had turned off back on")
 	}
 }
+
+// TestDemoNotThroughProxy: demo mode listens on loopback only, but a reverse proxy on the
+// same machine would publish its accounts all the same: while demo passwords work, requests
+// that came through a proxy (its headers) or by another host name are refused; direct ones
+// from this machine are served. A deployment without demo accounts serves proxied requests.
+func TestDemoNotThroughProxy(t *testing.T) {
+	t.Parallel()
+	get := func(t *testing.T, s *server, header, value string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, s.url+"/api/collections/users/auth-with-password",
+			strings.NewReader(`{"identity":"alice@example.com","password":"relata-demo-1"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if header == "Host" {
+			req.Host = value
+		} else if header != "" {
+			req.Header.Set(header, value)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	demo := startServer(t, t.TempDir(), "--demo")
+	if code := get(t, demo, "", ""); code != http.StatusOK {
+		t.Fatalf("alice signs in on this machine = %d; want 200", code)
+	}
+	if code := get(t, demo, "Host", "localhost"); code != http.StatusOK {
+		t.Errorf("by the name localhost = %d; want 200", code)
+	}
+	for _, h := range [][2]string{{"X-Forwarded-For", "203.0.113.9"}, {"Forwarded", "for=203.0.113.9"}, {"X-Real-Ip", "203.0.113.9"},
+		{"Via", "1.1 proxy"}, {"Host", "crm.example.com"}} {
+		if code := get(t, demo, h[0], h[1]); code != http.StatusForbidden {
+			t.Errorf("alice signs in with %s: %s = %d; want 403", h[0], h[1], code)
+		}
+	}
+	plain := startServer(t, t.TempDir())
+	if code := get(t, plain, "X-Forwarded-For", "203.0.113.9"); code != http.StatusBadRequest {
+		t.Errorf("a proxied sign-in without demo accounts = %d; want 400 (no such account), not refused", code)
+	}
+}

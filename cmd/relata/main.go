@@ -389,6 +389,13 @@ func setup(app *pocketbase.PocketBase) error {
 			if f.demo {
 				demoBanner(os.Stderr, e.Server.Addr)
 			}
+			// on a loopback address, still not through a proxy while demo passwords work
+			if accounts, err := demoAccounts(e.App); err != nil {
+				return fmt.Errorf("check for demo accounts: %w", err)
+			} else if f.demo || len(accounts) > 0 {
+				e.Router.Bind(&hook.Handler[*core.RequestEvent]{Id: "relata.main.demo-local-only",
+					Priority: apis.DefaultWWWRedirectMiddlewarePriority + 1, Func: demoLocalOnly})
+			}
 			msg, err := applyRateLimits(e.App)
 			if err != nil {
 				return err
