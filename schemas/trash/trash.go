@@ -264,9 +264,10 @@ var ErrExists = errors.New("a record with this id exists already")
 
 // Restore saves the entry id's record again, with its old id and fields, as auth (who must be
 // allowed to see it, and to view every record its relations name, as the REST API's link
-// check demands: it fails naming the field otherwise), links it again from the records that linked to it (when they still exist
-// and the link is free), and removes the entry, in one transaction. The record's create hooks
-// run (audit, workflows on "record_created").
+// check demands: it fails naming the field otherwise), links it again from the records that
+// linked to it (when they still exist, auth may view them and the link is free), and removes
+// the entry, in one transaction. The record's create hooks run (audit, workflows on
+// "record_created").
 func (s *Service) Restore(auth *core.Record, id string) (*core.Record, error) {
 	t, err := s.app.FindRecordById(Collection, id)
 	if err != nil || !s.MaySee(auth, t) || s.now().Sub(t.GetDateTime("deleted_at").Time()) > Retention {
@@ -300,13 +301,19 @@ func (s *Service) Restore(auth *core.Record, id string) (*core.Record, error) {
 		if err := tx.SaveWithContext(ctx, rec); err != nil {
 			return err
 		}
-		// Link it again from the records that linked to it and still exist.
+		// Link it again from the records that linked to it, still exist and the restorer may
+		// view: a record of another team keeps what its team made of it since.
 		var links []struct{ Collection, Record, Field string }
 		_ = json.Unmarshal([]byte(t.GetString("links")), &links)
 		for _, l := range links {
 			other, err := tx.FindRecordById(l.Collection, l.Record)
 			if err != nil {
 				continue // deleted since
+			}
+			if ok, err := schemas.User(auth).CanView(tx, other); err != nil {
+				return err
+			} else if !ok {
+				continue
 			}
 			f, ok := other.Collection().Fields.GetByName(l.Field).(*core.RelationField)
 			if !ok {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,5 +214,41 @@ func TestDeletedByNamesUsersOnly(t *testing.T) {
 		if it := items[bySu.Id]; it.DeletedBy != c.wantSu || it.DeletedByKind != c.wantSuKind {
 			t.Errorf("%s reads the superuser's deletion as %q %q; want %q %q", c.who, it.DeletedBy, it.DeletedByKind, c.wantSu, c.wantSuKind)
 		}
+	}
+}
+
+// TestRestoreRelinksOnlyViewableRecords: alice's contact was on carol's deal (another team)
+// when alice deleted it. Her restore brings the contact back but does not write a link into
+// carol's deal, which she may not view; the manager's restore of the same entry does.
+func TestRestoreRelinksOnlyViewableRecords(t *testing.T) {
+	for _, c := range []struct {
+		who        string
+		relinked   bool
+		restoreTok func(e *env) string
+	}{
+		{"alice", false, func(e *env) string { return e.aliceTok }},
+		{"the manager", true, func(e *env) string { return e.mgrTok }},
+	} {
+		t.Run(c.who, func(t *testing.T) {
+			e := newEnv(t)
+			contact := schemastest.MustCreate(t, e.app, "contacts", map[string]any{"full_name": "Alice's contact", "owner": e.alice.Id})
+			deal := schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": "Carol's deal", "stage": "lead", "owner": e.carol.Id,
+				"contacts": []string{contact.Id}})
+			if code := schemastest.Call(t, e.srv, http.MethodDelete, "/api/collections/contacts/records/"+contact.Id, e.aliceTok, nil, nil); code != 204 {
+				t.Fatalf("alice deletes her contact = %d", code)
+			}
+			entry := e.entryOf(t, e.aliceTok, contact.Id)
+			var out map[string]any
+			if code := schemastest.Call(t, e.srv, http.MethodPost, "/api/relata/trash/"+entry+"/restore", c.restoreTok(e), nil, &out); code != 200 {
+				t.Fatalf("%s restores the contact = %d %v", c.who, code, out)
+			}
+			got, err := e.app.FindRecordById("deals", deal.Id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if linked := slices.Contains(got.GetStringSlice("contacts"), contact.Id); linked != c.relinked {
+				t.Errorf("after %s's restore carol's deal links the contact: %v; want %v", c.who, linked, c.relinked)
+			}
+		})
 	}
 }
