@@ -1,6 +1,7 @@
 package forms
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -89,6 +90,8 @@ func (s *Service) bindWebForms() {
 		}
 		return e.Next()
 	})
+	s.app.OnRecordCreateRequest(WebFormsCollection).BindFunc(checkWebFormOwner)
+	s.app.OnRecordUpdateRequest(WebFormsCollection).BindFunc(checkWebFormOwner)
 	reload := func(e *core.RecordEvent) error {
 		if err := s.Load(); err != nil {
 			s.app.Logger().Error("relata: reload forms", "error", err)
@@ -109,4 +112,31 @@ func (s *Service) fileSlugs() map[string]struct{} {
 		out[slug] = struct{}{}
 	}
 	return out
+}
+
+// checkWebFormOwner refuses a form saved through the API whose owner (a user's email) is set
+// to an address the editor may not read: the form's records would carry that user's id, so
+// a manager guessing addresses would learn which hidden ones belong to whom. An address of
+// no user is refused with the same words. An owner left as it was is not checked again.
+func checkWebFormOwner(e *core.RecordRequestEvent) error {
+	var def struct {
+		Owner string `json:"owner"`
+	}
+	if json.Unmarshal([]byte(e.Record.GetString("definition")), &def) != nil || def.Owner == "" {
+		return e.Next() // the definition's own check answers
+	}
+	if old := e.Record.Original(); !old.IsNew() {
+		var was struct {
+			Owner string `json:"owner"`
+		}
+		if json.Unmarshal([]byte(old.GetString("definition")), &was) == nil && strings.EqualFold(was.Owner, def.Owner) {
+			return e.Next()
+		}
+	}
+	u, err := e.App.FindAuthRecordByEmail(schemas.UsersCollection, def.Owner)
+	if err != nil || !schemas.User(e.Auth).MayReadEmail(u) {
+		msg := fmt.Sprintf("/owner: no user shows you the email %q: give the address of a colleague who shows theirs, or use assign", def.Owner)
+		return e.BadRequestError(msg, validation.Errors{"definition": validation.NewError("relata_form_owner", msg)})
+	}
+	return e.Next()
 }

@@ -1,6 +1,7 @@
 package forms_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -79,5 +80,66 @@ func TestWebForms(t *testing.T) {
 	}
 	if code, _, _ := e.get(t, "/forms/careers"); code != http.StatusNotFound {
 		t.Errorf("GET /forms/careers after deleting = %d; want 404", code)
+	}
+}
+
+// TestWebFormOwnerNeedsAVisibleEmail: a form's records are owned by the user its owner email
+// names, so a manager saving a form with a guessed address would learn, from the owner of
+// the next submission, whose hidden address it is. Through the API an owner must be an
+// address the editor may read (her own, or one its user shows); an unknown address is refused
+// in the same words; a superuser may name anyone; an owner left as it was is not checked again.
+func TestWebFormOwnerNeedsAVisibleEmail(t *testing.T) {
+	e := newEnv(t)
+	mia, miaTok := schemastest.NewUser(t, e.app, "mia@example.com", "manager", "north")
+	sam, _ := schemastest.NewUser(t, e.app, "sam@example.com", "sales", "north")
+	suTok := schemastest.SuperuserToken(t, e.app)
+	def := func(slug, owner string) string {
+		return fmt.Sprintf(`{"slug": %q, "title": "Careers", "object": "applicants", "owner": %q, "fields": [{"name": "full_name"}], "spam": {"minFillSeconds": 0}}`, slug, owner)
+	}
+	save := func(tok, slug, owner string) (int, string) {
+		var out struct {
+			Data map[string]struct {
+				Message string `json:"message"`
+			} `json:"data"`
+		}
+		code := schemastest.Call(t, e.srv, http.MethodPost, "/api/collections/web_forms/records", tok,
+			map[string]any{"slug": slug, "definition": def(slug, owner)}, &out)
+		return code, out.Data["definition"].Message
+	}
+	for _, owner := range []string{sam.Email(), "nobody@example.com"} {
+		code, msg := save(miaTok, "careers", owner)
+		if code != http.StatusBadRequest || !strings.Contains(msg, `no user shows you the email "`+owner+`"`) {
+			t.Errorf("mia names the owner %s = %d %q; want 400 in the same words for both", owner, code, msg)
+		}
+	}
+	if n := e.count(t, "web_forms", ""); n != 0 {
+		t.Fatalf("%d refused forms stored", n)
+	}
+	if code, msg := save(miaTok, "mine", mia.Email()); code != http.StatusOK {
+		t.Errorf("mia names herself = %d %q", code, msg)
+	}
+	if code, msg := save(suTok, "sams", sam.Email()); code != http.StatusOK {
+		t.Errorf("a superuser names sam = %d %q", code, msg)
+	}
+	sam.Set("emailVisibility", true)
+	if err := e.app.Save(sam); err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := save(miaTok, "careers", sam.Email()); code != http.StatusOK {
+		t.Errorf("mia names sam, who shows his email = %d %q", code, msg)
+	}
+	sam.Set("emailVisibility", false)
+	if err := e.app.Save(sam); err != nil {
+		t.Fatal(err)
+	}
+	// the form keeps its owner when mia edits its title
+	var rec struct{ ID string }
+	if err := e.app.DB().NewQuery("SELECT id FROM web_forms WHERE slug = 'careers'").Row(&rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(def("careers", sam.Email()), `"Careers"`, `"Jobs"`, 1)
+	if code := schemastest.Call(t, e.srv, http.MethodPatch, "/api/collections/web_forms/records/"+rec.ID, miaTok,
+		map[string]any{"definition": edited}, nil); code != http.StatusOK {
+		t.Errorf("mia edits the title of a form owned by sam = %d", code)
 	}
 }
