@@ -25,7 +25,12 @@
 //
 // Writes go through Relata's one access check (schemas.Caller.CanCreate/CanUpdate, the
 // record found by the key only if the user may view it), are saved with the run-as user as
-// the audit actor ("webhook:SLUG") and trigger workflows like any other save.
+// the audit actor ("webhook:SLUG") and trigger workflows like any other save. The key is
+// looked up among the records the user may list (others sharing its value change nothing)
+// and must be one value, not a list or an object. Fields hidden in PocketBase are never
+// mapped, defaulted or keyed (the REST API writes them for superusers only), a webhook
+// without a secret accepts nothing, and answers name the run-as user by her address only
+// when she shows it.
 package webhooks
 
 import (
@@ -153,9 +158,13 @@ func (s *Service) Check(app core.App, w *core.Record) error {
 	if len(mapping) == 0 {
 		return fail("mapping", "map at least one field")
 	}
+	coll, _ := app.FindCachedCollectionByNameOrId(obj.Name)
 	for _, f := range sortedKeys(mapping) {
 		if obj.Field(f) == nil {
 			return fail("mapping", fmt.Sprintf("/%s: %s has no field %q", f, obj.Name, f))
+		}
+		if hidden(coll, f) {
+			return fail("mapping", fmt.Sprintf("/%s: %s is hidden: only superusers write it", f, f))
 		}
 		p, ok := mapping[f].(string)
 		if !ok {
@@ -176,8 +185,22 @@ func (s *Service) Check(app core.App, w *core.Record) error {
 		if obj.Field(f) == nil {
 			return fail("defaults", fmt.Sprintf("/%s: %s has no field %q", f, obj.Name, f))
 		}
+		if hidden(coll, f) {
+			return fail("defaults", fmt.Sprintf("/%s: %s is hidden: only superusers write it", f, f))
+		}
 	}
 	return nil
+}
+
+// hidden reports whether coll's field f is hidden: like the REST API, which drops hidden
+// fields from every write but a superuser's, a webhook (which writes as a user) never sets
+// one, and its key never finds records by one.
+func hidden(coll *core.Collection, f string) bool {
+	if coll == nil {
+		return false
+	}
+	cf := coll.Fields.GetByName(f)
+	return cf != nil && cf.GetHidden()
 }
 
 // Sign returns the signature header value of body sent at ts with secret.
@@ -197,7 +220,9 @@ type Result struct {
 
 func (s *Service) receive(e *core.RequestEvent) error {
 	w, err := e.App.FindFirstRecordByData(Collection, "slug", e.Request.PathValue("slug"))
-	known := err == nil && w.GetBool("enabled")
+	// A webhook without a secret (stored around the save hook, which makes one) would take
+	// what anyone signs with "": it is refused as an unknown one is.
+	known := err == nil && w.GetBool("enabled") && w.GetString("secret") != ""
 	body, err := io.ReadAll(e.Request.Body)
 	if err != nil {
 		return e.BadRequestError("The body could not be read (at most 1 MB).", nil)
@@ -311,12 +336,25 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery)
 		return nil, &DeliveryError{Status: 403, Message: "the webhook's run-as user no longer exists"}
 	}
 	caller := schemas.User(runAs)
+	// The answer goes to another system: it names the user by her address only if she shows it.
+	who := "the webhook's user " + runAs.Id
+	if schemas.System.MayReadEmail(runAs) {
+		who = runAs.GetString("email")
+	}
 	coll, err := app.FindCachedCollectionByNameOrId(w.GetString("object"))
 	if err != nil {
 		return nil, &DeliveryError{Status: 404, Message: "the webhook's object no longer exists"}
 	}
 	mapping, _ := decodeMap(w.Get("mapping"))
 	defaults, _ := decodeMap(w.Get("defaults"))
+	// A field hidden since the webhook was saved is refused as the save would refuse it.
+	for _, m := range []map[string]any{mapping, defaults} {
+		for _, f := range sortedKeys(m) {
+			if hidden(coll, f) {
+				return nil, &DeliveryError{Status: 403, Field: f, Message: "the field is hidden: only superusers write it"}
+			}
+		}
+	}
 	values := map[string]any{}
 	pointers := map[string]string{}
 	for _, f := range sortedKeys(mapping) {
@@ -326,7 +364,11 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery)
 			return nil, &DeliveryError{Status: 400, Field: f, Pointer: ps, Message: err.Error()}
 		}
 		if v, ok := p.Get(payload); ok && v != nil {
-			values[f] = plain(v)
+			pv, err := plain(v)
+			if err != nil {
+				return nil, &DeliveryError{Status: 400, Field: f, Pointer: ps, Message: err.Error()}
+			}
+			values[f] = pv
 			pointers[f] = ps
 		}
 	}
@@ -363,7 +405,7 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery)
 		if err := s.prune(tx); err != nil {
 			return err
 		}
-		rec, err := s.find(tx, w, coll, caller, values)
+		rec, err := s.find(tx, w, coll, caller, values, pointers)
 		if err != nil {
 			return err
 		}
@@ -392,7 +434,7 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery)
 				return err
 			}
 			if !ok {
-				return &DeliveryError{Status: 403, Message: runAs.GetString("email") + " may not create this " + coll.Name + " record"}
+				return &DeliveryError{Status: 403, Message: who + " may not create this " + coll.Name + " record"}
 			}
 		default:
 			ok, err := caller.CanUpdate(tx, rec, changed)
@@ -400,7 +442,7 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery)
 				return err
 			}
 			if !ok {
-				return &DeliveryError{Status: 403, Message: runAs.GetString("email") + " may not make this change"}
+				return &DeliveryError{Status: 403, Message: who + " may not make this change"}
 			}
 		}
 		if action != "unchanged" {
@@ -447,7 +489,7 @@ func (s *Service) prune(tx core.App) error {
 }
 
 // find returns the record the key names, if the run-as user may see it; nil to create one.
-func (s *Service) find(tx core.App, w *core.Record, coll *core.Collection, caller schemas.Caller, values map[string]any) (*core.Record, error) {
+func (s *Service) find(tx core.App, w *core.Record, coll *core.Collection, caller schemas.Caller, values map[string]any, pointers map[string]string) (*core.Record, error) {
 	mode, key := w.GetString("mode"), w.GetString("key")
 	if mode == "create" {
 		return nil, nil
@@ -456,16 +498,34 @@ func (s *Service) find(tx core.App, w *core.Record, coll *core.Collection, calle
 	if !ok || fmt.Sprint(kv) == "" {
 		return nil, &DeliveryError{Status: 400, Field: key, Message: "the payload gives no value for the key"}
 	}
-	var recs []*core.Record
-	if err := tx.RecordQuery(coll).AndWhere(dbx.HashExp{key: kv}).Limit(2).All(&recs); err != nil {
+	switch kv.(type) {
+	case string, int64, float64, bool:
+	default:
+		// A list would be read as "key IN (…)" and then stored in the key field; an object
+		// is no value at all.
+		return nil, &DeliveryError{Status: 400, Field: key, Pointer: pointers[key], Message: "the key is one value, not a list or an object"}
+	}
+	// The list rule applies in the query, before the limit: records the user may not see
+	// must not hide hers (nor tell, by hiding it, that they exist).
+	q, err := schemas.ListQuery(tx, coll, caller)
+	if errors.Is(err, schemas.ErrForbidden) {
+		q, err = nil, nil
+	}
+	if err != nil {
 		return nil, err
+	}
+	var recs []*core.Record
+	if q != nil {
+		if err := q.AndWhere(dbx.HashExp{coll.Name + "." + key: kv}).Limit(2).All(&recs); err != nil {
+			return nil, err
+		}
 	}
 	var found *core.Record
 	for _, r := range recs {
 		if ok, err := caller.CanView(tx, r); err != nil {
 			return nil, err
 		} else if ok {
-			if found != nil {
+			if found != nil && found.Id != r.Id {
 				return nil, &DeliveryError{Status: 409, Field: key, Message: fmt.Sprintf("more than one record has %v", kv)}
 			}
 			found = r
@@ -533,23 +593,30 @@ func newSecret() (string, error) {
 	return "whsec_" + base64.RawURLEncoding.EncodeToString(b), nil
 }
 
-// plain turns decoded JSON numbers into float64 or int64 as PocketBase's fields expect.
-func plain(v any) any {
+// plain turns decoded JSON numbers into float64 or int64 as PocketBase's fields expect; a
+// number beyond float64 (1e400) is refused rather than stored as infinity.
+func plain(v any) (any, error) {
 	switch x := v.(type) {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
-			return i
+			return i, nil
 		}
-		f, _ := x.Float64()
-		return f
+		f, err := x.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("%s is beyond the range of numbers", x)
+		}
+		return f, nil
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = plain(e)
+			var err error
+			if out[i], err = plain(e); err != nil {
+				return nil, err
+			}
 		}
-		return out
+		return out, nil
 	}
-	return v
+	return v, nil
 }
 
 func decodeMap(v any) (map[string]any, error) {
