@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"net/mail"
 	"strings"
 	"unicode/utf8"
@@ -190,12 +191,13 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 	}
 	var to, name string
 	var err error
+	var user *core.Record // the CRM user the address is of, when it is known to be one
 	obj, values := rc.Object, rc.Input.Record
 	if a.side == "item" {
 		obj, values = rc.Item, rc.Input.Item
 	}
 	if a.toField != nil {
-		to, name, err = a.related(rc, obj, values, a.toField.Name)
+		to, name, user, err = a.related(rc, obj, values, a.toField.Name)
 	} else {
 		to, err = str(a.to, "to")
 		switch {
@@ -204,7 +206,7 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 			// Mail a record's own address under the record's name: "Ada Lovelace <ada@…>".
 			name, _ = values[obj.TitleField].(string)
 		case a.nameOf != "" && a.nameOf != "self":
-			_, name, err = a.related(rc, obj, values, a.nameOf)
+			_, name, _, err = a.related(rc, obj, values, a.nameOf)
 		}
 	}
 	if err != nil {
@@ -216,7 +218,7 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 	if name == "" {
 		// An address of a CRM user is shown with the user's own name.
 		if u, err := rc.App.FindAuthRecordByEmail(schemas.UsersCollection, to); err == nil {
-			name = u.GetString("name")
+			name, user = u.GetString("name"), u
 		}
 	}
 	msg := outbox.Message{Template: a.Template, Category: a.Category, RecordID: rc.RecordID, IdempotencyKey: rc.StepKey}
@@ -236,9 +238,22 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 		to = recipient.String()
 	}
 	if a.Template != "" {
-		r, err := a.render(rc, recipient)
+		shown := recipient
+		hide := user != nil && !schemas.System.MayReadEmail(user)
+		if hide {
+			// The template computes on a stand-in: what it makes of the address (a part, a
+			// comparison, an error) would otherwise tell it, through the run's status and step,
+			// to whoever reads run history or tries a dry run.
+			shown.Address = hiddenRecipient
+		}
+		r, err := a.render(rc, shown)
 		if err != nil {
 			return nil, err
+		}
+		if hide {
+			r.Subject = strings.ReplaceAll(r.Subject, hiddenRecipient, recipient.Address)
+			r.Text = strings.ReplaceAll(r.Text, hiddenRecipient, recipient.Address)
+			r.HTML = strings.ReplaceAll(r.HTML, hiddenRecipient, html.EscapeString(recipient.Address))
 		}
 		msg.Subject, msg.Text, msg.HTML = r.Subject, r.Text, r.HTML
 		if msg.Category == "" {
@@ -268,7 +283,7 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 		if err := msg.Validate(); err != nil {
 			return nil, Permanent(err)
 		}
-		out := map[string]any{"email": rc.group.email(msg), "to": msg.To, "subject": msg.Subject}
+		out := map[string]any{"email": rc.group.email(msg), "to": shownTo(msg.To, user, recipient.Name), "subject": a.shownSubject(msg.Subject, user)}
 		if a.Template != "" {
 			out["template"] = a.Template
 		}
@@ -295,7 +310,7 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 	} else {
 		outbox.Wake(rc.App)
 	}
-	out := map[string]any{"email": ids[0], "to": msg.To, "subject": msg.Subject}
+	out := map[string]any{"email": ids[0], "to": shownTo(msg.To, user, recipient.Name), "subject": a.shownSubject(msg.Subject, user)}
 	if a.Template != "" {
 		out["template"] = a.Template
 	}
@@ -306,11 +321,11 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 // obj and its values) points to (as the run-as user, when there is one) and returns its email
 // address and its name: a user's name, or the record's title. A field that points nowhere
 // gives no address.
-func (a *sendEmail) related(rc *RunContext, obj *schemas.Object, values map[string]any, field string) (addr, name string, err error) {
+func (a *sendEmail) related(rc *RunContext, obj *schemas.Object, values map[string]any, field string) (addr, name string, user *core.Record, err error) {
 	f := obj.Field(field)
 	id, _ := values[field].(string)
 	if f == nil || id == "" {
-		return "", "", nil
+		return "", "", nil, nil
 	}
 	target := schemas.UsersCollection
 	if f.Type == schemas.TypeRelation {
@@ -318,22 +333,50 @@ func (a *sendEmail) related(rc *RunContext, obj *schemas.Object, values map[stri
 	}
 	rec, err := rc.App.FindRecordById(target, id)
 	if err != nil {
-		return "", "", nil // deleted since: nobody to mail, or to name
+		return "", "", nil, nil // deleted since: nobody to mail, or to name
 	}
 	if rc.Actor != nil {
 		ok, err := schemas.User(rc.Actor).CanView(rc.App, rec)
 		if err != nil || !ok {
-			return "", "", Permanent(fmt.Errorf("to: %s is not allowed to view %s %s", rc.actorName(), target, id))
+			return "", "", nil, Permanent(fmt.Errorf("to: %s is not allowed to view %s %s", rc.actorName(), target, id))
 		}
 	}
 	if target == schemas.UsersCollection {
-		return rec.Email(), rec.GetString("name"), nil
+		return rec.Email(), rec.GetString("name"), rec, nil
 	}
 	obj, ok := rc.Engine.reg.Object(target)
 	if !ok {
-		return "", "", nil
+		return "", "", nil, nil
 	}
-	return rec.GetString(emailField(obj)), rec.GetString(obj.TitleField), nil
+	return rec.GetString(emailField(obj)), rec.GetString(obj.TitleField), nil, nil
+}
+
+// hiddenRecipient stands in for the address of a recipient who keeps it hidden while a
+// template renders; the rendered email gets the address in its place.
+const hiddenRecipient = "relata-hidden-recipient@address.invalid"
+
+// shownSubject is the subject as the step's output shows it: a template may print the
+// recipient's address ({{.recipient.email}}, or a part of it), so a subject rendered for a
+// user who keeps it hidden is not shown (see shownTo).
+func (a *sendEmail) shownSubject(subject string, user *core.Record) string {
+	if a.Template == "" || user == nil || schemas.System.MayReadEmail(user) {
+		return subject
+	}
+	return "(not shown: rendered for a user whose address is hidden)"
+}
+
+// shownTo is the recipient as the step's output shows it. The output is kept in the run
+// history and shown by dry runs to every manager: the address of a CRM user who keeps it
+// hidden is named by the user instead (a dry run of "to": "owner" on a record given with
+// any owner told that user's address, without a mail being sent).
+func shownTo(to []string, user *core.Record, name string) []string {
+	if user == nil || schemas.System.MayReadEmail(user) {
+		return to
+	}
+	if name == "" {
+		name = "user " + user.Id
+	}
+	return []string{name + " (user " + user.Id + ", address hidden)"}
 }
 
 // emailField is the address field of obj: "email" if it has one, else its first email field.

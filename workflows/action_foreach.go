@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -143,7 +144,7 @@ func (a *forEach) prepareOver(p *Prep) {
 	if strings.TrimSpace(q.Filter) != "" {
 		if err := checkReadFilter(p.Engine.app, p.Registry, t.Name, q.Filter, ""); err != nil {
 			p.Errorf("/over/filter", "%v", err)
-		} else if _, err := schemas.Find(p.Engine.app, schemas.System, schemas.Query{Object: t.Name, Filter: q.Filter, Params: dummy, Limit: 1}); err != nil {
+		} else if err := checkFilterQuery(p.Engine.app, t.Name, q.Filter, dummy); err != nil {
 			p.Errorf("/over/filter", "%v", err)
 		}
 	}
@@ -224,6 +225,19 @@ func (a *forEach) describe() string {
 // each calls fn with the items, in id order, at most limit of them; it returns how many it read.
 func (a *forEach) each(rc *RunContext, limit int, fn func(*core.Record) error) (int, error) {
 	n := 0
+	// A dry run reads in its transaction, holding the writer: its reads stop at its end.
+	ctx := context.Background()
+	if !rc.deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, rc.deadline)
+		defer cancel()
+	}
+	overtime := func(err error) error {
+		if msg := rc.overtime(); msg != "" && ctx.Err() != nil {
+			return Permanent(errors.New(msg))
+		}
+		return err
+	}
 	if a.field != nil {
 		rec, err := rc.Record()
 		if err != nil {
@@ -246,8 +260,8 @@ func (a *forEach) each(rc *RunContext, limit int, fn func(*core.Record) error) (
 				in[i] = id
 			}
 			var recs []*core.Record
-			if err := q.AndWhere(dbx.In(coll.Name+".id", in...)).OrderBy(coll.Name + ".id").All(&recs); err != nil {
-				return n, err
+			if err := q.AndWhere(dbx.In(coll.Name+".id", in...)).OrderBy(coll.Name + ".id").WithContext(ctx).All(&recs); err != nil {
+				return n, overtime(err)
 			}
 			for _, r := range recs {
 				if n == limit {
@@ -278,10 +292,10 @@ func (a *forEach) each(rc *RunContext, limit int, fn func(*core.Record) error) (
 		if msg := rc.overtime(); msg != "" {
 			return n, Permanent(errors.New(msg))
 		}
-		recs, err := schemas.Find(rc.App, rc.Caller(), schemas.Query{Object: a.item.Name, Filter: a.pageFilter(),
+		recs, err := schemas.FindContext(ctx, rc.App, rc.Caller(), schemas.Query{Object: a.item.Name, Filter: a.pageFilter(),
 			Sort: "id", Limit: min(forEachPage, limit-n), Params: params})
 		if err != nil {
-			return n, Permanent(fmt.Errorf("over %s: %w", a.describe(), err))
+			return n, overtime(Permanent(fmt.Errorf("over %s: %w", a.describe(), err)))
 		}
 		for _, r := range recs {
 			n++

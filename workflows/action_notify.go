@@ -98,8 +98,13 @@ func (a *notifyAction) Run(rc *RunContext) (any, error) {
 		if rc.Object != nil && rc.RecordID != "" {
 			rec, _ = rc.App.FindRecordById(rc.Object.Name, rc.RecordID)
 		}
-		r, err := outbox.Render(rc.App, a.Template, outbox.RenderInput{Record: rec, Actor: rc.Actor,
-			Recipient: mail.Address{Name: user.GetString("name"), Address: user.Email()}})
+		// The title is kept in the step's output, which every manager reads (and a dry run
+		// shows): the recipient's address only where they made it visible.
+		to := mail.Address{Name: user.GetString("name")}
+		if schemas.System.MayReadEmail(user) {
+			to.Address = user.Email()
+		}
+		r, err := outbox.Render(rc.App, a.Template, outbox.RenderInput{Record: rec, Actor: rc.Actor, Recipient: to})
 		var te *outbox.TemplateError
 		switch {
 		case errors.Is(err, outbox.ErrTemplateNotFound), errors.Is(err, outbox.ErrNoAccess), errors.As(err, &te):

@@ -83,7 +83,7 @@ func checkScriptNames(p *Prep, src string) {
 			}
 			if err := checkReadFilter(p.Engine.app, p.Registry, obj.Name, c.Filter.Value, ""); err != nil {
 				at(c.Filter, "find: %v", err)
-			} else if _, err := schemas.Find(p.Engine.app, schemas.System, schemas.Query{Object: obj.Name, Filter: c.Filter.Value, Params: params, Limit: 1}); err != nil {
+			} else if err := checkFilterQuery(p.Engine.app, obj.Name, c.Filter.Value, params); err != nil {
 				at(c.Filter, "find: %v", err)
 			}
 		}
@@ -160,7 +160,7 @@ var _ sandbox.Store = (*scriptStore)(nil)
 // list rule applies in SQL, hidden fields and @collection/@request references are refused,
 // and the limit counts only records the actor may list. Results are newest first; scripts
 // page by filtering on created (find('deals', 'created < {:last}', {last: page.at(-1).created})).
-func (s *scriptStore) Find(_ context.Context, q sandbox.Query) ([]map[string]any, error) {
+func (s *scriptStore) Find(ctx context.Context, q sandbox.Query) ([]map[string]any, error) {
 	if _, ok := s.rc.Engine.reg.Object(q.Object); !ok {
 		return nil, fmt.Errorf("unknown object %q", q.Object)
 	}
@@ -168,7 +168,8 @@ func (s *scriptStore) Find(_ context.Context, q sandbox.Query) ([]map[string]any
 	if err := checkReadFilter(s.rc.App, s.rc.Engine.reg, q.Object, q.Filter, q.Sort); err != nil {
 		return nil, err
 	}
-	recs, err := schemas.Find(s.rc.App, c, schemas.Query{Object: q.Object, Filter: q.Filter, Sort: q.Sort,
+	// The query stops with the script: it runs in the step's transaction, holding the writer.
+	recs, err := schemas.FindContext(ctx, s.rc.App, c, schemas.Query{Object: q.Object, Filter: q.Filter, Sort: q.Sort,
 		Limit: q.Limit, Offset: q.Offset, Params: dbx.Params(q.Params)})
 	if err != nil {
 		return nil, err

@@ -324,6 +324,7 @@ func changedFields(old, cur map[string]any) []string {
 	return out
 }
 
+// userOf is the user who caused an event as expressions see it.
 func userOf(u *core.Record) condition.User {
 	if u == nil {
 		return condition.User{}
@@ -332,7 +333,14 @@ func userOf(u *core.Record) condition.User {
 	if u.IsSuperuser() {
 		role = "superuser"
 	}
-	return condition.User{ID: u.Id, Email: u.Email(), Name: u.GetString("name"), Role: role, Team: u.GetString("team")}
+	email := ""
+	if schemas.System.MayReadEmail(u) {
+		// Expressions may copy user.email into records, emails and webhooks, and the run's
+		// input is kept in the run history every manager reads: a user's address only where
+		// they made it visible, as the REST API shows it.
+		email = u.Email()
+	}
+	return condition.User{ID: u.Id, Email: email, Name: u.GetString("name"), Role: role, Team: u.GetString("team")}
 }
 
 // newRun is a run to insert.

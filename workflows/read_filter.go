@@ -1,6 +1,9 @@
 package workflows
 
 import (
+	"fmt"
+
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/schemas"
@@ -27,4 +30,22 @@ func checkReadFilter(app core.App, reg *schemas.Registry, object, filter, sort s
 		_, ok := reg.Object(name)
 		return ok
 	}, "workflows")
+}
+
+// checkFilterQuery checks at save that a workflow's filter reads as [schemas.Find] would read
+// it (fields, operators, the SQL it builds), without reading a record: the query is prepared
+// with a condition that is always false, which SQLite decides before its first row. Running
+// the filter itself took as long as a run's read (6 s for 30 terms through a back-relation
+// over 2,000 deals) on every save, every validation the builder makes as its author types,
+// and every reload of the workflows.
+func checkFilterQuery(app core.App, object, filter string, params dbx.Params) error {
+	query, err := schemas.MatchQuery(app, schemas.System, schemas.Query{Object: object, Filter: filter, Params: params})
+	if err != nil {
+		return err
+	}
+	var recs []*core.Record
+	if err := query.AndWhere(dbx.NewExp("1 = 0")).Limit(1).All(&recs); err != nil {
+		return fmt.Errorf("find %s: %w", object, err)
+	}
+	return nil
 }
