@@ -39,12 +39,14 @@
 package schemas
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -217,6 +219,13 @@ type Query struct {
 // Find returns the records of q.Object that c may list and that match q.Filter, sorted by
 // q.Sort (default: newest first), then limited and offset — in that order, in one query.
 func Find(app core.App, c Caller, q Query) ([]*core.Record, error) {
+	return FindContext(context.Background(), app, c, q)
+}
+
+// FindContext is [Find] with a query that stops when ctx is done (its error then wraps the
+// context's cause): a read inside a transaction holds the database's only writer for as long
+// as it runs.
+func FindContext(ctx context.Context, app core.App, c Caller, q Query) ([]*core.Record, error) {
 	query, err := MatchQuery(app, c, q)
 	if err != nil {
 		return nil, err
@@ -230,7 +239,10 @@ func Find(app core.App, c Caller, q Query) ([]*core.Record, error) {
 		query.Offset(int64(q.Offset))
 	}
 	var recs []*core.Record
-	if err := query.All(&recs); err != nil {
+	if err := query.WithContext(ctx).All(&recs); err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			return nil, fmt.Errorf("find %s: stopped: %w", q.Object, errors.Join(cause, err))
+		}
 		return nil, fmt.Errorf("find %s: %w", q.Object, err)
 	}
 	return recs, nil
@@ -392,6 +404,9 @@ func CheckFilter(app core.App, coll *core.Collection, c Caller, filter, sort str
 		if err := g.groups(groups); err != nil {
 			return err
 		}
+		if err := g.requireVisible(groups); err != nil {
+			return err
+		}
 	}
 	for _, s := range search.ParseSortFromString(sort) {
 		reached, multi, backs := g.walk(s.Name)
@@ -407,6 +422,14 @@ func CheckFilter(app core.App, coll *core.Collection, c Caller, filter, sort str
 			// sorting colleagues by email told their order.
 			return &AccessError{Where: "sort", Path: s.Name, Message: "emails of users are hidden: sort by another field"}
 		}
+		if j, err := g.leakyJoin(s.Name); err != nil {
+			return err
+		} else if j != "" && !multi {
+			// a unique back-relation: no all-match subquery, but its rule still leaves out
+			// the records that have only hidden ones
+			return &AccessError{Where: "sort", Path: s.Name, Message: fmt.Sprintf(
+				"sorting through %s would leave out records that have only %s records you may not list; sort by a field of %s itself", j, j, g.base.Name)}
+		}
 		if !multi {
 			continue
 		}
@@ -418,7 +441,82 @@ func CheckFilter(app core.App, coll *core.Collection, c Caller, filter, sort str
 				coll, g.base.Name)}
 		}
 	}
-	return nil
+	return g.boundJoins(filter, sort)
+}
+
+// boundJoins refuses a filter and sort that together join more than [MaxBackRelations]
+// different back-relations that are not unique. Each path may cross one, but PocketBase
+// joins each different one for every record of the list, so two multiply: 2,000 contacts of
+// one company listed with company.contacts_via_company.full_name ?~ "" && company.
+// activities_via_company.subject ?~ "" held a core for 40 s and then failed (one alone: 20 s,
+// see the package notes' open items in SECURITY.md). Terms through the same back-relation
+// share its join and are not counted again.
+func (g *guard) boundJoins(filter, sort string) error {
+	paths, err := FilterPaths(g.app, g.base, filter, sort)
+	if err != nil {
+		return nil // CheckFilter refused what does not parse
+	}
+	var joins []string
+	first := ""
+	for _, p := range paths {
+		for _, j := range g.backJoins(p.Path) {
+			if !slices.Contains(joins, j) {
+				joins = append(joins, j)
+				if len(joins) > MaxBackRelations && first == "" {
+					first = p.Path
+				}
+			}
+		}
+	}
+	if len(joins) <= MaxBackRelations {
+		return nil
+	}
+	return &AccessError{Where: "filter", Path: first, Message: fmt.Sprintf(
+		"the filter and sort join %d different back-relations (%s); at most %d may be joined in one list, as each multiplies the records compared for every record listed",
+		len(joins), strings.Join(joins, ", "), MaxBackRelations)}
+}
+
+// backJoins returns the prefixes of path through each back-relation hop that is not unique
+// ("company.deals_via_company" of "company.deals_via_company.amount"): the joins PocketBase
+// adds for it that fan out.
+func (g *guard) backJoins(path string) []string {
+	if strings.HasPrefix(path, "@") {
+		return nil
+	}
+	var out []string
+	props := strings.Split(path, ".")
+	coll := g.base
+	for i, prop := range props[:len(props)-1] {
+		if f := coll.Fields.GetByName(prop); f != nil {
+			rf, ok := f.(*core.RelationField)
+			if !ok {
+				return out
+			}
+			target, err := g.app.FindCachedCollectionByNameOrId(rf.CollectionId)
+			if err != nil {
+				return out
+			}
+			coll = target
+			continue
+		}
+		m := viaPath.FindStringSubmatch(prop)
+		if m == nil {
+			return out
+		}
+		back, err := g.app.FindCachedCollectionByNameOrId(m[1])
+		if err != nil {
+			return out
+		}
+		rf, ok := back.Fields.GetByName(m[2]).(*core.RelationField)
+		if !ok || rf.CollectionId != coll.Id {
+			return out
+		}
+		if _, unique := dbutils.FindSingleColumnUniqueIndex(back.Indexes, rf.Name); rf.IsMultiple() || !unique {
+			out = append(out, strings.Join(props[:i+1], "."))
+		}
+		coll = back
+	}
+	return out
 }
 
 // FilterPath is one field path a filter or sort names, with what it joins.
@@ -575,6 +673,14 @@ func (g *guard) expr(e fexpr.Expr) error {
 		if !multi || anyOps[e.Op] {
 			continue
 		}
+		if g.hiddenEmail(ident, reached) {
+			// PocketBase checks email visibility on the joined row only, not in the
+			// all-match subquery: "contacts.owner.email !~ 'c%'" compared hidden addresses
+			// (of every caller who may list the records in between, managers too)
+			return &AccessError{Where: "filter", Path: ident, Message: fmt.Sprintf(
+				"emails of users are hidden, and %q compares every email reached through a multi-valued relation, hidden ones too; use the any-match form %q instead",
+				string(e.Op), "?"+string(e.Op))}
+		}
 		coll, err := g.firstRestricted(reached)
 		if err != nil {
 			return err
@@ -586,6 +692,181 @@ func (g *guard) expr(e fexpr.Expr) error {
 		}
 	}
 	return nil
+}
+
+// A back-relation into a collection the caller may list only in part is a hidden-existence
+// oracle even with the any-match operators: PocketBase joins every record pointing back and
+// applies the reached collection's list rule to the joined rows at the top of the query, so
+// a record whose only back-records are ones the caller may not list is always left out,
+// while one with none at all matches whenever the filter is true of an empty row
+// ("deals_via_company.amount ?!= -1" listed the companies without deals and left out those
+// with only other reps' deals). requireVisible refuses a filter unless every such back-relation
+// is needed by it: every match needs a row of it that the caller may list, so the answer is
+// the same whether or not hidden records point back.
+func (g *guard) requireVisible(groups []fexpr.ExprGroup) error {
+	var leaky []string
+	var firstPath []string
+	var collect func([]fexpr.ExprGroup) error
+	collect = func(groups []fexpr.ExprGroup) error {
+		for _, grp := range groups {
+			switch item := grp.Item.(type) {
+			case fexpr.Expr:
+				for _, ident := range identifiers(item.Left, item.Right) {
+					j, err := g.leakyJoin(ident)
+					if err != nil {
+						return err
+					}
+					if j != "" && !slices.Contains(leaky, j) {
+						leaky = append(leaky, j)
+						firstPath = append(firstPath, ident)
+					}
+				}
+			case []fexpr.ExprGroup:
+				if err := collect(item); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := collect(groups); err != nil {
+		return err
+	}
+	if len(leaky) == 0 {
+		return nil
+	}
+	needed, err := g.needed(groups)
+	if err != nil {
+		return err
+	}
+	for i, j := range leaky {
+		if !needed[j] {
+			return &AccessError{Where: "filter", Path: firstPath[i], Message: fmt.Sprintf(
+				"%s reaches records you may not list, and a record that has only those would be left out where one with none matches; make every match need one you may list: add && %s.id ?!= \"\" (or another condition on %s that an empty row fails)",
+				j, j, j)}
+		}
+	}
+	return nil
+}
+
+// needed returns the leaky joins (leakyJoin) that every match of groups needs a row of: the
+// intersection over the disjuncts (PocketBase joins the groups left to right, && before ||)
+// of the joins each conjunct needs.
+func (g *guard) needed(groups []fexpr.ExprGroup) (map[string]bool, error) {
+	var out map[string]bool
+	cur := map[string]bool{}
+	flush := func() {
+		if out == nil {
+			out = cur
+			return
+		}
+		for k := range out {
+			if !cur[k] {
+				delete(out, k)
+			}
+		}
+	}
+	for i, grp := range groups {
+		if i > 0 && grp.Join == fexpr.JoinOr {
+			flush()
+			cur = map[string]bool{}
+		}
+		switch item := grp.Item.(type) {
+		case fexpr.Expr:
+			for _, side := range [][2]fexpr.Token{{item.Left, item.Right}, {item.Right, item.Left}} {
+				if side[0].Type != fexpr.TokenIdentifier || !falseOnEmptyRow(item.Op, side[1]) {
+					continue
+				}
+				j, err := g.leakyJoin(side[0].Literal)
+				if err != nil {
+					return nil, err
+				}
+				if j != "" {
+					cur[j] = true
+				}
+			}
+		case []fexpr.ExprGroup:
+			sub, err := g.needed(item)
+			if err != nil {
+				return nil, err
+			}
+			for k := range sub {
+				cur[k] = true
+			}
+		}
+	}
+	flush()
+	return out, nil
+}
+
+// falseOnEmptyRow reports whether a comparison of a joined field with other, by op, is false
+// when the join found no row (the field is NULL), as PocketBase builds it: <, <=, >, >=, ~ and
+// !~ compare NULL (NULL); = with a non-empty literal compares directly; != "" is
+// "IS NOT ” AND IS NOT NULL". Everything else may be true of an empty row.
+func falseOnEmptyRow(op fexpr.SignOp, other fexpr.Token) bool {
+	switch op {
+	case fexpr.SignLt, fexpr.SignLte, fexpr.SignGt, fexpr.SignGte, fexpr.SignLike, fexpr.SignNlike,
+		fexpr.SignAnyLt, fexpr.SignAnyLte, fexpr.SignAnyGt, fexpr.SignAnyGte, fexpr.SignAnyLike, fexpr.SignAnyNlike:
+		return true
+	case fexpr.SignEq, fexpr.SignAnyEq:
+		switch other.Type {
+		case fexpr.TokenText:
+			return other.Literal != ""
+		case fexpr.TokenNumber:
+			f, err := strconv.ParseFloat(other.Literal, 64)
+			return err == nil && f != 0
+		}
+	case fexpr.SignNeq, fexpr.SignAnyNeq:
+		return other.Type == fexpr.TokenText && other.Literal == ""
+	}
+	return false
+}
+
+// leakyJoin returns the prefix of path through its first back-relation hop (…_via_…, unique
+// or not) into a collection the caller may list only in part — "company.deals_via_company" of
+// "company.deals_via_company.amount" — or "". Such a join is what requireVisible guards.
+// Forward relations are not: the caller sees the ids they hold.
+func (g *guard) leakyJoin(path string) (string, error) {
+	if strings.HasPrefix(path, "@") {
+		return "", nil
+	}
+	props := strings.Split(path, ".")
+	coll := g.base
+	for i, prop := range props[:len(props)-1] {
+		if f := coll.Fields.GetByName(prop); f != nil {
+			rf, ok := f.(*core.RelationField)
+			if !ok {
+				return "", nil
+			}
+			target, err := g.app.FindCachedCollectionByNameOrId(rf.CollectionId)
+			if err != nil {
+				return "", nil
+			}
+			coll = target
+			continue
+		}
+		m := viaPath.FindStringSubmatch(prop)
+		if m == nil {
+			return "", nil
+		}
+		back, err := g.app.FindCachedCollectionByNameOrId(m[1])
+		if err != nil {
+			return "", nil
+		}
+		rf, ok := back.Fields.GetByName(m[2]).(*core.RelationField)
+		if !ok || rf.CollectionId != coll.Id {
+			return "", nil
+		}
+		name, err := g.firstRestricted([]*core.Collection{back})
+		if err != nil {
+			return "", err
+		}
+		if name != "" {
+			return strings.Join(props[:i+1], "."), nil
+		}
+		coll = back
+	}
+	return "", nil
 }
 
 // MaxBackRelations is how many back-relations (deals_via_company: the records that point
