@@ -332,7 +332,7 @@ func itemSteps(steps []*step, prefix string) []*step {
 func itemContext(rc *RunContext, item *schemas.Object, rec *core.Record) *RunContext {
 	ic := *rc
 	ic.Item, ic.ItemID = item, rec.Id
-	ic.Input.Item = rec.FieldsData()
+	ic.Input.Item = snapshot(rec)
 	return &ic
 }
 

@@ -154,7 +154,11 @@ type webhookPayload struct {
 }
 
 func (a *webhook) payload(rc *RunContext) (*webhookPayload, error) {
-	pl := &webhookPayload{Workflow: a.workflow, Event: rc.Input.Event, Record: plainMap(rc.Input.Record)}
+	record, err := a.record(rc)
+	if err != nil {
+		return nil, err
+	}
+	pl := &webhookPayload{Workflow: a.workflow, Event: rc.Input.Event, Record: record}
 	if rc.Run != nil {
 		pl.Workflow, pl.Run = rc.Run.GetString("workflow_name"), rc.Run.Id
 	}
@@ -169,6 +173,41 @@ func (a *webhook) payload(rc *RunContext) (*webhookPayload, error) {
 		pl.Data = data
 	}
 	return pl, nil
+}
+
+// record is the triggering record as the webhook sends it: the run's snapshot (without
+// hidden fields), and with a runAs only if the run-as user may view the record — as every
+// other action reads for her; a record deleted since is sent as its id alone, as she cannot
+// be asked whether she could have viewed it.
+func (a *webhook) record(rc *RunContext) (map[string]any, error) {
+	if rc.Input.Record == nil {
+		return nil, nil
+	}
+	// A run queued before hidden fields were left out of snapshots carries them still.
+	rec := plainMap(rc.Input.Record)
+	if rc.Object != nil {
+		if coll, err := rc.App.FindCachedCollectionByNameOrId(rc.Object.Name); err == nil {
+			for _, f := range coll.Fields {
+				if f.GetHidden() {
+					delete(rec, f.GetName())
+				}
+			}
+		}
+	}
+	if rc.Actor == nil || rc.Object == nil {
+		return rec, nil
+	}
+	id, _ := rec["id"].(string)
+	stored, err := rc.App.FindRecordById(rc.Object.Name, id)
+	if err != nil {
+		return map[string]any{"id": id}, nil
+	}
+	if ok, err := rc.CanView(stored); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, Permanent(fmt.Errorf("webhook: %s is not allowed to view %s %s", rc.actorName(), rc.Object.Name, id))
+	}
+	return rec, nil
 }
 
 // headers returns the request's headers; the signature is left out when secret is "".

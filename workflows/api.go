@@ -241,11 +241,11 @@ func testOld(rec *core.Record, values, old map[string]any) map[string]any {
 	case rec == nil:
 		return old
 	case old != nil:
-		merged := rec.FieldsData()
+		merged := snapshot(rec)
 		maps.Copy(merged, old)
 		return merged
 	case !rec.IsNew() && len(values) > 0:
-		return rec.Original().FieldsData()
+		return snapshot(rec.Original())
 	}
 	return nil
 }

@@ -202,11 +202,11 @@ func (e *Engine) Enqueue(tx core.App, ev Event) (int, error) {
 		}
 	}
 	now := e.cfg.Now()
-	newVals := ev.Record.FieldsData()
+	newVals := snapshot(ev.Record)
 	oldVals := newVals
 	var changed []string
 	if ev.Kind == Updated {
-		oldVals = ev.Record.Original().FieldsData()
+		oldVals = snapshot(ev.Record.Original())
 		changed = changedFields(oldVals, newVals)
 		if len(changed) == 0 {
 			return 0, nil
@@ -323,6 +323,12 @@ func changedFields(old, cur map[string]any) []string {
 	slices.Sort(out)
 	return out
 }
+
+// snapshot is what conditions, templates, scripts and webhooks see of rec: its fields but
+// those hidden in PocketBase, which only superusers read over REST (a workflow's author is a
+// manager, and its webhooks and emails go where she chooses), and a user's email only where
+// it is visible.
+func snapshot(rec *core.Record) map[string]any { return schemas.Visible(rec, schemas.System) }
 
 // userOf is the user who caused an event as expressions see it.
 func userOf(u *core.Record) condition.User {

@@ -49,7 +49,7 @@ func (e *Engine) DryRun(w *Workflow, rec *core.Record, old map[string]any, actor
 	recordID := ""
 	if rec != nil {
 		recordID, rep.Record = rec.Id, rec.Id
-		in.Record = rec.FieldsData()
+		in.Record = snapshot(rec)
 		in.Old = in.Record
 		in.Facts = newFacts(e.app, w.Object.Name, in.Record, time.Time{})
 		if old != nil {

@@ -123,7 +123,7 @@ func (x *executor) checkStop(st *step) error {
 		return err
 	}
 	in := x.rc.Input
-	in.Record = rec.FieldsData()
+	in.Record = snapshot(rec)
 	in.Now = x.e.cfg.Now()
 	in.Facts = newFacts(x.e.app, w.Object.Name, in.Record, x.run.GetDateTime("created").Time())
 	ok, err := w.stopIf.Eval(in)
@@ -177,7 +177,7 @@ func (e *Engine) SegmentChanged(tx core.App, segmentID string, changes []Segment
 			if c.Left != left || rec == nil {
 				continue
 			}
-			in := condition.Input{Record: rec.FieldsData(), Now: now, Event: w.Def.Trigger.Type}
+			in := condition.Input{Record: snapshot(rec), Now: now, Event: w.Def.Trigger.Type}
 			if w.cond != nil {
 				in.Facts = newFacts(tx, w.Object.Name, in.Record, time.Time{})
 				ok, err := w.cond.Eval(in)

@@ -225,7 +225,7 @@ func (e *Engine) walk(w *Workflow, now time.Time, q timedQuery) (int, error) {
 func (e *Engine) queueEach(w *Workflow, recs []*core.Record, now time.Time, event string, key func(*core.Record) string) (int, error) {
 	var runs []newRun
 	for _, r := range recs {
-		in := condition.Input{Record: r.FieldsData(), Now: now, Event: event}
+		in := condition.Input{Record: snapshot(r), Now: now, Event: event}
 		if w.cond != nil {
 			in := in
 			in.Facts = newFacts(e.app, w.Object.Name, in.Record, time.Time{})
@@ -281,7 +281,7 @@ func (e *Engine) trigger(tx core.App, w *Workflow, rec *core.Record, event strin
 	in := condition.Input{Now: e.cfg.Now(), Event: event, User: userOf(actor)}
 	id := ""
 	if rec != nil {
-		in.Record, id = rec.FieldsData(), rec.Id
+		in.Record, id = snapshot(rec), rec.Id
 	}
 	if w.cond != nil {
 		in := in
