@@ -51,6 +51,8 @@
 //
 // user — the user who caused the event: user.id, user.email, user.name, user.role ("admin",
 // "manager", "sales") and user.team, all strings; empty for system and scheduled runs.
+// user.email is empty unless the user made it visible (as the REST API shows it). Fields
+// hidden in PocketBase are not in record, old or item.
 //
 // now — time.Time (UTC), the time of the evaluation. Use it instead of expr's now(), which is
 // disabled so that an evaluation can be repeated.
