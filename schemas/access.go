@@ -480,41 +480,11 @@ func (g *guard) boundJoins(filter, sort string) error {
 // ("company.deals_via_company" of "company.deals_via_company.amount"): the joins PocketBase
 // adds for it that fan out.
 func (g *guard) backJoins(path string) []string {
-	if strings.HasPrefix(path, "@") {
-		return nil
-	}
 	var out []string
-	props := strings.Split(path, ".")
-	coll := g.base
-	for i, prop := range props[:len(props)-1] {
-		if f := coll.Fields.GetByName(prop); f != nil {
-			rf, ok := f.(*core.RelationField)
-			if !ok {
-				return out
-			}
-			target, err := g.app.FindCachedCollectionByNameOrId(rf.CollectionId)
-			if err != nil {
-				return out
-			}
-			coll = target
-			continue
+	for _, h := range g.hops(path) {
+		if h.back && h.fans {
+			out = append(out, h.prefix)
 		}
-		m := viaPath.FindStringSubmatch(prop)
-		if m == nil {
-			return out
-		}
-		back, err := g.app.FindCachedCollectionByNameOrId(m[1])
-		if err != nil {
-			return out
-		}
-		rf, ok := back.Fields.GetByName(m[2]).(*core.RelationField)
-		if !ok || rf.CollectionId != coll.Id {
-			return out
-		}
-		if _, unique := dbutils.FindSingleColumnUniqueIndex(back.Indexes, rf.Name); rf.IsMultiple() || !unique {
-			out = append(out, strings.Join(props[:i+1], "."))
-		}
-		coll = back
 	}
 	return out
 }
@@ -827,44 +797,17 @@ func falseOnEmptyRow(op fexpr.SignOp, other fexpr.Token) bool {
 // "company.deals_via_company.amount" — or "". Such a join is what requireVisible guards.
 // Forward relations are not: the caller sees the ids they hold.
 func (g *guard) leakyJoin(path string) (string, error) {
-	if strings.HasPrefix(path, "@") {
-		return "", nil
-	}
-	props := strings.Split(path, ".")
-	coll := g.base
-	for i, prop := range props[:len(props)-1] {
-		if f := coll.Fields.GetByName(prop); f != nil {
-			rf, ok := f.(*core.RelationField)
-			if !ok {
-				return "", nil
-			}
-			target, err := g.app.FindCachedCollectionByNameOrId(rf.CollectionId)
-			if err != nil {
-				return "", nil
-			}
-			coll = target
+	for _, h := range g.hops(path) {
+		if !h.back {
 			continue
 		}
-		m := viaPath.FindStringSubmatch(prop)
-		if m == nil {
-			return "", nil
-		}
-		back, err := g.app.FindCachedCollectionByNameOrId(m[1])
-		if err != nil {
-			return "", nil
-		}
-		rf, ok := back.Fields.GetByName(m[2]).(*core.RelationField)
-		if !ok || rf.CollectionId != coll.Id {
-			return "", nil
-		}
-		name, err := g.firstRestricted([]*core.Collection{back})
+		name, err := g.firstRestricted([]*core.Collection{h.coll})
 		if err != nil {
 			return "", err
 		}
 		if name != "" {
-			return strings.Join(props[:i+1], "."), nil
+			return h.prefix, nil
 		}
-		coll = back
 	}
 	return "", nil
 }
@@ -904,54 +847,74 @@ func identifiers(tokens ...fexpr.Token) []string {
 	return out
 }
 
+// hop is one relation a field path crosses.
+type hop struct {
+	prefix string           // the path up to and with this hop: "company.deals_via_company"
+	coll   *core.Collection // the collection it reaches
+	back   bool             // a back-relation (…_via_…)
+	// fans: many records per record — a multiple relation, or a back-relation without a
+	// unique index (PocketBase builds an all-match subquery, and a join that multiplies rows).
+	fans bool
+}
+
+// hops follows a field path from the base collection and returns the relations it crosses,
+// as far as it resolves. @request and @collection paths are not walked (non-superusers cannot
+// use them).
+func (g *guard) hops(path string) []hop {
+	if strings.HasPrefix(path, "@") {
+		return nil
+	}
+	var out []hop
+	props := strings.Split(path, ".")
+	coll := g.base
+	for i, prop := range props[:len(props)-1] {
+		prefix := strings.Join(props[:i+1], ".")
+		if f := coll.Fields.GetByName(prop); f != nil {
+			rf, ok := f.(*core.RelationField)
+			if !ok {
+				return out // json paths stay inside coll
+			}
+			target, err := g.app.FindCachedCollectionByNameOrId(rf.CollectionId)
+			if err != nil {
+				return out
+			}
+			coll = target
+			out = append(out, hop{prefix: prefix, coll: target, fans: rf.IsMultiple()})
+			continue
+		}
+		m := viaPath.FindStringSubmatch(prop)
+		if m == nil {
+			return out
+		}
+		back, err := g.app.FindCachedCollectionByNameOrId(m[1])
+		if err != nil {
+			return out
+		}
+		rf, ok := back.Fields.GetByName(m[2]).(*core.RelationField)
+		if !ok || rf.CollectionId != coll.Id {
+			return out
+		}
+		_, unique := dbutils.FindSingleColumnUniqueIndex(back.Indexes, rf.Name)
+		coll = back
+		out = append(out, hop{prefix: prefix, coll: back, back: true, fans: rf.IsMultiple() || !unique})
+	}
+	return out
+}
+
 // walk follows a field path from the base collection and returns the collections it joins,
 // whether any hop is multi-valued (so PocketBase would build an all-match subquery), and how
 // many hops are back-relations that are not unique (each a subquery over however many
-// records point back). @request and @collection paths are not walked (non-superusers cannot
-// use them).
+// records point back). A ":each" on the last field after single hops builds the all-match
+// subquery too, but over the one record the main query already joins with its rule: nothing
+// more is read.
 func (g *guard) walk(path string) (reached []*core.Collection, multi bool, backs int) {
-	if strings.HasPrefix(path, "@") {
-		return nil, false, 0
+	for _, h := range g.hops(path) {
+		reached = append(reached, h.coll)
+		multi = multi || h.fans
+		if h.back && h.fans {
+			backs++
+		}
 	}
-	props := strings.Split(path, ".")
-	coll := g.base
-	for _, prop := range props[:len(props)-1] {
-		f := coll.Fields.GetByName(prop)
-		if f == nil {
-			m := viaPath.FindStringSubmatch(prop)
-			if m == nil {
-				return reached, multi, backs
-			}
-			back, err := g.app.FindCachedCollectionByNameOrId(m[1])
-			if err != nil {
-				return reached, multi, backs
-			}
-			rf, ok := back.Fields.GetByName(m[2]).(*core.RelationField)
-			if !ok || rf.CollectionId != coll.Id {
-				return reached, multi, backs
-			}
-			if _, unique := dbutils.FindSingleColumnUniqueIndex(back.Indexes, rf.Name); rf.IsMultiple() || !unique {
-				multi = true
-				backs++
-			}
-			coll = back
-			reached = append(reached, back)
-			continue
-		}
-		rf, ok := f.(*core.RelationField)
-		if !ok {
-			return reached, multi, backs // json paths stay inside coll
-		}
-		target, err := g.app.FindCachedCollectionByNameOrId(rf.CollectionId)
-		if err != nil {
-			return reached, multi, backs
-		}
-		multi = multi || rf.IsMultiple()
-		coll = target
-		reached = append(reached, target)
-	}
-	// A ":each" on the last field after single hops builds the all-match subquery too, but
-	// over the one record the main query already joins with its rule: nothing more is read.
 	return reached, multi, backs
 }
 
