@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pocketbase/pocketbase/core"
+
 	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/workflows"
 )
@@ -19,15 +21,7 @@ import (
 func TestDryRunShowsNoHiddenEmail(t *testing.T) {
 	e := newEnv(t, workflows.Config{})
 	const hidden = "carol.hidden@example.com"
-	carol, _ := schemastest.NewUser(t, e.app, hidden, "sales", "south")
-	carol.Set("name", "Carol")
-	if err := e.app.Save(carol); err != nil {
-		t.Fatal(err)
-	}
-	var seen map[string]any
-	if code := schemastest.Call(t, e.srv, http.MethodGet, "/api/collections/users/records/"+carol.Id, e.mgrTok, nil, &seen); code != 200 || strings.Contains(jsonOf(seen), hidden) {
-		t.Fatalf("REST shows the manager %v (%d); the test assumes it hides her email", seen, code)
-	}
+	carol, _ := hiddenCarol(t, e, hidden)
 	deal := schemastest.MustCreate(t, e.app, "deals", map[string]any{"name": "D", "stage": "lead", "owner": carol.Id})
 	schemastest.MustCreate(t, e.app, "email_templates", map[string]any{"name": "owner-line", "object": "deals", "subject": "Owner: {{.record.owner.email}}", "text": "x"})
 
@@ -59,4 +53,20 @@ func TestDryRunShowsNoHiddenEmail(t *testing.T) {
 	if code, rep := e.api(t, http.MethodPost, "/api/relata/workflows/test", e.mgrTok, map[string]any{"definition": jsonRaw(def), "recordId": deal.Id}); code != 200 || rep["error"] != nil {
 		t.Errorf("run as her by email = %d %v", code, rep)
 	}
+}
+
+// hiddenCarol is a sales user (Carol, team south) who keeps her address hidden, as the
+// manager's REST reads confirm, and her token.
+func hiddenCarol(t *testing.T, e *env, hidden string) (*core.Record, string) {
+	t.Helper()
+	carol, tok := schemastest.NewUser(t, e.app, hidden, "sales", "south")
+	carol.Set("name", "Carol")
+	if err := e.app.Save(carol); err != nil {
+		t.Fatal(err)
+	}
+	var seen map[string]any
+	if code := schemastest.Call(t, e.srv, http.MethodGet, "/api/collections/users/records/"+carol.Id, e.mgrTok, nil, &seen); code != 200 || strings.Contains(jsonOf(seen), hidden) {
+		t.Fatalf("REST shows the manager %v (%d); the test assumes it hides her email", seen, code)
+	}
+	return carol, tok
 }
