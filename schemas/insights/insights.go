@@ -724,13 +724,33 @@ func (s *Service) Cycle(info *core.RequestInfo, q Query) (*Cycle, error) {
 	}
 	out := &Cycle{Object: r.obj.Name, Pipeline: r.pipeline.Name, TimeInStage: []StageTime{}}
 
+	// Won records, in id order: from creation to closing. They are read a row at a time beside
+	// the stage history (in the same order), so neither is held in memory: a record's last entry
+	// into a won stage is known when the history moves past it.
+	var won *wonCursor
+	if names := wonStages(r.pipeline); len(names) > 0 {
+		closed := "''"
+		if r.closed != "" {
+			closed = "COALESCE([[" + r.closed + "]], '')"
+		}
+		won = &wonCursor{out: &out.DaysToClose}
+		wq := fmt.Sprintf("SELECT [[id]] AS record, [[created]] AS created, %[1]s AS at FROM {{%[2]s}} WHERE [[%[3]s]] IN (%[4]s) AND %[5]s ORDER BY [[id]]",
+			closed, r.obj.Name, r.stage.Name, placeholders("insightsWon", len(names)), r.scope.where("[["+r.obj.Name+".id]]"))
+		if won.rows, err = s.query(wq, r.scope, namedParams("insightsWon", names)).Rows(); err != nil {
+			return nil, fmt.Errorf("insights won %s: %w", r.obj.Name, err)
+		}
+		defer won.rows.Close()
+		if err := won.next(); err != nil {
+			return nil, fmt.Errorf("insights won %s: %w", r.obj.Name, err)
+		}
+	}
+
 	// Stage history of the records in scope, oldest first.
 	hq := fmt.Sprintf("SELECT sc.[[record]] AS record, sc.[[from]] AS [[from]], sc.[[to]] AS [[to]], sc.[[at]] AS at, o.[[created]] AS created "+
 		"FROM {{%[1]s}} sc JOIN {{%[2]s}} o ON o.[[id]] = sc.[[record]] "+
 		"WHERE sc.[[object]] = {:insightsObject} AND sc.[[field]] = {:insightsField} AND %[3]s "+
 		"ORDER BY sc.[[record]], sc.[[at]], sc.[[rowid]]",
 		StageChangesCollection, r.obj.Name, r.scope.where("o.[[id]]"))
-	wonAt := map[string]time.Time{} // record -> when it last entered a won stage
 	stays := map[string]*Average{}
 	if _, err := s.app.FindCachedCollectionByNameOrId(StageChangesCollection); err == nil {
 		// Read a row at a time (a manager's history may hold millions of changes): each stay
@@ -741,10 +761,17 @@ func (s *Service) Cycle(info *core.RequestInfo, q Query) (*Cycle, error) {
 		}
 		defer rows.Close()
 		var prev, c changeRow
+		var wonAt time.Time // when prev's record last entered a won stage
 		for first := true; rows.Next(); first = false {
 			c = changeRow{}
 			if err := rows.ScanStruct(&c); err != nil {
 				return nil, fmt.Errorf("insights stage history of %s: %w", r.obj.Name, err)
+			}
+			if !first && prev.Record != c.Record {
+				if err := won.upTo(prev.Record, wonAt); err != nil {
+					return nil, fmt.Errorf("insights won %s: %w", r.obj.Name, err)
+				}
+				wonAt = time.Time{}
 			}
 			at := parseTime(c.At)
 			var start time.Time
@@ -761,12 +788,17 @@ func (s *Service) Cycle(info *core.RequestInfo, q Query) (*Cycle, error) {
 				stays[c.From].add(at.Sub(start))
 			}
 			if st := r.pipeline.Stage(c.To); st != nil && st.Won {
-				wonAt[c.Record] = at
+				wonAt = at
 			}
 			prev = c
 		}
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("insights stage history of %s: %w", r.obj.Name, err)
+		}
+		if prev.Record != "" {
+			if err := won.upTo(prev.Record, wonAt); err != nil {
+				return nil, fmt.Errorf("insights won %s: %w", r.obj.Name, err)
+			}
 		}
 	}
 	for _, st := range r.pipeline.Stages {
@@ -774,39 +806,60 @@ func (s *Service) Cycle(info *core.RequestInfo, q Query) (*Cycle, error) {
 			out.TimeInStage = append(out.TimeInStage, StageTime{Stage: st.Name, Label: st.Label, Average: *a})
 		}
 	}
-
-	// Won records: from creation to closing.
-	var won []any
-	for _, st := range r.pipeline.Stages {
-		if st.Won {
-			won = append(won, st.Name)
-		}
-	}
-	if len(won) == 0 {
-		return out, nil
-	}
-	closed := "''"
-	if r.closed != "" {
-		closed = "COALESCE([[" + r.closed + "]], '')"
-	}
-	wq := fmt.Sprintf("SELECT [[id]] AS record, [[created]] AS created, %[1]s AS at FROM {{%[2]s}} WHERE [[%[3]s]] IN (%[4]s) AND %[5]s ORDER BY [[id]]",
-		closed, r.obj.Name, r.stage.Name, placeholders("insightsWon", len(won)), r.scope.where("[["+r.obj.Name+".id]]"))
-	var rows []changeRow
-	if err := s.query(wq, r.scope, namedParams("insightsWon", won)).All(&rows); err != nil {
+	// The won records after the last one with a history.
+	if err := won.upTo("", time.Time{}); err != nil {
 		return nil, fmt.Errorf("insights won %s: %w", r.obj.Name, err)
 	}
-	for _, row := range rows {
-		end := parseTime(row.At)
-		if end.IsZero() {
-			end = wonAt[row.Record]
-		}
-		start := parseTime(row.Created)
-		if end.IsZero() || start.IsZero() || end.Before(start) {
-			continue
-		}
-		out.DaysToClose.add(end.Sub(start))
-	}
 	return out, nil
+}
+
+// wonStages returns the names of the pipeline's won stages.
+func wonStages(p *schemas.Pipeline) []any {
+	var names []any
+	for _, st := range p.Stages {
+		if st.Won {
+			names = append(names, st.Name)
+		}
+	}
+	return names
+}
+
+// wonCursor walks the won records in id order, adding each one's time to close to out.
+type wonCursor struct {
+	rows *dbx.Rows
+	out  *Average
+	cur  changeRow
+	ok   bool // cur holds a row not yet added
+}
+
+func (w *wonCursor) next() error {
+	w.cur, w.ok = changeRow{}, w.rows.Next()
+	if !w.ok {
+		return w.rows.Err()
+	}
+	return w.rows.ScanStruct(&w.cur)
+}
+
+// upTo adds the won records up to record (every remaining one when record is ""): those
+// before it had no entry into a won stage in the history; record itself last entered one at
+// wonAt (zero if never), which counts when the record has no closed date.
+func (w *wonCursor) upTo(record string, wonAt time.Time) error {
+	if w == nil {
+		return nil
+	}
+	for w.ok && (record == "" || w.cur.Record <= record) {
+		end := parseTime(w.cur.At)
+		if end.IsZero() && w.cur.Record == record {
+			end = wonAt
+		}
+		if start := parseTime(w.cur.Created); !end.IsZero() && !start.IsZero() && !end.Before(start) {
+			w.out.add(end.Sub(start))
+		}
+		if err := w.next(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func parseTime(s string) time.Time {

@@ -2,6 +2,7 @@ package insights_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
@@ -28,7 +29,7 @@ type env struct {
 	users map[string]*core.Record // by email
 }
 
-func newEnv(t *testing.T, seed bool) *env {
+func newEnv(t testing.TB, seed bool) *env {
 	t.Helper()
 	app := schemastest.OpenApp(t, t.TempDir())
 	reg := schemas.MustRegister(app, nil, schemas.Config{})
@@ -610,5 +611,80 @@ func TestBadParametersAre400NamingThem(t *testing.T) {
 				t.Errorf("%s?%.60s: %d %q; want 400 naming %s", report, query, code, got.Message, param)
 			}
 		}
+	}
+}
+
+// TestCycleWonRecordsBesideHistory: the won records are read in id order beside the stage
+// history; records with and without a history, won before or after the ones around them,
+// each count once, with the last entry into a won stage where they have no closed date.
+func TestCycleWonRecordsBesideHistory(t *testing.T) {
+	e := newEnv(t, false)
+	mgr, _ := schemastest.NewUser(t, e.app, "mgr@example.com", "manager", "")
+	t0 := time.Date(2026, 1, 1, 9, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	coll, err := e.app.FindCollectionByNameOrId("deals")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, _ := types.ParseDateTime(t0)
+	const n = 60
+	var sum float64
+	var count int
+	for i := range n {
+		k := (i * 37) % n // ids out of creation order
+		r := core.NewRecord(coll)
+		r.Id = fmt.Sprintf("d%014d", k)
+		r.Set("name", r.Id)
+		r.Set("owner", mgr.Id)
+		r.Set("amount", 1000)
+		r.SetRaw("created", created)
+		var history [][3]any // from, to, at
+		switch i % 5 {
+		case 0: // won with a closed date, which counts over the history
+			r.Set("stage", "won")
+			r.Set("closed_at", t0.Add(time.Duration(i+1)*day))
+			history = [][3]any{{"lead", "won", t0.Add(day / 2)}}
+			sum, count = sum+float64(i+1), count+1
+		case 1: // won twice, no closed date: the last entry counts
+			r.Set("stage", "won")
+			history = [][3]any{{"lead", "won", t0.Add(day)}, {"won", "lost", t0.Add(2 * day)}, {"lost", "won", t0.Add(time.Duration(i+3) * day)}}
+			sum, count = sum+float64(i+3), count+1
+		case 2: // won without a date or a history: left out
+			r.Set("stage", "won")
+		case 3: // won with a closed date, no history
+			r.Set("stage", "won")
+			r.Set("closed_at", t0.Add(time.Duration(2*i+1)*day))
+			sum, count = sum+float64(2*i+1), count+1
+		case 4: // was won, is not: left out
+			r.Set("stage", "qualified")
+			history = [][3]any{{"lead", "won", t0.Add(day)}, {"won", "qualified", t0.Add(3 * day)}}
+		}
+		if err := e.app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range history {
+			schemastest.MustCreate(t, e.app, insights.StageChangesCollection, map[string]any{
+				"object": "deals", "record": r.Id, "field": "stage", "from": h[0], "to": h[1], "at": h[2]})
+		}
+	}
+	for i := range 3 { // after the last record with a history
+		r := core.NewRecord(coll)
+		r.Id = fmt.Sprintf("z%014d", i)
+		r.Set("name", r.Id)
+		r.Set("owner", mgr.Id)
+		r.Set("stage", "won")
+		r.Set("closed_at", t0.Add(time.Duration(i+1)*day))
+		r.SetRaw("created", created)
+		if err := e.app.Save(r); err != nil {
+			t.Fatal(err)
+		}
+		sum, count = sum+float64(i+1), count+1
+	}
+	got, err := e.svc.Cycle(insights.Caller(mgr), insights.Query{Object: "deals"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.DaysToClose.Count != count || math.Abs(got.DaysToClose.Days-sum/float64(count)) > 1e-9 {
+		t.Errorf("days to close = %+v; want %d deals averaging %v days", got.DaysToClose, count, sum/float64(count))
 	}
 }
