@@ -400,6 +400,8 @@ func setup(app *pocketbase.PocketBase) error {
 			if err != nil {
 				return err
 			}
+			// the auth routes' limits counted by IPv6 /64 network too (netlimit.go)
+			bindNetworkRateLimit(e.Router, newNetworkLimiter(time.Now))
 			if msg != "" {
 				fmt.Println(msg)
 			}
