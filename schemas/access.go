@@ -441,38 +441,44 @@ func CheckFilter(app core.App, coll *core.Collection, c Caller, filter, sort str
 				coll, g.base.Name)}
 		}
 	}
-	return g.boundJoins(filter, sort)
+	paths, err := FilterPaths(app, coll, filter, sort)
+	if err != nil {
+		return nil // refused above: the filter does not parse
+	}
+	return g.boundJoins(paths)
 }
 
-// boundJoins refuses a filter and sort that together join more than [MaxBackRelations]
-// different back-relations that are not unique. Each path may cross one, but PocketBase
-// joins each different one for every record of the list, so two multiply: 2,000 contacts of
-// one company listed with company.contacts_via_company.full_name ?~ "" && company.
-// activities_via_company.subject ?~ "" held a core for 40 s and then failed (one alone: 20 s,
-// see the package notes' open items in SECURITY.md). Terms through the same back-relation
-// share its join and are not counted again.
-func (g *guard) boundJoins(filter, sort string) error {
-	paths, err := FilterPaths(g.app, g.base, filter, sort)
-	if err != nil {
-		return nil // CheckFilter refused what does not parse
-	}
+// boundJoins refuses a filter and sort (paths, see [FilterPaths]) that together join more
+// than [MaxBackRelations] different back-relations that are not unique. Each path may cross
+// one, but PocketBase joins each different one for every record read, so two multiply: 2,000
+// contacts of one company listed with company.contacts_via_company.full_name ?~ "" &&
+// company.activities_via_company.subject ?~ "" held a core for 40 s and then failed (one
+// alone: 20 s, see the package notes' open items in SECURITY.md) — for a user's list and for
+// the system's read alike, which rules do not make cheaper. Terms through the same
+// back-relation share its join and are not counted again. The refusal names the first path
+// that joins one too many, in the filter or the sort (Where), and every join counted.
+func (g *guard) boundJoins(paths []FilterPath) error {
 	var joins []string
-	first := ""
-	for _, p := range paths {
+	var first *FilterPath
+	for i, p := range paths {
 		for _, j := range g.backJoins(p.Path) {
 			if !slices.Contains(joins, j) {
 				joins = append(joins, j)
-				if len(joins) > MaxBackRelations && first == "" {
-					first = p.Path
+				if len(joins) > MaxBackRelations && first == nil {
+					first = &paths[i]
 				}
 			}
 		}
 	}
-	if len(joins) <= MaxBackRelations {
+	if first == nil {
 		return nil
 	}
-	return &AccessError{Where: "filter", Path: first, Message: fmt.Sprintf(
-		"the filter and sort join %d different back-relations (%s); at most %d may be joined in one list, as each multiplies the records compared for every record listed",
+	where := "filter"
+	if first.Sort {
+		where = "sort"
+	}
+	return &AccessError{Where: where, Path: first.Path, Message: fmt.Sprintf(
+		"the filter and sort join %d different back-relations (%s); at most %d may be joined in one read, as each multiplies the records compared for every record read",
 		len(joins), strings.Join(joins, ", "), MaxBackRelations)}
 }
 
@@ -558,9 +564,11 @@ func FilterPaths(app core.App, coll *core.Collection, filter, sort string) ([]Fi
 // for anyone who loads the page. The system reads without rules and with hidden fields, so
 // such a filter may reach only the CRM objects (isObject) and users, never compare users'
 // emails ("owner.email ~ 'a%'" told hidden addresses one letter at a time,
-// "owner.api_tokens_via_user.hint ?~ …" records only their owner may list), and cross at most
-// [MaxBackRelations] back-relations in a path. reader names who reads, in the refusal
-// ("workflows", "a picker").
+// "owner.api_tokens_via_user.hint ?~ …" records only their owner may list), cross at most
+// [MaxBackRelations] back-relations in a path, and join at most [MaxBackRelations] different
+// ones in all, filter and sort together (as [CheckFilter]: two multiply each other, and a
+// workflow's read runs in a transaction that holds the database writer). reader names who
+// reads, in the refusal ("workflows", "a picker").
 func CheckSystemFilter(app core.App, coll *core.Collection, filter, sort string, isObject func(string) bool, reader string) error {
 	paths, err := FilterPaths(app, coll, filter, sort)
 	if err != nil {
@@ -586,7 +594,8 @@ func CheckSystemFilter(app core.App, coll *core.Collection, filter, sort string,
 			return err
 		}
 	}
-	return nil
+	g := &guard{app: app, base: coll}
+	return g.boundJoins(paths)
 }
 
 // Reached returns the names of the collections other than coll that the field paths of

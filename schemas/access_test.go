@@ -3,6 +3,7 @@ package schemas_test
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/pocketbase/dbx"
@@ -170,7 +171,7 @@ func TestCanViewAndVisible(t *testing.T) {
 	}
 }
 
-// FuzzCheckFilter: the filter guard never panics, and whatever it lets through for alice is
+// FuzzCheckFilter: the filter guard (CheckFilter and CheckSystemFilter) never panics, and whatever it lets through for alice is
 // refused by Find only for reasons other than the guard.
 func FuzzCheckFilter(f *testing.F) {
 	for _, s := range []string{
@@ -187,5 +188,87 @@ func FuzzCheckFilter(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, filter string) {
 		_ = schemas.CheckFilter(e.app, companies, schemas.User(e.alice), filter, filter)
+		_ = schemas.CheckSystemFilter(e.app, companies, filter, filter, func(string) bool { return true }, "workflows")
 	})
+}
+
+// TestSystemFilterBoundsDifferentBackRelations: CheckFilter bounded the different
+// back-relations a user's list joins (two multiply: 40 s of a core, then an error), but
+// CheckSystemFilter — workflows' reads, which hold the database writer, and public pickers,
+// read on every page view — bounded only the back-relations of each path. It refuses more
+// than MaxBackRelations different ones in the filter and sort together now, naming the first
+// path that joins one too many and whether it is in the filter or the sort.
+func TestSystemFilterBoundsDifferentBackRelations(t *testing.T) {
+	app := schemastest.OpenApp(t, t.TempDir())
+	reg := schemas.MustRegister(app, nil, schemas.Config{})
+	if err := reg.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	isObject := func(name string) bool { _, ok := reg.Object(name); return ok }
+	check := func(collection, filter, sort string) error {
+		t.Helper()
+		coll, err := app.FindCollectionByNameOrId(collection)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return schemas.CheckSystemFilter(app, coll, filter, sort, isObject, "workflows")
+	}
+	refused := []struct {
+		name, collection, filter, sort string
+		where, path                    string // of the refusal: the first path joining one too many
+	}{
+		{"two through a relation", "contacts", `company.contacts_via_company.full_name ?~ "" && company.activities_via_company.subject ?~ ""`, "",
+			"filter", "company.activities_via_company.subject"},
+		{"two from the base", "companies", `deals_via_company.name ?~ "b" && contacts_via_company.full_name ?~ "a"`, "",
+			"filter", "contacts_via_company.full_name"},
+		{"in a group", "companies", `contacts_via_company.full_name ?~ "a" && (name = "x" || deals_via_company.name ?~ "b")`, "",
+			"filter", "deals_via_company.name"},
+		{"through a multiple relation back", "contacts", `deals_via_contacts.name ?~ "a" && activities_via_contact.subject ?~ "b"`, "",
+			"filter", "activities_via_contact.subject"},
+		{"three", "users", `contacts_via_owner.full_name ?~ "a" && activities_via_owner.subject ?~ "a" && deals_via_owner.name ?~ "a"`, "",
+			"filter", "activities_via_owner.subject"},
+		{"in a function's argument", "companies", `contacts_via_company.full_name ?~ "a" && strftime("%Y", activities_via_company.created) ?= "2026"`, "",
+			"filter", "activities_via_company.created"},
+		{"on both sides", "companies", `deals_via_company.name ?= contacts_via_company.full_name`, "",
+			"filter", "contacts_via_company.full_name"},
+		{"the filter one, the sort another", "companies", `deals_via_company.stage ?= "won"`, "-contacts_via_company.full_name",
+			"sort", "contacts_via_company.full_name"},
+		{"two in the sort", "companies", "", "deals_via_company.name,contacts_via_company.full_name,id",
+			"sort", "contacts_via_company.full_name"},
+	}
+	for _, c := range refused {
+		t.Run(c.name, func(t *testing.T) {
+			err := check(c.collection, c.filter, c.sort)
+			var ae *schemas.AccessError
+			if !errors.As(err, &ae) || !errors.Is(err, schemas.ErrForbidden) {
+				t.Fatalf("%s %q sort %q: %v; want an AccessError", c.collection, c.filter, c.sort, err)
+			}
+			if ae.Where != c.where || ae.Path != c.path || !strings.Contains(ae.Message, "different back-relations") {
+				t.Errorf("%s %q sort %q: %s %q %q; want %s %q naming the different back-relations", c.collection, c.filter, c.sort, ae.Where, ae.Path, ae.Message, c.where, c.path)
+			}
+		})
+	}
+	allowed := []struct{ collection, filter, sort string }{
+		{"companies", `deals_via_company.stage ?= "won" && deals_via_company.amount ?> 1000 && deals_via_company.name ?~ "a"`, ""},
+		{"companies", `deals_via_company.stage ?= "won"`, "deals_via_company.name,-name"},
+		{"contacts", `company.country != "x" && deals_via_contacts.stage ?= "won" && deals_via_contacts.amount ?> 10`, ""},
+		// forward relations, multiple ones too, hold a bounded list of ids: not counted
+		{"deals", `contacts.full_name ?~ "a" && company.name ?~ "a" && owner.name != "" && activities_via_deal.subject ?~ "a"`, "company.name"},
+		{"deals", `name ~ "a"`, "-amount,id"},
+	}
+	for _, c := range allowed {
+		if err := check(c.collection, c.filter, c.sort); err != nil {
+			t.Errorf("%s %q sort %q: %v; want allowed", c.collection, c.filter, c.sort, err)
+		}
+	}
+	// a user's list gets the same refusal, located the same way
+	coll, err := app.FindCollectionByNameOrId("companies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mgr, _ := schemastest.NewUser(t, app, "mgr@example.com", "manager", "")
+	var ae *schemas.AccessError
+	if err := schemas.CheckFilter(app, coll, schemas.User(mgr), `deals_via_company.stage ?= "won"`, "contacts_via_company.full_name"); !errors.As(err, &ae) || ae.Where != "sort" {
+		t.Errorf("a manager's filter through one back-relation, sorted through another: %v; want refused in the sort", err)
+	}
 }

@@ -13,7 +13,8 @@
 //	X-Relata-Timestamp: 1764751234                      (Unix seconds; within 5 minutes)
 //	X-Relata-Signature: sha256=HEX(HMAC-SHA256(secret, timestamp + "." + body))
 //
-// and optionally X-Relata-Delivery: an id that makes a retried delivery change nothing twice.
+// and optionally X-Relata-Delivery: an id that makes a retried delivery change nothing twice
+// (for Config.Retention, 30 days by default: a retry later than that is applied again).
 // A request whose signature was already applied (the same timestamp and body: a captured
 // request sent again, whatever its delivery id) changes nothing either; both get the first
 // answer marked duplicate. The answer is 200 {"id", "action": "created"|"updated"|"unchanged"}
@@ -80,18 +81,49 @@ const MaxSkew = 5 * time.Minute
 // MaxBody is the largest payload accepted.
 const MaxBody = 1 << 20
 
+// DefaultRetention is how long a delivery's row is kept to answer its retries as duplicates
+// (Config.Retention). Senders retry for days, not weeks — Stripe for up to 3 days; GitHub
+// does not retry a failed delivery on its own — so 30 days outlasts their retries ten times
+// over. A sender holding the secret could otherwise grow relata_webhook_deliveries without
+// bound: one row per delivery, some 2.6 million a day at the general rate limit of /api/ (300
+// requests per 10 s per address). A retry that comes later than this is applied again, as a
+// new delivery.
+const DefaultRetention = 30 * 24 * time.Hour
+
+// DefaultPruneSchedule is when rows older than the retention are deleted (Config.PruneSchedule):
+// every hour, at minute 23.
+const DefaultPruneSchedule = "23 * * * *"
+
+// PruneBatch is the most rows one statement of [Service.Prune] deletes: each batch is its own
+// short write, so that pruning a backlog (a million rows after an idle day) never holds the
+// database writer for long, and deliveries and other saves get it between batches.
+const PruneBatch = 1000
+
+// pruneInline is the most rows of each kind a delivery deletes within its own transaction:
+// more than the one row it adds, so that steady traffic keeps the table pruned between the
+// scheduled runs, and few enough that the delivery's write stays short.
+const pruneInline = 100
+
 // Config configures incoming webhooks.
 type Config struct {
 	// Registry is the live object model; required.
 	Registry *schemas.Registry
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// Retention is how long a delivery's row is kept to answer its retries as duplicates; it
+	// must be longer than MaxSkew (a replayed signature is recognised by its row for as long
+	// as its timestamp is accepted). Default: DefaultRetention.
+	Retention time.Duration
+	// PruneSchedule is when rows older than Retention are deleted, as a cron expression in
+	// UTC. Default: DefaultPruneSchedule.
+	PruneSchedule string
 }
 
 // Service receives webhooks.
 type Service struct {
-	reg *schemas.Registry
-	now func() time.Time
+	reg       *schemas.Registry
+	now       func() time.Time
+	retention time.Duration
 	// decoy is the secret an unknown or disabled slug is checked against, so that it is
 	// refused by the very check, and with the very answer, of a wrong signature.
 	decoy string
@@ -106,11 +138,32 @@ func Register(app core.App, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Retention == 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Retention <= MaxSkew {
+		return nil, fmt.Errorf("webhooks: Config.Retention %v is not longer than MaxSkew (%v): a replayed signature would be applied again", cfg.Retention, MaxSkew)
+	}
+	if cfg.PruneSchedule == "" {
+		cfg.PruneSchedule = DefaultPruneSchedule
+	}
 	decoy, err := newSecret()
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{reg: cfg.Registry, now: cfg.Now, decoy: decoy}
+	s := &Service{reg: cfg.Registry, now: cfg.Now, retention: cfg.Retention, decoy: decoy}
+	if err := app.Cron().Add(PruneJob, cfg.PruneSchedule, func() {
+		n, err := s.Prune(app)
+		if err != nil {
+			app.Logger().Error("relata: prune webhook deliveries", "error", err)
+			return
+		}
+		if n > 0 {
+			app.Logger().Info("relata: pruned webhook deliveries", "rows", n)
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("webhooks: prune schedule %q: %w", cfg.PruneSchedule, err)
+	}
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{Id: "relata.webhooks.routes", Func: func(se *core.ServeEvent) error {
 		se.Router.POST("/api/relata/hooks/{slug}", s.receive).Bind(apis.BodyLimit(MaxBody))
 		se.Router.POST("/api/relata/webhooks/{id}/secret", s.apiSecret).Bind(apis.RequireAuth("users"))
@@ -475,17 +528,75 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery)
 	return res, nil
 }
 
-// prune deletes the rows kept only to recognise a replayed signature (those without a
-// delivery id) whose timestamp is out of the window: a request carrying it is refused by its
-// timestamp. Rows with a delivery id stay, as retries may come later than the window.
+// PruneJob is the id of the cron job that runs [Service.Prune].
+const PruneJob = "relata.webhooks.prune"
+
+// prune is the pruning a delivery does in its own transaction: at most pruneInline rows kept
+// only to recognise a replayed signature (those without a delivery id) whose timestamp is out
+// of the window — a request carrying it is refused by its timestamp — and at most pruneInline
+// rows older than the retention. The scheduled [Service.Prune] deletes what is left.
 func (s *Service) prune(tx core.App) error {
-	before := s.now().Add(-MaxSkew).UTC().Format(types.DefaultDateLayout)
-	// `delivery` = '' repeats the condition of idx_relata_webhook_deliveries_signed.
-	_, err := tx.DB().Delete(DeliveriesCollection, dbx.And(
-		dbx.NewExp("[[delivery]] = ''"),
-		dbx.NewExp("[[signed_at]] < {:before}", dbx.Params{"before": before}),
-	)).Execute()
+	if _, err := s.pruneSigned(tx, pruneInline); err != nil {
+		return err
+	}
+	_, err := s.pruneOld(tx, pruneInline)
 	return err
+}
+
+// Prune deletes the rows of relata_webhook_deliveries that are no longer needed — those
+// older than the retention (Config.Retention), and those without a delivery id whose
+// timestamp is out of the MaxSkew window — in statements of at most [PruneBatch] rows, each
+// its own write, until none is left; and returns how many it deleted. A retry whose row it
+// deleted is applied again. It runs on Config.PruneSchedule.
+func (s *Service) Prune(app core.App) (int64, error) {
+	var total int64
+	for _, batch := range []func(core.App, int) (int64, error){s.pruneSigned, s.pruneOld} {
+		for {
+			n, err := batch(app, PruneBatch)
+			total += n
+			if err != nil {
+				return total, fmt.Errorf("webhooks: prune deliveries: %w", err)
+			}
+			if n < PruneBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+// PruneOnce deletes at most [PruneBatch] rows older than the retention, in one statement,
+// and returns how many: one step of [Service.Prune].
+func (s *Service) PruneOnce(app core.App) (int64, error) {
+	return s.pruneOld(app, PruneBatch)
+}
+
+// pruneSigned deletes at most limit rows without a delivery id signed before the MaxSkew
+// window, oldest first. The condition on delivery repeats that of
+// idx_relata_webhook_deliveries_signed, which the subquery reads in order.
+func (s *Service) pruneSigned(app core.App, limit int) (int64, error) {
+	before := s.now().Add(-MaxSkew).UTC().Format(types.DefaultDateLayout)
+	return deleteLimit(app, "[[delivery]] = '' AND [[signed_at]] < {:before} ORDER BY [[signed_at]]", before, limit)
+}
+
+// pruneOld deletes at most limit rows created before the retention, oldest first, with or
+// without a delivery id, reading idx_relata_webhook_deliveries_created in order.
+func (s *Service) pruneOld(app core.App, limit int) (int64, error) {
+	before := s.now().Add(-s.retention).UTC().Format(types.DefaultDateLayout)
+	return deleteLimit(app, "[[created]] < {:before} ORDER BY [[created]]", before, limit)
+}
+
+// deleteLimit deletes the first limit rows of relata_webhook_deliveries that where (with
+// {:before} and its order) selects, in one statement: SQLite's DELETE has no LIMIT unless
+// built with it, so the rows are chosen by a subquery.
+func deleteLimit(app core.App, where, before string, limit int) (int64, error) {
+	res, err := app.DB().NewQuery("DELETE FROM {{" + DeliveriesCollection + "}} WHERE [[id]] IN (SELECT [[id]] FROM {{" +
+		DeliveriesCollection + "}} WHERE " + where + " LIMIT {:limit})").
+		Bind(dbx.Params{"before": before, "limit": limit}).Execute()
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // find returns the record the key names, if the run-as user may see it; nil to create one.
