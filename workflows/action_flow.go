@@ -261,6 +261,10 @@ func (a *sendEmail) Run(rc *RunContext) (any, error) {
 		}
 	}
 	msg.To = []string{to}
+	if user != nil {
+		// the emails API shows a user's address only to those who may read it
+		msg.UserIDs = []string{user.Id}
+	}
 	for _, part := range []struct {
 		v    *Value
 		raw  string

@@ -9,6 +9,7 @@ import (
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/relata/relata/workflows/notify"
+	"github.com/relata/relata/workflows/outbox"
 )
 
 // TestEmailCapPerUser: a user mentioned 1,001 times (by a rep in many notes, or a workflow
@@ -110,5 +111,76 @@ func TestEmailCapConfig(t *testing.T) {
 				t.Errorf("%d emails sent, want %d", n, tc.want)
 			}
 		})
+	}
+}
+
+// TestEmailCapCountsByUser: the cap counts a user's notification emails by her id, not by
+// her address: a user who changes her address within the hour stays capped, and a user who
+// takes the address another one gave up is not capped by the other's emails.
+func TestEmailCapCountsByUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.clock.Set(time.Now()) // the outbox stamps emails with the wall clock
+	byEmail := `{"kinds": {"mention": {"app": true, "email": true}}, "digest": false}`
+	ada := e.user(t, "ada@example.com", "", byEmail)
+	bob := e.user(t, "bob@example.com", "", byEmail)
+	send := func(user *core.Record, key string) {
+		t.Helper()
+		if _, err := notify.Send(e.app, notify.Notification{User: user.Id, Kind: notify.KindMention, Title: "Mentioned", Key: key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range notify.DefaultMaxEmailsPerHour {
+		send(ada, fmt.Sprint("ada:", i))
+	}
+	// ada moves to a new address, and bob takes her old one
+	for _, u := range []struct {
+		rec  *core.Record
+		addr string
+	}{{ada, "ada.new@example.com"}, {bob, "ada@example.com"}} {
+		u.rec.SetEmail(u.addr)
+		if err := e.app.Save(u.rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(ada, "ada:after-move")
+	send(bob, "bob:1")
+	e.drain(t)
+	got := map[string]int{}
+	for _, m := range e.smtp.Messages() {
+		got[strings.ToLower(m.To[0])]++
+	}
+	if want := (map[string]int{"ada@example.com": notify.DefaultMaxEmailsPerHour + 1}); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("emails sent %v, want %v: ada's %d at her old address and bob's one, none at ada's new one",
+			got, want, notify.DefaultMaxEmailsPerHour)
+	}
+}
+
+// TestNoticesNameTheirUser: every notification email — a notification's, a digest — records
+// its recipient's user id (to_users), which the emails API hides her address by and the cap
+// counts by.
+func TestNoticesNameTheirUser(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ada := e.user(t, "ada@example.com", "UTC", `{"kinds": {"mention": {"app": true, "email": true}}}`)
+	e.task(t, ada, "Call the bank", time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC), false)
+	e.tick(t, time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)) // her digest
+	if _, err := notify.Send(e.app, notify.Notification{User: ada.Id, Kind: notify.KindMention, Title: "Mentioned", Key: "m1"}); err != nil {
+		t.Fatal(err)
+	}
+	emails, err := e.app.FindAllRecords(outbox.Collection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects := map[string]bool{}
+	for _, m := range emails {
+		subjects[m.GetString("subject")] = true
+		var users []string
+		if err := m.UnmarshalJSONField(outbox.UsersField, &users); err != nil || len(users) != 1 || users[0] != ada.Id {
+			t.Errorf("email %q: to_users = %v, want [%s]", m.GetString("subject"), users, ada.Id)
+		}
+	}
+	if len(emails) != 2 || !subjects["Mentioned"] {
+		t.Errorf("emails %v, want her digest and the mention", subjects)
 	}
 }

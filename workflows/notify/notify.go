@@ -124,6 +124,7 @@ func sendEmail(app core.App, user *core.Record, n Notification) error {
 	}
 	_, err := outbox.Enqueue(app, outbox.Message{
 		To:             []string{to},
+		UserIDs:        []string{user.Id}, // her address is hidden from colleagues who may not read it
 		Subject:        clip(oneLine(n.Title), 300),
 		Text:           text,
 		Object:         n.Object,
@@ -135,22 +136,17 @@ func sendEmail(app core.App, user *core.Record, n Notification) error {
 }
 
 // overCap reports whether user had the cap of notification emails in the rolling hour: the
-// emails of the outbox marked notice, to her address, created since an hour ago. It counts
-// no further than the cap.
-//
-// The outbox stores addresses, not users: a row is hers when one of its recipients is her
-// address, bare or after a name ("Ada" <ada@example.com>), in any letter case.
+// emails of the outbox marked notice, to her (to_users, her user id — not her address, which
+// she may change, and which another user could share), created since an hour ago. It counts no
+// further than the cap.
 func overCap(app core.App, user *core.Record) (bool, error) {
 	c := capOf(app)
-	addr := strings.ToLower(user.Email())
-	tail := "<" + addr + ">"
+	users, _ := outbox.StoredUserIDs([]string{user.Id})
 	var count int
 	err := app.DB().NewQuery(capCount).Bind(dbx.Params{
-		"since":   dbTime(c.now().Add(-time.Hour)),
-		"addr":    addr,
-		"tail":    tail,
-		"tailLen": utf8.RuneCountInString(tail),
-		"max":     c.max,
+		"since": dbTime(c.now().Add(-time.Hour)),
+		"users": users,
+		"max":   c.max,
 	}).Row(&count)
 	if err != nil {
 		return false, fmt.Errorf("count the notification emails of %s: %w", user.Id, err)
@@ -158,12 +154,12 @@ func overCap(app core.App, user *core.Record) (bool, error) {
 	return count >= c.max, nil
 }
 
-// capCount counts a user's notification emails of the last hour, no further than the cap. It
-// reads only the last hour's notices (SEARCH emails USING INDEX idx_emails_notice
-// (created>?), migration 1764005500; TestEmailCapUsesIndex), not the whole outbox.
+// capCount counts a user's notification emails of the last hour, no further than the cap.
+// Notices go to one user each, so hers have exactly to_users = ["<her id>"]; the count reads a
+// range of that user's last hour (SEARCH emails USING INDEX idx_emails_notice_user (to_users=?
+// AND created>?), migration 1764005600; TestEmailCapUsesIndex), not the whole outbox.
 const capCount = `SELECT COUNT(*) FROM (SELECT 1 FROM {{` + outbox.Collection + `}}
-	WHERE [[notice]] = 1 AND [[created]] > {:since}
-	AND EXISTS (SELECT 1 FROM json_each([[to]]) WHERE lower([[value]]) = {:addr} OR substr(lower([[value]]), -{:tailLen}) = {:tail})
+	WHERE [[notice]] = 1 AND [[to_users]] = {:users} AND [[created]] > {:since}
 	LIMIT {:max})`
 
 // RecordURL is the web app's address of a record ("" without a record or an application

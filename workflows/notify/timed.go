@@ -251,6 +251,7 @@ func (n *Notifier) digest(t tasks, u *core.Record, now time.Time) error {
 	}
 	if _, err := outbox.Enqueue(n.app, outbox.Message{
 		To:             []string{to},
+		UserIDs:        []string{u.Id},
 		Subject:        fmt.Sprintf(message(u, "digest-subject"), day, len(today), len(overdue)),
 		Text:           strings.TrimSpace(b.String()),
 		Notice:         true,

@@ -18,6 +18,16 @@
 // with [ErrInvalid], when queued and again when sent. Without a text part, one is derived
 // from the HTML ([HTMLToText]).
 //
+// # Emails to users
+//
+// A message to CRM users says which recipients they are ([Message.UserIDs], stored as
+// to_users): notifications, digests and a workflow's email to a record's owner do. When emails
+// are read through the API (lists, views, expands, realtime), the address of a recipient who
+// keeps hers hidden is shown only to superusers and to her; the others read
+// [HiddenRecipient] ("user <id> (address hidden)") in "to" and wherever the email printed it.
+// Filters and sorts by to, text, html and last_error are refused to all but superusers
+// (schemas.RestrictField); to_users finds a user's emails. Delivery reads the stored address.
+//
 // # Templates
 //
 // Templates live in the "email_templates" collection (name, subject, html, text, category,

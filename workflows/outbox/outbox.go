@@ -10,6 +10,7 @@ import (
 
 	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/relata/relata/schemas"
 )
@@ -44,6 +45,12 @@ type Message struct {
 	// To are the recipients, each "ada@example.com" or "Ada Lovelace <ada@example.com>".
 	// Marketing mail has exactly one (its unsubscribe link names the recipient).
 	To []string
+	// UserIDs says which recipients are CRM users: UserIDs[i] is the id of the user To[i] is
+	// the address of, "" for an address of no user; nil when none is (else as long as To).
+	// Stored as the email's to_users, it lets the emails API show a user's address only to
+	// those who may read it (see [HiddenRecipient]) and counts notices by user, not by
+	// address. Delivery ignores it.
+	UserIDs []string
 	// From and ReplyTo, when set, replace the configured sender and reply-to address.
 	From    string
 	ReplyTo string
@@ -90,6 +97,9 @@ func (m *Message) Validate() error {
 		if _, err := parseAddress(a); err != nil {
 			return err
 		}
+	}
+	if len(m.UserIDs) != 0 && len(m.UserIDs) != len(m.To) {
+		return fmt.Errorf("%w: %d user ids for %d recipients", ErrInvalid, len(m.UserIDs), len(m.To))
 	}
 	for _, a := range []string{m.From, m.ReplyTo} {
 		if a == "" {
@@ -157,6 +167,9 @@ func Enqueue(app core.App, m Message) (*core.Record, error) {
 	rec := core.NewRecord(coll)
 	rec.Id = schemas.OrderedID()
 	rec.Set("to", m.To)
+	if users, ok := StoredUserIDs(m.UserIDs); ok {
+		rec.Set("to_users", types.JSONRaw(users))
+	}
 	rec.Set("from", m.From)
 	rec.Set("reply_to", m.ReplyTo)
 	rec.Set("subject", m.Subject)
@@ -213,7 +226,7 @@ func EnqueueMany(app core.App, ms []Message) ([]string, error) {
 		}
 	}
 	now := dbTime(time.Now())
-	cols := []string{"id", "to", "from", "reply_to", "subject", "text", "html", "category", "template", "object",
+	cols := []string{"id", "to", "to_users", "from", "reply_to", "subject", "text", "html", "category", "template", "object",
 		"record_id", "run", "idempotency_key", "status", "attempts", "next_at", "last_error", "message_id", "sent_at",
 		"lease_until", "notice", "created", "updated"}
 	rows := make([][]any, 0, len(ms))
@@ -240,7 +253,11 @@ func EnqueueMany(app core.App, ms []Message) ([]string, error) {
 		if m.IdempotencyKey != "" {
 			have[m.IdempotencyKey] = id
 		}
-		rows = append(rows, []any{id, string(to), m.From, m.ReplyTo, m.Subject, m.Text, m.HTML, m.Category, m.Template, m.Object,
+		var users any // NULL: no recipient is a user
+		if u, ok := StoredUserIDs(m.UserIDs); ok {
+			users = u
+		}
+		rows = append(rows, []any{id, string(to), users, m.From, m.ReplyTo, m.Subject, m.Text, m.HTML, m.Category, m.Template, m.Object,
 			m.RecordID, m.RunID, m.IdempotencyKey, StatusQueued, 0, now, "", "", "", "", m.Notice, now, now})
 	}
 	if err := schemas.InsertMany(app, Collection, cols, rows); err != nil {
@@ -264,6 +281,7 @@ func Wake(app core.App) {
 func messageOf(rec *core.Record) Message {
 	return Message{
 		To:             rec.GetStringSlice("to"),
+		UserIDs:        storedUserIDs(rec),
 		From:           rec.GetString("from"),
 		ReplyTo:        rec.GetString("reply_to"),
 		Subject:        rec.GetString("subject"),

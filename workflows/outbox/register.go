@@ -34,7 +34,8 @@ type Sender struct {
 // Register adds email delivery to app: the sender workers start with the server and stop
 // when it terminates; the routes GET/POST /unsubscribe/{token} and
 // POST /api/relata/email-templates/{name}/preview are served; templates are checked whenever
-// an email_templates record is saved.
+// an email_templates record is saved; the emails API hides users' hidden addresses from
+// those who may not read them (see [HiddenRecipient]).
 func Register(app core.App, cfg Config) (*Sender, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -59,6 +60,7 @@ func Register(app core.App, cfg Config) (*Sender, error) {
 		},
 	})
 	s.bindSystemMail(app)
+	bindHiddenRecipients(app)
 	app.OnRecordCreate(TemplatesCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.outbox.check-template-create", Func: checkTemplate})
 	app.OnRecordUpdate(TemplatesCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.outbox.check-template-update", Func: checkTemplate})
 	app.OnRecordCreate(SuppressionsCollection).Bind(&hook.Handler[*core.RecordEvent]{Id: "relata.outbox.suppression-create", Func: normalizeSuppression})
