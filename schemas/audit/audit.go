@@ -23,10 +23,27 @@
 // data (privacy) replaces the values by a marker and keeps the digest, so the chain still
 // verifies; the erasure itself is a later entry that lists the entries it erased, and
 // [Verify] refuses an erased entry that no erasure lists.
+//
+// The digest is a hiding commitment to the changed values, so that the digest an erasure
+// keeps does not let whoever reads the trail (an admin, a backup) test guesses of the erased
+// values ("was it ada@example.com?"). When an entry's changes are first written (into the
+// journal by [Journal], or by [Append], [AppendMany] and [Encode]) it gets a salt of 16
+// bytes from crypto/rand, stored as 32 lowercase hexadecimal characters (column salt), and
+//
+//	changes_hash = hex(SHA-256(salt || changes))
+//
+// where salt is those 32 ASCII characters as stored (not the 16 bytes they encode) and
+// changes the stored JSON's bytes, nothing between them: `printf '%s%s' "$salt"
+// "$changes" | sha256sum` recomputes it. The salt never changes after that write — the
+// chainer reads it from the journal row, so a batch chained again after a crash gets the
+// same digest. Erasure empties the salt with the values and keeps the digest: with the salt
+// gone, the digest is a hash of unguessable input. Entries written before salts (salt
+// empty) keep changes_hash = hex(SHA-256(changes)) and verify as before.
 package audit
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -94,6 +111,7 @@ type Entry struct {
 	Changes     map[string]Change `db:"-" json:"changes"`
 	ChangesJSON string            `db:"changes" json:"-"`
 	ChangesHash string            `db:"changes_hash" json:"-"`
+	Salt        string            `db:"salt" json:"-"` // 32 hex characters; empty in entries older than salts and in erased ones
 	Erased      bool              `db:"erased" json:"erased,omitempty"`
 	PrevHash    string            `db:"prev_hash" json:"-"`
 	Hash        string            `db:"hash" json:"hash"`
@@ -106,6 +124,40 @@ const timeFormat = "2006-01-02 15:04:05.000Z"
 func digest(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// saltLen is the length of an entry's salt in random bytes (twice that in hex characters).
+const saltLen = 16
+
+// newSalt returns a fresh salt: saltLen bytes from crypto/rand, in lowercase hex.
+func newSalt() string {
+	var b [saltLen]byte
+	_, _ = rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
+	return hex.EncodeToString(b[:])
+}
+
+// validSalt reports whether s is a salt as [newSalt] writes it.
+func validSalt(s string) bool {
+	if len(s) != 2*saltLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// changesDigest is an entry's changes_hash: the hex SHA-256 of the salt's hex text followed
+// by the changes' JSON (of the JSON alone when salt is empty, in entries older than salts).
+func changesDigest(salt, changes string) string {
+	if salt == "" {
+		return digest([]byte(changes))
+	}
+	b := make([]byte, 0, len(salt)+len(changes))
+	b = append(b, salt...)
+	return digest(append(b, changes...))
 }
 
 // chainHash is the hash of an entry given its predecessor's hash.
@@ -141,8 +193,9 @@ func Append(tx core.App, at time.Time, actor Actor, object, record, action strin
 	}
 	e := &Entry{
 		At: at.UTC().Format(timeFormat), ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
-		Object: object, Record: record, Action: action, Changes: changes, ChangesJSON: string(b), ChangesHash: digest(b),
+		Object: object, Record: record, Action: action, Changes: changes, ChangesJSON: string(b), Salt: newSalt(),
 	}
+	e.ChangesHash = changesDigest(e.Salt, e.ChangesJSON)
 	err = tx.RunInTransaction(func(tx core.App) error {
 		if _, err := chainPending(tx); err != nil {
 			return err
@@ -186,7 +239,10 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 
 // Verify walks the whole trail in order and recomputes every digest and link: an entry
 // edited with SQL no longer matches its hash, a removed one breaks the sequence or the link
-// of its successor, an erased one must be listed by a later erasure entry. Entries removed
+// of its successor, an erased one must be listed by a later erasure entry. The changes digest
+// of an entry with a salt is recomputed with it, of one without (older than salts) without;
+// an erased entry's digest is trusted (its values are gone), and an erased entry must have
+// lost its salt too, which would otherwise let its digest test guesses. Entries removed
 // from the end of the trail leave no gap: compare the head (Report.HeadSeq and HeadHash) with
 // one kept elsewhere, e.g. printed by an earlier `relata audit verify`.
 func Verify(app core.App) (*Report, error) {
@@ -195,7 +251,7 @@ func Verify(app core.App) (*Report, error) {
 	}
 	r := &Report{}
 	rows, err := app.DB().Select("id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action",
-		"changes", "changes_hash", "erased", "prev_hash", "hash").From(Collection).OrderBy("seq ASC").Rows()
+		"changes", "changes_hash", "salt", "erased", "prev_hash", "hash").From(Collection).OrderBy("seq ASC").Rows()
 	if err != nil {
 		return nil, fmt.Errorf("audit: read the trail: %w", err)
 	}
@@ -218,10 +274,16 @@ func Verify(app core.App) (*Report, error) {
 		if e.PrevHash != prev {
 			bad("does not link to the entry before it: the entry before was changed or removed")
 		}
-		if e.Erased {
+		switch {
+		case e.Erased:
 			erased[e.ID] = e.Seq
-		} else if digest([]byte(e.ChangesJSON)) != e.ChangesHash {
-			bad("its changed values were edited")
+			if e.Salt != "" {
+				bad("is erased but keeps its salt: its digest can test guesses of the erased values")
+			}
+		case e.Salt != "" && !validSalt(e.Salt):
+			bad("its salt was edited")
+		case changesDigest(e.Salt, e.ChangesJSON) != e.ChangesHash:
+			bad("its changed values were edited (or their salt)")
 		}
 		if chainHash(&e) != e.Hash {
 			bad("was edited: its content does not match its hash")
@@ -262,9 +324,10 @@ func Verify(app core.App) (*Report, error) {
 // ErasedMarker replaces erased values.
 const ErasedMarker = "[erased]"
 
-// Erase replaces the values of the given entries by [ErasedMarker] (keeping their digests, so
-// the chain verifies) and appends an erasure entry that lists them, in tx. It is the only
-// change of the trail Relata makes; privacy erasure calls it.
+// Erase replaces the values of the given entries by [ErasedMarker] and empties their salts
+// (keeping their digests, so the chain verifies, but no longer a digest of anything one could
+// guess) and appends an erasure entry that lists them, in tx. It is the only change of the
+// trail Relata makes; privacy erasure calls it.
 func Erase(tx core.App, at time.Time, actor Actor, object, record string, entryIDs []string) (*Entry, error) {
 	return EraseFields(tx, at, actor, object, record, entryIDs, nil)
 }
@@ -276,7 +339,9 @@ const WholeErasedJSON = `{"*":{"new":"[erased]"}}`
 // entries of entryIDs lose every value, and in each entry of fields (entry id → field
 // names) the values of the named fields are replaced by [ErasedMarker] while the other
 // changes stay readable (a deal's amount, an activity's type). An entry of fields that holds
-// no value of the named fields is left as it is. The erasure entry lists every entry changed.
+// no value of the named fields is left as it is. An entry erased in part loses its salt as
+// one erased whole does: its remaining changes no longer match the kept digest, which
+// [Verify] trusts for every erased entry. The erasure entry lists every entry changed.
 func EraseFields(tx core.App, at time.Time, actor Actor, object, record string, entryIDs []string, fields map[string][]string) (*Entry, error) {
 	if len(entryIDs) == 0 && len(fields) == 0 {
 		return nil, nil
@@ -329,7 +394,7 @@ func EraseFields(tx core.App, at time.Time, actor Actor, object, record string, 
 		if err != nil {
 			return nil, fmt.Errorf("audit: erase entry %s: %w", id, err)
 		}
-		if _, err := tx.DB().Update(Collection, dbx.Params{"changes": string(b), "erased": true}, dbx.HashExp{"id": id}).Execute(); err != nil {
+		if _, err := tx.DB().Update(Collection, dbx.Params{"changes": string(b), "salt": "", "erased": true}, dbx.HashExp{"id": id}).Execute(); err != nil {
 			return nil, fmt.Errorf("audit: erase entry %s: %w", id, err)
 		}
 		listed = append(listed, id)
@@ -343,7 +408,7 @@ func EraseFields(tx core.App, at time.Time, actor Actor, object, record string, 
 		for i, id := range chunk {
 			vals[i] = id
 		}
-		_, err := tx.DB().Update(Collection, dbx.Params{"changes": string(marker), "erased": true}, dbx.In("id", vals...)).Execute()
+		_, err := tx.DB().Update(Collection, dbx.Params{"changes": string(marker), "salt": "", "erased": true}, dbx.In("id", vals...)).Execute()
 		if err != nil {
 			return nil, fmt.Errorf("audit: erase %d entries: %w", len(entryIDs), err)
 		}

@@ -20,10 +20,12 @@ type Item struct {
 	Encoded *Encoded
 }
 
-// Encoded is a change list as an entry stores it: its JSON and that JSON's digest.
-type Encoded struct{ JSON, Hash string }
+// Encoded is a change list as an entry stores it: its JSON, the entry's salt and the digest
+// of both (see the package doc).
+type Encoded struct{ JSON, Salt, Hash string }
 
-// Encode returns changes as [AppendMany] stores them (the same bytes it would write).
+// Encode returns changes as [AppendMany] stores them (the same bytes it would write), with a
+// fresh salt: an Encoded is for one entry.
 func Encode(changes map[string]Change) (*Encoded, error) {
 	if changes == nil {
 		changes = map[string]Change{}
@@ -32,7 +34,9 @@ func Encode(changes map[string]Change) (*Encoded, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Encoded{JSON: string(b), Hash: digest(b)}, nil
+	enc := &Encoded{JSON: string(b), Salt: newSalt()}
+	enc.Hash = changesDigest(enc.Salt, enc.JSON)
+	return enc, nil
 }
 
 // Snapshot returns the changes an entry lists for a new record (action create: every
@@ -116,7 +120,7 @@ func AppendMany(tx core.App, at time.Time, actor Actor, items []Item) error {
 		*e = Entry{
 			ID: entryID(seq), Seq: seq, At: when, ActorKind: actor.Kind, ActorID: actor.ID, Via: actor.Via,
 			Object: it.Object, Record: it.Record, Action: it.Action, ChangesJSON: enc.JSON, ChangesHash: enc.Hash,
-			PrevHash: prev,
+			Salt: enc.Salt, PrevHash: prev,
 		}
 		e.Hash = chainHash(e)
 		prev = e.Hash

@@ -67,7 +67,7 @@ func insertEntries(tx core.App, entries []*Entry) error {
 	defer stmt.Close()
 	for _, e := range entries {
 		if _, err := stmt.Exec(e.ID, e.Seq, e.At, e.ActorKind, e.ActorID, e.Via, e.Object, e.Record, e.Action,
-			e.ChangesJSON, e.ChangesHash, false, e.PrevHash, e.Hash); err != nil {
+			e.ChangesJSON, e.ChangesHash, e.Salt, false, e.PrevHash, e.Hash); err != nil {
 			return fmt.Errorf("insert entry %d: %w", e.Seq, err)
 		}
 	}

@@ -1,6 +1,8 @@
 package audit_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -136,14 +138,22 @@ func TestAppendManyPreEncoded(t *testing.T) {
 	var rows []struct {
 		Changes string `db:"changes"`
 		Hash    string `db:"changes_hash"`
+		Salt    string `db:"salt"`
 	}
-	if err := app.DB().NewQuery("SELECT changes, changes_hash FROM relata_audit ORDER BY seq").All(&rows); err != nil {
+	if err := app.DB().NewQuery("SELECT changes, changes_hash, salt FROM relata_audit ORDER BY seq").All(&rows); err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 3 || rows[0] != rows[1] || rows[0].Changes != enc.JSON || rows[0].Hash != enc.Hash {
-		t.Fatalf("entries %+v; want the first two identical to %+v", rows, enc)
+	// Same JSON; each entry its own salt, so its own digest.
+	if len(rows) != 3 || rows[0].Changes != enc.JSON || rows[1].Changes != enc.JSON || rows[1].Salt != enc.Salt || rows[1].Hash != enc.Hash ||
+		rows[0].Salt == rows[1].Salt || rows[0].Hash == rows[1].Hash {
+		t.Fatalf("entries %+v; want the first two with the JSON of %+v, the second with its salt and digest", rows, enc)
 	}
-	if empty, _ := audit.Encode(nil); rows[2].Changes != "{}" || empty.JSON != "{}" || rows[2].Hash != empty.Hash {
+	for i, r := range rows {
+		if sum := sha256.Sum256([]byte(r.Salt + r.Changes)); len(r.Salt) != 32 || hex.EncodeToString(sum[:]) != r.Hash {
+			t.Errorf("entry %d: digest %s of salt %q; want sha256(salt || changes)", i+1, r.Hash, r.Salt)
+		}
+	}
+	if empty, _ := audit.Encode(nil); rows[2].Changes != "{}" || empty.JSON != "{}" {
 		t.Errorf("an entry without changes: %+v", rows[2])
 	}
 	if r := mustVerify(t, app); !r.OK() || r.Entries != 3 {

@@ -30,14 +30,15 @@ const (
 // chainBatchText is ChainBatch as SQL text.
 const chainBatchText = "500"
 
-const sqlJournal = `INSERT INTO _relata_audit_journal (at, actor_kind, actor_id, via, object, record, action, changes)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+const sqlJournal = `INSERT INTO _relata_audit_journal (at, actor_kind, actor_id, via, object, record, action, changes, salt)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 // Journal records a change of record in the journal, in tx — the transaction that saves the
 // change, so both commit or neither does (outside a transaction it opens its own). The
 // entry gets its id, sequence number and hashes when the chainer moves it into the trail,
 // shortly after the commit; [Find], [Verify] and every other reader chain what is pending
-// first, so they see it at once.
+// first, so they see it at once. Its salt is chosen here and journaled with the changes, so
+// the digest the chainer computes is the same however often it chains the row.
 //
 // Journal is what the record hooks call on every create, update and delete: one insert into
 // a table with no index but its rowid, instead of reading the trail's head and writing an
@@ -62,7 +63,7 @@ func Journal(tx core.App, at time.Time, actor Actor, object, record, action stri
 			return err
 		}
 		defer q.close()
-		if err := q.exec(sqlJournal, at.UTC().Format(timeFormat), actor.Kind, actor.ID, actor.Via, object, record, action, string(b)); err != nil {
+		if err := q.exec(sqlJournal, at.UTC().Format(timeFormat), actor.Kind, actor.ID, actor.Via, object, record, action, string(b), newSalt()); err != nil {
 			return fmt.Errorf("audit: journal the %s of %s %s: %w", action, object, record, err)
 		}
 		if info := tx.TxInfo(); info != nil && q.pool != nil {
@@ -126,11 +127,12 @@ func chainPending(tx core.App) (int, error) {
 	}
 }
 
-var entryColumns = []string{"id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action", "changes", "changes_hash", "erased", "prev_hash", "hash"}
+var entryColumns = []string{"id", "seq", "at", "actor_kind", "actor_id", "via", "object", "record", "action", "changes", "changes_hash", "salt", "erased", "prev_hash", "hash"}
 
 // chainBatch moves up to ChainBatch journaled entries, oldest first, into the trail in tx: it
 // reads the trail's head in the transaction (no cache that could go stale), computes each
-// entry's sequence number, id and hashes, inserts them in chunks ([insertEntries]) and
+// entry's sequence number, id and hashes (the changes digest with the salt journaled with the
+// changes; rows journaled before salts have none and get the unsalted digest), inserts them in chunks ([insertEntries]) and
 // deletes the moved rows.
 func chainBatch(tx core.App) (int, error) {
 	ex, err := executor(tx)
@@ -145,7 +147,7 @@ func chainBatch(tx core.App) (int, error) {
 	var last int64
 	for rows.Next() {
 		e := &Entry{}
-		if err := rows.Scan(&last, &e.At, &e.ActorKind, &e.ActorID, &e.Via, &e.Object, &e.Record, &e.Action, &e.ChangesJSON); err != nil {
+		if err := rows.Scan(&last, &e.At, &e.ActorKind, &e.ActorID, &e.Via, &e.Object, &e.Record, &e.Action, &e.ChangesJSON, &e.Salt); err != nil {
 			rows.Close()
 			return 0, fmt.Errorf("audit: read the journal: %w", err)
 		}
@@ -163,7 +165,7 @@ func chainBatch(tx core.App) (int, error) {
 	}
 	for _, e := range entries {
 		seq++
-		e.Seq, e.ID, e.PrevHash, e.ChangesHash = seq, entryID(seq), prev, digest([]byte(e.ChangesJSON))
+		e.Seq, e.ID, e.PrevHash, e.ChangesHash = seq, entryID(seq), prev, changesDigest(e.Salt, e.ChangesJSON)
 		e.Hash = chainHash(e)
 		prev = e.Hash
 	}
@@ -177,7 +179,7 @@ func chainBatch(tx core.App) (int, error) {
 }
 
 const (
-	sqlReadJournal  = `SELECT id, at, actor_kind, actor_id, via, object, record, action, changes FROM ` + JournalTable + ` ORDER BY id LIMIT ` + chainBatchText // in the text: SQLite prepares a statement with a bound LIMIT again on every run
+	sqlReadJournal  = `SELECT id, at, actor_kind, actor_id, via, object, record, action, changes, salt FROM ` + JournalTable + ` ORDER BY id LIMIT ` + chainBatchText // in the text: SQLite prepares a statement with a bound LIMIT again on every run
 	sqlClearJournal = `DELETE FROM ` + JournalTable + ` WHERE id <= ?`
 )
 
