@@ -259,7 +259,7 @@ func setup(app *pocketbase.PocketBase) error {
 	sf.BoolVar(&f.noAutoApply, "noAutoApply", false, "do not apply the object definitions at start")
 	sf.StringVar(&f.mfa, "mfa", defaultMFA(), "multi-factor sign-in (a password and a code by email): off, admins (and users who turn it on) or all; default: as set in the dashboard (env "+mfaEnv+")")
 	sf.StringVar(&f.inbound.Addr, "smtpInbound", os.Getenv("RELATA_INBOUND_ADDR"), "listen for inbound mail (BCC logging, replies, bounces) on this address, e.g. :25 (env RELATA_INBOUND_ADDR; default off)")
-	sf.StringVar(&f.inbound.Domain, "inboundDomain", os.Getenv("RELATA_INBOUND_DOMAIN"), "the only domain inbound mail is accepted for; outbound mail then returns bounces to bounce+ID@DOMAIN (env RELATA_INBOUND_DOMAIN)")
+	sf.StringVar(&f.inbound.Domain, "inboundDomain", os.Getenv("RELATA_INBOUND_DOMAIN"), "the only domain inbound mail is accepted for; outbound mail then returns bounces to bounce+ID-TAG@DOMAIN (env RELATA_INBOUND_DOMAIN)")
 	sf.StringVar(&f.inbound.TLSCert, "inboundTLSCert", os.Getenv("RELATA_INBOUND_TLS_CERT"), "PEM certificate file: offer STARTTLS on the inbound listener (with --inboundTLSKey; env RELATA_INBOUND_TLS_CERT)")
 	sf.StringVar(&f.inbound.TLSKey, "inboundTLSKey", os.Getenv("RELATA_INBOUND_TLS_KEY"), "PEM key file of --inboundTLSCert (env RELATA_INBOUND_TLS_KEY)")
 	sf.StringVar(&f.inbound.Auth, "inboundAuth", os.Getenv("RELATA_INBOUND_AUTH"), "how the From of inbound mail is authenticated before a user's BCC is logged: dkim (verify DKIM signatures), results:AUTHSERV-ID (trust your MX's Authentication-Results) or off (env RELATA_INBOUND_AUTH; default dkim)")

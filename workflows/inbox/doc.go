@@ -9,7 +9,7 @@
 //     dropbox from anyone else, or from a user's address nobody vouches for, are
 //     quarantined, never logged.
 //   - Replies: a message whose In-Reply-To/References name an outbound email's Message-ID, or
-//     that was sent to its VERP return address (bounce+<emailid>@DOMAIN, which
+//     that was sent to its VERP return address (bounce+<emailid>-<tag>@DOMAIN, which
 //     [outbox.Config.InboundDomain] makes the envelope sender), marks that email replied_at,
 //     lands on the record's timeline and gives the record's owner a task — one open task per
 //     sent email, which further replies are counted on, and at most

@@ -49,6 +49,11 @@ func (in *Inbox) Deliver(from string, rcpts []string, raw []byte) (*core.Record,
 			return nil, fmt.Errorf("%w: %s", err, auth.text)
 		}
 	}
+	// The VERP key is made (once, at the first use) outside the transaction, which must not
+	// roll back a key this process then keeps using.
+	if _, _, err := in.verp.Get(in.app); err != nil {
+		return nil, err
+	}
 	var rec *core.Record
 	err = in.app.RunInTransaction(func(tx core.App) error {
 		var err error
@@ -65,8 +70,14 @@ func (in *Inbox) handle(tx core.App, from string, rcpts []string, msg *Message, 
 		if local == in.cfg.Dropbox {
 			dropbox = true
 		}
-		if id, ok := strings.CutPrefix(local, VERPPrefix); ok {
-			verpID = id
+		if strings.HasPrefix(local, VERPPrefix) {
+			id, err := in.verpEmail(tx, local)
+			if err != nil {
+				return nil, err
+			}
+			if id != "" {
+				verpID = id
+			}
 		}
 	}
 	// The same message twice (a BCC and a later forward, a resend): handled once.

@@ -23,6 +23,7 @@ import (
 	"github.com/relata/relata/schemas"
 	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/workflows/inbox"
+	"github.com/relata/relata/workflows/outbox"
 )
 
 const domain = "crm.example.com"
@@ -183,3 +184,13 @@ func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 func dsnID(n int) string { return fmt.Sprintf("<dsn-%d-%d@mx.test>", n, time.Now().UnixNano()) }
 
 func netDial(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }
+
+// verp is the VERP return address of the outbound email with id (outbox.VERPLocal).
+func (e *env) verp(t *testing.T, id string) string {
+	t.Helper()
+	key, _, err := outbox.VERPKey(e.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outbox.VERPLocal(key, id) + "@" + domain
+}

@@ -239,7 +239,7 @@ func TestReplies(t *testing.T) {
 	email := e.sent(t, sink, "ada@client.test", "contacts", c.ada.Id)
 
 	msgs := sink.Messages()
-	if want := "bounce+" + email.Id + "@" + domain; len(msgs) != 1 || msgs[0].From != want {
+	if want := e.verp(t, email.Id); len(msgs) != 1 || msgs[0].From != want {
 		t.Fatalf("envelope sender %v; want %s (VERP)", msgs, want)
 	}
 	raw := readFixture(t, "reply.eml", "{{IN_REPLY_TO}}", email.GetString("message_id"))
@@ -267,7 +267,7 @@ func TestReplies(t *testing.T) {
 	// An auto-reply to the VERP address, without In-Reply-To, also matches.
 	email2 := e.sent(t, sink, "bob@client.test", "contacts", c.bob.Id)
 	auto := "From: bob@client.test\r\nTo: crm@relata.test\r\nSubject: Out of office\r\nMessage-ID: <ooo-1@client.test>\r\n\r\nBack on Monday.\r\n"
-	if err := e.send(t, "bob@client.test", []string{"bounce+" + email2.Id + "@" + domain}, auto); err != nil {
+	if err := e.send(t, "bob@client.test", []string{e.verp(t, email2.Id)}, auto); err != nil {
 		t.Fatal(err)
 	}
 	if email2, _ = e.app.FindRecordById(outbox.Collection, email2.Id); email2.GetString("replied_at") == "" {
@@ -277,7 +277,7 @@ func TestReplies(t *testing.T) {
 	// A plain-text notice from the null sender (an old-style bounce) is no reply.
 	email3 := e.sent(t, sink, "bob@client.test", "contacts", c.bob.Id)
 	notice := "From: MAILER-DAEMON@old.test\r\nTo: bounce+" + email3.Id + "@" + domain + "\r\nSubject: failure notice\r\nMessage-ID: <old-1@old.test>\r\n\r\nSorry, I could not deliver.\r\n"
-	if err := e.send(t, "", []string{"bounce+" + email3.Id + "@" + domain}, notice); err != nil {
+	if err := e.send(t, "", []string{e.verp(t, email3.Id)}, notice); err != nil {
 		t.Fatal(err)
 	}
 	if email3, _ = e.app.FindRecordById(outbox.Collection, email3.Id); email3.GetString("replied_at") != "" {
@@ -292,10 +292,10 @@ func TestHardBounceSuppresses(t *testing.T) {
 	t.Parallel()
 	scenarios := []struct {
 		name string
-		rcpt func(email *core.Record) string
+		rcpt func(t *testing.T, e *env, email *core.Record) string
 	}{
-		{"by VERP address", func(email *core.Record) string { return "bounce+" + email.Id + "@" + domain }},
-		{"by returned Message-ID", func(*core.Record) string { return "postmaster@" + domain }},
+		{"by VERP address", func(t *testing.T, e *env, email *core.Record) string { return e.verp(t, email.Id) }},
+		{"by returned Message-ID", func(*testing.T, *env, *core.Record) string { return "postmaster@" + domain }},
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
@@ -304,7 +304,7 @@ func TestHardBounceSuppresses(t *testing.T) {
 			seed(t, e)
 			sink := outboxtest.NewServer(t, outboxtest.Options{})
 			email := e.sent(t, sink, "gone@client.test", "", "")
-			rcpt := sc.rcpt(email)
+			rcpt := sc.rcpt(t, e, email)
 			raw := readFixture(t, "postfix_hard.eml", "{{RCPT}}", rcpt, "{{ORIGINAL_ID}}", email.GetString("message_id"), "{{DSN_ID}}", dsnID(1))
 			if err := e.send(t, "", []string{rcpt}, raw); err != nil {
 				t.Fatal(err)
@@ -333,7 +333,7 @@ func TestForgedReportsSuppressNothing(t *testing.T) {
 	email := e.sent(t, sink, "someone@client.test", "", "")
 	scenarios := []struct{ name, rcpt, original string }{
 		{"unknown Message-ID", "postmaster@" + domain, "<forged-1@evil.test>"},
-		{"another recipient than the email's", "bounce+" + email.Id + "@" + domain, email.GetString("message_id")},
+		{"another recipient than the email's", e.verp(t, email.Id), email.GetString("message_id")},
 	}
 	for i, sc := range scenarios {
 		raw := readFixture(t, "postfix_hard.eml", "{{RCPT}}", sc.rcpt, "{{ORIGINAL_ID}}", sc.original, "{{DSN_ID}}", dsnID(i))
@@ -357,7 +357,7 @@ func TestSoftBouncesSuppressAfterThree(t *testing.T) {
 	}
 	for i := 1; i <= 3; i++ {
 		email := e.sent(t, sink, "full@client.test", "", "")
-		rcpt := "bounce+" + email.Id + "@" + domain
+		rcpt := e.verp(t, email.Id)
 		dsn := func(n int) string {
 			return readFixture(t, "gmail_soft.eml", "{{RCPT}}", rcpt, "{{ORIGINAL_ID}}", email.GetString("message_id"), "{{DSN_ID}}", dsnID(n))
 		}
@@ -440,7 +440,7 @@ func TestBounceRecordedOnce(t *testing.T) {
 	seed(t, e)
 	sink := outboxtest.NewServer(t, outboxtest.Options{})
 	email := e.sent(t, sink, "gone@client.test", "", "")
-	rcpt := "bounce+" + email.Id + "@" + domain
+	rcpt := e.verp(t, email.Id)
 	block := "Final-Recipient: rfc822; gone@client.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
 	for i := 0; i < 2; i++ {
 		raw := readFixture(t, "postfix_hard.eml", "{{RCPT}}", rcpt, "{{ORIGINAL_ID}}", email.GetString("message_id"), "{{DSN_ID}}", dsnID(i))

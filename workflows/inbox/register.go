@@ -16,6 +16,8 @@ import (
 	"github.com/pocketbase/pocketbase/tools/hook"
 
 	"github.com/relata/relata/schemas"
+
+	"github.com/relata/relata/workflows/outbox"
 )
 
 // Config configures the inbound mail listener. Zero fields fall back to the environment
@@ -179,8 +181,9 @@ type Inbox struct {
 	app core.App
 	cfg Config
 
-	budget budget    // bytes of the messages being received (readMessage)
-	rate   rateLimit // messages per client and minute
+	budget budget          // bytes of the messages being received (readMessage)
+	rate   rateLimit       // messages per client and minute
+	verp   outbox.VERPKeys // the key of VERP tags (verpEmail)
 
 	mu     sync.Mutex
 	server *smtp.Server

@@ -13,11 +13,13 @@ import (
 
 	"github.com/emersion/go-smtp"
 	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/relata/relata/workflows/outbox"
 )
 
 // VERPPrefix starts the local part of an outbound email's return address:
-// bounce+<emailid>@DOMAIN.
-const VERPPrefix = "bounce+"
+// bounce+<emailid>-<tag>@DOMAIN (outbox.VERPLocal).
+const VERPPrefix = outbox.VERPPrefix
 
 // backend opens a session per connection.
 type backend struct{ in *Inbox }
@@ -219,8 +221,10 @@ func (in *Inbox) checkRecipient(app core.App, to string) (string, error) {
 			return addr, nil
 		}
 	}
-	if id, ok := strings.CutPrefix(local, VERPPrefix); ok {
-		if _, err := app.FindRecordById("emails", id); err == nil {
+	if strings.HasPrefix(local, VERPPrefix) {
+		if id, err := in.verpEmail(app, local); err != nil {
+			return "", err
+		} else if id != "" {
 			return addr, nil
 		}
 	}
@@ -233,4 +237,27 @@ func clip(s string, n int) string {
 		return string(r[:n-1]) + "…"
 	}
 	return s
+}
+
+// verpEmail returns the id of the outbound email a VERP local part names, "" when it names
+// none: its tag must hold (outbox.VERPLocal), or, untagged, the email must have been queued
+// before tags were (outbox.VERPKey) — a return address is otherwise guessed from the time an
+// email was sent and six random characters, and a bounce to it suppresses its recipients.
+func (in *Inbox) verpEmail(app core.App, local string) (string, error) {
+	key, since, err := in.verp.Get(app)
+	if err != nil {
+		return "", err
+	}
+	id, tagged, ok := outbox.ParseVERP(key, local)
+	if !ok {
+		return "", nil
+	}
+	rec, err := app.FindRecordById(outbox.Collection, id)
+	if err != nil {
+		return "", nil
+	}
+	if !tagged && !rec.GetDateTime("created").Time().Before(since) {
+		return "", nil
+	}
+	return id, nil
 }

@@ -89,7 +89,7 @@ type Config struct {
 	UnsubscribeMailto string
 	// InboundDomain, when set, is the domain of Relata's inbound SMTP listener
 	// (workflows/inbox; env RELATA_INBOUND_DOMAIN): each email is sent with the envelope
-	// sender (Return-Path) bounce+<emailid>@InboundDomain, so bounces and auto-replies come
+	// sender (Return-Path) bounce+<emailid>-<tag>@InboundDomain (verp.go), so bounces and auto-replies come
 	// back to Relata naming the email. Default: none (the From address is the envelope sender).
 	InboundDomain string
 	// UnsubscribeSecret signs unsubscribe links (env RELATA_UNSUBSCRIBE_SECRET). Default: a

@@ -27,6 +27,7 @@ type Sender struct {
 
 	secretMu sync.Mutex
 	secret   []byte
+	verp     VERPKeys // the key of return addresses' tags and Message-IDs (verp.go)
 
 	warned atomic.Bool // "no SMTP host" was logged
 }
@@ -47,6 +48,12 @@ func Register(app core.App, cfg Config) (*Sender, error) {
 		Id:       "relata.outbox.start",
 		Priority: -80, // after the object model is in sync
 		Func: func(se *core.ServeEvent) error {
+			// The VERP key made now, not at the first send: emails queued before it are
+			// taken back by their untagged return addresses (inbox), so that window stays
+			// as short as the upgrade.
+			if _, _, err := s.verp.Get(se.App); err != nil {
+				return err
+			}
 			s.routes(se)
 			s.Start()
 			return se.Next()

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/tls"
 	"errors"
@@ -356,14 +357,19 @@ func (s *Sender) prepare(eff effective, rec *core.Record, chk *checks) (*gomail.
 			return nil, "", fmt.Errorf("%w: reply-to: %v", ErrInvalid, err)
 		}
 	}
+	key, _, err := s.verp.Get(s.app)
+	if err != nil {
+		return nil, "", err
+	}
 	if s.cfg.InboundDomain != "" {
-		// VERP: bounces name the email they are about (workflows/inbox reads them).
-		if err := msg.EnvelopeFrom("bounce+" + rec.Id + "@" + s.cfg.InboundDomain); err != nil {
+		// VERP: bounces name the email they are about, with a tag only this server can make
+		// (workflows/inbox reads them; verp.go).
+		if err := msg.EnvelopeFrom(VERPLocal(key, rec.Id) + "@" + s.cfg.InboundDomain); err != nil {
 			return nil, "", fmt.Errorf("%w: envelope sender: %v", ErrInvalid, err)
 		}
 	}
 	msg.Subject(m.Subject)
-	id := messageID(rec, from.Address)
+	id := messageID(key, rec, from.Address)
 	msg.SetMessageIDWithValue(id)
 	msg.SetDateWithValue(s.cfg.Now())
 	msg.SetUserAgent("Relata")
@@ -423,13 +429,18 @@ func firstOf(a, b string) string {
 
 // messageID derives the Message-ID from the email's idempotency key (or its id): the same
 // email always carries the same Message-ID, also when a crash makes the sender send it again,
-// so a receiver can recognise the duplicate.
-func messageID(rec *core.Record, from string) string {
+// so a receiver can recognise the duplicate. It is an HMAC under the server's key (verp.go):
+// a bounce or a reply is matched to an email by the Message-ID it quotes, and a plain hash
+// of a key made of ids (a campaign's and a contact's) could be computed by anyone who knows
+// them, to suppress a colleague's contact with a forged bounce.
+func messageID(secret []byte, rec *core.Record, from string) string {
 	key := rec.GetString("idempotency_key")
 	if key == "" {
 		key = "email:" + rec.Id
 	}
-	sum := sha256.Sum256([]byte("relata-message-id\n" + key))
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("relata-message-id-v2\n" + key))
+	sum := m.Sum(nil)
 	domain := "relata.invalid"
 	if a, err := mail.ParseAddress(from); err == nil {
 		if _, d, ok := strings.Cut(a.Address, "@"); ok && d != "" {
