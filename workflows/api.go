@@ -261,6 +261,12 @@ func (e *Engine) Retry(runID string) error {
 		return errors.New("only failed or dead runs can be retried; this one is " + s)
 	}
 	err = e.app.RunInTransaction(func(tx core.App) error {
+		// Read again in the transaction: the save writes every column, and a run that started
+		// a chain has its count (chain_runs) raised by the chain's runs meanwhile.
+		run, err := tx.FindRecordById(RunsCollection, runID)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.DB().Update(StepsCollection, dbx.Params{"attempts": 0}, dbx.HashExp{"run": runID, "status": "failed"}).Execute(); err != nil {
 			return err
 		}

@@ -154,7 +154,8 @@ type Event struct {
 	Record *core.Record
 	// Actor is the signed-in user who made the change, if known.
 	Actor *core.Record
-	// Ctx is the context of the save: it carries the depth of workflow chains.
+	// Ctx is the context of the save: for a write made by a workflow run, it carries the
+	// run's depth and chain (withRun).
 	Ctx context.Context
 }
 
@@ -163,11 +164,14 @@ type ctxKey struct{}
 type runCtx struct {
 	depth int
 	actor string
+	// chain is the id of the run that started the chain the writing run belongs to: the
+	// runs its writes queue count against that run's MaxChainRuns.
+	chain string
 }
 
-// withRun marks writes made by a workflow run of depth d acting as actor (a user id).
-func withRun(ctx context.Context, d int, actor string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, runCtx{depth: d, actor: actor})
+// withRun marks writes made by a workflow run of depth d, of chain, acting as actor (a user id).
+func withRun(ctx context.Context, d int, actor, chain string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, runCtx{depth: d, actor: actor, chain: chain})
 }
 
 func runOf(ctx context.Context) (runCtx, bool) {
@@ -190,9 +194,9 @@ func (e *Engine) Enqueue(tx core.App, ev Event) (int, error) {
 	if len(cands) == 0 {
 		return 0, nil
 	}
-	depth, actorID := 0, ""
+	depth, actorID, chain := 0, "", ""
 	if rc, ok := runOf(ev.Ctx); ok {
-		depth, actorID = rc.depth, rc.actor
+		depth, actorID, chain = rc.depth, rc.actor, rc.chain
 	}
 	var actor *core.Record
 	if ev.Actor != nil {
@@ -246,12 +250,19 @@ func (e *Engine) Enqueue(tx core.App, ev Event) (int, error) {
 				return 0, err
 			}
 		}
-		run := newRun{w: w, recordID: ev.Record.Id, event: string(ev.Kind), in: in, actor: actorID, depth: depth, input: input}
+		run := newRun{w: w, recordID: ev.Record.Id, event: string(ev.Kind), in: in, actor: actorID, depth: depth, input: input, chain: chain}
 		if depth >= e.cfg.MaxDepth {
 			run.status = "skipped"
-			run.err = fmt.Sprintf("not run: the chain of workflows triggering workflows reached the depth limit (%d); a workflow may be re-triggering itself", e.cfg.MaxDepth)
+			run.err = fmt.Sprintf("not run: the chain of workflows triggering workflows reached the depth limit (%d) when %s/%s changed; a workflow may be re-triggering itself (Config.MaxDepth)", e.cfg.MaxDepth, obj, ev.Record.Id)
 		}
 		runs = append(runs, run)
+	}
+	if depth > 0 && depth < e.cfg.MaxDepth && len(runs) > 0 {
+		// A change made by a run: its runs are the chain's, and count against its budget.
+		// A change at depth 0 (a user's save) starts chains and counts nothing.
+		if err := e.chargeChain(tx, chain, runs); err != nil {
+			return 0, err
+		}
 	}
 	if len(runs) >= eventMinRuns {
 		// One row for the change rather than one per run: the engine writes the runs after
@@ -361,6 +372,9 @@ type newRun struct {
 	err      string
 	dedupe   string
 	nextAt   time.Time
+	// chain is the id of the run that started the chain of this run ("" for a run no workflow
+	// run caused: it starts a chain of its own).
+	chain string
 	// input is the stored input, when already marshalled (one event queues several runs).
 	input []byte
 	// Set for runs written from a workflow event, whose workflow w is not loaded:
@@ -489,16 +503,20 @@ func (e *Engine) writeRuns(tx core.App, runs []newRun) ([]string, int64, error) 
 		if r.created != "" {
 			created = p("created", r.created)
 		}
+		chain := "''" // a literal: most runs start a chain, and a parameter costs every run its binding
+		if r.chain != "" {
+			chain = p("chain", r.chain)
+		}
 		rows[i] = "(" + strings.Join([]string{
 			p("id", ids[i]), p("workflow", wfID), p("name", wfName), p("object", object),
 			p("record", r.recordID), p("event", r.event), p("status", r.status), "0", p("next", dbTime(r.nextAt)), "''",
 			p("depth", r.depth), p("dedupe", r.dedupe), p("actor", r.actor), p("input", string(input)), p("error", r.err),
-			"''", p("finished", finished), created, "{:now}",
+			"''", p("finished", finished), created, "{:now}", chain,
 		}, ", ") + ")"
 	}
 	res, err := tx.DB().NewQuery(`INSERT INTO workflow_runs
 		(id, workflow, workflow_name, object, record_id, event, status, attempts, next_at, lease_until,
-		 depth, dedupe_key, actor, input, error, started, finished, created, updated)
+		 depth, dedupe_key, actor, input, error, started, finished, created, updated, chain)
 		VALUES ` + strings.Join(rows, ", ") + `
 		ON CONFLICT DO NOTHING`).Bind(params).Execute()
 	if err != nil {

@@ -81,7 +81,7 @@ func (e *Engine) DryRun(w *Workflow, rec *core.Record, old map[string]any, actor
 			rc.Actor, rc.runAs = u, w.Def.RunAs
 		}
 	}
-	rc.Ctx = withRun(context.Background(), e.cfg.MaxDepth, "") // writes in a dry run trigger nothing
+	rc.Ctx = withRun(context.Background(), e.cfg.MaxDepth, "", "") // writes in a dry run trigger nothing (nor count in a chain)
 	err := e.app.RunInTransaction(func(tx core.App) error {
 		rc.App = tx
 		if rec != nil && (rec.IsNew() || len(changedFields(rec.Original().FieldsData(), rec.FieldsData())) > 0) {

@@ -37,7 +37,7 @@ type eventRun struct {
 }
 
 // insertEvent stores the runs one change queues as one workflow_events row, in the change's
-// transaction. The runs share the change's record, event, actor, depth and input.
+// transaction. The runs share the change's record, event, actor, depth, chain and input.
 func (e *Engine) insertEvent(tx core.App, runs []newRun) error {
 	planned := make([]eventRun, len(runs))
 	for i, r := range runs {
@@ -60,10 +60,10 @@ func (e *Engine) insertEvent(tx core.App, runs []newRun) error {
 		next = e.cfg.Now()
 	}
 	_, err = tx.DB().NewQuery(`INSERT INTO ` + EventsCollection + `
-		(id, object, record_id, event, actor, depth, input, runs, next_at, created)
-		VALUES ({:id}, {:object}, {:record}, {:event}, {:actor}, {:depth}, {:input}, {:runs}, {:next}, {:now})`).
+		(id, object, record_id, event, actor, depth, chain, input, runs, next_at, created)
+		VALUES ({:id}, {:object}, {:record}, {:event}, {:actor}, {:depth}, {:chain}, {:input}, {:runs}, {:next}, {:now})`).
 		Bind(dbx.Params{"id": schemas.OrderedID(), "object": object, "record": r.recordID,
-			"event": r.event, "actor": r.actor, "depth": r.depth, "input": string(r.input), "runs": string(list),
+			"event": r.event, "actor": r.actor, "depth": r.depth, "chain": r.chain, "input": string(r.input), "runs": string(list),
 			"next": dbTime(next), "now": dbTime(time.Now())}).Execute()
 	if err != nil {
 		return fmt.Errorf("queue runs of workflows on %s %s: %w", object, r.recordID, err)
@@ -79,6 +79,7 @@ type eventRow struct {
 	Event    string `db:"event"`
 	Actor    string `db:"actor"`
 	Depth    int    `db:"depth"`
+	Chain    string `db:"chain"`
 	Input    string `db:"input"`
 	Runs     string `db:"runs"`
 	NextAt   string `db:"next_at"`
@@ -107,7 +108,7 @@ func (e *Engine) fanOutBatch() (int, error) {
 	n := 0
 	err := e.app.RunInTransaction(func(tx core.App) error {
 		var rows []eventRow
-		err := tx.DB().NewQuery(`SELECT id, object, record_id, event, actor, depth, input, runs, next_at, created
+		err := tx.DB().NewQuery(`SELECT id, object, record_id, event, actor, depth, chain, input, runs, next_at, created
 			FROM ` + EventsCollection + ` ORDER BY rowid LIMIT ` + strconv.Itoa(eventBatch)).All(&rows) // a literal limit: see outbox's claimSelect
 		if err != nil {
 			return fmt.Errorf("read workflow events: %w", err)
@@ -127,7 +128,7 @@ func (e *Engine) fanOutBatch() (int, error) {
 			}
 			for _, p := range planned {
 				runs = append(runs, newRun{wfID: p.Workflow, wfName: p.Name, object: ev.Object, recordID: ev.RecordID,
-					event: ev.Event, actor: ev.Actor, depth: ev.Depth, status: p.Status, err: p.Error,
+					event: ev.Event, actor: ev.Actor, depth: ev.Depth, chain: ev.Chain, status: p.Status, err: p.Error,
 					nextAt: next.Time(), input: []byte(ev.Input), created: ev.Created})
 			}
 			ids = append(ids, ev.ID)

@@ -26,6 +26,12 @@ type Config struct {
 	// MaxDepth bounds chains of workflows triggering workflows: a change made by a run of depth
 	// MaxDepth triggers nothing, and a skipped run records why. Default: 5.
 	MaxDepth int
+	// MaxChainRuns bounds a chain of workflows in breadth, as MaxDepth does in depth: the runs
+	// descended from one run no workflow caused (a user's save, a schedule, a form) are at
+	// most MaxChainRuns; past it, a change made by one of the chain's runs triggers nothing,
+	// and each run it would have queued is recorded as skipped with why (chain.go).
+	// Default: DefaultMaxChainRuns (10,000).
+	MaxChainRuns int
 	// MaxAttempts is how often a failing step is tried before its run goes dead. Default: 5.
 	MaxAttempts int
 	// RetryBase is the first retry delay; each further attempt doubles it (with jitter).
@@ -98,6 +104,9 @@ func Register(app core.App, rootCmd *cobra.Command, cfg Config) (*Engine, error)
 	}
 	if cfg.MaxDepth <= 0 {
 		cfg.MaxDepth = 5
+	}
+	if cfg.MaxChainRuns <= 0 {
+		cfg.MaxChainRuns = DefaultMaxChainRuns
 	}
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = 5

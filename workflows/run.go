@@ -275,7 +275,13 @@ func (e *Engine) runContext(w *Workflow, run *core.Record) (*RunContext, error) 
 	actorID := w.runAs
 	// The run's writes are audited as the run's (package schemas/audit).
 	ctx := audit.WithActor(context.Background(), audit.Actor{Kind: audit.KindWorkflow, ID: run.Id, Via: "workflow:" + w.Def.Name})
-	rc.Ctx = withRun(ctx, run.GetInt("depth")+1, actorID)
+	// The runs its writes queue are one deeper, in its chain: the chain of the run that
+	// started it, or its own when no run did (chain.go).
+	chain := run.GetString("chain")
+	if chain == "" {
+		chain = run.Id
+	}
+	rc.Ctx = withRun(ctx, run.GetInt("depth")+1, actorID, chain)
 	return rc, nil
 }
 
