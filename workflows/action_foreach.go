@@ -144,7 +144,7 @@ func (a *forEach) prepareOver(p *Prep) {
 	if strings.TrimSpace(q.Filter) != "" {
 		if err := checkReadFilter(p.Engine.app, p.Registry, t.Name, q.Filter, ""); err != nil {
 			p.Errorf("/over/filter", "%v", err)
-		} else if err := checkFilterQuery(p.Engine.app, t.Name, q.Filter, dummy); err != nil {
+		} else if err := checkFilterQuery(p.Engine.app, t.Name, q.Filter, "", dummy); err != nil {
 			p.Errorf("/over/filter", "%v", err)
 		}
 	}

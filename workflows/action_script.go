@@ -76,6 +76,22 @@ func checkScriptNames(p *Prep, src string) {
 				at(&f, "%s: %s has no field %q%s", c.Func, obj.Name, name, suggestField(obj, name))
 			}
 		}
+		if c.Sort != nil {
+			// the sort alone, and with the filter: their joins are counted together
+			filter := ""
+			if c.Filter != nil {
+				filter = c.Filter.Value
+			}
+			if err := checkReadFilter(p.Engine.app, p.Registry, obj.Name, "", c.Sort.Value); err != nil {
+				at(c.Sort, "find: %v", err)
+			} else if err := checkFilterQuery(p.Engine.app, obj.Name, "", c.Sort.Value, nil); err != nil {
+				at(c.Sort, "find: %v", err)
+			} else if err := checkReadFilter(p.Engine.app, p.Registry, obj.Name, filter, c.Sort.Value); err != nil && filter != "" {
+				if checkReadFilter(p.Engine.app, p.Registry, obj.Name, filter, "") == nil {
+					at(c.Sort, "find: %v", err) // the filter alone passes: the sort adds what is refused
+				}
+			}
+		}
 		if c.Filter != nil && strings.TrimSpace(c.Filter.Value) != "" {
 			params := dbx.Params{}
 			for _, m := range placeholderRe.FindAllStringSubmatch(c.Filter.Value, -1) {
@@ -83,7 +99,7 @@ func checkScriptNames(p *Prep, src string) {
 			}
 			if err := checkReadFilter(p.Engine.app, p.Registry, obj.Name, c.Filter.Value, ""); err != nil {
 				at(c.Filter, "find: %v", err)
-			} else if err := checkFilterQuery(p.Engine.app, obj.Name, c.Filter.Value, params); err != nil {
+			} else if err := checkFilterQuery(p.Engine.app, obj.Name, c.Filter.Value, "", params); err != nil {
 				at(c.Filter, "find: %v", err)
 			}
 		}

@@ -174,7 +174,10 @@ func TestScriptNamesCheckedAtSave(t *testing.T) {
 		"create('taks', {subject: 'x'});\n" +
 		"update('deals', record.id, {stage: 'won', amout: 1});\n" +
 		"create('activities', {subject: 'ok', amount_currency: 'EUR'});\n" +
-		"find('deals', 'amount > {:min}', {min: 1});"
+		"find('deals', 'amount > {:min}', {min: 1});\n" +
+		"find('companies', 'deals_via_company.stage ?= \"won\"', {}, {limit: 5, sort: 'contacts_via_company.full_name'});\n" +
+		"find('companies', '', {}, {'sort': 'nme'});\n" +
+		"find('companies', 'deals_via_company.stage ?= \"won\"', {}, {sort: '-deals_via_company.amount'});"
 	d, err := workflows.Parse("s.json", []byte(`{"name": "s", "object": "deals", "trigger": {"type": "record_created"},
 	  "actions": [{"type": "script", "source": `+jsonOf(src)+`}]}`))
 	if err != nil {
@@ -187,13 +190,19 @@ func TestScriptNamesCheckedAtSave(t *testing.T) {
 		`/actions/0/source: line 2, column 8: create: unknown object "taks"`,
 		`/actions/0/source: line 3, column 43: update: deals has no field "amout" (did you mean "amount"?)`,
 		`/actions/0/source: line 4, column 38: create: activities has no field "amount_currency"`,
+		// a sort that adds a second back-relation to the filter's; a sort on no field
+		`/actions/0/source: line 6, column 76: find: `,
+		`/actions/0/source: line 7, column 36: find: sort "nme": invalid sort field "nme"`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing %s\nin %s", want, got)
 		}
 	}
-	if n := strings.Count(got, "/actions/0/source"); n != 4 {
-		t.Errorf("%d errors; want 4:\n%s", n, got)
+	if !strings.Contains(got, "different back-relations (deals_via_company, contacts_via_company)") {
+		t.Errorf("the sort's second back-relation is not named:\n%s", got)
+	}
+	if n := strings.Count(got, "/actions/0/source"); n != 6 {
+		t.Errorf("%d errors; want 6 (the sort through the filter's own back-relation is fine):\n%s", n, got)
 	}
 }
 

@@ -32,14 +32,14 @@ func checkReadFilter(app core.App, reg *schemas.Registry, object, filter, sort s
 	}, "workflows")
 }
 
-// checkFilterQuery checks at save that a workflow's filter reads as [schemas.Find] would read
+// checkFilterQuery checks at save that a workflow's filter (and sort) reads as [schemas.Find] would read
 // it (fields, operators, the SQL it builds), without reading a record: the query is prepared
 // with a condition that is always false, which SQLite decides before its first row. Running
 // the filter itself took as long as a run's read (6 s for 30 terms through a back-relation
 // over 2,000 deals) on every save, every validation the builder makes as its author types,
 // and every reload of the workflows.
-func checkFilterQuery(app core.App, object, filter string, params dbx.Params) error {
-	query, err := schemas.MatchQuery(app, schemas.System, schemas.Query{Object: object, Filter: filter, Params: params})
+func checkFilterQuery(app core.App, object, filter, sort string, params dbx.Params) error {
+	query, err := schemas.MatchQuery(app, schemas.System, schemas.Query{Object: object, Filter: filter, Sort: sort, Params: params})
 	if err != nil {
 		return err
 	}

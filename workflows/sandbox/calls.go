@@ -25,6 +25,9 @@ type Call struct {
 	Object *Literal
 	// Filter is find's second argument, when it is a string literal.
 	Filter *Literal
+	// Sort is the sort option of find's fourth argument ({sort: '-amount'}), when it is a
+	// string literal.
+	Sort *Literal
 	// Fields are the plain keys of the values object literal of create and update.
 	Fields []Literal
 }
@@ -114,6 +117,15 @@ func (c *callScanner) call(call *ast.CallExpression) {
 	if name == "find" && len(call.ArgumentList) > 1 {
 		out.Filter = c.literal(call.ArgumentList[1])
 	}
+	if name == "find" && len(call.ArgumentList) > 3 {
+		if o, ok := call.ArgumentList[3].(*ast.ObjectLiteral); ok {
+			for _, p := range o.Value {
+				if k, ok := p.(*ast.PropertyKeyed); ok && !k.Computed && propertyName(k.Key) == "sort" {
+					out.Sort = c.literal(k.Value)
+				}
+			}
+		}
+	}
 	if values > 0 && len(call.ArgumentList) > values {
 		if o, ok := call.ArgumentList[values].(*ast.ObjectLiteral); ok {
 			for _, p := range o.Value {
@@ -136,4 +148,15 @@ func (c *callScanner) call(call *ast.CallExpression) {
 		}
 	}
 	c.calls = append(c.calls, out)
+}
+
+// propertyName is the name of an object literal's key written as a name or a string.
+func propertyName(e ast.Expression) string {
+	switch k := e.(type) {
+	case *ast.Identifier:
+		return k.Name.String()
+	case *ast.StringLiteral:
+		return k.Value.String()
+	}
+	return ""
 }
