@@ -70,7 +70,7 @@ func TestPruneDeliveries(t *testing.T) {
 	const old = 10*webhooks.PruneBatch + 1
 	insertDeliveries(t, app, w.Id, "old-", old, c.Now().Add(-webhooks.DefaultRetention-time.Hour))
 	insertDeliveries(t, app, w.Id, "young-", 50, c.Now().Add(-webhooks.DefaultRetention+time.Hour))
-	insertDeliveries(t, app, w.Id, "", 250, c.Now().Add(-2*webhooks.MaxSkew)) // replay rows out of the window
+	insertDeliveries(t, app, w.Id, "", 250, c.Now().Add(-webhooks.Window-2*webhooks.MaxSkew)) // replay rows out of the day
 	count := func(filter string) int {
 		t.Helper()
 		n, err := app.CountRecords(webhooks.DeliveriesCollection, dbx.NewExp(filter))
@@ -138,8 +138,9 @@ func TestPruneDeliveries(t *testing.T) {
 	}
 }
 
-// TestPruneRetentionConfig: Config.Retention sets how long rows are kept, and one not longer
-// than MaxSkew is refused (a replayed signature's row must outlive its timestamp's window).
+// TestPruneRetentionConfig: Config.Retention sets how long rows are kept, and one shorter
+// than Window is refused (a row counts against the daily cap for Window, and a replayed
+// signature's row must outlive its timestamp's window).
 func TestPruneRetentionConfig(t *testing.T) {
 	t.Parallel()
 	c := &clock{at: time.Now()}
@@ -148,6 +149,7 @@ func TestPruneRetentionConfig(t *testing.T) {
 	for _, bad := range []webhooks.Config{
 		{Registry: reg, Now: c.Now, Retention: webhooks.MaxSkew},
 		{Registry: reg, Now: c.Now, Retention: time.Minute},
+		{Registry: reg, Now: c.Now, Retention: webhooks.Window - time.Second},
 		{Registry: reg, Now: c.Now, PruneSchedule: "every hour"},
 	} {
 		if _, err := webhooks.Register(app, bad); err == nil {

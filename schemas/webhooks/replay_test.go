@@ -142,8 +142,8 @@ func TestReplayedSignature(t *testing.T) {
 		t.Errorf("%d contacts; want 3 (ada twice, signed twice; bob once)", n)
 	}
 
-	// Out of the window the captured requests are refused by their timestamp, and the rows
-	// kept only to recognise them (no delivery id) go with the next delivery.
+	// Out of the window the captured requests are refused by their timestamp; the rows kept
+	// to recognise them (no delivery id) still count against the daily cap for Window.
 	c.Add(webhooks.MaxSkew + time.Second)
 	if a := post(t, srv, withNewID(captured, "r5")); a.Status != 401 {
 		t.Errorf("the captured request after the window: %d; want 401", a.Status)
@@ -151,8 +151,16 @@ func TestReplayedSignature(t *testing.T) {
 	if a := post(t, srv, signed("signups", "whsec_test", c.Now(), "", []byte(`{"name": "Cy"}`))); a.Status != 200 || a.Duplicate {
 		t.Errorf("a new delivery after the window: %d duplicate=%v (%s)", a.Status, a.Duplicate, a.Message)
 	}
+	if n, _ := app.CountRecords(webhooks.DeliveriesCollection, dbx.HashExp{"delivery": ""}); n != 2 {
+		t.Errorf("%d rows without a delivery id; want 2 (bob's and cy's: they count against the daily cap)", n)
+	}
+	// Signed more than Window + MaxSkew ago, they go with the next delivery.
+	c.Add(webhooks.Window + webhooks.MaxSkew + time.Second)
+	if a := post(t, srv, signed("signups", "whsec_test", c.Now(), "", []byte(`{"name": "Di"}`))); a.Status != 200 || a.Duplicate {
+		t.Errorf("a new delivery a day later: %d duplicate=%v (%s)", a.Status, a.Duplicate, a.Message)
+	}
 	if n, _ := app.CountRecords(webhooks.DeliveriesCollection, dbx.HashExp{"delivery": ""}); n != 1 {
-		t.Errorf("%d rows without a delivery id; want 1 (the newest; bob's is out of the window)", n)
+		t.Errorf("%d rows without a delivery id; want 1 (the newest; bob's and cy's are out of the day)", n)
 	}
 	if n, _ := app.CountRecords(webhooks.DeliveriesCollection, dbx.NewExp("delivery != ''")); n != 2 {
 		t.Errorf("%d rows with a delivery id; want 2 (d1, d2: retries may come later than the window)", n)

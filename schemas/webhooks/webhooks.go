@@ -20,9 +20,11 @@
 // answer marked duplicate. The answer is 200 {"id", "action": "created"|"updated"|"unchanged"}
 // or a located error: 400 for a value a field refuses (with the field and the payload's JSON
 // pointer), 401 for a bad signature or an unknown or disabled webhook (the same answer, so the
-// route tells no one which slugs exist), 403 when the run-as user may not make the change. The
-// secret is made by POST /api/relata/webhooks/{id}/secret (admins), which returns it once; only
-// its holder can sign.
+// route tells no one which slugs exist), 403 when the run-as user may not make the change, 429
+// when the webhook has accepted its daily cap — the field max_per_day, DefaultMaxPerDay when 0
+// or empty, at most MaxPerDayLimit — within the last 24 hours (Window, sliding), saying when the
+// next is accepted; a duplicate is still answered as one. The secret is made by POST
+// /api/relata/webhooks/{id}/secret (admins), which returns it once; only its holder can sign.
 //
 // Writes go through Relata's one access check (schemas.Caller.CanCreate/CanUpdate, the
 // record found by the key only if the user may view it), are saved with the run-as user as
@@ -50,6 +52,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -99,6 +102,23 @@ const DefaultPruneSchedule = "23 * * * *"
 // database writer for long, and deliveries and other saves get it between batches.
 const PruneBatch = 1000
 
+// Window is the period over which a webhook's deliveries are counted against its daily cap
+// (the incoming_webhooks field max_per_day): the 24 hours before each delivery, a sliding
+// window, so that no boundary (a UTC midnight) lets twice the cap through in an hour.
+const Window = 24 * time.Hour
+
+// DefaultMaxPerDay is how many deliveries a webhook accepts within Window when its max_per_day
+// is 0 or empty: one every 9 seconds on average, far more than a shop's signups or a billing
+// system's events, and 260 times fewer records than the /api/ rate limit lets one address
+// create (some 2.6 million a day). An admin raises it for a busier sender.
+const DefaultMaxPerDay = 10_000
+
+// MaxPerDayLimit is the highest max_per_day an admin may set (migration 1764005900 holds it
+// too): each delivery counts the rows of the window up to the cap within the database's one
+// write, so the cap bounds that work (100,000 index entries, a few milliseconds), as well as
+// the CRM records and delivery rows one secret can make in a day.
+const MaxPerDayLimit = 100_000
+
 // pruneInline is the most rows of each kind a delivery deletes within its own transaction:
 // more than the one row it adds, so that steady traffic keeps the table pruned between the
 // scheduled runs, and few enough that the delivery's write stays short.
@@ -111,8 +131,9 @@ type Config struct {
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
 	// Retention is how long a delivery's row is kept to answer its retries as duplicates; it
-	// must be longer than MaxSkew (a replayed signature is recognised by its row for as long
-	// as its timestamp is accepted). Default: DefaultRetention.
+	// must be at least Window (each row counts against the webhook's daily cap for that long,
+	// and a replayed signature is recognised by its row for as long as its timestamp is
+	// accepted). Default: DefaultRetention.
 	Retention time.Duration
 	// PruneSchedule is when rows older than Retention are deleted, as a cron expression in
 	// UTC. Default: DefaultPruneSchedule.
@@ -127,6 +148,18 @@ type Service struct {
 	// decoy is the secret an unknown or disabled slug is checked against, so that it is
 	// refused by the very check, and with the very answer, of a wrong signature.
 	decoy string
+	// capped remembers, per webhook id, the refusal of underCap until its reset, so that a
+	// sender who keeps posting over the cap costs no count (up to MaxPerDayLimit index
+	// entries) within the database's one write.
+	capped sync.Map // string → cappedUntil
+}
+
+// cappedUntil is a webhook's refusal by underCap: with this max_per_day, until the oldest
+// counted delivery leaves the window. Until then the window keeps every row that was counted
+// (it starts before the oldest of them), so the count could only say the same.
+type cappedUntil struct {
+	limit int
+	until time.Time
 }
 
 // Register adds the routes POST /api/relata/hooks/{slug} (the senders') and
@@ -141,8 +174,8 @@ func Register(app core.App, cfg Config) (*Service, error) {
 	if cfg.Retention == 0 {
 		cfg.Retention = DefaultRetention
 	}
-	if cfg.Retention <= MaxSkew {
-		return nil, fmt.Errorf("webhooks: Config.Retention %v is not longer than MaxSkew (%v): a replayed signature would be applied again", cfg.Retention, MaxSkew)
+	if cfg.Retention < Window {
+		return nil, fmt.Errorf("webhooks: Config.Retention %v is shorter than Window (%v): deliveries would be forgotten before they stop counting against max_per_day, and a replayed signature could be applied again", cfg.Retention, Window)
 	}
 	if cfg.PruneSchedule == "" {
 		cfg.PruneSchedule = DefaultPruneSchedule
@@ -230,6 +263,9 @@ func (s *Service) Check(app core.App, w *core.Record) error {
 	if key != "" && mapping[key] == nil {
 		return fail("key", fmt.Sprintf("the key %q is not mapped", key))
 	}
+	if n := w.GetFloat("max_per_day"); n < 0 || n > MaxPerDayLimit || n != float64(int64(n)) {
+		return fail("max_per_day", fmt.Sprintf("%v is not a whole number from 0 to %d: the most deliveries a day is %d (0 or empty: the default, %d)", n, MaxPerDayLimit, MaxPerDayLimit, DefaultMaxPerDay))
+	}
 	defaults, err := decodeMap(w.Get("defaults"))
 	if err != nil {
 		return fail("defaults", "not an object of field names and values: "+err.Error())
@@ -302,6 +338,10 @@ func (s *Service) receive(e *core.RequestEvent) error {
 	if err != nil {
 		var de *DeliveryError
 		if errors.As(err, &de) {
+			if !de.RetryAt.IsZero() {
+				secs := int64(de.RetryAt.Sub(s.now()).Seconds() + 1)
+				e.Response.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+			}
 			return e.JSON(de.Status, map[string]any{"status": de.Status, "message": de.Error(), "data": de.data()})
 		}
 		return e.InternalServerError("", err)
@@ -351,6 +391,10 @@ type DeliveryError struct {
 	Status         int
 	Field, Pointer string
 	Message        string
+	// Code is the code of data's entry for Field; "invalid" when empty.
+	Code string
+	// RetryAt, when set, is when the delivery may be sent again (a 429: the cap's reset).
+	RetryAt time.Time
 }
 
 func (e *DeliveryError) Error() string {
@@ -367,13 +411,22 @@ func (e *DeliveryError) data() map[string]any {
 	if e.Field == "" {
 		return map[string]any{}
 	}
-	return map[string]any{e.Field: map[string]string{"code": "invalid", "message": e.Message, "pointer": e.Pointer}}
+	entry := map[string]string{"code": "invalid", "message": e.Message, "pointer": e.Pointer}
+	if e.Code != "" {
+		entry["code"] = e.Code
+	}
+	if !e.RetryAt.IsZero() {
+		entry["resets_at"] = e.RetryAt.UTC().Format(time.RFC3339)
+	}
+	return map[string]any{e.Field: entry}
 }
 
 // Deliver applies one verified payload of webhook w: it maps the payload, finds the record by
 // the key (if it may be seen), checks the run-as user's rights and saves, all in one
 // transaction with the delivery's id and signature. A delivery whose id or signature was
-// already applied changes nothing and gets the first answer, marked Duplicate.
+// already applied changes nothing and gets the first answer, marked Duplicate. Otherwise, when
+// w has accepted its max_per_day deliveries within Window, it changes nothing and is refused
+// with a 429 DeliveryError saying when the oldest of them leaves the window.
 func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery) (*Result, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -455,6 +508,9 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery)
 				return nil
 			}
 		}
+		if err := s.underCap(tx, w); err != nil {
+			return err
+		}
 		if err := s.prune(tx); err != nil {
 			return err
 		}
@@ -504,9 +560,9 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery)
 			}
 		}
 		res = &Result{ID: rec.Id, Action: action}
-		if d.ID == "" && sig == "" {
-			return nil
-		}
+		// Every applied delivery leaves a row, the count of the daily cap; one with neither
+		// a delivery id nor a signature (a caller of Deliver other than the route) is kept,
+		// as a replay row is, for Window.
 		dc, err := tx.FindCachedCollectionByNameOrId(DeliveriesCollection)
 		if err != nil {
 			return err
@@ -515,9 +571,11 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery)
 		dr.Set("webhook", w.Id)
 		dr.Set("delivery", d.ID)
 		dr.Set("signature", sig)
-		if !d.SignedAt.IsZero() {
-			dr.Set("signed_at", d.SignedAt.UTC())
+		signedAt := d.SignedAt
+		if signedAt.IsZero() {
+			signedAt = s.now()
 		}
+		dr.Set("signed_at", signedAt.UTC())
 		dr.Set("record", rec.Id)
 		dr.Set("action", action)
 		return tx.Save(dr)
@@ -528,13 +586,75 @@ func (s *Service) Deliver(app core.App, w *core.Record, body []byte, d Delivery)
 	return res, nil
 }
 
+// MaxPerDay is how many deliveries webhook w accepts within Window: its max_per_day, or
+// DefaultMaxPerDay when that is 0 or empty, never more than MaxPerDayLimit.
+func MaxPerDay(w *core.Record) int {
+	n := w.GetInt("max_per_day")
+	switch {
+	case n <= 0:
+		return DefaultMaxPerDay
+	case n > MaxPerDayLimit:
+		return MaxPerDayLimit
+	}
+	return n
+}
+
+// capQuery counts the rows of webhook w created since since, up to limit: a bounded count
+// that reads idx_relata_webhook_deliveries_webhook (webhook, created) and stops at the cap.
+func capQuery(app core.App, w, since string, limit int) *dbx.Query {
+	return app.DB().NewQuery("SELECT count(*) FROM (SELECT 1 FROM {{" + DeliveriesCollection + "}} WHERE [[webhook]] = {:webhook} AND [[created]] >= {:since} LIMIT {:limit})").
+		Bind(dbx.Params{"webhook": w, "since": since, "limit": limit})
+}
+
+// underCap refuses a delivery of w, with a 429, when w's rows created within Window — one per
+// applied delivery, written in the delivery's transaction — number its MaxPerDay. It runs in
+// the delivery's transaction: deliveries are written one at a time, so two cannot both take
+// the last place.
+func (s *Service) underCap(tx core.App, w *core.Record) error {
+	limit, now := MaxPerDay(w), s.now()
+	if v, ok := s.capped.Load(w.Id); ok {
+		if c := v.(cappedUntil); c.limit == limit && now.Before(c.until) {
+			return capError(limit, c.until)
+		}
+		s.capped.Delete(w.Id)
+	}
+	since := now.Add(-Window).UTC().Format(types.DefaultDateLayout)
+	var n int
+	if err := capQuery(tx, w.Id, since, limit).Row(&n); err != nil {
+		return err
+	}
+	if n < limit {
+		return nil
+	}
+	var oldest string
+	if err := tx.DB().NewQuery("SELECT min([[created]]) FROM {{" + DeliveriesCollection + "}} WHERE [[webhook]] = {:webhook} AND [[created]] >= {:since}").
+		Bind(dbx.Params{"webhook": w.Id, "since": since}).Row(&oldest); err != nil {
+		return err
+	}
+	at, err := types.ParseDateTime(oldest)
+	if err != nil {
+		return err
+	}
+	reset := at.Time().Add(Window)
+	s.capped.Store(w.Id, cappedUntil{limit: limit, until: reset})
+	return capError(limit, reset)
+}
+
+// capError is underCap's refusal: 429, naming the limit and when the next delivery is accepted.
+func capError(limit int, reset time.Time) *DeliveryError {
+	return &DeliveryError{Status: http.StatusTooManyRequests, Field: "max_per_day", Code: "rate_limited", RetryAt: reset,
+		Message: fmt.Sprintf("the webhook has accepted its limit of %d deliveries in 24 hours (max_per_day); the next is accepted from %s",
+			limit, reset.UTC().Format(time.RFC3339))}
+}
+
 // PruneJob is the id of the cron job that runs [Service.Prune].
 const PruneJob = "relata.webhooks.prune"
 
 // prune is the pruning a delivery does in its own transaction: at most pruneInline rows kept
-// only to recognise a replayed signature (those without a delivery id) whose timestamp is out
-// of the window — a request carrying it is refused by its timestamp — and at most pruneInline
-// rows older than the retention. The scheduled [Service.Prune] deletes what is left.
+// only to recognise a replayed signature and to count against the daily cap (those without a
+// delivery id) signed more than Window + MaxSkew ago — a request carrying it is refused by its
+// timestamp, and it was created before Window — and at most pruneInline rows older than the
+// retention. The scheduled [Service.Prune] deletes what is left.
 func (s *Service) prune(tx core.App) error {
 	if _, err := s.pruneSigned(tx, pruneInline); err != nil {
 		return err
@@ -544,8 +664,8 @@ func (s *Service) prune(tx core.App) error {
 }
 
 // Prune deletes the rows of relata_webhook_deliveries that are no longer needed — those
-// older than the retention (Config.Retention), and those without a delivery id whose
-// timestamp is out of the MaxSkew window — in statements of at most [PruneBatch] rows, each
+// older than the retention (Config.Retention), and those without a delivery id signed more
+// than Window + MaxSkew ago — in statements of at most [PruneBatch] rows, each
 // its own write, until none is left; and returns how many it deleted. A retry whose row it
 // deleted is applied again. It runs on Config.PruneSchedule.
 func (s *Service) Prune(app core.App) (int64, error) {
@@ -571,11 +691,12 @@ func (s *Service) PruneOnce(app core.App) (int64, error) {
 	return s.pruneOld(app, PruneBatch)
 }
 
-// pruneSigned deletes at most limit rows without a delivery id signed before the MaxSkew
-// window, oldest first. The condition on delivery repeats that of
-// idx_relata_webhook_deliveries_signed, which the subquery reads in order.
+// pruneSigned deletes at most limit rows without a delivery id signed more than Window +
+// MaxSkew ago, oldest first: such a row was created at most MaxSkew after it was signed, so
+// before Window, and no longer counts against the daily cap. The condition on delivery
+// repeats that of idx_relata_webhook_deliveries_signed, which the subquery reads in order.
 func (s *Service) pruneSigned(app core.App, limit int) (int64, error) {
-	before := s.now().Add(-MaxSkew).UTC().Format(types.DefaultDateLayout)
+	before := s.now().Add(-Window - MaxSkew).UTC().Format(types.DefaultDateLayout)
 	return deleteLimit(app, "[[delivery]] = '' AND [[signed_at]] < {:before} ORDER BY [[signed_at]]", before, limit)
 }
 
