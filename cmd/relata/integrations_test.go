@@ -150,7 +150,8 @@ func TestIncomingWebhookInBrowser(t *testing.T) {
 	admin.do(chromedp.EmulateViewport(1400, 900))
 	admin.open("/webhooks", `[data-testid=webhook-form]`)
 	admin.do(chromedp.SendKeys(chromedp.CSS("#webhook-name"), "Shop signups"),
-		chromedp.SendKeys(chromedp.CSS("#webhook-slug"), "shop"))
+		chromedp.SendKeys(chromedp.CSS("#webhook-slug"), "shop"),
+		chromedp.SendKeys(chromedp.CSS("#webhook-max"), "500"))
 	admin.do(chromedp.Evaluate[chromedp.Void](`(() => {
 		const set = (sel, v) => { const el = document.querySelector(sel); el.value = v; el.dispatchEvent(new Event('change', { bubbles: true })); };
 		set('#webhook-object', 'contacts');
@@ -192,6 +193,12 @@ func TestIncomingWebhookInBrowser(t *testing.T) {
 	s.api(t, http.MethodGet, `/api/collections/contacts/records?filter=(email="shopper@shop.example")`, aliceTok, nil, &l)
 	if l.TotalItems != 1 {
 		t.Errorf("alice sees %d contacts from the webhook; want 1 (hers)", l.TotalItems)
+	}
+	adminTok, _ := s.login(t, "users", "admin@example.com", "relata-demo-1")
+	var hooks struct{ Items []struct{ MaxPerDay int `json:"max_per_day"` } }
+	s.api(t, http.MethodGet, `/api/collections/incoming_webhooks/records?filter=(slug="shop")`, adminTok, nil, &hooks)
+	if len(hooks.Items) != 1 || hooks.Items[0].MaxPerDay != 500 {
+		t.Errorf("the webhook made in the form: %+v; want max_per_day 500", hooks.Items)
 	}
 	admin.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`[data-testid=webhooks]`)))
 	admin.wait("the delivery counted", `document.querySelector('[data-testid=webhooks] tbody tr td:nth-child(5)').textContent === '1'`)

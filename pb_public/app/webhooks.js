@@ -6,7 +6,7 @@ import { pb, relata, allObjects, objectNamed, objectLabel, fieldLabel, allUsers,
 import { html, Spinner, ErrorBox, Empty, toast } from './ui.js';
 import { t } from './i18n.js';
 
-const blank = () => ({ name: '', slug: '', object: allObjects()[0]?.name || '', mode: 'upsert', key: '', mapping: [{ field: '', pointer: '' }], run_as: '', enabled: true });
+const blank = () => ({ name: '', slug: '', object: allObjects()[0]?.name || '', mode: 'upsert', key: '', mapping: [{ field: '', pointer: '' }], run_as: '', max_per_day: '', enabled: true });
 
 export function WebhooksPage() {
   const [items, setItems] = useState(null);
@@ -76,6 +76,7 @@ export function WebhooksPage() {
           <option value="">—</option>${fields.map((f) => html`<option value=${f.name}>${fieldLabel(f)}</option>`)}</select></label>` : null}
         <label>${t('webhooks.actsAs')} <select id="webhook-runas" required value=${form.run_as} onChange=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, run_as: v })); }}>
           <option value="">—</option>${allUsers().map((u) => html`<option value=${u.id}>${u.name || u.email}</option>`)}</select></label>
+        <label>${t('webhooks.maxPerDay')} <input id="webhook-max" type="number" min="0" max="100000" step="1" placeholder="10000" value=${form.max_per_day} onInput=${(e) => { const v = e.target.value; setForm((f) => ({ ...f, max_per_day: v })); }} /></label>
         <fieldset data-testid="webhook-mapping"><legend>${t('webhooks.mapping')}</legend>
           ${form.mapping.map((m, i) => html`<div class="mapping-row" key=${i}>
             <select value=${m.field} onChange=${(e) => setRow(i, { field: e.target.value, pointer: m.pointer || '/' + e.target.value })}>

@@ -498,6 +498,7 @@ export default {
   'webhooks.newSecret': 'New secret',
   'webhooks.turnOff': 'Turn off',
   'webhooks.turnOn': 'Turn on',
+  'webhooks.maxPerDay': 'Deliveries a day (at most; empty: 10,000)',
   'audit.usersObject': 'Users',
   'runs.page': 'Page {n}',
   'runs.attempts': '{n} attempts',

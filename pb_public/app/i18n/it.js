@@ -494,6 +494,7 @@ export default {
   'webhooks.newSecret': 'Nuovo segreto',
   'webhooks.turnOff': 'Spegni',
   'webhooks.turnOn': 'Accendi',
+  'webhooks.maxPerDay': 'Consegne al giorno (al massimo; vuoto: 10.000)',
   'audit.usersObject': 'Utenti',
   'runs.page': 'Pagina {n}',
   'runs.attempts': '{n} tentativi',
