@@ -201,7 +201,7 @@ func crmUsers(re *core.RequestEvent) error {
 }
 
 // apiTrain retrains the model of an object now (admins only) and answers with its figures;
-// 409 while a training of the object runs (see [Service.TrainAndSave]).
+// 409 while a training of the object runs, in any process (see [Service.TrainAndSave]).
 func (s *Service) apiTrain(re *core.RequestEvent) error {
 	if !re.HasSuperuserAuth() && re.Auth.GetString("role") != schemas.RoleAdmin {
 		return re.ForbiddenError("Only admins can retrain models.", nil)
@@ -211,9 +211,10 @@ func (s *Service) apiTrain(re *core.RequestEvent) error {
 		return re.NotFoundError("Unknown object, or one without a pipeline or lifecycle.", nil)
 	}
 	rep, v, err := s.TrainAndSave(re.App, obj.Name)
-	if errors.Is(err, ErrTrainingRunning) {
+	if errors.Is(err, ErrTrainingRunning) || errors.Is(err, ErrLeaseLost) {
 		// Not a second training beside the first (twice the CPU, two versions of the same
-		// records): the one running stores the model this request asked for.
+		// records), in this process or another on the data directory: the one running stores
+		// the model this request asked for.
 		return re.Error(http.StatusConflict, "A training of "+obj.Name+" is already running: its model will be the next version. Try again when it has ended.", nil)
 	}
 	if err != nil {

@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -43,6 +44,9 @@ func (s *Service) trainCommand() *cobra.Command {
 				return err
 			}
 			rep, v, err := s.TrainAndSave(s.app, args[0])
+			if errors.Is(err, ErrTrainingRunning) {
+				return fmt.Errorf("not trained: %w; try again when it has ended", err)
+			}
 			if err != nil {
 				return err
 			}

@@ -24,7 +24,7 @@
 //	GET  /api/relata/score/{object}/{id}            one record's probability and factors
 //	GET  /api/relata/score/{object}?ids=a,b         a page of records, those the caller may view
 //	POST /api/relata/score/{object}/train           retrain now (admins; 409 while a training
-//	                                                of the object runs)
+//	                                                of the object runs, in any process)
 //	GET  /api/relata/forecast/{object}              the forecast with quotas (read and summed
 //	                                                1,000 records at a time)
 //	GET  /api/relata/forecast/{object}/backtest     the backtest of both weightings (one being

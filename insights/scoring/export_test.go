@@ -2,6 +2,7 @@ package scoring
 
 import (
 	"sync"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 
@@ -70,4 +71,11 @@ func (s *Service) HoldFirstTraining() (started <-chan struct{}, release func()) 
 	}
 	s.mu.Unlock()
 	return begun, func() { close(hold) }
+}
+
+// SetClock sets the time the service's training leases are taken and renewed at.
+func (s *Service) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	s.clock = now
+	s.mu.Unlock()
 }

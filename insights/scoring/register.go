@@ -54,8 +54,9 @@ type Service struct {
 	computing  map[string]bool            // users whose backtest is being computed
 	slots      chan struct{}              // bounds the backtests computed at once
 	backtested atomic.Int64               // backtests computed (for tests)
-	training   map[string]bool            // objects whose model is being trained (TrainAndSave)
+	training   map[string]bool            // objects whose model is being trained here (TrainAndSave)
 	trainHook  func(object string)        // tests: called when a training has begun
+	clock      func() time.Time           // tests: the time of the training leases (nil: time.Now)
 }
 
 // Register adds the "score" command to rootCmd (when set), the routes under
@@ -182,21 +183,31 @@ func MustRegister(app core.App, rootCmd *cobra.Command, cfg Config) *Service {
 }
 
 // ErrTrainingRunning is returned by [Service.TrainAndSave] while a training of the same object
-// runs in the process.
+// runs, in this process or in another on the same data directory.
 var ErrTrainingRunning = errors.New("a training of this object is running: its model will be the next version")
 
 // TrainAndSave evaluates and trains the model of object on its closed records and stores it
 // as a new version. With fewer than [MinClosed] closed records it stores nothing and
 // returns the report saying so (Fallback), and version 0.
 //
-// One training of an object runs at a time in the process: while one runs, another of the same
-// object (a second admin's click, a retry, the schedule) returns [ErrTrainingRunning] at once
-// rather than train the same records again beside it.
+// One training of an object runs at a time, across processes: while one runs (a second
+// admin's click, a retry, the schedule, `relata score train` beside the server, a second
+// server on the same data directory), another of the same object returns
+// [ErrTrainingRunning] at once, saying which process holds it and until when, rather than
+// train the same records again beside it. The authority is a lease in the database
+// (_relata_training_leases), taken in one statement of its own, renewed every 30 seconds
+// while the training runs and deleted at the end; a process that crashed leaves a lease that
+// expires by itself after 2 minutes. The model is stored in one transaction with a last
+// renewal: a training whose lease was taken over in the meantime stores nothing
+// ([ErrLeaseLost]). app must not be a transaction: the training reads on the read pool.
 func (s *Service) TrainAndSave(app core.App, object string) (*Report, int, error) {
+	if app.IsTransactional() {
+		return nil, 0, fmt.Errorf("%s: a training runs outside any transaction (its lease and its store are transactions of their own)", object)
+	}
 	s.mu.Lock()
 	if s.training[object] {
 		s.mu.Unlock()
-		return nil, 0, fmt.Errorf("%s: %w", object, ErrTrainingRunning)
+		return nil, 0, &runningError{object: object} // held here: no need to ask the database
 	}
 	if s.training == nil {
 		s.training = map[string]bool{}
@@ -209,6 +220,11 @@ func (s *Service) TrainAndSave(app core.App, object string) (*Report, int, error
 		delete(s.training, object)
 		s.mu.Unlock()
 	}()
+	l, err := s.acquire(app, object)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer l.release(app)
 	if hook != nil {
 		hook(object)
 	}
@@ -227,8 +243,19 @@ func (s *Service) TrainAndSave(app core.App, object string) (*Report, int, error
 	if err != nil {
 		return nil, 0, err
 	}
-	v, err := Save(app, m, rep.Closed, rep)
-	return rep, v, err
+	var v int
+	err = app.RunInTransaction(func(tx core.App) error {
+		if err := l.renew(tx); err != nil {
+			return err // taken over: the other training stores its model
+		}
+		var err error
+		v, err = Save(tx, m, rep.Closed, rep)
+		return err
+	})
+	if err != nil {
+		return rep, 0, err
+	}
+	return rep, v, nil
 }
 
 // RetrainAll retrains every object that has a pipeline, and every lead object, as the schedule does, and logs
