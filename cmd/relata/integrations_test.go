@@ -195,7 +195,11 @@ func TestIncomingWebhookInBrowser(t *testing.T) {
 		t.Errorf("alice sees %d contacts from the webhook; want 1 (hers)", l.TotalItems)
 	}
 	adminTok, _ := s.login(t, "users", "admin@example.com", "relata-demo-1")
-	var hooks struct{ Items []struct{ MaxPerDay int `json:"max_per_day"` } }
+	var hooks struct {
+		Items []struct {
+			MaxPerDay int `json:"max_per_day"`
+		}
+	}
 	s.api(t, http.MethodGet, `/api/collections/incoming_webhooks/records?filter=(slug="shop")`, adminTok, nil, &hooks)
 	if len(hooks.Items) != 1 || hooks.Items[0].MaxPerDay != 500 {
 		t.Errorf("the webhook made in the form: %+v; want max_per_day 500", hooks.Items)

@@ -2,15 +2,10 @@ package scoring_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/pocketbase/pocketbase/core"
-	"github.com/pocketbase/pocketbase/tools/types"
 
 	"github.com/relata/relata/insights/scoring"
 	"github.com/relata/relata/schemas"
@@ -44,21 +39,7 @@ func TestTrainOneAtATime(t *testing.T) {
 	svc := scoring.MustRegister(app, nil, scoring.Config{Registry: reg, Schedule: "-"})
 	_, adminTok := schemastest.NewUser(t, app, "admin@example.com", schemas.RoleAdmin, "")
 	_, otherTok := schemastest.NewUser(t, app, "admin2@example.com", schemas.RoleAdmin, "")
-	sources := []string{"website", "referral", "event", "partner"}
-	stamp := types.NowDateTime().String()
-	var rows [][]any
-	for i := range 60 {
-		stage := "lost"
-		if i%3 == 0 || i%4 == 1 {
-			stage = "won"
-		}
-		closed := time.Now().UTC().AddDate(0, 0, -i-1).Format(types.DefaultDateLayout)
-		rows = append(rows, []any{fmt.Sprintf("closed %d", i), stage, sources[i%4], 1000 + 10*i, closed, stamp, stamp})
-	}
-	cols := []string{"name", "stage", "source", "amount", "closed_at", "created", "updated"}
-	if err := app.RunInTransaction(func(tx core.App) error { return schemas.InsertMany(tx, "deals", cols, rows) }); err != nil {
-		t.Fatal(err)
-	}
+	insertClosedDeals(t, app, 60)
 	srv := schemastest.Serve(t, app)
 	const path = "/api/relata/score/deals/train"
 

@@ -85,12 +85,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				}
 				return
 			}
-			for _, p := range r.Problems {
-				if strings.Contains(p.Reason, sc.want) && p.Seq == sc.seq {
-					return
-				}
-			}
-			t.Fatalf("problems = %v; want %q at entry %d", r.Problems, sc.want, sc.seq)
+			wantProblem(t, r, sc.want, sc.seq)
 		})
 	}
 }
@@ -440,4 +435,15 @@ func TestAppendConcurrently(t *testing.T) {
 	if !r.OK() || r.Entries != want || r.HeadSeq != want {
 		t.Fatalf("after concurrent writes: %d entries, head %d, problems %v; want %d entries, intact", r.Entries, r.HeadSeq, r.Problems, want)
 	}
+}
+
+// wantProblem fails t unless r reports a problem at entry seq whose reason holds want.
+func wantProblem(t *testing.T, r *audit.Report, want string, seq int64) {
+	t.Helper()
+	for _, p := range r.Problems {
+		if strings.Contains(p.Reason, want) && p.Seq == seq {
+			return
+		}
+	}
+	t.Fatalf("problems = %v; want %q at entry %d", r.Problems, want, seq)
 }

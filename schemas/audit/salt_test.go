@@ -300,12 +300,7 @@ func TestVerifyDetectsTamperedSaltedEntries(t *testing.T) {
 				}
 				return
 			}
-			for _, p := range r.Problems {
-				if strings.Contains(p.Reason, sc.want) && p.Seq == sc.seq {
-					return
-				}
-			}
-			t.Fatalf("problems = %v; want %q at entry %d", r.Problems, sc.want, sc.seq)
+			wantProblem(t, r, sc.want, sc.seq)
 		})
 	}
 }
