@@ -212,8 +212,13 @@ func TestNotifyReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	key, _, err := outbox.VERPKey(e.app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	returnPath := outbox.VERPLocal(key, sent.Id) + "@crm.example.com"
 	raw := "From: \"Your CEO (urgent)\" <Buyer@acme.test>\r\nTo: x@crm.example.com\r\nSubject: Wire the money today\r\nMessage-ID: <r1@acme.test>\r\n\r\nYes please.\r\n"
-	if _, err := in.Deliver("buyer@acme.test", []string{inbox.VERPPrefix + sent.Id + "@crm.example.com"}, []byte(raw)); err != nil {
+	if _, err := in.Deliver("buyer@acme.test", []string{returnPath}, []byte(raw)); err != nil {
 		t.Fatal(err)
 	}
 	got := e.notificationsOf(t, bob)
@@ -222,7 +227,7 @@ func TestNotifyReply(t *testing.T) {
 		t.Fatalf("bob's notifications = %v", got)
 	}
 	// The same message again is handled once.
-	if _, err := in.Deliver("buyer@acme.test", []string{inbox.VERPPrefix + sent.Id + "@crm.example.com"}, []byte(raw)); err != nil {
+	if _, err := in.Deliver("buyer@acme.test", []string{returnPath}, []byte(raw)); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(e.notificationsOf(t, bob)); n != 1 {
