@@ -145,7 +145,7 @@ func (s *Service) activities(info *core.RequestInfo, obj *schemas.Object, id str
 	return out, nil
 }
 
-func (s *Service) emails(_ *core.RequestInfo, obj *schemas.Object, id string) ([]Entry, error) {
+func (s *Service) emails(info *core.RequestInfo, obj *schemas.Object, id string) ([]Entry, error) {
 	// Notices to users about the record (a manager's notification) are not its correspondence:
 	// whoever may view the record must not read what was written to someone else.
 	recs, err := s.related("emails", dbx.And(dbx.HashExp{"object": obj.Name, "record_id": id}, dbx.NewExp("[[notice]] IS NOT TRUE")))
@@ -154,6 +154,14 @@ func (s *Service) emails(_ *core.RequestInfo, obj *schemas.Object, id string) ([
 	}
 	out := make([]Entry, 0, len(recs))
 	for _, r := range recs {
+		// The emails API's enrich hooks, as for a list of emails by the caller: a subject
+		// that prints the address of a user who keeps it hidden reads the stand-in
+		// (workflows/outbox, hideUserAddresses).
+		ev := &core.RecordEnrichEvent{App: s.app, RequestInfo: info}
+		ev.Record = r
+		if err := s.app.OnRecordEnrich().Trigger(ev, func(*core.RecordEnrichEvent) error { return nil }); err != nil {
+			return nil, fmt.Errorf("timeline emails: %w", err)
+		}
 		at := r.GetDateTime("sent_at")
 		if at.IsZero() {
 			at = r.GetDateTime("created")

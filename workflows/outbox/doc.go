@@ -55,7 +55,8 @@
 // [Sender.Drain].
 //
 // A sent email about a record becomes a done activity of type "email" on that record's
-// timeline, written in the transaction that marks the email sent.
+// timeline, written in the transaction that marks the email sent. Everyone who may view the
+// record reads it, so a recipient's hidden address is the stand-in there ([HiddenRecipient]).
 //
 // # Unsubscribe
 //

@@ -15,6 +15,7 @@ import (
 
 	"github.com/relata/relata/hooks"
 	"github.com/relata/relata/schemas"
+	"github.com/relata/relata/schemas/insights"
 	"github.com/relata/relata/schemas/schemastest"
 	"github.com/relata/relata/workflows/outbox"
 	"github.com/relata/relata/workflows/outbox/outboxtest"
@@ -35,6 +36,7 @@ func newHiddenWorld(t *testing.T) *hiddenWorld {
 	app := schemastest.OpenApp(t, t.TempDir())
 	reg := schemas.MustRegister(app, nil, schemas.Config{})
 	hooks.MustRegister(app, hooks.Config{Registry: reg})
+	insights.MustRegister(app, insights.Config{Registry: reg}) // record timelines
 	smtpSrv := outboxtest.NewServer(t, outboxtest.Options{})
 	c := &clock{}
 	s, err := outbox.Register(app, testConfig(smtpSrv, c, outbox.Config{Registry: reg}))
@@ -321,6 +323,62 @@ func TestEmailsStoreUserRecipients(t *testing.T) {
 		_, err := outbox.Enqueue(e.app, outbox.Message{To: []string{"a@example.com", "b@example.com"}, UserIDs: bad, Subject: "s", Text: "t"})
 		if err == nil || !strings.Contains(err.Error(), "user ids for 2 recipients") {
 			t.Errorf("UserIDs %v: %v", bad, err)
+		}
+	}
+}
+
+// TestTimelineHidesUsersHiddenAddresses: an email to a user about a deal (a workflow's
+// send_email to its owner) whose template printed her address is on the deal's timeline
+// twice — the email and the activity its delivery logs. Whoever else may view the deal reads
+// the stand-in in both; the user herself reads her address in the email, as the emails API
+// shows it to her, and the stand-in in the activity, which the deal's viewers share. The
+// message still went to her address.
+func TestTimelineHidesUsersHiddenAddresses(t *testing.T) {
+	t.Parallel()
+	w := newHiddenWorld(t)
+	const adaAddr = "ada.hidden@example.com"
+	deal := schemastest.MustCreate(t, w.app, "deals", map[string]any{"name": "Acme renewal", "owner": w.max.Id, "stage": "lead"})
+	email := w.enqueue(t, outbox.Message{To: []string{"Ada <Ada.Hidden@example.com>"}, UserIDs: []string{w.ada.Id},
+		Subject: "For ada.hidden@example.com: Acme", Text: "Hello ADA.HIDDEN@example.com, the deal moved.", Object: "deals", RecordID: deal.Id})
+	w.drain(t)
+	if got := w.email(t, email.Id); got.GetString("status") != outbox.StatusSent {
+		t.Fatalf("the email = %s %q", got.GetString("status"), got.GetString("last_error"))
+	}
+	if msgs := w.smtp.Messages(); len(msgs) != 1 || !strings.Contains(strings.ToLower(strings.Join(msgs[0].To, ",")), adaAddr) {
+		t.Fatalf("delivered %v; want one message to %s", msgs, adaAddr)
+	}
+	hidden := outbox.HiddenRecipient(w.ada.Id)
+	type entry struct{ Kind, Title, Body string }
+	timeline := func(tok string) []entry {
+		t.Helper()
+		var out struct{ Items []entry }
+		if code := schemastest.Call(t, w.srv, http.MethodGet, "/api/relata/timeline/deals/"+deal.Id, tok, nil, &out); code != 200 {
+			t.Fatalf("timeline = %d", code)
+		}
+		return out.Items
+	}
+	find := func(es []entry, kind string) entry {
+		t.Helper()
+		for _, e := range es {
+			if e.Kind == kind {
+				return e
+			}
+		}
+		t.Fatalf("no %s entry in %v", kind, es)
+		return entry{}
+	}
+	for _, r := range []struct{ reader, tok, emailTitle string }{
+		{"the deal's owner", w.maxTok, "For " + hidden + ": Acme"},
+		{"an admin", w.adminTok, "For " + hidden + ": Acme"},
+		{"the recipient herself", w.adaTok, "For ada.hidden@example.com: Acme"},
+	} {
+		es := timeline(r.tok)
+		if got := find(es, "email").Title; got != r.emailTitle {
+			t.Errorf("%s reads the email as %q; want %q", r.reader, got, r.emailTitle)
+		}
+		act := find(es, "activity")
+		if act.Title != "For "+hidden+": Acme" || act.Body != "Hello "+hidden+", the deal moved." {
+			t.Errorf("%s reads the activity as %q / %q; want the stand-in", r.reader, act.Title, act.Body)
 		}
 	}
 }

@@ -74,34 +74,40 @@ func hideUserAddresses(e *core.RecordEnrichEvent) error {
 	if e.RequestInfo != nil && e.RequestInfo.HasSuperuserAuth() {
 		return e.Next()
 	}
-	ids := storedUserIDs(e.Record)
+	hideAddresses(e.App, schemas.Request(e.RequestInfo), e.Record, "subject", "text", "html", "last_error")
+	return e.Next()
+}
+
+// hideAddresses puts, in the email rec, the stand-in ([HiddenRecipient]) for the address of
+// each recipient who is a user whose address c may not read: in "to" and in fields.
+func hideAddresses(app core.App, c schemas.Caller, rec *core.Record, fields ...string) {
+	ids := storedUserIDs(rec)
 	if len(ids) == 0 {
-		return e.Next()
+		return
 	}
-	caller := schemas.Request(e.RequestInfo)
-	to := e.Record.GetStringSlice("to")
+	to := rec.GetStringSlice("to")
 	var hidden []string // addresses to take out, and their stand-ins
+	changed := false
 	for i, id := range ids {
-		if id == "" || i >= len(to) || mayReadAddress(e.App, caller, id) {
+		if id == "" || i >= len(to) || mayReadAddress(app, c, id) {
 			continue
 		}
 		if a, err := mail.ParseAddress(to[i]); err == nil && a.Address != "" {
 			hidden = append(hidden, a.Address, HiddenRecipient(id))
 		}
-		to[i] = HiddenRecipient(id)
+		to[i], changed = HiddenRecipient(id), true
 	}
-	if len(hidden) == 0 {
-		return e.Next()
+	if !changed {
+		return
 	}
-	e.Record.Set("to", to)
-	for _, f := range []string{"subject", "text", "html", "last_error"} {
-		v := e.Record.GetString(f)
+	rec.Set("to", to)
+	for _, f := range fields {
+		v := rec.GetString(f)
 		for i := 0; i < len(hidden); i += 2 {
 			v = replaceAddress(v, hidden[i], hidden[i+1])
 		}
-		e.Record.Set(f, v)
+		rec.Set(f, v)
 	}
-	return e.Next()
 }
 
 // mayReadAddress reports whether c may read the address of the user with id: c is a

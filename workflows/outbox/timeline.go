@@ -76,14 +76,22 @@ func (s *Sender) newActivity(app core.App, email *core.Record, now time.Time, pr
 	if f := act.Field("type"); f != nil && f.HasOption("email") {
 		rec.Set("type", "email")
 	}
-	subject := email.GetString("subject")
+	// Whoever may view the record reads the activity: the address of a recipient who is a user
+	// and keeps it hidden is the stand-in there, as the emails API shows it to a colleague
+	// (a template may print the recipient's address into the subject or the text).
+	shown := email
+	if len(storedUserIDs(email)) > 0 {
+		shown = email.Fresh()
+		hideAddresses(app, schemas.User(nil), shown, "subject", "text")
+	}
+	subject := shown.GetString("subject")
 	if subject == "" {
 		subject = "(no subject)"
 	}
 	if act.TitleField != "" {
 		set(act.TitleField, fit(coll, act.TitleField, subject))
 	}
-	set("body", fit(coll, "body", email.GetString("text")))
+	set("body", fit(coll, "body", shown.GetString("text")))
 	set("done", true)
 	set("done_at", now)
 	// Also link the records the related record itself links to (a contact's company, a
